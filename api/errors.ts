@@ -1,0 +1,96 @@
+/**
+ * The one place where failures become HTTP answers: RFC 7807 bodies with Orb's `type` URIs
+ * (reference/orb-openapi-subset.json, *Error schemas). Domain refusals arrive as values
+ * (`LedgerError`), request problems as `ApiError`s, and anything else is a 500 that is logged.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import type { OutcomeError } from '../worker/ledgerOutcome.ts';
+
+const DOCS = 'https://docs.withorb.com/reference/error-responses';
+
+export const ERROR_TYPES = {
+  request_validation: { status: 400, type: `${DOCS}#400-request-validation-errors`, title: 'Request validation error' },
+  constraint_violation: { status: 400, type: `${DOCS}#400-constraint-violation`, title: 'Constraint violation' },
+  duplicate_resource_creation: { status: 400, type: `${DOCS}#400-duplicate-resource-creation`, title: 'Duplicate resource' },
+  authentication: { status: 401, type: `${DOCS}#401-authentication-error`, title: 'Authentication error' },
+  resource_not_found: { status: 404, type: `${DOCS}#404-resource-not-found`, title: 'Resource not found' },
+  url_not_found: { status: 404, type: `${DOCS}#404-url-not-found`, title: 'URL not found' },
+  resource_conflict: { status: 409, type: `${DOCS}#409-resource-conflict`, title: 'Resource conflict' },
+  request_too_large: { status: 413, type: `${DOCS}#413-request-too-large`, title: 'Request too large' },
+  too_many_requests: { status: 429, type: `${DOCS}#429-too-many-requests`, title: 'Too many requests' },
+  internal: { status: 500, type: `${DOCS}#500-internal-server-error`, title: 'Internal server error' },
+  unavailable: { status: 503, type: `${DOCS}#500-internal-server-error`, title: 'Service unavailable' },
+} as const;
+
+export type ErrorKind = keyof typeof ERROR_TYPES;
+
+export interface ProblemBody {
+  type: string;
+  status: number;
+  title: string;
+  detail: string | null;
+  validation_errors?: string[];
+}
+
+export class ApiError extends Error {
+  readonly kind: ErrorKind;
+  readonly validationErrors: string[] | undefined;
+
+  constructor(kind: ErrorKind, detail: string, validationErrors?: string[]) {
+    super(detail);
+    this.kind = kind;
+    this.validationErrors = validationErrors;
+  }
+
+  static validation(detail: string, validationErrors: string[] = [detail]): ApiError {
+    return new ApiError('request_validation', detail, validationErrors);
+  }
+
+  static notFound(detail: string): ApiError {
+    return new ApiError('resource_not_found', detail);
+  }
+}
+
+export function problem(kind: ErrorKind, detail: string | null, validationErrors?: string[]): ProblemBody {
+  const { status, type, title } = ERROR_TYPES[kind];
+  const body: ProblemBody = { type, status, title, detail };
+  if (kind === 'request_validation') body.validation_errors = validationErrors ?? (detail ? [detail] : []);
+  return body;
+}
+
+export function outcomeProblem(error: OutcomeError): ProblemBody {
+  return problem(error.kind, error.detail);
+}
+
+export function sendProblem(reply: FastifyReply, body: ProblemBody): FastifyReply {
+  return reply.code(body.status).type('application/problem+json').send(body);
+}
+
+function zodIssues(error: FastifyError): string[] {
+  const validation = (error as { validation?: { instancePath?: string; message?: string; params?: { issue?: { path?: PropertyKey[] } } }[] }).validation ?? [];
+  return validation.map((issue) => {
+    const path = issue.params?.issue?.path?.map(String).join('.') || issue.instancePath?.replace(/^\//, '').replaceAll('/', '.');
+    return path ? `${path}: ${issue.message}` : String(issue.message);
+  });
+}
+
+export function registerErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof ApiError) return sendProblem(reply, problem(error.kind, error.message, error.validationErrors));
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      const issues = zodIssues(error);
+      const where = (error as { validationContext?: string }).validationContext ?? 'request';
+      return sendProblem(reply, problem('request_validation', `invalid ${where}: ${issues.join('; ')}`, issues));
+    }
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendProblem(reply, problem('request_too_large', error.message));
+    if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      return sendProblem(reply, problem(error.statusCode === 404 ? 'url_not_found' : 'request_validation', error.message));
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return sendProblem(reply, problem('internal', 'An unexpected error occurred; it has been logged.'));
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, problem('url_not_found', `no route ${request.method} ${request.url.split('?')[0]}`)),
+  );
+}

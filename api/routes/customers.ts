@@ -1,0 +1,100 @@
+/**
+ * Customers (Orb's Customer shape): create, list newest first, get by id or external id.
+ * Creation is a plain Postgres write, not a partition job: nothing else touches a customer that
+ * does not exist yet. An `Idempotency-Key` replays the first answer.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Clock } from '../../worker/clock.ts';
+import { newId } from '../../worker/ids.ts';
+import { Customer, IdempotencyKey, type CustomerRow } from '../../worker/store/entities.ts';
+import type { Orm } from '../../worker/store/orm.ts';
+import { findCustomer, listCustomers } from '../../worker/store/readQueries.ts';
+import { customerView } from '../../worker/store/views.ts';
+import { ApiError } from '../errors.ts';
+import { fingerprint } from '../intake/idempotency.ts';
+import { customerRequest, type CustomerRequest } from '../schemas/customerRequest.ts';
+import { customersQuery, decodeKeyset, paginationMetadata, timeRange } from '../schemas/listQueries.ts';
+
+const TIMEZONE_DEFAULT = 'UTC';
+
+function newCustomer(body: CustomerRequest, now: Date): CustomerRow {
+  return {
+    id: newId(),
+    externalCustomerId: body.external_customer_id ?? null,
+    name: body.name,
+    email: body.email,
+    timezone: body.timezone ?? TIMEZONE_DEFAULT,
+    currency: body.currency ?? null,
+    metadata: body.metadata,
+    balance: '0',
+    autoCollection: body.auto_collection ?? false,
+    emailDelivery: body.email_delivery ?? true,
+    paymentProvider: body.payment_provider ?? null,
+    paymentProviderId: body.payment_provider_id ?? null,
+    additionalEmails: body.additional_emails ?? [],
+    createdAt: now,
+  };
+}
+
+export function registerCustomerRoutes(app: FastifyInstance, deps: { orm: Orm; clock: Clock }): void {
+  app.post('/v1/customers', { schema: { body: customerRequest } }, async (request, reply) => {
+    const body = request.body as CustomerRequest;
+    const key = request.headers['idempotency-key'];
+    const print = fingerprint('POST', '/v1/customers', request.rawBody);
+    const em = deps.orm.em.fork();
+    if (typeof key === 'string') {
+      const stored = await em.findOne(IdempotencyKey, { key });
+      if (stored) {
+        if (stored.fingerprint !== print || stored.responseStatus === null) {
+          throw new ApiError('resource_conflict', `Idempotency-Key ${key} was already used for a different request.`);
+        }
+        return reply.code(stored.responseStatus ?? 201).header('idempotent-replayed', 'true').send(stored.responseBody);
+      }
+    }
+    if (body.external_customer_id && (await findCustomer(em, { externalCustomerId: body.external_customer_id }))) {
+      throw new ApiError('duplicate_resource_creation', `A customer with external_customer_id ${body.external_customer_id} already exists.`);
+    }
+    const now = deps.clock.now();
+    const customer = newCustomer(body, now);
+    const view = customerView(customer);
+    try {
+      await em.transactional(async (tx) => {
+        await tx.insert(Customer, customer);
+        if (typeof key === 'string') {
+          await tx.insert(IdempotencyKey, { key, fingerprint: print, requestId: null, responseStatus: 201, responseBody: view, createdAt: now });
+        }
+      });
+    } catch (error) {
+      // A concurrent create with the same external id or key lost the race.
+      if ((error as { code?: string }).code === '23505') {
+        throw new ApiError('duplicate_resource_creation', 'A customer with this external_customer_id (or Idempotency-Key) already exists.');
+      }
+      throw error;
+    }
+    return reply.code(201).send(view);
+  });
+
+  app.get('/v1/customers', { schema: { querystring: customersQuery } }, async (request) => {
+    const query = request.query as ReturnType<typeof customersQuery.parse>;
+    const page = await listCustomers(deps.orm.em.fork(), {
+      limit: query.limit,
+      after: decodeKeyset(query.cursor),
+      createdAt: timeRange(query, 'created_at'),
+    });
+    return { data: page.data.map(customerView), pagination_metadata: paginationMetadata(page.next) };
+  });
+
+  app.get('/v1/customers/:customer_id', async (request) => {
+    const { customer_id: customerId } = request.params as { customer_id: string };
+    const row = await findCustomer(deps.orm.em.fork(), { customerId });
+    if (!row) throw ApiError.notFound(`Customer with id ${customerId} does not exist.`);
+    return customerView(row);
+  });
+
+  app.get('/v1/customers/external_customer_id/:external_customer_id', async (request) => {
+    const { external_customer_id: externalCustomerId } = request.params as { external_customer_id: string };
+    const row = await findCustomer(deps.orm.em.fork(), { externalCustomerId });
+    if (!row) throw ApiError.notFound(`Customer with external_customer_id ${externalCustomerId} does not exist.`);
+    return customerView(row);
+  });
+}

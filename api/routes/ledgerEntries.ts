@@ -1,0 +1,79 @@
+/**
+ * `POST /v1/customers/{id}/credits/ledger_entry` (both id forms): validate Orb's body, hand it to
+ * the intake, and answer 201 with the entry, the worker's business error, or 202 with a request
+ * to poll (`Prefer: respond-async`, or when the worker takes longer than SYNC_WAIT_MS).
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { LedgerRequestPayload } from '../../worker/ledgerRequestPayload.ts';
+import { ledgerRequestView } from '../../worker/store/views.ts';
+import type { CustomerResolver } from '../customerResolver.ts';
+import { ApiError, outcomeProblem, sendProblem } from '../errors.ts';
+import { fingerprint, IDEMPOTENCY_KEY_LENGTH_MAX } from '../intake/idempotency.ts';
+import { acceptLedgerRequest, type IntakeAnswer, type IntakeDeps } from '../intake/ledgerIntake.ts';
+import { ledgerEntryRequest, type LedgerEntryRequest } from '../schemas/ledgerEntryRequest.ts';
+import { toWire } from '../wire.ts';
+import { routeBothCustomerForms } from './customerPaths.ts';
+
+const CURRENCY_DEFAULT = 'credits';
+
+/** The three types the ledger-semantics work adds; until then they are refused, clearly. */
+function toPayload(body: LedgerEntryRequest): LedgerRequestPayload {
+  switch (body.entry_type) {
+    case 'increment': {
+      if (body.invoice_settings) throw ApiError.validation('invoice_settings is not supported yet; omit it to add credits without an invoice.');
+      const { invoice_settings: _ignored, ...increment } = body;
+      return increment;
+    }
+    case 'decrement':
+      return body;
+    case 'expiration_change':
+    case 'void':
+    case 'amendment':
+      throw ApiError.validation(`entry_type ${body.entry_type} is not supported yet.`);
+    default: {
+      const unreachable: never = body;
+      throw new Error(`unknown entry type ${JSON.stringify(unreachable)}`);
+    }
+  }
+}
+
+function checkCurrency(currency: string | null, customerCurrency: string | null): void {
+  if (currency === null || currency === CURRENCY_DEFAULT || !/^[A-Z]{3}$/.test(currency)) return;
+  if (currency !== customerCurrency) {
+    throw ApiError.validation(
+      `currency ${currency} is a real currency but the customer's invoicing currency is ${customerCurrency ?? 'not set'}; use it or a custom unit such as "credits".`,
+    );
+  }
+}
+
+function answer(reply: FastifyReply, result: IntakeAnswer): FastifyReply {
+  if (result.kind === 'accepted') {
+    return reply
+      .code(202)
+      .header('location', `/v1/ledger_requests/${result.request.id}`)
+      .send(ledgerRequestView(result.request, [], 'queued'));
+  }
+  if (result.replayed) reply.header('idempotent-replayed', 'true');
+  const { outcome } = result;
+  if (outcome.status === 'committed') return reply.code(201).send(toWire(outcome.entry));
+  return sendProblem(reply, outcomeProblem(outcome.error));
+}
+
+export function registerLedgerEntryRoutes(app: FastifyInstance, deps: { intake: IntakeDeps; customers: CustomerResolver }): void {
+  routeBothCustomerForms(app, 'POST', '/credits/ledger_entry', { body: ledgerEntryRequest }, async (path, request, reply) => {
+    const body = request.body as LedgerEntryRequest;
+    const customer = await deps.customers.resolve(path);
+    checkCurrency(body.currency, customer.currency);
+    const payload = toPayload(body);
+    const key = request.headers['idempotency-key'];
+    if (Array.isArray(key) || (key !== undefined && (key.length === 0 || key.length > IDEMPOTENCY_KEY_LENGTH_MAX))) {
+      throw ApiError.validation(`Idempotency-Key must be one value of 1 to ${IDEMPOTENCY_KEY_LENGTH_MAX} characters.`);
+    }
+    const idempotency = key
+      ? { key, fingerprint: fingerprint('POST', `/v1/customers/${customer.id}/credits/ledger_entry`, request.rawBody) }
+      : undefined;
+    const respondAsync = /\brespond-async\b/i.test(String(request.headers.prefer ?? ''));
+    const result = await acceptLedgerRequest(deps.intake, { customer, payload, idempotency, respondAsync });
+    return answer(reply, result);
+  });
+}

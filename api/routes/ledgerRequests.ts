@@ -1,0 +1,32 @@
+/**
+ * `GET /v1/ledger_requests/{id}`: the status of an accepted write, for clients that enqueue and
+ * poll (ARCHITECTURE.md "The service's own endpoints"). `processing` is read from the queue: the
+ * job is running now but its transaction has not committed.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { OutcomeError } from '../../worker/ledgerOutcome.ts';
+import type { PartitionQueues } from '../../worker/queues.ts';
+import { Customer, LedgerRequest } from '../../worker/store/entities.ts';
+import type { Orm } from '../../worker/store/orm.ts';
+import { entryViews } from '../../worker/store/readQueries.ts';
+import { ledgerRequestView, type RequestStatus } from '../../worker/store/views.ts';
+import { ApiError, outcomeProblem } from '../errors.ts';
+import { toWire } from '../wire.ts';
+
+export function registerLedgerRequestRoutes(app: FastifyInstance, deps: { orm: Orm; queues: PartitionQueues }): void {
+  app.get('/v1/ledger_requests/:request_id', async (request) => {
+    const { request_id: requestId } = request.params as { request_id: string };
+    const em = deps.orm.em.fork();
+    const row = await em.findOne(LedgerRequest, { id: requestId });
+    if (!row) throw ApiError.notFound(`Ledger request ${requestId} does not exist.`);
+    let status: RequestStatus = row.status === 'committed' || row.status === 'failed' ? row.status : 'queued';
+    if (status === 'queued') {
+      const state = await deps.queues.queue(row.partition).getJobState(row.id);
+      if (state === 'active') status = 'processing';
+    }
+    const customer = await em.findOneOrFail(Customer, { id: row.customerId });
+    const entries = await entryViews(em, row.entryIds, customer);
+    const view = ledgerRequestView(row, entries, status);
+    return toWire({ ...view, error: row.error ? outcomeProblem(row.error as OutcomeError) : null });
+  });
+}

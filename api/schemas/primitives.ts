@@ -1,0 +1,83 @@
+/**
+ * Building blocks of the request schemas, in Orb's wire format: exact decimal amounts read from
+ * the number's source text, ISO dates and date-times, metadata with null meaning "no key".
+ */
+import { DateTime, IANAZone } from 'luxon';
+import { z } from 'zod';
+import { Decimal, FRACTION_DIGITS, INTEGER_DIGITS_MAX } from '../../domain/decimal.ts';
+import { JsonNumber } from '../jsonBody.ts';
+
+const jsonNumber = z.custom<JsonNumber>((value) => value instanceof JsonNumber, { message: 'must be a number' });
+
+function decimalFrom(text: string, ctx: z.RefinementCtx): Decimal | typeof z.NEVER {
+  const parsed = Decimal.parse(text);
+  if (parsed === 'too_many_fraction_digits') {
+    ctx.addIssue({ code: 'custom', message: `must have at most ${FRACTION_DIGITS} decimal places` });
+    return z.NEVER;
+  }
+  if (parsed === 'too_large') {
+    ctx.addIssue({ code: 'custom', message: `must have at most ${INTEGER_DIGITS_MAX} integer digits` });
+    return z.NEVER;
+  }
+  if (parsed === 'not_a_number') {
+    ctx.addIssue({ code: 'custom', message: 'must be a finite decimal number' });
+    return z.NEVER;
+  }
+  return parsed;
+}
+
+/** A request `amount`: a JSON number, exact, strictly positive; output as canonical decimal text. */
+export const positiveAmount = jsonNumber.transform((value, ctx) => {
+  const decimal = decimalFrom(value.source, ctx);
+  if (decimal === z.NEVER) return z.NEVER;
+  if (!decimal.isPositive()) {
+    ctx.addIssue({ code: 'custom', message: 'must be greater than 0' });
+    return z.NEVER;
+  }
+  return decimal.toString();
+});
+
+/** A decimal carried as a string on Orb's wire (e.g. `per_unit_cost_basis: "0.20"`), kept as written. */
+export const decimalString = z.string().transform((text, ctx) => {
+  const decimal = decimalFrom(text, ctx);
+  if (decimal === z.NEVER) return z.NEVER;
+  if (decimal.isNegative()) {
+    ctx.addIssue({ code: 'custom', message: 'must not be negative' });
+    return z.NEVER;
+  }
+  return text.trim();
+});
+
+export const jsonInteger = jsonNumber.transform((value, ctx) => {
+  if (!/^-?\d+$/.test(value.source) || !Number.isSafeInteger(Number(value.source))) {
+    ctx.addIssue({ code: 'custom', message: 'must be an integer' });
+    return z.NEVER;
+  }
+  return Number(value.source);
+});
+
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** "2026-12-28" (midnight in the customer's timezone, resolved later) or an ISO date-time. */
+export const dateOrDateTime = z.string().refine(
+  (text) => (DATE_ONLY.test(text) ? DateTime.fromISO(text).isValid : DateTime.fromISO(text, { setZone: true }).isValid && /T/.test(text)),
+  'must be an ISO 8601 date (YYYY-MM-DD) or date-time',
+);
+
+export const dateTime = z.string().refine(
+  (text) => /T/.test(text) && DateTime.fromISO(text, { setZone: true }).isValid,
+  'must be an ISO 8601 date-time',
+);
+
+export const timezone = z.string().refine((zone) => IANAZone.isValidZone(zone), 'must be an IANA timezone such as America/Los_Angeles');
+
+export const currencyCode = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD');
+
+/** Orb's metadata input: values may be null, meaning "no such key". */
+export const metadataInput = z
+  .record(z.string(), z.string().nullable())
+  .nullable()
+  .optional()
+  .transform((metadata) => Object.fromEntries(Object.entries(metadata ?? {}).filter((pair): pair is [string, string] => pair[1] !== null)));
+
+export const nullableString = z.string().nullable().optional().transform((value) => value ?? null);

@@ -1,0 +1,63 @@
+/**
+ * decrement (LEDGER_RULES.md §4): takes the amount from drawable blocks in drawdown order, one
+ * committed entry per block touched. What drawable credit cannot cover goes onto the overdraft
+ * block, whose balance may go negative; if the ledger has none, a fresh one is made (choice).
+ */
+import { Decimal } from './decimal.ts';
+import { drawdownOrder, findOverdraftBlock, take, type DrawItem } from './drawdown.ts';
+import { LedgerDraft } from './ledgerDraft.ts';
+import type { Decision } from './ledgerError.ts';
+import type { Block, DecisionContext, DecrementCommand, Ledger, LedgerChanges } from './types.ts';
+
+/** The amount per block, merged so that a block drawn and then overdrawn gets one entry. */
+export function planDeduction(
+  blocks: readonly Block[],
+  amount: Decimal,
+  at: Date,
+  item: DrawItem,
+): { shares: Map<string, Decimal>; overdraft: { block: Block | undefined; amount: Decimal } } {
+  const { taken, remainder } = take(drawdownOrder(blocks, at, item), amount);
+  const shares = new Map<string, Decimal>();
+  for (const { block, amount: share } of taken) shares.set(block.id, share);
+  return { shares, overdraft: { block: remainder.isPositive() ? findOverdraftBlock(blocks, at) : undefined, amount: remainder } };
+}
+
+export function decideDecrement(
+  command: DecrementCommand,
+  ledger: Ledger,
+  blocks: readonly Block[],
+  context: DecisionContext,
+): Decision<LedgerChanges> {
+  const draft = new LedgerDraft(ledger, blocks, context);
+  const { shares, overdraft } = planDeduction(blocks, command.amount, context.now, null);
+  if (overdraft.amount.isPositive()) {
+    const block =
+      overdraft.block ??
+      draft.addBlock({
+        id: context.newId(),
+        currency: command.currency,
+        balance: Decimal.ZERO,
+        maximumInitialBalance: Decimal.ZERO,
+        effectiveAt: context.now,
+        expiresAt: null,
+        perUnitCostBasis: null,
+        filters: [],
+        status: 'active',
+        voidedAt: null,
+        createdAt: context.now,
+      });
+    shares.set(block.id, (shares.get(block.id) ?? Decimal.ZERO).plus(overdraft.amount));
+  }
+  for (const [blockId, share] of shares) {
+    const block = draft.blockById(blockId);
+    draft.setBlockBalance(block, block.balance.minus(share));
+    draft.appendEntry({
+      entryType: 'decrement',
+      block,
+      amount: share.negated(),
+      description: command.description,
+      metadata: command.metadata,
+    });
+  }
+  return { ok: true, value: draft.changes() };
+}

@@ -1,0 +1,57 @@
+/**
+ * increment (LEDGER_RULES.md §4): one new block and one committed entry of `+amount`. When the
+ * new block is active and effective now, it first raises the ledger's negative blocks toward zero,
+ * oldest first (seed 001: "Orb will always first increment any negative balance in existing
+ * blocks"); the new block keeps the rest.
+ */
+import { Decimal } from './decimal.ts';
+import { LedgerDraft } from './ledgerDraft.ts';
+import type { Decision } from './ledgerError.ts';
+import type { Block, DecisionContext, IncrementCommand, Ledger, LedgerChanges } from './types.ts';
+
+function byAge(a: Block, b: Block): number {
+  const created = a.createdAt.getTime() - b.createdAt.getTime();
+  if (created !== 0) return created;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+export function decideIncrement(
+  command: IncrementCommand,
+  ledger: Ledger,
+  blocks: readonly Block[],
+  context: DecisionContext,
+): Decision<LedgerChanges> {
+  const draft = new LedgerDraft(ledger, blocks, context);
+  const effectiveAt = command.effectiveAt ?? context.now;
+  let remaining = command.amount;
+  if (effectiveAt.getTime() <= context.now.getTime()) {
+    const negative = blocks.filter((block) => block.balance.isNegative() && block.voidedAt === null).sort(byAge);
+    for (const block of negative) {
+      if (!remaining.isPositive()) break;
+      const repaid = Decimal.min(block.balance.negated(), remaining);
+      draft.setBlockBalance(block, block.balance.plus(repaid));
+      remaining = remaining.minus(repaid);
+    }
+  }
+  const block = draft.addBlock({
+    id: context.newId(),
+    currency: command.currency,
+    balance: remaining,
+    maximumInitialBalance: command.amount,
+    effectiveAt,
+    expiresAt: command.expiresAt,
+    perUnitCostBasis: command.perUnitCostBasis,
+    filters: command.filters,
+    status: 'active',
+    voidedAt: null,
+    createdAt: context.now,
+  });
+  draft.appendEntry({
+    entryType: 'increment',
+    block,
+    amount: command.amount,
+    description: command.description,
+    metadata: command.metadata,
+  });
+  return { ok: true, value: draft.changes() };
+}

@@ -1,0 +1,84 @@
+/**
+ * Which blocks a deduction may draw from, and in what order (LEDGER_RULES.md §2 "drawable", §3).
+ * `take` is the "decrement across blocks" as one pure function over an ordered list, the shape
+ * of Formance's `Funding.Take`: it returns what it took from each block and what is left over.
+ */
+import { Decimal } from './decimal.ts';
+import type { Block } from './types.ts';
+
+/** A manual decrement has no item: it draws only from blocks without filters (choice, §2). */
+export type DrawItem = string | null;
+
+export function admitsItem(block: Block, item: DrawItem): boolean {
+  if (block.filters.length === 0) return true;
+  if (item === null) return false;
+  return block.filters.every((filter) =>
+    filter.operator === 'includes' ? filter.values.includes(item) : !filter.values.includes(item),
+  );
+}
+
+function isLive(block: Block, at: Date): boolean {
+  return (
+    block.status === 'active' &&
+    block.voidedAt === null &&
+    block.effectiveAt.getTime() <= at.getTime() &&
+    (block.expiresAt === null || block.expiresAt.getTime() > at.getTime())
+  );
+}
+
+export function isDrawable(block: Block, at: Date, item: DrawItem): boolean {
+  return isLive(block, at) && block.balance.isPositive() && admitsItem(block, item);
+}
+
+function costBasis(block: Block): Decimal {
+  return block.perUnitCostBasis === null ? Decimal.ZERO : Decimal.of(block.perUnitCostBasis);
+}
+
+/** Total and stable: filtered first, soonest expiry, cheapest, oldest, lowest id. */
+export function compareDrawdown(a: Block, b: Block): number {
+  const filtered = Number(b.filters.length > 0) - Number(a.filters.length > 0);
+  if (filtered !== 0) return filtered;
+  const expiryA = a.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY;
+  const expiryB = b.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY;
+  if (expiryA !== expiryB) return expiryA < expiryB ? -1 : 1;
+  const cost = costBasis(a).compare(costBasis(b));
+  if (cost !== 0) return cost;
+  const created = a.createdAt.getTime() - b.createdAt.getTime();
+  if (created !== 0) return created;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+export function drawdownOrder(blocks: readonly Block[], at: Date, item: DrawItem): Block[] {
+  return blocks.filter((block) => isDrawable(block, at, item)).sort(compareDrawdown);
+}
+
+export interface Take {
+  block: Block;
+  amount: Decimal;
+}
+
+/** Takes `amount` from `ordered` front to back; each block gives at most its balance. */
+export function take(ordered: readonly Block[], amount: Decimal): { taken: Take[]; remainder: Decimal } {
+  const taken: Take[] = [];
+  let remainder = amount;
+  for (const block of ordered) {
+    if (!remainder.isPositive()) break;
+    const share = Decimal.min(block.balance, remainder);
+    if (!share.isPositive()) continue;
+    taken.push({ block, amount: share });
+    remainder = remainder.minus(share);
+  }
+  return { taken, remainder };
+}
+
+/**
+ * The block that absorbs a deduction drawable credit cannot cover: the last never-expiring,
+ * unfiltered, active block in drawdown order (its balance may already be zero or negative).
+ * `undefined` means the caller creates a fresh overdraft block (choice, LEDGER_RULES.md §4).
+ */
+export function findOverdraftBlock(blocks: readonly Block[], at: Date): Block | undefined {
+  const candidates = blocks
+    .filter((block) => isLive(block, at) && block.expiresAt === null && block.filters.length === 0)
+    .sort(compareDrawdown);
+  return candidates.at(-1);
+}

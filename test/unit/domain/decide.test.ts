@@ -1,0 +1,484 @@
+/**
+ * `decide` as given/when/then tables (Emmett style): given blocks and a ledger, when a command,
+ * then these entries, block balances and ledger balance. LEDGER_RULES.md §8 examples 1-3 appear
+ * exactly as written there. Every case also passes `assertInvariants`: gapless sequence numbers,
+ * `ending = starting + amount` chained entry to entry, and Σ block balances = ledger balance (§2).
+ */
+import { describe, expect, it } from 'vitest';
+import { Decimal } from '../../../domain/decimal.ts';
+import { decide } from '../../../domain/decide.ts';
+import type {
+  Block,
+  DecrementCommand,
+  EntryType,
+  IncrementCommand,
+  Ledger,
+  LedgerChanges,
+  LedgerCommand,
+} from '../../../domain/types.ts';
+
+const NOW = new Date('2026-11-21T12:00:00Z');
+const LONG_AGO = new Date('2020-01-01T00:00:00Z');
+/** Midnight in America/Los_Angeles (PST, UTC-8) of the dates used in §8. */
+const DEC_01_2026 = new Date('2026-12-01T08:00:00Z');
+const JAN_01_2027 = new Date('2027-01-01T08:00:00Z');
+
+let createdSeconds = 0;
+/** Later calls get later `createdAt`, so the order of calls is the age order. */
+function block(id: string, balance: string, overrides: Partial<Block> = {}): Block {
+  createdSeconds += 1;
+  return {
+    id,
+    currency: 'credits',
+    balance: Decimal.of(balance),
+    maximumInitialBalance: Decimal.of(balance).isNegative() ? Decimal.ZERO : Decimal.of(balance),
+    effectiveAt: LONG_AGO,
+    expiresAt: null,
+    perUnitCostBasis: null,
+    filters: [],
+    status: 'active',
+    voidedAt: null,
+    createdAt: new Date(Date.UTC(2025, 0, 1, 0, 0, createdSeconds)),
+    ...overrides,
+  };
+}
+
+function decrement(amount: string): DecrementCommand {
+  return { type: 'decrement', currency: 'credits', amount: Decimal.of(amount), description: null, metadata: {} };
+}
+
+function increment(amount: string, overrides: Partial<IncrementCommand> = {}): IncrementCommand {
+  return {
+    type: 'increment',
+    currency: 'credits',
+    amount: Decimal.of(amount),
+    effectiveAt: null,
+    expiresAt: null,
+    perUnitCostBasis: null,
+    filters: [],
+    description: null,
+    metadata: {},
+    ...overrides,
+  };
+}
+
+/** A counter, so the ids a decision makes are predictable: 'id-1', 'id-2', … */
+function counterIds(): () => string {
+  let next = 0;
+  return () => `id-${++next}`;
+}
+
+const sumOf = (blocks: readonly Block[]) => Decimal.sum(blocks.map((b) => b.balance));
+
+/** Every block after the decision: untouched ones as given, updated ones replaced, new ones added. */
+function blocksAfter(before: readonly Block[], changes: LedgerChanges): Block[] {
+  const updated = new Map(changes.updatedBlocks.map((b) => [b.id, b]));
+  return [...before.map((b) => updated.get(b.id) ?? b), ...changes.newBlocks];
+}
+
+/** The rules that hold for every decision, whatever the command (§1, §2, §6). */
+function assertInvariants(before: readonly Block[], ledger: Ledger, changes: LedgerChanges): void {
+  const givenIds = new Set(before.map((b) => b.id));
+  for (const b of changes.updatedBlocks) expect(givenIds.has(b.id), `updated ${b.id} was given`).toBe(true);
+  for (const b of changes.newBlocks) expect(givenIds.has(b.id), `new ${b.id} is new`).toBe(false);
+  const after = blocksAfter(before, changes);
+  expect(new Set(after.map((b) => b.id)).size).toBe(after.length);
+
+  // Σ block balances (new + updated + untouched) = ledger balance.
+  expect(sumOf(after).toString()).toBe(changes.ledger.balance.toString());
+
+  // Gapless sequence numbers, continuing from the ledger's.
+  expect(changes.entries.map((e) => e.ledgerSequenceNumber)).toEqual(
+    changes.entries.map((_, i) => ledger.nextSequenceNumber + i),
+  );
+  expect(changes.ledger.nextSequenceNumber).toBe(ledger.nextSequenceNumber + changes.entries.length);
+
+  // Each entry starts where the previous ended, and ending = starting + amount.
+  let running = ledger.balance;
+  for (const entry of changes.entries) {
+    expect(entry.startingBalance.toString()).toBe(running.toString());
+    expect(entry.endingBalance.toString()).toBe(entry.startingBalance.plus(entry.amount).toString());
+    expect(entry.createdAt.getTime()).toBe(NOW.getTime());
+    expect(entry.currency).toBe(ledger.currency);
+    expect(after.some((b) => b.id === entry.blockId), `entry block ${entry.blockId} exists`).toBe(true);
+    running = entry.endingBalance;
+  }
+  expect(running.toString()).toBe(changes.ledger.balance.toString());
+  expect(new Set(changes.entries.map((e) => e.id)).size).toBe(changes.entries.length);
+}
+
+interface Then {
+  /** [entry type, block id, signed amount], in the order made; the last answers the request. */
+  entries: Array<[EntryType, string, string]>;
+  /** The balance of every block afterwards, given and new. */
+  balances: Record<string, string>;
+  ledgerBalance: string;
+  /** Ids of given blocks whose balance changed. */
+  updated?: string[];
+}
+
+/** given(blocks, ledger).when(command).then(expected): returns the changes for further checks. */
+function given(blocks: Block[], ledgerOverrides: Partial<Ledger> = {}) {
+  const ledger: Ledger = { currency: 'credits', balance: sumOf(blocks), nextSequenceNumber: 0, ...ledgerOverrides };
+  // The given state must itself satisfy the central invariant.
+  expect(sumOf(blocks).toString()).toBe(ledger.balance.toString());
+  return {
+    when(command: LedgerCommand) {
+      const snapshot = blocks.map((b) => [b.id, b.balance.toString()]);
+      const decision = decide(command, ledger, blocks, { now: NOW, newId: counterIds() });
+      return {
+        then(expected: Then): LedgerChanges {
+          if (!decision.ok) throw new Error(`refused: ${decision.error.detail}`);
+          const changes = decision.value;
+          // Pure: the given blocks are not mutated.
+          expect(blocks.map((b) => [b.id, b.balance.toString()])).toEqual(snapshot);
+          assertInvariants(blocks, ledger, changes);
+          expect(changes.entries.map((e) => [e.entryType, e.blockId, e.amount.toString()])).toEqual(expected.entries);
+          expect(changes.entries.every((e) => e.entryStatus === 'committed')).toBe(true);
+          const balances = Object.fromEntries(blocksAfter(blocks, changes).map((b) => [b.id, b.balance.toString()]));
+          expect(balances).toEqual(expected.balances);
+          expect(changes.ledger.balance.toString()).toBe(expected.ledgerBalance);
+          if (expected.updated) expect(changes.updatedBlocks.map((b) => b.id).sort()).toEqual([...expected.updated].sort());
+          return changes;
+        },
+      };
+    },
+  };
+}
+
+interface Case {
+  name: string;
+  given: () => Block[];
+  ledger?: Partial<Ledger>;
+  when: LedgerCommand;
+  then: Then;
+}
+
+const cases: Case[] = [
+  {
+    name: '§8 example 1: decrement 70 draws the sooner-expiring B, then A',
+    given: () => [
+      block('A', '100', { expiresAt: JAN_01_2027, perUnitCostBasis: '0.20' }),
+      block('B', '50', { expiresAt: DEC_01_2026, perUnitCostBasis: '0.50' }),
+    ],
+    when: decrement('70'),
+    then: {
+      entries: [
+        ['decrement', 'B', '-50'],
+        ['decrement', 'A', '-20'],
+      ],
+      balances: { A: '80', B: '0' },
+      ledgerBalance: '80',
+      updated: ['A', 'B'],
+    },
+  },
+  {
+    name: '§8 example 2: decrement 25 draws cheaper B, then overdraws A with one merged entry',
+    given: () => [
+      block('A', '10', { expiresAt: null, perUnitCostBasis: '1.00' }),
+      block('B', '10', { expiresAt: null, perUnitCostBasis: '0.00' }),
+    ],
+    when: decrement('25'),
+    then: {
+      entries: [
+        ['decrement', 'B', '-10'],
+        ['decrement', 'A', '-15'],
+      ],
+      balances: { A: '-5', B: '0' },
+      ledgerBalance: '-5',
+      updated: ['A', 'B'],
+    },
+  },
+  {
+    name: '§8 example 3: increment 20 first repays the overdraft block A',
+    given: () => [block('A', '-5', { expiresAt: null })],
+    when: increment('20', { expiresAt: JAN_01_2027 }),
+    then: {
+      entries: [['increment', 'id-1', '20']],
+      balances: { A: '0', 'id-1': '15' },
+      ledgerBalance: '15',
+      updated: ['A'],
+    },
+  },
+  {
+    name: 'decrement with no blocks at all makes a fresh overdraft block',
+    given: () => [],
+    when: decrement('30'),
+    then: {
+      entries: [['decrement', 'id-1', '-30']],
+      balances: { 'id-1': '-30' },
+      ledgerBalance: '-30',
+      updated: [],
+    },
+  },
+  {
+    name: 'decrement covered by one block writes one entry',
+    given: () => [block('A', '100'), block('B', '100')],
+    when: decrement('0.000000000001'),
+    then: {
+      entries: [['decrement', 'A', '-0.000000000001']],
+      balances: { A: '99.999999999999', B: '100' },
+      ledgerBalance: '199.999999999999',
+      updated: ['A'],
+    },
+  },
+  {
+    name: 'decrement beyond expiring credit, with no never-expiring block, overdraws a fresh block',
+    given: () => [block('A', '10', { expiresAt: JAN_01_2027 })],
+    when: decrement('15'),
+    then: {
+      entries: [
+        ['decrement', 'A', '-10'],
+        ['decrement', 'id-1', '-5'],
+      ],
+      balances: { A: '0', 'id-1': '-5' },
+      ledgerBalance: '-5',
+      updated: ['A'],
+    },
+  },
+  {
+    name: 'a manual decrement skips filtered blocks and overdraws the unfiltered one',
+    given: () => [
+      block('F', '100', { filters: [{ field: 'item_id', operator: 'includes', values: ['gpu'] }] }),
+      block('A', '10'),
+    ],
+    when: decrement('12'),
+    then: {
+      entries: [['decrement', 'A', '-12']],
+      balances: { F: '100', A: '-2' },
+      ledgerBalance: '98',
+      updated: ['A'],
+    },
+  },
+  {
+    name: 'decrement onto an already-empty overdraft block comes after the drawn blocks',
+    given: () => [block('O', '0'), block('A', '10', { expiresAt: JAN_01_2027 })],
+    when: decrement('14'),
+    then: {
+      entries: [
+        ['decrement', 'A', '-10'],
+        ['decrement', 'O', '-4'],
+      ],
+      balances: { O: '-4', A: '0' },
+      ledgerBalance: '-4',
+      updated: ['A', 'O'],
+    },
+  },
+  {
+    name: 'decrement does not draw from pending, voided, future or expired blocks',
+    given: () => [
+      block('P', '10', { status: 'pending_payment' }),
+      block('V', '10', { voidedAt: new Date('2026-11-01T00:00:00Z') }),
+      block('F', '10', { effectiveAt: DEC_01_2026 }),
+      block('X', '10', { expiresAt: NOW }),
+      block('A', '10'),
+    ],
+    when: decrement('3'),
+    then: {
+      entries: [['decrement', 'A', '-3']],
+      balances: { P: '10', V: '10', F: '10', X: '10', A: '7' },
+      ledgerBalance: '47',
+      updated: ['A'],
+    },
+  },
+  {
+    name: 'increment with no negative blocks: the new block holds the whole amount',
+    given: () => [block('A', '10'), block('Z', '0')],
+    when: increment('20.5'),
+    then: {
+      entries: [['increment', 'id-1', '20.5']],
+      balances: { A: '10', Z: '0', 'id-1': '20.5' },
+      ledgerBalance: '30.5',
+      updated: [],
+    },
+  },
+  {
+    name: 'increment effective in the future does not repay negative blocks',
+    given: () => [block('A', '-5')],
+    when: increment('20', { effectiveAt: DEC_01_2026 }),
+    then: {
+      entries: [['increment', 'id-1', '20']],
+      balances: { A: '-5', 'id-1': '20' },
+      ledgerBalance: '15',
+      updated: [],
+    },
+  },
+  {
+    name: 'increment effective at exactly now repays negative blocks',
+    given: () => [block('A', '-5')],
+    when: increment('20', { effectiveAt: NOW }),
+    then: {
+      entries: [['increment', 'id-1', '20']],
+      balances: { A: '0', 'id-1': '15' },
+      ledgerBalance: '15',
+      updated: ['A'],
+    },
+  },
+  {
+    name: 'increment larger than the total negative repays every negative block',
+    given: () => {
+      const older = block('OLD', '-5');
+      const newer = block('NEW', '-3');
+      return [newer, block('A', '4'), older];
+    },
+    when: increment('20'),
+    then: {
+      entries: [['increment', 'id-1', '20']],
+      balances: { NEW: '0', A: '4', OLD: '0', 'id-1': '12' },
+      ledgerBalance: '16',
+      updated: ['NEW', 'OLD'],
+    },
+  },
+  {
+    name: 'increment smaller than the total negative repays oldest first; the new block starts at 0',
+    given: () => {
+      const older = block('OLD', '-5');
+      const newer = block('NEW', '-3');
+      return [newer, older];
+    },
+    when: increment('6'),
+    then: {
+      entries: [['increment', 'id-1', '6']],
+      balances: { NEW: '-2', OLD: '0', 'id-1': '0' },
+      ledgerBalance: '-2',
+      updated: ['NEW', 'OLD'],
+    },
+  },
+];
+
+describe('decide: given / when / then', () => {
+  for (const c of cases) {
+    it(c.name, () => {
+      given(c.given(), c.ledger).when(c.when).then(c.then);
+    });
+  }
+});
+
+describe('decide: details of particular cases', () => {
+  it('§8 example 1: the response entry (the last) is the A entry; balance 150 → 80', () => {
+    const changes = given([
+      block('A', '100', { expiresAt: JAN_01_2027, perUnitCostBasis: '0.20' }),
+      block('B', '50', { expiresAt: DEC_01_2026, perUnitCostBasis: '0.50' }),
+    ])
+      .when(decrement('70'))
+      .then({
+        entries: [
+          ['decrement', 'B', '-50'],
+          ['decrement', 'A', '-20'],
+        ],
+        balances: { A: '80', B: '0' },
+        ledgerBalance: '80',
+      });
+    const response = changes.entries.at(-1);
+    expect(response?.blockId).toBe('A');
+    expect(response?.amount.toString()).toBe('-20');
+    expect(response?.startingBalance.toString()).toBe('100');
+    expect(response?.endingBalance.toString()).toBe('80');
+    expect(changes.entries[0]?.startingBalance.toString()).toBe('150');
+  });
+
+  it('§8 example 3: new block C has balance 15, initial 20, the expiry asked for; entry +20, −5 → 15', () => {
+    const changes = given([block('A', '-5')])
+      .when(increment('20', { expiresAt: JAN_01_2027 }))
+      .then({
+        entries: [['increment', 'id-1', '20']],
+        balances: { A: '0', 'id-1': '15' },
+        ledgerBalance: '15',
+      });
+    expect(changes.newBlocks).toHaveLength(1);
+    const c = changes.newBlocks[0];
+    expect(c?.balance.toString()).toBe('15');
+    expect(c?.maximumInitialBalance.toString()).toBe('20');
+    expect(c?.expiresAt?.toISOString()).toBe('2027-01-01T08:00:00.000Z');
+    expect(c?.effectiveAt.getTime()).toBe(NOW.getTime());
+    expect(c?.status).toBe('active');
+    const entry = changes.entries[0];
+    expect(entry?.startingBalance.toString()).toBe('-5');
+    expect(entry?.endingBalance.toString()).toBe('15');
+  });
+
+  it('increment keeps cost basis, filters, expiry and effective date on the new block', () => {
+    const filters = [{ field: 'item_id' as const, operator: 'includes' as const, values: ['gpu'] }];
+    const changes = given([])
+      .when(
+        increment('10', {
+          expiresAt: JAN_01_2027,
+          effectiveAt: DEC_01_2026,
+          perUnitCostBasis: '0.20',
+          filters,
+          description: 'top-up',
+          metadata: { order: '42' },
+        }),
+      )
+      .then({ entries: [['increment', 'id-1', '10']], balances: { 'id-1': '10' }, ledgerBalance: '10' });
+    const b = changes.newBlocks[0];
+    expect(b?.perUnitCostBasis).toBe('0.20');
+    expect(b?.filters).toEqual(filters);
+    expect(b?.expiresAt?.getTime()).toBe(JAN_01_2027.getTime());
+    expect(b?.effectiveAt.getTime()).toBe(DEC_01_2026.getTime());
+    expect(b?.createdAt.getTime()).toBe(NOW.getTime());
+    expect(changes.entries[0]?.description).toBe('top-up');
+    expect(changes.entries[0]?.metadata).toEqual({ order: '42' });
+  });
+
+  it('the fresh overdraft block: initial 0, balance −A, no expiry, no cost basis, unfiltered, active', () => {
+    const changes = given([])
+      .when(decrement('30'))
+      .then({ entries: [['decrement', 'id-1', '-30']], balances: { 'id-1': '-30' }, ledgerBalance: '-30' });
+    expect(changes.newBlocks).toHaveLength(1);
+    const b = changes.newBlocks[0];
+    expect(b?.maximumInitialBalance.toString()).toBe('0');
+    expect(b?.balance.toString()).toBe('-30');
+    expect(b?.expiresAt).toBeNull();
+    expect(b?.perUnitCostBasis).toBeNull();
+    expect(b?.filters).toEqual([]);
+    expect(b?.status).toBe('active');
+    expect(b?.voidedAt).toBeNull();
+  });
+
+  it('a second decrement reuses the overdraft block it made rather than making another', () => {
+    const first = given([]).when(decrement('30')).then({
+      entries: [['decrement', 'id-1', '-30']],
+      balances: { 'id-1': '-30' },
+      ledgerBalance: '-30',
+    });
+    given(first.newBlocks, first.ledger)
+      .when(decrement('5'))
+      .then({
+        entries: [['decrement', 'id-1', '-5']],
+        balances: { 'id-1': '-35' },
+        ledgerBalance: '-35',
+        updated: ['id-1'],
+      });
+  });
+
+  it('sequence numbers are consecutive from ledger.nextSequenceNumber', () => {
+    const changes = given(
+      [
+        block('A', '100', { expiresAt: JAN_01_2027, perUnitCostBasis: '0.20' }),
+        block('B', '50', { expiresAt: DEC_01_2026, perUnitCostBasis: '0.50' }),
+      ],
+      { nextSequenceNumber: 41 },
+    )
+      .when(decrement('170'))
+      .then({
+        entries: [
+          ['decrement', 'B', '-50'],
+          ['decrement', 'A', '-100'],
+          ['decrement', 'id-1', '-20'],
+        ],
+        balances: { A: '0', B: '0', 'id-1': '-20' },
+        ledgerBalance: '-20',
+      });
+    expect(changes.entries.map((e) => e.ledgerSequenceNumber)).toEqual([41, 42, 43]);
+    expect(changes.ledger.nextSequenceNumber).toBe(44);
+  });
+
+  it('decide is deterministic: the same inputs give the same changes', () => {
+    const blocks = [block('A', '10', { perUnitCostBasis: '1.00' }), block('B', '10', { perUnitCostBasis: '0.00' })];
+    const ledger: Ledger = { currency: 'credits', balance: Decimal.of('20'), nextSequenceNumber: 3 };
+    const once = decide(decrement('25'), ledger, blocks, { now: NOW, newId: counterIds() });
+    const twice = decide(decrement('25'), ledger, blocks, { now: NOW, newId: counterIds() });
+    expect(JSON.stringify(once)).toBe(JSON.stringify(twice));
+  });
+});

@@ -1,0 +1,79 @@
+/**
+ * The service's configuration, read from the environment once at start and validated with zod
+ * (ARCHITECTURE.md "Configuration"). Everything else receives a `Config`; nothing reads
+ * `process.env` on its own.
+ */
+import { randomBytes } from 'node:crypto';
+import { Duration } from 'luxon';
+import { z } from 'zod';
+
+const isoDuration = z.string().refine((text) => Duration.fromISO(text).isValid, 'an ISO 8601 duration like PT12H');
+
+const environment = z.object({
+  DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/credits'),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().default('127.0.0.1'),
+  API_KEYS: z.string().optional(),
+  PARTITIONS: z.coerce.number().int().min(1).max(1024).default(16),
+  SYNC_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  GRACE_PERIOD: isoDuration.default('PT12H'),
+  ROLE: z.enum(['all', 'api', 'worker']).default('all'),
+  ADMIN_USER: z.string().optional(),
+  ADMIN_PASSWORD: z.string().optional(),
+  CLOCK: z.enum(['system', 'manual']).default('system'),
+  CLOCK_START: z.iso.datetime({ offset: true }).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  QUEUE_PREFIX: z.string().min(1).default('bull'),
+});
+
+export interface Config {
+  databaseUrl: string;
+  redisUrl: string;
+  port: number;
+  host: string;
+  apiKeys: string[];
+  /** True when no API_KEYS were given and a development key was made up for this run. */
+  apiKeyGenerated: boolean;
+  partitions: number;
+  syncWaitMs: number;
+  gracePeriod: Duration;
+  role: 'all' | 'api' | 'worker';
+  adminUser: string | undefined;
+  adminPassword: string | undefined;
+  clock: 'system' | 'manual';
+  clockStart: Date | undefined;
+  logLevel: string;
+  /** BullMQ key prefix; tests give each file its own so that queues never collide. */
+  queuePrefix: string;
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = environment.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new Error(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+  const e = parsed.data;
+  const apiKeys = (e.API_KEYS ?? '').split(',').map((key) => key.trim()).filter(Boolean);
+  const apiKeyGenerated = apiKeys.length === 0;
+  if (apiKeyGenerated) apiKeys.push(`dev_${randomBytes(18).toString('base64url')}`);
+  return {
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    port: e.PORT,
+    host: e.HOST,
+    apiKeys,
+    apiKeyGenerated,
+    partitions: e.PARTITIONS,
+    syncWaitMs: e.SYNC_WAIT_MS,
+    gracePeriod: Duration.fromISO(e.GRACE_PERIOD),
+    role: e.ROLE,
+    adminUser: e.ADMIN_USER,
+    adminPassword: e.ADMIN_PASSWORD,
+    clock: e.CLOCK,
+    clockStart: e.CLOCK_START ? new Date(e.CLOCK_START) : undefined,
+    logLevel: e.LOG_LEVEL,
+    queuePrefix: e.QUEUE_PREFIX,
+  };
+}

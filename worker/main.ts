@@ -1,0 +1,70 @@
+/**
+ * The worker role: one BullMQ Worker per partition queue. Global concurrency 1 on each queue means
+ * one job per partition runs at a time across every worker process, so a customer's writes are
+ * applied one at a time, in the order accepted. Processors are looked up by job name.
+ */
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Clock } from './clock.ts';
+import type { LedgerOutcome } from './ledgerOutcome.ts';
+import { partitionQueueName } from './partition.ts';
+import { applyLedgerRequest, type ProcessorDeps } from './processors/applyLedgerRequest.ts';
+import type { JobName } from './queues.ts';
+import type { Orm } from './store/orm.ts';
+
+const processors: Record<JobName, (data: unknown, deps: ProcessorDeps) => Promise<LedgerOutcome>> = {
+  'ledger.apply': applyLedgerRequest,
+};
+
+/** Long enough for a slow transaction with retries; a crashed worker's job is picked up after it. */
+const LOCK_DURATION_MS = 30_000;
+
+export interface WorkerDeps {
+  orm: Orm;
+  redis: Redis;
+  clock: Clock;
+  logger: Logger;
+  partitions: number;
+  queuePrefix: string;
+  /** Called in-process when a job finishes, so that an api in the same process answers at once. */
+  onOutcome?: (outcome: LedgerOutcome) => void;
+}
+
+export class PartitionWorkers {
+  private readonly workers: Worker[];
+
+  private constructor(workers: Worker[]) {
+    this.workers = workers;
+  }
+
+  static start(deps: WorkerDeps): PartitionWorkers {
+    const processorDeps: ProcessorDeps = { orm: deps.orm, clock: deps.clock, logger: deps.logger };
+    const workers = Array.from({ length: deps.partitions }, (_, partition) => {
+      const worker = new Worker(
+        partitionQueueName(partition),
+        async (job: Job) => {
+          const processor = processors[job.name as JobName];
+          if (!processor) throw new Error(`no processor for job ${job.name}`);
+          const outcome = await processor(job.data, processorDeps);
+          deps.onOutcome?.(outcome);
+          return outcome;
+        },
+        { connection: deps.redis, prefix: deps.queuePrefix, concurrency: 1, lockDuration: LOCK_DURATION_MS },
+      );
+      worker.on('error', (error) => deps.logger.error({ err: error, partition }, 'worker error'));
+      worker.on('failed', (job, error) => deps.logger.error({ err: error, jobId: job?.id, partition }, 'job failed'));
+      return worker;
+    });
+    return new PartitionWorkers(workers);
+  }
+
+  /** Lets every current job finish, then stops taking new ones. */
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((worker) => worker.close()));
+  }
+
+  isRunning(): boolean {
+    return this.workers.every((worker) => worker.isRunning());
+  }
+}

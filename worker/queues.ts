@@ -1,0 +1,65 @@
+/**
+ * The job catalog (trigger.dev style): each job name maps to a zod payload schema and its options,
+ * and both producers and processors are typed from it. Payloads are `unknown` on arrival and
+ * parsed again: they may have been written by older code (graphile-worker's advice).
+ *
+ * Jobs run with `attempts: 1`: a BullMQ retry would put the job at the back of its partition and
+ * reorder a customer's writes. Transient failures are retried inside the processor instead.
+ */
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { partitionQueueName } from './partition.ts';
+
+/** Bounded history in Redis: outcomes live in Postgres, Redis keeps only enough to debug. */
+const COMPLETED_JOBS_KEPT = 1_000;
+const FAILED_JOBS_KEPT = 10_000;
+
+export const jobCatalog = {
+  'ledger.apply': {
+    payload: z.object({ requestId: z.string().min(1), customerId: z.string().min(1) }),
+    options: {
+      attempts: 1,
+      removeOnComplete: { count: COMPLETED_JOBS_KEPT },
+      removeOnFail: { count: FAILED_JOBS_KEPT },
+    } satisfies JobsOptions,
+  },
+} as const;
+
+export type JobName = keyof typeof jobCatalog;
+export type JobPayload<N extends JobName> = z.infer<(typeof jobCatalog)[N]['payload']>;
+
+/** One BullMQ queue per partition, each limited to one active job across all workers. */
+export class PartitionQueues {
+  readonly queues: Queue[];
+
+  private constructor(queues: Queue[]) {
+    this.queues = queues;
+  }
+
+  static async open(connection: Redis, partitions: number, prefix: string): Promise<PartitionQueues> {
+    const queues = Array.from({ length: partitions }, (_, partition) => {
+      const queue = new Queue(partitionQueueName(partition), { connection, prefix });
+      queue.on('error', () => {
+        // Connection errors surface through the shared client's own listener; see redis.ts.
+      });
+      return queue;
+    });
+    await Promise.all(queues.map((queue) => queue.setGlobalConcurrency(1)));
+    return new PartitionQueues(queues);
+  }
+
+  queue(partition: number): Queue {
+    const queue = this.queues[partition];
+    if (!queue) throw new RangeError(`no partition ${partition}`);
+    return queue;
+  }
+
+  async add<N extends JobName>(partition: number, name: N, payload: JobPayload<N>, jobId: string): Promise<void> {
+    await this.queue(partition).add(name, payload, { ...jobCatalog[name].options, jobId });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.queues.map((queue) => queue.close()));
+  }
+}

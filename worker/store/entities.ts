@@ -1,0 +1,121 @@
+/**
+ * MikroORM entities: the rows the worker writes and the api reads. Relations are plain id columns
+ * (`customerId`): every table is keyed by customer so that it can later be partitioned or
+ * distributed by customer hash (ARCHITECTURE.md "Scaling"). Amounts are numeric(38,12), read as
+ * strings and turned into `Decimal` at the edge of the store; never JavaScript numbers.
+ * The schema itself (constraints, indexes) is owned by migrations/.
+ */
+import { defineEntity, p, type InferEntity } from '@mikro-orm/postgresql';
+
+const amount = () => p.decimal('string').precision(38).scale(12);
+const instant = () => p.datetime().columnType('timestamptz');
+
+export const Customer = defineEntity({
+  name: 'Customer',
+  tableName: 'customers',
+  properties: {
+    id: p.string().primary(),
+    externalCustomerId: p.string().nullable(),
+    name: p.string(),
+    email: p.string(),
+    timezone: p.string(),
+    currency: p.string().nullable(),
+    metadata: p.json<Record<string, string>>(),
+    balance: amount(),
+    autoCollection: p.boolean(),
+    emailDelivery: p.boolean(),
+    paymentProvider: p.string().nullable(),
+    paymentProviderId: p.string().nullable(),
+    additionalEmails: p.json<string[]>(),
+    createdAt: instant(),
+  },
+});
+export type CustomerRow = InferEntity<typeof Customer>;
+
+export const LedgerHead = defineEntity({
+  name: 'LedgerHead',
+  tableName: 'ledgers',
+  properties: {
+    customerId: p.string().primary(),
+    currency: p.string().primary(),
+    balance: amount(),
+    nextSequenceNumber: p.integer(),
+  },
+});
+export type LedgerHeadRow = InferEntity<typeof LedgerHead>;
+
+export const CreditBlock = defineEntity({
+  name: 'CreditBlock',
+  tableName: 'credit_blocks',
+  properties: {
+    id: p.string().primary(),
+    customerId: p.string(),
+    currency: p.string(),
+    balance: amount(),
+    maximumInitialBalance: amount(),
+    effectiveDate: instant(),
+    expiryDate: instant().nullable(),
+    perUnitCostBasis: p.string().nullable(),
+    filters: p.json<{ field: 'item_id'; operator: 'includes' | 'excludes'; values: string[] }[]>(),
+    status: p.string(),
+    voidedAt: instant().nullable(),
+    metadata: p.json<Record<string, string>>(),
+    createdAt: instant(),
+  },
+});
+export type CreditBlockRow = InferEntity<typeof CreditBlock>;
+
+export const LedgerEntry = defineEntity({
+  name: 'LedgerEntry',
+  tableName: 'ledger_entries',
+  properties: {
+    id: p.string().primary(),
+    customerId: p.string(),
+    currency: p.string(),
+    ledgerSequenceNumber: p.integer(),
+    entryType: p.string(),
+    entryStatus: p.string(),
+    amount: amount(),
+    startingBalance: amount(),
+    endingBalance: amount(),
+    blockId: p.string(),
+    requestId: p.string().nullable(),
+    description: p.string().nullable(),
+    metadata: p.json<Record<string, string>>(),
+    createdAt: instant(),
+  },
+});
+export type LedgerEntryRow = InferEntity<typeof LedgerEntry>;
+
+export const LedgerRequest = defineEntity({
+  name: 'LedgerRequest',
+  tableName: 'ledger_requests',
+  properties: {
+    id: p.string().primary(),
+    customerId: p.string(),
+    partition: p.integer(),
+    payload: p.json<unknown>(),
+    status: p.string(),
+    entryIds: p.json<string[]>(),
+    error: p.json<unknown>().nullable(),
+    createdAt: instant(),
+    completedAt: instant().nullable(),
+  },
+});
+export type LedgerRequestRow = InferEntity<typeof LedgerRequest>;
+
+export const IdempotencyKey = defineEntity({
+  name: 'IdempotencyKey',
+  tableName: 'idempotency_keys',
+  properties: {
+    key: p.string().primary(),
+    fingerprint: p.string(),
+    requestId: p.string().nullable(),
+    responseStatus: p.integer().nullable(),
+    responseBody: p.json<unknown>().nullable(),
+    createdAt: instant(),
+  },
+});
+export type IdempotencyKeyRow = InferEntity<typeof IdempotencyKey>;
+
+export const entities = [Customer, LedgerHead, CreditBlock, LedgerEntry, LedgerRequest, IdempotencyKey];

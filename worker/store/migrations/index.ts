@@ -1,0 +1,7 @@
+/**
+ * The ordered list of migrations, given to MikroORM explicitly: no file globbing at run time, so
+ * the same list runs from a checkout, a container, or a test's template database.
+ */
+import { Migration20261121000000_initial } from './Migration20261121000000_initial.ts';
+
+export const migrationsList = [{ name: 'Migration20261121000000_initial', class: Migration20261121000000_initial }];

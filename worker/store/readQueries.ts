@@ -1,0 +1,178 @@
+/**
+ * Read queries for api/ and for re-answering finished requests. Reads never enqueue and never
+ * lock; they see committed data only.
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { CreditBlock, Customer, LedgerEntry, type CreditBlockRow, type CustomerRow, type LedgerRequestRow } from './entities.ts';
+import { creditBlockView, ledgerEntryView, type CreditBlockView, type CustomerRef, type LedgerEntryView } from './views.ts';
+
+export async function findCustomer(
+  em: EntityManager,
+  ref: { customerId: string } | { externalCustomerId: string },
+): Promise<CustomerRow | null> {
+  return 'customerId' in ref
+    ? em.findOne(Customer, { id: ref.customerId })
+    : em.findOne(Customer, { externalCustomerId: ref.externalCustomerId });
+}
+
+export async function entryViews(em: EntityManager, entryIds: string[], customer: CustomerRef): Promise<LedgerEntryView[]> {
+  if (entryIds.length === 0) return [];
+  const entries = await em.find(LedgerEntry, { id: { $in: entryIds } });
+  const blocks = await em.find(CreditBlock, { id: { $in: [...new Set(entries.map((entry) => entry.blockId))] } });
+  const blockById = new Map(blocks.map((block) => [block.id, block]));
+  const entryById = new Map(entries.map((entry) => [entry.id, entry]));
+  return entryIds.map((id) => {
+    const entry = entryById.get(id);
+    const block = entry && blockById.get(entry.blockId);
+    if (!entry || !block) throw new Error(`entry ${id} of a finished request is missing`);
+    return ledgerEntryView(entry, block, customer);
+  });
+}
+
+/** The request's answer again: its last entry (seed 001) or its error. */
+export async function storedOutcomeEntry(em: EntityManager, request: LedgerRequestRow, customer: CustomerRef) {
+  const lastId = request.entryIds.at(-1);
+  return lastId === undefined ? undefined : (await entryViews(em, [lastId], customer))[0];
+}
+
+export interface Page<T> {
+  data: T[];
+  /** The position after the last item, when there are more. */
+  next: string | null;
+}
+
+interface EntryJoinRow {
+  seq: string;
+  id: string;
+  customer_id: string;
+  currency: string;
+  ledger_sequence_number: number;
+  entry_type: string;
+  entry_status: string;
+  amount: string;
+  starting_balance: string;
+  ending_balance: string;
+  block_id: string;
+  request_id: string | null;
+  description: string | null;
+  metadata: Record<string, string>;
+  /** Raw queries bypass MikroORM's hydration: timestamps may arrive as text. */
+  created_at: Date | string;
+  block_expiry_date: Date | string | null;
+  block_per_unit_cost_basis: string | null;
+  block_filters: CreditBlockRow['filters'];
+}
+
+export interface LedgerFilter {
+  limit: number;
+  /** `seq` of the last entry already seen; the page continues with older ones. */
+  afterSeq?: string;
+  currency?: string;
+  entryType?: string;
+  entryStatus?: string;
+  minimumAmount?: string;
+  createdAt: { gt?: Date; gte?: Date; lt?: Date; lte?: Date };
+}
+
+/** Newest first; `seq` is the insertion order, which for one customer is the order applied. */
+export async function listLedgerEntries(em: EntityManager, customer: CustomerRef, filter: LedgerFilter): Promise<Page<LedgerEntryView>> {
+  const where = ['e.customer_id = ?'];
+  const params: unknown[] = [customer.id];
+  const add = (clause: string, value: unknown) => {
+    where.push(clause);
+    params.push(value);
+  };
+  if (filter.afterSeq !== undefined) add('e.seq < ?', filter.afterSeq);
+  if (filter.currency !== undefined) add('e.currency = ?', filter.currency);
+  if (filter.entryType !== undefined) add('e.entry_type = ?', filter.entryType);
+  if (filter.entryStatus !== undefined) add('e.entry_status = ?', filter.entryStatus);
+  if (filter.minimumAmount !== undefined) add('abs(e.amount) >= ?::numeric', filter.minimumAmount);
+  if (filter.createdAt.gt) add('e.created_at > ?', filter.createdAt.gt);
+  if (filter.createdAt.gte) add('e.created_at >= ?', filter.createdAt.gte);
+  if (filter.createdAt.lt) add('e.created_at < ?', filter.createdAt.lt);
+  if (filter.createdAt.lte) add('e.created_at <= ?', filter.createdAt.lte);
+  const rows = await em.execute<EntryJoinRow[]>(
+    `select e.*, b.expiry_date as block_expiry_date, b.per_unit_cost_basis as block_per_unit_cost_basis, b.filters as block_filters
+       from ledger_entries e join credit_blocks b on b.id = e.block_id
+      where ${where.join(' and ')}
+      order by e.seq desc
+      limit ?`,
+    [...params, filter.limit + 1],
+  );
+  const page = rows.slice(0, filter.limit);
+  const data = page.map((row) =>
+    ledgerEntryView(
+      {
+        id: row.id,
+        customerId: row.customer_id,
+        currency: row.currency,
+        ledgerSequenceNumber: row.ledger_sequence_number,
+        entryType: row.entry_type,
+        entryStatus: row.entry_status,
+        amount: row.amount,
+        startingBalance: row.starting_balance,
+        endingBalance: row.ending_balance,
+        blockId: row.block_id,
+        requestId: row.request_id,
+        description: row.description,
+        metadata: row.metadata,
+        createdAt: new Date(row.created_at),
+      },
+      { id: row.block_id, expiryDate: row.block_expiry_date === null ? null : new Date(row.block_expiry_date), perUnitCostBasis: row.block_per_unit_cost_basis, filters: row.block_filters },
+      customer,
+    ),
+  );
+  return { data, next: rows.length > filter.limit ? String(page.at(-1)?.seq) : null };
+}
+
+export interface BlockFilterQuery {
+  limit: number;
+  /** `created_at|id` of the last block already seen. */
+  after?: { createdAt: Date; id: string };
+  currency: string;
+  includeAll: boolean;
+  now: Date;
+  effectiveDate: { gt?: Date; gte?: Date; lt?: Date; lte?: Date };
+}
+
+/** By default the blocks still holding credit (balance ≠ 0, not expired); all with includeAll. */
+export async function listCreditBlocks(em: EntityManager, customerId: string, query: BlockFilterQuery): Promise<Page<CreditBlockView>> {
+  const where: Record<string, unknown>[] = [{ customerId, currency: query.currency }];
+  if (!query.includeAll) {
+    where.push({ balance: { $ne: '0' } }, { $or: [{ expiryDate: null }, { expiryDate: { $gt: query.now } }] });
+  }
+  if (query.after) {
+    where.push({ $or: [{ createdAt: { $gt: query.after.createdAt } }, { createdAt: query.after.createdAt, id: { $gt: query.after.id } }] });
+  }
+  const range = query.effectiveDate;
+  if (range.gt) where.push({ effectiveDate: { $gt: range.gt } });
+  if (range.gte) where.push({ effectiveDate: { $gte: range.gte } });
+  if (range.lt) where.push({ effectiveDate: { $lt: range.lt } });
+  if (range.lte) where.push({ effectiveDate: { $lte: range.lte } });
+  const rows = await em.find(CreditBlock, { $and: where }, { orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], limit: query.limit + 1 });
+  const page = rows.slice(0, query.limit);
+  const last = page.at(-1);
+  return {
+    data: page.map(creditBlockView),
+    next: rows.length > query.limit && last ? `${last.createdAt.toISOString()}|${last.id}` : null,
+  };
+}
+
+export async function listCustomers(
+  em: EntityManager,
+  query: { limit: number; after?: { createdAt: Date; id: string }; createdAt: { gt?: Date; gte?: Date; lt?: Date; lte?: Date } },
+): Promise<Page<CustomerRow>> {
+  const where: Record<string, unknown>[] = [];
+  if (query.after) {
+    where.push({ $or: [{ createdAt: { $lt: query.after.createdAt } }, { createdAt: query.after.createdAt, id: { $lt: query.after.id } }] });
+  }
+  const range = query.createdAt;
+  if (range.gt) where.push({ createdAt: { $gt: range.gt } });
+  if (range.gte) where.push({ createdAt: { $gte: range.gte } });
+  if (range.lt) where.push({ createdAt: { $lt: range.lt } });
+  if (range.lte) where.push({ createdAt: { $lte: range.lte } });
+  const rows = await em.find(Customer, where.length ? { $and: where } : {}, { orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], limit: query.limit + 1 });
+  const page = rows.slice(0, query.limit);
+  const last = page.at(-1);
+  return { data: page, next: rows.length > query.limit && last ? `${last.createdAt.toISOString()}|${last.id}` : null };
+}

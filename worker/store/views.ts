@@ -1,0 +1,110 @@
+/**
+ * Views: how stored rows look on Orb's wire, with every amount as canonical decimal text. They
+ * travel as job return values (JSON through Redis) and api/ turns the amount fields into exact
+ * JSON numbers just before sending (api/wire.ts), so no amount ever passes through a float.
+ */
+import { Decimal } from '../../domain/decimal.ts';
+import type { CreditBlockRow, CustomerRow, LedgerEntryRow, LedgerRequestRow } from './entities.ts';
+
+export type CustomerRef = Pick<CustomerRow, 'id' | 'externalCustomerId'>;
+
+const decimalText = (stored: string) => Decimal.of(stored).toString();
+const iso = (instant: Date | null) => (instant === null ? null : instant.toISOString());
+
+export type BlockRef = Pick<CreditBlockRow, 'id' | 'expiryDate' | 'perUnitCostBasis' | 'filters'>;
+
+export function ledgerEntryView(entry: LedgerEntryRow, block: BlockRef, customer: CustomerRef) {
+  const common = {
+    id: entry.id,
+    ledger_sequence_number: entry.ledgerSequenceNumber,
+    entry_status: entry.entryStatus,
+    customer: { id: customer.id, external_customer_id: customer.externalCustomerId ?? null },
+    starting_balance: decimalText(entry.startingBalance),
+    ending_balance: decimalText(entry.endingBalance),
+    amount: decimalText(entry.amount),
+    currency: entry.currency,
+    created_at: entry.createdAt.toISOString(),
+    description: entry.description ?? null,
+    credit_block: {
+      id: block.id,
+      expiry_date: iso(block.expiryDate ?? null),
+      per_unit_cost_basis: block.perUnitCostBasis ?? null,
+      filters: block.filters,
+    },
+    entry_type: entry.entryType,
+    metadata: entry.metadata,
+  };
+  switch (entry.entryType) {
+    case 'decrement':
+      return { ...common, price_id: null, invoice_id: null, event_id: null };
+    case 'increment':
+      return { ...common, created_invoices: null };
+    default:
+      return common;
+  }
+}
+export type LedgerEntryView = ReturnType<typeof ledgerEntryView>;
+
+export function creditBlockView(block: CreditBlockRow) {
+  return {
+    id: block.id,
+    balance: decimalText(block.balance),
+    effective_date: block.effectiveDate.toISOString(),
+    expiry_date: iso(block.expiryDate ?? null),
+    per_unit_cost_basis: block.perUnitCostBasis ?? null,
+    status: block.status,
+    maximum_initial_balance: decimalText(block.maximumInitialBalance),
+    filters: block.filters,
+    credit_block_source: 'manual',
+    credit_allocation: null,
+    credit_commitment: null,
+    metadata: block.metadata,
+  };
+}
+export type CreditBlockView = ReturnType<typeof creditBlockView>;
+
+export function customerView(customer: CustomerRow) {
+  return {
+    id: customer.id,
+    external_customer_id: customer.externalCustomerId ?? null,
+    name: customer.name,
+    email: customer.email,
+    timezone: customer.timezone,
+    payment_provider_id: customer.paymentProviderId ?? null,
+    payment_provider: customer.paymentProvider ?? null,
+    created_at: customer.createdAt.toISOString(),
+    shipping_address: null,
+    billing_address: null,
+    // Customer.balance is a string on Orb's wire, in the customer's currency.
+    balance: Decimal.of(customer.balance).toString(),
+    currency: customer.currency ?? null,
+    tax_id: null,
+    auto_collection: customer.autoCollection,
+    exempt_from_automated_tax: null,
+    email_delivery: customer.emailDelivery,
+    auto_issuance: null,
+    additional_emails: customer.additionalEmails,
+    portal_url: null,
+    accounting_sync_configuration: null,
+    reporting_configuration: null,
+    payment_configuration: null,
+    default_payment_method: null,
+    automatic_tax_enabled: false,
+    hierarchy: { parent: null, children: [] },
+    metadata: customer.metadata,
+  };
+}
+export type CustomerView = ReturnType<typeof customerView>;
+
+export type RequestStatus = 'queued' | 'processing' | 'committed' | 'failed';
+
+export function ledgerRequestView(request: LedgerRequestRow, entries: LedgerEntryView[], status: RequestStatus) {
+  return {
+    id: request.id,
+    status,
+    entries,
+    error: request.error ?? null,
+    created_at: request.createdAt.toISOString(),
+    completed_at: iso(request.completedAt ?? null),
+  };
+}
