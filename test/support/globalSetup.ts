@@ -1,0 +1,17 @@
+/**
+ * Runs once before the suite: builds the migrated template database every test file clones.
+ * Removes databases left by interrupted runs so they do not pile up.
+ */
+import pg from 'pg';
+import { openOrm } from '../../worker/store/orm.ts';
+import { adminQuery, databaseUrl, TEMPLATE_DATABASE } from './databases.ts';
+
+export default async function setup(): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl('postgres') });
+  await client.connect();
+  const stale = await client.query<{ datname: string }>(`select datname from pg_database where datname like 'credits_test_%'`);
+  await client.end();
+  for (const { datname } of stale.rows) await adminQuery(`drop database if exists ${datname} with (force)`);
+  const orm = await openOrm(databaseUrl(TEMPLATE_DATABASE));
+  await orm.close();
+}

@@ -1,0 +1,84 @@
+/**
+ * Starts the real service for a test file: its own cloned database, its own BullMQ prefix, an
+ * ephemeral port, and a known API key. `stop()` closes it and removes what it made.
+ */
+import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
+import { startService, type Service } from '../../api/service.ts';
+import { loadConfig } from '../../worker/config.ts';
+import { openRedis } from '../../worker/redis.ts';
+import { cloneTemplateDatabase } from './databases.ts';
+
+export const TEST_API_KEY = 'test_key_0123456789';
+export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export interface TestService {
+  service: Service;
+  baseUrl: string;
+  queuePrefix: string;
+  databaseUrl: string;
+  /** `fetch` against the service with the API key and JSON content type set. */
+  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: any; text: string }>;
+  stop(): Promise<void>;
+}
+
+export async function deleteQueueKeys(prefix: string): Promise<void> {
+  const redis = await openRedis(REDIS_URL);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
+  const database = await cloneTemplateDatabase();
+  const queuePrefix = `test-${randomBytes(5).toString('hex')}`;
+  const config = loadConfig({
+    DATABASE_URL: database.url,
+    REDIS_URL,
+    PORT: '0',
+    API_KEYS: TEST_API_KEY,
+    PARTITIONS: '4',
+    QUEUE_PREFIX: queuePrefix,
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const service = await startService(config, { logger: pino({ level: config.logLevel }) });
+  const baseUrl = service.url ?? '';
+  return {
+    service,
+    baseUrl,
+    queuePrefix,
+    databaseUrl: database.url,
+    async request(method, path, body, headers = {}) {
+      const response = await fetch(`${baseUrl}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${TEST_API_KEY}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...headers,
+        },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      const text = await response.text();
+      let parsed: unknown;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        parsed = undefined;
+      }
+      return { status: response.status, headers: response.headers, body: parsed, text };
+    },
+    async stop() {
+      await service.close();
+      await deleteQueueKeys(queuePrefix);
+      await database.drop();
+    },
+  };
+}
