@@ -46,7 +46,7 @@ export async function startService(config: Config, options: { logger?: Logger; l
   const queues = await PartitionQueues.open(redis, config.partitions, config.queuePrefix);
   const runsApi = config.role !== 'worker';
   const runsWorkers = config.role !== 'api';
-  const waiter = runsApi ? await OutcomeWaiter.open(config.redisUrl, config.partitions, config.queuePrefix) : undefined;
+  const waiter = runsApi ? await OutcomeWaiter.open(config.redisUrl, config.queuePrefix) : undefined;
   const workers = runsWorkers
     ? PartitionWorkers.start({
         orm,

@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.ts';
 import type { LedgerOutcome } from './ledgerOutcome.ts';
+import { publishOutcome } from './outcomeChannel.ts';
 import { partitionQueueName } from './partition.ts';
 import { applyLedgerRequest, type ProcessorDeps } from './processors/applyLedgerRequest.ts';
 import type { JobName } from './queues.ts';
@@ -48,6 +49,10 @@ export class PartitionWorkers {
           if (!processor) throw new Error(`no processor for job ${job.name}`);
           const outcome = await processor(job.data, processorDeps);
           deps.onOutcome?.(outcome);
+          // Not awaited: the partition need not wait for the announcement to move on.
+          void publishOutcome(deps.redis, deps.queuePrefix, outcome).catch((error: unknown) => {
+            deps.logger.warn({ err: error, requestId: outcome.requestId }, 'outcome not published; a waiting client will poll');
+          });
           return outcome;
         },
         { connection: deps.redis, prefix: deps.queuePrefix, concurrency: 1, lockDuration: LOCK_DURATION_MS },

@@ -36,17 +36,29 @@ export type IntakeAnswer =
   | { kind: 'outcome'; outcome: LedgerOutcome; replayed: boolean }
   | { kind: 'accepted'; request: LedgerRequestRow };
 
-class KeyTaken extends Error {}
-
-async function record(em: EntityManager, request: LedgerRequestRow, idempotency: IdempotencyInput | undefined): Promise<void> {
-  await em.insert(LedgerRequest, request);
-  if (!idempotency) return;
-  const inserted = await em.execute<{ key: string }[]>(
-    `insert into idempotency_keys (key, fingerprint, request_id, created_at) values (?, ?, ?, ?)
-     on conflict (key) do nothing returning key`,
-    [idempotency.key, idempotency.fingerprint, request.id, request.createdAt],
+/**
+ * Records the request, and its Idempotency-Key when given, in one statement: the request row is
+ * inserted only if the key was free. Answers false when the key was already taken.
+ */
+async function record(em: EntityManager, request: LedgerRequestRow, idempotency: IdempotencyInput | undefined): Promise<boolean> {
+  const values = [request.id, request.customerId, request.partition, JSON.stringify(request.payload), request.createdAt];
+  if (!idempotency) {
+    await em.execute(
+      `insert into ledger_requests (id, customer_id, partition, payload, status, created_at) values (?, ?, ?, ?::jsonb, 'queued', ?)`,
+      values,
+    );
+    return true;
+  }
+  const inserted = await em.execute<{ id: string }[]>(
+    `with key as (
+       insert into idempotency_keys (key, fingerprint, request_id, created_at) values (?, ?, ?, ?)
+       on conflict (key) do nothing returning request_id
+     )
+     insert into ledger_requests (id, customer_id, partition, payload, status, created_at)
+     select ?, ?, ?, ?::jsonb, 'queued', ? from key returning id`,
+    [idempotency.key, idempotency.fingerprint, request.id, request.createdAt, ...values],
   );
-  if (inserted.length === 0) throw new KeyTaken();
+  return inserted.length > 0;
 }
 
 async function replay(em: EntityManager, idempotency: IdempotencyInput, customer: CustomerKey): Promise<IntakeAnswer> {
@@ -82,22 +94,17 @@ export async function acceptLedgerRequest(
     completedAt: null,
   };
   const em = deps.orm.em.fork();
-  try {
-    await em.transactional((tx) => record(tx, request, input.idempotency));
-  } catch (error) {
-    if (error instanceof KeyTaken && input.idempotency) return replay(em, input.idempotency, input.customer);
-    throw error;
-  }
+  if (!(await record(em, request, input.idempotency)) && input.idempotency) return replay(em, input.idempotency, input.customer);
   const outcome = input.respondAsync ? undefined : deps.waiter.expect(request.id, deps.syncWaitMs);
   try {
     await deps.queues.add(partition, 'ledger.apply', { requestId: request.id, customerId: input.customer.id }, request.id);
   } catch (error) {
     // Not enqueued, so not accepted: undo the record so that a retry with the same key starts afresh.
     deps.waiter.cancel(request.id);
-    await em.transactional(async (tx) => {
-      await tx.nativeDelete(IdempotencyKey, { requestId: request.id });
-      await tx.nativeDelete(LedgerRequest, { id: request.id });
-    });
+    await em.execute(
+      'with key as (delete from idempotency_keys where request_id = ?) delete from ledger_requests where id = ?',
+      [request.id, request.id],
+    );
     throw new ApiError('unavailable', `The queue is unavailable; nothing was written (${(error as Error).message}).`);
   }
   const finished = await outcome;

@@ -1,12 +1,16 @@
 /**
  * Lets an HTTP request wait for its job's outcome (ARCHITECTURE.md step 4). Outcomes arrive two
- * ways: from BullMQ's event stream (any worker process) and, when the worker runs in this process,
- * straight from it; whichever comes first answers. Register before enqueueing, so that a fast
- * worker cannot finish before anyone listens.
+ * ways: from the workers' outcome channel (any worker process, worker/outcomeChannel.ts) and, when
+ * the worker runs in this process, straight from it; whichever comes first answers. Register
+ * before enqueueing, so that a fast worker cannot finish before anyone listens.
+ *
+ * Why not BullMQ's QueueEvents: it needs a blocking connection per partition and delivers every
+ * event of every job (added, waiting, active, …) to every api process; the channel carries only
+ * outcomes, and one subscriber connection serves all partitions.
  */
-import { QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
 import type { LedgerOutcome } from '../../worker/ledgerOutcome.ts';
-import { partitionQueueName } from '../../worker/partition.ts';
+import { outcomeChannel, readOutcomeMessage } from '../../worker/outcomeChannel.ts';
 
 interface Waiting {
   resolve: (outcome: LedgerOutcome | undefined) => void;
@@ -15,28 +19,23 @@ interface Waiting {
 
 export class OutcomeWaiter {
   private readonly waiting = new Map<string, Waiting>();
-  private readonly events: QueueEvents[];
+  private readonly subscriber: Redis;
 
-  private constructor(events: QueueEvents[]) {
-    this.events = events;
+  private constructor(subscriber: Redis) {
+    this.subscriber = subscriber;
   }
 
-  static async open(redisUrl: string, partitions: number, prefix: string): Promise<OutcomeWaiter> {
-    const events = Array.from(
-      { length: partitions },
-      (_, partition) => new QueueEvents(partitionQueueName(partition), { connection: { url: redisUrl, maxRetriesPerRequest: null }, prefix }),
-    );
-    const waiter = new OutcomeWaiter(events);
-    for (const queueEvents of events) {
-      queueEvents.on('error', () => {
-        // QueueEvents reconnects; a waiter that misses an event answers 202 and the client polls.
-      });
-      queueEvents.on('completed', ({ returnvalue }) => {
-        const outcome = (typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue) as LedgerOutcome | null;
-        if (outcome?.requestId) waiter.notify(outcome);
-      });
-    }
-    await Promise.all(events.map((queueEvents) => queueEvents.waitUntilReady()));
+  static async open(redisUrl: string, prefix: string): Promise<OutcomeWaiter> {
+    const subscriber = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    subscriber.on('error', () => {
+      // ioredis reconnects and resubscribes; meanwhile waiters time out into 202s.
+    });
+    const waiter = new OutcomeWaiter(subscriber);
+    subscriber.on('message', (_channel: string, message: string) => {
+      const outcome = readOutcomeMessage(message, (requestId) => waiter.waiting.has(requestId));
+      if (outcome) waiter.notify(outcome);
+    });
+    await subscriber.subscribe(outcomeChannel(prefix));
     return waiter;
   }
 
@@ -66,6 +65,6 @@ export class OutcomeWaiter {
 
   async close(): Promise<void> {
     for (const requestId of [...this.waiting.keys()]) this.cancel(requestId);
-    await Promise.all(this.events.map((queueEvents) => queueEvents.close()));
+    this.subscriber.disconnect();
   }
 }

@@ -4,7 +4,7 @@
  * outcome, all in one transaction. Re-delivery is harmless: a request that is no longer `queued`
  * answers its stored outcome and changes nothing.
  */
-import { LockMode, type EntityManager } from '@mikro-orm/postgresql';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { decide } from '../../domain/decide.ts';
 import type { Clock } from '../clock.ts';
@@ -12,10 +12,9 @@ import { newId } from '../ids.ts';
 import type { LedgerOutcome, OutcomeError } from '../ledgerOutcome.ts';
 import { ledgerRequestPayload, toCommand } from '../ledgerRequestPayload.ts';
 import { jobCatalog } from '../queues.ts';
-import { LedgerRequest, type LedgerRequestRow } from '../store/entities.ts';
-import { applyChanges, loadLedger, lockCustomer } from '../store/ledgerRepository.ts';
+import { loadLedger, lockRequest, markFailed, saveChanges, writtenRows, type LockedRequest } from '../store/ledgerRepository.ts';
 import type { Orm } from '../store/orm.ts';
-import { storedOutcomeEntry } from '../store/readQueries.ts';
+import { entryViews } from '../store/readQueries.ts';
 import { ledgerEntryView } from '../store/views.ts';
 import { withTransientRetry } from '../transientRetry.ts';
 
@@ -25,41 +24,36 @@ export interface ProcessorDeps {
   logger: Logger;
 }
 
-function fail(request: LedgerRequestRow, error: OutcomeError, now: Date): LedgerOutcome {
-  request.status = 'failed';
-  request.error = error;
-  request.completedAt = now;
-  return { status: 'failed', requestId: request.id, error };
+async function storedOutcome(em: EntityManager, request: LockedRequest): Promise<LedgerOutcome> {
+  const lastId = request.entryIds.at(-1);
+  const [entry] = lastId === undefined ? [] : await entryViews(em, [lastId], request.customer);
+  if (entry) return { status: 'committed', requestId: request.id, entry };
+  return { status: 'failed', requestId: request.id, error: request.error ?? { kind: 'internal', detail: 'no outcome was recorded' } };
+}
+
+async function refuse(em: EntityManager, requestId: string, error: OutcomeError, now: Date): Promise<LedgerOutcome> {
+  await markFailed(em, requestId, error, now);
+  return { status: 'failed', requestId, error };
 }
 
 async function decideAndSave(em: EntityManager, requestId: string, clock: Clock): Promise<LedgerOutcome> {
-  const request = await em.findOne(LedgerRequest, { id: requestId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+  const request = await lockRequest(em, requestId);
   if (!request) {
     return { status: 'failed', requestId, error: { kind: 'internal', detail: `ledger request ${requestId} does not exist` } };
   }
-  const customer = await lockCustomer(em, request.customerId);
-  if (!customer) throw new Error(`customer ${request.customerId} of request ${requestId} is missing`);
-  if (request.status !== 'queued') {
-    const entry = await storedOutcomeEntry(em, request, customer);
-    if (entry) return { status: 'committed', requestId, entry };
-    return { status: 'failed', requestId, error: request.error as OutcomeError };
-  }
+  if (request.status !== 'queued') return storedOutcome(em, request);
   const now = clock.now();
   const payload = ledgerRequestPayload.safeParse(request.payload);
-  if (!payload.success) return fail(request, { kind: 'internal', detail: `stored request is unreadable: ${payload.error.message}` }, now);
-  const command = toCommand(payload.data, customer.timezone);
-  if ('kind' in command) return fail(request, command, now);
-  const loaded = await loadLedger(em, customer.id, command.currency, now);
-  const decision = decide(command, loaded.ledger, loaded.blocks, { now, newId });
-  if (!decision.ok) return fail(request, decision.error, now);
-  const entries = applyChanges(em, customer.id, loaded, decision.value, request.id);
-  request.status = 'committed';
-  request.entryIds = entries.map((entry) => entry.id);
-  request.completedAt = now;
-  const last = entries.at(-1);
-  const block = last && loaded.blockRows.get(last.blockId);
-  if (!last || !block) throw new Error(`request ${requestId} made no entry`);
-  return { status: 'committed', requestId, entry: ledgerEntryView(last, block, customer) };
+  if (!payload.success) return refuse(em, requestId, { kind: 'internal', detail: `stored request is unreadable: ${payload.error.message}` }, now);
+  const command = toCommand(payload.data, request.customer.timezone);
+  if ('kind' in command) return refuse(em, requestId, command, now);
+  const { ledger, blocks } = await loadLedger(em, request.customerId, command.currency, now);
+  const decision = decide(command, ledger, blocks, { now, newId });
+  if (!decision.ok) return refuse(em, requestId, decision.error, now);
+  await saveChanges(em, request.customerId, requestId, decision.value, now);
+  const last = writtenRows(decision.value, request.customerId, requestId, blocks).at(-1);
+  if (!last) throw new Error(`request ${requestId} made no entry`);
+  return { status: 'committed', requestId, entry: ledgerEntryView(last.entry, last.block, request.customer) };
 }
 
 export async function applyLedgerRequest(data: unknown, deps: ProcessorDeps): Promise<LedgerOutcome> {
@@ -70,12 +64,8 @@ export async function applyLedgerRequest(data: unknown, deps: ProcessorDeps): Pr
     // A permanent failure is recorded and the partition moves on: nothing blocks it forever.
     deps.logger.error({ err: error, requestId }, 'ledger request failed permanently');
     const detail = `ledger request ${requestId} could not be applied because of an internal error; it has been logged.`;
-    await withTransientRetry(() =>
-      deps.orm.em.fork().transactional(async (em) => {
-        const request = await em.findOne(LedgerRequest, { id: requestId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-        if (request?.status === 'queued') fail(request, { kind: 'internal', detail }, deps.clock.now());
-      }),
-    );
-    return { status: 'failed', requestId, error: { kind: 'internal', detail } };
+    const failure: OutcomeError = { kind: 'internal', detail };
+    await withTransientRetry(() => deps.orm.em.fork().transactional((em) => markFailed(em, requestId, failure, deps.clock.now())));
+    return { status: 'failed', requestId, error: failure };
   }
 }

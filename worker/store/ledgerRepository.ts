@@ -1,104 +1,214 @@
 /**
- * What the processors load and save, inside the transaction they run in. Loading touches only the
- * ledger's head row, its live blocks (balance ≠ 0) and at most one overdraft candidate, never the
- * entry history, so a write costs the same for a customer with ten entries or ten million.
+ * What the processors load and save, inside the transaction they run in. This is the hot path, so
+ * it speaks SQL through the EntityManager's connection (MikroORM's `em.execute`, which joins the
+ * current transaction) in as few round trips as the work allows: one to lock the request and its
+ * customer, one for the ledger head, one for the blocks, one to write everything.
+ *
+ * Loading touches only the ledger's head row, its live blocks (balance ≠ 0) and at most one
+ * depleted overdraft candidate, never the entry history: a write costs the same for a customer
+ * with ten entries or ten million.
  */
-import { LockMode, type EntityManager } from '@mikro-orm/postgresql';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decimal } from '../../domain/decimal.ts';
-import type { Block, Ledger, LedgerChanges } from '../../domain/types.ts';
-import { CreditBlock, Customer, LedgerEntry, LedgerHead, type CreditBlockRow, type CustomerRow, type LedgerEntryRow, type LedgerHeadRow } from './entities.ts';
+import type { Block, BlockFilter, Ledger, LedgerChanges } from '../../domain/types.ts';
+import type { OutcomeError } from '../ledgerOutcome.ts';
+import type { CreditBlockRow, LedgerEntryRow } from './entities.ts';
 
-export interface LoadedLedger {
-  ledger: Ledger;
-  blocks: Block[];
-  head: LedgerHeadRow;
-  blockRows: Map<string, CreditBlockRow>;
+/** Raw rows bypass MikroORM's hydration: timestamps may arrive as text, numerics always do. */
+type Instant = Date | string;
+const toDate = (value: Instant) => (value instanceof Date ? value : new Date(value));
+
+export interface LockedRequest {
+  id: string;
+  customerId: string;
+  status: string;
+  payload: unknown;
+  entryIds: string[];
+  error: OutcomeError | null;
+  customer: { id: string; externalCustomerId: string | null; timezone: string };
 }
 
-export function toBlock(row: CreditBlockRow): Block {
+/** The request and its customer, both locked: the customer lock is a backstop behind the partition. */
+export async function lockRequest(em: EntityManager, requestId: string): Promise<LockedRequest | undefined> {
+  const [row] = await em.execute<
+    { id: string; customer_id: string; status: string; payload: unknown; entry_ids: string[]; error: OutcomeError | null; timezone: string; external_customer_id: string | null }[]
+  >(
+    `select r.id, r.customer_id, r.status, r.payload, r.entry_ids, r.error, c.timezone, c.external_customer_id
+       from ledger_requests r join customers c on c.id = r.customer_id
+      where r.id = ? for update of r, c`,
+    [requestId],
+  );
+  if (!row) return undefined;
+  return {
+    id: row.id,
+    customerId: row.customer_id,
+    status: row.status,
+    payload: row.payload,
+    entryIds: row.entry_ids,
+    error: row.error,
+    customer: { id: row.customer_id, externalCustomerId: row.external_customer_id, timezone: row.timezone },
+  };
+}
+
+interface BlockSqlRow {
+  id: string;
+  currency: string;
+  balance: string;
+  maximum_initial_balance: string;
+  effective_date: Instant;
+  expiry_date: Instant | null;
+  per_unit_cost_basis: string | null;
+  filters: BlockFilter[];
+  status: string;
+  voided_at: Instant | null;
+  created_at: Instant;
+}
+
+function toBlock(row: BlockSqlRow): Block {
   return {
     id: row.id,
     currency: row.currency,
     balance: Decimal.of(row.balance),
-    maximumInitialBalance: Decimal.of(row.maximumInitialBalance),
-    effectiveAt: row.effectiveDate,
-    expiresAt: row.expiryDate ?? null,
-    perUnitCostBasis: row.perUnitCostBasis ?? null,
+    maximumInitialBalance: Decimal.of(row.maximum_initial_balance),
+    effectiveAt: toDate(row.effective_date),
+    expiresAt: row.expiry_date === null ? null : toDate(row.expiry_date),
+    perUnitCostBasis: row.per_unit_cost_basis,
     filters: row.filters,
     status: row.status === 'pending_payment' ? 'pending_payment' : 'active',
-    voidedAt: row.voidedAt ?? null,
-    createdAt: row.createdAt,
+    voidedAt: row.voided_at === null ? null : toDate(row.voided_at),
+    createdAt: toDate(row.created_at),
   };
 }
 
-/** The customer row, locked: a backstop behind the partition's one-job-at-a-time guarantee. */
-export async function lockCustomer(em: EntityManager, customerId: string): Promise<CustomerRow | null> {
-  return em.findOne(Customer, { id: customerId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+export interface LoadedLedger {
+  ledger: Ledger;
+  blocks: Block[];
 }
 
+/** Numerics leave Postgres as text inside JSON: a JSON number would become a float in JavaScript. */
+const BLOCK_JSON = `json_build_object(
+  'id', b.id, 'currency', b.currency, 'balance', b.balance::text,
+  'maximum_initial_balance', b.maximum_initial_balance::text, 'effective_date', b.effective_date,
+  'expiry_date', b.expiry_date, 'per_unit_cost_basis', b.per_unit_cost_basis, 'filters', b.filters,
+  'status', b.status, 'voided_at', b.voided_at, 'created_at', b.created_at)`;
+
+/** The ledger head and its blocks in one round trip. */
 export async function loadLedger(em: EntityManager, customerId: string, currency: string, now: Date): Promise<LoadedLedger> {
-  let head = await em.findOne(LedgerHead, { customerId, currency });
-  if (!head) {
-    head = em.create(LedgerHead, { customerId, currency, balance: '0', nextSequenceNumber: 0 });
-  }
-  const live = await em.find(CreditBlock, { customerId, currency, balance: { $ne: '0' } });
-  const blockRows = new Map(live.map((row) => [row.id, row]));
-  // The overdraft block may be depleted (balance 0) and so not among the live ones.
-  const [candidate] = await em.execute<{ id: string }[]>(
-    `select id from credit_blocks
-      where customer_id = ? and currency = ? and expiry_date is null and filters = '[]'::jsonb
-        and status = 'active' and voided_at is null and effective_date <= ? and balance = 0
-      order by coalesce(per_unit_cost_basis::numeric, 0) desc, created_at desc, id desc
-      limit 1`,
-    [customerId, currency, now],
+  // Live blocks, plus the overdraft candidate when it is depleted (balance 0) and so not live.
+  const [row] = await em.execute<{ balance: string | null; next_sequence_number: number | null; blocks: BlockSqlRow[] }[]>(
+    `select l.balance::text as balance, l.next_sequence_number,
+            coalesce((select json_agg(${BLOCK_JSON}) from credit_blocks b
+                       where b.customer_id = ? and b.currency = ?
+                         and (b.balance <> 0 or b.id = (
+                           select o.id from credit_blocks o
+                            where o.customer_id = ? and o.currency = ? and o.balance = 0 and o.expiry_date is null
+                              and o.filters = '[]'::jsonb and o.status = 'active' and o.voided_at is null
+                              and o.effective_date <= ?
+                            order by coalesce(o.per_unit_cost_basis::numeric, 0) desc, o.created_at desc, o.id desc
+                            limit 1))), '[]'::json) as blocks
+       from (select 1) as one left join ledgers l on l.customer_id = ? and l.currency = ?`,
+    [customerId, currency, customerId, currency, now, customerId, currency],
   );
-  if (candidate && !blockRows.has(candidate.id)) {
-    const row = await em.findOneOrFail(CreditBlock, { id: candidate.id });
-    blockRows.set(row.id, row);
-  }
   return {
-    ledger: { currency, balance: Decimal.of(head.balance), nextSequenceNumber: head.nextSequenceNumber },
-    blocks: [...blockRows.values()].map(toBlock),
-    head,
-    blockRows,
+    ledger: {
+      currency,
+      balance: row?.balance ? Decimal.of(row.balance) : Decimal.ZERO,
+      nextSequenceNumber: row?.next_sequence_number ?? 0,
+    },
+    blocks: (row?.blocks ?? []).map(toBlock),
   };
 }
 
-/** Applies a decision to the managed rows; the caller's transaction flushes and commits it. */
-export function applyChanges(
-  em: EntityManager,
-  customerId: string,
-  loaded: LoadedLedger,
-  changes: LedgerChanges,
-  requestId: string | null,
-): LedgerEntryRow[] {
-  loaded.head.balance = changes.ledger.balance.toString();
-  loaded.head.nextSequenceNumber = changes.ledger.nextSequenceNumber;
-  for (const block of changes.updatedBlocks) {
-    const row = loaded.blockRows.get(block.id);
-    if (!row) throw new Error(`block ${block.id} changed but was not loaded`);
-    row.balance = block.balance.toString();
-  }
-  for (const block of changes.newBlocks) {
-    const row = em.create(CreditBlock, {
-      id: block.id,
+function blockRecord(customerId: string, block: Block) {
+  return {
+    id: block.id,
+    customer_id: customerId,
+    currency: block.currency,
+    balance: block.balance.toString(),
+    maximum_initial_balance: block.maximumInitialBalance.toString(),
+    effective_date: block.effectiveAt.toISOString(),
+    expiry_date: block.expiresAt?.toISOString() ?? null,
+    per_unit_cost_basis: block.perUnitCostBasis,
+    filters: block.filters,
+    status: block.status,
+    voided_at: block.voidedAt?.toISOString() ?? null,
+    metadata: {},
+    created_at: block.createdAt.toISOString(),
+  };
+}
+
+/**
+ * Writes a decision and marks the request committed, in one statement: the CTEs insert the new
+ * blocks and entries, update changed block balances, upsert the ledger head and close the
+ * request. The entries' block foreign key is deferred, so their order inside it does not matter.
+ */
+export async function saveChanges(em: EntityManager, customerId: string, requestId: string, changes: LedgerChanges, now: Date): Promise<void> {
+  const entries = changes.entries.map((entry) => ({
+    id: entry.id,
+    customer_id: customerId,
+    currency: entry.currency,
+    ledger_sequence_number: entry.ledgerSequenceNumber,
+    entry_type: entry.entryType,
+    entry_status: entry.entryStatus,
+    amount: entry.amount.toString(),
+    starting_balance: entry.startingBalance.toString(),
+    ending_balance: entry.endingBalance.toString(),
+    block_id: entry.blockId,
+    request_id: requestId,
+    description: entry.description,
+    metadata: entry.metadata,
+    created_at: entry.createdAt.toISOString(),
+  }));
+  const updated = changes.updatedBlocks.map((block) => ({ id: block.id, balance: block.balance.toString() }));
+  await em.execute(
+    `with new_blocks as (
+       insert into credit_blocks select * from jsonb_populate_recordset(null::credit_blocks, ?::jsonb)
+     ), changed_blocks as (
+       update credit_blocks b set balance = u.balance
+         from jsonb_to_recordset(?::jsonb) as u(id text, balance numeric)
+        where b.id = u.id
+     ), new_entries as (
+       insert into ledger_entries (id, customer_id, currency, ledger_sequence_number, entry_type, entry_status, amount,
+                                   starting_balance, ending_balance, block_id, request_id, description, metadata, created_at)
+       select id, customer_id, currency, ledger_sequence_number, entry_type, entry_status, amount,
+              starting_balance, ending_balance, block_id, request_id, description, metadata, created_at
+         from jsonb_populate_recordset(null::ledger_entries, ?::jsonb)
+     ), head as (
+       insert into ledgers (customer_id, currency, balance, next_sequence_number) values (?, ?, ?, ?)
+       on conflict (customer_id, currency)
+       do update set balance = excluded.balance, next_sequence_number = excluded.next_sequence_number
+     )
+     update ledger_requests set status = 'committed', entry_ids = ?::jsonb, completed_at = ? where id = ?`,
+    [
+      JSON.stringify(changes.newBlocks.map((block) => blockRecord(customerId, block))),
+      JSON.stringify(updated),
+      JSON.stringify(entries),
       customerId,
-      currency: block.currency,
-      balance: block.balance.toString(),
-      maximumInitialBalance: block.maximumInitialBalance.toString(),
-      effectiveDate: block.effectiveAt,
-      expiryDate: block.expiresAt,
-      perUnitCostBasis: block.perUnitCostBasis,
-      filters: block.filters,
-      status: block.status,
-      voidedAt: block.voidedAt,
-      metadata: {},
-      createdAt: block.createdAt,
-    });
-    loaded.blockRows.set(row.id, row);
-  }
-  return changes.entries.map((entry) =>
-    em.create(LedgerEntry, {
+      changes.ledger.currency,
+      changes.ledger.balance.toString(),
+      changes.ledger.nextSequenceNumber,
+      JSON.stringify(entries.map((entry) => entry.id)),
+      now,
+      requestId,
+    ],
+  );
+}
+
+export async function markFailed(em: EntityManager, requestId: string, error: OutcomeError, now: Date): Promise<void> {
+  await em.execute(`update ledger_requests set status = 'failed', error = ?::jsonb, completed_at = ? where id = ? and status = 'queued'`, [
+    JSON.stringify(error),
+    now,
+    requestId,
+  ]);
+}
+
+/** The entry and block rows a view needs, from what the decision just wrote. */
+export function writtenRows(changes: LedgerChanges, customerId: string, requestId: string, blocks: readonly Block[]) {
+  const byId = new Map<string, Block>([...blocks, ...changes.newBlocks, ...changes.updatedBlocks].map((block) => [block.id, block]));
+  return changes.entries.map((entry) => {
+    const block = byId.get(entry.blockId);
+    if (!block) throw new Error(`entry ${entry.id} names an unknown block`);
+    const entryRow: LedgerEntryRow = {
       id: entry.id,
       customerId,
       currency: entry.currency,
@@ -113,6 +223,13 @@ export function applyChanges(
       description: entry.description,
       metadata: entry.metadata,
       createdAt: entry.createdAt,
-    }),
-  );
+    };
+    const blockRef: Pick<CreditBlockRow, 'id' | 'expiryDate' | 'perUnitCostBasis' | 'filters'> = {
+      id: block.id,
+      expiryDate: block.expiresAt,
+      perUnitCostBasis: block.perUnitCostBasis,
+      filters: block.filters,
+    };
+    return { entry: entryRow, block: blockRef };
+  });
 }

@@ -1,0 +1,94 @@
+/**
+ * Benchmark of synchronous ledger writes (`POST .../credits/ledger_entry`, answered 201 after the
+ * worker commits). Two phases against a service started as its own process:
+ *   1. closed loop: `--concurrency` clients write as fast as they can for `--seconds` → max writes/s;
+ *   2. open loop: writes issued at a fixed `--rate` per second for `--seconds` → p50/p99 at that rate.
+ * Writes alternate decrements and increments over `--customers` customers.
+ *   npm run bench:ledger -- --seconds 10 --concurrency 64 --rate 200 --customers 200
+ */
+import { BENCH_API_KEY, parseArgs, percentile, startServiceProcess } from './benchSupport.ts';
+
+const options = parseArgs({ seconds: 10, concurrency: 64, rate: 200, customers: 200, partitions: 16 });
+const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/credits_bench';
+
+const headers = { authorization: `Bearer ${BENCH_API_KEY}`, 'content-type': 'application/json' };
+
+async function post(baseUrl: string, path: string, body: unknown): Promise<{ status: number; json: any }> {
+  const response = await fetch(`${baseUrl}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+  return { status: response.status, json: await response.json() };
+}
+
+interface Sample {
+  latencyMs: number;
+  ok: boolean;
+}
+
+async function write(baseUrl: string, customerId: string, sequence: number): Promise<Sample> {
+  const body = sequence % 2 === 0 ? { entry_type: 'decrement', amount: 1.5 } : { entry_type: 'increment', amount: 1.5 };
+  const started = performance.now();
+  const { status } = await post(baseUrl, `/v1/customers/${customerId}/credits/ledger_entry`, body);
+  return { latencyMs: performance.now() - started, ok: status === 201 };
+}
+
+function report(name: string, samples: Sample[], seconds: number): void {
+  const latencies = samples.map((sample) => sample.latencyMs).sort((a, b) => a - b);
+  const failed = samples.filter((sample) => !sample.ok).length;
+  console.log(
+    `${name}: ${samples.length} writes in ${seconds.toFixed(1)} s = ${(samples.length / seconds).toFixed(0)} writes/s, ` +
+      `p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, ` +
+      `max ${percentile(latencies, 100).toFixed(1)} ms, failed ${failed}`,
+  );
+}
+
+async function closedLoop(baseUrl: string, customers: string[]): Promise<void> {
+  const samples: Sample[] = [];
+  const deadline = performance.now() + options.seconds! * 1000;
+  const started = performance.now();
+  let sequence = 0;
+  await Promise.all(
+    Array.from({ length: options.concurrency! }, async () => {
+      while (performance.now() < deadline) {
+        const current = sequence++;
+        samples.push(await write(baseUrl, customers[current % customers.length]!, current));
+      }
+    }),
+  );
+  report(`closed loop, ${options.concurrency} concurrent`, samples, (performance.now() - started) / 1000);
+}
+
+async function openLoop(baseUrl: string, customers: string[]): Promise<void> {
+  const total = Math.round(options.rate! * options.seconds!);
+  const intervalMs = 1000 / options.rate!;
+  const started = performance.now();
+  const pending: Promise<Sample>[] = [];
+  for (let index = 0; index < total; index += 1) {
+    const due = started + index * intervalMs;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    pending.push(write(baseUrl, customers[index % customers.length]!, index));
+  }
+  const samples = await Promise.all(pending);
+  report(`open loop at ${options.rate} writes/s`, samples, (performance.now() - started) / 1000);
+}
+
+async function main(): Promise<void> {
+  const service = await startServiceProcess({ DATABASE_URL: databaseUrl, PARTITIONS: String(options.partitions) });
+  try {
+    const customers: string[] = [];
+    for (let index = 0; index < options.customers!; index += 1) {
+      const { json } = await post(service.baseUrl, '/v1/customers', { name: `Bench ${index}`, email: `bench${index}@example.com` });
+      customers.push(json.id);
+      await post(service.baseUrl, `/v1/customers/${json.id}/credits/ledger_entry`, { entry_type: 'increment', amount: 1_000_000 });
+    }
+    console.log(`machine: ${(await import('node:os')).cpus().length} cores; ${options.customers} customers, ${options.partitions} partitions`);
+    await closedLoop(service.baseUrl, customers);
+    await openLoop(service.baseUrl, customers);
+  } finally {
+    await service.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

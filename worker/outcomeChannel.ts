@@ -1,0 +1,22 @@
+/**
+ * Where finished jobs announce their outcome to waiting HTTP requests in any api process: one
+ * Redis pub/sub channel per queue prefix. A message is `requestId` + newline + the outcome JSON,
+ * so that a listener can drop messages for requests it is not waiting on without parsing them.
+ * A message that is missed only means the waiting client gets a 202 and polls.
+ */
+import type { Redis } from 'ioredis';
+import type { LedgerOutcome } from './ledgerOutcome.ts';
+
+export function outcomeChannel(prefix: string): string {
+  return `${prefix}:ledger:outcomes`;
+}
+
+export async function publishOutcome(redis: Redis, prefix: string, outcome: LedgerOutcome): Promise<void> {
+  await redis.publish(outcomeChannel(prefix), `${outcome.requestId}\n${JSON.stringify(outcome)}`);
+}
+
+export function readOutcomeMessage(message: string, wanted: (requestId: string) => boolean): LedgerOutcome | undefined {
+  const newline = message.indexOf('\n');
+  if (newline < 0 || !wanted(message.slice(0, newline))) return undefined;
+  return JSON.parse(message.slice(newline + 1)) as LedgerOutcome;
+}
