@@ -237,6 +237,51 @@ describe('overdraft and block listing', () => {
   });
 });
 
+describe('limits and the clock', () => {
+  it('an increment that would overflow the balance is refused with a 400, not a 500, and writes nothing', async () => {
+    const customer = await createCustomer(t);
+    const largest = '9'.repeat(26);
+    const first = await t.request('POST', ledgerEntryPath(customer.id), `{"entry_type":"increment","amount":${largest}}`);
+    expect(first.status, first.text).toBe(201);
+    // A balance of 2 × (10^26 - 1) has 27 integer digits: more than numeric(38,12) or Decimal hold.
+    const second = await t.request('POST', ledgerEntryPath(customer.id), `{"entry_type":"increment","amount":${largest}}`);
+    expect(second.status, second.text).toBe(400);
+    expect(second.body.type).toBe(ERROR_TYPE.validation);
+    expect(await storedEntries(t, customer.id)).toHaveLength(1);
+    expect(await expectLedgerConsistent(t, customer.id)).toBe(largest);
+  });
+
+  it('refuses an Idempotency-Key longer than 255 characters', async () => {
+    const customer = await createCustomer(t);
+    const response = await t.request('POST', ledgerEntryPath(customer.id), { entry_type: 'increment', amount: 1 }, { 'idempotency-key': 'k'.repeat(256) });
+    expect(response.status).toBe(400);
+    expect(response.body.type).toBe(ERROR_TYPE.validation);
+    expect(await requestCount(customer.id)).toBe(0);
+  });
+
+  it('a block whose expiry has passed is expired (credit_block_expiry) before the next command is decided', async () => {
+    // LEDGER_RULES §4 "credit_block_expiry" and §8 example 8: catch up first, then decide.
+    const customer = await createCustomer(t);
+    const expiresAt = new Date(Date.now() + 800);
+    const block = await addEntry(t, customer.id, { entry_type: 'increment', amount: 10, expiry_date: expiresAt.toISOString() });
+    expect(block.credit_block.expiry_date).toBe(expiresAt.toISOString());
+    await sleep(Math.max(0, expiresAt.getTime() - Date.now()) + 100);
+
+    const response = await addEntry(t, customer.id, { entry_type: 'decrement', amount: 3 });
+    expect(response.ending_balance, 'balance after the decrement (the expired 10 must not count)').toBe(-3);
+    const entries = await storedEntries(t, customer.id);
+    expect(entries.map((entry) => [entry.entry_type, dec(entry.amount)])).toEqual([
+      ['increment', '10'],
+      ['credit_block_expiry', '-10'],
+      ['decrement', '-3'],
+    ]);
+    // What GET credits shows and what the ledger says must agree.
+    const live = await blocks(customer.id);
+    expect(live.reduce((sum, listed) => sum + listed.balance, 0)).toBe(response.ending_balance);
+    expect(await expectLedgerConsistent(t, customer.id)).toBe('-3');
+  });
+});
+
 describe('entry types and settings not supported yet', () => {
   let customer: any;
   let blockId: string;
