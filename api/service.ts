@@ -42,7 +42,13 @@ export async function startService(config: Config, options: { logger?: Logger; l
     await orm.close();
     throw error;
   }
-  await guardPartitionCount(redis, config.queuePrefix, config.partitions);
+  try {
+    await guardPartitionCount(redis, config.queuePrefix, config.partitions);
+  } catch (error) {
+    redis.disconnect();
+    await orm.close();
+    throw error;
+  }
   const queues = await PartitionQueues.open(redis, config.partitions, config.queuePrefix);
   const runsApi = config.role !== 'worker';
   const runsWorkers = config.role !== 'api';

@@ -1,12 +1,29 @@
 /**
  * The one entry point of the ledger rules: `decide(command, ledger, blocks, context)` returns the
- * changes to persist or a refusal. Pure: no I/O, no clock (`context.now`), no randomness
+ * changes to persist or a refusal. First the clock is caught up (due expiries), then the command
+ * is decided on the result. Pure: no I/O, no clock (`context.now`), no randomness
  * (`context.newId`). The switch is exhaustive so that a new command type cannot be forgotten.
  */
+import { DecimalRangeError, INTEGER_DIGITS_MAX } from './decimal.ts';
 import { decideDecrement } from './decideDecrement.ts';
 import { decideIncrement } from './decideIncrement.ts';
-import type { Decision } from './ledgerError.ts';
+import { expireDue } from './expireDue.ts';
+import { LedgerDraft } from './ledgerDraft.ts';
+import { refuse, type Decision } from './ledgerError.ts';
 import type { Block, DecisionContext, Ledger, LedgerChanges, LedgerCommand } from './types.ts';
+
+function apply(command: LedgerCommand, draft: LedgerDraft, context: DecisionContext): void {
+  switch (command.type) {
+    case 'increment':
+      return decideIncrement(command, draft, context);
+    case 'decrement':
+      return decideDecrement(command, draft, context);
+    default: {
+      const unreachable: never = command;
+      throw new Error(`unknown command ${JSON.stringify(unreachable)}`);
+    }
+  }
+}
 
 export function decide(
   command: LedgerCommand,
@@ -14,14 +31,16 @@ export function decide(
   blocks: readonly Block[],
   context: DecisionContext,
 ): Decision<LedgerChanges> {
-  switch (command.type) {
-    case 'increment':
-      return decideIncrement(command, ledger, blocks, context);
-    case 'decrement':
-      return decideDecrement(command, ledger, blocks, context);
-    default: {
-      const unreachable: never = command;
-      throw new Error(`unknown command ${JSON.stringify(unreachable)}`);
+  const draft = new LedgerDraft(ledger, blocks, context);
+  try {
+    expireDue(draft, context.now);
+    apply(command, draft, context);
+  } catch (error) {
+    // A balance past what numeric(38,12) holds is the request's problem, never a silent wrap.
+    if (error instanceof DecimalRangeError) {
+      return refuse('request_validation', `this ${command.type} would take the balance past ${INTEGER_DIGITS_MAX} integer digits.`);
     }
+    throw error;
   }
+  return { ok: true, value: draft.changes() };
 }

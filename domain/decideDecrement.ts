@@ -5,9 +5,8 @@
  */
 import { Decimal } from './decimal.ts';
 import { drawdownOrder, findOverdraftBlock, take, type DrawItem } from './drawdown.ts';
-import { LedgerDraft } from './ledgerDraft.ts';
-import type { Decision } from './ledgerError.ts';
-import type { Block, DecisionContext, DecrementCommand, Ledger, LedgerChanges } from './types.ts';
+import type { LedgerDraft } from './ledgerDraft.ts';
+import type { Block, DecisionContext, DecrementCommand } from './types.ts';
 
 /** The amount per block, merged so that a block drawn and then overdrawn gets one entry. */
 export function planDeduction(
@@ -22,14 +21,8 @@ export function planDeduction(
   return { shares, overdraft: { block: remainder.isPositive() ? findOverdraftBlock(blocks, at) : undefined, amount: remainder } };
 }
 
-export function decideDecrement(
-  command: DecrementCommand,
-  ledger: Ledger,
-  blocks: readonly Block[],
-  context: DecisionContext,
-): Decision<LedgerChanges> {
-  const draft = new LedgerDraft(ledger, blocks, context);
-  const { shares, overdraft } = planDeduction(blocks, command.amount, context.now, null);
+export function decideDecrement(command: DecrementCommand, draft: LedgerDraft, context: DecisionContext): void {
+  const { shares, overdraft } = planDeduction(draft.allBlocks(), command.amount, context.now, null);
   if (overdraft.amount.isPositive()) {
     const block =
       overdraft.block ??
@@ -59,5 +52,4 @@ export function decideDecrement(
       metadata: command.metadata,
     });
   }
-  return { ok: true, value: draft.changes() };
 }

@@ -5,9 +5,8 @@
  * blocks"); the new block keeps the rest.
  */
 import { Decimal } from './decimal.ts';
-import { LedgerDraft } from './ledgerDraft.ts';
-import type { Decision } from './ledgerError.ts';
-import type { Block, DecisionContext, IncrementCommand, Ledger, LedgerChanges } from './types.ts';
+import type { LedgerDraft } from './ledgerDraft.ts';
+import type { Block, DecisionContext, IncrementCommand } from './types.ts';
 
 function byAge(a: Block, b: Block): number {
   const created = a.createdAt.getTime() - b.createdAt.getTime();
@@ -15,17 +14,11 @@ function byAge(a: Block, b: Block): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-export function decideIncrement(
-  command: IncrementCommand,
-  ledger: Ledger,
-  blocks: readonly Block[],
-  context: DecisionContext,
-): Decision<LedgerChanges> {
-  const draft = new LedgerDraft(ledger, blocks, context);
+export function decideIncrement(command: IncrementCommand, draft: LedgerDraft, context: DecisionContext): void {
   const effectiveAt = command.effectiveAt ?? context.now;
   let remaining = command.amount;
   if (effectiveAt.getTime() <= context.now.getTime()) {
-    const negative = blocks.filter((block) => block.balance.isNegative() && block.voidedAt === null).sort(byAge);
+    const negative = draft.allBlocks().filter((block) => block.balance.isNegative() && block.voidedAt === null).sort(byAge);
     for (const block of negative) {
       if (!remaining.isPositive()) break;
       const repaid = Decimal.min(block.balance.negated(), remaining);
@@ -53,5 +46,4 @@ export function decideIncrement(
     description: command.description,
     metadata: command.metadata,
   });
-  return { ok: true, value: draft.changes() };
 }

@@ -13,6 +13,9 @@ const DECIMAL_TEXT = /^([+-])?(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
 
 export type DecimalParseError = 'not_a_number' | 'too_many_fraction_digits' | 'too_large';
 
+/** Arithmetic left the representable range (26 integer digits, the schema's numeric(38,12)). */
+export class DecimalRangeError extends RangeError {}
+
 export class Decimal {
   /** The value times 10^12, exact. */
   readonly units: bigint;
@@ -24,7 +27,7 @@ export class Decimal {
   static readonly ZERO = new Decimal(0n);
 
   static fromUnits(units: bigint): Decimal {
-    if (units >= UNITS_LIMIT || units <= -UNITS_LIMIT) throw new RangeError('decimal out of range');
+    if (units >= UNITS_LIMIT || units <= -UNITS_LIMIT) throw new DecimalRangeError('decimal out of range');
     return new Decimal(units);
   }
 

@@ -52,6 +52,11 @@ export class LedgerDraft {
     return this.blocks.get(block.id) ?? block;
   }
 
+  /** Every block of the decision as it stands now, new ones included. */
+  allBlocks(): Block[] {
+    return [...this.blocks.values()];
+  }
+
   blockById(id: string): Block {
     const block = this.blocks.get(id);
     if (!block) throw new Error(`block ${id} is not part of this decision`);

@@ -65,9 +65,14 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { orm: Orm; c
         }
       });
     } catch (error) {
-      // A concurrent create with the same external id or key lost the race.
-      if ((error as { code?: string }).code === '23505') {
-        throw new ApiError('duplicate_resource_creation', 'A customer with this external_customer_id (or Idempotency-Key) already exists.');
+      // A concurrent create lost a race: on the Idempotency-Key (the first is still in flight or
+      // just finished: 409, which the SDK retries into a replay) or on the external id.
+      const violation = error as { code?: string; constraint?: string; message?: string };
+      if (violation.code === '23505' && /idempotency_keys/.test(`${violation.constraint} ${violation.message}`)) {
+        throw new ApiError('resource_conflict', `A request with Idempotency-Key ${String(key)} is in flight; retry shortly.`);
+      }
+      if (violation.code === '23505') {
+        throw new ApiError('duplicate_resource_creation', `A customer with external_customer_id ${body.external_customer_id} already exists.`);
       }
       throw error;
     }

@@ -47,8 +47,11 @@ function numberField(name: string, source: string): RegExp {
   return new RegExp(`"${name}":${source.replaceAll('.', '\\.')}(?=[,}\\]])`);
 }
 
-/** Signs of float arithmetic in response text: exponents or long runs of 0s/9s after a point. */
-const FLOAT_ARTIFACT = /\d[eE][-+]?\d|\.\d*(?:0{6,}[1-9]|9{6,})\d*(?=[,}\]])/;
+/**
+ * Signs of float arithmetic in a JSON number value (after a colon, so that random ids such as
+ * "a3e5…" cannot match): exponents, or long runs of 0s/9s after the point.
+ */
+const FLOAT_ARTIFACT = /:-?\d+(?:\.\d*)?[eE][-+]?\d|:-?\d+\.\d*(?:0{6,}[1-9]|9{6,})\d*(?=[,}\]])/;
 
 describe('exact decimal amounts over raw HTTP', () => {
   it('adds 0.1 and 0.2 to exactly 0.3', async () => {

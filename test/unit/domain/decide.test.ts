@@ -265,7 +265,7 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'decrement does not draw from pending, voided, future or expired blocks',
+    name: 'decrement does not draw from pending, voided, future or expired blocks; the expired one expires first',
     given: () => [
       block('P', '10', { status: 'pending_payment' }),
       block('V', '10', { voidedAt: new Date('2026-11-01T00:00:00Z') }),
@@ -275,10 +275,49 @@ const cases: Case[] = [
     ],
     when: decrement('3'),
     then: {
-      entries: [['decrement', 'A', '-3']],
-      balances: { P: '10', V: '10', F: '10', X: '10', A: '7' },
-      ledgerBalance: '47',
+      entries: [
+        ['credit_block_expiry', 'X', '-10'],
+        ['decrement', 'A', '-3'],
+      ],
+      balances: { P: '10', V: '10', F: '10', X: '0', A: '7' },
+      ledgerBalance: '37',
+      updated: ['X', 'A'],
+    },
+  },
+  {
+    // LEDGER_RULES.md §8 example 8: expiry 2026-11-22 in Los Angeles is 08:00Z; NOW is a day
+    // earlier, so the block is given as already due (expiry an hour before NOW).
+    name: '§8 example 8: a due block expires before the command is decided',
+    given: () => [block('A', '30', { expiresAt: new Date(NOW.getTime() - 3_600_000) })],
+    when: increment('5'),
+    then: {
+      entries: [
+        ['credit_block_expiry', 'A', '-30'],
+        // The expiry entry took id-1, so the new block is id-2.
+        ['increment', 'id-2', '5'],
+      ],
+      balances: { A: '0', 'id-2': '5' },
+      ledgerBalance: '5',
       updated: ['A'],
+    },
+  },
+  {
+    name: 'several due blocks expire soonest first',
+    given: () => [
+      block('L', '4', { expiresAt: new Date(NOW.getTime() - 1_000) }),
+      block('E', '6', { expiresAt: new Date(NOW.getTime() - 60_000) }),
+      block('A', '10'),
+    ],
+    when: decrement('1'),
+    then: {
+      entries: [
+        ['credit_block_expiry', 'E', '-6'],
+        ['credit_block_expiry', 'L', '-4'],
+        ['decrement', 'A', '-1'],
+      ],
+      balances: { L: '0', E: '0', A: '9' },
+      ledgerBalance: '9',
+      updated: ['E', 'L', 'A'],
     },
   },
   {
@@ -480,5 +519,18 @@ describe('decide: details of particular cases', () => {
     const once = decide(decrement('25'), ledger, blocks, { now: NOW, newId: counterIds() });
     const twice = decide(decrement('25'), ledger, blocks, { now: NOW, newId: counterIds() });
     expect(JSON.stringify(once)).toBe(JSON.stringify(twice));
+  });
+});
+
+describe('decide: amounts past the representable range', () => {
+  it('refuses an increment that would take the balance past 26 integer digits, writing nothing', () => {
+    const big = '99999999999999999999999999';
+    const ledger: Ledger = { currency: 'credits', balance: Decimal.of(big), nextSequenceNumber: 1 };
+    const decision = decide(increment(big), ledger, [block('A', big)], { now: NOW, newId: counterIds() });
+    expect(decision.ok).toBe(false);
+    if (!decision.ok) {
+      expect(decision.error.kind).toBe('request_validation');
+      expect(decision.error.detail).toMatch(/26 integer digits/);
+    }
   });
 });
