@@ -8,7 +8,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../../worker/clock.ts';
 import { newId } from '../../worker/ids.ts';
 import type { LedgerOutcome, OutcomeError } from '../../worker/ledgerOutcome.ts';
-import type { LedgerRequestPayload } from '../../worker/ledgerRequestPayload.ts';
+import { DEFAULT_CURRENCY, type LedgerRequestPayload } from '../../worker/ledgerRequestPayload.ts';
 import { partitionOf } from '../../worker/partition.ts';
 import type { PartitionQueues } from '../../worker/queues.ts';
 import { IdempotencyKey, LedgerRequest, type LedgerRequestRow } from '../../worker/store/entities.ts';
@@ -41,10 +41,10 @@ export type IntakeAnswer =
  * inserted only if the key was free. Answers false when the key was already taken.
  */
 async function record(em: EntityManager, request: LedgerRequestRow, idempotency: IdempotencyInput | undefined): Promise<boolean> {
-  const values = [request.id, request.customerId, request.partition, JSON.stringify(request.payload), request.createdAt];
+  const values = [request.id, request.customerId, request.partition, request.currency, JSON.stringify(request.payload), request.createdAt];
   if (!idempotency) {
     await em.execute(
-      `insert into ledger_requests (id, customer_id, partition, payload, status, created_at) values (?, ?, ?, ?::jsonb, 'queued', ?)`,
+      `insert into ledger_requests (id, customer_id, partition, currency, payload, status, created_at) values (?, ?, ?, ?, ?::jsonb, 'queued', ?)`,
       values,
     );
     return true;
@@ -54,8 +54,8 @@ async function record(em: EntityManager, request: LedgerRequestRow, idempotency:
        insert into idempotency_keys (key, fingerprint, request_id, created_at) values (?, ?, ?, ?)
        on conflict (key) do nothing returning request_id
      )
-     insert into ledger_requests (id, customer_id, partition, payload, status, created_at)
-     select ?, ?, ?, ?::jsonb, 'queued', ? from key returning id`,
+     insert into ledger_requests (id, customer_id, partition, currency, payload, status, created_at)
+     select ?, ?, ?, ?, ?::jsonb, 'queued', ? from key returning id`,
     [idempotency.key, idempotency.fingerprint, request.id, request.createdAt, ...values],
   );
   return inserted.length > 0;
@@ -86,6 +86,7 @@ export async function acceptLedgerRequest(
     id: newId(),
     customerId: input.customer.id,
     partition,
+    currency: input.payload.currency ?? DEFAULT_CURRENCY,
     payload: input.payload,
     status: 'queued',
     entryIds: [],

@@ -12,7 +12,7 @@ import { newId } from '../ids.ts';
 import type { LedgerOutcome, OutcomeError } from '../ledgerOutcome.ts';
 import { ledgerRequestPayload, toCommand } from '../ledgerRequestPayload.ts';
 import { jobCatalog } from '../queues.ts';
-import { loadLedger, lockRequest, markFailed, saveChanges, writtenRows, type LockedRequest } from '../store/ledgerRepository.ts';
+import { lockRequestAndLoad, markFailed, saveChanges, writtenRows, type LockedRequest } from '../store/ledgerRepository.ts';
 import type { Orm } from '../store/orm.ts';
 import { entryViews } from '../store/readQueries.ts';
 import { ledgerEntryView } from '../store/views.ts';
@@ -37,17 +37,18 @@ async function refuse(em: EntityManager, requestId: string, error: OutcomeError,
 }
 
 async function decideAndSave(em: EntityManager, requestId: string, clock: Clock): Promise<LedgerOutcome> {
-  const request = await lockRequest(em, requestId);
-  if (!request) {
+  const now = clock.now();
+  const loaded = await lockRequestAndLoad(em, requestId, now);
+  if (!loaded) {
     return { status: 'failed', requestId, error: { kind: 'internal', detail: `ledger request ${requestId} does not exist` } };
   }
+  const { request, ledger, blocks } = loaded;
   if (request.status !== 'queued') return storedOutcome(em, request);
-  const now = clock.now();
   const payload = ledgerRequestPayload.safeParse(request.payload);
   if (!payload.success) return refuse(em, requestId, { kind: 'internal', detail: `stored request is unreadable: ${payload.error.message}` }, now);
   const command = toCommand(payload.data, request.customer.timezone);
   if ('kind' in command) return refuse(em, requestId, command, now);
-  const { ledger, blocks } = await loadLedger(em, request.customerId, command.currency, now);
+  if (command.currency !== request.currency) throw new Error(`request ${requestId} names two currencies`);
   const decision = decide(command, ledger, blocks, { now, newId });
   if (!decision.ok) return refuse(em, requestId, decision.error, now);
   await saveChanges(em, request.customerId, requestId, decision.value, now);

@@ -94,6 +94,7 @@ export const LedgerRequest = defineEntity({
     id: p.string().primary(),
     customerId: p.string(),
     partition: p.integer(),
+    currency: p.string(),
     payload: p.json<unknown>(),
     status: p.string(),
     entryIds: p.json<string[]>(),

@@ -21,33 +21,12 @@ const toDate = (value: Instant) => (value instanceof Date ? value : new Date(val
 export interface LockedRequest {
   id: string;
   customerId: string;
+  currency: string;
   status: string;
   payload: unknown;
   entryIds: string[];
   error: OutcomeError | null;
   customer: { id: string; externalCustomerId: string | null; timezone: string };
-}
-
-/** The request and its customer, both locked: the customer lock is a backstop behind the partition. */
-export async function lockRequest(em: EntityManager, requestId: string): Promise<LockedRequest | undefined> {
-  const [row] = await em.execute<
-    { id: string; customer_id: string; status: string; payload: unknown; entry_ids: string[]; error: OutcomeError | null; timezone: string; external_customer_id: string | null }[]
-  >(
-    `select r.id, r.customer_id, r.status, r.payload, r.entry_ids, r.error, c.timezone, c.external_customer_id
-       from ledger_requests r join customers c on c.id = r.customer_id
-      where r.id = ? for update of r, c`,
-    [requestId],
-  );
-  if (!row) return undefined;
-  return {
-    id: row.id,
-    customerId: row.customer_id,
-    status: row.status,
-    payload: row.payload,
-    entryIds: row.entry_ids,
-    error: row.error,
-    customer: { id: row.customer_id, externalCustomerId: row.external_customer_id, timezone: row.timezone },
-  };
 }
 
 interface BlockSqlRow {
@@ -80,7 +59,8 @@ function toBlock(row: BlockSqlRow): Block {
   };
 }
 
-export interface LoadedLedger {
+export interface LoadedRequest {
+  request: LockedRequest;
   ledger: Ledger;
   blocks: Block[];
 }
@@ -92,30 +72,64 @@ const BLOCK_JSON = `json_build_object(
   'expiry_date', b.expiry_date, 'per_unit_cost_basis', b.per_unit_cost_basis, 'filters', b.filters,
   'status', b.status, 'voided_at', b.voided_at, 'created_at', b.created_at)`;
 
-/** The ledger head and its blocks in one round trip. */
-export async function loadLedger(em: EntityManager, customerId: string, currency: string, now: Date): Promise<LoadedLedger> {
-  // Live blocks, plus the overdraft candidate when it is depleted (balance 0) and so not live.
-  const [row] = await em.execute<{ balance: string | null; next_sequence_number: number | null; blocks: BlockSqlRow[] }[]>(
-    `select l.balance::text as balance, l.next_sequence_number,
+interface LoadSqlRow {
+  id: string;
+  customer_id: string;
+  currency: string;
+  status: string;
+  payload: unknown;
+  entry_ids: string[];
+  error: OutcomeError | null;
+  timezone: string;
+  external_customer_id: string | null;
+  ledger_balance: string | null;
+  next_sequence_number: number | null;
+  blocks: BlockSqlRow[];
+}
+
+/**
+ * Locks the request and its customer (the customer lock is a backstop behind the partition) and
+ * loads the ledger head and blocks the decision needs, in one round trip. The blocks are the live
+ * ones plus the overdraft candidate when it is depleted (balance 0) and so not live.
+ */
+export async function lockRequestAndLoad(em: EntityManager, requestId: string, now: Date): Promise<LoadedRequest | undefined> {
+  const [row] = await em.execute<LoadSqlRow[]>(
+    `with request as (
+       select r.id, r.customer_id, r.currency, r.status, r.payload, r.entry_ids, r.error, c.timezone, c.external_customer_id
+         from ledger_requests r join customers c on c.id = r.customer_id
+        where r.id = ? for no key update of r, c
+     )
+     select request.*, l.balance::text as ledger_balance, l.next_sequence_number,
             coalesce((select json_agg(${BLOCK_JSON}) from credit_blocks b
-                       where b.customer_id = ? and b.currency = ?
+                       where b.customer_id = request.customer_id and b.currency = request.currency
                          and (b.balance <> 0 or b.id = (
                            select o.id from credit_blocks o
-                            where o.customer_id = ? and o.currency = ? and o.balance = 0 and o.expiry_date is null
-                              and o.filters = '[]'::jsonb and o.status = 'active' and o.voided_at is null
-                              and o.effective_date <= ?
+                            where o.customer_id = request.customer_id and o.currency = request.currency
+                              and o.balance = 0 and o.expiry_date is null and o.filters = '[]'::jsonb
+                              and o.status = 'active' and o.voided_at is null and o.effective_date <= ?
                             order by coalesce(o.per_unit_cost_basis::numeric, 0) desc, o.created_at desc, o.id desc
                             limit 1))), '[]'::json) as blocks
-       from (select 1) as one left join ledgers l on l.customer_id = ? and l.currency = ?`,
-    [customerId, currency, customerId, currency, now, customerId, currency],
+       from request left join ledgers l on l.customer_id = request.customer_id and l.currency = request.currency`,
+    [requestId, now],
   );
+  if (!row) return undefined;
   return {
-    ledger: {
-      currency,
-      balance: row?.balance ? Decimal.of(row.balance) : Decimal.ZERO,
-      nextSequenceNumber: row?.next_sequence_number ?? 0,
+    request: {
+      id: row.id,
+      customerId: row.customer_id,
+      currency: row.currency,
+      status: row.status,
+      payload: row.payload,
+      entryIds: row.entry_ids,
+      error: row.error,
+      customer: { id: row.customer_id, externalCustomerId: row.external_customer_id, timezone: row.timezone },
     },
-    blocks: (row?.blocks ?? []).map(toBlock),
+    ledger: {
+      currency: row.currency,
+      balance: row.ledger_balance === null ? Decimal.ZERO : Decimal.of(row.ledger_balance),
+      nextSequenceNumber: row.next_sequence_number ?? 0,
+    },
+    blocks: row.blocks.map(toBlock),
   };
 }
 

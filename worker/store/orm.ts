@@ -11,7 +11,7 @@ import { migrationsList } from './migrations/index.ts';
 
 export type Orm = MikroORM;
 
-const POOL_SIZE_MAX = 24;
+const POOL_SIZE_MAX = 48;
 
 export class DatabaseUnreachableError extends Error {}
 

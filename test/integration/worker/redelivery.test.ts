@@ -123,8 +123,8 @@ describe('two deliveries of a queued request at once', () => {
     const requestId = `twice${randomBytes(5).toString('hex')}`;
     await sql(
       t,
-      `insert into ledger_requests (id, customer_id, partition, payload, status, entry_ids, error, created_at)
-       values (?, ?, ?, ?::jsonb, 'queued', '[]'::jsonb, null, now())`,
+      `insert into ledger_requests (id, customer_id, partition, currency, payload, status, entry_ids, error, created_at)
+       values (?, ?, ?, 'credits', ?::jsonb, 'queued', '[]'::jsonb, null, now())`,
       [requestId, customer.id, partition, JSON.stringify({ entry_type: 'decrement', amount: '4', currency: null, description: null, metadata: {} })],
     );
     const outcomes = await Promise.all([
@@ -179,8 +179,8 @@ describe('requests and jobs that cannot be applied', () => {
     const requestId = `corrupt${randomBytes(5).toString('hex')}`;
     await sql(
       t,
-      `insert into ledger_requests (id, customer_id, partition, payload, status, entry_ids, error, created_at)
-       values (?, ?, ?, ?::jsonb, 'queued', '[]'::jsonb, null, now())`,
+      `insert into ledger_requests (id, customer_id, partition, currency, payload, status, entry_ids, error, created_at)
+       values (?, ?, ?, 'credits', ?::jsonb, 'queued', '[]'::jsonb, null, now())`,
       [requestId, customer.id, partition, JSON.stringify({ entry_type: 'decrement', amount: '1', currency: null, description: null, metadata: {} })],
     );
     await sql(t, `update ledger_requests set payload = '{}'::jsonb where id = ?`, [requestId]);

@@ -89,6 +89,8 @@ export class Migration20261121000000_initial extends Migration {
         id text primary key,
         customer_id text not null references customers (id),
         partition integer not null,
+        -- The ledger the request writes to, so that the worker locks and loads in one statement.
+        currency text not null,
         payload jsonb not null,
         status text not null check (status in ('queued', 'committed', 'failed')),
         entry_ids jsonb not null default '[]',
