@@ -65,13 +65,6 @@ export interface LoadedRequest {
   blocks: Block[];
 }
 
-/** Numerics leave Postgres as text inside JSON: a JSON number would become a float in JavaScript. */
-const BLOCK_JSON = `json_build_object(
-  'id', b.id, 'currency', b.currency, 'balance', b.balance::text,
-  'maximum_initial_balance', b.maximum_initial_balance::text, 'effective_date', b.effective_date,
-  'expiry_date', b.expiry_date, 'per_unit_cost_basis', b.per_unit_cost_basis, 'filters', b.filters,
-  'status', b.status, 'voided_at', b.voided_at, 'created_at', b.created_at)`;
-
 interface LoadSqlRow {
   id: string;
   customer_id: string;
@@ -88,30 +81,11 @@ interface LoadSqlRow {
 }
 
 /**
- * Locks the request and its customer (the customer lock is a backstop behind the partition) and
- * loads the ledger head and blocks the decision needs, in one round trip. The blocks are the live
- * ones plus the overdraft candidate when it is depleted (balance 0) and so not live.
+ * Locks the request and its customer and loads the ledger head and blocks the decision needs, in
+ * one round trip (the SQL is the function `ledger_lock_and_load`, for its cached plan).
  */
 export async function lockRequestAndLoad(em: EntityManager, requestId: string, now: Date): Promise<LoadedRequest | undefined> {
-  const [row] = await em.execute<LoadSqlRow[]>(
-    `with request as (
-       select r.id, r.customer_id, r.currency, r.status, r.payload, r.entry_ids, r.error, c.timezone, c.external_customer_id
-         from ledger_requests r join customers c on c.id = r.customer_id
-        where r.id = ? for no key update of r, c
-     )
-     select request.*, l.balance::text as ledger_balance, l.next_sequence_number,
-            coalesce((select json_agg(${BLOCK_JSON}) from credit_blocks b
-                       where b.customer_id = request.customer_id and b.currency = request.currency
-                         and (b.balance <> 0 or b.id = (
-                           select o.id from credit_blocks o
-                            where o.customer_id = request.customer_id and o.currency = request.currency
-                              and o.balance = 0 and o.expiry_date is null and o.filters = '[]'::jsonb
-                              and o.status = 'active' and o.voided_at is null and o.effective_date <= ?
-                            order by coalesce(o.per_unit_cost_basis::numeric, 0) desc, o.created_at desc, o.id desc
-                            limit 1))), '[]'::json) as blocks
-       from request left join ledgers l on l.customer_id = request.customer_id and l.currency = request.currency`,
-    [requestId, now],
-  );
+  const [row] = await em.execute<LoadSqlRow[]>('select * from ledger_lock_and_load(?, ?)', [requestId, now]);
   if (!row) return undefined;
   return {
     request: {
@@ -152,9 +126,8 @@ function blockRecord(customerId: string, block: Block) {
 }
 
 /**
- * Writes a decision and marks the request committed, in one statement: the CTEs insert the new
- * blocks and entries, update changed block balances, upsert the ledger head and close the
- * request. The entries' block foreign key is deferred, so their order inside it does not matter.
+ * Writes a decision and marks the request committed, in one round trip (the function
+ * `ledger_save`): new blocks, changed block balances, entries, the ledger head, the request.
  */
 export async function saveChanges(em: EntityManager, customerId: string, requestId: string, changes: LedgerChanges, now: Date): Promise<void> {
   const entries = changes.entries.map((entry) => ({
@@ -175,35 +148,18 @@ export async function saveChanges(em: EntityManager, customerId: string, request
   }));
   const updated = changes.updatedBlocks.map((block) => ({ id: block.id, balance: block.balance.toString() }));
   await em.execute(
-    `with new_blocks as (
-       insert into credit_blocks select * from jsonb_populate_recordset(null::credit_blocks, ?::jsonb)
-     ), changed_blocks as (
-       update credit_blocks b set balance = u.balance
-         from jsonb_to_recordset(?::jsonb) as u(id text, balance numeric)
-        where b.id = u.id
-     ), new_entries as (
-       insert into ledger_entries (id, customer_id, currency, ledger_sequence_number, entry_type, entry_status, amount,
-                                   starting_balance, ending_balance, block_id, request_id, description, metadata, created_at)
-       select id, customer_id, currency, ledger_sequence_number, entry_type, entry_status, amount,
-              starting_balance, ending_balance, block_id, request_id, description, metadata, created_at
-         from jsonb_populate_recordset(null::ledger_entries, ?::jsonb)
-     ), head as (
-       insert into ledgers (customer_id, currency, balance, next_sequence_number) values (?, ?, ?, ?)
-       on conflict (customer_id, currency)
-       do update set balance = excluded.balance, next_sequence_number = excluded.next_sequence_number
-     )
-     update ledger_requests set status = 'committed', entry_ids = ?::jsonb, completed_at = ? where id = ?`,
+    'select ledger_save(?, ?, ?, ?::jsonb, ?::jsonb, ?::jsonb, ?::numeric, ?, ?::jsonb, ?)',
     [
+      requestId,
+      customerId,
+      changes.ledger.currency,
       JSON.stringify(changes.newBlocks.map((block) => blockRecord(customerId, block))),
       JSON.stringify(updated),
       JSON.stringify(entries),
-      customerId,
-      changes.ledger.currency,
       changes.ledger.balance.toString(),
       changes.ledger.nextSequenceNumber,
       JSON.stringify(entries.map((entry) => entry.id)),
       now,
-      requestId,
     ],
   );
 }

@@ -3,5 +3,9 @@
  * the same list runs from a checkout, a container, or a test's template database.
  */
 import { Migration20261121000000_initial } from './Migration20261121000000_initial.ts';
+import { Migration20261121010000_ledgerFunctions } from './Migration20261121010000_ledgerFunctions.ts';
 
-export const migrationsList = [{ name: 'Migration20261121000000_initial', class: Migration20261121000000_initial }];
+export const migrationsList = [
+  { name: 'Migration20261121000000_initial', class: Migration20261121000000_initial },
+  { name: 'Migration20261121010000_ledgerFunctions', class: Migration20261121010000_ledgerFunctions },
+];
