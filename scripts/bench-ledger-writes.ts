@@ -4,18 +4,18 @@
  *   1. closed loop: `--concurrency` clients write as fast as they can for `--seconds` → max writes/s;
  *   2. open loop: writes issued at a fixed `--rate` per second for `--seconds` → p50/p99 at that rate.
  * Writes alternate decrements and increments over `--customers` customers.
- *   npm run bench:ledger -- --seconds 10 --concurrency 64 --rate 200 --customers 200
+ *   npm run bench:ledger -- --seconds 10 --concurrency 128 --rate 200 --customers 200
+ * Each run starts from an empty database (BENCH_DATABASE_URL, default credits_bench), so that
+ * runs are comparable.
  */
-import { BENCH_API_KEY, parseArgs, percentile, startServiceProcess } from './benchSupport.ts';
+import { BENCH_API_KEY, parseArgs, percentile, postJson, recreateDatabase, startServiceProcess } from './benchSupport.ts';
 
-const options = parseArgs({ seconds: 10, concurrency: 64, rate: 200, customers: 200, partitions: 16 });
-const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/credits_bench';
-
-const headers = { authorization: `Bearer ${BENCH_API_KEY}`, 'content-type': 'application/json' };
+const options = parseArgs({ seconds: 10, concurrency: 128, rate: 200, customers: 200, partitions: 16 });
+const databaseUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/credits_bench';
 
 async function post(baseUrl: string, path: string, body: unknown): Promise<{ status: number; json: any }> {
-  const response = await fetch(`${baseUrl}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
-  return { status: response.status, json: await response.json() };
+  const { status, text } = await postJson(`${baseUrl}${path}`, BENCH_API_KEY, JSON.stringify(body));
+  return { status, json: JSON.parse(text) };
 }
 
 interface Sample {
@@ -72,6 +72,7 @@ async function openLoop(baseUrl: string, customers: string[]): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  await recreateDatabase(databaseUrl);
   const service = await startServiceProcess({ DATABASE_URL: databaseUrl, PARTITIONS: String(options.partitions) });
   try {
     const customers: string[] = [];
