@@ -7,13 +7,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../../worker/clock.ts';
 import { newId } from '../../worker/ids.ts';
-import type { LedgerOutcome, OutcomeError } from '../../worker/ledgerOutcome.ts';
+import type { LedgerOutcome } from '../../worker/ledgerOutcome.ts';
 import { DEFAULT_CURRENCY, type LedgerRequestPayload } from '../../worker/ledgerRequestPayload.ts';
 import { partitionOf } from '../../worker/partition.ts';
 import type { PartitionQueues } from '../../worker/queues.ts';
 import { IdempotencyKey, LedgerRequest, type LedgerRequestRow } from '../../worker/store/entities.ts';
 import type { Orm } from '../../worker/store/orm.ts';
-import { storedOutcomeEntry } from '../../worker/store/readQueries.ts';
+import { storedOutcome } from '../../worker/store/readQueries.ts';
 import type { CustomerKey } from '../customerResolver.ts';
 import { ApiError } from '../errors.ts';
 import type { OutcomeWaiter } from './outcomeWaiter.ts';
@@ -70,11 +70,7 @@ async function replay(em: EntityManager, idempotency: IdempotencyInput, customer
   if (request.status === 'queued') {
     throw new ApiError('resource_conflict', `The request with Idempotency-Key ${idempotency.key} is still being processed; retry shortly.`);
   }
-  const entry = await storedOutcomeEntry(em, request, customer);
-  const outcome: LedgerOutcome = entry
-    ? { status: 'committed', requestId: request.id, entry }
-    : { status: 'failed', requestId: request.id, error: request.error as OutcomeError };
-  return { kind: 'outcome', outcome, replayed: true };
+  return { kind: 'outcome', outcome: await storedOutcome(em, request, customer), replayed: true };
 }
 
 export async function acceptLedgerRequest(

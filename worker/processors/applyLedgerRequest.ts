@@ -12,9 +12,9 @@ import { newId } from '../ids.ts';
 import type { LedgerOutcome, OutcomeError } from '../ledgerOutcome.ts';
 import { ledgerRequestPayload, toCommand } from '../ledgerRequestPayload.ts';
 import { jobCatalog } from '../queues.ts';
-import { lockRequestAndLoad, markFailed, saveChanges, writtenRows, type LockedRequest } from '../store/ledgerRepository.ts';
+import { lockRequestAndLoad, markFailed, saveChanges, writtenRows } from '../store/ledgerRepository.ts';
 import type { Orm } from '../store/orm.ts';
-import { entryViews } from '../store/readQueries.ts';
+import { storedOutcome } from '../store/readQueries.ts';
 import { ledgerEntryView } from '../store/views.ts';
 import { withTransientRetry } from '../transientRetry.ts';
 
@@ -22,13 +22,6 @@ export interface ProcessorDeps {
   orm: Orm;
   clock: Clock;
   logger: Logger;
-}
-
-async function storedOutcome(em: EntityManager, request: LockedRequest): Promise<LedgerOutcome> {
-  const lastId = request.entryIds.at(-1);
-  const [entry] = lastId === undefined ? [] : await entryViews(em, [lastId], request.customer);
-  if (entry) return { status: 'committed', requestId: request.id, entry };
-  return { status: 'failed', requestId: request.id, error: request.error ?? { kind: 'internal', detail: 'no outcome was recorded' } };
 }
 
 async function refuse(em: EntityManager, requestId: string, error: OutcomeError, now: Date): Promise<LedgerOutcome> {
@@ -43,7 +36,7 @@ async function decideAndSave(em: EntityManager, requestId: string, clock: Clock)
     return { status: 'failed', requestId, error: { kind: 'internal', detail: `ledger request ${requestId} does not exist` } };
   }
   const { request, ledger, blocks } = loaded;
-  if (request.status !== 'queued') return storedOutcome(em, request);
+  if (request.status !== 'queued') return storedOutcome(em, request, request.customer);
   const payload = ledgerRequestPayload.safeParse(request.payload);
   if (!payload.success) return refuse(em, requestId, { kind: 'internal', detail: `stored request is unreadable: ${payload.error.message}` }, now);
   const command = toCommand(payload.data, request.customer.timezone);

@@ -3,7 +3,8 @@
  * lock; they see committed data only.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { CreditBlock, Customer, LedgerEntry, type CreditBlockRow, type CustomerRow, type LedgerRequestRow } from './entities.ts';
+import type { LedgerOutcome, OutcomeError } from '../ledgerOutcome.ts';
+import { CreditBlock, Customer, LedgerEntry, type CreditBlockRow, type CustomerRow } from './entities.ts';
 import { creditBlockView, ledgerEntryView, type CreditBlockView, type CustomerRef, type LedgerEntryView } from './views.ts';
 
 export async function findCustomer(
@@ -29,10 +30,17 @@ export async function entryViews(em: EntityManager, entryIds: string[], customer
   });
 }
 
-/** The request's answer again: its last entry (seed 001) or its error. */
-export async function storedOutcomeEntry(em: EntityManager, request: LedgerRequestRow, customer: CustomerRef) {
+/** A finished request's answer again: its last entry (seed 001) or its error. */
+export async function storedOutcome(
+  em: EntityManager,
+  request: { id: string; entryIds: string[]; error?: unknown },
+  customer: CustomerRef,
+): Promise<LedgerOutcome> {
   const lastId = request.entryIds.at(-1);
-  return lastId === undefined ? undefined : (await entryViews(em, [lastId], customer))[0];
+  const [entry] = lastId === undefined ? [] : await entryViews(em, [lastId], customer);
+  if (entry) return { status: 'committed', requestId: request.id, entry };
+  const error = (request.error as OutcomeError | null | undefined) ?? { kind: 'internal', detail: 'no outcome was recorded' };
+  return { status: 'failed', requestId: request.id, error };
 }
 
 export interface Page<T> {
