@@ -79,7 +79,7 @@ export interface LedgerFilter {
   entryType?: string;
   entryStatus?: string;
   minimumAmount?: string;
-  createdAt: { gt?: Date; gte?: Date; lt?: Date; lte?: Date };
+  createdAt: TimeRange;
 }
 
 /** Newest first; `seq` is the insertion order, which for one customer is the order applied. */
@@ -140,7 +140,34 @@ export interface BlockFilterQuery {
   currency: string;
   includeAll: boolean;
   now: Date;
-  effectiveDate: { gt?: Date; gte?: Date; lt?: Date; lte?: Date };
+  effectiveDate: TimeRange;
+}
+
+export interface TimeRange {
+  gt?: Date;
+  gte?: Date;
+  lt?: Date;
+  lte?: Date;
+}
+
+/** MikroORM conditions for `field[gt|gte|lt|lte]` query filters. */
+function rangeConditions(field: string, range: TimeRange): Record<string, unknown>[] {
+  const operators = { gt: '$gt', gte: '$gte', lt: '$lt', lte: '$lte' } as const;
+  return (Object.keys(operators) as (keyof TimeRange)[])
+    .filter((bound) => range[bound] !== undefined)
+    .map((bound) => ({ [field]: { [operators[bound]]: range[bound] } }));
+}
+
+/** Keyset pagination on (created_at, id), ascending or descending. */
+function keysetAfter(after: { createdAt: Date; id: string }, direction: 'asc' | 'desc'): Record<string, unknown> {
+  const beyond = direction === 'asc' ? '$gt' : '$lt';
+  return { $or: [{ createdAt: { [beyond]: after.createdAt } }, { createdAt: after.createdAt, id: { [beyond]: after.id } }] };
+}
+
+function keysetPage<T extends { createdAt: Date; id: string }>(rows: T[], limit: number): Page<T> {
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return { data: page, next: rows.length > limit && last ? `${last.createdAt.toISOString()}|${last.id}` : null };
 }
 
 /** By default the blocks still holding credit (balance ≠ 0, not expired); all with includeAll. */
@@ -149,38 +176,19 @@ export async function listCreditBlocks(em: EntityManager, customerId: string, qu
   if (!query.includeAll) {
     where.push({ balance: { $ne: '0' } }, { $or: [{ expiryDate: null }, { expiryDate: { $gt: query.now } }] });
   }
-  if (query.after) {
-    where.push({ $or: [{ createdAt: { $gt: query.after.createdAt } }, { createdAt: query.after.createdAt, id: { $gt: query.after.id } }] });
-  }
-  const range = query.effectiveDate;
-  if (range.gt) where.push({ effectiveDate: { $gt: range.gt } });
-  if (range.gte) where.push({ effectiveDate: { $gte: range.gte } });
-  if (range.lt) where.push({ effectiveDate: { $lt: range.lt } });
-  if (range.lte) where.push({ effectiveDate: { $lte: range.lte } });
+  if (query.after) where.push(keysetAfter(query.after, 'asc'));
+  where.push(...rangeConditions('effectiveDate', query.effectiveDate));
   const rows = await em.find(CreditBlock, { $and: where }, { orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], limit: query.limit + 1 });
-  const page = rows.slice(0, query.limit);
-  const last = page.at(-1);
-  return {
-    data: page.map(creditBlockView),
-    next: rows.length > query.limit && last ? `${last.createdAt.toISOString()}|${last.id}` : null,
-  };
+  const page = keysetPage(rows, query.limit);
+  return { data: page.data.map(creditBlockView), next: page.next };
 }
 
 export async function listCustomers(
   em: EntityManager,
-  query: { limit: number; after?: { createdAt: Date; id: string }; createdAt: { gt?: Date; gte?: Date; lt?: Date; lte?: Date } },
+  query: { limit: number; after?: { createdAt: Date; id: string }; createdAt: TimeRange },
 ): Promise<Page<CustomerRow>> {
-  const where: Record<string, unknown>[] = [];
-  if (query.after) {
-    where.push({ $or: [{ createdAt: { $lt: query.after.createdAt } }, { createdAt: query.after.createdAt, id: { $lt: query.after.id } }] });
-  }
-  const range = query.createdAt;
-  if (range.gt) where.push({ createdAt: { $gt: range.gt } });
-  if (range.gte) where.push({ createdAt: { $gte: range.gte } });
-  if (range.lt) where.push({ createdAt: { $lt: range.lt } });
-  if (range.lte) where.push({ createdAt: { $lte: range.lte } });
+  const where = rangeConditions('createdAt', query.createdAt);
+  if (query.after) where.push(keysetAfter(query.after, 'desc'));
   const rows = await em.find(Customer, where.length ? { $and: where } : {}, { orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], limit: query.limit + 1 });
-  const page = rows.slice(0, query.limit);
-  const last = page.at(-1);
-  return { data: page, next: rows.length > query.limit && last ? `${last.createdAt.toISOString()}|${last.id}` : null };
+  return keysetPage(rows, query.limit);
 }
