@@ -6,7 +6,7 @@
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
-import type { Clock } from '../worker/clock.ts';
+import { ManualClock, type Clock } from '../worker/clock.ts';
 import type { PartitionQueues } from '../worker/queues.ts';
 import type { Orm } from '../worker/store/orm.ts';
 import { registerBearerAuth } from './auth.ts';
@@ -14,12 +14,14 @@ import { CustomerResolver } from './customerResolver.ts';
 import { registerErrorHandlers } from './errors.ts';
 import type { OutcomeWaiter } from './intake/outcomeWaiter.ts';
 import { registerJsonBodyParser } from './jsonBody.ts';
+import { registerCreditBlockRoutes } from './routes/creditBlocks.ts';
 import { registerCreditRoutes } from './routes/credits.ts';
 import { registerCustomerRoutes } from './routes/customers.ts';
 import { registerLedgerRoutes } from './routes/ledger.ts';
 import { registerLedgerEntryRoutes } from './routes/ledgerEntries.ts';
 import { registerLedgerRequestRoutes } from './routes/ledgerRequests.ts';
 import { registerPingRoute } from './routes/ping.ts';
+import { registerTestClockRoutes } from './routes/testClock.ts';
 
 /** Orb's bodies are small; 1 MiB leaves room for large ingest batches later. */
 const BODY_BYTES_MAX = 1_048_576;
@@ -64,6 +66,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerLedgerRoutes(app, { orm: deps.orm, customers });
   registerCreditRoutes(app, { orm: deps.orm, customers, clock: deps.clock });
   registerLedgerRequestRoutes(app, { orm: deps.orm, queues: deps.queues });
+  registerCreditBlockRoutes(app, { orm: deps.orm });
+  if (deps.clock instanceof ManualClock) {
+    registerTestClockRoutes(app, { orm: deps.orm, queues: deps.queues, clock: deps.clock, partitions: deps.partitions });
+  }
   await app.ready();
   return app;
 }

@@ -12,6 +12,7 @@ import type { Config } from '../worker/config.ts';
 import { PartitionWorkers } from '../worker/main.ts';
 import { guardPartitionCount } from '../worker/partitionGuard.ts';
 import { PartitionQueues } from '../worker/queues.ts';
+import { Scheduler } from '../worker/scheduler.ts';
 import { openRedis } from '../worker/redis.ts';
 import { openOrm, type Orm } from '../worker/store/orm.ts';
 import { OutcomeWaiter } from './intake/outcomeWaiter.ts';
@@ -64,6 +65,9 @@ export async function startService(config: Config, options: { logger?: Logger; l
         onOutcome: waiter ? (outcome) => waiter.notify(outcome) : undefined,
       })
     : undefined;
+  const scheduler = runsWorkers
+    ? await Scheduler.start({ orm, queues, clock, partitions: config.partitions, redis, queuePrefix: config.queuePrefix, logger })
+    : undefined;
   let app: FastifyInstance | undefined;
   let url: string | undefined;
   if (waiter) {
@@ -91,6 +95,7 @@ export async function startService(config: Config, options: { logger?: Logger; l
     url,
     async close() {
       await app?.close();
+      await scheduler?.close();
       await workers?.close();
       await waiter?.close();
       await queues.close();

@@ -3,21 +3,34 @@
  * changes to persist or a refusal. First the clock is caught up (due expiries), then the command
  * is decided on the result. Pure: no I/O, no clock (`context.now`), no randomness
  * (`context.newId`). The switch is exhaustive so that a new command type cannot be forgotten.
+ * A refused command discards the whole draft, the catch-up included: nothing is written.
  */
 import { DecimalRangeError, INTEGER_DIGITS_MAX } from './decimal.ts';
+import { decideAmendment } from './decideAmendment.ts';
 import { decideDecrement } from './decideDecrement.ts';
+import { decideExpirationChange } from './decideExpirationChange.ts';
 import { decideIncrement } from './decideIncrement.ts';
+import { decideVoid } from './decideVoid.ts';
 import { expireDue } from './expireDue.ts';
 import { LedgerDraft } from './ledgerDraft.ts';
-import { refuse, type Decision } from './ledgerError.ts';
+import { refuse, type Decision, type LedgerError } from './ledgerError.ts';
 import type { Block, DecisionContext, Ledger, LedgerChanges, LedgerCommand } from './types.ts';
 
-function apply(command: LedgerCommand, draft: LedgerDraft, context: DecisionContext): void {
+/** The command's refusal, or undefined once its changes are in the draft. */
+function apply(command: LedgerCommand, draft: LedgerDraft, context: DecisionContext): LedgerError | undefined {
   switch (command.type) {
     case 'increment':
-      return decideIncrement(command, draft, context);
+      decideIncrement(command, draft, context);
+      return undefined;
     case 'decrement':
-      return decideDecrement(command, draft, context);
+      decideDecrement(command, draft, context);
+      return undefined;
+    case 'expiration_change':
+      return decideExpirationChange(command, draft, context);
+    case 'void':
+      return decideVoid(command, draft, context);
+    case 'amendment':
+      return decideAmendment(command, draft, context);
     default: {
       const unreachable: never = command;
       throw new Error(`unknown command ${JSON.stringify(unreachable)}`);
@@ -34,7 +47,8 @@ export function decide(
   const draft = new LedgerDraft(ledger, blocks, context);
   try {
     expireDue(draft, context.now);
-    apply(command, draft, context);
+    const refusal = apply(command, draft, context);
+    if (refusal) return { ok: false, error: refusal };
   } catch (error) {
     // A balance past what numeric(38,12) holds is the request's problem, never a silent wrap.
     if (error instanceof DecimalRangeError) {

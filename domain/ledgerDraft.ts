@@ -15,6 +15,9 @@ export interface EntryInput {
   entryStatus?: EntryStatus;
   /** Transfers (expiration_change, void_initiated) move credit without changing the balance. */
   transfer?: boolean;
+  voidAmount?: Decimal;
+  voidReason?: 'refund' | null;
+  newBlockExpiryDate?: Date | null;
 }
 
 export class LedgerDraft {
@@ -42,10 +45,21 @@ export class LedgerDraft {
   }
 
   setBlockBalance(block: Block, balance: Decimal): Block {
-    const updated = { ...this.current(block), balance };
+    return this.updateBlock(block, { balance });
+  }
+
+  /** Balance and voidedAt are the only fields a decision changes on an existing block. */
+  updateBlock(block: Block, patch: Partial<Pick<Block, 'balance' | 'voidedAt'>>): Block {
+    const updated = { ...this.current(block), ...patch };
     this.blocks.set(block.id, updated);
     if (!this.newBlockIds.has(block.id)) this.updatedBlockIds.add(block.id);
     return updated;
+  }
+
+  /** The block with this id and currency, or undefined: lookups by the caller's id may miss. */
+  findBlock(id: string, currency: string): Block | undefined {
+    const block = this.blocks.get(id);
+    return block?.currency === currency ? block : undefined;
   }
 
   current(block: Block): Block {
@@ -79,6 +93,10 @@ export class LedgerDraft {
       description: input.description,
       metadata: input.metadata,
       createdAt: this.context.now,
+      // Only the entry types that have them carry these fields (void, void_initiated, expiration_change).
+      ...(input.voidAmount !== undefined && { voidAmount: input.voidAmount }),
+      ...(input.voidReason !== undefined && { voidReason: input.voidReason }),
+      ...(input.newBlockExpiryDate !== undefined && { newBlockExpiryDate: input.newBlockExpiryDate }),
     };
     this.entries.push(entry);
     this.ledger = {

@@ -11,6 +11,10 @@ export interface LedgerError {
 
 export type Decision<T> = { ok: true; value: T } | { ok: false; error: LedgerError };
 
+export function ledgerError(kind: LedgerErrorKind, detail: string): LedgerError {
+  return { kind, detail };
+}
+
 export function refuse(kind: LedgerErrorKind, detail: string): { ok: false; error: LedgerError } {
-  return { ok: false, error: { kind, detail } };
+  return { ok: false, error: ledgerError(kind, detail) };
 }

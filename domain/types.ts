@@ -60,6 +60,11 @@ export interface NewEntry {
   description: string | null;
   metadata: Record<string, string>;
   createdAt: Date;
+  /** void and void_initiated: the amount voided and why. */
+  voidAmount?: Decimal;
+  voidReason?: 'refund' | null;
+  /** expiration_change: the moved credit's new expiry; void_initiated: when the void happened. */
+  newBlockExpiryDate?: Date | null;
 }
 
 export interface IncrementCommand {
@@ -82,13 +87,48 @@ export interface DecrementCommand {
   metadata: Record<string, string>;
 }
 
-export type LedgerCommand = IncrementCommand | DecrementCommand;
+/** Moves credit from one block into a new block with another expiry (LEDGER_RULES.md §4). */
+export interface ExpirationChangeCommand {
+  type: 'expiration_change';
+  currency: string;
+  /** null: the source block's whole balance. */
+  amount: Decimal | null;
+  /** The source block, by id... */
+  blockId: string | null;
+  /** ...or by its current expiry instant, when no id is given. */
+  sourceExpiresAt: Date | null;
+  targetExpiresAt: Date;
+  description: string | null;
+  metadata: Record<string, string>;
+}
+
+export interface VoidCommand {
+  type: 'void';
+  currency: string;
+  blockId: string;
+  amount: Decimal;
+  voidReason: 'refund' | null;
+  description: string | null;
+  metadata: Record<string, string>;
+}
+
+/** Returns credit to a block that was drawn from ("undo a decrement"). */
+export interface AmendmentCommand {
+  type: 'amendment';
+  currency: string;
+  blockId: string;
+  amount: Decimal;
+  description: string | null;
+  metadata: Record<string, string>;
+}
+
+export type LedgerCommand = IncrementCommand | DecrementCommand | ExpirationChangeCommand | VoidCommand | AmendmentCommand;
 
 /** What a decision changes; the shell persists it as given, in one transaction. */
 export interface LedgerChanges {
   ledger: Ledger;
   newBlocks: Block[];
-  /** Existing blocks whose balance changed, with the new balance. */
+  /** Existing blocks whose balance (or voidedAt) changed, as they are now. */
   updatedBlocks: Block[];
   /** In the order they were made; the last one answers the request (seed 001). */
   entries: NewEntry[];

@@ -36,39 +36,93 @@ export const ledgerRequestPayload = z.discriminatedUnion('entry_type', [
     filters: z.array(filter),
   }),
   z.object({ entry_type: z.literal('decrement'), ...common }),
+  z.object({
+    entry_type: z.literal('expiration_change'),
+    ...common,
+    amount: decimalText.nullable(),
+    expiry_date: z.string().nullable(),
+    block_id: z.string().nullable(),
+    target_expiry_date: z.string(),
+  }),
+  z.object({ entry_type: z.literal('void'), ...common, block_id: z.string(), void_reason: z.literal('refund').nullable() }),
+  z.object({ entry_type: z.literal('amendment'), ...common, block_id: z.string() }),
 ]);
 export type LedgerRequestPayload = z.infer<typeof ledgerRequestPayload>;
 
+function instantOrError(name: string, text: string, timezone: string): Date | LedgerError {
+  return resolveInstant(text, timezone) ?? { kind: 'request_validation', detail: `${name} ${text} is not a valid date` };
+}
+
+const isError = (value: unknown): value is LedgerError => typeof value === 'object' && value !== null && 'kind' in value;
+
+function toIncrement(payload: Extract<LedgerRequestPayload, { entry_type: 'increment' }>, currency: string, timezone: string): LedgerCommand | LedgerError {
+  const expiresAt = payload.expiry_date === null ? null : instantOrError('expiry_date', payload.expiry_date, timezone);
+  const effectiveAt = payload.effective_date === null ? null : instantOrError('effective_date', payload.effective_date, timezone);
+  if (isError(expiresAt)) return expiresAt;
+  if (isError(effectiveAt)) return effectiveAt;
+  if (expiresAt && effectiveAt && expiresAt.getTime() <= effectiveAt.getTime()) {
+    return { kind: 'request_validation', detail: 'expiry_date must be after effective_date' };
+  }
+  return {
+    type: 'increment',
+    currency,
+    amount: Decimal.of(payload.amount),
+    expiresAt,
+    effectiveAt,
+    perUnitCostBasis: payload.per_unit_cost_basis,
+    filters: payload.filters,
+    description: payload.description,
+    metadata: payload.metadata,
+  };
+}
+
+function toExpirationChange(
+  payload: Extract<LedgerRequestPayload, { entry_type: 'expiration_change' }>,
+  currency: string,
+  timezone: string,
+): LedgerCommand | LedgerError {
+  const targetExpiresAt = instantOrError('target_expiry_date', payload.target_expiry_date, timezone);
+  const sourceExpiresAt = payload.expiry_date === null ? null : instantOrError('expiry_date', payload.expiry_date, timezone);
+  if (isError(targetExpiresAt)) return targetExpiresAt;
+  if (isError(sourceExpiresAt)) return sourceExpiresAt;
+  if (payload.block_id === null && sourceExpiresAt === null) {
+    return { kind: 'request_validation', detail: 'expiration_change needs block_id or expiry_date to name the source block' };
+  }
+  return {
+    type: 'expiration_change',
+    currency,
+    amount: payload.amount === null ? null : Decimal.of(payload.amount),
+    blockId: payload.block_id,
+    sourceExpiresAt,
+    targetExpiresAt,
+    description: payload.description,
+    metadata: payload.metadata,
+  };
+}
+
+/** The domain command for a stored request; dates resolve in the customer's timezone. */
 export function toCommand(payload: LedgerRequestPayload, timezone: string): LedgerCommand | LedgerError {
   const currency = payload.currency ?? DEFAULT_CURRENCY;
-  const amount = Decimal.of(payload.amount);
+  const { description, metadata } = payload;
   switch (payload.entry_type) {
-    case 'increment': {
-      const expiresAt = payload.expiry_date === null ? null : resolveInstant(payload.expiry_date, timezone);
-      const effectiveAt = payload.effective_date === null ? null : resolveInstant(payload.effective_date, timezone);
-      if (payload.expiry_date !== null && expiresAt === null) {
-        return { kind: 'request_validation', detail: `expiry_date ${payload.expiry_date} is not a valid date` };
-      }
-      if (payload.effective_date !== null && effectiveAt === null) {
-        return { kind: 'request_validation', detail: `effective_date ${payload.effective_date} is not a valid date` };
-      }
-      if (expiresAt && effectiveAt && expiresAt.getTime() <= effectiveAt.getTime()) {
-        return { kind: 'request_validation', detail: 'expiry_date must be after effective_date' };
-      }
-      return {
-        type: 'increment',
-        currency,
-        amount,
-        expiresAt,
-        effectiveAt,
-        perUnitCostBasis: payload.per_unit_cost_basis,
-        filters: payload.filters,
-        description: payload.description,
-        metadata: payload.metadata,
-      };
-    }
+    case 'increment':
+      return toIncrement(payload, currency, timezone);
     case 'decrement':
-      return { type: 'decrement', currency, amount, description: payload.description, metadata: payload.metadata };
+      return { type: 'decrement', currency, amount: Decimal.of(payload.amount), description, metadata };
+    case 'expiration_change':
+      return toExpirationChange(payload, currency, timezone);
+    case 'void':
+      return {
+        type: 'void',
+        currency,
+        blockId: payload.block_id,
+        amount: Decimal.of(payload.amount),
+        voidReason: payload.void_reason,
+        description,
+        metadata,
+      };
+    case 'amendment':
+      return { type: 'amendment', currency, blockId: payload.block_id, amount: Decimal.of(payload.amount), description, metadata };
     default: {
       const unreachable: never = payload;
       throw new Error(`unknown entry type ${JSON.stringify(unreachable)}`);

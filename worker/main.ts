@@ -1,7 +1,8 @@
 /**
  * The worker role: one BullMQ Worker per partition queue. Global concurrency 1 on each queue means
  * one job per partition runs at a time across every worker process, so a customer's writes are
- * applied one at a time, in the order accepted. Processors are looked up by job name.
+ * applied one at a time, in the order accepted. Processors are looked up by job name in the
+ * catalog; a ledger request's outcome is also announced to waiting HTTP requests.
  */
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -11,12 +12,9 @@ import type { LedgerOutcome } from './ledgerOutcome.ts';
 import { publishOutcome } from './outcomeChannel.ts';
 import { partitionQueueName } from './partition.ts';
 import { applyLedgerRequest, type ProcessorDeps } from './processors/applyLedgerRequest.ts';
+import { catchUpLedger } from './processors/catchUpLedger.ts';
 import type { JobName } from './queues.ts';
 import type { Orm } from './store/orm.ts';
-
-const processors: Record<JobName, (data: unknown, deps: ProcessorDeps) => Promise<LedgerOutcome>> = {
-  'ledger.apply': applyLedgerRequest,
-};
 
 /** Long enough for a slow transaction with retries; a crashed worker's job is picked up after it. */
 const LOCK_DURATION_MS = 30_000;
@@ -28,8 +26,24 @@ export interface WorkerDeps {
   logger: Logger;
   partitions: number;
   queuePrefix: string;
-  /** Called in-process when a job finishes, so that an api in the same process answers at once. */
+  /** Called in-process when a request finishes, so that an api in the same process answers at once. */
   onOutcome?: (outcome: LedgerOutcome) => void;
+}
+
+function processorsFor(deps: WorkerDeps): Record<JobName, (data: unknown) => Promise<unknown>> {
+  const processorDeps: ProcessorDeps = { orm: deps.orm, clock: deps.clock, logger: deps.logger };
+  return {
+    'ledger.apply': async (data) => {
+      const outcome = await applyLedgerRequest(data, processorDeps);
+      deps.onOutcome?.(outcome);
+      // Not awaited: the partition need not wait for the announcement to move on.
+      void publishOutcome(deps.redis, deps.queuePrefix, outcome).catch((error: unknown) => {
+        deps.logger.warn({ err: error, requestId: outcome.requestId }, 'outcome not published; a waiting client will poll');
+      });
+      return outcome;
+    },
+    'ledger.catchUp': (data) => catchUpLedger(data, processorDeps),
+  };
 }
 
 export class PartitionWorkers {
@@ -40,20 +54,14 @@ export class PartitionWorkers {
   }
 
   static start(deps: WorkerDeps): PartitionWorkers {
-    const processorDeps: ProcessorDeps = { orm: deps.orm, clock: deps.clock, logger: deps.logger };
+    const processors = processorsFor(deps);
     const workers = Array.from({ length: deps.partitions }, (_, partition) => {
       const worker = new Worker(
         partitionQueueName(partition),
         async (job: Job) => {
           const processor = processors[job.name as JobName];
           if (!processor) throw new Error(`no processor for job ${job.name}`);
-          const outcome = await processor(job.data, processorDeps);
-          deps.onOutcome?.(outcome);
-          // Not awaited: the partition need not wait for the announcement to move on.
-          void publishOutcome(deps.redis, deps.queuePrefix, outcome).catch((error: unknown) => {
-            deps.logger.warn({ err: error, requestId: outcome.requestId }, 'outcome not published; a waiting client will poll');
-          });
-          return outcome;
+          return processor(job.data);
         },
         { connection: deps.redis, prefix: deps.queuePrefix, concurrency: 1, lockDuration: LOCK_DURATION_MS },
       );

@@ -15,14 +15,22 @@ import { partitionQueueName } from './partition.ts';
 const COMPLETED_JOBS_KEPT = 1_000;
 const FAILED_JOBS_KEPT = 10_000;
 
+const partitionJobOptions = {
+  attempts: 1,
+  removeOnComplete: { count: COMPLETED_JOBS_KEPT },
+  removeOnFail: { count: FAILED_JOBS_KEPT },
+} satisfies JobsOptions;
+
 export const jobCatalog = {
+  /** Apply one accepted ledger request (its payload lives in ledger_requests). */
   'ledger.apply': {
     payload: z.object({ requestId: z.string().min(1), customerId: z.string().min(1) }),
-    options: {
-      attempts: 1,
-      removeOnComplete: { count: COMPLETED_JOBS_KEPT },
-      removeOnFail: { count: FAILED_JOBS_KEPT },
-    } satisfies JobsOptions,
+    options: partitionJobOptions,
+  },
+  /** Write the credit_block_expiry entries that have come due on one ledger. */
+  'ledger.catchUp': {
+    payload: z.object({ customerId: z.string().min(1), currency: z.string().min(1) }),
+    options: partitionJobOptions,
   },
 } as const;
 

@@ -16,7 +16,7 @@ import { routeBothCustomerForms } from './customerPaths.ts';
 
 const CURRENCY_DEFAULT = 'credits';
 
-/** The three types the ledger-semantics work adds; until then they are refused, clearly. */
+/** The validated body in the stored form (worker/ledgerRequestPayload.ts): every key present. */
 function toPayload(body: LedgerEntryRequest): LedgerRequestPayload {
   switch (body.entry_type) {
     case 'increment': {
@@ -27,9 +27,16 @@ function toPayload(body: LedgerEntryRequest): LedgerRequestPayload {
     case 'decrement':
       return body;
     case 'expiration_change':
+      return {
+        ...body,
+        amount: body.amount ?? null,
+        expiry_date: body.expiry_date ?? null,
+        block_id: body.block_id ?? null,
+      };
     case 'void':
+      return { ...body, void_reason: body.void_reason ?? null };
     case 'amendment':
-      throw ApiError.validation(`entry_type ${body.entry_type} is not supported yet.`);
+      return body;
     default: {
       const unreachable: never = body;
       throw new Error(`unknown entry type ${JSON.stringify(unreachable)}`);

@@ -83,6 +83,9 @@ export const LedgerEntry = defineEntity({
     description: p.string().nullable(),
     metadata: p.json<Record<string, string>>(),
     createdAt: instant(),
+    voidReason: p.string().nullable(),
+    voidAmount: amount().nullable(),
+    newBlockExpiryDate: instant().nullable(),
   },
 });
 export type LedgerEntryRow = InferEntity<typeof LedgerEntry>;

@@ -59,10 +59,13 @@ function toBlock(row: BlockSqlRow): Block {
   };
 }
 
-export interface LoadedRequest {
-  request: LockedRequest;
+export interface LoadedLedger {
   ledger: Ledger;
   blocks: Block[];
+}
+
+export interface LoadedRequest extends LoadedLedger {
+  request: LockedRequest;
 }
 
 interface LoadSqlRow {
@@ -78,6 +81,26 @@ interface LoadSqlRow {
   ledger_balance: string | null;
   next_sequence_number: number | null;
   blocks: BlockSqlRow[];
+}
+
+/** Locks the customer and loads one of its ledgers (the function `ledger_load`). */
+export async function lockCustomerAndLoad(em: EntityManager, customerId: string, currency: string, now: Date): Promise<LoadedLedger> {
+  const [row] = await em.execute<Pick<LoadSqlRow, 'ledger_balance' | 'next_sequence_number' | 'blocks'>[]>(
+    'select * from ledger_load(?, ?, ?, null)',
+    [customerId, currency, now],
+  );
+  return toLoadedLedger(currency, row ?? { ledger_balance: null, next_sequence_number: null, blocks: [] });
+}
+
+function toLoadedLedger(currency: string, row: Pick<LoadSqlRow, 'ledger_balance' | 'next_sequence_number' | 'blocks'>): LoadedLedger {
+  return {
+    ledger: {
+      currency,
+      balance: row.ledger_balance === null ? Decimal.ZERO : Decimal.of(row.ledger_balance),
+      nextSequenceNumber: row.next_sequence_number ?? 0,
+    },
+    blocks: row.blocks.map(toBlock),
+  };
 }
 
 /**
@@ -98,12 +121,7 @@ export async function lockRequestAndLoad(em: EntityManager, requestId: string, n
       error: row.error,
       customer: { id: row.customer_id, externalCustomerId: row.external_customer_id, timezone: row.timezone },
     },
-    ledger: {
-      currency: row.currency,
-      balance: row.ledger_balance === null ? Decimal.ZERO : Decimal.of(row.ledger_balance),
-      nextSequenceNumber: row.next_sequence_number ?? 0,
-    },
-    blocks: row.blocks.map(toBlock),
+    ...toLoadedLedger(row.currency, row),
   };
 }
 
@@ -129,7 +147,14 @@ function blockRecord(customerId: string, block: Block) {
  * Writes a decision and marks the request committed, in one round trip (the function
  * `ledger_save`): new blocks, changed block balances, entries, the ledger head, the request.
  */
-export async function saveChanges(em: EntityManager, customerId: string, requestId: string, changes: LedgerChanges, now: Date): Promise<void> {
+/** `requestId` null: a write no request asked for (the scheduler's clock catch-up). */
+export async function saveChanges(
+  em: EntityManager,
+  customerId: string,
+  requestId: string | null,
+  changes: LedgerChanges,
+  now: Date,
+): Promise<void> {
   const entries = changes.entries.map((entry) => ({
     id: entry.id,
     customer_id: customerId,
@@ -145,8 +170,15 @@ export async function saveChanges(em: EntityManager, customerId: string, request
     description: entry.description,
     metadata: entry.metadata,
     created_at: entry.createdAt.toISOString(),
+    void_reason: entry.voidReason ?? null,
+    void_amount: entry.voidAmount?.toString() ?? null,
+    new_block_expiry_date: entry.newBlockExpiryDate?.toISOString() ?? null,
   }));
-  const updated = changes.updatedBlocks.map((block) => ({ id: block.id, balance: block.balance.toString() }));
+  const updated = changes.updatedBlocks.map((block) => ({
+    id: block.id,
+    balance: block.balance.toString(),
+    voided_at: block.voidedAt?.toISOString() ?? null,
+  }));
   await em.execute(
     'select ledger_save(?, ?, ?, ?::jsonb, ?::jsonb, ?::jsonb, ?::numeric, ?, ?::jsonb, ?)',
     [
@@ -173,7 +205,7 @@ export async function markFailed(em: EntityManager, requestId: string, error: Ou
 }
 
 /** The entry and block rows a view needs, from what the decision just wrote. */
-export function writtenRows(changes: LedgerChanges, customerId: string, requestId: string, blocks: readonly Block[]) {
+export function writtenRows(changes: LedgerChanges, customerId: string, requestId: string | null, blocks: readonly Block[]) {
   const byId = new Map<string, Block>([...blocks, ...changes.newBlocks, ...changes.updatedBlocks].map((block) => [block.id, block]));
   return changes.entries.map((entry) => {
     const block = byId.get(entry.blockId);
@@ -193,6 +225,9 @@ export function writtenRows(changes: LedgerChanges, customerId: string, requestI
       description: entry.description,
       metadata: entry.metadata,
       createdAt: entry.createdAt,
+      voidReason: entry.voidReason ?? null,
+      voidAmount: entry.voidAmount?.toString() ?? null,
+      newBlockExpiryDate: entry.newBlockExpiryDate ?? null,
     };
     const blockRef: Pick<CreditBlockRow, 'id' | 'expiryDate' | 'perUnitCostBasis' | 'filters'> = {
       id: block.id,

@@ -66,6 +66,9 @@ interface EntryJoinRow {
   metadata: Record<string, string>;
   /** Raw queries bypass MikroORM's hydration: timestamps may arrive as text. */
   created_at: Date | string;
+  void_reason: string | null;
+  void_amount: string | null;
+  new_block_expiry_date: Date | string | null;
   block_expiry_date: Date | string | null;
   block_per_unit_cost_basis: string | null;
   block_filters: CreditBlockRow['filters'];
@@ -125,6 +128,9 @@ export async function listLedgerEntries(em: EntityManager, customer: CustomerRef
         description: row.description,
         metadata: row.metadata,
         createdAt: new Date(row.created_at),
+        voidReason: row.void_reason,
+        voidAmount: row.void_amount,
+        newBlockExpiryDate: row.new_block_expiry_date === null ? null : new Date(row.new_block_expiry_date),
       },
       { id: row.block_id, expiryDate: row.block_expiry_date === null ? null : new Date(row.block_expiry_date), perUnitCostBasis: row.block_per_unit_cost_basis, filters: row.block_filters },
       customer,

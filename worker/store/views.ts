@@ -34,11 +34,21 @@ export function ledgerEntryView(entry: LedgerEntryRow, block: BlockRef, customer
     entry_type: entry.entryType,
     metadata: entry.metadata,
   };
+  const voided = () => ({
+    void_reason: entry.voidReason ?? null,
+    void_amount: entry.voidAmount ? decimalText(entry.voidAmount) : '0',
+  });
   switch (entry.entryType) {
     case 'decrement':
       return { ...common, price_id: null, invoice_id: null, event_id: null };
     case 'increment':
       return { ...common, created_invoices: null };
+    case 'expiration_change':
+      return { ...common, new_block_expiry_date: iso(entry.newBlockExpiryDate ?? null) };
+    case 'void':
+      return { ...common, ...voided() };
+    case 'void_initiated':
+      return { ...common, ...voided(), new_block_expiry_date: iso(entry.newBlockExpiryDate ?? entry.createdAt) };
     default:
       return common;
   }

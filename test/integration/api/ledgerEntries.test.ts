@@ -282,27 +282,10 @@ describe('limits and the clock', () => {
   });
 });
 
-describe('entry types and settings not supported yet', () => {
+describe('settings not supported yet', () => {
   let customer: any;
-  let blockId: string;
   beforeAll(async () => {
     customer = await createCustomer(t);
-    blockId = (await addEntry(t, customer.id, { entry_type: 'increment', amount: 10, expiry_date: '2027-01-01' })).credit_block.id;
-  });
-
-  it.each([
-    ['expiration_change', { entry_type: 'expiration_change', target_expiry_date: '2027-12-28', expiry_date: '2027-01-01' }],
-    ['void', { entry_type: 'void', amount: 5, block_id: 'BLOCK', void_reason: 'refund' }],
-    ['amendment', { entry_type: 'amendment', amount: 5, block_id: 'BLOCK' }],
-  ])('%s answers 400 "not supported yet" and writes nothing', async (type, body) => {
-    const before = await requestCount(customer.id);
-    const withBlock = 'block_id' in body ? { ...body, block_id: blockId } : body;
-    const response = await t.request('POST', ledgerEntryPath(customer.id), withBlock);
-    expect(response.status, response.text).toBe(400);
-    expect(response.body.type).toBe(ERROR_TYPE.validation);
-    expect(response.body.detail).toContain(type);
-    expect(response.body.detail).toMatch(/not supported yet/);
-    expect(await requestCount(customer.id)).toBe(before);
   });
 
   it('an increment with invoice_settings answers 400 and writes nothing', async () => {

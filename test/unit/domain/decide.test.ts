@@ -1,158 +1,26 @@
 /**
  * `decide` as given/when/then tables (Emmett style): given blocks and a ledger, when a command,
- * then these entries, block balances and ledger balance. LEDGER_RULES.md §8 examples 1-3 appear
- * exactly as written there. Every case also passes `assertInvariants`: gapless sequence numbers,
- * `ending = starting + amount` chained entry to entry, and Σ block balances = ledger balance (§2).
+ * then these entries, block balances and ledger balance. LEDGER_RULES.md §8 examples 1-3 and 8
+ * appear exactly as written there; the transfers (4-7) are in decideTransfers.test.ts. Every case
+ * also passes `assertInvariants` (givenWhenThen.ts): gapless sequence numbers, each entry chained
+ * to the previous, and Σ block balances = ledger balance (§2).
  */
 import { describe, expect, it } from 'vitest';
 import { Decimal } from '../../../domain/decimal.ts';
 import { decide } from '../../../domain/decide.ts';
-import type {
-  Block,
-  DecrementCommand,
-  EntryType,
-  IncrementCommand,
-  Ledger,
-  LedgerChanges,
-  LedgerCommand,
-} from '../../../domain/types.ts';
-
-const NOW = new Date('2026-11-21T12:00:00Z');
-const LONG_AGO = new Date('2020-01-01T00:00:00Z');
-/** Midnight in America/Los_Angeles (PST, UTC-8) of the dates used in §8. */
-const DEC_01_2026 = new Date('2026-12-01T08:00:00Z');
-const JAN_01_2027 = new Date('2027-01-01T08:00:00Z');
-
-let createdSeconds = 0;
-/** Later calls get later `createdAt`, so the order of calls is the age order. */
-function block(id: string, balance: string, overrides: Partial<Block> = {}): Block {
-  createdSeconds += 1;
-  return {
-    id,
-    currency: 'credits',
-    balance: Decimal.of(balance),
-    maximumInitialBalance: Decimal.of(balance).isNegative() ? Decimal.ZERO : Decimal.of(balance),
-    effectiveAt: LONG_AGO,
-    expiresAt: null,
-    perUnitCostBasis: null,
-    filters: [],
-    status: 'active',
-    voidedAt: null,
-    createdAt: new Date(Date.UTC(2025, 0, 1, 0, 0, createdSeconds)),
-    ...overrides,
-  };
-}
-
-function decrement(amount: string): DecrementCommand {
-  return { type: 'decrement', currency: 'credits', amount: Decimal.of(amount), description: null, metadata: {} };
-}
-
-function increment(amount: string, overrides: Partial<IncrementCommand> = {}): IncrementCommand {
-  return {
-    type: 'increment',
-    currency: 'credits',
-    amount: Decimal.of(amount),
-    effectiveAt: null,
-    expiresAt: null,
-    perUnitCostBasis: null,
-    filters: [],
-    description: null,
-    metadata: {},
-    ...overrides,
-  };
-}
-
-/** A counter, so the ids a decision makes are predictable: 'id-1', 'id-2', … */
-function counterIds(): () => string {
-  let next = 0;
-  return () => `id-${++next}`;
-}
-
-const sumOf = (blocks: readonly Block[]) => Decimal.sum(blocks.map((b) => b.balance));
-
-/** Every block after the decision: untouched ones as given, updated ones replaced, new ones added. */
-function blocksAfter(before: readonly Block[], changes: LedgerChanges): Block[] {
-  const updated = new Map(changes.updatedBlocks.map((b) => [b.id, b]));
-  return [...before.map((b) => updated.get(b.id) ?? b), ...changes.newBlocks];
-}
-
-/** The rules that hold for every decision, whatever the command (§1, §2, §6). */
-function assertInvariants(before: readonly Block[], ledger: Ledger, changes: LedgerChanges): void {
-  const givenIds = new Set(before.map((b) => b.id));
-  for (const b of changes.updatedBlocks) expect(givenIds.has(b.id), `updated ${b.id} was given`).toBe(true);
-  for (const b of changes.newBlocks) expect(givenIds.has(b.id), `new ${b.id} is new`).toBe(false);
-  const after = blocksAfter(before, changes);
-  expect(new Set(after.map((b) => b.id)).size).toBe(after.length);
-
-  // Σ block balances (new + updated + untouched) = ledger balance.
-  expect(sumOf(after).toString()).toBe(changes.ledger.balance.toString());
-
-  // Gapless sequence numbers, continuing from the ledger's.
-  expect(changes.entries.map((e) => e.ledgerSequenceNumber)).toEqual(
-    changes.entries.map((_, i) => ledger.nextSequenceNumber + i),
-  );
-  expect(changes.ledger.nextSequenceNumber).toBe(ledger.nextSequenceNumber + changes.entries.length);
-
-  // Each entry starts where the previous ended, and ending = starting + amount.
-  let running = ledger.balance;
-  for (const entry of changes.entries) {
-    expect(entry.startingBalance.toString()).toBe(running.toString());
-    expect(entry.endingBalance.toString()).toBe(entry.startingBalance.plus(entry.amount).toString());
-    expect(entry.createdAt.getTime()).toBe(NOW.getTime());
-    expect(entry.currency).toBe(ledger.currency);
-    expect(after.some((b) => b.id === entry.blockId), `entry block ${entry.blockId} exists`).toBe(true);
-    running = entry.endingBalance;
-  }
-  expect(running.toString()).toBe(changes.ledger.balance.toString());
-  expect(new Set(changes.entries.map((e) => e.id)).size).toBe(changes.entries.length);
-}
-
-interface Then {
-  /** [entry type, block id, signed amount], in the order made; the last answers the request. */
-  entries: Array<[EntryType, string, string]>;
-  /** The balance of every block afterwards, given and new. */
-  balances: Record<string, string>;
-  ledgerBalance: string;
-  /** Ids of given blocks whose balance changed. */
-  updated?: string[];
-}
-
-/** given(blocks, ledger).when(command).then(expected): returns the changes for further checks. */
-function given(blocks: Block[], ledgerOverrides: Partial<Ledger> = {}) {
-  const ledger: Ledger = { currency: 'credits', balance: sumOf(blocks), nextSequenceNumber: 0, ...ledgerOverrides };
-  // The given state must itself satisfy the central invariant.
-  expect(sumOf(blocks).toString()).toBe(ledger.balance.toString());
-  return {
-    when(command: LedgerCommand) {
-      const snapshot = blocks.map((b) => [b.id, b.balance.toString()]);
-      const decision = decide(command, ledger, blocks, { now: NOW, newId: counterIds() });
-      return {
-        then(expected: Then): LedgerChanges {
-          if (!decision.ok) throw new Error(`refused: ${decision.error.detail}`);
-          const changes = decision.value;
-          // Pure: the given blocks are not mutated.
-          expect(blocks.map((b) => [b.id, b.balance.toString()])).toEqual(snapshot);
-          assertInvariants(blocks, ledger, changes);
-          expect(changes.entries.map((e) => [e.entryType, e.blockId, e.amount.toString()])).toEqual(expected.entries);
-          expect(changes.entries.every((e) => e.entryStatus === 'committed')).toBe(true);
-          const balances = Object.fromEntries(blocksAfter(blocks, changes).map((b) => [b.id, b.balance.toString()]));
-          expect(balances).toEqual(expected.balances);
-          expect(changes.ledger.balance.toString()).toBe(expected.ledgerBalance);
-          if (expected.updated) expect(changes.updatedBlocks.map((b) => b.id).sort()).toEqual([...expected.updated].sort());
-          return changes;
-        },
-      };
-    },
-  };
-}
-
-interface Case {
-  name: string;
-  given: () => Block[];
-  ledger?: Partial<Ledger>;
-  when: LedgerCommand;
-  then: Then;
-}
+import type { Ledger } from '../../../domain/types.ts';
+import {
+  block,
+  counterIds,
+  DEC_01_2026,
+  decrement,
+  given,
+  increment,
+  JAN_01_2027,
+  NOW,
+  runCase,
+  type Case,
+} from './givenWhenThen.ts';
 
 const cases: Case[] = [
   {
@@ -387,9 +255,7 @@ const cases: Case[] = [
 
 describe('decide: given / when / then', () => {
   for (const c of cases) {
-    it(c.name, () => {
-      given(c.given(), c.ledger).when(c.when).then(c.then);
-    });
+    it(c.name, () => runCase(c));
   }
 });
 

@@ -56,6 +56,8 @@ export class Migration20261121000000_initial extends Migration {
       );
       -- Live blocks: what every decision loads. Depleted history is never scanned.
       create index credit_blocks_live_idx on credit_blocks (customer_id, currency) where balance <> 0;
+      -- Blocks that will need a credit_block_expiry entry: what the expiry sweep scans.
+      create index credit_blocks_expiring_idx on credit_blocks (expiry_date) where balance > 0 and expiry_date is not null;
       create index credit_blocks_customer_idx on credit_blocks (customer_id, currency, created_at, id);
 
       create table ledger_entries (
@@ -75,6 +77,9 @@ export class Migration20261121000000_initial extends Migration {
         description text,
         metadata jsonb not null default '{}',
         created_at timestamptz not null,
+        void_reason text,
+        void_amount numeric(38,12) check (void_amount > 0),
+        new_block_expiry_date timestamptz,
         constraint ledger_entries_balance_arithmetic check (
           (entry_type in ('expiration_change', 'void_initiated') and ending_balance = starting_balance)
           or (entry_type not in ('expiration_change', 'void_initiated') and ending_balance = starting_balance + amount)),

@@ -1,0 +1,33 @@
+/**
+ * The test clock (ARCHITECTURE.md, only with CLOCK=manual): read the service's time, and move it
+ * forward, running what became due (expiries) before answering, so that a test or a demo sees the
+ * ledger as it stands at the new instant. The manual clock lives in this process, so it needs
+ * ROLE=all. With any other clock these routes do not exist.
+ */
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import type { ManualClock } from '../../worker/clock.ts';
+import { sweepDueExpiries, waitForJobs, type SweepDeps } from '../../worker/expirySweep.ts';
+import { ApiError } from '../errors.ts';
+import { dateTime } from '../schemas/primitives.ts';
+
+const CATCH_UP_WAIT_MS = 30_000;
+
+const advanceBody = z.strictObject({ to: dateTime });
+
+export function registerTestClockRoutes(app: FastifyInstance, deps: SweepDeps & { clock: ManualClock }): void {
+  app.get('/v1/test_clock', async () => ({ now: deps.clock.now().toISOString() }));
+
+  app.post('/v1/test_clock/advance', { schema: { body: advanceBody } }, async (request) => {
+    const to = new Date((request.body as z.infer<typeof advanceBody>).to);
+    if (to.getTime() < deps.clock.now().getTime()) {
+      throw ApiError.validation(`the clock only moves forward; it is ${deps.clock.now().toISOString()}.`);
+    }
+    deps.clock.advanceTo(to);
+    const jobs = await sweepDueExpiries(deps);
+    if (!(await waitForJobs(deps.queues, jobs, CATCH_UP_WAIT_MS))) {
+      throw new ApiError('unavailable', `the clock moved to ${to.toISOString()} but catching up took longer than ${CATCH_UP_WAIT_MS} ms.`);
+    }
+    return { now: deps.clock.now().toISOString(), ledgers_caught_up: jobs.length };
+  });
+}

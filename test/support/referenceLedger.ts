@@ -1,0 +1,383 @@
+/**
+ * A deliberately naive reference model of ONE ledger, written straight from LEDGER_RULES.md §2-§4
+ * and sharing no code with domain/ (only `Decimal` and the command types): a list of blocks, a
+ * list of entries and a clock. It re-sorts and re-sums everything every time, so that each rule
+ * can be read off the code next to the paragraph it comes from. The property test
+ * (test/unit/domain/decide.property.test.ts) runs it beside `decide` and expects the same entries,
+ * block balances and refusals.
+ *
+ * Where the rules leave something to the implementation, the model says so in a comment:
+ * - ids of new blocks: `apply` takes the ids the domain gave its new blocks, in creation order, so
+ *   that entries and the "lower id first" tie-break compare; past those it makes its own.
+ * - expiry catch-up order (the rules only say "before the command"): soonest expiry first, then the
+ *   §3 drawdown tie-breaks.
+ * - a block is *voided* when a void takes its balance to zero; a partial void leaves the rest of
+ *   the block usable (otherwise the rest would be stranded: not drawable, never expiring).
+ * - the block made by expiration_change has `maximum_initial_balance` = the amount moved and is
+ *   created now; the source keeps its own `maximum_initial_balance`.
+ * - void entries both name the voided block.
+ *
+ * A refused command changes nothing, not even the expiry catch-up it started with (the shell
+ * persists a decision or nothing).
+ */
+import { Decimal } from '../../domain/decimal.ts';
+import type { BlockFilter, EntryType, LedgerCommand } from '../../domain/types.ts';
+
+export interface ModelBlock {
+  id: string;
+  balance: Decimal;
+  maximumInitialBalance: Decimal;
+  effectiveAt: Date;
+  expiresAt: Date | null;
+  perUnitCostBasis: string | null;
+  filters: BlockFilter[];
+  /** Increments made here are never payment-gated, so every block is `active`. */
+  status: 'active';
+  voided: boolean;
+  createdAt: Date;
+}
+
+export interface ModelEntry {
+  ledgerSequenceNumber: number;
+  entryType: EntryType;
+  blockId: string;
+  /** Signed change to the balance; the positive amount moved for the two transfer types. */
+  amount: Decimal;
+  startingBalance: Decimal;
+  endingBalance: Decimal;
+  createdAt: Date;
+  /** expiration_change: the target expiry; void_initiated: the instant of the void. */
+  newBlockExpiryDate?: Date;
+  /** void_initiated and void. */
+  voidAmount?: Decimal;
+  voidReason?: 'refund' | null;
+}
+
+/** 400 and 404 in LEDGER_RULES.md terms. */
+export type ModelRefusalKind = 'request_validation' | 'resource_not_found';
+
+export type ModelOutcome = { refused: ModelRefusalKind; why: string } | { applied: ModelEntry[] };
+
+/** The two entry types that move credit without changing the balance (§1). */
+export const TRANSFER_TYPES: ReadonlySet<EntryType> = new Set(['expiration_change', 'void_initiated']);
+
+const ms = (date: Date) => date.getTime();
+
+class Refusal extends Error {
+  readonly kind: ModelRefusalKind;
+  constructor(kind: ModelRefusalKind, why: string) {
+    super(why);
+    this.kind = kind;
+  }
+}
+
+function cloneBlock(block: ModelBlock): ModelBlock {
+  return { ...block, filters: block.filters.map((filter) => ({ ...filter, values: [...filter.values] })) };
+}
+
+/** §2: no filters admit everything; a manual decrement (item null) draws only from unfiltered blocks. */
+function admits(block: ModelBlock, item: string | null): boolean {
+  if (block.filters.length === 0) return true;
+  if (item === null) return false;
+  for (const filter of block.filters) {
+    if (filter.operator === 'includes' && !filter.values.includes(item)) return false;
+    if (filter.operator === 'excludes' && filter.values.includes(item)) return false;
+  }
+  return true;
+}
+
+function isExpiredAt(block: ModelBlock, at: Date): boolean {
+  return block.expiresAt !== null && ms(block.expiresAt) <= ms(at);
+}
+
+/** §2 drawable, minus the `balance > 0` condition (the overdraft block may be at or below zero). */
+function isUsableAt(block: ModelBlock, at: Date): boolean {
+  return block.status === 'active' && !block.voided && ms(block.effectiveAt) <= ms(at) && !isExpiredAt(block, at);
+}
+
+function isDrawable(block: ModelBlock, at: Date, item: string | null): boolean {
+  return isUsableAt(block, at) && block.balance.isPositive() && admits(block, item);
+}
+
+function costBasis(block: ModelBlock): Decimal {
+  return block.perUnitCostBasis === null ? Decimal.ZERO : Decimal.of(block.perUnitCostBasis);
+}
+
+/** null (never) sorts after every instant. */
+function compareExpiry(a: ModelBlock, b: ModelBlock): number {
+  if (a.expiresAt === null && b.expiresAt === null) return 0;
+  if (a.expiresAt === null) return 1;
+  if (b.expiresAt === null) return -1;
+  return ms(a.expiresAt) - ms(b.expiresAt);
+}
+
+function compareAge(a: ModelBlock, b: ModelBlock): number {
+  if (ms(a.createdAt) !== ms(b.createdAt)) return ms(a.createdAt) - ms(b.createdAt);
+  if (a.id !== b.id) return a.id < b.id ? -1 : 1;
+  return 0;
+}
+
+/** §3, rule by rule. */
+function compareDrawdown(a: ModelBlock, b: ModelBlock): number {
+  const aFiltered = a.filters.length > 0;
+  const bFiltered = b.filters.length > 0;
+  if (aFiltered !== bFiltered) return aFiltered ? -1 : 1; // 1. filtered before unfiltered
+  const expiry = compareExpiry(a, b); // 2. soonest expiry first, never-expiring last
+  if (expiry !== 0) return expiry;
+  const cost = costBasis(a).compare(costBasis(b)); // 3. lower cost basis first, null = 0
+  if (cost !== 0) return cost;
+  return compareAge(a, b); // 4. older created_at first, 5. lower id first
+}
+
+/** Expiry catch-up order (choice stated above): soonest expiry first, then §3. */
+function compareExpiryCatchUp(a: ModelBlock, b: ModelBlock): number {
+  return compareExpiry(a, b) || compareDrawdown(a, b);
+}
+
+/** One ledger's state. `apply` either applies a whole command or changes nothing. */
+export class ReferenceLedger {
+  private nowAt: Date;
+  private blockList: ModelBlock[] = [];
+  private entryList: ModelEntry[] = [];
+  /** Working state of the command being applied. */
+  private work: { blocks: ModelBlock[]; entries: ModelEntry[]; newBlockIds: readonly string[]; made: number } | null = null;
+  private ownIds = 0;
+
+  constructor(start: Date) {
+    this.nowAt = start;
+  }
+
+  get now(): Date {
+    return this.nowAt;
+  }
+
+  /** Every block in creation order (copies). */
+  get blocks(): ModelBlock[] {
+    return this.blockList.map(cloneBlock);
+  }
+
+  get entries(): ModelEntry[] {
+    return [...this.entryList];
+  }
+
+  /** §2: the balance is the sum of the entries' amounts (transfers move credit, they add none). */
+  get balance(): Decimal {
+    return Decimal.sum(this.entryList.filter((entry) => !TRANSFER_TYPES.has(entry.entryType)).map((entry) => entry.amount));
+  }
+
+  /** Moves the clock. Nothing is written now: due expiries are caught up before the next command. */
+  advanceTo(instant: Date): void {
+    if (ms(instant) < ms(this.nowAt)) throw new Error('the clock never goes back');
+    this.nowAt = instant;
+  }
+
+  /**
+   * Applies `command` at the current instant. `newBlockIds` are the ids the implementation gave
+   * the blocks this command creates, in creation order (the rules leave ids open).
+   */
+  apply(command: LedgerCommand, newBlockIds: readonly string[] = []): ModelOutcome {
+    this.work = { blocks: this.blockList.map(cloneBlock), entries: [...this.entryList], newBlockIds, made: 0 };
+    try {
+      this.catchUpExpiry();
+      this.decideCommand(command);
+      const applied = this.work.entries.slice(this.entryList.length);
+      this.blockList = this.work.blocks;
+      this.entryList = this.work.entries;
+      return { applied };
+    } catch (error) {
+      if (error instanceof Refusal) return { refused: error.kind, why: error.message };
+      throw error;
+    } finally {
+      this.work = null;
+    }
+  }
+
+  // ---- working state ----------------------------------------------------------------------
+
+  private get w() {
+    if (!this.work) throw new Error('no command is being applied');
+    return this.work;
+  }
+
+  private workingBalance(): Decimal {
+    return Decimal.sum(this.w.entries.filter((entry) => !TRANSFER_TYPES.has(entry.entryType)).map((entry) => entry.amount));
+  }
+
+  private nextBlockId(): string {
+    const id = this.w.newBlockIds[this.w.made];
+    this.w.made += 1;
+    if (id !== undefined) return id;
+    this.ownIds += 1;
+    return `model-block-${this.ownIds}`;
+  }
+
+  private findBlock(id: string): ModelBlock | undefined {
+    return this.w.blocks.find((block) => block.id === id);
+  }
+
+  private addBlock(fields: Omit<ModelBlock, 'id' | 'status' | 'voided' | 'createdAt'>): ModelBlock {
+    const block: ModelBlock = { id: this.nextBlockId(), status: 'active', voided: false, createdAt: this.nowAt, ...fields };
+    this.w.blocks.push(block);
+    return block;
+  }
+
+  private write(entryType: EntryType, block: ModelBlock, amount: Decimal, extra: Partial<ModelEntry> = {}): void {
+    const startingBalance = this.workingBalance();
+    const endingBalance = TRANSFER_TYPES.has(entryType) ? startingBalance : startingBalance.plus(amount);
+    this.w.entries.push({
+      ledgerSequenceNumber: this.w.entries.length,
+      entryType,
+      blockId: block.id,
+      amount,
+      startingBalance,
+      endingBalance,
+      createdAt: this.nowAt,
+      ...extra,
+    });
+  }
+
+  // ---- rules ------------------------------------------------------------------------------
+
+  /** §4 credit_block_expiry: every block past its expiry with credit left loses it, one entry each. */
+  private catchUpExpiry(): void {
+    const due = this.w.blocks
+      .filter((block) => isExpiredAt(block, this.nowAt) && block.balance.isPositive() && !block.voided)
+      .sort(compareExpiryCatchUp);
+    for (const block of due) {
+      const lost = block.balance;
+      block.balance = Decimal.ZERO;
+      this.write('credit_block_expiry', block, lost.negated());
+    }
+  }
+
+  private decideCommand(command: LedgerCommand): void {
+    switch (command.type) {
+      case 'increment':
+        return this.increment(command.amount, command.effectiveAt, command.expiresAt, command.perUnitCostBasis, command.filters);
+      case 'decrement':
+        return this.decrement(command.amount);
+      case 'expiration_change':
+        return this.expirationChange(command.blockId, command.sourceExpiresAt, command.amount, command.targetExpiresAt);
+      case 'void':
+        return this.voidBlock(command.blockId, command.amount, command.voidReason);
+      case 'amendment':
+        return this.amend(command.blockId, command.amount);
+      default: {
+        const unreachable: never = command;
+        throw new Error(`unknown command ${JSON.stringify(unreachable)}`);
+      }
+    }
+  }
+
+  /** §4 increment: repay negative blocks oldest first (if effective now), the new block keeps the rest. */
+  private increment(amount: Decimal, effectiveAt: Date | null, expiresAt: Date | null, cost: string | null, filters: BlockFilter[]): void {
+    const effective = effectiveAt ?? this.nowAt;
+    let rest = amount;
+    if (ms(effective) <= ms(this.nowAt)) {
+      const negative = this.w.blocks.filter((block) => block.balance.isNegative()).sort(compareAge);
+      for (const block of negative) {
+        const repaid = Decimal.min(block.balance.negated(), rest);
+        block.balance = block.balance.plus(repaid);
+        rest = rest.minus(repaid);
+      }
+    }
+    const block = this.addBlock({
+      balance: rest,
+      maximumInitialBalance: amount,
+      effectiveAt: effective,
+      expiresAt,
+      perUnitCostBasis: cost,
+      filters: filters.map((filter) => ({ ...filter, values: [...filter.values] })),
+    });
+    this.write('increment', block, amount);
+  }
+
+  /** §4 decrement: drawdown order, then the overdraft block; one entry per block touched. */
+  private decrement(amount: Decimal): void {
+    const shares = new Map<ModelBlock, Decimal>(); // insertion order = entry order
+    let remaining = amount;
+    const drawable = this.w.blocks.filter((block) => isDrawable(block, this.nowAt, null)).sort(compareDrawdown);
+    for (const block of drawable) {
+      if (!remaining.isPositive()) break;
+      const share = Decimal.min(block.balance, remaining);
+      shares.set(block, share);
+      remaining = remaining.minus(share);
+    }
+    if (remaining.isPositive()) {
+      const candidates = this.w.blocks
+        .filter((block) => isUsableAt(block, this.nowAt) && block.expiresAt === null && block.filters.length === 0)
+        .sort(compareDrawdown);
+      const overdraft =
+        candidates.at(-1) ??
+        this.addBlock({
+          balance: Decimal.ZERO,
+          maximumInitialBalance: Decimal.ZERO,
+          effectiveAt: this.nowAt,
+          expiresAt: null,
+          perUnitCostBasis: null,
+          filters: [],
+        });
+      shares.set(overdraft, (shares.get(overdraft) ?? Decimal.ZERO).plus(remaining));
+    }
+    for (const [block, share] of shares) {
+      block.balance = block.balance.minus(share);
+      this.write('decrement', block, share.negated());
+    }
+  }
+
+  /** §4 expiration_change: move credit from a source block into a new block with the target expiry. */
+  private expirationChange(blockId: string | null, sourceExpiresAt: Date | null, amount: Decimal | null, target: Date): void {
+    let source: ModelBlock | undefined;
+    if (blockId !== null) {
+      source = this.findBlock(blockId);
+      if (!source) throw new Refusal('resource_not_found', `no block ${blockId}`);
+    } else {
+      if (sourceExpiresAt === null) throw new Error('expiration_change names no source block');
+      const matches = this.w.blocks.filter((block) => block.expiresAt !== null && ms(block.expiresAt) === ms(sourceExpiresAt));
+      if (matches.length === 0) throw new Refusal('resource_not_found', 'no block has that expiry_date');
+      if (matches.length > 1) throw new Refusal('request_validation', 'several blocks have that expiry_date: give block_id');
+      source = matches[0]!;
+    }
+    const moved = amount ?? source.balance;
+    if (!moved.isPositive()) throw new Refusal('request_validation', 'amount must be > 0');
+    if (moved.compare(source.balance) > 0) throw new Refusal('request_validation', 'amount exceeds the block balance');
+    if (ms(target) <= ms(this.nowAt)) throw new Refusal('request_validation', 'target_expiry_date must be after now');
+    if (ms(target) < ms(source.effectiveAt)) throw new Refusal('request_validation', 'target_expiry_date is before the effective date');
+    source.balance = source.balance.minus(moved);
+    this.addBlock({
+      balance: moved,
+      maximumInitialBalance: moved,
+      effectiveAt: source.effectiveAt,
+      expiresAt: target,
+      perUnitCostBasis: source.perUnitCostBasis,
+      filters: source.filters.map((filter) => ({ ...filter, values: [...filter.values] })),
+    });
+    this.write('expiration_change', source, moved, { newBlockExpiryDate: target });
+  }
+
+  /** §4 void: at most the current balance; void_initiated (transfer) then void (−A). */
+  private voidBlock(blockId: string, amount: Decimal, reason: 'refund' | null): void {
+    const block = this.findBlock(blockId);
+    if (!block) throw new Refusal('resource_not_found', `no block ${blockId}`);
+    if (!amount.isPositive()) throw new Refusal('request_validation', 'amount must be > 0');
+    if (amount.compare(block.balance) > 0) throw new Refusal('request_validation', 'amount exceeds the block balance');
+    this.write('void_initiated', block, amount, { voidAmount: amount, voidReason: reason, newBlockExpiryDate: this.nowAt });
+    block.balance = block.balance.minus(amount);
+    if (block.balance.isZero()) block.voided = true;
+    this.write('void', block, amount.negated(), { voidAmount: amount, voidReason: reason });
+  }
+
+  /** §4 amendment: give credit back to a block, never past its maximum initial balance. */
+  private amend(blockId: string, amount: Decimal): void {
+    const block = this.findBlock(blockId);
+    if (!block) throw new Refusal('resource_not_found', `no block ${blockId}`);
+    if (!amount.isPositive()) throw new Refusal('request_validation', 'amount must be > 0');
+    if (isExpiredAt(block, this.nowAt)) throw new Refusal('request_validation', 'the block has expired');
+    if (block.voided) throw new Refusal('request_validation', 'the block is voided');
+    if (block.balance.plus(amount).compare(block.maximumInitialBalance) > 0) {
+      throw new Refusal('request_validation', 'balance + amount would exceed maximum_initial_balance');
+    }
+    block.balance = block.balance.plus(amount);
+    this.write('amendment', block, amount);
+  }
+}

@@ -1,0 +1,24 @@
+/**
+ * Catches one ledger up with the clock (due credit_block_expiry entries) when no command did it
+ * first. Enqueued by the expiry sweep onto the customer's partition, so it is serialized with the
+ * customer's other writes. Running it twice is harmless: the second finds nothing due.
+ */
+import { catchUp } from '../../domain/catchUp.ts';
+import { newId } from '../ids.ts';
+import { jobCatalog } from '../queues.ts';
+import { lockCustomerAndLoad, saveChanges } from '../store/ledgerRepository.ts';
+import { withTransientRetry } from '../transientRetry.ts';
+import type { ProcessorDeps } from './applyLedgerRequest.ts';
+
+export async function catchUpLedger(data: unknown, deps: ProcessorDeps): Promise<{ entries: number }> {
+  const { customerId, currency } = jobCatalog['ledger.catchUp'].payload.parse(data);
+  return withTransientRetry(() =>
+    deps.orm.em.fork().transactional(async (em) => {
+      const now = deps.clock.now();
+      const { ledger, blocks } = await lockCustomerAndLoad(em, customerId, currency, now);
+      const changes = catchUp(ledger, blocks, { now, newId });
+      if (changes.entries.length > 0) await saveChanges(em, customerId, null, changes, now);
+      return { entries: changes.entries.length };
+    }),
+  );
+}

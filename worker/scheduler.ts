@@ -1,0 +1,47 @@
+/**
+ * Scheduled work, as BullMQ job schedulers on one maintenance queue: every process with the worker
+ * role registers the same schedulers (BullMQ keeps one per id) and runs a worker for the queue, so
+ * exactly one sweep runs per interval whatever the number of processes.
+ */
+import { Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { sweepDueExpiries, type SweepDeps } from './expirySweep.ts';
+
+const MAINTENANCE_QUEUE = '{maintenance}';
+/** Expiries are applied within a minute of their instant (LEDGER_RULES.md §4); sweep twice as often. */
+const EXPIRY_SWEEP_EVERY_MS = 30_000;
+
+export class Scheduler {
+  private readonly queue: Queue;
+  private readonly worker: Worker;
+
+  private constructor(queue: Queue, worker: Worker) {
+    this.queue = queue;
+    this.worker = worker;
+  }
+
+  static async start(deps: SweepDeps & { redis: Redis; queuePrefix: string; logger: Logger }): Promise<Scheduler> {
+    const connection = deps.redis;
+    const queue = new Queue(MAINTENANCE_QUEUE, { connection, prefix: deps.queuePrefix });
+    queue.on('error', (error) => deps.logger.error({ err: error }, 'maintenance queue error'));
+    await queue.upsertJobScheduler(
+      'expiry-sweep',
+      { every: EXPIRY_SWEEP_EVERY_MS },
+      { name: 'expiry.sweep', opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
+    );
+    const worker = new Worker(
+      MAINTENANCE_QUEUE,
+      async () => ({ enqueued: (await sweepDueExpiries(deps)).length }),
+      { connection, prefix: deps.queuePrefix, concurrency: 1 },
+    );
+    worker.on('error', (error) => deps.logger.error({ err: error }, 'maintenance worker error'));
+    worker.on('failed', (_job, error) => deps.logger.error({ err: error }, 'expiry sweep failed'));
+    return new Scheduler(queue, worker);
+  }
+
+  async close(): Promise<void> {
+    await this.worker.close();
+    await this.queue.close();
+  }
+}
