@@ -1,0 +1,439 @@
+/**
+ * `decide` against a naive reference model (test/support/referenceLedger.ts), over random command
+ * sequences for one ledger: increments with random effective and expiry dates, cost bases and
+ * item filters, decrements, expiration changes, voids, amendments, and clock advances of random
+ * size. Every step goes through `decide` (its blocks and ledger carried forward as the worker
+ * carries them: untouched + updated + new blocks, the ledger from `changes.ledger`) and through
+ * the model; after every step both must agree (refused alike, or the same entries and block
+ * balances), and the ledger's invariants (LEDGER_RULES.md §1, §2, §4, §6) must hold.
+ *
+ * The seed is fixed so a failure reproduces; fast-check shrinks it to a short sequence and prints
+ * it. PROPERTY_COMMANDS=increment,decrement,... narrows the commands generated, PROPERTY_RUNS and
+ * PROPERTY_SEED override the run count and seed.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Decimal } from '../../../domain/decimal.ts';
+import { decide } from '../../../domain/decide.ts';
+import type { Block, BlockFilter, Ledger, LedgerChanges, LedgerCommand, NewEntry } from '../../../domain/types.ts';
+import { ReferenceLedger, TRANSFER_TYPES, type ModelBlock, type ModelEntry, type ModelOutcome } from '../../support/referenceLedger.ts';
+
+const ALL_KINDS = ['increment', 'decrement', 'expiration_change', 'void', 'amendment', 'advance'] as const;
+type StepKind = (typeof ALL_KINDS)[number];
+
+function enabledKinds(): ReadonlySet<StepKind> {
+  const listed = process.env.PROPERTY_COMMANDS?.split(',').map((kind) => kind.trim()).filter(Boolean);
+  if (!listed || listed.length === 0) return new Set(ALL_KINDS);
+  return new Set(ALL_KINDS.filter((kind) => listed.includes(kind)));
+}
+
+const SEED = Number(process.env.PROPERTY_SEED ?? 20261121);
+const RUNS = Number(process.env.PROPERTY_RUNS ?? 400);
+const STEPS_MAX = 30;
+
+const START = new Date('2026-11-21T12:00:00Z');
+/** Expiry dates sit on a 6-hour grid so that blocks share expiries and the clock lands on them. */
+const GRID_MS = 6 * 60 * 60 * 1000;
+const GRID_ORIGIN = Date.UTC(2026, 10, 21, 0, 0, 0);
+const ITEMS = ['gpu', 'cpu', 'storage'];
+const MISSING_BLOCK_ID = 'no-such-block';
+
+/** The k-th grid instant strictly after `after` (k = 0: the next one). */
+function gridAfter(after: Date, k: number): Date {
+  const index = Math.floor((after.getTime() - GRID_ORIGIN) / GRID_MS) + 1 + k;
+  return new Date(GRID_ORIGIN + index * GRID_MS);
+}
+
+// ---- steps: what fast-check generates; resolved against the current state when applied ----------
+
+type AmountSpec = { all: true } | { half: true } | { fixed: string };
+type BlockPick = { index: number } | { missing: true };
+
+type Step =
+  | { kind: 'advance'; minutes: number }
+  | { kind: 'advance'; toGrid: number }
+  | {
+      kind: 'increment';
+      amount: string;
+      effective: null | { pastMinutes: number } | { futureMinutes: number } | { futureGrid: number };
+      expiry: null | { grid: number };
+      cost: string | null;
+      filters: BlockFilter[];
+    }
+  | { kind: 'decrement'; amount: string }
+  | {
+      kind: 'expiration_change';
+      source: BlockPick | { expiryOf: number } | { expiryGrid: number };
+      amount: AmountSpec | null;
+      target: { grid: number } | { gridsAgo: number } | { now: true };
+    }
+  | { kind: 'void'; block: BlockPick; amount: AmountSpec; reason: 'refund' | null }
+  | { kind: 'amendment'; block: BlockPick; amount: { gap: true } | { halfGap: true } | { fixed: string } };
+
+const amountText = fc
+  .tuple(fc.integer({ min: 1, max: 120 }), fc.constantFrom('', '', '', '.5', '.25', '.000000000001', '.999999999999'))
+  .map(([whole, fraction]) => `${whole}${fraction}`);
+const amountSpec: fc.Arbitrary<AmountSpec> = fc.oneof(
+  fc.constant({ all: true as const }),
+  fc.constant({ half: true as const }),
+  amountText.map((fixed) => ({ fixed })),
+);
+const blockPick: fc.Arbitrary<BlockPick> = fc.oneof(
+  { weight: 9, arbitrary: fc.nat({ max: 40 }).map((index) => ({ index })) },
+  { weight: 1, arbitrary: fc.constant({ missing: true as const }) },
+);
+const itemSubset = fc.subarray(ITEMS, { minLength: 0, maxLength: 3 });
+const filtersArb: fc.Arbitrary<BlockFilter[]> = fc.oneof(
+  { weight: 6, arbitrary: fc.constant([]) },
+  { weight: 2, arbitrary: itemSubset.map((values) => [{ field: 'item_id' as const, operator: 'includes' as const, values }]) },
+  { weight: 1, arbitrary: itemSubset.map((values) => [{ field: 'item_id' as const, operator: 'excludes' as const, values }]) },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(itemSubset, itemSubset).map(([included, excluded]) => [
+      { field: 'item_id' as const, operator: 'includes' as const, values: included },
+      { field: 'item_id' as const, operator: 'excludes' as const, values: excluded },
+    ]),
+  },
+);
+
+const stepArbs: Record<StepKind, { weight: number; arbitrary: fc.Arbitrary<Step> }> = {
+  advance: {
+    weight: 3,
+    arbitrary: fc.oneof(
+      fc.integer({ min: 1, max: 3 * 24 * 60 }).map((minutes): Step => ({ kind: 'advance', minutes })),
+      fc.nat({ max: 4 }).map((toGrid): Step => ({ kind: 'advance', toGrid })),
+    ),
+  },
+  increment: {
+    weight: 6,
+    arbitrary: fc.record({
+      kind: fc.constant('increment' as const),
+      amount: amountText,
+      effective: fc.oneof(
+        { weight: 5, arbitrary: fc.constant(null) },
+        { weight: 1, arbitrary: fc.integer({ min: 1, max: 5000 }).map((pastMinutes) => ({ pastMinutes })) },
+        { weight: 1, arbitrary: fc.integer({ min: 1, max: 3000 }).map((futureMinutes) => ({ futureMinutes })) },
+        { weight: 1, arbitrary: fc.nat({ max: 6 }).map((futureGrid) => ({ futureGrid })) },
+      ),
+      expiry: fc.oneof(fc.constant(null), fc.nat({ max: 12 }).map((grid) => ({ grid }))),
+      cost: fc.constantFrom(null, '0', '0.00', '0.5', '0.50', '1', '1.25'),
+      filters: filtersArb,
+    }),
+  },
+  decrement: { weight: 5, arbitrary: amountText.map((amount): Step => ({ kind: 'decrement', amount })) },
+  expiration_change: {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('expiration_change' as const),
+      source: fc.oneof(
+        blockPick,
+        fc.nat({ max: 40 }).map((expiryOf) => ({ expiryOf })),
+        fc.nat({ max: 12 }).map((expiryGrid) => ({ expiryGrid })),
+      ),
+      amount: fc.oneof(fc.constant(null), amountSpec),
+      target: fc.oneof(
+        { weight: 6, arbitrary: fc.nat({ max: 12 }).map((grid) => ({ grid })) },
+        { weight: 1, arbitrary: fc.integer({ min: 0, max: 3 }).map((gridsAgo) => ({ gridsAgo })) },
+        { weight: 1, arbitrary: fc.constant({ now: true as const }) },
+      ),
+    }),
+  },
+  void: {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('void' as const),
+      block: blockPick,
+      amount: amountSpec,
+      reason: fc.constantFrom('refund' as const, null),
+    }),
+  },
+  amendment: {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('amendment' as const),
+      block: blockPick,
+      amount: fc.oneof(
+        fc.constant({ gap: true as const }),
+        fc.constant({ halfGap: true as const }),
+        amountText.map((fixed) => ({ fixed })),
+      ),
+    }),
+  },
+};
+
+function stepsArb(kinds: ReadonlySet<StepKind>): fc.Arbitrary<Step[]> {
+  const choices = ALL_KINDS.filter((kind) => kinds.has(kind)).map((kind) => stepArbs[kind]);
+  return fc.array(fc.oneof(...choices), { minLength: 1, maxLength: STEPS_MAX });
+}
+
+// ---- resolving a step against the model's state (the same state the domain has, or we failed) ---
+
+const half = (value: Decimal) => Decimal.fromUnits(value.units / 2n);
+const positiveOr = (value: Decimal, fallback: string) => (value.isPositive() ? value : Decimal.of(fallback));
+
+function pickBlock(blocks: readonly ModelBlock[], pick: BlockPick): ModelBlock | undefined {
+  if ('missing' in pick || blocks.length === 0) return undefined;
+  return blocks[pick.index % blocks.length];
+}
+
+function resolveAmount(spec: AmountSpec, balance: Decimal): Decimal {
+  if ('fixed' in spec) return Decimal.of(spec.fixed);
+  return positiveOr('all' in spec ? balance : half(balance), '1');
+}
+
+const common = { currency: 'credits', description: null, metadata: {} };
+
+function toCommand(step: Exclude<Step, { kind: 'advance' }>, model: ReferenceLedger): LedgerCommand {
+  const now = model.now;
+  const blocks = model.blocks;
+  switch (step.kind) {
+    case 'increment': {
+      let effectiveAt: Date | null = null;
+      if (step.effective && 'pastMinutes' in step.effective) effectiveAt = new Date(now.getTime() - step.effective.pastMinutes * 60_000);
+      if (step.effective && 'futureMinutes' in step.effective) effectiveAt = new Date(now.getTime() + step.effective.futureMinutes * 60_000);
+      if (step.effective && 'futureGrid' in step.effective) effectiveAt = gridAfter(now, step.effective.futureGrid);
+      // The worker refuses expiry <= effective; the generator stays on valid ground and after now.
+      const latest = effectiveAt && effectiveAt.getTime() > now.getTime() ? effectiveAt : now;
+      const expiresAt = step.expiry === null ? null : gridAfter(latest, step.expiry.grid);
+      return {
+        type: 'increment',
+        ...common,
+        amount: Decimal.of(step.amount),
+        effectiveAt,
+        expiresAt,
+        perUnitCostBasis: step.cost,
+        filters: step.filters,
+      };
+    }
+    case 'decrement':
+      return { type: 'decrement', ...common, amount: Decimal.of(step.amount) };
+    case 'expiration_change': {
+      let blockId: string | null = null;
+      let sourceExpiresAt: Date | null = null;
+      let source: ModelBlock | undefined;
+      if ('expiryGrid' in step.source) {
+        sourceExpiresAt = gridAfter(now, step.source.expiryGrid);
+        source = blocks.find((block) => block.expiresAt?.getTime() === sourceExpiresAt?.getTime());
+      } else if ('expiryOf' in step.source) {
+        const withExpiry = blocks.filter((block) => block.expiresAt !== null);
+        source = withExpiry[step.source.expiryOf % Math.max(1, withExpiry.length)];
+        sourceExpiresAt = source?.expiresAt ?? gridAfter(now, 0);
+      } else {
+        source = pickBlock(blocks, step.source);
+        blockId = source?.id ?? MISSING_BLOCK_ID;
+      }
+      const amount = step.amount === null ? null : resolveAmount(step.amount, source?.balance ?? Decimal.ZERO);
+      let targetExpiresAt: Date;
+      if ('grid' in step.target) targetExpiresAt = gridAfter(now, step.target.grid);
+      else if ('gridsAgo' in step.target) targetExpiresAt = new Date(gridAfter(now, 0).getTime() - (step.target.gridsAgo + 1) * GRID_MS);
+      else targetExpiresAt = now;
+      return { type: 'expiration_change', ...common, amount, blockId, sourceExpiresAt, targetExpiresAt };
+    }
+    case 'void': {
+      const block = pickBlock(blocks, step.block);
+      return {
+        type: 'void',
+        ...common,
+        blockId: block?.id ?? MISSING_BLOCK_ID,
+        amount: resolveAmount(step.amount, block?.balance ?? Decimal.ZERO),
+        voidReason: step.reason,
+      };
+    }
+    case 'amendment': {
+      const block = pickBlock(blocks, step.block);
+      const gap = block ? block.maximumInitialBalance.minus(block.balance) : Decimal.ZERO;
+      const amount = 'fixed' in step.amount ? Decimal.of(step.amount.fixed) : positiveOr('gap' in step.amount ? gap : half(gap), '1');
+      return { type: 'amendment', ...common, blockId: block?.id ?? MISSING_BLOCK_ID, amount };
+    }
+  }
+}
+
+// ---- the domain side, carried forward as the worker does -------------------------------------
+
+interface DomainState {
+  ledger: Ledger;
+  blocks: Block[];
+  entries: NewEntry[];
+}
+
+function carryForward(state: DomainState, changes: LedgerChanges): DomainState {
+  const updated = new Map(changes.updatedBlocks.map((block) => [block.id, block]));
+  return {
+    ledger: changes.ledger,
+    blocks: [...state.blocks.map((block) => updated.get(block.id) ?? block), ...changes.newBlocks],
+    entries: [...state.entries, ...changes.entries],
+  };
+}
+
+/** Predictable ids that sort in creation order, like the model's "lower id first" expects nothing more. */
+function idCounter(): () => string {
+  let next = 0;
+  return () => `id-${String(++next).padStart(6, '0')}`;
+}
+
+// ---- comparison and invariants ------------------------------------------------------------------
+
+const HTTP_STATUS: Record<string, number> = { request_validation: 400, constraint_violation: 400, resource_not_found: 404 };
+
+const iso = (date: Date | null | undefined) => (date === undefined ? undefined : date === null ? null : date.toISOString());
+
+function describeModelEntry(entry: ModelEntry) {
+  return {
+    seq: entry.ledgerSequenceNumber,
+    type: entry.entryType,
+    block: entry.blockId,
+    amount: entry.amount.toString(),
+    starting: entry.startingBalance.toString(),
+    ending: entry.endingBalance.toString(),
+    at: iso(entry.createdAt),
+    ...(entry.newBlockExpiryDate !== undefined ? { newBlockExpiry: iso(entry.newBlockExpiryDate) } : {}),
+    ...(entry.voidAmount !== undefined ? { voidAmount: entry.voidAmount.toString(), voidReason: entry.voidReason } : {}),
+  };
+}
+
+/** The domain entry in the model's terms; the optional fields only where the rules define them. */
+function describeDomainEntry(entry: NewEntry) {
+  const transferExpiry = entry.entryType === 'expiration_change' || entry.entryType === 'void_initiated';
+  const voids = entry.entryType === 'void' || entry.entryType === 'void_initiated';
+  return {
+    seq: entry.ledgerSequenceNumber,
+    type: entry.entryType,
+    block: entry.blockId,
+    amount: entry.amount.toString(),
+    starting: entry.startingBalance.toString(),
+    ending: entry.endingBalance.toString(),
+    at: iso(entry.createdAt),
+    ...(transferExpiry ? { newBlockExpiry: iso(entry.newBlockExpiryDate) } : {}),
+    ...(voids ? { voidAmount: entry.voidAmount?.toString(), voidReason: entry.voidReason } : {}),
+  };
+}
+
+function describeBlock(block: ModelBlock | Block) {
+  return {
+    id: block.id,
+    balance: block.balance.toString(),
+    maximumInitialBalance: block.maximumInitialBalance.toString(),
+    effectiveAt: iso(block.effectiveAt),
+    expiresAt: iso(block.expiresAt),
+    perUnitCostBasis: block.perUnitCostBasis,
+    filters: block.filters,
+    status: block.status,
+    voided: 'voided' in block ? block.voided : block.voidedAt !== null,
+  };
+}
+
+type Outcome = { refused: number } | { applied: ReturnType<typeof describeModelEntry>[] };
+
+function modelOutcome(outcome: ModelOutcome): Outcome {
+  return 'refused' in outcome ? { refused: HTTP_STATUS[outcome.refused]! } : { applied: outcome.applied.map(describeModelEntry) };
+}
+
+function assertInvariants(state: DomainState, now: Date, afterCommand: boolean): void {
+  const { ledger, blocks, entries } = state;
+  const balanceOfEntries = Decimal.sum(entries.filter((e) => !TRANSFER_TYPES.has(e.entryType)).map((e) => e.amount));
+  const balanceOfBlocks = Decimal.sum(blocks.map((b) => b.balance));
+  expect(ledger.balance.toString(), 'ledger balance = Σ entry amounts').toBe(balanceOfEntries.toString());
+  expect(balanceOfBlocks.toString(), 'Σ block balances = ledger balance').toBe(ledger.balance.toString());
+  expect(entries.map((e) => e.ledgerSequenceNumber), 'sequence numbers gapless from 0').toEqual(entries.map((_, i) => i));
+  expect(ledger.nextSequenceNumber, 'next sequence number = entry count').toBe(entries.length);
+  let running = Decimal.ZERO;
+  for (const entry of entries) {
+    const where = `entry ${entry.ledgerSequenceNumber} (${entry.entryType})`;
+    expect(entry.startingBalance.toString(), `${where} starts where the previous ended`).toBe(running.toString());
+    const expectedEnding = TRANSFER_TYPES.has(entry.entryType) ? entry.startingBalance : entry.startingBalance.plus(entry.amount);
+    expect(entry.endingBalance.toString(), `${where} ending balance`).toBe(expectedEnding.toString());
+    const positive = ['increment', 'amendment', 'expiration_change', 'void_initiated'].includes(entry.entryType);
+    expect(positive ? entry.amount.isPositive() : entry.amount.isNegative(), `${where} amount sign`).toBe(true);
+    running = entry.endingBalance;
+  }
+  for (const block of blocks) {
+    if (block.balance.isNegative()) {
+      expect(block.expiresAt === null && block.filters.length === 0, `negative block ${block.id} is an overdraft block`).toBe(true);
+    }
+    expect(block.balance.compare(block.maximumInitialBalance) <= 0, `block ${block.id} balance <= maximum_initial_balance`).toBe(true);
+    if (afterCommand && block.expiresAt !== null && block.expiresAt.getTime() <= now.getTime()) {
+      expect(block.balance.toString(), `expired block ${block.id} holds nothing`).toBe('0');
+    }
+  }
+}
+
+/** Runs one sequence; throws (with the trace so far) at the first disagreement. */
+function runSequence(steps: readonly Step[]): void {
+  const model = new ReferenceLedger(START);
+  let state: DomainState = { ledger: { currency: 'credits', balance: Decimal.ZERO, nextSequenceNumber: 0 }, blocks: [], entries: [] };
+  const newId = idCounter();
+  const trace: string[] = [];
+  steps.forEach((step, index) => {
+    if (step.kind === 'advance') {
+      const to = 'minutes' in step ? new Date(model.now.getTime() + step.minutes * 60_000) : gridAfter(model.now, step.toGrid);
+      model.advanceTo(to);
+      trace.push(`#${index} clock → ${to.toISOString()}`);
+      return;
+    }
+    const now = model.now;
+    const command = toCommand(step, model);
+    trace.push(`#${index} at ${now.toISOString()}: ${JSON.stringify(command)}`);
+    const decision = decide(command, state.ledger, state.blocks, { now, newId });
+    const expected = modelOutcome(model.apply(command, decision.ok ? decision.value.newBlocks.map((block) => block.id) : []));
+    const actual: Outcome = decision.ok
+      ? { applied: decision.value.entries.map(describeDomainEntry) }
+      : { refused: HTTP_STATUS[decision.error.kind] ?? 500 };
+    const context = () => `\n${trace.join('\n')}\ndomain said ${decision.ok ? 'ok' : JSON.stringify(decision.error)}`;
+    expect(actual, `step ${index}: domain vs model outcome${context()}`).toEqual(expected);
+    if (!decision.ok) return;
+    state = carryForward(state, decision.value);
+    expect(state.blocks.map(describeBlock), `step ${index}: blocks after${context()}`).toEqual(model.blocks.map(describeBlock));
+    assertInvariants(state, now, true);
+  });
+}
+
+describe('decide against the reference ledger (property)', () => {
+  const kinds = enabledKinds();
+  it(`agrees with the model and keeps the invariants over random sequences (${[...kinds].join(', ')})`, () => {
+    fc.assert(
+      fc.property(stepsArb(kinds), (steps) => {
+        runSequence(steps);
+      }),
+      { seed: SEED, numRuns: RUNS },
+    );
+  }, 60_000);
+
+  it('the model itself follows LEDGER_RULES.md §8 examples 1-3', () => {
+    // Example 1: A 100 (2027-01-01, 0.20), B 50 (2026-12-01, 0.50); decrement 70.
+    const model = new ReferenceLedger(START);
+    const inc = (amount: string, expiresAt: Date | null, cost: string | null): LedgerCommand => ({
+      type: 'increment',
+      ...common,
+      amount: Decimal.of(amount),
+      effectiveAt: null,
+      expiresAt,
+      perUnitCostBasis: cost,
+      filters: [],
+    });
+    model.apply(inc('100', new Date('2027-01-01T08:00:00Z'), '0.20'), ['A']);
+    model.apply(inc('50', new Date('2026-12-01T08:00:00Z'), '0.50'), ['B']);
+    const first = model.apply({ type: 'decrement', ...common, amount: Decimal.of('70') });
+    expect('applied' in first && first.applied.map((e) => [e.blockId, e.amount.toString()])).toEqual([
+      ['B', '-50'],
+      ['A', '-20'],
+    ]);
+    expect(model.balance.toString()).toBe('80');
+
+    // Example 2 then 3: A 10 (none, 1.00), B 10 (none, 0.00); decrement 25; then increment 20.
+    const second = new ReferenceLedger(START);
+    second.apply(inc('10', null, '1.00'), ['A']);
+    second.apply(inc('10', null, '0.00'), ['B']);
+    const drawn = second.apply({ type: 'decrement', ...common, amount: Decimal.of('25') });
+    expect('applied' in drawn && drawn.applied.map((e) => [e.blockId, e.amount.toString()])).toEqual([
+      ['B', '-10'],
+      ['A', '-15'],
+    ]);
+    second.apply(inc('20', new Date('2027-01-01T08:00:00Z'), null), ['C']);
+    expect(second.blocks.map((b) => [b.id, b.balance.toString()])).toEqual([
+      ['A', '0'],
+      ['B', '0'],
+      ['C', '15'],
+    ]);
+    expect(second.balance.toString()).toBe('15');
+  });
+});
