@@ -16,6 +16,7 @@
  * - the block made by expiration_change has `maximum_initial_balance` = the amount moved and is
  *   created now; the source keeps its own `maximum_initial_balance`.
  * - void entries both name the voided block.
+ * - expiration_change by `expiry_date` looks among blocks with credit left only.
  *
  * A refused command changes nothing, not even the expiry catch-up it started with (the shell
  * persists a decision or nothing).
@@ -333,7 +334,11 @@ export class ReferenceLedger {
       if (!source) throw new Refusal('resource_not_found', `no block ${blockId}`);
     } else {
       if (sourceExpiresAt === null) throw new Error('expiration_change names no source block');
-      const matches = this.w.blocks.filter((block) => block.expiresAt !== null && ms(block.expiresAt) === ms(sourceExpiresAt));
+      // "The one block whose expiry_date equals expiry_date": among blocks with credit left (a
+      // depleted block has nothing to move, and the worker does not even load it).
+      const matches = this.w.blocks.filter(
+        (block) => block.balance.isPositive() && block.expiresAt !== null && ms(block.expiresAt) === ms(sourceExpiresAt),
+      );
       if (matches.length === 0) throw new Refusal('resource_not_found', 'no block has that expiry_date');
       if (matches.length > 1) throw new Refusal('request_validation', 'several blocks have that expiry_date: give block_id');
       source = matches[0]!;

@@ -84,7 +84,7 @@ const blockPick: fc.Arbitrary<BlockPick> = fc.oneof(
 );
 const itemSubset = fc.subarray(ITEMS, { minLength: 0, maxLength: 3 });
 const filtersArb: fc.Arbitrary<BlockFilter[]> = fc.oneof(
-  { weight: 6, arbitrary: fc.constant([]) },
+  { weight: 6, arbitrary: fc.constant<BlockFilter[]>([]) },
   { weight: 2, arbitrary: itemSubset.map((values) => [{ field: 'item_id' as const, operator: 'includes' as const, values }]) },
   { weight: 1, arbitrary: itemSubset.map((values) => [{ field: 'item_id' as const, operator: 'excludes' as const, values }]) },
   {
