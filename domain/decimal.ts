@@ -74,6 +74,22 @@ export class Decimal {
     return Decimal.fromUnits(this.units - other.units);
   }
 
+  /**
+   * The product, rounded half-to-even to 12 fractional digits: the one place a result can have
+   * more digits than a credit amount holds (quantity × unit amount, LEDGER_RULES.md §5). The
+   * rounding is at 10^-12 credits and unbiased.
+   */
+  timesRounded(other: Decimal): Decimal {
+    const product = this.units * other.units;
+    const negative = product < 0n;
+    const magnitude = negative ? -product : product;
+    let quotient = magnitude / SCALE;
+    const remainder = magnitude % SCALE;
+    const twice = remainder * 2n;
+    if (twice > SCALE || (twice === SCALE && quotient % 2n === 1n)) quotient += 1n;
+    return Decimal.fromUnits(negative ? -quotient : quotient);
+  }
+
   negated(): Decimal {
     return new Decimal(-this.units);
   }

@@ -4,7 +4,7 @@
  * and remembers which blocks changed. `changes()` is what the shell persists.
  */
 import type { Decimal } from './decimal.ts';
-import type { Block, DecisionContext, EntryStatus, EntryType, Ledger, LedgerChanges, NewEntry } from './types.ts';
+import type { Block, DecisionContext, EntryStatus, EntryType, Ledger, LedgerChanges, NewEntry, PendingUsageEntry } from './types.ts';
 
 export interface EntryInput {
   entryType: EntryType;
@@ -18,6 +18,7 @@ export interface EntryInput {
   voidAmount?: Decimal;
   voidReason?: 'refund' | null;
   newBlockExpiryDate?: Date | null;
+  usage?: NewEntry['usage'];
 }
 
 export class LedgerDraft {
@@ -27,6 +28,7 @@ export class LedgerDraft {
   private readonly newBlockIds = new Set<string>();
   private readonly updatedBlockIds = new Set<string>();
   private readonly entries: NewEntry[] = [];
+  private readonly grown = new Map<string, PendingUsageEntry>();
 
   constructor(ledger: Ledger, blocks: readonly Block[], context: DecisionContext) {
     this.ledger = ledger;
@@ -97,6 +99,7 @@ export class LedgerDraft {
       ...(input.voidAmount !== undefined && { voidAmount: input.voidAmount }),
       ...(input.voidReason !== undefined && { voidReason: input.voidReason }),
       ...(input.newBlockExpiryDate !== undefined && { newBlockExpiryDate: input.newBlockExpiryDate }),
+      ...(input.usage !== undefined && { usage: input.usage }),
     };
     this.entries.push(entry);
     this.ledger = {
@@ -107,6 +110,28 @@ export class LedgerDraft {
     return entry;
   }
 
+  /**
+   * Adds `delta` (negative: more usage) to a pending usage entry, stored or made in this draft.
+   * Its amount and ending balance move together, and so does the ledger balance (LEDGER_RULES.md
+   * §5: "later events for the same group add to that entry's amount").
+   */
+  growEntry(entry: PendingUsageEntry | NewEntry, delta: Decimal): void {
+    const made = this.entries.findIndex((candidate) => candidate.id === entry.id);
+    if (made >= 0) {
+      const current = this.entries[made]!;
+      this.entries[made] = { ...current, amount: current.amount.plus(delta), endingBalance: current.endingBalance.plus(delta) };
+    } else {
+      const current = this.grown.get(entry.id) ?? (entry as PendingUsageEntry);
+      this.grown.set(entry.id, { ...current, amount: current.amount.plus(delta), endingBalance: current.endingBalance.plus(delta) });
+    }
+    this.ledger = { ...this.ledger, balance: this.ledger.balance.plus(delta) };
+  }
+
+  /** The entries made in this draft so far. */
+  madeEntries(): readonly NewEntry[] {
+    return this.entries;
+  }
+
   changes(): LedgerChanges {
     const pick = (ids: Set<string>) => [...ids].map((id) => this.blocks.get(id)).filter((b): b is Block => b !== undefined);
     return {
@@ -114,6 +139,7 @@ export class LedgerDraft {
       newBlocks: pick(this.newBlockIds),
       updatedBlocks: pick(this.updatedBlockIds),
       entries: [...this.entries],
+      grownEntries: [...this.grown.values()],
     };
   }
 }

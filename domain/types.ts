@@ -65,6 +65,34 @@ export interface NewEntry {
   voidReason?: 'refund' | null;
   /** expiration_change: the moved credit's new expiry; void_initiated: when the void happened. */
   newBlockExpiryDate?: Date | null;
+  /** Usage decrements: the price, the usage day (YYYY-MM-DD, customer timezone) and when it closes. */
+  usage?: UsageKey & { closesAt: Date };
+}
+
+/** What identifies a pending usage entry besides its ledger: one per price, block and day. */
+export interface UsageKey {
+  priceId: string;
+  blockId: string;
+  usageDay: string;
+}
+
+/** A pending usage decrement already stored; later usage of its group grows it. */
+export interface PendingUsageEntry extends UsageKey {
+  id: string;
+  amount: Decimal;
+  endingBalance: Decimal;
+}
+
+/** The credits one price used on one day, for one ledger (LEDGER_RULES.md §5). */
+export interface UsageGroup {
+  priceId: string;
+  itemId: string;
+  usageDay: string;
+  /** 00:00 of the usage day in the customer's timezone: blocks drawable then pay for the day. */
+  dayStartsAt: Date;
+  /** End of the usage day plus the grace period: the entries become committed then. */
+  closesAt: Date;
+  credits: Decimal;
 }
 
 export interface IncrementCommand {
@@ -132,6 +160,8 @@ export interface LedgerChanges {
   updatedBlocks: Block[];
   /** In the order they were made; the last one answers the request (seed 001). */
   entries: NewEntry[];
+  /** Stored pending usage entries that grew: their new amount and ending balance. */
+  grownEntries: PendingUsageEntry[];
 }
 
 /** Time and identity are given, never read: decisions are deterministic. */

@@ -122,4 +122,40 @@ export const IdempotencyKey = defineEntity({
 });
 export type IdempotencyKeyRow = InferEntity<typeof IdempotencyKey>;
 
-export const entities = [Customer, LedgerHead, CreditBlock, LedgerEntry, LedgerRequest, IdempotencyKey];
+export const UsagePrice = defineEntity({
+  name: 'UsagePrice',
+  tableName: 'usage_prices',
+  properties: {
+    id: p.string().primary(),
+    name: p.string(),
+    eventName: p.string(),
+    itemId: p.string(),
+    unitAmount: amount(),
+    quantityProperty: p.string().nullable(),
+    currency: p.string(),
+    archivedAt: instant().nullable(),
+    createdAt: instant(),
+  },
+});
+export type UsagePriceRow = InferEntity<typeof UsagePrice>;
+
+export const UsageEvent = defineEntity({
+  name: 'UsageEvent',
+  tableName: 'events',
+  properties: {
+    idempotencyKey: p.string().primary(),
+    customerId: p.string().nullable(),
+    externalCustomerId: p.string().nullable(),
+    eventName: p.string(),
+    timestamp: instant(),
+    properties: p.json<Record<string, unknown>>(),
+    status: p.string(),
+    priceId: p.string().nullable(),
+    credits: amount().nullable(),
+    usageDay: p.string().columnType('date').nullable(),
+    ingestedAt: instant(),
+  },
+});
+export type UsageEventRow = InferEntity<typeof UsageEvent>;
+
+export const entities = [Customer, LedgerHead, CreditBlock, LedgerEntry, LedgerRequest, IdempotencyKey, UsagePrice, UsageEvent];

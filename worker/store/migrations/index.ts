@@ -4,8 +4,10 @@
  */
 import { Migration20261121000000_initial } from './Migration20261121000000_initial.ts';
 import { Migration20261121010000_ledgerFunctions } from './Migration20261121010000_ledgerFunctions.ts';
+import { Migration20261121020000_usage } from './Migration20261121020000_usage.ts';
 
 export const migrationsList = [
   { name: 'Migration20261121000000_initial', class: Migration20261121000000_initial },
   { name: 'Migration20261121010000_ledgerFunctions', class: Migration20261121010000_ledgerFunctions },
+  { name: 'Migration20261121020000_usage', class: Migration20261121020000_usage },
 ];
