@@ -22,6 +22,7 @@ import { registerLedgerEntryRoutes } from './routes/ledgerEntries.ts';
 import { registerLedgerRequestRoutes } from './routes/ledgerRequests.ts';
 import { registerPingRoute } from './routes/ping.ts';
 import { registerTestClockRoutes } from './routes/testClock.ts';
+import { registerUsagePriceRoutes } from './routes/usagePrices.ts';
 
 /** Orb's bodies are small; 1 MiB leaves room for large ingest batches later. */
 const BODY_BYTES_MAX = 1_048_576;
@@ -67,6 +68,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerCreditRoutes(app, { orm: deps.orm, customers, clock: deps.clock });
   registerLedgerRequestRoutes(app, { orm: deps.orm, queues: deps.queues });
   registerCreditBlockRoutes(app, { orm: deps.orm });
+  registerUsagePriceRoutes(app, { orm: deps.orm, clock: deps.clock });
   if (deps.clock instanceof ManualClock) {
     registerTestClockRoutes(app, { orm: deps.orm, queues: deps.queues, clock: deps.clock, partitions: deps.partitions });
   }

@@ -1,0 +1,126 @@
+/**
+ * Usage prices, the service's own resource (ARCHITECTURE.md; LEDGER_RULES.md §5): create, list
+ * newest first, get, archive. An event name maps to at most one live price; a second live price
+ * for it is refused with 400 duplicate_resource_creation naming the live one (the partial unique
+ * index `usage_prices_event_name_live_uq` decides races). Archiving is idempotent and keeps the
+ * first `archived_at`. An `Idempotency-Key` on create replays the first answer.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Clock } from '../../worker/clock.ts';
+import { newId } from '../../worker/ids.ts';
+import { IdempotencyKey, UsagePrice, type UsagePriceRow } from '../../worker/store/entities.ts';
+import type { Orm } from '../../worker/store/orm.ts';
+import { archiveUsagePrice, findLiveUsagePrice, findUsagePrice, listUsagePrices } from '../../worker/store/usagePriceQueries.ts';
+import { usagePriceView } from '../../worker/store/usagePriceViews.ts';
+import { ApiError } from '../errors.ts';
+import { fingerprint, IDEMPOTENCY_KEY_LENGTH_MAX } from '../intake/idempotency.ts';
+import { decodeKeyset, paginationMetadata } from '../schemas/listQueries.ts';
+import { usagePriceRequest, usagePricesQuery, type UsagePriceRequest, type UsagePricesQuery } from '../schemas/usagePriceRequest.ts';
+
+const PATH = '/v1/usage_prices';
+const LIVE_PRICE_INDEX = 'usage_prices_event_name_live_uq';
+
+interface Deps {
+  orm: Orm;
+  clock: Clock;
+}
+
+function newUsagePrice(body: UsagePriceRequest, now: Date): UsagePriceRow {
+  return {
+    id: newId(),
+    name: body.name,
+    eventName: body.event_name,
+    itemId: body.item_id,
+    unitAmount: body.unit_amount,
+    quantityProperty: body.quantity_property,
+    currency: body.currency,
+    archivedAt: null,
+    createdAt: now,
+  };
+}
+
+async function duplicateError(deps: Deps, eventName: string): Promise<ApiError> {
+  const live = await findLiveUsagePrice(deps.orm.em.fork(), eventName);
+  const which = live ? ` (${live.id})` : '';
+  return new ApiError(
+    'duplicate_resource_creation',
+    `A live usage price${which} already exists for event_name ${eventName}; archive it before creating another.`,
+  );
+}
+
+function idempotencyKey(header: string | string[] | undefined): string | undefined {
+  if (Array.isArray(header) || (header !== undefined && (header.length === 0 || header.length > IDEMPOTENCY_KEY_LENGTH_MAX))) {
+    throw ApiError.validation(`Idempotency-Key must be one value of 1 to ${IDEMPOTENCY_KEY_LENGTH_MAX} characters.`);
+  }
+  return header;
+}
+
+function registerCreate(app: FastifyInstance, deps: Deps): void {
+  app.post(PATH, { schema: { body: usagePriceRequest } }, async (request, reply) => {
+    const body = request.body as UsagePriceRequest;
+    const key = idempotencyKey(request.headers['idempotency-key']);
+    const print = fingerprint('POST', PATH, request.rawBody);
+    const em = deps.orm.em.fork();
+    if (key !== undefined) {
+      const stored = await em.findOne(IdempotencyKey, { key });
+      if (stored) {
+        if (stored.fingerprint !== print || stored.responseStatus === null) {
+          throw new ApiError('resource_conflict', `Idempotency-Key ${key} was already used for a different request.`);
+        }
+        return reply.code(stored.responseStatus ?? 201).header('idempotent-replayed', 'true').send(stored.responseBody);
+      }
+    }
+    if (await findLiveUsagePrice(em, body.event_name)) throw await duplicateError(deps, body.event_name);
+    const now = deps.clock.now();
+    const price = newUsagePrice(body, now);
+    const view = usagePriceView(price);
+    try {
+      await em.transactional(async (tx) => {
+        // The key goes first: a concurrent request with the same key then waits on it and gets a
+        // retryable 409 instead of losing on the event name with a final 400.
+        if (key !== undefined) {
+          await tx.insert(IdempotencyKey, { key, fingerprint: print, requestId: null, responseStatus: 201, responseBody: view, createdAt: now });
+        }
+        await tx.insert(UsagePrice, price);
+      });
+    } catch (error) {
+      const violation = error as { code?: string; constraint?: string; message?: string };
+      const where = `${violation.constraint} ${violation.message}`;
+      if (violation.code === '23505' && /idempotency_keys/.test(where)) {
+        throw new ApiError('resource_conflict', `A request with Idempotency-Key ${String(key)} is in flight; retry shortly.`);
+      }
+      if (violation.code === '23505' && where.includes(LIVE_PRICE_INDEX)) throw await duplicateError(deps, body.event_name);
+      throw error;
+    }
+    return reply.code(201).send(view);
+  });
+}
+
+export function registerUsagePriceRoutes(app: FastifyInstance, deps: Deps): void {
+  registerCreate(app, deps);
+
+  app.get(PATH, { schema: { querystring: usagePricesQuery } }, async (request) => {
+    const query = request.query as UsagePricesQuery;
+    const page = await listUsagePrices(deps.orm.em.fork(), {
+      limit: query.limit,
+      after: decodeKeyset(query.cursor),
+      includeArchived: query.include_archived,
+      eventName: query.event_name,
+    });
+    return { data: page.data.map(usagePriceView), pagination_metadata: paginationMetadata(page.next) };
+  });
+
+  app.get(`${PATH}/:price_id`, async (request) => {
+    const { price_id: priceId } = request.params as { price_id: string };
+    const row = await findUsagePrice(deps.orm.em.fork(), priceId);
+    if (!row) throw ApiError.notFound(`Usage price with id ${priceId} does not exist.`);
+    return usagePriceView(row);
+  });
+
+  app.post(`${PATH}/:price_id/archive`, async (request) => {
+    const { price_id: priceId } = request.params as { price_id: string };
+    const row = await archiveUsagePrice(deps.orm.em.fork(), priceId, deps.clock.now());
+    if (!row) throw ApiError.notFound(`Usage price with id ${priceId} does not exist.`);
+    return usagePriceView(row);
+  });
+}
