@@ -1,28 +1,12 @@
 /**
  * JSON bodies are parsed with every number kept as its source text (LEDGER_RULES.md §1): the
  * reviver's `context.source` gives "0.1" exactly as sent, so an amount never passes through a
- * binary float. Schemas accept a `JsonNumber` where Orb's contract says "number".
+ * binary float (worker/exactJson.ts). Schemas accept a `JsonNumber` where Orb's contract says
+ * "number".
  */
 import type { FastifyInstance } from 'fastify';
+import { parseExactJson } from '../worker/exactJson.ts';
 import { ApiError } from './errors.ts';
-
-export class JsonNumber {
-  readonly source: string;
-
-  constructor(source: string) {
-    this.source = source;
-  }
-}
-
-type SourceReviver = (this: unknown, key: string, value: unknown, context: { source?: string }) => unknown;
-
-function reviveNumbers(_key: string, value: unknown, context: { source?: string }): unknown {
-  return typeof value === 'number' && context?.source !== undefined ? new JsonNumber(context.source) : value;
-}
-
-export function parseJsonKeepingNumbers(text: string): unknown {
-  return JSON.parse(text, reviveNumbers as SourceReviver as (key: string, value: unknown) => unknown);
-}
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -38,7 +22,7 @@ export function registerJsonBodyParser(app: FastifyInstance): void {
     request.rawBody = text;
     if (text.trim() === '') return done(null, undefined);
     try {
-      done(null, parseJsonKeepingNumbers(text));
+      done(null, parseExactJson(text));
     } catch (error) {
       done(ApiError.validation(`the body is not valid JSON: ${(error as Error).message}`), undefined);
     }

@@ -5,6 +5,7 @@
  */
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Duration } from 'luxon';
 import type { Logger } from 'pino';
 import { ManualClock, type Clock } from '../worker/clock.ts';
 import type { PartitionQueues } from '../worker/queues.ts';
@@ -13,6 +14,7 @@ import { registerBearerAuth } from './auth.ts';
 import { CustomerResolver } from './customerResolver.ts';
 import { registerErrorHandlers } from './errors.ts';
 import type { OutcomeWaiter } from './intake/outcomeWaiter.ts';
+import { UsageCoalescer } from './intake/usageCoalescer.ts';
 import { registerJsonBodyParser } from './jsonBody.ts';
 import { registerCreditBlockRoutes } from './routes/creditBlocks.ts';
 import { registerCreditRoutes } from './routes/credits.ts';
@@ -20,6 +22,7 @@ import { registerCustomerRoutes } from './routes/customers.ts';
 import { registerLedgerRoutes } from './routes/ledger.ts';
 import { registerLedgerEntryRoutes } from './routes/ledgerEntries.ts';
 import { registerLedgerRequestRoutes } from './routes/ledgerRequests.ts';
+import { registerIngestRoute } from './routes/ingest.ts';
 import { registerPingRoute } from './routes/ping.ts';
 import { registerTestClockRoutes } from './routes/testClock.ts';
 import { registerUsagePriceRoutes } from './routes/usagePrices.ts';
@@ -36,6 +39,7 @@ export interface ServerDeps {
   apiKeys: readonly string[];
   partitions: number;
   syncWaitMs: number;
+  gracePeriod: Duration;
 }
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -61,8 +65,13 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     partitions: deps.partitions,
     syncWaitMs: deps.syncWaitMs,
   };
+  const coalescer = new UsageCoalescer(deps.queues, () => deps.clock.now());
+  // Buffered usage is flushed to Redis before the queues close: nothing accepted is dropped.
+  app.addHook('onClose', () => coalescer.close());
+  const usage = { orm: deps.orm, clock: deps.clock, customers, coalescer, partitions: deps.partitions, gracePeriod: deps.gracePeriod };
   registerPingRoute(app);
-  registerCustomerRoutes(app, { orm: deps.orm, clock: deps.clock });
+  registerCustomerRoutes(app, { orm: deps.orm, clock: deps.clock, usage });
+  registerIngestRoute(app, usage);
   registerLedgerEntryRoutes(app, { intake, customers });
   registerLedgerRoutes(app, { orm: deps.orm, customers });
   registerCreditRoutes(app, { orm: deps.orm, customers, clock: deps.clock });

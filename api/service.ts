@@ -62,6 +62,7 @@ export async function startService(config: Config, options: { logger?: Logger; l
         logger,
         partitions: config.partitions,
         queuePrefix: config.queuePrefix,
+        gracePeriod: config.gracePeriod,
         onOutcome: waiter ? (outcome) => waiter.notify(outcome) : undefined,
       })
     : undefined;
@@ -80,6 +81,7 @@ export async function startService(config: Config, options: { logger?: Logger; l
       apiKeys: config.apiKeys,
       partitions: config.partitions,
       syncWaitMs: config.syncWaitMs,
+      gracePeriod: config.gracePeriod,
     });
     if (options.listen ?? true) url = await app.listen({ port: config.port, host: config.host });
   }

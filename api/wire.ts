@@ -5,12 +5,6 @@
  */
 const NUMBER_FIELDS = new Set(['amount', 'starting_balance', 'ending_balance', 'balance', 'maximum_initial_balance', 'void_amount']);
 
-declare global {
-  interface JSON {
-    rawJSON(text: string): unknown;
-  }
-}
-
 /** Orb's customer `balance` is a string on the wire; only ledger and block amounts are numbers. */
 export function toWire(value: unknown, numberFields: ReadonlySet<string> = NUMBER_FIELDS): unknown {
   if (Array.isArray(value)) return value.map((item) => toWire(item, numberFields));

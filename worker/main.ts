@@ -6,13 +6,16 @@
  */
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { Duration } from 'luxon';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.ts';
 import type { LedgerOutcome } from './ledgerOutcome.ts';
 import { publishOutcome } from './outcomeChannel.ts';
 import { partitionQueueName } from './partition.ts';
 import { applyLedgerRequest, type ProcessorDeps } from './processors/applyLedgerRequest.ts';
+import { applyUsage } from './processors/applyUsage.ts';
 import { catchUpLedger } from './processors/catchUpLedger.ts';
+import { closeUsageDays } from './processors/closeUsageDays.ts';
 import type { JobName } from './queues.ts';
 import type { Orm } from './store/orm.ts';
 
@@ -26,6 +29,8 @@ export interface WorkerDeps {
   logger: Logger;
   partitions: number;
   queuePrefix: string;
+  /** How long after its end a usage day stays open to late events (GRACE_PERIOD). */
+  gracePeriod: Duration;
   /** Called in-process when a request finishes, so that an api in the same process answers at once. */
   onOutcome?: (outcome: LedgerOutcome) => void;
 }
@@ -43,6 +48,8 @@ function processorsFor(deps: WorkerDeps): Record<JobName, (data: unknown) => Pro
       return outcome;
     },
     'ledger.catchUp': (data) => catchUpLedger(data, processorDeps),
+    'usage.apply': (data) => applyUsage(data, { ...processorDeps, gracePeriod: deps.gracePeriod }),
+    'usage.closeDays': (data) => closeUsageDays(data, processorDeps),
   };
 }
 

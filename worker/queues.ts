@@ -13,6 +13,8 @@ import { partitionQueueName } from './partition.ts';
 
 /** Bounded history in Redis: outcomes live in Postgres, Redis keeps only enough to debug. */
 const COMPLETED_JOBS_KEPT = 1_000;
+/** A usage job is one partition's share of the intake's coalescing window. */
+export const USAGE_EVENTS_PER_JOB_MAX = 1_000;
 const FAILED_JOBS_KEPT = 10_000;
 
 const partitionJobOptions = {
@@ -25,6 +27,34 @@ export const jobCatalog = {
   /** Apply one accepted ledger request (its payload lives in ledger_requests). */
   'ledger.apply': {
     payload: z.object({ requestId: z.string().min(1), customerId: z.string().min(1) }),
+    options: partitionJobOptions,
+  },
+  /**
+   * Apply a batch of usage events for customers of one partition. Properties travel as exact
+   * JSON text (worker/exactJson.ts) so that quantities never become floats.
+   */
+  'usage.apply': {
+    payload: z.object({
+      events: z
+        .array(
+          z.object({
+            idempotency_key: z.string().min(1),
+            customer_id: z.string().min(1),
+            external_customer_id: z.string().nullable(),
+            event_name: z.string().min(1),
+            timestamp: z.iso.datetime({ offset: true }),
+            properties_json: z.string(),
+          }),
+        )
+        .min(1)
+        .max(USAGE_EVENTS_PER_JOB_MAX),
+      accepted_at: z.iso.datetime({ offset: true }),
+    }),
+    options: partitionJobOptions,
+  },
+  /** Commit the pending usage entries of one customer whose days have closed. */
+  'usage.closeDays': {
+    payload: z.object({ customerId: z.string().min(1) }),
     options: partitionJobOptions,
   },
   /** Write the credit_block_expiry entries that have come due on one ledger. */
@@ -63,8 +93,13 @@ export class PartitionQueues {
     return queue;
   }
 
-  async add<N extends JobName>(partition: number, name: N, payload: JobPayload<N>, jobId: string): Promise<void> {
-    await this.queue(partition).add(name, payload, { ...jobCatalog[name].options, jobId });
+  async add<N extends JobName>(partition: number, name: N, payload: JobPayload<N>, jobId?: string): Promise<void> {
+    await this.queue(partition).add(name, payload, { ...jobCatalog[name].options, ...(jobId && { jobId }) });
+  }
+
+  /** Several jobs for one partition in one round trip, in order. */
+  async addBulk<N extends JobName>(partition: number, name: N, payloads: JobPayload<N>[]): Promise<void> {
+    await this.queue(partition).addBulk(payloads.map((data) => ({ name, data, opts: jobCatalog[name].options })));
   }
 
   async close(): Promise<void> {

@@ -6,11 +6,11 @@
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { sweepDueExpiries, type SweepDeps } from './expirySweep.ts';
+import { runSweeps, type SweepDeps } from './sweeps.ts';
 
 const MAINTENANCE_QUEUE = '{maintenance}';
 /** Expiries are applied within a minute of their instant (LEDGER_RULES.md §4); sweep twice as often. */
-const EXPIRY_SWEEP_EVERY_MS = 30_000;
+const SWEEP_EVERY_MS = 30_000;
 
 export class Scheduler {
   private readonly queue: Queue;
@@ -26,17 +26,17 @@ export class Scheduler {
     const queue = new Queue(MAINTENANCE_QUEUE, { connection, prefix: deps.queuePrefix });
     queue.on('error', (error) => deps.logger.error({ err: error }, 'maintenance queue error'));
     await queue.upsertJobScheduler(
-      'expiry-sweep',
-      { every: EXPIRY_SWEEP_EVERY_MS },
-      { name: 'expiry.sweep', opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
+      'sweeps',
+      { every: SWEEP_EVERY_MS },
+      { name: 'maintenance.sweep', opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
     );
     const worker = new Worker(
       MAINTENANCE_QUEUE,
-      async () => ({ enqueued: (await sweepDueExpiries(deps)).length }),
+      async () => ({ enqueued: (await runSweeps(deps)).length }),
       { connection, prefix: deps.queuePrefix, concurrency: 1 },
     );
     worker.on('error', (error) => deps.logger.error({ err: error }, 'maintenance worker error'));
-    worker.on('failed', (_job, error) => deps.logger.error({ err: error }, 'expiry sweep failed'));
+    worker.on('failed', (_job, error) => deps.logger.error({ err: error }, 'scheduled sweep failed'));
     return new Scheduler(queue, worker);
   }
 

@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../worker/clock.ts';
 import { newId } from '../../worker/ids.ts';
+import { partitionOf } from '../../worker/partition.ts';
 import { Customer, IdempotencyKey, type CustomerRow } from '../../worker/store/entities.ts';
 import type { Orm } from '../../worker/store/orm.ts';
 import { findCustomer, listCustomers } from '../../worker/store/readQueries.ts';
@@ -13,9 +14,12 @@ import { customerView } from '../../worker/store/views.ts';
 import { ApiError } from '../errors.ts';
 import { fingerprint } from '../intake/idempotency.ts';
 import { customerRequest, type CustomerRequest } from '../schemas/customerRequest.ts';
+import type { IngestDeps } from './ingest.ts';
 import { customersQuery, decodeKeyset, paginationMetadata, timeRange } from '../schemas/listQueries.ts';
 
 const TIMEZONE_DEFAULT = 'UTC';
+/** Bounded work inside a create: a backlog larger than this is rare and stays kept. */
+const AWAITING_EVENTS_APPLIED_MAX = 10_000;
 
 function newCustomer(body: CustomerRequest, now: Date): CustomerRow {
   return {
@@ -36,7 +40,34 @@ function newCustomer(body: CustomerRequest, now: Date): CustomerRow {
   };
 }
 
-export function registerCustomerRoutes(app: FastifyInstance, deps: { orm: Orm; clock: Clock }): void {
+/**
+ * Usage that arrived for this customer's external id before the customer existed is applied now,
+ * if it is still inside the grace period (older events stay kept but unapplied).
+ */
+async function applyAwaitingUsage(usage: IngestDeps, customer: CustomerRow, now: Date): Promise<void> {
+  if (!customer.externalCustomerId) return;
+  const events = await usage.orm.em.fork().execute<{ idempotency_key: string; event_name: string; timestamp: Date | string; properties_text: string }[]>(
+    `select idempotency_key, event_name, timestamp, properties::text as properties_text from events
+      where status = 'awaiting_customer' and external_customer_id = ? and timestamp >= ?
+      order by timestamp limit ?`,
+    [customer.externalCustomerId, new Date(now.getTime() - usage.gracePeriod.toMillis()), AWAITING_EVENTS_APPLIED_MAX],
+  );
+  if (events.length === 0) return;
+  await usage.coalescer.submit(
+    partitionOf(customer.id, usage.partitions),
+    events.map((event) => ({
+      idempotency_key: event.idempotency_key,
+      customer_id: customer.id,
+      external_customer_id: customer.externalCustomerId ?? null,
+      event_name: event.event_name,
+      timestamp: new Date(event.timestamp).toISOString(),
+      // jsonb keeps numbers as numeric, and its text form writes them back digit for digit.
+      properties_json: event.properties_text,
+    })),
+  );
+}
+
+export function registerCustomerRoutes(app: FastifyInstance, deps: { orm: Orm; clock: Clock; usage: IngestDeps }): void {
   app.post('/v1/customers', { schema: { body: customerRequest } }, async (request, reply) => {
     const body = request.body as CustomerRequest;
     const key = request.headers['idempotency-key'];
@@ -76,6 +107,7 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { orm: Orm; c
       }
       throw error;
     }
+    await applyAwaitingUsage(deps.usage, customer, now);
     return reply.code(201).send(view);
   });
 

@@ -7,7 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { ManualClock } from '../../worker/clock.ts';
-import { sweepDueExpiries, waitForJobs, type SweepDeps } from '../../worker/expirySweep.ts';
+import { runSweeps, waitForJobs, type SweepDeps } from '../../worker/sweeps.ts';
 import { ApiError } from '../errors.ts';
 import { dateTime } from '../schemas/primitives.ts';
 
@@ -24,10 +24,10 @@ export function registerTestClockRoutes(app: FastifyInstance, deps: SweepDeps & 
       throw ApiError.validation(`the clock only moves forward; it is ${deps.clock.now().toISOString()}.`);
     }
     deps.clock.advanceTo(to);
-    const jobs = await sweepDueExpiries(deps);
+    const jobs = await runSweeps(deps);
     if (!(await waitForJobs(deps.queues, jobs, CATCH_UP_WAIT_MS))) {
       throw new ApiError('unavailable', `the clock moved to ${to.toISOString()} but catching up took longer than ${CATCH_UP_WAIT_MS} ms.`);
     }
-    return { now: deps.clock.now().toISOString(), ledgers_caught_up: jobs.length };
+    return { now: deps.clock.now().toISOString(), jobs_run: jobs.length };
   });
 }

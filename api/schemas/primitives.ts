@@ -5,7 +5,7 @@
 import { DateTime, IANAZone } from 'luxon';
 import { z } from 'zod';
 import { Decimal, FRACTION_DIGITS, INTEGER_DIGITS_MAX } from '../../domain/decimal.ts';
-import { JsonNumber } from '../jsonBody.ts';
+import { JsonNumber } from '../../worker/exactJson.ts';
 
 const jsonNumber = z.custom<JsonNumber>((value) => value instanceof JsonNumber, { message: 'must be a number' });
 

@@ -86,6 +86,7 @@ export const LedgerEntry = defineEntity({
     voidReason: p.string().nullable(),
     voidAmount: amount().nullable(),
     newBlockExpiryDate: instant().nullable(),
+    priceId: p.string().nullable(),
   },
 });
 export type LedgerEntryRow = InferEntity<typeof LedgerEntry>;

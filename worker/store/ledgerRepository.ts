@@ -10,7 +10,7 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decimal } from '../../domain/decimal.ts';
-import type { Block, BlockFilter, Ledger, LedgerChanges } from '../../domain/types.ts';
+import type { Block, BlockFilter, Ledger, LedgerChanges, NewEntry } from '../../domain/types.ts';
 import type { OutcomeError } from '../ledgerOutcome.ts';
 import type { CreditBlockRow, LedgerEntryRow } from './entities.ts';
 
@@ -29,7 +29,7 @@ export interface LockedRequest {
   customer: { id: string; externalCustomerId: string | null; timezone: string };
 }
 
-interface BlockSqlRow {
+export interface BlockSqlRow {
   id: string;
   currency: string;
   balance: string;
@@ -43,7 +43,7 @@ interface BlockSqlRow {
   created_at: Instant;
 }
 
-function toBlock(row: BlockSqlRow): Block {
+export function toBlock(row: BlockSqlRow): Block {
   return {
     id: row.id,
     currency: row.currency,
@@ -68,7 +68,7 @@ export interface LoadedRequest extends LoadedLedger {
   request: LockedRequest;
 }
 
-interface LoadSqlRow {
+export interface LoadSqlRow {
   id: string;
   customer_id: string;
   currency: string;
@@ -92,7 +92,7 @@ export async function lockCustomerAndLoad(em: EntityManager, customerId: string,
   return toLoadedLedger(currency, row ?? { ledger_balance: null, next_sequence_number: null, blocks: [] });
 }
 
-function toLoadedLedger(currency: string, row: Pick<LoadSqlRow, 'ledger_balance' | 'next_sequence_number' | 'blocks'>): LoadedLedger {
+export function toLoadedLedger(currency: string, row: Pick<LoadSqlRow, 'ledger_balance' | 'next_sequence_number' | 'blocks'>): LoadedLedger {
   return {
     ledger: {
       currency,
@@ -125,7 +125,8 @@ export async function lockRequestAndLoad(em: EntityManager, requestId: string, n
   };
 }
 
-function blockRecord(customerId: string, block: Block) {
+/** The row forms `ledger_write` takes (jsonb_populate_recordset on the table types). */
+export function blockRecord(customerId: string, block: Block) {
   return {
     id: block.id,
     customer_id: customerId,
@@ -143,19 +144,12 @@ function blockRecord(customerId: string, block: Block) {
   };
 }
 
-/**
- * Writes a decision and marks the request committed, in one round trip (the function
- * `ledger_save`): new blocks, changed block balances, entries, the ledger head, the request.
- */
-/** `requestId` null: a write no request asked for (the scheduler's clock catch-up). */
-export async function saveChanges(
-  em: EntityManager,
-  customerId: string,
-  requestId: string | null,
-  changes: LedgerChanges,
-  now: Date,
-): Promise<void> {
-  const entries = changes.entries.map((entry) => ({
+export function changedBlockRecord(block: Block) {
+  return { id: block.id, balance: block.balance.toString(), voided_at: block.voidedAt?.toISOString() ?? null };
+}
+
+export function entryRecord(customerId: string, requestId: string | null, entry: NewEntry) {
+  return {
     id: entry.id,
     customer_id: customerId,
     currency: entry.currency,
@@ -173,12 +167,25 @@ export async function saveChanges(
     void_reason: entry.voidReason ?? null,
     void_amount: entry.voidAmount?.toString() ?? null,
     new_block_expiry_date: entry.newBlockExpiryDate?.toISOString() ?? null,
-  }));
-  const updated = changes.updatedBlocks.map((block) => ({
-    id: block.id,
-    balance: block.balance.toString(),
-    voided_at: block.voidedAt?.toISOString() ?? null,
-  }));
+    price_id: entry.usage?.priceId ?? null,
+    usage_day: entry.usage?.usageDay ?? null,
+    closes_at: entry.usage?.closesAt.toISOString() ?? null,
+  };
+}
+
+/**
+ * Writes a decision and, when a request asked for it, marks the request committed, in one round
+ * trip (the function `ledger_save`). `requestId` null: a write no request asked for (the
+ * scheduler's clock catch-up).
+ */
+export async function saveChanges(
+  em: EntityManager,
+  customerId: string,
+  requestId: string | null,
+  changes: LedgerChanges,
+  now: Date,
+): Promise<void> {
+  const entries = changes.entries.map((entry) => entryRecord(customerId, requestId, entry));
   await em.execute(
     'select ledger_save(?, ?, ?, ?::jsonb, ?::jsonb, ?::jsonb, ?::numeric, ?, ?::jsonb, ?)',
     [
@@ -186,7 +193,7 @@ export async function saveChanges(
       customerId,
       changes.ledger.currency,
       JSON.stringify(changes.newBlocks.map((block) => blockRecord(customerId, block))),
-      JSON.stringify(updated),
+      JSON.stringify(changes.updatedBlocks.map(changedBlockRecord)),
       JSON.stringify(entries),
       changes.ledger.balance.toString(),
       changes.ledger.nextSequenceNumber,
@@ -228,6 +235,7 @@ export function writtenRows(changes: LedgerChanges, customerId: string, requestI
       voidReason: entry.voidReason ?? null,
       voidAmount: entry.voidAmount?.toString() ?? null,
       newBlockExpiryDate: entry.newBlockExpiryDate ?? null,
+      priceId: entry.usage?.priceId ?? null,
     };
     const blockRef: Pick<CreditBlockRow, 'id' | 'expiryDate' | 'perUnitCostBasis' | 'filters'> = {
       id: block.id,

@@ -69,6 +69,7 @@ interface EntryJoinRow {
   void_reason: string | null;
   void_amount: string | null;
   new_block_expiry_date: Date | string | null;
+  price_id: string | null;
   block_expiry_date: Date | string | null;
   block_per_unit_cost_basis: string | null;
   block_filters: CreditBlockRow['filters'];
@@ -131,6 +132,7 @@ export async function listLedgerEntries(em: EntityManager, customer: CustomerRef
         voidReason: row.void_reason,
         voidAmount: row.void_amount,
         newBlockExpiryDate: row.new_block_expiry_date === null ? null : new Date(row.new_block_expiry_date),
+        priceId: row.price_id,
       },
       { id: row.block_id, expiryDate: row.block_expiry_date === null ? null : new Date(row.block_expiry_date), perUnitCostBasis: row.block_per_unit_cost_basis, filters: row.block_filters },
       customer,

@@ -40,7 +40,7 @@ export function ledgerEntryView(entry: LedgerEntryRow, block: BlockRef, customer
   });
   switch (entry.entryType) {
     case 'decrement':
-      return { ...common, price_id: null, invoice_id: null, event_id: null };
+      return { ...common, price_id: entry.priceId ?? null, invoice_id: null, event_id: null };
     case 'increment':
       return { ...common, created_invoices: null };
     case 'expiration_change':

@@ -53,12 +53,12 @@ describe('filters and effective dates', () => {
 });
 
 describe('scheduled expiry', () => {
-  it('registers one expiry sweep with BullMQ, repeated well within a minute', async () => {
+  it('registers one sweep (expiries, closed usage days) with BullMQ, repeated well within a minute', async () => {
     const { Queue } = await import('bullmq');
     const queue = new Queue('{maintenance}', { connection: t.service.redis, prefix: t.queuePrefix });
     const schedulers = await queue.getJobSchedulers();
     await queue.close();
-    expect(schedulers.map((s) => [s.key, s.name])).toEqual([['expiry-sweep', 'expiry.sweep']]);
+    expect(schedulers.map((s) => [s.key, s.name])).toEqual([['sweeps', 'maintenance.sweep']]);
     expect(Number(schedulers[0]?.every)).toBeLessThanOrEqual(60_000);
   });
 });

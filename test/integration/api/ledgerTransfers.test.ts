@@ -136,7 +136,7 @@ describe('automatic expiry and the test clock (§8 example 8)', () => {
     expect(clock.body.now).toBe(START);
     const advance = await t.request('POST', '/v1/test_clock/advance', { to: '2026-11-22T09:00:00Z' });
     expect(advance.status, advance.text).toBe(200);
-    expect(advance.body.ledgers_caught_up).toBeGreaterThanOrEqual(1);
+    expect(advance.body.jobs_run).toBeGreaterThanOrEqual(1);
     const ledger = await t.request('GET', `/v1/customers/${customer.id}/credits/ledger`);
     expect(ledger.body.data[0]).toMatchObject({ entry_type: 'credit_block_expiry', amount: -30, ending_balance: 0 });
     expect((await block(a.credit_block.id)).balance).toBe(0);

@@ -1,0 +1,74 @@
+/**
+ * Coalesces usage events per partition for a few milliseconds (ARCHITECTURE.md step 5): events
+ * from many concurrent ingest requests for one partition become one job, so the worker applies
+ * them in one transaction. A batch is flushed when it is full or when its first event has waited
+ * FLUSH_AFTER_MS; each caller learns when Redis has accepted the job holding its events.
+ */
+import type { JobPayload, PartitionQueues } from '../../worker/queues.ts';
+import { USAGE_EVENTS_PER_JOB_MAX } from '../../worker/queues.ts';
+
+type UsageEvent = JobPayload<'usage.apply'>['events'][number];
+
+/** Long enough to gather a burst, short against the one-second usage lag target. */
+const FLUSH_AFTER_MS = 5;
+
+interface Batch {
+  events: UsageEvent[];
+  waiters: { resolve: () => void; reject: (error: unknown) => void }[];
+  timer: NodeJS.Timeout;
+}
+
+export class UsageCoalescer {
+  private readonly queues: PartitionQueues;
+  private readonly now: () => Date;
+  private readonly batches = new Map<number, Batch>();
+  private readonly flushing = new Set<Promise<void>>();
+
+  constructor(queues: PartitionQueues, now: () => Date) {
+    this.queues = queues;
+    this.now = now;
+  }
+
+  /** Resolves once every event is in a job Redis has accepted. */
+  async submit(partition: number, events: UsageEvent[]): Promise<void> {
+    const accepted: Promise<void>[] = [];
+    for (let start = 0; start < events.length; ) {
+      const batch = this.batchFor(partition);
+      const room = USAGE_EVENTS_PER_JOB_MAX - batch.events.length;
+      batch.events.push(...events.slice(start, start + room));
+      start += room;
+      accepted.push(new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject })));
+      if (batch.events.length >= USAGE_EVENTS_PER_JOB_MAX) this.flush(partition);
+    }
+    await Promise.all(accepted);
+  }
+
+  private batchFor(partition: number): Batch {
+    const existing = this.batches.get(partition);
+    if (existing) return existing;
+    const batch: Batch = { events: [], waiters: [], timer: setTimeout(() => this.flush(partition), FLUSH_AFTER_MS) };
+    this.batches.set(partition, batch);
+    return batch;
+  }
+
+  private flush(partition: number): void {
+    const batch = this.batches.get(partition);
+    if (!batch) return;
+    this.batches.delete(partition);
+    clearTimeout(batch.timer);
+    const added = this.queues
+      .add(partition, 'usage.apply', { events: batch.events, accepted_at: this.now().toISOString() })
+      .then(
+        () => batch.waiters.forEach((waiter) => waiter.resolve()),
+        (error: unknown) => batch.waiters.forEach((waiter) => waiter.reject(error)),
+      );
+    this.flushing.add(added);
+    void added.finally(() => this.flushing.delete(added));
+  }
+
+  /** Flushes what is buffered and waits for it: nothing accepted is left behind at shutdown. */
+  async close(): Promise<void> {
+    for (const partition of [...this.batches.keys()]) this.flush(partition);
+    await Promise.allSettled([...this.flushing]);
+  }
+}

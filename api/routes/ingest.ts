@@ -1,0 +1,122 @@
+/**
+ * `POST /v1/ingest` (Orb's IngestionResponse): validates each event (shape, customer, timestamp
+ * within the grace period and at most five minutes ahead), reports the bad ones in
+ * `validation_failed`, and hands the good ones to the coalescer; it answers once Redis holds them.
+ * Events for an external customer id that names no customer yet are kept and applied when that
+ * customer is created (api/routes/customers.ts).
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Duration } from 'luxon';
+import type { Clock } from '../../worker/clock.ts';
+import { stringifyExactJson } from '../../worker/exactJson.ts';
+import { partitionOf } from '../../worker/partition.ts';
+import type { JobPayload } from '../../worker/queues.ts';
+import type { Orm } from '../../worker/store/orm.ts';
+import { ApiError } from '../errors.ts';
+import type { CustomerResolver } from '../customerResolver.ts';
+import type { UsageCoalescer } from '../intake/usageCoalescer.ts';
+import { EVENTS_PER_REQUEST_MAX, ingestBody, ingestEvent, type IngestEvent } from '../schemas/ingestRequest.ts';
+
+const FUTURE_SKEW_MAX_MS = 5 * 60_000;
+
+type QueuedEvent = JobPayload<'usage.apply'>['events'][number];
+
+interface ValidationFailure {
+  idempotency_key: string;
+  validation_errors: string[];
+}
+
+export interface IngestDeps {
+  orm: Orm;
+  clock: Clock;
+  customers: CustomerResolver;
+  coalescer: UsageCoalescer;
+  partitions: number;
+  gracePeriod: Duration;
+}
+
+function keyOf(raw: unknown): string {
+  const key = (raw as { idempotency_key?: unknown } | null)?.idempotency_key;
+  return typeof key === 'string' ? key : '';
+}
+
+function timestampProblem(timestamp: string, now: Date, grace: Duration): string | undefined {
+  const at = new Date(timestamp).getTime();
+  if (at < now.getTime() - grace.toMillis()) return `timestamp ${timestamp} is older than the grace period (${grace.toISO()})`;
+  if (at > now.getTime() + FUTURE_SKEW_MAX_MS) return `timestamp ${timestamp} is more than 5 minutes in the future`;
+  return undefined;
+}
+
+/** Keeps an event whose external customer id names no customer yet, to apply when it does. */
+async function keepAwaiting(orm: Orm, events: IngestEvent[], now: Date): Promise<void> {
+  if (events.length === 0) return;
+  const records = events.map((event) => ({
+    idempotency_key: event.idempotency_key,
+    customer_id: null,
+    external_customer_id: event.external_customer_id,
+    event_name: event.event_name,
+    timestamp: event.timestamp,
+    properties: event.properties,
+    status: 'awaiting_customer',
+    ingested_at: now.toISOString(),
+  }));
+  await orm.em.fork().execute(
+    `insert into events (idempotency_key, customer_id, external_customer_id, event_name, timestamp, properties, status, ingested_at)
+     select idempotency_key, customer_id, external_customer_id, event_name, timestamp, properties, status, ingested_at
+       from jsonb_populate_recordset(null::events, ?::jsonb)
+     on conflict (idempotency_key) do nothing`,
+    [stringifyExactJson(records)],
+  );
+}
+
+export function registerIngestRoute(app: FastifyInstance, deps: IngestDeps): void {
+  app.post('/v1/ingest', { schema: { body: ingestBody } }, async (request) => {
+    const { events } = request.body as { events: unknown[] };
+    if (events.length > EVENTS_PER_REQUEST_MAX) {
+      throw new ApiError('request_too_large', `send at most ${EVENTS_PER_REQUEST_MAX} events per request; this one has ${events.length}.`);
+    }
+    const now = deps.clock.now();
+    const failures: ValidationFailure[] = [];
+    const byPartition = new Map<number, QueuedEvent[]>();
+    const awaiting: IngestEvent[] = [];
+    const seen = new Set<string>();
+    for (const raw of events) {
+      const parsed = ingestEvent.safeParse(raw);
+      if (!parsed.success) {
+        failures.push({ idempotency_key: keyOf(raw), validation_errors: parsed.error.issues.map((issue) => `${issue.path.join('.') || 'event'}: ${issue.message}`) });
+        continue;
+      }
+      const event = parsed.data;
+      // A key repeated within one request is one event (the first), like a repeat across requests.
+      if (seen.has(event.idempotency_key)) continue;
+      seen.add(event.idempotency_key);
+      const problem = timestampProblem(event.timestamp, now, deps.gracePeriod);
+      if (problem) {
+        failures.push({ idempotency_key: event.idempotency_key, validation_errors: [problem] });
+        continue;
+      }
+      const customer = await deps.customers
+        .resolve(event.customer_id ? { customerId: event.customer_id } : { externalCustomerId: event.external_customer_id ?? '' })
+        .catch((error: unknown) => (error instanceof ApiError && error.kind === 'resource_not_found' ? undefined : Promise.reject(error)));
+      if (!customer) {
+        if (event.customer_id) failures.push({ idempotency_key: event.idempotency_key, validation_errors: [`customer_id ${event.customer_id} does not exist`] });
+        else awaiting.push(event);
+        continue;
+      }
+      const partition = partitionOf(customer.id, deps.partitions);
+      const queued = byPartition.get(partition) ?? [];
+      byPartition.set(partition, queued);
+      queued.push({
+        idempotency_key: event.idempotency_key,
+        customer_id: customer.id,
+        external_customer_id: customer.externalCustomerId,
+        event_name: event.event_name,
+        timestamp: new Date(event.timestamp).toISOString(),
+        properties_json: stringifyExactJson(event.properties),
+      });
+    }
+    await keepAwaiting(deps.orm, awaiting, now);
+    await Promise.all([...byPartition].map(([partition, queued]) => deps.coalescer.submit(partition, queued)));
+    return { validation_failed: failures, debug: null };
+  });
+}

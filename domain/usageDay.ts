@@ -1,0 +1,27 @@
+/**
+ * The usage day of an event (LEDGER_RULES.md §5): the calendar date of its timestamp in the
+ * customer's timezone, with the instants that bound it. A day closes (its pending entries become
+ * committed) when its end plus the grace period has passed.
+ */
+import { DateTime, type Duration } from 'luxon';
+
+export interface UsageDay {
+  /** YYYY-MM-DD in the customer's timezone. */
+  usageDay: string;
+  startsAt: Date;
+  endsAt: Date;
+  closesAt: Date;
+}
+
+export function usageDayOf(timestamp: Date, timezone: string, grace: Duration): UsageDay {
+  const local = DateTime.fromJSDate(timestamp, { zone: timezone });
+  const start = local.startOf('day');
+  // The next midnight, not start + 24 h: days around a DST change are 23 or 25 hours long.
+  const end = start.plus({ days: 1 }).startOf('day');
+  return {
+    usageDay: start.toISODate() ?? '',
+    startsAt: start.toJSDate(),
+    endsAt: end.toJSDate(),
+    closesAt: end.plus(grace).toJSDate(),
+  };
+}

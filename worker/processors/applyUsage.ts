@@ -1,0 +1,138 @@
+/**
+ * Applies a batch of usage events for one partition (ARCHITECTURE.md step 5), in one transaction:
+ * price each event, insert the events (a repeated idempotency key is dropped and counted), group
+ * the new ones by (customer, currency, price, usage day), and decide each touched ledger with the
+ * pure `decideUsage`. Redelivery is harmless: the insert finds every event already there and
+ * nothing is deducted twice.
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Duration } from 'luxon';
+import { Decimal } from '../../domain/decimal.ts';
+import { decideUsage } from '../../domain/decideUsage.ts';
+import { priceEvent, type PropertyValue, type UsagePrice } from '../../domain/priceEvent.ts';
+import type { UsageGroup } from '../../domain/types.ts';
+import { usageDayOf } from '../../domain/usageDay.ts';
+import { JsonNumber, parseExactJson, stringifyExactJson } from '../exactJson.ts';
+import { newId } from '../ids.ts';
+import { jobCatalog, type JobPayload } from '../queues.ts';
+import { insertEvents, loadLivePrices, loadTimezones, loadUsageLedgers, saveUsage, type EventRecord } from '../store/usageRepository.ts';
+import { withTransientRetry } from '../transientRetry.ts';
+import type { ProcessorDeps } from './applyLedgerRequest.ts';
+
+export interface UsageResult {
+  received: number;
+  duplicates: number;
+  applied: number;
+  unpriced: number;
+  invalid: number;
+}
+
+type UsageEvent = JobPayload<'usage.apply'>['events'][number];
+
+/** Numbers keep their digits as `{ numberText }`; nested values price nothing (Orb forbids them). */
+function propertyValues(properties: unknown): Record<string, PropertyValue> {
+  const values: Record<string, PropertyValue> = {};
+  for (const [key, value] of Object.entries(properties as Record<string, unknown>)) {
+    values[key] = value instanceof JsonNumber ? { numberText: value.source } : typeof value === 'string' || typeof value === 'boolean' ? value : null;
+  }
+  return values;
+}
+
+interface PricedEvent {
+  record: EventRecord;
+  group?: Omit<UsageGroup, 'credits'> & { customerId: string; currency: string; credits: Decimal };
+}
+
+function price(event: UsageEvent, prices: Map<string, UsagePrice>, timezone: string, grace: Duration, acceptedAt: string): PricedEvent {
+  const properties = parseExactJson(event.properties_json);
+  const record: EventRecord = {
+    idempotency_key: event.idempotency_key,
+    customer_id: event.customer_id,
+    external_customer_id: event.external_customer_id,
+    event_name: event.event_name,
+    timestamp: event.timestamp,
+    properties,
+    status: 'unpriced',
+    price_id: null,
+    credits: null,
+    usage_day: null,
+    ingested_at: acceptedAt,
+  };
+  const usagePrice = prices.get(event.event_name);
+  if (!usagePrice) return { record };
+  const day = usageDayOf(new Date(event.timestamp), timezone, grace);
+  const pricing = priceEvent(usagePrice, propertyValues(properties));
+  if (pricing.status === 'invalid_quantity') return { record: { ...record, status: 'invalid_quantity', price_id: usagePrice.id } };
+  return {
+    record: { ...record, status: 'applied', price_id: usagePrice.id, credits: pricing.credits.toString(), usage_day: day.usageDay },
+    group: {
+      customerId: event.customer_id,
+      currency: usagePrice.currency,
+      priceId: usagePrice.id,
+      itemId: usagePrice.itemId,
+      usageDay: day.usageDay,
+      dayStartsAt: day.startsAt,
+      closesAt: day.closesAt,
+      credits: pricing.credits,
+    },
+  };
+}
+
+/** Sums the new events' credits per ledger and (price, day), in a stable order. */
+function groupByLedger(priced: PricedEvent[], inserted: Set<string>): Map<string, { customerId: string; currency: string; groups: UsageGroup[] }> {
+  const ledgers = new Map<string, { customerId: string; currency: string; groups: Map<string, UsageGroup> }>();
+  for (const { record, group } of priced) {
+    if (!group || !inserted.has(record.idempotency_key)) continue;
+    const ledgerKey = `${group.customerId}\u0000${group.currency}`;
+    const ledger = ledgers.get(ledgerKey) ?? { customerId: group.customerId, currency: group.currency, groups: new Map() };
+    ledgers.set(ledgerKey, ledger);
+    const groupKey = `${group.priceId}\u0000${group.usageDay}`;
+    const existing = ledger.groups.get(groupKey);
+    ledger.groups.set(groupKey, existing ? { ...existing, credits: existing.credits.plus(group.credits) } : group);
+  }
+  return new Map(
+    [...ledgers].map(([key, ledger]) => [
+      key,
+      { ...ledger, groups: [...ledger.groups.values()].sort((a, b) => (a.usageDay + a.priceId).localeCompare(b.usageDay + b.priceId)) },
+    ]),
+  );
+}
+
+async function applyBatch(em: EntityManager, payload: JobPayload<'usage.apply'>, deps: ProcessorDeps & { gracePeriod: Duration }): Promise<UsageResult> {
+  const { events } = payload;
+  const now = deps.clock.now();
+  const prices = await loadLivePrices(em, [...new Set(events.map((event) => event.event_name))]);
+  const timezones = await loadTimezones(em, [...new Set(events.map((event) => event.customer_id))]);
+  const priced = events.map((event) => price(event, prices, timezones.get(event.customer_id) ?? 'UTC', deps.gracePeriod, payload.accepted_at));
+  const inserted = await insertEvents(em, stringifyExactJson(priced.map((event) => event.record)));
+  const ledgers = groupByLedger(priced, inserted);
+  if (ledgers.size > 0) {
+    const keys = [...ledgers.values()].map(({ customerId, currency, groups }) => ({
+      customerId,
+      currency,
+      usageDays: [...new Set(groups.map((group) => group.usageDay))],
+    }));
+    const loaded = await loadUsageLedgers(em, keys, now);
+    const decisions = loaded.map((ledger) => ({
+      customerId: ledger.customerId,
+      changes: decideUsage(ledger.ledger, ledger.blocks, ledger.pending, ledgers.get(`${ledger.customerId}\u0000${ledger.ledger.currency}`)?.groups ?? [], {
+        now,
+        newId,
+      }),
+    }));
+    await saveUsage(em, decisions);
+  }
+  const fresh = priced.filter((event) => inserted.has(event.record.idempotency_key));
+  return {
+    received: events.length,
+    duplicates: events.length - inserted.size,
+    applied: fresh.filter((event) => event.record.status === 'applied').length,
+    unpriced: fresh.filter((event) => event.record.status === 'unpriced').length,
+    invalid: fresh.filter((event) => event.record.status === 'invalid_quantity').length,
+  };
+}
+
+export async function applyUsage(data: unknown, deps: ProcessorDeps & { gracePeriod: Duration }): Promise<UsageResult> {
+  const payload = jobCatalog['usage.apply'].payload.parse(data);
+  return withTransientRetry(() => deps.orm.em.fork().transactional((em) => applyBatch(em, payload, deps)));
+}

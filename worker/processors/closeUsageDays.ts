@@ -1,0 +1,21 @@
+/**
+ * Commits a customer's pending usage entries whose day has closed (end of the usage day plus the
+ * grace period, LEDGER_RULES.md §5). Runs on the customer's partition, so no usage job can grow an
+ * entry while it is being closed; once committed, an entry never changes again.
+ */
+import { jobCatalog } from '../queues.ts';
+import { withTransientRetry } from '../transientRetry.ts';
+import type { ProcessorDeps } from './applyLedgerRequest.ts';
+
+export async function closeUsageDays(data: unknown, deps: ProcessorDeps): Promise<{ committed: number }> {
+  const { customerId } = jobCatalog['usage.closeDays'].payload.parse(data);
+  const rows = await withTransientRetry(() =>
+    deps.orm.em.fork().execute<{ id: string }[]>(
+      `update ledger_entries set entry_status = 'committed'
+        where customer_id = ? and entry_status = 'pending' and closes_at <= ?
+        returning id`,
+      [customerId, deps.clock.now()],
+    ),
+  );
+  return { committed: rows.length };
+}
