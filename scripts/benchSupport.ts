@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import pg from 'pg';
+import { deleteQueueKeys } from '../worker/queueKeys.ts';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
@@ -18,13 +19,14 @@ export interface RunningService {
 
 export async function startServiceProcess(env: Record<string, string>): Promise<RunningService> {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const queuePrefix = `bench-${randomBytes(4).toString('hex')}`;
   const child = spawn(process.execPath, [fileURLToPath(new URL('./start.ts', import.meta.url))], {
     env: {
       ...process.env,
       PORT: String(port),
       API_KEYS: BENCH_API_KEY,
       LOG_LEVEL: 'warn',
-      QUEUE_PREFIX: `bench-${randomBytes(4).toString('hex')}`,
+      QUEUE_PREFIX: queuePrefix,
       ...env,
     },
     stdio: ['ignore', 'inherit', 'inherit'],
@@ -45,11 +47,13 @@ export async function startServiceProcess(env: Record<string, string>): Promise<
   return {
     baseUrl,
     process: child,
-    stop: () =>
-      new Promise<void>((resolve) => {
+    stop: async () => {
+      await new Promise<void>((resolve) => {
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
-      }),
+      });
+      await deleteQueueKeys(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', queuePrefix);
+    },
   };
 }
 
@@ -117,3 +121,4 @@ export async function recreateDatabase(databaseUrl: string): Promise<void> {
     await client.end();
   }
 }
+

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { startService, type Service } from '../../api/service.ts';
 import { loadConfig } from '../../worker/config.ts';
-import { openRedis } from '../../worker/redis.ts';
+import { deleteQueueKeys } from '../../worker/queueKeys.ts';
 import { cloneTemplateDatabase } from './databases.ts';
 
 export const TEST_API_KEY = 'test_key_0123456789';
@@ -20,20 +20,6 @@ export interface TestService {
   /** `fetch` against the service with the API key and JSON content type set. */
   request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: any; text: string }>;
   stop(): Promise<void>;
-}
-
-export async function deleteQueueKeys(prefix: string): Promise<void> {
-  const redis = await openRedis(REDIS_URL);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
 }
 
 export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
@@ -77,7 +63,7 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     },
     async stop() {
       await service.close();
-      await deleteQueueKeys(queuePrefix);
+      await deleteQueueKeys(REDIS_URL, queuePrefix);
       await database.drop();
     },
   };

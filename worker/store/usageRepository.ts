@@ -59,7 +59,8 @@ export async function insertEvents(em: EntityManager, recordsJson: string): Prom
      -- An event kept while its external customer id named no customer is applied now, once.
      on conflict (idempotency_key) do update
        set customer_id = excluded.customer_id, status = excluded.status, price_id = excluded.price_id,
-           credits = excluded.credits, usage_day = excluded.usage_day, ingested_at = excluded.ingested_at
+           credits = excluded.credits, usage_day = excluded.usage_day, ingested_at = excluded.ingested_at,
+           applied_at = clock_timestamp()
        where events.status = 'awaiting_customer' and excluded.status <> 'awaiting_customer'
      returning idempotency_key`,
     [recordsJson],

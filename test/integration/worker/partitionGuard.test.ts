@@ -15,7 +15,8 @@ import { partitionQueueName } from '../../../worker/partition.ts';
 import { guardPartitionCount } from '../../../worker/partitionGuard.ts';
 import { openRedis } from '../../../worker/redis.ts';
 import { cloneTemplateDatabase } from '../../support/databases.ts';
-import { deleteQueueKeys, REDIS_URL, startTestService } from '../../support/testService.ts';
+import { deleteQueueKeys } from '../../../worker/queueKeys.ts';
+import { REDIS_URL, startTestService } from '../../support/testService.ts';
 import { eventually } from '../ledgerTestHelpers.ts';
 
 let redis: Redis;
@@ -32,7 +33,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   redis.disconnect();
-  for (const prefix of prefixes) await deleteQueueKeys(prefix);
+  for (const prefix of prefixes) await deleteQueueKeys(REDIS_URL, prefix);
 });
 
 async function withQueue<T>(prefix: string, partition: number, use: (queue: Queue) => Promise<T>): Promise<T> {

@@ -39,6 +39,8 @@ export class Migration20261121020000_usage extends Migration {
         credits numeric(38,12),
         usage_day date,
         ingested_at timestamptz not null,
+        -- When the worker wrote it: the end of the event's path, for lag measurements.
+        applied_at timestamptz not null default clock_timestamp(),
         check (customer_id is not null or external_customer_id is not null)
       );
       create index events_customer_timestamp_idx on events (customer_id, timestamp);

@@ -1,0 +1,160 @@
+/**
+ * End-to-end usage benchmark: events pushed over HTTP (`POST /v1/ingest`) by many customers, until
+ * the ledger reflects every one. For each batch size it reports accepted events/s (HTTP answered),
+ * applied events/s (written by the worker), p50/p99 lag from sending to application (the event's
+ * `applied_at`), and the service's RSS over the run; then, at half the measured rate, the lag of
+ * a steady stream. The service runs as its own process on a fresh database; traffic stays on
+ * 127.0.0.1.
+ *   npm run bench:ingest -- --seconds 10 --customers 1000 --concurrency 16 --batches 1,100,500
+ */
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import { BENCH_API_KEY, parseArgs, percentile, postJson, recreateDatabase, startServiceProcess, type RunningService } from './benchSupport.ts';
+
+const batchSizesArg = process.argv.indexOf('--batches');
+const batchSizes = batchSizesArg > 0 ? (process.argv.splice(batchSizesArg, 2)[1] ?? '100').split(',').map(Number) : [1, 100, 500];
+const options = parseArgs({ seconds: 10, customers: 1000, concurrency: 16, partitions: 16 });
+const databaseUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/credits_bench_ingest';
+
+async function post(service: RunningService, path: string, body: unknown): Promise<any> {
+  const { status, text } = await postJson(`${service.baseUrl}${path}`, BENCH_API_KEY, JSON.stringify(body));
+  if (status >= 300) throw new Error(`${path} answered ${status}: ${text}`);
+  return JSON.parse(text);
+}
+
+function rssMiB(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) / 1024 : Number.NaN;
+}
+
+interface RunResult {
+  sent: number;
+  sentAt: Map<string, number>;
+  seconds: number;
+}
+
+let sequence = 0;
+
+function batch(customers: string[], size: number): { events: unknown[]; keys: string[] } {
+  const events = [];
+  const keys = [];
+  const timestamp = new Date().toISOString();
+  for (let index = 0; index < size; index += 1) {
+    const key = `e${(sequence += 1)}`;
+    keys.push(key);
+    events.push({
+      idempotency_key: key,
+      event_name: 'tokens',
+      timestamp,
+      properties: { tokens: 1 + (sequence % 7) },
+      customer_id: customers[sequence % customers.length],
+    });
+  }
+  return { events, keys };
+}
+
+/** Closed loop: `concurrency` clients send batches back to back for `seconds`. */
+async function pushFlat(service: RunningService, customers: string[], size: number, seconds: number, concurrency: number): Promise<RunResult> {
+  const sentAt = new Map<string, number>();
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline) {
+        const { events, keys } = batch(customers, size);
+        const at = Date.now();
+        await post(service, '/v1/ingest', { events });
+        for (const key of keys) sentAt.set(key, at);
+      }
+    }),
+  );
+  return { sent: sentAt.size, sentAt, seconds: (performance.now() - started) / 1000 };
+}
+
+/** Open loop: batches issued at a fixed event rate, whatever the answers' latency. */
+async function pushSteady(service: RunningService, customers: string[], size: number, eventsPerSecond: number, seconds: number): Promise<RunResult> {
+  const sentAt = new Map<string, number>();
+  const intervalMs = (1000 * size) / eventsPerSecond;
+  const started = performance.now();
+  const pending: Promise<void>[] = [];
+  for (let index = 0; performance.now() < started + seconds * 1000; index += 1) {
+    const wait = started + index * intervalMs - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    const { events, keys } = batch(customers, size);
+    const at = Date.now();
+    pending.push(post(service, '/v1/ingest', { events }).then(() => keys.forEach((key) => sentAt.set(key, at))));
+  }
+  await Promise.all(pending);
+  return { sent: sentAt.size, sentAt, seconds: (performance.now() - started) / 1000 };
+}
+
+async function measureApplication(db: pg.Client, run: RunResult, startedAt: number) {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const { rows } = await db.query<{ count: string }>('select count(*) from events where applied_at >= $1', [new Date(startedAt)]);
+    if (Number(rows[0]?.count) >= run.sent || Date.now() > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const { rows } = await db.query<{ idempotency_key: string; applied_ms: string }>(
+    'select idempotency_key, (extract(epoch from applied_at) * 1000)::bigint as applied_ms from events where applied_at >= $1',
+    [new Date(startedAt)],
+  );
+  const lags: number[] = [];
+  let lastApplied = startedAt;
+  for (const row of rows) {
+    const sent = run.sentAt.get(row.idempotency_key);
+    const applied = Number(row.applied_ms);
+    if (sent !== undefined) lags.push(applied - sent);
+    lastApplied = Math.max(lastApplied, applied);
+  }
+  lags.sort((a, b) => a - b);
+  return { applied: rows.length, appliedSeconds: (lastApplied - startedAt) / 1000, p50: percentile(lags, 50), p99: percentile(lags, 99) };
+}
+
+async function main(): Promise<void> {
+  await recreateDatabase(databaseUrl);
+  const service = await startServiceProcess({ DATABASE_URL: databaseUrl, PARTITIONS: String(options.partitions), LOG_LEVEL: 'warn' });
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  const rss: number[] = [];
+  const sampler = setInterval(() => rss.push(rssMiB(service.process.pid ?? 0)), 1000);
+  try {
+    await post(service, '/v1/usage_prices', { name: 'Tokens', event_name: 'tokens', item_id: 'llm', unit_amount: '0.001', quantity_property: 'tokens' });
+    const customers: string[] = [];
+    for (let index = 0; index < options.customers!; index += 1) {
+      const customer = await post(service, '/v1/customers', { name: `Bench ${index}`, email: `bench${index}@example.com` });
+      await post(service, `/v1/customers/${customer.id}/credits/ledger_entry`, { entry_type: 'increment', amount: 1_000_000 });
+      customers.push(customer.id);
+    }
+    console.log(`machine: ${(await import('node:os')).cpus().length} cores; ${options.customers} customers, ${options.partitions} partitions, ${options.concurrency} connections`);
+    let bestRate = 0;
+    for (const size of batchSizes) {
+      const startedAt = Date.now();
+      const run = await pushFlat(service, customers, size, options.seconds!, options.concurrency!);
+      const applied = await measureApplication(db, run, startedAt);
+      const appliedRate = applied.applied / applied.appliedSeconds;
+      if (size === 100) bestRate = appliedRate;
+      console.log(
+        `batch ${String(size).padStart(3)}: accepted ${(run.sent / run.seconds).toFixed(0)} events/s, applied ${appliedRate.toFixed(0)} events/s ` +
+          `(${applied.applied}/${run.sent}), lag p50 ${applied.p50} ms p99 ${applied.p99} ms`,
+      );
+    }
+    if (bestRate > 0) {
+      const steadyRate = Math.round(bestRate / 2);
+      const startedAt = Date.now();
+      const run = await pushSteady(service, customers, 100, steadyRate, options.seconds!);
+      const applied = await measureApplication(db, run, startedAt);
+      console.log(`steady ${steadyRate} events/s in batches of 100: applied ${applied.applied}/${run.sent}, lag p50 ${applied.p50} ms p99 ${applied.p99} ms`);
+    }
+    console.log(`service RSS: min ${Math.min(...rss).toFixed(0)} MiB, max ${Math.max(...rss).toFixed(0)} MiB over ${rss.length} s`);
+  } finally {
+    clearInterval(sampler);
+    await db.end();
+    await service.stop();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
