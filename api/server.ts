@@ -19,6 +19,7 @@ import { registerJsonBodyParser } from './jsonBody.ts';
 import { registerCreditBlockRoutes } from './routes/creditBlocks.ts';
 import { registerCreditRoutes } from './routes/credits.ts';
 import { registerCustomerRoutes } from './routes/customers.ts';
+import { registerEventRoutes } from './routes/events.ts';
 import { registerLedgerRoutes } from './routes/ledger.ts';
 import { registerLedgerEntryRoutes } from './routes/ledgerEntries.ts';
 import { registerLedgerRequestRoutes } from './routes/ledgerRequests.ts';
@@ -72,6 +73,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerPingRoute(app);
   registerCustomerRoutes(app, { orm: deps.orm, clock: deps.clock, usage });
   registerIngestRoute(app, usage);
+  registerEventRoutes(app, { orm: deps.orm, clock: deps.clock, queues: deps.queues, partitions: deps.partitions });
   registerLedgerEntryRoutes(app, { intake, customers });
   registerLedgerRoutes(app, { orm: deps.orm, customers });
   registerCreditRoutes(app, { orm: deps.orm, customers, clock: deps.clock });

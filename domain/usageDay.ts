@@ -25,3 +25,25 @@ export function usageDayOf(timestamp: Date, timezone: string, grace: Duration): 
     closesAt: end.plus(grace).toJSDate(),
   };
 }
+
+/**
+ * `usageDayOf` for many events: most of a batch falls on a few days, and luxon's zone arithmetic
+ * costs more than everything else done per event, so each (timezone, day) is computed once.
+ */
+export class UsageDayCache {
+  private readonly grace: Duration;
+  private readonly lastByZone = new Map<string, UsageDay>();
+
+  constructor(grace: Duration) {
+    this.grace = grace;
+  }
+
+  dayOf(timestamp: Date, timezone: string): UsageDay {
+    const last = this.lastByZone.get(timezone);
+    const at = timestamp.getTime();
+    if (last && at >= last.startsAt.getTime() && at < last.endsAt.getTime()) return last;
+    const day = usageDayOf(timestamp, timezone, this.grace);
+    this.lastByZone.set(timezone, day);
+    return day;
+  }
+}

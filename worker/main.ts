@@ -16,6 +16,7 @@ import { applyLedgerRequest, type ProcessorDeps } from './processors/applyLedger
 import { applyUsage } from './processors/applyUsage.ts';
 import { catchUpLedger } from './processors/catchUpLedger.ts';
 import { closeUsageDays } from './processors/closeUsageDays.ts';
+import { deprecateEvent } from './processors/deprecateEvent.ts';
 import type { JobName } from './queues.ts';
 import type { Orm } from './store/orm.ts';
 
@@ -50,6 +51,7 @@ function processorsFor(deps: WorkerDeps): Record<JobName, (data: unknown) => Pro
     'ledger.catchUp': (data) => catchUpLedger(data, processorDeps),
     'usage.apply': (data) => applyUsage(data, { ...processorDeps, gracePeriod: deps.gracePeriod }),
     'usage.closeDays': (data) => closeUsageDays(data, processorDeps),
+    'usage.deprecate': (data) => deprecateEvent(data, { ...processorDeps, gracePeriod: deps.gracePeriod }),
   };
 }
 

@@ -57,6 +57,14 @@ export const jobCatalog = {
     payload: z.object({ customerId: z.string().min(1) }),
     options: partitionJobOptions,
   },
+  /**
+   * Deprecate one usage event of this customer (PUT /v1/events/{id}/deprecate): mark it and, if
+   * it was applied, return its credits to its group's pending entries. `customerId` routes it.
+   */
+  'usage.deprecate': {
+    payload: z.object({ eventId: z.string().min(1), customerId: z.string().min(1) }),
+    options: partitionJobOptions,
+  },
   /** Write the credit_block_expiry entries that have come due on one ledger. */
   'ledger.catchUp': {
     payload: z.object({ customerId: z.string().min(1), currency: z.string().min(1) }),

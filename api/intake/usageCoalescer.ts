@@ -9,8 +9,11 @@ import { USAGE_EVENTS_PER_JOB_MAX } from '../../worker/queues.ts';
 
 type UsageEvent = JobPayload<'usage.apply'>['events'][number];
 
-/** Long enough to gather a burst, short against the one-second usage lag target. */
-const FLUSH_AFTER_MS = 5;
+/**
+ * Long enough that a busy partition gets few, large jobs (each job costs a transaction whatever
+ * its size), short against the one-second usage lag target.
+ */
+const FLUSH_AFTER_MS = 20;
 
 interface Batch {
   events: UsageEvent[];

@@ -47,9 +47,15 @@ function timestampProblem(timestamp: string, now: Date, grace: Duration): string
   return undefined;
 }
 
-/** Keeps an event whose external customer id names no customer yet, to apply when it does. */
-async function keepAwaiting(orm: Orm, events: IngestEvent[], now: Date): Promise<void> {
-  if (events.length === 0) return;
+/**
+ * Keeps events whose external customer id names no customer yet, to apply when it does. Then
+ * looks again: a customer created while this request ran may have missed them (its creation
+ * applies only what was kept before it), so those events go on to their partition now. The worker
+ * applies a kept event once, whichever path brings it.
+ */
+async function keepAwaiting(deps: IngestDeps, events: IngestEvent[], now: Date): Promise<Map<number, QueuedEvent[]>> {
+  const late = new Map<number, QueuedEvent[]>();
+  if (events.length === 0) return late;
   const records = events.map((event) => ({
     idempotency_key: event.idempotency_key,
     customer_id: null,
@@ -60,13 +66,31 @@ async function keepAwaiting(orm: Orm, events: IngestEvent[], now: Date): Promise
     status: 'awaiting_customer',
     ingested_at: now.toISOString(),
   }));
-  await orm.em.fork().execute(
+  await deps.orm.em.fork().execute(
     `insert into events (idempotency_key, customer_id, external_customer_id, event_name, timestamp, properties, status, ingested_at)
      select idempotency_key, customer_id, external_customer_id, event_name, timestamp, properties, status, ingested_at
        from jsonb_populate_recordset(null::events, ?::jsonb)
      on conflict (idempotency_key) do nothing`,
     [stringifyExactJson(records)],
   );
+  for (const event of events) {
+    const customer = await deps.customers.resolve({ externalCustomerId: event.external_customer_id ?? '' }).catch(() => undefined);
+    if (!customer) continue;
+    const partition = partitionOf(customer.id, deps.partitions);
+    late.set(partition, [...(late.get(partition) ?? []), queuedEvent(event, customer)]);
+  }
+  return late;
+}
+
+function queuedEvent(event: IngestEvent, customer: { id: string; externalCustomerId: string | null }): QueuedEvent {
+  return {
+    idempotency_key: event.idempotency_key,
+    customer_id: customer.id,
+    external_customer_id: customer.externalCustomerId,
+    event_name: event.event_name,
+    timestamp: event.timestamp,
+    properties_json: stringifyExactJson(event.properties),
+  };
 }
 
 export function registerIngestRoute(app: FastifyInstance, deps: IngestDeps): void {
@@ -87,14 +111,15 @@ export function registerIngestRoute(app: FastifyInstance, deps: IngestDeps): voi
         continue;
       }
       const event = parsed.data;
-      // A key repeated within one request is one event (the first), like a repeat across requests.
+      // A key repeated within one request is one event (the first valid one), like a repeat
+      // across requests.
       if (seen.has(event.idempotency_key)) continue;
-      seen.add(event.idempotency_key);
       const problem = timestampProblem(event.timestamp, now, deps.gracePeriod);
       if (problem) {
         failures.push({ idempotency_key: event.idempotency_key, validation_errors: [problem] });
         continue;
       }
+      seen.add(event.idempotency_key);
       const customer = await deps.customers
         .resolve(event.customer_id ? { customerId: event.customer_id } : { externalCustomerId: event.external_customer_id ?? '' })
         .catch((error: unknown) => (error instanceof ApiError && error.kind === 'resource_not_found' ? undefined : Promise.reject(error)));
@@ -106,16 +131,11 @@ export function registerIngestRoute(app: FastifyInstance, deps: IngestDeps): voi
       const partition = partitionOf(customer.id, deps.partitions);
       const queued = byPartition.get(partition) ?? [];
       byPartition.set(partition, queued);
-      queued.push({
-        idempotency_key: event.idempotency_key,
-        customer_id: customer.id,
-        external_customer_id: customer.externalCustomerId,
-        event_name: event.event_name,
-        timestamp: new Date(event.timestamp).toISOString(),
-        properties_json: stringifyExactJson(event.properties),
-      });
+      queued.push(queuedEvent(event, customer));
     }
-    await keepAwaiting(deps.orm, awaiting, now);
+    for (const [partition, queued] of await keepAwaiting(deps, awaiting, now)) {
+      byPartition.set(partition, [...(byPartition.get(partition) ?? []), ...queued]);
+    }
     await Promise.all([...byPartition].map(([partition, queued]) => deps.coalescer.submit(partition, queued)));
     return { validation_failed: failures, debug: null };
   });

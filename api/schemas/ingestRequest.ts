@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { JsonNumber } from '../../worker/exactJson.ts';
-import { dateTime } from './primitives.ts';
+import { utcInstant } from './primitives.ts';
 
 /** Orb's own bound per request; larger bodies are answered 413. */
 export const EVENTS_PER_REQUEST_MAX = 500;
@@ -19,7 +19,7 @@ export const ingestEvent = z
   .strictObject({
     idempotency_key: z.string().min(1).max(255),
     event_name: z.string().min(1).max(500),
-    timestamp: dateTime,
+    timestamp: utcInstant,
     properties: z.record(z.string(), propertyValue, { error: 'properties values must be numbers, booleans or strings' }),
     customer_id: z.string().min(1).nullable().optional(),
     external_customer_id: z.string().min(1).nullable().optional(),

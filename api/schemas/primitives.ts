@@ -64,6 +64,19 @@ export const dateOrDateTime = z.string().refine(
   'must be an ISO 8601 date (YYYY-MM-DD) or date-time',
 );
 
+/**
+ * An ISO 8601 date-time as an instant, in canonical UTC form ("…Z"). A date-time without an
+ * offset is UTC, as Orb documents for event timestamps, never the server's local time.
+ */
+export const utcInstant = z.string().transform((text, ctx) => {
+  const parsed = /T/.test(text) ? DateTime.fromISO(text, { zone: 'utc', setZone: true }) : DateTime.invalid('no time');
+  if (!parsed.isValid) {
+    ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 date-time such as 2026-11-21T19:00:00Z' });
+    return z.NEVER;
+  }
+  return parsed.toUTC().toISO() ?? '';
+});
+
 export const dateTime = z.string().refine(
   (text) => /T/.test(text) && DateTime.fromISO(text, { setZone: true }).isValid,
   'must be an ISO 8601 date-time',

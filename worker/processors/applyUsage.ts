@@ -11,7 +11,7 @@ import { Decimal } from '../../domain/decimal.ts';
 import { decideUsage } from '../../domain/decideUsage.ts';
 import { priceEvent, type PropertyValue, type UsagePrice } from '../../domain/priceEvent.ts';
 import type { UsageGroup } from '../../domain/types.ts';
-import { usageDayOf } from '../../domain/usageDay.ts';
+import { UsageDayCache } from '../../domain/usageDay.ts';
 import { JsonNumber, parseExactJson, stringifyExactJson } from '../exactJson.ts';
 import { newId } from '../ids.ts';
 import { jobCatalog, type JobPayload } from '../queues.ts';
@@ -43,7 +43,7 @@ interface PricedEvent {
   group?: Omit<UsageGroup, 'credits'> & { customerId: string; currency: string; credits: Decimal };
 }
 
-function price(event: UsageEvent, prices: Map<string, UsagePrice>, timezone: string, grace: Duration, acceptedAt: string): PricedEvent {
+function price(event: UsageEvent, prices: Map<string, UsagePrice>, timezone: string, days: UsageDayCache, acceptedAt: string): PricedEvent {
   const properties = parseExactJson(event.properties_json);
   const record: EventRecord = {
     idempotency_key: event.idempotency_key,
@@ -60,7 +60,7 @@ function price(event: UsageEvent, prices: Map<string, UsagePrice>, timezone: str
   };
   const usagePrice = prices.get(event.event_name);
   if (!usagePrice) return { record };
-  const day = usageDayOf(new Date(event.timestamp), timezone, grace);
+  const day = days.dayOf(new Date(event.timestamp), timezone);
   const pricing = priceEvent(usagePrice, propertyValues(properties));
   if (pricing.status === 'invalid_quantity') return { record: { ...record, status: 'invalid_quantity', price_id: usagePrice.id } };
   return {
@@ -103,7 +103,8 @@ async function applyBatch(em: EntityManager, payload: JobPayload<'usage.apply'>,
   const now = deps.clock.now();
   const prices = await loadLivePrices(em, [...new Set(events.map((event) => event.event_name))]);
   const timezones = await loadTimezones(em, [...new Set(events.map((event) => event.customer_id))]);
-  const priced = events.map((event) => price(event, prices, timezones.get(event.customer_id) ?? 'UTC', deps.gracePeriod, payload.accepted_at));
+  const days = new UsageDayCache(deps.gracePeriod);
+  const priced = events.map((event) => price(event, prices, timezones.get(event.customer_id) ?? 'UTC', days, payload.accepted_at));
   const inserted = await insertEvents(em, stringifyExactJson(priced.map((event) => event.record)));
   const ledgers = groupByLedger(priced, inserted);
   if (ledgers.size > 0) {

@@ -5,9 +5,11 @@
 import { Migration20261121000000_initial } from './Migration20261121000000_initial.ts';
 import { Migration20261121010000_ledgerFunctions } from './Migration20261121010000_ledgerFunctions.ts';
 import { Migration20261121020000_usage } from './Migration20261121020000_usage.ts';
+import { Migration20261121030000_deprecation } from './Migration20261121030000_deprecation.ts';
 
 export const migrationsList = [
   { name: 'Migration20261121000000_initial', class: Migration20261121000000_initial },
   { name: 'Migration20261121010000_ledgerFunctions', class: Migration20261121010000_ledgerFunctions },
   { name: 'Migration20261121020000_usage', class: Migration20261121020000_usage },
+  { name: 'Migration20261121030000_deprecation', class: Migration20261121030000_deprecation },
 ];
