@@ -4,7 +4,7 @@
  * applied one at a time, in the order accepted. Processors are looked up by job name in the
  * catalog; a ledger request's outcome is also announced to waiting HTTP requests.
  */
-import { Worker, type Job } from 'bullmq';
+import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Duration } from 'luxon';
 import type { Logger } from 'pino';
@@ -19,6 +19,7 @@ import { closeUsageDays } from './processors/closeUsageDays.ts';
 import { deprecateEvent } from './processors/deprecateEvent.ts';
 import type { JobName } from './queues.ts';
 import type { Orm } from './store/orm.ts';
+import { followingUsageJobs, removeFollowers } from './usageFollowers.ts';
 
 /** Long enough for a slow transaction with retries; a crashed worker's job is picked up after it. */
 const LOCK_DURATION_MS = 30_000;
@@ -36,7 +37,10 @@ export interface WorkerDeps {
   onOutcome?: (outcome: LedgerOutcome) => void;
 }
 
-function processorsFor(deps: WorkerDeps): Record<JobName, (data: unknown) => Promise<unknown>> {
+/** Events one usage transaction takes at most, its own job and the ones behind it together. */
+const USAGE_EVENTS_PER_TRANSACTION_MAX = 5_000;
+
+function processorsFor(deps: WorkerDeps): Record<JobName, (data: unknown, job: Job, queue: Queue) => Promise<unknown>> {
   const processorDeps: ProcessorDeps = { orm: deps.orm, clock: deps.clock, logger: deps.logger };
   return {
     'ledger.apply': async (data) => {
@@ -49,7 +53,12 @@ function processorsFor(deps: WorkerDeps): Record<JobName, (data: unknown) => Pro
       return outcome;
     },
     'ledger.catchUp': (data) => catchUpLedger(data, processorDeps),
-    'usage.apply': (data) => applyUsage(data, { ...processorDeps, gracePeriod: deps.gracePeriod }),
+    'usage.apply': async (data, job, queue) => {
+      const followers = await followingUsageJobs(queue, USAGE_EVENTS_PER_TRANSACTION_MAX, job.data?.events?.length ?? 0);
+      const result = await applyUsage([data, ...followers.map((follower) => follower.data)], { ...processorDeps, gracePeriod: deps.gracePeriod });
+      await removeFollowers(followers);
+      return { ...result, jobs: 1 + followers.length };
+    },
     'usage.closeDays': (data) => closeUsageDays(data, processorDeps),
     'usage.deprecate': (data) => deprecateEvent(data, { ...processorDeps, gracePeriod: deps.gracePeriod }),
   };
@@ -65,12 +74,14 @@ export class PartitionWorkers {
   static start(deps: WorkerDeps): PartitionWorkers {
     const processors = processorsFor(deps);
     const workers = Array.from({ length: deps.partitions }, (_, partition) => {
+      const queue = new Queue(partitionQueueName(partition), { connection: deps.redis, prefix: deps.queuePrefix });
+      queue.on('error', (error) => deps.logger.error({ err: error, partition }, 'queue error'));
       const worker = new Worker(
         partitionQueueName(partition),
         async (job: Job) => {
           const processor = processors[job.name as JobName];
           if (!processor) throw new Error(`no processor for job ${job.name}`);
-          return processor(job.data);
+          return processor(job.data, job, queue);
         },
         { connection: deps.redis, prefix: deps.queuePrefix, concurrency: 1, lockDuration: LOCK_DURATION_MS },
       );

@@ -27,7 +27,8 @@ export interface UsageResult {
   invalid: number;
 }
 
-type UsageEvent = JobPayload<'usage.apply'>['events'][number];
+/** An event with the instant its job was accepted. */
+type UsageEvent = JobPayload<'usage.apply'>['events'][number] & { accepted_at: string };
 
 /** Numbers keep their digits as `{ numberText }`; nested values price nothing (Orb forbids them). */
 function propertyValues(properties: unknown): Record<string, PropertyValue> {
@@ -43,7 +44,7 @@ interface PricedEvent {
   group?: Omit<UsageGroup, 'credits'> & { customerId: string; currency: string; credits: Decimal };
 }
 
-function price(event: UsageEvent, prices: Map<string, UsagePrice>, timezone: string, days: UsageDayCache, acceptedAt: string): PricedEvent {
+function price(event: UsageEvent, prices: Map<string, UsagePrice>, timezone: string, days: UsageDayCache): PricedEvent {
   const properties = parseExactJson(event.properties_json);
   const record: EventRecord = {
     idempotency_key: event.idempotency_key,
@@ -56,7 +57,7 @@ function price(event: UsageEvent, prices: Map<string, UsagePrice>, timezone: str
     price_id: null,
     credits: null,
     usage_day: null,
-    ingested_at: acceptedAt,
+    ingested_at: event.accepted_at,
   };
   const usagePrice = prices.get(event.event_name);
   if (!usagePrice) return { record };
@@ -98,13 +99,12 @@ function groupByLedger(priced: PricedEvent[], inserted: Set<string>): Map<string
   );
 }
 
-async function applyBatch(em: EntityManager, payload: JobPayload<'usage.apply'>, deps: ProcessorDeps & { gracePeriod: Duration }): Promise<UsageResult> {
-  const { events } = payload;
+async function applyBatch(em: EntityManager, events: UsageEvent[], deps: ProcessorDeps & { gracePeriod: Duration }): Promise<UsageResult> {
   const now = deps.clock.now();
   const prices = await loadLivePrices(em, [...new Set(events.map((event) => event.event_name))]);
   const timezones = await loadTimezones(em, [...new Set(events.map((event) => event.customer_id))]);
   const days = new UsageDayCache(deps.gracePeriod);
-  const priced = events.map((event) => price(event, prices, timezones.get(event.customer_id) ?? 'UTC', days, payload.accepted_at));
+  const priced = events.map((event) => price(event, prices, timezones.get(event.customer_id) ?? 'UTC', days));
   const inserted = await insertEvents(em, stringifyExactJson(priced.map((event) => event.record)));
   const ledgers = groupByLedger(priced, inserted);
   if (ledgers.size > 0) {
@@ -133,7 +133,9 @@ async function applyBatch(em: EntityManager, payload: JobPayload<'usage.apply'>,
   };
 }
 
-export async function applyUsage(data: unknown, deps: ProcessorDeps & { gracePeriod: Duration }): Promise<UsageResult> {
-  const payload = jobCatalog['usage.apply'].payload.parse(data);
-  return withTransientRetry(() => deps.orm.em.fork().transactional((em) => applyBatch(em, payload, deps)));
+/** Applies one or more usage jobs' events (the running job and those behind it) together. */
+export async function applyUsage(jobs: unknown[], deps: ProcessorDeps & { gracePeriod: Duration }): Promise<UsageResult> {
+  const payloads = jobs.map((data) => jobCatalog['usage.apply'].payload.parse(data));
+  const events = payloads.flatMap((each) => each.events.map((event) => ({ ...event, accepted_at: each.accepted_at })));
+  return withTransientRetry(() => deps.orm.em.fork().transactional((em) => applyBatch(em, events, deps)));
 }
