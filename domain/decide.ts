@@ -20,8 +20,7 @@ import type { Block, DecisionContext, Ledger, LedgerChanges, LedgerCommand } fro
 function apply(command: LedgerCommand, draft: LedgerDraft, context: DecisionContext): LedgerError | undefined {
   switch (command.type) {
     case 'increment':
-      decideIncrement(command, draft, context);
-      return undefined;
+      return decideIncrement(command, draft, context);
     case 'decrement':
       decideDecrement(command, draft, context);
       return undefined;

@@ -6,6 +6,7 @@
  */
 import { Decimal } from './decimal.ts';
 import type { LedgerDraft } from './ledgerDraft.ts';
+import { ledgerError, type LedgerError } from './ledgerError.ts';
 import type { Block, DecisionContext, IncrementCommand } from './types.ts';
 
 function byAge(a: Block, b: Block): number {
@@ -14,8 +15,12 @@ function byAge(a: Block, b: Block): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-export function decideIncrement(command: IncrementCommand, draft: LedgerDraft, context: DecisionContext): void {
+export function decideIncrement(command: IncrementCommand, draft: LedgerDraft, context: DecisionContext): LedgerError | undefined {
   const effectiveAt = command.effectiveAt ?? context.now;
+  // Credit that is expired on arrival would be written off at once (choice: refuse it instead).
+  if (command.expiresAt !== null && command.expiresAt.getTime() <= Math.max(context.now.getTime(), effectiveAt.getTime())) {
+    return ledgerError('request_validation', `expiry_date ${command.expiresAt.toISOString()} must be after now and after effective_date.`);
+  }
   let remaining = command.amount;
   if (effectiveAt.getTime() <= context.now.getTime()) {
     const negative = draft.allBlocks().filter((block) => block.balance.isNegative() && block.voidedAt === null).sort(byAge);
@@ -46,4 +51,5 @@ export function decideIncrement(command: IncrementCommand, draft: LedgerDraft, c
     description: command.description,
     metadata: command.metadata,
   });
+  return undefined;
 }
