@@ -83,7 +83,8 @@ export class Migration20261121020000_usage extends Migration {
         do update set balance = excluded.balance, next_sequence_number = excluded.next_sequence_number;
       end $$;
 
-      create or replace function ledger_save(p_request_id text, p_customer_id text, p_currency text, p_new_blocks jsonb,
+      -- Writes one ledger's decision and, when a request asked for it, marks the request committed.
+      create function ledger_save(p_request_id text, p_customer_id text, p_currency text, p_new_blocks jsonb,
                                              p_changed_blocks jsonb, p_entries jsonb, p_balance numeric,
                                              p_next_sequence_number integer, p_entry_ids jsonb, p_now timestamptz)
       returns void language plpgsql as $$
@@ -127,7 +128,7 @@ export class Migration20261121020000_usage extends Migration {
 
   override down(): void {
     this.addSql(`
-      drop function usage_load; drop function ledger_write;
+      drop function usage_load; drop function ledger_save; drop function ledger_write;
       drop index ledger_entries_closing_idx; drop index ledger_entries_usage_group_uq;
       alter table ledger_entries drop column closes_at, drop column usage_day, drop column price_id;
       drop table events; drop table usage_prices;
