@@ -6,14 +6,12 @@
 const NUMBER_FIELDS = new Set(['amount', 'starting_balance', 'ending_balance', 'balance', 'maximum_initial_balance', 'void_amount']);
 
 /** Orb's customer `balance` is a string on the wire; only ledger and block amounts are numbers. */
-export function toWire(value: unknown, numberFields: ReadonlySet<string> = NUMBER_FIELDS): unknown {
-  if (Array.isArray(value)) return value.map((item) => toWire(item, numberFields));
+export function toWire(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(toWire);
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};
   for (const [key, field] of Object.entries(value)) {
-    out[key] = typeof field === 'string' && numberFields.has(key) ? JSON.rawJSON(field) : toWire(field, numberFields);
+    out[key] = typeof field === 'string' && NUMBER_FIELDS.has(key) ? JSON.rawJSON(field) : toWire(field);
   }
   return out;
 }
-
-export const NO_NUMBER_FIELDS: ReadonlySet<string> = new Set();
