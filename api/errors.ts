@@ -36,11 +36,18 @@ export interface ProblemBody {
 export class ApiError extends Error {
   readonly kind: ErrorKind;
   readonly validationErrors: string[] | undefined;
+  /** Sent as `Retry-After` (seconds) when set: when to try again after a 429. */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(kind: ErrorKind, detail: string, validationErrors?: string[]) {
+  constructor(kind: ErrorKind, detail: string, validationErrors?: string[], retryAfterSeconds?: number) {
     super(detail);
     this.kind = kind;
     this.validationErrors = validationErrors;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+
+  static tooManyRequests(detail: string, retryAfterSeconds: number): ApiError {
+    return new ApiError('too_many_requests', detail, undefined, retryAfterSeconds);
   }
 
   static validation(detail: string, validationErrors: string[] = [detail]): ApiError {
@@ -77,7 +84,10 @@ function zodIssues(error: FastifyError): string[] {
 
 export function registerErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error instanceof ApiError) return sendProblem(reply, problem(error.kind, error.message, error.validationErrors));
+    if (error instanceof ApiError) {
+      if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
+      return sendProblem(reply, problem(error.kind, error.message, error.validationErrors));
+    }
     if (hasZodFastifySchemaValidationErrors(error)) {
       const issues = zodIssues(error);
       const where = (error as { validationContext?: string }).validationContext ?? 'request';

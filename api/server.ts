@@ -5,31 +5,39 @@
  */
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Redis } from 'ioredis';
 import type { Duration } from 'luxon';
 import type { Logger } from 'pino';
 import { ManualClock, type Clock } from '../worker/clock.ts';
+import type { PartitionWorkers } from '../worker/main.ts';
 import type { PartitionQueues } from '../worker/queues.ts';
 import type { Orm } from '../worker/store/orm.ts';
 import { registerBearerAuth } from './auth.ts';
 import { CustomerResolver } from './customerResolver.ts';
 import { registerErrorHandlers } from './errors.ts';
+import { BacklogGate } from './intake/backlogGate.ts';
 import type { OutcomeWaiter } from './intake/outcomeWaiter.ts';
 import { UsageCoalescer } from './intake/usageCoalescer.ts';
 import { registerJsonBodyParser } from './jsonBody.ts';
+import type { ServiceMetrics } from './metrics.ts';
 import { registerCreditBlockRoutes } from './routes/creditBlocks.ts';
 import { registerCreditRoutes } from './routes/credits.ts';
 import { registerCustomerRoutes } from './routes/customers.ts';
 import { registerEventRoutes } from './routes/events.ts';
+import { registerHealthRoutes } from './routes/health.ts';
 import { registerLedgerRoutes } from './routes/ledger.ts';
 import { registerLedgerEntryRoutes } from './routes/ledgerEntries.ts';
 import { registerLedgerRequestRoutes } from './routes/ledgerRequests.ts';
 import { registerIngestRoute } from './routes/ingest.ts';
+import { registerMetricsRoute } from './routes/metrics.ts';
 import { registerPingRoute } from './routes/ping.ts';
 import { registerTestClockRoutes } from './routes/testClock.ts';
 import { registerUsagePriceRoutes } from './routes/usagePrices.ts';
 
 /** Orb's bodies are small; 1 MiB leaves room for large ingest batches later. */
 const BODY_BYTES_MAX = 1_048_576;
+/** For orchestrators and scrapers, which carry no API key (README "Operating"). */
+const PUBLIC_PATHS = ['/health/live', '/health/ready', '/metrics'];
 
 export interface ServerDeps {
   orm: Orm;
@@ -41,6 +49,12 @@ export interface ServerDeps {
   partitions: number;
   syncWaitMs: number;
   gracePeriod: Duration;
+  redis: Redis;
+  /** The workers of this process, for readiness; undefined when it runs none (ROLE=api). */
+  workers: PartitionWorkers | undefined;
+  metrics: ServiceMetrics;
+  /** BACKLOG_MAX: waiting jobs on a partition at which intake answers 429. */
+  backlogMax: number;
 }
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -56,7 +70,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.setSerializerCompiler(serializerCompiler);
   registerJsonBodyParser(app);
   registerErrorHandlers(app);
-  registerBearerAuth(app, deps.apiKeys);
+  registerBearerAuth(app, deps.apiKeys, PUBLIC_PATHS);
+  deps.metrics.registerHttpTiming(app);
+  const backlog = new BacklogGate(deps.queues, deps.backlogMax, deps.metrics);
   const customers = new CustomerResolver(deps.orm);
   const intake = {
     orm: deps.orm,
@@ -65,12 +81,24 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     clock: deps.clock,
     partitions: deps.partitions,
     syncWaitMs: deps.syncWaitMs,
+    backlog,
   };
   const coalescer = new UsageCoalescer(deps.queues, () => deps.clock.now());
   // Buffered usage is flushed to Redis before the queues close: nothing accepted is dropped.
   app.addHook('onClose', () => coalescer.close());
-  const usage = { orm: deps.orm, clock: deps.clock, customers, coalescer, partitions: deps.partitions, gracePeriod: deps.gracePeriod };
+  const usage = {
+    orm: deps.orm,
+    clock: deps.clock,
+    customers,
+    coalescer,
+    partitions: deps.partitions,
+    gracePeriod: deps.gracePeriod,
+    backlog,
+    metrics: deps.metrics,
+  };
   registerPingRoute(app);
+  registerHealthRoutes(app, { orm: deps.orm, redis: deps.redis, workers: deps.workers });
+  registerMetricsRoute(app, deps.metrics);
   registerCustomerRoutes(app, { orm: deps.orm, clock: deps.clock, usage });
   registerIngestRoute(app, usage);
   registerEventRoutes(app, { orm: deps.orm, clock: deps.clock, queues: deps.queues, partitions: deps.partitions });

@@ -16,6 +16,7 @@ import { Scheduler } from '../worker/scheduler.ts';
 import { openRedis } from '../worker/redis.ts';
 import { openOrm, type Orm } from '../worker/store/orm.ts';
 import { OutcomeWaiter } from './intake/outcomeWaiter.ts';
+import { ServiceMetrics } from './metrics.ts';
 import { buildServer } from './server.ts';
 
 export interface Service {
@@ -54,6 +55,7 @@ export async function startService(config: Config, options: { logger?: Logger; l
   const runsApi = config.role !== 'worker';
   const runsWorkers = config.role !== 'api';
   const waiter = runsApi ? await OutcomeWaiter.open(config.redisUrl, config.queuePrefix) : undefined;
+  const metrics = new ServiceMetrics(queues, redis);
   const workers = runsWorkers
     ? PartitionWorkers.start({
         orm,
@@ -64,6 +66,7 @@ export async function startService(config: Config, options: { logger?: Logger; l
         queuePrefix: config.queuePrefix,
         gracePeriod: config.gracePeriod,
         onOutcome: waiter ? (outcome) => waiter.notify(outcome) : undefined,
+        onJobFinished: (name, seconds, result) => metrics.observeJob(name, seconds, result),
       })
     : undefined;
   const scheduler = runsWorkers
@@ -82,6 +85,10 @@ export async function startService(config: Config, options: { logger?: Logger; l
       partitions: config.partitions,
       syncWaitMs: config.syncWaitMs,
       gracePeriod: config.gracePeriod,
+      redis,
+      workers,
+      metrics,
+      backlogMax: config.backlogMax,
     });
     if (options.listen ?? true) url = await app.listen({ port: config.port, host: config.host });
   }

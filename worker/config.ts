@@ -25,6 +25,7 @@ const environment = z.object({
   CLOCK_START: z.iso.datetime({ offset: true }).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   QUEUE_PREFIX: z.string().min(1).default('bull'),
+  BACKLOG_MAX: z.coerce.number().int().min(1).default(10_000),
 });
 
 export interface Config {
@@ -46,6 +47,8 @@ export interface Config {
   logLevel: string;
   /** BullMQ key prefix; tests give each file its own so that queues never collide. */
   queuePrefix: string;
+  /** Waiting jobs a partition may hold before intake answers 429 (ARCHITECTURE.md "Backpressure"). */
+  backlogMax: number;
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -75,5 +78,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     clockStart: e.CLOCK_START ? new Date(e.CLOCK_START) : undefined,
     logLevel: e.LOG_LEVEL,
     queuePrefix: e.QUEUE_PREFIX,
+    backlogMax: e.BACKLOG_MAX,
   };
 }

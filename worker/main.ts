@@ -35,6 +35,11 @@ export interface WorkerDeps {
   gracePeriod: Duration;
   /** Called in-process when a request finishes, so that an api in the same process answers at once. */
   onOutcome?: (outcome: LedgerOutcome) => void;
+  /**
+   * Called after every job with its run time and its result (undefined when it threw), for
+   * metrics; it must not throw. The worker knows nothing of how it is measured.
+   */
+  onJobFinished?: (name: string, seconds: number, result: unknown) => void;
 }
 
 /** Events one usage transaction takes at most, its own job and the ones behind it together. */
@@ -81,7 +86,14 @@ export class PartitionWorkers {
         async (job: Job) => {
           const processor = processors[job.name as JobName];
           if (!processor) throw new Error(`no processor for job ${job.name}`);
-          return processor(job.data, job, queue);
+          const startedAt = performance.now();
+          let result: unknown;
+          try {
+            result = await processor(job.data, job, queue);
+            return result;
+          } finally {
+            deps.onJobFinished?.(job.name, (performance.now() - startedAt) / 1000, result);
+          }
         },
         { connection: deps.redis, prefix: deps.queuePrefix, concurrency: 1, lockDuration: LOCK_DURATION_MS },
       );

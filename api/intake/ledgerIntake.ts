@@ -16,6 +16,7 @@ import type { Orm } from '../../worker/store/orm.ts';
 import { storedOutcome } from '../../worker/store/readQueries.ts';
 import type { CustomerKey } from '../customerResolver.ts';
 import { ApiError } from '../errors.ts';
+import type { BacklogGate } from './backlogGate.ts';
 import type { OutcomeWaiter } from './outcomeWaiter.ts';
 
 export interface IntakeDeps {
@@ -25,6 +26,7 @@ export interface IntakeDeps {
   clock: Clock;
   partitions: number;
   syncWaitMs: number;
+  backlog: BacklogGate;
 }
 
 export interface IdempotencyInput {
@@ -78,6 +80,8 @@ export async function acceptLedgerRequest(
   input: { customer: CustomerKey; payload: LedgerRequestPayload; idempotency?: IdempotencyInput; respondAsync: boolean },
 ): Promise<IntakeAnswer> {
   const partition = partitionOf(input.customer.id, deps.partitions);
+  // Before anything is recorded: a refused write leaves no trace, and its retry starts afresh.
+  await deps.backlog.admit('ledger_entry', [partition]);
   const request: LedgerRequestRow = {
     id: newId(),
     customerId: input.customer.id,

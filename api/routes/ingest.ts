@@ -14,7 +14,9 @@ import type { JobPayload } from '../../worker/queues.ts';
 import type { Orm } from '../../worker/store/orm.ts';
 import { ApiError } from '../errors.ts';
 import type { CustomerResolver } from '../customerResolver.ts';
+import type { BacklogGate } from '../intake/backlogGate.ts';
 import type { UsageCoalescer } from '../intake/usageCoalescer.ts';
+import type { ServiceMetrics } from '../metrics.ts';
 import { EVENTS_PER_REQUEST_MAX, ingestBody, ingestEvent, type IngestEvent } from '../schemas/ingestRequest.ts';
 
 const FUTURE_SKEW_MAX_MS = 5 * 60_000;
@@ -33,6 +35,8 @@ export interface IngestDeps {
   coalescer: UsageCoalescer;
   partitions: number;
   gracePeriod: Duration;
+  backlog: BacklogGate;
+  metrics: ServiceMetrics;
 }
 
 function keyOf(raw: unknown): string {
@@ -133,10 +137,16 @@ export function registerIngestRoute(app: FastifyInstance, deps: IngestDeps): voi
       byPartition.set(partition, queued);
       queued.push(queuedEvent(event, customer));
     }
+    // Before anything is kept or queued: a refused request leaves no trace. (The few kept events
+    // that find their customer below go to its partition whatever its backlog.)
+    await deps.backlog.admit('ingest', byPartition.keys());
+    const accepted = [...byPartition.values()].reduce((sum, queued) => sum + queued.length, awaiting.length);
     for (const [partition, queued] of await keepAwaiting(deps, awaiting, now)) {
       byPartition.set(partition, [...(byPartition.get(partition) ?? []), ...queued]);
     }
     await Promise.all([...byPartition].map(([partition, queued]) => deps.coalescer.submit(partition, queued)));
+    deps.metrics.countEvents('accepted', accepted);
+    deps.metrics.countEvents('rejected', failures.length);
     return { validation_failed: failures, debug: null };
   });
 }

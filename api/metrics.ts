@@ -1,0 +1,217 @@
+/**
+ * The service's Prometheus metrics, served as text at `GET /metrics` (no auth: bind it to a
+ * private network or scrape through one). Every service gets its own registry, so that several in
+ * one process (tests) never share counts. What is measured, and where:
+ *
+ * - queue depth per partition (waiting, active, delayed, failed) and the age of the oldest waiting
+ *   job, read from Redis when scraped: one `getJobCounts` and one oldest-job lookup per partition;
+ * - job run time by job name, and what usage and ledger jobs did, from the worker's
+ *   `onJobFinished` hook (worker/main.ts), which knows nothing of Prometheus;
+ * - usage events accepted and rejected at intake (api/routes/ingest.ts) and writes refused by
+ *   backpressure;
+ * - HTTP latency by route, from an `onResponse` hook;
+ * - Node's default process metrics (`collectDefaultMetrics`).
+ *
+ * Names follow Prometheus' conventions: a `credits_` prefix, base units in the name (`_seconds`),
+ * `_total` on counters.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { LedgerOutcome } from '../worker/ledgerOutcome.ts';
+import type { PartitionQueues } from '../worker/queues.ts';
+import { withTimeout } from './withTimeout.ts';
+
+/** A scrape answers even when Redis hangs; a partition not read in time is left out of it. */
+const QUEUE_READ_TIMEOUT_MS = 1_000;
+/** From a cached read (sub-millisecond) to a write that waited the whole SYNC_WAIT_MS and more. */
+const HTTP_SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** A ledger job is milliseconds; a usage job of thousands of events up to seconds. */
+const JOB_SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
+
+export type EventOutcome = 'accepted' | 'rejected' | 'duplicate' | 'applied' | 'unpriced' | 'invalid';
+export type ThrottledIntake = 'ledger_entry' | 'ingest';
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+function count(result: Record<string, unknown>, key: string): number {
+  const value = result[key];
+  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
+}
+
+export class ServiceMetrics {
+  readonly registry = new Registry();
+  private readonly queues: PartitionQueues;
+  private readonly redis: Redis;
+  private readonly queueJobs: Gauge<'partition' | 'state'>;
+  private readonly oldestWaitingAge: Gauge<'partition'>;
+  private readonly queueReadFailures: Counter;
+  private readonly jobDuration: Histogram<'job_name'>;
+  private readonly jobErrors: Counter<'job_name'>;
+  private readonly events: Counter<'outcome'>;
+  private readonly entriesWritten: Counter<'entry_type' | 'entry_status'>;
+  private readonly ledgerRequests: Counter<'outcome'>;
+  private readonly throttled: Counter<'intake'>;
+  private readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
+
+  constructor(queues: PartitionQueues, redis: Redis) {
+    this.queues = queues;
+    this.redis = redis;
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.queueJobs = new Gauge({
+      name: 'credits_queue_jobs',
+      help: 'Jobs in a partition queue by state (waiting, active, delayed, failed), read when scraped.',
+      labelNames: ['partition', 'state'],
+      registers,
+    });
+    this.oldestWaitingAge = new Gauge({
+      name: 'credits_queue_oldest_waiting_age_seconds',
+      help: 'Age of the oldest waiting job of a partition (0 when none waits), read when scraped.',
+      labelNames: ['partition'],
+      registers,
+    });
+    this.queueReadFailures = new Counter({
+      name: 'credits_queue_read_failures_total',
+      help: 'Partitions whose queue state could not be read for a scrape (Redis down or slow).',
+      registers,
+    });
+    this.jobDuration = new Histogram({
+      name: 'credits_job_duration_seconds',
+      help: 'Run time of partition jobs by job name, from the processor call to its result.',
+      labelNames: ['job_name'],
+      buckets: JOB_SECONDS_BUCKETS,
+      registers,
+    });
+    this.jobErrors = new Counter({
+      name: 'credits_job_errors_total',
+      help: 'Partition jobs whose processor threw (failed outside the recorded outcomes).',
+      labelNames: ['job_name'],
+      registers,
+    });
+    this.events = new Counter({
+      name: 'credits_usage_events_total',
+      help: 'Usage events by outcome: accepted or rejected at intake; applied, duplicate, unpriced or invalid (quantity) by the worker.',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.entriesWritten = new Counter({
+      name: 'credits_ledger_entries_written_total',
+      help: "Ledger entries written, by entry type and status, as reported by the jobs' results.",
+      labelNames: ['entry_type', 'entry_status'],
+      registers,
+    });
+    this.ledgerRequests = new Counter({
+      name: 'credits_ledger_requests_total',
+      help: 'Ledger requests finished by the worker: committed, or the kind of error they were refused with.',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.throttled = new Counter({
+      name: 'credits_intake_throttled_total',
+      help: 'Writes answered 429 because their partition backlog had reached BACKLOG_MAX.',
+      labelNames: ['intake'],
+      registers,
+    });
+    this.httpDuration = new Histogram({
+      name: 'credits_http_request_duration_seconds',
+      help: 'HTTP request latency by method, route pattern and status code.',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: HTTP_SECONDS_BUCKETS,
+      registers,
+    });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  countEvents(outcome: EventOutcome, events: number): void {
+    if (events > 0) this.events.inc({ outcome }, events);
+  }
+
+  countThrottled(intake: ThrottledIntake): void {
+    this.throttled.inc({ intake });
+  }
+
+  /** Times every request by its route pattern (`/v1/customers/:id`), never its raw URL. */
+  registerHttpTiming(app: FastifyInstance): void {
+    app.addHook('onResponse', async (request, reply) => {
+      const route = request.routeOptions.url ?? 'unmatched';
+      this.httpDuration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    });
+  }
+
+  /** The worker's `onJobFinished` hook: run time, and what the job's result says it did. */
+  observeJob(name: string, seconds: number, result: unknown): void {
+    try {
+      this.jobDuration.observe({ job_name: name }, seconds);
+      if (result === undefined) {
+        this.jobErrors.inc({ job_name: name });
+        return;
+      }
+      if (!isRecord(result)) return;
+      if (name === 'usage.apply') {
+        this.countEvents('applied', count(result, 'applied'));
+        this.countEvents('duplicate', count(result, 'duplicates'));
+        this.countEvents('unpriced', count(result, 'unpriced'));
+        this.countEvents('invalid', count(result, 'invalid'));
+      } else if (name === 'ledger.apply') {
+        this.observeLedgerOutcome(result as unknown as LedgerOutcome);
+      } else if (name === 'ledger.catchUp') {
+        const entries = count(result, 'entries');
+        if (entries > 0) this.entriesWritten.inc({ entry_type: 'credit_block_expiry', entry_status: 'committed' }, entries);
+      }
+    } catch {
+      // Metrics never fail a job.
+    }
+  }
+
+  private observeLedgerOutcome(outcome: LedgerOutcome): void {
+    if (outcome.status === 'committed') {
+      this.ledgerRequests.inc({ outcome: 'committed' });
+      // The outcome carries the entry the request answers with: one per request.
+      this.entriesWritten.inc({ entry_type: outcome.entry.entry_type, entry_status: outcome.entry.entry_status });
+    } else if (outcome.status === 'failed') {
+      this.ledgerRequests.inc({ outcome: outcome.error.kind });
+    }
+  }
+
+  /** Reads the queues, then renders every metric as Prometheus text. */
+  async scrape(): Promise<string> {
+    await Promise.all(this.queues.queues.map((_, partition) => this.readPartition(partition)));
+    return this.registry.metrics();
+  }
+
+  private async readPartition(partition: number): Promise<void> {
+    const queue = this.queues.queue(partition);
+    const labels = { partition: String(partition) };
+    try {
+      const [counts, oldestAgeSeconds] = await withTimeout(
+        Promise.all([queue.getJobCounts(...QUEUE_STATES), this.oldestWaitingAgeSeconds(partition)]),
+        QUEUE_READ_TIMEOUT_MS,
+        `reading partition ${partition}`,
+      );
+      for (const state of QUEUE_STATES) this.queueJobs.set({ ...labels, state }, counts[state] ?? 0);
+      this.oldestWaitingAge.set(labels, oldestAgeSeconds);
+    } catch {
+      // Stale numbers would look healthy: leave the partition out of this scrape instead.
+      for (const state of QUEUE_STATES) this.queueJobs.remove({ ...labels, state });
+      this.oldestWaitingAge.remove(labels);
+      this.queueReadFailures.inc();
+    }
+  }
+
+  /** BullMQ pushes new jobs at the head of the wait list, so the oldest is at its tail. */
+  private async oldestWaitingAgeSeconds(partition: number): Promise<number> {
+    const queue = this.queues.queue(partition);
+    const [oldestId] = await queue.getRanges(['wait'], 0, 0, true);
+    if (!oldestId) return 0;
+    const addedAtMs = Number(await this.redis.hget(queue.toKey(oldestId), 'timestamp'));
+    // Job timestamps are the real time of enqueueing, so the age is measured on the real clock.
+    return Number.isFinite(addedAtMs) && addedAtMs > 0 ? Math.max(0, (Date.now() - addedAtMs) / 1000) : 0;
+  }
+}

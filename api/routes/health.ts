@@ -1,0 +1,67 @@
+/**
+ * Health for orchestrators (no auth, like `/metrics`): `GET /health/live` answers 200 while the
+ * process runs; `GET /health/ready` answers 200 only when this process can do its work: Postgres
+ * answers `select 1`, Redis answers PING, no migration is pending and, when the process runs
+ * workers, they are running. Otherwise 503, naming each failing check. The checks run together,
+ * each bounded by READY_CHECK_TIMEOUT_MS, so readiness answers even while a dependency hangs.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Orm } from '../../worker/store/orm.ts';
+import { withTimeout } from '../withTimeout.ts';
+
+const READY_CHECK_TIMEOUT_MS = 1_000;
+
+export interface HealthDeps {
+  orm: Orm;
+  redis: Redis;
+  /** Present when this process runs the partition workers. */
+  workers: { isRunning(): boolean } | undefined;
+}
+
+type Check = () => Promise<void>;
+
+function checksOf(deps: HealthDeps): Record<string, Check> {
+  const checks: Record<string, Check> = {
+    postgres: async () => {
+      await deps.orm.em.fork().execute('select 1');
+    },
+    redis: async () => {
+      const answer = await deps.redis.ping();
+      if (answer !== 'PONG') throw new Error(`PING answered ${answer}`);
+    },
+    migrations: async () => {
+      const pending = await deps.orm.migrator.getPending();
+      if (pending.length > 0) throw new Error(`${pending.length} pending: ${pending.map((migration) => migration.name).join(', ')}`);
+    },
+  };
+  if (deps.workers) {
+    const workers = deps.workers;
+    checks.workers = async () => {
+      if (!workers.isRunning()) throw new Error('the partition workers are not running');
+    };
+  }
+  return checks;
+}
+
+export function registerHealthRoutes(app: FastifyInstance, deps: HealthDeps): void {
+  const checks = checksOf(deps);
+  app.get('/health/live', async () => ({ status: 'ok' }));
+  app.get('/health/ready', async (_request, reply) => {
+    const results = await Promise.all(
+      Object.entries(checks).map(async ([name, check]) => {
+        try {
+          await withTimeout(check(), READY_CHECK_TIMEOUT_MS, name);
+          return [name, 'ok'] as const;
+        } catch (error) {
+          return [name, `failed: ${(error as Error).message}`] as const;
+        }
+      }),
+    );
+    const failing = results.filter(([, result]) => result !== 'ok').map(([name]) => name);
+    return reply
+      .code(failing.length === 0 ? 200 : 503)
+      .header('cache-control', 'no-store')
+      .send({ status: failing.length === 0 ? 'ready' : 'not_ready', checks: Object.fromEntries(results), ...(failing.length > 0 && { failing }) });
+  });
+}
