@@ -154,6 +154,7 @@ export class ServiceMetrics {
         return;
       }
       if (!isRecord(result)) return;
+      this.countWritten(result.written);
       if (name === 'usage.apply') {
         this.countEvents('applied', count(result, 'applied'));
         this.countEvents('duplicate', count(result, 'duplicates'));
@@ -161,20 +162,24 @@ export class ServiceMetrics {
         this.countEvents('invalid', count(result, 'invalid'));
       } else if (name === 'ledger.apply') {
         this.observeLedgerOutcome(result as unknown as LedgerOutcome);
-      } else if (name === 'ledger.catchUp') {
-        const entries = count(result, 'entries');
-        if (entries > 0) this.entriesWritten.inc({ entry_type: 'credit_block_expiry', entry_status: 'committed' }, entries);
       }
     } catch {
       // Metrics never fail a job.
     }
   }
 
+  /** Every job result carries `written`: entries by "entry_type/entry_status" (worker/writtenCounts.ts). */
+  private countWritten(written: unknown): void {
+    if (!isRecord(written)) return;
+    for (const [key, value] of Object.entries(written)) {
+      const [entryType = 'unknown', entryStatus = 'unknown'] = key.split('/');
+      if (typeof value === 'number' && value > 0) this.entriesWritten.inc({ entry_type: entryType, entry_status: entryStatus }, value);
+    }
+  }
+
   private observeLedgerOutcome(outcome: LedgerOutcome): void {
     if (outcome.status === 'committed') {
       this.ledgerRequests.inc({ outcome: 'committed' });
-      // The outcome carries the entry the request answers with: one per request.
-      this.entriesWritten.inc({ entry_type: outcome.entry.entry_type, entry_status: outcome.entry.entry_status });
     } else if (outcome.status === 'failed') {
       this.ledgerRequests.inc({ outcome: outcome.error.kind });
     }

@@ -4,6 +4,7 @@
  */
 import type { LedgerErrorKind } from '../domain/ledgerError.ts';
 import type { LedgerEntryView } from './store/views.ts';
+import type { WrittenCounts } from './writtenCounts.ts';
 
 export interface OutcomeError {
   /** `internal` is ours, not the domain's: a bug or an outage, answered as a 500. */
@@ -12,5 +13,6 @@ export interface OutcomeError {
 }
 
 export type LedgerOutcome =
-  | { status: 'committed'; requestId: string; entry: LedgerEntryView }
+  /** `written`: the entries this application wrote (absent when the outcome is a replay). */
+  | { status: 'committed'; requestId: string; entry: LedgerEntryView; written?: WrittenCounts }
   | { status: 'failed'; requestId: string; error: OutcomeError };

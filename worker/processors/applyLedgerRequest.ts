@@ -17,6 +17,7 @@ import type { Orm } from '../store/orm.ts';
 import { storedOutcome } from '../store/readQueries.ts';
 import { ledgerEntryView } from '../store/views.ts';
 import { withTransientRetry } from '../transientRetry.ts';
+import { countWritten } from '../writtenCounts.ts';
 
 export interface ProcessorDeps {
   orm: Orm;
@@ -47,7 +48,7 @@ async function decideAndSave(em: EntityManager, requestId: string, clock: Clock)
   await saveChanges(em, request.customerId, requestId, decision.value, now);
   const last = writtenRows(decision.value, request.customerId, requestId, blocks).at(-1);
   if (!last) throw new Error(`request ${requestId} made no entry`);
-  return { status: 'committed', requestId, entry: ledgerEntryView(last.entry, last.block, request.customer) };
+  return { status: 'committed', requestId, entry: ledgerEntryView(last.entry, last.block, request.customer), written: countWritten([decision.value]) };
 }
 
 export async function applyLedgerRequest(data: unknown, deps: ProcessorDeps): Promise<LedgerOutcome> {

@@ -17,6 +17,7 @@ import { newId } from '../ids.ts';
 import { jobCatalog, type JobPayload } from '../queues.ts';
 import { insertEvents, loadLivePrices, loadTimezones, loadUsageLedgers, saveUsage, type EventRecord } from '../store/usageRepository.ts';
 import { withTransientRetry } from '../transientRetry.ts';
+import { countWritten, type WrittenCounts } from '../writtenCounts.ts';
 import type { ProcessorDeps } from './applyLedgerRequest.ts';
 
 export interface UsageResult {
@@ -25,6 +26,7 @@ export interface UsageResult {
   applied: number;
   unpriced: number;
   invalid: number;
+  written: WrittenCounts;
 }
 
 /** An event with the instant its job was accepted. */
@@ -107,6 +109,7 @@ async function applyBatch(em: EntityManager, events: UsageEvent[], deps: Process
   const priced = events.map((event) => price(event, prices, timezones.get(event.customer_id) ?? 'UTC', days));
   const inserted = await insertEvents(em, stringifyExactJson(priced.map((event) => event.record)));
   const ledgers = groupByLedger(priced, inserted);
+  let written: WrittenCounts = {};
   if (ledgers.size > 0) {
     const keys = [...ledgers.values()].map(({ customerId, currency, groups }) => ({
       customerId,
@@ -122,6 +125,7 @@ async function applyBatch(em: EntityManager, events: UsageEvent[], deps: Process
       }),
     }));
     await saveUsage(em, decisions);
+    written = countWritten(decisions.map((decision) => decision.changes));
   }
   const fresh = priced.filter((event) => inserted.has(event.record.idempotency_key));
   return {
@@ -130,6 +134,7 @@ async function applyBatch(em: EntityManager, events: UsageEvent[], deps: Process
     applied: fresh.filter((event) => event.record.status === 'applied').length,
     unpriced: fresh.filter((event) => event.record.status === 'unpriced').length,
     invalid: fresh.filter((event) => event.record.status === 'invalid_quantity').length,
+    written,
   };
 }
 

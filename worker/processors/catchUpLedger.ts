@@ -8,9 +8,10 @@ import { newId } from '../ids.ts';
 import { jobCatalog } from '../queues.ts';
 import { lockCustomerAndLoad, saveChanges } from '../store/ledgerRepository.ts';
 import { withTransientRetry } from '../transientRetry.ts';
+import { countWritten, type WrittenCounts } from '../writtenCounts.ts';
 import type { ProcessorDeps } from './applyLedgerRequest.ts';
 
-export async function catchUpLedger(data: unknown, deps: ProcessorDeps): Promise<{ entries: number }> {
+export async function catchUpLedger(data: unknown, deps: ProcessorDeps): Promise<{ entries: number; written: WrittenCounts }> {
   const { customerId, currency } = jobCatalog['ledger.catchUp'].payload.parse(data);
   return withTransientRetry(() =>
     deps.orm.em.fork().transactional(async (em) => {
@@ -18,7 +19,7 @@ export async function catchUpLedger(data: unknown, deps: ProcessorDeps): Promise
       const { ledger, blocks } = await lockCustomerAndLoad(em, customerId, currency, now);
       const changes = catchUp(ledger, blocks, { now, newId });
       if (changes.entries.length > 0) await saveChanges(em, customerId, null, changes, now);
-      return { entries: changes.entries.length };
+      return { entries: changes.entries.length, written: countWritten([changes]) };
     }),
   );
 }
