@@ -19,16 +19,21 @@ import { BacklogGate } from './intake/backlogGate.ts';
 import type { OutcomeWaiter } from './intake/outcomeWaiter.ts';
 import { UsageCoalescer } from './intake/usageCoalescer.ts';
 import { registerJsonBodyParser } from './jsonBody.ts';
+import { registerOpenApi } from './openApi.ts';
 import type { ServiceMetrics } from './metrics.ts';
+import { registerBalanceTransactionRoutes } from './routes/balanceTransactions.ts';
 import { registerCreditBlockRoutes } from './routes/creditBlocks.ts';
 import { registerCreditRoutes } from './routes/credits.ts';
 import { registerCustomerRoutes } from './routes/customers.ts';
+import { registerDocsRoutes } from './routes/docs.ts';
 import { registerEventRoutes } from './routes/events.ts';
+import { registerFailedJobRoutes } from './routes/failedJobs.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerLedgerRoutes } from './routes/ledger.ts';
 import { registerLedgerEntryRoutes } from './routes/ledgerEntries.ts';
 import { registerLedgerRequestRoutes } from './routes/ledgerRequests.ts';
 import { registerIngestRoute } from './routes/ingest.ts';
+import { registerInvoiceRoutes } from './routes/invoices.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
 import { registerPingRoute } from './routes/ping.ts';
 import { registerTestClockRoutes } from './routes/testClock.ts';
@@ -37,7 +42,7 @@ import { registerUsagePriceRoutes } from './routes/usagePrices.ts';
 /** Orb's bodies are small; 1 MiB leaves room for large ingest batches later. */
 const BODY_BYTES_MAX = 1_048_576;
 /** For orchestrators and scrapers, which carry no API key (README "Operating"). */
-const PUBLIC_PATHS = ['/health/live', '/health/ready', '/metrics'];
+const PUBLIC_PATHS = ['/health/live', '/health/ready', '/metrics', '/openapi.json', '/docs'];
 
 export interface ServerDeps {
   orm: Orm;
@@ -70,6 +75,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.setSerializerCompiler(serializerCompiler);
   registerJsonBodyParser(app);
   registerErrorHandlers(app);
+  // Before any route: it collects the routes as they are added.
+  await registerOpenApi(app);
   registerBearerAuth(app, deps.apiKeys, PUBLIC_PATHS);
   deps.metrics.registerHttpTiming(app);
   const backlog = new BacklogGate(deps.queues, deps.backlogMax, deps.metrics);
@@ -99,10 +106,14 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerPingRoute(app);
   registerHealthRoutes(app, { orm: deps.orm, redis: deps.redis, workers: deps.workers });
   registerMetricsRoute(app, deps.metrics);
+  registerDocsRoutes(app);
+  registerFailedJobRoutes(app, { redis: deps.redis, queues: deps.queues, partitions: deps.partitions });
   registerCustomerRoutes(app, { orm: deps.orm, clock: deps.clock, usage });
   registerIngestRoute(app, usage);
   registerEventRoutes(app, { orm: deps.orm, clock: deps.clock, queues: deps.queues, partitions: deps.partitions });
+  registerInvoiceRoutes(app, { orm: deps.orm, queues: deps.queues, partitions: deps.partitions });
   registerLedgerEntryRoutes(app, { intake, customers });
+  registerBalanceTransactionRoutes(app, { intake, customers });
   registerLedgerRoutes(app, { orm: deps.orm, customers });
   registerCreditRoutes(app, { orm: deps.orm, customers, clock: deps.clock });
   registerLedgerRequestRoutes(app, { orm: deps.orm, queues: deps.queues });

@@ -2,10 +2,12 @@
  * increment (LEDGER_RULES.md §4): one new block and one committed entry of `+amount`. When the
  * new block is active and effective now, it first raises the ledger's negative blocks toward zero,
  * oldest first (seed 001: "Orb will always first increment any negative balance in existing
- * blocks"); the new block keeps the rest.
+ * blocks"); the new block keeps the rest. With invoice_settings it also makes the block's invoice
+ * (domain/invoiceFor.ts), and a block that must wait for payment starts `pending_payment`.
  */
 import { Decimal } from './decimal.ts';
 import type { LedgerDraft } from './ledgerDraft.ts';
+import { blockStatusFor, invoiceFor, invoiceSettingsProblem } from './invoiceFor.ts';
 import { ledgerError, type LedgerError } from './ledgerError.ts';
 import type { Block, DecisionContext, IncrementCommand } from './types.ts';
 
@@ -17,12 +19,19 @@ function byAge(a: Block, b: Block): number {
 
 export function decideIncrement(command: IncrementCommand, draft: LedgerDraft, context: DecisionContext): LedgerError | undefined {
   const effectiveAt = command.effectiveAt ?? context.now;
+  const settings = command.invoice ?? null;
+  const problem = invoiceSettingsProblem(
+    command.perUnitCostBasis,
+    settings && { netTermsDays: settings.netTermsDays, hasCustomDueDate: settings.customDueAt !== null },
+  );
+  if (problem) return ledgerError('request_validation', problem);
+  const status = blockStatusFor(settings);
   // Credit that is expired on arrival would be written off at once (choice: refuse it instead).
   if (command.expiresAt !== null && command.expiresAt.getTime() <= Math.max(context.now.getTime(), effectiveAt.getTime())) {
     return ledgerError('request_validation', `expiry_date ${command.expiresAt.toISOString()} must be after now and after effective_date.`);
   }
   let remaining = command.amount;
-  if (effectiveAt.getTime() <= context.now.getTime()) {
+  if (status === 'active' && effectiveAt.getTime() <= context.now.getTime()) {
     const negative = draft.allBlocks().filter((block) => block.balance.isNegative() && block.voidedAt === null).sort(byAge);
     for (const block of negative) {
       if (!remaining.isPositive()) break;
@@ -40,7 +49,7 @@ export function decideIncrement(command: IncrementCommand, draft: LedgerDraft, c
     expiresAt: command.expiresAt,
     perUnitCostBasis: command.perUnitCostBasis,
     filters: command.filters,
-    status: 'active',
+    status,
     voidedAt: null,
     createdAt: context.now,
   });
@@ -51,5 +60,10 @@ export function decideIncrement(command: IncrementCommand, draft: LedgerDraft, c
     description: command.description,
     metadata: command.metadata,
   });
+  if (settings) {
+    const invoice = invoiceFor(settings, block, command.amount, context);
+    if ('kind' in invoice) return invoice;
+    draft.addInvoice(invoice);
+  }
   return undefined;
 }

@@ -4,6 +4,8 @@
  * `void` (`-A`); both carry `void_amount` and `void_reason`. The `void` entry answers the request.
  * Only credit still in the block can be voided (choice: Orb allows up to the initial balance;
  * voiding consumed credit is refused with a 400 that says so). Returns a refusal, or undefined.
+ * A `pending_payment` block is voided whole or not at all, and voiding it voids its unpaid invoice
+ * (LEDGER_RULES.md §4; choice: a partial void would leave an invoice for credit that is gone).
  */
 import { findBlock, refuseExpiredOrVoided } from './findBlock.ts';
 import type { LedgerDraft } from './ledgerDraft.ts';
@@ -24,6 +26,15 @@ export function decideVoid(command: VoidCommand, draft: LedgerDraft, context: De
     );
   }
   const remaining = block.balance.minus(amount);
+  if (block.status === 'pending_payment') {
+    if (!remaining.isZero()) {
+      return ledgerError(
+        'request_validation',
+        `block ${block.id} awaits payment of its invoice: void its whole balance (${block.balance.toString()}) or void the invoice; a partial void would leave the invoice charging for voided credit.`,
+      );
+    }
+    draft.changeInvoice({ blockId: block.id, status: 'void', at: context.now, payment: null });
+  }
   // Choice: the block counts as voided (voidedAt = now) only once nothing is left in it. A partial
   // void leaves the block active, still drawable and still eligible as the overdraft block.
   draft.updateBlock(block, { balance: remaining, voidedAt: remaining.isZero() ? context.now : block.voidedAt });

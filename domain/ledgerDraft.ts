@@ -4,7 +4,18 @@
  * and remembers which blocks changed. `changes()` is what the shell persists.
  */
 import type { Decimal } from './decimal.ts';
-import type { Block, DecisionContext, EntryStatus, EntryType, Ledger, LedgerChanges, NewEntry, PendingUsageEntry } from './types.ts';
+import type {
+  Block,
+  DecisionContext,
+  EntryStatus,
+  EntryType,
+  Invoice,
+  InvoiceChange,
+  Ledger,
+  LedgerChanges,
+  NewEntry,
+  PendingUsageEntry,
+} from './types.ts';
 
 export interface EntryInput {
   entryType: EntryType;
@@ -29,6 +40,9 @@ export class LedgerDraft {
   private readonly updatedBlockIds = new Set<string>();
   private readonly entries: NewEntry[] = [];
   private readonly grown = new Map<string, PendingUsageEntry>();
+  private readonly invoices: Invoice[] = [];
+  /** By block id: one invoice per block, so a later change of the same invoice replaces an earlier one. */
+  private readonly invoiceChanges = new Map<string, InvoiceChange>();
 
   constructor(ledger: Ledger, blocks: readonly Block[], context: DecisionContext) {
     this.ledger = ledger;
@@ -50,8 +64,8 @@ export class LedgerDraft {
     return this.updateBlock(block, { balance });
   }
 
-  /** Balance and voidedAt are the only fields a decision changes on an existing block. */
-  updateBlock(block: Block, patch: Partial<Pick<Block, 'balance' | 'voidedAt'>>): Block {
+  /** Balance, voidedAt and status (payment) are the only fields a decision changes on an existing block. */
+  updateBlock(block: Block, patch: Partial<Pick<Block, 'balance' | 'voidedAt' | 'status'>>): Block {
     const updated = { ...this.current(block), ...patch };
     this.blocks.set(block.id, updated);
     if (!this.newBlockIds.has(block.id)) this.updatedBlockIds.add(block.id);
@@ -127,6 +141,14 @@ export class LedgerDraft {
     this.ledger = { ...this.ledger, balance: this.ledger.balance.plus(delta) };
   }
 
+  addInvoice(invoice: Invoice): void {
+    this.invoices.push(invoice);
+  }
+
+  changeInvoice(change: InvoiceChange): void {
+    this.invoiceChanges.set(change.blockId, change);
+  }
+
   /** The entries made in this draft so far. */
   madeEntries(): readonly NewEntry[] {
     return this.entries;
@@ -140,6 +162,8 @@ export class LedgerDraft {
       updatedBlocks: pick(this.updatedBlockIds),
       entries: [...this.entries],
       grownEntries: [...this.grown.values()],
+      ...(this.invoices.length > 0 && { invoices: [...this.invoices] }),
+      ...(this.invoiceChanges.size > 0 && { invoiceChanges: [...this.invoiceChanges.values()] }),
     };
   }
 }

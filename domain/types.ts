@@ -105,6 +105,64 @@ export interface IncrementCommand {
   filters: BlockFilter[];
   description: string | null;
   metadata: Record<string, string>;
+  /** invoice_settings: the increment also invoices the credits (LEDGER_RULES.md §7). */
+  invoice?: InvoiceSettings | null;
+}
+
+/** An increment's invoice_settings, its dates resolved to instants by the shell. */
+export interface InvoiceSettings {
+  /** The customer's invoicing currency (ISO 4217): the invoice's amounts are in it. */
+  currency: string;
+  /** The customer's timezone: net terms count calendar days there. */
+  timezone: string;
+  autoCollection: boolean;
+  /** Exactly one of netTermsDays and customDueAt is set (checked by invoiceSettingsProblem). */
+  netTermsDays: number | null;
+  customDueAt: Date | null;
+  /** null: the block's effective date. */
+  invoiceAt: Date | null;
+  memo: string | null;
+  itemId: string | null;
+  markAsPaid: boolean;
+  requireSuccessfulPayment: boolean;
+}
+
+export type InvoiceStatus = 'issued' | 'paid' | 'void';
+
+/** A one-off invoice for the credits of one block: quantity × unit price = total, exactly. */
+export interface Invoice {
+  id: string;
+  blockId: string;
+  currency: string;
+  status: InvoiceStatus;
+  quantity: Decimal;
+  unitPrice: Decimal;
+  total: Decimal;
+  invoiceAt: Date;
+  dueAt: Date;
+  memo: string | null;
+  itemId: string | null;
+  autoCollection: boolean;
+  requireSuccessfulPayment: boolean;
+  issuedAt: Date;
+  paidAt: Date | null;
+  createdAt: Date;
+}
+
+/** How a payment was recorded (Orb's mark_paid body). */
+export interface InvoicePayment {
+  /** YYYY-MM-DD as given. */
+  receivedDate: string;
+  externalId: string | null;
+  notes: string | null;
+}
+
+/** A stored invoice leaving `issued`, named by its block (a block has at most one invoice). */
+export interface InvoiceChange {
+  blockId: string;
+  status: 'paid' | 'void';
+  at: Date;
+  payment: InvoicePayment | null;
 }
 
 export interface DecrementCommand {
@@ -156,12 +214,15 @@ export type LedgerCommand = IncrementCommand | DecrementCommand | ExpirationChan
 export interface LedgerChanges {
   ledger: Ledger;
   newBlocks: Block[];
-  /** Existing blocks whose balance (or voidedAt) changed, as they are now. */
+  /** Existing blocks whose balance, voidedAt or status changed, as they are now. */
   updatedBlocks: Block[];
   /** In the order they were made; the last one answers the request (seed 001). */
   entries: NewEntry[];
   /** Stored pending usage entries that grew: their new amount and ending balance. */
   grownEntries: PendingUsageEntry[];
+  /** Invoices an increment made, and stored invoices paid or voided; absent when none. */
+  invoices?: Invoice[];
+  invoiceChanges?: InvoiceChange[];
 }
 
 /** Time and identity are given, never read: decisions are deterministic. */

@@ -1,13 +1,15 @@
 /**
  * A ledger request as stored in `ledger_requests.payload` and parsed again by the worker: the
  * validated Orb body in a JSON-safe form (amounts as decimal text, dates as given). `toCommand`
- * turns it into the domain's command, resolving dates in the customer's timezone.
+ * turns it into the domain's command, resolving dates in the customer's timezone. An increment's
+ * invoice_settings carry the customer's invoicing `currency` as it was when the request was
+ * accepted (the worker does not load the customer's currency).
  */
 import { z } from 'zod';
 import { Decimal } from '../domain/decimal.ts';
 import { resolveInstant } from '../domain/instant.ts';
 import type { LedgerError } from '../domain/ledgerError.ts';
-import type { LedgerCommand } from '../domain/types.ts';
+import type { InvoiceSettings, LedgerCommand } from '../domain/types.ts';
 
 export const DEFAULT_CURRENCY = 'credits';
 
@@ -17,6 +19,19 @@ const filter = z.object({
   field: z.literal('item_id'),
   operator: z.enum(['includes', 'excludes']),
   values: z.array(z.string()),
+});
+
+/** Orb's IncrementCreditLedgerEntryInvoiceSettings with every key present, plus the invoice currency. */
+const invoiceSettings = z.object({
+  currency: z.string(),
+  auto_collection: z.boolean(),
+  net_terms: z.number().int().nullable(),
+  custom_due_date: z.string().nullable(),
+  invoice_date: z.string().nullable(),
+  memo: z.string().nullable(),
+  item_id: z.string().nullable(),
+  mark_as_paid: z.boolean(),
+  require_successful_payment: z.boolean(),
 });
 
 const common = {
@@ -34,6 +49,8 @@ export const ledgerRequestPayload = z.discriminatedUnion('entry_type', [
     effective_date: z.string().nullable(),
     per_unit_cost_basis: z.string().nullable(),
     filters: z.array(filter),
+    // Absent from payloads stored before invoices existed.
+    invoice_settings: invoiceSettings.nullable().optional(),
   }),
   z.object({ entry_type: z.literal('decrement'), ...common }),
   z.object({
@@ -55,7 +72,28 @@ function instantOrError(name: string, text: string, timezone: string): Date | Le
 
 const isError = (value: unknown): value is LedgerError => typeof value === 'object' && value !== null && 'kind' in value;
 
-function toIncrement(payload: Extract<LedgerRequestPayload, { entry_type: 'increment' }>, currency: string, timezone: string): LedgerCommand | LedgerError {
+type IncrementPayload = Extract<LedgerRequestPayload, { entry_type: 'increment' }>;
+
+function toInvoiceSettings(settings: NonNullable<IncrementPayload['invoice_settings']>, timezone: string): InvoiceSettings | LedgerError {
+  const invoiceAt = settings.invoice_date === null ? null : instantOrError('invoice_settings.invoice_date', settings.invoice_date, timezone);
+  const customDueAt = settings.custom_due_date === null ? null : instantOrError('invoice_settings.custom_due_date', settings.custom_due_date, timezone);
+  if (isError(invoiceAt)) return invoiceAt;
+  if (isError(customDueAt)) return customDueAt;
+  return {
+    currency: settings.currency,
+    timezone,
+    autoCollection: settings.auto_collection,
+    netTermsDays: settings.net_terms,
+    customDueAt,
+    invoiceAt,
+    memo: settings.memo,
+    itemId: settings.item_id,
+    markAsPaid: settings.mark_as_paid,
+    requireSuccessfulPayment: settings.require_successful_payment,
+  };
+}
+
+function toIncrement(payload: IncrementPayload, currency: string, timezone: string): LedgerCommand | LedgerError {
   const expiresAt = payload.expiry_date === null ? null : instantOrError('expiry_date', payload.expiry_date, timezone);
   const effectiveAt = payload.effective_date === null ? null : instantOrError('effective_date', payload.effective_date, timezone);
   if (isError(expiresAt)) return expiresAt;
@@ -63,6 +101,8 @@ function toIncrement(payload: Extract<LedgerRequestPayload, { entry_type: 'incre
   if (expiresAt && effectiveAt && expiresAt.getTime() <= effectiveAt.getTime()) {
     return { kind: 'request_validation', detail: 'expiry_date must be after effective_date' };
   }
+  const invoice = payload.invoice_settings ? toInvoiceSettings(payload.invoice_settings, timezone) : null;
+  if (isError(invoice)) return invoice;
   return {
     type: 'increment',
     currency,
@@ -73,6 +113,7 @@ function toIncrement(payload: Extract<LedgerRequestPayload, { entry_type: 'incre
     filters: payload.filters,
     description: payload.description,
     metadata: payload.metadata,
+    invoice,
   };
 }
 

@@ -2,19 +2,20 @@
  * The worker role: one BullMQ Worker per partition queue. Global concurrency 1 on each queue means
  * one job per partition runs at a time across every worker process, so a customer's writes are
  * applied one at a time, in the order accepted. Processors are looked up by job name in the
- * catalog; a ledger request's outcome is also announced to waiting HTTP requests.
+ * catalog; a ledger or balance request's outcome is also announced to waiting HTTP requests.
  */
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Duration } from 'luxon';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.ts';
-import type { LedgerOutcome } from './ledgerOutcome.ts';
-import { publishOutcome } from './outcomeChannel.ts';
+import { publishOutcome, type RequestOutcome } from './outcomeChannel.ts';
 import { partitionQueueName } from './partition.ts';
+import { applyBalanceTransaction } from './processors/applyBalanceTransaction.ts';
 import { applyLedgerRequest, type ProcessorDeps } from './processors/applyLedgerRequest.ts';
 import { applyUsage } from './processors/applyUsage.ts';
 import { catchUpLedger } from './processors/catchUpLedger.ts';
+import { changeInvoice } from './processors/changeInvoice.ts';
 import { closeUsageDays } from './processors/closeUsageDays.ts';
 import { deprecateEvent } from './processors/deprecateEvent.ts';
 import type { JobName } from './queues.ts';
@@ -34,7 +35,7 @@ export interface WorkerDeps {
   /** How long after its end a usage day stays open to late events (GRACE_PERIOD). */
   gracePeriod: Duration;
   /** Called in-process when a request finishes, so that an api in the same process answers at once. */
-  onOutcome?: (outcome: LedgerOutcome) => void;
+  onOutcome?: (outcome: RequestOutcome) => void;
   /**
    * Called after every job with its run time and its result (undefined when it threw), for
    * metrics; it must not throw. The worker knows nothing of how it is measured.
@@ -45,18 +46,21 @@ export interface WorkerDeps {
 /** Events one usage transaction takes at most, its own job and the ones behind it together. */
 const USAGE_EVENTS_PER_TRANSACTION_MAX = 5_000;
 
+/** Tells the HTTP requests waiting on a finished request its outcome, and returns it. */
+function announce<T extends RequestOutcome>(deps: WorkerDeps, outcome: T): T {
+  deps.onOutcome?.(outcome);
+  // Not awaited: the partition need not wait for the announcement to move on.
+  void publishOutcome(deps.redis, deps.queuePrefix, outcome).catch((error: unknown) => {
+    deps.logger.warn({ err: error, requestId: outcome.requestId }, 'outcome not published; a waiting client will poll');
+  });
+  return outcome;
+}
+
 function processorsFor(deps: WorkerDeps): Record<JobName, (data: unknown, job: Job, queue: Queue) => Promise<unknown>> {
   const processorDeps: ProcessorDeps = { orm: deps.orm, clock: deps.clock, logger: deps.logger };
   return {
-    'ledger.apply': async (data) => {
-      const outcome = await applyLedgerRequest(data, processorDeps);
-      deps.onOutcome?.(outcome);
-      // Not awaited: the partition need not wait for the announcement to move on.
-      void publishOutcome(deps.redis, deps.queuePrefix, outcome).catch((error: unknown) => {
-        deps.logger.warn({ err: error, requestId: outcome.requestId }, 'outcome not published; a waiting client will poll');
-      });
-      return outcome;
-    },
+    'ledger.apply': async (data) => announce(deps, await applyLedgerRequest(data, processorDeps)),
+    'balance.apply': async (data) => announce(deps, await applyBalanceTransaction(data, processorDeps)),
     'ledger.catchUp': (data) => catchUpLedger(data, processorDeps),
     'usage.apply': async (data, job, queue) => {
       const followers = await followingUsageJobs(queue, USAGE_EVENTS_PER_TRANSACTION_MAX, job.data?.events?.length ?? 0);
@@ -66,7 +70,17 @@ function processorsFor(deps: WorkerDeps): Record<JobName, (data: unknown, job: J
     },
     'usage.closeDays': (data) => closeUsageDays(data, processorDeps),
     'usage.deprecate': (data) => deprecateEvent(data, { ...processorDeps, gracePeriod: deps.gracePeriod }),
+    'invoice.change': (data) => changeInvoice(data, processorDeps),
   };
+}
+
+/**
+ * The logger of one job: its lines carry the job, its partition and, when an HTTP request made it,
+ * that request's id under Fastify's own key (`reqId`), so that one search finds both sides.
+ */
+function jobLogger(logger: Logger, job: Job, partition: number): Logger {
+  const reqId = (job.data as { httpRequestId?: unknown } | undefined)?.httpRequestId;
+  return logger.child({ jobId: job.id, jobName: job.name, partition, ...(typeof reqId === 'string' && { reqId }) });
 }
 
 export class PartitionWorkers {
@@ -77,14 +91,13 @@ export class PartitionWorkers {
   }
 
   static start(deps: WorkerDeps): PartitionWorkers {
-    const processors = processorsFor(deps);
     const workers = Array.from({ length: deps.partitions }, (_, partition) => {
       const queue = new Queue(partitionQueueName(partition), { connection: deps.redis, prefix: deps.queuePrefix });
       queue.on('error', (error) => deps.logger.error({ err: error, partition }, 'queue error'));
       const worker = new Worker(
         partitionQueueName(partition),
         async (job: Job) => {
-          const processor = processors[job.name as JobName];
+          const processor = processorsFor({ ...deps, logger: jobLogger(deps.logger, job, partition) })[job.name as JobName];
           if (!processor) throw new Error(`no processor for job ${job.name}`);
           const startedAt = performance.now();
           let result: unknown;
@@ -98,7 +111,7 @@ export class PartitionWorkers {
         { connection: deps.redis, prefix: deps.queuePrefix, concurrency: 1, lockDuration: LOCK_DURATION_MS },
       );
       worker.on('error', (error) => deps.logger.error({ err: error, partition }, 'worker error'));
-      worker.on('failed', (job, error) => deps.logger.error({ err: error, jobId: job?.id, partition }, 'job failed'));
+      worker.on('failed', (job, error) => (job ? jobLogger(deps.logger, job, partition) : deps.logger.child({ partition })).error({ err: error }, 'job failed'));
       return worker;
     });
     return new PartitionWorkers(workers);

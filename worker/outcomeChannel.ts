@@ -5,18 +5,26 @@
  * A message that is missed only means the waiting client gets a 202 and polls.
  */
 import type { Redis } from 'ioredis';
-import type { LedgerOutcome } from './ledgerOutcome.ts';
+
+/**
+ * What the channel carries: a finished request's outcome, named by its request id. Ledger
+ * requests answer a `LedgerOutcome`, balance requests a `BalanceOutcome`; the waiter that enqueued
+ * the job knows which one it gets.
+ */
+export interface RequestOutcome {
+  requestId: string;
+}
 
 export function outcomeChannel(prefix: string): string {
   return `${prefix}:ledger:outcomes`;
 }
 
-export async function publishOutcome(redis: Redis, prefix: string, outcome: LedgerOutcome): Promise<void> {
+export async function publishOutcome(redis: Redis, prefix: string, outcome: RequestOutcome): Promise<void> {
   await redis.publish(outcomeChannel(prefix), `${outcome.requestId}\n${JSON.stringify(outcome)}`);
 }
 
-export function readOutcomeMessage(message: string, wanted: (requestId: string) => boolean): LedgerOutcome | undefined {
+export function readOutcomeMessage(message: string, wanted: (requestId: string) => boolean): RequestOutcome | undefined {
   const newline = message.indexOf('\n');
   if (newline < 0 || !wanted(message.slice(0, newline))) return undefined;
-  return JSON.parse(message.slice(newline + 1)) as LedgerOutcome;
+  return JSON.parse(message.slice(newline + 1)) as RequestOutcome;
 }

@@ -7,8 +7,15 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { partitionQueueName } from './partition.ts';
 
+const partitionCountKey = (prefix: string) => `${prefix}:ledger:partitions`;
+
+/** The partition count the service last started with under this prefix, if any (for tools). */
+export async function recordedPartitionCount(redis: Redis, prefix: string): Promise<number | undefined> {
+  return Number(await redis.get(partitionCountKey(prefix))) || undefined;
+}
+
 export async function guardPartitionCount(redis: Redis, prefix: string, partitions: number): Promise<void> {
-  const key = `${prefix}:ledger:partitions`;
+  const key = partitionCountKey(prefix);
   const recorded = Number(await redis.get(key));
   if (recorded && recorded !== partitions) {
     for (let partition = 0; partition < recorded; partition += 1) {

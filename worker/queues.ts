@@ -24,9 +24,13 @@ const partitionJobOptions = {
 } satisfies JobsOptions;
 
 export const jobCatalog = {
-  /** Apply one accepted ledger request (its payload lives in ledger_requests). */
+  /**
+   * Apply one accepted ledger request (its payload lives in ledger_requests). `httpRequestId` is
+   * the id of the HTTP request that made it (Fastify's `reqId`), so that the job's log lines can
+   * be found from the request's; jobs enqueued by older code or by sweeps have none.
+   */
   'ledger.apply': {
-    payload: z.object({ requestId: z.string().min(1), customerId: z.string().min(1) }),
+    payload: z.object({ requestId: z.string().min(1), customerId: z.string().min(1), httpRequestId: z.string().optional() }),
     options: partitionJobOptions,
   },
   /**
@@ -65,9 +69,37 @@ export const jobCatalog = {
     payload: z.object({ eventId: z.string().min(1), customerId: z.string().min(1) }),
     options: partitionJobOptions,
   },
+  /**
+   * Pay or void one invoice of this customer (POST /v1/invoices/{id}/mark_paid | void): the
+   * invoice's block changes with it (LEDGER_RULES.md §7). `customerId` routes it.
+   */
+  'invoice.change': {
+    payload: z.object({
+      invoiceId: z.string().min(1),
+      customerId: z.string().min(1),
+      action: z.discriminatedUnion('type', [
+        z.object({
+          type: z.literal('mark_paid'),
+          payment_received_date: z.iso.date(),
+          external_id: z.string().nullable(),
+          notes: z.string().nullable(),
+        }),
+        z.object({ type: z.literal('void') }),
+      ]),
+    }),
+    options: partitionJobOptions,
+  },
   /** Write the credit_block_expiry entries that have come due on one ledger. */
   'ledger.catchUp': {
     payload: z.object({ customerId: z.string().min(1), currency: z.string().min(1) }),
+    options: partitionJobOptions,
+  },
+  /**
+   * Apply one accepted customer balance request (its payload lives in balance_transaction_requests);
+   * `httpRequestId` as for 'ledger.apply'.
+   */
+  'balance.apply': {
+    payload: z.object({ requestId: z.string().min(1), customerId: z.string().min(1), httpRequestId: z.string().optional() }),
     options: partitionJobOptions,
   },
 } as const;

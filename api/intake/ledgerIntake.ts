@@ -77,7 +77,14 @@ async function replay(em: EntityManager, idempotency: IdempotencyInput, customer
 
 export async function acceptLedgerRequest(
   deps: IntakeDeps,
-  input: { customer: CustomerKey; payload: LedgerRequestPayload; idempotency?: IdempotencyInput; respondAsync: boolean },
+  input: {
+    customer: CustomerKey;
+    payload: LedgerRequestPayload;
+    idempotency?: IdempotencyInput;
+    respondAsync: boolean;
+    /** The HTTP request's id, carried into the job so that its log lines name it. */
+    httpRequestId?: string;
+  },
 ): Promise<IntakeAnswer> {
   const partition = partitionOf(input.customer.id, deps.partitions);
   // Before anything is recorded: a refused write leaves no trace, and its retry starts afresh.
@@ -98,7 +105,8 @@ export async function acceptLedgerRequest(
   if (!(await record(em, request, input.idempotency)) && input.idempotency) return replay(em, input.idempotency, input.customer);
   const outcome = input.respondAsync ? undefined : deps.waiter.expect(request.id, deps.syncWaitMs);
   try {
-    await deps.queues.add(partition, 'ledger.apply', { requestId: request.id, customerId: input.customer.id }, request.id);
+    const job = { requestId: request.id, customerId: input.customer.id, ...(input.httpRequestId !== undefined && { httpRequestId: input.httpRequestId }) };
+    await deps.queues.add(partition, 'ledger.apply', job, request.id);
   } catch (error) {
     // Not enqueued, so not accepted: undo the record so that a retry with the same key starts afresh.
     deps.waiter.cancel(request.id);

@@ -10,10 +10,10 @@
  */
 import { Redis } from 'ioredis';
 import type { LedgerOutcome } from '../../worker/ledgerOutcome.ts';
-import { outcomeChannel, readOutcomeMessage } from '../../worker/outcomeChannel.ts';
+import { outcomeChannel, readOutcomeMessage, type RequestOutcome } from '../../worker/outcomeChannel.ts';
 
 interface Waiting {
-  resolve: (outcome: LedgerOutcome | undefined) => void;
+  resolve: (outcome: RequestOutcome | undefined) => void;
   timer: NodeJS.Timeout;
 }
 
@@ -39,11 +39,15 @@ export class OutcomeWaiter {
     return waiter;
   }
 
-  /** Starts listening for `requestId`; the promise gives `undefined` after `timeoutMs`. */
-  expect(requestId: string, timeoutMs: number): Promise<LedgerOutcome | undefined> {
+  /**
+   * Starts listening for `requestId`; the promise gives `undefined` after `timeoutMs`. `T` is the
+   * outcome of the job enqueued under that id (a ledger request's unless said otherwise): the
+   * caller knows which job it enqueued, the channel does not.
+   */
+  expect<T extends RequestOutcome = LedgerOutcome>(requestId: string, timeoutMs: number): Promise<T | undefined> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.settle(requestId, undefined), timeoutMs);
-      this.waiting.set(requestId, { resolve, timer });
+      this.waiting.set(requestId, { resolve: (outcome) => resolve(outcome as T | undefined), timer });
     });
   }
 
@@ -51,11 +55,11 @@ export class OutcomeWaiter {
     this.settle(requestId, undefined);
   }
 
-  notify(outcome: LedgerOutcome): void {
+  notify(outcome: RequestOutcome): void {
     this.settle(outcome.requestId, outcome);
   }
 
-  private settle(requestId: string, outcome: LedgerOutcome | undefined): void {
+  private settle(requestId: string, outcome: RequestOutcome | undefined): void {
     const waiting = this.waiting.get(requestId);
     if (!waiting) return;
     this.waiting.delete(requestId);

@@ -7,7 +7,7 @@ import { ApiError } from '../errors.ts';
 import { toWire } from '../wire.ts';
 
 export function registerCreditBlockRoutes(app: FastifyInstance, deps: { orm: Orm }): void {
-  app.get('/v1/credit_blocks/:block_id', async (request) => {
+  app.get('/v1/credit_blocks/:block_id', { schema: { summary: 'Fetch a credit block', tags: ['Credits'] } }, async (request) => {
     const { block_id: blockId } = request.params as { block_id: string };
     const block = await deps.orm.em.fork().findOne(CreditBlock, { id: blockId });
     if (!block) throw ApiError.notFound(`Credit block ${blockId} does not exist.`);

@@ -13,7 +13,7 @@ import { toWire } from '../wire.ts';
 import { routeBothCustomerForms } from './customerPaths.ts';
 
 export function registerCreditRoutes(app: FastifyInstance, deps: { orm: Orm; customers: CustomerResolver; clock: Clock }): void {
-  routeBothCustomerForms(app, 'GET', '/credits', { querystring: creditsQuery }, async (path, request) => {
+  routeBothCustomerForms(app, 'GET', '/credits', { summary: 'List credit blocks (the balance)', tags: ['Credits'], querystring: creditsQuery }, async (path, request) => {
     const query = request.query as CreditsQuery;
     const customer = await deps.customers.resolve(path);
     const page = await listCreditBlocks(deps.orm.em.fork(), customer.id, {

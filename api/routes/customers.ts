@@ -68,7 +68,7 @@ async function applyAwaitingUsage(usage: IngestDeps, customer: CustomerRow, now:
 }
 
 export function registerCustomerRoutes(app: FastifyInstance, deps: { orm: Orm; clock: Clock; usage: IngestDeps }): void {
-  app.post('/v1/customers', { schema: { body: customerRequest } }, async (request, reply) => {
+  app.post('/v1/customers', { schema: { summary: 'Create a customer', tags: ['Customers'], body: customerRequest } }, async (request, reply) => {
     const body = request.body as CustomerRequest;
     const key = request.headers['idempotency-key'];
     const print = fingerprint('POST', '/v1/customers', request.rawBody);
@@ -111,7 +111,7 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { orm: Orm; c
     return reply.code(201).send(view);
   });
 
-  app.get('/v1/customers', { schema: { querystring: customersQuery } }, async (request) => {
+  app.get('/v1/customers', { schema: { summary: 'List customers', tags: ['Customers'], querystring: customersQuery } }, async (request) => {
     const query = request.query as ReturnType<typeof customersQuery.parse>;
     const page = await listCustomers(deps.orm.em.fork(), {
       limit: query.limit,
@@ -121,14 +121,14 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { orm: Orm; c
     return { data: page.data.map(customerView), pagination_metadata: paginationMetadata(page.next) };
   });
 
-  app.get('/v1/customers/:customer_id', async (request) => {
+  app.get('/v1/customers/:customer_id', { schema: { summary: 'Fetch a customer', tags: ['Customers'] } }, async (request) => {
     const { customer_id: customerId } = request.params as { customer_id: string };
     const row = await findCustomer(deps.orm.em.fork(), { customerId });
     if (!row) throw ApiError.notFound(`Customer with id ${customerId} does not exist.`);
     return customerView(row);
   });
 
-  app.get('/v1/customers/external_customer_id/:external_customer_id', async (request) => {
+  app.get('/v1/customers/external_customer_id/:external_customer_id', { schema: { summary: 'Fetch a customer by external id', tags: ['Customers'] } }, async (request) => {
     const { external_customer_id: externalCustomerId } = request.params as { external_customer_id: string };
     const row = await findCustomer(deps.orm.em.fork(), { externalCustomerId });
     if (!row) throw ApiError.notFound(`Customer with external_customer_id ${externalCustomerId} does not exist.`);

@@ -57,7 +57,7 @@ function eventView(event: SearchedEvent) {
 }
 
 function registerSearch(app: FastifyInstance, deps: EventRouteDeps): void {
-  app.post('/v1/events/search', { schema: { body: eventSearchRequest } }, async (request) => {
+  app.post('/v1/events/search', { schema: { summary: 'Search events by id', tags: ['Events'], body: eventSearchRequest } }, async (request) => {
     const body = request.body as EventSearchRequest;
     const now = deps.clock.now();
     const from = body.timeframe_start ? new Date(body.timeframe_start) : new Date(now.getTime() - SEARCH_WINDOW_DEFAULT_MS);
@@ -74,7 +74,7 @@ function registerSearch(app: FastifyInstance, deps: EventRouteDeps): void {
 }
 
 function registerDeprecate(app: FastifyInstance, deps: EventRouteDeps): void {
-  app.put('/v1/events/:event_id/deprecate', async (request, reply) => {
+  app.put('/v1/events/:event_id/deprecate', { schema: { summary: 'Deprecate an event', tags: ['Events'] } }, async (request, reply) => {
     const { event_id: eventId } = request.params as { event_id: string };
     const owner = await findEventOwner(deps.orm.em.fork(), eventId);
     if (!owner) throw ApiError.notFound(`Event with id ${eventId} does not exist.`);

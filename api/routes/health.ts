@@ -46,8 +46,8 @@ function checksOf(deps: HealthDeps): Record<string, Check> {
 
 export function registerHealthRoutes(app: FastifyInstance, deps: HealthDeps): void {
   const checks = checksOf(deps);
-  app.get('/health/live', async () => ({ status: 'ok' }));
-  app.get('/health/ready', async (_request, reply) => {
+  app.get('/health/live', { schema: { summary: 'Liveness', tags: ['Operations'], security: [] } }, async () => ({ status: 'ok' }));
+  app.get('/health/ready', { schema: { summary: 'Readiness: Postgres, Redis, migrations, workers', tags: ['Operations'], security: [] } }, async (_request, reply) => {
     const results = await Promise.all(
       Object.entries(checks).map(async ([name, check]) => {
         try {

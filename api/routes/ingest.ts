@@ -98,7 +98,7 @@ function queuedEvent(event: IngestEvent, customer: { id: string; externalCustome
 }
 
 export function registerIngestRoute(app: FastifyInstance, deps: IngestDeps): void {
-  app.post('/v1/ingest', { schema: { body: ingestBody } }, async (request) => {
+  app.post('/v1/ingest', { schema: { summary: 'Ingest usage events', tags: ['Events'], body: ingestBody } }, async (request) => {
     const { events } = request.body as { events: unknown[] };
     if (events.length > EVENTS_PER_REQUEST_MAX) {
       throw new ApiError('request_too_large', `send at most ${EVENTS_PER_REQUEST_MAX} events per request; this one has ${events.length}.`);

@@ -11,7 +11,7 @@ import { toWire } from '../wire.ts';
 import { routeBothCustomerForms } from './customerPaths.ts';
 
 export function registerLedgerRoutes(app: FastifyInstance, deps: { orm: Orm; customers: CustomerResolver }): void {
-  routeBothCustomerForms(app, 'GET', '/credits/ledger', { querystring: ledgerQuery }, async (path, request) => {
+  routeBothCustomerForms(app, 'GET', '/credits/ledger', { summary: 'List ledger entries', tags: ['Credits'], querystring: ledgerQuery }, async (path, request) => {
     const query = request.query as LedgerQuery;
     const customer = await deps.customers.resolve(path);
     const page = await listLedgerEntries(deps.orm.em.fork(), customer, {

@@ -4,9 +4,10 @@
  * to poll (`Prefer: respond-async`, or when the worker takes longer than SYNC_WAIT_MS).
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import { invoiceSettingsProblem } from '../../domain/invoiceFor.ts';
 import type { LedgerRequestPayload } from '../../worker/ledgerRequestPayload.ts';
 import { ledgerRequestView } from '../../worker/store/views.ts';
-import type { CustomerResolver } from '../customerResolver.ts';
+import type { CustomerKey, CustomerResolver } from '../customerResolver.ts';
 import { ApiError, outcomeProblem, sendProblem } from '../errors.ts';
 import { fingerprint, IDEMPOTENCY_KEY_LENGTH_MAX } from '../intake/idempotency.ts';
 import { acceptLedgerRequest, type IntakeAnswer, type IntakeDeps } from '../intake/ledgerIntake.ts';
@@ -16,14 +17,45 @@ import { routeBothCustomerForms } from './customerPaths.ts';
 
 const CURRENCY_DEFAULT = 'credits';
 
+type IncrementBody = Extract<LedgerEntryRequest, { entry_type: 'increment' }>;
+
+/**
+ * An increment in the stored form. Which cost basis and invoice_settings go together is the
+ * domain's rule (domain/invoiceFor.ts), asked here so that a bad combination is a 400 before
+ * anything is queued; the invoice is in the customer's invoicing currency, so it must have one.
+ */
+function toIncrementPayload(body: IncrementBody, customer: CustomerKey): LedgerRequestPayload {
+  const { invoice_settings: settings, ...increment } = body;
+  const shape = settings ? { netTermsDays: settings.net_terms ?? null, hasCustomDueDate: (settings.custom_due_date ?? null) !== null } : null;
+  const problem = invoiceSettingsProblem(increment.per_unit_cost_basis, shape);
+  if (problem) throw ApiError.validation(problem);
+  if (!settings) return { ...increment, invoice_settings: null };
+  if (customer.currency === null) {
+    throw ApiError.validation(
+      `invoice_settings invoices the credits in the customer's invoicing currency, and customer ${customer.id} has none; create the customer with a currency to invoice credits.`,
+    );
+  }
+  return {
+    ...increment,
+    invoice_settings: {
+      currency: customer.currency,
+      auto_collection: settings.auto_collection,
+      net_terms: settings.net_terms ?? null,
+      custom_due_date: settings.custom_due_date ?? null,
+      invoice_date: settings.invoice_date ?? null,
+      memo: settings.memo ?? null,
+      item_id: settings.item_id ?? null,
+      mark_as_paid: settings.mark_as_paid ?? false,
+      require_successful_payment: settings.require_successful_payment ?? false,
+    },
+  };
+}
+
 /** The validated body in the stored form (worker/ledgerRequestPayload.ts): every key present. */
-function toPayload(body: LedgerEntryRequest): LedgerRequestPayload {
+function toPayload(body: LedgerEntryRequest, customer: CustomerKey): LedgerRequestPayload {
   switch (body.entry_type) {
-    case 'increment': {
-      if (body.invoice_settings) throw ApiError.validation('invoice_settings is not supported yet; omit it to add credits without an invoice.');
-      const { invoice_settings: _ignored, ...increment } = body;
-      return increment;
-    }
+    case 'increment':
+      return toIncrementPayload(body, customer);
     case 'decrement':
       return body;
     case 'expiration_change':
@@ -67,11 +99,11 @@ function answer(reply: FastifyReply, result: IntakeAnswer): FastifyReply {
 }
 
 export function registerLedgerEntryRoutes(app: FastifyInstance, deps: { intake: IntakeDeps; customers: CustomerResolver }): void {
-  routeBothCustomerForms(app, 'POST', '/credits/ledger_entry', { body: ledgerEntryRequest }, async (path, request, reply) => {
+  routeBothCustomerForms(app, 'POST', '/credits/ledger_entry', { summary: 'Create a ledger entry', tags: ['Credits'], body: ledgerEntryRequest }, async (path, request, reply) => {
     const body = request.body as LedgerEntryRequest;
     const customer = await deps.customers.resolve(path);
     checkCurrency(body.currency, customer.currency);
-    const payload = toPayload(body);
+    const payload = toPayload(body, customer);
     const key = request.headers['idempotency-key'];
     if (Array.isArray(key) || (key !== undefined && (key.length === 0 || key.length > IDEMPOTENCY_KEY_LENGTH_MAX))) {
       throw ApiError.validation(`Idempotency-Key must be one value of 1 to ${IDEMPOTENCY_KEY_LENGTH_MAX} characters.`);
@@ -80,7 +112,7 @@ export function registerLedgerEntryRoutes(app: FastifyInstance, deps: { intake: 
       ? { key, fingerprint: fingerprint('POST', `/v1/customers/${customer.id}/credits/ledger_entry`, request.rawBody) }
       : undefined;
     const respondAsync = /\brespond-async\b/i.test(String(request.headers.prefer ?? ''));
-    const result = await acceptLedgerRequest(deps.intake, { customer, payload, idempotency, respondAsync });
+    const result = await acceptLedgerRequest(deps.intake, { customer, payload, idempotency, respondAsync, httpRequestId: request.id });
     return answer(reply, result);
   });
 }

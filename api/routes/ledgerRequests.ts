@@ -14,7 +14,7 @@ import { ApiError, outcomeProblem } from '../errors.ts';
 import { toWire } from '../wire.ts';
 
 export function registerLedgerRequestRoutes(app: FastifyInstance, deps: { orm: Orm; queues: PartitionQueues }): void {
-  app.get('/v1/ledger_requests/:request_id', async (request) => {
+  app.get('/v1/ledger_requests/:request_id', { schema: { summary: 'Fetch the status of a ledger request', tags: ['Ledger requests'] } }, async (request) => {
     const { request_id: requestId } = request.params as { request_id: string };
     const em = deps.orm.em.fork();
     const row = await em.findOne(LedgerRequest, { id: requestId });

@@ -56,7 +56,7 @@ function idempotencyKey(header: string | string[] | undefined): string | undefin
 }
 
 function registerCreate(app: FastifyInstance, deps: Deps): void {
-  app.post(PATH, { schema: { body: usagePriceRequest } }, async (request, reply) => {
+  app.post(PATH, { schema: { summary: 'Create a usage price', tags: ['Usage prices'], body: usagePriceRequest } }, async (request, reply) => {
     const body = request.body as UsagePriceRequest;
     const key = idempotencyKey(request.headers['idempotency-key']);
     const print = fingerprint('POST', PATH, request.rawBody);
@@ -99,7 +99,7 @@ function registerCreate(app: FastifyInstance, deps: Deps): void {
 export function registerUsagePriceRoutes(app: FastifyInstance, deps: Deps): void {
   registerCreate(app, deps);
 
-  app.get(PATH, { schema: { querystring: usagePricesQuery } }, async (request) => {
+  app.get(PATH, { schema: { summary: 'List usage prices', tags: ['Usage prices'], querystring: usagePricesQuery } }, async (request) => {
     const query = request.query as UsagePricesQuery;
     const page = await listUsagePrices(deps.orm.em.fork(), {
       limit: query.limit,
@@ -110,14 +110,14 @@ export function registerUsagePriceRoutes(app: FastifyInstance, deps: Deps): void
     return { data: page.data.map(usagePriceView), pagination_metadata: paginationMetadata(page.next) };
   });
 
-  app.get(`${PATH}/:price_id`, async (request) => {
+  app.get(`${PATH}/:price_id`, { schema: { summary: 'Fetch a usage price', tags: ['Usage prices'] } }, async (request) => {
     const { price_id: priceId } = request.params as { price_id: string };
     const row = await findUsagePrice(deps.orm.em.fork(), priceId);
     if (!row) throw ApiError.notFound(`Usage price with id ${priceId} does not exist.`);
     return usagePriceView(row);
   });
 
-  app.post(`${PATH}/:price_id/archive`, async (request) => {
+  app.post(`${PATH}/:price_id/archive`, { schema: { summary: 'Archive a usage price', tags: ['Usage prices'] } }, async (request) => {
     const { price_id: priceId } = request.params as { price_id: string };
     const row = await archiveUsagePrice(deps.orm.em.fork(), priceId, deps.clock.now());
     if (!row) throw ApiError.notFound(`Usage price with id ${priceId} does not exist.`);

@@ -13,7 +13,7 @@ export const EVENTS_PER_REQUEST_MAX = 500;
 export const ingestBody = z.strictObject({ events: z.array(z.unknown()) });
 
 /** Property values must be numbers, booleans or strings; nested dictionaries are disallowed. */
-const propertyValue = z.union([z.string(), z.boolean(), z.custom<JsonNumber>((value) => value instanceof JsonNumber, 'must be a number')]);
+const propertyValue = z.union([z.string(), z.boolean(), z.custom<JsonNumber>((value) => value instanceof JsonNumber, 'must be a number').meta({ type: 'number' })]);
 
 export const ingestEvent = z
   .strictObject({

@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { Decimal, FRACTION_DIGITS, INTEGER_DIGITS_MAX } from '../../domain/decimal.ts';
 import { JsonNumber } from '../../worker/exactJson.ts';
 
-const jsonNumber = z.custom<JsonNumber>((value) => value instanceof JsonNumber, { message: 'must be a number' });
+// `meta` tells the OpenAPI document what the custom check accepts (api/openApi.ts).
+const jsonNumber = z.custom<JsonNumber>((value) => value instanceof JsonNumber, { message: 'must be a number' }).meta({ type: 'number' });
 
 function decimalFrom(text: string, ctx: z.RefinementCtx): Decimal | typeof z.NEVER {
   const parsed = Decimal.parse(text);

@@ -23,7 +23,7 @@ const PARSE_ERRORS = {
 
 const decimalSource = z.union([
   z.string(),
-  z.custom<JsonNumber>((value) => value instanceof JsonNumber, { message: 'must be a decimal string or a number' }),
+  z.custom<JsonNumber>((value) => value instanceof JsonNumber, { message: 'must be a decimal string or a number' }).meta({ type: 'number' }),
 ]);
 
 /** Credits per unit: "0.002" or 0.002, at least 0, output as canonical decimal text ("0.0020" → "0.002"). */

@@ -92,13 +92,14 @@ beforeEach(() => {
 });
 
 let customerCount = 0;
-async function newCustomer(externalId?: string) {
+async function newCustomer(externalId?: string, currency?: string) {
   customerCount += 1;
   const customer = await client.customers.create({
     name: `E2E customer ${customerCount}`,
     email: `e2e-${customerCount}@example.com`,
     timezone: 'America/Los_Angeles',
     ...(externalId ? { external_customer_id: externalId } : {}),
+    ...(currency ? { currency } : {}),
   });
   expectLastResponse(201, 'Customer');
   return customer;
@@ -131,7 +132,8 @@ describe('the Orb SDK against the service', () => {
     let customerId = '';
 
     it('creates the customer and fetches it by id and external id', async () => {
-      const customer = await newCustomer(externalId);
+      // A currency, so that credits with a cost basis can be invoiced (LEDGER_RULES.md §4).
+      const customer = await newCustomer(externalId, 'USD');
       customerId = customer.id;
       expect(customer.external_customer_id).toBe(externalId);
       expect(customer.timezone).toBe('America/Los_Angeles');
@@ -171,6 +173,7 @@ describe('the Orb SDK against the service', () => {
         amount: 100,
         expiry_date: '2027-06-01',
         per_unit_cost_basis: '0.20',
+        invoice_settings: { auto_collection: false, net_terms: 30 },
       });
       expectLastResponse(201, 'CreditLedgerEntry');
       expect(first).toMatchObject({

@@ -29,9 +29,28 @@ let ajv: Ajv2020 | undefined;
 let document: OpenApiDocument | undefined;
 const compiled = new Map<string, ValidateFunction>();
 
+/** Keys that say nothing about what a value may be. */
+const ANNOTATION_KEYS = new Set(['title', 'description', 'deprecated', 'examples']);
+
+/**
+ * The subset keeps some deprecated schemas as bare titles (DEPRECATED_InvoiceLevelDiscount, used
+ * as Invoice.discount `oneOf [it, null]`). A bare title matches null too, so that `oneOf` would
+ * refuse null, which is what Orb sends when there is no discount. Such a placeholder stands for an
+ * object, so it is read as "anything but null"; no other schema is touched.
+ */
+function withPlaceholdersNotNull(document: OpenApiDocument): OpenApiDocument {
+  const schemas = Object.fromEntries(
+    Object.entries(document.components.schemas).map(([name, schema]) => {
+      const placeholder = typeof schema === 'object' && schema !== null && Object.keys(schema).every((key) => ANNOTATION_KEYS.has(key));
+      return [name, placeholder ? { ...schema, not: { type: 'null' } } : schema];
+    }),
+  );
+  return { ...document, components: { ...document.components, schemas } };
+}
+
 function load(): { ajv: Ajv2020; document: OpenApiDocument } {
   if (!ajv || !document) {
-    document = JSON.parse(readFileSync(DOCUMENT_URL, 'utf8')) as OpenApiDocument;
+    document = withPlaceholdersNotNull(JSON.parse(readFileSync(DOCUMENT_URL, 'utf8')) as OpenApiDocument);
     // strict: false lets OpenAPI's own keywords (discriminator, x-stainless-*, example) pass.
     ajv = new Ajv2020({ strict: false, allErrors: true });
     formatsPlugin()(ajv);

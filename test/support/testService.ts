@@ -3,7 +3,7 @@
  * ephemeral port, and a known API key. `stop()` closes it and removes what it made.
  */
 import { randomBytes } from 'node:crypto';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { startService, type Service } from '../../api/service.ts';
 import { loadConfig } from '../../worker/config.ts';
 import { deleteQueueKeys } from '../../worker/queueKeys.ts';
@@ -22,7 +22,8 @@ export interface TestService {
   stop(): Promise<void>;
 }
 
-export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
+/** `options.logger` replaces the silent default, for a test that reads the service's log lines. */
+export async function startTestService(env: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<TestService> {
   const database = await cloneTemplateDatabase();
   const queuePrefix = `test-${randomBytes(5).toString('hex')}`;
   const config = loadConfig({
@@ -35,7 +36,7 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     LOG_LEVEL: 'silent',
     ...env,
   });
-  const service = await startService(config, { logger: pino({ level: config.logLevel }) });
+  const service = await startService(config, { logger: options.logger ?? pino({ level: config.logLevel }) });
   const baseUrl = service.url ?? '';
   return {
     service,

@@ -12,6 +12,7 @@ import { newId } from '../ids.ts';
 import type { LedgerOutcome, OutcomeError } from '../ledgerOutcome.ts';
 import { ledgerRequestPayload, toCommand } from '../ledgerRequestPayload.ts';
 import { jobCatalog } from '../queues.ts';
+import { invoiceViewsByBlock } from '../store/invoices.ts';
 import { lockRequestAndLoad, markFailed, saveChanges, writtenRows } from '../store/ledgerRepository.ts';
 import type { Orm } from '../store/orm.ts';
 import { storedOutcome } from '../store/readQueries.ts';
@@ -48,7 +49,10 @@ async function decideAndSave(em: EntityManager, requestId: string, clock: Clock)
   await saveChanges(em, request.customerId, requestId, decision.value, now);
   const last = writtenRows(decision.value, request.customerId, requestId, blocks).at(-1);
   if (!last) throw new Error(`request ${requestId} made no entry`);
-  return { status: 'committed', requestId, entry: ledgerEntryView(last.entry, last.block, request.customer), written: countWritten([decision.value]) };
+  // An increment with invoice_settings answers with its invoice as stored (numbered on insert).
+  const invoices = decision.value.invoices ? await invoiceViewsByBlock(em, [last.block.id]) : undefined;
+  const entry = ledgerEntryView(last.entry, last.block, request.customer, invoices?.get(last.block.id) ?? null);
+  return { status: 'committed', requestId, entry, written: countWritten([decision.value]) };
 }
 
 export async function applyLedgerRequest(data: unknown, deps: ProcessorDeps): Promise<LedgerOutcome> {

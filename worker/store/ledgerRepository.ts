@@ -13,6 +13,7 @@ import { Decimal } from '../../domain/decimal.ts';
 import type { Block, BlockFilter, Ledger, LedgerChanges, NewEntry } from '../../domain/types.ts';
 import type { OutcomeError } from '../ledgerOutcome.ts';
 import type { CreditBlockRow, LedgerEntryRow } from './entities.ts';
+import { saveInvoiceChanges } from './invoices.ts';
 
 /** Raw rows bypass MikroORM's hydration: timestamps may arrive as text, numerics always do. */
 type Instant = Date | string;
@@ -83,11 +84,20 @@ export interface LoadSqlRow {
   blocks: BlockSqlRow[];
 }
 
-/** Locks the customer and loads one of its ledgers (the function `ledger_load`). */
-export async function lockCustomerAndLoad(em: EntityManager, customerId: string, currency: string, now: Date): Promise<LoadedLedger> {
+/**
+ * Locks the customer and loads one of its ledgers (the function `ledger_load`), with `blockId`'s
+ * block even when it is depleted.
+ */
+export async function lockCustomerAndLoad(
+  em: EntityManager,
+  customerId: string,
+  currency: string,
+  now: Date,
+  blockId: string | null = null,
+): Promise<LoadedLedger> {
   const [row] = await em.execute<Pick<LoadSqlRow, 'ledger_balance' | 'next_sequence_number' | 'blocks'>[]>(
-    'select * from ledger_load(?, ?, ?, null)',
-    [customerId, currency, now],
+    'select * from ledger_load(?, ?, ?, ?)',
+    [customerId, currency, now, blockId],
   );
   return toLoadedLedger(currency, row ?? { ledger_balance: null, next_sequence_number: null, blocks: [] });
 }
@@ -145,7 +155,7 @@ export function blockRecord(customerId: string, block: Block) {
 }
 
 export function changedBlockRecord(block: Block) {
-  return { id: block.id, balance: block.balance.toString(), voided_at: block.voidedAt?.toISOString() ?? null };
+  return { id: block.id, balance: block.balance.toString(), voided_at: block.voidedAt?.toISOString() ?? null, status: block.status };
 }
 
 export function entryRecord(customerId: string, requestId: string | null, entry: NewEntry) {
@@ -201,6 +211,7 @@ export async function saveChanges(
       now,
     ],
   );
+  if (changes.invoices || changes.invoiceChanges) await saveInvoiceChanges(em, customerId, changes);
 }
 
 export async function markFailed(em: EntityManager, requestId: string, error: OutcomeError, now: Date): Promise<void> {

@@ -5,6 +5,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { LedgerOutcome, OutcomeError } from '../ledgerOutcome.ts';
 import { CreditBlock, Customer, LedgerEntry, type CreditBlockRow, type CustomerRow } from './entities.ts';
+import { invoiceViewsByBlock } from './invoices.ts';
 import { creditBlockView, ledgerEntryView, type CreditBlockView, type CustomerRef, type LedgerEntryView } from './views.ts';
 
 export async function findCustomer(
@@ -22,12 +23,18 @@ export async function entryViews(em: EntityManager, entryIds: string[], customer
   const blocks = await em.find(CreditBlock, { id: { $in: [...new Set(entries.map((entry) => entry.blockId))] } });
   const blockById = new Map(blocks.map((block) => [block.id, block]));
   const entryById = new Map(entries.map((entry) => [entry.id, entry]));
+  const invoices = await invoiceViewsByBlock(em, incrementBlockIds(entries));
   return entryIds.map((id) => {
     const entry = entryById.get(id);
     const block = entry && blockById.get(entry.blockId);
     if (!entry || !block) throw new Error(`entry ${id} of a finished request is missing`);
-    return ledgerEntryView(entry, block, customer);
+    return ledgerEntryView(entry, block, customer, invoices.get(entry.blockId) ?? null);
   });
+}
+
+/** The blocks increments made: the only entries that can carry `created_invoices`. */
+function incrementBlockIds(entries: readonly { entryType: string; blockId: string }[]): string[] {
+  return entries.filter((entry) => entry.entryType === 'increment').map((entry) => entry.blockId);
 }
 
 /** A finished request's answer again: its last entry (seed 001) or its error. */
@@ -112,6 +119,7 @@ export async function listLedgerEntries(em: EntityManager, customer: CustomerRef
     [...params, filter.limit + 1],
   );
   const page = rows.slice(0, filter.limit);
+  const invoices = await invoiceViewsByBlock(em, incrementBlockIds(page.map((row) => ({ entryType: row.entry_type, blockId: row.block_id }))));
   const data = page.map((row) =>
     ledgerEntryView(
       {
@@ -136,6 +144,7 @@ export async function listLedgerEntries(em: EntityManager, customer: CustomerRef
       },
       { id: row.block_id, expiryDate: row.block_expiry_date === null ? null : new Date(row.block_expiry_date), perUnitCostBasis: row.block_per_unit_cost_basis, filters: row.block_filters },
       customer,
+      row.entry_type === 'increment' ? (invoices.get(row.block_id) ?? null) : null,
     ),
   );
   return { data, next: rows.length > filter.limit ? String(page.at(-1)?.seq) : null };

@@ -5,6 +5,7 @@
  */
 import { Decimal } from '../../domain/decimal.ts';
 import type { CreditBlockRow, CustomerRow, LedgerEntryRow, LedgerRequestRow } from './entities.ts';
+import type { InvoiceView } from './invoiceViews.ts';
 
 export type CustomerRef = Pick<CustomerRow, 'id' | 'externalCustomerId'>;
 
@@ -13,7 +14,8 @@ const iso = (instant: Date | null) => (instant === null ? null : instant.toISOSt
 
 export type BlockRef = Pick<CreditBlockRow, 'id' | 'expiryDate' | 'perUnitCostBasis' | 'filters'>;
 
-export function ledgerEntryView(entry: LedgerEntryRow, block: BlockRef, customer: CustomerRef) {
+/** `createdInvoices`: for an increment, the invoice its invoice_settings made (null when none). */
+export function ledgerEntryView(entry: LedgerEntryRow, block: BlockRef, customer: CustomerRef, createdInvoices: InvoiceView[] | null = null) {
   const common = {
     id: entry.id,
     ledger_sequence_number: entry.ledgerSequenceNumber,
@@ -42,7 +44,7 @@ export function ledgerEntryView(entry: LedgerEntryRow, block: BlockRef, customer
     case 'decrement':
       return { ...common, price_id: entry.priceId ?? null, invoice_id: null, event_id: null };
     case 'increment':
-      return { ...common, created_invoices: null };
+      return { ...common, created_invoices: createdInvoices };
     case 'expiration_change':
       return { ...common, new_block_expiry_date: iso(entry.newBlockExpiryDate ?? null) };
     case 'void':

@@ -149,10 +149,13 @@ describe('increment and decrement through HTTP', () => {
 });
 
 describe('LEDGER_RULES §8 worked examples through the api (America/Los_Angeles)', () => {
+  // A cost basis above 0 is invoiced (LEDGER_RULES §4), in the customer's currency.
+  const invoice_settings = { auto_collection: false, net_terms: 30 };
+
   it('example 1: decrement 70 takes B (sooner expiry) then A; the response is the A entry', async () => {
-    const customer = await createCustomer(t, { timezone: 'America/Los_Angeles' });
-    const a = await addEntry(t, customer.id, { entry_type: 'increment', amount: 100, expiry_date: '2027-01-01', per_unit_cost_basis: '0.20' });
-    const b = await addEntry(t, customer.id, { entry_type: 'increment', amount: 50, expiry_date: '2026-12-01', per_unit_cost_basis: '0.50' });
+    const customer = await createCustomer(t, { timezone: 'America/Los_Angeles', currency: 'USD' });
+    const a = await addEntry(t, customer.id, { entry_type: 'increment', amount: 100, expiry_date: '2027-01-01', per_unit_cost_basis: '0.20', invoice_settings });
+    const b = await addEntry(t, customer.id, { entry_type: 'increment', amount: 50, expiry_date: '2026-12-01', per_unit_cost_basis: '0.50', invoice_settings });
     // A date-only expiry is midnight in the customer's timezone (LEDGER_RULES §2).
     expect(a.credit_block).toMatchObject({ expiry_date: '2027-01-01T08:00:00.000Z', per_unit_cost_basis: '0.20' });
     expect(b.credit_block.expiry_date).toBe('2026-12-01T08:00:00.000Z');
@@ -173,8 +176,8 @@ describe('LEDGER_RULES §8 worked examples through the api (America/Los_Angeles)
   });
 
   it('example 2: decrement 25 empties B (cheaper) and overdraws A, the last never-expiring block, by 5', async () => {
-    const customer = await createCustomer(t, { timezone: 'America/Los_Angeles' });
-    const a = await addEntry(t, customer.id, { entry_type: 'increment', amount: 10, per_unit_cost_basis: '1.00' });
+    const customer = await createCustomer(t, { timezone: 'America/Los_Angeles', currency: 'USD' });
+    const a = await addEntry(t, customer.id, { entry_type: 'increment', amount: 10, per_unit_cost_basis: '1.00', invoice_settings });
     const b = await addEntry(t, customer.id, { entry_type: 'increment', amount: 10, per_unit_cost_basis: '0.00' });
     const response = await addEntry(t, customer.id, { entry_type: 'decrement', amount: 25 });
     expect(response).toMatchObject({ credit_block: { id: a.credit_block.id }, amount: -15, starting_balance: 10, ending_balance: -5 });
@@ -282,13 +285,13 @@ describe('limits and the clock', () => {
   });
 });
 
-describe('settings not supported yet', () => {
+describe('invoice_settings without an invoicing currency', () => {
   let customer: any;
   beforeAll(async () => {
     customer = await createCustomer(t);
   });
 
-  it('an increment with invoice_settings answers 400 and writes nothing', async () => {
+  it('an increment with invoice_settings for a customer without a currency answers 400 and writes nothing', async () => {
     const before = await requestCount(customer.id);
     const response = await t.request('POST', ledgerEntryPath(customer.id), {
       entry_type: 'increment',

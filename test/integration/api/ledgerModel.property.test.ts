@@ -143,7 +143,8 @@ const incrementArb: fc.Arbitrary<Step> = fc.record({
     { weight: 1, arbitrary: fc.nat({ max: 6 }).map((futureGrid) => ({ futureGrid })) },
   ),
   expiry: fc.oneof({ weight: 1, arbitrary: fc.constant(null) }, { weight: 2, arbitrary: fc.nat({ max: 12 }).map((grid) => ({ grid })) }),
-  cost: fc.constantFrom(null, '0', '0.00', '0.5', '0.50', '1', '1.25'),
+  // Whole-number costs keep every invoice total (amount × cost, LEDGER_RULES.md §7) exact.
+  cost: fc.constantFrom(null, '0', '0.00', '1', '1.00', '2', '10'),
   filters: filtersArb,
 });
 
@@ -240,6 +241,8 @@ function toRequest(step: Exclude<Step, { kind: 'advance' }>, model: ReferenceLed
           expiry_date: iso(expiresAt),
           ...(effectiveAt ? { effective_date: iso(effectiveAt) } : {}),
           ...(step.cost !== null ? { per_unit_cost_basis: step.cost } : {}),
+          // A cost basis above 0 is invoiced (LEDGER_RULES.md §4); net terms leave the block active.
+          ...(step.cost !== null && Decimal.of(step.cost).isPositive() ? { invoice_settings: { auto_collection: false, net_terms: 30 } } : {}),
           ...(step.filters.length > 0 ? { filters: step.filters } : {}),
         },
       };
@@ -447,7 +450,7 @@ async function clockNow(): Promise<Date> {
 
 async function runSequence(steps: readonly Step[]): Promise<void> {
   const start = await clockNow();
-  const customer = await createCustomer(t, { timezone: 'UTC' });
+  const customer = await createCustomer(t, { timezone: 'UTC', currency: 'USD' });
   const model = new ReferenceLedger(start);
   const trace: string[] = [`customer ${customer.id}, clock ${start.toISOString()}`];
   const context = () => `\n${trace.join('\n')}`;

@@ -24,7 +24,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Decimal } from '../../../domain/decimal.ts';
 import { decide } from '../../../domain/decide.ts';
-import type { Block, BlockFilter, Ledger, LedgerChanges, LedgerCommand, NewEntry } from '../../../domain/types.ts';
+import type { Block, BlockFilter, InvoiceSettings, Ledger, LedgerChanges, LedgerCommand, NewEntry } from '../../../domain/types.ts';
 import { ReferenceLedger, TRANSFER_TYPES, type ModelBlock, type ModelEntry, type ModelOutcome } from '../../support/referenceLedger.ts';
 
 const ALL_KINDS = ['increment', 'decrement', 'expiration_change', 'void', 'amendment', 'advance'] as const;
@@ -149,7 +149,8 @@ const stepArbs: Record<StepKind, { weight: number; arbitrary: fc.Arbitrary<Step>
         { weight: 2, arbitrary: fc.nat({ max: 12 }).map((grid) => ({ grid })) },
         { weight: PAST_EXPIRY ? 1 : 0, arbitrary: fc.nat({ max: 2 }).map((pastGrid) => ({ pastGrid })) },
       ),
-      cost: fc.constantFrom(null, '0', '0.00', '0.5', '0.50', '1', '1.25'),
+      // Whole-number costs keep every invoice total (amount × cost, LEDGER_RULES.md §7) exact.
+      cost: fc.constantFrom(null, '0', '0.00', '1', '1.00', '2', '10'),
       filters: filtersArb,
     }),
   },
@@ -225,6 +226,18 @@ function resolveAmount(spec: AmountSpec, balance: Decimal): Decimal {
 }
 
 const common = { currency: 'credits', description: null, metadata: {} };
+const NET_0_INVOICE: InvoiceSettings = {
+  currency: 'USD',
+  timezone: 'UTC',
+  autoCollection: false,
+  netTermsDays: 0,
+  customDueAt: null,
+  invoiceAt: null,
+  memo: null,
+  itemId: null,
+  markAsPaid: false,
+  requireSuccessfulPayment: false,
+};
 
 function toCommand(step: Exclude<Step, { kind: 'advance' }>, model: ReferenceLedger): LedgerCommand {
   const now = model.now;
@@ -252,6 +265,8 @@ function toCommand(step: Exclude<Step, { kind: 'advance' }>, model: ReferenceLed
         expiresAt,
         perUnitCostBasis: step.cost,
         filters: step.filters,
+        // A cost basis above 0 is invoiced (LEDGER_RULES.md §4); the invoice leaves the block active.
+        invoice: step.cost !== null && Decimal.of(step.cost).isPositive() ? NET_0_INVOICE : null,
       };
     }
     case 'decrement':

@@ -14,6 +14,7 @@ import type {
   DecrementCommand,
   EntryType,
   IncrementCommand,
+  InvoiceSettings,
   Ledger,
   LedgerChanges,
   LedgerCommand,
@@ -44,6 +45,23 @@ export function block(id: string, balance: string, overrides: Partial<Block> = {
     status: 'active',
     voidedAt: null,
     createdAt: new Date(Date.UTC(2025, 0, 1, 0, 0, createdSeconds)),
+    ...overrides,
+  };
+}
+
+/** invoice_settings as the shell gives them: USD, Los Angeles, net 30 unless overridden. */
+export function invoiceSettings(overrides: Partial<InvoiceSettings> = {}): InvoiceSettings {
+  return {
+    currency: 'USD',
+    timezone: 'America/Los_Angeles',
+    autoCollection: false,
+    netTermsDays: 30,
+    customDueAt: null,
+    invoiceAt: null,
+    memo: null,
+    itemId: null,
+    markAsPaid: false,
+    requireSuccessfulPayment: false,
     ...overrides,
   };
 }

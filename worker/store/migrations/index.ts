@@ -6,10 +6,14 @@ import { Migration20261121000000_initial } from './Migration20261121000000_initi
 import { Migration20261121010000_ledgerFunctions } from './Migration20261121010000_ledgerFunctions.ts';
 import { Migration20261121020000_usage } from './Migration20261121020000_usage.ts';
 import { Migration20261121030000_deprecation } from './Migration20261121030000_deprecation.ts';
+import { Migration20261121040000_balanceTransactions } from './Migration20261121040000_balanceTransactions.ts';
+import { Migration20261121050000_invoices } from './Migration20261121050000_invoices.ts';
 
 export const migrationsList = [
   { name: 'Migration20261121000000_initial', class: Migration20261121000000_initial },
   { name: 'Migration20261121010000_ledgerFunctions', class: Migration20261121010000_ledgerFunctions },
   { name: 'Migration20261121020000_usage', class: Migration20261121020000_usage },
   { name: 'Migration20261121030000_deprecation', class: Migration20261121030000_deprecation },
+  { name: 'Migration20261121040000_balanceTransactions', class: Migration20261121040000_balanceTransactions },
+  { name: 'Migration20261121050000_invoices', class: Migration20261121050000_invoices },
 ];

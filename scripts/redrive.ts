@@ -1,0 +1,90 @@
+/**
+ * `npm run redrive -- --job <id> [--partition N]` or `npm run redrive -- --all-failed [--partition N]`:
+ * puts failed jobs (dead letters, `GET /v1/failed_jobs`) back on their partition, with the same
+ * name and data under a new job id, and removes the failed copies (worker/failedJobs.ts). Safe to
+ * repeat: every processor is idempotent. A job id names one job per partition, so an id found
+ * failed on several partitions needs `--partition`. Reads REDIS_URL and QUEUE_PREFIX like the
+ * service (and PARTITIONS when the service has not recorded its count); prints one JSON line per
+ * job and exits 1 when any chosen job could not be re-driven.
+ */
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../worker/config.ts';
+import { failedJobIds, redriveFailedJob, type RedriveResult } from '../worker/failedJobs.ts';
+import { recordedPartitionCount } from '../worker/partitionGuard.ts';
+import { PartitionQueues } from '../worker/queues.ts';
+import { openRedis } from '../worker/redis.ts';
+import type { Redis } from 'ioredis';
+
+export type RedriveSelection = { jobId: string; partition?: number } | { allFailed: true; partition?: number };
+
+const USAGE = 'usage: npm run redrive -- --job <id> [--partition N] | --all-failed [--partition N]';
+
+function partitionsOf(queues: PartitionQueues, partition: number | undefined): number[] {
+  if (partition === undefined) return queues.queues.map((_, index) => index);
+  queues.queue(partition);
+  return [partition];
+}
+
+/**
+ * Re-drives the selected failed jobs. With `allFailed`, the ids are read first, so that a job
+ * that fails again while this runs is not re-driven a second time.
+ */
+export async function redrive(redis: Redis, queues: PartitionQueues, selection: RedriveSelection): Promise<RedriveResult[]> {
+  const partitions = partitionsOf(queues, selection.partition);
+  if ('allFailed' in selection) {
+    const results: RedriveResult[] = [];
+    for (const partition of partitions) {
+      for (const jobId of await failedJobIds(redis, queues.queue(partition))) {
+        results.push(await redriveFailedJob(queues, partition, jobId));
+      }
+    }
+    return results;
+  }
+  const states = await Promise.all(partitions.map((partition) => queues.queue(partition).getJobState(selection.jobId)));
+  const failedOn = partitions.filter((_, index) => states[index] === 'failed');
+  if (failedOn.length > 1) {
+    throw new Error(`job ${selection.jobId} failed on partitions ${failedOn.join(', ')}; choose one with --partition.`);
+  }
+  const [partition] = failedOn;
+  if (partition === undefined) return [{ status: 'not_failed', partition: selection.partition ?? -1, jobId: selection.jobId }];
+  return [await redriveFailedJob(queues, partition, selection.jobId)];
+}
+
+function selectionFromArgs(args: string[]): RedriveSelection {
+  const { values } = parseArgs({
+    args,
+    options: { job: { type: 'string' }, partition: { type: 'string' }, 'all-failed': { type: 'boolean' } },
+    strict: true,
+  });
+  const partition = values.partition === undefined ? undefined : Number(values.partition);
+  if (partition !== undefined && !Number.isInteger(partition)) throw new Error(`--partition must be an integer\n${USAGE}`);
+  if (values['all-failed'] && values.job === undefined) return { allFailed: true, partition };
+  if (values.job !== undefined && !values['all-failed']) return { jobId: values.job, partition };
+  throw new Error(USAGE);
+}
+
+async function main(): Promise<void> {
+  const selection = selectionFromArgs(process.argv.slice(2));
+  const config = loadConfig();
+  const redis = await openRedis(config.redisUrl);
+  // The queues the service made, whatever PARTITIONS this shell has.
+  const partitions = (await recordedPartitionCount(redis, config.queuePrefix)) ?? config.partitions;
+  const queues = await PartitionQueues.open(redis, partitions, config.queuePrefix);
+  try {
+    const results = await redrive(redis, queues, selection);
+    for (const result of results) console.log(JSON.stringify(result));
+    const redriven = results.filter((result) => result.status === 'redriven').length;
+    console.error(`${redriven} of ${results.length} job(s) re-driven`);
+    if (redriven < results.length) process.exitCode = 1;
+  } finally {
+    await queues.close();
+    redis.disconnect();
+  }
+}
+
+if (import.meta.main) {
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}
