@@ -35,7 +35,8 @@ export interface WorkerDeps {
   /** How long after its end a usage day stays open to late events (GRACE_PERIOD). */
   gracePeriod: Duration;
   /** Called in-process when a request finishes, so that an api in the same process answers at once. */
-  onOutcome?: (outcome: RequestOutcome) => void;
+  /** Answers true when a request waiting in this process took the outcome: no one else waits for it. */
+  onOutcome?: (outcome: RequestOutcome) => boolean;
   /**
    * Called after every job with its run time and its result (undefined when it threw), for
    * metrics; it must not throw. The worker knows nothing of how it is measured.
@@ -47,37 +48,45 @@ export interface WorkerDeps {
 const USAGE_EVENTS_PER_TRANSACTION_MAX = 5_000;
 
 /** Tells the HTTP requests waiting on a finished request its outcome, and returns it. */
-function announce<T extends RequestOutcome>(deps: WorkerDeps, outcome: T): T {
-  deps.onOutcome?.(outcome);
+function announce<T extends RequestOutcome>(deps: WorkerDeps, logger: Logger, outcome: T): T {
+  // A request is accepted by one api process; when that is this one, nobody else is listening.
+  if (deps.onOutcome?.(outcome)) return outcome;
   // Not awaited: the partition need not wait for the announcement to move on.
   void publishOutcome(deps.redis, deps.queuePrefix, outcome).catch((error: unknown) => {
-    deps.logger.warn({ err: error, requestId: outcome.requestId }, 'outcome not published; a waiting client will poll');
+    logger.warn({ err: error, requestId: outcome.requestId }, 'outcome not published; a waiting client will poll');
   });
   return outcome;
 }
 
-function processorsFor(deps: WorkerDeps): Record<JobName, (data: unknown, job: Job, queue: Queue) => Promise<unknown>> {
-  const processorDeps: ProcessorDeps = { orm: deps.orm, clock: deps.clock, logger: deps.logger };
+/** What a processor gets besides its data: the job, its queue, and a logger bound to the job. */
+interface JobContext {
+  job: Job;
+  queue: Queue;
+  logger: Logger;
+}
+
+type Processor = (data: unknown, context: JobContext) => Promise<unknown>;
+
+function processorsFor(deps: WorkerDeps): Record<JobName, Processor> {
+  const base = { orm: deps.orm, clock: deps.clock };
+  const withLogger = (logger: Logger): ProcessorDeps => ({ ...base, logger });
+  const usageDeps = (logger: Logger) => ({ ...base, logger, gracePeriod: deps.gracePeriod });
   return {
-    'ledger.apply': async (data) => announce(deps, await applyLedgerRequest(data, processorDeps)),
-    'balance.apply': async (data) => announce(deps, await applyBalanceTransaction(data, processorDeps)),
-    'ledger.catchUp': (data) => catchUpLedger(data, processorDeps),
-    'usage.apply': async (data, job, queue) => {
+    'ledger.apply': async (data, { logger }) => announce(deps, logger, await applyLedgerRequest(data, withLogger(logger))),
+    'balance.apply': async (data, { logger }) => announce(deps, logger, await applyBalanceTransaction(data, withLogger(logger))),
+    'ledger.catchUp': (data, { logger }) => catchUpLedger(data, withLogger(logger)),
+    'usage.apply': async (data, { job, queue, logger }) => {
       const followers = await followingUsageJobs(queue, USAGE_EVENTS_PER_TRANSACTION_MAX, job.data?.events?.length ?? 0);
-      const result = await applyUsage([data, ...followers.map((follower) => follower.data)], { ...processorDeps, gracePeriod: deps.gracePeriod });
+      const result = await applyUsage([data, ...followers.map((follower) => follower.data)], usageDeps(logger));
       await removeFollowers(followers);
       return { ...result, jobs: 1 + followers.length };
     },
-    'usage.closeDays': (data) => closeUsageDays(data, processorDeps),
-    'usage.deprecate': (data) => deprecateEvent(data, { ...processorDeps, gracePeriod: deps.gracePeriod }),
-    'invoice.change': (data) => changeInvoice(data, processorDeps),
+    'usage.closeDays': (data, { logger }) => closeUsageDays(data, withLogger(logger)),
+    'usage.deprecate': (data, { logger }) => deprecateEvent(data, usageDeps(logger)),
+    'invoice.change': (data, { logger }) => changeInvoice(data, withLogger(logger)),
   };
 }
 
-/**
- * The logger of one job: its lines carry the job, its partition and, when an HTTP request made it,
- * that request's id under Fastify's own key (`reqId`), so that one search finds both sides.
- */
 function jobLogger(logger: Logger, job: Job, partition: number): Logger {
   const reqId = (job.data as { httpRequestId?: unknown } | undefined)?.httpRequestId;
   return logger.child({ jobId: job.id, jobName: job.name, partition, ...(typeof reqId === 'string' && { reqId }) });
@@ -91,18 +100,19 @@ export class PartitionWorkers {
   }
 
   static start(deps: WorkerDeps): PartitionWorkers {
+    const processors = processorsFor(deps);
     const workers = Array.from({ length: deps.partitions }, (_, partition) => {
       const queue = new Queue(partitionQueueName(partition), { connection: deps.redis, prefix: deps.queuePrefix });
       queue.on('error', (error) => deps.logger.error({ err: error, partition }, 'queue error'));
       const worker = new Worker(
         partitionQueueName(partition),
         async (job: Job) => {
-          const processor = processorsFor({ ...deps, logger: jobLogger(deps.logger, job, partition) })[job.name as JobName];
+          const processor = processors[job.name as JobName];
           if (!processor) throw new Error(`no processor for job ${job.name}`);
           const startedAt = performance.now();
           let result: unknown;
           try {
-            result = await processor(job.data, job, queue);
+            result = await processor(job.data, { job, queue, logger: jobLogger(deps.logger, job, partition) });
             return result;
           } finally {
             deps.onJobFinished?.(job.name, (performance.now() - startedAt) / 1000, result);

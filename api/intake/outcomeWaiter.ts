@@ -55,16 +55,18 @@ export class OutcomeWaiter {
     this.settle(requestId, undefined);
   }
 
-  notify(outcome: RequestOutcome): void {
-    this.settle(outcome.requestId, outcome);
+  /** Answers whether a request here was waiting for this outcome. */
+  notify(outcome: RequestOutcome): boolean {
+    return this.settle(outcome.requestId, outcome);
   }
 
-  private settle(requestId: string, outcome: RequestOutcome | undefined): void {
+  private settle(requestId: string, outcome: RequestOutcome | undefined): boolean {
     const waiting = this.waiting.get(requestId);
-    if (!waiting) return;
+    if (!waiting) return false;
     this.waiting.delete(requestId);
     clearTimeout(waiting.timer);
     waiting.resolve(outcome);
+    return true;
   }
 
   async close(): Promise<void> {
