@@ -23,3 +23,16 @@ describe('GET /v1/ping', () => {
     expect(response.headers.get('content-type')).toMatch(/application\/problem\+json/);
   });
 });
+
+describe('test clock', () => {
+  it('does not exist unless CLOCK=manual', async () => {
+    for (const [method, path] of [
+      ['GET', '/v1/test_clock'],
+      ['POST', '/v1/test_clock/advance'],
+    ] as const) {
+      const response = await t.request(method, path, method === 'POST' ? { to: '2030-01-01T00:00:00Z' } : undefined);
+      expect(response.status, `${method} ${path}`).toBe(404);
+      expect(response.body.type).toBe('https://docs.withorb.com/reference/error-responses#404-url-not-found');
+    }
+  });
+});
