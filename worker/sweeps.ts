@@ -1,11 +1,13 @@
 /**
- * The scheduled sweeps (ARCHITECTURE.md "Time"): each finds work that has come due and enqueues a
- * job per customer onto its partition, so scheduled writes are serialized with everything else.
- * The scheduler runs them every interval; the test clock runs them after moving time.
+ * The scheduled sweeps (ARCHITECTURE.md "Time"): due expiries, closed usage days, and requests
+ * stranded by a Redis loss. Each finds work that has come due and enqueues a job per customer
+ * onto its partition, so scheduled writes are serialized with everything else. The scheduler runs
+ * them every interval; the test clock runs them after moving time.
  */
 import type { Clock } from './clock.ts';
 import { sweepClosedDays } from './dayCloseSweep.ts';
 import { sweepDueExpiries } from './expirySweep.ts';
+import { sweepStrandedRequests } from './strandedSweep.ts';
 import type { PartitionQueues } from './queues.ts';
 import type { Orm } from './store/orm.ts';
 
@@ -22,7 +24,7 @@ export interface EnqueuedJob {
 }
 
 export async function runSweeps(deps: SweepDeps): Promise<EnqueuedJob[]> {
-  return [...(await sweepDueExpiries(deps)), ...(await sweepClosedDays(deps))];
+  return [...(await sweepDueExpiries(deps)), ...(await sweepClosedDays(deps)), ...(await sweepStrandedRequests(deps))];
 }
 
 /** Waits until the given jobs have finished (the test clock answers after them). */
