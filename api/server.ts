@@ -13,6 +13,7 @@ import type { PartitionWorkers } from '../worker/main.ts';
 import type { PartitionQueues } from '../worker/queues.ts';
 import type { Orm } from '../worker/store/orm.ts';
 import { registerBearerAuth } from './auth.ts';
+import { DASHBOARD_PATH, registerAdminDashboard, type DashboardOptions } from './routes/adminDashboard.ts';
 import { CustomerResolver } from './customerResolver.ts';
 import { registerErrorHandlers } from './errors.ts';
 import { BacklogGate } from './intake/backlogGate.ts';
@@ -42,7 +43,8 @@ import { registerUsagePriceRoutes } from './routes/usagePrices.ts';
 /** Orb's bodies are small; 1 MiB leaves room for large ingest batches later. */
 const BODY_BYTES_MAX = 1_048_576;
 /** For orchestrators and scrapers, which carry no API key (README "Operating"). */
-const PUBLIC_PATHS = ['/health/live', '/health/ready', '/metrics', '/openapi.json', '/docs'];
+/** Routes without an API key; the dashboard has its own basic auth. */
+const PUBLIC_PATHS = ['/health/live', '/health/ready', '/metrics', '/openapi.json', '/docs', DASHBOARD_PATH];
 
 export interface ServerDeps {
   orm: Orm;
@@ -60,6 +62,8 @@ export interface ServerDeps {
   metrics: ServiceMetrics;
   /** BACKLOG_MAX: waiting jobs on a partition at which intake answers 429. */
   backlogMax: number;
+  /** The queue dashboard: off without both credentials. */
+  dashboard?: Omit<DashboardOptions, 'queues'>;
 }
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -119,6 +123,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerLedgerRequestRoutes(app, { orm: deps.orm, queues: deps.queues });
   registerCreditBlockRoutes(app, { orm: deps.orm });
   registerUsagePriceRoutes(app, { orm: deps.orm, clock: deps.clock });
+  if (deps.dashboard) await registerAdminDashboard(app, { ...deps.dashboard, queues: deps.queues });
   if (deps.clock instanceof ManualClock) {
     registerTestClockRoutes(app, { orm: deps.orm, queues: deps.queues, clock: deps.clock, partitions: deps.partitions });
   }

@@ -89,6 +89,7 @@ export async function startService(config: Config, options: { logger?: Logger; l
       workers,
       metrics,
       backlogMax: config.backlogMax,
+      dashboard: { adminUser: config.adminUser, adminPassword: config.adminPassword, readOnly: config.adminReadOnly },
     });
     if (options.listen ?? true) url = await app.listen({ port: config.port, host: config.host });
   }

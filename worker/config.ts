@@ -21,6 +21,7 @@ const environment = z.object({
   ROLE: z.enum(['all', 'api', 'worker']).default('all'),
   ADMIN_USER: z.string().optional(),
   ADMIN_PASSWORD: z.string().optional(),
+  ADMIN_READ_ONLY: z.enum(['true', 'false']).default('true'),
   CLOCK: z.enum(['system', 'manual']).default('system'),
   CLOCK_START: z.iso.datetime({ offset: true }).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -42,6 +43,8 @@ export interface Config {
   role: 'all' | 'api' | 'worker';
   adminUser: string | undefined;
   adminPassword: string | undefined;
+  /** The dashboard only shows; ADMIN_READ_ONLY=false lets it retry and remove jobs. */
+  adminReadOnly: boolean;
   clock: 'system' | 'manual';
   clockStart: Date | undefined;
   logLevel: string;
@@ -74,6 +77,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     role: e.ROLE,
     adminUser: e.ADMIN_USER,
     adminPassword: e.ADMIN_PASSWORD,
+    adminReadOnly: e.ADMIN_READ_ONLY === 'true',
     clock: e.CLOCK,
     clockStart: e.CLOCK_START ? new Date(e.CLOCK_START) : undefined,
     logLevel: e.LOG_LEVEL,
