@@ -38,6 +38,7 @@ import { registerInvoiceRoutes } from './routes/invoices.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
 import { registerPingRoute } from './routes/ping.ts';
 import { registerTestClockRoutes } from './routes/testClock.ts';
+import { registerTopUpRoutes } from './routes/topUps.ts';
 import { registerUsagePriceRoutes } from './routes/usagePrices.ts';
 
 /** Orb's bodies are small; 1 MiB leaves room for large ingest batches later. */
@@ -123,6 +124,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerLedgerRequestRoutes(app, { orm: deps.orm, queues: deps.queues });
   registerCreditBlockRoutes(app, { orm: deps.orm });
   registerUsagePriceRoutes(app, { orm: deps.orm, clock: deps.clock });
+  registerTopUpRoutes(app, { orm: deps.orm, clock: deps.clock, customers });
   if (deps.dashboard) await registerAdminDashboard(app, { ...deps.dashboard, queues: deps.queues });
   if (deps.clock instanceof ManualClock) {
     registerTestClockRoutes(app, { orm: deps.orm, queues: deps.queues, clock: deps.clock, partitions: deps.partitions });

@@ -10,6 +10,7 @@ import { decideAmendment } from './decideAmendment.ts';
 import { decideDecrement } from './decideDecrement.ts';
 import { decideExpirationChange } from './decideExpirationChange.ts';
 import { decideIncrement } from './decideIncrement.ts';
+import { decideTopUp, type TopUpState } from './decideTopUp.ts';
 import { decideVoid } from './decideVoid.ts';
 import { expireDue } from './expireDue.ts';
 import { LedgerDraft } from './ledgerDraft.ts';
@@ -42,12 +43,19 @@ export function decide(
   ledger: Ledger,
   blocks: readonly Block[],
   context: DecisionContext,
+  topUp: TopUpState | null = null,
 ): Decision<LedgerChanges> {
   const draft = new LedgerDraft(ledger, blocks, context);
+  let automaticFrom: number | undefined;
   try {
     expireDue(draft, context.now);
     const refusal = apply(command, draft, context);
     if (refusal) return { ok: false, error: refusal };
+    // A decrement that takes the balance to the threshold or below may add a top-up (decideTopUp.ts).
+    if (command.type === 'decrement' && topUp) {
+      const made = draft.madeEntries().length;
+      if (decideTopUp(draft, ledger.balance, topUp.config, topUp.unpaid, context).toppedUp) automaticFrom = made;
+    }
   } catch (error) {
     // A balance past what numeric(38,12) holds is the request's problem, never a silent wrap.
     if (error instanceof DecimalRangeError) {
@@ -55,5 +63,5 @@ export function decide(
     }
     throw error;
   }
-  return { ok: true, value: draft.changes() };
+  return { ok: true, value: automaticFrom === undefined ? draft.changes() : { ...draft.changes(), automaticFrom } };
 }

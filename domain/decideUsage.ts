@@ -7,6 +7,7 @@
  */
 import { Decimal } from './decimal.ts';
 import { drawdownOrder, findOverdraftBlock, take } from './drawdown.ts';
+import { decideTopUp, type TopUpState } from './decideTopUp.ts';
 import { expireDue } from './expireDue.ts';
 import { LedgerDraft } from './ledgerDraft.ts';
 import type { Block, DecisionContext, Ledger, LedgerChanges, NewEntry, PendingUsageEntry, UsageGroup } from './types.ts';
@@ -49,8 +50,13 @@ export function decideUsage(
   pending: readonly PendingUsageEntry[],
   groups: readonly UsageGroup[],
   context: DecisionContext,
+  topUp: TopUpState | null = null,
 ): LedgerChanges {
   const draft = new LedgerDraft(ledger, blocks, context);
+  // Each group is checked for a crossing of the top-up threshold (decideTopUp.ts); a top-up made
+  // here is unpaid, so it pauses the others for the rest of the batch.
+  let balanceBefore = ledger.balance;
+  let unpaidTopUp = topUp?.unpaid ?? false;
   expireDue(draft, context.now);
   const keyOf = (priceId: string, blockId: string, usageDay: string) => `${priceId}\u0000${blockId}\u0000${usageDay}`;
   const open = new Map<string, PendingUsageEntry | NewEntry>(pending.map((entry) => [keyOf(entry.priceId, entry.blockId, entry.usageDay), entry]));
@@ -75,6 +81,10 @@ export function decideUsage(
         usage: { priceId: group.priceId, blockId, usageDay: group.usageDay, closesAt: group.closesAt },
       });
       open.set(key, entry);
+    }
+    if (topUp) {
+      if (decideTopUp(draft, balanceBefore, topUp.config, unpaidTopUp, context).toppedUp) unpaidTopUp = true;
+      balanceBefore = draft.balance;
     }
   }
   return draft.changes();

@@ -105,5 +105,6 @@ export function invoiceFor(
     issuedAt: context.now,
     paidAt: settings.markAsPaid ? context.now : null,
     createdAt: context.now,
+    ...(settings.topUp === true && { topUp: true }),
   };
 }

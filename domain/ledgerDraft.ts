@@ -54,6 +54,10 @@ export class LedgerDraft {
     return this.ledger.balance;
   }
 
+  get currency(): string {
+    return this.ledger.currency;
+  }
+
   addBlock(block: Block): Block {
     this.blocks.set(block.id, block);
     this.newBlockIds.add(block.id);

@@ -125,6 +125,8 @@ export interface InvoiceSettings {
   itemId: string | null;
   markAsPaid: boolean;
   requireSuccessfulPayment: boolean;
+  /** Made by an automatic top-up (domain/decideTopUp.ts): while issued, it pauses further top-ups. */
+  topUp?: boolean;
 }
 
 export type InvoiceStatus = 'issued' | 'paid' | 'void';
@@ -147,6 +149,8 @@ export interface Invoice {
   issuedAt: Date;
   paidAt: Date | null;
   createdAt: Date;
+  /** Made by an automatic top-up; absent otherwise. */
+  topUp?: boolean;
 }
 
 /** How a payment was recorded (Orb's mark_paid body). */
@@ -223,6 +227,11 @@ export interface LedgerChanges {
   /** Invoices an increment made, and stored invoices paid or voided; absent when none. */
   invoices?: Invoice[];
   invoiceChanges?: InvoiceChange[];
+  /**
+   * Entries from this index on were written by an automatic top-up (decideTopUp.ts), not by the
+   * command: the request's answer and its entry_ids stop before them. Absent: all are the command's.
+   */
+  automaticFrom?: number;
 }
 
 /** Time and identity are given, never read: decisions are deterministic. */

@@ -37,17 +37,17 @@ async function decideAndSave(em: EntityManager, requestId: string, clock: Clock)
   if (!loaded) {
     return { status: 'failed', requestId, error: { kind: 'internal', detail: `ledger request ${requestId} does not exist` } };
   }
-  const { request, ledger, blocks } = loaded;
+  const { request, ledger, blocks, topUp } = loaded;
   if (request.status !== 'queued') return storedOutcome(em, request, request.customer);
   const payload = ledgerRequestPayload.safeParse(request.payload);
   if (!payload.success) return refuse(em, requestId, { kind: 'internal', detail: `stored request is unreadable: ${payload.error.message}` }, now);
   const command = toCommand(payload.data, request.customer.timezone);
   if ('kind' in command) return refuse(em, requestId, command, now);
   if (command.currency !== request.currency) throw new Error(`request ${requestId} names two currencies`);
-  const decision = decide(command, ledger, blocks, { now, newId });
+  const decision = decide(command, ledger, blocks, { now, newId }, topUp);
   if (!decision.ok) return refuse(em, requestId, decision.error, now);
   await saveChanges(em, request.customerId, requestId, decision.value, now);
-  const last = writtenRows(decision.value, request.customerId, requestId, blocks).at(-1);
+  const last = writtenRows(decision.value, request.customerId, requestId, blocks).slice(0, decision.value.automaticFrom).at(-1);
   if (!last) throw new Error(`request ${requestId} made no entry`);
   // An increment with invoice_settings answers with its invoice as stored (numbered on insert).
   const invoices = decision.value.invoices ? await invoiceViewsByBlock(em, [last.block.id]) : undefined;

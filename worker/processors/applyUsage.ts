@@ -119,10 +119,14 @@ async function applyBatch(em: EntityManager, events: UsageEvent[], deps: Process
     const loaded = await loadUsageLedgers(em, keys, now);
     const decisions = loaded.map((ledger) => ({
       customerId: ledger.customerId,
-      changes: decideUsage(ledger.ledger, ledger.blocks, ledger.pending, ledgers.get(`${ledger.customerId}\u0000${ledger.ledger.currency}`)?.groups ?? [], {
-        now,
-        newId,
-      }),
+      changes: decideUsage(
+        ledger.ledger,
+        ledger.blocks,
+        ledger.pending,
+        ledgers.get(`${ledger.customerId}\u0000${ledger.ledger.currency}`)?.groups ?? [],
+        { now, newId },
+        ledger.topUp,
+      ),
     }));
     await saveUsage(em, decisions);
     written = countWritten(decisions.map((decision) => decision.changes));

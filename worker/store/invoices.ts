@@ -71,9 +71,9 @@ export async function saveInvoiceChanges(em: EntityManager, customerId: string, 
   for (const invoice of changes.invoices ?? []) {
     await em.execute(
       `insert into invoices (id, customer_id, block_id, number, currency, status, quantity, unit_price, total, invoice_date,
-                             due_date, memo, item_id, auto_collection, require_successful_payment, issued_at, paid_at, created_at)
+                             due_date, memo, item_id, auto_collection, require_successful_payment, issued_at, paid_at, created_at, top_up)
        values (?, ?, ?, (select coalesce(max(number), 0) + 1 from invoices where customer_id = ?), ?, ?, ?::numeric, ?::numeric,
-               ?::numeric, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+               ?::numeric, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       [
         invoice.id,
         customerId,
@@ -93,6 +93,7 @@ export async function saveInvoiceChanges(em: EntityManager, customerId: string, 
         invoice.issuedAt,
         invoice.paidAt,
         invoice.createdAt,
+        invoice.topUp === true,
       ],
     );
   }

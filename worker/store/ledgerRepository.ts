@@ -10,10 +10,12 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decimal } from '../../domain/decimal.ts';
+import type { TopUpState } from '../../domain/decideTopUp.ts';
 import type { Block, BlockFilter, Ledger, LedgerChanges, NewEntry } from '../../domain/types.ts';
 import type { OutcomeError } from '../ledgerOutcome.ts';
 import type { CreditBlockRow, LedgerEntryRow } from './entities.ts';
 import { saveInvoiceChanges } from './invoices.ts';
+import { toTopUpState, type TopUpLoadJson } from './topUps.ts';
 
 /** Raw rows bypass MikroORM's hydration: timestamps may arrive as text, numerics always do. */
 type Instant = Date | string;
@@ -67,6 +69,8 @@ export interface LoadedLedger {
 
 export interface LoadedRequest extends LoadedLedger {
   request: LockedRequest;
+  /** The ledger's top-up, loaded for queued decrements only (null otherwise or when it has none). */
+  topUp: TopUpState | null;
 }
 
 export interface LoadSqlRow {
@@ -82,6 +86,7 @@ export interface LoadSqlRow {
   ledger_balance: string | null;
   next_sequence_number: number | null;
   blocks: BlockSqlRow[];
+  top_up?: TopUpLoadJson | null;
 }
 
 /**
@@ -132,6 +137,7 @@ export async function lockRequestAndLoad(em: EntityManager, requestId: string, n
       customer: { id: row.customer_id, externalCustomerId: row.external_customer_id, timezone: row.timezone },
     },
     ...toLoadedLedger(row.currency, row),
+    topUp: toTopUpState(row.currency, row.top_up),
   };
 }
 
@@ -207,7 +213,8 @@ export async function saveChanges(
       JSON.stringify(entries),
       changes.ledger.balance.toString(),
       changes.ledger.nextSequenceNumber,
-      JSON.stringify(entries.map((entry) => entry.id)),
+      // A top-up's entries carry the request id but are not its answer (LedgerChanges.automaticFrom).
+      JSON.stringify(entries.slice(0, changes.automaticFrom).map((entry) => entry.id)),
       now,
     ],
   );

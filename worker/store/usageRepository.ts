@@ -6,8 +6,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decimal } from '../../domain/decimal.ts';
 import type { UsagePrice } from '../../domain/priceEvent.ts';
+import type { TopUpState } from '../../domain/decideTopUp.ts';
 import type { LedgerChanges, PendingUsageEntry } from '../../domain/types.ts';
+import { saveInvoiceChanges } from './invoices.ts';
 import { blockRecord, changedBlockRecord, entryRecord, toLoadedLedger, type LoadedLedger, type LoadSqlRow } from './ledgerRepository.ts';
+import { toTopUpState, type TopUpLoadJson } from './topUps.ts';
 
 export async function loadLivePrices(em: EntityManager, eventNames: string[]): Promise<Map<string, UsagePrice>> {
   if (eventNames.length === 0) return new Map();
@@ -77,11 +80,15 @@ export interface UsageLedgerKey {
 export interface LoadedUsageLedger extends LoadedLedger {
   customerId: string;
   pending: PendingUsageEntry[];
+  topUp: TopUpState | null;
 }
 
 export async function loadUsageLedgers(em: EntityManager, keys: UsageLedgerKey[], now: Date): Promise<LoadedUsageLedger[]> {
   const rows = await em.execute<
-    (Pick<LoadSqlRow, 'customer_id' | 'currency' | 'ledger_balance' | 'next_sequence_number' | 'blocks'> & { pending: { id: string; price_id: string; block_id: string; usage_day: string; amount: string; ending_balance: string }[] })[]
+    (Pick<LoadSqlRow, 'customer_id' | 'currency' | 'ledger_balance' | 'next_sequence_number' | 'blocks'> & {
+      pending: { id: string; price_id: string; block_id: string; usage_day: string; amount: string; ending_balance: string }[];
+      top_up: TopUpLoadJson | null;
+    })[]
   >('select * from usage_load(?::jsonb, ?)', [
     JSON.stringify(keys.map((key) => ({ customer_id: key.customerId, currency: key.currency, usage_days: key.usageDays }))),
     now,
@@ -89,6 +96,7 @@ export async function loadUsageLedgers(em: EntityManager, keys: UsageLedgerKey[]
   return rows.map((row) => ({
     customerId: row.customer_id,
     ...toLoadedLedger(row.currency, row),
+    topUp: toTopUpState(row.currency, row.top_up),
     pending: row.pending.map((entry) => ({
       id: entry.id,
       priceId: entry.price_id,
@@ -113,4 +121,6 @@ export async function saveUsage(em: EntityManager, decisions: { customerId: stri
       { customer_id: customerId, currency: changes.ledger.currency, balance: changes.ledger.balance.toString(), next_sequence_number: changes.ledger.nextSequenceNumber },
     ]),
   ]);
+  // Only top-ups make invoices in a usage batch: rare, so one statement each is fine.
+  for (const { customerId, changes } of decisions) if (changes.invoices) await saveInvoiceChanges(em, customerId, changes);
 }

@@ -8,6 +8,7 @@ import { Migration20261121020000_usage } from './Migration20261121020000_usage.t
 import { Migration20261121030000_deprecation } from './Migration20261121030000_deprecation.ts';
 import { Migration20261121040000_balanceTransactions } from './Migration20261121040000_balanceTransactions.ts';
 import { Migration20261121050000_invoices } from './Migration20261121050000_invoices.ts';
+import { Migration20261121060000_topUps } from './Migration20261121060000_topUps.ts';
 
 export const migrationsList = [
   { name: 'Migration20261121000000_initial', class: Migration20261121000000_initial },
@@ -16,4 +17,5 @@ export const migrationsList = [
   { name: 'Migration20261121030000_deprecation', class: Migration20261121030000_deprecation },
   { name: 'Migration20261121040000_balanceTransactions', class: Migration20261121040000_balanceTransactions },
   { name: 'Migration20261121050000_invoices', class: Migration20261121050000_invoices },
+  { name: 'Migration20261121060000_topUps', class: Migration20261121060000_topUps },
 ];

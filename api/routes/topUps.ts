@@ -1,0 +1,135 @@
+/**
+ * Top-ups (Orb `credits/top_ups`, by Orb id and by external id): create, list, delete. A top-up is
+ * configuration, not a ledger change: creating one (which replaces the (customer, currency) one
+ * before it) and deleting one are plain Postgres writes, like customers, and nothing is queued.
+ * The worker reads the configuration with the ledger when it decides a decrement or a usage batch
+ * (domain/decideTopUp.ts). An `Idempotency-Key` on create replays the first answer.
+ */
+import type { FastifyInstance } from 'fastify';
+import { Decimal } from '../../domain/decimal.ts';
+import { exactProduct } from '../../domain/invoiceFor.ts';
+import type { Clock } from '../../worker/clock.ts';
+import { newId } from '../../worker/ids.ts';
+import { IdempotencyKey } from '../../worker/store/entities.ts';
+import type { Orm } from '../../worker/store/orm.ts';
+import { deleteTopUp, listTopUps, replaceTopUp, topUpView, type TopUpRow } from '../../worker/store/topUps.ts';
+import type { CustomerKey, CustomerResolver } from '../customerResolver.ts';
+import { ApiError } from '../errors.ts';
+import { fingerprint, IDEMPOTENCY_KEY_LENGTH_MAX } from '../intake/idempotency.ts';
+import { decodeKeyset, paginationMetadata } from '../schemas/listQueries.ts';
+import { topUpRequest, topUpsQuery, type TopUpRequest, type TopUpsQuery } from '../schemas/topUpRequest.ts';
+import { routeBothCustomerForms } from './customerPaths.ts';
+
+const TAGS = ['Credits'];
+
+interface Deps {
+  orm: Orm;
+  clock: Clock;
+  customers: CustomerResolver;
+}
+
+function idempotencyKey(header: string | string[] | undefined): string | undefined {
+  if (Array.isArray(header) || (header !== undefined && (header.length === 0 || header.length > IDEMPOTENCY_KEY_LENGTH_MAX))) {
+    throw ApiError.validation(`Idempotency-Key must be one value of 1 to ${IDEMPOTENCY_KEY_LENGTH_MAX} characters.`);
+  }
+  return header;
+}
+
+/** The checks the body schema cannot make alone: the customer's invoicing currency and an exact total. */
+function checkTopUp(body: TopUpRequest, customer: CustomerKey): string {
+  if (customer.currency === null) {
+    throw ApiError.validation(
+      `a top-up invoices the credits in the customer's invoicing currency, and customer ${customer.id} has none; create the customer with a currency.`,
+    );
+  }
+  if (/^[A-Z]{3}$/.test(body.currency) && body.currency !== customer.currency) {
+    throw ApiError.validation(
+      `currency ${body.currency} is a real currency but the customer's invoicing currency is ${customer.currency}; use it or a custom unit such as "credits".`,
+    );
+  }
+  if ((body.expires_after === null) !== (body.expires_after_unit === null)) {
+    throw ApiError.validation('expires_after and expires_after_unit go together: give both or neither.');
+  }
+  if (exactProduct(Decimal.of(body.amount), Decimal.of(body.per_unit_cost_basis)) === undefined) {
+    throw ApiError.validation(
+      `the invoice total ${body.amount} × ${body.per_unit_cost_basis} needs more than 12 decimal places; use an amount or per_unit_cost_basis with fewer.`,
+    );
+  }
+  return customer.currency;
+}
+
+export function registerTopUpRoutes(app: FastifyInstance, deps: Deps): void {
+  routeBothCustomerForms(app, 'POST', '/credits/top_ups', { summary: 'Create a top-up', tags: TAGS, body: topUpRequest }, async (path, request, reply) => {
+    const customer = await deps.customers.resolve(path);
+    const body = request.body as TopUpRequest;
+    const key = idempotencyKey(request.headers['idempotency-key']);
+    const print = fingerprint('POST', request.url, request.rawBody);
+    const em = deps.orm.em.fork();
+    if (key !== undefined) {
+      const stored = await em.findOne(IdempotencyKey, { key });
+      if (stored) {
+        if (stored.fingerprint !== print || stored.responseStatus === null) {
+          throw new ApiError('resource_conflict', `Idempotency-Key ${key} was already used for a different request.`);
+        }
+        return reply.code(stored.responseStatus ?? 201).header('idempotent-replayed', 'true').send(stored.responseBody);
+      }
+    }
+    const invoiceCurrency = checkTopUp(body, customer);
+    const now = deps.clock.now();
+    const row: TopUpRow = {
+      id: newId(),
+      customer_id: customer.id,
+      currency: body.currency,
+      amount: body.amount,
+      threshold: body.threshold,
+      per_unit_cost_basis: body.per_unit_cost_basis,
+      invoice_currency: invoiceCurrency,
+      auto_collection: body.invoice_settings.auto_collection,
+      net_terms: body.invoice_settings.net_terms,
+      memo: body.invoice_settings.memo,
+      require_successful_payment: body.invoice_settings.require_successful_payment,
+      expires_after: body.expires_after,
+      expires_after_unit: body.expires_after_unit,
+      created_at: now,
+    };
+    const view = topUpView(row);
+    try {
+      await em.transactional(async (tx) => {
+        if (key !== undefined) {
+          await tx.insert(IdempotencyKey, { key, fingerprint: print, requestId: null, responseStatus: 201, responseBody: view, createdAt: now });
+        }
+        await replaceTopUp(tx, row);
+      });
+    } catch (error) {
+      const violation = error as { code?: string; constraint?: string; message?: string };
+      const where = `${violation.constraint} ${violation.message}`;
+      if (violation.code === '23505' && /idempotency_keys/.test(where)) {
+        throw new ApiError('resource_conflict', `A request with Idempotency-Key ${String(key)} is in flight; retry shortly.`);
+      }
+      if (violation.code === '23505' && /top_ups_ledger_uq/.test(where)) {
+        throw new ApiError('resource_conflict', `Another top-up for ${body.currency} is being created for this customer; retry shortly.`);
+      }
+      throw error;
+    }
+    return reply.code(201).send(view);
+  });
+
+  routeBothCustomerForms(app, 'GET', '/credits/top_ups', { summary: 'List top-ups', tags: TAGS, querystring: topUpsQuery }, async (path, request) => {
+    const customer = await deps.customers.resolve(path);
+    const query = request.query as TopUpsQuery;
+    const rows = await listTopUps(deps.orm.em.fork(), customer.id, query.limit, decodeKeyset(query.cursor));
+    const page = rows.slice(0, query.limit);
+    const last = page.at(-1);
+    const next = rows.length > query.limit && last ? `${new Date(last.created_at).toISOString()}|${last.id}` : null;
+    return { data: page.map(topUpView), pagination_metadata: paginationMetadata(next) };
+  });
+
+  routeBothCustomerForms(app, 'DELETE', '/credits/top_ups/:top_up_id', { summary: 'Deactivate a top-up', tags: TAGS }, async (path, request, reply) => {
+    const customer = await deps.customers.resolve(path);
+    const { top_up_id: topUpId } = request.params as { top_up_id: string };
+    if (!(await deleteTopUp(deps.orm.em.fork(), customer.id, topUpId))) {
+      throw ApiError.notFound(`Top-up with id ${topUpId} does not exist for customer ${customer.id}.`);
+    }
+    return reply.code(204).send();
+  });
+}

@@ -1,0 +1,88 @@
+/**
+ * Automatic top-ups (Orb `credits/top_ups`; issue 5 item 5): after a command's changes are in the
+ * draft, a ledger whose balance went from above the top-up threshold to at or below it gets one
+ * top-up increment, invoiced like any increment with invoice_settings (domain/invoiceFor.ts).
+ *
+ * - One top-up per crossing: a balance already at or below the threshold before the command
+ *   crossed nothing, so a second decrement below the line adds nothing.
+ * - At most one unpaid top-up per ledger: while a top-up's invoice is issued and unpaid, a new
+ *   crossing adds nothing (the caller says whether one exists).
+ * Pure: the caller gives the balance before the command, the configuration and the clock.
+ */
+import { DateTime } from 'luxon';
+import type { Decimal } from './decimal.ts';
+import { decideIncrement } from './decideIncrement.ts';
+import { Decimal as Dec } from './decimal.ts';
+import { exactProduct } from './invoiceFor.ts';
+import type { LedgerDraft } from './ledgerDraft.ts';
+import type { LedgerError } from './ledgerError.ts';
+import type { DecisionContext, IncrementCommand, InvoiceSettings } from './types.ts';
+
+export const TOP_UP_DESCRIPTION = 'Automatic top-up';
+
+/** A (customer, currency) top-up as configured, its invoice settings resolved by the shell. */
+export interface TopUpConfig {
+  currency: string;
+  amount: Decimal;
+  threshold: Decimal;
+  perUnitCostBasis: string;
+  /** The customer's timezone: expires_after counts calendar days or months there. */
+  timezone: string;
+  invoice: Omit<InvoiceSettings, 'invoiceAt' | 'customDueAt' | 'markAsPaid' | 'itemId'>;
+  expiresAfter: number | null;
+  expiresAfterUnit: 'day' | 'month' | null;
+}
+
+/** What the worker loads with the ledger: its top-up, if any, and whether one is unpaid. */
+export interface TopUpState {
+  config: TopUpConfig | null;
+  unpaid: boolean;
+}
+
+/** Whether this change of balance calls for a top-up. */
+export function needsTopUp(before: Decimal, after: Decimal, config: TopUpConfig, unpaidTopUpExists: boolean): boolean {
+  if (unpaidTopUpExists) return false;
+  // A total that is not exact would be refused by the invoice: the api refuses such a config.
+  if (exactProduct(config.amount, Dec.of(config.perUnitCostBasis)) === undefined) return false;
+  return before.compare(config.threshold) > 0 && after.compare(config.threshold) <= 0;
+}
+
+/** The increment a top-up writes at `now`. */
+export function topUpCommand(config: TopUpConfig, now: Date): IncrementCommand {
+  const expiresAt =
+    config.expiresAfter === null
+      ? null
+      : DateTime.fromJSDate(now, { zone: config.timezone })
+          .plus(config.expiresAfterUnit === 'month' ? { months: config.expiresAfter } : { days: config.expiresAfter })
+          .toJSDate();
+  return {
+    type: 'increment',
+    currency: config.currency,
+    amount: config.amount,
+    effectiveAt: null,
+    expiresAt,
+    perUnitCostBasis: config.perUnitCostBasis,
+    filters: [],
+    description: TOP_UP_DESCRIPTION,
+    metadata: {},
+    invoice: { ...config.invoice, invoiceAt: null, customDueAt: null, markAsPaid: false, itemId: null, topUp: true },
+  };
+}
+
+/**
+ * Adds the top-up to the draft when the balance crossed the threshold, and says whether it did.
+ * A top-up the rules refuse (a cost basis whose total cannot be exact) is a configuration the api
+ * should not have accepted: it is returned as the error, and the caller decides what to do.
+ */
+export function decideTopUp(
+  draft: LedgerDraft,
+  balanceBefore: Decimal,
+  config: TopUpConfig | null,
+  unpaidTopUpExists: boolean,
+  context: DecisionContext,
+): { toppedUp: boolean; error?: LedgerError } {
+  if (config === null || config.currency !== draft.currency) return { toppedUp: false };
+  if (!needsTopUp(balanceBefore, draft.balance, config, unpaidTopUpExists)) return { toppedUp: false };
+  const error = decideIncrement(topUpCommand(config, context.now), draft, context);
+  return error ? { toppedUp: false, error } : { toppedUp: true };
+}

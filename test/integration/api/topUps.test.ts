@@ -1,0 +1,252 @@
+/**
+ * Top-ups (Orb `credits/top_ups`, issue 5 item 5) through the HTTP api, the orb-billing SDK and
+ * the worker: create (one per customer and currency, replacing the previous), list and delete by
+ * Orb id and by external id, every body checked against Orb's OpenAPI schema; then the automatic
+ * increment: a decrement that crosses the threshold writes one top-up with its invoice, a crossing
+ * while that invoice is unpaid writes none, and a usage batch crossing many times gets exactly one
+ * while the first is unpaid. Manual clock, so dates are fixed.
+ */
+import { randomUUID } from 'node:crypto';
+import Orb from 'orb-billing';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { expectValid } from '../../support/openApiValidator.ts';
+import { startTestService, TEST_API_KEY, type TestService } from '../../support/testService.ts';
+import { addEntry, createCustomer, eventually, expectLedgerConsistent, sql, storedEntries } from '../ledgerTestHelpers.ts';
+
+const START = '2026-11-21T12:00:00.000Z';
+
+interface Recorded {
+  method: string;
+  path: string;
+  status: number;
+  body: unknown;
+}
+
+const recorded: Recorded[] = [];
+const recordingFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+  const response = await fetch(input, init);
+  const text = await response.clone().text();
+  const url = new URL(input instanceof Request ? input.url : String(input));
+  recorded.push({ method: (init?.method ?? 'GET').toUpperCase(), path: url.pathname, status: response.status, body: text ? JSON.parse(text) : undefined });
+  return response;
+};
+
+let t: TestService;
+let client: Orb;
+beforeAll(async () => {
+  t = await startTestService({ CLOCK: 'manual', CLOCK_START: START });
+  client = new Orb({ apiKey: TEST_API_KEY, baseURL: `${t.baseUrl}/v1`, maxRetries: 0, timeout: 20_000, fetch: recordingFetch });
+});
+afterAll(async () => {
+  await t?.stop();
+});
+beforeEach(() => {
+  recorded.length = 0;
+});
+
+/** Every recorded SDK response is valid against Orb's schema for it. */
+function expectRecordedValid(): void {
+  for (const { method, path, status, body } of recorded) {
+    if (!path.includes('/credits/top_ups')) continue;
+    if (status >= 300) expectValid(`${status}Error`, body);
+    else if (method === 'POST') expectValid('TopUp', body);
+    else if (method === 'GET') expectValid('TopUps', body);
+    else expect(body).toBeUndefined();
+  }
+}
+
+const TOP_UP = {
+  currency: 'credits',
+  threshold: '10',
+  amount: '100',
+  per_unit_cost_basis: '0.5',
+  invoice_settings: { auto_collection: false, net_terms: 7 },
+};
+
+async function createTopUp(customerId: string, body: Record<string, unknown> = TOP_UP) {
+  const response = await t.request('POST', `/v1/customers/${customerId}/credits/top_ups`, body);
+  if (response.status !== 201) expectValid(`${response.status}Error`, response.body);
+  expect(response.status, response.text).toBe(201);
+  expectValid('TopUp', response.body);
+  return response.body;
+}
+
+async function topUpIncrements(customerId: string) {
+  return sql<{ id: string; amount: string; block_id: string; description: string | null }>(
+    t,
+    `select id, amount::text as amount, block_id, description from ledger_entries
+      where customer_id = ? and entry_type = 'increment' and description = 'Automatic top-up' order by ledger_sequence_number`,
+    [customerId],
+  );
+}
+
+async function topUpInvoices(customerId: string) {
+  return sql<{ id: string; status: string; total: string; block_id: string }>(
+    t,
+    `select id, status, total::text as total, block_id from invoices where customer_id = ? and top_up order by number`,
+    [customerId],
+  );
+}
+
+describe('top-up configuration', () => {
+  it('creates, lists, replaces and deletes through the SDK, by Orb id and by external id', async () => {
+    const customer = await client.customers.create({ name: 'Top-up SDK', email: 'topup-sdk@example.com', currency: 'USD', external_customer_id: `tu-${randomUUID()}` });
+    const made = await client.customers.credits.topUps.create(customer.id, {
+      ...TOP_UP,
+      invoice_settings: { auto_collection: true, net_terms: 30, memo: 'Top-up', require_successful_payment: true },
+      expires_after: 2,
+      expires_after_unit: 'month',
+    });
+    expect(made).toMatchObject({
+      currency: 'credits',
+      threshold: '10',
+      amount: '100',
+      per_unit_cost_basis: '0.5',
+      invoice_settings: { auto_collection: true, net_terms: 30, memo: 'Top-up', require_successful_payment: true },
+      expires_after: 2,
+      expires_after_unit: 'month',
+    });
+    let listed = await client.customers.credits.topUps.list(customer.id);
+    expect(listed.data.map((topUp) => topUp.id)).toEqual([made.id]);
+
+    // A second top-up for the same currency replaces the first; another currency is separate.
+    const replaced = await client.customers.credits.topUps.createByExternalID(customer.external_customer_id!, { ...TOP_UP, threshold: '5' });
+    const usd = await client.customers.credits.topUps.create(customer.id, { ...TOP_UP, currency: 'USD' });
+    listed = await client.customers.credits.topUps.listByExternalID(customer.external_customer_id!);
+    expect(listed.data.map((topUp) => topUp.id).sort()).toEqual([replaced.id, usd.id].sort());
+    expect(listed.data.find((topUp) => topUp.id === replaced.id)).toMatchObject({ threshold: '5', expires_after: null, expires_after_unit: null });
+
+    await client.customers.credits.topUps.delete(replaced.id, { customer_id: customer.id });
+    await client.customers.credits.topUps.deleteByExternalID(usd.id, { external_customer_id: customer.external_customer_id! });
+    expect((await client.customers.credits.topUps.list(customer.id)).data).toEqual([]);
+    expect(recorded.filter((each) => each.path.includes('/credits/top_ups'))).toHaveLength(8);
+    expectRecordedValid();
+  });
+
+  it('refuses a second delete with 404, bad bodies with 400, and a customer without a currency', async () => {
+    const customer = await createCustomer(t, { currency: 'USD' });
+    const made = await createTopUp(customer.id);
+    const path = `/v1/customers/${customer.id}/credits/top_ups/${made.id}`;
+    expect((await t.request('DELETE', path)).status).toBe(204);
+    const again = await t.request('DELETE', path);
+    expect(again.status).toBe(404);
+    expectValid('404Error', again.body);
+
+    for (const body of [
+      { ...TOP_UP, amount: '0' },
+      { ...TOP_UP, currency: 'EUR' },
+      { ...TOP_UP, expires_after: 3 },
+      { ...TOP_UP, invoice_settings: { auto_collection: false } },
+      { ...TOP_UP, unknown: 1 },
+      { ...TOP_UP, amount: '0.0000001', per_unit_cost_basis: '0.0000001' },
+    ]) {
+      const response = await t.request('POST', `/v1/customers/${customer.id}/credits/top_ups`, body);
+      expect(response.status, JSON.stringify(body)).toBe(400);
+      expectValid('400Error', response.body);
+    }
+    const noCurrency = await createCustomer(t);
+    const response = await t.request('POST', `/v1/customers/${noCurrency.id}/credits/top_ups`, TOP_UP);
+    expect(response.status).toBe(400);
+    const missing = await t.request('GET', `/v1/customers/external_customer_id/nobody-${randomUUID()}/credits/top_ups`);
+    expect(missing.status).toBe(404);
+  });
+
+  it('replays a create with the same Idempotency-Key', async () => {
+    const customer = await createCustomer(t, { currency: 'USD' });
+    const key = randomUUID();
+    const first = await t.request('POST', `/v1/customers/${customer.id}/credits/top_ups`, TOP_UP, { 'idempotency-key': key });
+    const second = await t.request('POST', `/v1/customers/${customer.id}/credits/top_ups`, TOP_UP, { 'idempotency-key': key });
+    expect(first.status).toBe(201);
+    expect(second.status).toBe(201);
+    expect(second.body).toEqual(first.body);
+    expect(second.headers.get('idempotent-replayed')).toBe('true');
+  });
+});
+
+describe('automatic top-ups after a manual decrement', () => {
+  it('a crossing writes one top-up increment with its invoice; a second crossing while unpaid writes none', async () => {
+    const customer = await createCustomer(t, { currency: 'USD' });
+    await addEntry(t, customer.id, { entry_type: 'increment', amount: 20 });
+    await createTopUp(customer.id, { ...TOP_UP, expires_after: 10, expires_after_unit: 'day' });
+
+    // 20 → 15: above the threshold, nothing.
+    await addEntry(t, customer.id, { entry_type: 'decrement', amount: 5 });
+    expect(await topUpIncrements(customer.id)).toEqual([]);
+
+    // 15 → 5 crosses 10: one top-up of 100, invoiced at 0.5 each, expiring in 10 days.
+    const decrement = await addEntry(t, customer.id, { entry_type: 'decrement', amount: 10 });
+    expect(decrement.ending_balance).toBe(5);
+    let increments = await topUpIncrements(customer.id);
+    expect(increments).toHaveLength(1);
+    expect(increments[0]!.amount).toBe('100.000000000000');
+    const [block] = await sql<{ expiry_date: Date; per_unit_cost_basis: string }>(t, 'select expiry_date, per_unit_cost_basis from credit_blocks where id = ?', [
+      increments[0]!.block_id,
+    ]);
+    expect(new Date(block!.expiry_date).toISOString()).toBe('2026-12-01T12:00:00.000Z');
+    let invoices = await topUpInvoices(customer.id);
+    expect(invoices).toMatchObject([{ status: 'issued', total: '50.000000000000', block_id: increments[0]!.block_id }]);
+    const invoice = await t.request('GET', `/v1/invoices/${invoices[0]!.id}`);
+    expect(invoice.status).toBe(200);
+    expectValid('Invoice', invoice.body);
+    expect(await expectLedgerConsistent(t, customer.id)).toBe('105');
+
+    // 105 → 5 crosses again, but the first top-up is unpaid: nothing.
+    await addEntry(t, customer.id, { entry_type: 'decrement', amount: 100 });
+    expect(await topUpIncrements(customer.id)).toHaveLength(1);
+
+    // Paid, then lifted above and crossed again: a second top-up.
+    const paid = await t.request('POST', `/v1/invoices/${invoices[0]!.id}/mark_paid`, { payment_received_date: '2026-11-21' });
+    expect(paid.status, paid.text).toBe(200);
+    await addEntry(t, customer.id, { entry_type: 'increment', amount: 10 });
+    await addEntry(t, customer.id, { entry_type: 'decrement', amount: 10 });
+    increments = await topUpIncrements(customer.id);
+    expect(increments).toHaveLength(2);
+    invoices = await topUpInvoices(customer.id);
+    expect(invoices.map((each) => each.status)).toEqual(['paid', 'issued']);
+    expect(await expectLedgerConsistent(t, customer.id)).toBe('105');
+  });
+
+  it('a deleted top-up writes nothing', async () => {
+    const customer = await createCustomer(t, { currency: 'USD' });
+    await addEntry(t, customer.id, { entry_type: 'increment', amount: 20 });
+    const made = await createTopUp(customer.id);
+    expect((await t.request('DELETE', `/v1/customers/${customer.id}/credits/top_ups/${made.id}`)).status).toBe(204);
+    await addEntry(t, customer.id, { entry_type: 'decrement', amount: 15 });
+    expect(await topUpIncrements(customer.id)).toEqual([]);
+  });
+});
+
+describe('automatic top-ups from usage', () => {
+  it('a batch crossing the threshold many times gets exactly one top-up while it is unpaid', async () => {
+    const customer = await createCustomer(t, { currency: 'USD' });
+    await addEntry(t, customer.id, { entry_type: 'increment', amount: 20, effective_date: '2026-11-01' });
+    await createTopUp(customer.id, { ...TOP_UP, amount: '20' });
+    // Three prices: three usage groups in one batch, 15 credits each. 20 → 5 (top-up → 25) →
+    // 10 (a crossing, but the top-up is unpaid) → -5.
+    const prices = [];
+    for (let i = 0; i < 3; i += 1) {
+      const eventName = `topup_usage_${randomUUID().slice(0, 8)}`;
+      const response = await t.request('POST', '/v1/usage_prices', { name: eventName, event_name: eventName, item_id: 'item', unit_amount: '15' });
+      expect(response.status, response.text).toBe(201);
+      prices.push(response.body.event_name as string);
+    }
+    const events = prices.map((eventName) => ({
+      idempotency_key: randomUUID(),
+      event_name: eventName,
+      timestamp: '2026-11-21T11:00:00Z',
+      customer_id: customer.id,
+      properties: {},
+    }));
+    const response = await t.request('POST', '/v1/ingest', { events });
+    expect(response.status, response.text).toBe(200);
+    await eventually(async () => {
+      const [row] = await sql<{ count: number }>(t, `select count(*)::int as count from events where customer_id = ? and status = 'applied'`, [customer.id]);
+      return row?.count === events.length ? true : undefined;
+    });
+    expect(await topUpIncrements(customer.id)).toHaveLength(1);
+    expect(await topUpInvoices(customer.id)).toMatchObject([{ status: 'issued', total: '10.000000000000' }]);
+    expect(await expectLedgerConsistent(t, customer.id)).toBe('-5');
+    const entries = await storedEntries(t, customer.id);
+    expect(entries.filter((entry) => entry.entry_type === 'increment')).toHaveLength(2);
+  });
+});
