@@ -52,6 +52,7 @@ export function decideIncrement(command: IncrementCommand, draft: LedgerDraft, c
     status,
     voidedAt: null,
     createdAt: context.now,
+    ...(command.source && { source: command.source }),
   });
   draft.appendEntry({
     entryType: 'increment',

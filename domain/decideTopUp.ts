@@ -66,6 +66,7 @@ export function topUpCommand(config: TopUpConfig, now: Date): IncrementCommand {
     description: TOP_UP_DESCRIPTION,
     metadata: {},
     invoice: { ...config.invoice, invoiceAt: null, customDueAt: null, markAsPaid: false, itemId: null, topUp: true },
+    source: 'top_up',
   };
 }
 

@@ -26,6 +26,8 @@ export interface Block {
   status: BlockStatus;
   voidedAt: Date | null;
   createdAt: Date;
+  /** How the block was made (Orb's credit_block_source); absent means a manual increment. */
+  source?: 'manual' | 'top_up';
 }
 
 export interface Ledger {
@@ -107,6 +109,8 @@ export interface IncrementCommand {
   metadata: Record<string, string>;
   /** invoice_settings: the increment also invoices the credits (LEDGER_RULES.md §7). */
   invoice?: InvoiceSettings | null;
+  /** An automatic top-up's increment rather than a caller's. */
+  source?: 'top_up';
 }
 
 /** An increment's invoice_settings, its dates resolved to instants by the shell. */

@@ -61,6 +61,7 @@ export const CreditBlock = defineEntity({
     voidedAt: instant().nullable(),
     metadata: p.json<Record<string, string>>(),
     createdAt: instant(),
+    source: p.string(),
   },
 });
 export type CreditBlockRow = InferEntity<typeof CreditBlock>;

@@ -157,6 +157,7 @@ export function blockRecord(customerId: string, block: Block) {
     voided_at: block.voidedAt?.toISOString() ?? null,
     metadata: {},
     created_at: block.createdAt.toISOString(),
+    source: block.source ?? 'manual',
   };
 }
 

@@ -67,7 +67,7 @@ export function creditBlockView(block: CreditBlockRow) {
     status: block.status,
     maximum_initial_balance: decimalText(block.maximumInitialBalance),
     filters: block.filters,
-    credit_block_source: 'manual',
+    credit_block_source: block.source,
     credit_allocation: null,
     credit_commitment: null,
     metadata: block.metadata,

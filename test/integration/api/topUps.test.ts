@@ -183,6 +183,9 @@ describe('automatic top-ups after a manual decrement', () => {
       increments[0]!.block_id,
     ]);
     expect(new Date(block!.expiry_date).toISOString()).toBe('2026-12-01T12:00:00.000Z');
+    const listed = await t.request('GET', `/v1/credit_blocks/${increments[0]!.block_id}`);
+    expectValid('CreditBlock', listed.body);
+    expect(listed.body.credit_block_source).toBe('top_up');
     let invoices = await topUpInvoices(customer.id);
     expect(invoices).toMatchObject([{ status: 'issued', total: '50.000000000000', block_id: increments[0]!.block_id }]);
     const invoice = await t.request('GET', `/v1/invoices/${invoices[0]!.id}`);

@@ -9,6 +9,7 @@ import { Migration20261121030000_deprecation } from './Migration20261121030000_d
 import { Migration20261121040000_balanceTransactions } from './Migration20261121040000_balanceTransactions.ts';
 import { Migration20261121050000_invoices } from './Migration20261121050000_invoices.ts';
 import { Migration20261121060000_topUps } from './Migration20261121060000_topUps.ts';
+import { Migration20261121070000_blockSource } from './Migration20261121070000_blockSource.ts';
 
 export const migrationsList = [
   { name: 'Migration20261121000000_initial', class: Migration20261121000000_initial },
@@ -18,4 +19,5 @@ export const migrationsList = [
   { name: 'Migration20261121040000_balanceTransactions', class: Migration20261121040000_balanceTransactions },
   { name: 'Migration20261121050000_invoices', class: Migration20261121050000_invoices },
   { name: 'Migration20261121060000_topUps', class: Migration20261121060000_topUps },
+  { name: 'Migration20261121070000_blockSource', class: Migration20261121070000_blockSource },
 ];
