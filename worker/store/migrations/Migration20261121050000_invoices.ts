@@ -4,37 +4,10 @@
  * the total is exactly quantity × unit price (numeric multiplication is exact), the due date is
  * not before the invoice date, and the timestamps agree with the status.
  *
- * Paying an invoice changes its block's status (`pending_payment` → `active`), so `ledger_write`
- * now also writes the status of changed blocks. It is replaced in place, with the same signature;
- * a changed-block record without a status (older callers) keeps the stored one.
+ * Paying an invoice changes its block's status (`pending_payment` → `active`), which is why
+ * `ledger_write` writes the status of changed blocks too.
  */
 import { Migration } from '@mikro-orm/migrations';
-
-const LEDGER_WRITE_HEAD = `
-  create or replace function ledger_write(p_new_blocks jsonb, p_changed_blocks jsonb, p_entries jsonb,
-                                          p_grown_entries jsonb, p_heads jsonb)
-  returns void language plpgsql as $$
-  begin
-    insert into credit_blocks select * from jsonb_populate_recordset(null::credit_blocks, p_new_blocks);`;
-
-const LEDGER_WRITE_TAIL = `
-    insert into ledger_entries (id, customer_id, currency, ledger_sequence_number, entry_type, entry_status, amount,
-                                starting_balance, ending_balance, block_id, request_id, description, metadata,
-                                created_at, void_reason, void_amount, new_block_expiry_date, price_id, usage_day, closes_at)
-    select id, customer_id, currency, ledger_sequence_number, entry_type, entry_status, amount,
-           starting_balance, ending_balance, block_id, request_id, description, metadata,
-           created_at, void_reason, void_amount, new_block_expiry_date, price_id, usage_day, closes_at
-      from jsonb_populate_recordset(null::ledger_entries, p_entries);
-    -- A pending entry grows only while pending: a closed day never changes again (§5).
-    update ledger_entries e set amount = g.amount, ending_balance = g.ending_balance
-      from jsonb_to_recordset(p_grown_entries) as g(id text, amount numeric, ending_balance numeric)
-     where e.id = g.id and e.entry_status = 'pending';
-    insert into ledgers (customer_id, currency, balance, next_sequence_number)
-    select customer_id, currency, balance, next_sequence_number
-      from jsonb_to_recordset(p_heads) as h(customer_id text, currency text, balance numeric, next_sequence_number integer)
-    on conflict (customer_id, currency)
-    do update set balance = excluded.balance, next_sequence_number = excluded.next_sequence_number;
-  end $$;`;
 
 export class Migration20261121050000_invoices extends Migration {
   override up(): void {
@@ -70,19 +43,11 @@ export class Migration20261121050000_invoices extends Migration {
       );
       create unique index invoices_block_uq on invoices (block_id);
       create unique index invoices_customer_number_uq on invoices (customer_id, number);
-      ${LEDGER_WRITE_HEAD}
-        update credit_blocks b set balance = u.balance, voided_at = u.voided_at, status = coalesce(u.status, b.status)
-          from jsonb_to_recordset(p_changed_blocks) as u(id text, balance numeric, voided_at timestamptz, status text)
-         where b.id = u.id;${LEDGER_WRITE_TAIL}
     `);
   }
 
   override down(): void {
     this.addSql(`
-      ${LEDGER_WRITE_HEAD}
-        update credit_blocks b set balance = u.balance, voided_at = u.voided_at
-          from jsonb_to_recordset(p_changed_blocks) as u(id text, balance numeric, voided_at timestamptz)
-         where b.id = u.id;${LEDGER_WRITE_TAIL}
       drop table invoices;
     `);
   }

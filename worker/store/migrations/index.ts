@@ -3,21 +3,21 @@
  * the same list runs from a checkout, a container, or a test's template database.
  */
 import { Migration20261121000000_initial } from './Migration20261121000000_initial.ts';
-import { Migration20261121010000_ledgerFunctions } from './Migration20261121010000_ledgerFunctions.ts';
 import { Migration20261121020000_usage } from './Migration20261121020000_usage.ts';
 import { Migration20261121030000_deprecation } from './Migration20261121030000_deprecation.ts';
 import { Migration20261121040000_balanceTransactions } from './Migration20261121040000_balanceTransactions.ts';
 import { Migration20261121050000_invoices } from './Migration20261121050000_invoices.ts';
 import { Migration20261121060000_topUps } from './Migration20261121060000_topUps.ts';
 import { Migration20261121070000_blockSource } from './Migration20261121070000_blockSource.ts';
+import { Migration20261121080000_ledgerFunctions } from './Migration20261121080000_ledgerFunctions.ts';
 
 export const migrationsList = [
   { name: 'Migration20261121000000_initial', class: Migration20261121000000_initial },
-  { name: 'Migration20261121010000_ledgerFunctions', class: Migration20261121010000_ledgerFunctions },
   { name: 'Migration20261121020000_usage', class: Migration20261121020000_usage },
   { name: 'Migration20261121030000_deprecation', class: Migration20261121030000_deprecation },
   { name: 'Migration20261121040000_balanceTransactions', class: Migration20261121040000_balanceTransactions },
   { name: 'Migration20261121050000_invoices', class: Migration20261121050000_invoices },
   { name: 'Migration20261121060000_topUps', class: Migration20261121060000_topUps },
   { name: 'Migration20261121070000_blockSource', class: Migration20261121070000_blockSource },
+  { name: 'Migration20261121080000_ledgerFunctions', class: Migration20261121080000_ledgerFunctions },
 ];
