@@ -3,11 +3,27 @@
  * through the service's own MikroORM (never a mock), and the ledger's central invariants checked
  * against what Postgres holds (LEDGER_RULES.md §1, §2, §6).
  */
+import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
 import { Decimal } from '../../domain/decimal.ts';
 import type { TestService } from '../support/testService.ts';
 
 let customerCounter = 0;
+let nameCounter = 0;
+
+/** A name no other test (or earlier run on a shared database) uses: prefix, counter, random part. */
+export function uniqueName(prefix: string): string {
+  nameCounter += 1;
+  return `${prefix}_${nameCounter}_${randomUUID().slice(0, 8)}`;
+}
+
+/** Creates a usage price for a fresh event name through `POST /v1/usage_prices`; returns its wire body. */
+export async function createUsagePrice(t: TestService, fields: Record<string, unknown> = {}, prefix = 'usage'): Promise<any> {
+  const eventName = uniqueName(prefix);
+  const response = await t.request('POST', '/v1/usage_prices', { name: eventName, event_name: eventName, item_id: 'item', unit_amount: '1', ...fields });
+  expect(response.status, response.text).toBe(201);
+  return response.body;
+}
 
 /** Creates a customer through `POST /v1/customers` and returns its wire body. */
 export async function createCustomer(t: TestService, fields: Record<string, unknown> = {}): Promise<any> {

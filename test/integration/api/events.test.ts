@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectValid } from '../../support/openApiValidator.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
-import { addEntry, createCustomer, dec, ERROR_TYPE, eventually, expectLedgerConsistent, sql } from '../ledgerTestHelpers.ts';
+import { addEntry, createCustomer, createUsagePrice, dec, ERROR_TYPE, eventually, expectLedgerConsistent, sql, uniqueName } from '../ledgerTestHelpers.ts';
 
 const START = '2026-11-21T16:00:00.000Z';
 const EFFECTIVE = '2026-11-01';
@@ -29,24 +29,9 @@ afterAll(async () => {
   await t?.stop();
 });
 
-let names = 0;
-function uniqueName(prefix: string): string {
-  names += 1;
-  return `${prefix}_${names}_${randomUUID().slice(0, 8)}`;
-}
-
 /** A price of 0.5 credits per `tokens`. */
-async function createPrice(): Promise<{ id: string; event_name: string }> {
-  const eventName = uniqueName('tokens');
-  const response = await t.request('POST', '/v1/usage_prices', {
-    name: eventName,
-    event_name: eventName,
-    item_id: 'item_tokens',
-    unit_amount: '0.5',
-    quantity_property: 'tokens',
-  });
-  expect(response.status, response.text).toBe(201);
-  return response.body;
+function createPrice(): Promise<{ id: string; event_name: string }> {
+  return createUsagePrice(t, { item_id: 'item_tokens', unit_amount: '0.5', quantity_property: 'tokens' }, 'tokens');
 }
 
 interface UsageEvent {

@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectValid } from '../../support/openApiValidator.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
-import { addEntry, createCustomer, dec, ERROR_TYPE, eventually, expectLedgerConsistent, sleep, sql } from '../ledgerTestHelpers.ts';
+import { addEntry, createCustomer, createUsagePrice, dec, ERROR_TYPE, eventually, expectLedgerConsistent, sleep, sql, uniqueName } from '../ledgerTestHelpers.ts';
 
 const START = '2026-11-21T20:00:00.000Z';
 /** Before every usage day used here (customers are in UTC). */
@@ -29,17 +29,8 @@ afterAll(async () => {
   await t?.stop();
 });
 
-let names = 0;
-function uniqueName(prefix: string): string {
-  names += 1;
-  return `${prefix}_${names}_${randomUUID().slice(0, 8)}`;
-}
-
-async function createPrice(fields: Record<string, unknown> = {}): Promise<{ id: string; event_name: string }> {
-  const eventName = uniqueName('ingest');
-  const response = await t.request('POST', '/v1/usage_prices', { name: eventName, event_name: eventName, item_id: 'item', unit_amount: '1', ...fields });
-  expect(response.status, response.text).toBe(201);
-  return response.body;
+function createPrice(fields: Record<string, unknown> = {}): Promise<{ id: string; event_name: string }> {
+  return createUsagePrice(t, fields, 'ingest');
 }
 
 type Event = Record<string, unknown> & { idempotency_key: string };

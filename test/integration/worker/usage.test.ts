@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Decimal } from '../../../domain/decimal.ts';
 import { expectValid } from '../../support/openApiValidator.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
-import { addEntry, createCustomer, dec, eventually, expectLedgerConsistent, sql, storedEntries } from '../ledgerTestHelpers.ts';
+import { addEntry, createCustomer, createUsagePrice, dec, eventually, expectLedgerConsistent, sql, storedEntries } from '../ledgerTestHelpers.ts';
 
 const START = '2026-11-21T16:00:00.000Z';
 const LA = 'America/Los_Angeles';
@@ -34,23 +34,14 @@ afterAll(async () => {
   await t?.stop();
 });
 
-let names = 0;
-function uniqueName(prefix: string): string {
-  names += 1;
-  return `${prefix}_${names}_${randomUUID().slice(0, 8)}`;
-}
-
 interface PriceFields {
   item_id?: string;
   unit_amount?: string;
   quantity_property?: string;
 }
 
-async function createPrice(fields: PriceFields = {}): Promise<{ id: string; event_name: string; item_id: string }> {
-  const eventName = uniqueName('usage');
-  const response = await t.request('POST', '/v1/usage_prices', { name: eventName, event_name: eventName, item_id: 'item', unit_amount: '1', ...fields });
-  expect(response.status, response.text).toBe(201);
-  return response.body;
+function createPrice(fields: PriceFields = {}): Promise<{ id: string; event_name: string; item_id: string }> {
+  return createUsagePrice(t, { ...fields }, 'usage');
 }
 
 interface UsageEvent {
