@@ -35,6 +35,20 @@ import { Decimal } from '../../../domain/decimal.ts';
 import type { BlockFilter, LedgerCommand } from '../../../domain/types.ts';
 import { verifyDatabase } from '../../../scripts/verify.ts';
 import { JsonNumber, parseExactJson } from '../../../worker/exactJson.ts';
+import {
+  amountSpec,
+  amountText,
+  blockPick,
+  decrementText,
+  drawnBlockPick,
+  filtersArb,
+  half,
+  pickBlock,
+  positiveOr,
+  resolveAmount,
+  type AmountSpec,
+  type BlockPick,
+} from '../../support/ledgerArbitraries.ts';
 import { ReferenceLedger, type ModelBlock, type ModelEntry } from '../../support/referenceLedger.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
 import { createCustomer, ledgerEntryPath } from '../ledgerTestHelpers.ts';
@@ -49,7 +63,6 @@ const LEDGER_EVERY = 4;
 
 const GRID_MS = 6 * 60 * 60 * 1000;
 const GRID_ORIGIN = Date.UTC(2026, 10, 21, 0, 0, 0);
-const ITEMS = ['gpu', 'cpu', 'storage'];
 const MISSING_BLOCK_ID = 'no-such-block';
 const HTTP_STATUS: Record<string, number> = { request_validation: 400, resource_not_found: 404 };
 
@@ -74,10 +87,6 @@ function gridAfter(after: Date, k: number): Date {
 
 // ---- steps: what fast-check generates; resolved against the model's state when applied ----------
 
-type AmountSpec = { all: true } | { half: true } | { fixed: string };
-/** Any block by creation order, one still holding (or owing) credit, one drawn from, or an unknown id. */
-type BlockPick = { index: number } | { liveIndex: number } | { drawnIndex: number } | { missing: true };
-
 type Step =
   | { kind: 'advance'; minutes: number }
   | { kind: 'advance'; toGrid: number }
@@ -99,39 +108,6 @@ type Step =
   | { kind: 'void'; block: BlockPick; amount: AmountSpec; reason: 'refund' | null }
   | { kind: 'amendment'; block: BlockPick; amount: { gap: true } | { halfGap: true } | { fixed: string } };
 
-const amountText = fc
-  .tuple(fc.integer({ min: 1, max: 120 }), fc.constantFrom('', '', '', '.5', '.25', '.000000000001', '.999999999999'))
-  .map(([whole, fraction]) => `${whole}${fraction}`);
-const decrementText = fc
-  .tuple(fc.integer({ min: 1, max: 50 }), fc.constantFrom('', '', '.5', '.000000000001'))
-  .map(([whole, fraction]) => `${whole}${fraction}`);
-const amountSpec: fc.Arbitrary<AmountSpec> = fc.oneof(
-  fc.constant({ all: true as const }),
-  fc.constant({ half: true as const }),
-  amountText.map((fixed) => ({ fixed })),
-);
-const blockPick: fc.Arbitrary<BlockPick> = fc.oneof(
-  { weight: 8, arbitrary: fc.nat({ max: 40 }).map((index) => ({ index })) },
-  { weight: 11, arbitrary: fc.nat({ max: 40 }).map((liveIndex) => ({ liveIndex })) },
-  { weight: 1, arbitrary: fc.constant({ missing: true as const }) },
-);
-const drawnBlockPick: fc.Arbitrary<BlockPick> = fc.oneof(
-  { weight: 1, arbitrary: blockPick },
-  { weight: 2, arbitrary: fc.nat({ max: 40 }).map((drawnIndex) => ({ drawnIndex })) },
-);
-const itemSubset = fc.subarray(ITEMS, { minLength: 0, maxLength: 3 });
-const filtersArb: fc.Arbitrary<BlockFilter[]> = fc.oneof(
-  { weight: 8, arbitrary: fc.constant<BlockFilter[]>([]) },
-  { weight: 2, arbitrary: itemSubset.map((values) => [{ field: 'item_id' as const, operator: 'includes' as const, values }]) },
-  { weight: 1, arbitrary: itemSubset.map((values) => [{ field: 'item_id' as const, operator: 'excludes' as const, values }]) },
-  {
-    weight: 1,
-    arbitrary: fc.tuple(itemSubset, itemSubset).map(([included, excluded]) => [
-      { field: 'item_id' as const, operator: 'includes' as const, values: included },
-      { field: 'item_id' as const, operator: 'excludes' as const, values: excluded },
-    ]),
-  },
-);
 
 const incrementArb: fc.Arbitrary<Step> = fc.record({
   kind: fc.constant('increment' as const),
@@ -145,7 +121,7 @@ const incrementArb: fc.Arbitrary<Step> = fc.record({
   expiry: fc.oneof({ weight: 1, arbitrary: fc.constant(null) }, { weight: 2, arbitrary: fc.nat({ max: 12 }).map((grid) => ({ grid })) }),
   // Whole-number costs keep every invoice total (amount × cost, LEDGER_RULES.md §7) exact.
   cost: fc.constantFrom(null, '0', '0.00', '1', '1.00', '2', '10'),
-  filters: filtersArb,
+  filters: filtersArb(8),
 });
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
@@ -183,7 +159,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
     weight: 3,
     arbitrary: fc.record({
       kind: fc.constant('amendment' as const),
-      block: drawnBlockPick,
+      block: drawnBlockPick(2),
       amount: fc.oneof(fc.constant({ gap: true as const }), fc.constant({ halfGap: true as const }), amountText.map((fixed) => ({ fixed }))),
     }),
   },
@@ -196,27 +172,9 @@ const stepsArb: fc.Arbitrary<Step[]> = fc
 
 // ---- resolving a step: the model's command and the same request on Orb's wire -------------------
 
-const half = (value: Decimal) => Decimal.fromUnits(value.units / 2n);
-const positiveOr = (value: Decimal, fallback: string) => (value.isPositive() ? value : Decimal.of(fallback));
 const iso = (date: Date | null) => (date === null ? null : date.toISOString());
 /** An exact JSON number on the wire (no float in between). */
 const wireNumber = (value: Decimal | string) => JSON.rawJSON(value.toString());
-
-function pickBlock(blocks: readonly ModelBlock[], pick: BlockPick): ModelBlock | undefined {
-  if ('missing' in pick) return undefined;
-  if ('index' in pick) return blocks[pick.index % Math.max(1, blocks.length)];
-  const [index, wanted] =
-    'liveIndex' in pick
-      ? [pick.liveIndex, (block: ModelBlock) => !block.balance.isZero()]
-      : [pick.drawnIndex, (block: ModelBlock) => block.balance.compare(block.maximumInitialBalance) < 0];
-  const some = blocks.filter(wanted);
-  return some[index % Math.max(1, some.length)] ?? blocks[index % Math.max(1, blocks.length)];
-}
-
-function resolveAmount(spec: AmountSpec, balance: Decimal): Decimal {
-  if ('fixed' in spec) return Decimal.of(spec.fixed);
-  return positiveOr('all' in spec ? balance : half(balance), '1');
-}
 
 const common = { currency: 'credits', description: null, metadata: {} };
 

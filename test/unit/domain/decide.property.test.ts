@@ -25,6 +25,20 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Decimal } from '../../../domain/decimal.ts';
 import { decide } from '../../../domain/decide.ts';
 import type { Block, BlockFilter, InvoiceSettings, Ledger, LedgerChanges, LedgerCommand, NewEntry } from '../../../domain/types.ts';
+import {
+  amountSpec,
+  amountText,
+  blockPick,
+  decrementText,
+  drawnBlockPick,
+  filtersArb,
+  half,
+  pickBlock,
+  positiveOr,
+  resolveAmount,
+  type AmountSpec,
+  type BlockPick,
+} from '../../support/ledgerArbitraries.ts';
 import { ReferenceLedger, TRANSFER_TYPES, type ModelBlock, type ModelEntry, type ModelOutcome } from '../../support/referenceLedger.ts';
 
 const ALL_KINDS = ['increment', 'decrement', 'expiration_change', 'void', 'amendment', 'advance'] as const;
@@ -50,7 +64,6 @@ const START = new Date('2026-11-21T12:00:00Z');
 /** Expiry dates sit on a 6-hour grid so that blocks share expiries and the clock lands on them. */
 const GRID_MS = 6 * 60 * 60 * 1000;
 const GRID_ORIGIN = Date.UTC(2026, 10, 21, 0, 0, 0);
-const ITEMS = ['gpu', 'cpu', 'storage'];
 const MISSING_BLOCK_ID = 'no-such-block';
 
 /** The k-th grid instant strictly after `after` (k = 0: the next one). */
@@ -60,13 +73,6 @@ function gridAfter(after: Date, k: number): Date {
 }
 
 // ---- steps: what fast-check generates; resolved against the current state when applied ----------
-
-type AmountSpec = { all: true } | { half: true } | { fixed: string };
-/**
- * Any block by creation order, a block that still holds credit (or owes it), a block that has been
- * drawn from (balance below its initial balance), or an unknown id.
- */
-type BlockPick = { index: number } | { liveIndex: number } | { drawnIndex: number } | { missing: true };
 
 type Step =
   | { kind: 'advance'; minutes: number }
@@ -91,39 +97,6 @@ type Step =
   | { kind: 'void'; block: BlockPick; amount: AmountSpec; reason: 'refund' | null }
   | { kind: 'amendment'; block: BlockPick; amount: { gap: true } | { halfGap: true } | { fixed: string } };
 
-const amountText = fc
-  .tuple(fc.integer({ min: 1, max: 120 }), fc.constantFrom('', '', '', '.5', '.25', '.000000000001', '.999999999999'))
-  .map(([whole, fraction]) => `${whole}${fraction}`);
-const decrementText = fc
-  .tuple(fc.integer({ min: 1, max: 50 }), fc.constantFrom('', '', '.5', '.000000000001'))
-  .map(([whole, fraction]) => `${whole}${fraction}`);
-const amountSpec: fc.Arbitrary<AmountSpec> = fc.oneof(
-  fc.constant({ all: true as const }),
-  fc.constant({ half: true as const }),
-  amountText.map((fixed) => ({ fixed })),
-);
-const blockPick: fc.Arbitrary<BlockPick> = fc.oneof(
-  { weight: 8, arbitrary: fc.nat({ max: 40 }).map((index) => ({ index })) },
-  { weight: 11, arbitrary: fc.nat({ max: 40 }).map((liveIndex) => ({ liveIndex })) },
-  { weight: 1, arbitrary: fc.constant({ missing: true as const }) },
-);
-const drawnBlockPick: fc.Arbitrary<BlockPick> = fc.oneof(
-  { weight: 1, arbitrary: blockPick },
-  { weight: 1, arbitrary: fc.nat({ max: 40 }).map((drawnIndex) => ({ drawnIndex })) },
-);
-const itemSubset = fc.subarray(ITEMS, { minLength: 0, maxLength: 3 });
-const filtersArb: fc.Arbitrary<BlockFilter[]> = fc.oneof(
-  { weight: 12, arbitrary: fc.constant<BlockFilter[]>([]) },
-  { weight: 2, arbitrary: itemSubset.map((values) => [{ field: 'item_id' as const, operator: 'includes' as const, values }]) },
-  { weight: 1, arbitrary: itemSubset.map((values) => [{ field: 'item_id' as const, operator: 'excludes' as const, values }]) },
-  {
-    weight: 1,
-    arbitrary: fc.tuple(itemSubset, itemSubset).map(([included, excluded]) => [
-      { field: 'item_id' as const, operator: 'includes' as const, values: included },
-      { field: 'item_id' as const, operator: 'excludes' as const, values: excluded },
-    ]),
-  },
-);
 
 const stepArbs: Record<StepKind, { weight: number; arbitrary: fc.Arbitrary<Step> }> = {
   advance: {
@@ -151,7 +124,7 @@ const stepArbs: Record<StepKind, { weight: number; arbitrary: fc.Arbitrary<Step>
       ),
       // Whole-number costs keep every invoice total (amount × cost, LEDGER_RULES.md §7) exact.
       cost: fc.constantFrom(null, '0', '0.00', '1', '1.00', '2', '10'),
-      filters: filtersArb,
+      filters: filtersArb(12),
     }),
   },
   decrement: { weight: 4, arbitrary: decrementText.map((amount): Step => ({ kind: 'decrement', amount })) },
@@ -187,7 +160,7 @@ const stepArbs: Record<StepKind, { weight: number; arbitrary: fc.Arbitrary<Step>
     weight: 2,
     arbitrary: fc.record({
       kind: fc.constant('amendment' as const),
-      block: drawnBlockPick,
+      block: drawnBlockPick(1),
       amount: fc.oneof(
         fc.constant({ gap: true as const }),
         fc.constant({ halfGap: true as const }),
@@ -206,24 +179,6 @@ function stepsArb(kinds: ReadonlySet<StepKind>): fc.Arbitrary<Step[]> {
 
 // ---- resolving a step against the model's state (the same state the domain has, or we failed) ---
 
-const half = (value: Decimal) => Decimal.fromUnits(value.units / 2n);
-const positiveOr = (value: Decimal, fallback: string) => (value.isPositive() ? value : Decimal.of(fallback));
-
-function pickBlock(blocks: readonly ModelBlock[], pick: BlockPick): ModelBlock | undefined {
-  if ('missing' in pick) return undefined;
-  if ('index' in pick) return blocks[pick.index % Math.max(1, blocks.length)];
-  const [index, wanted] =
-    'liveIndex' in pick
-      ? [pick.liveIndex, (block: ModelBlock) => !block.balance.isZero()]
-      : [pick.drawnIndex, (block: ModelBlock) => block.balance.compare(block.maximumInitialBalance) < 0];
-  const some = blocks.filter(wanted);
-  return some[index % Math.max(1, some.length)] ?? blocks[index % Math.max(1, blocks.length)];
-}
-
-function resolveAmount(spec: AmountSpec, balance: Decimal): Decimal {
-  if ('fixed' in spec) return Decimal.of(spec.fixed);
-  return positiveOr('all' in spec ? balance : half(balance), '1');
-}
 
 const common = { currency: 'credits', description: null, metadata: {} };
 const NET_0_INVOICE: InvoiceSettings = {
