@@ -5,9 +5,78 @@
  * flight, gets a 409 (Orb's SDK retries 409s).
  */
 import { createHash } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { IdempotencyKey } from '../../worker/store/entities.ts';
+import { ApiError } from '../errors.ts';
 
 export const IDEMPOTENCY_KEY_LENGTH_MAX = 255;
 
 export function fingerprint(method: string, path: string, rawBody: string | undefined): string {
   return createHash('sha256').update(`${method} ${path}\n${rawBody ?? ''}`).digest('hex');
+}
+
+/** A create's Idempotency-Key: its value (if sent) and the request's fingerprint. */
+export interface CreateKey {
+  key: string | undefined;
+  print: string;
+}
+
+function keyFrom(header: string | string[] | undefined): string | undefined {
+  if (Array.isArray(header) || (header !== undefined && (header.length === 0 || header.length > IDEMPOTENCY_KEY_LENGTH_MAX))) {
+    throw ApiError.validation(`Idempotency-Key must be one value of 1 to ${IDEMPOTENCY_KEY_LENGTH_MAX} characters.`);
+  }
+  return header;
+}
+
+/**
+ * For the synchronous creates (customers, usage prices, top-ups): reads the request's key and, when
+ * it was used before, answers for it — the stored response again, or 409 for another body.
+ * Answers `fresh` when the caller should go on and create.
+ */
+export async function replayCreate(
+  em: EntityManager,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  path: string,
+): Promise<{ replayed: FastifyReply } | { fresh: CreateKey }> {
+  const key = keyFrom(request.headers['idempotency-key']);
+  const print = fingerprint('POST', path, request.rawBody);
+  const stored = key === undefined ? null : await em.findOne(IdempotencyKey, { key });
+  if (!stored) return { fresh: { key, print } };
+  if (stored.fingerprint !== print || stored.responseStatus === null) {
+    throw new ApiError('resource_conflict', `Idempotency-Key ${key} was already used for a different request.`);
+  }
+  return { replayed: reply.code(stored.responseStatus ?? 201).header('idempotent-replayed', 'true').send(stored.responseBody) };
+}
+
+/**
+ * Inserts the created row(s) and the key with the 201 response, in one transaction. The key goes
+ * first: a concurrent request with the same key waits on it and gets a retryable 409 rather than
+ * losing on the resource's own unique index. `onConflict` maps that index's violation.
+ */
+export async function recordCreate(
+  em: EntityManager,
+  createKey: CreateKey,
+  response: unknown,
+  now: Date,
+  insert: (tx: EntityManager) => Promise<void>,
+  onConflict: (violation: { constraint?: string; message?: string }) => Error | undefined | Promise<Error | undefined>,
+): Promise<void> {
+  const { key, print } = createKey;
+  try {
+    await em.transactional(async (tx) => {
+      if (key !== undefined) {
+        await tx.insert(IdempotencyKey, { key, fingerprint: print, requestId: null, responseStatus: 201, responseBody: response, createdAt: now });
+      }
+      await insert(tx);
+    });
+  } catch (error) {
+    const violation = error as { code?: string; constraint?: string; message?: string };
+    if (violation.code !== '23505') throw error;
+    if (/idempotency_keys/.test(`${violation.constraint} ${violation.message}`)) {
+      throw new ApiError('resource_conflict', `A request with Idempotency-Key ${String(key)} is in flight; retry shortly.`);
+    }
+    throw (await onConflict(violation)) ?? error;
+  }
 }

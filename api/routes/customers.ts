@@ -7,12 +7,12 @@ import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../worker/clock.ts';
 import { newId } from '../../worker/ids.ts';
 import { partitionOf } from '../../worker/partition.ts';
-import { Customer, IdempotencyKey, type CustomerRow } from '../../worker/store/entities.ts';
+import { Customer, type CustomerRow } from '../../worker/store/entities.ts';
 import type { Orm } from '../../worker/store/orm.ts';
 import { findCustomer, listCustomers } from '../../worker/store/readQueries.ts';
 import { customerView } from '../../worker/store/views.ts';
 import { ApiError } from '../errors.ts';
-import { fingerprint } from '../intake/idempotency.ts';
+import { recordCreate, replayCreate } from '../intake/idempotency.ts';
 import { customerRequest, type CustomerRequest } from '../schemas/customerRequest.ts';
 import type { IngestDeps } from './ingest.ts';
 import { customersQuery, decodeKeyset, paginationMetadata, timeRange } from '../schemas/listQueries.ts';
@@ -70,43 +70,19 @@ async function applyAwaitingUsage(usage: IngestDeps, customer: CustomerRow, now:
 export function registerCustomerRoutes(app: FastifyInstance, deps: { orm: Orm; clock: Clock; usage: IngestDeps }): void {
   app.post('/v1/customers', { schema: { summary: 'Create a customer', tags: ['Customers'], body: customerRequest } }, async (request, reply) => {
     const body = request.body as CustomerRequest;
-    const key = request.headers['idempotency-key'];
-    const print = fingerprint('POST', '/v1/customers', request.rawBody);
     const em = deps.orm.em.fork();
-    if (typeof key === 'string') {
-      const stored = await em.findOne(IdempotencyKey, { key });
-      if (stored) {
-        if (stored.fingerprint !== print || stored.responseStatus === null) {
-          throw new ApiError('resource_conflict', `Idempotency-Key ${key} was already used for a different request.`);
-        }
-        return reply.code(stored.responseStatus ?? 201).header('idempotent-replayed', 'true').send(stored.responseBody);
-      }
-    }
+    const idempotency = await replayCreate(em, request, reply, '/v1/customers');
+    if ('replayed' in idempotency) return idempotency.replayed;
     if (body.external_customer_id && (await findCustomer(em, { externalCustomerId: body.external_customer_id }))) {
       throw new ApiError('duplicate_resource_creation', `A customer with external_customer_id ${body.external_customer_id} already exists.`);
     }
     const now = deps.clock.now();
     const customer = newCustomer(body, now);
     const view = customerView(customer);
-    try {
-      await em.transactional(async (tx) => {
-        await tx.insert(Customer, customer);
-        if (typeof key === 'string') {
-          await tx.insert(IdempotencyKey, { key, fingerprint: print, requestId: null, responseStatus: 201, responseBody: view, createdAt: now });
-        }
-      });
-    } catch (error) {
-      // A concurrent create lost a race: on the Idempotency-Key (the first is still in flight or
-      // just finished: 409, which the SDK retries into a replay) or on the external id.
-      const violation = error as { code?: string; constraint?: string; message?: string };
-      if (violation.code === '23505' && /idempotency_keys/.test(`${violation.constraint} ${violation.message}`)) {
-        throw new ApiError('resource_conflict', `A request with Idempotency-Key ${String(key)} is in flight; retry shortly.`);
-      }
-      if (violation.code === '23505') {
-        throw new ApiError('duplicate_resource_creation', `A customer with external_customer_id ${body.external_customer_id} already exists.`);
-      }
-      throw error;
-    }
+    // A concurrent create with the same external id loses on its unique index.
+    await recordCreate(em, idempotency.fresh, view, now, (tx) => tx.insert(Customer, customer).then(() => undefined), () =>
+      new ApiError('duplicate_resource_creation', `A customer with external_customer_id ${body.external_customer_id} already exists.`),
+    );
     await applyAwaitingUsage(deps.usage, customer, now);
     return reply.code(201).send(view);
   });

@@ -10,12 +10,11 @@ import { Decimal } from '../../domain/decimal.ts';
 import { exactProduct } from '../../domain/invoiceFor.ts';
 import type { Clock } from '../../worker/clock.ts';
 import { newId } from '../../worker/ids.ts';
-import { IdempotencyKey } from '../../worker/store/entities.ts';
 import type { Orm } from '../../worker/store/orm.ts';
 import { deleteTopUp, listTopUps, replaceTopUp, topUpView, type TopUpRow } from '../../worker/store/topUps.ts';
 import type { CustomerKey, CustomerResolver } from '../customerResolver.ts';
 import { ApiError } from '../errors.ts';
-import { fingerprint, IDEMPOTENCY_KEY_LENGTH_MAX } from '../intake/idempotency.ts';
+import { recordCreate, replayCreate } from '../intake/idempotency.ts';
 import { decodeKeyset, paginationMetadata } from '../schemas/listQueries.ts';
 import { topUpRequest, topUpsQuery, type TopUpRequest, type TopUpsQuery } from '../schemas/topUpRequest.ts';
 import { routeBothCustomerForms } from './customerPaths.ts';
@@ -26,13 +25,6 @@ interface Deps {
   orm: Orm;
   clock: Clock;
   customers: CustomerResolver;
-}
-
-function idempotencyKey(header: string | string[] | undefined): string | undefined {
-  if (Array.isArray(header) || (header !== undefined && (header.length === 0 || header.length > IDEMPOTENCY_KEY_LENGTH_MAX))) {
-    throw ApiError.validation(`Idempotency-Key must be one value of 1 to ${IDEMPOTENCY_KEY_LENGTH_MAX} characters.`);
-  }
-  return header;
 }
 
 /** The checks the body schema cannot make alone: the customer's invoicing currency and an exact total. */
@@ -62,18 +54,9 @@ export function registerTopUpRoutes(app: FastifyInstance, deps: Deps): void {
   routeBothCustomerForms(app, 'POST', '/credits/top_ups', { summary: 'Create a top-up', tags: TAGS, body: topUpRequest }, async (path, request, reply) => {
     const customer = await deps.customers.resolve(path);
     const body = request.body as TopUpRequest;
-    const key = idempotencyKey(request.headers['idempotency-key']);
-    const print = fingerprint('POST', request.url, request.rawBody);
     const em = deps.orm.em.fork();
-    if (key !== undefined) {
-      const stored = await em.findOne(IdempotencyKey, { key });
-      if (stored) {
-        if (stored.fingerprint !== print || stored.responseStatus === null) {
-          throw new ApiError('resource_conflict', `Idempotency-Key ${key} was already used for a different request.`);
-        }
-        return reply.code(stored.responseStatus ?? 201).header('idempotent-replayed', 'true').send(stored.responseBody);
-      }
-    }
+    const idempotency = await replayCreate(em, request, reply, request.url);
+    if ('replayed' in idempotency) return idempotency.replayed;
     const invoiceCurrency = checkTopUp(body, customer);
     const now = deps.clock.now();
     const row: TopUpRow = {
@@ -93,24 +76,11 @@ export function registerTopUpRoutes(app: FastifyInstance, deps: Deps): void {
       created_at: now,
     };
     const view = topUpView(row);
-    try {
-      await em.transactional(async (tx) => {
-        if (key !== undefined) {
-          await tx.insert(IdempotencyKey, { key, fingerprint: print, requestId: null, responseStatus: 201, responseBody: view, createdAt: now });
-        }
-        await replaceTopUp(tx, row);
-      });
-    } catch (error) {
-      const violation = error as { code?: string; constraint?: string; message?: string };
-      const where = `${violation.constraint} ${violation.message}`;
-      if (violation.code === '23505' && /idempotency_keys/.test(where)) {
-        throw new ApiError('resource_conflict', `A request with Idempotency-Key ${String(key)} is in flight; retry shortly.`);
-      }
-      if (violation.code === '23505' && /top_ups_ledger_uq/.test(where)) {
-        throw new ApiError('resource_conflict', `Another top-up for ${body.currency} is being created for this customer; retry shortly.`);
-      }
-      throw error;
-    }
+    await recordCreate(em, idempotency.fresh, view, now, (tx) => replaceTopUp(tx, row).then(() => undefined), (violation) =>
+      /top_ups_ledger_uq/.test(`${violation.constraint} ${violation.message}`)
+        ? new ApiError('resource_conflict', `Another top-up for ${body.currency} is being created for this customer; retry shortly.`)
+        : undefined,
+    );
     return reply.code(201).send(view);
   });
 

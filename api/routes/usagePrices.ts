@@ -8,12 +8,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../worker/clock.ts';
 import { newId } from '../../worker/ids.ts';
-import { IdempotencyKey, UsagePrice, type UsagePriceRow } from '../../worker/store/entities.ts';
+import { UsagePrice, type UsagePriceRow } from '../../worker/store/entities.ts';
 import type { Orm } from '../../worker/store/orm.ts';
 import { archiveUsagePrice, findLiveUsagePrice, findUsagePrice, listUsagePrices } from '../../worker/store/usagePriceQueries.ts';
 import { usagePriceView } from '../../worker/store/usagePriceViews.ts';
 import { ApiError } from '../errors.ts';
-import { fingerprint, IDEMPOTENCY_KEY_LENGTH_MAX } from '../intake/idempotency.ts';
+import { recordCreate, replayCreate } from '../intake/idempotency.ts';
 import { decodeKeyset, paginationMetadata } from '../schemas/listQueries.ts';
 import { usagePriceRequest, usagePricesQuery, type UsagePriceRequest, type UsagePricesQuery } from '../schemas/usagePriceRequest.ts';
 
@@ -48,50 +48,20 @@ async function duplicateError(deps: Deps, eventName: string): Promise<ApiError> 
   );
 }
 
-function idempotencyKey(header: string | string[] | undefined): string | undefined {
-  if (Array.isArray(header) || (header !== undefined && (header.length === 0 || header.length > IDEMPOTENCY_KEY_LENGTH_MAX))) {
-    throw ApiError.validation(`Idempotency-Key must be one value of 1 to ${IDEMPOTENCY_KEY_LENGTH_MAX} characters.`);
-  }
-  return header;
-}
-
 function registerCreate(app: FastifyInstance, deps: Deps): void {
   app.post(PATH, { schema: { summary: 'Create a usage price', tags: ['Usage prices'], body: usagePriceRequest } }, async (request, reply) => {
     const body = request.body as UsagePriceRequest;
-    const key = idempotencyKey(request.headers['idempotency-key']);
-    const print = fingerprint('POST', PATH, request.rawBody);
     const em = deps.orm.em.fork();
-    if (key !== undefined) {
-      const stored = await em.findOne(IdempotencyKey, { key });
-      if (stored) {
-        if (stored.fingerprint !== print || stored.responseStatus === null) {
-          throw new ApiError('resource_conflict', `Idempotency-Key ${key} was already used for a different request.`);
-        }
-        return reply.code(stored.responseStatus ?? 201).header('idempotent-replayed', 'true').send(stored.responseBody);
-      }
-    }
+    const idempotency = await replayCreate(em, request, reply, PATH);
+    if ('replayed' in idempotency) return idempotency.replayed;
     if (await findLiveUsagePrice(em, body.event_name)) throw await duplicateError(deps, body.event_name);
     const now = deps.clock.now();
     const price = newUsagePrice(body, now);
     const view = usagePriceView(price);
-    try {
-      await em.transactional(async (tx) => {
-        // The key goes first: a concurrent request with the same key then waits on it and gets a
-        // retryable 409 instead of losing on the event name with a final 400.
-        if (key !== undefined) {
-          await tx.insert(IdempotencyKey, { key, fingerprint: print, requestId: null, responseStatus: 201, responseBody: view, createdAt: now });
-        }
-        await tx.insert(UsagePrice, price);
-      });
-    } catch (error) {
-      const violation = error as { code?: string; constraint?: string; message?: string };
-      const where = `${violation.constraint} ${violation.message}`;
-      if (violation.code === '23505' && /idempotency_keys/.test(where)) {
-        throw new ApiError('resource_conflict', `A request with Idempotency-Key ${String(key)} is in flight; retry shortly.`);
-      }
-      if (violation.code === '23505' && where.includes(LIVE_PRICE_INDEX)) throw await duplicateError(deps, body.event_name);
-      throw error;
-    }
+    // A concurrent create for the same event name loses on the live-price index.
+    await recordCreate(em, idempotency.fresh, view, now, (tx) => tx.insert(UsagePrice, price).then(() => undefined), (violation) =>
+      `${violation.constraint} ${violation.message}`.includes(LIVE_PRICE_INDEX) ? duplicateError(deps, body.event_name) : undefined,
+    );
     return reply.code(201).send(view);
   });
 }
