@@ -74,6 +74,9 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { orm: Orm; c
     const idempotency = await replayCreate(em, request, reply, '/v1/customers');
     if ('replayed' in idempotency) return idempotency.replayed;
     if (body.external_customer_id && (await findCustomer(em, { externalCustomerId: body.external_customer_id }))) {
+      // A concurrent request with the same key may have just made it: that is a replay, not a duplicate.
+      const again = await replayCreate(em, request, reply, '/v1/customers');
+      if ('replayed' in again) return again.replayed;
       throw new ApiError('duplicate_resource_creation', `A customer with external_customer_id ${body.external_customer_id} already exists.`);
     }
     const now = deps.clock.now();

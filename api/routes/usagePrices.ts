@@ -54,7 +54,12 @@ function registerCreate(app: FastifyInstance, deps: Deps): void {
     const em = deps.orm.em.fork();
     const idempotency = await replayCreate(em, request, reply, PATH);
     if ('replayed' in idempotency) return idempotency.replayed;
-    if (await findLiveUsagePrice(em, body.event_name)) throw await duplicateError(deps, body.event_name);
+    if (await findLiveUsagePrice(em, body.event_name)) {
+      // A concurrent request with the same key may have just made it: that is a replay, not a duplicate.
+      const again = await replayCreate(em, request, reply, PATH);
+      if ('replayed' in again) return again.replayed;
+      throw await duplicateError(deps, body.event_name);
+    }
     const now = deps.clock.now();
     const price = newUsagePrice(body, now);
     const view = usagePriceView(price);
