@@ -6,7 +6,13 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
 export const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432';
-export const TEMPLATE_DATABASE = 'credits_test_template';
+/**
+ * Every run names its databases after the process that runs globalSetup, so runs side by side
+ * (a helper's and CI's, say) never drop each other's template; a later run removes only the
+ * databases of runs whose process is gone.
+ */
+export const RUN_ID = process.env.CREDITS_TEST_RUN ?? String(process.pid);
+export const TEMPLATE_DATABASE = `credits_test_${RUN_ID}_template`;
 
 export function databaseUrl(name: string): string {
   return `${POSTGRES_URL}/${name}`;
@@ -29,7 +35,7 @@ export interface TestDatabase {
 }
 
 export async function cloneTemplateDatabase(): Promise<TestDatabase> {
-  const name = `credits_test_${randomBytes(6).toString('hex')}`;
+  const name = `credits_test_${RUN_ID}_${randomBytes(6).toString('hex')}`;
   await adminQuery(`create database ${name} template ${TEMPLATE_DATABASE}`);
   return {
     name,
