@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestService, type TestService } from '../../support/testService.ts';
+import type { RedisQueueStore } from '../../../worker/queueStore.ts';
 
 let t: TestService;
 beforeAll(async () => {
@@ -39,7 +40,8 @@ describe('GET /health/ready', () => {
       expect(ready.status, ready.text).toBe(200);
       expect(ready.body.checks).toEqual({ postgres: 'ok', redis: 'ok', migrations: 'ok' });
 
-      api.service.redis.disconnect();
+      const { redis } = api.service.queueStore as RedisQueueStore;
+      redis.disconnect();
       const startedAt = Date.now();
       const down = await api.request('GET', '/health/ready', undefined, noKey);
       expect(down.status, down.text).toBe(503);
@@ -52,7 +54,7 @@ describe('GET /health/ready', () => {
       const live = await api.request('GET', '/health/live', undefined, noKey);
       expect(live.status).toBe(200);
 
-      await api.service.redis.connect();
+      await redis.connect();
       const back = await api.request('GET', '/health/ready', undefined, noKey);
       expect(back.status, back.text).toBe(200);
       expect(back.body.status).toBe('ready');
