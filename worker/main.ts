@@ -93,17 +93,24 @@ function jobLogger(logger: Logger, job: Job, partition: number): Logger {
 }
 
 export class PartitionWorkers {
-  private readonly workers: Worker[];
-
-  private constructor(workers: Worker[]) {
-    this.workers = workers;
-  }
+  private workers: Worker[] = [];
+  private queues: Queue[] = [];
+  /**
+   * Set once closing starts: connection errors from then on are the shutdown itself (BullMQ's
+   * PostgreSQL backend reports its connections ending), not news for the log.
+   */
+  private closing = false;
 
   static start(deps: WorkerDeps): PartitionWorkers {
+    const started = new PartitionWorkers();
     const processors = processorsFor(deps);
+    const logError = (message: string, partition: number) => (error: Error) => {
+      if (!started.closing) deps.logger.error({ err: error, partition }, message);
+    };
     const workers = Array.from({ length: deps.partitions }, (_, partition) => {
       const queue = deps.queueStore.queue(partitionQueueName(partition), deps.queuePrefix);
-      queue.on('error', (error) => deps.logger.error({ err: error, partition }, 'queue error'));
+      queue.on('error', logError('queue error', partition));
+      started.queues.push(queue);
       const worker = deps.queueStore.worker(
         partitionQueueName(partition),
         deps.queuePrefix,
@@ -121,16 +128,19 @@ export class PartitionWorkers {
         },
         { concurrency: 1, lockDuration: LOCK_DURATION_MS },
       );
-      worker.on('error', (error) => deps.logger.error({ err: error, partition }, 'worker error'));
+      worker.on('error', logError('worker error', partition));
       worker.on('failed', (job, error) => (job ? jobLogger(deps.logger, job, partition) : deps.logger.child({ partition })).error({ err: error }, 'job failed'));
       return worker;
     });
-    return new PartitionWorkers(workers);
+    started.workers = workers;
+    return started;
   }
 
   /** Lets every current job finish, then stops taking new ones. */
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.workers.map((worker) => worker.close()));
+    await Promise.all(this.queues.map((queue) => queue.close()));
   }
 
   isRunning(): boolean {

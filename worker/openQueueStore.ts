@@ -7,7 +7,7 @@ import type { Config } from './config.ts';
 import { PostgresQueueStore, RedisQueueStore, type QueueStore } from './queueStore.ts';
 import { openRedis } from './redis.ts';
 
-export async function openQueueStore(config: Pick<Config, 'queueStore' | 'redisUrl' | 'databaseUrl'>): Promise<QueueStore> {
-  if (config.queueStore === 'postgres') return PostgresQueueStore.open(config.databaseUrl);
+export async function openQueueStore(config: Pick<Config, 'queueStore' | 'redisUrl' | 'databaseUrl' | 'partitions'>): Promise<QueueStore> {
+  if (config.queueStore === 'postgres') return PostgresQueueStore.open(config.databaseUrl, config.partitions);
   return new RedisQueueStore(await openRedis(config.redisUrl), config.redisUrl);
 }

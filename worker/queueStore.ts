@@ -121,6 +121,8 @@ function scoredMembers(reply: unknown): [string, unknown][] {
 const postgresQueues = withBackend(createPostgresBackend);
 /** BullMQ's own tables live in this schema, apart from the ledger's. */
 const QUEUE_SCHEMA = 'bullmq';
+/** Connections beyond one LISTEN client per partition worker, for the queries themselves. */
+const QUEUE_POOL_SPARE = 8;
 /** Postgres refuses NOTIFY payloads from 8000 bytes; a longer outcome is left to polling. */
 const NOTIFY_PAYLOAD_MAX_BYTES = 7_999;
 
@@ -128,45 +130,54 @@ export class PostgresQueueStore implements QueueStore {
   readonly kind = 'postgres';
   readonly location: string;
   private readonly url: string;
-  /** For this store's own statements; each Queue and Worker has BullMQ's pool. */
+  /** For this store's own statements (the partition count, NOTIFY), outside BullMQ's schema. */
   private readonly pool: pg.Pool;
+  /**
+   * Shared by every Queue and Worker. BullMQ would otherwise open a pool per queue and per
+   * worker: with 16 partitions that passes Postgres's default of 100 connections. Each worker
+   * keeps one client checked out for LISTEN, hence the room per partition.
+   */
+  private readonly queuePool: pg.Pool;
 
-  private constructor(url: string, pool: pg.Pool) {
+  private constructor(url: string, pool: pg.Pool, queuePool: pg.Pool) {
     this.url = url;
     this.pool = pool;
-    this.location = `postgres://${new URL(url).host}${new URL(url).pathname} (schema ${QUEUE_SCHEMA})`;
+    this.queuePool = queuePool;
+    const { host, pathname } = new URL(url);
+    this.location = `postgres://${host}${pathname} (schema ${QUEUE_SCHEMA})`;
   }
 
   /** Creates BullMQ's schema (its migrations) and this store's one table when missing. */
-  static async open(url: string): Promise<PostgresQueueStore> {
+  static async open(url: string, partitions: number): Promise<PostgresQueueStore> {
     const pool = new pg.Pool({ connectionString: url, max: 2 });
-    pool.on('error', () => {
-      // An idle client lost with the server; the next query reports the outage.
-    });
+    // BullMQ's statements use unqualified names, resolved in its schema.
+    const queuePool = new pg.Pool({ connectionString: url, max: partitions + QUEUE_POOL_SPARE, options: `-c search_path=${QUEUE_SCHEMA}` });
+    // Every Queue and Worker listens for the shared pool's errors.
+    queuePool.setMaxListeners(0);
+    for (const each of [pool, queuePool]) {
+      each.on('error', () => {
+        // An idle client lost with the server; the next query reports the outage.
+      });
+    }
     try {
-      await pool.query(`create table if not exists queue_partition_counts (prefix text primary key, partitions integer not null)`);
-      const store = new PostgresQueueStore(url, pool);
       // Opening a queue once with `migrate` runs BullMQ's migrations under its advisory lock.
       const first = new postgresQueues.Queue('{migrate}', { connection: { connectionString: url, schema: QUEUE_SCHEMA, migrate: true, max: 1 } });
       await first.waitUntilReady();
       await first.close();
-      return store;
+      await pool.query(`create table if not exists queue_partition_counts (prefix text primary key, partitions integer not null)`);
+      return new PostgresQueueStore(url, pool, queuePool);
     } catch (error) {
-      await pool.end();
+      await Promise.all([pool.end(), queuePool.end()]);
       throw error;
     }
   }
 
-  private connection() {
-    return { connectionString: this.url, schema: QUEUE_SCHEMA, max: 2 };
-  }
-
   queue(name: string, prefix: string): Queue {
-    return new postgresQueues.Queue(name, { connection: this.connection(), prefix }) as unknown as Queue;
+    return new postgresQueues.Queue(name, { connection: this.queuePool, prefix }) as unknown as Queue;
   }
 
   worker(name: string, prefix: string, processor: Processor, settings: WorkerSettings): Worker {
-    return new postgresQueues.Worker(name, processor, { connection: this.connection(), prefix, ...settings }) as unknown as Worker;
+    return new postgresQueues.Worker(name, processor, { connection: this.queuePool, prefix, ...settings }) as unknown as Worker;
   }
 
   async ping(): Promise<void> {
@@ -223,6 +234,6 @@ export class PostgresQueueStore implements QueueStore {
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    await Promise.all([this.pool.end(), this.queuePool.end()]);
   }
 }

@@ -15,6 +15,8 @@ const SWEEP_EVERY_MS = 30_000;
 export class Scheduler {
   private readonly queue: Queue;
   private readonly worker: Worker;
+  /** Errors while closing are the connections ending (see PartitionWorkers), not news. */
+  private closing = false;
 
   private constructor(queue: Queue, worker: Worker) {
     this.queue = queue;
@@ -23,7 +25,11 @@ export class Scheduler {
 
   static async start(deps: SweepDeps & { queueStore: QueueStore; queuePrefix: string; logger: Logger }): Promise<Scheduler> {
     const queue = deps.queueStore.queue(MAINTENANCE_QUEUE, deps.queuePrefix);
-    queue.on('error', (error) => deps.logger.error({ err: error }, 'maintenance queue error'));
+    let scheduler: Scheduler | undefined;
+    const logError = (message: string) => (error: Error) => {
+      if (!scheduler?.closing) deps.logger.error({ err: error }, message);
+    };
+    queue.on('error', logError('maintenance queue error'));
     await queue.upsertJobScheduler(
       'sweeps',
       { every: SWEEP_EVERY_MS },
@@ -32,12 +38,14 @@ export class Scheduler {
     const worker = deps.queueStore.worker(MAINTENANCE_QUEUE, deps.queuePrefix, async () => ({ enqueued: (await runSweeps(deps)).length }), {
       concurrency: 1,
     });
-    worker.on('error', (error) => deps.logger.error({ err: error }, 'maintenance worker error'));
+    worker.on('error', logError('maintenance worker error'));
     worker.on('failed', (_job, error) => deps.logger.error({ err: error }, 'scheduled sweep failed'));
-    return new Scheduler(queue, worker);
+    scheduler = new Scheduler(queue, worker);
+    return scheduler;
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await this.worker.close();
     await this.queue.close();
   }
