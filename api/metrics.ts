@@ -16,11 +16,11 @@
  * `_total` on counters.
  */
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { LedgerOutcome } from '../worker/ledgerOutcome.ts';
 import type { PartitionQueues } from '../worker/queues.ts';
 import { withTimeout } from './withTimeout.ts';
+import type { QueueStore } from '../worker/queueStore.ts';
 
 /** A scrape answers even when Redis hangs; a partition not read in time is left out of it. */
 const QUEUE_READ_TIMEOUT_MS = 1_000;
@@ -45,7 +45,7 @@ function count(result: Record<string, unknown>, key: string): number {
 export class ServiceMetrics {
   readonly registry = new Registry();
   private readonly queues: PartitionQueues;
-  private readonly redis: Redis;
+  private readonly store: QueueStore;
   private readonly queueJobs: Gauge<'partition' | 'state'>;
   private readonly oldestWaitingAge: Gauge<'partition'>;
   private readonly queueReadFailures: Counter;
@@ -57,9 +57,9 @@ export class ServiceMetrics {
   private readonly throttled: Counter<'intake'>;
   private readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
 
-  constructor(queues: PartitionQueues, redis: Redis) {
+  constructor(queues: PartitionQueues, store: QueueStore) {
     this.queues = queues;
-    this.redis = redis;
+    this.store = store;
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     this.queueJobs = new Gauge({
@@ -215,8 +215,8 @@ export class ServiceMetrics {
     const queue = this.queues.queue(partition);
     const [oldestId] = await queue.getRanges(['wait'], 0, 0, true);
     if (!oldestId) return 0;
-    const addedAtMs = Number(await this.redis.hget(queue.toKey(oldestId), 'timestamp'));
+    const addedAtMs = await this.store.enqueuedAtMs(queue, oldestId);
     // Job timestamps are the real time of enqueueing, so the age is measured on the real clock.
-    return Number.isFinite(addedAtMs) && addedAtMs > 0 ? Math.max(0, (Date.now() - addedAtMs) / 1000) : 0;
+    return addedAtMs === undefined ? 0 : Math.max(0, (Date.now() - addedAtMs) / 1000);
   }
 }

@@ -5,7 +5,6 @@
  */
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import type { Redis } from 'ioredis';
 import type { Duration } from 'luxon';
 import type { Logger } from 'pino';
 import { ManualClock, type Clock } from '../worker/clock.ts';
@@ -40,6 +39,7 @@ import { registerPingRoute } from './routes/ping.ts';
 import { registerTestClockRoutes } from './routes/testClock.ts';
 import { registerTopUpRoutes } from './routes/topUps.ts';
 import { registerUsagePriceRoutes } from './routes/usagePrices.ts';
+import type { QueueStore } from '../worker/queueStore.ts';
 
 /** Orb's bodies are small; 1 MiB leaves room for large ingest batches later. */
 const BODY_BYTES_MAX = 1_048_576;
@@ -57,7 +57,7 @@ export interface ServerDeps {
   partitions: number;
   syncWaitMs: number;
   gracePeriod: Duration;
-  redis: Redis;
+  queueStore: QueueStore;
   /** The workers of this process, for readiness; undefined when it runs none (ROLE=api). */
   workers: PartitionWorkers | undefined;
   metrics: ServiceMetrics;
@@ -96,7 +96,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     backlog,
   };
   const coalescer = new UsageCoalescer(deps.queues, () => deps.clock.now());
-  // Buffered usage is flushed to Redis before the queues close: nothing accepted is dropped.
+  // Buffered usage is flushed to the queues before the queues close: nothing accepted is dropped.
   app.addHook('onClose', () => coalescer.close());
   const usage = {
     orm: deps.orm,
@@ -109,10 +109,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     metrics: deps.metrics,
   };
   registerPingRoute(app);
-  registerHealthRoutes(app, { orm: deps.orm, redis: deps.redis, workers: deps.workers });
+  registerHealthRoutes(app, { orm: deps.orm, queueStore: deps.queueStore, workers: deps.workers });
   registerMetricsRoute(app, deps.metrics);
   registerDocsRoutes(app);
-  registerFailedJobRoutes(app, { redis: deps.redis, queues: deps.queues, partitions: deps.partitions });
+  registerFailedJobRoutes(app, { queueStore: deps.queueStore, queues: deps.queues, partitions: deps.partitions });
   registerCustomerRoutes(app, { orm: deps.orm, clock: deps.clock, usage });
   registerIngestRoute(app, usage);
   registerEventRoutes(app, { orm: deps.orm, clock: deps.clock, queues: deps.queues, partitions: deps.partitions });

@@ -1,19 +1,19 @@
 /**
  * The whole service in one process, by role (ARCHITECTURE.md "Configuration", ROLE): open
- * Postgres (migrating it) and Redis, then start the partition workers (`worker`), the HTTP api
+ * Postgres (migrating it) and the queue store (Redis, or Postgres: worker/queueStore.ts), then start the partition workers (`worker`), the HTTP api
  * (`api`), or both (`all`). `close()` shuts down in the safe order: stop taking HTTP requests,
  * let workers finish their current job, close the queues, then the database.
  */
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import { pino, type Logger } from 'pino';
 import { ManualClock, systemClock, type Clock } from '../worker/clock.ts';
 import type { Config } from '../worker/config.ts';
 import { PartitionWorkers } from '../worker/main.ts';
 import { guardPartitionCount } from '../worker/partitionGuard.ts';
 import { PartitionQueues } from '../worker/queues.ts';
+import { openQueueStore } from '../worker/openQueueStore.ts';
+import type { QueueStore } from '../worker/queueStore.ts';
 import { Scheduler } from '../worker/scheduler.ts';
-import { openRedis } from '../worker/redis.ts';
 import { openOrm, type Orm } from '../worker/store/orm.ts';
 import { OutcomeWaiter } from './intake/outcomeWaiter.ts';
 import { ServiceMetrics } from './metrics.ts';
@@ -23,7 +23,7 @@ export interface Service {
   config: Config;
   logger: Logger;
   orm: Orm;
-  redis: Redis;
+  queueStore: QueueStore;
   clock: Clock;
   queues: PartitionQueues;
   app: FastifyInstance | undefined;
@@ -37,29 +37,29 @@ export async function startService(config: Config, options: { logger?: Logger; l
   const logger = options.logger ?? pino({ level: config.logLevel });
   const clock: Clock = config.clock === 'manual' ? new ManualClock(config.clockStart ?? new Date()) : systemClock;
   const orm = await openOrm(config.databaseUrl);
-  let redis: Redis;
+  let queueStore: QueueStore;
   try {
-    redis = await openRedis(config.redisUrl);
+    queueStore = await openQueueStore(config);
   } catch (error) {
     await orm.close();
     throw error;
   }
   try {
-    await guardPartitionCount(redis, config.queuePrefix, config.partitions);
+    await guardPartitionCount(queueStore, config.queuePrefix, config.partitions);
   } catch (error) {
-    redis.disconnect();
+    await queueStore.close();
     await orm.close();
     throw error;
   }
-  const queues = await PartitionQueues.open(redis, config.partitions, config.queuePrefix);
+  const queues = await PartitionQueues.open(queueStore, config.partitions, config.queuePrefix);
   const runsApi = config.role !== 'worker';
   const runsWorkers = config.role !== 'api';
-  const waiter = runsApi ? await OutcomeWaiter.open(config.redisUrl, config.queuePrefix) : undefined;
-  const metrics = new ServiceMetrics(queues, redis);
+  const waiter = runsApi ? await OutcomeWaiter.open(queueStore, config.queuePrefix) : undefined;
+  const metrics = new ServiceMetrics(queues, queueStore);
   const workers = runsWorkers
     ? PartitionWorkers.start({
         orm,
-        redis,
+        queueStore,
         clock,
         logger,
         partitions: config.partitions,
@@ -70,7 +70,7 @@ export async function startService(config: Config, options: { logger?: Logger; l
       })
     : undefined;
   const scheduler = runsWorkers
-    ? await Scheduler.start({ orm, queues, clock, partitions: config.partitions, redis, queuePrefix: config.queuePrefix, logger })
+    ? await Scheduler.start({ orm, queues, clock, partitions: config.partitions, queueStore, queuePrefix: config.queuePrefix, logger })
     : undefined;
   let app: FastifyInstance | undefined;
   let url: string | undefined;
@@ -85,7 +85,7 @@ export async function startService(config: Config, options: { logger?: Logger; l
       partitions: config.partitions,
       syncWaitMs: config.syncWaitMs,
       gracePeriod: config.gracePeriod,
-      redis,
+      queueStore,
       workers,
       metrics,
       backlogMax: config.backlogMax,
@@ -97,7 +97,7 @@ export async function startService(config: Config, options: { logger?: Logger; l
     config,
     logger,
     orm,
-    redis,
+    queueStore,
     clock,
     queues,
     app,
@@ -109,7 +109,7 @@ export async function startService(config: Config, options: { logger?: Logger; l
       await workers?.close();
       await waiter?.close();
       await queues.close();
-      redis.disconnect();
+      await queueStore.close();
       await orm.close();
     },
   };

@@ -3,17 +3,15 @@
  * puts failed jobs (dead letters, `GET /v1/failed_jobs`) back on their partition, with the same
  * name and data under a new job id, and removes the failed copies (worker/failedJobs.ts). Safe to
  * repeat: every processor is idempotent. A job id names one job per partition, so an id found
- * failed on several partitions needs `--partition`. Reads REDIS_URL and QUEUE_PREFIX like the
+ * failed on several partitions needs `--partition`. Reads QUEUE_STORE, REDIS_URL and QUEUE_PREFIX like the
  * service (and PARTITIONS when the service has not recorded its count); prints one JSON line per
  * job and exits 1 when any chosen job could not be re-driven.
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../worker/config.ts';
 import { failedJobIds, redriveFailedJob, type RedriveResult } from '../worker/failedJobs.ts';
-import { recordedPartitionCount } from '../worker/partitionGuard.ts';
+import { openQueueStore } from '../worker/openQueueStore.ts';
 import { PartitionQueues } from '../worker/queues.ts';
-import { openRedis } from '../worker/redis.ts';
-import type { Redis } from 'ioredis';
 
 export type RedriveSelection = { jobId: string; partition?: number } | { allFailed: true; partition?: number };
 
@@ -29,12 +27,12 @@ function partitionsOf(queues: PartitionQueues, partition: number | undefined): n
  * Re-drives the selected failed jobs. With `allFailed`, the ids are read first, so that a job
  * that fails again while this runs is not re-driven a second time.
  */
-export async function redrive(redis: Redis, queues: PartitionQueues, selection: RedriveSelection): Promise<RedriveResult[]> {
+export async function redrive(queues: PartitionQueues, selection: RedriveSelection): Promise<RedriveResult[]> {
   const partitions = partitionsOf(queues, selection.partition);
   if ('allFailed' in selection) {
     const results: RedriveResult[] = [];
     for (const partition of partitions) {
-      for (const jobId of await failedJobIds(redis, queues.queue(partition))) {
+      for (const jobId of await failedJobIds(queues.queue(partition))) {
         results.push(await redriveFailedJob(queues, partition, jobId));
       }
     }
@@ -66,19 +64,19 @@ function selectionFromArgs(args: string[]): RedriveSelection {
 async function main(): Promise<void> {
   const selection = selectionFromArgs(process.argv.slice(2));
   const config = loadConfig();
-  const redis = await openRedis(config.redisUrl);
+  const store = await openQueueStore(config);
   // The queues the service made, whatever PARTITIONS this shell has.
-  const partitions = (await recordedPartitionCount(redis, config.queuePrefix)) ?? config.partitions;
-  const queues = await PartitionQueues.open(redis, partitions, config.queuePrefix);
+  const partitions = (await store.readPartitionCount(config.queuePrefix)) ?? config.partitions;
+  const queues = await PartitionQueues.open(store, partitions, config.queuePrefix);
   try {
-    const results = await redrive(redis, queues, selection);
+    const results = await redrive(queues, selection);
     for (const result of results) console.log(JSON.stringify(result));
     const redriven = results.filter((result) => result.status === 'redriven').length;
     console.error(`${redriven} of ${results.length} job(s) re-driven`);
     if (redriven < results.length) process.exitCode = 1;
   } finally {
     await queues.close();
-    redis.disconnect();
+    await store.close();
   }
 }
 

@@ -1,17 +1,32 @@
 /**
- * `npm start`: the service with ROLE=all by default, migrations included. Prints what to do when
- * Postgres or Redis cannot be reached, and shuts down cleanly on SIGTERM/SIGINT.
+ * `npm start`: the service with ROLE=all by default, migrations included. With no servers to
+ * talk to, it starts embedded (scripts/quickStart.ts) and says so in its first log line. Prints
+ * what to do when a configured Postgres or Redis cannot be reached, and shuts down cleanly on
+ * SIGTERM/SIGINT.
  */
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import { startService } from '../api/service.ts';
 import { loadConfig } from '../worker/config.ts';
 import { RedisUnreachableError } from '../worker/redis.ts';
 import { DatabaseUnreachableError } from '../worker/store/orm.ts';
+import { prepareQuickStart } from './quickStart.ts';
+
+const EMBEDDED_DATA_DIR = fileURLToPath(new URL('../.data/postgres', import.meta.url));
 
 async function main(): Promise<void> {
-  const config = loadConfig();
-  const service = await startService(config);
-  const { logger } = service;
-  logger.info({ role: config.role, url: service.url, partitions: config.partitions }, 'credits ledger started');
+  const quickStart = await prepareQuickStart(loadConfig(), { dataDir: EMBEDDED_DATA_DIR });
+  const { config } = quickStart;
+  const logger = pino({ level: config.logLevel });
+  if (quickStart.notice) logger.warn(quickStart.notice);
+  let service;
+  try {
+    service = await startService(config, { logger });
+  } catch (error) {
+    await quickStart.stop();
+    throw error;
+  }
+  logger.info({ role: config.role, url: service.url, partitions: config.partitions, queues: service.queueStore.location }, 'credits ledger started');
   if (config.apiKeyGenerated && service.url) {
     logger.warn(`no API_KEYS set: this run accepts the development key ${config.apiKeys[0]}`);
   }
@@ -21,6 +36,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down: finishing current jobs');
     await service.close();
+    await quickStart.stop();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -10,8 +10,10 @@ import { z } from 'zod';
 const isoDuration = z.string().refine((text) => Duration.fromISO(text).isValid, 'an ISO 8601 duration like PT12H');
 
 const environment = z.object({
-  DATABASE_URL: z.string().url().default('postgres://postgres@127.0.0.1:5432/credits'),
-  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  DATABASE_URL: z.string().url().optional(),
+  REDIS_URL: z.string().url().optional(),
+  QUEUE_STORE: z.enum(['redis', 'postgres']).default('redis'),
+  QUICK_START: z.enum(['auto', 'off']).default('auto'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
   HOST: z.string().default('127.0.0.1'),
   API_KEYS: z.string().optional(),
@@ -29,9 +31,20 @@ const environment = z.object({
   BACKLOG_MAX: z.coerce.number().int().min(1).default(10_000),
 });
 
+/** Where `npm start` looks when no URL is given (and, finding nothing, starts embedded). */
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/credits';
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
 export interface Config {
   databaseUrl: string;
   redisUrl: string;
+  /** True when DATABASE_URL / REDIS_URL were set: an explicit URL is never replaced by the quick start. */
+  databaseUrlGiven: boolean;
+  redisUrlGiven: boolean;
+  /** Where the partition queues live: Redis, or BullMQ's PostgreSQL backend in the database. */
+  queueStore: 'redis' | 'postgres';
+  /** `auto`: `npm start` runs embedded what is neither configured nor answering (scripts/quickStart.ts). */
+  quickStart: 'auto' | 'off';
   port: number;
   host: string;
   apiKeys: string[];
@@ -65,8 +78,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const apiKeyGenerated = apiKeys.length === 0;
   if (apiKeyGenerated) apiKeys.push(`dev_${randomBytes(18).toString('base64url')}`);
   return {
-    databaseUrl: e.DATABASE_URL,
-    redisUrl: e.REDIS_URL,
+    databaseUrl: e.DATABASE_URL ?? DEFAULT_DATABASE_URL,
+    redisUrl: e.REDIS_URL ?? DEFAULT_REDIS_URL,
+    databaseUrlGiven: e.DATABASE_URL !== undefined,
+    redisUrlGiven: e.REDIS_URL !== undefined,
+    queueStore: e.QUEUE_STORE,
+    quickStart: e.QUICK_START,
     port: e.PORT,
     host: e.HOST,
     apiKeys,

@@ -8,8 +8,10 @@
  * duplicate is harmless.
  */
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { FailedJobKey, QueueStore } from './queueStore.ts';
 import { jobCatalog, type JobName, type PartitionQueues } from './queues.ts';
+
+export type { FailedJobKey } from './queueStore.ts';
 
 export interface FailedJob {
   id: string;
@@ -19,13 +21,6 @@ export interface FailedJob {
   attemptsMade: number;
   data: unknown;
   failedAt: Date;
-}
-
-/** A place in the listing: BullMQ scores its failed set by the time the job finished. */
-export interface FailedJobKey {
-  failedAtMs: number;
-  partition: number;
-  id: string;
 }
 
 export interface FailedJobPage {
@@ -45,32 +40,18 @@ function compareKeys(a: FailedJobKey, b: FailedJobKey): number {
  * The first `limit + 1` keys of one partition after `after`. Every job failed at the cursor's
  * instant is read (there are few), so ties are ordered here rather than by Redis.
  */
-async function partitionKeys(redis: Redis, queue: Queue, partition: number, limit: number, after: FailedJobKey | undefined): Promise<FailedJobKey[]> {
-  const key = queue.toKey('failed');
-  const ties = after ? await redis.zcount(key, after.failedAtMs, after.failedAtMs) : 0;
-  const max = after ? String(after.failedAtMs) : '+inf';
-  const reply: unknown = await redis.zrevrangebyscore(key, max, '-inf', 'WITHSCORES', 'LIMIT', 0, ties + limit + 1);
-  return scoredMembers(reply)
-    .map(([id, score]) => ({ id, failedAtMs: Number(score), partition }))
-    .filter((candidate) => !after || compareKeys(candidate, after) > 0);
-}
-
-/** `WITHSCORES` answers `[member, score]` pairs over RESP3 and a flat list over RESP2. */
-function scoredMembers(reply: unknown): [string, unknown][] {
-  if (!Array.isArray(reply)) return [];
-  if (reply.every((item) => Array.isArray(item))) return reply.map((pair: unknown[]) => [String(pair[0]), pair[1]]);
-  const pairs: [string, unknown][] = [];
-  for (let index = 0; index + 1 < reply.length; index += 2) pairs.push([String(reply[index]), reply[index + 1]]);
-  return pairs;
+async function partitionKeys(store: QueueStore, queue: Queue, partition: number, limit: number, after: FailedJobKey | undefined): Promise<FailedJobKey[]> {
+  const keys = await store.failedJobKeys(queue, partition, after?.failedAtMs, limit + 1);
+  return keys.filter((candidate) => !after || compareKeys(candidate, after) > 0);
 }
 
 export async function listFailedJobs(
-  redis: Redis,
+  store: QueueStore,
   queues: PartitionQueues,
   options: { partitions: readonly number[]; limit: number; after: FailedJobKey | undefined },
 ): Promise<FailedJobPage> {
   const perPartition = await Promise.all(
-    options.partitions.map((partition) => partitionKeys(redis, queues.queue(partition), partition, options.limit, options.after)),
+    options.partitions.map((partition) => partitionKeys(store, queues.queue(partition), partition, options.limit, options.after)),
   );
   const candidates = perPartition.flat().sort(compareKeys);
   const chosen = candidates.slice(0, options.limit);
@@ -94,8 +75,8 @@ export async function listFailedJobs(
 }
 
 /** The ids of every job now in one partition's failed set (at most `removeOnFail.count`). */
-export async function failedJobIds(redis: Redis, queue: Queue): Promise<string[]> {
-  return redis.zrange(queue.toKey('failed'), 0, '-1');
+export async function failedJobIds(queue: Queue): Promise<string[]> {
+  return queue.getRanges(['failed'], 0, -1);
 }
 
 export type RedriveResult =

@@ -4,13 +4,13 @@
  * applied one at a time, in the order accepted. Processors are looked up by job name in the
  * catalog; a ledger or balance request's outcome is also announced to waiting HTTP requests.
  */
-import { Queue, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Job, Queue, Worker } from 'bullmq';
 import type { Duration } from 'luxon';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.ts';
 import { publishOutcome, type RequestOutcome } from './outcomeChannel.ts';
 import { partitionQueueName } from './partition.ts';
+import type { QueueStore } from './queueStore.ts';
 import { applyBalanceTransaction } from './processors/applyBalanceTransaction.ts';
 import { applyLedgerRequest, type ProcessorDeps } from './processors/applyLedgerRequest.ts';
 import { applyUsage } from './processors/applyUsage.ts';
@@ -27,7 +27,7 @@ const LOCK_DURATION_MS = 30_000;
 
 export interface WorkerDeps {
   orm: Orm;
-  redis: Redis;
+  queueStore: QueueStore;
   clock: Clock;
   logger: Logger;
   partitions: number;
@@ -52,7 +52,7 @@ function announce<T extends RequestOutcome>(deps: WorkerDeps, logger: Logger, ou
   // A request is accepted by one api process; when that is this one, nobody else is listening.
   if (deps.onOutcome?.(outcome)) return outcome;
   // Not awaited: the partition need not wait for the announcement to move on.
-  void publishOutcome(deps.redis, deps.queuePrefix, outcome).catch((error: unknown) => {
+  void publishOutcome(deps.queueStore, deps.queuePrefix, outcome).catch((error: unknown) => {
     logger.warn({ err: error, requestId: outcome.requestId }, 'outcome not published; a waiting client will poll');
   });
   return outcome;
@@ -93,19 +93,27 @@ function jobLogger(logger: Logger, job: Job, partition: number): Logger {
 }
 
 export class PartitionWorkers {
-  private readonly workers: Worker[];
-
-  private constructor(workers: Worker[]) {
-    this.workers = workers;
-  }
+  private workers: Worker[] = [];
+  private queues: Queue[] = [];
+  /**
+   * Set once closing starts: connection errors from then on are the shutdown itself (BullMQ's
+   * PostgreSQL backend reports its connections ending), not news for the log.
+   */
+  private closing = false;
 
   static start(deps: WorkerDeps): PartitionWorkers {
+    const started = new PartitionWorkers();
     const processors = processorsFor(deps);
+    const logError = (message: string, partition: number) => (error: Error) => {
+      if (!started.closing) deps.logger.error({ err: error, partition }, message);
+    };
     const workers = Array.from({ length: deps.partitions }, (_, partition) => {
-      const queue = new Queue(partitionQueueName(partition), { connection: deps.redis, prefix: deps.queuePrefix });
-      queue.on('error', (error) => deps.logger.error({ err: error, partition }, 'queue error'));
-      const worker = new Worker(
+      const queue = deps.queueStore.queue(partitionQueueName(partition), deps.queuePrefix);
+      queue.on('error', logError('queue error', partition));
+      started.queues.push(queue);
+      const worker = deps.queueStore.worker(
         partitionQueueName(partition),
+        deps.queuePrefix,
         async (job: Job) => {
           const processor = processors[job.name as JobName];
           if (!processor) throw new Error(`no processor for job ${job.name}`);
@@ -118,18 +126,21 @@ export class PartitionWorkers {
             deps.onJobFinished?.(job.name, (performance.now() - startedAt) / 1000, result);
           }
         },
-        { connection: deps.redis, prefix: deps.queuePrefix, concurrency: 1, lockDuration: LOCK_DURATION_MS },
+        { concurrency: 1, lockDuration: LOCK_DURATION_MS },
       );
-      worker.on('error', (error) => deps.logger.error({ err: error, partition }, 'worker error'));
+      worker.on('error', logError('worker error', partition));
       worker.on('failed', (job, error) => (job ? jobLogger(deps.logger, job, partition) : deps.logger.child({ partition })).error({ err: error }, 'job failed'));
       return worker;
     });
-    return new PartitionWorkers(workers);
+    started.workers = workers;
+    return started;
   }
 
   /** Lets every current job finish, then stops taking new ones. */
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.workers.map((worker) => worker.close()));
+    await Promise.all(this.queues.map((queue) => queue.close()));
   }
 
   isRunning(): boolean {

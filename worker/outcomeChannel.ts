@@ -1,10 +1,10 @@
 /**
  * Where finished jobs announce their outcome to waiting HTTP requests in any api process: one
- * Redis pub/sub channel per queue prefix. A message is `requestId` + newline + the outcome JSON,
+ * pub/sub channel per queue prefix, in the queue store (Redis PUBLISH, or Postgres NOTIFY). A message is `requestId` + newline + the outcome JSON,
  * so that a listener can drop messages for requests it is not waiting on without parsing them.
  * A message that is missed only means the waiting client gets a 202 and polls.
  */
-import type { Redis } from 'ioredis';
+import type { QueueStore } from './queueStore.ts';
 
 /**
  * What the channel carries: a finished request's outcome, named by its request id. Ledger
@@ -19,8 +19,8 @@ export function outcomeChannel(prefix: string): string {
   return `${prefix}:ledger:outcomes`;
 }
 
-export async function publishOutcome(redis: Redis, prefix: string, outcome: RequestOutcome): Promise<void> {
-  await redis.publish(outcomeChannel(prefix), `${outcome.requestId}\n${JSON.stringify(outcome)}`);
+export async function publishOutcome(store: QueueStore, prefix: string, outcome: RequestOutcome): Promise<void> {
+  await store.publish(outcomeChannel(prefix), `${outcome.requestId}\n${JSON.stringify(outcome)}`);
 }
 
 export function readOutcomeMessage(message: string, wanted: (requestId: string) => boolean): RequestOutcome | undefined {

@@ -1,25 +1,16 @@
 /**
  * Changing PARTITIONS moves customers between queues; with jobs still waiting, a customer's old
- * and new writes could run at once and out of order. So the partition count is recorded in Redis
+ * and new writes could run at once and out of order. So the partition count is recorded with the queues
  * and a different count is refused until the old queues are drained (ARCHITECTURE.md).
  */
-import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { partitionQueueName } from './partition.ts';
+import type { QueueStore } from './queueStore.ts';
 
-const partitionCountKey = (prefix: string) => `${prefix}:ledger:partitions`;
-
-/** The partition count the service last started with under this prefix, if any (for tools). */
-export async function recordedPartitionCount(redis: Redis, prefix: string): Promise<number | undefined> {
-  return Number(await redis.get(partitionCountKey(prefix))) || undefined;
-}
-
-export async function guardPartitionCount(redis: Redis, prefix: string, partitions: number): Promise<void> {
-  const key = partitionCountKey(prefix);
-  const recorded = Number(await redis.get(key));
+export async function guardPartitionCount(store: QueueStore, prefix: string, partitions: number): Promise<void> {
+  const recorded = await store.readPartitionCount(prefix);
   if (recorded && recorded !== partitions) {
     for (let partition = 0; partition < recorded; partition += 1) {
-      const queue = new Queue(partitionQueueName(partition), { connection: redis, prefix });
+      const queue = store.queue(partitionQueueName(partition), prefix);
       const backlog = await queue.getJobCountByTypes('wait', 'active', 'delayed', 'prioritized');
       await queue.close();
       if (backlog > 0) {
@@ -30,5 +21,5 @@ export async function guardPartitionCount(redis: Redis, prefix: string, partitio
       }
     }
   }
-  await redis.set(key, String(partitions));
+  await store.writePartitionCount(prefix, partitions);
 }

@@ -6,10 +6,10 @@
  * Jobs run with `attempts: 1`: a BullMQ retry would put the job at the back of its partition and
  * reorder a customer's writes. Transient failures are retried inside the processor instead.
  */
-import { Queue, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { JobsOptions, Queue } from 'bullmq';
 import { z } from 'zod';
 import { partitionQueueName } from './partition.ts';
+import type { QueueStore } from './queueStore.ts';
 
 /** Bounded history in Redis: outcomes live in Postgres, Redis keeps only enough to debug. */
 const COMPLETED_JOBS_KEPT = 1_000;
@@ -115,11 +115,11 @@ export class PartitionQueues {
     this.queues = queues;
   }
 
-  static async open(connection: Redis, partitions: number, prefix: string): Promise<PartitionQueues> {
+  static async open(store: QueueStore, partitions: number, prefix: string): Promise<PartitionQueues> {
     const queues = Array.from({ length: partitions }, (_, partition) => {
-      const queue = new Queue(partitionQueueName(partition), { connection, prefix });
+      const queue = store.queue(partitionQueueName(partition), prefix);
       queue.on('error', () => {
-        // Connection errors surface through the shared client's own listener; see redis.ts.
+        // Connection errors surface through readiness and the requests that meet them.
       });
       return queue;
     });

@@ -3,9 +3,9 @@
  * role registers the same schedulers (BullMQ keeps one per id) and runs a worker for the queue, so
  * exactly one sweep runs per interval whatever the number of processes.
  */
-import { Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Queue, Worker } from 'bullmq';
 import type { Logger } from 'pino';
+import type { QueueStore } from './queueStore.ts';
 import { runSweeps, type SweepDeps } from './sweeps.ts';
 
 const MAINTENANCE_QUEUE = '{maintenance}';
@@ -15,32 +15,37 @@ const SWEEP_EVERY_MS = 30_000;
 export class Scheduler {
   private readonly queue: Queue;
   private readonly worker: Worker;
+  /** Errors while closing are the connections ending (see PartitionWorkers), not news. */
+  private closing = false;
 
   private constructor(queue: Queue, worker: Worker) {
     this.queue = queue;
     this.worker = worker;
   }
 
-  static async start(deps: SweepDeps & { redis: Redis; queuePrefix: string; logger: Logger }): Promise<Scheduler> {
-    const connection = deps.redis;
-    const queue = new Queue(MAINTENANCE_QUEUE, { connection, prefix: deps.queuePrefix });
-    queue.on('error', (error) => deps.logger.error({ err: error }, 'maintenance queue error'));
+  static async start(deps: SweepDeps & { queueStore: QueueStore; queuePrefix: string; logger: Logger }): Promise<Scheduler> {
+    const queue = deps.queueStore.queue(MAINTENANCE_QUEUE, deps.queuePrefix);
+    let scheduler: Scheduler | undefined;
+    const logError = (message: string) => (error: Error) => {
+      if (!scheduler?.closing) deps.logger.error({ err: error }, message);
+    };
+    queue.on('error', logError('maintenance queue error'));
     await queue.upsertJobScheduler(
       'sweeps',
       { every: SWEEP_EVERY_MS },
       { name: 'maintenance.sweep', opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
     );
-    const worker = new Worker(
-      MAINTENANCE_QUEUE,
-      async () => ({ enqueued: (await runSweeps(deps)).length }),
-      { connection, prefix: deps.queuePrefix, concurrency: 1 },
-    );
-    worker.on('error', (error) => deps.logger.error({ err: error }, 'maintenance worker error'));
+    const worker = deps.queueStore.worker(MAINTENANCE_QUEUE, deps.queuePrefix, async () => ({ enqueued: (await runSweeps(deps)).length }), {
+      concurrency: 1,
+    });
+    worker.on('error', logError('maintenance worker error'));
     worker.on('failed', (_job, error) => deps.logger.error({ err: error }, 'scheduled sweep failed'));
-    return new Scheduler(queue, worker);
+    scheduler = new Scheduler(queue, worker);
+    return scheduler;
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await this.worker.close();
     await this.queue.close();
   }

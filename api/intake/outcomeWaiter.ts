@@ -8,9 +8,9 @@
  * event of every job (added, waiting, active, …) to every api process; the channel carries only
  * outcomes, and one subscriber connection serves all partitions.
  */
-import { Redis } from 'ioredis';
 import type { LedgerOutcome } from '../../worker/ledgerOutcome.ts';
 import { outcomeChannel, readOutcomeMessage, type RequestOutcome } from '../../worker/outcomeChannel.ts';
+import type { QueueStore } from '../../worker/queueStore.ts';
 
 interface Waiting {
   resolve: (outcome: RequestOutcome | undefined) => void;
@@ -19,23 +19,14 @@ interface Waiting {
 
 export class OutcomeWaiter {
   private readonly waiting = new Map<string, Waiting>();
-  private readonly subscriber: Redis;
+  private unsubscribe: () => Promise<void> = async () => undefined;
 
-  private constructor(subscriber: Redis) {
-    this.subscriber = subscriber;
-  }
-
-  static async open(redisUrl: string, prefix: string): Promise<OutcomeWaiter> {
-    const subscriber = new Redis(redisUrl, { maxRetriesPerRequest: null });
-    subscriber.on('error', () => {
-      // ioredis reconnects and resubscribes; meanwhile waiters time out into 202s.
-    });
-    const waiter = new OutcomeWaiter(subscriber);
-    subscriber.on('message', (_channel: string, message: string) => {
+  static async open(store: QueueStore, prefix: string): Promise<OutcomeWaiter> {
+    const waiter = new OutcomeWaiter();
+    waiter.unsubscribe = await store.subscribe(outcomeChannel(prefix), (message) => {
       const outcome = readOutcomeMessage(message, (requestId) => waiter.waiting.has(requestId));
       if (outcome) waiter.notify(outcome);
     });
-    await subscriber.subscribe(outcomeChannel(prefix));
     return waiter;
   }
 
@@ -71,6 +62,6 @@ export class OutcomeWaiter {
 
   async close(): Promise<void> {
     for (const requestId of [...this.waiting.keys()]) this.cancel(requestId);
-    this.subscriber.disconnect();
+    await this.unsubscribe();
   }
 }

@@ -4,13 +4,13 @@
  * `npm run redrive` puts chosen ones back on their partition (scripts/redrive.ts).
  */
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import { listFailedJobs } from '../../worker/failedJobs.ts';
+import type { QueueStore } from '../../worker/queueStore.ts';
 import type { PartitionQueues } from '../../worker/queues.ts';
 import { ApiError } from '../errors.ts';
 import { decodeFailedJobCursor, encodeFailedJobCursor, failedJobsQuery, type FailedJobsQuery } from '../schemas/failedJobsQuery.ts';
 
-export function registerFailedJobRoutes(app: FastifyInstance, deps: { redis: Redis; queues: PartitionQueues; partitions: number }): void {
+export function registerFailedJobRoutes(app: FastifyInstance, deps: { queueStore: QueueStore; queues: PartitionQueues; partitions: number }): void {
   const schema = {
     summary: 'List failed jobs (dead letters)',
     description: 'Jobs that failed permanently, newest first, with their reason; `npm run redrive` re-enqueues them.',
@@ -23,7 +23,7 @@ export function registerFailedJobRoutes(app: FastifyInstance, deps: { redis: Red
       throw ApiError.validation(`partition must be between 0 and ${deps.partitions - 1}.`);
     }
     const partitions = query.partition === undefined ? Array.from({ length: deps.partitions }, (_, index) => index) : [query.partition];
-    const page = await listFailedJobs(deps.redis, deps.queues, { partitions, limit: query.limit, after: decodeFailedJobCursor(query.cursor) });
+    const page = await listFailedJobs(deps.queueStore, deps.queues, { partitions, limit: query.limit, after: decodeFailedJobCursor(query.cursor) });
     return {
       data: page.data.map((job) => ({
         id: job.id,

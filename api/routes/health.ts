@@ -1,12 +1,13 @@
 /**
  * Health for orchestrators (no auth, like `/metrics`): `GET /health/live` answers 200 while the
  * process runs; `GET /health/ready` answers 200 only when this process can do its work: Postgres
- * answers `select 1`, Redis answers PING, no migration is pending and, when the process runs
+ * answers `select 1`, the queue store answers (Redis PING, or `select 1` on the queues' database;
+ * the check is named `redis` or `queues` after it), no migration is pending and, when the process runs
  * workers, they are running. Otherwise 503, naming each failing check. The checks run together,
  * each bounded by READY_CHECK_TIMEOUT_MS, so readiness answers even while a dependency hangs.
  */
 import type { FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
+import type { QueueStore } from '../../worker/queueStore.ts';
 import type { Orm } from '../../worker/store/orm.ts';
 import { withTimeout } from '../withTimeout.ts';
 
@@ -14,7 +15,7 @@ const READY_CHECK_TIMEOUT_MS = 1_000;
 
 export interface HealthDeps {
   orm: Orm;
-  redis: Redis;
+  queueStore: QueueStore;
   /** Present when this process runs the partition workers. */
   workers: { isRunning(): boolean } | undefined;
 }
@@ -26,15 +27,12 @@ function checksOf(deps: HealthDeps): Record<string, Check> {
     postgres: async () => {
       await deps.orm.em.fork().execute('select 1');
     },
-    redis: async () => {
-      const answer = await deps.redis.ping();
-      if (answer !== 'PONG') throw new Error(`PING answered ${answer}`);
-    },
     migrations: async () => {
       const pending = await deps.orm.migrator.getPending();
       if (pending.length > 0) throw new Error(`${pending.length} pending: ${pending.map((migration) => migration.name).join(', ')}`);
     },
   };
+  checks[deps.queueStore.kind === 'redis' ? 'redis' : 'queues'] = () => deps.queueStore.ping();
   if (deps.workers) {
     const workers = deps.workers;
     checks.workers = async () => {
@@ -47,7 +45,7 @@ function checksOf(deps: HealthDeps): Record<string, Check> {
 export function registerHealthRoutes(app: FastifyInstance, deps: HealthDeps): void {
   const checks = checksOf(deps);
   app.get('/health/live', { schema: { summary: 'Liveness', tags: ['Operations'], security: [] } }, async () => ({ status: 'ok' }));
-  app.get('/health/ready', { schema: { summary: 'Readiness: Postgres, Redis, migrations, workers', tags: ['Operations'], security: [] } }, async (_request, reply) => {
+  app.get('/health/ready', { schema: { summary: 'Readiness: Postgres, the queue store, migrations, workers', tags: ['Operations'], security: [] } }, async (_request, reply) => {
     const results = await Promise.all(
       Object.entries(checks).map(async ([name, check]) => {
         try {

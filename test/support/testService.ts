@@ -11,6 +11,8 @@ import { cloneTemplateDatabase } from './databases.ts';
 
 export const TEST_API_KEY = 'test_key_0123456789';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** `TEST_QUEUE_STORE=postgres npm test` runs the suite with the queues in Postgres instead of Redis. */
+const QUEUE_STORE = process.env.TEST_QUEUE_STORE ?? 'redis';
 
 export interface TestService {
   service: Service;
@@ -33,6 +35,7 @@ export async function startTestService(env: Record<string, string> = {}, options
     API_KEYS: TEST_API_KEY,
     PARTITIONS: '4',
     QUEUE_PREFIX: queuePrefix,
+    QUEUE_STORE,
     LOG_LEVEL: 'silent',
     ...env,
   });

@@ -54,8 +54,7 @@ describe('filters and effective dates', () => {
 
 describe('scheduled expiry', () => {
   it('registers one sweep (expiries, closed usage days) with BullMQ, repeated well within a minute', async () => {
-    const { Queue } = await import('bullmq');
-    const queue = new Queue('{maintenance}', { connection: t.service.redis, prefix: t.queuePrefix });
+    const queue = t.service.queueStore.queue('{maintenance}', t.queuePrefix);
     const schedulers = await queue.getJobSchedulers();
     await queue.close();
     expect(schedulers.map((s) => [s.key, s.name])).toEqual([['sweeps', 'maintenance.sweep']]);

@@ -92,7 +92,7 @@ describe('GET /v1/failed_jobs', () => {
 describe('redrive', () => {
   it('re-adds a failed job under a new id and removes the failed copy; invalid data fails again', async () => {
     const id = await addInvalidJob(1);
-    const [result] = await redrive(t.service.redis, t.service.queues, { jobId: id, partition: 1 });
+    const [result] = await redrive(t.service.queues, { jobId: id, partition: 1 });
     expect(result).toMatchObject({ status: 'redriven', partition: 1, jobId: id, name: 'usage.apply' });
     const newJobId = result?.status === 'redriven' ? result.newJobId : '';
     expect(newJobId).not.toBe(id);
@@ -104,7 +104,7 @@ describe('redrive', () => {
     expect(listed.find((job) => job.id === newJobId)?.data).toEqual({ events: [], accepted_at: 'yesterday' });
 
     // Not failed (any more): nothing to do. (Ids count per partition, hence the partition.)
-    expect(await redrive(t.service.redis, t.service.queues, { jobId: id, partition: 1 })).toEqual([{ status: 'not_failed', partition: 1, jobId: id }]);
+    expect(await redrive(t.service.queues, { jobId: id, partition: 1 })).toEqual([{ status: 'not_failed', partition: 1, jobId: id }]);
   });
 
   it('succeeds for a job whose data was valid once what failed it is mended', async () => {
@@ -123,9 +123,9 @@ describe('redrive', () => {
     // Job ids count per partition: an id failed on several partitions needs the partition named.
     const failedOn = await Promise.all(t.service.queues.queues.map((queue) => queue.getJobState(jobId)));
     if (failedOn.filter((state) => state === 'failed').length > 1) {
-      await expect(redrive(t.service.redis, t.service.queues, { jobId })).rejects.toThrow(/--partition/);
+      await expect(redrive(t.service.queues, { jobId })).rejects.toThrow(/--partition/);
     }
-    const [result] = await redrive(t.service.redis, t.service.queues, { jobId, partition: 2 });
+    const [result] = await redrive(t.service.queues, { jobId, partition: 2 });
     expect(result).toMatchObject({ status: 'redriven', partition: 2 });
     const newJobId = result?.status === 'redriven' ? result.newJobId : '';
     expect(await settled(2, newJobId)).toBe('completed');
@@ -136,7 +136,7 @@ describe('redrive', () => {
   it('--all-failed re-drives every failed job of a partition once', async () => {
     await addInvalidJob(3);
     const before = await listAll('?partition=3&limit=100');
-    const results = await redrive(t.service.redis, t.service.queues, { allFailed: true, partition: 3 });
+    const results = await redrive(t.service.queues, { allFailed: true, partition: 3 });
     expect(results.map((result) => result.status)).toEqual(before.map(() => 'redriven'));
     expect(results.map((result) => result.jobId).sort()).toEqual(before.map((job) => job.id).sort());
     for (const result of results) {

@@ -13,6 +13,7 @@ import { startService } from '../../../api/service.ts';
 import { loadConfig } from '../../../worker/config.ts';
 import { partitionQueueName } from '../../../worker/partition.ts';
 import { guardPartitionCount } from '../../../worker/partitionGuard.ts';
+import { RedisQueueStore } from '../../../worker/queueStore.ts';
 import { openRedis } from '../../../worker/redis.ts';
 import { cloneTemplateDatabase } from '../../support/databases.ts';
 import { deleteQueueKeys } from '../../../worker/queueKeys.ts';
@@ -20,6 +21,7 @@ import { REDIS_URL, startTestService } from '../../support/testService.ts';
 import { eventually } from '../ledgerTestHelpers.ts';
 
 let redis: Redis;
+let store: RedisQueueStore;
 const prefixes: string[] = [];
 
 function newPrefix(): string {
@@ -30,6 +32,7 @@ function newPrefix(): string {
 
 beforeAll(async () => {
   redis = await openRedis(REDIS_URL);
+  store = new RedisQueueStore(redis, REDIS_URL);
 });
 afterAll(async () => {
   redis.disconnect();
@@ -50,40 +53,40 @@ const recorded = (prefix: string) => redis.get(`${prefix}:ledger:partitions`);
 describe('guardPartitionCount', () => {
   it('records the count on first start and accepts the same count again, backlog or not', async () => {
     const prefix = newPrefix();
-    await guardPartitionCount(redis, prefix, 4);
+    await guardPartitionCount(store, prefix, 4);
     expect(await recorded(prefix)).toBe('4');
     await withQueue(prefix, 1, (queue) => queue.add('ledger.apply', { requestId: 'r', customerId: 'c' }));
-    await expect(guardPartitionCount(redis, prefix, 4)).resolves.toBeUndefined();
+    await expect(guardPartitionCount(store, prefix, 4)).resolves.toBeUndefined();
     expect(await recorded(prefix)).toBe('4');
   });
 
   it('refuses a changed count while an old partition has a waiting job, then accepts it once drained', async () => {
     const prefix = newPrefix();
-    await guardPartitionCount(redis, prefix, 4);
+    await guardPartitionCount(store, prefix, 4);
     await withQueue(prefix, 3, (queue) => queue.add('ledger.apply', { requestId: 'r', customerId: 'c' }));
 
-    await expect(guardPartitionCount(redis, prefix, 8)).rejects.toThrow(/PARTITIONS is 8 .*made for 4 .*partition 3 still holds 1 job/s);
-    await expect(guardPartitionCount(redis, prefix, 2)).rejects.toThrow(/partition 3/);
+    await expect(guardPartitionCount(store, prefix, 8)).rejects.toThrow(/PARTITIONS is 8 .*made for 4 .*partition 3 still holds 1 job/s);
+    await expect(guardPartitionCount(store, prefix, 2)).rejects.toThrow(/partition 3/);
     expect(await recorded(prefix)).toBe('4');
 
     await withQueue(prefix, 3, (queue) => queue.drain());
-    await expect(guardPartitionCount(redis, prefix, 8)).resolves.toBeUndefined();
+    await expect(guardPartitionCount(store, prefix, 8)).resolves.toBeUndefined();
     expect(await recorded(prefix)).toBe('8');
     // The new layout is now the recorded one: going back is guarded the same way.
     await withQueue(prefix, 6, (queue) => queue.add('ledger.apply', { requestId: 'r', customerId: 'c' }));
-    await expect(guardPartitionCount(redis, prefix, 4)).rejects.toThrow(/partition 6/);
+    await expect(guardPartitionCount(store, prefix, 4)).rejects.toThrow(/partition 6/);
   });
 
   it('counts delayed and prioritized jobs as backlog too', async () => {
     const prefix = newPrefix();
-    await guardPartitionCount(redis, prefix, 2);
+    await guardPartitionCount(store, prefix, 2);
     await withQueue(prefix, 0, (queue) => queue.add('ledger.apply', { requestId: 'r', customerId: 'c' }, { delay: 60_000 }));
-    await expect(guardPartitionCount(redis, prefix, 3)).rejects.toThrow(/partition 0/);
+    await expect(guardPartitionCount(store, prefix, 3)).rejects.toThrow(/partition 0/);
     await withQueue(prefix, 0, (queue) => queue.obliterate({ force: true }));
     await withQueue(prefix, 1, (queue) => queue.add('ledger.apply', { requestId: 'r', customerId: 'c' }, { priority: 5 }));
-    await expect(guardPartitionCount(redis, prefix, 3)).rejects.toThrow(/partition 1/);
+    await expect(guardPartitionCount(store, prefix, 3)).rejects.toThrow(/partition 1/);
     await withQueue(prefix, 1, (queue) => queue.obliterate({ force: true }));
-    await expect(guardPartitionCount(redis, prefix, 3)).resolves.toBeUndefined();
+    await expect(guardPartitionCount(store, prefix, 3)).resolves.toBeUndefined();
     expect(await recorded(prefix)).toBe('3');
   });
 
@@ -102,7 +105,7 @@ describe('guardPartitionCount', () => {
         const pending = counts.reduce((sum, count) => sum + (count.wait ?? 0) + (count.active ?? 0), 0);
         return finished >= 3 && pending === 0 ? true : undefined;
       }, 10_000, 'the jobs to finish');
-      await expect(guardPartitionCount(redis, prefix, 5)).resolves.toBeUndefined();
+      await expect(guardPartitionCount(store, prefix, 5)).resolves.toBeUndefined();
       expect(await recorded(prefix)).toBe('5');
     } finally {
       await t.stop();
@@ -113,7 +116,7 @@ describe('guardPartitionCount', () => {
 describe('startService with a changed PARTITIONS', () => {
   it('refuses to start while the old queues hold jobs, and leaves no connection open', async () => {
     const prefix = newPrefix();
-    await guardPartitionCount(redis, prefix, 4);
+    await guardPartitionCount(store, prefix, 4);
     await withQueue(prefix, 2, (queue) => queue.add('ledger.apply', { requestId: 'r', customerId: 'c' }));
     const database = await cloneTemplateDatabase();
     try {

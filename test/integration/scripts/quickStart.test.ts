@@ -1,0 +1,74 @@
+/**
+ * The zero-install quick start (scripts/quickStart.ts) with both default addresses pointing at
+ * nothing: an embedded PostgreSQL from the npm package starts, the queues live in it, and the
+ * service takes and applies a ledger entry. A URL that was given is never replaced.
+ */
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startService, type Service } from '../../../api/service.ts';
+import { prepareQuickStart, type QuickStart } from '../../../scripts/quickStart.ts';
+import { loadConfig } from '../../../worker/config.ts';
+import { TEST_API_KEY } from '../../support/testService.ts';
+
+/** Port 1 on loopback: nothing listens there. */
+const NOTHING = { databaseUrl: 'postgres://postgres@127.0.0.1:1/credits', redisUrl: 'redis://127.0.0.1:1' };
+const environment = { PORT: '0', API_KEYS: TEST_API_KEY, PARTITIONS: '2', LOG_LEVEL: 'silent' };
+
+const dataDir = join(mkdtempSync(join(tmpdir(), 'credits-quick-start-')), 'postgres');
+// Run as root, the embedded server runs as `postgres`, who must be able to enter the directory.
+chmodSync(join(dataDir, '..'), 0o755);
+let quickStart: QuickStart | undefined;
+let service: Service | undefined;
+afterAll(async () => {
+  await service?.close();
+  await quickStart?.stop();
+  rmSync(join(dataDir, '..'), { recursive: true, force: true });
+});
+
+async function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const response = await fetch(`${service?.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${TEST_API_KEY}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+describe('the zero-install quick start', () => {
+  it('serves a ledger entry with both URLs pointing at nothing, from an embedded Postgres holding the queues too', async () => {
+    quickStart = await prepareQuickStart(loadConfig(environment), { dataDir, probe: NOTHING });
+    expect(quickStart.notice).toMatch(/^zero-install quick start: embedded PostgreSQL on 127\.0\.0\.1:\d+, data in .*; queues in PostgreSQL instead of Redis/);
+    expect(quickStart.config.queueStore).toBe('postgres');
+    expect(new URL(quickStart.config.databaseUrl).port).not.toBe('1');
+
+    service = await startService(quickStart.config, { logger: pino({ level: 'silent' }) });
+    const ready = await call('GET', '/health/ready');
+    expect(ready).toEqual({ status: 200, body: { status: 'ready', checks: { postgres: 'ok', queues: 'ok', migrations: 'ok', workers: 'ok' } } });
+
+    const customer = await call('POST', '/v1/customers', { name: 'Quick', email: 'quick@example.com', external_customer_id: 'quick-1' });
+    expect(customer.status).toBe(201);
+    const entry = await call('POST', `/v1/customers/${customer.body.id}/credits/ledger_entry`, { entry_type: 'increment', amount: 12.5 });
+    expect(entry.status).toBe(201);
+    expect(entry.body).toMatchObject({ entry_type: 'increment', entry_status: 'committed', amount: 12.5, ending_balance: 12.5 });
+    const spent = await call('POST', `/v1/customers/${customer.body.id}/credits/ledger_entry`, { entry_type: 'decrement', amount: 2.25 });
+    expect(spent.status).toBe(201);
+    const credits = await call('GET', `/v1/customers/${customer.body.id}/credits`);
+    expect(credits.body.data.map((block: { balance: number }) => block.balance)).toEqual([10.25]);
+  }, 120_000);
+
+  it('never replaces a URL that was given, even one where nothing answers', async () => {
+    const config = loadConfig({ ...environment, DATABASE_URL: NOTHING.databaseUrl, REDIS_URL: NOTHING.redisUrl });
+    const unchanged = await prepareQuickStart(config, { dataDir: join(dataDir, 'unused') });
+    expect(unchanged.notice).toBeUndefined();
+    expect(unchanged.config).toEqual(config);
+  });
+
+  it('is off with QUICK_START=off', async () => {
+    const config = loadConfig({ ...environment, QUICK_START: 'off' });
+    const unchanged = await prepareQuickStart(config, { dataDir: join(dataDir, 'unused'), probe: NOTHING });
+    expect(unchanged).toMatchObject({ config, notice: undefined });
+  });
+});

@@ -1,0 +1,13 @@
+/**
+ * Opens the queue store the configuration names (QUEUE_STORE): Redis at REDIS_URL, or BullMQ's
+ * PostgreSQL backend in the ledger's own database. The Postgres store serves one process well;
+ * split roles (ROLE=api / worker) work on it too, since outcomes travel over NOTIFY.
+ */
+import type { Config } from './config.ts';
+import { PostgresQueueStore, RedisQueueStore, type QueueStore } from './queueStore.ts';
+import { openRedis } from './redis.ts';
+
+export async function openQueueStore(config: Pick<Config, 'queueStore' | 'redisUrl' | 'databaseUrl' | 'partitions'>): Promise<QueueStore> {
+  if (config.queueStore === 'postgres') return PostgresQueueStore.open(config.databaseUrl, config.partitions);
+  return new RedisQueueStore(await openRedis(config.redisUrl), config.redisUrl);
+}
