@@ -101,12 +101,24 @@ function groupByLedger(priced: PricedEvent[], inserted: Set<string>): Map<string
   );
 }
 
+/**
+ * The first event of each idempotency key. One batch can hold a key twice: a job delivered twice
+ * and taken as its own follower (worker/usageFollowers.ts), or a client's retry coalesced into
+ * the same job as its first attempt. Postgres refuses an `on conflict do update` that meets one
+ * key twice in one statement ("cannot affect row a second time"), which failed the whole job and
+ * lost every event in it; the repeats are dropped here instead, like repeats across batches.
+ */
+function firstOfEachKey(events: UsageEvent[]): UsageEvent[] {
+  const seen = new Set<string>();
+  return events.filter((event) => !seen.has(event.idempotency_key) && seen.add(event.idempotency_key));
+}
+
 async function applyBatch(em: EntityManager, events: UsageEvent[], deps: ProcessorDeps & { gracePeriod: Duration }): Promise<UsageResult> {
   const now = deps.clock.now();
   const prices = await loadLivePrices(em, [...new Set(events.map((event) => event.event_name))]);
   const timezones = await loadTimezones(em, [...new Set(events.map((event) => event.customer_id))]);
   const days = new UsageDayCache(deps.gracePeriod);
-  const priced = events.map((event) => price(event, prices, timezones.get(event.customer_id) ?? 'UTC', days));
+  const priced = firstOfEachKey(events).map((event) => price(event, prices, timezones.get(event.customer_id) ?? 'UTC', days));
   const inserted = await insertEvents(em, stringifyExactJson(priced.map((event) => event.record)));
   const ledgers = groupByLedger(priced, inserted);
   let written: WrittenCounts = {};
