@@ -6,6 +6,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import type { OutcomeError } from '../worker/ledgerOutcome.ts';
+import { isTransient } from '../worker/transientRetry.ts';
 
 const DOCS = 'https://docs.withorb.com/reference/error-responses';
 
@@ -96,6 +97,14 @@ export function registerErrorHandlers(app: FastifyInstance): void {
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendProblem(reply, problem('request_too_large', error.message));
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       return sendProblem(reply, problem(error.statusCode === 404 ? 'url_not_found' : 'request_validation', error.message));
+    }
+    // A lost database connection (a Postgres restart) or a conflict that outlived its retries is
+    // the service being unavailable for a moment, not a bug: 503 with Retry-After, which clients
+    // retry (with the same Idempotency-Key, the request is applied at most once).
+    if (isTransient(error)) {
+      request.log.warn({ err: error }, 'database unavailable');
+      reply.header('retry-after', '1');
+      return sendProblem(reply, problem('unavailable', 'The database is unavailable; retry shortly with the same Idempotency-Key.'));
     }
     request.log.error({ err: error }, 'unhandled error');
     return sendProblem(reply, problem('internal', 'An unexpected error occurred; it has been logged.'));
