@@ -9,9 +9,10 @@
  *   no balance (§1), so they are left out of the entry sum.
  * - every entry: `ending = starting + amount`, transfers `ending = starting`.
  * - `ledger_sequence_number` gapless from 0 and `ledgers.next_sequence_number` = the entry count.
- * - entries chain: each starts where the previous ended, the first at 0. A usage decrement
- *   (`price_id` set) is exempt as the previous entry: §5 grows its amount and ending balance after
- *   later entries may have been written.
+ * - entries chain: each starts where the previous ended, the first at 0, until a usage decrement
+ *   (`price_id` set) is in the ledger: §5 grows its amount and ending balance after later entries
+ *   may have been written, so the entry after it, and the first entry written after each growth,
+ *   start elsewhere than their predecessor ended. (The totals above still hold for such ledgers.)
  * - no negative block except never-expiring unfiltered (overdraft) ones.
  * - no block past its expiry by more than the slack (`--expiry-slack-seconds`, default 60: the
  *   scheduler expires idle customers' blocks within a minute) still holding a balance.
@@ -148,8 +149,13 @@ const checkEntryArithmetic: Check = async (client, { max }) => {
 
 /** Consecutive entries: numbers step by one, balances chain; the first starts at 0. */
 const checkEntryChain: Check = async (client, { max, usageColumns }) => {
-  // Before the usage migration there is no price_id: no entry can have grown.
-  const previousPrice = usageColumns ? 'lag(price_id) over ledger' : 'null::text';
+  // Before the usage migration there is no price_id: no entry can have grown. A usage entry that
+  // grew after entries k-1.. were written breaks the chain at the entry after it and again at the
+  // first entry written after the growth (which starts at the lowered head), however far behind
+  // the usage entry is; so any usage entry before k exempts k, not only one right before it.
+  const usageBefore = usageColumns
+    ? 'bool_or(price_id is not null) over (ledger rows between unbounded preceding and 1 preceding)'
+    : 'false';
   const { rows } = await client.query<{
     customer_id: string;
     currency: string;
@@ -163,12 +169,12 @@ const checkEntryChain: Check = async (client, { max, usageColumns }) => {
        from (select customer_id, currency, ledger_sequence_number, starting_balance,
                     lag(ledger_sequence_number) over ledger as previous_sequence_number,
                     lag(ending_balance) over ledger as previous_ending_balance,
-                    ${previousPrice} as previous_price_id
+                    ${usageBefore} as usage_before
                from ledger_entries
              window ledger as (partition by customer_id, currency order by ledger_sequence_number)) as chained
       where (previous_sequence_number is null and starting_balance <> 0)
          or ledger_sequence_number <> previous_sequence_number + 1
-         or (starting_balance <> previous_ending_balance and previous_price_id is null)
+         or (starting_balance <> previous_ending_balance and not coalesce(usage_before, false))
       order by customer_id, currency, ledger_sequence_number
       limit $1`,
     [max],

@@ -200,6 +200,10 @@ describe('scripts/verify.ts', () => {
     await sql(t, 'update credit_blocks set balance = balance - 2 where id = ?', [expiringBlockId]);
     await sql(t, 'update ledgers set balance = balance - 2 where customer_id = ?', [customerId]);
     await expectClean();
+    // The next entry starts at the lowered head, 2 below where its predecessor (not the usage
+    // entry) ended: the chain breaks there too, and that is the rule working.
+    await addEntry(t, customerId, { entry_type: 'decrement', amount: 1 });
+    await expectClean();
   });
 
   it('runs as a command: exit 0 with a summary, exit 1 with the first violation', async () => {
