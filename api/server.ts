@@ -15,10 +15,12 @@ import { registerBearerAuth } from './auth.ts';
 import { DASHBOARD_PATH, registerAdminDashboard, type DashboardOptions } from './routes/adminDashboard.ts';
 import { CustomerResolver } from './customerResolver.ts';
 import { registerErrorHandlers } from './errors.ts';
+import { sendFrameworkProblem } from './frameworkProblem.ts';
 import { BacklogGate } from './intake/backlogGate.ts';
 import type { OutcomeWaiter } from './intake/outcomeWaiter.ts';
 import { UsageCoalescer } from './intake/usageCoalescer.ts';
 import { registerJsonBodyParser } from './jsonBody.ts';
+import { registerNulGuard } from './nulGuard.ts';
 import { registerOpenApi } from './openApi.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import { registerBalanceTransactionRoutes } from './routes/balanceTransactions.ts';
@@ -75,6 +77,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
     routerOptions: { ignoreTrailingSlash: true },
+    // Routing failures (bad percent-encoding, over-long ids) answer RFC 7807 bodies too.
+    frameworkErrors: sendFrameworkProblem,
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -83,6 +87,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // Before any route: it collects the routes as they are added.
   await registerOpenApi(app);
   registerBearerAuth(app, deps.apiKeys, PUBLIC_PATHS);
+  registerNulGuard(app);
   deps.metrics.registerHttpTiming(app);
   const backlog = new BacklogGate(deps.queues, deps.backlogMax, deps.metrics);
   const customers = new CustomerResolver(deps.orm);

@@ -59,9 +59,23 @@ export const jsonInteger = jsonNumber.transform((value, ctx) => {
 
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 
+/**
+ * Luxon reads UTC offsets of any size ("+25:00"), which RFC 3339 and JS `Date` refuse: such a
+ * date-time passed validation and then failed as an Invalid Date deep in a query (a 500), or was
+ * stored as a nonsense instant (found by the fuzzer, scripts/fuzz.ts). Offsets stay within ±23:59.
+ */
+const OFFSET_MINUTES_MAX = 23 * 60 + 59;
+
+/** An ISO 8601 date-time (it has a `T`), read with its own offset; undefined when it is not one. */
+function isoDateTime(text: string, options: { zone?: string } = {}): DateTime | undefined {
+  if (!/T/.test(text)) return undefined;
+  const parsed = DateTime.fromISO(text, { ...options, setZone: true });
+  return parsed.isValid && Math.abs(parsed.offset) <= OFFSET_MINUTES_MAX ? parsed : undefined;
+}
+
 /** "2026-12-28" (midnight in the customer's timezone, resolved later) or an ISO date-time. */
 export const dateOrDateTime = z.string().refine(
-  (text) => (DATE_ONLY.test(text) ? DateTime.fromISO(text).isValid : DateTime.fromISO(text, { setZone: true }).isValid && /T/.test(text)),
+  (text) => (DATE_ONLY.test(text) ? DateTime.fromISO(text).isValid : isoDateTime(text) !== undefined),
   'must be an ISO 8601 date (YYYY-MM-DD) or date-time',
 );
 
@@ -70,18 +84,27 @@ export const dateOrDateTime = z.string().refine(
  * offset is UTC, as Orb documents for event timestamps, never the server's local time.
  */
 export const utcInstant = z.string().transform((text, ctx) => {
-  const parsed = /T/.test(text) ? DateTime.fromISO(text, { zone: 'utc', setZone: true }) : DateTime.invalid('no time');
-  if (!parsed.isValid) {
+  const parsed = isoDateTime(text, { zone: 'utc' });
+  if (!parsed) {
     ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 date-time such as 2026-11-21T19:00:00Z' });
     return z.NEVER;
   }
   return parsed.toUTC().toISO() ?? '';
 });
 
-export const dateTime = z.string().refine(
-  (text) => /T/.test(text) && DateTime.fromISO(text, { setZone: true }).isValid,
-  'must be an ISO 8601 date-time',
-);
+/**
+ * An ISO 8601 date-time, handed on in canonical UTC form ("…Z") so that every reader's
+ * `new Date(…)` can read it: luxon accepts ISO forms `Date` does not (week dates, "T10Z"), which
+ * used to reach the queries as Invalid Dates (a 500; found by the fuzzer).
+ */
+export const dateTime = z.string().transform((text, ctx) => {
+  const parsed = isoDateTime(text);
+  if (!parsed) {
+    ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 date-time' });
+    return z.NEVER;
+  }
+  return parsed.toUTC().toISO() ?? '';
+});
 
 export const timezone = z.string().refine((zone) => IANAZone.isValidZone(zone), 'must be an IANA timezone such as America/Los_Angeles');
 
