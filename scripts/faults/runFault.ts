@@ -1,0 +1,174 @@
+/**
+ * One fault run: a fresh database and queue prefix on the private servers, the service as an api
+ * process and a worker process, the mixed load, the fault itself while the load runs, then (load
+ * stopped, unanswered requests retried to their answer) the queues drained, the 202s polled and
+ * the audit. The report carries the counts and every problem found; `ok` is false on any loss,
+ * duplication, violation, stuck partition, failed job, wrong status or process death.
+ */
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { auditLedger, type AuditResult } from './ledgerAudit.ts';
+import { MixedLoad, type LoadResult, type LoadShape, type LoadTarget } from './mixedLoad.ts';
+import { PartitionQueueView, type CopyCounts, type DrainResult } from './partitionQueues.ts';
+import type { PrivateServices } from './privateServices.ts';
+import { FAULTS_API_KEY, ServiceRoles } from './serviceRoles.ts';
+
+export const FAULTS = ['kill', 'redis', 'postgres', 'duplicates'] as const;
+export type FaultName = (typeof FAULTS)[number];
+
+export interface FaultOptions {
+  /** How long the load runs (the kill fault runs longer if its kills need it). */
+  seconds: number;
+  kills: number;
+  partitions: number;
+  /** How long Redis or Postgres stays down in its restart. */
+  outageMs: number;
+  /** How long the queues get to drain after the load. */
+  drainTimeoutMs: number;
+  shape: LoadShape;
+  /** Where each fault's service log goes (it is kept). */
+  logDir: string;
+  log: (line: string) => void;
+}
+
+export interface FaultReport {
+  fault: FaultName;
+  /** What was done: kills, restarts, copies. */
+  injected: string;
+  /** How many times it was done (kills, restarts, copy rounds). */
+  injectedCount: number;
+  load: LoadResult;
+  copies: CopyCounts | undefined;
+  drain: DrainResult;
+  audit: AuditResult | undefined;
+  deaths: string[];
+  problems: string[];
+  ok: boolean;
+  logPath: string;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const COPY_EVERY_MS = 150;
+/** A freshly started worker lives at least this long before the next kill. */
+const KILL_GAP_MIN_MS = 300;
+
+/** Runs the fault while the load runs; answers what it did. */
+async function inject(
+  fault: FaultName,
+  services: PrivateServices,
+  roles: ServiceRoles,
+  queues: PartitionQueueView,
+  options: FaultOptions,
+): Promise<{ injected: string; injectedCount: number }> {
+  const windowMs = options.seconds * 1000;
+  const log = (line: string) => options.log(`  [${fault}] ${line}`);
+  switch (fault) {
+    case 'kill': {
+      const meanGapMs = windowMs / options.kills;
+      for (let kill = 0; kill < options.kills; kill += 1) {
+        await sleep(KILL_GAP_MIN_MS + Math.random() * Math.max(0, 2 * meanGapMs - KILL_GAP_MIN_MS));
+        await roles.killAndRestartWorker();
+        log(`kill -9 worker ${kill + 1}/${options.kills}, restarted`);
+      }
+      const retried = roles.failedStarts > 0 ? ` (${roles.failedStarts} starts failed while Redis or Postgres was down, and were tried again)` : '';
+      return { injected: `${roles.kills} kill -9 of the worker, each restarted${retried}`, injectedCount: roles.kills };
+    }
+    case 'redis':
+    case 'postgres': {
+      await sleep(windowMs * 0.3);
+      log(`restarting ${fault} (down ${options.outageMs} ms)`);
+      await (fault === 'redis' ? services.redis.restart(options.outageMs) : services.postgres.restart(options.outageMs));
+      log(`${fault} is back`);
+      await sleep(windowMs * 0.4);
+      return { injected: `1 ${fault === 'redis' ? 'Redis (AOF)' : 'Postgres'} restart, ${options.outageMs} ms down`, injectedCount: 1 };
+    }
+    case 'duplicates': {
+      const until = Date.now() + windowMs;
+      let rounds = 0;
+      for (; Date.now() < until; rounds += 1) {
+        await queues.copySomeJobs();
+        await sleep(COPY_EVERY_MS);
+      }
+      return { injected: 'real jobs delivered twice, answered HTTP requests sent again', injectedCount: rounds };
+    }
+    default: {
+      const unreachable: never = fault;
+      throw new Error(`unknown fault ${String(unreachable)}`);
+    }
+  }
+}
+
+function problemsOf(report: Omit<FaultReport, 'problems' | 'ok'>): string[] {
+  const problems = [...report.load.problems, ...report.deaths];
+  if (!report.drain.drained) problems.push(`queues did not drain: ${report.drain.stuck.join('; ')}`);
+  for (const job of report.drain.failed) problems.push(`failed job ${job.id} (${job.name}) on partition ${job.partition}: ${job.reason}`);
+  if (report.load.ingest.gaveUp + report.load.ledger.gaveUp > 0) {
+    problems.push(`${report.load.ingest.gaveUp} ingest and ${report.load.ledger.gaveUp} ledger requests were never answered`);
+  }
+  problems.push(...(report.audit?.violations ?? []));
+  return problems;
+}
+
+export async function runFault(fault: FaultName, services: PrivateServices, options: FaultOptions): Promise<FaultReport> {
+  const id = randomBytes(3).toString('hex');
+  const databaseUrl = await services.postgres.createDatabase(`faults_${fault}_${id}`);
+  const queuePrefix = `faults-${fault}-${id}`;
+  const logPath = join(options.logDir, `${fault}.log`);
+  const roles = await ServiceRoles.start({ databaseUrl, redisUrl: services.redis.url, queuePrefix, partitions: options.partitions }, logPath);
+  const queues = new PartitionQueueView(services.redis.url, queuePrefix, options.partitions);
+  try {
+    const target: LoadTarget = { baseUrl: roles.baseUrl, apiKey: FAULTS_API_KEY, keyPrefix: `${fault}${id}` };
+    const load = new MixedLoad(target, { ...options.shape, replayHttp: fault === 'duplicates' });
+    await load.setUp();
+    load.start();
+    const started = Date.now();
+    const { injected, injectedCount } = await inject(fault, services, roles, queues, options);
+    await sleep(Math.max(0, options.seconds * 1000 - (Date.now() - started)));
+    options.log(`  [${fault}] load stopped after ${((Date.now() - started) / 1000).toFixed(1)} s; retrying what is unanswered, then draining`);
+    const loadResult = await load.stop();
+    const drain = await queues.waitForDrain(options.drainTimeoutMs);
+    const copies = fault === 'duplicates' ? await queues.countCopies() : undefined;
+    const audit = drain.drained ? await auditLedger(target, databaseUrl, loadResult) : undefined;
+    const deaths = [...roles.deaths];
+    if (!roles.alive() && deaths.length === 0) deaths.push('a service process is not running at the end');
+    const report = { fault, injected, injectedCount, load: loadResult, copies, drain, audit, deaths, logPath };
+    const problems = problemsOf(report);
+    return { ...report, problems, ok: problems.length === 0 };
+  } finally {
+    await queues.close();
+    await roles.stop();
+  }
+}
+
+const byStatus = (failures: Record<string, number>) =>
+  Object.keys(failures).length === 0 ? 'none' : Object.entries(failures).map(([status, count]) => `${status}: ${count}`).join(', ');
+
+/** The report as the lines the script prints. */
+export function formatReport(report: FaultReport): string[] {
+  const { load, drain, audit, copies } = report;
+  const lines = [
+    `fault ${report.fault}: ${report.injected}`,
+    `  ingest: ${load.ingest.answered} requests answered 200, ${load.ingest.events} events accepted, ` +
+      `${audit?.eventsApplied ?? '?'} applied, ${audit?.eventsLost ?? '?'} lost, ${audit?.eventsUnacknowledged ?? '?'} applied unacknowledged; ` +
+      `${load.ingest.retried} requests retried to an answer (failed attempts ${byStatus(load.ingest.failures)}), ${load.ingest.replays} sent again after their 200`,
+    `  ledger writes: ${load.ledger.answered} answered (${load.ledger.created} 201, ${load.ledger.accepted} 202, ${audit?.writesPolled ?? '?'} of them polled to the end), ` +
+      `${audit?.writesCommitted ?? '?'} committed exactly once; ${load.ledger.retried} retried to an answer (failed attempts ${byStatus(load.ledger.failures)}), ` +
+      `${load.ledger.replayedAnswers} answers were replays, ${load.ledger.replays} sent again after their answer`,
+  ];
+  if (copies) {
+    lines.push(
+      `  duplicate jobs: ${Object.entries(copies.added).map(([name, count]) => `${count} ${name}`).join(', ') || 'none'} copied; ` +
+        `${copies.ranAlone} kept after running (their transactions dropped ${copies.eventsDropped} duplicate events), ` +
+        `${copies.ranAsFollowers} taken into another job's transaction or trimmed`,
+    );
+  }
+  lines.push(
+    `  queues: ${drain.drained ? `drained in ${drain.seconds.toFixed(1)} s` : `NOT drained after ${drain.seconds.toFixed(1)} s`}, ${drain.failed.length} failed jobs; ` +
+      `service processes: ${report.deaths.length} unexpected exits`,
+    `  audit: ${audit ? `verify ${audit.verified.ledgers} ledgers, ${audit.verified.entries} entries; ${audit.violations.length} violations` : 'not run (queues not drained)'}`,
+    `  ${report.ok ? 'ok' : `FAILED: ${report.problems.length} problem(s)`} (service log: ${report.logPath})`,
+  );
+  for (const problem of report.problems.slice(0, 20)) lines.push(`    - ${problem}`);
+  if (report.problems.length > 20) lines.push(`    … and ${report.problems.length - 20} more`);
+  return lines;
+}

@@ -1,0 +1,156 @@
+/**
+ * The service as the faults need it: one `ROLE=api` process and one `ROLE=worker` process
+ * (scripts/start.ts), pointed at the private Postgres and Redis, each logging to its own file.
+ * The worker can be killed with SIGKILL and started again; any exit the runner did not cause is
+ * recorded as a death, because a service process must survive a Redis or Postgres restart.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './privateServices.ts';
+
+export const FAULTS_API_KEY = 'faults_key_0123456789';
+const START_TIMEOUT_MS = 60_000;
+const STARTED_LINE = 'credits ledger started';
+const START_ATTEMPTS_MAX = 10;
+const START_RETRY_AFTER_MS = 1_000;
+
+export interface ServiceEnv {
+  databaseUrl: string;
+  redisUrl: string;
+  queuePrefix: string;
+  partitions: number;
+}
+
+export interface RoleProcess {
+  role: 'api' | 'worker';
+  child: ChildProcess;
+  /** Set when the process exited without the runner asking it to. */
+  unexpectedExit: string | undefined;
+}
+
+function startRole(role: 'api' | 'worker', env: ServiceEnv, port: number, log: WriteStream, deaths: string[]): Promise<RoleProcess> {
+  const child = spawn(process.execPath, [fileURLToPath(new URL('../start.ts', import.meta.url))], {
+    env: {
+      ...process.env,
+      ROLE: role,
+      PORT: String(port),
+      API_KEYS: FAULTS_API_KEY,
+      DATABASE_URL: env.databaseUrl,
+      REDIS_URL: env.redisUrl,
+      QUEUE_PREFIX: env.queuePrefix,
+      PARTITIONS: String(env.partitions),
+      // Redis queues, and never an embedded Postgres in place of the private one.
+      QUEUE_STORE: 'redis',
+      QUICK_START: 'off',
+      // info, so that the start line is seen; the lines go to the fault's log file.
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const processInfo: RoleProcess = { role, child, unexpectedExit: undefined };
+  child.stdout?.pipe(log, { end: false });
+  child.stderr?.pipe(log, { end: false });
+  child.on('exit', (code, signal) => {
+    if ((child as ChildProcess & { expectedExit?: boolean }).expectedExit) return;
+    processInfo.unexpectedExit = `${role} process ${child.pid} exited by itself (code ${code}, signal ${signal})`;
+    deaths.push(processInfo.unexpectedExit);
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${role} process did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+    let seen = '';
+    const onData = (chunk: Buffer) => {
+      seen = (seen + chunk.toString('utf8')).slice(-4_096);
+      if (!seen.includes(STARTED_LINE)) return;
+      clearTimeout(timer);
+      child.stdout?.off('data', onData);
+      resolve(processInfo);
+    };
+    child.stdout?.on('data', onData);
+    let errors = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      errors = (errors + chunk.toString('utf8')).slice(-1_000);
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${role} process exited with code ${code} while starting: ${errors.trim() || 'see its log'}`));
+    });
+  });
+}
+
+/** A SIGTERM'd process that has not finished its jobs by then is killed. */
+const STOP_TIMEOUT_MS = 20_000;
+
+async function stopProcess(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
+  (child as ChildProcess & { expectedExit?: boolean }).expectedExit = true;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+  await exited;
+  clearTimeout(timer);
+}
+
+export class ServiceRoles {
+  readonly baseUrl: string;
+  readonly env: ServiceEnv;
+  /** Exits nobody asked for, in order. */
+  readonly deaths: string[] = [];
+  private readonly log: WriteStream;
+  private readonly port: number;
+  private api: RoleProcess | undefined;
+  private worker: RoleProcess | undefined;
+  kills = 0;
+  /** Worker starts that failed (Redis or Postgres down at the time) and were tried again. */
+  failedStarts = 0;
+
+  private constructor(env: ServiceEnv, port: number, logPath: string) {
+    this.env = env;
+    this.port = port;
+    this.baseUrl = `http://127.0.0.1:${port}`;
+    this.log = createWriteStream(logPath, { flags: 'a' });
+  }
+
+  /** The worker first: it migrates the fresh database before the api opens it. */
+  static async start(env: ServiceEnv, logPath: string): Promise<ServiceRoles> {
+    const roles = new ServiceRoles(env, await freePort(), logPath);
+    try {
+      roles.worker = await startRole('worker', env, 0, roles.log, roles.deaths);
+      roles.api = await startRole('api', env, roles.port, roles.log, roles.deaths);
+    } catch (error) {
+      await roles.stop();
+      throw error;
+    }
+    return roles;
+  }
+
+  /**
+   * `kill -9` the worker, then start a new one and wait until it runs. A worker that cannot reach
+   * Redis or Postgres at start exits (by design: it says what to run); like a supervisor, this
+   * starts it again, a bounded number of times.
+   */
+  async killAndRestartWorker(): Promise<void> {
+    if (this.worker) await stopProcess(this.worker.child, 'SIGKILL');
+    this.kills += 1;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        this.worker = await startRole('worker', this.env, 0, this.log, this.deaths);
+        return;
+      } catch (error) {
+        if (attempt >= START_ATTEMPTS_MAX) throw error;
+        this.failedStarts += 1;
+        await new Promise((resolve) => setTimeout(resolve, START_RETRY_AFTER_MS));
+      }
+    }
+  }
+
+  /** Whether both processes are still running. */
+  alive(): boolean {
+    return [this.api, this.worker].every((role) => role !== undefined && role.child.exitCode === null && role.child.signalCode === null);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.api, this.worker].map((role) => (role ? stopProcess(role.child, 'SIGTERM') : undefined)));
+    await new Promise<void>((resolve) => this.log.end(() => resolve()));
+  }
+}
