@@ -4,12 +4,11 @@
  * applied events/s (written by the worker), p50/p99 lag from sending to application (the event's
  * `applied_at`), and the service's RSS over the run; then, at half the measured rate, the lag of
  * a steady stream. The service runs as its own process on a fresh database; traffic stays on
- * 127.0.0.1.
+ * 127.0.0.1. The last line is the figures as JSON (`BENCH_RESULT`, for npm run bench:report).
  *   npm run bench:ingest -- --seconds 10 --customers 1000 --concurrency 16 --batches 1,100,500
  */
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { BENCH_API_KEY, parseArgs, percentile, postJson, recreateDatabase, startServiceProcess, type RunningService } from './benchSupport.ts';
+import { BENCH_API_KEY, parseArgs, percentile, postJson, printResult, recreateDatabase, rssMiB, startServiceProcess, type RunningService } from './benchSupport.ts';
 
 const batchSizesArg = process.argv.indexOf('--batches');
 const batchSizes = batchSizesArg > 0 ? (process.argv.splice(batchSizesArg, 2)[1] ?? '100').split(',').map(Number) : [1, 100, 500];
@@ -20,11 +19,6 @@ async function post(service: RunningService, path: string, body: unknown): Promi
   const { status, text } = await postJson(`${service.baseUrl}${path}`, BENCH_API_KEY, JSON.stringify(body));
   if (status >= 300) throw new Error(`${path} answered ${status}: ${text}`);
   return JSON.parse(text);
-}
-
-function rssMiB(pid: number): number {
-  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? Number(match[1]) / 1024 : Number.NaN;
 }
 
 interface RunResult {
@@ -128,12 +122,23 @@ async function main(): Promise<void> {
     }
     console.log(`machine: ${(await import('node:os')).cpus().length} cores; ${options.customers} customers, ${options.partitions} partitions, ${options.concurrency} connections`);
     let bestRate = 0;
+    const batches: Record<string, unknown>[] = [];
+    let steady: Record<string, unknown> | null = null;
     for (const size of batchSizes) {
       const startedAt = Date.now();
       const run = await pushFlat(service, customers, size, options.seconds!, options.concurrency!);
       const applied = await measureApplication(db, run, startedAt);
       const appliedRate = applied.applied / applied.appliedSeconds;
       if (size === 100) bestRate = appliedRate;
+      batches.push({
+        batch_size: size,
+        accepted_events_per_second: Math.round(run.sent / run.seconds),
+        applied_events_per_second: Math.round(appliedRate),
+        applied: applied.applied,
+        sent: run.sent,
+        lag_p50_ms: applied.p50,
+        lag_p99_ms: applied.p99,
+      });
       console.log(
         `batch ${String(size).padStart(3)}: accepted ${(run.sent / run.seconds).toFixed(0)} events/s, applied ${appliedRate.toFixed(0)} events/s ` +
           `(${applied.applied}/${run.sent}), lag p50 ${applied.p50} ms p99 ${applied.p99} ms`,
@@ -145,8 +150,10 @@ async function main(): Promise<void> {
       const run = await pushSteady(service, customers, 100, steadyRate, options.seconds!);
       const applied = await measureApplication(db, run, startedAt);
       console.log(`steady ${steadyRate} events/s in batches of 100: applied ${applied.applied}/${run.sent}, lag p50 ${applied.p50} ms p99 ${applied.p99} ms`);
+      steady = { events_per_second: steadyRate, applied: applied.applied, sent: run.sent, lag_p50_ms: applied.p50, lag_p99_ms: applied.p99 };
     }
     console.log(`service RSS: min ${Math.min(...rss).toFixed(0)} MiB, max ${Math.max(...rss).toFixed(0)} MiB over ${rss.length} s`);
+    printResult('ingest', { ...options, batches, steady, rss_min_mib: Math.round(Math.min(...rss)), rss_max_mib: Math.round(Math.max(...rss)) });
   } finally {
     clearInterval(sampler);
     await db.end();

@@ -6,9 +6,9 @@
  * Writes alternate decrements and increments over `--customers` customers.
  *   npm run bench:ledger -- --seconds 10 --concurrency 128 --rate 200 --customers 200
  * Each run starts from an empty database (BENCH_DATABASE_URL, default credits_bench), so that
- * runs are comparable.
+ * runs are comparable. The last line is the figures as JSON (`BENCH_RESULT`, for npm run bench:report).
  */
-import { BENCH_API_KEY, parseArgs, percentile, postJson, recreateDatabase, startServiceProcess } from './benchSupport.ts';
+import { BENCH_API_KEY, parseArgs, percentile, postJson, printResult, recreateDatabase, startServiceProcess } from './benchSupport.ts';
 
 const options = parseArgs({ seconds: 10, concurrency: 128, rate: 200, customers: 200, partitions: 16 });
 const databaseUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/credits_bench';
@@ -30,7 +30,16 @@ async function write(baseUrl: string, customerId: string, sequence: number): Pro
   return { latencyMs: performance.now() - started, ok: status === 201 };
 }
 
-function report(name: string, samples: Sample[], seconds: number): void {
+interface Figures {
+  writes: number;
+  writes_per_second: number;
+  p50_ms: number;
+  p99_ms: number;
+  max_ms: number;
+  failed: number;
+}
+
+function report(name: string, samples: Sample[], seconds: number): Figures {
   const latencies = samples.map((sample) => sample.latencyMs).sort((a, b) => a - b);
   const failed = samples.filter((sample) => !sample.ok).length;
   console.log(
@@ -38,9 +47,18 @@ function report(name: string, samples: Sample[], seconds: number): void {
       `p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, ` +
       `max ${percentile(latencies, 100).toFixed(1)} ms, failed ${failed}`,
   );
+  const round = (value: number) => Math.round(value * 10) / 10;
+  return {
+    writes: samples.length,
+    writes_per_second: Math.round(samples.length / seconds),
+    p50_ms: round(percentile(latencies, 50)),
+    p99_ms: round(percentile(latencies, 99)),
+    max_ms: round(percentile(latencies, 100)),
+    failed,
+  };
 }
 
-async function closedLoop(baseUrl: string, customers: string[]): Promise<void> {
+async function closedLoop(baseUrl: string, customers: string[]): Promise<Figures> {
   const samples: Sample[] = [];
   const deadline = performance.now() + options.seconds! * 1000;
   const started = performance.now();
@@ -53,10 +71,10 @@ async function closedLoop(baseUrl: string, customers: string[]): Promise<void> {
       }
     }),
   );
-  report(`closed loop, ${options.concurrency} concurrent`, samples, (performance.now() - started) / 1000);
+  return report(`closed loop, ${options.concurrency} concurrent`, samples, (performance.now() - started) / 1000);
 }
 
-async function openLoop(baseUrl: string, customers: string[]): Promise<void> {
+async function openLoop(baseUrl: string, customers: string[]): Promise<Figures> {
   const total = Math.round(options.rate! * options.seconds!);
   const intervalMs = 1000 / options.rate!;
   const started = performance.now();
@@ -68,7 +86,7 @@ async function openLoop(baseUrl: string, customers: string[]): Promise<void> {
     pending.push(write(baseUrl, customers[index % customers.length]!, index));
   }
   const samples = await Promise.all(pending);
-  report(`open loop at ${options.rate} writes/s`, samples, (performance.now() - started) / 1000);
+  return report(`open loop at ${options.rate} writes/s`, samples, (performance.now() - started) / 1000);
 }
 
 async function main(): Promise<void> {
@@ -82,8 +100,9 @@ async function main(): Promise<void> {
       await post(service.baseUrl, `/v1/customers/${json.id}/credits/ledger_entry`, { entry_type: 'increment', amount: 1_000_000 });
     }
     console.log(`machine: ${(await import('node:os')).cpus().length} cores; ${options.customers} customers, ${options.partitions} partitions`);
-    await closedLoop(service.baseUrl, customers);
-    await openLoop(service.baseUrl, customers);
+    const closed = await closedLoop(service.baseUrl, customers);
+    const open = await openLoop(service.baseUrl, customers);
+    printResult('ledger-writes', { ...options, closed_loop: closed, open_loop: { rate: options.rate, ...open } });
   } finally {
     await service.stop();
   }

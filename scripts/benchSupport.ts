@@ -4,22 +4,36 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import pg from 'pg';
+import { partitionQueueName } from '../worker/partition.ts';
 import { deleteQueueKeys } from '../worker/queueKeys.ts';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const BENCH_API_KEY = 'bench_key_0123456789';
 
 export interface RunningService {
+  /** Empty for a ROLE=worker process, which does not listen. */
   baseUrl: string;
+  queuePrefix: string;
   process: ChildProcess;
   stop(): Promise<void>;
 }
 
+const START_WAIT_MS = 30_000;
+
+/**
+ * Starts `scripts/start.ts` as a child process and waits until it serves (`/v1/ping`) or, with
+ * `ROLE=worker`, until every partition has a worker. Processes given the same `QUEUE_PREFIX` in
+ * `env` share their queues (an api and a worker process); without one each gets its own.
+ */
 export async function startServiceProcess(env: Record<string, string>): Promise<RunningService> {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const queuePrefix = `bench-${randomBytes(4).toString('hex')}`;
+  const queuePrefix = env.QUEUE_PREFIX ?? `bench-${randomBytes(4).toString('hex')}`;
+  const redisUrl = env.REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const child = spawn(process.execPath, [fileURLToPath(new URL('./start.ts', import.meta.url))], {
     env: {
       ...process.env,
@@ -27,34 +41,64 @@ export async function startServiceProcess(env: Record<string, string>): Promise<
       API_KEYS: BENCH_API_KEY,
       LOG_LEVEL: 'warn',
       QUEUE_PREFIX: queuePrefix,
+      // What the figures are about: the configured Postgres and Redis, never an embedded stand-in.
+      QUICK_START: 'off',
+      QUEUE_STORE: 'redis',
       ...env,
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
+  const baseUrl = env.ROLE === 'worker' ? '' : `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + START_WAIT_MS;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`service exited with code ${child.exitCode}`);
-    try {
-      const response = await fetch(`${baseUrl}/v1/ping`, { headers: { authorization: `Bearer ${BENCH_API_KEY}` } });
-      if (response.ok) break;
-    } catch {
-      // not listening yet
+    if (baseUrl === '' ? await workersRunning(redisUrl, queuePrefix, Number(env.PARTITIONS ?? 16)) : await answersPing(baseUrl)) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGTERM');
+      throw new Error(`service did not start within ${START_WAIT_MS / 1000} s`);
     }
-    if (Date.now() > deadline) throw new Error('service did not start within 30 s');
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   return {
     baseUrl,
+    queuePrefix,
     process: child,
     stop: async () => {
-      await new Promise<void>((resolve) => {
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      });
-      await deleteQueueKeys(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', queuePrefix);
+      if (child.exitCode === null && child.signalCode === null) {
+        await new Promise<void>((resolve) => {
+          child.once('exit', () => resolve());
+          child.kill('SIGTERM');
+        });
+      }
+      await deleteQueueKeys(redisUrl, queuePrefix);
     },
   };
+}
+
+async function answersPing(baseUrl: string): Promise<boolean> {
+  try {
+    const response = await fetch(`${baseUrl}/v1/ping`, { headers: { authorization: `Bearer ${BENCH_API_KEY}` } });
+    return response.ok;
+  } catch {
+    return false; // not listening yet
+  }
+}
+
+async function workersRunning(redisUrl: string, queuePrefix: string, partitions: number): Promise<boolean> {
+  const connection = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  connection.on('error', () => undefined);
+  await connection.connect();
+  try {
+    for (let partition = 0; partition < partitions; partition += 1) {
+      const queue = new Queue(partitionQueueName(partition), { connection, prefix: queuePrefix });
+      const count = await queue.getWorkersCount();
+      await queue.close();
+      if (count === 0) return false;
+    }
+    return true;
+  } finally {
+    connection.disconnect();
+  }
 }
 
 export function percentile(sorted: readonly number[], p: number): number {
@@ -85,14 +129,14 @@ export function parseArgs(defaults: Record<string, number>): Record<string, numb
  */
 const agent = new Agent({ keepAlive: true, maxSockets: 1024 });
 
-export function postJson(url: string, apiKey: string, body: string): Promise<{ status: number; text: string }> {
+export function postJson(url: string, apiKey: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const outgoing = request(
       url,
       {
         method: 'POST',
         agent,
-        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        headers: { ...headers, authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
       },
       (response) => {
         const chunks: Buffer[] = [];
@@ -104,6 +148,53 @@ export function postJson(url: string, apiKey: string, body: string): Promise<{ s
     outgoing.on('error', reject);
     outgoing.end(body);
   });
+}
+
+/** A lean keep-alive HTTP GET, for the same reason as postJson. */
+export function getJson(url: string, apiKey: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const outgoing = request(url, { method: 'GET', agent, headers: { authorization: `Bearer ${apiKey}` } }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      response.on('error', reject);
+    });
+    outgoing.on('error', reject);
+    outgoing.end();
+  });
+}
+
+/**
+ * The line a benchmark ends with, for scripts/bench-report.ts: `BENCH_RESULT` and one JSON
+ * object (`bench` names it; figures carry their units in their names). Human-readable lines
+ * come before it.
+ */
+export const RESULT_LINE_PREFIX = 'BENCH_RESULT ';
+
+export function printResult(bench: string, figures: Record<string, unknown>): void {
+  console.log(`${RESULT_LINE_PREFIX}${JSON.stringify({ bench, ...figures })}`);
+}
+
+/** The figures of the last result line in a benchmark's output, or undefined when it printed none. */
+export function parseResult(output: string): Record<string, unknown> | undefined {
+  const line = output
+    .split('\n')
+    .filter((candidate) => candidate.startsWith(RESULT_LINE_PREFIX))
+    .at(-1);
+  return line === undefined ? undefined : (JSON.parse(line.slice(RESULT_LINE_PREFIX.length)) as Record<string, unknown>);
+}
+
+/** Latency figures of a sample, in ms, rounded to 0.1 ms. */
+export function latencySummary(latenciesMs: readonly number[]): { count: number; p50_ms: number; p99_ms: number; max_ms: number } {
+  const sorted = [...latenciesMs].sort((a, b) => a - b);
+  const round = (value: number) => Math.round(value * 10) / 10;
+  return { count: sorted.length, p50_ms: round(percentile(sorted, 50)), p99_ms: round(percentile(sorted, 99)), max_ms: round(percentile(sorted, 100)) };
+}
+
+/** VmRSS of a process, in MiB (Linux /proc). */
+export function rssMiB(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) / 1024 : Number.NaN;
 }
 
 /** Drops and recreates the benchmark's database; the service migrates it at start. */

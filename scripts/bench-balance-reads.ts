@@ -1,0 +1,131 @@
+/**
+ * Balance reads (`GET /v1/customers/{id}/credits`, and the `external_customer_id/{id}` form):
+ * for each concurrency level, `--seconds` of a closed loop (each client reads again as soon as
+ * its answer arrives, over `--customers` customers at random) → max reads/s, p50/p99.
+ *   npm run bench:reads -- --seconds 10 --customers 1000 --levels 1,8,32,128
+ *
+ * The customers are seeded with set-based SQL (scripts/seedLedger.ts) into a fresh, migrated
+ * database (BENCH_DATABASE_URL, default credits_bench_reads) before the service starts: each has
+ * `--history-blocks` drawn-down or expired blocks of `--entries-per-block` entries and
+ * `--live-blocks` live ones, so a read finds a realistic number of live blocks among many
+ * depleted ones. Every answer is checked: 200 and `--live-blocks` blocks.
+ */
+import { parseArgs as parseNodeArgs } from 'node:util';
+import pg from 'pg';
+import { newId } from '../worker/ids.ts';
+import { openOrm } from '../worker/store/orm.ts';
+import { BENCH_API_KEY, getJson, latencySummary, printResult, recreateDatabase, startServiceProcess } from './benchSupport.ts';
+import { seedLedgers, vacuumSeededTables, type SeededLedger } from './seedLedger.ts';
+
+const { values: args } = parseNodeArgs({
+  options: {
+    seconds: { type: 'string', default: '10' },
+    customers: { type: 'string', default: '1000' },
+    levels: { type: 'string', default: '1,8,32,128' },
+    forms: { type: 'string', default: 'id,external' },
+    'history-blocks': { type: 'string', default: '20' },
+    'entries-per-block': { type: 'string', default: '10' },
+    'live-blocks': { type: 'string', default: '4' },
+    partitions: { type: 'string', default: '16' },
+  },
+});
+const seconds = Number(args.seconds);
+const levels = args.levels.split(',').map(Number);
+const forms = args.forms.split(',') as Form[];
+const shape = { historyBlocks: Number(args['history-blocks']), entriesPerBlock: Number(args['entries-per-block']), liveBlocks: Number(args['live-blocks']) };
+const databaseUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/credits_bench_reads';
+
+type Form = 'id' | 'external';
+const WARMUP_SECONDS = 2;
+
+if (!(seconds > 0) || levels.some((level) => !Number.isInteger(level) || level < 1) || forms.some((form) => form !== 'id' && form !== 'external')) {
+  throw new Error('usage: --seconds N --levels 1,8,32 --forms id,external (positive numbers, known forms)');
+}
+
+function readPath(customer: SeededLedger, form: Form): string {
+  return form === 'id' ? `/v1/customers/${customer.customerId}/credits` : `/v1/customers/external_customer_id/${customer.externalCustomerId}/credits`;
+}
+
+async function closedLoop(baseUrl: string, customers: readonly SeededLedger[], form: Form, concurrency: number, runSeconds = seconds) {
+  const latencies: number[] = [];
+  let failed = 0;
+  const started = performance.now();
+  const deadline = started + runSeconds * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < deadline) {
+        const customer = customers[Math.floor(Math.random() * customers.length)]!;
+        const sent = performance.now();
+        const { status, text } = await getJson(`${baseUrl}${readPath(customer, form)}`, BENCH_API_KEY);
+        latencies.push(performance.now() - sent);
+        if (status !== 200 || (JSON.parse(text) as { data: unknown[] }).data.length !== shape.liveBlocks) failed += 1;
+      }
+    }),
+  );
+  const elapsedSeconds = (performance.now() - started) / 1000;
+  return { form, concurrency, reads_per_second: Math.round(latencies.length / elapsedSeconds), failed, ...latencySummary(latencies) };
+}
+
+async function seed(): Promise<SeededLedger[]> {
+  await recreateDatabase(databaseUrl);
+  const orm = await openOrm(databaseUrl);
+  await orm.close();
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const ids = Array.from({ length: Number(args.customers) }, () => newId());
+    const seeded = await seedLedgers(client, ids, { ...shape, now: new Date() });
+    await vacuumSeededTables(client);
+    return seeded;
+  } finally {
+    await client.end();
+  }
+}
+
+async function main(): Promise<number> {
+  const customers = await seed();
+  console.log(
+    `machine: ${(await import('node:os')).cpus().length} cores; ${customers.length} customers, each ${customers[0]?.entries} entries ` +
+      `in ${customers[0]?.blocks} blocks (${shape.liveBlocks} live)`,
+  );
+  const service = await startServiceProcess({ DATABASE_URL: databaseUrl, PARTITIONS: args.partitions });
+  const runs: Awaited<ReturnType<typeof closedLoop>>[] = [];
+  try {
+    // Warms the customer cache and the connection pool, as a running service would have.
+    await closedLoop(service.baseUrl, customers, 'id', Math.max(...levels), WARMUP_SECONDS);
+    for (const form of forms) {
+      for (const concurrency of levels) {
+        const run = await closedLoop(service.baseUrl, customers, form, concurrency);
+        runs.push(run);
+        console.log(
+          `${form.padEnd(8)} ${String(concurrency).padStart(3)} concurrent: ${run.reads_per_second} reads/s, ` +
+            `p50 ${run.p50_ms} ms, p99 ${run.p99_ms} ms, max ${run.max_ms} ms, failed ${run.failed}`,
+        );
+      }
+    }
+  } finally {
+    await service.stop();
+  }
+  const failed = runs.reduce((sum, run) => sum + run.failed, 0);
+  const best = (form: Form) => runs.filter((run) => run.form === form).reduce((top, run) => Math.max(top, run.reads_per_second), 0);
+  printResult('balance-reads', {
+    seconds,
+    customers: customers.length,
+    entries_per_customer: customers[0]?.entries,
+    blocks_per_customer: customers[0]?.blocks,
+    live_blocks_per_customer: shape.liveBlocks,
+    max_reads_per_second: best('id'),
+    max_reads_per_second_external_id: forms.includes('external') ? best('external') : null,
+    runs,
+    failed,
+  });
+  return failed === 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
