@@ -10,6 +10,7 @@ import { Migration20261121050000_invoices } from './Migration20261121050000_invo
 import { Migration20261121060000_topUps } from './Migration20261121060000_topUps.ts';
 import { Migration20261121070000_blockSource } from './Migration20261121070000_blockSource.ts';
 import { Migration20261121080000_ledgerFunctions } from './Migration20261121080000_ledgerFunctions.ts';
+import { Migration20261121090000_overdraftCandidateIndex } from './Migration20261121090000_overdraftCandidateIndex.ts';
 
 export const migrationsList = [
   { name: 'Migration20261121000000_initial', class: Migration20261121000000_initial },
@@ -20,4 +21,5 @@ export const migrationsList = [
   { name: 'Migration20261121060000_topUps', class: Migration20261121060000_topUps },
   { name: 'Migration20261121070000_blockSource', class: Migration20261121070000_blockSource },
   { name: 'Migration20261121080000_ledgerFunctions', class: Migration20261121080000_ledgerFunctions },
+  { name: 'Migration20261121090000_overdraftCandidateIndex', class: Migration20261121090000_overdraftCandidateIndex },
 ];
