@@ -65,6 +65,7 @@ export async function startService(config: Config, options: { logger?: Logger; l
         partitions: config.partitions,
         queuePrefix: config.queuePrefix,
         gracePeriod: config.gracePeriod,
+        jobLockMs: config.jobLockMs,
         onOutcome: waiter ? (outcome) => waiter.notify(outcome) : undefined,
         onJobFinished: (name, seconds, result) => metrics.observeJob(name, seconds, result),
       })

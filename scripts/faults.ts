@@ -32,8 +32,9 @@ export const DEFAULT_FAULT_OPTIONS: Omit<FaultOptions, 'log' | 'logDir'> = {
   seconds: 30,
   kills: 20,
   partitions: 8,
+  // The service's default: a killed worker's job is taken over 30 to 60 s later.
+  jobLockMs: 30_000,
   outageMs: 3_000,
-  // A killed worker's job is locked for 30 s (worker/main.ts) before another worker takes it.
   drainTimeoutMs: 120_000,
   shape: { customers: 24, ingestClients: 2, eventsPerBatch: 20, ledgerClients: 3, pauseMs: 20, replayHttp: false },
 };

@@ -29,6 +29,7 @@ const environment = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   QUEUE_PREFIX: z.string().min(1).default('bull'),
   BACKLOG_MAX: z.coerce.number().int().min(1).default(10_000),
+  JOB_LOCK_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
 });
 
 /** Where `npm start` looks when no URL is given (and, finding nothing, starts embedded). */
@@ -65,6 +66,11 @@ export interface Config {
   queuePrefix: string;
   /** Waiting jobs a partition may hold before intake answers 429 (ARCHITECTURE.md "Backpressure"). */
   backlogMax: number;
+  /**
+   * How long a running job stays claimed without its worker renewing the claim: after a worker
+   * dies (kill -9), its job runs again elsewhere within one to two of these.
+   */
+  jobLockMs: number;
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -100,5 +106,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     queuePrefix: e.QUEUE_PREFIX,
     backlogMax: e.BACKLOG_MAX,
+    jobLockMs: e.JOB_LOCK_MS,
   };
 }

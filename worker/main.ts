@@ -22,8 +22,13 @@ import type { JobName } from './queues.ts';
 import type { Orm } from './store/orm.ts';
 import { followingUsageJobs, removeFollowers } from './usageFollowers.ts';
 
-/** Long enough for a slow transaction with retries; a crashed worker's job is picked up after it. */
-const LOCK_DURATION_MS = 30_000;
+/**
+ * A job whose worker died (its lock lapsed) runs again: every processor is idempotent, so that is
+ * safe however often it happens. BullMQ's default fails the job at its second stall, which would
+ * strand a ledger request behind a few crashes in a row; only a job that keeps killing its
+ * worker should end as a dead letter.
+ */
+const STALLS_MAX = 10;
 
 export interface WorkerDeps {
   orm: Orm;
@@ -34,6 +39,8 @@ export interface WorkerDeps {
   queuePrefix: string;
   /** How long after its end a usage day stays open to late events (GRACE_PERIOD). */
   gracePeriod: Duration;
+  /** JOB_LOCK_MS: a dead worker's job runs again after one to two of these. */
+  jobLockMs: number;
   /** Called in-process when a request finishes, so that an api in the same process answers at once. */
   /** Answers true when a request waiting in this process took the outcome: no one else waits for it. */
   onOutcome?: (outcome: RequestOutcome) => boolean;
@@ -126,7 +133,7 @@ export class PartitionWorkers {
             deps.onJobFinished?.(job.name, (performance.now() - startedAt) / 1000, result);
           }
         },
-        { concurrency: 1, lockDuration: LOCK_DURATION_MS },
+        { concurrency: 1, lockDuration: deps.jobLockMs, stalledInterval: deps.jobLockMs, maxStalledCount: STALLS_MAX },
       );
       worker.on('error', logError('worker error', partition));
       worker.on('failed', (job, error) => (job ? jobLogger(deps.logger, job, partition) : deps.logger.child({ partition })).error({ err: error }, 'job failed'));

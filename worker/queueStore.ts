@@ -17,7 +17,7 @@ export interface FailedJobKey {
   id: string;
 }
 
-export type WorkerSettings = Pick<WorkerOptions, 'concurrency' | 'lockDuration'>;
+export type WorkerSettings = Pick<WorkerOptions, 'concurrency' | 'lockDuration' | 'stalledInterval' | 'maxStalledCount'>;
 
 export interface QueueStore {
   /** Names the readiness check (`redis` or `postgres_queues`) and the first log line. */

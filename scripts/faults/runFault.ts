@@ -21,6 +21,8 @@ export interface FaultOptions {
   seconds: number;
   kills: number;
   partitions: number;
+  /** The worker's JOB_LOCK_MS: a killed worker's job is taken over after one to two of these. */
+  jobLockMs: number;
   /** How long Redis or Postgres stays down in its restart. */
   outageMs: number;
   /** How long the queues get to drain after the load. */
@@ -114,7 +116,7 @@ export async function runFault(fault: FaultName, services: PrivateServices, opti
   const databaseUrl = await services.postgres.createDatabase(`faults_${fault}_${id}`);
   const queuePrefix = `faults-${fault}-${id}`;
   const logPath = join(options.logDir, `${fault}.log`);
-  const roles = await ServiceRoles.start({ databaseUrl, redisUrl: services.redis.url, queuePrefix, partitions: options.partitions }, logPath);
+  const roles = await ServiceRoles.start({ databaseUrl, redisUrl: services.redis.url, queuePrefix, partitions: options.partitions, jobLockMs: options.jobLockMs }, logPath);
   const queues = new PartitionQueueView(services.redis.url, queuePrefix, options.partitions);
   try {
     const target: LoadTarget = { baseUrl: roles.baseUrl, apiKey: FAULTS_API_KEY, keyPrefix: `${fault}${id}` };

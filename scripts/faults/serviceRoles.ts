@@ -20,6 +20,8 @@ export interface ServiceEnv {
   redisUrl: string;
   queuePrefix: string;
   partitions: number;
+  /** JOB_LOCK_MS of the worker: how soon a killed worker's job runs again. */
+  jobLockMs: number;
 }
 
 export interface RoleProcess {
@@ -40,6 +42,7 @@ function startRole(role: 'api' | 'worker', env: ServiceEnv, port: number, log: W
       REDIS_URL: env.redisUrl,
       QUEUE_PREFIX: env.queuePrefix,
       PARTITIONS: String(env.partitions),
+      JOB_LOCK_MS: String(env.jobLockMs),
       // Redis queues, and never an embedded Postgres in place of the private one.
       QUEUE_STORE: 'redis',
       QUICK_START: 'off',

@@ -2,11 +2,15 @@
  * `GET /health/live` and `GET /health/ready` against the real service, without an API key:
  * liveness answers while the process runs; readiness checks Postgres, Redis, the migrations and
  * (in a process that runs them) the workers, and answers 503 naming what fails. The Redis outage
- * is made by disconnecting one service's own client, never by stopping the shared Redis server.
+ * is made by stopping a Redis server of the test's own, never the shared one.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestService, type TestService } from '../../support/testService.ts';
-import type { RedisQueueStore } from '../../../worker/queueStore.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PrivateRedis } from '../../../scripts/faults/privateServices.ts';
+import { eventually } from '../ledgerTestHelpers.ts';
 
 let t: TestService;
 beforeAll(async () => {
@@ -35,33 +39,41 @@ describe('GET /health/ready', () => {
     expect(response.body).toEqual({ status: 'ready', checks: { postgres: 'ok', [queues]: 'ok', migrations: 'ok', workers: 'ok' } });
   });
 
-  it('answers 503 naming redis while the service cannot reach Redis, and 200 again once it can', async () => {
-    const api = await startTestService({ ROLE: 'api', QUEUE_STORE: 'redis' });
+  it('answers 503 naming redis while its Redis server is stopped, and 200 again once it is back', async () => {
+    // A Redis of this test's own: the machine's is shared with every other test file.
+    const dir = mkdtempSync(join(tmpdir(), 'credits-health-redis-'));
+    const redis = await PrivateRedis.start(dir);
+    const api = await startTestService({ ROLE: 'api', QUEUE_STORE: 'redis', REDIS_URL: redis.url });
     try {
       const ready = await api.request('GET', '/health/ready', undefined, noKey);
       expect(ready.status, ready.text).toBe(200);
       expect(ready.body.checks).toEqual({ postgres: 'ok', redis: 'ok', migrations: 'ok' });
 
-      const { redis } = api.service.queueStore as RedisQueueStore;
-      redis.disconnect();
-      const startedAt = Date.now();
-      const down = await api.request('GET', '/health/ready', undefined, noKey);
-      expect(down.status, down.text).toBe(503);
-      expect(down.body.status).toBe('not_ready');
-      expect(down.body.failing).toEqual(['redis']);
-      expect(down.body.checks.redis).toMatch(/^failed: /);
-      expect(down.body.checks.postgres).toBe('ok');
+      const restarted = redis.restart(3_000);
+      const down = await eventually(async () => {
+        const startedAt = Date.now();
+        const answer = await api.request('GET', '/health/ready', undefined, noKey);
+        return answer.status === 503 ? { answer, ms: Date.now() - startedAt } : undefined;
+      }, 5_000, 'readiness to fail with Redis stopped');
+      expect(down.answer.body.status).toBe('not_ready');
+      expect(down.answer.body.failing).toEqual(['redis']);
+      expect(down.answer.body.checks.redis).toMatch(/^failed: /);
+      expect(down.answer.body.checks.postgres).toBe('ok');
       // Each check is bounded: readiness never hangs on a dependency.
-      expect(Date.now() - startedAt).toBeLessThan(3_000);
+      expect(down.ms).toBeLessThan(3_000);
       const live = await api.request('GET', '/health/live', undefined, noKey);
       expect(live.status).toBe(200);
 
-      await redis.connect();
-      const back = await api.request('GET', '/health/ready', undefined, noKey);
-      expect(back.status, back.text).toBe(200);
+      await restarted;
+      const back = await eventually(async () => {
+        const answer = await api.request('GET', '/health/ready', undefined, noKey);
+        return answer.status === 200 ? answer : undefined;
+      }, 10_000, 'readiness to recover once Redis is back');
       expect(back.body.status).toBe('ready');
     } finally {
       await api.stop();
+      await redis.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
