@@ -15,7 +15,7 @@ import { UsageDayCache } from '../../domain/usageDay.ts';
 import { JsonNumber, parseExactJson, stringifyExactJson } from '../exactJson.ts';
 import { newId } from '../ids.ts';
 import { jobCatalog, type JobPayload } from '../queues.ts';
-import { insertEvents, loadLivePrices, loadTimezones, loadUsageLedgers, saveUsage, type EventRecord } from '../store/usageRepository.ts';
+import { insertEventsAndLoadLedgers, loadPricingContext, saveUsage, type EventRecord, type UsageLedgerKey } from '../store/usageRepository.ts';
 import { withTransientRetry } from '../transientRetry.ts';
 import { countWritten, type WrittenCounts } from '../writtenCounts.ts';
 import type { ProcessorDeps } from './applyLedgerRequest.ts';
@@ -81,6 +81,19 @@ function price(event: UsageEvent, prices: Map<string, UsagePrice>, timezone: str
   };
 }
 
+/** Every ledger and usage day the priced events belong to, whether or not they turn out new. */
+function ledgerKeys(priced: PricedEvent[]): UsageLedgerKey[] {
+  const keys = new Map<string, UsageLedgerKey>();
+  for (const { group } of priced) {
+    if (!group) continue;
+    const ledgerKey = `${group.customerId}\u0000${group.currency}`;
+    const key = keys.get(ledgerKey) ?? { customerId: group.customerId, currency: group.currency, usageDays: [] };
+    if (!key.usageDays.includes(group.usageDay)) key.usageDays.push(group.usageDay);
+    keys.set(ledgerKey, key);
+  }
+  return [...keys.values()];
+}
+
 /** Sums the new events' credits per ledger and (price, day), in a stable order. */
 function groupByLedger(priced: PricedEvent[], inserted: Set<string>): Map<string, { customerId: string; currency: string; groups: UsageGroup[] }> {
   const ledgers = new Map<string, { customerId: string; currency: string; groups: Map<string, UsageGroup> }>();
@@ -115,21 +128,26 @@ function firstOfEachKey(events: UsageEvent[]): UsageEvent[] {
 
 async function applyBatch(em: EntityManager, events: UsageEvent[], deps: ProcessorDeps & { gracePeriod: Duration }): Promise<UsageResult> {
   const now = deps.clock.now();
-  const prices = await loadLivePrices(em, [...new Set(events.map((event) => event.event_name))]);
-  const timezones = await loadTimezones(em, [...new Set(events.map((event) => event.customer_id))]);
+  const unique = firstOfEachKey(events);
+  const { prices, timezones } = await loadPricingContext(
+    em,
+    [...new Set(unique.map((event) => event.event_name))],
+    [...new Set(unique.map((event) => event.customer_id))],
+  );
   const days = new UsageDayCache(deps.gracePeriod);
-  const priced = firstOfEachKey(events).map((event) => price(event, prices, timezones.get(event.customer_id) ?? 'UTC', days));
-  const inserted = await insertEvents(em, stringifyExactJson(priced.map((event) => event.record)));
+  const priced = unique.map((event) => price(event, prices, timezones.get(event.customer_id) ?? 'UTC', days));
+  const { inserted, ledgers: loaded } = await insertEventsAndLoadLedgers(
+    em,
+    stringifyExactJson(priced.map((event) => event.record)),
+    ledgerKeys(priced),
+    now,
+  );
   const ledgers = groupByLedger(priced, inserted);
   let written: WrittenCounts = {};
-  if (ledgers.size > 0) {
-    const keys = [...ledgers.values()].map(({ customerId, currency, groups }) => ({
-      customerId,
-      currency,
-      usageDays: [...new Set(groups.map((group) => group.usageDay))],
-    }));
-    const loaded = await loadUsageLedgers(em, keys, now);
-    const decisions = loaded.map((ledger) => ({
+  // Ledgers were loaded for every priced event; only those a new event touches are decided.
+  const touched = loaded.filter((ledger) => ledgers.has(`${ledger.customerId}\u0000${ledger.ledger.currency}`));
+  if (touched.length > 0) {
+    const decisions = touched.map((ledger) => ({
       customerId: ledger.customerId,
       changes: decideUsage(
         ledger.ledger,

@@ -1,7 +1,9 @@
 /**
- * What the usage processor loads and saves, in the transaction it runs in, in a fixed number of
- * round trips whatever the batch holds: live prices, customer timezones, the event insert (which
- * says which events are new), every touched ledger with its pending entries, one write.
+ * What the usage processor loads and saves, in the transaction it runs in, in three round trips
+ * whatever the batch holds: live prices with customer timezones; the event insert (which says
+ * which events are new) with every ledger it may touch and its pending entries; one write. Each
+ * round trip counts: under load a transaction waits for the worker's event loop between its
+ * statements, holding its customers' locks.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decimal } from '../../domain/decimal.ts';
@@ -12,28 +14,38 @@ import { saveInvoiceChanges } from './invoices.ts';
 import { blockRecord, changedBlockRecord, entryRecord, toLoadedLedger, type LoadedLedger, type LoadSqlRow } from './ledgerRepository.ts';
 import { toTopUpState, type TopUpLoadJson } from './topUps.ts';
 
-export async function loadLivePrices(em: EntityManager, eventNames: string[]): Promise<Map<string, UsagePrice>> {
-  if (eventNames.length === 0) return new Map();
-  const rows = await em.execute<
-    { id: string; event_name: string; item_id: string; unit_amount: string; quantity_property: string | null; currency: string }[]
-  >(
-    `select id, event_name, item_id, unit_amount::text as unit_amount, quantity_property, currency
-       from usage_prices where archived_at is null and event_name in (select jsonb_array_elements_text(?::jsonb))`,
-    [JSON.stringify(eventNames)],
-  );
-  return new Map(
-    rows.map((row) => [
-      row.event_name,
-      { id: row.id, itemId: row.item_id, unitAmount: Decimal.of(row.unit_amount), quantityProperty: row.quantity_property, currency: row.currency },
-    ]),
-  );
+export interface PricingContext {
+  /** Live prices by event name. */
+  prices: Map<string, UsagePrice>;
+  /** Customer timezones by customer id. */
+  timezones: Map<string, string>;
 }
 
-export async function loadTimezones(em: EntityManager, customerIds: string[]): Promise<Map<string, string>> {
-  const rows = await em.execute<{ id: string; timezone: string }[]>('select id, timezone from customers where id in (select jsonb_array_elements_text(?::jsonb))', [
-    JSON.stringify(customerIds),
-  ]);
-  return new Map(rows.map((row) => [row.id, row.timezone]));
+/** The live prices of these event names and the timezones of these customers, in one round trip. */
+export async function loadPricingContext(em: EntityManager, eventNames: string[], customerIds: string[]): Promise<PricingContext> {
+  const [row] = await em.execute<
+    {
+      prices: { id: string; event_name: string; item_id: string; unit_amount: string; quantity_property: string | null; currency: string }[];
+      timezones: { id: string; timezone: string }[];
+    }[]
+  >(
+    `select coalesce((select json_agg(json_build_object('id', id, 'event_name', event_name, 'item_id', item_id,
+                        'unit_amount', unit_amount::text, 'quantity_property', quantity_property, 'currency', currency))
+                        from usage_prices
+                       where archived_at is null and event_name in (select jsonb_array_elements_text(?::jsonb))), '[]'::json) as prices,
+            coalesce((select json_agg(json_build_object('id', id, 'timezone', timezone))
+                        from customers where id in (select jsonb_array_elements_text(?::jsonb))), '[]'::json) as timezones`,
+    [JSON.stringify(eventNames), JSON.stringify(customerIds)],
+  );
+  return {
+    prices: new Map(
+      (row?.prices ?? []).map((price) => [
+        price.event_name,
+        { id: price.id, itemId: price.item_id, unitAmount: Decimal.of(price.unit_amount), quantityProperty: price.quantity_property, currency: price.currency },
+      ]),
+    ),
+    timezones: new Map((row?.timezones ?? []).map((customer) => [customer.id, customer.timezone])),
+  };
 }
 
 export interface EventRecord {
@@ -51,26 +63,6 @@ export interface EventRecord {
   ingested_at: string;
 }
 
-/** Inserts the events not seen before; answers the keys it inserted (repeats are dropped). */
-export async function insertEvents(em: EntityManager, recordsJson: string): Promise<Set<string>> {
-  const rows = await em.execute<{ idempotency_key: string }[]>(
-    `insert into events (idempotency_key, customer_id, external_customer_id, event_name, timestamp, properties,
-                         status, price_id, credits, usage_day, ingested_at)
-     select idempotency_key, customer_id, external_customer_id, event_name, timestamp, properties,
-            status, price_id, credits, usage_day, ingested_at
-       from jsonb_populate_recordset(null::events, ?::jsonb)
-     -- An event kept while its external customer id named no customer is applied now, once.
-     on conflict (idempotency_key) do update
-       set customer_id = excluded.customer_id, status = excluded.status, price_id = excluded.price_id,
-           credits = excluded.credits, usage_day = excluded.usage_day, ingested_at = excluded.ingested_at,
-           applied_at = clock_timestamp()
-       where events.status = 'awaiting_customer' and excluded.status <> 'awaiting_customer'
-     returning idempotency_key`,
-    [recordsJson],
-  );
-  return new Set(rows.map((row) => row.idempotency_key));
-}
-
 export interface UsageLedgerKey {
   customerId: string;
   currency: string;
@@ -83,17 +75,48 @@ export interface LoadedUsageLedger extends LoadedLedger {
   topUp: TopUpState | null;
 }
 
-export async function loadUsageLedgers(em: EntityManager, keys: UsageLedgerKey[], now: Date): Promise<LoadedUsageLedger[]> {
-  const rows = await em.execute<
-    (Pick<LoadSqlRow, 'customer_id' | 'currency' | 'ledger_balance' | 'next_sequence_number' | 'blocks'> & {
-      pending: { id: string; price_id: string; block_id: string; usage_day: string; amount: string; ending_balance: string }[];
-      top_up: TopUpLoadJson | null;
-    })[]
-  >('select * from usage_load(?::jsonb, ?)', [
-    JSON.stringify(keys.map((key) => ({ customer_id: key.customerId, currency: key.currency, usage_days: key.usageDays }))),
-    now,
-  ]);
-  return rows.map((row) => ({
+type UsageLoadRow = Pick<LoadSqlRow, 'customer_id' | 'currency' | 'ledger_balance' | 'next_sequence_number' | 'blocks'> & {
+  pending: { id: string; price_id: string; block_id: string; usage_day: string; amount: string; ending_balance: string }[];
+  top_up: TopUpLoadJson | null;
+};
+
+/**
+ * Inserts the events not seen before and loads the ledgers they may touch, in one statement:
+ * answers the keys it inserted (repeats are dropped) and the ledgers. `keys` names every ledger
+ * the batch's priced events belong to, repeats included (the insert decides which are new), so
+ * a ledger may be loaded (and locked) that no new event touches; the caller leaves it be. The
+ * ledgers' rows are not the events', so the insert's rows being invisible to the rest of the
+ * statement changes nothing.
+ */
+export async function insertEventsAndLoadLedgers(
+  em: EntityManager,
+  recordsJson: string,
+  keys: UsageLedgerKey[],
+  now: Date,
+): Promise<{ inserted: Set<string>; ledgers: LoadedUsageLedger[] }> {
+  const [row] = await em.execute<{ inserted: string[]; ledgers: UsageLoadRow[] }[]>(
+    `with inserted as (
+       insert into events (idempotency_key, customer_id, external_customer_id, event_name, timestamp, properties,
+                           status, price_id, credits, usage_day, ingested_at)
+       select idempotency_key, customer_id, external_customer_id, event_name, timestamp, properties,
+              status, price_id, credits, usage_day, ingested_at
+         from jsonb_populate_recordset(null::events, ?::jsonb)
+       -- An event kept while its external customer id named no customer is applied now, once.
+       on conflict (idempotency_key) do update
+         set customer_id = excluded.customer_id, status = excluded.status, price_id = excluded.price_id,
+             credits = excluded.credits, usage_day = excluded.usage_day, ingested_at = excluded.ingested_at,
+             applied_at = clock_timestamp()
+         where events.status = 'awaiting_customer' and excluded.status <> 'awaiting_customer'
+       returning idempotency_key)
+     select coalesce((select json_agg(idempotency_key) from inserted), '[]'::json) as inserted,
+            coalesce((select json_agg(row_to_json(ledger)) from usage_load(?::jsonb, ?) as ledger), '[]'::json) as ledgers`,
+    [recordsJson, JSON.stringify(keys.map((key) => ({ customer_id: key.customerId, currency: key.currency, usage_days: key.usageDays }))), now],
+  );
+  return { inserted: new Set(row?.inserted ?? []), ledgers: (row?.ledgers ?? []).map(toLoadedUsageLedger) };
+}
+
+function toLoadedUsageLedger(row: UsageLoadRow): LoadedUsageLedger {
+  return {
     customerId: row.customer_id,
     ...toLoadedLedger(row.currency, row),
     topUp: toTopUpState(row.currency, row.top_up),
@@ -105,7 +128,7 @@ export async function loadUsageLedgers(em: EntityManager, keys: UsageLedgerKey[]
       amount: Decimal.of(entry.amount),
       endingBalance: Decimal.of(entry.ending_balance),
     })),
-  }));
+  };
 }
 
 /** Writes the usage decisions of every ledger of a batch in one round trip (`ledger_write`). */
