@@ -11,11 +11,9 @@
  * depleted ones. Every answer is checked: 200 and `--live-blocks` blocks.
  */
 import { parseArgs as parseNodeArgs } from 'node:util';
-import pg from 'pg';
 import { newId } from '../worker/ids.ts';
-import { openOrm } from '../worker/store/orm.ts';
-import { BENCH_API_KEY, getJson, latencySummary, printResult, recreateDatabase, startServiceProcess } from './benchSupport.ts';
-import { seedLedgers, vacuumSeededTables, type SeededLedger } from './seedLedger.ts';
+import { BENCH_API_KEY, getJson, latencySummary, printResult, startServiceProcess } from './benchSupport.ts';
+import { seedFreshDatabase, seedLedgers, type SeededLedger } from './seedLedger.ts';
 
 const { values: args } = parseNodeArgs({
   options: {
@@ -66,20 +64,11 @@ async function closedLoop(baseUrl: string, customers: readonly SeededLedger[], f
   return { form, concurrency, reads_per_second: Math.round(latencies.length / elapsedSeconds), failed, ...latencySummary(latencies) };
 }
 
-async function seed(): Promise<SeededLedger[]> {
-  await recreateDatabase(databaseUrl);
-  const orm = await openOrm(databaseUrl);
-  await orm.close();
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
+function seed(): Promise<SeededLedger[]> {
+  return seedFreshDatabase(databaseUrl, (client) => {
     const ids = Array.from({ length: Number(args.customers) }, () => newId());
-    const seeded = await seedLedgers(client, ids, { ...shape, now: new Date() });
-    await vacuumSeededTables(client);
-    return seeded;
-  } finally {
-    await client.end();
-  }
+    return seedLedgers(client, ids, { ...shape, now: new Date() });
+  });
 }
 
 async function main(): Promise<number> {

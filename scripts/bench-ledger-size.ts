@@ -13,11 +13,9 @@
  * The ratio big/small of each p50 and p99 is reported; a p50 ratio above `--flat-ratio-max`
  * (default 2) means cost grows with history, and the script exits 3 after printing its result.
  */
-import pg from 'pg';
 import { newId } from '../worker/ids.ts';
-import { openOrm } from '../worker/store/orm.ts';
-import { BENCH_API_KEY, getJson, latencySummary, parseArgs, postJson, printResult, recreateDatabase, startServiceProcess } from './benchSupport.ts';
-import { seedLedgers, vacuumSeededTables, type SeededLedger } from './seedLedger.ts';
+import { BENCH_API_KEY, getJson, latencySummary, parseArgs, postJson, printResult, startServiceProcess } from './benchSupport.ts';
+import { seedFreshDatabase, seedLedgers, type SeededLedger } from './seedLedger.ts';
 import { verifyDatabase } from './verify.ts';
 
 const options = parseArgs({ 'big-entries': 1_000_000, 'small-entries': 1_000, samples: 2000, warmup: 200, 'flat-ratio-max': 2, partitions: 16 });
@@ -55,22 +53,15 @@ async function measure(operation: Operation, baseUrl: string, small: string, big
 }
 
 async function seed(): Promise<{ small: SeededLedger; big: SeededLedger; seedSeconds: number }> {
-  await recreateDatabase(databaseUrl);
-  const orm = await openOrm(databaseUrl);
-  await orm.close();
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    const started = performance.now();
+  const started = performance.now();
+  const [small, big] = await seedFreshDatabase(databaseUrl, async (client) => {
     const now = new Date();
     const blocksFor = (entries: number) => Math.max(1, Math.round((entries - LIVE_BLOCKS) / ENTRIES_PER_BLOCK));
     const [small] = await seedLedgers(client, [newId()], { historyBlocks: blocksFor(options['small-entries']!), entriesPerBlock: ENTRIES_PER_BLOCK, liveBlocks: LIVE_BLOCKS, now });
     const [big] = await seedLedgers(client, [newId()], { historyBlocks: blocksFor(options['big-entries']!), entriesPerBlock: ENTRIES_PER_BLOCK, liveBlocks: LIVE_BLOCKS, now });
-    await vacuumSeededTables(client);
-    return { small: small!, big: big!, seedSeconds: (performance.now() - started) / 1000 };
-  } finally {
-    await client.end();
-  }
+    return [small, big];
+  });
+  return { small: small!, big: big!, seedSeconds: (performance.now() - started) / 1000 };
 }
 
 async function verified(when: string): Promise<{ ledgers: number; entries: number }> {

@@ -14,7 +14,9 @@
  * entry count. Ids are 16 hex characters derived from the customer id (md5), so reseeding the
  * same ids is deterministic. The caller analyzes afterwards (`vacuumSeededTables`).
  */
-import type pg from 'pg';
+import pg from 'pg';
+import { openOrm } from '../worker/store/orm.ts';
+import { recreateDatabase } from './benchSupport.ts';
 
 export const SEED_CURRENCY = 'credits';
 export const SEED_INCREMENT_AMOUNT = 100;
@@ -171,4 +173,23 @@ async function insertLive(client: pg.ClientBase, p: SeedParams): Promise<void> {
  */
 export async function vacuumSeededTables(client: pg.ClientBase): Promise<void> {
   for (const table of ['customers', 'ledgers', 'credit_blocks', 'ledger_entries']) await client.query(`vacuum analyze ${table}`);
+}
+
+/**
+ * Recreates `databaseUrl` with the service's migrations, hands `seed` a connection to it, then
+ * vacuums what was seeded so that the benchmark reads a settled table.
+ */
+export async function seedFreshDatabase<T>(databaseUrl: string, seed: (client: pg.Client) => Promise<T>): Promise<T> {
+  await recreateDatabase(databaseUrl);
+  const orm = await openOrm(databaseUrl);
+  await orm.close();
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const seeded = await seed(client);
+    await vacuumSeededTables(client);
+    return seeded;
+  } finally {
+    await client.end();
+  }
 }
