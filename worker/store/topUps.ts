@@ -48,22 +48,13 @@ export function toTopUpState(currency: string, json: TopUpLoadJson | null | unde
   };
 }
 
-export interface TopUpRow {
+/** A `top_ups` row: the configuration `top_up_load` hands the worker, with its own keys. */
+export type TopUpRow = Omit<TopUpLoadJson, 'timezone' | 'unpaid'> & {
   id: string;
   customer_id: string;
   currency: string;
-  amount: string;
-  threshold: string;
-  per_unit_cost_basis: string;
-  invoice_currency: string;
-  auto_collection: boolean;
-  net_terms: number;
-  memo: string | null;
-  require_successful_payment: boolean;
-  expires_after: number | null;
-  expires_after_unit: 'day' | 'month' | null;
   created_at: Date | string;
-}
+};
 
 /** Orb's TopUp. */
 export function topUpView(row: TopUpRow) {

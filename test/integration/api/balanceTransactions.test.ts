@@ -12,35 +12,21 @@ import { newId } from '../../../worker/ids.ts';
 import { partitionOf } from '../../../worker/partition.ts';
 import { waitForJobs } from '../../../worker/sweeps.ts';
 import { expectValid } from '../../support/openApiValidator.ts';
+import { recordingFetch, type Recorded } from '../../support/recordingFetch.ts';
 import { startTestService, TEST_API_KEY, type TestService } from '../../support/testService.ts';
 import { createCustomer, dec, ERROR_TYPE, eventually, sql } from '../ledgerTestHelpers.ts';
 
 const PARTITIONS = 4;
 const START = '2026-11-21T12:00:00.000Z';
 
-interface Recorded {
-  method: string;
-  path: string;
-  status: number;
-  body: unknown;
-}
-
-/** Every response the SDK received, with its body as sent (plain JSON.parse). */
 const recorded: Recorded[] = [];
-const recordingFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-  const response = await fetch(input, init);
-  const text = await response.clone().text();
-  const url = new URL(input instanceof Request ? input.url : String(input));
-  recorded.push({ method: (init?.method ?? 'GET').toUpperCase(), path: url.pathname, status: response.status, body: text ? JSON.parse(text) : undefined });
-  return response;
-};
 
 let t: TestService;
 let client: Orb;
 beforeAll(async () => {
   // A manual clock: each transaction's created_at (its operation time) is set by the test.
   t = await startTestService({ CLOCK: 'manual', CLOCK_START: START, PARTITIONS: String(PARTITIONS) });
-  client = new Orb({ apiKey: TEST_API_KEY, baseURL: `${t.baseUrl}/v1`, maxRetries: 0, timeout: 20_000, fetch: recordingFetch });
+  client = new Orb({ apiKey: TEST_API_KEY, baseURL: `${t.baseUrl}/v1`, maxRetries: 0, timeout: 20_000, fetch: recordingFetch(recorded) });
 });
 afterAll(async () => {
   await t?.stop();

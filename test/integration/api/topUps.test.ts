@@ -10,32 +10,19 @@ import { randomUUID } from 'node:crypto';
 import Orb from 'orb-billing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { expectValid } from '../../support/openApiValidator.ts';
+import { recordingFetch, type Recorded } from '../../support/recordingFetch.ts';
 import { startTestService, TEST_API_KEY, type TestService } from '../../support/testService.ts';
 import { addEntry, createCustomer, eventually, expectLedgerConsistent, sql, storedEntries } from '../ledgerTestHelpers.ts';
 
 const START = '2026-11-21T12:00:00.000Z';
 
-interface Recorded {
-  method: string;
-  path: string;
-  status: number;
-  body: unknown;
-}
-
 const recorded: Recorded[] = [];
-const recordingFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-  const response = await fetch(input, init);
-  const text = await response.clone().text();
-  const url = new URL(input instanceof Request ? input.url : String(input));
-  recorded.push({ method: (init?.method ?? 'GET').toUpperCase(), path: url.pathname, status: response.status, body: text ? JSON.parse(text) : undefined });
-  return response;
-};
 
 let t: TestService;
 let client: Orb;
 beforeAll(async () => {
   t = await startTestService({ CLOCK: 'manual', CLOCK_START: START });
-  client = new Orb({ apiKey: TEST_API_KEY, baseURL: `${t.baseUrl}/v1`, maxRetries: 0, timeout: 20_000, fetch: recordingFetch });
+  client = new Orb({ apiKey: TEST_API_KEY, baseURL: `${t.baseUrl}/v1`, maxRetries: 0, timeout: 20_000, fetch: recordingFetch(recorded) });
 });
 afterAll(async () => {
   await t?.stop();
