@@ -24,7 +24,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Decimal } from '../../../domain/decimal.ts';
 import { decide } from '../../../domain/decide.ts';
-import type { Block, BlockFilter, InvoiceSettings, Ledger, LedgerChanges, LedgerCommand, NewEntry } from '../../../domain/types.ts';
+import type { Block, BlockFilter, Ledger, LedgerChanges, LedgerCommand, NewEntry } from '../../../domain/types.ts';
 import {
   amountSpec,
   amountText,
@@ -39,6 +39,7 @@ import {
   type AmountSpec,
   type BlockPick,
 } from '../../support/ledgerArbitraries.ts';
+import { invoiceSettings } from './givenWhenThen.ts';
 import { ReferenceLedger, TRANSFER_TYPES, type ModelBlock, type ModelEntry, type ModelOutcome } from '../../support/referenceLedger.ts';
 
 const ALL_KINDS = ['increment', 'decrement', 'expiration_change', 'void', 'amendment', 'advance'] as const;
@@ -181,18 +182,7 @@ function stepsArb(kinds: ReadonlySet<StepKind>): fc.Arbitrary<Step[]> {
 
 
 const common = { currency: 'credits', description: null, metadata: {} };
-const NET_0_INVOICE: InvoiceSettings = {
-  currency: 'USD',
-  timezone: 'UTC',
-  autoCollection: false,
-  netTermsDays: 0,
-  customDueAt: null,
-  invoiceAt: null,
-  memo: null,
-  itemId: null,
-  markAsPaid: false,
-  requireSuccessfulPayment: false,
-};
+const NET_0_INVOICE = invoiceSettings({ timezone: 'UTC', netTermsDays: 0 });
 
 function toCommand(step: Exclude<Step, { kind: 'advance' }>, model: ReferenceLedger): LedgerCommand {
   const now = model.now;
