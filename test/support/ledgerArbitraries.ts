@@ -1,7 +1,7 @@
 /**
  * The command pieces both model-based tests generate (test/unit/domain/decide.property.test.ts
  * against the pure domain, test/integration/api/ledgerModel.property.test.ts through HTTP): exact
- * amount texts, which block a command names, block filters; and how those choices resolve against
+ * amount texts, the expiry grid, which block a command names, block filters; and how those choices resolve against
  * the reference model's current blocks.
  */
 import fc from 'fast-check';
@@ -10,6 +10,18 @@ import type { BlockFilter } from '../../domain/types.ts';
 import type { ModelBlock } from './referenceLedger.ts';
 
 export const ITEMS = ['gpu', 'cpu', 'storage'];
+
+/** Expiry dates sit on a 6-hour grid so that blocks share expiries and the clock lands on them. */
+export const GRID_MS = 6 * 60 * 60 * 1000;
+const GRID_ORIGIN = Date.UTC(2026, 10, 21, 0, 0, 0);
+/** The id a command names when its generated block pick finds no block. */
+export const MISSING_BLOCK_ID = 'no-such-block';
+
+/** The k-th grid instant strictly after `after` (k = 0: the next one). */
+export function gridAfter(after: Date, k: number): Date {
+  const index = Math.floor((after.getTime() - GRID_ORIGIN) / GRID_MS) + 1 + k;
+  return new Date(GRID_ORIGIN + index * GRID_MS);
+}
 
 export type AmountSpec = { all: true } | { half: true } | { fixed: string };
 /** Any block by creation order, one still holding (or owing) credit, one drawn from, or an unknown id. */

@@ -42,7 +42,10 @@ import {
   decrementText,
   drawnBlockPick,
   filtersArb,
+  GRID_MS,
+  gridAfter,
   half,
+  MISSING_BLOCK_ID,
   pickBlock,
   positiveOr,
   resolveAmount,
@@ -61,9 +64,6 @@ const SHRINK = process.env.HTTP_PROPERTY_SHRINK === '1';
 /** The whole ledger is compared after every advance, and after every LEDGER_EVERY-th step. */
 const LEDGER_EVERY = 4;
 
-const GRID_MS = 6 * 60 * 60 * 1000;
-const GRID_ORIGIN = Date.UTC(2026, 10, 21, 0, 0, 0);
-const MISSING_BLOCK_ID = 'no-such-block';
 const HTTP_STATUS: Record<string, number> = { request_validation: 400, resource_not_found: 404 };
 
 const stats = new Map<string, number>();
@@ -79,11 +79,6 @@ afterAll(async () => {
   await t?.stop();
 });
 
-/** The k-th grid instant strictly after `after` (k = 0: the next one). */
-function gridAfter(after: Date, k: number): Date {
-  const index = Math.floor((after.getTime() - GRID_ORIGIN) / GRID_MS) + 1 + k;
-  return new Date(GRID_ORIGIN + index * GRID_MS);
-}
 
 // ---- steps: what fast-check generates; resolved against the model's state when applied ----------
 

@@ -32,7 +32,10 @@ import {
   decrementText,
   drawnBlockPick,
   filtersArb,
+  GRID_MS,
+  gridAfter,
   half,
+  MISSING_BLOCK_ID,
   pickBlock,
   positiveOr,
   resolveAmount,
@@ -62,16 +65,7 @@ const count = (key: string) => {
 };
 
 const START = new Date('2026-11-21T12:00:00Z');
-/** Expiry dates sit on a 6-hour grid so that blocks share expiries and the clock lands on them. */
-const GRID_MS = 6 * 60 * 60 * 1000;
-const GRID_ORIGIN = Date.UTC(2026, 10, 21, 0, 0, 0);
-const MISSING_BLOCK_ID = 'no-such-block';
 
-/** The k-th grid instant strictly after `after` (k = 0: the next one). */
-function gridAfter(after: Date, k: number): Date {
-  const index = Math.floor((after.getTime() - GRID_ORIGIN) / GRID_MS) + 1 + k;
-  return new Date(GRID_ORIGIN + index * GRID_MS);
-}
 
 // ---- steps: what fast-check generates; resolved against the current state when applied ----------
 
