@@ -4,7 +4,9 @@
  * Customer response where Orb echoes a setting (defaults filled in: `accounting_providers: []`,
  * `excluded_payment_method_types: []`), so that the stored value and the answer never differ.
  * Orb's integration settings (addresses, tax, reporting, accounting, payment configuration) are
- * kept and returned; this service acts on none of them. `hierarchy` names other customers by Orb
+ * kept and returned; this service acts on none of them. Nested objects refuse unknown keys too, as
+ * everywhere in this api: a plain `z.object` would also take a number, which exact-JSON bodies
+ * carry as a `JsonNumber` object (worker/exactJson.ts), for an empty settings object. `hierarchy` names other customers by Orb
  * id: api/routes/customers.ts checks them.
  */
 import { z } from 'zod';
@@ -17,7 +19,7 @@ const ADDITIONAL_EMAILS_MAX = 49;
 const optionalText = z.string().nullable().optional().transform((value) => value ?? null);
 
 /** Orb's AddressInput, stored as Orb's Address: every line present, null when not given. */
-const addressInput = z.object({
+const addressInput = z.strictObject({
   line1: optionalText,
   line2: optionalText,
   city: optionalText,
@@ -27,7 +29,7 @@ const addressInput = z.object({
 });
 export type Address = z.infer<typeof addressInput>;
 
-const taxId = z.object({
+const taxId = z.strictObject({
   country: z.enum(TAX_ID_COUNTRIES),
   type: z.enum(TAX_ID_TYPES),
   value: z.string().min(1),
@@ -51,22 +53,22 @@ const taxConfiguration = z.discriminatedUnion('tax_provider', [
 ]);
 export type TaxConfiguration = z.infer<typeof taxConfiguration>;
 
-const reportingConfiguration = z.object({ exempt: z.boolean() });
+const reportingConfiguration = z.strictObject({ exempt: z.boolean() });
 
 /** Orb's NewAccountingSyncConfiguration, stored as its AccountingSyncConfiguration. */
-const accountingSyncConfiguration = z.object({
+const accountingSyncConfiguration = z.strictObject({
   excluded: z.boolean().nullable().optional().transform((value) => value ?? false),
   accounting_providers: z
-    .array(z.object({ provider_type: z.enum(['quickbooks', 'netsuite']), external_provider_id: z.string() }))
+    .array(z.strictObject({ provider_type: z.enum(['quickbooks', 'netsuite']), external_provider_id: z.string() }))
     .nullable()
     .optional()
     .transform((value) => value ?? []),
 });
 
-const paymentConfiguration = z.object({
+const paymentConfiguration = z.strictObject({
   payment_providers: z
     .array(
-      z.object({
+      z.strictObject({
         provider_type: z.enum(['stripe']),
         excluded_payment_method_types: z.array(z.string()).optional().transform((value) => value ?? []),
         default_shared_payment_token: optionalText,
@@ -77,7 +79,7 @@ const paymentConfiguration = z.object({
 });
 
 /** Orb's CustomerHierarchyConfig: Orb customer ids of the parent and of children to adopt. */
-const hierarchy = z.object({
+const hierarchy = z.strictObject({
   parent_customer_id: z.string().min(1).nullable().optional().transform((value) => value ?? null),
   child_customer_ids: z
     .array(z.string().min(1))

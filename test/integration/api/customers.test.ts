@@ -296,6 +296,10 @@ describe("Orb's customer details: addresses, tax, reporting, accounting and paym
     ['an unknown payment provider', { payment_configuration: { payment_providers: [{ provider_type: 'adyen' }] } }, 'payment_configuration'],
     ['an address line that is not a string', { billing_address: { line1: 5 } }, 'billing_address'],
     ['a repeated child id', { hierarchy: { child_customer_ids: ['a', 'a'] } }, 'hierarchy'],
+    // Exact-JSON bodies carry numbers as objects: a number must not pass for an empty setting.
+    ['a number for the hierarchy', { hierarchy: 1 }, 'hierarchy'],
+    ['a number for a configuration whose keys are all optional', { accounting_sync_configuration: 5 }, 'accounting_sync_configuration'],
+    ['an unknown key in an address', { shipping_address: { street: 'Main' } }, 'shipping_address'],
     ['50 additional emails (51 with the primary)', { additional_emails: Array.from({ length: 50 }, (_, i) => `cc${i}@example.com`) }, 'additional_emails'],
   ])('answers 400 request-validation for %s, writing nothing', async (_what, fields, field) => {
     const countBefore = await customerRows('true', []);
