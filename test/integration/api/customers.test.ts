@@ -229,7 +229,7 @@ describe('Idempotency-Key on POST /v1/customers', () => {
 });
 
 /** Every field of Orb's NewCustomer that this service once refused, with values Orb accepts. */
-const ORB_DETAILS = {
+const ORB_DETAILS: Omit<Orb.CustomerCreateParams, 'name' | 'email'> & Record<string, any> = {
   billing_address: { line1: '1 Main St', line2: null, city: 'Springfield', state: 'IL', postal_code: '62701', country: 'US' },
   shipping_address: { line1: '2 Dock Rd', city: 'Hamburg', country: 'DE' },
   tax_id: { country: 'DE', type: 'eu_vat', value: 'DE123456789' },
@@ -238,7 +238,7 @@ const ORB_DETAILS = {
   accounting_sync_configuration: { excluded: false, accounting_providers: [{ provider_type: 'quickbooks', external_provider_id: 'qb-1' }] },
   payment_configuration: { payment_providers: [{ provider_type: 'stripe', excluded_payment_method_types: ['link'] }] },
   auto_issuance: true,
-} as const;
+};
 
 describe("Orb's customer details: addresses, tax, reporting, accounting and payment configuration", () => {
   it('the SDK creates a customer with all of them, and reads them back in Orb shape', async () => {
