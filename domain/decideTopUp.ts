@@ -7,6 +7,9 @@
  *   crossed nothing, so a second decrement below the line adds nothing.
  * - At most one unpaid top-up per ledger: while a top-up's invoice is issued and unpaid, a new
  *   crossing adds nothing (the caller says whether one exists).
+ * - Nothing before `active_from`: a top-up configured to start later does nothing while the
+ *   decision's instant is before it; the first crossing at or after it tops up (a crossing before
+ *   it is not remembered).
  * Pure: the caller gives the balance before the command, the configuration and the clock.
  */
 import { DateTime } from 'luxon';
@@ -31,6 +34,8 @@ export interface TopUpConfig {
   invoice: Omit<InvoiceSettings, 'invoiceAt' | 'customDueAt' | 'markAsPaid' | 'itemId'>;
   expiresAfter: number | null;
   expiresAfterUnit: 'day' | 'month' | null;
+  /** Orb's `active_from`: the instant from which the top-up acts; null means from its creation. */
+  activeFrom: Date | null;
 }
 
 /** What the worker loads with the ledger: its top-up, if any, and whether one is unpaid. */
@@ -39,7 +44,12 @@ export interface TopUpState {
   unpaid: boolean;
 }
 
-/** Whether this change of balance calls for a top-up. */
+/** Whether the top-up acts at `now`: not before its `active_from`. */
+export function isTopUpActive(config: TopUpConfig, now: Date): boolean {
+  return config.activeFrom === null || now.getTime() >= config.activeFrom.getTime();
+}
+
+/** Whether this change of balance calls for a top-up (the caller checks that it is active). */
 export function needsTopUp(before: Decimal, after: Decimal, config: TopUpConfig, unpaidTopUpExists: boolean): boolean {
   if (unpaidTopUpExists) return false;
   // A total that is not exact would be refused by the invoice: the api refuses such a config.
@@ -82,7 +92,7 @@ export function decideTopUp(
   unpaidTopUpExists: boolean,
   context: DecisionContext,
 ): { toppedUp: boolean; error?: LedgerError } {
-  if (config === null || config.currency !== draft.currency) return { toppedUp: false };
+  if (config === null || config.currency !== draft.currency || !isTopUpActive(config, context.now)) return { toppedUp: false };
   if (!needsTopUp(balanceBefore, draft.balance, config, unpaidTopUpExists)) return { toppedUp: false };
   const error = decideIncrement(topUpCommand(config, context.now), draft, context);
   return error ? { toppedUp: false, error } : { toppedUp: true };

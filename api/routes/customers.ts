@@ -2,18 +2,26 @@
  * Customers (Orb's Customer shape): create, list newest first, get by id or external id.
  * Creation is a plain Postgres write, not a partition job: nothing else touches a customer that
  * does not exist yet. An `Idempotency-Key` replays the first answer.
+ *
+ * `hierarchy` names other customers by Orb id. An unknown one is a 404; Orb's rules are a 400:
+ * the parent must not be a child of another customer, a child must not already be part of a
+ * hierarchy (no parent, no children), and a new customer is a parent or a child, not both (two
+ * levels). Adopted children name the new customer as their parent, so their own answers show it.
+ * Customers cannot be updated here (no `PUT /v1/customers/{id}`), so a hierarchy is set at creation.
  */
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../worker/clock.ts';
 import { newId } from '../../worker/ids.ts';
 import { partitionOf } from '../../worker/partition.ts';
+import { adoptChildren, hierarchiesOf, hierarchyLinks, type HierarchyLink } from '../../worker/store/customerHierarchy.ts';
 import { Customer, type CustomerRow } from '../../worker/store/entities.ts';
 import type { Orm } from '../../worker/store/orm.ts';
 import { findCustomer, listCustomers } from '../../worker/store/readQueries.ts';
-import { customerView } from '../../worker/store/views.ts';
+import { customerView, NO_HIERARCHY, type CustomerHierarchyView } from '../../worker/store/views.ts';
 import { ApiError } from '../errors.ts';
 import { recordCreate, replayCreate } from '../intake/idempotency.ts';
-import { customerRequest, type CustomerRequest } from '../schemas/customerRequest.ts';
+import { customerRequest, type CustomerRequest, type HierarchyConfig } from '../schemas/customerRequest.ts';
 import type { IngestDeps } from './ingest.ts';
 import { customersQuery, decodeKeyset, paginationMetadata, timeRange } from '../schemas/listQueries.ts';
 
@@ -37,8 +45,45 @@ function newCustomer(body: CustomerRequest, now: Date): CustomerRow {
     paymentProviderId: body.payment_provider_id ?? null,
     additionalEmails: body.additional_emails ?? [],
     createdAt: now,
+    autoIssuance: body.auto_issuance,
+    billingAddress: body.billing_address,
+    shippingAddress: body.shipping_address,
+    taxId: body.tax_id,
+    taxConfiguration: body.tax_configuration,
+    reportingConfiguration: body.reporting_configuration,
+    accountingSyncConfiguration: body.accounting_sync_configuration,
+    paymentConfiguration: body.payment_configuration,
+    parentCustomerId: body.hierarchy?.parent_customer_id ?? null,
   };
 }
+
+const minified = (link: HierarchyLink) => ({ id: link.id, external_customer_id: link.externalCustomerId });
+
+/**
+ * Checks a create's `hierarchy` against the customers it names (see the module comment) and
+ * answers the new customer's hierarchy view. Pure over the links, so that the create runs it
+ * twice: before, for its answer, and again on the rows it locked.
+ */
+function checkHierarchy(config: HierarchyConfig | null, links: Map<string, HierarchyLink>): CustomerHierarchyView {
+  if (config === null) return NO_HIERARCHY;
+  const { parent_customer_id: parentId, child_customer_ids: childIds } = config;
+  if (parentId !== null && childIds.length > 0) {
+    throw ApiError.validation('hierarchy: a customer is either a parent or a child; give parent_customer_id or child_customer_ids, not both.');
+  }
+  const missing = [...(parentId === null ? [] : [parentId]), ...childIds].filter((id) => !links.has(id));
+  if (missing.length > 0) throw ApiError.notFound(`hierarchy: no customer with id ${missing.join(', ')}.`);
+  const parent = parentId === null ? null : links.get(parentId)!;
+  if (parent?.parentCustomerId) {
+    throw ApiError.validation(`hierarchy: customer ${parent.id} is a child of another customer and cannot be a parent.`);
+  }
+  const children = childIds.map((id) => links.get(id)!);
+  const taken = children.filter((child) => child.parentCustomerId !== null || child.hasChildren).map((child) => child.id);
+  if (taken.length > 0) throw ApiError.validation(`hierarchy: customer ${taken.join(', ')} is already part of another hierarchy.`);
+  return { parent: parent ? minified(parent) : null, children: children.map(minified) };
+}
+
+const hierarchyIds = (config: HierarchyConfig | null) =>
+  config === null ? [] : [...(config.parent_customer_id === null ? [] : [config.parent_customer_id]), ...config.child_customer_ids];
 
 /**
  * Usage that arrived for this customer's external id before the customer existed is applied now,
@@ -81,9 +126,16 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { orm: Orm; c
     }
     const now = deps.clock.now();
     const customer = newCustomer(body, now);
-    const view = customerView(customer);
-    // A concurrent create with the same external id loses on its unique index.
-    await recordCreate(em, idempotency.fresh, view, now, (tx) => tx.insert(Customer, customer).then(() => undefined), () =>
+    const related = hierarchyIds(body.hierarchy);
+    const view = customerView(customer, checkHierarchy(body.hierarchy, await hierarchyLinks(em, related)));
+    // A concurrent create with the same external id loses on its unique index; one naming the
+    // same customers in a hierarchy waits on their row locks and checks again.
+    const insert = async (tx: EntityManager) => {
+      checkHierarchy(body.hierarchy, await hierarchyLinks(tx, related, true));
+      await tx.insert(Customer, customer);
+      await adoptChildren(tx, customer.id, body.hierarchy?.child_customer_ids ?? []);
+    };
+    await recordCreate(em, idempotency.fresh, view, now, insert, () =>
       new ApiError('duplicate_resource_creation', `A customer with external_customer_id ${body.external_customer_id} already exists.`),
     );
     await applyAwaitingUsage(deps.usage, customer, now);
@@ -92,25 +144,29 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { orm: Orm; c
 
   app.get('/v1/customers', { schema: { summary: 'List customers', tags: ['Customers'], querystring: customersQuery } }, async (request) => {
     const query = request.query as ReturnType<typeof customersQuery.parse>;
-    const page = await listCustomers(deps.orm.em.fork(), {
+    const em = deps.orm.em.fork();
+    const page = await listCustomers(em, {
       limit: query.limit,
       after: decodeKeyset(query.cursor),
       createdAt: timeRange(query, 'created_at'),
     });
-    return { data: page.data.map(customerView), pagination_metadata: paginationMetadata(page.next) };
+    const hierarchies = await hierarchiesOf(em, page.data);
+    return { data: page.data.map((row) => customerView(row, hierarchies.get(row.id))), pagination_metadata: paginationMetadata(page.next) };
   });
 
   app.get('/v1/customers/:customer_id', { schema: { summary: 'Fetch a customer', tags: ['Customers'] } }, async (request) => {
     const { customer_id: customerId } = request.params as { customer_id: string };
-    const row = await findCustomer(deps.orm.em.fork(), { customerId });
+    const em = deps.orm.em.fork();
+    const row = await findCustomer(em, { customerId });
     if (!row) throw ApiError.notFound(`Customer with id ${customerId} does not exist.`);
-    return customerView(row);
+    return customerView(row, (await hierarchiesOf(em, [row])).get(row.id));
   });
 
   app.get('/v1/customers/external_customer_id/:external_customer_id', { schema: { summary: 'Fetch a customer by external id', tags: ['Customers'] } }, async (request) => {
     const { external_customer_id: externalCustomerId } = request.params as { external_customer_id: string };
-    const row = await findCustomer(deps.orm.em.fork(), { externalCustomerId });
+    const em = deps.orm.em.fork();
+    const row = await findCustomer(em, { externalCustomerId });
     if (!row) throw ApiError.notFound(`Customer with external_customer_id ${externalCustomerId} does not exist.`);
-    return customerView(row);
+    return customerView(row, (await hierarchiesOf(em, [row])).get(row.id));
   });
 }

@@ -4,6 +4,12 @@
  * `validation_failed`, and hands the good ones to the coalescer; it answers once Redis holds them.
  * Events for an external customer id that names no customer yet are kept and applied when that
  * customer is created (api/routes/customers.ts).
+ *
+ * With `?debug=true` the answer also lists the accepted keys (Orb's `debug`): `ingested` are those
+ * new to the service, `duplicate` those the events table already held when the request came in or
+ * that an earlier event of the same request carried. The worker writes events after ingest
+ * answers, so a repeat sent while its first request is still queued shows as `ingested`
+ * (best-effort; it is still applied once). Without debug, no lookup is made.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Duration } from 'luxon';
@@ -17,7 +23,8 @@ import type { CustomerResolver } from '../customerResolver.ts';
 import type { BacklogGate } from '../intake/backlogGate.ts';
 import type { UsageCoalescer } from '../intake/usageCoalescer.ts';
 import type { ServiceMetrics } from '../metrics.ts';
-import { EVENTS_PER_REQUEST_MAX, ingestBody, ingestEvent, type IngestEvent } from '../schemas/ingestRequest.ts';
+import { ingestedKeys } from '../../worker/store/ingestedKeys.ts';
+import { EVENTS_PER_REQUEST_MAX, ingestBody, ingestEvent, ingestQuery, type IngestEvent } from '../schemas/ingestRequest.ts';
 
 const FUTURE_SKEW_MAX_MS = 5 * 60_000;
 
@@ -26,6 +33,21 @@ type QueuedEvent = JobPayload<'usage.apply'>['events'][number];
 interface ValidationFailure {
   idempotency_key: string;
   validation_errors: string[];
+}
+
+/** Orb's `debug` answer: the accepted keys, split by whether they were seen before. */
+interface IngestDebug {
+  duplicate: string[];
+  ingested: string[];
+}
+
+/** Splits the accepted keys (first occurrences, in request order) and the in-request repeats. */
+async function debugLists(deps: IngestDeps, accepted: string[], repeated: string[]): Promise<IngestDebug> {
+  const known = await ingestedKeys(deps.orm.em.fork(), accepted);
+  return {
+    duplicate: [...accepted.filter((key) => known.has(key)), ...repeated],
+    ingested: accepted.filter((key) => !known.has(key)),
+  };
 }
 
 export interface IngestDeps {
@@ -98,8 +120,9 @@ function queuedEvent(event: IngestEvent, customer: { id: string; externalCustome
 }
 
 export function registerIngestRoute(app: FastifyInstance, deps: IngestDeps): void {
-  app.post('/v1/ingest', { schema: { summary: 'Ingest usage events', tags: ['Events'], body: ingestBody } }, async (request) => {
+  app.post('/v1/ingest', { schema: { summary: 'Ingest usage events', tags: ['Events'], body: ingestBody, querystring: ingestQuery } }, async (request) => {
     const { events } = request.body as { events: unknown[] };
+    const { debug } = request.query as { debug: boolean };
     if (events.length > EVENTS_PER_REQUEST_MAX) {
       throw new ApiError('request_too_large', `send at most ${EVENTS_PER_REQUEST_MAX} events per request; this one has ${events.length}.`);
     }
@@ -108,6 +131,9 @@ export function registerIngestRoute(app: FastifyInstance, deps: IngestDeps): voi
     const byPartition = new Map<number, QueuedEvent[]>();
     const awaiting: IngestEvent[] = [];
     const seen = new Set<string>();
+    // For the debug answer: keys accepted (queued or kept), in request order, and their repeats.
+    const acceptedKeys = new Set<string>();
+    const repeated: string[] = [];
     for (const raw of events) {
       const parsed = ingestEvent.safeParse(raw);
       if (!parsed.success) {
@@ -117,7 +143,10 @@ export function registerIngestRoute(app: FastifyInstance, deps: IngestDeps): voi
       const event = parsed.data;
       // A key repeated within one request is one event (the first valid one), like a repeat
       // across requests.
-      if (seen.has(event.idempotency_key)) continue;
+      if (seen.has(event.idempotency_key)) {
+        if (acceptedKeys.has(event.idempotency_key)) repeated.push(event.idempotency_key);
+        continue;
+      }
       const problem = timestampProblem(event.timestamp, now, deps.gracePeriod);
       if (problem) {
         failures.push({ idempotency_key: event.idempotency_key, validation_errors: [problem] });
@@ -129,9 +158,13 @@ export function registerIngestRoute(app: FastifyInstance, deps: IngestDeps): voi
         .catch((error: unknown) => (error instanceof ApiError && error.kind === 'resource_not_found' ? undefined : Promise.reject(error)));
       if (!customer) {
         if (event.customer_id) failures.push({ idempotency_key: event.idempotency_key, validation_errors: [`customer_id ${event.customer_id} does not exist`] });
-        else awaiting.push(event);
+        else {
+          awaiting.push(event);
+          acceptedKeys.add(event.idempotency_key);
+        }
         continue;
       }
+      acceptedKeys.add(event.idempotency_key);
       const partition = partitionOf(customer.id, deps.partitions);
       const queued = byPartition.get(partition) ?? [];
       byPartition.set(partition, queued);
@@ -140,6 +173,8 @@ export function registerIngestRoute(app: FastifyInstance, deps: IngestDeps): voi
     // Before anything is kept or queued: a refused request leaves no trace. (The few kept events
     // that find their customer below go to its partition whatever its backlog.)
     await deps.backlog.admit('ingest', byPartition.keys());
+    // Before the kept events below are written: they would read as duplicates of themselves.
+    const debugAnswer = debug ? await debugLists(deps, [...acceptedKeys], repeated) : null;
     const accepted = [...byPartition.values()].reduce((sum, queued) => sum + queued.length, awaiting.length);
     for (const [partition, queued] of await keepAwaiting(deps, awaiting, now)) {
       byPartition.set(partition, [...(byPartition.get(partition) ?? []), ...queued]);
@@ -147,6 +182,6 @@ export function registerIngestRoute(app: FastifyInstance, deps: IngestDeps): voi
     await Promise.all([...byPartition].map(([partition, queued]) => deps.coalescer.submit(partition, queued)));
     deps.metrics.countEvents('accepted', accepted);
     deps.metrics.countEvents('rejected', failures.length);
-    return { validation_failed: failures, debug: null };
+    return { validation_failed: failures, debug: debugAnswer };
   });
 }

@@ -20,6 +20,9 @@ import { topUpRequest, topUpsQuery, type TopUpRequest, type TopUpsQuery } from '
 import { routeBothCustomerForms } from './customerPaths.ts';
 
 const TAGS = ['Credits'];
+/** Orb: `active_from` "should not be more than 10 days in the past". */
+const ACTIVE_FROM_PAST_DAYS_MAX = 10;
+const DAY_MS = 86_400_000;
 
 interface Deps {
   orm: Orm;
@@ -27,8 +30,11 @@ interface Deps {
   customers: CustomerResolver;
 }
 
-/** The checks the body schema cannot make alone: the customer's invoicing currency and an exact total. */
-function checkTopUp(body: TopUpRequest, customer: CustomerKey): string {
+/**
+ * The checks the body schema cannot make alone: the customer's invoicing currency, an exact total
+ * and an `active_from` no more than 10 days before now.
+ */
+function checkTopUp(body: TopUpRequest, customer: CustomerKey, now: Date): string {
   if (customer.currency === null) {
     throw ApiError.validation(
       `a top-up invoices the credits in the customer's invoicing currency, and customer ${customer.id} has none; create the customer with a currency.`,
@@ -41,6 +47,9 @@ function checkTopUp(body: TopUpRequest, customer: CustomerKey): string {
   }
   if ((body.expires_after === null) !== (body.expires_after_unit === null)) {
     throw ApiError.validation('expires_after and expires_after_unit go together: give both or neither.');
+  }
+  if (body.active_from !== null && Date.parse(body.active_from) < now.getTime() - ACTIVE_FROM_PAST_DAYS_MAX * DAY_MS) {
+    throw ApiError.validation(`active_from ${body.active_from} is more than ${ACTIVE_FROM_PAST_DAYS_MAX} days in the past; use a later instant or leave it out.`);
   }
   if (exactProduct(Decimal.of(body.amount), Decimal.of(body.per_unit_cost_basis)) === undefined) {
     throw ApiError.validation(
@@ -57,8 +66,8 @@ export function registerTopUpRoutes(app: FastifyInstance, deps: Deps): void {
     const em = deps.orm.em.fork();
     const idempotency = await replayCreate(em, request, reply, request.url);
     if ('replayed' in idempotency) return idempotency.replayed;
-    const invoiceCurrency = checkTopUp(body, customer);
     const now = deps.clock.now();
+    const invoiceCurrency = checkTopUp(body, customer, now);
     const row: TopUpRow = {
       id: newId(),
       customer_id: customer.id,
@@ -73,6 +82,7 @@ export function registerTopUpRoutes(app: FastifyInstance, deps: Deps): void {
       require_successful_payment: body.invoice_settings.require_successful_payment,
       expires_after: body.expires_after,
       expires_after_unit: body.expires_after_unit,
+      active_from: body.active_from,
       created_at: now,
     };
     const view = topUpView(row);

@@ -1,7 +1,8 @@
 /**
  * The body of `POST /v1/ingest` (Orb's IngestRequestBody). The envelope is validated as a whole;
  * each event is validated on its own, so that one bad event is reported in `validation_failed`
- * while the others are accepted (LEDGER_RULES.md §5).
+ * while the others are accepted (LEDGER_RULES.md §5). The query says whether to answer with the
+ * debug lists.
  */
 import { z } from 'zod';
 import { JsonNumber } from '../../worker/exactJson.ts';
@@ -11,6 +12,17 @@ import { utcInstant } from './primitives.ts';
 export const EVENTS_PER_REQUEST_MAX = 500;
 
 export const ingestBody = z.strictObject({ events: z.array(z.unknown()) });
+
+/**
+ * The query of `POST /v1/ingest`: `debug=true` adds Orb's `debug: {duplicate, ingested}` to the
+ * answer. Other query keys (Orb's `backfill_id`) pass unread, as before.
+ */
+export const ingestQuery = z.object({
+  debug: z
+    .enum(['true', 'false'])
+    .optional()
+    .transform((value) => value === 'true'),
+});
 
 /** Property values must be numbers, booleans or strings; nested dictionaries are disallowed. */
 const propertyValue = z.union([z.string(), z.boolean(), z.custom<JsonNumber>((value) => value instanceof JsonNumber, 'must be a number').meta({ type: 'number' })]);

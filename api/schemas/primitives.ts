@@ -1,6 +1,7 @@
 /**
  * Building blocks of the request schemas, in Orb's wire format: exact decimal amounts read from
- * the number's source text, ISO dates and date-times, metadata with null meaning "no key".
+ * the number's source text (or from a plain decimal string), ISO dates and date-times, metadata
+ * with null meaning "no key".
  */
 import { DateTime, IANAZone } from 'luxon';
 import { z } from 'zod';
@@ -27,9 +28,29 @@ function decimalFrom(text: string, ctx: z.RefinementCtx): Decimal | typeof z.NEV
   return parsed;
 }
 
-/** A request `amount`: a JSON number, exact, strictly positive; output as canonical decimal text. */
-export const positiveAmount = jsonNumber.transform((value, ctx) => {
-  const decimal = decimalFrom(value.source, ctx);
+/**
+ * A decimal string as exact-money clients send an amount (LEDGER_RULES.md §1): digits with an
+ * optional fraction, nothing else. `Decimal.parse` alone is too lenient for a string (it reads
+ * exponents, signs and surrounding spaces, which a JSON number's grammar already rules out).
+ */
+const DECIMAL_AMOUNT_STRING = /^\d+(?:\.\d+)?$/;
+
+/** The source text of an amount sent as a JSON number or as a decimal string; the digits as sent. */
+const amountText = z.union([jsonNumber, z.string()]).transform((value, ctx) => {
+  if (value instanceof JsonNumber) return value.source;
+  if (!DECIMAL_AMOUNT_STRING.test(value)) {
+    ctx.addIssue({ code: 'custom', message: 'must be a number or a decimal string of digits with an optional fraction, such as "2.5" (no sign, exponent or spaces)' });
+    return z.NEVER;
+  }
+  return value;
+});
+
+/**
+ * A request `amount`: a JSON number or a decimal string, exact, strictly positive; output as
+ * canonical decimal text.
+ */
+export const positiveAmount = amountText.transform((source, ctx) => {
+  const decimal = decimalFrom(source, ctx);
   if (decimal === z.NEVER) return z.NEVER;
   if (!decimal.isPositive()) {
     ctx.addIssue({ code: 'custom', message: 'must be greater than 0' });

@@ -1,13 +1,13 @@
 /**
  * The body of `POST .../credits/top_ups` (Orb's AddCreditTopUpRequestParams) and the list query.
  * Amounts are decimal strings on Orb's wire; unknown keys are refused (`additionalProperties:
- * false`). `active_from` is accepted only as null (choice: a top-up is active from its creation).
+ * false`). `active_from` is an ISO date-time (canonical UTC) or null, "from its creation".
  */
 import { z } from 'zod';
 import { Decimal, FRACTION_DIGITS, INTEGER_DIGITS_MAX } from '../../domain/decimal.ts';
 import { NET_TERMS_DAYS_MAX } from '../../domain/invoiceFor.ts';
 import { limitQuery } from './listQueries.ts';
-import { jsonInteger } from './primitives.ts';
+import { dateTime, jsonInteger } from './primitives.ts';
 
 const PARSE_ERRORS = {
   not_a_number: 'must be a finite decimal number',
@@ -49,7 +49,7 @@ export const topUpRequest = z.strictObject({
   }),
   expires_after: jsonInteger.refine((value) => value > 0, 'must be at least 1').nullable().optional().transform((value) => value ?? null),
   expires_after_unit: z.enum(['day', 'month']).nullable().optional().transform((value) => value ?? null),
-  active_from: z.null().optional(),
+  active_from: dateTime.nullable().optional().transform((value) => value ?? null),
 });
 export type TopUpRequest = z.infer<typeof topUpRequest>;
 

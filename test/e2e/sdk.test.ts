@@ -349,7 +349,7 @@ describe('the Orb SDK against the service', () => {
       ['an unknown key', { entry_type: 'increment', amount: 5, surprise: true }],
       ['entry_type "bogus"', { entry_type: 'bogus', amount: 5 }],
       ['a missing amount', { entry_type: 'decrement' }],
-      ['amount as a string', { entry_type: 'increment', amount: '5' }],
+      ['an amount string with an exponent', { entry_type: 'increment', amount: '5e0' }],
     ];
 
     it.each(badBodies)('%s', async (_name, body) => {

@@ -10,6 +10,40 @@ import { defineEntity, p, type InferEntity } from '@mikro-orm/postgresql';
 const amount = () => p.decimal('string').precision(38).scale(12);
 const instant = () => p.datetime().columnType('timestamptz');
 
+/** Orb's Address: every line present, null when not given. */
+export interface AddressJson {
+  line1: string | null;
+  line2: string | null;
+  city: string | null;
+  state: string | null;
+  postal_code: string | null;
+  country: string | null;
+}
+
+/** Orb's NewTaxConfiguration as given (one variant per `tax_provider`). */
+export interface TaxConfigurationJson {
+  tax_provider: string;
+  tax_exempt: boolean;
+  automatic_tax_enabled: boolean | null;
+  tax_exemption_code?: string | null;
+}
+
+/** Orb's AccountingSyncConfiguration. */
+export interface AccountingSyncConfigurationJson {
+  excluded: boolean;
+  accounting_providers: { provider_type: string; external_provider_id: string }[];
+}
+
+/** Orb's PaymentConfiguration. */
+export interface PaymentConfigurationJson {
+  payment_providers: { provider_type: string; excluded_payment_method_types: string[]; default_shared_payment_token: string | null }[];
+}
+
+/**
+ * A customer. Orb's integration settings (addresses, tax, reporting, accounting, payment) are
+ * kept as given, in the shape Orb answers with; nothing here acts on them. `parentCustomerId` is
+ * the hierarchy: a customer's children are the customers naming it.
+ */
 export const Customer = defineEntity({
   name: 'Customer',
   tableName: 'customers',
@@ -28,6 +62,15 @@ export const Customer = defineEntity({
     paymentProviderId: p.string().nullable(),
     additionalEmails: p.json<string[]>(),
     createdAt: instant(),
+    autoIssuance: p.boolean().nullable(),
+    billingAddress: p.json<AddressJson>().nullable(),
+    shippingAddress: p.json<AddressJson>().nullable(),
+    taxId: p.json<{ country: string; type: string; value: string }>().nullable(),
+    taxConfiguration: p.json<TaxConfigurationJson>().nullable(),
+    reportingConfiguration: p.json<{ exempt: boolean }>().nullable(),
+    accountingSyncConfiguration: p.json<AccountingSyncConfigurationJson>().nullable(),
+    paymentConfiguration: p.json<PaymentConfigurationJson>().nullable(),
+    parentCustomerId: p.string().nullable(),
   },
 });
 export type CustomerRow = InferEntity<typeof Customer>;

@@ -21,6 +21,8 @@ export interface TopUpLoadJson {
   require_successful_payment: boolean;
   expires_after: number | null;
   expires_after_unit: 'day' | 'month' | null;
+  /** json_build_object writes a timestamptz as ISO text. */
+  active_from: string | null;
   unpaid: boolean;
 }
 
@@ -44,19 +46,24 @@ export function toTopUpState(currency: string, json: TopUpLoadJson | null | unde
       },
       expiresAfter: json.expires_after,
       expiresAfterUnit: json.expires_after_unit,
+      activeFrom: json.active_from === null || json.active_from === undefined ? null : new Date(json.active_from),
     },
   };
 }
 
 /** A `top_ups` row: the configuration `top_up_load` hands the worker, with its own keys. */
-export type TopUpRow = Omit<TopUpLoadJson, 'timezone' | 'unpaid'> & {
+export type TopUpRow = Omit<TopUpLoadJson, 'timezone' | 'unpaid' | 'active_from'> & {
   id: string;
   customer_id: string;
   currency: string;
+  active_from: Date | string | null;
   created_at: Date | string;
 };
 
-/** Orb's TopUp. */
+/**
+ * Orb's TopUp, with the `active_from` it was created with (Orb's TopUp schema does not list it;
+ * returned so that a client can read back when its top-up starts).
+ */
 export function topUpView(row: TopUpRow) {
   return {
     id: row.id,
@@ -72,11 +79,12 @@ export function topUpView(row: TopUpRow) {
     },
     expires_after: row.expires_after,
     expires_after_unit: row.expires_after_unit,
+    active_from: row.active_from === null ? null : new Date(row.active_from).toISOString(),
   };
 }
 
 const COLUMNS = `id, customer_id, currency, amount::text as amount, threshold::text as threshold, per_unit_cost_basis,
-  invoice_currency, auto_collection, net_terms, memo, require_successful_payment, expires_after, expires_after_unit, created_at`;
+  invoice_currency, auto_collection, net_terms, memo, require_successful_payment, expires_after, expires_after_unit, active_from, created_at`;
 
 /** Creates the (customer, currency) top-up, replacing the previous one; run it in a transaction. */
 export async function replaceTopUp(tx: EntityManager, row: TopUpRow): Promise<TopUpRow> {
@@ -84,8 +92,8 @@ export async function replaceTopUp(tx: EntityManager, row: TopUpRow): Promise<To
     await tx.execute('delete from top_ups where customer_id = ? and currency = ?', [row.customer_id, row.currency]);
     const [stored] = await tx.execute<TopUpRow[]>(
       `insert into top_ups (id, customer_id, currency, amount, threshold, per_unit_cost_basis, invoice_currency, auto_collection,
-                            net_terms, memo, require_successful_payment, expires_after, expires_after_unit, created_at)
-       values (?, ?, ?, ?::numeric, ?::numeric, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            net_terms, memo, require_successful_payment, expires_after, expires_after_unit, active_from, created_at)
+       values (?, ?, ?, ?::numeric, ?::numeric, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        returning ${COLUMNS}`,
       [
         row.id,
@@ -101,6 +109,7 @@ export async function replaceTopUp(tx: EntityManager, row: TopUpRow): Promise<To
         row.require_successful_payment,
         row.expires_after,
         row.expires_after_unit,
+        row.active_from,
         row.created_at,
       ],
     );

@@ -1,10 +1,14 @@
 /**
  * `POST /v1/customers`, `GET /v1/customers`, `GET /v1/customers/{id}` and
  * `GET /v1/customers/external_customer_id/{id}` against the real service: Orb's Customer shape,
- * RFC 7807 errors, newest-first cursor pagination and Idempotency-Key replays.
+ * RFC 7807 errors, newest-first cursor pagination and Idempotency-Key replays; every field of
+ * Orb's NewCustomer (addresses, tax, reporting, accounting, payment configuration, hierarchy)
+ * stored and answered in Orb's Customer shape, through the official SDK too.
  */
+import Orb from 'orb-billing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestService, type TestService } from '../../support/testService.ts';
+import { expectValid } from '../../support/openApiValidator.ts';
+import { startTestService, TEST_API_KEY, type TestService } from '../../support/testService.ts';
 import { createCustomer, ERROR_TYPE, sleep, sql } from '../ledgerTestHelpers.ts';
 
 let t: TestService;
@@ -220,6 +224,152 @@ describe('Idempotency-Key on POST /v1/customers', () => {
       for (const status of statuses) expect([201, 409], `round ${round}: ${statuses.join(',')}`).toContain(status);
       expect(new Set(answers.filter((answer) => answer.status === 201).map((answer) => answer.body.id)).size).toBe(1);
       expect(await customerRows('email = ?', [email])).toBe(1);
+    }
+  });
+});
+
+/** Every field of Orb's NewCustomer that this service once refused, with values Orb accepts. */
+const ORB_DETAILS: Omit<Orb.CustomerCreateParams, 'name' | 'email'> & Record<string, any> = {
+  billing_address: { line1: '1 Main St', line2: null, city: 'Springfield', state: 'IL', postal_code: '62701', country: 'US' },
+  shipping_address: { line1: '2 Dock Rd', city: 'Hamburg', country: 'DE' },
+  tax_id: { country: 'DE', type: 'eu_vat', value: 'DE123456789' },
+  tax_configuration: { tax_provider: 'avalara', tax_exempt: true, tax_exemption_code: 'E', automatic_tax_enabled: true },
+  reporting_configuration: { exempt: false },
+  accounting_sync_configuration: { excluded: false, accounting_providers: [{ provider_type: 'quickbooks', external_provider_id: 'qb-1' }] },
+  payment_configuration: { payment_providers: [{ provider_type: 'stripe', excluded_payment_method_types: ['link'] }] },
+  auto_issuance: true,
+};
+
+describe("Orb's customer details: addresses, tax, reporting, accounting and payment configuration", () => {
+  it('the SDK creates a customer with all of them, and reads them back in Orb shape', async () => {
+    const client = new Orb({ apiKey: TEST_API_KEY, baseURL: `${t.baseUrl}/v1`, maxRetries: 0, timeout: 20_000 });
+    const created = await client.customers.create({ name: 'Detailed', email: 'detailed@example.com', ...ORB_DETAILS });
+    expectValid('Customer', created);
+    expect(created).toMatchObject({
+      billing_address: ORB_DETAILS.billing_address,
+      // The lines not given are answered as null, as Orb's Address has them all.
+      shipping_address: { line1: '2 Dock Rd', line2: null, city: 'Hamburg', state: null, postal_code: null, country: 'DE' },
+      tax_id: ORB_DETAILS.tax_id,
+      exempt_from_automated_tax: true,
+      automatic_tax_enabled: true,
+      reporting_configuration: { exempt: false },
+      accounting_sync_configuration: ORB_DETAILS.accounting_sync_configuration,
+      payment_configuration: { payment_providers: [{ provider_type: 'stripe', excluded_payment_method_types: ['link'], default_shared_payment_token: null }] },
+      auto_issuance: true,
+      hierarchy: { parent: null, children: [] },
+    });
+    // Orb does not echo the tax configuration itself.
+    expect(created).not.toHaveProperty('tax_configuration');
+    const fetched = await client.customers.fetch(created.id);
+    expect(fetched).toEqual(created);
+    const listed = await t.request('GET', `/v1/customers?created_at[gte]=${encodeURIComponent(created.created_at)}`);
+    expect(listed.body.data.find((customer: { id: string }) => customer.id === created.id)).toEqual(created);
+  });
+
+  it('fills Orb defaults: accounting sync not excluded with no providers, no excluded payment methods, tax enablement false', async () => {
+    const customer = await createCustomer(t, {
+      accounting_sync_configuration: {},
+      payment_configuration: { payment_providers: [{ provider_type: 'stripe' }] },
+      tax_configuration: { tax_provider: 'stripe', tax_exempt: false },
+      billing_address: null,
+      auto_issuance: null,
+    });
+    expectValid('Customer', customer);
+    expect(customer).toMatchObject({
+      accounting_sync_configuration: { excluded: false, accounting_providers: [] },
+      payment_configuration: { payment_providers: [{ provider_type: 'stripe', excluded_payment_method_types: [], default_shared_payment_token: null }] },
+      exempt_from_automated_tax: false,
+      automatic_tax_enabled: false,
+      billing_address: null,
+      auto_issuance: null,
+    });
+  });
+
+  it.each([
+    ['a tax id country Orb does not list', { tax_id: { ...ORB_DETAILS.tax_id, country: 'XX' } }, 'tax_id'],
+    ['a tax id without its value', { tax_id: { country: 'DE', type: 'eu_vat' } }, 'tax_id'],
+    ['an unknown tax provider', { tax_configuration: { tax_provider: 'vertex', tax_exempt: false } }, 'tax_configuration'],
+    ['a tax configuration without tax_exempt', { tax_configuration: { tax_provider: 'taxjar' } }, 'tax_configuration'],
+    ['a tax configuration with a key its provider lacks', { tax_configuration: { tax_provider: 'taxjar', tax_exempt: false, tax_exemption_code: 'E' } }, 'tax_configuration'],
+    ['a reporting configuration without exempt', { reporting_configuration: {} }, 'reporting_configuration'],
+    ['an unknown accounting provider', { accounting_sync_configuration: { accounting_providers: [{ provider_type: 'xero', external_provider_id: 'x' }] } }, 'accounting_sync_configuration'],
+    ['an unknown payment provider', { payment_configuration: { payment_providers: [{ provider_type: 'adyen' }] } }, 'payment_configuration'],
+    ['an address line that is not a string', { billing_address: { line1: 5 } }, 'billing_address'],
+    ['a repeated child id', { hierarchy: { child_customer_ids: ['a', 'a'] } }, 'hierarchy'],
+    // Exact-JSON bodies carry numbers as objects: a number must not pass for an empty setting.
+    ['a number for the hierarchy', { hierarchy: 1 }, 'hierarchy'],
+    ['a number for a configuration whose keys are all optional', { accounting_sync_configuration: 5 }, 'accounting_sync_configuration'],
+    ['an unknown key in an address', { shipping_address: { street: 'Main' } }, 'shipping_address'],
+    ['50 additional emails (51 with the primary)', { additional_emails: Array.from({ length: 50 }, (_, i) => `cc${i}@example.com`) }, 'additional_emails'],
+  ])('answers 400 request-validation for %s, writing nothing', async (_what, fields, field) => {
+    const countBefore = await customerRows('true', []);
+    const response = await t.request('POST', '/v1/customers', { name: 'X', email: 'x@example.com', ...fields });
+    expect(response.status, response.text).toBe(400);
+    expectValid('400Error', response.body);
+    expect(response.body.validation_errors.join(' ')).toContain(field);
+    expect(await customerRows('true', [])).toBe(countBefore);
+  });
+});
+
+describe('customer hierarchy (Orb: two levels; parent_customer_id and child_customer_ids by Orb id)', () => {
+  const minified = (customer: { id: string; external_customer_id: string | null }) => ({ id: customer.id, external_customer_id: customer.external_customer_id });
+  const fetch = async (id: string) => (await t.request('GET', `/v1/customers/${id}`)).body;
+
+  it('a child names its parent, a parent adopts children, and both sides answer the link', async () => {
+    const parent = await createCustomer(t, { external_customer_id: `parent-${Date.now()}` });
+    const child = await createCustomer(t, { hierarchy: { parent_customer_id: parent.id } });
+    expectValid('Customer', child);
+    expect(child.hierarchy).toEqual({ parent: minified(parent), children: [] });
+
+    const orphan1 = await createCustomer(t);
+    const orphan2 = await createCustomer(t, { external_customer_id: `orphan-${Date.now()}` });
+    const adopter = await createCustomer(t, { hierarchy: { child_customer_ids: [orphan1.id, orphan2.id], parent_customer_id: null } });
+    expect(adopter.hierarchy).toEqual({ parent: null, children: [minified(orphan1), minified(orphan2)] });
+
+    expect((await fetch(parent.id)).hierarchy).toEqual({ parent: null, children: [minified(child)] });
+    expect((await fetch(orphan2.id)).hierarchy).toEqual({ parent: minified(adopter), children: [] });
+    expect(await fetch(adopter.id)).toEqual(adopter);
+    const byExternal = await t.request('GET', `/v1/customers/external_customer_id/${orphan2.external_customer_id}`);
+    expect(byExternal.body.hierarchy.parent).toEqual(minified(adopter));
+    const listed = await t.request('GET', `/v1/customers?created_at[gte]=${encodeURIComponent(parent.created_at)}&limit=100`);
+    const listedParent = listed.body.data.find((customer: { id: string }) => customer.id === parent.id);
+    expect(listedParent.hierarchy.children).toEqual([minified(child)]);
+  });
+
+  it('answers 404 for an unknown parent or child and 400 for Orb\'s rules, writing nothing', async () => {
+    const parent = await createCustomer(t);
+    const child = await createCustomer(t, { hierarchy: { parent_customer_id: parent.id } });
+    const free = await createCustomer(t);
+    const cases: [Record<string, unknown>, number][] = [
+      [{ parent_customer_id: 'noSuchCustomer00' }, 404],
+      [{ child_customer_ids: [free.id, 'noSuchCustomer00'] }, 404],
+      // The parent must not be a child of another customer.
+      [{ parent_customer_id: child.id }, 400],
+      // A child must not already be part of a hierarchy, as a child or as a parent.
+      [{ child_customer_ids: [child.id] }, 400],
+      [{ child_customer_ids: [parent.id] }, 400],
+      // A parent with a parent would make three levels.
+      [{ parent_customer_id: parent.id, child_customer_ids: [free.id] }, 400],
+    ];
+    for (const [hierarchy, status] of cases) {
+      const countBefore = await customerRows('true', []);
+      const response = await t.request('POST', '/v1/customers', { name: 'H', email: 'h@example.com', hierarchy });
+      expect(response.status, `${JSON.stringify(hierarchy)}: ${response.text}`).toBe(status);
+      expectValid(`${status}Error`, response.body);
+      expect(await customerRows('true', [])).toBe(countBefore);
+    }
+    expect((await fetch(free.id)).hierarchy).toEqual({ parent: null, children: [] });
+  });
+
+  it('two creates racing to adopt the same customer: one wins, the other is a 400', async () => {
+    for (let round = 0; round < 3; round += 1) {
+      const contested = await createCustomer(t);
+      const answers = await Promise.all(
+        [0, 1].map((index) => t.request('POST', '/v1/customers', { name: `Racer ${index}`, email: `racer${index}@example.com`, hierarchy: { child_customer_ids: [contested.id] } })),
+      );
+      expect(answers.map((answer) => answer.status).sort(), answers.map((answer) => answer.text).join('\n')).toEqual([201, 400]);
+      const winner = answers.find((answer) => answer.status === 201)!.body;
+      expect((await fetch(contested.id)).hierarchy.parent).toEqual(minified(winner));
     }
   });
 });

@@ -380,6 +380,54 @@ describe('external customer ids', () => {
   });
 });
 
+describe('POST /v1/ingest?debug=true (Orb\'s debug: {duplicate, ingested})', () => {
+  /** A minute before the service's own clock, whatever date that clock shows. */
+  async function justBeforeServiceNow(): Promise<string> {
+    const clock = await t.request('GET', '/v1/test_clock');
+    expect(clock.status, clock.text).toBe(200);
+    return new Date(Date.parse(clock.body.now) - 60_000).toISOString();
+  }
+
+  async function ingestDebug(events: unknown[], query = '?debug=true'): Promise<any> {
+    const response = await t.request('POST', `/v1/ingest${query}`, { events });
+    expect(response.status, response.text).toBe(200);
+    expectValid('IngestionResponse', response.body);
+    return response.body;
+  }
+
+  it('lists new keys as ingested, keys seen before or repeated in the request as duplicate, and failed ones in neither', async () => {
+    const timestamp = await justBeforeServiceNow();
+    const customer = await fundedCustomer();
+    const price = await createPrice();
+    const first = usageEvent(customer.id, price.event_name, { timestamp });
+    const awaitingKey = { ...usageEvent('', price.event_name, { timestamp }), customer_id: undefined, external_customer_id: uniqueName('debug-nobody') };
+    const firstAnswer = await ingestDebug([first, first, awaitingKey]);
+    expect(firstAnswer).toEqual({ validation_failed: [], debug: { ingested: [first.idempotency_key, awaitingKey.idempotency_key], duplicate: [first.idempotency_key] } });
+    await applied([first.idempotency_key], 'applied');
+
+    const fresh = usageEvent(customer.id, price.event_name, { timestamp });
+    const broken = { ...usageEvent(customer.id, price.event_name), timestamp: 'yesterday' };
+    const unknownCustomer = usageEvent('noSuchCustomer00', price.event_name, { timestamp });
+    const second = await ingestDebug([first, fresh, broken, unknownCustomer, awaitingKey]);
+    expect(failureKeys(second).sort()).toEqual([broken.idempotency_key, unknownCustomer.idempotency_key].sort());
+    expect(second.debug).toEqual({ ingested: [fresh.idempotency_key], duplicate: [first.idempotency_key, awaitingKey.idempotency_key] });
+    // Reporting a duplicate changes nothing about how it is applied: still once.
+    await applied([fresh.idempotency_key], 'applied');
+    expect(await balance(customer.id)).toBe(98);
+  });
+
+  it('answers debug: null without debug=true or with debug=false, and 400 for another value', async () => {
+    const timestamp = await justBeforeServiceNow();
+    const customer = await fundedCustomer();
+    const price = await createPrice();
+    expect((await ingestDebug([usageEvent(customer.id, price.event_name, { timestamp })], '')).debug).toBeNull();
+    expect((await ingestDebug([usageEvent(customer.id, price.event_name, { timestamp })], '?debug=false')).debug).toBeNull();
+    const wrong = await t.request('POST', '/v1/ingest?debug=yes', { events: [] });
+    expect(wrong.status, wrong.text).toBe(400);
+    expect(wrong.body.type).toBe(ERROR_TYPE.validation);
+  });
+});
+
 describe('kept events past the grace period (runs last: it moves the clock)', () => {
   it('an event kept for an unknown external id is not applied if the customer appears after its grace period', async () => {
     const external = uniqueName('ext_too_late');

@@ -123,7 +123,7 @@ describe('increment and decrement through HTTP', () => {
     ['amount 0', { entry_type: 'decrement', amount: 0 }],
     ['a negative amount', { entry_type: 'increment', amount: -5 }],
     ['13 fractional digits', { entry_type: 'increment', amount: '__raw__' }],
-    ['an amount as a string', { entry_type: 'increment', amount: '5' }],
+    ['an amount as a string with an exponent', { entry_type: 'increment', amount: '5e0' }],
     ['an unknown key', { entry_type: 'decrement', amount: 1, colour: 'red' }],
     ['an unknown entry_type', { entry_type: 'refund', amount: 1 }],
   ])('answers 400 request-validation for %s, writing nothing', async (_what, body) => {

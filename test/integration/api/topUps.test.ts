@@ -240,3 +240,65 @@ describe('automatic top-ups from usage', () => {
     expect(entries.filter((entry) => entry.entry_type === 'increment')).toHaveLength(2);
   });
 });
+
+describe('active_from (issue 12 §3): a top-up does nothing before it', () => {
+  const HOUR_MS = 3_600_000;
+  const DAY_MS = 24 * HOUR_MS;
+
+  /** The service's test clock, whatever date it was started at. */
+  async function serviceNow(): Promise<Date> {
+    const clock = await t.request('GET', '/v1/test_clock');
+    expect(clock.status, clock.text).toBe(200);
+    return new Date(clock.body.now);
+  }
+
+  it('is accepted by the SDK, stored, and read back by create and list', async () => {
+    const now = await serviceNow();
+    const customer = await client.customers.create({ name: 'Top-up active_from', email: 'topup-active@example.com', currency: 'USD' });
+    const activeFrom = new Date(now.getTime() + HOUR_MS).toISOString();
+    const made = await client.customers.credits.topUps.create(customer.id, { ...TOP_UP, active_from: activeFrom });
+    expect(made).toMatchObject({ threshold: '10', amount: '100', active_from: activeFrom });
+    const listed = await client.customers.credits.topUps.list(customer.id);
+    expect(listed.data).toEqual([made]);
+    // An offset is read as the instant it names and answered in UTC.
+    const offset = await createTopUp(customer.id, { ...TOP_UP, active_from: activeFrom.replace('Z', '+00:00') });
+    expect(offset.active_from).toBe(activeFrom);
+    const immediate = await createTopUp(customer.id, { ...TOP_UP, active_from: null });
+    expect(immediate.active_from).toBeNull();
+    expectRecordedValid();
+  });
+
+  it('refuses an active_from more than 10 days in the past or not a date-time (400), and takes one 9 days back', async () => {
+    const now = await serviceNow();
+    const customer = await createCustomer(t, { currency: 'USD' });
+    for (const activeFrom of [new Date(now.getTime() - 11 * DAY_MS).toISOString(), 'tomorrow', '2026-13-01T00:00:00Z', 5]) {
+      const response = await t.request('POST', `/v1/customers/${customer.id}/credits/top_ups`, { ...TOP_UP, active_from: activeFrom });
+      expect(response.status, `${activeFrom}: ${response.text}`).toBe(400);
+      expectValid('400Error', response.body);
+      expect(response.body.validation_errors.join(' ')).toContain('active_from');
+    }
+    const recent = new Date(now.getTime() - 9 * DAY_MS).toISOString();
+    expect((await createTopUp(customer.id, { ...TOP_UP, active_from: recent })).active_from).toBe(recent);
+  });
+
+  // Runs last in this file: it moves the service's clock forward.
+  it('a crossing before active_from writes nothing; the first crossing after it writes the top-up', async () => {
+    const now = await serviceNow();
+    const customer = await createCustomer(t, { currency: 'USD' });
+    await addEntry(t, customer.id, { entry_type: 'increment', amount: 20 });
+    const activeFrom = new Date(now.getTime() + HOUR_MS);
+    await createTopUp(customer.id, { ...TOP_UP, active_from: activeFrom.toISOString() });
+
+    // 20 → 5 crosses 10, but the top-up starts in an hour.
+    await addEntry(t, customer.id, { entry_type: 'decrement', amount: 15 });
+    expect(await topUpIncrements(customer.id)).toEqual([]);
+
+    const advanced = await t.request('POST', '/v1/test_clock/advance', { to: new Date(activeFrom.getTime() + 60_000).toISOString() });
+    expect(advanced.status, advanced.text).toBe(200);
+    // Lifted above the threshold and crossed again, now that the top-up is active.
+    await addEntry(t, customer.id, { entry_type: 'increment', amount: 10 });
+    await addEntry(t, customer.id, { entry_type: 'decrement', amount: 10 });
+    expect(await topUpIncrements(customer.id)).toHaveLength(1);
+    expect(await expectLedgerConsistent(t, customer.id)).toBe('105');
+  });
+});

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../../domain/decide.ts';
 import { Decimal } from '../../../domain/decimal.ts';
-import { needsTopUp, topUpCommand, TOP_UP_DESCRIPTION, type TopUpConfig, type TopUpState } from '../../../domain/decideTopUp.ts';
+import { isTopUpActive, needsTopUp, topUpCommand, TOP_UP_DESCRIPTION, type TopUpConfig, type TopUpState } from '../../../domain/decideTopUp.ts';
 import { decideUsage } from '../../../domain/decideUsage.ts';
 import type { LedgerCommand, UsageGroup } from '../../../domain/types.ts';
 import { assertInvariants, block, counterIds, decrement, increment, NOW, sumOf } from './givenWhenThen.ts';
@@ -21,6 +21,7 @@ function config(overrides: Partial<TopUpConfig> = {}): TopUpConfig {
     invoice: { currency: 'USD', timezone: 'UTC', autoCollection: false, netTermsDays: 7, memo: null, requireSuccessfulPayment: false },
     expiresAfter: null,
     expiresAfterUnit: null,
+    activeFrom: null,
     ...overrides,
   };
 }
@@ -121,5 +122,41 @@ describe('decideUsage with a top-up', () => {
     const ledger = { currency: 'credits', balance: sumOf(blocks), nextSequenceNumber: 1 };
     const changes = decideUsage(ledger, blocks, [], [group('2026-11-21', '15')], { now: NOW, newId: counterIds() }, state(true));
     expect(changes.entries.filter((e) => e.entryType === 'increment')).toHaveLength(0);
+  });
+});
+
+describe('a top-up with active_from', () => {
+  const later = (ms: number) => new Date(NOW.getTime() + ms);
+
+  it('is active from that instant on, and always when active_from is null', () => {
+    expect(isTopUpActive(config(), NOW)).toBe(true);
+    expect(isTopUpActive(config({ activeFrom: later(1) }), NOW)).toBe(false);
+    expect(isTopUpActive(config({ activeFrom: NOW }), NOW)).toBe(true);
+    expect(isTopUpActive(config({ activeFrom: later(-1) }), NOW)).toBe(true);
+  });
+
+  it('adds nothing to a decrement crossing the threshold before active_from, and tops up at or after it', () => {
+    expect(run('15', '20', state(false, { activeFrom: later(60_000) })).entries.map((e) => e.entryType)).toEqual(['decrement']);
+    const at = run('15', '20', state(false, { activeFrom: NOW }));
+    expect(at.entries.map((e) => e.entryType)).toEqual(['decrement', 'increment']);
+    expect(at.entries[1]!.description).toBe(TOP_UP_DESCRIPTION);
+  });
+
+  it('adds nothing to a usage batch crossing the threshold before active_from', () => {
+    const group: UsageGroup = {
+      priceId: 'p1',
+      itemId: 'item',
+      usageDay: '2026-11-21',
+      dayStartsAt: new Date('2026-11-21T00:00:00Z'),
+      closesAt: new Date('2026-11-23T00:00:00Z'),
+      credits: Decimal.of('15'),
+    };
+    for (const [activeFrom, increments] of [[later(1), 0], [NOW, 1]] as const) {
+      const blocks = [block('A', '20')];
+      const ledger = { currency: 'credits', balance: sumOf(blocks), nextSequenceNumber: 1 };
+      const changes = decideUsage(ledger, blocks, [], [group], { now: NOW, newId: counterIds() }, state(false, { activeFrom }));
+      assertInvariants(blocks, ledger, changes);
+      expect(changes.entries.filter((e) => e.entryType === 'increment')).toHaveLength(increments);
+    }
   });
 });
