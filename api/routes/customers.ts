@@ -11,8 +11,9 @@ import { Customer, type CustomerRow } from '../../worker/store/entities.ts';
 import type { Orm } from '../../worker/store/orm.ts';
 import { findCustomer, listCustomers } from '../../worker/store/readQueries.ts';
 import { customerView } from '../../worker/store/views.ts';
+import { customerSchema, customersSchema, toWireCustomer } from '../wire/customer.ts';
 import { ApiError } from '../errors.ts';
-import { recordCreate, replayCreate } from '../intake/idempotency.ts';
+import { recordCreate, replayCreate, sendCreated } from '../intake/idempotency.ts';
 import { customerRequest, type CustomerRequest } from '../schemas/customerRequest.ts';
 import type { IngestDeps } from './ingest.ts';
 import { customersQuery, decodeKeyset, paginationMetadata, timeRange } from '../schemas/listQueries.ts';
@@ -68,7 +69,7 @@ async function applyAwaitingUsage(usage: IngestDeps, customer: CustomerRow, now:
 }
 
 export function registerCustomerRoutes(app: FastifyInstance, deps: { orm: Orm; clock: Clock; usage: IngestDeps }): void {
-  app.post('/v1/customers', { schema: { summary: 'Create a customer', tags: ['Customers'], body: customerRequest } }, async (request, reply) => {
+  app.post('/v1/customers', { schema: { summary: 'Create a customer', tags: ['Customers'], body: customerRequest, response: { 201: customerSchema } } }, async (request, reply) => {
     const body = request.body as CustomerRequest;
     const em = deps.orm.em.fork();
     const idempotency = await replayCreate(em, request, reply, '/v1/customers');
@@ -81,36 +82,36 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { orm: Orm; c
     }
     const now = deps.clock.now();
     const customer = newCustomer(body, now);
-    const view = customerView(customer);
+    const created = JSON.stringify(toWireCustomer(customerView(customer)));
     // A concurrent create with the same external id loses on its unique index.
-    await recordCreate(em, idempotency.fresh, view, now, (tx) => tx.insert(Customer, customer).then(() => undefined), () =>
+    await recordCreate(em, idempotency.fresh, created, now, (tx) => tx.insert(Customer, customer).then(() => undefined), () =>
       new ApiError('duplicate_resource_creation', `A customer with external_customer_id ${body.external_customer_id} already exists.`),
     );
     await applyAwaitingUsage(deps.usage, customer, now);
-    return reply.code(201).send(view);
+    return sendCreated(reply, created);
   });
 
-  app.get('/v1/customers', { schema: { summary: 'List customers', tags: ['Customers'], querystring: customersQuery } }, async (request) => {
+  app.get('/v1/customers', { schema: { summary: 'List customers', tags: ['Customers'], querystring: customersQuery, response: { 200: customersSchema } } }, async (request) => {
     const query = request.query as ReturnType<typeof customersQuery.parse>;
     const page = await listCustomers(deps.orm.em.fork(), {
       limit: query.limit,
       after: decodeKeyset(query.cursor),
       createdAt: timeRange(query, 'created_at'),
     });
-    return { data: page.data.map(customerView), pagination_metadata: paginationMetadata(page.next) };
+    return { data: page.data.map((row) => toWireCustomer(customerView(row))), pagination_metadata: paginationMetadata(page.next) };
   });
 
-  app.get('/v1/customers/:customer_id', { schema: { summary: 'Fetch a customer', tags: ['Customers'] } }, async (request) => {
+  app.get('/v1/customers/:customer_id', { schema: { summary: 'Fetch a customer', tags: ['Customers'], response: { 200: customerSchema } } }, async (request) => {
     const { customer_id: customerId } = request.params as { customer_id: string };
     const row = await findCustomer(deps.orm.em.fork(), { customerId });
     if (!row) throw ApiError.notFound(`Customer with id ${customerId} does not exist.`);
-    return customerView(row);
+    return toWireCustomer(customerView(row));
   });
 
-  app.get('/v1/customers/external_customer_id/:external_customer_id', { schema: { summary: 'Fetch a customer by external id', tags: ['Customers'] } }, async (request) => {
+  app.get('/v1/customers/external_customer_id/:external_customer_id', { schema: { summary: 'Fetch a customer by external id', tags: ['Customers'], response: { 200: customerSchema } } }, async (request) => {
     const { external_customer_id: externalCustomerId } = request.params as { external_customer_id: string };
     const row = await findCustomer(deps.orm.em.fork(), { externalCustomerId });
     if (!row) throw ApiError.notFound(`Customer with external_customer_id ${externalCustomerId} does not exist.`);
-    return customerView(row);
+    return toWireCustomer(customerView(row));
   });
 }

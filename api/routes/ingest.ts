@@ -17,6 +17,7 @@ import type { CustomerResolver } from '../customerResolver.ts';
 import type { BacklogGate } from '../intake/backlogGate.ts';
 import type { UsageCoalescer } from '../intake/usageCoalescer.ts';
 import type { ServiceMetrics } from '../metrics.ts';
+import { ingestionResponseSchema } from '../wire/event.ts';
 import { EVENTS_PER_REQUEST_MAX, ingestBody, ingestEvent, type IngestEvent } from '../schemas/ingestRequest.ts';
 
 const FUTURE_SKEW_MAX_MS = 5 * 60_000;
@@ -98,7 +99,7 @@ function queuedEvent(event: IngestEvent, customer: { id: string; externalCustome
 }
 
 export function registerIngestRoute(app: FastifyInstance, deps: IngestDeps): void {
-  app.post('/v1/ingest', { schema: { summary: 'Ingest usage events', tags: ['Events'], body: ingestBody } }, async (request) => {
+  app.post('/v1/ingest', { schema: { summary: 'Ingest usage events', tags: ['Events'], body: ingestBody, response: { 200: ingestionResponseSchema } } }, async (request) => {
     const { events } = request.body as { events: unknown[] };
     if (events.length > EVENTS_PER_REQUEST_MAX) {
       throw new ApiError('request_too_large', `send at most ${EVENTS_PER_REQUEST_MAX} events per request; this one has ${events.length}.`);
