@@ -185,6 +185,17 @@ describe('GET /docs', () => {
     expect(response.text).not.toMatch(/<script|<link|https?:\/\/(?!docs\.withorb)/);
   });
 
+  it('shows the answers with their schemas, the headers of the writes and the ingest events', async () => {
+    const { text } = await t.request('GET', '/docs', undefined, noKey);
+    expect(text).not.toContain('Default Response');
+    expect(text).toContain('<code>CreditLedgerEntry</code>');
+    expect(text).toContain('<code>Idempotency-Key</code>');
+    expect(text).toContain('<code>Prefer</code>');
+    expect(text).toContain('<code>Location</code>');
+    expect(text).toContain('<code>Problem</code> <small>application/problem+json</small>');
+    expect(text).toContain('Each of <code>events</code>');
+  });
+
   it('still needs the API key elsewhere', async () => {
     const response = await t.request('GET', '/v1/ping', undefined, noKey);
     expect(response.status).toBe(401);
