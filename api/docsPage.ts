@@ -1,7 +1,9 @@
 /**
  * `/docs` as one self-contained HTML page rendered from the OpenAPI document: every operation by
- * tag, with its parameters, body fields and answers. It loads nothing (no script, no CDN), so it
- * works on a machine without internet; the full schemas are in `/openapi.json`.
+ * tag, with its parameters (the Idempotency-Key and Prefer headers among them), body fields and
+ * answers: each answer's schema by name with its fields, errors as RFC 7807 problems. It loads
+ * nothing (no script, no CDN), so it works on a machine without internet; the full schemas are in
+ * `/openapi.json`.
  */
 
 type Json = Record<string, unknown>;
@@ -13,13 +15,14 @@ interface Operation extends Json {
   security?: unknown[];
   parameters?: { name: string; in: string; required?: boolean; description?: string; schema?: unknown }[];
   requestBody?: { content?: Record<string, { schema?: unknown }> };
-  responses?: Record<string, { description?: string }>;
+  responses?: Record<string, { description?: string; headers?: Record<string, unknown>; content?: Record<string, { schema?: unknown }> }>;
 }
 
 export interface OpenApiDocument {
   info: { title: string; version: string; description?: string };
   tags?: { name: string; description?: string }[];
   paths: Record<string, Record<string, Operation>>;
+  components?: { schemas?: Record<string, unknown> };
 }
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
@@ -67,6 +70,7 @@ function parametersHtml(operation: Operation): string {
   return `<h4>Parameters</h4>${table(['name', 'in', 'required', 'type', 'description'], rows)}`;
 }
 
+/** An object's fields; the items of an array of inline objects (ingest's events) follow it. */
 function fieldsHtml(schema: Json): string {
   const properties = isObject(schema.properties) ? schema.properties : {};
   const required = new Set(Array.isArray(schema.required) ? schema.required : []);
@@ -75,41 +79,71 @@ function fieldsHtml(schema: Json): string {
     required.has(name) ? 'yes' : 'no',
     `<code>${escape(typeOf(field))}</code>`,
   ]);
-  return rows.length === 0 ? '<p>Any JSON value.</p>' : table(['field', 'required', 'type'], rows);
+  const items = Object.entries(properties)
+    .filter(([, field]) => isObject(field) && isObject(field.items) && isObject(field.items.properties))
+    .map(([name, field]) => `<h5>Each of <code>${escape(name)}</code></h5>${fieldsHtml((field as Json).items as Json)}`);
+  return rows.length === 0 ? '<p>Any JSON value.</p>' : table(['field', 'required', 'type'], rows) + items.join('');
 }
 
 /** Body fields; a union (Orb's five ledger entry types) is shown one variant after another. */
-function bodyHtml(operation: Operation): string {
+function bodyHtml(document: OpenApiDocument, operation: Operation): string {
   const content = operation.requestBody?.content ?? {};
   return Object.entries(content)
-    .map(([mediaType, { schema }]) => {
-      const variants = isObject(schema) ? (schema.oneOf ?? schema.anyOf) : undefined;
+    .map(([mediaType, { schema: declared }]) => {
+      const schema = resolved(document, declared);
+      const variants = schema.oneOf ?? schema.anyOf;
       const parts = Array.isArray(variants)
         ? variants.filter(isObject).map((variant, index) => {
             const discriminator = Object.values(isObject(variant.properties) ? variant.properties : {}).find((field) => isObject(field) && 'const' in field);
             const title = isObject(discriminator) ? JSON.stringify(discriminator.const) : `variant ${index + 1}`;
             return `<h5>${escape(title)}</h5>${fieldsHtml(variant)}`;
           })
-        : [fieldsHtml(isObject(schema) ? schema : {})];
+        : [fieldsHtml(schema)];
       return `<h4>Body <small>${escape(mediaType)}</small></h4>${parts.join('')}`;
     })
     .join('');
 }
 
-function responsesHtml(operation: Operation): string {
-  const items = Object.entries(operation.responses ?? {}).map(
-    ([status, response]) => `<li><code>${escape(status)}</code> ${escape(response.description ?? '')}</li>`,
-  );
-  return items.length === 0 ? '' : `<h4>Answers</h4><ul>${items.join('')}</ul>`;
+/** A component schema for `$ref`, so that an answer's fields can be listed. */
+function resolved(document: OpenApiDocument, schema: unknown): Json {
+  if (isObject(schema) && typeof schema.$ref === 'string') return resolved(document, document.components?.schemas?.[schema.$ref.split('/').at(-1) ?? '']);
+  return isObject(schema) ? schema : {};
 }
 
-function operationHtml(method: string, path: string, operation: Operation): string {
+/** A success answer's fields; a union (the ledger entry types) one variant after another. */
+function answerFieldsHtml(document: OpenApiDocument, schema: unknown): string {
+  const target = resolved(document, schema);
+  const variants = target.oneOf ?? target.anyOf;
+  if (!Array.isArray(variants)) return isObject(target.properties) ? fieldsHtml(target) : '';
+  return variants
+    .map((variant) => {
+      const branch = resolved(document, variant);
+      const entryType = isObject(branch.properties) ? Object.values(branch.properties).find((field) => isObject(field) && 'const' in field) : undefined;
+      return `<h5>${escape(isObject(entryType) ? JSON.stringify(entryType.const) : typeOf(variant))}</h5>${fieldsHtml(branch)}`;
+    })
+    .join('');
+}
+
+function responsesHtml(document: OpenApiDocument, operation: Operation): string {
+  const entries = Object.entries(operation.responses ?? {});
+  const items = entries.map(([status, response]) => {
+    const media = Object.entries(response.content ?? {});
+    const types = media.map(([mediaType, { schema }]) => `<code>${escape(typeOf(schema))}</code> <small>${escape(mediaType)}</small>`).join(', ');
+    const headers = Object.keys(response.headers ?? {}).map((name) => `<code>${escape(name)}</code>`).join(', ');
+    return `<li><code>${escape(status)}</code> ${types}${headers ? ` with header ${headers}` : ''} ${escape(response.description ?? '')}</li>`;
+  });
+  const success = entries.find(([status, response]) => /^2/.test(status) && response.content?.['application/json']);
+  const fields = success ? answerFieldsHtml(document, success[1].content?.['application/json']?.schema) : '';
+  return items.length === 0 ? '' : `<h4>Answers</h4><ul>${items.join('')}</ul>${fields}`;
+}
+
+function operationHtml(document: OpenApiDocument, method: string, path: string, operation: Operation): string {
   const anchor = `${method}-${path}`.replace(/[^a-zA-Z0-9]+/g, '-');
   const auth = Array.isArray(operation.security) && operation.security.length === 0 ? '<p class="public">No API key needed.</p>' : '';
   return `<section class="operation" id="${escape(anchor)}">
 <h3><span class="method ${escape(method)}">${escape(method.toUpperCase())}</span> <code>${escape(path)}</code></h3>
 <p>${escape(operation.summary ?? '')}</p>${operation.description ? `<p class="description">${escape(operation.description)}</p>` : ''}${auth}
-${parametersHtml(operation)}${bodyHtml(operation)}${responsesHtml(operation)}
+${parametersHtml(operation)}${bodyHtml(document, operation)}${responsesHtml(document, operation)}
 </section>`;
 }
 
@@ -120,7 +154,7 @@ export function renderDocsPage(document: OpenApiDocument): string {
       const operation = item[method];
       if (!operation) continue;
       const tag = operation.tags?.[0] ?? UNTAGGED;
-      byTag.set(tag, [...(byTag.get(tag) ?? []), operationHtml(method, path, operation)]);
+      byTag.set(tag, [...(byTag.get(tag) ?? []), operationHtml(document, method, path, operation)]);
     }
   }
   const descriptions = new Map((document.tags ?? []).map((tag) => [tag.name, tag.description ?? '']));

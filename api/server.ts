@@ -4,7 +4,7 @@
  * Redis with their own database and queue prefix.
  */
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
-import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import { validatorCompiler } from 'fastify-type-provider-zod';
 import type { Duration } from 'luxon';
 import type { Logger } from 'pino';
 import { ManualClock, type Clock } from '../worker/clock.ts';
@@ -41,6 +41,7 @@ import { registerPingRoute } from './routes/ping.ts';
 import { registerTestClockRoutes } from './routes/testClock.ts';
 import { registerTopUpRoutes } from './routes/topUps.ts';
 import { registerUsagePriceRoutes } from './routes/usagePrices.ts';
+import { wireSerializerCompiler } from './wire/serializer.ts';
 import type { QueueStore } from '../worker/queueStore.ts';
 
 /** Orb's bodies are small; 1 MiB leaves room for large ingest batches later. */
@@ -81,7 +82,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     frameworkErrors: sendFrameworkProblem,
   }) as unknown as FastifyInstance;
   app.setValidatorCompiler(validatorCompiler);
-  app.setSerializerCompiler(serializerCompiler);
+  // Response schemas document the wire shapes (api/wire/*); bodies are written by JSON.stringify.
+  app.setSerializerCompiler(wireSerializerCompiler);
   registerJsonBodyParser(app);
   registerErrorHandlers(app);
   // Before any route: it collects the routes as they are added.

@@ -2,7 +2,9 @@
  * HTTP `Idempotency-Key` (ARCHITECTURE.md "Delivery, idempotency, failure"): a key is stored with
  * a fingerprint of method, path and body. The same key and body get the first answer again with
  * `Idempotent-Replayed: true`; the same key with another body, or while the first is still in
- * flight, gets a 409 (Orb's SDK retries 409s).
+ * flight, gets a 409 (Orb's SDK retries 409s). A create's answer is stored as the very text that
+ * was sent (a JSON string in the jsonb column), so a replay is byte-identical to the first answer:
+ * jsonb would reorder an object's keys, metadata included.
  */
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -47,18 +49,26 @@ export async function replayCreate(
   if (stored.fingerprint !== print || stored.responseStatus === null) {
     throw new ApiError('resource_conflict', `Idempotency-Key ${key} was already used for a different request.`);
   }
-  return { replayed: reply.code(stored.responseStatus ?? 201).header('idempotent-replayed', 'true').send(stored.responseBody) };
+  reply.code(stored.responseStatus ?? 201).header('idempotent-replayed', 'true');
+  // Keys stored before answers were kept as text hold the answer's object: sent as it is.
+  return { replayed: typeof stored.responseBody === 'string' ? sendCreated(reply, stored.responseBody, stored.responseStatus ?? 201) : reply.send(stored.responseBody) };
+}
+
+/** Sends a create's answer, already written as JSON text (what `recordCreate` stored). */
+export function sendCreated(reply: FastifyReply, json: string, status = 201): FastifyReply {
+  return reply.code(status).type('application/json; charset=utf-8').send(json);
 }
 
 /**
- * Inserts the created row(s) and the key with the 201 response, in one transaction. The key goes
+ * Inserts the created row(s) and the key with the 201 response (`json`: the answer's text, sent
+ * with `sendCreated`), in one transaction. The key goes
  * first: a concurrent request with the same key waits on it and gets a retryable 409 rather than
  * losing on the resource's own unique index. `onConflict` maps that index's violation.
  */
 export async function recordCreate(
   em: EntityManager,
   createKey: CreateKey,
-  response: unknown,
+  json: string,
   now: Date,
   insert: (tx: EntityManager) => Promise<void>,
   onConflict: (violation: { constraint?: string; message?: string }) => Error | undefined | Promise<Error | undefined>,
@@ -67,7 +77,7 @@ export async function recordCreate(
   try {
     await em.transactional(async (tx) => {
       if (key !== undefined) {
-        await tx.insert(IdempotencyKey, { key, fingerprint: print, requestId: null, responseStatus: 201, responseBody: response, createdAt: now });
+        await tx.insert(IdempotencyKey, { key, fingerprint: print, requestId: null, responseStatus: 201, responseBody: json, createdAt: now });
       }
       await insert(tx);
     });

@@ -40,6 +40,12 @@ import {
   type BalanceTransactionsQuery,
 } from '../schemas/balanceTransactionRequest.ts';
 import { decodeSeq, paginationMetadata, timeRange } from '../schemas/listQueries.ts';
+import {
+  balanceTransactionRequestSchema,
+  balanceTransactionSchema,
+  balanceTransactionsSchema,
+  toWireBalanceTransaction,
+} from '../wire/balanceTransaction.ts';
 import { routeBothCustomerForms } from './customerPaths.ts';
 
 type BalanceAnswer = { kind: 'outcome'; outcome: BalanceOutcome; replayed: boolean } | { kind: 'accepted'; request: BalanceRequestRow };
@@ -101,7 +107,7 @@ function requestView(request: BalanceRequestRow, transaction: BalanceTransaction
   return {
     id: request.id,
     status,
-    transaction,
+    transaction: transaction === null ? null : toWireBalanceTransaction(transaction),
     error: request.error ? outcomeProblem(request.error) : null,
     created_at: request.createdAt.toISOString(),
     completed_at: request.completedAt?.toISOString() ?? null,
@@ -117,8 +123,7 @@ function answer(reply: FastifyReply, result: BalanceAnswer): FastifyReply {
   }
   if (result.replayed) reply.header('idempotent-replayed', 'true');
   const { outcome } = result;
-  // Amounts stay strings here (Orb's CustomerBalanceTransaction), so no api/wire.ts conversion.
-  if (outcome.status === 'committed') return reply.code(200).send(outcome.transaction);
+  if (outcome.status === 'committed') return reply.code(200).send(toWireBalanceTransaction(outcome.transaction));
   return sendProblem(reply, outcomeProblem(outcome.error));
 }
 
@@ -131,7 +136,12 @@ function idempotencyOf(key: string | string[] | undefined, customerId: string, r
 }
 
 export function registerBalanceTransactionRoutes(app: FastifyInstance, deps: { intake: IntakeDeps; customers: CustomerResolver }): void {
-  const createSchema = { summary: 'Create a customer balance transaction', tags: ['Customers'], body: balanceTransactionRequest };
+  const createSchema = {
+    summary: 'Create a customer balance transaction',
+    tags: ['Customers'],
+    body: balanceTransactionRequest,
+    response: { 200: balanceTransactionSchema, 202: balanceTransactionRequestSchema },
+  };
   routeBothCustomerForms(app, 'POST', '/balance_transactions', createSchema, async (path, request, reply) => {
     const body = request.body as BalanceTransactionRequest;
     const customer = await deps.customers.resolve(path);
@@ -149,7 +159,12 @@ export function registerBalanceTransactionRoutes(app: FastifyInstance, deps: { i
     return answer(reply, await accept(deps.intake, { customer, payload, idempotency, respondAsync, httpRequestId: request.id }));
   });
 
-  const listSchema = { summary: 'List customer balance transactions', tags: ['Customers'], querystring: balanceTransactionsQuery };
+  const listSchema = {
+    summary: 'List customer balance transactions',
+    tags: ['Customers'],
+    querystring: balanceTransactionsQuery,
+    response: { 200: balanceTransactionsSchema },
+  };
   routeBothCustomerForms(app, 'GET', '/balance_transactions', listSchema, async (path, request) => {
     const query = request.query as BalanceTransactionsQuery;
     const customer = await deps.customers.resolve(path);
@@ -158,10 +173,14 @@ export function registerBalanceTransactionRoutes(app: FastifyInstance, deps: { i
       afterSeq: decodeSeq(query.cursor),
       operationTime: timeRange(query, 'operation_time'),
     });
-    return { data: page.data, pagination_metadata: paginationMetadata(page.next) };
+    return { data: page.data.map(toWireBalanceTransaction), pagination_metadata: paginationMetadata(page.next) };
   });
 
-  const pollSchema = { summary: 'Fetch the status of a customer balance transaction request', tags: ['Customers'] };
+  const pollSchema = {
+    summary: 'Fetch the status of a customer balance transaction request',
+    tags: ['Customers'],
+    response: { 200: balanceTransactionRequestSchema },
+  };
   app.get('/v1/balance_transaction_requests/:request_id', { schema: pollSchema }, async (request) => {
     const { request_id: requestId } = request.params as { request_id: string };
     const em = deps.intake.orm.em.fork();

@@ -9,11 +9,11 @@ import type { Orm } from '../../worker/store/orm.ts';
 import { listCreditBlocks } from '../../worker/store/readQueries.ts';
 import type { CustomerResolver } from '../customerResolver.ts';
 import { creditsQuery, decodeKeyset, paginationMetadata, timeRange, type CreditsQuery } from '../schemas/listQueries.ts';
-import { toWire } from '../wire.ts';
+import { customerCreditBalancesSchema, toWireCreditBlock } from '../wire/creditBlock.ts';
 import { routeBothCustomerForms } from './customerPaths.ts';
 
 export function registerCreditRoutes(app: FastifyInstance, deps: { orm: Orm; customers: CustomerResolver; clock: Clock }): void {
-  routeBothCustomerForms(app, 'GET', '/credits', { summary: 'List credit blocks (the balance)', tags: ['Credits'], querystring: creditsQuery }, async (path, request) => {
+  routeBothCustomerForms(app, 'GET', '/credits', { summary: 'List credit blocks (the balance)', tags: ['Credits'], querystring: creditsQuery, response: { 200: customerCreditBalancesSchema } }, async (path, request) => {
     const query = request.query as CreditsQuery;
     const customer = await deps.customers.resolve(path);
     const page = await listCreditBlocks(deps.orm.em.fork(), customer.id, {
@@ -24,6 +24,6 @@ export function registerCreditRoutes(app: FastifyInstance, deps: { orm: Orm; cus
       now: deps.clock.now(),
       effectiveDate: timeRange(query, 'effective_date'),
     });
-    return toWire({ data: page.data, pagination_metadata: paginationMetadata(page.next) });
+    return { data: page.data.map(toWireCreditBlock), pagination_metadata: paginationMetadata(page.next) };
   });
 }

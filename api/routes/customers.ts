@@ -19,8 +19,9 @@ import { Customer, type CustomerRow } from '../../worker/store/entities.ts';
 import type { Orm } from '../../worker/store/orm.ts';
 import { findCustomer, listCustomers } from '../../worker/store/readQueries.ts';
 import { customerView, NO_HIERARCHY, type CustomerHierarchyView } from '../../worker/store/views.ts';
+import { customerSchema, customersSchema, toWireCustomer } from '../wire/customer.ts';
 import { ApiError } from '../errors.ts';
-import { recordCreate, replayCreate } from '../intake/idempotency.ts';
+import { recordCreate, replayCreate, sendCreated } from '../intake/idempotency.ts';
 import { customerRequest, type CustomerRequest, type HierarchyConfig } from '../schemas/customerRequest.ts';
 import type { IngestDeps } from './ingest.ts';
 import { customersQuery, decodeKeyset, paginationMetadata, timeRange } from '../schemas/listQueries.ts';
@@ -113,7 +114,7 @@ async function applyAwaitingUsage(usage: IngestDeps, customer: CustomerRow, now:
 }
 
 export function registerCustomerRoutes(app: FastifyInstance, deps: { orm: Orm; clock: Clock; usage: IngestDeps }): void {
-  app.post('/v1/customers', { schema: { summary: 'Create a customer', tags: ['Customers'], body: customerRequest } }, async (request, reply) => {
+  app.post('/v1/customers', { schema: { summary: 'Create a customer', tags: ['Customers'], body: customerRequest, response: { 201: customerSchema } } }, async (request, reply) => {
     const body = request.body as CustomerRequest;
     const em = deps.orm.em.fork();
     const idempotency = await replayCreate(em, request, reply, '/v1/customers');
@@ -127,7 +128,7 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { orm: Orm; c
     const now = deps.clock.now();
     const customer = newCustomer(body, now);
     const related = hierarchyIds(body.hierarchy);
-    const view = customerView(customer, checkHierarchy(body.hierarchy, await hierarchyLinks(em, related)));
+    const created = JSON.stringify(toWireCustomer(customerView(customer, checkHierarchy(body.hierarchy, await hierarchyLinks(em, related)))));
     // A concurrent create with the same external id loses on its unique index; one naming the
     // same customers in a hierarchy waits on their row locks and checks again.
     const insert = async (tx: EntityManager) => {
@@ -135,14 +136,14 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { orm: Orm; c
       await tx.insert(Customer, customer);
       await adoptChildren(tx, customer.id, body.hierarchy?.child_customer_ids ?? []);
     };
-    await recordCreate(em, idempotency.fresh, view, now, insert, () =>
+    await recordCreate(em, idempotency.fresh, created, now, insert, () =>
       new ApiError('duplicate_resource_creation', `A customer with external_customer_id ${body.external_customer_id} already exists.`),
     );
     await applyAwaitingUsage(deps.usage, customer, now);
-    return reply.code(201).send(view);
+    return sendCreated(reply, created);
   });
 
-  app.get('/v1/customers', { schema: { summary: 'List customers', tags: ['Customers'], querystring: customersQuery } }, async (request) => {
+  app.get('/v1/customers', { schema: { summary: 'List customers', tags: ['Customers'], querystring: customersQuery, response: { 200: customersSchema } } }, async (request) => {
     const query = request.query as ReturnType<typeof customersQuery.parse>;
     const em = deps.orm.em.fork();
     const page = await listCustomers(em, {
@@ -151,22 +152,22 @@ export function registerCustomerRoutes(app: FastifyInstance, deps: { orm: Orm; c
       createdAt: timeRange(query, 'created_at'),
     });
     const hierarchies = await hierarchiesOf(em, page.data);
-    return { data: page.data.map((row) => customerView(row, hierarchies.get(row.id))), pagination_metadata: paginationMetadata(page.next) };
+    return { data: page.data.map((row) => toWireCustomer(customerView(row, hierarchies.get(row.id)))), pagination_metadata: paginationMetadata(page.next) };
   });
 
-  app.get('/v1/customers/:customer_id', { schema: { summary: 'Fetch a customer', tags: ['Customers'] } }, async (request) => {
+  app.get('/v1/customers/:customer_id', { schema: { summary: 'Fetch a customer', tags: ['Customers'], response: { 200: customerSchema } } }, async (request) => {
     const { customer_id: customerId } = request.params as { customer_id: string };
     const em = deps.orm.em.fork();
     const row = await findCustomer(em, { customerId });
     if (!row) throw ApiError.notFound(`Customer with id ${customerId} does not exist.`);
-    return customerView(row, (await hierarchiesOf(em, [row])).get(row.id));
+    return toWireCustomer(customerView(row, (await hierarchiesOf(em, [row])).get(row.id)));
   });
 
-  app.get('/v1/customers/external_customer_id/:external_customer_id', { schema: { summary: 'Fetch a customer by external id', tags: ['Customers'] } }, async (request) => {
+  app.get('/v1/customers/external_customer_id/:external_customer_id', { schema: { summary: 'Fetch a customer by external id', tags: ['Customers'], response: { 200: customerSchema } } }, async (request) => {
     const { external_customer_id: externalCustomerId } = request.params as { external_customer_id: string };
     const em = deps.orm.em.fork();
     const row = await findCustomer(em, { externalCustomerId });
     if (!row) throw ApiError.notFound(`Customer with external_customer_id ${externalCustomerId} does not exist.`);
-    return customerView(row, (await hierarchiesOf(em, [row])).get(row.id));
+    return toWireCustomer(customerView(row, (await hierarchiesOf(em, [row])).get(row.id)));
   });
 }

@@ -13,16 +13,16 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../worker/clock.ts';
-import { JsonNumber, parseExactJson } from '../../worker/exactJson.ts';
 import { newId } from '../../worker/ids.ts';
 import { partitionOf } from '../../worker/partition.ts';
 import type { DeprecationOutcome } from '../../worker/processors/deprecateEvent.ts';
 import type { PartitionQueues } from '../../worker/queues.ts';
-import { findEventOwner, searchEvents, type SearchedEvent } from '../../worker/store/eventQueries.ts';
+import { findEventOwner, searchEvents } from '../../worker/store/eventQueries.ts';
 import type { Orm } from '../../worker/store/orm.ts';
 import { waitForJobs } from '../../worker/sweeps.ts';
 import { ApiError, outcomeProblem, sendProblem } from '../errors.ts';
 import { eventSearchRequest, type EventSearchRequest } from '../schemas/eventRequests.ts';
+import { deprecatedEventSchema, eventsSchema, toWireEvent } from '../wire/event.ts';
 
 /** Orb's default search window: one week back from now. */
 const SEARCH_WINDOW_DEFAULT_MS = 7 * 24 * 60 * 60 * 1000;
@@ -36,28 +36,8 @@ export interface EventRouteDeps {
   partitions: number;
 }
 
-/** Exact JSON numbers (JsonNumber) become raw JSON, so the reply carries the digits as ingested. */
-function exactToWire(value: unknown): unknown {
-  if (value instanceof JsonNumber) return JSON.rawJSON(value.source);
-  if (Array.isArray(value)) return value.map(exactToWire);
-  if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(Object.entries(value).map(([key, field]) => [key, exactToWire(field)]));
-}
-
-function eventView(event: SearchedEvent) {
-  return {
-    id: event.id,
-    customer_id: event.customerId,
-    external_customer_id: event.externalCustomerId,
-    event_name: event.eventName,
-    properties: exactToWire(parseExactJson(event.propertiesText)),
-    timestamp: event.timestamp.toISOString(),
-    deprecated: event.status === 'deprecated',
-  };
-}
-
 function registerSearch(app: FastifyInstance, deps: EventRouteDeps): void {
-  app.post('/v1/events/search', { schema: { summary: 'Search events by id', tags: ['Events'], body: eventSearchRequest } }, async (request) => {
+  app.post('/v1/events/search', { schema: { summary: 'Search events by id', tags: ['Events'], body: eventSearchRequest, response: { 200: eventsSchema } } }, async (request) => {
     const body = request.body as EventSearchRequest;
     const now = deps.clock.now();
     const from = body.timeframe_start ? new Date(body.timeframe_start) : new Date(now.getTime() - SEARCH_WINDOW_DEFAULT_MS);
@@ -69,12 +49,12 @@ function registerSearch(app: FastifyInstance, deps: EventRouteDeps): void {
       );
     }
     const events = await searchEvents(deps.orm.em.fork(), body.event_ids, from, to);
-    return { data: events.map(eventView) };
+    return { data: events.map(toWireEvent) };
   });
 }
 
 function registerDeprecate(app: FastifyInstance, deps: EventRouteDeps): void {
-  app.put('/v1/events/:event_id/deprecate', { schema: { summary: 'Deprecate an event', tags: ['Events'] } }, async (request, reply) => {
+  app.put('/v1/events/:event_id/deprecate', { schema: { summary: 'Deprecate an event', tags: ['Events'], response: { 200: deprecatedEventSchema } } }, async (request, reply) => {
     const { event_id: eventId } = request.params as { event_id: string };
     const owner = await findEventOwner(deps.orm.em.fork(), eventId);
     if (!owner) throw ApiError.notFound(`Event with id ${eventId} does not exist.`);

@@ -24,6 +24,7 @@ import type { BacklogGate } from '../intake/backlogGate.ts';
 import type { UsageCoalescer } from '../intake/usageCoalescer.ts';
 import type { ServiceMetrics } from '../metrics.ts';
 import { ingestedKeys } from '../../worker/store/ingestedKeys.ts';
+import { ingestionResponseSchema } from '../wire/event.ts';
 import { EVENTS_PER_REQUEST_MAX, ingestBody, ingestEvent, ingestQuery, type IngestEvent } from '../schemas/ingestRequest.ts';
 
 const FUTURE_SKEW_MAX_MS = 5 * 60_000;
@@ -120,7 +121,7 @@ function queuedEvent(event: IngestEvent, customer: { id: string; externalCustome
 }
 
 export function registerIngestRoute(app: FastifyInstance, deps: IngestDeps): void {
-  app.post('/v1/ingest', { schema: { summary: 'Ingest usage events', tags: ['Events'], body: ingestBody, querystring: ingestQuery } }, async (request) => {
+  app.post('/v1/ingest', { schema: { summary: 'Ingest usage events', tags: ['Events'], body: ingestBody, querystring: ingestQuery, response: { 200: ingestionResponseSchema } } }, async (request) => {
     const { events } = request.body as { events: unknown[] };
     const { debug } = request.query as { debug: boolean };
     if (events.length > EVENTS_PER_REQUEST_MAX) {

@@ -19,7 +19,7 @@ import type { Orm } from '../../worker/store/orm.ts';
 import { waitForJobs } from '../../worker/sweeps.ts';
 import { ApiError, outcomeProblem, sendProblem } from '../errors.ts';
 import { markPaidRequest, type MarkPaidRequest } from '../schemas/invoiceRequests.ts';
-import { invoiceToWire } from '../wire.ts';
+import { invoiceSchema, toWireInvoice } from '../wire/invoice.ts';
 
 /** How long a change waits for its job before answering from Postgres (or 503). */
 const INVOICE_CHANGE_WAIT_MS = 10_000;
@@ -49,7 +49,7 @@ async function change(deps: InvoiceRouteDeps, reply: FastifyReply, invoiceId: st
   if (outcome?.status === 'failed') return sendProblem(reply, outcomeProblem(outcome.error));
   const after = await invoiceOr404(deps, invoiceId);
   const wanted = action.type === 'void' ? 'void' : 'paid';
-  if (outcome?.status === 'changed' || (after.status === wanted && before.status !== wanted)) return invoiceToWire(invoiceView(after));
+  if (outcome?.status === 'changed' || (after.status === wanted && before.status !== wanted)) return toWireInvoice(invoiceView(after));
   throw new ApiError(
     'unavailable',
     finished
@@ -59,13 +59,13 @@ async function change(deps: InvoiceRouteDeps, reply: FastifyReply, invoiceId: st
 }
 
 export function registerInvoiceRoutes(app: FastifyInstance, deps: InvoiceRouteDeps): void {
-  app.get('/v1/invoices/:invoice_id', { schema: { summary: 'Fetch an invoice', tags: ['Credits'] } }, async (request) => {
+  app.get('/v1/invoices/:invoice_id', { schema: { summary: 'Fetch an invoice', tags: ['Credits'], response: { 200: invoiceSchema } } }, async (request) => {
     const { invoice_id: invoiceId } = request.params as { invoice_id: string };
-    return invoiceToWire(invoiceView(await invoiceOr404(deps, invoiceId)));
+    return toWireInvoice(invoiceView(await invoiceOr404(deps, invoiceId)));
   });
   app.post(
     '/v1/invoices/:invoice_id/mark_paid',
-    { schema: { summary: 'Mark an invoice paid', tags: ['Credits'], body: markPaidRequest } },
+    { schema: { summary: 'Mark an invoice paid', tags: ['Credits'], body: markPaidRequest, response: { 200: invoiceSchema } } },
     async (request, reply) => {
       const { invoice_id: invoiceId } = request.params as { invoice_id: string };
       const body = request.body as MarkPaidRequest;
@@ -77,7 +77,7 @@ export function registerInvoiceRoutes(app: FastifyInstance, deps: InvoiceRouteDe
       });
     },
   );
-  app.post('/v1/invoices/:invoice_id/void', { schema: { summary: 'Void an invoice', tags: ['Credits'] } }, async (request, reply) => {
+  app.post('/v1/invoices/:invoice_id/void', { schema: { summary: 'Void an invoice', tags: ['Credits'], response: { 200: invoiceSchema } } }, async (request, reply) => {
     const { invoice_id: invoiceId } = request.params as { invoice_id: string };
     return change(deps, reply, invoiceId, { type: 'void' });
   });

@@ -6,13 +6,13 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { invoiceSettingsProblem } from '../../domain/invoiceFor.ts';
 import type { LedgerRequestPayload } from '../../worker/ledgerRequestPayload.ts';
-import { ledgerRequestView } from '../../worker/store/views.ts';
 import type { CustomerKey, CustomerResolver } from '../customerResolver.ts';
 import { ApiError, outcomeProblem, sendProblem } from '../errors.ts';
 import { fingerprint, IDEMPOTENCY_KEY_LENGTH_MAX } from '../intake/idempotency.ts';
 import { acceptLedgerRequest, type IntakeAnswer, type IntakeDeps } from '../intake/ledgerIntake.ts';
 import { ledgerEntryRequest, type LedgerEntryRequest } from '../schemas/ledgerEntryRequest.ts';
-import { toWire } from '../wire.ts';
+import { ledgerEntrySchema, toWireLedgerEntry } from '../wire/ledgerEntry.ts';
+import { ledgerRequestSchema, toWireLedgerRequest } from '../wire/ledgerRequest.ts';
 import { routeBothCustomerForms } from './customerPaths.ts';
 
 const CURRENCY_DEFAULT = 'credits';
@@ -90,16 +90,22 @@ function answer(reply: FastifyReply, result: IntakeAnswer): FastifyReply {
     return reply
       .code(202)
       .header('location', `/v1/ledger_requests/${result.request.id}`)
-      .send(ledgerRequestView(result.request, [], 'queued'));
+      .send(toWireLedgerRequest({ ...result.request, status: 'queued' }, [], null));
   }
   if (result.replayed) reply.header('idempotent-replayed', 'true');
   const { outcome } = result;
-  if (outcome.status === 'committed') return reply.code(201).send(toWire(outcome.entry));
+  if (outcome.status === 'committed') return reply.code(201).send(toWireLedgerEntry(outcome.entry));
   return sendProblem(reply, outcomeProblem(outcome.error));
 }
 
 export function registerLedgerEntryRoutes(app: FastifyInstance, deps: { intake: IntakeDeps; customers: CustomerResolver }): void {
-  routeBothCustomerForms(app, 'POST', '/credits/ledger_entry', { summary: 'Create a ledger entry', tags: ['Credits'], body: ledgerEntryRequest }, async (path, request, reply) => {
+  const schema = {
+    summary: 'Create a ledger entry',
+    tags: ['Credits'],
+    body: ledgerEntryRequest,
+    response: { 201: ledgerEntrySchema, 202: ledgerRequestSchema },
+  };
+  routeBothCustomerForms(app, 'POST', '/credits/ledger_entry', schema, async (path, request, reply) => {
     const body = request.body as LedgerEntryRequest;
     const customer = await deps.customers.resolve(path);
     checkCurrency(body.currency, customer.currency);

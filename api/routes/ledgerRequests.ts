@@ -9,12 +9,12 @@ import type { PartitionQueues } from '../../worker/queues.ts';
 import { Customer, LedgerRequest } from '../../worker/store/entities.ts';
 import type { Orm } from '../../worker/store/orm.ts';
 import { entryViews } from '../../worker/store/readQueries.ts';
-import { ledgerRequestView, type RequestStatus } from '../../worker/store/views.ts';
+import type { RequestStatus } from '../../worker/store/views.ts';
 import { ApiError, outcomeProblem } from '../errors.ts';
-import { toWire } from '../wire.ts';
+import { ledgerRequestSchema, toWireLedgerRequest } from '../wire/ledgerRequest.ts';
 
 export function registerLedgerRequestRoutes(app: FastifyInstance, deps: { orm: Orm; queues: PartitionQueues }): void {
-  app.get('/v1/ledger_requests/:request_id', { schema: { summary: 'Fetch the status of a ledger request', tags: ['Ledger requests'] } }, async (request) => {
+  app.get('/v1/ledger_requests/:request_id', { schema: { summary: 'Fetch the status of a ledger request', tags: ['Ledger requests'], response: { 200: ledgerRequestSchema } } }, async (request) => {
     const { request_id: requestId } = request.params as { request_id: string };
     const em = deps.orm.em.fork();
     const row = await em.findOne(LedgerRequest, { id: requestId });
@@ -26,7 +26,6 @@ export function registerLedgerRequestRoutes(app: FastifyInstance, deps: { orm: O
     }
     const customer = await em.findOneOrFail(Customer, { id: row.customerId });
     const entries = await entryViews(em, row.entryIds, customer);
-    const view = ledgerRequestView(row, entries, status);
-    return toWire({ ...view, error: row.error ? outcomeProblem(row.error as OutcomeError) : null });
+    return toWireLedgerRequest({ ...row, status }, entries, row.error ? outcomeProblem(row.error as OutcomeError) : null);
   });
 }

@@ -6,6 +6,7 @@
  * (domain/decideTopUp.ts). An `Idempotency-Key` on create replays the first answer.
  */
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import { Decimal } from '../../domain/decimal.ts';
 import { exactProduct } from '../../domain/invoiceFor.ts';
 import type { Clock } from '../../worker/clock.ts';
@@ -14,7 +15,8 @@ import type { Orm } from '../../worker/store/orm.ts';
 import { deleteTopUp, listTopUps, replaceTopUp, topUpView, type TopUpRow } from '../../worker/store/topUps.ts';
 import type { CustomerKey, CustomerResolver } from '../customerResolver.ts';
 import { ApiError } from '../errors.ts';
-import { recordCreate, replayCreate } from '../intake/idempotency.ts';
+import { recordCreate, replayCreate, sendCreated } from '../intake/idempotency.ts';
+import { toWireTopUp, topUpSchema, topUpsSchema } from '../wire/topUp.ts';
 import { decodeKeyset, paginationMetadata } from '../schemas/listQueries.ts';
 import { topUpRequest, topUpsQuery, type TopUpRequest, type TopUpsQuery } from '../schemas/topUpRequest.ts';
 import { routeBothCustomerForms } from './customerPaths.ts';
@@ -60,7 +62,7 @@ function checkTopUp(body: TopUpRequest, customer: CustomerKey, now: Date): strin
 }
 
 export function registerTopUpRoutes(app: FastifyInstance, deps: Deps): void {
-  routeBothCustomerForms(app, 'POST', '/credits/top_ups', { summary: 'Create a top-up', tags: TAGS, body: topUpRequest }, async (path, request, reply) => {
+  routeBothCustomerForms(app, 'POST', '/credits/top_ups', { summary: 'Create a top-up', tags: TAGS, body: topUpRequest, response: { 201: topUpSchema } }, async (path, request, reply) => {
     const customer = await deps.customers.resolve(path);
     const body = request.body as TopUpRequest;
     const em = deps.orm.em.fork();
@@ -85,26 +87,26 @@ export function registerTopUpRoutes(app: FastifyInstance, deps: Deps): void {
       active_from: body.active_from,
       created_at: now,
     };
-    const view = topUpView(row);
-    await recordCreate(em, idempotency.fresh, view, now, (tx) => replaceTopUp(tx, row).then(() => undefined), (violation) =>
+    const created = JSON.stringify(toWireTopUp(topUpView(row)));
+    await recordCreate(em, idempotency.fresh, created, now, (tx) => replaceTopUp(tx, row).then(() => undefined), (violation) =>
       /top_ups_ledger_uq/.test(`${violation.constraint} ${violation.message}`)
         ? new ApiError('resource_conflict', `Another top-up for ${body.currency} is being created for this customer; retry shortly.`)
         : undefined,
     );
-    return reply.code(201).send(view);
+    return sendCreated(reply, created);
   });
 
-  routeBothCustomerForms(app, 'GET', '/credits/top_ups', { summary: 'List top-ups', tags: TAGS, querystring: topUpsQuery }, async (path, request) => {
+  routeBothCustomerForms(app, 'GET', '/credits/top_ups', { summary: 'List top-ups', tags: TAGS, querystring: topUpsQuery, response: { 200: topUpsSchema } }, async (path, request) => {
     const customer = await deps.customers.resolve(path);
     const query = request.query as TopUpsQuery;
     const rows = await listTopUps(deps.orm.em.fork(), customer.id, query.limit, decodeKeyset(query.cursor));
     const page = rows.slice(0, query.limit);
     const last = page.at(-1);
     const next = rows.length > query.limit && last ? `${new Date(last.created_at).toISOString()}|${last.id}` : null;
-    return { data: page.map(topUpView), pagination_metadata: paginationMetadata(next) };
+    return { data: page.map((topUp) => toWireTopUp(topUpView(topUp))), pagination_metadata: paginationMetadata(next) };
   });
 
-  routeBothCustomerForms(app, 'DELETE', '/credits/top_ups/:top_up_id', { summary: 'Deactivate a top-up', tags: TAGS }, async (path, request, reply) => {
+  routeBothCustomerForms(app, 'DELETE', '/credits/top_ups/:top_up_id', { summary: 'Deactivate a top-up', tags: TAGS, response: { 204: z.null().meta({ description: 'Deactivated; nothing is returned.' }) } }, async (path, request, reply) => {
     const customer = await deps.customers.resolve(path);
     const { top_up_id: topUpId } = request.params as { top_up_id: string };
     if (!(await deleteTopUp(deps.orm.em.fork(), customer.id, topUpId))) {

@@ -5,6 +5,8 @@
  * and one accepted ledger request and balance transaction request to poll. Block expiry dates
  * differ between the customers, so that naming B's expiry on A's routes finds no block.
  * The service must run with CLOCK=manual, so that nothing becomes due while the fuzzer runs.
+ * Customers and entries carry metadata whose keys look like Orb's number fields
+ * (AMOUNT_LIKE_METADATA): every answer that holds them must return them as stored, never a 500.
  */
 import { randomBytes } from 'node:crypto';
 import { rawRequest } from './rawRequest.ts';
@@ -33,6 +35,9 @@ export interface FuzzFixture {
   balanceRequestId: string;
 }
 
+/** Metadata whose keys are Orb number fields' names and whose values are not numbers. */
+export const AMOUNT_LIKE_METADATA = { amount: 'seven', balance: '1e3', starting_balance: '', ending_balance: '0.10', quantity: 'many', void_amount: '-0', maximum_initial_balance: 'x' };
+
 type Call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<any>;
 
 function caller(baseUrl: string, apiKey: string): Call {
@@ -57,11 +62,16 @@ async function blocksOf(call: Call, customerId: string): Promise<string[]> {
 
 async function makeCustomer(call: Call, tag: string, fields: Record<string, unknown>, expiryDate: string): Promise<FixtureCustomer> {
   const externalId = `fuzz-${tag}-${randomBytes(4).toString('hex')}`;
-  const customer = await call('POST', '/v1/customers', { name: `Fuzz ${tag}`, email: `fuzz-${tag}@example.com`, external_customer_id: externalId, ...fields });
+  const metadata = AMOUNT_LIKE_METADATA;
+  const customer = await call('POST', '/v1/customers', { name: `Fuzz ${tag}`, email: `fuzz-${tag}@example.com`, external_customer_id: externalId, metadata, ...fields });
   const entryPath = `/v1/customers/${customer.id}/credits/ledger_entry`;
-  const expiring = await call('POST', entryPath, { entry_type: 'increment', amount: 100, expiry_date: expiryDate, description: `${tag} expiring` });
-  await call('POST', entryPath, { entry_type: 'increment', amount: 50 });
-  await call('POST', entryPath, { entry_type: 'decrement', amount: 5.25, description: `${tag} spend` });
+  const expiring = await call('POST', entryPath, { entry_type: 'increment', amount: 100, expiry_date: expiryDate, description: `${tag} expiring`, metadata });
+  // Twice with one key: the replay answers the stored entry again.
+  const key = { 'idempotency-key': `fuzz-${tag}-${randomBytes(4).toString('hex')}` };
+  await call('POST', entryPath, { entry_type: 'increment', amount: 50, metadata }, key);
+  await call('POST', entryPath, { entry_type: 'increment', amount: 50, metadata }, key);
+  await call('POST', entryPath, { entry_type: 'decrement', amount: 5.25, description: `${tag} spend`, metadata });
+  await call('GET', `/v1/customers/${customer.id}/credits/ledger?limit=100`);
   return { id: customer.id, externalId, blockIds: [], expiringBlockId: expiring.credit_block.id, expiryDate };
 }
 
@@ -97,7 +107,7 @@ export async function createFuzzFixture(baseUrl: string, apiKey: string): Promis
   if (ingested.validation_failed.length > 0) throw new Error(`fuzz fixture: ingest refused ${JSON.stringify(ingested.validation_failed)}`);
   await call('POST', `/v1/customers/${a.id}/balance_transactions`, { amount: '10', type: 'increment', description: 'fuzz' });
   const async = { prefer: 'respond-async' };
-  const ledgerRequest = await call('POST', `/v1/customers/${a.id}/credits/ledger_entry`, { entry_type: 'increment', amount: 1 }, async);
+  const ledgerRequest = await call('POST', `/v1/customers/${a.id}/credits/ledger_entry`, { entry_type: 'increment', amount: 1, metadata: AMOUNT_LIKE_METADATA }, async);
   const balanceRequest = await call('POST', `/v1/customers/${a.id}/balance_transactions`, { amount: '1', type: 'decrement' }, async);
   for (let attempt = 0; ; attempt += 1) {
     const polled = await call('GET', `/v1/ledger_requests/${ledgerRequest.id}`);

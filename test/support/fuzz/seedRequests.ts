@@ -9,7 +9,7 @@
  * change something with no mutation (void an invoice, archive a price, deprecate an event, delete a
  * top-up) are seeded with ids that name nothing or someone else's resource.
  */
-import type { FuzzFixture } from './fuzzFixture.ts';
+import { AMOUNT_LIKE_METADATA, type FuzzFixture } from './fuzzFixture.ts';
 import type { JsonSchema } from './invalidValues.ts';
 
 export interface RuleBreak {
@@ -86,8 +86,8 @@ function ledgerEntrySeeds(f: FuzzFixture): SeedRequest[] {
   const [a, b] = [f.a, f.b];
   const bBlock = b.expiringBlockId;
   const variants: [string, Record<string, unknown>][] = [
-    ['increment', { entry_type: 'increment', amount: 12.5, expiry_date: '2032-02-02', effective_date: null, per_unit_cost_basis: '0.25', invoice_settings: { auto_collection: false, net_terms: 15, memo: 'fuzz' }, filters: [{ field: 'item_id', operator: 'includes', values: ['fuzz_item'] }], metadata: { source: 'fuzz' }, description: 'fuzz' }],
-    ['decrement', { entry_type: 'decrement', amount: 0.5, currency: 'credits', description: 'fuzz', metadata: {} }],
+    ['increment', { entry_type: 'increment', amount: 12.5, expiry_date: '2032-02-02', effective_date: null, per_unit_cost_basis: '0.25', invoice_settings: { auto_collection: false, net_terms: 15, memo: 'fuzz' }, filters: [{ field: 'item_id', operator: 'includes', values: ['fuzz_item'] }], metadata: { source: 'fuzz', ...AMOUNT_LIKE_METADATA }, description: 'fuzz' }],
+    ['decrement', { entry_type: 'decrement', amount: 0.5, currency: 'credits', description: 'fuzz', metadata: AMOUNT_LIKE_METADATA }],
     ['expiration_change', { entry_type: 'expiration_change', block_id: a.expiringBlockId, amount: 1, target_expiry_date: '2033-03-03' }],
     ['void', { entry_type: 'void', block_id: a.expiringBlockId, amount: 1, void_reason: 'refund' }],
     ['amendment', { entry_type: 'amendment', block_id: a.expiringBlockId, amount: 1, description: 'fuzz' }],
@@ -116,7 +116,7 @@ function ledgerEntrySeeds(f: FuzzFixture): SeedRequest[] {
 }
 
 function customerSeeds(f: FuzzFixture): SeedRequest[] {
-  const create = { name: 'Fuzz new', email: 'fuzz-new@example.com', external_customer_id: 'fuzz-new-customer', timezone: 'Europe/Paris', currency: 'EUR', metadata: { tier: 'gold' }, additional_emails: ['x@example.com'], payment_provider: 'stripe_charge', shipping_address: null };
+  const create = { name: 'Fuzz new', email: 'fuzz-new@example.com', external_customer_id: 'fuzz-new-customer', timezone: 'Europe/Paris', currency: 'EUR', metadata: { tier: 'gold', ...AMOUNT_LIKE_METADATA }, additional_emails: ['x@example.com'], payment_provider: 'stripe_charge', shipping_address: null };
   return [
     {
       route: 'POST /v1/customers',

@@ -1,0 +1,65 @@
+/**
+ * Orb's CustomerBalanceTransaction, and the status of an accepted balance transaction request
+ * (`GET /v1/balance_transaction_requests/{id}`). Every amount is a decimal string here, as in
+ * Orb's schema: nothing becomes a number.
+ */
+import { z } from 'zod';
+import type { BalanceTransactionView } from '../../worker/store/balanceTransactions.ts';
+import { dateTime, page, type Wire } from './exactNumber.ts';
+import { problemSchema } from './problem.ts';
+
+export const balanceTransactionSchema = z
+  .object({
+    id: z.string(),
+    created_at: dateTime,
+    starting_balance: z.string(),
+    ending_balance: z.string(),
+    amount: z.string(),
+    action: z.enum([
+      'applied_to_invoice',
+      'manual_adjustment',
+      'prorated_refund',
+      'revert_prorated_refund',
+      'return_from_voiding',
+      'credit_note_applied',
+      'credit_note_voided',
+      'overpayment_refund',
+      'external_payment',
+      'small_invoice_carryover',
+    ]),
+    description: z.string().nullable(),
+    invoice: z.object({ id: z.string() }).nullable(),
+    type: z.enum(['increment', 'decrement']),
+    credit_note: z.object({ id: z.string() }).nullable(),
+  })
+  .meta({ id: 'CustomerBalanceTransaction' });
+
+export const balanceTransactionsSchema = page(balanceTransactionSchema).meta({ id: 'CustomerBalanceTransactions' });
+
+export const requestStatus = z.enum(['queued', 'processing', 'committed', 'failed']);
+
+export const balanceTransactionRequestSchema = z
+  .object({
+    id: z.string(),
+    status: requestStatus,
+    transaction: balanceTransactionSchema.nullable(),
+    error: problemSchema.nullable(),
+    created_at: dateTime,
+    completed_at: dateTime.nullable(),
+  })
+  .meta({ id: 'BalanceTransactionRequest', description: 'An accepted balance transaction: its status, then its transaction or error.' });
+
+export function toWireBalanceTransaction(view: BalanceTransactionView): Wire<typeof balanceTransactionSchema> {
+  return {
+    id: view.id,
+    created_at: view.created_at,
+    starting_balance: view.starting_balance,
+    ending_balance: view.ending_balance,
+    amount: view.amount,
+    action: view.action,
+    description: view.description,
+    invoice: view.invoice,
+    type: view.type,
+    credit_note: view.credit_note,
+  };
+}

@@ -1,0 +1,45 @@
+/**
+ * Orb's CreditBlock (`GET /v1/credit_blocks/{id}`) and CustomerCreditBalance (the items of
+ * `GET …/credits`), built from the store's block view: `balance` and `maximum_initial_balance`
+ * are exact JSON numbers, `metadata` is copied as stored.
+ */
+import { z } from 'zod';
+import type { CreditBlockView } from '../../worker/store/views.ts';
+import { dateTime, exact, exactNumber, metadata, page, type Wire } from './exactNumber.ts';
+import { priceFilterSchema } from './ledgerEntry.ts';
+
+export const creditBlockSchema = z
+  .object({
+    id: z.string(),
+    balance: exactNumber,
+    effective_date: dateTime.nullable(),
+    expiry_date: dateTime.nullable(),
+    per_unit_cost_basis: z.string().nullable(),
+    status: z.enum(['active', 'pending_payment']),
+    maximum_initial_balance: exactNumber.nullable(),
+    filters: z.array(priceFilterSchema),
+    credit_block_source: z.enum(['allocation', 'top_up', 'commitment', 'manual']),
+    credit_allocation: z.record(z.string(), z.unknown()).nullable(),
+    credit_commitment: z.record(z.string(), z.unknown()).nullable(),
+    metadata,
+  })
+  .meta({ id: 'CreditBlock' });
+
+export const customerCreditBalancesSchema = page(creditBlockSchema).meta({ id: 'CustomerCreditBalances' });
+
+export function toWireCreditBlock(block: CreditBlockView): Wire<typeof creditBlockSchema> {
+  return {
+    id: block.id,
+    balance: exact(block.balance),
+    effective_date: block.effective_date,
+    expiry_date: block.expiry_date,
+    per_unit_cost_basis: block.per_unit_cost_basis,
+    status: creditBlockSchema.shape.status.parse(block.status),
+    maximum_initial_balance: exact(block.maximum_initial_balance),
+    filters: block.filters,
+    credit_block_source: creditBlockSchema.shape.credit_block_source.parse(block.credit_block_source),
+    credit_allocation: block.credit_allocation,
+    credit_commitment: block.credit_commitment,
+    metadata: block.metadata,
+  };
+}
