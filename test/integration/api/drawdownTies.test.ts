@@ -7,6 +7,7 @@
  */
 import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CREATION_SEQUENCE_SQL } from '../../../worker/store/migrations/Migration20261203000000_blockCreationOrder.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
 import { addEntry, createCustomer, dec, expectLedgerConsistent, sql } from '../ledgerTestHelpers.ts';
 
@@ -92,5 +93,36 @@ describe('drawdown ties fall to creation order (§3 rule 4)', () => {
     await addEntry(t, customer.id, { entry_type: 'increment', amount: 20 });
     expect(await blockBalance(overdraft?.id ?? '')).toBe(0);
     expect(await expectLedgerConsistent(t, customer.id)).toBe('5');
+  });
+
+  it('the migration numbers existing blocks from the entries that made them (runs last: it rebuilds the column)', async () => {
+    // Every way a block is made: increments, an expiration_change's new block, a fresh overdraft
+    // block, a top-up-free increment after it; plus the blocks the tests above made.
+    const customer = await createCustomer(t);
+    const a = await addEntry(t, customer.id, { entry_type: 'increment', amount: 30, expiry_date: EXPIRY });
+    await addEntry(t, customer.id, { entry_type: 'increment', amount: 30, expiry_date: EXPIRY });
+    await addEntry(t, customer.id, {
+      entry_type: 'expiration_change',
+      block_id: a.credit_block.id,
+      amount: 10,
+      target_expiry_date: START.plus({ days: 120 }).toISO(),
+    });
+    await addEntry(t, customer.id, { entry_type: 'decrement', amount: 80 });
+    await addEntry(t, customer.id, { entry_type: 'increment', amount: 5, expiry_date: EXPIRY });
+    const before = await sql<{ id: string; creation_sequence: number }>(t, 'select id, creation_sequence from credit_blocks order by id');
+    expect(before.filter((row) => row.creation_sequence < 0)).toEqual([]);
+
+    await sql(t, 'alter table credit_blocks drop column creation_sequence');
+    // A block no entry accounts for (made by hand) goes below every numbered one.
+    await sql(
+      t,
+      `insert into credit_blocks (id, customer_id, currency, balance, maximum_initial_balance, effective_date, filters, status, created_at)
+       values ('blk_by_hand', ?, 'credits', 0, 0, now(), '[]'::jsonb, 'active', now())`,
+      [customer.id],
+    );
+    await sql(t, CREATION_SEQUENCE_SQL);
+    const after = await sql<{ id: string; creation_sequence: number }>(t, 'select id, creation_sequence from credit_blocks order by id');
+    expect(after.filter((row) => row.id !== 'blk_by_hand')).toEqual(before);
+    expect(after.find((row) => row.id === 'blk_by_hand')?.creation_sequence).toBe(-1);
   });
 });

@@ -18,9 +18,8 @@
  */
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261203000000_blockCreationOrder extends Migration {
-  override up(): void {
-    this.addSql(`
+/** The column and its backfill; exported so that a test can run it over a ledger with history. */
+export const CREATION_SEQUENCE_SQL = `
       alter table credit_blocks add column creation_sequence integer;
 
       update credit_blocks b set creation_sequence = e.seq
@@ -56,7 +55,12 @@ export class Migration20261203000000_blockCreationOrder extends Migration {
 
       alter table credit_blocks alter column creation_sequence set not null;
       create unique index credit_blocks_creation_sequence_key on credit_blocks (customer_id, currency, creation_sequence);
+`;
 
+export class Migration20261203000000_blockCreationOrder extends Migration {
+  override up(): void {
+    this.addSql(`
+      ${CREATION_SEQUENCE_SQL}
       -- The overdraft candidate in the new order (the domain's findOverdraftBlock: the last
       -- never-expiring unfiltered block in drawdown order, i.e. dearest, then made last).
       drop index credit_blocks_overdraft_candidate_idx;
