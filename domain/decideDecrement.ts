@@ -23,26 +23,12 @@ export function planDeduction(
 
 export function decideDecrement(command: DecrementCommand, draft: LedgerDraft, context: DecisionContext): void {
   const { shares, overdraft } = planDeduction(draft.allBlocks(), command.amount, context.now, null);
-  if (overdraft.amount.isPositive()) {
-    const block =
-      overdraft.block ??
-      draft.addBlock({
-        id: context.newId(),
-        currency: command.currency,
-        balance: Decimal.ZERO,
-        maximumInitialBalance: Decimal.ZERO,
-        effectiveAt: context.now,
-        expiresAt: null,
-        perUnitCostBasis: null,
-        filters: [],
-        status: 'active',
-        voidedAt: null,
-        createdAt: context.now,
-      });
-    shares.set(block.id, (shares.get(block.id) ?? Decimal.ZERO).plus(overdraft.amount));
+  if (overdraft.amount.isPositive() && overdraft.block) {
+    shares.set(overdraft.block.id, (shares.get(overdraft.block.id) ?? Decimal.ZERO).plus(overdraft.amount));
   }
-  for (const [blockId, share] of shares) {
-    const block = draft.blockById(blockId);
+  // The fresh block's id is taken before its entries' ids, as it always was.
+  const freshId = overdraft.amount.isPositive() && !overdraft.block ? context.newId() : undefined;
+  const write = (block: Block, share: Decimal) => {
     draft.setBlockBalance(block, block.balance.minus(share));
     draft.appendEntry({
       entryType: 'decrement',
@@ -51,5 +37,24 @@ export function decideDecrement(command: DecrementCommand, draft: LedgerDraft, c
       description: command.description,
       metadata: command.metadata,
     });
+  };
+  for (const [blockId, share] of shares) write(draft.blockById(blockId), share);
+  // A fresh overdraft block is made by its own decrement, the last entry: that entry's sequence
+  // number is its creation order (§3 rule 4), so it is added just before it.
+  if (freshId !== undefined) {
+    const block = draft.addBlock({
+      id: freshId,
+      currency: command.currency,
+      balance: Decimal.ZERO,
+      maximumInitialBalance: Decimal.ZERO,
+      effectiveAt: context.now,
+      expiresAt: null,
+      perUnitCostBasis: null,
+      filters: [],
+      status: 'active',
+      voidedAt: null,
+      createdAt: context.now,
+    });
+    write(block, overdraft.amount);
   }
 }

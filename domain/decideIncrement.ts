@@ -1,21 +1,16 @@
 /**
  * increment (LEDGER_RULES.md §4): one new block and one committed entry of `+amount`. When the
  * new block is active and effective now, it first raises the ledger's negative blocks toward zero,
- * oldest first (seed 001: "Orb will always first increment any negative balance in existing
+ * oldest first, in creation order (seed 001: "Orb will always first increment any negative balance in existing
  * blocks"); the new block keeps the rest. With invoice_settings it also makes the block's invoice
  * (domain/invoiceFor.ts), and a block that must wait for payment starts `pending_payment`.
  */
 import { Decimal } from './decimal.ts';
+import { compareCreation } from './drawdown.ts';
 import type { LedgerDraft } from './ledgerDraft.ts';
 import { blockStatusFor, invoiceFor, invoiceSettingsProblem } from './invoiceFor.ts';
 import { ledgerError, type LedgerError } from './ledgerError.ts';
-import type { Block, DecisionContext, IncrementCommand } from './types.ts';
-
-function byAge(a: Block, b: Block): number {
-  const created = a.createdAt.getTime() - b.createdAt.getTime();
-  if (created !== 0) return created;
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-}
+import type { DecisionContext, IncrementCommand } from './types.ts';
 
 export function decideIncrement(command: IncrementCommand, draft: LedgerDraft, context: DecisionContext): LedgerError | undefined {
   const effectiveAt = command.effectiveAt ?? context.now;
@@ -32,7 +27,7 @@ export function decideIncrement(command: IncrementCommand, draft: LedgerDraft, c
   }
   let remaining = command.amount;
   if (status === 'active' && effectiveAt.getTime() <= context.now.getTime()) {
-    const negative = draft.allBlocks().filter((block) => block.balance.isNegative() && block.voidedAt === null).sort(byAge);
+    const negative = draft.allBlocks().filter((block) => block.balance.isNegative() && block.voidedAt === null).sort(compareCreation);
     for (const block of negative) {
       if (!remaining.isPositive()) break;
       const repaid = Decimal.min(block.balance.negated(), remaining);

@@ -34,7 +34,10 @@ function costBasis(block: Block): Decimal {
   return block.perUnitCostBasis === null ? Decimal.ZERO : Decimal.of(block.perUnitCostBasis);
 }
 
-/** Total and stable: filtered first, soonest expiry, cheapest, oldest, lowest id. */
+/**
+ * Total and stable: filtered first, soonest expiry, cheapest, then creation order (the sequence
+ * number of the entry that made the block, unique per ledger): random ids never decide (§3).
+ */
 export function compareDrawdown(a: Block, b: Block): number {
   const filtered = Number(b.filters.length > 0) - Number(a.filters.length > 0);
   if (filtered !== 0) return filtered;
@@ -43,9 +46,12 @@ export function compareDrawdown(a: Block, b: Block): number {
   if (expiryA !== expiryB) return expiryA < expiryB ? -1 : 1;
   const cost = costBasis(a).compare(costBasis(b));
   if (cost !== 0) return cost;
-  const created = a.createdAt.getTime() - b.createdAt.getTime();
-  if (created !== 0) return created;
-  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+  return compareCreation(a, b);
+}
+
+/** Creation order (§3 rule 4): the block made by the earlier entry first. */
+export function compareCreation(a: Block, b: Block): number {
+  return a.creationSequence - b.creationSequence;
 }
 
 export function drawdownOrder(blocks: readonly Block[], at: Date, item: DrawItem): Block[] {
@@ -75,10 +81,16 @@ export function take(ordered: readonly Block[], amount: Decimal): { taken: Take[
  * The block that absorbs a deduction drawable credit cannot cover: the last never-expiring,
  * unfiltered, active block in drawdown order (its balance may already be zero or negative).
  * `undefined` means the caller creates a fresh overdraft block (choice, LEDGER_RULES.md §4).
+ *
+ * `drawnAt` is the instant the deduction draws at (usage: the event's timestamp, §5). A block
+ * that still holds credit but was not yet effective then is passed over: otherwise credit bought
+ * after an event would pay for it after all, as the overdraft. A decrement draws at `at`, where
+ * no such block exists (a live block with credit is drawable then), so it changes nothing there.
  */
-export function findOverdraftBlock(blocks: readonly Block[], at: Date): Block | undefined {
+export function findOverdraftBlock(blocks: readonly Block[], at: Date, drawnAt: Date = at): Block | undefined {
   const candidates = blocks
     .filter((block) => isLive(block, at) && block.expiresAt === null && block.filters.length === 0)
+    .filter((block) => !(block.balance.isPositive() && block.effectiveAt.getTime() > drawnAt.getTime()))
     .sort(compareDrawdown);
   return candidates.at(-1);
 }

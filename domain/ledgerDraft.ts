@@ -58,10 +58,21 @@ export class LedgerDraft {
     return this.ledger.currency;
   }
 
-  addBlock(block: Block): Block {
+  /**
+   * Adds a block made by the entry the caller appends next: the block takes that entry's sequence
+   * number as its creation order (LEDGER_RULES.md §3 rule 4), so every caller appends the making
+   * entry (increment, expiration_change, the overdraft decrement) before any other entry.
+   */
+  addBlock(fields: Omit<Block, 'creationSequence'>): Block {
+    const block: Block = { ...fields, creationSequence: this.ledger.nextSequenceNumber };
     this.blocks.set(block.id, block);
     this.newBlockIds.add(block.id);
     return block;
+  }
+
+  /** The sequence number the next entry will get. */
+  get nextSequenceNumber(): number {
+    return this.ledger.nextSequenceNumber;
   }
 
   setBlockBalance(block: Block, balance: Decimal): Block {
@@ -84,6 +95,11 @@ export class LedgerDraft {
 
   current(block: Block): Block {
     return this.blocks.get(block.id) ?? block;
+  }
+
+  /** How many blocks the decision holds, new ones included (grows only when a block is added). */
+  get blockCount(): number {
+    return this.blocks.size;
   }
 
   /** Every block of the decision as it stands now, new ones included. */

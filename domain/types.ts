@@ -26,6 +26,12 @@ export interface Block {
   status: BlockStatus;
   voidedAt: Date | null;
   createdAt: Date;
+  /**
+   * The `ledger_sequence_number` of the entry that made the block (an increment, an
+   * expiration_change, a top-up's increment, the decrement that opened an overdraft block):
+   * unique per ledger, it is the last drawdown tie-break (LEDGER_RULES.md §3 rule 4).
+   */
+  creationSequence: number;
   /** How the block was made (Orb's credit_block_source); absent means a manual increment. */
   source?: 'manual' | 'top_up';
 }
@@ -85,13 +91,16 @@ export interface PendingUsageEntry extends UsageKey {
   endingBalance: Decimal;
 }
 
-/** The credits one price used on one day, for one ledger (LEDGER_RULES.md §5). */
-export interface UsageGroup {
+/**
+ * What one usage event charges one ledger (LEDGER_RULES.md §5). A batch hands them over in the
+ * order the service accepted the events: each draws from the blocks drawable at its own instant.
+ */
+export interface UsageCharge {
   priceId: string;
   itemId: string;
   usageDay: string;
-  /** 00:00 of the usage day in the customer's timezone: blocks drawable then pay for the day. */
-  dayStartsAt: Date;
+  /** The event's timestamp: the blocks drawable at this instant pay for it. */
+  at: Date;
   /** End of the usage day plus the grace period: the entries become committed then. */
   closesAt: Date;
   credits: Decimal;

@@ -118,10 +118,10 @@ async function insertHistory(client: pg.ClientBase, p: SeedParams): Promise<void
   const span = `make_interval(secs => $4::double precision)`;
   await client.query(
     `insert into credit_blocks (id, customer_id, currency, balance, maximum_initial_balance, effective_date, expiry_date,
-                                filters, status, created_at)
+                                filters, status, created_at, creation_sequence)
      select substr(md5(c || ':b:' || i), 1, 16), c, $5::text, 0, $6::numeric, opened,
             case when i % 10 = 0 then null else opened + ${span} * ($7::int - 1) / $7::int end,
-            '[]'::jsonb, 'active', opened
+            '[]'::jsonb, 'active', opened, i * $7::int
        from unnest($1::text[]) as c
       cross join generate_series(0, $2::int - 1) as i
       cross join lateral (select $3::timestamptz - ${span} * ($2::int - i) as opened) as o`,
@@ -149,12 +149,12 @@ async function insertHistory(client: pg.ClientBase, p: SeedParams): Promise<void
 async function insertLive(client: pg.ClientBase, p: SeedParams): Promise<void> {
   await client.query(
     `insert into credit_blocks (id, customer_id, currency, balance, maximum_initial_balance, effective_date, expiry_date,
-                                filters, status, created_at)
+                                filters, status, created_at, creation_sequence)
      select substr(md5(c || ':live:' || k), 1, 16), c, $3::text, $4::numeric, $4::numeric, $5::timestamptz + make_interval(secs => k),
             case when k = 0 then null else $6::timestamptz + make_interval(days => 30 * k) end,
-            '[]'::jsonb, 'active', $5::timestamptz + make_interval(secs => k)
+            '[]'::jsonb, 'active', $5::timestamptz + make_interval(secs => k), $7::int + k
        from unnest($1::text[]) as c cross join generate_series(0, $2::int - 1) as k`,
-    [p.customers, p.liveBlocks, SEED_CURRENCY, SEED_LIVE_BLOCK_AMOUNT, p.historyEnd, p.now],
+    [p.customers, p.liveBlocks, SEED_CURRENCY, SEED_LIVE_BLOCK_AMOUNT, p.historyEnd, p.now, p.historyBlocks * p.entriesPerBlock],
   );
   await client.query(
     `insert into ledger_entries (id, customer_id, currency, ledger_sequence_number, entry_type, entry_status, amount,

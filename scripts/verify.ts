@@ -17,6 +17,9 @@
  * - no block past its expiry by more than the slack (`--expiry-slack-seconds`, default 60: the
  *   scheduler expires idle customers' blocks within a minute) still holding a balance.
  * - no ledger request `committed` without entries.
+ * - every block's `creation_sequence` (drawdown's last tie-break, §3) is the sequence number of
+ *   an entry of its ledger, and no entry naming the block comes before it: a block is used only
+ *   after the entry that made it. (Uniqueness per ledger is the schema's.)
  *
  * Exit 0 with "verified N ledgers, M entries: ok"; exit 1 with the first violation (customer,
  * currency, what failed); exit 2 when the database cannot be read.
@@ -46,7 +49,10 @@ export interface VerifyResult {
 
 const TRANSFERS = `('expiration_change', 'void_initiated')`;
 
-type Check = (client: pg.ClientBase, limits: { max: number; now: Date | null; slackSeconds: number; usageColumns: boolean }) => Promise<string[]>;
+type Check = (
+  client: pg.ClientBase,
+  limits: { max: number; now: Date | null; slackSeconds: number; usageColumns: boolean; creationColumn: boolean },
+) => Promise<string[]>;
 
 const where = (row: { customer_id: string; currency: string }) => `customer ${row.customer_id}, currency ${row.currency}`;
 
@@ -242,6 +248,30 @@ const checkCommittedRequests: Check = async (client, { max }) => {
   return rows.map((row) => `${where(row)}: ledger request ${row.id} is committed but has no entries`);
 };
 
+/** A block's creation_sequence names an entry of its ledger, and nothing used the block before it. */
+const checkBlockCreation: Check = async (client, { max, creationColumn }) => {
+  // Before the creation-order migration there is nothing to check.
+  if (!creationColumn) return [];
+  const { rows } = await client.query<{ customer_id: string; currency: string; id: string; creation_sequence: number; first_use: number | null; made: boolean }>(
+    `select b.customer_id, b.currency, b.id, b.creation_sequence,
+            (select min(e.ledger_sequence_number) from ledger_entries e where e.block_id = b.id) as first_use,
+            exists (select 1 from ledger_entries e where e.customer_id = b.customer_id and e.currency = b.currency
+                      and e.ledger_sequence_number = b.creation_sequence) as made
+       from credit_blocks b
+      where not exists (select 1 from ledger_entries e where e.customer_id = b.customer_id and e.currency = b.currency
+                          and e.ledger_sequence_number = b.creation_sequence)
+         or exists (select 1 from ledger_entries e where e.block_id = b.id and e.ledger_sequence_number < b.creation_sequence)
+      order by b.customer_id, b.currency, b.id
+      limit $1`,
+    [max],
+  );
+  return rows.map((row) =>
+    row.made
+      ? `${where(row)}: block ${row.id} has creation_sequence ${row.creation_sequence} but entry ${row.first_use} used it before`
+      : `${where(row)}: block ${row.id} has creation_sequence ${row.creation_sequence}, which names no entry of its ledger`,
+  );
+};
+
 const CHECKS: readonly Check[] = [
   checkLedgerTotals,
   checkEntryArithmetic,
@@ -249,6 +279,7 @@ const CHECKS: readonly Check[] = [
   checkNegativeBlocks,
   checkExpiredBlocks,
   checkCommittedRequests,
+  checkBlockCreation,
 ];
 
 export async function verifyDatabase(databaseUrl: string, options: VerifyOptions = {}): Promise<VerifyResult> {
@@ -262,9 +293,12 @@ export async function verifyDatabase(databaseUrl: string, options: VerifyOptions
     // Compiling these one-off scans costs more than it saves.
     await client.query('set local jit = off');
     const [columns] = (
-      await client.query<{ usage: boolean }>(
+      await client.query<{ usage: boolean; creation: boolean }>(
         `select exists (select 1 from information_schema.columns
-                         where table_schema = current_schema() and table_name = 'ledger_entries' and column_name = 'price_id') as usage`,
+                         where table_schema = current_schema() and table_name = 'ledger_entries' and column_name = 'price_id') as usage,
+                exists (select 1 from information_schema.columns
+                         where table_schema = current_schema() and table_name = 'credit_blocks'
+                           and column_name = 'creation_sequence') as creation`,
       )
     ).rows;
     const limits = {
@@ -272,6 +306,7 @@ export async function verifyDatabase(databaseUrl: string, options: VerifyOptions
       now: options.now ?? null,
       slackSeconds,
       usageColumns: columns?.usage ?? false,
+      creationColumn: columns?.creation ?? false,
     };
     const violations: string[] = [];
     for (const check of CHECKS) violations.push(...(await check(client, limits)));

@@ -1,5 +1,5 @@
 /**
- * A deliberately naive reference model of ONE ledger, written straight from LEDGER_RULES.md §2-§4
+ * A deliberately naive reference model of ONE ledger, written straight from LEDGER_RULES.md §2-§5
  * and sharing no code with domain/ (only `Decimal` and the command types): a list of blocks, a
  * list of entries and a clock. It re-sorts and re-sums everything every time, so that each rule
  * can be read off the code next to the paragraph it comes from. The property test
@@ -8,7 +8,12 @@
  *
  * Where the rules leave something to the implementation, the model says so in a comment:
  * - ids of new blocks: `apply` takes the ids the domain gave its new blocks, in creation order, so
- *   that entries and the "lower id first" tie-break compare; past those it makes its own.
+ *   that entries compare; past those it makes its own. Ids never order anything: the last
+ *   drawdown tie-break is the sequence number of the entry that made the block (§3 rule 4).
+ * - usage (§5, `usage`): events one by one in the order given (the order the service accepted
+ *   them), each drawing from the blocks drawable at its own timestamp, re-sorted every time.
+ *   The overdraft block is the ledger's as of now (§4), passing over a block that still holds
+ *   credit but was not yet effective at the event: credit bought after an event never pays for it.
  * - expiry catch-up order (the rules only say "before the command"): soonest expiry first, then the
  *   §3 drawdown tie-breaks (as domain/expireDue.ts's own contract says; see ReferenceLedgerOptions).
  * - a block is *voided* when a void takes its balance to zero; a partial void leaves the rest of
@@ -36,6 +41,8 @@ export interface ModelBlock {
   status: 'active';
   voided: boolean;
   createdAt: Date;
+  /** The ledger_sequence_number of the entry that made it (§3 rule 4). */
+  creationSequence: number;
 }
 
 export interface ModelEntry {
@@ -52,6 +59,17 @@ export interface ModelEntry {
   /** void_initiated and void. */
   voidAmount?: Decimal;
   voidReason?: 'refund' | null;
+  /** Usage decrements (pending): their group. */
+  usage?: { priceId: string; usageDay: string };
+}
+
+/** One usage event as the model takes it (§5): its price's item and the credits it costs. */
+export interface ModelUsageEvent {
+  priceId: string;
+  itemId: string;
+  usageDay: string;
+  at: Date;
+  credits: Decimal;
 }
 
 /** 400 and 404 in LEDGER_RULES.md terms. */
@@ -112,10 +130,9 @@ function compareExpiry(a: ModelBlock, b: ModelBlock): number {
   return ms(a.expiresAt) - ms(b.expiresAt);
 }
 
+/** §3 rule 4 (and §4 "oldest first"): the block made by the earlier entry first. */
 function compareAge(a: ModelBlock, b: ModelBlock): number {
-  if (ms(a.createdAt) !== ms(b.createdAt)) return ms(a.createdAt) - ms(b.createdAt);
-  if (a.id !== b.id) return a.id < b.id ? -1 : 1;
-  return 0;
+  return a.creationSequence - b.creationSequence;
 }
 
 /** §3, rule by rule. */
@@ -127,7 +144,7 @@ function compareDrawdown(a: ModelBlock, b: ModelBlock): number {
   if (expiry !== 0) return expiry;
   const cost = costBasis(a).compare(costBasis(b)); // 3. lower cost basis first, null = 0
   if (cost !== 0) return cost;
-  return compareAge(a, b); // 4. older created_at first, 5. lower id first
+  return compareAge(a, b); // 4. creation order
 }
 
 /** Expiry catch-up order (choice stated above): soonest expiry first, then §3. */
@@ -204,7 +221,25 @@ export class ReferenceLedger {
     }
   }
 
+  /**
+   * §5: applies a batch of usage events at the current instant, in the order given, and returns
+   * the usage entries afterwards (made or grown). Usage is never refused.
+   */
+  usage(events: readonly ModelUsageEvent[], newBlockIds: readonly string[] = []): ModelEntry[] {
+    this.work = { blocks: this.blockList.map(cloneBlock), entries: [...this.entryList], newBlockIds, made: 0 };
+    try {
+      this.catchUpExpiry();
+      for (const event of events) this.useCredits(event);
+      this.blockList = this.work.blocks;
+      this.entryList = this.work.entries;
+      return this.entryList.filter((entry) => entry.usage !== undefined);
+    } finally {
+      this.work = null;
+    }
+  }
+
   // ---- working state ----------------------------------------------------------------------
+
 
   private get w() {
     if (!this.work) throw new Error('no command is being applied');
@@ -227,13 +262,16 @@ export class ReferenceLedger {
     return this.w.blocks.find((block) => block.id === id);
   }
 
-  private addBlock(fields: Omit<ModelBlock, 'id' | 'status' | 'voided' | 'createdAt'>): ModelBlock {
-    const block: ModelBlock = { id: this.nextBlockId(), status: 'active', voided: false, createdAt: this.nowAt, ...fields };
+  /** A block made by the entry written next: `write` with `makes` numbers it. */
+  private addBlock(fields: Omit<ModelBlock, 'id' | 'status' | 'voided' | 'createdAt' | 'creationSequence'>): ModelBlock {
+    const block: ModelBlock = { id: this.nextBlockId(), status: 'active', voided: false, createdAt: this.nowAt, creationSequence: Number.NaN, ...fields };
     this.w.blocks.push(block);
     return block;
   }
 
-  private write(entryType: EntryType, block: ModelBlock, amount: Decimal, extra: Partial<ModelEntry> = {}): void {
+  /** Appends an entry; `makes`: the block this entry made, which takes its sequence number (§3). */
+  private write(entryType: EntryType, block: ModelBlock, amount: Decimal, extra: Partial<ModelEntry> = {}, makes?: ModelBlock): void {
+    if (makes) makes.creationSequence = this.w.entries.length;
     const startingBalance = this.workingBalance();
     const endingBalance = TRANSFER_TYPES.has(entryType) ? startingBalance : startingBalance.plus(amount);
     this.w.entries.push({
@@ -301,7 +339,7 @@ export class ReferenceLedger {
       perUnitCostBasis: cost,
       filters: filters.map((filter) => ({ ...filter, values: [...filter.values] })),
     });
-    this.write('increment', block, amount);
+    this.write('increment', block, amount, {}, block);
   }
 
   /** §4 decrement: drawdown order, then the overdraft block; one entry per block touched. */
@@ -333,8 +371,54 @@ export class ReferenceLedger {
     }
     for (const [block, share] of shares) {
       block.balance = block.balance.minus(share);
-      this.write('decrement', block, share.negated());
+      // A fresh overdraft block (not yet numbered) is made by its own decrement.
+      this.write('decrement', block, share.negated(), {}, Number.isNaN(block.creationSequence) ? block : undefined);
     }
+  }
+
+  /** §5: one event draws from the blocks drawable at its timestamp; the rest onto the overdraft block. */
+  private useCredits(event: ModelUsageEvent): void {
+    if (!event.credits.isPositive()) return;
+    let remaining = event.credits;
+    const drawable = this.w.blocks.filter((block) => isDrawable(block, event.at, event.itemId)).sort(compareDrawdown);
+    for (const block of drawable) {
+      if (!remaining.isPositive()) break;
+      const share = Decimal.min(block.balance, remaining);
+      this.chargeUsage(event, block, share);
+      remaining = remaining.minus(share);
+    }
+    if (!remaining.isPositive()) return;
+    // The ledger's overdraft block now (§4), but never one whose credit was bought after the event.
+    const candidates = this.w.blocks
+      .filter((block) => isUsableAt(block, this.nowAt) && block.expiresAt === null && block.filters.length === 0)
+      .filter((block) => !(block.balance.isPositive() && ms(block.effectiveAt) > ms(event.at)))
+      .sort(compareDrawdown);
+    const found = candidates.at(-1);
+    const overdraft =
+      found ??
+      this.addBlock({
+        balance: Decimal.ZERO,
+        maximumInitialBalance: Decimal.ZERO,
+        effectiveAt: this.nowAt,
+        expiresAt: null,
+        perUnitCostBasis: null,
+        filters: [],
+      });
+    this.chargeUsage(event, overdraft, remaining, found ? undefined : overdraft);
+  }
+
+  /** One pending decrement per (price, block, usage day): grown if it exists, else written. */
+  private chargeUsage(event: ModelUsageEvent, block: ModelBlock, share: Decimal, makes?: ModelBlock): void {
+    block.balance = block.balance.minus(share);
+    const index = this.w.entries.findIndex(
+      (entry) => entry.usage?.priceId === event.priceId && entry.usage.usageDay === event.usageDay && entry.blockId === block.id,
+    );
+    const existing = this.w.entries[index];
+    if (existing) {
+      this.w.entries[index] = { ...existing, amount: existing.amount.minus(share), endingBalance: existing.endingBalance.minus(share) };
+      return;
+    }
+    this.write('decrement', block, share.negated(), { usage: { priceId: event.priceId, usageDay: event.usageDay } }, makes);
   }
 
   /** §4 expiration_change: move credit from a source block into a new block with the target expiry. */
@@ -360,7 +444,7 @@ export class ReferenceLedger {
     if (ms(target) <= ms(this.nowAt)) throw new Refusal('request_validation', 'target_expiry_date must be after now');
     if (ms(target) < ms(source.effectiveAt)) throw new Refusal('request_validation', 'target_expiry_date is before the effective date');
     source.balance = source.balance.minus(moved);
-    this.addBlock({
+    const made = this.addBlock({
       balance: moved,
       maximumInitialBalance: moved,
       effectiveAt: source.effectiveAt,
@@ -368,7 +452,7 @@ export class ReferenceLedger {
       perUnitCostBasis: source.perUnitCostBasis,
       filters: source.filters.map((filter) => ({ ...filter, values: [...filter.values] })),
     });
-    this.write('expiration_change', source, moved, { newBlockExpiryDate: target });
+    this.write('expiration_change', source, moved, { newBlockExpiryDate: target }, made);
   }
 
   /** §4 void: at most the current balance; void_initiated (transfer) then void (−A). */

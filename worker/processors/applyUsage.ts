@@ -1,16 +1,16 @@
 /**
  * Applies a batch of usage events for one partition (ARCHITECTURE.md step 5), in one transaction:
- * price each event, insert the events (a repeated idempotency key is dropped and counted), group
- * the new ones by (customer, currency, price, usage day), and decide each touched ledger with the
- * pure `decideUsage`. Redelivery is harmless: the insert finds every event already there and
+ * price each event, insert the events (a repeated idempotency key is dropped and counted), list
+ * the new ones per (customer, currency) in the order the service accepted them (the jobs' order,
+ * then each job's), and decide each touched ledger with the pure `decideUsage`: each event draws
+ * from the blocks drawable at its own timestamp (LEDGER_RULES.md §5), so the order matters. Redelivery is harmless: the insert finds every event already there and
  * nothing is deducted twice.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Duration } from 'luxon';
-import { Decimal } from '../../domain/decimal.ts';
 import { decideUsage } from '../../domain/decideUsage.ts';
 import { priceEvent, type PropertyValue, type UsagePrice } from '../../domain/priceEvent.ts';
-import type { UsageGroup } from '../../domain/types.ts';
+import type { UsageCharge } from '../../domain/types.ts';
 import { UsageDayCache } from '../../domain/usageDay.ts';
 import { JsonNumber, parseExactJson, stringifyExactJson } from '../exactJson.ts';
 import { newId } from '../ids.ts';
@@ -43,7 +43,7 @@ function propertyValues(properties: unknown): Record<string, PropertyValue> {
 
 interface PricedEvent {
   record: EventRecord;
-  group?: Omit<UsageGroup, 'credits'> & { customerId: string; currency: string; credits: Decimal };
+  group?: UsageCharge & { customerId: string; currency: string };
 }
 
 function price(event: UsageEvent, prices: Map<string, UsagePrice>, timezone: string, days: UsageDayCache): PricedEvent {
@@ -74,7 +74,7 @@ function price(event: UsageEvent, prices: Map<string, UsagePrice>, timezone: str
       priceId: usagePrice.id,
       itemId: usagePrice.itemId,
       usageDay: day.usageDay,
-      dayStartsAt: day.startsAt,
+      at: new Date(event.timestamp),
       closesAt: day.closesAt,
       credits: pricing.credits,
     },
@@ -94,24 +94,17 @@ function ledgerKeys(priced: PricedEvent[]): UsageLedgerKey[] {
   return [...keys.values()];
 }
 
-/** Sums the new events' credits per ledger and (price, day), in a stable order. */
-function groupByLedger(priced: PricedEvent[], inserted: Set<string>): Map<string, { customerId: string; currency: string; groups: UsageGroup[] }> {
-  const ledgers = new Map<string, { customerId: string; currency: string; groups: Map<string, UsageGroup> }>();
+/** The new events' charges per ledger, in acceptance order (the order of `priced`). */
+function chargesByLedger(priced: PricedEvent[], inserted: Set<string>): Map<string, UsageCharge[]> {
+  const ledgers = new Map<string, UsageCharge[]>();
   for (const { record, group } of priced) {
     if (!group || !inserted.has(record.idempotency_key)) continue;
     const ledgerKey = `${group.customerId}\u0000${group.currency}`;
-    const ledger = ledgers.get(ledgerKey) ?? { customerId: group.customerId, currency: group.currency, groups: new Map() };
-    ledgers.set(ledgerKey, ledger);
-    const groupKey = `${group.priceId}\u0000${group.usageDay}`;
-    const existing = ledger.groups.get(groupKey);
-    ledger.groups.set(groupKey, existing ? { ...existing, credits: existing.credits.plus(group.credits) } : group);
+    const charges = ledgers.get(ledgerKey) ?? [];
+    ledgers.set(ledgerKey, charges);
+    charges.push({ priceId: group.priceId, itemId: group.itemId, usageDay: group.usageDay, at: group.at, closesAt: group.closesAt, credits: group.credits });
   }
-  return new Map(
-    [...ledgers].map(([key, ledger]) => [
-      key,
-      { ...ledger, groups: [...ledger.groups.values()].sort((a, b) => (a.usageDay + a.priceId).localeCompare(b.usageDay + b.priceId)) },
-    ]),
-  );
+  return ledgers;
 }
 
 /**
@@ -142,7 +135,7 @@ async function applyBatch(em: EntityManager, events: UsageEvent[], deps: Process
     ledgerKeys(priced),
     now,
   );
-  const ledgers = groupByLedger(priced, inserted);
+  const ledgers = chargesByLedger(priced, inserted);
   let written: WrittenCounts = {};
   // Ledgers were loaded for every priced event; only those a new event touches are decided.
   const touched = loaded.filter((ledger) => ledgers.has(`${ledger.customerId}\u0000${ledger.ledger.currency}`));
@@ -153,7 +146,7 @@ async function applyBatch(em: EntityManager, events: UsageEvent[], deps: Process
         ledger.ledger,
         ledger.blocks,
         ledger.pending,
-        ledgers.get(`${ledger.customerId}\u0000${ledger.ledger.currency}`)?.groups ?? [],
+        ledgers.get(`${ledger.customerId}\u0000${ledger.ledger.currency}`) ?? [],
         { now, newId },
         ledger.topUp,
       ),

@@ -105,6 +105,8 @@ export const CreditBlock = defineEntity({
     metadata: p.json<Record<string, string>>(),
     createdAt: instant(),
     source: p.string(),
+    /** The ledger_sequence_number of the entry that made the block: drawdown's last tie-break (§3). */
+    creationSequence: p.integer(),
   },
 });
 export type CreditBlockRow = InferEntity<typeof CreditBlock>;

@@ -172,7 +172,7 @@ export async function loadBlocksById(em: EntityManager, customerId: string, bloc
   if (blockIds.length === 0) return [];
   const rows = await em.execute<BlockSqlRow[]>(
     `select id, currency, balance::text as balance, maximum_initial_balance::text as maximum_initial_balance, effective_date,
-            expiry_date, per_unit_cost_basis, filters, status, voided_at, created_at
+            expiry_date, per_unit_cost_basis, filters, status, voided_at, created_at, creation_sequence
        from credit_blocks
       where customer_id = ? and id in (select jsonb_array_elements_text(?::jsonb))`,
     [customerId, JSON.stringify(blockIds)],

@@ -44,6 +44,7 @@ export interface BlockSqlRow {
   status: string;
   voided_at: Instant | null;
   created_at: Instant;
+  creation_sequence: number;
 }
 
 export function toBlock(row: BlockSqlRow): Block {
@@ -59,6 +60,7 @@ export function toBlock(row: BlockSqlRow): Block {
     status: row.status === 'pending_payment' ? 'pending_payment' : 'active',
     voidedAt: row.voided_at === null ? null : toDate(row.voided_at),
     createdAt: toDate(row.created_at),
+    creationSequence: row.creation_sequence,
   };
 }
 
@@ -158,6 +160,7 @@ export function blockRecord(customerId: string, block: Block) {
     metadata: {},
     created_at: block.createdAt.toISOString(),
     source: block.source ?? 'manual',
+    creation_sequence: block.creationSequence,
   };
 }
 

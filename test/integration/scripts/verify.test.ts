@@ -206,6 +206,19 @@ describe('scripts/verify.ts', () => {
     await expectClean();
   });
 
+  it("reports a block whose creation_sequence names no entry, or one after an entry that used it (§3 creation order)", async () => {
+    const { customerId, mainBlockId, expiringBlockId } = await customerWithActivity();
+    // main was made by entry 0; 99 names no entry of the ledger.
+    await sql(t, 'update credit_blocks set creation_sequence = 99 where id = ?', [mainBlockId]);
+    await expectReported(customerId, new RegExp(`block ${mainBlockId} has creation_sequence 99, which names no entry of its ledger`));
+    await sql(t, 'update credit_blocks set creation_sequence = 0 where id = ?', [mainBlockId]);
+    // expiring was made by entry 1 and drawn by entry 2: numbered 4 (a void's, free), it was used before it was made.
+    await sql(t, 'update credit_blocks set creation_sequence = 4 where id = ?', [expiringBlockId]);
+    await expectReported(customerId, new RegExp(`block ${expiringBlockId} has creation_sequence 4 but entry 1 used it before`));
+    await sql(t, 'update credit_blocks set creation_sequence = 1 where id = ?', [expiringBlockId]);
+    await expectClean();
+  });
+
   it('runs as a command: exit 0 with a summary, exit 1 with the first violation', async () => {
     const env = { ...process.env, DATABASE_URL: t.databaseUrl };
     const clean = await runCli(process.execPath, [VERIFY_SCRIPT], { env });

@@ -272,7 +272,7 @@ function workerView(blocks: readonly Block[], command: LedgerCommand, now: Date)
   const [candidate] = blocks
     .filter((b) => b.balance.isZero() && b.expiresAt === null && b.filters.length === 0)
     .filter((b) => b.status === 'active' && b.voidedAt === null && b.effectiveAt.getTime() <= now.getTime())
-    .sort((a, b) => cost(b).compare(cost(a)) || b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    .sort((a, b) => cost(b).compare(cost(a)) || b.creationSequence - a.creationSequence);
   return blocks.filter((block) => !block.balance.isZero() || block.id === named || block === candidate);
 }
 
@@ -287,7 +287,7 @@ function carryForward(state: DomainState, changes: LedgerChanges): DomainState {
 
 /**
  * Deterministic ids whose text order is not their creation order (like the service's random ids),
- * so that "lower id first" (§3 rule 5) is tested as itself and not as "made first".
+ * so that an id tie-break would show: ids never decide the order (§3 rule 4).
  */
 function scrambledIds(): () => string {
   let next = 0;
@@ -345,6 +345,7 @@ function describeBlock(block: ModelBlock | Block) {
     filters: block.filters,
     status: block.status,
     voided: 'voided' in block ? block.voided : block.voidedAt !== null,
+    creationSequence: block.creationSequence,
   };
 }
 

@@ -18,6 +18,7 @@ import {
   increment,
   invoiceSettings,
   JAN_01_2027,
+  LONG_AGO,
   NOW,
   runCase,
   type Case,
@@ -67,6 +68,41 @@ const cases: Case[] = [
       balances: { A: '0', 'id-1': '15' },
       ledgerBalance: '15',
       updated: ['A'],
+    },
+  },
+  {
+    // Made in one instant, A's entry first (creation sequence); B's id sorts first, so a tie
+    // broken by id would draw B (§3 rule 4: random ids never decide).
+    name: '§8 example 12: blocks alike made in one instant: decrement 60 draws A (made first), then B',
+    given: () => [
+      block('z-A', '50', { expiresAt: JAN_01_2027, perUnitCostBasis: '0.10', createdAt: LONG_AGO, creationSequence: 4 }),
+      block('a-B', '50', { expiresAt: JAN_01_2027, perUnitCostBasis: '0.10', createdAt: LONG_AGO, creationSequence: 5 }),
+    ],
+    ledger: { nextSequenceNumber: 6 },
+    when: decrement('60'),
+    then: {
+      entries: [
+        ['decrement', 'z-A', '-50'],
+        ['decrement', 'a-B', '-10'],
+      ],
+      balances: { 'z-A': '0', 'a-B': '40' },
+      ledgerBalance: '40',
+      updated: ['z-A', 'a-B'],
+    },
+  },
+  {
+    name: 'an increment repays negative blocks in creation order, not by id (§4 "oldest first")',
+    given: () => [
+      block('z-X', '-5', { createdAt: LONG_AGO, creationSequence: 2 }),
+      block('a-Y', '-5', { createdAt: LONG_AGO, creationSequence: 3 }),
+    ],
+    ledger: { nextSequenceNumber: 4 },
+    when: increment('7'),
+    then: {
+      entries: [['increment', 'id-1', '7']],
+      balances: { 'z-X': '0', 'a-Y': '-3', 'id-1': '0' },
+      ledgerBalance: '-3',
+      updated: ['z-X', 'a-Y'],
     },
   },
   {

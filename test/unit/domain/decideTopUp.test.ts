@@ -8,7 +8,7 @@ import { decide } from '../../../domain/decide.ts';
 import { Decimal } from '../../../domain/decimal.ts';
 import { isTopUpActive, needsTopUp, topUpCommand, TOP_UP_DESCRIPTION, type TopUpConfig, type TopUpState } from '../../../domain/decideTopUp.ts';
 import { decideUsage } from '../../../domain/decideUsage.ts';
-import type { LedgerCommand, UsageGroup } from '../../../domain/types.ts';
+import type { LedgerCommand, UsageCharge } from '../../../domain/types.ts';
 import { assertInvariants, block, counterIds, decrement, increment, NOW, sumOf } from './givenWhenThen.ts';
 
 function config(overrides: Partial<TopUpConfig> = {}): TopUpConfig {
@@ -97,11 +97,11 @@ describe('decide with a top-up', () => {
 });
 
 describe('decideUsage with a top-up', () => {
-  const group = (usageDay: string, credits: string): UsageGroup => ({
+  const group = (usageDay: string, credits: string): UsageCharge => ({
     priceId: 'p1',
     itemId: 'item',
     usageDay,
-    dayStartsAt: new Date(`${usageDay}T00:00:00Z`),
+    at: new Date(`${usageDay}T00:00:00Z`),
     closesAt: new Date('2026-11-23T00:00:00Z'),
     credits: Decimal.of(credits),
   });

@@ -33,6 +33,8 @@ function block(id: string, overrides: Partial<Block> = {}): Block {
     status: 'active',
     voidedAt: null,
     createdAt: new Date(Date.UTC(2025, 0, 1, 0, 0, createdSeconds)),
+    // Before any entry a decision writes (those number from the ledger's next, >= 0); call order.
+    creationSequence: createdSeconds - 1_000_000,
     ...overrides,
   };
 }
@@ -141,18 +143,24 @@ describe('compareDrawdown (§3), one rule at a time', () => {
     expect(ids([nullBasis, zero].sort(compareDrawdown))).toEqual(['c', 'd']);
   });
 
-  it('4. older created_at first', () => {
-    const older = block('z', { createdAt: new Date('2025-01-01T00:00:00Z') });
-    const newer = block('a', { createdAt: new Date('2025-06-01T00:00:00Z') });
+  it('4. creation order: the block made by the earlier entry first, whatever its created_at', () => {
+    const older = block('z', { createdAt: new Date('2025-06-01T00:00:00Z'), creationSequence: 3 });
+    const newer = block('a', { createdAt: new Date('2025-01-01T00:00:00Z'), creationSequence: 7 });
     expect(ordered(older, newer)).toEqual(['z', 'a']);
   });
 
-  it('5. lower id first when all else is equal', () => {
+  it('4. §8 example 12: made in one instant, the earlier entry first; random ids never decide', () => {
     const createdAt = new Date('2025-01-01T00:00:00Z');
-    const low = block('block-1', { createdAt });
-    const high = block('block-2', { createdAt });
-    expect(ordered(low, high)).toEqual(['block-1', 'block-2']);
-    expect(compareDrawdown(low, low)).toBe(0);
+    // B's id sorts before A's, so an id tie-break would put B first.
+    const a = block('zz-A', { createdAt, creationSequence: 0, balance: Decimal.of('50') });
+    const b = block('aa-B', { createdAt, creationSequence: 1, balance: Decimal.of('50') });
+    expect(ordered(a, b)).toEqual(['zz-A', 'aa-B']);
+    expect(compareDrawdown(a, a)).toBe(0);
+    const { taken } = take(drawdownOrder([b, a], NOW, null), Decimal.of('60'));
+    expect(taken.map((t) => [t.block.id, t.amount.toString()])).toEqual([
+      ['zz-A', '50'],
+      ['aa-B', '10'],
+    ]);
   });
 
   it('the order is total: any input permutation gives the same result', () => {
@@ -236,7 +244,7 @@ describe('findOverdraftBlock', () => {
   it('picks the last never-expiring unfiltered active block in drawdown order', () => {
     const cheap = block('cheap', { perUnitCostBasis: '0.00' });
     const dear = block('dear', { perUnitCostBasis: '1.00' });
-    const oldDear = block('old-dear', { perUnitCostBasis: '1.00', createdAt: new Date('2024-01-01T00:00:00Z') });
+    const oldDear = block('old-dear', { perUnitCostBasis: '1.00', createdAt: new Date('2026-01-01T00:00:00Z'), creationSequence: -2_000_000 });
     expect(findOverdraftBlock([dear, cheap, oldDear], NOW)?.id).toBe('dear');
   });
 

@@ -45,6 +45,8 @@ export function block(id: string, balance: string, overrides: Partial<Block> = {
     status: 'active',
     voidedAt: null,
     createdAt: new Date(Date.UTC(2025, 0, 1, 0, 0, createdSeconds)),
+    // Before any entry a decision writes (those number from the ledger's next, >= 0); call order.
+    creationSequence: createdSeconds - 1_000_000,
     ...overrides,
   };
 }

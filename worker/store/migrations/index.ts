@@ -11,6 +11,7 @@ import { Migration20261121060000_topUps } from './Migration20261121060000_topUps
 import { Migration20261121070000_blockSource } from './Migration20261121070000_blockSource.ts';
 import { Migration20261121080000_ledgerFunctions } from './Migration20261121080000_ledgerFunctions.ts';
 import { Migration20261121090000_overdraftCandidateIndex } from './Migration20261121090000_overdraftCandidateIndex.ts';
+import { Migration20261203000000_blockCreationOrder } from './Migration20261203000000_blockCreationOrder.ts';
 import { Migration20261203010000_customerDetails } from './Migration20261203010000_customerDetails.ts';
 import { Migration20261203020000_topUpActiveFrom } from './Migration20261203020000_topUpActiveFrom.ts';
 
@@ -24,6 +25,7 @@ export const migrationsList = [
   { name: 'Migration20261121070000_blockSource', class: Migration20261121070000_blockSource },
   { name: 'Migration20261121080000_ledgerFunctions', class: Migration20261121080000_ledgerFunctions },
   { name: 'Migration20261121090000_overdraftCandidateIndex', class: Migration20261121090000_overdraftCandidateIndex },
+  { name: 'Migration20261203000000_blockCreationOrder', class: Migration20261203000000_blockCreationOrder },
   { name: 'Migration20261203010000_customerDetails', class: Migration20261203010000_customerDetails },
   { name: 'Migration20261203020000_topUpActiveFrom', class: Migration20261203020000_topUpActiveFrom },
 ];
