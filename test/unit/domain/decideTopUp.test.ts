@@ -143,18 +143,18 @@ describe('a top-up with active_from', () => {
   });
 
   it('adds nothing to a usage batch crossing the threshold before active_from', () => {
-    const group: UsageGroup = {
+    const charge: UsageCharge = {
       priceId: 'p1',
       itemId: 'item',
       usageDay: '2026-11-21',
-      dayStartsAt: new Date('2026-11-21T00:00:00Z'),
+      at: new Date('2026-11-21T00:00:00Z'),
       closesAt: new Date('2026-11-23T00:00:00Z'),
       credits: Decimal.of('15'),
     };
     for (const [activeFrom, increments] of [[later(1), 0], [NOW, 1]] as const) {
       const blocks = [block('A', '20')];
       const ledger = { currency: 'credits', balance: sumOf(blocks), nextSequenceNumber: 1 };
-      const changes = decideUsage(ledger, blocks, [], [group], { now: NOW, newId: counterIds() }, state(false, { activeFrom }));
+      const changes = decideUsage(ledger, blocks, [], [charge], { now: NOW, newId: counterIds() }, state(false, { activeFrom }));
       assertInvariants(blocks, ledger, changes);
       expect(changes.entries.filter((e) => e.entryType === 'increment')).toHaveLength(increments);
     }
