@@ -23,6 +23,7 @@ beforeAll(async () => {
     QUEUE_STORE: 'postgres',
     QUEUE_PREFIX: api.queuePrefix,
     ROLE: 'worker',
+    WORKER_PORT: '0',
     PARTITIONS: '4',
     API_KEYS: 'unused',
     LOG_LEVEL: 'silent',

@@ -11,6 +11,7 @@ import { Migration20261121060000_topUps } from './Migration20261121060000_topUps
 import { Migration20261121070000_blockSource } from './Migration20261121070000_blockSource.ts';
 import { Migration20261121080000_ledgerFunctions } from './Migration20261121080000_ledgerFunctions.ts';
 import { Migration20261121090000_overdraftCandidateIndex } from './Migration20261121090000_overdraftCandidateIndex.ts';
+import { Migration20261203020000_partitionFences } from './Migration20261203020000_partitionFences.ts';
 
 export const migrationsList = [
   { name: 'Migration20261121000000_initial', class: Migration20261121000000_initial },
@@ -22,4 +23,5 @@ export const migrationsList = [
   { name: 'Migration20261121070000_blockSource', class: Migration20261121070000_blockSource },
   { name: 'Migration20261121080000_ledgerFunctions', class: Migration20261121080000_ledgerFunctions },
   { name: 'Migration20261121090000_overdraftCandidateIndex', class: Migration20261121090000_overdraftCandidateIndex },
+  { name: 'Migration20261203020000_partitionFences', class: Migration20261203020000_partitionFences },
 ];
