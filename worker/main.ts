@@ -142,7 +142,7 @@ export class PartitionWorkers {
     const processors = processorsFor(deps);
     // A paused worker's open transaction is ended once idle as long as a lock lasts: by then its
     // successor may be waiting for the fence row it holds.
-    const fences = new PartitionFence(deps.jobLockMs);
+    const fences = new PartitionFence(deps.jobLockMs, started.workerId);
     const stalledIntervalMs = Math.max(STALLED_INTERVAL_MIN_MS, Math.round(deps.jobLockMs / STALLED_CHECKS_PER_LOCK));
     const logError = (message: string, partition: number) => (error: Error) => {
       if (!started.closing) deps.logger.error({ err: error, partition }, message);

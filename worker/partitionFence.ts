@@ -44,9 +44,12 @@ export interface JobFence {
 export class PartitionFence {
   private readonly held = new Map<number, string>();
   private readonly idleTimeoutMs: number;
+  private readonly workerId: string;
 
-  constructor(idleTimeoutMs: number) {
+  /** `workerId` is recorded as the holder of the partitions this process takes over. */
+  constructor(idleTimeoutMs: number, workerId: string) {
     this.idleTimeoutMs = idleTimeoutMs;
+    this.workerId = workerId;
   }
 
   /** `ownsJob` asks BullMQ whether this process still holds the job's lock (and renews it). */
@@ -66,7 +69,7 @@ export class PartitionFence {
           throw new PartitionFencedError(partition, held, current);
         }
         // Epochs come from a sequence: one drawn here and rolled back is never current later.
-        fence.held.set(partition, await advancePartitionFence(em, partition));
+        fence.held.set(partition, await advancePartitionFence(em, partition, fence.workerId));
       },
     };
   }

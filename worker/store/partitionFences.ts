@@ -24,10 +24,10 @@ export async function lockPartitionFence(em: EntityManager, partition: number, i
 }
 
 /** Takes the partition over: a fresh epoch, never handed out before (the row is already locked). */
-export async function advancePartitionFence(em: EntityManager, partition: number): Promise<string> {
+export async function advancePartitionFence(em: EntityManager, partition: number, holder: string): Promise<string> {
   const [row] = await em.execute<{ epoch: string }[]>(
-    `update partition_fences set epoch = nextval('partition_fence_epochs') where partition = ? returning epoch::text as epoch`,
-    [partition],
+    `update partition_fences set epoch = nextval('partition_fence_epochs'), holder = ? where partition = ? returning epoch::text as epoch`,
+    [holder, partition],
   );
   if (!row) throw new Error(`partition ${partition} has no fence row`);
   return row.epoch;

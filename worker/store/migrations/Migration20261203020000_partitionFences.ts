@@ -5,6 +5,7 @@
  *   a worker that takes a partition over sets it to a fresh value from `partition_fence_epochs`
  *   (a sequence, so a value drawn by a transaction that rolled back is never handed out again),
  *   and every applying transaction locks the row and checks it still holds the current epoch.
+ *   `holder` names the worker process that took it last (its heartbeat's worker_id).
  *   `progressed_at` is when the partition's last applying transaction began (it is written by
  *   that transaction, so a rolled-back one leaves it alone): `/metrics` shows a stuck partition.
  * - `worker_heartbeats`: one row per running worker process, refreshed every second; the api's
@@ -20,6 +21,7 @@ export class Migration20261203020000_partitionFences extends Migration {
       create table partition_fences (
         partition integer primary key,
         epoch bigint not null,
+        holder text,
         progressed_at timestamptz not null
       );
     `);
