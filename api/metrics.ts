@@ -263,8 +263,8 @@ export class ServiceMetrics {
         `reading partition ${partition}`,
       );
       for (const state of QUEUE_STATES) this.queueJobs.set({ ...labels, state }, counts[state] ?? 0);
-      return (counts.waiting ?? 0) + (counts.active ?? 0) === 0;
       this.oldestWaitingAge.set(labels, oldestAgeSeconds);
+      return (counts.waiting ?? 0) + (counts.active ?? 0) === 0;
     } catch {
       // Stale numbers would look healthy: leave the partition out of this scrape instead.
       for (const state of QUEUE_STATES) this.queueJobs.remove({ ...labels, state });

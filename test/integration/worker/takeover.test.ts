@@ -19,6 +19,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifyDatabase } from '../../../scripts/verify.ts';
 import { cloneTemplateDatabase, type TestDatabase } from '../../support/databases.ts';
 import { REDIS_URL } from '../../support/testService.ts';
+import { partitionOf } from '../../../worker/partition.ts';
 import { deleteQueueKeys } from '../../../worker/queueKeys.ts';
 import { eventually, sleep } from '../ledgerTestHelpers.ts';
 import { call, RoleProcesses, type RoleProcess } from './roleProcesses.ts';
@@ -139,6 +140,16 @@ describe('a worker process of its own', () => {
     // Heartbeats every second, gone after five.
     expect(notReadyAfterMs).toBeLessThanOrEqual(6_000 + NOISY_MACHINE_SLACK_MS);
     expect((await call(api.url, 'GET', '/metrics')).text).toMatch(/^credits_workers_live 0$/m);
+
+    // Work waiting with nobody to do it: that partition's progress age climbs, the idle one stays 0.
+    const partition = Number(partitionOf(customerId, 2));
+    const waiting = await call(api.url, 'POST', `/v1/customers/${customerId}/credits/ledger_entry`, { entry_type: 'decrement', amount: 1 }, { prefer: 'respond-async' });
+    expect(waiting.status, waiting.text).toBe(202);
+    await sleep(2_500);
+    const stuck = (await call(api.url, 'GET', '/metrics')).text;
+    const age = Number(new RegExp(`^credits_partition_last_progress_seconds\\{partition="${partition}"\\} (\\S+)$`, 'm').exec(stuck)?.[1]);
+    expect(age).toBeGreaterThanOrEqual(2);
+    expect(stuck).toMatch(new RegExp(`^credits_partition_last_progress_seconds\\{partition="${1 - partition}"\\} 0$`, 'm'));
   });
 });
 
