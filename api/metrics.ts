@@ -10,6 +10,11 @@
  * - usage events accepted and rejected at intake (api/routes/ingest.ts) and writes refused by
  *   backpressure;
  * - HTTP latency by route, from an `onResponse` hook;
+ * - takeover: the worker processes seen alive (their heartbeats) and, per partition, the time since
+ *   it last made progress: 0 while its queue is empty, else the time since its last applying
+ *   transaction (partition_fences.progressed_at) or since this process last saw it empty, whichever
+ *   is shorter. A partition whose worker died or hangs shows it climbing, read from Postgres when
+ *   scraped;
  * - Node's default process metrics (`collectDefaultMetrics`).
  *
  * Names follow Prometheus' conventions: a `credits_` prefix, base units in the name (`_seconds`),
@@ -21,6 +26,9 @@ import type { LedgerOutcome } from '../worker/ledgerOutcome.ts';
 import type { PartitionQueues } from '../worker/queues.ts';
 import { withTimeout } from './withTimeout.ts';
 import type { QueueStore } from '../worker/queueStore.ts';
+import type { Orm } from '../worker/store/orm.ts';
+import { partitionProgressAges } from '../worker/store/partitionFences.ts';
+import { liveWorkers, WORKER_SEEN_WITHIN_MS } from '../worker/store/workerHeartbeats.ts';
 
 /** A scrape answers even when Redis hangs; a partition not read in time is left out of it. */
 const QUEUE_READ_TIMEOUT_MS = 1_000;
@@ -56,10 +64,16 @@ export class ServiceMetrics {
   private readonly ledgerRequests: Counter<'outcome'>;
   private readonly throttled: Counter<'intake'>;
   private readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
+  private readonly lastProgress: Gauge<'partition'>;
+  private readonly workersLive: Gauge;
+  private readonly orm: Orm;
+  /** When this process last saw each partition with nothing waiting and nothing running (Date.now()). */
+  private readonly seenIdleAtMs = new Map<number, number>();
 
-  constructor(queues: PartitionQueues, store: QueueStore) {
+  constructor(queues: PartitionQueues, store: QueueStore, orm: Orm) {
     this.queues = queues;
     this.store = store;
+    this.orm = orm;
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     this.queueJobs = new Gauge({
@@ -114,6 +128,17 @@ export class ServiceMetrics {
       name: 'credits_intake_throttled_total',
       help: 'Writes answered 429 because their partition backlog had reached BACKLOG_MAX.',
       labelNames: ['intake'],
+      registers,
+    });
+    this.lastProgress = new Gauge({
+      name: 'credits_partition_last_progress_seconds',
+      help: 'Seconds since a partition last made progress: 0 while its queue is empty, else since its last applying transaction or since it was last seen empty. Climbing: its worker is dead, paused or stuck.',
+      labelNames: ['partition'],
+      registers,
+    });
+    this.workersLive = new Gauge({
+      name: 'credits_workers_live',
+      help: `Worker processes whose heartbeat was seen in the last ${WORKER_SEEN_WITHIN_MS / 1000} s.`,
       registers,
     });
     this.httpDuration = new Histogram({
@@ -187,11 +212,48 @@ export class ServiceMetrics {
 
   /** Reads the queues, then renders every metric as Prometheus text. */
   async scrape(): Promise<string> {
-    await Promise.all(this.queues.queues.map((_, partition) => this.readPartition(partition)));
+    const [progressAges, ...idle] = await Promise.all([
+      this.readTakeover(),
+      ...this.queues.queues.map((_, partition) => this.readPartition(partition)),
+    ]);
+    const nowMs = Date.now();
+    for (const [partition, isIdle] of idle.entries()) {
+      const labels = { partition: String(partition) };
+      if (isIdle) {
+        this.seenIdleAtMs.set(partition, nowMs);
+        this.lastProgress.set(labels, 0);
+        continue;
+      }
+      const seenIdleAtMs = this.seenIdleAtMs.get(partition);
+      const known = [progressAges?.get(partition), seenIdleAtMs === undefined ? undefined : (nowMs - seenIdleAtMs) / 1000].filter(
+        (age): age is number => age !== undefined,
+      );
+      // Unknown (the queue or Postgres unreadable, and never seen empty here): left out, not guessed.
+      if (isIdle === false && known.length > 0) this.lastProgress.set(labels, Math.min(...known));
+      else this.lastProgress.remove(labels);
+    }
     return this.registry.metrics();
   }
 
-  private async readPartition(partition: number): Promise<void> {
+  /** The live worker count; answers each partition's progress age (undefined when unreadable). */
+  private async readTakeover(): Promise<Map<number, number> | undefined> {
+    try {
+      const em = this.orm.em.fork();
+      const [ages, live] = await withTimeout(
+        Promise.all([partitionProgressAges(em), liveWorkers(em, WORKER_SEEN_WITHIN_MS)]),
+        QUEUE_READ_TIMEOUT_MS,
+        'reading worker liveness',
+      );
+      this.workersLive.set(live.length);
+      return ages;
+    } catch {
+      this.workersLive.reset();
+      return undefined;
+    }
+  }
+
+  /** Reads a partition's queue gauges; answers whether it is empty (undefined when unreadable). */
+  private async readPartition(partition: number): Promise<boolean | undefined> {
     const queue = this.queues.queue(partition);
     const labels = { partition: String(partition) };
     try {
@@ -202,11 +264,13 @@ export class ServiceMetrics {
       );
       for (const state of QUEUE_STATES) this.queueJobs.set({ ...labels, state }, counts[state] ?? 0);
       this.oldestWaitingAge.set(labels, oldestAgeSeconds);
+      return (counts.waiting ?? 0) + (counts.active ?? 0) === 0;
     } catch {
       // Stale numbers would look healthy: leave the partition out of this scrape instead.
       for (const state of QUEUE_STATES) this.queueJobs.remove({ ...labels, state });
       this.oldestWaitingAge.remove(labels);
       this.queueReadFailures.inc();
+      return undefined;
     }
   }
 

@@ -18,6 +18,7 @@ import { openOrm, type Orm } from '../worker/store/orm.ts';
 import { OutcomeWaiter } from './intake/outcomeWaiter.ts';
 import { ServiceMetrics } from './metrics.ts';
 import { buildServer } from './server.ts';
+import { buildWorkerServer } from './workerServer.ts';
 
 export interface Service {
   config: Config;
@@ -30,6 +31,8 @@ export interface Service {
   workers: PartitionWorkers | undefined;
   /** The address the api listens on, when it does. */
   url: string | undefined;
+  /** ROLE=worker: the address of its own metrics and health listener (WORKER_PORT). */
+  workerUrl: string | undefined;
   close(): Promise<void>;
 }
 
@@ -55,7 +58,7 @@ export async function startService(config: Config, options: { logger?: Logger; l
   const runsApi = config.role !== 'worker';
   const runsWorkers = config.role !== 'api';
   const waiter = runsApi ? await OutcomeWaiter.open(queueStore, config.queuePrefix) : undefined;
-  const metrics = new ServiceMetrics(queues, queueStore);
+  const metrics = new ServiceMetrics(queues, queueStore, orm);
   const workers = runsWorkers
     ? PartitionWorkers.start({
         orm,
@@ -94,6 +97,9 @@ export async function startService(config: Config, options: { logger?: Logger; l
     });
     if (options.listen ?? true) url = await app.listen({ port: config.port, host: config.host });
   }
+  // A worker-only process answers metrics and health on a port of its own.
+  const workerApp = !app && workers ? buildWorkerServer({ orm, queueStore, workers, metrics, logger }) : undefined;
+  const workerUrl = workerApp && (options.listen ?? true) ? await workerApp.listen({ port: config.workerPort, host: config.host }) : undefined;
   return {
     config,
     logger,
@@ -104,8 +110,10 @@ export async function startService(config: Config, options: { logger?: Logger; l
     app,
     workers,
     url,
+    workerUrl,
     async close() {
       await app?.close();
+      await workerApp?.close();
       await scheduler?.close();
       await workers?.close();
       await waiter?.close();

@@ -38,6 +38,7 @@ export async function startServiceProcess(env: Record<string, string>): Promise<
     env: {
       ...process.env,
       PORT: String(port),
+      WORKER_PORT: '0',
       API_KEYS: BENCH_API_KEY,
       LOG_LEVEL: 'warn',
       QUEUE_PREFIX: queuePrefix,

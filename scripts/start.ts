@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     await quickStart.stop();
     throw error;
   }
-  logger.info({ role: config.role, url: service.url, partitions: config.partitions, queues: service.queueStore.location }, 'credits ledger started');
+  logger.info({ role: config.role, url: service.url ?? service.workerUrl, partitions: config.partitions, queues: service.queueStore.location }, 'credits ledger started');
   if (config.apiKeyGenerated && service.url) {
     logger.warn(`no API_KEYS set: this run accepts the development key ${config.apiKeys[0]}`);
   }

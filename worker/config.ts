@@ -15,6 +15,7 @@ const environment = z.object({
   QUEUE_STORE: z.enum(['redis', 'postgres']).default('redis'),
   QUICK_START: z.enum(['auto', 'off']).default('auto'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  WORKER_PORT: z.coerce.number().int().min(0).max(65535).default(8081),
   HOST: z.string().default('127.0.0.1'),
   API_KEYS: z.string().optional(),
   PARTITIONS: z.coerce.number().int().min(1).max(1024).default(16),
@@ -29,7 +30,7 @@ const environment = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   QUEUE_PREFIX: z.string().min(1).default('bull'),
   BACKLOG_MAX: z.coerce.number().int().min(1).default(10_000),
-  JOB_LOCK_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
+  JOB_LOCK_MS: z.coerce.number().int().min(1_000).max(600_000).default(4_000),
 });
 
 /** Where `npm start` looks when no URL is given (and, finding nothing, starts embedded). */
@@ -48,6 +49,11 @@ export interface Config {
   quickStart: 'auto' | 'off';
   port: number;
   host: string;
+  /**
+   * ROLE=worker only: the port of its own `/metrics`, `/health/live` and `/health/ready` (on
+   * HOST); 0 picks a free one. With ROLE=all the api's port serves them.
+   */
+  workerPort: number;
   apiKeys: string[];
   /** True when no API_KEYS were given and a development key was made up for this run. */
   apiKeyGenerated: boolean;
@@ -67,8 +73,10 @@ export interface Config {
   /** Waiting jobs a partition may hold before intake answers 429 (ARCHITECTURE.md "Backpressure"). */
   backlogMax: number;
   /**
-   * How long a running job stays claimed without its worker renewing the claim: after a worker
-   * dies (kill -9), its job runs again elsewhere within one to two of these.
+   * How long a running job stays claimed without its worker renewing the claim (renewed every
+   * half of it): after a worker dies (kill -9), its job runs again elsewhere within 1.25 of these
+   * (worker/main.ts). A worker whose event loop stalls longer loses its job; the partition fence
+   * keeps it from applying anything after that (worker/partitionFence.ts).
    */
   jobLockMs: number;
 }
@@ -92,6 +100,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     quickStart: e.QUICK_START,
     port: e.PORT,
     host: e.HOST,
+    workerPort: e.WORKER_PORT,
     apiKeys,
     apiKeyGenerated,
     partitions: e.PARTITIONS,

@@ -3,11 +3,21 @@
  * one job per partition runs at a time across every worker process, so a customer's writes are
  * applied one at a time, in the order accepted. Processors are looked up by job name in the
  * catalog; a ledger or balance request's outcome is also announced to waiting HTTP requests.
+ *
+ * Takeover: a job whose worker died runs again elsewhere once its lock (JOB_LOCK_MS, renewed every
+ * half of it) has lapsed and a stalled check (every quarter of it, across all processes) has seen
+ * it: within 1.25 JOB_LOCK_MS of the death. Every applying transaction is fenced
+ * (worker/partitionFence.ts), so a worker that wakes after its successor started applies nothing;
+ * its job is then left to BullMQ, neither completed nor failed. Each process records a heartbeat
+ * every second (worker/store/workerHeartbeats.ts) that the api's readiness reads.
  */
-import type { Job, Queue, Worker } from 'bullmq';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { WaitingError, type Job, type Queue, type Worker } from 'bullmq';
 import type { Duration } from 'luxon';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.ts';
+import { PartitionFence, type JobFence } from './partitionFence.ts';
 import { publishOutcome, type RequestOutcome } from './outcomeChannel.ts';
 import { partitionQueueName } from './partition.ts';
 import type { QueueStore } from './queueStore.ts';
@@ -20,6 +30,7 @@ import { closeUsageDays } from './processors/closeUsageDays.ts';
 import { deprecateEvent } from './processors/deprecateEvent.ts';
 import type { JobName } from './queues.ts';
 import type { Orm } from './store/orm.ts';
+import { HEARTBEAT_EVERY_MS, recordHeartbeat, removeHeartbeat } from './store/workerHeartbeats.ts';
 import { followingUsageJobs, removeFollowers } from './usageFollowers.ts';
 
 /**
@@ -29,6 +40,9 @@ import { followingUsageJobs, removeFollowers } from './usageFollowers.ts';
  * worker should end as a dead letter.
  */
 const STALLS_MAX = 10;
+/** How often, as a share of JOB_LOCK_MS, some process looks for jobs whose lock has lapsed. */
+const STALLED_CHECKS_PER_LOCK = 4;
+const STALLED_INTERVAL_MIN_MS = 250;
 
 export interface WorkerDeps {
   orm: Orm;
@@ -39,7 +53,7 @@ export interface WorkerDeps {
   queuePrefix: string;
   /** How long after its end a usage day stays open to late events (GRACE_PERIOD). */
   gracePeriod: Duration;
-  /** JOB_LOCK_MS: a dead worker's job runs again after one to two of these. */
+  /** JOB_LOCK_MS: a dead worker's job runs again within 1.25 of these. */
   jobLockMs: number;
   /** Called in-process when a request finishes, so that an api in the same process answers at once. */
   /** Answers true when a request waiting in this process took the outcome: no one else waits for it. */
@@ -65,32 +79,35 @@ function announce<T extends RequestOutcome>(deps: WorkerDeps, logger: Logger, ou
   return outcome;
 }
 
-/** What a processor gets besides its data: the job, its queue, and a logger bound to the job. */
+/** What a processor gets besides its data: the job, its queue, a logger bound to the job, its fence. */
 interface JobContext {
   job: Job;
   queue: Queue;
   logger: Logger;
+  fence: JobFence;
 }
 
 type Processor = (data: unknown, context: JobContext) => Promise<unknown>;
 
 function processorsFor(deps: WorkerDeps): Record<JobName, Processor> {
   const base = { orm: deps.orm, clock: deps.clock };
-  const withLogger = (logger: Logger): ProcessorDeps => ({ ...base, logger });
-  const usageDeps = (logger: Logger) => ({ ...base, logger, gracePeriod: deps.gracePeriod });
+  const withLogger = ({ logger, fence }: JobContext): ProcessorDeps => ({ ...base, logger, fence });
+  const usageDeps = ({ logger, fence }: JobContext) => ({ ...base, logger, fence, gracePeriod: deps.gracePeriod });
   return {
-    'ledger.apply': async (data, { logger }) => announce(deps, logger, await applyLedgerRequest(data, withLogger(logger))),
-    'balance.apply': async (data, { logger }) => announce(deps, logger, await applyBalanceTransaction(data, withLogger(logger))),
-    'ledger.catchUp': (data, { logger }) => catchUpLedger(data, withLogger(logger)),
-    'usage.apply': async (data, { job, queue, logger }) => {
+    'ledger.apply': async (data, context) => announce(deps, context.logger, await applyLedgerRequest(data, withLogger(context))),
+    'balance.apply': async (data, context) => announce(deps, context.logger, await applyBalanceTransaction(data, withLogger(context))),
+    'ledger.catchUp': (data, context) => catchUpLedger(data, withLogger(context)),
+    'usage.apply': async (data, context) => {
+      const { job, queue } = context;
       const followers = await followingUsageJobs(queue, USAGE_EVENTS_PER_TRANSACTION_MAX, job.data?.events?.length ?? 0);
-      const result = await applyUsage([data, ...followers.map((follower) => follower.data)], usageDeps(logger));
+      // A fenced-out worker throws here and removes nothing: its successor takes the followers too.
+      const result = await applyUsage([data, ...followers.map((follower) => follower.data)], usageDeps(context));
       await removeFollowers(followers);
       return { ...result, jobs: 1 + followers.length };
     },
-    'usage.closeDays': (data, { logger }) => closeUsageDays(data, withLogger(logger)),
-    'usage.deprecate': (data, { logger }) => deprecateEvent(data, usageDeps(logger)),
-    'invoice.change': (data, { logger }) => changeInvoice(data, withLogger(logger)),
+    'usage.closeDays': (data, context) => closeUsageDays(data, withLogger(context)),
+    'usage.deprecate': (data, context) => deprecateEvent(data, usageDeps(context)),
+    'invoice.change': (data, context) => changeInvoice(data, withLogger(context)),
   };
 }
 
@@ -99,9 +116,20 @@ function jobLogger(logger: Logger, job: Job, partition: number): Logger {
   return logger.child({ jobId: job.id, jobName: job.name, partition, ...(typeof reqId === 'string' && { reqId }) });
 }
 
+/** Whether BullMQ still gives this worker the job's lock; renews it when it does. */
+async function stillHolds(job: Job, token: string | undefined, lockMs: number): Promise<boolean> {
+  if (token === undefined) return false;
+  return Number(await job.extendLock(token, lockMs)) > 0;
+}
+
 export class PartitionWorkers {
+  /** Names this process in the heartbeats: host, pid, and a nonce for several in one process (tests). */
+  readonly workerId = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
   private workers: Worker[] = [];
   private queues: Queue[] = [];
+  private heartbeat: NodeJS.Timeout | undefined;
+  private beating: Promise<void> | undefined;
+  private deps: WorkerDeps | undefined;
   /**
    * Set once closing starts: connection errors from then on are the shutdown itself (BullMQ's
    * PostgreSQL backend reports its connections ending), not news for the log.
@@ -110,7 +138,12 @@ export class PartitionWorkers {
 
   static start(deps: WorkerDeps): PartitionWorkers {
     const started = new PartitionWorkers();
+    started.deps = deps;
     const processors = processorsFor(deps);
+    // A paused worker's open transaction is ended once idle as long as a lock lasts: by then its
+    // successor may be waiting for the fence row it holds.
+    const fences = new PartitionFence(deps.jobLockMs, started.workerId);
+    const stalledIntervalMs = Math.max(STALLED_INTERVAL_MIN_MS, Math.round(deps.jobLockMs / STALLED_CHECKS_PER_LOCK));
     const logError = (message: string, partition: number) => (error: Error) => {
       if (!started.closing) deps.logger.error({ err: error, partition }, message);
     };
@@ -121,33 +154,63 @@ export class PartitionWorkers {
       const worker = deps.queueStore.worker(
         partitionQueueName(partition),
         deps.queuePrefix,
-        async (job: Job) => {
+        async (job: Job, token?: string) => {
           const processor = processors[job.name as JobName];
           if (!processor) throw new Error(`no processor for job ${job.name}`);
           const startedAt = performance.now();
+          const logger = jobLogger(deps.logger, job, partition);
+          const fence = fences.forJob(partition, () => stillHolds(job, token, deps.jobLockMs));
           let result: unknown;
           try {
-            result = await processor(job.data, { job, queue, logger: jobLogger(deps.logger, job, partition) });
-            return result;
+            result = await processor(job.data, { job, queue, logger, fence });
+          } catch (error) {
+            if (!fence.fenced) throw error;
           } finally {
             deps.onJobFinished?.(job.name, (performance.now() - startedAt) / 1000, result);
           }
+          if (fence.fenced) {
+            // Completing or failing it would take it from the worker that holds it now (or, if
+            // nobody does yet, lose it): BullMQ's stalled check hands it on.
+            logger.warn({ partition }, 'fenced out: another worker took this partition over while this one was paused; nothing was applied, the job is left to it');
+            throw new WaitingError();
+          }
+          return result;
         },
-        { concurrency: 1, lockDuration: deps.jobLockMs, stalledInterval: deps.jobLockMs, maxStalledCount: STALLS_MAX },
+        { concurrency: 1, lockDuration: deps.jobLockMs, stalledInterval: stalledIntervalMs, maxStalledCount: STALLS_MAX },
       );
       worker.on('error', logError('worker error', partition));
       worker.on('failed', (job, error) => (job ? jobLogger(deps.logger, job, partition) : deps.logger.child({ partition })).error({ err: error }, 'job failed'));
       return worker;
     });
     started.workers = workers;
+    started.beat();
     return started;
+  }
+
+  /** Records this process's heartbeat now and every HEARTBEAT_EVERY_MS while its workers run. */
+  private beat(): void {
+    const deps = this.deps;
+    if (!deps || this.closing) return;
+    const next = () => {
+      if (!this.closing) this.heartbeat = setTimeout(() => this.beat(), HEARTBEAT_EVERY_MS);
+    };
+    if (!this.isRunning()) return next();
+    this.beating = recordHeartbeat(deps.orm.em.fork(), this.workerId, deps.partitions).then(next, (error: unknown) => {
+      // The database is down: readiness says so; the next beat tries again.
+      deps.logger.debug({ err: error }, 'worker heartbeat not recorded');
+      next();
+    });
   }
 
   /** Lets every current job finish, then stops taking new ones. */
   async close(): Promise<void> {
     this.closing = true;
+    clearTimeout(this.heartbeat);
     await Promise.all(this.workers.map((worker) => worker.close()));
     await Promise.all(this.queues.map((queue) => queue.close()));
+    // Gone at once from readiness, rather than once the heartbeat is stale.
+    await this.beating;
+    if (this.deps) await removeHeartbeat(this.deps.orm.em.fork(), this.workerId).catch(() => undefined);
   }
 
   isRunning(): boolean {

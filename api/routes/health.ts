@@ -2,13 +2,17 @@
  * Health for orchestrators (no auth, like `/metrics`): `GET /health/live` answers 200 while the
  * process runs; `GET /health/ready` answers 200 only when this process can do its work: Postgres
  * answers `select 1`, the queue store answers (Redis PING, or `select 1` on the queues' database;
- * the check is named `redis` or `queues` after it), no migration is pending and, when the process runs
- * workers, they are running. Otherwise 503, naming each failing check. The checks run together,
+ * the check is named `redis` or `queues` after it), no migration is pending, and `workers`: in a process
+ * that runs the partition workers (ROLE=all, and a ROLE=worker's own port), they are running; in an
+ * api-only process (ROLE=api), at least one worker process has recorded its heartbeat in the last
+ * WORKER_SEEN_WITHIN_MS (5 s; worker/store/workerHeartbeats.ts), since without one every write
+ * would wait and answer 202 forever. Otherwise 503, naming each failing check. The checks run together,
  * each bounded by READY_CHECK_TIMEOUT_MS, so readiness answers even while a dependency hangs.
  */
 import type { FastifyInstance } from 'fastify';
 import type { QueueStore } from '../../worker/queueStore.ts';
 import type { Orm } from '../../worker/store/orm.ts';
+import { liveWorkers, WORKER_SEEN_WITHIN_MS } from '../../worker/store/workerHeartbeats.ts';
 import { withTimeout } from '../withTimeout.ts';
 
 const READY_CHECK_TIMEOUT_MS = 1_000;
@@ -16,7 +20,7 @@ const READY_CHECK_TIMEOUT_MS = 1_000;
 export interface HealthDeps {
   orm: Orm;
   queueStore: QueueStore;
-  /** Present when this process runs the partition workers. */
+  /** Present when this process runs the partition workers; otherwise the heartbeats are read. */
   workers: { isRunning(): boolean } | undefined;
 }
 
@@ -33,12 +37,15 @@ function checksOf(deps: HealthDeps): Record<string, Check> {
     },
   };
   checks[deps.queueStore.kind === 'redis' ? 'redis' : 'queues'] = () => deps.queueStore.ping();
-  if (deps.workers) {
-    const workers = deps.workers;
-    checks.workers = async () => {
-      if (!workers.isRunning()) throw new Error('the partition workers are not running');
-    };
-  }
+  const workers = deps.workers;
+  checks.workers = workers
+    ? async () => {
+        if (!workers.isRunning()) throw new Error('the partition workers are not running');
+      }
+    : async () => {
+        const live = await liveWorkers(deps.orm.em.fork(), WORKER_SEEN_WITHIN_MS);
+        if (live.length === 0) throw new Error(`no worker process seen in the last ${WORKER_SEEN_WITHIN_MS / 1000} s`);
+      };
   return checks;
 }
 

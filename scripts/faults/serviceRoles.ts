@@ -37,6 +37,8 @@ function startRole(role: 'api' | 'worker', env: ServiceEnv, port: number, log: W
       ...process.env,
       ROLE: role,
       PORT: String(port),
+      // A worker's own metrics and health port: any free one, so that workers never collide.
+      WORKER_PORT: '0',
       API_KEYS: FAULTS_API_KEY,
       DATABASE_URL: env.databaseUrl,
       REDIS_URL: env.redisUrl,

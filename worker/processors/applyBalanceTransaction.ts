@@ -20,6 +20,7 @@ import {
   storedBalanceOutcome,
   type BalanceOutcome,
 } from '../store/balanceTransactions.ts';
+import { applyingTransaction, PartitionFencedError } from '../partitionFence.ts';
 import { withTransientRetry } from '../transientRetry.ts';
 import type { ProcessorDeps } from './applyLedgerRequest.ts';
 
@@ -48,13 +49,15 @@ async function decideAndSave(em: EntityManager, requestId: string, clock: Clock)
 export async function applyBalanceTransaction(data: unknown, deps: ProcessorDeps): Promise<BalanceOutcome> {
   const { requestId } = jobCatalog['balance.apply'].payload.parse(data);
   try {
-    return await withTransientRetry(() => deps.orm.em.fork().transactional((em) => decideAndSave(em, requestId, deps.clock)));
+    return await withTransientRetry(() => applyingTransaction(deps, (em) => decideAndSave(em, requestId, deps.clock)));
   } catch (error) {
+    // Fenced out: the request belongs to the worker that took the partition over.
+    if (error instanceof PartitionFencedError) throw error;
     // A permanent failure is recorded and the partition moves on: nothing blocks it forever.
     deps.logger.error({ err: error, requestId }, 'balance transaction request failed permanently');
     const detail = `balance transaction request ${requestId} could not be applied because of an internal error; it has been logged.`;
     const failure: OutcomeError = { kind: 'internal', detail };
-    await withTransientRetry(() => deps.orm.em.fork().transactional((em) => markBalanceRequestFailed(em, requestId, failure, deps.clock.now())));
+    await withTransientRetry(() => applyingTransaction(deps, (em) => markBalanceRequestFailed(em, requestId, failure, deps.clock.now())));
     return { status: 'failed', requestId, error: failure };
   }
 }

@@ -17,6 +17,7 @@ import { lockRequestAndLoad, markFailed, saveChanges, writtenRows } from '../sto
 import type { Orm } from '../store/orm.ts';
 import { storedOutcome } from '../store/readQueries.ts';
 import { ledgerEntryView } from '../store/views.ts';
+import { applyingTransaction, PartitionFencedError, type JobFence } from '../partitionFence.ts';
 import { withTransientRetry } from '../transientRetry.ts';
 import { countWritten } from '../writtenCounts.ts';
 
@@ -24,6 +25,8 @@ export interface ProcessorDeps {
   orm: Orm;
   clock: Clock;
   logger: Logger;
+  /** The running job's fence (worker/partitionFence.ts); absent when a processor is called directly. */
+  fence?: JobFence;
 }
 
 async function refuse(em: EntityManager, requestId: string, error: OutcomeError, now: Date): Promise<LedgerOutcome> {
@@ -58,13 +61,15 @@ async function decideAndSave(em: EntityManager, requestId: string, clock: Clock)
 export async function applyLedgerRequest(data: unknown, deps: ProcessorDeps): Promise<LedgerOutcome> {
   const { requestId } = jobCatalog['ledger.apply'].payload.parse(data);
   try {
-    return await withTransientRetry(() => deps.orm.em.fork().transactional((em) => decideAndSave(em, requestId, deps.clock)));
+    return await withTransientRetry(() => applyingTransaction(deps, (em) => decideAndSave(em, requestId, deps.clock)));
   } catch (error) {
+    // Fenced out: the request belongs to the worker that took the partition over.
+    if (error instanceof PartitionFencedError) throw error;
     // A permanent failure is recorded and the partition moves on: nothing blocks it forever.
     deps.logger.error({ err: error, requestId }, 'ledger request failed permanently');
     const detail = `ledger request ${requestId} could not be applied because of an internal error; it has been logged.`;
     const failure: OutcomeError = { kind: 'internal', detail };
-    await withTransientRetry(() => deps.orm.em.fork().transactional((em) => markFailed(em, requestId, failure, deps.clock.now())));
+    await withTransientRetry(() => applyingTransaction(deps, (em) => markFailed(em, requestId, failure, deps.clock.now())));
     return { status: 'failed', requestId, error: failure };
   }
 }

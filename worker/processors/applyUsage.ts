@@ -16,6 +16,7 @@ import { JsonNumber, parseExactJson, stringifyExactJson } from '../exactJson.ts'
 import { newId } from '../ids.ts';
 import { jobCatalog, type JobPayload } from '../queues.ts';
 import { insertEventsAndLoadLedgers, loadPricingContext, saveUsage, type EventRecord, type UsageLedgerKey } from '../store/usageRepository.ts';
+import { applyingTransaction } from '../partitionFence.ts';
 import { withTransientRetry } from '../transientRetry.ts';
 import { countWritten, type WrittenCounts } from '../writtenCounts.ts';
 import type { ProcessorDeps } from './applyLedgerRequest.ts';
@@ -169,5 +170,5 @@ async function applyBatch(em: EntityManager, events: UsageEvent[], deps: Process
 export async function applyUsage(jobs: unknown[], deps: ProcessorDeps & { gracePeriod: Duration }): Promise<UsageResult> {
   const payloads = jobs.map((data) => jobCatalog['usage.apply'].payload.parse(data));
   const events = payloads.flatMap((each) => each.events.map((event) => ({ ...event, accepted_at: each.accepted_at })));
-  return withTransientRetry(() => deps.orm.em.fork().transactional((em) => applyBatch(em, events, deps)));
+  return withTransientRetry(() => applyingTransaction(deps, (em) => applyBatch(em, events, deps)));
 }

@@ -7,6 +7,7 @@ import { catchUp } from '../../domain/catchUp.ts';
 import { newId } from '../ids.ts';
 import { jobCatalog } from '../queues.ts';
 import { lockCustomerAndLoad, saveChanges } from '../store/ledgerRepository.ts';
+import { applyingTransaction } from '../partitionFence.ts';
 import { withTransientRetry } from '../transientRetry.ts';
 import { countWritten, type WrittenCounts } from '../writtenCounts.ts';
 import type { ProcessorDeps } from './applyLedgerRequest.ts';
@@ -14,7 +15,7 @@ import type { ProcessorDeps } from './applyLedgerRequest.ts';
 export async function catchUpLedger(data: unknown, deps: ProcessorDeps): Promise<{ entries: number; written: WrittenCounts }> {
   const { customerId, currency } = jobCatalog['ledger.catchUp'].payload.parse(data);
   return withTransientRetry(() =>
-    deps.orm.em.fork().transactional(async (em) => {
+    applyingTransaction(deps, async (em) => {
       const now = deps.clock.now();
       const { ledger, blocks } = await lockCustomerAndLoad(em, customerId, currency, now);
       const changes = catchUp(ledger, blocks, { now, newId });

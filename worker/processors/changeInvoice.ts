@@ -15,6 +15,7 @@ import type { OutcomeError } from '../ledgerOutcome.ts';
 import { jobCatalog, type JobPayload } from '../queues.ts';
 import { findInvoiceOwner, lockInvoice } from '../store/invoices.ts';
 import { lockCustomerAndLoad, saveChanges } from '../store/ledgerRepository.ts';
+import { applyingTransaction, PartitionFencedError } from '../partitionFence.ts';
 import { withTransientRetry } from '../transientRetry.ts';
 import { countWritten, type WrittenCounts } from '../writtenCounts.ts';
 import type { ProcessorDeps } from './applyLedgerRequest.ts';
@@ -54,8 +55,10 @@ async function change(em: EntityManager, payload: Payload, deps: ProcessorDeps):
 export async function changeInvoice(data: unknown, deps: ProcessorDeps): Promise<InvoiceChangeOutcome> {
   const payload = jobCatalog['invoice.change'].payload.parse(data);
   try {
-    return await withTransientRetry(() => deps.orm.em.fork().transactional((em) => change(em, payload, deps)));
+    return await withTransientRetry(() => applyingTransaction(deps, (em) => change(em, payload, deps)));
   } catch (error) {
+    // Fenced out: the change belongs to the worker that took the partition over.
+    if (error instanceof PartitionFencedError) throw error;
     // Nothing was written (the transaction rolled back); the partition moves on.
     deps.logger.error({ err: error, invoiceId: payload.invoiceId }, 'invoice change failed');
     const detail = `invoice ${payload.invoiceId} could not be changed because of an internal error; it has been logged.`;

@@ -3,6 +3,7 @@
  * grace period, LEDGER_RULES.md §5). Runs on the customer's partition, so no usage job can grow an
  * entry while it is being closed; once committed, an entry never changes again.
  */
+import { applyingTransaction } from '../partitionFence.ts';
 import { jobCatalog } from '../queues.ts';
 import { withTransientRetry } from '../transientRetry.ts';
 import type { ProcessorDeps } from './applyLedgerRequest.ts';
@@ -10,11 +11,13 @@ import type { ProcessorDeps } from './applyLedgerRequest.ts';
 export async function closeUsageDays(data: unknown, deps: ProcessorDeps): Promise<{ committed: number }> {
   const { customerId } = jobCatalog['usage.closeDays'].payload.parse(data);
   const rows = await withTransientRetry(() =>
-    deps.orm.em.fork().execute<{ id: string }[]>(
-      `update ledger_entries set entry_status = 'committed'
-        where customer_id = ? and entry_status = 'pending' and closes_at <= ?
-        returning id`,
-      [customerId, deps.clock.now()],
+    applyingTransaction(deps, (em) =>
+      em.execute<{ id: string }[]>(
+        `update ledger_entries set entry_status = 'committed'
+          where customer_id = ? and entry_status = 'pending' and closes_at <= ?
+          returning id`,
+        [customerId, deps.clock.now()],
+      ),
     ),
   );
   return { committed: rows.length };

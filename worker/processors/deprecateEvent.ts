@@ -23,6 +23,7 @@ import { jobCatalog, type JobPayload } from '../queues.ts';
 import { customerTimezone, loadBlocksById, loadUsageGroupEntries, lockEvent, markDeprecated, type LockedEvent } from '../store/eventQueries.ts';
 import { lockCustomerAndLoad } from '../store/ledgerRepository.ts';
 import { saveUsage } from '../store/usageRepository.ts';
+import { applyingTransaction } from '../partitionFence.ts';
 import { withTransientRetry } from '../transientRetry.ts';
 import type { ProcessorDeps } from './applyLedgerRequest.ts';
 
@@ -91,7 +92,7 @@ async function deprecate(em: EntityManager, payload: Payload, deps: Deps): Promi
 export async function deprecateEvent(data: unknown, deps: Deps): Promise<DeprecationOutcome> {
   const payload = jobCatalog['usage.deprecate'].payload.parse(data);
   try {
-    return await withTransientRetry(() => deps.orm.em.fork().transactional((em) => deprecate(em, payload, deps)));
+    return await withTransientRetry(() => applyingTransaction(deps, (em) => deprecate(em, payload, deps)));
   } catch (error) {
     // Nothing was written (the transaction rolled back); the partition moves on.
     deps.logger.error({ err: error, eventId: payload.eventId }, 'event deprecation failed');

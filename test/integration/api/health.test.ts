@@ -4,7 +4,10 @@
  * (in a process that runs them) the workers, and answers 503 naming what fails. The Redis outage
  * is made by stopping a Redis server of the test's own, never the shared one.
  */
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startService } from '../../../api/service.ts';
+import { loadConfig } from '../../../worker/config.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,10 +47,17 @@ describe('GET /health/ready', () => {
     const dir = mkdtempSync(join(tmpdir(), 'credits-health-redis-'));
     const redis = await PrivateRedis.start(dir);
     const api = await startTestService({ ROLE: 'api', QUEUE_STORE: 'redis', REDIS_URL: redis.url });
+    // An api-only process is ready only while some worker process beats in its database
+    // (worker/store/workerHeartbeats.ts). This one's queues are on the machine's Redis: the
+    // outage below is the api's alone.
+    const worker = await startService(
+      loadConfig({ DATABASE_URL: api.databaseUrl, REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', QUEUE_PREFIX: api.queuePrefix, ROLE: 'worker', WORKER_PORT: '0', PARTITIONS: '4', LOG_LEVEL: 'silent' }),
+      { logger: pino({ level: 'silent' }) },
+    );
     try {
       const ready = await api.request('GET', '/health/ready', undefined, noKey);
       expect(ready.status, ready.text).toBe(200);
-      expect(ready.body.checks).toEqual({ postgres: 'ok', redis: 'ok', migrations: 'ok' });
+      expect(ready.body.checks).toEqual({ postgres: 'ok', redis: 'ok', migrations: 'ok', workers: 'ok' });
 
       const restarted = redis.restart(3_000);
       const down = await eventually(async () => {
@@ -71,6 +81,7 @@ describe('GET /health/ready', () => {
       }, 10_000, 'readiness to recover once Redis is back');
       expect(back.body.status).toBe('ready');
     } finally {
+      await worker.close();
       await api.stop();
       await redis.stop();
       rmSync(dir, { recursive: true, force: true });

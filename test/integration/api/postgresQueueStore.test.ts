@@ -23,6 +23,7 @@ beforeAll(async () => {
     QUEUE_STORE: 'postgres',
     QUEUE_PREFIX: api.queuePrefix,
     ROLE: 'worker',
+    WORKER_PORT: '0',
     PARTITIONS: '4',
     API_KEYS: 'unused',
     LOG_LEVEL: 'silent',
@@ -81,7 +82,7 @@ describe('QUEUE_STORE=postgres with the api and the worker in separate services'
 
   it('reports the store in readiness and the partitions in /metrics', async () => {
     const ready = await api.request('GET', '/health/ready', undefined, { authorization: '' });
-    expect(ready.body).toEqual({ status: 'ready', checks: { postgres: 'ok', queues: 'ok', migrations: 'ok' } });
+    expect(ready.body).toEqual({ status: 'ready', checks: { postgres: 'ok', queues: 'ok', migrations: 'ok', workers: 'ok' } });
     const metrics = await api.request('GET', '/metrics', undefined, { authorization: '' });
     expect(metrics.text).toMatch(/credits_queue_jobs\{partition="3",state="failed"\} \d+/);
   });

@@ -116,6 +116,7 @@ describe('a second worker process on the same queues', () => {
         QUEUE_PREFIX: t.queuePrefix,
         PARTITIONS: String(t.service.config.partitions),
         ROLE: 'worker',
+        WORKER_PORT: '0',
         LOG_LEVEL: 'silent',
       }),
       { logger: pino({ level: 'silent' }) },

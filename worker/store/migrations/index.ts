@@ -14,6 +14,7 @@ import { Migration20261121090000_overdraftCandidateIndex } from './Migration2026
 import { Migration20261203000000_blockCreationOrder } from './Migration20261203000000_blockCreationOrder.ts';
 import { Migration20261203010000_customerDetails } from './Migration20261203010000_customerDetails.ts';
 import { Migration20261203020000_topUpActiveFrom } from './Migration20261203020000_topUpActiveFrom.ts';
+import { Migration20261203030000_partitionFences } from './Migration20261203030000_partitionFences.ts';
 
 export const migrationsList = [
   { name: 'Migration20261121000000_initial', class: Migration20261121000000_initial },
@@ -28,4 +29,5 @@ export const migrationsList = [
   { name: 'Migration20261203000000_blockCreationOrder', class: Migration20261203000000_blockCreationOrder },
   { name: 'Migration20261203010000_customerDetails', class: Migration20261203010000_customerDetails },
   { name: 'Migration20261203020000_topUpActiveFrom', class: Migration20261203020000_topUpActiveFrom },
+  { name: 'Migration20261203030000_partitionFences', class: Migration20261203030000_partitionFences },
 ];
