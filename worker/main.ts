@@ -111,8 +111,9 @@ export class PartitionWorkers {
   static start(deps: WorkerDeps): PartitionWorkers {
     const started = new PartitionWorkers();
     const processors = processorsFor(deps);
+    // A Redis outage is logged once by the queue store (lost, back), not once per partition per retry.
     const logError = (message: string, partition: number) => (error: Error) => {
-      if (!started.closing) deps.logger.error({ err: error, partition }, message);
+      if (!started.closing && !deps.queueStore.absorbConnectionError(error)) deps.logger.error({ err: error, partition }, message);
     };
     const workers = Array.from({ length: deps.partitions }, (_, partition) => {
       const queue = deps.queueStore.queue(partitionQueueName(partition), deps.queuePrefix);
@@ -143,10 +144,13 @@ export class PartitionWorkers {
     return started;
   }
 
-  /** Lets every current job finish, then stops taking new ones. */
-  async close(): Promise<void> {
+  /**
+   * Lets every current job finish, then stops taking new ones. `force` (Redis unreachable: no job
+   * can complete, and BullMQ's graceful close would wait for it) stops at once.
+   */
+  async close(options: { force?: boolean } = {}): Promise<void> {
     this.closing = true;
-    await Promise.all(this.workers.map((worker) => worker.close()));
+    await Promise.all(this.workers.map((worker) => worker.close(options.force ?? false)));
     await Promise.all(this.queues.map((queue) => queue.close()));
   }
 
