@@ -90,6 +90,12 @@ export async function failedJobIds(queue: Queue): Promise<string[]> {
   return queue.getRanges(['failed'], 0, -1);
 }
 
+/** What re-driving means, said where failed jobs are shown (the dashboard, GET /v1/failed_jobs). */
+export const REDRIVE_NOTICE =
+  'Failed jobs are dead letters. Re-driving one (npm run redrive) applies it NOW, after everything accepted before the redrive: ' +
+  'if work of its customer accepted after it has been applied since, redrive refuses unless --force. ' +
+  "Retrying from this page skips that check and applies the job after the customer's later work.";
+
 export type RedriveResult =
   | { status: 'redriven'; partition: number; jobId: string; name: string; newJobId: string; laterWorkApplied: number; forced: boolean }
   | { status: 'later_work_applied'; partition: number; jobId: string; name: string; customerIds: string[]; laterWorkApplied: number }
