@@ -27,8 +27,9 @@ import { withTimeout } from './withTimeout.ts';
 /** The longest `close()` takes: within `docker stop`'s default grace of 10 s (Kubernetes gives 30 s). */
 export const SHUTDOWN_BOUND_MS = 10_000;
 /**
- * Each step's bound; they add up to less than SHUTDOWN_BOUND_MS (9.5 s with the queue store closed twice). HTTP requests waiting for an
- * outcome are answered 202 (their write is durable) after HTTP_DRAIN_MS, so HTTP closes soon after.
+ * Each step's bound; they add up to less than SHUTDOWN_BOUND_MS (9.5 s with the queue store
+ * closed twice). HTTP requests waiting for an outcome are answered 202 (their write is durable)
+ * after HTTP_DRAIN_MS, so HTTP closes soon after.
  */
 const STEP_BOUND_MS = { http: 3_000, workers: 3_500, waiter: 500, queues: 500, queueStore: 500, database: 1_000 } as const;
 const HTTP_DRAIN_MS = 1_000;
