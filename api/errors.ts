@@ -6,9 +6,12 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import type { OutcomeError } from '../worker/ledgerOutcome.ts';
+import { isRedisCommandUnavailable } from '../worker/redis.ts';
 import { isTransient } from '../worker/transientRetry.ts';
 
 const DOCS = 'https://docs.withorb.com/reference/error-responses';
+/** `Retry-After` of a 503 that does not name its own: a dependency restarting takes about this long. */
+const UNAVAILABLE_RETRY_AFTER_SECONDS = 1;
 
 export const ERROR_TYPES = {
   request_validation: { status: 400, type: `${DOCS}#400-request-validation-errors`, title: 'Request validation error' },
@@ -37,7 +40,7 @@ export interface ProblemBody {
 export class ApiError extends Error {
   readonly kind: ErrorKind;
   readonly validationErrors: string[] | undefined;
-  /** Sent as `Retry-After` (seconds) when set: when to try again after a 429. */
+  /** Sent as `Retry-After` (seconds) when set: when to try again after a 429 or a 503 (a 503 always has one). */
   readonly retryAfterSeconds: number | undefined;
 
   constructor(kind: ErrorKind, detail: string, validationErrors?: string[], retryAfterSeconds?: number) {
@@ -45,6 +48,11 @@ export class ApiError extends Error {
     this.kind = kind;
     this.validationErrors = validationErrors;
     this.retryAfterSeconds = retryAfterSeconds;
+  }
+
+  /** 503: a dependency (the queue, the database) cannot be reached now; `Retry-After` says when to try again. */
+  static unavailable(detail: string, retryAfterSeconds: number): ApiError {
+    return new ApiError('unavailable', detail, undefined, retryAfterSeconds);
   }
 
   static tooManyRequests(detail: string, retryAfterSeconds: number): ApiError {
@@ -86,7 +94,8 @@ function zodIssues(error: FastifyError): string[] {
 export function registerErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof ApiError) {
-      if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
+      const retryAfter = error.retryAfterSeconds ?? (error.kind === 'unavailable' ? UNAVAILABLE_RETRY_AFTER_SECONDS : undefined);
+      if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
       return sendProblem(reply, problem(error.kind, error.message, error.validationErrors));
     }
     if (hasZodFastifySchemaValidationErrors(error)) {
@@ -98,12 +107,19 @@ export function registerErrorHandlers(app: FastifyInstance): void {
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       return sendProblem(reply, problem(error.statusCode === 404 ? 'url_not_found' : 'request_validation', error.message));
     }
+    // Redis unreachable (any route that reads or writes a queue): nothing waited for it, since its
+    // command connection fails at once while disconnected (worker/redis.ts).
+    if (isRedisCommandUnavailable(error)) {
+      request.log.debug({ err: error }, 'queue unavailable');
+      reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
+      return sendProblem(reply, problem('unavailable', 'The queue (Redis) is unavailable; retry shortly with the same Idempotency-Key.'));
+    }
     // A lost database connection (a Postgres restart) or a conflict that outlived its retries is
     // the service being unavailable for a moment, not a bug: 503 with Retry-After, which clients
     // retry (with the same Idempotency-Key, the request is applied at most once).
     if (isTransient(error)) {
       request.log.warn({ err: error }, 'database unavailable');
-      reply.header('retry-after', '1');
+      reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
       return sendProblem(reply, problem('unavailable', 'The database is unavailable; retry shortly with the same Idempotency-Key.'));
     }
     request.log.error({ err: error }, 'unhandled error');

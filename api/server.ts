@@ -18,6 +18,7 @@ import { registerErrorHandlers } from './errors.ts';
 import { sendFrameworkProblem } from './frameworkProblem.ts';
 import { BacklogGate } from './intake/backlogGate.ts';
 import type { OutcomeWaiter } from './intake/outcomeWaiter.ts';
+import { DeferredEnqueues } from './intake/deferredEnqueues.ts';
 import { UsageCoalescer } from './intake/usageCoalescer.ts';
 import { registerJsonBodyParser } from './jsonBody.ts';
 import { registerNulGuard } from './nulGuard.ts';
@@ -93,6 +94,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   deps.metrics.registerHttpTiming(app);
   const backlog = new BacklogGate(deps.queues, deps.backlogMax, deps.metrics);
   const customers = new CustomerResolver(deps.orm);
+  // Writes accepted while Redis is unreachable wait here for it (api/intake/deferredEnqueues.ts).
+  const deferred = new DeferredEnqueues(deps.queues, deps.logger);
   const intake = {
     orm: deps.orm,
     queues: deps.queues,
@@ -101,10 +104,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     partitions: deps.partitions,
     syncWaitMs: deps.syncWaitMs,
     backlog,
+    deferred,
   };
-  const coalescer = new UsageCoalescer(deps.queues, () => deps.clock.now());
+  const coalescer = new UsageCoalescer(deps.queues, () => deps.clock.now(), deferred);
   // Buffered usage is flushed to the queues before the queues close: nothing accepted is dropped.
-  app.addHook('onClose', () => coalescer.close());
+  app.addHook('onClose', () => Promise.all([coalescer.close(), deferred.close()]).then(() => undefined));
   const usage = {
     orm: deps.orm,
     clock: deps.clock,

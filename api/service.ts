@@ -2,7 +2,11 @@
  * The whole service in one process, by role (ARCHITECTURE.md "Configuration", ROLE): open
  * Postgres (migrating it) and the queue store (Redis, or Postgres: worker/queueStore.ts), then start the partition workers (`worker`), the HTTP api
  * (`api`), or both (`all`). `close()` shuts down in the safe order: stop taking HTTP requests,
- * let workers finish their current job, close the queues, then the database.
+ * let workers finish their current job, close the queues, then the database. Every step is
+ * bounded, so the whole takes at most SHUTDOWN_BOUND_MS whatever is unreachable (a BullMQ worker
+ * waits forever for a Redis that is down): a step that overruns is logged and left behind, and
+ * closing the queue store ends its connections, which releases whatever still waits on them.
+ * `close()` never throws.
  */
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
@@ -19,6 +23,17 @@ import { OutcomeWaiter } from './intake/outcomeWaiter.ts';
 import { ServiceMetrics } from './metrics.ts';
 import { buildServer } from './server.ts';
 import { buildWorkerServer } from './workerServer.ts';
+import { withTimeout } from './withTimeout.ts';
+
+/** The longest `close()` takes: within `docker stop`'s default grace of 10 s (Kubernetes gives 30 s). */
+export const SHUTDOWN_BOUND_MS = 10_000;
+/**
+ * Each step's bound; they add up to less than SHUTDOWN_BOUND_MS (9.5 s with the queue store
+ * closed twice). HTTP requests waiting for an outcome are answered 202 (their write is durable)
+ * after HTTP_DRAIN_MS, so HTTP closes soon after.
+ */
+const STEP_BOUND_MS = { http: 3_000, workers: 3_500, waiter: 500, queues: 500, queueStore: 500, database: 1_000 } as const;
+const HTTP_DRAIN_MS = 1_000;
 
 export interface Service {
   config: Config;
@@ -42,7 +57,7 @@ export async function startService(config: Config, options: { logger?: Logger; l
   const orm = await openOrm(config.databaseUrl);
   let queueStore: QueueStore;
   try {
-    queueStore = await openQueueStore(config);
+    queueStore = await openQueueStore(config, logger);
   } catch (error) {
     await orm.close();
     throw error;
@@ -112,14 +127,29 @@ export async function startService(config: Config, options: { logger?: Logger; l
     url,
     workerUrl,
     async close() {
-      await app?.close();
-      await workerApp?.close();
-      await scheduler?.close();
-      await workers?.close();
-      await waiter?.close();
-      await queues.close();
-      await queueStore.close();
-      await orm.close();
+      const step = async (name: keyof typeof STEP_BOUND_MS, work: () => Promise<unknown>) => {
+        try {
+          await withTimeout(work(), STEP_BOUND_MS[name], `shutdown step ${name}`);
+        } catch (error) {
+          logger.warn({ step: name, reason: (error as Error).message }, 'shutdown step did not finish; going on without it');
+        }
+      };
+      // Requests still waiting for an outcome get their 202 now rather than at SYNC_WAIT_MS.
+      const drained = setTimeout(() => waiter?.releaseAll(), HTTP_DRAIN_MS);
+      await step('http', async () => app?.close());
+      await step('http', async () => workerApp?.close());
+      clearTimeout(drained);
+      // Connections still open past the bound (a client that never finishes) are cut.
+      app?.server.closeAllConnections();
+      // With Redis away no job can complete and BullMQ's graceful close would wait for it
+      // forever: force-close the workers (they stop at once) and end the connections first.
+      const force = !queueStore.reachable();
+      if (force) await step('queueStore', () => queueStore.close());
+      await step('workers', () => Promise.all([scheduler?.close({ force }), workers?.close({ force })]));
+      await step('waiter', async () => waiter?.close());
+      await step('queues', () => queues.close());
+      await step('queueStore', () => queueStore.close());
+      await step('database', () => orm.close());
     },
   };
 }

@@ -6,12 +6,14 @@
  */
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { startService } from '../api/service.ts';
+import { SHUTDOWN_BOUND_MS, startService } from '../api/service.ts';
 import { loadConfig } from '../worker/config.ts';
 import { RedisUnreachableError } from '../worker/redis.ts';
 import { DatabaseUnreachableError } from '../worker/store/orm.ts';
 import { prepareQuickStart } from './quickStart.ts';
 
+/** Time for the embedded PostgreSQL to stop after the service has closed. */
+const SHUTDOWN_BACKSTOP_SLACK_MS = 5_000;
 const EMBEDDED_DATA_DIR = fileURLToPath(new URL('../.data/postgres', import.meta.url));
 
 async function main(): Promise<void> {
@@ -35,6 +37,12 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down: finishing current jobs');
+    // service.close() is bounded (SHUTDOWN_BOUND_MS) and never throws; this is the backstop
+    // should anything else hang, so that a stop never leaves the process running.
+    setTimeout(() => {
+      logger.error({ boundMs: SHUTDOWN_BOUND_MS }, 'shutdown overran its bound; exiting now');
+      process.exit(1);
+    }, SHUTDOWN_BOUND_MS + SHUTDOWN_BACKSTOP_SLACK_MS).unref();
     await service.close();
     await quickStart.stop();
     process.exit(0);

@@ -144,8 +144,9 @@ export class PartitionWorkers {
     // successor may be waiting for the fence row it holds.
     const fences = new PartitionFence(deps.jobLockMs, started.workerId);
     const stalledIntervalMs = Math.max(STALLED_INTERVAL_MIN_MS, Math.round(deps.jobLockMs / STALLED_CHECKS_PER_LOCK));
+    // A Redis outage is logged once by the queue store (lost, back), not once per partition per retry.
     const logError = (message: string, partition: number) => (error: Error) => {
-      if (!started.closing) deps.logger.error({ err: error, partition }, message);
+      if (!started.closing && !deps.queueStore.absorbConnectionError(error)) deps.logger.error({ err: error, partition }, message);
     };
     const workers = Array.from({ length: deps.partitions }, (_, partition) => {
       const queue = deps.queueStore.queue(partitionQueueName(partition), deps.queuePrefix);
@@ -202,11 +203,14 @@ export class PartitionWorkers {
     });
   }
 
-  /** Lets every current job finish, then stops taking new ones. */
-  async close(): Promise<void> {
+  /**
+   * Lets every current job finish, then stops taking new ones. `force` (Redis unreachable: no job
+   * can complete, and BullMQ's graceful close would wait for it) stops at once.
+   */
+  async close(options: { force?: boolean } = {}): Promise<void> {
     this.closing = true;
     clearTimeout(this.heartbeat);
-    await Promise.all(this.workers.map((worker) => worker.close()));
+    await Promise.all(this.workers.map((worker) => worker.close(options.force ?? false)));
     await Promise.all(this.queues.map((queue) => queue.close()));
     // Gone at once from readiness, rather than once the heartbeat is stale.
     await this.beating;

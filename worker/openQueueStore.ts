@@ -3,11 +3,12 @@
  * PostgreSQL backend in the ledger's own database. The Postgres store serves one process well;
  * split roles (ROLE=api / worker) work on it too, since outcomes travel over NOTIFY.
  */
+import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import { PostgresQueueStore, RedisQueueStore, type QueueStore } from './queueStore.ts';
-import { openRedis } from './redis.ts';
 
-export async function openQueueStore(config: Pick<Config, 'queueStore' | 'redisUrl' | 'databaseUrl' | 'partitions'>): Promise<QueueStore> {
+/** `logger` receives the Redis connection's state changes (lost, back): one line each. */
+export async function openQueueStore(config: Pick<Config, 'queueStore' | 'redisUrl' | 'databaseUrl' | 'partitions'>, logger?: Logger): Promise<QueueStore> {
   if (config.queueStore === 'postgres') return PostgresQueueStore.open(config.databaseUrl, config.partitions);
-  return new RedisQueueStore(await openRedis(config.redisUrl), config.redisUrl);
+  return RedisQueueStore.open(config.redisUrl, logger);
 }

@@ -9,6 +9,8 @@
 import { createPostgresBackend, Queue, Worker, withBackend, type Processor, type WorkerOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pg from 'pg';
+import type { Logger } from 'pino';
+import { openRedis, RedisConnections } from './redis.ts';
 
 /** A place in the failed set: BullMQ scores it by the time the job finished. */
 export interface FailedJobKey {
@@ -38,6 +40,14 @@ export interface QueueStore {
   failedJobKeys(queue: Queue, partition: number, atOrBeforeMs: number | undefined, count: number): Promise<FailedJobKey[]>;
   /** When a waiting job was enqueued, on the real clock; undefined when it has gone. */
   enqueuedAtMs(queue: Queue, jobId: string): Promise<number | undefined>;
+  /**
+   * Answers true for an error that only says the store is unreachable (its state change is
+   * logged once by the store): the caller drops it instead of logging it again.
+   */
+  absorbConnectionError(error: unknown): boolean;
+  /** False while the store is known to be unreachable (Redis lost and not back). */
+  reachable(): boolean;
+  /** Ends every connection, even with the server unreachable: what still waits on one fails. */
   close(): Promise<void>;
 }
 
@@ -46,12 +56,33 @@ const partitionCountKey = (prefix: string) => `${prefix}:ledger:partitions`;
 export class RedisQueueStore implements QueueStore {
   readonly kind = 'redis';
   readonly location: string;
-  /** Public for tests and tools that need Redis itself (deleting a test prefix, say). */
+  /**
+   * Public for tests and tools that need Redis itself (deleting a test prefix, say). The
+   * command connection (worker/redis.ts): fails at once while disconnected.
+   */
   readonly redis: Redis;
+  /** BullMQ Workers' connection: waits for Redis (maxRetriesPerRequest null, as BullMQ requires). */
+  private readonly workerRedis: Redis;
+  private readonly connections: RedisConnections | undefined;
 
-  constructor(redis: Redis, url: string) {
+  constructor(redis: Redis, url: string, options: { workerRedis?: Redis; connections?: RedisConnections } = {}) {
     this.redis = redis;
+    this.workerRedis = options.workerRedis ?? redis;
+    this.connections = options.connections;
     this.location = `redis://${new URL(url).host}`;
+  }
+
+  /** A command connection and a worker connection, both followed by one connection-state logger. */
+  static async open(url: string, logger?: Logger): Promise<RedisQueueStore> {
+    const connections = new RedisConnections(url, logger);
+    const redis = await openRedis(url, { kind: 'commands', connections });
+    try {
+      const workerRedis = await openRedis(url, { kind: 'workers', connections });
+      return new RedisQueueStore(redis, url, { workerRedis, connections });
+    } catch (error) {
+      redis.disconnect();
+      throw error;
+    }
   }
 
   queue(name: string, prefix: string): Queue {
@@ -59,7 +90,15 @@ export class RedisQueueStore implements QueueStore {
   }
 
   worker(name: string, prefix: string, processor: Processor, settings: WorkerSettings): Worker {
-    return new Worker(name, processor, { connection: this.redis, prefix, ...settings });
+    return new Worker(name, processor, { connection: this.workerRedis, prefix, ...settings });
+  }
+
+  absorbConnectionError(error: unknown): boolean {
+    return this.connections?.absorb(error) ?? false;
+  }
+
+  reachable(): boolean {
+    return this.connections?.isUp ?? true;
   }
 
   async ping(): Promise<void> {
@@ -78,6 +117,8 @@ export class RedisQueueStore implements QueueStore {
       // ioredis reconnects and resubscribes; meanwhile waiters time out into 202s.
     });
     subscriber.on('message', (_channel: string, message: string) => onMessage(message));
+    // Connected first: the command connection's options send nothing while disconnected.
+    if (subscriber.status === 'wait') await subscriber.connect();
     await subscriber.subscribe(channel);
     return async () => subscriber.disconnect();
   }
@@ -105,7 +146,8 @@ export class RedisQueueStore implements QueueStore {
   }
 
   async close(): Promise<void> {
-    this.redis.disconnect();
+    if (this.connections) this.connections.disconnectAll();
+    else this.redis.disconnect();
   }
 }
 
@@ -231,6 +273,14 @@ export class PostgresQueueStore implements QueueStore {
   async enqueuedAtMs(queue: Queue, jobId: string): Promise<number | undefined> {
     const job = await queue.getJob(jobId);
     return job?.timestamp;
+  }
+
+  absorbConnectionError(): boolean {
+    return false;
+  }
+
+  reachable(): boolean {
+    return true;
   }
 
   async close(): Promise<void> {

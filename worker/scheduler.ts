@@ -27,7 +27,7 @@ export class Scheduler {
     const queue = deps.queueStore.queue(MAINTENANCE_QUEUE, deps.queuePrefix);
     let scheduler: Scheduler | undefined;
     const logError = (message: string) => (error: Error) => {
-      if (!scheduler?.closing) deps.logger.error({ err: error }, message);
+      if (!scheduler?.closing && !deps.queueStore.absorbConnectionError(error)) deps.logger.error({ err: error }, message);
     };
     queue.on('error', logError('maintenance queue error'));
     await queue.upsertJobScheduler(
@@ -44,9 +44,10 @@ export class Scheduler {
     return scheduler;
   }
 
-  async close(): Promise<void> {
+  /** `force`: Redis is unreachable, so do not wait for the current sweep (see PartitionWorkers.close). */
+  async close(options: { force?: boolean } = {}): Promise<void> {
     this.closing = true;
-    await this.worker.close();
+    await this.worker.close(options.force ?? false);
     await this.queue.close();
   }
 }

@@ -2,7 +2,9 @@
  * Accepting a ledger write (ARCHITECTURE.md steps 1-4): record the request in Postgres (with its
  * Idempotency-Key, in one transaction), enqueue one job on the customer's partition, and wait up
  * to SYNC_WAIT_MS for the worker's outcome. The Postgres row is the durable acceptance: a request
- * whose job Redis lost is still `queued` there and can be re-enqueued.
+ * whose job Redis lost is still `queued` there and can be re-enqueued. So when the queue cannot
+ * be reached (Redis down), the request is still accepted, at once (`202`), and its job waits in
+ * this process until Redis answers again (deferredEnqueues.ts); nothing waits on Redis here.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Clock } from '../../worker/clock.ts';
@@ -17,7 +19,9 @@ import { storedOutcome } from '../../worker/store/readQueries.ts';
 import type { CustomerKey } from '../customerResolver.ts';
 import { ApiError } from '../errors.ts';
 import type { BacklogGate } from './backlogGate.ts';
+import type { DeferredEnqueues } from './deferredEnqueues.ts';
 import type { OutcomeWaiter } from './outcomeWaiter.ts';
+import { enqueueWithin, isQueueUnavailable } from './queueUnavailable.ts';
 
 export interface IntakeDeps {
   orm: Orm;
@@ -27,6 +31,8 @@ export interface IntakeDeps {
   partitions: number;
   syncWaitMs: number;
   backlog: BacklogGate;
+  /** Where accepted writes wait while the queue is unreachable. */
+  deferred: DeferredEnqueues;
 }
 
 export interface IdempotencyInput {
@@ -103,11 +109,22 @@ export async function acceptLedgerRequest(
   };
   const em = deps.orm.em.fork();
   if (!(await record(em, request, input.idempotency)) && input.idempotency) return replay(em, input.idempotency, input.customer);
+  const job = { requestId: request.id, customerId: input.customer.id, ...(input.httpRequestId !== undefined && { httpRequestId: input.httpRequestId }) };
+  // Behind the partition's writes that are waiting for the queue, in acceptance order.
+  if (deps.deferred.has(partition)) {
+    deps.deferred.defer(partition, 'ledger.apply', job, request.id);
+    return { kind: 'accepted', request };
+  }
   const outcome = input.respondAsync ? undefined : deps.waiter.expect(request.id, deps.syncWaitMs);
   try {
-    const job = { requestId: request.id, customerId: input.customer.id, ...(input.httpRequestId !== undefined && { httpRequestId: input.httpRequestId }) };
-    await deps.queues.add(partition, 'ledger.apply', job, request.id);
+    await enqueueWithin(deps.queues.add(partition, 'ledger.apply', job, request.id), 'enqueueing the request');
   } catch (error) {
+    if (isQueueUnavailable(error)) {
+      // Recorded, so accepted: enqueued when Redis is back (or by the stranded-request sweep).
+      deps.waiter.cancel(request.id);
+      deps.deferred.defer(partition, 'ledger.apply', job, request.id);
+      return { kind: 'accepted', request };
+    }
     // Not enqueued, so not accepted: undo the record so that a retry with the same key starts afresh.
     deps.waiter.cancel(request.id);
     await em.execute(

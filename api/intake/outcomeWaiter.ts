@@ -60,8 +60,13 @@ export class OutcomeWaiter {
     return true;
   }
 
-  async close(): Promise<void> {
+  /** Answers every waiting request now, without an outcome (they answer 202): for shutdown. */
+  releaseAll(): void {
     for (const requestId of [...this.waiting.keys()]) this.cancel(requestId);
+  }
+
+  async close(): Promise<void> {
+    this.releaseAll();
     await this.unsubscribe();
   }
 }

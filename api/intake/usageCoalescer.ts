@@ -2,10 +2,14 @@
  * Coalesces usage events per partition for a few milliseconds (ARCHITECTURE.md step 5): events
  * from many concurrent ingest requests for one partition become one job, so the worker applies
  * them in one transaction. A batch is flushed when it is full or when its first event has waited
- * FLUSH_AFTER_MS; each caller learns when Redis has accepted the job holding its events.
+ * FLUSH_AFTER_MS; each caller learns when Redis has accepted the job holding its events. Events
+ * live only in their job, so when Redis cannot take it within ENQUEUE_TIMEOUT_MS the caller gets
+ * a 503 with Retry-After (a retry with the same idempotency keys never counts an event twice).
  */
 import type { JobPayload, PartitionQueues } from '../../worker/queues.ts';
 import { USAGE_EVENTS_PER_JOB_MAX } from '../../worker/queues.ts';
+import type { DeferredEnqueues } from './deferredEnqueues.ts';
+import { enqueueWithin, isQueueUnavailable, queueUnavailable } from './queueUnavailable.ts';
 
 type UsageEvent = JobPayload<'usage.apply'>['events'][number];
 
@@ -28,14 +32,23 @@ export class UsageCoalescer {
   private readonly now: () => Date;
   private readonly batches = new Map<number, Batch>();
   private readonly flushing = new Set<Promise<void>>();
+  private readonly deferred: DeferredEnqueues | undefined;
 
-  constructor(queues: PartitionQueues, now: () => Date) {
+  /** `deferred`: a partition with ledger writes waiting for the queue takes no usage until they are in. */
+  constructor(queues: PartitionQueues, now: () => Date, deferred?: DeferredEnqueues) {
     this.queues = queues;
     this.now = now;
+    this.deferred = deferred;
   }
 
-  /** Resolves once every event is in a job Redis has accepted. */
+  /**
+   * Resolves once every event is in a job Redis has accepted; throws a 503 `ApiError` when Redis
+   * cannot take them now.
+   */
   async submit(partition: number, events: UsageEvent[]): Promise<void> {
+    if (this.deferred?.has(partition)) {
+      throw queueUnavailable('writes accepted before these events are still waiting for it, and usage applies after them.');
+    }
     const accepted: Promise<void>[] = [];
     for (let start = 0; start < events.length; ) {
       const batch = this.batchFor(partition);
@@ -45,7 +58,12 @@ export class UsageCoalescer {
       accepted.push(new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject })));
       if (batch.events.length >= USAGE_EVENTS_PER_JOB_MAX) this.flush(partition);
     }
-    await Promise.all(accepted);
+    try {
+      await enqueueWithin(Promise.all(accepted), 'enqueueing usage events');
+    } catch (error) {
+      if (isQueueUnavailable(error)) throw queueUnavailable('these events may not have been taken: send them again with the same idempotency keys.');
+      throw error;
+    }
   }
 
   private batchFor(partition: number): Batch {

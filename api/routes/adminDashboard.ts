@@ -9,6 +9,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance } from 'fastify';
+import { REDRIVE_NOTICE } from '../../worker/failedJobs.ts';
 import type { PartitionQueues } from '../../worker/queues.ts';
 
 export const DASHBOARD_PATH = '/admin/queues';
@@ -32,7 +33,8 @@ export async function registerAdminDashboard(app: FastifyInstance, options: Dash
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(DASHBOARD_PATH);
   createBullBoard({
-    queues: options.queues.queues.map((queue) => new BullMQAdapter(queue, { readOnlyMode: options.readOnly })),
+    // Beside each queue's failed jobs: what a redrive does to the customer's order.
+    queues: options.queues.queues.map((queue) => new BullMQAdapter(queue, { readOnlyMode: options.readOnly, description: REDRIVE_NOTICE })),
     serverAdapter,
     options: { uiConfig: { boardTitle: 'credits ledger' } },
   });

@@ -13,6 +13,7 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { newId } from '../../worker/ids.ts';
+import { enqueueWithin, isQueueUnavailable } from '../intake/queueUnavailable.ts';
 import { partitionOf } from '../../worker/partition.ts';
 import {
   findBalanceRequest,
@@ -88,11 +89,21 @@ async function accept(deps: IntakeDeps, input: AcceptInput): Promise<BalanceAnsw
   };
   const em = deps.orm.em.fork();
   if (!(await recordBalanceRequest(em, request, input.idempotency)) && input.idempotency) return replay(deps, input.idempotency);
+  const job = { requestId: request.id, customerId: input.customer.id, httpRequestId: input.httpRequestId };
+  // As for ledger requests: recorded, so accepted even while the queue is unreachable.
+  if (deps.deferred.has(partition)) {
+    deps.deferred.defer(partition, 'balance.apply', job, request.id);
+    return { kind: 'accepted', request };
+  }
   const outcome = input.respondAsync ? undefined : deps.waiter.expect<BalanceOutcome>(request.id, deps.syncWaitMs);
   try {
-    const job = { requestId: request.id, customerId: input.customer.id, httpRequestId: input.httpRequestId };
-    await deps.queues.add(partition, 'balance.apply', job, request.id);
+    await enqueueWithin(deps.queues.add(partition, 'balance.apply', job, request.id), 'enqueueing the request');
   } catch (error) {
+    if (isQueueUnavailable(error)) {
+      deps.waiter.cancel(request.id);
+      deps.deferred.defer(partition, 'balance.apply', job, request.id);
+      return { kind: 'accepted', request };
+    }
     // Not enqueued, so not accepted: undo the record so that a retry with the same key starts afresh.
     deps.waiter.cancel(request.id);
     await forgetBalanceRequest(em, request.id);

@@ -1,10 +1,11 @@
 /**
  * `GET /v1/failed_jobs` (the service's own endpoint, for operators): dead letters, the jobs that
  * failed permanently, across partitions or on one, newest first, with their reason and payload.
- * `npm run redrive` puts chosen ones back on their partition (scripts/redrive.ts).
+ * `npm run redrive` puts chosen ones back on their partition (scripts/redrive.ts); the route's
+ * description says what that means for the customer's order (REDRIVE_NOTICE).
  */
 import type { FastifyInstance } from 'fastify';
-import { listFailedJobs } from '../../worker/failedJobs.ts';
+import { listFailedJobs, REDRIVE_NOTICE } from '../../worker/failedJobs.ts';
 import type { QueueStore } from '../../worker/queueStore.ts';
 import type { PartitionQueues } from '../../worker/queues.ts';
 import { ApiError } from '../errors.ts';
@@ -13,7 +14,7 @@ import { decodeFailedJobCursor, encodeFailedJobCursor, failedJobsQuery, type Fai
 export function registerFailedJobRoutes(app: FastifyInstance, deps: { queueStore: QueueStore; queues: PartitionQueues; partitions: number }): void {
   const schema = {
     summary: 'List failed jobs (dead letters)',
-    description: 'Jobs that failed permanently, newest first, with their reason; `npm run redrive` re-enqueues them.',
+    description: `Jobs that failed permanently, newest first, with their reason. ${REDRIVE_NOTICE.replace("Retrying from this page", 'Retrying from the dashboard')}`,
     tags: ['Operations'],
     querystring: failedJobsQuery,
   };

@@ -37,6 +37,13 @@ describe('queue dashboard', () => {
     expect(body.queues.every((queue) => queue.readOnlyMode)).toBe(true);
   });
 
+  it("says beside every queue what re-driving a failed job does to its customer's order", async () => {
+    const api = await fetch(`${t.baseUrl}/admin/queues/api/queues`, { headers: { authorization: basic('ops', 's3cret') } });
+    const body = (await api.json()) as { queues: { name: string; description: string }[] };
+    expect(body.queues.length).toBeGreaterThan(0);
+    for (const queue of body.queues) expect(queue.description).toMatch(/applies it NOW.*--force/);
+  });
+
   it('does not exist without admin credentials', async () => {
     const other = await startTestService();
     try {

@@ -2,12 +2,16 @@
  * Dead letters: `GET /v1/failed_jobs` lists the jobs that failed permanently with their reason,
  * across partitions or on one, page by page; `redrive` (scripts/redrive.ts) puts them back on
  * their partition under a new id. A job whose data is invalid fails again when re-driven; a job
- * that failed because Postgres was broken succeeds once it is mended.
+ * that failed because Postgres was broken succeeds once it is mended. A re-driven job is applied
+ * now, behind whatever was accepted before the redrive: when later work of its customer has been
+ * applied meanwhile, redrive refuses unless forced (worker/failedJobs.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redrive } from '../../../scripts/redrive.ts';
+import { partitionOf } from '../../../worker/partition.ts';
 import { jobCatalog } from '../../../worker/queues.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
+import { addEntry, createCustomer, eventually, ledgerEntryPath, storedEntries } from '../ledgerTestHelpers.ts';
 
 let t: TestService;
 beforeAll(async () => {
@@ -92,7 +96,7 @@ describe('GET /v1/failed_jobs', () => {
 describe('redrive', () => {
   it('re-adds a failed job under a new id and removes the failed copy; invalid data fails again', async () => {
     const id = await addInvalidJob(1);
-    const [result] = await redrive(t.service.queues, { jobId: id, partition: 1 });
+    const [result] = await redrive(t.service.queues, { jobId: id, partition: 1 }, { orm: t.service.orm });
     expect(result).toMatchObject({ status: 'redriven', partition: 1, jobId: id, name: 'usage.apply' });
     const newJobId = result?.status === 'redriven' ? result.newJobId : '';
     expect(newJobId).not.toBe(id);
@@ -104,7 +108,7 @@ describe('redrive', () => {
     expect(listed.find((job) => job.id === newJobId)?.data).toEqual({ events: [], accepted_at: 'yesterday' });
 
     // Not failed (any more): nothing to do. (Ids count per partition, hence the partition.)
-    expect(await redrive(t.service.queues, { jobId: id, partition: 1 })).toEqual([{ status: 'not_failed', partition: 1, jobId: id }]);
+    expect(await redrive(t.service.queues, { jobId: id, partition: 1 }, { orm: t.service.orm })).toEqual([{ status: 'not_failed', partition: 1, jobId: id }]);
   });
 
   it('succeeds for a job whose data was valid once what failed it is mended', async () => {
@@ -123,9 +127,9 @@ describe('redrive', () => {
     // Job ids count per partition: an id failed on several partitions needs the partition named.
     const failedOn = await Promise.all(t.service.queues.queues.map((queue) => queue.getJobState(jobId)));
     if (failedOn.filter((state) => state === 'failed').length > 1) {
-      await expect(redrive(t.service.queues, { jobId })).rejects.toThrow(/--partition/);
+      await expect(redrive(t.service.queues, { jobId }, { orm: t.service.orm })).rejects.toThrow(/--partition/);
     }
-    const [result] = await redrive(t.service.queues, { jobId, partition: 2 });
+    const [result] = await redrive(t.service.queues, { jobId, partition: 2 }, { orm: t.service.orm });
     expect(result).toMatchObject({ status: 'redriven', partition: 2 });
     const newJobId = result?.status === 'redriven' ? result.newJobId : '';
     expect(await settled(2, newJobId)).toBe('completed');
@@ -136,7 +140,7 @@ describe('redrive', () => {
   it('--all-failed re-drives every failed job of a partition once', async () => {
     await addInvalidJob(3);
     const before = await listAll('?partition=3&limit=100');
-    const results = await redrive(t.service.queues, { allFailed: true, partition: 3 });
+    const results = await redrive(t.service.queues, { allFailed: true, partition: 3 }, { orm: t.service.orm });
     expect(results.map((result) => result.status)).toEqual(before.map(() => 'redriven'));
     expect(results.map((result) => result.jobId).sort()).toEqual(before.map((job) => job.id).sort());
     for (const result of results) {
@@ -144,5 +148,75 @@ describe('redrive', () => {
     }
     const after = await listAll('?partition=3&limit=100');
     expect(after.map((job) => job.id).sort()).toEqual(results.map((result) => (result.status === 'redriven' ? result.newJobId : '')).sort());
+  });
+});
+
+describe('redrive and the order of a customer\'s writes', () => {
+  /**
+   * A decrement accepted, then left as a dead letter: its job runs while the requests table is
+   * away, so it can neither apply nor record its failure (the processor records every failure it
+   * can). The request stays `queued` in Postgres.
+   */
+  async function deadLetteredDecrement(customerId: string, amount: number): Promise<{ requestId: string; partition: number }> {
+    const partition = partitionOf(customerId, 4);
+    const queue = t.service.queues.queue(partition);
+    const em = t.service.orm.em.fork();
+    await queue.pause();
+    let requestId: string;
+    try {
+      const response = await t.request('POST', ledgerEntryPath(customerId), { entry_type: 'decrement', amount, description: 'dead lettered' }, { prefer: 'respond-async' });
+      expect(response.status, response.text).toBe(202);
+      requestId = response.body.id;
+      await em.execute('alter table ledger_requests rename to ledger_requests_away');
+      try {
+        await queue.resume();
+        expect(await settled(partition, requestId)).toBe('failed');
+      } finally {
+        await em.execute('alter table ledger_requests_away rename to ledger_requests');
+      }
+    } finally {
+      await queue.resume();
+    }
+    return { requestId, partition };
+  }
+
+  async function requestStatus(requestId: string): Promise<string> {
+    return (await t.request('GET', `/v1/ledger_requests/${requestId}`)).body.status;
+  }
+
+  it('re-drives a dead letter whose customer has done nothing since: it applies as if in its place', async () => {
+    const customer = await createCustomer(t);
+    await addEntry(t, customer.id, { entry_type: 'increment', amount: 100 });
+    const { requestId, partition } = await deadLetteredDecrement(customer.id, 10);
+    expect(await requestStatus(requestId)).toBe('queued');
+
+    const [result] = await redrive(t.service.queues, { jobId: requestId, partition }, { orm: t.service.orm });
+    expect(result).toMatchObject({ status: 'redriven', laterWorkApplied: 0, forced: false });
+    await eventually(async () => ((await requestStatus(requestId)) === 'committed' ? true : undefined), 10_000, 'the re-driven request to apply');
+    expect((await storedEntries(t, customer.id)).map((entry) => entry.entry_type)).toEqual(['increment', 'decrement']);
+  });
+
+  it('refuses when later work of the customer has been applied since, naming it; --force re-applies it now, after that work', async () => {
+    const customer = await createCustomer(t);
+    await addEntry(t, customer.id, { entry_type: 'increment', amount: 100 });
+    const { requestId, partition } = await deadLetteredDecrement(customer.id, 10);
+    // Accepted after the dead letter, and applied: the customer's ledger has moved on.
+    await addEntry(t, customer.id, { entry_type: 'increment', amount: 5, description: 'later' });
+
+    const [refused] = await redrive(t.service.queues, { jobId: requestId, partition }, { orm: t.service.orm });
+    expect(refused).toEqual({ status: 'later_work_applied', partition, jobId: requestId, name: 'ledger.apply', customerIds: [customer.id], laterWorkApplied: 1 });
+    expect(await t.service.queues.queue(partition).getJobState(requestId)).toBe('failed');
+    expect(await requestStatus(requestId)).toBe('queued');
+    // Other customers' work does not count.
+    const other = await createCustomer(t);
+    await addEntry(t, other.id, { entry_type: 'increment', amount: 1 });
+    expect((await redrive(t.service.queues, { jobId: requestId, partition }, { orm: t.service.orm }))[0]).toMatchObject({ laterWorkApplied: 1 });
+
+    const [forced] = await redrive(t.service.queues, { jobId: requestId, partition }, { orm: t.service.orm, force: true });
+    expect(forced).toMatchObject({ status: 'redriven', laterWorkApplied: 1, forced: true });
+    await eventually(async () => ((await requestStatus(requestId)) === 'committed' ? true : undefined), 10_000, 'the forced request to apply');
+    // Applied now: after the later increment, in the ledger's order.
+    const entries = await storedEntries(t, customer.id);
+    expect(entries.map((entry) => `${entry.entry_type} ${Number(entry.amount)}`)).toEqual(['increment 100', 'increment 5', 'decrement -10']);
   });
 });
