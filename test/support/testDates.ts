@@ -30,7 +30,7 @@ export function testClockStart(env: NodeJS.ProcessEnv = process.env): Date | und
  * Angeles), so the test can name the hours of "today" around it.
  */
 export function manualClockStart(at?: { zone: string; time: string }): Date {
-  const base = DateTime.fromJSDate(testClockStart() ?? new Date());
+  const base = DateTime.fromJSDate(testClockStart() ?? new Date()).set({ millisecond: 0 });
   if (!at) return base.toJSDate();
   const [hour = 0, minute = 0] = at.time.split(':').map(Number);
   let candidate = base.setZone(at.zone).set({ hour, minute, second: 0, millisecond: 0 });
@@ -60,9 +60,16 @@ export function instantAt(date: string, zone: string, time = '00:00'): string {
   return local.toUTC().toISO() ?? '';
 }
 
-/** `instant` moved by a duration, as an ISO 8601 UTC string. */
-export function isoPlus(instant: Date | string, amount: { days?: number; hours?: number; minutes?: number; seconds?: number; milliseconds?: number }): string {
-  return DateTime.fromJSDate(new Date(instant)).plus(amount).toUTC().toISO() ?? '';
+/**
+ * `instant` moved by a duration, as an ISO 8601 UTC string. Calendar units (days, months) keep the
+ * wall time in `zone` (default UTC): 30 days after 12:00 in Los Angeles is 12:00 there, across DST.
+ */
+export function isoPlus(
+  instant: Date | string,
+  amount: { years?: number; months?: number; days?: number; hours?: number; minutes?: number; seconds?: number; milliseconds?: number },
+  zone = 'UTC',
+): string {
+  return DateTime.fromJSDate(new Date(instant), { zone }).plus(amount).toUTC().toISO() ?? '';
 }
 
 /**
