@@ -73,14 +73,18 @@ export function isoPlus(
 }
 
 /**
- * The first date on or after `from` whose `days` calendar days in `zone` (starting the day before)
- * are all 24 hours long: a test that counts "midnight + 24 h" is then not caught by a DST change.
+ * The first date on or after `from` whose calendar days in `zone`, from the day before to `days`
+ * after, all have the same UTC offset (and `offsetMinutes`, when given: e.g. -480 for Los Angeles
+ * on standard time). A test that names hours of those days in UTC then keeps its meaning.
  */
-export function steadyDateIn(zone: string, from: string, days = 4): string {
-  for (let date = from; ; date = addToDate(date, { days: 1 })) {
-    const offsets = Array.from({ length: days + 1 }, (_, index) => DateTime.fromISO(addToDate(date, { days: index - 1 }), { zone }).offset);
-    if (offsets.every((offset) => offset === offsets[0])) return date;
+export function steadyDateIn(zone: string, from: string, options: { days?: number; offsetMinutes?: number } = {}): string {
+  const days = options.days ?? 3;
+  for (let date = from, tries = 0; tries < 800; date = addToDate(date, { days: 1 }), tries += 1) {
+    const offsets = Array.from({ length: days + 3 }, (_, index) => DateTime.fromISO(addToDate(date, { days: index - 1 }), { zone }).offset);
+    const wanted = options.offsetMinutes ?? offsets[0];
+    if (offsets.every((offset) => offset === wanted)) return date;
   }
+  throw new Error(`no date after ${from} has ${zone} at UTC offset ${options.offsetMinutes} minutes`);
 }
 
 /**
