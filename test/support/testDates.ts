@@ -26,16 +26,10 @@ export function testClockStart(env: NodeJS.ProcessEnv = process.env): Date | und
 
 /**
  * The start for a test that runs its own manual clock: the environment's start if there is one,
- * else now. With `at: {zone, time}` it is the next such wall time in that zone (e.g. 08:00 in Los
- * Angeles), so the test can name the hours of "today" around it.
+ * else now (whole seconds, so that the ISO text a test compares with is short and stable).
  */
-export function manualClockStart(at?: { zone: string; time: string }): Date {
-  const base = DateTime.fromJSDate(testClockStart() ?? new Date()).set({ millisecond: 0 });
-  if (!at) return base.toJSDate();
-  const [hour = 0, minute = 0] = at.time.split(':').map(Number);
-  let candidate = base.setZone(at.zone).set({ hour, minute, second: 0, millisecond: 0 });
-  if (candidate < base) candidate = candidate.plus({ days: 1 }).set({ hour, minute });
-  return candidate.toJSDate();
+export function manualClockStart(): Date {
+  return DateTime.fromJSDate(testClockStart() ?? new Date()).set({ millisecond: 0 }).toJSDate();
 }
 
 /** The service's current time (what `GET /v1/test_clock` answers with CLOCK=manual, else the system time). */
