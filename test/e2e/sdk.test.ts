@@ -8,6 +8,7 @@
 import Orb, { AuthenticationError, BadRequestError, ConflictError, NotFoundError } from 'orb-billing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { expectValid } from '../support/openApiValidator.ts';
+import { dateIn, manualClockStart } from '../support/testDates.ts';
 import { startTestService, TEST_API_KEY, type TestService } from '../support/testService.ts';
 
 type EntryParams = Parameters<Orb['customers']['credits']['ledger']['createEntry']>[1];
@@ -79,9 +80,17 @@ async function expectRejection<E extends Error>(
 let t: TestService;
 let client: Orb;
 
+/**
+ * A manual clock started now (or at TEST_CLOCK_START). The two expiries are the next 1 January
+ * (PST: midnight in Los Angeles is 08:00 UTC) and the 1 June after it (PDT: 07:00 UTC), so the
+ * winter block always expires sooner.
+ */
+const START = manualClockStart();
+const WINTER = `${Number(dateIn('America/Los_Angeles', START).slice(0, 4)) + 1}-01-01`;
+const SUMMER = `${WINTER.slice(0, 4)}-06-01`;
+
 beforeAll(async () => {
-  // A fixed clock keeps the 2027 expiry dates in the future whenever the suite runs.
-  t = await startTestService({ CLOCK: 'manual', CLOCK_START: '2026-11-21T12:00:00Z' });
+  t = await startTestService({ CLOCK: 'manual', CLOCK_START: START.toISOString() });
   client = new Orb({ apiKey: TEST_API_KEY, baseURL: `${t.baseUrl}/v1`, maxRetries: 0, timeout: 20_000, fetch: recordingFetch });
 });
 afterAll(async () => {
@@ -171,7 +180,7 @@ describe('the Orb SDK against the service', () => {
       const first = await client.customers.credits.ledger.createEntry(customerId, {
         entry_type: 'increment',
         amount: 100,
-        expiry_date: '2027-06-01',
+        expiry_date: SUMMER,
         per_unit_cost_basis: '0.20',
         invoice_settings: { auto_collection: false, net_terms: 30 },
       });
@@ -186,13 +195,13 @@ describe('the Orb SDK against the service', () => {
         currency: 'credits',
         customer: { id: customerId, external_customer_id: externalId },
         // Date-only expiry: midnight in Los Angeles (PDT in June).
-        credit_block: { expiry_date: '2027-06-01T07:00:00.000Z', per_unit_cost_basis: '0.20' },
+        credit_block: { expiry_date: `${SUMMER}T07:00:00.000Z`, per_unit_cost_basis: '0.20' },
       });
 
       const second = await client.customers.credits.ledger.createEntryByExternalID(externalId, {
         entry_type: 'increment',
         amount: 50,
-        expiry_date: '2027-01-01',
+        expiry_date: WINTER,
       });
       expectLastResponse(201, 'CreditLedgerEntry');
       expect(second).toMatchObject({
@@ -203,7 +212,7 @@ describe('the Orb SDK against the service', () => {
         ending_balance: 150,
         customer: { id: customerId, external_customer_id: externalId },
         // PST in January.
-        credit_block: { expiry_date: '2027-01-01T08:00:00.000Z', per_unit_cost_basis: null },
+        credit_block: { expiry_date: `${WINTER}T08:00:00.000Z`, per_unit_cost_basis: null },
       });
       expect(second.credit_block.id).not.toBe(first.credit_block.id);
     });
@@ -223,7 +232,7 @@ describe('the Orb SDK against the service', () => {
         starting_balance: 100,
         ending_balance: 80,
         description: 'usage',
-        credit_block: { expiry_date: '2027-06-01T07:00:00.000Z', per_unit_cost_basis: '0.20' },
+        credit_block: { expiry_date: `${SUMMER}T07:00:00.000Z`, per_unit_cost_basis: '0.20' },
       });
     });
 
@@ -240,8 +249,8 @@ describe('the Orb SDK against the service', () => {
         ['increment', 50, 100, 150],
         ['increment', 100, 0, 100],
       ]);
-      expect(entries[1]?.credit_block.expiry_date).toBe('2027-01-01T08:00:00.000Z');
-      expect(entries[0]?.credit_block.expiry_date).toBe('2027-06-01T07:00:00.000Z');
+      expect(entries[1]?.credit_block.expiry_date).toBe(`${WINTER}T08:00:00.000Z`);
+      expect(entries[0]?.credit_block.expiry_date).toBe(`${SUMMER}T07:00:00.000Z`);
 
       // The same ledger by external id, in one page.
       recorded.length = 0;
@@ -264,7 +273,7 @@ describe('the Orb SDK against the service', () => {
       expect(page.data[0]).toMatchObject({
         balance: 80,
         maximum_initial_balance: 100,
-        expiry_date: '2027-06-01T07:00:00.000Z',
+        expiry_date: `${SUMMER}T07:00:00.000Z`,
         per_unit_cost_basis: '0.20',
         status: 'active',
       });

@@ -8,6 +8,7 @@ import { startService, type Service } from '../../api/service.ts';
 import { loadConfig } from '../../worker/config.ts';
 import { deleteQueueKeys } from '../../worker/queueKeys.ts';
 import { cloneTemplateDatabase } from './databases.ts';
+import { testClockStart } from './testDates.ts';
 
 export const TEST_API_KEY = 'test_key_0123456789';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -24,6 +25,19 @@ export interface TestService {
   stop(): Promise<void>;
 }
 
+/**
+ * With `TEST_CLOCK_START` or `TEST_CLOCK_YEARS_AHEAD` set (testDates.ts), a service that runs every
+ * role and names no clock of its own gets `CLOCK=manual` starting then, so the tests that read
+ * their dates from the service's clock run as on that day. A test that sets `CLOCK` or
+ * `CLOCK_START` keeps them; the manual clock lives in the api's process, so split roles keep theirs.
+ */
+function clockEnv(env: Record<string, string>): Record<string, string> {
+  const start = testClockStart();
+  if (!start || (env.ROLE ?? 'all') !== 'all' || env.CLOCK_START !== undefined) return {};
+  if (env.CLOCK === undefined || env.CLOCK === 'manual') return { CLOCK: 'manual', CLOCK_START: start.toISOString() };
+  return {};
+}
+
 /** `options.logger` replaces the silent default, for a test that reads the service's log lines. */
 export async function startTestService(env: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<TestService> {
   const database = await cloneTemplateDatabase();
@@ -38,6 +52,7 @@ export async function startTestService(env: Record<string, string> = {}, options
     QUEUE_STORE,
     LOG_LEVEL: 'silent',
     ...env,
+    ...clockEnv(env),
   });
   const service = await startService(config, { logger: options.logger ?? pino({ level: config.logLevel }) });
   const baseUrl = service.url ?? '';

@@ -13,11 +13,12 @@ import { partitionOf } from '../../../worker/partition.ts';
 import { waitForJobs } from '../../../worker/sweeps.ts';
 import { expectValid } from '../../support/openApiValidator.ts';
 import { recordingFetch, type Recorded } from '../../support/recordingFetch.ts';
+import { dateIn, instantAt, manualClockStart } from '../../support/testDates.ts';
 import { startTestService, TEST_API_KEY, type TestService } from '../../support/testService.ts';
 import { createCustomer, dec, ERROR_TYPE, eventually, sql } from '../ledgerTestHelpers.ts';
 
 const PARTITIONS = 4;
-const START = '2026-11-21T12:00:00.000Z';
+const START = manualClockStart().toISOString();
 
 const recorded: Recorded[] = [];
 
@@ -323,7 +324,8 @@ describe('validation', () => {
 describe('GET .../balance_transactions filters and pagination', () => {
   let customer: any;
   const made: any[] = [];
-  const times = ['2026-11-22T00:00:00.000Z', '2026-11-23T00:00:00.000Z', '2026-11-24T00:00:00.000Z', '2026-11-25T00:00:00.000Z'];
+  // Midnight UTC on the four days after the clock's start.
+  const times = [1, 2, 3, 4].map((days) => instantAt(dateIn('UTC', new Date(START), days), 'UTC'));
 
   beforeAll(async () => {
     customer = await createCustomer(t, { currency: 'USD' });

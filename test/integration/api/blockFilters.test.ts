@@ -5,12 +5,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectValid } from '../../support/openApiValidator.ts';
+import { dateIn, instantAt, manualClockStart, serviceNow } from '../../support/testDates.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
 import { addEntry, createCustomer, expectLedgerConsistent } from '../ledgerTestHelpers.ts';
 
 let t: TestService;
 beforeAll(async () => {
-  t = await startTestService({ CLOCK: 'manual', CLOCK_START: '2026-11-21T12:00:00Z' });
+  t = await startTestService({ CLOCK: 'manual', CLOCK_START: manualClockStart().toISOString() });
 });
 afterAll(async () => {
   await t?.stop();
@@ -23,7 +24,8 @@ describe('filters and effective dates', () => {
     const customer = await createCustomer(t);
     const filtered = await addEntry(t, customer.id, { entry_type: 'increment', amount: 100, filters: GPU_ONLY });
     expect(filtered.credit_block.filters).toEqual(GPU_ONLY);
-    const future = await addEntry(t, customer.id, { entry_type: 'increment', amount: 50, effective_date: '2026-12-01' });
+    const effective = dateIn('UTC', serviceNow(t), 10);
+    const future = await addEntry(t, customer.id, { entry_type: 'increment', amount: 50, effective_date: effective });
     const plain = await addEntry(t, customer.id, { entry_type: 'increment', amount: 20 });
     const decrement = await addEntry(t, customer.id, { entry_type: 'decrement', amount: 30 });
     // 20 from the plain block; the remaining 10 overdraws it (the last unfiltered never-expiring block).
@@ -35,7 +37,7 @@ describe('filters and effective dates', () => {
     const balances = Object.fromEntries(credits.body.data.map((b: { id: string; balance: number }) => [b.id, b.balance]));
     expect(balances).toEqual({ [filtered.credit_block.id]: 100, [future.credit_block.id]: 50, [plain.credit_block.id]: -10 });
     const futureBlock = credits.body.data.find((b: { id: string }) => b.id === future.credit_block.id);
-    expect(futureBlock.effective_date).toBe('2026-12-01T00:00:00.000Z');
+    expect(futureBlock.effective_date).toBe(instantAt(effective, 'UTC'));
     await expectLedgerConsistent(t, customer.id);
   });
 

@@ -1,24 +1,29 @@
 /**
  * `POST /v1/events/search` and `PUT /v1/events/{event_id}/deprecate` (Orb's event endpoints)
- * against the real service, Postgres and Redis, on a manual clock so that usage days are fixed.
+ * against the real service, Postgres and Redis, on a manual clock so that usage days are known.
  * Search: Orb's Event shape with exact property numbers, unknown ids left out, the timeframe
  * (start inclusive, end exclusive, default one week ago to now). Deprecation: exactly the event's
  * credits come back (its pending entry shrinks, the block and balance rise, the rest of its group
  * still counts), idempotent repeats, 404 for an unknown event, 400 for an event with no customer
  * and once the usage day has closed.
  *
- * The clock starts at 2026-11-21T16:00Z; customers are in UTC (the default), so the events here
- * fall on usage day 2026-11-21, which closes at 2026-11-22T12:00Z (midnight + the 12 h grace).
+ * The clock starts at D 16:00Z, D the clock's today in UTC (now, or TEST_CLOCK_START); customers
+ * are in UTC (the default), so the events here fall on usage day D, which closes at D+1 12:00Z
+ * (midnight + the 12 h grace).
  * The tests that move the clock run last.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectValid } from '../../support/openApiValidator.ts';
+import { addToDate, dateIn, manualClockStart } from '../../support/testDates.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
 import { addEntry, createCustomer, createUsagePrice, dec, ERROR_TYPE, eventually, expectLedgerConsistent, sql, uniqueName } from '../ledgerTestHelpers.ts';
 
-const START = '2026-11-21T16:00:00.000Z';
-const EFFECTIVE = '2026-11-01';
+const DAY = dateIn('UTC', manualClockStart());
+const NEXT_DAY = addToDate(DAY, { days: 1 });
+const ELEVEN_DAYS_BEFORE = addToDate(DAY, { days: -11 });
+const START = `${DAY}T16:00:00.000Z`;
+const EFFECTIVE = addToDate(DAY, { days: -20 });
 const CONSTRAINT_VIOLATION = 'https://docs.withorb.com/reference/error-responses#400-constraint-violation';
 
 let t: TestService;
@@ -43,7 +48,7 @@ interface UsageEvent {
   external_customer_id?: string;
 }
 
-function usageEvent(customerId: string, eventName: string, tokens: number, timestamp = '2026-11-21T10:00:00.000Z'): UsageEvent {
+function usageEvent(customerId: string, eventName: string, tokens: number, timestamp = `${DAY}T10:00:00.000Z`): UsageEvent {
   return { idempotency_key: randomUUID(), event_name: eventName, timestamp, customer_id: customerId, properties: { tokens } };
 }
 
@@ -126,8 +131,8 @@ describe('POST /v1/events/search', () => {
     const price = await createPrice();
     const external = uniqueName('ext');
     const { customer } = await fundedCustomer({ external_customer_id: external });
-    const first = usageEvent(customer.id, price.event_name, 10, '2026-11-21T09:00:00.000Z');
-    const second = usageEvent(customer.id, price.event_name, 4, '2026-11-21T11:30:00.000Z');
+    const first = usageEvent(customer.id, price.event_name, 10, `${DAY}T09:00:00.000Z`);
+    const second = usageEvent(customer.id, price.event_name, 4, `${DAY}T11:30:00.000Z`);
     // Sent as raw JSON so that the numbers' digits are exactly these.
     const raw = (event: UsageEvent, properties: string) =>
       `{"idempotency_key":"${event.idempotency_key}","event_name":"${event.event_name}","timestamp":"${event.timestamp}","customer_id":"${customer.id}","properties":${properties}}`;
@@ -147,7 +152,7 @@ describe('POST /v1/events/search', () => {
         external_customer_id: external,
         event_name: price.event_name,
         properties: { tokens: 10, ratio: 0.1, big: 1.2345678901234568e29, model: 'gpt', cached: true },
-        timestamp: '2026-11-21T09:00:00.000Z',
+        timestamp: `${DAY}T09:00:00.000Z`,
         deprecated: false,
       },
       {
@@ -156,7 +161,7 @@ describe('POST /v1/events/search', () => {
         external_customer_id: external,
         event_name: price.event_name,
         properties: { tokens: 4.5 },
-        timestamp: '2026-11-21T11:30:00.000Z',
+        timestamp: `${DAY}T11:30:00.000Z`,
         deprecated: false,
       },
     ]);
@@ -176,15 +181,15 @@ describe('POST /v1/events/search', () => {
   it('respects the timeframe: start inclusive, end exclusive, by default one week ago to now', async () => {
     const price = await createPrice();
     const { customer } = await fundedCustomer();
-    const event = usageEvent(customer.id, price.event_name, 2, '2026-11-21T12:00:00.000Z');
+    const event = usageEvent(customer.id, price.event_name, 2, `${DAY}T12:00:00.000Z`);
     await ingestAndWait([event]);
     // An event older than a week (kept from before; ingest would refuse it now).
     const old = randomUUID();
     await sql(
       t,
       `insert into events (idempotency_key, customer_id, event_name, timestamp, properties, status, ingested_at)
-       values (?, ?, 'old_event', '2026-11-10T12:00:00Z', '{"n": 1}', 'unpriced', '2026-11-10T12:00:00Z')`,
-      [old, customer.id],
+       values (?, ?, 'old_event', ?, '{"n": 1}', 'unpriced', ?)`,
+      [old, customer.id, `${ELEVEN_DAYS_BEFORE}T12:00:00Z`, `${ELEVEN_DAYS_BEFORE}T12:00:00Z`],
     );
     const ids = [event.idempotency_key, old];
     const found = async (body: Record<string, unknown>) => {
@@ -195,13 +200,13 @@ describe('POST /v1/events/search', () => {
     };
     expect(await found({})).toEqual([event.idempotency_key]);
     expect(await found({ timeframe_start: null, timeframe_end: null })).toEqual([event.idempotency_key]);
-    expect(await found({ timeframe_start: '2026-11-01T00:00:00Z' })).toEqual([old, event.idempotency_key]);
-    expect(await found({ timeframe_start: '2026-11-21T12:00:00Z' })).toEqual([event.idempotency_key]);
-    expect(await found({ timeframe_start: '2026-11-21T12:00:00.001Z' })).toEqual([]);
-    expect(await found({ timeframe_start: '2026-11-01T00:00:00Z', timeframe_end: '2026-11-21T12:00:00Z' })).toEqual([old]);
-    expect(await found({ timeframe_start: '2026-11-01T00:00:00Z', timeframe_end: '2026-11-21T12:00:00.001Z' })).toEqual([old, event.idempotency_key]);
+    expect(await found({ timeframe_start: `${EFFECTIVE}T00:00:00Z` })).toEqual([old, event.idempotency_key]);
+    expect(await found({ timeframe_start: `${DAY}T12:00:00Z` })).toEqual([event.idempotency_key]);
+    expect(await found({ timeframe_start: `${DAY}T12:00:00.001Z` })).toEqual([]);
+    expect(await found({ timeframe_start: `${EFFECTIVE}T00:00:00Z`, timeframe_end: `${DAY}T12:00:00Z` })).toEqual([old]);
+    expect(await found({ timeframe_start: `${EFFECTIVE}T00:00:00Z`, timeframe_end: `${DAY}T12:00:00.001Z` })).toEqual([old, event.idempotency_key]);
     // Offsets are instants: 04:00-08:00 is 12:00Z.
-    expect(await found({ timeframe_start: '2026-11-21T04:00:00-08:00', timeframe_end: '2026-11-21T04:00:01-08:00' })).toEqual([event.idempotency_key]);
+    expect(await found({ timeframe_start: `${DAY}T04:00:00-08:00`, timeframe_end: `${DAY}T04:00:01-08:00` })).toEqual([event.idempotency_key]);
   });
 
   it('refuses a search without ids, with more than 500, with unknown keys or an empty timeframe', async () => {
@@ -211,7 +216,7 @@ describe('POST /v1/events/search', () => {
       { event_ids: Array.from({ length: 501 }, (_, index) => `e${index}`) },
       { event_ids: ['a'], customer_id: 'c' },
       { event_ids: ['a'], timeframe_start: 'yesterday' },
-      { event_ids: ['a'], timeframe_start: '2026-11-21T12:00:00Z', timeframe_end: '2026-11-21T12:00:00Z' },
+      { event_ids: ['a'], timeframe_start: `${DAY}T12:00:00Z`, timeframe_end: `${DAY}T12:00:00Z` },
     ];
     for (const body of cases) {
       const response = await search(body);
@@ -333,7 +338,7 @@ describe('deprecation and the grace period (moves the clock)', () => {
     expect((await deprecate(other.idempotency_key)).status).toBe(200);
 
     // After midnight UTC but before midnight + 12 h: still inside the grace period.
-    const inside = await t.request('POST', '/v1/test_clock/advance', { to: '2026-11-22T06:00:00Z' });
+    const inside = await t.request('POST', '/v1/test_clock/advance', { to: `${NEXT_DAY}T06:00:00Z` });
     expect(inside.status, inside.text).toBe(200);
     const allowed = await deprecate(early.idempotency_key);
     expect(allowed.status, allowed.text).toBe(200);
@@ -344,7 +349,7 @@ describe('deprecation and the grace period (moves the clock)', () => {
     ]);
 
     // Past end of day + GRACE_PERIOD: the day's entries are committed and never change again.
-    const past = await t.request('POST', '/v1/test_clock/advance', { to: '2026-11-22T12:00:00.001Z' });
+    const past = await t.request('POST', '/v1/test_clock/advance', { to: `${NEXT_DAY}T12:00:00.001Z` });
     expect(past.status, past.text).toBe(200);
     expect((await usageEntries(customer.id)).map((entry) => [entry.entry_status, entry.amount])).toEqual([
       ['committed', '-5'],
@@ -356,7 +361,7 @@ describe('deprecation and the grace period (moves the clock)', () => {
     expect(refused.body.detail).toMatch(/outside the grace period/);
     expect(await ledgerBalance(customer.id)).toBe('95');
     expect(await blockBalance(blockId)).toBe('95');
-    const found = await search({ event_ids: [late.idempotency_key], timeframe_start: '2026-11-21T00:00:00Z' });
+    const found = await search({ event_ids: [late.idempotency_key], timeframe_start: `${DAY}T00:00:00Z` });
     expect(found.body.data.map((item: { deprecated: boolean }) => item.deprecated)).toEqual([false]);
     expect(await sums(customer.id)).toEqual({ entries: '95', blocks: '95', head: '95' });
   });

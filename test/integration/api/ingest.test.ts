@@ -8,18 +8,22 @@
  *
  * Ingest answers once Redis holds the events and the worker applies them moments later, so a test
  * that expects something NOT to be applied sends a good event alongside and waits for that one.
- * Manual clock at 2026-11-21T20:00Z with the default 12 h grace: events from 08:00Z to 20:05Z are
- * accepted. Only the last test moves the clock.
+ * Manual clock at D 20:00Z, D the clock's today in UTC (now, or TEST_CLOCK_START), with the default
+ * 12 h grace: events from D 08:00Z to D 20:05Z are accepted. Only the last test moves the clock.
  */
 import { randomUUID } from 'node:crypto';
+import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectValid } from '../../support/openApiValidator.ts';
+import { addToDate, dateIn, manualClockStart } from '../../support/testDates.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
 import { addEntry, createCustomer, createUsagePrice, dec, ERROR_TYPE, eventually, expectLedgerConsistent, sleep, sql, uniqueName } from '../ledgerTestHelpers.ts';
 
-const START = '2026-11-21T20:00:00.000Z';
+const DAY = dateIn('UTC', manualClockStart());
+const PREVIOUS_DAY = addToDate(DAY, { days: -1 });
+const START = `${DAY}T20:00:00.000Z`;
 /** Before every usage day used here (customers are in UTC). */
-const EFFECTIVE = '2026-11-01';
+const EFFECTIVE = addToDate(DAY, { days: -20 });
 
 let t: TestService;
 beforeAll(async () => {
@@ -36,7 +40,7 @@ function createPrice(fields: Record<string, unknown> = {}): Promise<{ id: string
 type Event = Record<string, unknown> & { idempotency_key: string };
 
 function usageEvent(customerId: string, eventName: string, fields: Record<string, unknown> = {}): Event {
-  return { idempotency_key: randomUUID(), event_name: eventName, timestamp: '2026-11-21T19:00:00Z', customer_id: customerId, properties: {}, ...fields };
+  return { idempotency_key: randomUUID(), event_name: eventName, timestamp: `${DAY}T19:00:00Z`, customer_id: customerId, properties: {}, ...fields };
 }
 
 async function ingest(events: unknown[]): Promise<{ validation_failed: { idempotency_key: string; validation_errors: string[] }[] }> {
@@ -185,10 +189,10 @@ describe('timestamps: grace period and future skew', () => {
   it('refuses events older than now - grace or more than 5 minutes ahead; accepts those just inside', async () => {
     const customer = await fundedCustomer();
     const price = await createPrice();
-    const tooOld = usageEvent(customer.id, price.event_name, { timestamp: '2026-11-21T07:59:59Z' });
-    const oldest = usageEvent(customer.id, price.event_name, { timestamp: '2026-11-21T08:00:01Z' });
-    const latest = usageEvent(customer.id, price.event_name, { timestamp: '2026-11-21T20:04:59Z' });
-    const tooNew = usageEvent(customer.id, price.event_name, { timestamp: '2026-11-21T20:05:01Z' });
+    const tooOld = usageEvent(customer.id, price.event_name, { timestamp: `${DAY}T07:59:59Z` });
+    const oldest = usageEvent(customer.id, price.event_name, { timestamp: `${DAY}T08:00:01Z` });
+    const latest = usageEvent(customer.id, price.event_name, { timestamp: `${DAY}T20:04:59Z` });
+    const tooNew = usageEvent(customer.id, price.event_name, { timestamp: `${DAY}T20:05:01Z` });
     const body = await ingest([tooOld, oldest, latest, tooNew]);
 
     expect(failureKeys(body).sort()).toEqual([tooOld.idempotency_key, tooNew.idempotency_key].sort());
@@ -207,8 +211,9 @@ describe('timestamps: grace period and future skew', () => {
     const customer = await fundedCustomer();
     const price = await createPrice();
     const good = usageEvent(customer.id, price.event_name);
-    // All three name 2026-11-21T19:00Z in ISO 8601 forms that luxon reads and `new Date` does not.
-    const odd = ['2026-325T19:00:00Z', '2026-W47-6T19:00:00Z', '2026-11-21T19Z'].map((timestamp) => usageEvent(customer.id, price.event_name, { timestamp }));
+    // All three name D 19:00Z in ISO 8601 forms that luxon reads and `new Date` does not.
+    const day = DateTime.fromISO(DAY, { zone: 'UTC' });
+    const odd = [`${day.toFormat('yyyy-ooo')}T19:00:00Z`, `${day.toFormat("kkkk-'W'WW-c")}T19:00:00Z`, `${DAY}T19Z`].map((timestamp) => usageEvent(customer.id, price.event_name, { timestamp }));
     const response = await t.request('POST', '/v1/ingest', { events: [...odd, good] });
     expect(response.status, response.text).toBe(200);
     expectValid('IngestionResponse', response.body);
@@ -220,8 +225,8 @@ describe('timestamps: grace period and future skew', () => {
     await applied(accepted);
     const [row] = await sql<{ count: number }>(
       t,
-      `select count(*)::int as count from events where idempotency_key in (select jsonb_array_elements_text(?::jsonb)) and timestamp = '2026-11-21T19:00:00Z'`,
-      [JSON.stringify(accepted)],
+      `select count(*)::int as count from events where idempotency_key in (select jsonb_array_elements_text(?::jsonb)) and timestamp = ?`,
+      [JSON.stringify(accepted), `${DAY}T19:00:00Z`],
     );
     expect(row?.count).toBe(accepted.length);
     expect(await balance(customer.id)).toBe(99 - accepted.length);
@@ -230,21 +235,21 @@ describe('timestamps: grace period and future skew', () => {
   it('a timestamp without an offset is UTC (Orb: "no timezone offset (i.e. UTC)"), whatever the server timezone', async () => {
     const customer = await fundedCustomer();
     const price = await createPrice();
-    const event = usageEvent(customer.id, price.event_name, { timestamp: '2026-11-21T12:00:00' });
+    const event = usageEvent(customer.id, price.event_name, { timestamp: `${DAY}T12:00:00` });
     expect((await ingest([event])).validation_failed).toEqual([]);
     await applied([event.idempotency_key], 'applied');
     const [row] = await sql<{ at: string }>(t, `select to_char(timestamp at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') as at from events where idempotency_key = ?`, [
       event.idempotency_key,
     ]);
-    expect(row?.at).toBe('2026-11-21T12:00:00');
+    expect(row?.at).toBe(`${DAY}T12:00:00`);
   });
 
   it('a refused event can be sent again, fixed, under the same idempotency key', async () => {
     const customer = await fundedCustomer();
     const price = await createPrice();
-    const late = usageEvent(customer.id, price.event_name, { timestamp: '2026-11-20T12:00:00Z' });
+    const late = usageEvent(customer.id, price.event_name, { timestamp: `${PREVIOUS_DAY}T12:00:00Z` });
     expect(failureKeys(await ingest([late]))).toEqual([late.idempotency_key]);
-    const fixed = { ...late, timestamp: '2026-11-21T12:00:00Z' };
+    const fixed = { ...late, timestamp: `${DAY}T12:00:00Z` };
     expect((await ingest([fixed])).validation_failed).toEqual([]);
     await applied([late.idempotency_key], 'applied');
     expect(await balance(customer.id)).toBe(99);
@@ -298,12 +303,12 @@ describe('events that price nothing', () => {
   it('marks a missing, non-numeric or negative quantity invalid_quantity; numeric strings and decimals are priced exactly', async () => {
     const customer = await fundedCustomer();
     const price = await createPrice({ unit_amount: '0.1', quantity_property: 'tokens' });
-    const missing = usageEvent(customer.id, price.event_name, { timestamp: '2026-11-21T19:00:01Z', properties: { other: 5 } });
-    const text = usageEvent(customer.id, price.event_name, { timestamp: '2026-11-21T19:00:02Z', properties: { tokens: 'many' } });
-    const negative = usageEvent(customer.id, price.event_name, { timestamp: '2026-11-21T19:00:03Z', properties: { tokens: -3 } });
-    const flag = usageEvent(customer.id, price.event_name, { timestamp: '2026-11-21T19:00:04Z', properties: { tokens: true } });
-    const numericString = usageEvent(customer.id, price.event_name, { timestamp: '2026-11-21T19:00:05Z', properties: { tokens: '3' } });
-    const decimal = usageEvent(customer.id, price.event_name, { timestamp: '2026-11-21T19:00:06Z', properties: { tokens: 0.3 } });
+    const missing = usageEvent(customer.id, price.event_name, { timestamp: `${DAY}T19:00:01Z`, properties: { other: 5 } });
+    const text = usageEvent(customer.id, price.event_name, { timestamp: `${DAY}T19:00:02Z`, properties: { tokens: 'many' } });
+    const negative = usageEvent(customer.id, price.event_name, { timestamp: `${DAY}T19:00:03Z`, properties: { tokens: -3 } });
+    const flag = usageEvent(customer.id, price.event_name, { timestamp: `${DAY}T19:00:04Z`, properties: { tokens: true } });
+    const numericString = usageEvent(customer.id, price.event_name, { timestamp: `${DAY}T19:00:05Z`, properties: { tokens: '3' } });
+    const decimal = usageEvent(customer.id, price.event_name, { timestamp: `${DAY}T19:00:06Z`, properties: { tokens: 0.3 } });
     const events = [missing, text, negative, flag, numericString, decimal];
     expect((await ingest(events)).validation_failed).toEqual([]);
     await applied(events.map((event) => event.idempotency_key));
@@ -338,7 +343,7 @@ describe('external customer ids', () => {
     const external = uniqueName('ext_later');
     const price = await createPrice({ quantity_property: 'n' });
     const events = [2, 3].map((n, index) =>
-      usageEvent('', price.event_name, { customer_id: null, external_customer_id: external, timestamp: `2026-11-21T1${index}:00:00Z`, properties: { n } }),
+      usageEvent('', price.event_name, { customer_id: null, external_customer_id: external, timestamp: `${DAY}T1${index}:00:00Z`, properties: { n } }),
     );
     expect((await ingest(events)).validation_failed).toEqual([]);
     const keys = events.map((event) => event.idempotency_key);
@@ -353,8 +358,8 @@ describe('external customer ids', () => {
     await applied(keys, 'applied');
     const rows = await eventRows(keys);
     expect(rows.map((row) => [row.status, row.customer_id, row.credits, row.usage_day])).toEqual([
-      ['applied', customer.id, '2', '2026-11-21'],
-      ['applied', customer.id, '3', '2026-11-21'],
+      ['applied', customer.id, '2', DAY],
+      ['applied', customer.id, '3', DAY],
     ]);
     const entries = await usageEntries(customer.id);
     expect(entries.map((entry) => [entry.entry_status, entry.amount, entry.price_id])).toEqual([['pending', -5, price.id]]);
@@ -432,13 +437,13 @@ describe('kept events past the grace period (runs last: it moves the clock)', ()
   it('an event kept for an unknown external id is not applied if the customer appears after its grace period', async () => {
     const external = uniqueName('ext_too_late');
     const price = await createPrice();
-    const event = usageEvent('', price.event_name, { customer_id: null, external_customer_id: external, timestamp: '2026-11-21T09:00:00Z' });
+    const event = usageEvent('', price.event_name, { customer_id: null, external_customer_id: external, timestamp: `${DAY}T09:00:00Z` });
     expect((await ingest([event])).validation_failed).toEqual([]);
-    const moved = await t.request('POST', '/v1/test_clock/advance', { to: '2026-11-21T22:00:00Z' });
+    const moved = await t.request('POST', '/v1/test_clock/advance', { to: `${DAY}T22:00:00Z` });
     expect(moved.status, moved.text).toBe(200);
     const customer = await createCustomer(t, { external_customer_id: external });
     // A fresh event for the same customer is the barrier: the kept one would travel before it.
-    const marker = usageEvent(customer.id, price.event_name, { timestamp: '2026-11-21T21:00:00Z' });
+    const marker = usageEvent(customer.id, price.event_name, { timestamp: `${DAY}T21:00:00Z` });
     await ingest([marker]);
     await applied([marker.idempotency_key], 'applied');
     expect((await eventRows([event.idempotency_key]))[0]).toMatchObject({ status: 'awaiting_customer', customer_id: null });

@@ -3,16 +3,20 @@
  * an increment with invoice_settings answers its invoice in `created_invoices`, the invoice routes
  * read, pay and void it, and require_successful_payment keeps the block out of drawdown until the
  * invoice is paid. Every body is checked against Orb's OpenAPI schema (CreditLedgerEntry, Invoice,
- * the error schemas) and every ledger against its invariants. Manual clock, so dates are fixed.
+ * the error schemas) and every ledger against its invariants. Manual clock started now (or where
+ * TEST_CLOCK_YEARS_AHEAD puts it); every date is derived from it.
  */
 import Orb, { BadRequestError } from 'orb-billing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectValid } from '../../support/openApiValidator.ts';
+import { addToDate, dateIn, instantAt, isoPlus, manualClockStart } from '../../support/testDates.ts';
 import { startTestService, TEST_API_KEY, type TestService } from '../../support/testService.ts';
 import { addEntry, createCustomer, dec, ERROR_TYPE, expectLedgerConsistent, ledgerEntryPath, sql, storedEntries } from '../ledgerTestHelpers.ts';
 
-const START = '2026-11-21T12:00:00.000Z';
+const START = manualClockStart().toISOString();
 const LA = 'America/Los_Angeles';
+/** The Los Angeles date `days` after the clock's start. */
+const day = (days: number) => addToDate(dateIn(LA, new Date(START)), { days });
 
 let t: TestService;
 beforeAll(async () => {
@@ -75,7 +79,7 @@ describe('an increment with invoice_settings', () => {
       customer: { id: customer.id, external_customer_id: 'inv-ext-1' },
       // Dated at the block's effective date (now), due 30 days later.
       invoice_date: START,
-      due_date: '2026-12-21T12:00:00.000Z',
+      due_date: isoPlus(START, { days: 30 }, LA),
       issued_at: START,
       paid_at: null,
       voided_at: null,
@@ -104,13 +108,13 @@ describe('an increment with invoice_settings', () => {
     const { invoice } = await purchase(customer.id, {
       amount: 3,
       per_unit_cost_basis: '2',
-      invoice_settings: { auto_collection: false, invoice_date: '2026-11-25', custom_due_date: '2026-12-31', net_terms: null },
+      invoice_settings: { auto_collection: false, invoice_date: day(4), custom_due_date: day(40), net_terms: null },
     });
     expect(invoice).toMatchObject({
       currency: 'EUR',
       total: '6.00',
-      invoice_date: '2026-11-25T08:00:00.000Z',
-      due_date: '2026-12-31T08:00:00.000Z',
+      invoice_date: instantAt(day(4), LA),
+      due_date: instantAt(day(40), LA),
       invoice_number: `${customer.id.slice(0, 6).toUpperCase()}-00001`,
     });
     const second = await purchase(customer.id, { amount: 1, per_unit_cost_basis: '0', invoice_settings: { auto_collection: false, net_terms: 0 } });
@@ -135,7 +139,7 @@ describe('an increment with invoice_settings', () => {
     const cases: Array<[string, Record<string, unknown>, RegExp]> = [
       [customer.id, { per_unit_cost_basis: '0.20' }, /per_unit_cost_basis 0\.20 charges for the credits, so invoice_settings is required/],
       [customer.id, { invoice_settings: settings }, /invoice_settings requires per_unit_cost_basis/],
-      [customer.id, { per_unit_cost_basis: '1', invoice_settings: { ...settings, custom_due_date: '2027-01-01' } }, /net_terms or custom_due_date, not both/],
+      [customer.id, { per_unit_cost_basis: '1', invoice_settings: { ...settings, custom_due_date: day(41) } }, /net_terms or custom_due_date, not both/],
       [customer.id, { per_unit_cost_basis: '1', invoice_settings: { auto_collection: false } }, /needs net_terms or custom_due_date/],
       [customer.id, { per_unit_cost_basis: '1', invoice_settings: { auto_collection: false, net_terms: -1 } }, /net_terms must be a whole number of days from 0/],
       [customer.id, { per_unit_cost_basis: '1', invoice_settings: { net_terms: 30 } }, /auto_collection/],
@@ -152,7 +156,7 @@ describe('an increment with invoice_settings', () => {
       entry_type: 'increment',
       amount: 10,
       per_unit_cost_basis: '1',
-      invoice_settings: { auto_collection: false, invoice_date: '2026-12-01', custom_due_date: '2026-11-30' },
+      invoice_settings: { auto_collection: false, invoice_date: day(10), custom_due_date: day(9) },
     });
     expect(early.status, early.text).toBe(400);
     expect(early.body.detail).toMatch(/custom_due_date .* is before the invoice date/);
@@ -165,18 +169,18 @@ describe('invoice routes', () => {
   it('mark_paid records the payment; a second mark_paid or a void of a paid invoice is a 400', async () => {
     const customer = await createCustomer(t, { timezone: LA, currency: 'USD' });
     const { invoice } = await purchase(customer.id, { amount: 40, per_unit_cost_basis: '0.5', invoice_settings: { auto_collection: false, net_terms: 15 } });
-    const paid = await markPaid(invoice.id, { payment_received_date: '2026-11-20', external_id: 'pay_123', notes: 'wire transfer' });
+    const paid = await markPaid(invoice.id, { payment_received_date: day(-1), external_id: 'pay_123', notes: 'wire transfer' });
     expect(paid.status, paid.text).toBe(200);
-    expect(paid.body).toMatchObject({ id: invoice.id, status: 'paid', paid_at: '2026-11-20T08:00:00.000Z', total: '20.00' });
+    expect(paid.body).toMatchObject({ id: invoice.id, status: 'paid', paid_at: instantAt(day(-1), LA), total: '20.00' });
     expect(await getInvoice(invoice.id)).toEqual(paid.body);
     const [stored] = await sql<{ payment_received_date: string; payment_external_id: string; payment_notes: string }>(
       t,
       'select payment_received_date::text as payment_received_date, payment_external_id, payment_notes from invoices where id = ?',
       [invoice.id],
     );
-    expect(stored).toEqual({ payment_received_date: '2026-11-20', payment_external_id: 'pay_123', payment_notes: 'wire transfer' });
+    expect(stored).toEqual({ payment_received_date: day(-1), payment_external_id: 'pay_123', payment_notes: 'wire transfer' });
 
-    const again = await markPaid(invoice.id, { payment_received_date: '2026-11-21' });
+    const again = await markPaid(invoice.id, { payment_received_date: day(0) });
     expect(again.status, again.text).toBe(400);
     expect(again.body.detail).toBe(`invoice ${invoice.id} is paid; only an issued invoice can be marked paid.`);
     const voided = await voidInvoice(invoice.id);
@@ -188,7 +192,7 @@ describe('invoice routes', () => {
   it('answers 404 for an unknown invoice and 400 for a bad mark_paid body', async () => {
     for (const response of [
       await t.request('GET', '/v1/invoices/noSuchInvoice000'),
-      await markPaid('noSuchInvoice000', { payment_received_date: '2026-11-20' }),
+      await markPaid('noSuchInvoice000', { payment_received_date: day(-1) }),
       await voidInvoice('noSuchInvoice000'),
     ]) {
       expect(response.status, response.text).toBe(404);
@@ -197,7 +201,8 @@ describe('invoice routes', () => {
     }
     const customer = await createCustomer(t, { currency: 'USD' });
     const { invoice } = await purchase(customer.id, { amount: 1, per_unit_cost_basis: '1', invoice_settings: { auto_collection: false, net_terms: 0 } });
-    for (const body of [{}, { payment_received_date: '2026-11-20T00:00:00Z' }, { payment_received_date: '2026-02-30' }, { payment_received_date: '2026-11-20', amount: 1 }]) {
+    // A date-time, an impossible date (any year's 30 February), an unknown key.
+    for (const body of [{}, { payment_received_date: `${day(-1)}T00:00:00Z` }, { payment_received_date: `${day(0).slice(0, 4)}-02-30` }, { payment_received_date: day(-1), amount: 1 }]) {
       const response = await markPaid(invoice.id, body);
       expect(response.status, `${JSON.stringify(body)}: ${response.text}`).toBe(400);
       expect(response.body.type).toBe(ERROR_TYPE.validation);
@@ -247,7 +252,7 @@ describe('require_successful_payment', () => {
     expect(drawn.credit_block.id).not.toBe(blockId);
     expect(drawn).toMatchObject({ amount: -5, starting_balance: 50, ending_balance: 45 });
 
-    const paid = await markPaid(invoice.id, { payment_received_date: '2026-11-21' });
+    const paid = await markPaid(invoice.id, { payment_received_date: day(0) });
     expect(paid.status, paid.text).toBe(200);
     expect(paid.body.status).toBe('paid');
     expect((await getBlock(blockId)).status).toBe('active');
@@ -273,7 +278,7 @@ describe('require_successful_payment', () => {
       ['void', '-20'],
     ]);
     expect((await getBlock(made.credit_block.id)).balance).toBe(0);
-    const payLater = await markPaid(invoice.id, { payment_received_date: '2026-11-21' });
+    const payLater = await markPaid(invoice.id, { payment_received_date: day(0) });
     expect(payLater.status, payLater.text).toBe(400);
     expect(await expectLedgerConsistent(t, customer.id)).toBe('0');
   });
@@ -311,7 +316,7 @@ describe('through the orb-billing SDK', () => {
     expect(invoice).toMatchObject({ status: 'issued', total: '5.00', line_items: [{ quantity: 12.5 }] });
     const fetched = await client.invoices.fetch(invoice!.id);
     expect(fetched.id).toBe(invoice!.id);
-    const paid = await client.invoices.markPaid(invoice!.id, { payment_received_date: '2026-11-21', external_id: 'sdk-pay' });
+    const paid = await client.invoices.markPaid(invoice!.id, { payment_received_date: day(0), external_id: 'sdk-pay' });
     expect(paid.status).toBe('paid');
     await expect(client.invoices.void(invoice!.id)).rejects.toBeInstanceOf(BadRequestError);
     expect(await expectLedgerConsistent(t, customer.id)).toBe('12.5');

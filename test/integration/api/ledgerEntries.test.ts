@@ -5,6 +5,7 @@
  * the filters of `GET .../credits/ledger` and `GET .../credits`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dateIn, instantAt, isoPlus, letTimeReach, serviceNow } from '../../support/testDates.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
 import {
   addEntry,
@@ -14,7 +15,6 @@ import {
   eventually,
   expectLedgerConsistent,
   ledgerEntryPath,
-  sleep,
   sql,
   storedEntries,
 } from '../ledgerTestHelpers.ts';
@@ -151,14 +151,19 @@ describe('increment and decrement through HTTP', () => {
 describe('LEDGER_RULES §8 worked examples through the api (America/Los_Angeles)', () => {
   // A cost basis above 0 is invoiced (LEDGER_RULES §4), in the customer's currency.
   const invoice_settings = { auto_collection: false, net_terms: 30 };
+  const LA = 'America/Los_Angeles';
+  /** The Los Angeles date `days` after the service's today (§8's dates are examples). */
+  const laDate = (days: number) => dateIn(LA, serviceNow(t), days);
 
   it('example 1: decrement 70 takes B (sooner expiry) then A; the response is the A entry', async () => {
     const customer = await createCustomer(t, { timezone: 'America/Los_Angeles', currency: 'USD' });
-    const a = await addEntry(t, customer.id, { entry_type: 'increment', amount: 100, expiry_date: '2027-01-01', per_unit_cost_basis: '0.20', invoice_settings });
-    const b = await addEntry(t, customer.id, { entry_type: 'increment', amount: 50, expiry_date: '2026-12-01', per_unit_cost_basis: '0.50', invoice_settings });
-    // A date-only expiry is midnight in the customer's timezone (LEDGER_RULES §2).
-    expect(a.credit_block).toMatchObject({ expiry_date: '2027-01-01T08:00:00.000Z', per_unit_cost_basis: '0.20' });
-    expect(b.credit_block.expiry_date).toBe('2026-12-01T08:00:00.000Z');
+    // B expires sooner than A, both in the future.
+    const [aExpiry, bExpiry] = [laDate(60), laDate(30)];
+    const a = await addEntry(t, customer.id, { entry_type: 'increment', amount: 100, expiry_date: aExpiry, per_unit_cost_basis: '0.20', invoice_settings });
+    const b = await addEntry(t, customer.id, { entry_type: 'increment', amount: 50, expiry_date: bExpiry, per_unit_cost_basis: '0.50', invoice_settings });
+    // A date-only expiry is midnight in the customer's timezone (LEDGER_RULES §2): 08:00 UTC, or 07:00 in summer time.
+    expect(a.credit_block).toMatchObject({ expiry_date: instantAt(aExpiry, LA), per_unit_cost_basis: '0.20' });
+    expect(b.credit_block.expiry_date).toBe(instantAt(bExpiry, LA));
     expect(b.ending_balance).toBe(150);
 
     const response = await addEntry(t, customer.id, { entry_type: 'decrement', amount: 70 });
@@ -199,10 +204,11 @@ describe('LEDGER_RULES §8 worked examples through the api (America/Los_Angeles)
     expect(overdraft).toMatchObject({ amount: -5, starting_balance: 0, ending_balance: -5, credit_block: { expiry_date: null } });
     const overdraftBlock = overdraft.credit_block.id;
 
-    const increment = await addEntry(t, customer.id, { entry_type: 'increment', amount: 20, expiry_date: '2027-01-01' });
+    const expiry = laDate(40);
+    const increment = await addEntry(t, customer.id, { entry_type: 'increment', amount: 20, expiry_date: expiry });
     expect(increment).toMatchObject({ amount: 20, starting_balance: -5, ending_balance: 15, entry_type: 'increment' });
     expect(increment.credit_block.id).not.toBe(overdraftBlock);
-    expect(increment.credit_block.expiry_date).toBe('2027-01-01T08:00:00.000Z');
+    expect(increment.credit_block.expiry_date).toBe(instantAt(expiry, LA));
 
     const all = await blocks(customer.id, '?include_all_blocks=true');
     const byId = Object.fromEntries(all.map((block) => [block.id, block]));
@@ -215,7 +221,9 @@ describe('LEDGER_RULES §8 worked examples through the api (America/Los_Angeles)
 describe('overdraft and block listing', () => {
   it('a decrement beyond the balance creates an overdraft block and a negative balance', async () => {
     const customer = await createCustomer(t);
-    const expiring = await addEntry(t, customer.id, { entry_type: 'increment', amount: 10, expiry_date: '2027-06-01T00:00:00Z' });
+    const expiring = await addEntry(t, customer.id, { entry_type: 'increment', amount: 10, expiry_date: isoPlus(serviceNow(t), { days: 180 }) });
+    // Blocks are listed by created_at, then id: on a manual clock the overdraft block must come a moment later.
+    await letTimeReach(t, new Date(serviceNow(t).getTime() + 1));
     const response = await addEntry(t, customer.id, { entry_type: 'decrement', amount: 15 });
     expect(response).toMatchObject({ amount: -5, starting_balance: 0, ending_balance: -5, credit_block: { expiry_date: null, per_unit_cost_basis: null } });
     const overdraftBlock = response.credit_block.id;
@@ -265,10 +273,11 @@ describe('limits and the clock', () => {
   it('a block whose expiry has passed is expired (credit_block_expiry) before the next command is decided', async () => {
     // LEDGER_RULES §4 "credit_block_expiry" and §8 example 8: catch up first, then decide.
     const customer = await createCustomer(t);
-    const expiresAt = new Date(Date.now() + 800);
+    const expiresAt = new Date(serviceNow(t).getTime() + 800);
     const block = await addEntry(t, customer.id, { entry_type: 'increment', amount: 10, expiry_date: expiresAt.toISOString() });
     expect(block.credit_block.expiry_date).toBe(expiresAt.toISOString());
-    await sleep(Math.max(0, expiresAt.getTime() - Date.now()) + 100);
+    // With a manual clock (TEST_CLOCK_YEARS_AHEAD) the advance's sweep applies the expiry; either way it precedes the decrement.
+    await letTimeReach(t, new Date(expiresAt.getTime() + 100));
 
     const response = await addEntry(t, customer.id, { entry_type: 'decrement', amount: 3 });
     expect(response.ending_balance, 'balance after the decrement (the expired 10 must not count)').toBe(-3);
@@ -412,7 +421,8 @@ describe('Idempotency-Key on ledger entries', () => {
 
   it('a refusal decided by the worker is replayed too', async () => {
     const customer = await createCustomer(t);
-    const body = { entry_type: 'increment', amount: 5, effective_date: '2027-02-01T00:00:00Z', expiry_date: '2027-01-01T00:00:00Z' };
+    // Expiry before the effective date, both in the future.
+    const body = { entry_type: 'increment', amount: 5, effective_date: isoPlus(serviceNow(t), { days: 60 }), expiry_date: isoPlus(serviceNow(t), { days: 30 }) };
     const headers = { 'idempotency-key': 'ledger-key-refused' };
     const first = await t.request('POST', ledgerEntryPath(customer.id), body, headers);
     expect(first.status, first.text).toBe(400);
@@ -429,7 +439,7 @@ describe('Idempotency-Key on ledger entries', () => {
 describe('Prefer: respond-async and /v1/ledger_requests', () => {
   it('answers 202 with a Location to poll until the request is committed with its entries', async () => {
     const customer = await createCustomer(t);
-    await addEntry(t, customer.id, { entry_type: 'increment', amount: 5, expiry_date: '2027-03-01T00:00:00Z' });
+    await addEntry(t, customer.id, { entry_type: 'increment', amount: 5, expiry_date: isoPlus(serviceNow(t), { days: 90 }) });
     const accepted = await t.request('POST', ledgerEntryPath(customer.id), { entry_type: 'decrement', amount: 8 }, { prefer: 'respond-async' });
     expect(accepted.status, accepted.text).toBe(202);
     const location = accepted.headers.get('location');
@@ -461,7 +471,7 @@ describe('Prefer: respond-async and /v1/ledger_requests', () => {
     const accepted = await t.request(
       'POST',
       ledgerEntryPath(customer.id),
-      { entry_type: 'increment', amount: 5, effective_date: '2027-02-01', expiry_date: '2027-01-01' },
+      { entry_type: 'increment', amount: 5, effective_date: dateIn('UTC', serviceNow(t), 60), expiry_date: dateIn('UTC', serviceNow(t), 30) },
       { prefer: 'respond-async' },
     );
     expect(accepted.status).toBe(202);
@@ -496,7 +506,8 @@ describe('GET .../credits/ledger filters and pagination', () => {
     ];
     for (const body of bodies) {
       made.push(await addEntry(t, customer.id, body));
-      await sleep(5);
+      // Distinct created_at instants, on a manual clock too.
+      await letTimeReach(t, new Date(serviceNow(t).getTime() + 5));
     }
   });
 

@@ -53,10 +53,11 @@ import {
   type BlockPick,
 } from '../../support/ledgerArbitraries.ts';
 import { ReferenceLedger, type ModelBlock, type ModelEntry } from '../../support/referenceLedger.ts';
+import { manualClockStart } from '../../support/testDates.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
 import { createCustomer, ledgerEntryPath } from '../ledgerTestHelpers.ts';
 
-const START = '2026-11-21T12:00:00Z';
+const START = manualClockStart().toISOString();
 const SEED = Number(process.env.HTTP_PROPERTY_SEED ?? 20261121);
 const RUNS = Number(process.env.HTTP_PROPERTY_RUNS ?? 30);
 const STEPS_MAX = Number(process.env.HTTP_PROPERTY_STEPS ?? 16);

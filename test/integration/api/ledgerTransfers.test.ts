@@ -1,15 +1,19 @@
 /**
  * expiration_change, void, amendment and automatic expiry through the HTTP api and the worker,
- * on a manual clock so that dates are fixed: LEDGER_RULES.md §8 examples 4-8, with every response
+ * on a manual clock started now (or where TEST_CLOCK_YEARS_AHEAD puts it), every date derived from
+ * it: LEDGER_RULES.md §8 examples 4-8, with every response
  * body checked against Orb's OpenAPI schema and the ledger's invariants checked after each case.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectValid } from '../../support/openApiValidator.ts';
+import { addToDate, dateIn, instantAt, isoPlus, manualClockStart, serviceNow } from '../../support/testDates.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
 import { addEntry, createCustomer, dec, expectLedgerConsistent, ledgerEntryPath } from '../ledgerTestHelpers.ts';
 
-const START = '2026-11-21T12:00:00.000Z';
+const START = manualClockStart().toISOString();
 const LA = 'America/Los_Angeles';
+/** The Los Angeles date `days` after the clock's today. */
+const laDate = (days: number) => dateIn(LA, serviceNow(t), days);
 
 let t: TestService;
 beforeAll(async () => {
@@ -34,14 +38,16 @@ async function block(blockId: string) {
 }
 
 describe('expiration_change (§8 example 4)', () => {
-  it('moves 10 of 30 credits into a new block expiring 2027-12-28 in the customer timezone', async () => {
+  it('moves 10 of 30 credits into a new block expiring a year later, at midnight in the customer timezone', async () => {
     const customer = await createCustomer(t, { timezone: LA });
-    const a = await addEntry(t, customer.id, { entry_type: 'increment', amount: 30, expiry_date: '2026-12-28' });
+    const expiry = laDate(37);
+    const target = addToDate(expiry, { years: 1 });
+    const a = await addEntry(t, customer.id, { entry_type: 'increment', amount: 30, expiry_date: expiry });
     const response = await post(customer.id, {
       entry_type: 'expiration_change',
       amount: 10,
       block_id: a.credit_block.id,
-      target_expiry_date: '2027-12-28',
+      target_expiry_date: target,
     });
     expect(response.status, response.text).toBe(201);
     expect(response.body).toMatchObject({
@@ -50,23 +56,24 @@ describe('expiration_change (§8 example 4)', () => {
       starting_balance: 30,
       ending_balance: 30,
       credit_block: { id: a.credit_block.id },
-      new_block_expiry_date: '2027-12-28T08:00:00.000Z',
+      // Midnight in Los Angeles: 08:00 UTC in winter, 07:00 in summer time.
+      new_block_expiry_date: instantAt(target, LA),
     });
     expect((await block(a.credit_block.id)).balance).toBe(20);
     const credits = await t.request('GET', `/v1/customers/${customer.id}/credits`);
     // Both blocks were made at the same (manual clock) instant, so the list order is by id: compare as a set.
     const listed = credits.body.data.map((b: { balance: number; expiry_date: string }) => [b.balance, b.expiry_date]);
     expect(listed.sort((x: [number, string], y: [number, string]) => x[1].localeCompare(y[1]))).toEqual([
-      [20, '2026-12-28T08:00:00.000Z'],
-      [10, '2027-12-28T08:00:00.000Z'],
+      [20, instantAt(expiry, LA)],
+      [10, instantAt(target, LA)],
     ]);
     await expectLedgerConsistent(t, customer.id);
   });
 
   it('finds the source block by its expiry date and moves its whole balance by default', async () => {
     const customer = await createCustomer(t, { timezone: LA });
-    await addEntry(t, customer.id, { entry_type: 'increment', amount: 7, expiry_date: '2027-02-01' });
-    const response = await post(customer.id, { entry_type: 'expiration_change', expiry_date: '2027-02-01', target_expiry_date: '2027-03-01' });
+    await addEntry(t, customer.id, { entry_type: 'increment', amount: 7, expiry_date: laDate(72) });
+    const response = await post(customer.id, { entry_type: 'expiration_change', expiry_date: laDate(72), target_expiry_date: laDate(100) });
     expect(response.status, response.text).toBe(201);
     expect(response.body.amount).toBe(7);
     await expectLedgerConsistent(t, customer.id);
@@ -74,10 +81,11 @@ describe('expiration_change (§8 example 4)', () => {
 
   it('answers 404 for an unknown block and 400 for a target in the past, writing nothing', async () => {
     const customer = await createCustomer(t);
-    const a = await addEntry(t, customer.id, { entry_type: 'increment', amount: 5, expiry_date: '2027-01-01' });
-    const unknown = await post(customer.id, { entry_type: 'expiration_change', block_id: 'nope', target_expiry_date: '2027-06-01' });
+    const today = dateIn('UTC', serviceNow(t));
+    const a = await addEntry(t, customer.id, { entry_type: 'increment', amount: 5, expiry_date: addToDate(today, { days: 41 }) });
+    const unknown = await post(customer.id, { entry_type: 'expiration_change', block_id: 'nope', target_expiry_date: addToDate(today, { days: 192 }) });
     expect(unknown.status, unknown.text).toBe(404);
-    const past = await post(customer.id, { entry_type: 'expiration_change', block_id: a.credit_block.id, target_expiry_date: '2026-01-01' });
+    const past = await post(customer.id, { entry_type: 'expiration_change', block_id: a.credit_block.id, target_expiry_date: addToDate(today, { days: -300 }) });
     expect(past.status, past.text).toBe(400);
     const ledger = await t.request('GET', `/v1/customers/${customer.id}/credits/ledger`);
     expect(ledger.body.data).toHaveLength(1);
@@ -133,10 +141,12 @@ describe('amendment (§8 example 7)', () => {
 describe('automatic expiry and the test clock (§8 example 8)', () => {
   it('expires an idle customer\'s block when the clock passes its expiry, before answering the advance', async () => {
     const customer = await createCustomer(t, { timezone: LA });
-    const a = await addEntry(t, customer.id, { entry_type: 'increment', amount: 30, expiry_date: '2026-11-22' });
+    // Expires at the next midnight in Los Angeles; the clock moves to an hour after it.
+    const expiry = laDate(1);
+    const a = await addEntry(t, customer.id, { entry_type: 'increment', amount: 30, expiry_date: expiry });
     const clock = await t.request('GET', '/v1/test_clock');
     expect(clock.body.now).toBe(START);
-    const advance = await t.request('POST', '/v1/test_clock/advance', { to: '2026-11-22T09:00:00Z' });
+    const advance = await t.request('POST', '/v1/test_clock/advance', { to: isoPlus(instantAt(expiry, LA), { hours: 1 }) });
     expect(advance.status, advance.text).toBe(200);
     expect(advance.body.jobs_run).toBeGreaterThanOrEqual(1);
     const ledger = await t.request('GET', `/v1/customers/${customer.id}/credits/ledger`);
@@ -146,7 +156,7 @@ describe('automatic expiry and the test clock (§8 example 8)', () => {
   });
 
   it('refuses to move the clock backwards', async () => {
-    const response = await t.request('POST', '/v1/test_clock/advance', { to: '2020-01-01T00:00:00Z' });
+    const response = await t.request('POST', '/v1/test_clock/advance', { to: isoPlus(serviceNow(t), { days: -1 }) });
     expect(response.status).toBe(400);
   });
 });

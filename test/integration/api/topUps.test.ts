@@ -4,17 +4,21 @@
  * Orb id and by external id, every body checked against Orb's OpenAPI schema; then the automatic
  * increment: a decrement that crosses the threshold writes one top-up with its invoice, a crossing
  * while that invoice is unpaid writes none, and a usage batch crossing many times gets exactly one
- * while the first is unpaid. Manual clock, so dates are fixed.
+ * while the first is unpaid. Manual clock started now (or where TEST_CLOCK_YEARS_AHEAD puts it);
+ * every date is derived from it.
  */
 import { randomUUID } from 'node:crypto';
 import Orb from 'orb-billing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { expectValid } from '../../support/openApiValidator.ts';
 import { recordingFetch, type Recorded } from '../../support/recordingFetch.ts';
+import { dateIn, isoPlus, manualClockStart } from '../../support/testDates.ts';
 import { startTestService, TEST_API_KEY, type TestService } from '../../support/testService.ts';
 import { addEntry, createCustomer, eventually, expectLedgerConsistent, sql, storedEntries } from '../ledgerTestHelpers.ts';
 
-const START = '2026-11-21T12:00:00.000Z';
+const START = manualClockStart().toISOString();
+/** The (UTC) date `days` after the clock's start: the customers here are in UTC. */
+const day = (days: number) => dateIn('UTC', new Date(START), days);
 
 const recorded: Recorded[] = [];
 
@@ -169,7 +173,7 @@ describe('automatic top-ups after a manual decrement', () => {
     const [block] = await sql<{ expiry_date: Date; per_unit_cost_basis: string }>(t, 'select expiry_date, per_unit_cost_basis from credit_blocks where id = ?', [
       increments[0]!.block_id,
     ]);
-    expect(new Date(block!.expiry_date).toISOString()).toBe('2026-12-01T12:00:00.000Z');
+    expect(new Date(block!.expiry_date).toISOString()).toBe(isoPlus(START, { days: 10 }));
     const listed = await t.request('GET', `/v1/credit_blocks/${increments[0]!.block_id}`);
     expectValid('CreditBlock', listed.body);
     expect(listed.body.credit_block_source).toBe('top_up');
@@ -185,7 +189,7 @@ describe('automatic top-ups after a manual decrement', () => {
     expect(await topUpIncrements(customer.id)).toHaveLength(1);
 
     // Paid, then lifted above and crossed again: a second top-up.
-    const paid = await t.request('POST', `/v1/invoices/${invoices[0]!.id}/mark_paid`, { payment_received_date: '2026-11-21' });
+    const paid = await t.request('POST', `/v1/invoices/${invoices[0]!.id}/mark_paid`, { payment_received_date: day(0) });
     expect(paid.status, paid.text).toBe(200);
     await addEntry(t, customer.id, { entry_type: 'increment', amount: 10 });
     await addEntry(t, customer.id, { entry_type: 'decrement', amount: 10 });
@@ -209,7 +213,7 @@ describe('automatic top-ups after a manual decrement', () => {
 describe('automatic top-ups from usage', () => {
   it('a batch crossing the threshold many times gets exactly one top-up while it is unpaid', async () => {
     const customer = await createCustomer(t, { currency: 'USD' });
-    await addEntry(t, customer.id, { entry_type: 'increment', amount: 20, effective_date: '2026-11-01' });
+    await addEntry(t, customer.id, { entry_type: 'increment', amount: 20, effective_date: day(-20) });
     await createTopUp(customer.id, { ...TOP_UP, amount: '20' });
     // Three prices: three usage groups in one batch, 15 credits each. 20 → 5 (top-up → 25) →
     // 10 (a crossing, but the top-up is unpaid) → -5.
@@ -223,7 +227,7 @@ describe('automatic top-ups from usage', () => {
     const events = prices.map((eventName) => ({
       idempotency_key: randomUUID(),
       event_name: eventName,
-      timestamp: '2026-11-21T11:00:00Z',
+      timestamp: isoPlus(START, { hours: -1 }),
       customer_id: customer.id,
       properties: {},
     }));

@@ -9,15 +9,18 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyDatabase } from '../../../scripts/verify.ts';
+import { addToDate, dateIn, instantAt, isoPlus, serviceNow } from '../../support/testDates.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
 import { addEntry, createCustomer, sql } from '../ledgerTestHelpers.ts';
 
 const VERIFY_SCRIPT = fileURLToPath(new URL('../../../scripts/verify.ts', import.meta.url));
-const FAR_EXPIRY = '2099-01-01T00:00:00.000Z';
+/** Midnight UTC, decades after the service's today: the expiring block never expires during the run. */
+let FAR_EXPIRY: string;
 
 let t: TestService;
 beforeAll(async () => {
   t = await startTestService();
+  FAR_EXPIRY = instantAt(addToDate(dateIn('UTC', serviceNow(t)), { years: 70 }), 'UTC');
 });
 afterAll(async () => {
   await t?.stop();
@@ -41,7 +44,7 @@ async function customerWithActivity(): Promise<Activity> {
   const main = await addEntry(t, id, { entry_type: 'increment', amount: 100 });
   const expiring = await addEntry(t, id, { entry_type: 'increment', amount: 50, expiry_date: FAR_EXPIRY });
   await addEntry(t, id, { entry_type: 'decrement', amount: 30 });
-  await addEntry(t, id, { entry_type: 'expiration_change', block_id: expiring.credit_block.id, amount: 5, target_expiry_date: '2099-06-01' });
+  await addEntry(t, id, { entry_type: 'expiration_change', block_id: expiring.credit_block.id, amount: 5, target_expiry_date: addToDate(FAR_EXPIRY.slice(0, 10), { months: 5 }) });
   await addEntry(t, id, { entry_type: 'void', block_id: main.credit_block.id, amount: 10, void_reason: 'refund' });
   return { customerId: id, mainBlockId: main.credit_block.id, expiringBlockId: expiring.credit_block.id };
 }
@@ -54,15 +57,16 @@ async function customerInOverdraft(): Promise<{ customerId: string; blockId: str
   return { customerId: id, blockId: increment.credit_block.id };
 }
 
+/** Expiry is judged at the service's time (a manual clock may be years ahead of the database's now()). */
 async function expectClean(): Promise<void> {
-  const result = await verifyDatabase(t.databaseUrl);
+  const result = await verifyDatabase(t.databaseUrl, { now: serviceNow(t) });
   expect(result.violations).toEqual([]);
   expect(result.ok).toBe(true);
 }
 
 /** Verifies, expects a violation naming the customer that matches `what`, and returns them all. */
 async function expectReported(customerId: string, what: RegExp, options = {}): Promise<string[]> {
-  const result = await verifyDatabase(t.databaseUrl, options);
+  const result = await verifyDatabase(t.databaseUrl, { now: serviceNow(t), ...options });
   expect(result.ok).toBe(false);
   const mine = result.violations.filter((violation) => violation.includes(`customer ${customerId}, currency credits:`));
   expect(mine.some((violation) => what.test(violation)), `expected ${what} among:\n${result.violations.join('\n')}`).toBe(true);
@@ -192,10 +196,10 @@ describe('scripts/verify.ts', () => {
     expect(price.status, price.text).toBe(201);
     await sql(
       t,
-      `update ledger_entries set entry_status = 'pending', price_id = ?, usage_day = '2026-11-21', closes_at = now() + interval '1 day',
+      `update ledger_entries set entry_status = 'pending', price_id = ?, usage_day = ?, closes_at = ?,
               amount = amount - 2, ending_balance = ending_balance - 2
         where customer_id = ? and ledger_sequence_number = 2`,
-      [price.body.id, customerId],
+      [price.body.id, dateIn('UTC', serviceNow(t)), isoPlus(serviceNow(t), { days: 1 }), customerId],
     );
     await sql(t, 'update credit_blocks set balance = balance - 2 where id = ?', [expiringBlockId]);
     await sql(t, 'update ledgers set balance = balance - 2 where customer_id = ?', [customerId]);

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService } from '../../../api/service.ts';
 import { loadConfig } from '../../../worker/config.ts';
 import { partitionOf } from '../../../worker/partition.ts';
+import { isoPlus, serviceNow } from '../../support/testDates.ts';
 import { REDIS_URL, startTestService, type TestService } from '../../support/testService.ts';
 import { addEntry, createCustomer, dec, expectLedgerConsistent, ledgerEntryPath, sql, storedEntries } from '../ledgerTestHelpers.ts';
 
@@ -22,7 +23,7 @@ afterAll(async () => {
 describe('concurrent decrements for one customer', () => {
   it('50 concurrent decrements of 1 against 30 credits in two blocks: all 201, a consistent ledger at -20', async () => {
     const customer = await createCustomer(t);
-    const expiring = await addEntry(t, customer.id, { entry_type: 'increment', amount: 20, expiry_date: '2027-06-01T00:00:00Z' });
+    const expiring = await addEntry(t, customer.id, { entry_type: 'increment', amount: 20, expiry_date: isoPlus(serviceNow(t), { days: 180 }) });
     const lasting = await addEntry(t, customer.id, { entry_type: 'increment', amount: 10 });
 
     const answers = await Promise.all(

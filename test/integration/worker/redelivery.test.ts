@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionOf } from '../../../worker/partition.ts';
 import { applyLedgerRequest, type ProcessorDeps } from '../../../worker/processors/applyLedgerRequest.ts';
+import { isoPlus, serviceNow } from '../../support/testDates.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
 import { addEntry, createCustomer, dec, ERROR_TYPE, eventually, expectLedgerConsistent, ledgerEntryPath, sql, storedEntries } from '../ledgerTestHelpers.ts';
 
@@ -63,7 +64,7 @@ describe('re-running a committed request', () => {
 
   beforeAll(async () => {
     customer = await createCustomer(t);
-    await addEntry(t, customer.id, { entry_type: 'increment', amount: 50, expiry_date: '2027-04-01T00:00:00Z' });
+    await addEntry(t, customer.id, { entry_type: 'increment', amount: 50, expiry_date: isoPlus(serviceNow(t), { days: 120 }) });
     decrement = await addEntry(t, customer.id, { entry_type: 'decrement', amount: 60 });
     requestId = await requestIdOf(decrement.id);
     partition = partitionOf(customer.id, t.service.config.partitions);
@@ -151,8 +152,9 @@ describe('re-running a failed request', () => {
     const refused = await t.request('POST', ledgerEntryPath(customer.id), {
       entry_type: 'increment',
       amount: 5,
-      effective_date: '2027-02-01T00:00:00Z',
-      expiry_date: '2027-01-01T00:00:00Z',
+      // Expiry before the effective date, both in the future.
+      effective_date: isoPlus(serviceNow(t), { days: 60 }),
+      expiry_date: isoPlus(serviceNow(t), { days: 30 }),
     });
     expect(refused.status).toBe(400);
     const [request] = await sql<{ id: string }>(t, 'select id from ledger_requests where customer_id = ?', [customer.id]);

@@ -5,10 +5,11 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionOf } from '../../../worker/partition.ts';
+import { manualClockStart } from '../../support/testDates.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
 import { addEntry, createCustomer, expectLedgerConsistent, sql } from '../ledgerTestHelpers.ts';
 
-const START = new Date('2026-11-21T12:00:00Z');
+const START = manualClockStart();
 
 let t: TestService;
 beforeAll(async () => {

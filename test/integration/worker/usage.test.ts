@@ -8,7 +8,9 @@
  * Ingest answers once Redis holds the events; the worker writes the events and the ledger change
  * in one transaction, so a test waits until the events' rows are there and then reads the ledger.
  *
- * The clock starts at 2026-11-21T16:00Z (08:00 in Los Angeles, 01:00 next day in Tokyo) with the
+ * Day D is the first day on or after the clock's today (now, or TEST_CLOCK_START) on which Los
+ * Angeles keeps standard time (UTC-8) from D-1 to D+2, so LA midnight is 08:00Z and every day has
+ * 24 hours. The clock starts at D 16:00Z (08:00 in Los Angeles, 01:00 on D+1 in Tokyo) with the
  * default 12 h grace, so that both LA midnight (08:00Z) and Tokyo midnight (15:00Z) are inside the
  * grace window. The day-close tests move the clock and therefore run last.
  */
@@ -16,14 +18,19 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Decimal } from '../../../domain/decimal.ts';
 import { expectValid } from '../../support/openApiValidator.ts';
+import { addToDate, dateIn, manualClockStart, steadyDateIn } from '../../support/testDates.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
 import { addEntry, createCustomer, createUsagePrice, dec, eventually, expectLedgerConsistent, sql, storedEntries } from '../ledgerTestHelpers.ts';
 
-const START = '2026-11-21T16:00:00.000Z';
 const LA = 'America/Los_Angeles';
 const TOKYO = 'Asia/Tokyo';
+const DAY = steadyDateIn(LA, dateIn(LA, manualClockStart()), { days: 2, offsetMinutes: -8 * 60 });
+const PREVIOUS_DAY = addToDate(DAY, { days: -1 });
+const NEXT_DAY = addToDate(DAY, { days: 1 });
+const DAY_AFTER_NEXT = addToDate(DAY, { days: 2 });
+const START = `${DAY}T16:00:00.000Z`;
 /** Before the start of every usage day used here, in every timezone used here. */
-const EFFECTIVE = '2026-11-01';
+const EFFECTIVE = addToDate(DAY, { days: -20 });
 const GPU_ONLY = [{ field: 'item_id', operator: 'includes', values: ['gpu'] }];
 
 let t: TestService;
@@ -136,7 +143,7 @@ describe('§8 example 9: filtered blocks first', () => {
     const b = await addEntry(t, customer.id, { entry_type: 'increment', amount: 100, effective_date: EFFECTIVE });
     const gpu = await createPrice({ item_id: 'gpu', unit_amount: '0.5', quantity_property: 'seconds' });
 
-    await ingestAndWait([usageEvent(customer.id, gpu.event_name, '2026-11-21T15:00:00Z', { seconds: 60 })]);
+    await ingestAndWait([usageEvent(customer.id, gpu.event_name, `${DAY}T15:00:00Z`, { seconds: 60 })]);
 
     expect((await block(a.credit_block.id)).balance).toBe(70);
     expect((await block(b.credit_block.id)).balance).toBe(100);
@@ -163,17 +170,17 @@ describe('§8 example 9: filtered blocks first', () => {
     const gpu = await createPrice({ item_id: 'gpu', quantity_property: 'n' });
     const cpu = await createPrice({ item_id: 'cpu', quantity_property: 'n' });
 
-    await ingestAndWait([usageEvent(customer.id, gpu.event_name, '2026-11-21T09:00:00Z', { n: 30 })]);
-    await ingestAndWait([usageEvent(customer.id, cpu.event_name, '2026-11-21T09:30:00Z', { n: 5 })]);
-    await ingestAndWait([usageEvent(customer.id, gpu.event_name, '2026-11-21T10:00:00Z', { n: 80 })]);
+    await ingestAndWait([usageEvent(customer.id, gpu.event_name, `${DAY}T09:00:00Z`, { n: 30 })]);
+    await ingestAndWait([usageEvent(customer.id, cpu.event_name, `${DAY}T09:30:00Z`, { n: 5 })]);
+    await ingestAndWait([usageEvent(customer.id, gpu.event_name, `${DAY}T10:00:00Z`, { n: 80 })]);
 
     expect((await block(a.credit_block.id)).balance).toBe(0);
     expect((await block(b.credit_block.id)).balance).toBe(85);
     const entries = await usageEntries(customer.id);
     expect(entries.map((entry) => [entry.price_id, entry.block_id, entry.amount, entry.entry_status, entry.usage_day])).toEqual([
-      [gpu.id, a.credit_block.id, '-100', 'pending', '2026-11-21'],
-      [cpu.id, b.credit_block.id, '-5', 'pending', '2026-11-21'],
-      [gpu.id, b.credit_block.id, '-10', 'pending', '2026-11-21'],
+      [gpu.id, a.credit_block.id, '-100', 'pending', DAY],
+      [cpu.id, b.credit_block.id, '-5', 'pending', DAY],
+      [gpu.id, b.credit_block.id, '-10', 'pending', DAY],
     ]);
     expect(await expectLedgerConsistent(t, customer.id)).toBe('85');
   });
@@ -185,9 +192,9 @@ describe('§8 example 10: one pending entry per (price, block, usage day)', () =
     const a = await addEntry(t, customer.id, { entry_type: 'increment', amount: 100, effective_date: EFFECTIVE });
     const price = await createPrice({ unit_amount: '0.5', quantity_property: 'units' });
     await ingestAndWait([
-      usageEvent(customer.id, price.event_name, '2026-11-21T08:30:00Z', { units: 2 }),
-      usageEvent(customer.id, price.event_name, '2026-11-21T12:00:00Z', { units: 4 }),
-      usageEvent(customer.id, price.event_name, '2026-11-21T15:59:00Z', { units: '6' }),
+      usageEvent(customer.id, price.event_name, `${DAY}T08:30:00Z`, { units: 2 }),
+      usageEvent(customer.id, price.event_name, `${DAY}T12:00:00Z`, { units: 4 }),
+      usageEvent(customer.id, price.event_name, `${DAY}T15:59:00Z`, { units: '6' }),
     ]);
     const pending = await ledger(customer.id, '&entry_status=pending');
     expect(pending).toHaveLength(1);
@@ -202,9 +209,9 @@ describe('§8 example 10: one pending entry per (price, block, usage day)', () =
     const price = await createPrice({ quantity_property: 'units' });
     const seen: string[] = [];
     for (const [units, at] of [
-      [1, '2026-11-21T08:00:00Z'],
-      [2, '2026-11-21T13:00:00Z'],
-      [3, '2026-11-21T16:04:00Z'],
+      [1, `${DAY}T08:00:00Z`],
+      [2, `${DAY}T13:00:00Z`],
+      [3, `${DAY}T16:04:00Z`],
     ] as const) {
       await ingestAndWait([usageEvent(customer.id, price.event_name, at, { units })]);
       const entries = await usageEntries(customer.id);
@@ -224,18 +231,18 @@ describe('usage days in the customer timezone', () => {
     const customer = await createCustomer(t, { timezone: LA });
     await addEntry(t, customer.id, { entry_type: 'increment', amount: 100, effective_date: EFFECTIVE });
     const price = await createPrice();
-    const before = usageEvent(customer.id, price.event_name, '2026-11-21T07:55:00Z'); // 23:55 on the 20th in LA
-    const after = usageEvent(customer.id, price.event_name, '2026-11-21T08:05:00Z'); // 00:05 on the 21st
+    const before = usageEvent(customer.id, price.event_name, `${DAY}T07:55:00Z`); // 23:55 on D-1 in LA
+    const after = usageEvent(customer.id, price.event_name, `${DAY}T08:05:00Z`); // 00:05 on D
     await ingestAndWait([before, after]);
 
     expect(await eventDays([before.idempotency_key, after.idempotency_key])).toEqual({
-      [before.idempotency_key]: { status: 'applied', usage_day: '2026-11-20', credits: '1' },
-      [after.idempotency_key]: { status: 'applied', usage_day: '2026-11-21', credits: '1' },
+      [before.idempotency_key]: { status: 'applied', usage_day: PREVIOUS_DAY, credits: '1' },
+      [after.idempotency_key]: { status: 'applied', usage_day: DAY, credits: '1' },
     });
     const entries = await usageEntries(customer.id);
     expect(entries.map((entry) => [entry.usage_day, entry.amount, entry.entry_status, entry.closes_at])).toEqual([
-      ['2026-11-20', '-1', 'pending', '2026-11-21T20:00:00.000Z'], // LA midnight (08:00Z) + 12 h
-      ['2026-11-21', '-1', 'pending', '2026-11-22T20:00:00.000Z'],
+      [PREVIOUS_DAY, '-1', 'pending', `${DAY}T20:00:00.000Z`], // LA midnight (08:00Z) + 12 h
+      [DAY, '-1', 'pending', `${NEXT_DAY}T20:00:00.000Z`],
     ]);
     expect((await ledger(customer.id, '&entry_status=pending')).map((entry) => entry.amount)).toEqual([-1, -1]);
     await expectLedgerConsistent(t, customer.id);
@@ -247,22 +254,22 @@ describe('usage days in the customer timezone', () => {
     await addEntry(t, tokyo.id, { entry_type: 'increment', amount: 100, effective_date: EFFECTIVE });
     await addEntry(t, utc.id, { entry_type: 'increment', amount: 100, effective_date: EFFECTIVE });
     const price = await createPrice();
-    // 23:55 on the 21st and 00:05 on the 22nd in Tokyo; both on the 21st in UTC.
+    // 23:55 on D and 00:05 on D+1 in Tokyo; both on D in UTC.
     const events = [tokyo, utc].flatMap((customer) => [
-      usageEvent(customer.id, price.event_name, '2026-11-21T14:55:00Z'),
-      usageEvent(customer.id, price.event_name, '2026-11-21T15:05:00Z'),
+      usageEvent(customer.id, price.event_name, `${DAY}T14:55:00Z`),
+      usageEvent(customer.id, price.event_name, `${DAY}T15:05:00Z`),
     ]);
     await ingestAndWait(events);
 
     const days = await eventDays(events.map((event) => event.idempotency_key));
-    expect(events.map((event) => days[event.idempotency_key]?.usage_day)).toEqual(['2026-11-21', '2026-11-22', '2026-11-21', '2026-11-21']);
+    expect(events.map((event) => days[event.idempotency_key]?.usage_day)).toEqual([DAY, NEXT_DAY, DAY, DAY]);
     const tokyoEntries = await usageEntries(tokyo.id);
     expect(tokyoEntries.map((entry) => [entry.usage_day, entry.amount, entry.closes_at])).toEqual([
-      ['2026-11-21', '-1', '2026-11-22T03:00:00.000Z'], // Tokyo midnight (15:00Z) + 12 h
-      ['2026-11-22', '-1', '2026-11-23T03:00:00.000Z'],
+      [DAY, '-1', `${NEXT_DAY}T03:00:00.000Z`], // Tokyo midnight (15:00Z) + 12 h
+      [NEXT_DAY, '-1', `${DAY_AFTER_NEXT}T03:00:00.000Z`],
     ]);
     const utcEntries = await usageEntries(utc.id);
-    expect(utcEntries.map((entry) => [entry.usage_day, entry.amount, entry.closes_at])).toEqual([['2026-11-21', '-2', '2026-11-22T12:00:00.000Z']]);
+    expect(utcEntries.map((entry) => [entry.usage_day, entry.amount, entry.closes_at])).toEqual([[DAY, '-2', `${NEXT_DAY}T12:00:00.000Z`]]);
     await expectLedgerConsistent(t, tokyo.id);
     await expectLedgerConsistent(t, utc.id);
   });
@@ -271,14 +278,14 @@ describe('usage days in the customer timezone', () => {
 describe('concurrent ingest for one customer', () => {
   it('20 parallel requests × 25 events of 1 credit: exactly 500 deducted, one pending entry per (price, block, day)', async () => {
     const customer = await createCustomer(t, { timezone: LA });
-    const soon = await addEntry(t, customer.id, { entry_type: 'increment', amount: 200, expiry_date: '2027-01-01', effective_date: EFFECTIVE });
+    const soon = await addEntry(t, customer.id, { entry_type: 'increment', amount: 200, expiry_date: addToDate(DAY, { days: 41 }), effective_date: EFFECTIVE });
     const lasting = await addEntry(t, customer.id, { entry_type: 'increment', amount: 1000, effective_date: EFFECTIVE });
     const api = await createPrice({ item_id: 'api' });
     const gpu = await createPrice({ item_id: 'gpu', unit_amount: '0.25', quantity_property: 'n' });
-    // Two prices, two LA days (the 20th before 08:00Z, the 21st after), every request mixing them.
+    // Two prices, two LA days (D-1 before 08:00Z, D after), every request mixing them.
     const requests = Array.from({ length: 20 }, (_, request) =>
       Array.from({ length: 25 }, (_, index) => {
-        const day = index % 2 === 0 ? '2026-11-21T06:00:00Z' : '2026-11-21T12:00:00Z';
+        const day = index % 2 === 0 ? `${DAY}T06:00:00Z` : `${DAY}T12:00:00Z`;
         const at = new Date(new Date(day).getTime() + request * 60_000 + index * 1000).toISOString();
         return (request + index) % 3 === 0
           ? usageEvent(customer.id, gpu.event_name, at, { n: 4 })
@@ -311,7 +318,7 @@ describe('concurrent ingest for one customer', () => {
     // Per (price, day), the entries add up to what that price's events on that day cost.
     const expected = new Map<string, Decimal>();
     for (const event of all) {
-      const day = event.timestamp < '2026-11-21T08:00:00' ? '2026-11-20' : '2026-11-21';
+      const day = event.timestamp < `${DAY}T08:00:00` ? PREVIOUS_DAY : DAY;
       const key = `${event.event_name === gpu.event_name ? gpu.id : api.id}/${day}`;
       expected.set(key, (expected.get(key) ?? Decimal.ZERO).plus(Decimal.of('1')));
     }
@@ -332,20 +339,20 @@ describe('closing usage days (runs last: it moves the clock)', () => {
     const customer = await createCustomer(t, { timezone: LA });
     const b = await addEntry(t, customer.id, { entry_type: 'increment', amount: 100, effective_date: EFFECTIVE });
     const price = await createPrice();
-    const day20 = usageEvent(customer.id, price.event_name, '2026-11-21T07:50:00Z');
-    const day21 = usageEvent(customer.id, price.event_name, '2026-11-21T12:00:00Z');
+    const day20 = usageEvent(customer.id, price.event_name, `${DAY}T07:50:00Z`);
+    const day21 = usageEvent(customer.id, price.event_name, `${DAY}T12:00:00Z`);
     await ingestAndWait([day20, day21]);
     const [entry20, entry21] = await usageEntries(customer.id);
-    expect([entry20?.usage_day, entry21?.usage_day]).toEqual(['2026-11-20', '2026-11-21']);
+    expect([entry20?.usage_day, entry21?.usage_day]).toEqual([PREVIOUS_DAY, DAY]);
 
-    // The 20th (LA) ends at 2026-11-21T08:00Z and closes 12 h later.
-    const first = await t.request('POST', '/v1/test_clock/advance', { to: '2026-11-21T20:00:00Z' });
+    // D-1 (LA) ends at D 08:00Z and closes 12 h later.
+    const first = await t.request('POST', '/v1/test_clock/advance', { to: `${DAY}T20:00:00Z` });
     expect(first.status, first.text).toBe(200);
     expect(first.body.jobs_run).toBeGreaterThanOrEqual(1);
     let entries = await usageEntries(customer.id);
     expect(entries.map((entry) => [entry.id, entry.usage_day, entry.entry_status, entry.amount])).toEqual([
-      [entry20!.id, '2026-11-20', 'committed', '-1'],
-      [entry21!.id, '2026-11-21', 'pending', '-1'],
+      [entry20!.id, PREVIOUS_DAY, 'committed', '-1'],
+      [entry21!.id, DAY, 'pending', '-1'],
     ]);
     const committed = await ledger(customer.id, '&entry_status=committed');
     expect(committed.map((entry) => [entry.entry_type, entry.amount, entry.price_id ?? null])).toEqual([
@@ -354,26 +361,26 @@ describe('closing usage days (runs last: it moves the clock)', () => {
     ]);
 
     // A closed day takes nothing more: its last instant is now older than the grace period.
-    const late = await t.request('POST', '/v1/ingest', { events: [usageEvent(customer.id, price.event_name, '2026-11-21T07:59:59Z')] });
+    const late = await t.request('POST', '/v1/ingest', { events: [usageEvent(customer.id, price.event_name, `${DAY}T07:59:59Z`)] });
     expect(late.status, late.text).toBe(200);
     expect(late.body.validation_failed).toHaveLength(1);
     // The open day still grows.
-    await ingestAndWait([usageEvent(customer.id, price.event_name, '2026-11-21T19:59:00Z')]);
+    await ingestAndWait([usageEvent(customer.id, price.event_name, `${DAY}T19:59:00Z`)]);
     entries = await usageEntries(customer.id);
     expect(entries.map((entry) => [entry.usage_day, entry.entry_status, entry.amount])).toEqual([
-      ['2026-11-20', 'committed', '-1'],
-      ['2026-11-21', 'pending', '-2'],
+      [PREVIOUS_DAY, 'committed', '-1'],
+      [DAY, 'pending', '-2'],
     ]);
 
-    // The 21st closes at 2026-11-22T20:00Z; usage on the 22nd then starts a new pending entry.
-    const second = await t.request('POST', '/v1/test_clock/advance', { to: '2026-11-22T20:00:00.001Z' });
+    // D closes at D+1 20:00Z; usage on D+1 then starts a new pending entry.
+    const second = await t.request('POST', '/v1/test_clock/advance', { to: `${NEXT_DAY}T20:00:00.001Z` });
     expect(second.status, second.text).toBe(200);
-    await ingestAndWait([usageEvent(customer.id, price.event_name, '2026-11-22T19:00:00Z')]);
+    await ingestAndWait([usageEvent(customer.id, price.event_name, `${NEXT_DAY}T19:00:00Z`)]);
     entries = await usageEntries(customer.id);
     expect(entries.map((entry) => [entry.usage_day, entry.entry_status, entry.amount, entry.starting_balance && dec(entry.starting_balance)])).toEqual([
-      ['2026-11-20', 'committed', '-1', '100'],
-      ['2026-11-21', 'committed', '-2', '99'],
-      ['2026-11-22', 'pending', '-1', '97'],
+      [PREVIOUS_DAY, 'committed', '-1', '100'],
+      [DAY, 'committed', '-2', '99'],
+      [NEXT_DAY, 'pending', '-1', '97'],
     ]);
     const pending = await ledger(customer.id, '&entry_status=pending');
     expect(pending.map((entry) => [entry.amount, entry.ending_balance, entry.price_id])).toEqual([[-1, 96, price.id]]);
@@ -383,11 +390,11 @@ describe('closing usage days (runs last: it moves the clock)', () => {
 
   it('every pending entry whose day closed, of every customer, was committed by the sweep', async () => {
     const [row] = await sql<{ count: number }>(t, `select count(*)::int as count from ledger_entries where entry_status = 'pending' and closes_at <= ?`, [
-      new Date('2026-11-22T20:00:00.001Z'),
+      new Date(`${NEXT_DAY}T20:00:00.001Z`),
     ]);
     expect(row?.count).toBe(0);
     const [open] = await sql<{ count: number }>(t, `select count(*)::int as count from ledger_entries where entry_status = 'pending'`);
-    // Tokyo's 22nd (closes 2026-11-23T03:00Z) and the last test's 22nd are still open.
+    // Tokyo's D+1 (closes D+2 03:00Z) and the last test's D+1 are still open.
     expect(open?.count).toBe(2);
   });
 });
