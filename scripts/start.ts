@@ -90,6 +90,8 @@ function developmentKey(): { key: string; created: boolean } {
  * once), afterwards where it is kept. Either way a curl line that can be pasted as it is.
  */
 function printDevelopmentKey(devKey: { key: string; created: boolean }, url: string): void {
+  // Listening on every address (in a container): the curl line goes to the loopback one.
+  url = url.replace(/\/\/(0\.0\.0\.0|\[::\])(?=[:/]|$)/, '//127.0.0.1');
   const lines = devKey.created
     ? [
         `No API_KEYS set: made a development API key, kept in ${API_KEY_FILE} for the next starts:`,
