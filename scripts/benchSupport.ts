@@ -71,7 +71,8 @@ export async function startServiceProcess(env: Record<string, string>): Promise<
           child.kill('SIGTERM');
         });
       }
-      await deleteQueueKeys(redisUrl, queuePrefix);
+      // Queues in Postgres went with the database; only Redis keeps keys to remove.
+      if ((env.QUEUE_STORE ?? 'redis') === 'redis') await deleteQueueKeys(redisUrl, queuePrefix);
     },
   };
 }

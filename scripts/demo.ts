@@ -4,10 +4,16 @@
  * with a one-line progress bar and each customer's balance, then prints each customer's last ledger
  * entries as a table. Stops by itself; traffic goes to 127.0.0.1 only.
  *   npm run demo                      (DEMO_URL, default http://127.0.0.1:8080; DEMO_API_KEY or API_KEYS)
- *   npm run demo -- --start           (starts its own service on a fresh database credits_demo)
+ *   npm run demo -- --start           (starts its own service on a fresh database credits_demo: on
+ *                                      DEMO_DATABASE_URL, else the Postgres at 127.0.0.1:5432, else
+ *                                      an embedded one made for this run; queues in Redis at
+ *                                      127.0.0.1:6379 if it answers, else in Postgres)
  *   npm run demo -- --seconds 10
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export interface DemoOptions {
   baseUrl: string;
@@ -171,6 +177,49 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   write(`done: ${sent} usage events in ${options.seconds} s`);
 }
 
+/**
+ * A fresh database for `--start`: credits_demo on DEMO_DATABASE_URL's server or the one at the
+ * default address; with nothing there (the zero-install case), an embedded PostgreSQL of this run's
+ * own, removed afterwards. Queues go to Redis where one answers at the default address.
+ */
+async function demoDatabase(write: (line: string) => void): Promise<{ databaseUrl: string; queueStore: 'redis' | 'postgres'; stop(): Promise<void> }> {
+  const { recreateDatabase } = await import('./benchSupport.ts');
+  const { answers } = await import('./quickStart.ts');
+  const { DEFAULT_REDIS_URL } = await import('../worker/config.ts');
+  const redisUrl = process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
+  const queueStore = process.env.REDIS_URL !== undefined || (await answers(redisUrl)) ? 'redis' : 'postgres';
+  const given = process.env.DEMO_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/credits_demo';
+  if (process.env.DEMO_DATABASE_URL !== undefined || (await answers(given))) {
+    write(`starting the service on a fresh database ${new URL(given).pathname.slice(1)} (queues in ${queueStore}) ...`);
+    await recreateDatabase(given);
+    return { databaseUrl: given, queueStore, stop: async () => undefined };
+  }
+  const { startEmbeddedPostgres, sharedHomePath } = await import('./embeddedPostgres.ts');
+  const { freePort } = await import('./freePort.ts');
+  const dataDir = join(mkdtempSync(join(tmpdir(), 'credits-demo-')), 'postgres');
+  const remove = () => {
+    rmSync(join(dataDir, '..'), { recursive: true, force: true });
+    rmSync(sharedHomePath(dataDir), { recursive: true, force: true });
+  };
+  const port = await freePort();
+  write(`nothing answers at ${new URL(given).host}: starting an embedded PostgreSQL for this demo (queues in ${queueStore}) ...`);
+  try {
+    const password = randomBytes(12).toString('hex');
+    const server = await startEmbeddedPostgres({ dataDir, port, password });
+    return {
+      databaseUrl: `postgres://postgres:${password}@127.0.0.1:${port}/credits_demo`,
+      queueStore,
+      stop: async () => {
+        await server.stop();
+        remove();
+      },
+    };
+  } catch (error) {
+    remove();
+    throw error;
+  }
+}
+
 function argValue(name: string): string | undefined {
   const index = process.argv.indexOf(name);
   return index > 0 ? process.argv[index + 1] : undefined;
@@ -184,15 +233,17 @@ async function main(): Promise<void> {
     else process.stdout.write(`${line}\n`);
   };
   if (process.argv.includes('--start')) {
-    const { BENCH_API_KEY, recreateDatabase, startServiceProcess } = await import('./benchSupport.ts');
-    const databaseUrl = process.env.DEMO_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/credits_demo';
-    write(`starting the service on a fresh database ${new URL(databaseUrl).pathname.slice(1)} ...`);
-    await recreateDatabase(databaseUrl);
-    const service = await startServiceProcess({ DATABASE_URL: databaseUrl, PARTITIONS: '4', HOST: '127.0.0.1' });
+    const { BENCH_API_KEY, startServiceProcess } = await import('./benchSupport.ts');
+    const target = await demoDatabase(write);
     try {
-      await runDemo({ baseUrl: service.baseUrl, apiKey: BENCH_API_KEY, seconds, write });
+      const service = await startServiceProcess({ DATABASE_URL: target.databaseUrl, QUEUE_STORE: target.queueStore, PARTITIONS: '4', HOST: '127.0.0.1' });
+      try {
+        await runDemo({ baseUrl: service.baseUrl, apiKey: BENCH_API_KEY, seconds, write });
+      } finally {
+        await service.stop();
+      }
     } finally {
-      await service.stop();
+      await target.stop();
     }
     return;
   }

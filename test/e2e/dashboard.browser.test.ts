@@ -6,13 +6,14 @@
  * (adminDashboard.test.ts) checks the same over plain HTTP; this one checks that the page's
  * scripts actually render it.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions } from 'playwright-core';
 import { DASHBOARD_PATH } from '../../api/routes/adminDashboard.ts';
 import { partitionOf, partitionQueueName } from '../../worker/partition.ts';
+import { CHROMIUM, describeRequires, meets } from '../support/requiresBinary.ts';
 import { startTestService, type TestService } from '../support/testService.ts';
 
-const CHROMIUM_PATH = '/usr/bin/chromium';
+const CHROMIUM_PATH = CHROMIUM.what;
 /** Without the background-networking flags Chromium keeps trying to reach the (closed) network. */
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const ADMIN_USER = 'ops';
@@ -23,6 +24,7 @@ const PAGE_WAIT_MS = 10_000;
 let t: TestService;
 let browser: Browser;
 beforeAll(async () => {
+  if (!meets([CHROMIUM])) return;
   [t, browser] = await Promise.all([
     startTestService({ ADMIN_USER, ADMIN_PASSWORD }),
     chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: CHROMIUM_ARGS }),
@@ -53,7 +55,7 @@ async function writeLedgerEntry(): Promise<{ customerId: string; entryId: string
   return { customerId, entryId: (entry.body as { id: string }).id };
 }
 
-describe('queue dashboard in a browser', () => {
+describeRequires([CHROMIUM], 'queue dashboard in a browser', () => {
   it('shows every partition queue and the completed job of a ledger entry', async () => {
     const { customerId, entryId } = await writeLedgerEntry();
     const partitions = t.service.config.partitions;

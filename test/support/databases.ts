@@ -5,7 +5,15 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
-export const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432';
+/** Where the suite looks for Postgres unless TEST_POSTGRES_URL says otherwise. */
+export const DEFAULT_TEST_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432';
+/**
+ * Read at each use, not at import: globalSetup (which imports this module) may point the run at
+ * an embedded server it started, by setting TEST_POSTGRES_URL, which the test files inherit.
+ */
+export function postgresUrl(): string {
+  return process.env.TEST_POSTGRES_URL ?? DEFAULT_TEST_POSTGRES_URL;
+}
 /**
  * Every run names its databases after the process that runs globalSetup, so runs side by side
  * (a helper's and CI's, say) never drop each other's template; a later run removes only the
@@ -15,7 +23,7 @@ export const RUN_ID = process.env.CREDITS_TEST_RUN ?? String(process.pid);
 export const TEMPLATE_DATABASE = `credits_test_${RUN_ID}_template`;
 
 export function databaseUrl(name: string): string {
-  return `${POSTGRES_URL}/${name}`;
+  return `${postgresUrl()}/${name}`;
 }
 
 export async function adminQuery(sql: string): Promise<void> {

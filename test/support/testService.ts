@@ -12,8 +12,11 @@ import { testClockStart } from './testDates.ts';
 
 export const TEST_API_KEY = 'test_key_0123456789';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-/** `TEST_QUEUE_STORE=postgres npm test` runs the suite with the queues in Postgres instead of Redis. */
-const QUEUE_STORE = process.env.TEST_QUEUE_STORE ?? 'redis';
+/**
+ * `TEST_QUEUE_STORE=postgres npm test` runs the suite with the queues in Postgres instead of Redis;
+ * globalSetup sets it when no TEST_REDIS_URL was given and nothing answers at 127.0.0.1:6379.
+ */
+export const QUEUE_STORE = process.env.TEST_QUEUE_STORE === 'postgres' ? 'postgres' : 'redis';
 
 export interface TestService {
   service: Service;
@@ -82,7 +85,8 @@ export async function startTestService(env: Record<string, string> = {}, options
     },
     async stop() {
       await service.close();
-      await deleteQueueKeys(REDIS_URL, queuePrefix);
+      // Queues in Postgres went with the database; a Redis may not even be there.
+      if (config.queueStore === 'redis') await deleteQueueKeys(config.redisUrl, queuePrefix);
       await database.drop();
     },
   };

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PrivateRedis } from '../../../scripts/faults/privateServices.ts';
 import { eventually } from '../ledgerTestHelpers.ts';
+import { itRequires, REDIS_SERVER_BINARY } from '../../support/requiresBinary.ts';
 
 let t: TestService;
 beforeAll(async () => {
@@ -42,7 +43,7 @@ describe('GET /health/ready', () => {
     expect(response.body).toEqual({ status: 'ready', checks: { postgres: 'ok', [queues]: 'ok', migrations: 'ok', workers: 'ok' } });
   });
 
-  it('answers 503 naming redis while its Redis server is stopped, and 200 again once it is back', async () => {
+  itRequires([REDIS_SERVER_BINARY], 'answers 503 naming redis while its Redis server is stopped, and 200 again once it is back', async () => {
     // A Redis of this test's own: the machine's is shared with every other test file.
     const dir = mkdtempSync(join(tmpdir(), 'credits-health-redis-'));
     const redis = await PrivateRedis.start(dir);

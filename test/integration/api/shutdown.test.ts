@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BENCH_API_KEY, startServiceProcess, type RunningService } from '../../../scripts/benchSupport.ts';
 import { deleteQueueKeys } from '../../../worker/queueKeys.ts';
 import { cloneTemplateDatabase, type TestDatabase } from '../../support/databases.ts';
-import { REDIS_URL } from '../../support/testService.ts';
+import { QUEUE_STORE, REDIS_URL } from '../../support/testService.ts';
 
 const CONCURRENCY = 12;
 const LOAD_MS = 1_000;
@@ -32,7 +32,7 @@ afterAll(async () => {
       });
     }
   }
-  await deleteQueueKeys(REDIS_URL, queuePrefix);
+  if (QUEUE_STORE === 'redis') await deleteQueueKeys(REDIS_URL, queuePrefix);
   await database?.drop();
 });
 
@@ -80,7 +80,7 @@ function send(agent: Agent, baseUrl: string, method: string, path: string, body?
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function start(): Promise<RunningService> {
-  return startServiceProcess({ DATABASE_URL: database!.url, REDIS_URL, QUEUE_PREFIX: queuePrefix, PARTITIONS: '4', LOG_LEVEL: 'error' }).then((service) => {
+  return startServiceProcess({ DATABASE_URL: database!.url, REDIS_URL, QUEUE_STORE, QUEUE_PREFIX: queuePrefix, PARTITIONS: '4', LOG_LEVEL: 'error' }).then((service) => {
     started.push(service);
     return service;
   });

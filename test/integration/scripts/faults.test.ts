@@ -9,13 +9,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { DEFAULT_FAULT_OPTIONS, runFaults } from '../../../scripts/faults.ts';
+import { describeRequires, POSTGRES_SERVER_BINARIES, REDIS_SERVER_BINARY } from '../../support/requiresBinary.ts';
 
 const logDir = mkdtempSync(join(tmpdir(), 'credits-faults-test-'));
 afterAll(() => rmSync(logDir, { recursive: true, force: true }));
 
-describe('npm run faults', () => {
+describeRequires([REDIS_SERVER_BINARY, POSTGRES_SERVER_BINARIES], 'npm run faults', () => {
   it('applies every acknowledged event and write exactly once through kills, restarts and duplicates', async () => {
     const lines: string[] = [];
     const run = await runFaults([['kill', 'redis', 'postgres', 'duplicates']], {

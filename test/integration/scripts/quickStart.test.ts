@@ -1,31 +1,39 @@
 /**
  * The zero-install quick start (scripts/quickStart.ts) with both default addresses pointing at
  * nothing: an embedded PostgreSQL from the npm package starts, the queues live in it, and the
- * service takes and applies a ledger entry. A URL that was given is never replaced.
+ * service takes and applies a ledger entry. A URL that was given is never replaced. Run as root
+ * (CI is), the server runs as `postgres`: it also starts when the data directory, or the whole
+ * checkout, sits in a directory that only root may enter (a `mktemp -d`, /root/app).
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startService, type Service } from '../../../api/service.ts';
+import { sharedHomePath } from '../../../scripts/embeddedPostgres.ts';
 import { prepareQuickStart, type QuickStart } from '../../../scripts/quickStart.ts';
 import { loadConfig } from '../../../worker/config.ts';
+import { makePrivateCheckout, processesMentioning } from '../../support/privateCheckout.ts';
 import { TEST_API_KEY } from '../../support/testService.ts';
 
 /** Port 1 on loopback: nothing listens there. */
 const NOTHING = { databaseUrl: 'postgres://postgres@127.0.0.1:1/credits', redisUrl: 'redis://127.0.0.1:1' };
 const environment = { PORT: '0', API_KEYS: TEST_API_KEY, PARTITIONS: '2', LOG_LEVEL: 'silent' };
 
+const asRoot = process.getuid?.() === 0;
+// mkdtemp makes the directory 0700: run as root, the `postgres` user cannot enter it.
 const dataDir = join(mkdtempSync(join(tmpdir(), 'credits-quick-start-')), 'postgres');
-// Run as root, the embedded server runs as `postgres`, who must be able to enter the directory.
-chmodSync(join(dataDir, '..'), 0o755);
 let quickStart: QuickStart | undefined;
 let service: Service | undefined;
+const cleanups: (() => void)[] = [];
 afterAll(async () => {
   await service?.close();
   await quickStart?.stop();
   rmSync(join(dataDir, '..'), { recursive: true, force: true });
+  for (const cleanup of cleanups) cleanup();
 });
 
 async function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
@@ -43,6 +51,10 @@ describe('the zero-install quick start', () => {
     expect(quickStart.notice).toMatch(/^zero-install quick start: embedded PostgreSQL on 127\.0\.0\.1:\d+, data in .*; queues in PostgreSQL instead of Redis/);
     expect(quickStart.config.queueStore).toBe('postgres');
     expect(new URL(quickStart.config.databaseUrl).port).not.toBe('1');
+    if (asRoot) {
+      cleanups.push(() => rmSync(sharedHomePath(dataDir), { recursive: true, force: true }));
+      expect(quickStart.notice).toContain(`data in ${join(sharedHomePath(dataDir), 'postgres')}`);
+    }
 
     service = await startService(quickStart.config, { logger: pino({ level: 'silent' }) });
     const ready = await call('GET', '/health/ready');
@@ -71,4 +83,37 @@ describe('the zero-install quick start', () => {
     const unchanged = await prepareQuickStart(config, { dataDir: join(dataDir, 'unused'), probe: NOTHING });
     expect(unchanged).toMatchObject({ config, notice: undefined });
   });
+
+  it('starts from a whole checkout inside a directory that only root may enter, and stops leaving nothing running', async () => {
+    const checkout = makePrivateCheckout();
+    const { app, dataDir: appDataDir } = checkout;
+    cleanups.push(() => checkout.remove());
+    expect(statSync(checkout.outer).mode & 0o777).toBe(0o700);
+    const module = (path: string) => JSON.stringify(pathToFileURL(join(app, path)).href);
+    const program = `
+      const { prepareQuickStart } = await import(${module('scripts/quickStart.ts')});
+      const { startService } = await import(${module('api/service.ts')});
+      const { loadConfig } = await import(${module('worker/config.ts')});
+      const { pino } = await import('pino');
+      const quickStart = await prepareQuickStart(loadConfig(${JSON.stringify(environment)}), { dataDir: ${JSON.stringify(appDataDir)}, probe: ${JSON.stringify(NOTHING)} });
+      const service = await startService(quickStart.config, { logger: pino({ level: 'silent' }) });
+      const ready = await fetch(service.url + '/health/ready');
+      console.log(JSON.stringify({ notice: quickStart.notice, ready: ready.status }));
+      await service.close();
+      await quickStart.stop();
+    `;
+    const started = Date.now();
+    const child = spawn(process.execPath, ['--input-type=module', '-e', program], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect({ code, output }).toMatchObject({ code: 0 });
+    const result = JSON.parse(output.trim().split('\n').at(-1) ?? '{}');
+    expect(result.ready).toBe(200);
+    if (asRoot) expect(result.notice).toContain(`data in ${join(sharedHomePath(appDataDir), 'postgres')}`);
+    expect(Date.now() - started).toBeLessThan(90_000);
+    expect(processesMentioning(app)).toEqual([]);
+    expect(processesMentioning(sharedHomePath(appDataDir))).toEqual([]);
+  }, 120_000);
 });

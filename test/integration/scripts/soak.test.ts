@@ -4,8 +4,9 @@
  * queue drains, and the samples carry what the full soak judges (RSS, depth, lag per window).
  * RSS slopes are not judged here: this process is the service, vitest and the load at once.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runSoak } from '../../../scripts/soak.ts';
+import { describeRequires, REDIS_SERVER } from '../../support/requiresBinary.ts';
 import { REDIS_URL, startTestService, TEST_API_KEY, type TestService } from '../../support/testService.ts';
 
 const PARTITIONS = 4;
@@ -22,7 +23,8 @@ afterAll(async () => {
   await t?.stop();
 });
 
-describe('npm run soak (reduced)', () => {
+// The soak samples queue depth from the partition queues in Redis.
+describeRequires([REDIS_SERVER], 'npm run soak (reduced)', () => {
   it('applies every event with bounded lag while sampling RSS, queue depth and lag', async () => {
     const lines: string[] = [];
     const result = await runSoak({

@@ -114,6 +114,7 @@ describe('a second worker process on the same queues', () => {
       loadConfig({
         DATABASE_URL: t.databaseUrl,
         REDIS_URL,
+        QUEUE_STORE: t.service.config.queueStore,
         QUEUE_PREFIX: t.queuePrefix,
         PARTITIONS: String(t.service.config.partitions),
         ROLE: 'worker',

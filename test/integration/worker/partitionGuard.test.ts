@@ -8,7 +8,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import pg from 'pg';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startService } from '../../../api/service.ts';
 import { loadConfig } from '../../../worker/config.ts';
 import { partitionQueueName } from '../../../worker/partition.ts';
@@ -17,6 +17,7 @@ import { RedisQueueStore } from '../../../worker/queueStore.ts';
 import { openRedis } from '../../../worker/redis.ts';
 import { cloneTemplateDatabase } from '../../support/databases.ts';
 import { deleteQueueKeys } from '../../../worker/queueKeys.ts';
+import { describeRequires, meets, REDIS_SERVER } from '../../support/requiresBinary.ts';
 import { REDIS_URL, startTestService } from '../../support/testService.ts';
 import { eventually } from '../ledgerTestHelpers.ts';
 
@@ -31,10 +32,12 @@ function newPrefix(): string {
 }
 
 beforeAll(async () => {
+  if (!meets([REDIS_SERVER])) return;
   redis = await openRedis(REDIS_URL);
   store = new RedisQueueStore(redis, REDIS_URL);
 });
 afterAll(async () => {
+  if (!meets([REDIS_SERVER])) return;
   redis.disconnect();
   for (const prefix of prefixes) await deleteQueueKeys(REDIS_URL, prefix);
 });
@@ -50,7 +53,7 @@ async function withQueue<T>(prefix: string, partition: number, use: (queue: Queu
 
 const recorded = (prefix: string) => redis.get(`${prefix}:ledger:partitions`);
 
-describe('guardPartitionCount', () => {
+describeRequires([REDIS_SERVER], 'guardPartitionCount', () => {
   it('records the count on first start and accepts the same count again, backlog or not', async () => {
     const prefix = newPrefix();
     await guardPartitionCount(store, prefix, 4);
@@ -113,7 +116,7 @@ describe('guardPartitionCount', () => {
   });
 });
 
-describe('startService with a changed PARTITIONS', () => {
+describeRequires([REDIS_SERVER], 'startService with a changed PARTITIONS', () => {
   it('refuses to start while the old queues hold jobs, and leaves no connection open', async () => {
     const prefix = newPrefix();
     await guardPartitionCount(store, prefix, 4);
