@@ -51,10 +51,12 @@ describe('QUEUE_STORE=postgres with the api and the worker in separate services'
     const customer = await createCustomer(api);
     await api.request('POST', `/v1/customers/${customer.id}/credits/ledger_entry`, { entry_type: 'increment', amount: 100 });
     const price = await createUsagePrice(api, { unit_amount: '0.5' });
+    // Stamped after the increment: usage draws from the blocks drawable at its instant (§5).
+    const boughtAt = Date.now();
     const events = Array.from({ length: 20 }, (_, index) => ({
       idempotency_key: randomUUID(),
       event_name: price.event_name,
-      timestamp: new Date(Date.now() - index * 1000).toISOString(),
+      timestamp: new Date(boughtAt + index).toISOString(),
       customer_id: customer.id,
       properties: {},
     }));

@@ -4,13 +4,17 @@
  * partition queue's waiting, active, delayed and failed sets in Redis. Requests the worker refuses
  * are kept as `failed` rows in ledger_requests and balance_transaction_requests (so that a client
  * can poll them), so those two tables are compared without their failed rows, which are counted
- * apart. The maintenance queue (scheduled sweeps) is left out: it runs on its own timer.
+ * apart. The maintenance queue (scheduled sweeps) is left out: it runs on its own timer, and so
+ * are the workers' liveness tables (heartbeats every second, and the partition fences whose
+ * progress time moves with every transaction a worker runs, refusals included).
  */
 import { Redis } from 'ioredis';
 import pg from 'pg';
 
 /** Tables whose rows a refused write may add, as long as they are `failed`. */
 const REQUEST_TABLES = new Set(['ledger_requests', 'balance_transaction_requests']);
+/** Tables that record the workers' liveness, not the ledger: they change by the clock. */
+const LIVENESS_TABLES = new Set(['worker_heartbeats', 'partition_fences']);
 const QUEUE_SETS: Record<string, 'list' | 'zset'> = { wait: 'list', active: 'list', paused: 'list', delayed: 'zset', failed: 'zset', prioritized: 'zset' };
 
 export interface StateSnapshot {
@@ -28,6 +32,7 @@ async function tableStates(client: pg.Client): Promise<{ tables: StateSnapshot['
   const tables: StateSnapshot['tables'] = {};
   let failedRequests = 0;
   for (const { name } of names.rows) {
+    if (LIVENESS_TABLES.has(name)) continue;
     const where = REQUEST_TABLES.has(name) ? `where t.status <> 'failed'` : '';
     const { rows } = await client.query<{ rows: number; digest: string | null }>(
       `select count(*)::int as rows, md5(string_agg(t::text, E'\\n' order by t::text)) as digest from "${name}" t ${where}`,
