@@ -4,7 +4,7 @@
  * block, whose balance may go negative; if the ledger has none, a fresh one is made (choice).
  */
 import { Decimal } from './decimal.ts';
-import { drawdownOrder, findOverdraftBlock, take, type DrawItem } from './drawdown.ts';
+import { drawdownOrder, findOverdraftBlock, freshOverdraftBlock, take, type DrawItem } from './drawdown.ts';
 import type { LedgerDraft } from './ledgerDraft.ts';
 import type { Block, DecisionContext, DecrementCommand } from './types.ts';
 
@@ -42,19 +42,7 @@ export function decideDecrement(command: DecrementCommand, draft: LedgerDraft, c
   // A fresh overdraft block is made by its own decrement, the last entry: that entry's sequence
   // number is its creation order (§3 rule 4), so it is added just before it.
   if (freshId !== undefined) {
-    const block = draft.addBlock({
-      id: freshId,
-      currency: command.currency,
-      balance: Decimal.ZERO,
-      maximumInitialBalance: Decimal.ZERO,
-      effectiveAt: context.now,
-      expiresAt: null,
-      perUnitCostBasis: null,
-      filters: [],
-      status: 'active',
-      voidedAt: null,
-      createdAt: context.now,
-    });
+    const block = draft.addBlock(freshOverdraftBlock(freshId, command.currency, context.now));
     write(block, overdraft.amount);
   }
 }

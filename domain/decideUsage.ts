@@ -12,7 +12,7 @@
  * time into periods; each (period, item) gets its ordered block list once, from blocks sorted once.
  */
 import { Decimal } from './decimal.ts';
-import { admitsItem, compareDrawdown, findOverdraftBlock, take } from './drawdown.ts';
+import { admitsItem, compareDrawdown, findOverdraftBlock, freshOverdraftBlock, take } from './drawdown.ts';
 import { decideTopUp, type TopUpState } from './decideTopUp.ts';
 import { expireDue } from './expireDue.ts';
 import { LedgerDraft } from './ledgerDraft.ts';
@@ -134,19 +134,7 @@ export function decideUsage(
     if (overdraft) charge(run, draft.current(overdraft), remainder);
     if (freshId !== undefined) {
       // Made by the pending decrement appended right after it: that is its creation order (§3).
-      const fresh = draft.addBlock({
-        id: freshId,
-        currency: ledger.currency,
-        balance: Decimal.ZERO,
-        maximumInitialBalance: Decimal.ZERO,
-        effectiveAt: context.now,
-        expiresAt: null,
-        perUnitCostBasis: null,
-        filters: [],
-        status: 'active',
-        voidedAt: null,
-        createdAt: context.now,
-      });
+      const fresh = draft.addBlock(freshOverdraftBlock(freshId, ledger.currency, context.now));
       charge(run, fresh, remainder);
     }
     if (topUp) {

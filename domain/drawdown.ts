@@ -94,3 +94,24 @@ export function findOverdraftBlock(blocks: readonly Block[], at: Date, drawnAt: 
     .sort(compareDrawdown);
   return candidates.at(-1);
 }
+
+/**
+ * A fresh overdraft block, for a ledger that has no block findOverdraftBlock would take: no
+ * expiry, no cost basis, no filters, nothing granted (choice, LEDGER_RULES.md §4). The caller adds
+ * it just before the entry that opens it, whose sequence number is then its creation order.
+ */
+export function freshOverdraftBlock(id: string, currency: string, now: Date): Omit<Block, 'creationSequence'> {
+  return {
+    id,
+    currency,
+    balance: Decimal.ZERO,
+    maximumInitialBalance: Decimal.ZERO,
+    effectiveAt: now,
+    expiresAt: null,
+    perUnitCostBasis: null,
+    filters: [],
+    status: 'active',
+    voidedAt: null,
+    createdAt: now,
+  };
+}
