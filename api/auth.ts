@@ -14,14 +14,24 @@ function matches(given: string, keys: readonly Buffer[]): boolean {
   return found;
 }
 
-export function registerBearerAuth(app: FastifyInstance, apiKeys: readonly string[], publicPrefixes: readonly string[] = []): void {
+export function registerBearerAuth(
+  app: FastifyInstance,
+  apiKeys: readonly string[],
+  publicPrefixes: readonly string[] = [],
+): void {
   const keys = apiKeys.map((key) => Buffer.from(key));
   app.addHook('onRequest', async (request, reply) => {
     if (publicPrefixes.some((prefix) => request.url.startsWith(prefix))) return;
     const header = request.headers.authorization ?? '';
     const token = /^Bearer\s+(.+)$/i.exec(header)?.[1]?.trim();
     if (!token || !matches(token, keys)) {
-      return sendProblem(reply, problem('authentication', token ? 'The API key is not valid.' : 'Send an API key as `Authorization: Bearer <key>`.'));
+      return sendProblem(
+        reply,
+        problem(
+          'authentication',
+          token ? 'The API key is not valid.' : 'Send an API key as `Authorization: Bearer <key>`.',
+        ),
+      );
     }
   });
 }

@@ -27,7 +27,8 @@ export class CustomerResolver {
   }
 
   async resolve(path: CustomerPath): Promise<CustomerKey> {
-    const cacheKey = 'customerId' in path ? `id:${path.customerId}` : `ext:${path.externalCustomerId}`;
+    const cacheKey =
+      'customerId' in path ? `id:${path.customerId}` : `ext:${path.externalCustomerId}`;
     const cached = this.cache.get(cacheKey);
     if (cached) return cached;
     const row = await findCustomer(this.orm.em.fork(), path);

@@ -13,9 +13,22 @@ interface Operation extends Json {
   description?: string;
   tags?: string[];
   security?: unknown[];
-  parameters?: { name: string; in: string; required?: boolean; description?: string; schema?: unknown }[];
+  parameters?: {
+    name: string;
+    in: string;
+    required?: boolean;
+    description?: string;
+    schema?: unknown;
+  }[];
   requestBody?: { content?: Record<string, { schema?: unknown }> };
-  responses?: Record<string, { description?: string; headers?: Record<string, unknown>; content?: Record<string, { schema?: unknown }> }>;
+  responses?: Record<
+    string,
+    {
+      description?: string;
+      headers?: Record<string, unknown>;
+      content?: Record<string, { schema?: unknown }>;
+    }
+  >;
 }
 
 export interface OpenApiDocument {
@@ -40,20 +53,27 @@ function isObject(value: unknown): value is Json {
 function typeOf(schema: unknown): string {
   if (!isObject(schema)) return 'any';
   if (typeof schema.$ref === 'string') return schema.$ref.split('/').at(-1) ?? 'any';
-  if (Array.isArray(schema.enum)) return schema.enum.map((value) => JSON.stringify(value)).join(' | ');
+  if (Array.isArray(schema.enum))
+    return schema.enum.map((value) => JSON.stringify(value)).join(' | ');
   if ('const' in schema) return JSON.stringify(schema.const);
   for (const key of ['anyOf', 'oneOf'] as const) {
     const variants = schema[key];
     if (Array.isArray(variants)) return variants.map(typeOf).join(' | ');
   }
-  const type = Array.isArray(schema.type) ? schema.type.join(' | ') : typeof schema.type === 'string' ? schema.type : 'any';
+  const type = Array.isArray(schema.type)
+    ? schema.type.join(' | ')
+    : typeof schema.type === 'string'
+      ? schema.type
+      : 'any';
   if (type === 'array') return `${typeOf(schema.items)}[]`;
   return typeof schema.format === 'string' ? `${type} (${schema.format})` : type;
 }
 
 function table(headings: string[], rows: string[][]): string {
   const head = headings.map((heading) => `<th>${escape(heading)}</th>`).join('');
-  const body = rows.map((row) => `<tr>${row.map((cell) => `<td>${cell}</td>`).join('')}</tr>`).join('');
+  const body = rows
+    .map((row) => `<tr>${row.map((cell) => `<td>${cell}</td>`).join('')}</tr>`)
+    .join('');
   return `<table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
 }
 
@@ -80,9 +100,16 @@ function fieldsHtml(schema: Json): string {
     `<code>${escape(typeOf(field))}</code>`,
   ]);
   const items = Object.entries(properties)
-    .filter(([, field]) => isObject(field) && isObject(field.items) && isObject(field.items.properties))
-    .map(([name, field]) => `<h5>Each of <code>${escape(name)}</code></h5>${fieldsHtml((field as Json).items as Json)}`);
-  return rows.length === 0 ? '<p>Any JSON value.</p>' : table(['field', 'required', 'type'], rows) + items.join('');
+    .filter(
+      ([, field]) => isObject(field) && isObject(field.items) && isObject(field.items.properties),
+    )
+    .map(
+      ([name, field]) =>
+        `<h5>Each of <code>${escape(name)}</code></h5>${fieldsHtml((field as Json).items as Json)}`,
+    );
+  return rows.length === 0
+    ? '<p>Any JSON value.</p>'
+    : table(['field', 'required', 'type'], rows) + items.join('');
 }
 
 /** Body fields; a union (Orb's five ledger entry types) is shown one variant after another. */
@@ -94,8 +121,12 @@ function bodyHtml(document: OpenApiDocument, operation: Operation): string {
       const variants = schema.oneOf ?? schema.anyOf;
       const parts = Array.isArray(variants)
         ? variants.filter(isObject).map((variant, index) => {
-            const discriminator = Object.values(isObject(variant.properties) ? variant.properties : {}).find((field) => isObject(field) && 'const' in field);
-            const title = isObject(discriminator) ? JSON.stringify(discriminator.const) : `variant ${index + 1}`;
+            const discriminator = Object.values(
+              isObject(variant.properties) ? variant.properties : {},
+            ).find((field) => isObject(field) && 'const' in field);
+            const title = isObject(discriminator)
+              ? JSON.stringify(discriminator.const)
+              : `variant ${index + 1}`;
             return `<h5>${escape(title)}</h5>${fieldsHtml(variant)}`;
           })
         : [fieldsHtml(schema)];
@@ -106,7 +137,8 @@ function bodyHtml(document: OpenApiDocument, operation: Operation): string {
 
 /** A component schema for `$ref`, so that an answer's fields can be listed. */
 function resolved(document: OpenApiDocument, schema: unknown): Json {
-  if (isObject(schema) && typeof schema.$ref === 'string') return resolved(document, document.components?.schemas?.[schema.$ref.split('/').at(-1) ?? '']);
+  if (isObject(schema) && typeof schema.$ref === 'string')
+    return resolved(document, document.components?.schemas?.[schema.$ref.split('/').at(-1) ?? '']);
   return isObject(schema) ? schema : {};
 }
 
@@ -118,7 +150,9 @@ function answerFieldsHtml(document: OpenApiDocument, schema: unknown): string {
   return variants
     .map((variant) => {
       const branch = resolved(document, variant);
-      const entryType = isObject(branch.properties) ? Object.values(branch.properties).find((field) => isObject(field) && 'const' in field) : undefined;
+      const entryType = isObject(branch.properties)
+        ? Object.values(branch.properties).find((field) => isObject(field) && 'const' in field)
+        : undefined;
       return `<h5>${escape(isObject(entryType) ? JSON.stringify(entryType.const) : typeOf(variant))}</h5>${fieldsHtml(branch)}`;
     })
     .join('');
@@ -128,18 +162,37 @@ function responsesHtml(document: OpenApiDocument, operation: Operation): string 
   const entries = Object.entries(operation.responses ?? {});
   const items = entries.map(([status, response]) => {
     const media = Object.entries(response.content ?? {});
-    const types = media.map(([mediaType, { schema }]) => `<code>${escape(typeOf(schema))}</code> <small>${escape(mediaType)}</small>`).join(', ');
-    const headers = Object.keys(response.headers ?? {}).map((name) => `<code>${escape(name)}</code>`).join(', ');
+    const types = media
+      .map(
+        ([mediaType, { schema }]) =>
+          `<code>${escape(typeOf(schema))}</code> <small>${escape(mediaType)}</small>`,
+      )
+      .join(', ');
+    const headers = Object.keys(response.headers ?? {})
+      .map((name) => `<code>${escape(name)}</code>`)
+      .join(', ');
     return `<li><code>${escape(status)}</code> ${types}${headers ? ` with header ${headers}` : ''} ${escape(response.description ?? '')}</li>`;
   });
-  const success = entries.find(([status, response]) => /^2/.test(status) && response.content?.['application/json']);
-  const fields = success ? answerFieldsHtml(document, success[1].content?.['application/json']?.schema) : '';
+  const success = entries.find(
+    ([status, response]) => /^2/.test(status) && response.content?.['application/json'],
+  );
+  const fields = success
+    ? answerFieldsHtml(document, success[1].content?.['application/json']?.schema)
+    : '';
   return items.length === 0 ? '' : `<h4>Answers</h4><ul>${items.join('')}</ul>${fields}`;
 }
 
-function operationHtml(document: OpenApiDocument, method: string, path: string, operation: Operation): string {
+function operationHtml(
+  document: OpenApiDocument,
+  method: string,
+  path: string,
+  operation: Operation,
+): string {
   const anchor = `${method}-${path}`.replace(/[^a-zA-Z0-9]+/g, '-');
-  const auth = Array.isArray(operation.security) && operation.security.length === 0 ? '<p class="public">No API key needed.</p>' : '';
+  const auth =
+    Array.isArray(operation.security) && operation.security.length === 0
+      ? '<p class="public">No API key needed.</p>'
+      : '';
   return `<section class="operation" id="${escape(anchor)}">
 <h3><span class="method ${escape(method)}">${escape(method.toUpperCase())}</span> <code>${escape(path)}</code></h3>
 <p>${escape(operation.summary ?? '')}</p>${operation.description ? `<p class="description">${escape(operation.description)}</p>` : ''}${auth}
@@ -157,9 +210,15 @@ export function renderDocsPage(document: OpenApiDocument): string {
       byTag.set(tag, [...(byTag.get(tag) ?? []), operationHtml(document, method, path, operation)]);
     }
   }
-  const descriptions = new Map((document.tags ?? []).map((tag) => [tag.name, tag.description ?? '']));
+  const descriptions = new Map(
+    (document.tags ?? []).map((tag) => [tag.name, tag.description ?? '']),
+  );
   const sections = [...byTag].filter(([, operations]) => operations.length > 0);
-  const contents = sections.map(([tag]) => `<li><a href="#tag-${escape(tag.replace(/\W+/g, '-'))}">${escape(tag)}</a></li>`).join('');
+  const contents = sections
+    .map(
+      ([tag]) => `<li><a href="#tag-${escape(tag.replace(/\W+/g, '-'))}">${escape(tag)}</a></li>`,
+    )
+    .join('');
   const body = sections
     .map(
       ([tag, operations]) =>

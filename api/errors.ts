@@ -14,17 +14,57 @@ const DOCS = 'https://docs.withorb.com/reference/error-responses';
 const UNAVAILABLE_RETRY_AFTER_SECONDS = 1;
 
 export const ERROR_TYPES = {
-  request_validation: { status: 400, type: `${DOCS}#400-request-validation-errors`, title: 'Request validation error' },
-  constraint_violation: { status: 400, type: `${DOCS}#400-constraint-violation`, title: 'Constraint violation' },
-  duplicate_resource_creation: { status: 400, type: `${DOCS}#400-duplicate-resource-creation`, title: 'Duplicate resource' },
-  authentication: { status: 401, type: `${DOCS}#401-authentication-error`, title: 'Authentication error' },
-  resource_not_found: { status: 404, type: `${DOCS}#404-resource-not-found`, title: 'Resource not found' },
+  request_validation: {
+    status: 400,
+    type: `${DOCS}#400-request-validation-errors`,
+    title: 'Request validation error',
+  },
+  constraint_violation: {
+    status: 400,
+    type: `${DOCS}#400-constraint-violation`,
+    title: 'Constraint violation',
+  },
+  duplicate_resource_creation: {
+    status: 400,
+    type: `${DOCS}#400-duplicate-resource-creation`,
+    title: 'Duplicate resource',
+  },
+  authentication: {
+    status: 401,
+    type: `${DOCS}#401-authentication-error`,
+    title: 'Authentication error',
+  },
+  resource_not_found: {
+    status: 404,
+    type: `${DOCS}#404-resource-not-found`,
+    title: 'Resource not found',
+  },
   url_not_found: { status: 404, type: `${DOCS}#404-url-not-found`, title: 'URL not found' },
-  resource_conflict: { status: 409, type: `${DOCS}#409-resource-conflict`, title: 'Resource conflict' },
-  request_too_large: { status: 413, type: `${DOCS}#413-request-too-large`, title: 'Request too large' },
-  too_many_requests: { status: 429, type: `${DOCS}#429-too-many-requests`, title: 'Too many requests' },
-  internal: { status: 500, type: `${DOCS}#500-internal-server-error`, title: 'Internal server error' },
-  unavailable: { status: 503, type: `${DOCS}#500-internal-server-error`, title: 'Service unavailable' },
+  resource_conflict: {
+    status: 409,
+    type: `${DOCS}#409-resource-conflict`,
+    title: 'Resource conflict',
+  },
+  request_too_large: {
+    status: 413,
+    type: `${DOCS}#413-request-too-large`,
+    title: 'Request too large',
+  },
+  too_many_requests: {
+    status: 429,
+    type: `${DOCS}#429-too-many-requests`,
+    title: 'Too many requests',
+  },
+  internal: {
+    status: 500,
+    type: `${DOCS}#500-internal-server-error`,
+    title: 'Internal server error',
+  },
+  unavailable: {
+    status: 503,
+    type: `${DOCS}#500-internal-server-error`,
+    title: 'Service unavailable',
+  },
 } as const;
 
 export type ErrorKind = keyof typeof ERROR_TYPES;
@@ -43,7 +83,12 @@ export class ApiError extends Error {
   /** Sent as `Retry-After` (seconds) when set: when to try again after a 429 or a 503 (a 503 always has one). */
   readonly retryAfterSeconds: number | undefined;
 
-  constructor(kind: ErrorKind, detail: string, validationErrors?: string[], retryAfterSeconds?: number) {
+  constructor(
+    kind: ErrorKind,
+    detail: string,
+    validationErrors?: string[],
+    retryAfterSeconds?: number,
+  ) {
     super(detail);
     this.kind = kind;
     this.validationErrors = validationErrors;
@@ -68,10 +113,15 @@ export class ApiError extends Error {
   }
 }
 
-export function problem(kind: ErrorKind, detail: string | null, validationErrors?: string[]): ProblemBody {
+export function problem(
+  kind: ErrorKind,
+  detail: string | null,
+  validationErrors?: string[],
+): ProblemBody {
   const { status, type, title } = ERROR_TYPES[kind];
   const body: ProblemBody = { type, status, title, detail };
-  if (kind === 'request_validation') body.validation_errors = validationErrors ?? (detail ? [detail] : []);
+  if (kind === 'request_validation')
+    body.validation_errors = validationErrors ?? (detail ? [detail] : []);
   return body;
 }
 
@@ -84,9 +134,20 @@ export function sendProblem(reply: FastifyReply, body: ProblemBody): FastifyRepl
 }
 
 function zodIssues(error: FastifyError): string[] {
-  const validation = (error as { validation?: { instancePath?: string; message?: string; params?: { issue?: { path?: PropertyKey[] } } }[] }).validation ?? [];
+  const validation =
+    (
+      error as {
+        validation?: {
+          instancePath?: string;
+          message?: string;
+          params?: { issue?: { path?: PropertyKey[] } };
+        }[];
+      }
+    ).validation ?? [];
   return validation.map((issue) => {
-    const path = issue.params?.issue?.path?.map(String).join('.') || issue.instancePath?.replace(/^\//, '').replaceAll('/', '.');
+    const path =
+      issue.params?.issue?.path?.map(String).join('.') ||
+      issue.instancePath?.replace(/^\//, '').replaceAll('/', '.');
     return path ? `${path}: ${issue.message}` : String(issue.message);
   });
 }
@@ -94,25 +155,40 @@ function zodIssues(error: FastifyError): string[] {
 export function registerErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof ApiError) {
-      const retryAfter = error.retryAfterSeconds ?? (error.kind === 'unavailable' ? UNAVAILABLE_RETRY_AFTER_SECONDS : undefined);
+      const retryAfter =
+        error.retryAfterSeconds ??
+        (error.kind === 'unavailable' ? UNAVAILABLE_RETRY_AFTER_SECONDS : undefined);
       if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
       return sendProblem(reply, problem(error.kind, error.message, error.validationErrors));
     }
     if (hasZodFastifySchemaValidationErrors(error)) {
       const issues = zodIssues(error);
       const where = (error as { validationContext?: string }).validationContext ?? 'request';
-      return sendProblem(reply, problem('request_validation', `invalid ${where}: ${issues.join('; ')}`, issues));
+      return sendProblem(
+        reply,
+        problem('request_validation', `invalid ${where}: ${issues.join('; ')}`, issues),
+      );
     }
-    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendProblem(reply, problem('request_too_large', error.message));
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      return sendProblem(reply, problem('request_too_large', error.message));
     if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
-      return sendProblem(reply, problem(error.statusCode === 404 ? 'url_not_found' : 'request_validation', error.message));
+      return sendProblem(
+        reply,
+        problem(error.statusCode === 404 ? 'url_not_found' : 'request_validation', error.message),
+      );
     }
     // Redis unreachable (any route that reads or writes a queue): nothing waited for it, since its
     // command connection fails at once while disconnected (worker/redis.ts).
     if (isRedisCommandUnavailable(error)) {
       request.log.debug({ err: error }, 'queue unavailable');
       reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
-      return sendProblem(reply, problem('unavailable', 'The queue (Redis) is unavailable; retry shortly with the same Idempotency-Key.'));
+      return sendProblem(
+        reply,
+        problem(
+          'unavailable',
+          'The queue (Redis) is unavailable; retry shortly with the same Idempotency-Key.',
+        ),
+      );
     }
     // A lost database connection (a Postgres restart) or a conflict that outlived its retries is
     // the service being unavailable for a moment, not a bug: 503 with Retry-After, which clients
@@ -120,12 +196,24 @@ export function registerErrorHandlers(app: FastifyInstance): void {
     if (isTransient(error)) {
       request.log.warn({ err: error }, 'database unavailable');
       reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
-      return sendProblem(reply, problem('unavailable', 'The database is unavailable; retry shortly with the same Idempotency-Key.'));
+      return sendProblem(
+        reply,
+        problem(
+          'unavailable',
+          'The database is unavailable; retry shortly with the same Idempotency-Key.',
+        ),
+      );
     }
     request.log.error({ err: error }, 'unhandled error');
-    return sendProblem(reply, problem('internal', 'An unexpected error occurred; it has been logged.'));
+    return sendProblem(
+      reply,
+      problem('internal', 'An unexpected error occurred; it has been logged.'),
+    );
   });
   app.setNotFoundHandler((request, reply) =>
-    sendProblem(reply, problem('url_not_found', `no route ${request.method} ${request.url.split('?')[0]}`)),
+    sendProblem(
+      reply,
+      problem('url_not_found', `no route ${request.method} ${request.url.split('?')[0]}`),
+    ),
   );
 }

@@ -8,10 +8,24 @@
 import type { FastifyError, FastifyReply } from 'fastify';
 import { problem, sendProblem } from './errors.ts';
 
-export function sendFrameworkProblem(error: FastifyError, _request: unknown, reply: FastifyReply): FastifyReply {
-  if (error.code === 'FST_ERR_BAD_URL') return sendProblem(reply, problem('request_validation', 'the path is not valid percent-encoded UTF-8.'));
+export function sendFrameworkProblem(
+  error: FastifyError,
+  _request: unknown,
+  reply: FastifyReply,
+): FastifyReply {
+  if (error.code === 'FST_ERR_BAD_URL')
+    return sendProblem(
+      reply,
+      problem('request_validation', 'the path is not valid percent-encoded UTF-8.'),
+    );
   if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
-    return sendProblem(reply, problem('request_validation', 'a path segment is longer than any id this service gives out.'));
+    return sendProblem(
+      reply,
+      problem('request_validation', 'a path segment is longer than any id this service gives out.'),
+    );
   }
-  return sendProblem(reply, problem('internal', 'An unexpected error occurred while routing the request.'));
+  return sendProblem(
+    reply,
+    problem('internal', 'An unexpected error occurred while routing the request.'),
+  );
 }

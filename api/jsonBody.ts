@@ -24,7 +24,10 @@ export function registerJsonBodyParser(app: FastifyInstance): void {
     try {
       done(null, parseExactJson(text));
     } catch (error) {
-      done(ApiError.validation(`the body is not valid JSON: ${(error as Error).message}`), undefined);
+      done(
+        ApiError.validation(`the body is not valid JSON: ${(error as Error).message}`),
+        undefined,
+      );
     }
   });
 }

@@ -33,12 +33,17 @@ import { liveWorkers, WORKER_SEEN_WITHIN_MS } from '../worker/store/workerHeartb
 /** A scrape answers even when Redis hangs; a partition not read in time is left out of it. */
 const QUEUE_READ_TIMEOUT_MS = 1_000;
 /** From a cached read (sub-millisecond) to a write that waited the whole SYNC_WAIT_MS and more. */
-const HTTP_SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const HTTP_SECONDS_BUCKETS = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
+];
 /** A ledger job is milliseconds; a usage job of thousands of events up to seconds. */
-const JOB_SECONDS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const JOB_SECONDS_BUCKETS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 
-export type EventOutcome = 'accepted' | 'rejected' | 'duplicate' | 'applied' | 'unpriced' | 'invalid';
+export type EventOutcome =
+  'accepted' | 'rejected' | 'duplicate' | 'applied' | 'unpriced' | 'invalid';
 export type ThrottledIntake = 'ledger_entry' | 'ingest';
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -166,7 +171,10 @@ export class ServiceMetrics {
   registerHttpTiming(app: FastifyInstance): void {
     app.addHook('onResponse', async (request, reply) => {
       const route = request.routeOptions.url ?? 'unmatched';
-      this.httpDuration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+      this.httpDuration.observe(
+        { method: request.method, route, status_code: String(reply.statusCode) },
+        reply.elapsedTime / 1000,
+      );
     });
   }
 
@@ -198,7 +206,8 @@ export class ServiceMetrics {
     if (!isRecord(written)) return;
     for (const [key, value] of Object.entries(written)) {
       const [entryType = 'unknown', entryStatus = 'unknown'] = key.split('/');
-      if (typeof value === 'number' && value > 0) this.entriesWritten.inc({ entry_type: entryType, entry_status: entryStatus }, value);
+      if (typeof value === 'number' && value > 0)
+        this.entriesWritten.inc({ entry_type: entryType, entry_status: entryStatus }, value);
     }
   }
 
@@ -225,9 +234,10 @@ export class ServiceMetrics {
         continue;
       }
       const seenIdleAtMs = this.seenIdleAtMs.get(partition);
-      const known = [progressAges?.get(partition), seenIdleAtMs === undefined ? undefined : (nowMs - seenIdleAtMs) / 1000].filter(
-        (age): age is number => age !== undefined,
-      );
+      const known = [
+        progressAges?.get(partition),
+        seenIdleAtMs === undefined ? undefined : (nowMs - seenIdleAtMs) / 1000,
+      ].filter((age): age is number => age !== undefined);
       // Unknown (the queue or Postgres unreadable, and never seen empty here): left out, not guessed.
       if (isIdle === false && known.length > 0) this.lastProgress.set(labels, Math.min(...known));
       else this.lastProgress.remove(labels);
@@ -262,7 +272,8 @@ export class ServiceMetrics {
         QUEUE_READ_TIMEOUT_MS,
         `reading partition ${partition}`,
       );
-      for (const state of QUEUE_STATES) this.queueJobs.set({ ...labels, state }, counts[state] ?? 0);
+      for (const state of QUEUE_STATES)
+        this.queueJobs.set({ ...labels, state }, counts[state] ?? 0);
       this.oldestWaitingAge.set(labels, oldestAgeSeconds);
       return (counts.waiting ?? 0) + (counts.active ?? 0) === 0;
     } catch {

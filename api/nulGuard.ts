@@ -14,12 +14,23 @@ export function containsNul(value: unknown, depth = 0): boolean {
   if (typeof value === 'string') return value.includes('\u0000');
   if (value === null || typeof value !== 'object' || depth > DEPTH_MAX) return false;
   if (Array.isArray(value)) return value.some((item) => containsNul(item, depth + 1));
-  return Object.entries(value).some(([key, field]) => key.includes('\u0000') || containsNul(field, depth + 1));
+  return Object.entries(value).some(
+    ([key, field]) => key.includes('\u0000') || containsNul(field, depth + 1),
+  );
 }
 
 export function registerNulGuard(app: FastifyInstance): void {
   app.addHook('preValidation', async (request) => {
-    const where = containsNul(request.params) ? 'the path' : containsNul(request.query) ? 'the query' : containsNul(request.body) ? 'the body' : undefined;
-    if (where) throw ApiError.validation(`${where} contains the NUL character (U+0000), which no value may hold.`);
+    const where = containsNul(request.params)
+      ? 'the path'
+      : containsNul(request.query)
+        ? 'the query'
+        : containsNul(request.body)
+          ? 'the body'
+          : undefined;
+    if (where)
+      throw ApiError.validation(
+        `${where} contains the NUL character (U+0000), which no value may hold.`,
+      );
   });
 }

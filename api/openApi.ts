@@ -20,15 +20,26 @@ import { EVENTS_PER_REQUEST_MAX, ingestEvent } from './schemas/ingestRequest.ts'
 import { OPERATION_RESPONSES } from './wire/operations.ts';
 import { PROBLEM_STATUSES, problemSchema, type ProblemStatus } from './wire/problem.ts';
 
-const packageJson = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string; description: string };
+const packageJson = JSON.parse(
+  readFileSync(new URL('../package.json', import.meta.url), 'utf8'),
+) as { version: string; description: string };
 
 /** The tags every route's schema picks from, in the order /docs shows them. */
 export const OPENAPI_TAGS = [
   { name: 'Customers', description: "Orb's customers, by Orb id or external id." },
-  { name: 'Credits', description: "Orb's credit ledger: entries, balances by block, credit blocks." },
-  { name: 'Ledger requests', description: 'The status of an accepted ledger write, for clients that enqueue and poll.' },
+  {
+    name: 'Credits',
+    description: "Orb's credit ledger: entries, balances by block, credit blocks.",
+  },
+  {
+    name: 'Ledger requests',
+    description: 'The status of an accepted ledger write, for clients that enqueue and poll.',
+  },
   { name: 'Events', description: 'Usage events: ingestion, search, deprecation.' },
-  { name: 'Usage prices', description: 'How usage events become credits (the service’s own resource).' },
+  {
+    name: 'Usage prices',
+    description: 'How usage events become credits (the service’s own resource).',
+  },
   { name: 'Test clock', description: 'Only with CLOCK=manual: read and move the service’s time.' },
   { name: 'Operations', description: 'Health, metrics, dead letters and these docs.' },
 ] as const;
@@ -48,7 +59,11 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       tags: [...OPENAPI_TAGS],
       components: {
         securitySchemes: {
-          bearer: { type: 'http', scheme: 'bearer', description: 'An API key from API_KEYS, sent as `Authorization: Bearer <key>`.' },
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description: 'An API key from API_KEYS, sent as `Authorization: Bearer <key>`.',
+          },
         },
       },
       security: [{ bearer: [] }],
@@ -63,7 +78,13 @@ type RouteDocument = Parameters<Transform>[0];
 type Json = Record<string, unknown>;
 
 /** Writes whose `Idempotency-Key` replays the first answer (409 for another body). */
-const IDEMPOTENT_WRITES = [/^\/v1\/customers$/, /\/credits\/ledger_entry$/, /\/balance_transactions$/, /\/credits\/top_ups$/, /^\/v1\/usage_prices$/];
+const IDEMPOTENT_WRITES = [
+  /^\/v1\/customers$/,
+  /\/credits\/ledger_entry$/,
+  /\/balance_transactions$/,
+  /\/credits\/top_ups$/,
+  /^\/v1\/usage_prices$/,
+];
 /** Writes that answer 202 and a request to poll under `Prefer: respond-async`. */
 const ASYNC_WRITES: [RegExp, string][] = [
   [/\/credits\/ledger_entry$/, '/v1/ledger_requests/{id}'],
@@ -73,18 +94,35 @@ const ASYNC_WRITES: [RegExp, string][] = [
 const GATED_WRITES = [/\/credits\/ledger_entry$/, /\/balance_transactions$/, /^\/v1\/ingest$/];
 /** POSTs that keep no Idempotency-Key, and why a retry is safe anyway. */
 const KEYLESS_POSTS: [RegExp, string][] = [
-  [/^\/v1\/ingest$/, 'Not used here: each event carries its own `idempotency_key`, and an event already ingested is not applied again.'],
+  [
+    /^\/v1\/ingest$/,
+    'Not used here: each event carries its own `idempotency_key`, and an event already ingested is not applied again.',
+  ],
   [/^\/v1\/events\/search$/, 'Not used here: a search changes nothing.'],
   [/\/archive$/, 'Not used here: archiving is idempotent and keeps the first `archived_at`.'],
-  [/\/(mark_paid|void)$/, 'Not used here yet: a repeat answers 400, because the invoice is no longer `issued`.'],
-  [/^\/v1\/test_clock\/advance$/, 'Not used here: advancing to a time already passed changes nothing.'],
+  [
+    /\/(mark_paid|void)$/,
+    'Not used here yet: a repeat answers 400, because the invoice is no longer `issued`.',
+  ],
+  [
+    /^\/v1\/test_clock\/advance$/,
+    'Not used here: advancing to a time already passed changes nothing.',
+  ],
 ];
 const IDEMPOTENCY_KEY_REPLAYS =
   'Up to 255 characters. A retry with the same key and body gets the first answer again (with `Idempotent-Replayed: true`); the same key with another body gets 409.';
-const SUCCESS_DESCRIPTIONS: Record<string, string> = { 200: 'OK.', 201: 'Created.', 204: 'Done; no body.' };
+const SUCCESS_DESCRIPTIONS: Record<string, string> = {
+  200: 'OK.',
+  201: 'Created.',
+  204: 'Done; no body.',
+};
 
 /** Problem is a component: problemSchema carries its id, and the wire shapes reference it. */
-const problemContent = { 'application/problem+json': { schema: { $ref: `#/components/schemas/${String(problemSchema.meta()?.id)}` } } };
+const problemContent = {
+  'application/problem+json': {
+    schema: { $ref: `#/components/schemas/${String(problemSchema.meta()?.id)}` },
+  },
+};
 
 function matches(patterns: RegExp[], url: string): boolean {
   return patterns.some((pattern) => pattern.test(url));
@@ -98,7 +136,8 @@ function methodsOf(document: RouteDocument): string[] {
 /** Which error statuses a route can answer, from what it is. */
 function problemStatuses(url: string, method: string, schema: Json): ProblemStatus[] {
   const statuses: ProblemStatus[] = [];
-  const takesInput = url.includes(':') || schema.querystring !== undefined || schema.body !== undefined;
+  const takesInput =
+    url.includes(':') || schema.querystring !== undefined || schema.body !== undefined;
   if (takesInput || method === 'POST') statuses.push(400);
   const isPublic = Array.isArray(schema.security) && schema.security.length === 0;
   if (!isPublic) statuses.push(401);
@@ -113,7 +152,12 @@ function problemStatuses(url: string, method: string, schema: Json): ProblemStat
 function requestHeaders(url: string): Json {
   const keyless = KEYLESS_POSTS.find(([pattern]) => pattern.test(url));
   const properties: Json = {
-    'Idempotency-Key': { type: 'string', minLength: 1, maxLength: 255, description: keyless ? keyless[1] : IDEMPOTENCY_KEY_REPLAYS },
+    'Idempotency-Key': {
+      type: 'string',
+      minLength: 1,
+      maxLength: 255,
+      description: keyless ? keyless[1] : IDEMPOTENCY_KEY_REPLAYS,
+    },
   };
   const polled = ASYNC_WRITES.find(([pattern]) => pattern.test(url));
   if (polled) {
@@ -128,16 +172,21 @@ function requestHeaders(url: string): Json {
 
 /** A success answer with a description (and for 202, the `Location` to poll). */
 function successResponse(status: string, schema: Json, url: string): Json {
-  if (schema.type === 'null' || isContent(schema)) return { description: SUCCESS_DESCRIPTIONS[status] ?? 'OK.', ...schema };
+  if (schema.type === 'null' || isContent(schema))
+    return { description: SUCCESS_DESCRIPTIONS[status] ?? 'OK.', ...schema };
   if (status === '202') {
-    const polled = ASYNC_WRITES.find(([pattern]) => pattern.test(url))?.[1] ?? 'the Location header';
+    const polled =
+      ASYNC_WRITES.find(([pattern]) => pattern.test(url))?.[1] ?? 'the Location header';
     return {
       description: `Accepted, not yet applied (\`Prefer: respond-async\`, or the worker took longer than SYNC_WAIT_MS): poll ${polled}.`,
       headers: { Location: { type: 'string', description: 'Where to poll the request.' } },
       content: { 'application/json': { schema } },
     };
   }
-  return { description: SUCCESS_DESCRIPTIONS[status] ?? 'OK.', content: { 'application/json': { schema } } };
+  return {
+    description: SUCCESS_DESCRIPTIONS[status] ?? 'OK.',
+    content: { 'application/json': { schema } },
+  };
 }
 
 function isContent(value: Json): boolean {
@@ -153,14 +202,22 @@ export const transformRoute: Transform = (document) => {
   const [method = 'GET'] = methodsOf(document);
   const key = `${method} ${document.url}`;
   const extra: Json = {};
-  if (routeSchema.response === undefined && OPERATION_RESPONSES[key]) extra.response = OPERATION_RESPONSES[key];
-  if (key === 'POST /v1/ingest') extra.body = z.strictObject({ events: z.array(ingestEvent).max(EVENTS_PER_REQUEST_MAX) });
-  const transformed = jsonSchemaTransform({ ...document, schema: { ...routeSchema, ...extra } } as RouteDocument);
+  if (routeSchema.response === undefined && OPERATION_RESPONSES[key])
+    extra.response = OPERATION_RESPONSES[key];
+  if (key === 'POST /v1/ingest')
+    extra.body = z.strictObject({ events: z.array(ingestEvent).max(EVENTS_PER_REQUEST_MAX) });
+  const transformed = jsonSchemaTransform({
+    ...document,
+    schema: { ...routeSchema, ...extra },
+  } as RouteDocument);
   const schema = transformed.schema as Json | undefined;
   if (!schema || schema.hide) return transformed;
   const responses: Json = {};
-  for (const [status, response] of Object.entries((schema.response ?? {}) as Record<string, Json>)) {
-    responses[status] = Number(status) < 400 ? successResponse(status, response, document.url) : response;
+  for (const [status, response] of Object.entries(
+    (schema.response ?? {}) as Record<string, Json>,
+  )) {
+    responses[status] =
+      Number(status) < 400 ? successResponse(status, response, document.url) : response;
   }
   for (const status of problemStatuses(document.url, method, routeSchema)) {
     responses[status] ??= { description: PROBLEM_STATUSES[status], content: problemContent };

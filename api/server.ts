@@ -12,7 +12,11 @@ import type { PartitionWorkers } from '../worker/main.ts';
 import type { PartitionQueues } from '../worker/queues.ts';
 import type { Orm } from '../worker/store/orm.ts';
 import { registerBearerAuth } from './auth.ts';
-import { DASHBOARD_PATH, registerAdminDashboard, type DashboardOptions } from './routes/adminDashboard.ts';
+import {
+  DASHBOARD_PATH,
+  registerAdminDashboard,
+  type DashboardOptions,
+} from './routes/adminDashboard.ts';
 import { CustomerResolver } from './customerResolver.ts';
 import { registerErrorHandlers } from './errors.ts';
 import { sendFrameworkProblem } from './frameworkProblem.ts';
@@ -49,7 +53,14 @@ import type { QueueStore } from '../worker/queueStore.ts';
 const BODY_BYTES_MAX = 1_048_576;
 /** For orchestrators and scrapers, which carry no API key (README "Operating"). */
 /** Routes without an API key; the dashboard has its own basic auth. */
-const PUBLIC_PATHS = ['/health/live', '/health/ready', '/metrics', '/openapi.json', '/docs', DASHBOARD_PATH];
+const PUBLIC_PATHS = [
+  '/health/live',
+  '/health/ready',
+  '/metrics',
+  '/openapi.json',
+  '/docs',
+  DASHBOARD_PATH,
+];
 
 export interface ServerDeps {
   orm: Orm;
@@ -108,7 +119,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   };
   const coalescer = new UsageCoalescer(deps.queues, () => deps.clock.now(), deferred);
   // Buffered usage is flushed to the queues before the queues close: nothing accepted is dropped.
-  app.addHook('onClose', () => Promise.all([coalescer.close(), deferred.close()]).then(() => undefined));
+  app.addHook('onClose', () =>
+    Promise.all([coalescer.close(), deferred.close()]).then(() => undefined),
+  );
   const usage = {
     orm: deps.orm,
     clock: deps.clock,
@@ -123,10 +136,19 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerHealthRoutes(app, { orm: deps.orm, queueStore: deps.queueStore, workers: deps.workers });
   registerMetricsRoute(app, deps.metrics);
   registerDocsRoutes(app);
-  registerFailedJobRoutes(app, { queueStore: deps.queueStore, queues: deps.queues, partitions: deps.partitions });
+  registerFailedJobRoutes(app, {
+    queueStore: deps.queueStore,
+    queues: deps.queues,
+    partitions: deps.partitions,
+  });
   registerCustomerRoutes(app, { orm: deps.orm, clock: deps.clock, usage });
   registerIngestRoute(app, usage);
-  registerEventRoutes(app, { orm: deps.orm, clock: deps.clock, queues: deps.queues, partitions: deps.partitions });
+  registerEventRoutes(app, {
+    orm: deps.orm,
+    clock: deps.clock,
+    queues: deps.queues,
+    partitions: deps.partitions,
+  });
   registerInvoiceRoutes(app, { orm: deps.orm, queues: deps.queues, partitions: deps.partitions });
   registerLedgerEntryRoutes(app, { intake, customers });
   registerBalanceTransactionRoutes(app, { intake, customers });
@@ -138,7 +160,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerTopUpRoutes(app, { orm: deps.orm, clock: deps.clock, customers });
   if (deps.dashboard) await registerAdminDashboard(app, { ...deps.dashboard, queues: deps.queues });
   if (deps.clock instanceof ManualClock) {
-    registerTestClockRoutes(app, { orm: deps.orm, queues: deps.queues, clock: deps.clock, partitions: deps.partitions });
+    registerTestClockRoutes(app, {
+      orm: deps.orm,
+      queues: deps.queues,
+      clock: deps.clock,
+      partitions: deps.partitions,
+    });
   }
   await app.ready();
   return app;

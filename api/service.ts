@@ -32,7 +32,14 @@ export const SHUTDOWN_BOUND_MS = 10_000;
  * closed twice). HTTP requests waiting for an outcome are answered 202 (their write is durable)
  * after HTTP_DRAIN_MS, so HTTP closes soon after.
  */
-const STEP_BOUND_MS = { http: 3_000, workers: 3_500, waiter: 500, queues: 500, queueStore: 500, database: 1_000 } as const;
+const STEP_BOUND_MS = {
+  http: 3_000,
+  workers: 3_500,
+  waiter: 500,
+  queues: 500,
+  queueStore: 500,
+  database: 1_000,
+} as const;
 const HTTP_DRAIN_MS = 1_000;
 
 export interface Service {
@@ -51,9 +58,13 @@ export interface Service {
   close(): Promise<void>;
 }
 
-export async function startService(config: Config, options: { logger?: Logger; listen?: boolean } = {}): Promise<Service> {
+export async function startService(
+  config: Config,
+  options: { logger?: Logger; listen?: boolean } = {},
+): Promise<Service> {
   const logger = options.logger ?? pino({ level: config.logLevel });
-  const clock: Clock = config.clock === 'manual' ? new ManualClock(config.clockStart ?? new Date()) : systemClock;
+  const clock: Clock =
+    config.clock === 'manual' ? new ManualClock(config.clockStart ?? new Date()) : systemClock;
   const orm = await openOrm(config.databaseUrl);
   let queueStore: QueueStore;
   try {
@@ -89,7 +100,15 @@ export async function startService(config: Config, options: { logger?: Logger; l
       })
     : undefined;
   const scheduler = runsWorkers
-    ? await Scheduler.start({ orm, queues, clock, partitions: config.partitions, queueStore, queuePrefix: config.queuePrefix, logger })
+    ? await Scheduler.start({
+        orm,
+        queues,
+        clock,
+        partitions: config.partitions,
+        queueStore,
+        queuePrefix: config.queuePrefix,
+        logger,
+      })
     : undefined;
   let app: FastifyInstance | undefined;
   let url: string | undefined;
@@ -108,13 +127,21 @@ export async function startService(config: Config, options: { logger?: Logger; l
       workers,
       metrics,
       backlogMax: config.backlogMax,
-      dashboard: { adminUser: config.adminUser, adminPassword: config.adminPassword, readOnly: config.adminReadOnly },
+      dashboard: {
+        adminUser: config.adminUser,
+        adminPassword: config.adminPassword,
+        readOnly: config.adminReadOnly,
+      },
     });
     if (options.listen ?? true) url = await app.listen({ port: config.port, host: config.host });
   }
   // A worker-only process answers metrics and health on a port of its own.
-  const workerApp = !app && workers ? buildWorkerServer({ orm, queueStore, workers, metrics, logger }) : undefined;
-  const workerUrl = workerApp && (options.listen ?? true) ? await workerApp.listen({ port: config.workerPort, host: config.host }) : undefined;
+  const workerApp =
+    !app && workers ? buildWorkerServer({ orm, queueStore, workers, metrics, logger }) : undefined;
+  const workerUrl =
+    workerApp && (options.listen ?? true)
+      ? await workerApp.listen({ port: config.workerPort, host: config.host })
+      : undefined;
   return {
     config,
     logger,
@@ -131,7 +158,10 @@ export async function startService(config: Config, options: { logger?: Logger; l
         try {
           await withTimeout(work(), STEP_BOUND_MS[name], `shutdown step ${name}`);
         } catch (error) {
-          logger.warn({ step: name, reason: (error as Error).message }, 'shutdown step did not finish; going on without it');
+          logger.warn(
+            { step: name, reason: (error as Error).message },
+            'shutdown step did not finish; going on without it',
+          );
         }
       };
       // Requests still waiting for an outcome get their 202 now rather than at SYNC_WAIT_MS.
@@ -145,7 +175,9 @@ export async function startService(config: Config, options: { logger?: Logger; l
       // forever: force-close the workers (they stop at once) and end the connections first.
       const force = !queueStore.reachable();
       if (force) await step('queueStore', () => queueStore.close());
-      await step('workers', () => Promise.all([scheduler?.close({ force }), workers?.close({ force })]));
+      await step('workers', () =>
+        Promise.all([scheduler?.close({ force }), workers?.close({ force })]),
+      );
       await step('waiter', async () => waiter?.close());
       await step('queues', () => queues.close());
       await step('queueStore', () => queueStore.close());

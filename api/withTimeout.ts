@@ -9,7 +9,10 @@ export class TimeoutError extends Error {}
 export function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(`${what} timed out after ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(new TimeoutError(`${what} timed out after ${timeoutMs} ms`)),
+      timeoutMs,
+    );
   });
   // A late rejection of the abandoned promise must not surface as an unhandled rejection.
   promise.catch(() => undefined);

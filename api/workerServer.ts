@@ -21,7 +21,10 @@ export interface WorkerServerDeps {
 }
 
 export function buildWorkerServer(deps: WorkerServerDeps): FastifyInstance {
-  const app = Fastify({ loggerInstance: deps.logger, logController: new LogController({ disableRequestLogging: true }) }) as unknown as FastifyInstance;
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    logController: new LogController({ disableRequestLogging: true }),
+  }) as unknown as FastifyInstance;
   registerHealthRoutes(app, { orm: deps.orm, queueStore: deps.queueStore, workers: deps.workers });
   registerMetricsRoute(app, deps.metrics);
   return app;

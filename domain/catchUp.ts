@@ -7,7 +7,11 @@ import { expireDue } from './expireDue.ts';
 import { LedgerDraft } from './ledgerDraft.ts';
 import type { Block, DecisionContext, Ledger, LedgerChanges } from './types.ts';
 
-export function catchUp(ledger: Ledger, blocks: readonly Block[], context: DecisionContext): LedgerChanges {
+export function catchUp(
+  ledger: Ledger,
+  blocks: readonly Block[],
+  context: DecisionContext,
+): LedgerChanges {
   const draft = new LedgerDraft(ledger, blocks, context);
   expireDue(draft, context.now);
   return draft.changes();

@@ -18,7 +18,11 @@ import { refuse, type Decision, type LedgerError } from './ledgerError.ts';
 import type { Block, DecisionContext, Ledger, LedgerChanges, LedgerCommand } from './types.ts';
 
 /** The command's refusal, or undefined once its changes are in the draft. */
-function apply(command: LedgerCommand, draft: LedgerDraft, context: DecisionContext): LedgerError | undefined {
+function apply(
+  command: LedgerCommand,
+  draft: LedgerDraft,
+  context: DecisionContext,
+): LedgerError | undefined {
   switch (command.type) {
     case 'increment':
       return decideIncrement(command, draft, context);
@@ -54,14 +58,21 @@ export function decide(
     // A decrement that takes the balance to the threshold or below may add a top-up (decideTopUp.ts).
     if (command.type === 'decrement' && topUp) {
       const made = draft.madeEntries().length;
-      if (decideTopUp(draft, ledger.balance, topUp.config, topUp.unpaid, context).toppedUp) automaticFrom = made;
+      if (decideTopUp(draft, ledger.balance, topUp.config, topUp.unpaid, context).toppedUp)
+        automaticFrom = made;
     }
   } catch (error) {
     // A balance past what numeric(38,12) holds is the request's problem, never a silent wrap.
     if (error instanceof DecimalRangeError) {
-      return refuse('request_validation', `this ${command.type} would take the balance past ${INTEGER_DIGITS_MAX} integer digits.`);
+      return refuse(
+        'request_validation',
+        `this ${command.type} would take the balance past ${INTEGER_DIGITS_MAX} integer digits.`,
+      );
     }
     throw error;
   }
-  return { ok: true, value: automaticFrom === undefined ? draft.changes() : { ...draft.changes(), automaticFrom } };
+  return {
+    ok: true,
+    value: automaticFrom === undefined ? draft.changes() : { ...draft.changes(), automaticFrom },
+  };
 }

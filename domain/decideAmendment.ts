@@ -9,7 +9,11 @@ import type { LedgerDraft } from './ledgerDraft.ts';
 import { ledgerError, type LedgerError } from './ledgerError.ts';
 import type { AmendmentCommand, DecisionContext } from './types.ts';
 
-export function decideAmendment(command: AmendmentCommand, draft: LedgerDraft, context: DecisionContext): LedgerError | undefined {
+export function decideAmendment(
+  command: AmendmentCommand,
+  draft: LedgerDraft,
+  context: DecisionContext,
+): LedgerError | undefined {
   const found = findBlock(draft, command.blockId, command.currency);
   if (!found.ok) return found.error;
   const block = found.value;

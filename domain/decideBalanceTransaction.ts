@@ -65,14 +65,18 @@ export function decideBalanceTransaction(
       "a customer balance is kept in the customer's invoicing currency, and this customer has none; create the customer with a currency first.",
     );
   }
-  if (!command.amount.isPositive()) return refuse('request_validation', 'amount must be greater than 0.');
+  if (!command.amount.isPositive())
+    return refuse('request_validation', 'amount must be greater than 0.');
   let endingBalance: Decimal;
   try {
     endingBalance = moved(customer.balance, command);
   } catch (error) {
     // A balance past what numeric(38,12) holds is the request's problem, never a silent wrap.
     if (error instanceof DecimalRangeError) {
-      return refuse('request_validation', `this ${command.type} would take the customer balance past ${INTEGER_DIGITS_MAX} integer digits.`);
+      return refuse(
+        'request_validation',
+        `this ${command.type} would take the customer balance past ${INTEGER_DIGITS_MAX} integer digits.`,
+      );
     }
     throw error;
   }

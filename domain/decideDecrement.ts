@@ -4,7 +4,13 @@
  * block, whose balance may go negative; if the ledger has none, a fresh one is made (choice).
  */
 import { Decimal } from './decimal.ts';
-import { drawdownOrder, findOverdraftBlock, freshOverdraftBlock, take, type DrawItem } from './drawdown.ts';
+import {
+  drawdownOrder,
+  findOverdraftBlock,
+  freshOverdraftBlock,
+  take,
+  type DrawItem,
+} from './drawdown.ts';
 import type { LedgerDraft } from './ledgerDraft.ts';
 import type { Block, DecisionContext, DecrementCommand } from './types.ts';
 
@@ -18,13 +24,26 @@ export function planDeduction(
   const { taken, remainder } = take(drawdownOrder(blocks, at, item), amount);
   const shares = new Map<string, Decimal>();
   for (const { block, amount: share } of taken) shares.set(block.id, share);
-  return { shares, overdraft: { block: remainder.isPositive() ? findOverdraftBlock(blocks, at) : undefined, amount: remainder } };
+  return {
+    shares,
+    overdraft: {
+      block: remainder.isPositive() ? findOverdraftBlock(blocks, at) : undefined,
+      amount: remainder,
+    },
+  };
 }
 
-export function decideDecrement(command: DecrementCommand, draft: LedgerDraft, context: DecisionContext): void {
+export function decideDecrement(
+  command: DecrementCommand,
+  draft: LedgerDraft,
+  context: DecisionContext,
+): void {
   const { shares, overdraft } = planDeduction(draft.allBlocks(), command.amount, context.now, null);
   if (overdraft.amount.isPositive() && overdraft.block) {
-    shares.set(overdraft.block.id, (shares.get(overdraft.block.id) ?? Decimal.ZERO).plus(overdraft.amount));
+    shares.set(
+      overdraft.block.id,
+      (shares.get(overdraft.block.id) ?? Decimal.ZERO).plus(overdraft.amount),
+    );
   }
   // The fresh block's id is taken before its entries' ids, as it always was.
   const freshId = overdraft.amount.isPositive() && !overdraft.block ? context.newId() : undefined;

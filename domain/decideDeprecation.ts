@@ -43,7 +43,8 @@ export function decideDeprecation(
   credits: Decimal,
   context: DecisionContext,
 ): Decision<LedgerChanges> {
-  if (credits.isNegative()) throw new RangeError(`an event's credits are never negative: ${credits.toString()}`);
+  if (credits.isNegative())
+    throw new RangeError(`an event's credits are never negative: ${credits.toString()}`);
   const draft = new LedgerDraft(ledger, blocks, context);
   expireDue(draft, context.now);
   // Most recently drawn first: the reverse of the order the group drew its blocks in.

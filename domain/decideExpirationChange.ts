@@ -15,7 +15,10 @@ function selectSource(command: ExpirationChangeCommand, draft: LedgerDraft): Dec
   const expiresAt = command.sourceExpiresAt;
   // Never-expiring credit is named by block_id only: a missing expiry_date is not a wildcard.
   if (expiresAt === null) {
-    return refuse('request_validation', 'expiration_change needs block_id or expiry_date to name the source block.');
+    return refuse(
+      'request_validation',
+      'expiration_change needs block_id or expiry_date to name the source block.',
+    );
   }
   const matches = draft
     .allBlocks()
@@ -23,7 +26,11 @@ function selectSource(command: ExpirationChangeCommand, draft: LedgerDraft): Dec
     .filter((b) => b.expiresAt?.getTime() === expiresAt.getTime());
   const [only] = matches;
   if (only && matches.length === 1) return { ok: true, value: only };
-  if (matches.length === 0) return refuse('resource_not_found', `no block with credit left expires at ${expiresAt.toISOString()}.`);
+  if (matches.length === 0)
+    return refuse(
+      'resource_not_found',
+      `no block with credit left expires at ${expiresAt.toISOString()}.`,
+    );
   return refuse(
     'request_validation',
     `${matches.length} blocks expire at ${expiresAt.toISOString()} (${matches.map((b) => b.id).join(', ')}); give block_id to choose one.`,
@@ -32,22 +39,36 @@ function selectSource(command: ExpirationChangeCommand, draft: LedgerDraft): Dec
 
 const invalid = (detail: string): LedgerError => ledgerError('request_validation', detail);
 
-function refuseSource(source: Block, command: ExpirationChangeCommand, now: Date): LedgerError | undefined {
+function refuseSource(
+  source: Block,
+  command: ExpirationChangeCommand,
+  now: Date,
+): LedgerError | undefined {
   const unusable = refuseExpiredOrVoided(source, now, 'change the expiry of');
   if (unusable) return unusable;
-  if (source.status !== 'active') return invalid(`cannot change the expiry of block ${source.id}: it is ${source.status}.`);
+  if (source.status !== 'active')
+    return invalid(`cannot change the expiry of block ${source.id}: it is ${source.status}.`);
   const moved = command.amount ?? source.balance;
-  if (!moved.isPositive()) return invalid(`block ${source.id} has no credit to move (balance ${source.balance.toString()}).`);
+  if (!moved.isPositive())
+    return invalid(
+      `block ${source.id} has no credit to move (balance ${source.balance.toString()}).`,
+    );
   if (moved.compare(source.balance) > 0) {
-    return invalid(`cannot move ${moved.toString()}: block ${source.id} has ${source.balance.toString()} left.`);
+    return invalid(
+      `cannot move ${moved.toString()}: block ${source.id} has ${source.balance.toString()} left.`,
+    );
   }
   const target = command.targetExpiresAt;
   if (target.getTime() <= now.getTime()) {
-    return invalid(`target_expiry_date ${target.toISOString()} must be after now (${now.toISOString()}).`);
+    return invalid(
+      `target_expiry_date ${target.toISOString()} must be after now (${now.toISOString()}).`,
+    );
   }
   if (target.getTime() < source.effectiveAt.getTime()) {
     const effective = source.effectiveAt.toISOString();
-    return invalid(`target_expiry_date ${target.toISOString()} is before block ${source.id}'s effective date ${effective}.`);
+    return invalid(
+      `target_expiry_date ${target.toISOString()} is before block ${source.id}'s effective date ${effective}.`,
+    );
   }
   return undefined;
 }

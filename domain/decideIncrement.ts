@@ -12,22 +12,38 @@ import { blockStatusFor, invoiceFor, invoiceSettingsProblem } from './invoiceFor
 import { ledgerError, type LedgerError } from './ledgerError.ts';
 import type { DecisionContext, IncrementCommand } from './types.ts';
 
-export function decideIncrement(command: IncrementCommand, draft: LedgerDraft, context: DecisionContext): LedgerError | undefined {
+export function decideIncrement(
+  command: IncrementCommand,
+  draft: LedgerDraft,
+  context: DecisionContext,
+): LedgerError | undefined {
   const effectiveAt = command.effectiveAt ?? context.now;
   const settings = command.invoice ?? null;
   const problem = invoiceSettingsProblem(
     command.perUnitCostBasis,
-    settings && { netTermsDays: settings.netTermsDays, hasCustomDueDate: settings.customDueAt !== null },
+    settings && {
+      netTermsDays: settings.netTermsDays,
+      hasCustomDueDate: settings.customDueAt !== null,
+    },
   );
   if (problem) return ledgerError('request_validation', problem);
   const status = blockStatusFor(settings);
   // Credit that is expired on arrival would be written off at once (choice: refuse it instead).
-  if (command.expiresAt !== null && command.expiresAt.getTime() <= Math.max(context.now.getTime(), effectiveAt.getTime())) {
-    return ledgerError('request_validation', `expiry_date ${command.expiresAt.toISOString()} must be after now and after effective_date.`);
+  if (
+    command.expiresAt !== null &&
+    command.expiresAt.getTime() <= Math.max(context.now.getTime(), effectiveAt.getTime())
+  ) {
+    return ledgerError(
+      'request_validation',
+      `expiry_date ${command.expiresAt.toISOString()} must be after now and after effective_date.`,
+    );
   }
   let remaining = command.amount;
   if (status === 'active' && effectiveAt.getTime() <= context.now.getTime()) {
-    const negative = draft.allBlocks().filter((block) => block.balance.isNegative() && block.voidedAt === null).sort(compareCreation);
+    const negative = draft
+      .allBlocks()
+      .filter((block) => block.balance.isNegative() && block.voidedAt === null)
+      .sort(compareCreation);
     for (const block of negative) {
       if (!remaining.isPositive()) break;
       const repaid = Decimal.min(block.balance.negated(), remaining);

@@ -16,12 +16,18 @@ import { decideVoid } from './decideVoid.ts';
 import { expireDue } from './expireDue.ts';
 import { LedgerDraft } from './ledgerDraft.ts';
 import { refuse, type Decision } from './ledgerError.ts';
-import type { Block, DecisionContext, InvoicePayment, InvoiceStatus, Ledger, LedgerChanges } from './types.ts';
+import type {
+  Block,
+  DecisionContext,
+  InvoicePayment,
+  InvoiceStatus,
+  Ledger,
+  LedgerChanges,
+} from './types.ts';
 
 export type InvoiceAction =
   /** `paidAt`: when the payment was received (the shell resolves the date in the customer's timezone). */
-  | { type: 'mark_paid'; paidAt: Date; payment: InvoicePayment }
-  | { type: 'void' };
+  { type: 'mark_paid'; paidAt: Date; payment: InvoicePayment } | { type: 'void' };
 
 /** What a decision needs of a stored invoice. */
 export interface InvoiceState {
@@ -40,7 +46,10 @@ export function decideInvoice(
   context: DecisionContext,
 ): Decision<LedgerChanges> {
   if (invoice.status !== 'issued') {
-    return refuse('constraint_violation', `invoice ${invoice.id} is ${invoice.status}; only an issued invoice can be ${VERB[action.type]}.`);
+    return refuse(
+      'constraint_violation',
+      `invoice ${invoice.id} is ${invoice.status}; only an issued invoice can be ${VERB[action.type]}.`,
+    );
   }
   const draft = new LedgerDraft(ledger, blocks, context);
   expireDue(draft, context.now);
@@ -49,14 +58,30 @@ export function decideInvoice(
   const block = draft.current(found);
   if (action.type === 'mark_paid') {
     if (block.status === 'pending_payment') draft.updateBlock(block, { status: 'active' });
-    draft.changeInvoice({ blockId: block.id, status: 'paid', at: action.paidAt, payment: action.payment });
+    draft.changeInvoice({
+      blockId: block.id,
+      status: 'paid',
+      at: action.paidAt,
+      payment: action.payment,
+    });
     return { ok: true, value: draft.changes() };
   }
   if (block.voidedAt === null && block.balance.isPositive()) {
-    const command = { type: 'void', currency: block.currency, blockId: block.id, amount: block.balance, voidReason: null, description: null, metadata: {} } as const;
+    const command = {
+      type: 'void',
+      currency: block.currency,
+      blockId: block.id,
+      amount: block.balance,
+      voidReason: null,
+      description: null,
+      metadata: {},
+    } as const;
     const refusal = decideVoid(command, draft, context);
     // The block is live (not voided, not expired after the catch-up) and the amount is its balance.
-    if (refusal) throw new Error(`voiding block ${block.id} of invoice ${invoice.id} was refused: ${refusal.detail}`);
+    if (refusal)
+      throw new Error(
+        `voiding block ${block.id} of invoice ${invoice.id} was refused: ${refusal.detail}`,
+      );
   }
   draft.changeInvoice({ blockId: block.id, status: 'void', at: context.now, payment: null });
   return { ok: true, value: draft.changes() };

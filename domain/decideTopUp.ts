@@ -50,7 +50,12 @@ export function isTopUpActive(config: TopUpConfig, now: Date): boolean {
 }
 
 /** Whether this change of balance calls for a top-up (the caller checks that it is active). */
-export function needsTopUp(before: Decimal, after: Decimal, config: TopUpConfig, unpaidTopUpExists: boolean): boolean {
+export function needsTopUp(
+  before: Decimal,
+  after: Decimal,
+  config: TopUpConfig,
+  unpaidTopUpExists: boolean,
+): boolean {
   if (unpaidTopUpExists) return false;
   // A total that is not exact would be refused by the invoice: the api refuses such a config.
   if (exactProduct(config.amount, Dec.of(config.perUnitCostBasis)) === undefined) return false;
@@ -63,7 +68,11 @@ export function topUpCommand(config: TopUpConfig, now: Date): IncrementCommand {
     config.expiresAfter === null
       ? null
       : DateTime.fromJSDate(now, { zone: config.timezone })
-          .plus(config.expiresAfterUnit === 'month' ? { months: config.expiresAfter } : { days: config.expiresAfter })
+          .plus(
+            config.expiresAfterUnit === 'month'
+              ? { months: config.expiresAfter }
+              : { days: config.expiresAfter },
+          )
           .toJSDate();
   return {
     type: 'increment',
@@ -75,7 +84,14 @@ export function topUpCommand(config: TopUpConfig, now: Date): IncrementCommand {
     filters: [],
     description: TOP_UP_DESCRIPTION,
     metadata: {},
-    invoice: { ...config.invoice, invoiceAt: null, customDueAt: null, markAsPaid: false, itemId: null, topUp: true },
+    invoice: {
+      ...config.invoice,
+      invoiceAt: null,
+      customDueAt: null,
+      markAsPaid: false,
+      itemId: null,
+      topUp: true,
+    },
     source: 'top_up',
   };
 }
@@ -92,8 +108,10 @@ export function decideTopUp(
   unpaidTopUpExists: boolean,
   context: DecisionContext,
 ): { toppedUp: boolean; error?: LedgerError } {
-  if (config === null || config.currency !== draft.currency || !isTopUpActive(config, context.now)) return { toppedUp: false };
-  if (!needsTopUp(balanceBefore, draft.balance, config, unpaidTopUpExists)) return { toppedUp: false };
+  if (config === null || config.currency !== draft.currency || !isTopUpActive(config, context.now))
+    return { toppedUp: false };
+  if (!needsTopUp(balanceBefore, draft.balance, config, unpaidTopUpExists))
+    return { toppedUp: false };
   const error = decideIncrement(topUpCommand(config, context.now), draft, context);
   return error ? { toppedUp: false, error } : { toppedUp: true };
 }

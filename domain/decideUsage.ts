@@ -12,11 +12,25 @@
  * time into periods; each (period, item) gets its ordered block list once, from blocks sorted once.
  */
 import { Decimal } from './decimal.ts';
-import { admitsItem, compareDrawdown, findOverdraftBlock, freshOverdraftBlock, take } from './drawdown.ts';
+import {
+  admitsItem,
+  compareDrawdown,
+  findOverdraftBlock,
+  freshOverdraftBlock,
+  take,
+} from './drawdown.ts';
 import { decideTopUp, type TopUpState } from './decideTopUp.ts';
 import { expireDue } from './expireDue.ts';
 import { LedgerDraft } from './ledgerDraft.ts';
-import type { Block, DecisionContext, Ledger, LedgerChanges, NewEntry, PendingUsageEntry, UsageCharge } from './types.ts';
+import type {
+  Block,
+  DecisionContext,
+  Ledger,
+  LedgerChanges,
+  NewEntry,
+  PendingUsageEntry,
+  UsageCharge,
+} from './types.ts';
 
 /** Live at `at` (§2 drawable but for the balance, which is read when the run draws). */
 function isLiveAt(block: Block, at: number): boolean {
@@ -78,7 +92,9 @@ class DrawableSets {
     const key = `${this.period(at)}\u0000${item}`;
     let ids = this.lists.get(key);
     if (!ids) {
-      ids = this.sorted.filter((block) => isLiveAt(block, at.getTime()) && admitsItem(block, item)).map((block) => block.id);
+      ids = this.sorted
+        .filter((block) => isLiveAt(block, at.getTime()) && admitsItem(block, item))
+        .map((block) => block.id);
       this.lists.set(key, ids);
     }
     // Current balances: a block drained (or expired, §4) since holds nothing and is skipped by `take`.
@@ -100,8 +116,11 @@ export function decideUsage(
   let balanceBefore = ledger.balance;
   let unpaidTopUp = topUp?.unpaid ?? false;
   expireDue(draft, context.now);
-  const keyOf = (priceId: string, blockId: string, usageDay: string) => `${priceId}\u0000${blockId}\u0000${usageDay}`;
-  const open = new Map<string, PendingUsageEntry | NewEntry>(pending.map((entry) => [keyOf(entry.priceId, entry.blockId, entry.usageDay), entry]));
+  const keyOf = (priceId: string, blockId: string, usageDay: string) =>
+    `${priceId}\u0000${blockId}\u0000${usageDay}`;
+  const open = new Map<string, PendingUsageEntry | NewEntry>(
+    pending.map((entry) => [keyOf(entry.priceId, entry.blockId, entry.usageDay), entry]),
+  );
   const sets = new DrawableSets(draft);
 
   /** Adds `share` of the run's usage to its group's entry on `block`, growing it or making it. */
@@ -120,14 +139,21 @@ export function decideUsage(
       amount: share.negated(),
       description: null,
       metadata: {},
-      usage: { priceId: run.priceId, blockId: block.id, usageDay: run.usageDay, closesAt: run.closesAt },
+      usage: {
+        priceId: run.priceId,
+        blockId: block.id,
+        usageDay: run.usageDay,
+        closesAt: run.closesAt,
+      },
     });
     open.set(key, entry);
   };
 
   const draw = (run: UsageCharge) => {
     const { taken, remainder } = take(sets.ordered(run.at, run.itemId), run.credits);
-    const overdraft = remainder.isPositive() ? findOverdraftBlock(draft.allBlocks(), context.now, run.at) : undefined;
+    const overdraft = remainder.isPositive()
+      ? findOverdraftBlock(draft.allBlocks(), context.now, run.at)
+      : undefined;
     // A fresh block's id is taken before its entries' ids, as it always was.
     const freshId = remainder.isPositive() && !overdraft ? context.newId() : undefined;
     for (const { block, amount } of taken) charge(run, draft.current(block), amount);
@@ -138,13 +164,15 @@ export function decideUsage(
       charge(run, fresh, remainder);
     }
     if (topUp) {
-      if (decideTopUp(draft, balanceBefore, topUp.config, unpaidTopUp, context).toppedUp) unpaidTopUp = true;
+      if (decideTopUp(draft, balanceBefore, topUp.config, unpaidTopUp, context).toppedUp)
+        unpaidTopUp = true;
       balanceBefore = draft.balance;
     }
   };
 
   // Consecutive charges of one price and day in one period are one run (see the top).
-  const runKey = (c: UsageCharge) => `${c.priceId}\u0000${c.usageDay}\u0000${c.itemId}\u0000${sets.period(c.at)}`;
+  const runKey = (c: UsageCharge) =>
+    `${c.priceId}\u0000${c.usageDay}\u0000${c.itemId}\u0000${sets.period(c.at)}`;
   let run: UsageCharge | undefined;
   let key = '';
   for (const next of charges) {

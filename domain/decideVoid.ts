@@ -12,7 +12,11 @@ import type { LedgerDraft } from './ledgerDraft.ts';
 import { ledgerError, type LedgerError } from './ledgerError.ts';
 import type { DecisionContext, VoidCommand } from './types.ts';
 
-export function decideVoid(command: VoidCommand, draft: LedgerDraft, context: DecisionContext): LedgerError | undefined {
+export function decideVoid(
+  command: VoidCommand,
+  draft: LedgerDraft,
+  context: DecisionContext,
+): LedgerError | undefined {
   const found = findBlock(draft, command.blockId, command.currency);
   if (!found.ok) return found.error;
   const block = found.value;
@@ -37,7 +41,10 @@ export function decideVoid(command: VoidCommand, draft: LedgerDraft, context: De
   }
   // Choice: the block counts as voided (voidedAt = now) only once nothing is left in it. A partial
   // void leaves the block active, still drawable and still eligible as the overdraft block.
-  draft.updateBlock(block, { balance: remaining, voidedAt: remaining.isZero() ? context.now : block.voidedAt });
+  draft.updateBlock(block, {
+    balance: remaining,
+    voidedAt: remaining.isZero() ? context.now : block.voidedAt,
+  });
   const shared = {
     block,
     voidAmount: amount,
@@ -45,7 +52,13 @@ export function decideVoid(command: VoidCommand, draft: LedgerDraft, context: De
     description: command.description,
     metadata: command.metadata,
   };
-  draft.appendEntry({ ...shared, entryType: 'void_initiated', amount, transfer: true, newBlockExpiryDate: context.now });
+  draft.appendEntry({
+    ...shared,
+    entryType: 'void_initiated',
+    amount,
+    transfer: true,
+    newBlockExpiryDate: context.now,
+  });
   draft.appendEntry({ ...shared, entryType: 'void', amount: amount.negated() });
   return undefined;
 }

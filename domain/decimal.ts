@@ -27,7 +27,8 @@ export class Decimal {
   static readonly ZERO = new Decimal(0n);
 
   static fromUnits(units: bigint): Decimal {
-    if (units >= UNITS_LIMIT || units <= -UNITS_LIMIT) throw new DecimalRangeError('decimal out of range');
+    if (units >= UNITS_LIMIT || units <= -UNITS_LIMIT)
+      throw new DecimalRangeError('decimal out of range');
     return new Decimal(units);
   }
 
@@ -62,7 +63,8 @@ export class Decimal {
   /** Parses text known to be valid (from our own database or constants); throws otherwise. */
   static of(text: string | number): Decimal {
     const parsed = Decimal.parse(String(text));
-    if (typeof parsed === 'string') throw new RangeError(`invalid decimal ${String(text)}: ${parsed}`);
+    if (typeof parsed === 'string')
+      throw new RangeError(`invalid decimal ${String(text)}: ${parsed}`);
     return parsed;
   }
 
@@ -133,7 +135,10 @@ export class Decimal {
     const negative = this.units < 0n;
     const magnitude = negative ? -this.units : this.units;
     const integerPart = magnitude / SCALE;
-    const fractionPart = (magnitude % SCALE).toString().padStart(FRACTION_DIGITS, '0').replace(/0+$/, '');
+    const fractionPart = (magnitude % SCALE)
+      .toString()
+      .padStart(FRACTION_DIGITS, '0')
+      .replace(/0+$/, '');
     const text = fractionPart ? `${integerPart}.${fractionPart}` : `${integerPart}`;
     return negative ? `-${text}` : text;
   }

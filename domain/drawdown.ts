@@ -64,7 +64,10 @@ export interface Take {
 }
 
 /** Takes `amount` from `ordered` front to back; each block gives at most its balance. */
-export function take(ordered: readonly Block[], amount: Decimal): { taken: Take[]; remainder: Decimal } {
+export function take(
+  ordered: readonly Block[],
+  amount: Decimal,
+): { taken: Take[]; remainder: Decimal } {
   const taken: Take[] = [];
   let remainder = amount;
   for (const block of ordered) {
@@ -87,10 +90,16 @@ export function take(ordered: readonly Block[], amount: Decimal): { taken: Take[
  * after an event would pay for it after all, as the overdraft. A decrement draws at `at`, where
  * no such block exists (a live block with credit is drawable then), so it changes nothing there.
  */
-export function findOverdraftBlock(blocks: readonly Block[], at: Date, drawnAt: Date = at): Block | undefined {
+export function findOverdraftBlock(
+  blocks: readonly Block[],
+  at: Date,
+  drawnAt: Date = at,
+): Block | undefined {
   const candidates = blocks
     .filter((block) => isLive(block, at) && block.expiresAt === null && block.filters.length === 0)
-    .filter((block) => !(block.balance.isPositive() && block.effectiveAt.getTime() > drawnAt.getTime()))
+    .filter(
+      (block) => !(block.balance.isPositive() && block.effectiveAt.getTime() > drawnAt.getTime()),
+    )
     .sort(compareDrawdown);
   return candidates.at(-1);
 }
@@ -100,7 +109,11 @@ export function findOverdraftBlock(blocks: readonly Block[], at: Date, drawnAt: 
  * expiry, no cost basis, no filters, nothing granted (choice, LEDGER_RULES.md §4). The caller adds
  * it just before the entry that opens it, whose sequence number is then its creation order.
  */
-export function freshOverdraftBlock(id: string, currency: string, now: Date): Omit<Block, 'creationSequence'> {
+export function freshOverdraftBlock(
+  id: string,
+  currency: string,
+  now: Date,
+): Omit<Block, 'creationSequence'> {
   return {
     id,
     currency,

@@ -14,7 +14,10 @@ export function expireDue(draft: LedgerDraft, now: Date): void {
     .filter((block) => block.expiresAt !== null && block.expiresAt.getTime() <= now.getTime())
     .filter((block) => block.balance.isPositive() && block.voidedAt === null)
     // Soonest expiry first; blocks expiring at the same instant in drawdown order (§3).
-    .sort((a, b) => (a.expiresAt?.getTime() ?? 0) - (b.expiresAt?.getTime() ?? 0) || compareDrawdown(a, b));
+    .sort(
+      (a, b) =>
+        (a.expiresAt?.getTime() ?? 0) - (b.expiresAt?.getTime() ?? 0) || compareDrawdown(a, b),
+    );
   for (const block of due) {
     draft.setBlockBalance(block, Decimal.ZERO);
     draft.appendEntry({

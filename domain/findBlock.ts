@@ -19,12 +19,22 @@ export function isExpired(block: Block, at: Date): boolean {
 }
 
 /** `action` completes "cannot … block X": "void", "amend", "change the expiry of". */
-export function refuseExpiredOrVoided(block: Block, at: Date, action: string): LedgerError | undefined {
+export function refuseExpiredOrVoided(
+  block: Block,
+  at: Date,
+  action: string,
+): LedgerError | undefined {
   if (block.voidedAt !== null) {
-    return ledgerError('request_validation', `cannot ${action} block ${block.id}: it was voided at ${block.voidedAt.toISOString()}.`);
+    return ledgerError(
+      'request_validation',
+      `cannot ${action} block ${block.id}: it was voided at ${block.voidedAt.toISOString()}.`,
+    );
   }
   if (block.expiresAt !== null && isExpired(block, at)) {
-    return ledgerError('request_validation', `cannot ${action} block ${block.id}: it expired at ${block.expiresAt.toISOString()}.`);
+    return ledgerError(
+      'request_validation',
+      `cannot ${action} block ${block.id}: it expired at ${block.expiresAt.toISOString()}.`,
+    );
   }
   return undefined;
 }

@@ -25,7 +25,10 @@ export interface InvoiceSettingsShape {
 }
 
 /** Why this cost basis and these settings do not go together, or undefined when they do. */
-export function invoiceSettingsProblem(perUnitCostBasis: string | null, settings: InvoiceSettingsShape | null): string | undefined {
+export function invoiceSettingsProblem(
+  perUnitCostBasis: string | null,
+  settings: InvoiceSettingsShape | null,
+): string | undefined {
   const cost = perUnitCostBasis === null ? null : Decimal.parse(perUnitCostBasis);
   if (typeof cost === 'string') return `per_unit_cost_basis ${perUnitCostBasis} is not a decimal.`;
   if (settings === null) {
@@ -35,14 +38,18 @@ export function invoiceSettingsProblem(perUnitCostBasis: string | null, settings
       'pass invoice_settings to invoice them, or omit per_unit_cost_basis (or send "0") to add credits without an invoice.'
     );
   }
-  if (cost === null) return 'invoice_settings requires per_unit_cost_basis: the invoice total is amount × per_unit_cost_basis.';
+  if (cost === null)
+    return 'invoice_settings requires per_unit_cost_basis: the invoice total is amount × per_unit_cost_basis.';
   if (settings.netTermsDays !== null && settings.hasCustomDueDate) {
     return 'invoice_settings takes net_terms or custom_due_date, not both.';
   }
   if (settings.netTermsDays === null && !settings.hasCustomDueDate) {
     return 'invoice_settings needs net_terms or custom_due_date to set the due date (net_terms 0: due on the invoice date).';
   }
-  if (settings.netTermsDays !== null && (settings.netTermsDays < 0 || settings.netTermsDays > NET_TERMS_DAYS_MAX)) {
+  if (
+    settings.netTermsDays !== null &&
+    (settings.netTermsDays < 0 || settings.netTermsDays > NET_TERMS_DAYS_MAX)
+  ) {
     return `invoice_settings.net_terms must be a whole number of days from 0 to ${NET_TERMS_DAYS_MAX}, not ${settings.netTermsDays}.`;
   }
   return undefined;
@@ -50,7 +57,9 @@ export function invoiceSettingsProblem(perUnitCostBasis: string | null, settings
 
 /** A block waits for payment only when asked to and not already paid. */
 export function blockStatusFor(settings: InvoiceSettings | null | undefined): BlockStatus {
-  return settings?.requireSuccessfulPayment === true && !settings.markAsPaid ? 'pending_payment' : 'active';
+  return settings?.requireSuccessfulPayment === true && !settings.markAsPaid
+    ? 'pending_payment'
+    : 'active';
 }
 
 /** a × b when it fits 12 fractional digits; undefined when it would have to be rounded. */
@@ -68,7 +77,10 @@ export function invoiceFor(
   context: DecisionContext,
 ): Invoice | LedgerError {
   if (block.perUnitCostBasis === null) {
-    return ledgerError('request_validation', 'invoice_settings requires per_unit_cost_basis: the invoice total is amount × per_unit_cost_basis.');
+    return ledgerError(
+      'request_validation',
+      'invoice_settings requires per_unit_cost_basis: the invoice total is amount × per_unit_cost_basis.',
+    );
   }
   const unitPrice = Decimal.of(block.perUnitCostBasis);
   const total = exactProduct(amount, unitPrice);
@@ -81,7 +93,10 @@ export function invoiceFor(
   }
   const invoiceAt = settings.invoiceAt ?? block.effectiveAt;
   const dueAt =
-    settings.customDueAt ?? DateTime.fromJSDate(invoiceAt, { zone: settings.timezone }).plus({ days: settings.netTermsDays ?? 0 }).toJSDate();
+    settings.customDueAt ??
+    DateTime.fromJSDate(invoiceAt, { zone: settings.timezone })
+      .plus({ days: settings.netTermsDays ?? 0 })
+      .toJSDate();
   if (dueAt.getTime() < invoiceAt.getTime()) {
     return ledgerError(
       'request_validation',

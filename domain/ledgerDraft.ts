@@ -132,7 +132,9 @@ export class LedgerDraft {
       // Only the entry types that have them carry these fields (void, void_initiated, expiration_change).
       ...(input.voidAmount !== undefined && { voidAmount: input.voidAmount }),
       ...(input.voidReason !== undefined && { voidReason: input.voidReason }),
-      ...(input.newBlockExpiryDate !== undefined && { newBlockExpiryDate: input.newBlockExpiryDate }),
+      ...(input.newBlockExpiryDate !== undefined && {
+        newBlockExpiryDate: input.newBlockExpiryDate,
+      }),
       ...(input.usage !== undefined && { usage: input.usage }),
     };
     this.entries.push(entry);
@@ -153,10 +155,18 @@ export class LedgerDraft {
     const made = this.entries.findIndex((candidate) => candidate.id === entry.id);
     if (made >= 0) {
       const current = this.entries[made]!;
-      this.entries[made] = { ...current, amount: current.amount.plus(delta), endingBalance: current.endingBalance.plus(delta) };
+      this.entries[made] = {
+        ...current,
+        amount: current.amount.plus(delta),
+        endingBalance: current.endingBalance.plus(delta),
+      };
     } else {
       const current = this.grown.get(entry.id) ?? (entry as PendingUsageEntry);
-      this.grown.set(entry.id, { ...current, amount: current.amount.plus(delta), endingBalance: current.endingBalance.plus(delta) });
+      this.grown.set(entry.id, {
+        ...current,
+        amount: current.amount.plus(delta),
+        endingBalance: current.endingBalance.plus(delta),
+      });
     }
     this.ledger = { ...this.ledger, balance: this.ledger.balance.plus(delta) };
   }
@@ -175,7 +185,8 @@ export class LedgerDraft {
   }
 
   changes(): LedgerChanges {
-    const pick = (ids: Set<string>) => [...ids].map((id) => this.blocks.get(id)).filter((b): b is Block => b !== undefined);
+    const pick = (ids: Set<string>) =>
+      [...ids].map((id) => this.blocks.get(id)).filter((b): b is Block => b !== undefined);
     return {
       ledger: this.ledger,
       newBlocks: pick(this.newBlockIds),

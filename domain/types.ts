@@ -225,7 +225,8 @@ export interface AmendmentCommand {
   metadata: Record<string, string>;
 }
 
-export type LedgerCommand = IncrementCommand | DecrementCommand | ExpirationChangeCommand | VoidCommand | AmendmentCommand;
+export type LedgerCommand =
+  IncrementCommand | DecrementCommand | ExpirationChangeCommand | VoidCommand | AmendmentCommand;
 
 /** What a decision changes; the shell persists it as given, in one transaction. */
 export interface LedgerChanges {

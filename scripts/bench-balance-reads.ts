@@ -12,7 +12,13 @@
  */
 import { parseArgs as parseNodeArgs } from 'node:util';
 import { newId } from '../worker/ids.ts';
-import { BENCH_API_KEY, getJson, latencySummary, printResult, startServiceProcess } from './benchSupport.ts';
+import {
+  BENCH_API_KEY,
+  getJson,
+  latencySummary,
+  printResult,
+  startServiceProcess,
+} from './benchSupport.ts';
 import { seedFreshDatabase, seedLedgers, type SeededLedger } from './seedLedger.ts';
 
 const { values: args } = parseNodeArgs({
@@ -30,21 +36,40 @@ const { values: args } = parseNodeArgs({
 const seconds = Number(args.seconds);
 const levels = args.levels.split(',').map(Number);
 const forms = args.forms.split(',') as Form[];
-const shape = { historyBlocks: Number(args['history-blocks']), entriesPerBlock: Number(args['entries-per-block']), liveBlocks: Number(args['live-blocks']) };
-const databaseUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/credits_bench_reads';
+const shape = {
+  historyBlocks: Number(args['history-blocks']),
+  entriesPerBlock: Number(args['entries-per-block']),
+  liveBlocks: Number(args['live-blocks']),
+};
+const databaseUrl =
+  process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/credits_bench_reads';
 
 type Form = 'id' | 'external';
 const WARMUP_SECONDS = 2;
 
-if (!(seconds > 0) || levels.some((level) => !Number.isInteger(level) || level < 1) || forms.some((form) => form !== 'id' && form !== 'external')) {
-  throw new Error('usage: --seconds N --levels 1,8,32 --forms id,external (positive numbers, known forms)');
+if (
+  !(seconds > 0) ||
+  levels.some((level) => !Number.isInteger(level) || level < 1) ||
+  forms.some((form) => form !== 'id' && form !== 'external')
+) {
+  throw new Error(
+    'usage: --seconds N --levels 1,8,32 --forms id,external (positive numbers, known forms)',
+  );
 }
 
 function readPath(customer: SeededLedger, form: Form): string {
-  return form === 'id' ? `/v1/customers/${customer.customerId}/credits` : `/v1/customers/external_customer_id/${customer.externalCustomerId}/credits`;
+  return form === 'id'
+    ? `/v1/customers/${customer.customerId}/credits`
+    : `/v1/customers/external_customer_id/${customer.externalCustomerId}/credits`;
 }
 
-async function closedLoop(baseUrl: string, customers: readonly SeededLedger[], form: Form, concurrency: number, runSeconds = seconds) {
+async function closedLoop(
+  baseUrl: string,
+  customers: readonly SeededLedger[],
+  form: Form,
+  concurrency: number,
+  runSeconds = seconds,
+) {
   const latencies: number[] = [];
   let failed = 0;
   const started = performance.now();
@@ -54,14 +79,27 @@ async function closedLoop(baseUrl: string, customers: readonly SeededLedger[], f
       while (performance.now() < deadline) {
         const customer = customers[Math.floor(Math.random() * customers.length)]!;
         const sent = performance.now();
-        const { status, text } = await getJson(`${baseUrl}${readPath(customer, form)}`, BENCH_API_KEY);
+        const { status, text } = await getJson(
+          `${baseUrl}${readPath(customer, form)}`,
+          BENCH_API_KEY,
+        );
         latencies.push(performance.now() - sent);
-        if (status !== 200 || (JSON.parse(text) as { data: unknown[] }).data.length !== shape.liveBlocks) failed += 1;
+        if (
+          status !== 200 ||
+          (JSON.parse(text) as { data: unknown[] }).data.length !== shape.liveBlocks
+        )
+          failed += 1;
       }
     }),
   );
   const elapsedSeconds = (performance.now() - started) / 1000;
-  return { form, concurrency, reads_per_second: Math.round(latencies.length / elapsedSeconds), failed, ...latencySummary(latencies) };
+  return {
+    form,
+    concurrency,
+    reads_per_second: Math.round(latencies.length / elapsedSeconds),
+    failed,
+    ...latencySummary(latencies),
+  };
 }
 
 function seed(): Promise<SeededLedger[]> {
@@ -77,7 +115,10 @@ async function main(): Promise<number> {
     `machine: ${(await import('node:os')).cpus().length} cores; ${customers.length} customers, each ${customers[0]?.entries} entries ` +
       `in ${customers[0]?.blocks} blocks (${shape.liveBlocks} live)`,
   );
-  const service = await startServiceProcess({ DATABASE_URL: databaseUrl, PARTITIONS: args.partitions });
+  const service = await startServiceProcess({
+    DATABASE_URL: databaseUrl,
+    PARTITIONS: args.partitions,
+  });
   const runs: Awaited<ReturnType<typeof closedLoop>>[] = [];
   try {
     // Warms the customer cache and the connection pool, as a running service would have.
@@ -96,7 +137,10 @@ async function main(): Promise<number> {
     await service.stop();
   }
   const failed = runs.reduce((sum, run) => sum + run.failed, 0);
-  const best = (form: Form) => runs.filter((run) => run.form === form).reduce((top, run) => Math.max(top, run.reads_per_second), 0);
+  const best = (form: Form) =>
+    runs
+      .filter((run) => run.form === form)
+      .reduce((top, run) => Math.max(top, run.reads_per_second), 0);
   printResult('balance-reads', {
     seconds,
     customers: customers.length,

@@ -8,15 +8,33 @@
  *   npm run bench:ingest -- --seconds 10 --customers 1000 --concurrency 16 --batches 1,100,500
  */
 import pg from 'pg';
-import { BENCH_API_KEY, parseArgs, percentile, postJson, printResult, recreateDatabase, rssMiB, startServiceProcess, type RunningService } from './benchSupport.ts';
+import {
+  BENCH_API_KEY,
+  parseArgs,
+  percentile,
+  postJson,
+  printResult,
+  recreateDatabase,
+  rssMiB,
+  startServiceProcess,
+  type RunningService,
+} from './benchSupport.ts';
 
 const batchSizesArg = process.argv.indexOf('--batches');
-const batchSizes = batchSizesArg > 0 ? (process.argv.splice(batchSizesArg, 2)[1] ?? '100').split(',').map(Number) : [1, 100, 500];
+const batchSizes =
+  batchSizesArg > 0
+    ? (process.argv.splice(batchSizesArg, 2)[1] ?? '100').split(',').map(Number)
+    : [1, 100, 500];
 const options = parseArgs({ seconds: 10, customers: 1000, concurrency: 16, partitions: 16 });
-const databaseUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/credits_bench_ingest';
+const databaseUrl =
+  process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/credits_bench_ingest';
 
 async function post(service: RunningService, path: string, body: unknown): Promise<any> {
-  const { status, text } = await postJson(`${service.baseUrl}${path}`, BENCH_API_KEY, JSON.stringify(body));
+  const { status, text } = await postJson(
+    `${service.baseUrl}${path}`,
+    BENCH_API_KEY,
+    JSON.stringify(body),
+  );
   if (status >= 300) throw new Error(`${path} answered ${status}: ${text}`);
   return JSON.parse(text);
 }
@@ -48,7 +66,13 @@ function batch(customers: string[], size: number): { events: unknown[]; keys: st
 }
 
 /** Closed loop: `concurrency` clients send batches back to back for `seconds`. */
-async function pushFlat(service: RunningService, customers: string[], size: number, seconds: number, concurrency: number): Promise<RunResult> {
+async function pushFlat(
+  service: RunningService,
+  customers: string[],
+  size: number,
+  seconds: number,
+  concurrency: number,
+): Promise<RunResult> {
   const sentAt = new Map<string, number>();
   const started = performance.now();
   const deadline = started + seconds * 1000;
@@ -66,7 +90,13 @@ async function pushFlat(service: RunningService, customers: string[], size: numb
 }
 
 /** Open loop: batches issued at a fixed event rate, whatever the answers' latency. */
-async function pushSteady(service: RunningService, customers: string[], size: number, eventsPerSecond: number, seconds: number): Promise<RunResult> {
+async function pushSteady(
+  service: RunningService,
+  customers: string[],
+  size: number,
+  eventsPerSecond: number,
+  seconds: number,
+): Promise<RunResult> {
   const sentAt = new Map<string, number>();
   const intervalMs = (1000 * size) / eventsPerSecond;
   const started = performance.now();
@@ -76,7 +106,11 @@ async function pushSteady(service: RunningService, customers: string[], size: nu
     if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
     const { events, keys } = batch(customers, size);
     const at = Date.now();
-    pending.push(post(service, '/v1/ingest', { events }).then(() => keys.forEach((key) => sentAt.set(key, at))));
+    pending.push(
+      post(service, '/v1/ingest', { events }).then(() =>
+        keys.forEach((key) => sentAt.set(key, at)),
+      ),
+    );
   }
   await Promise.all(pending);
   return { sent: sentAt.size, sentAt, seconds: (performance.now() - started) / 1000 };
@@ -85,7 +119,10 @@ async function pushSteady(service: RunningService, customers: string[], size: nu
 async function measureApplication(db: pg.Client, run: RunResult, startedAt: number) {
   const deadline = Date.now() + 120_000;
   for (;;) {
-    const { rows } = await db.query<{ count: string }>('select count(*) from events where applied_at >= $1', [new Date(startedAt)]);
+    const { rows } = await db.query<{ count: string }>(
+      'select count(*) from events where applied_at >= $1',
+      [new Date(startedAt)],
+    );
     if (Number(rows[0]?.count) >= run.sent || Date.now() > deadline) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -102,25 +139,48 @@ async function measureApplication(db: pg.Client, run: RunResult, startedAt: numb
     lastApplied = Math.max(lastApplied, applied);
   }
   lags.sort((a, b) => a - b);
-  return { applied: rows.length, appliedSeconds: (lastApplied - startedAt) / 1000, p50: percentile(lags, 50), p99: percentile(lags, 99) };
+  return {
+    applied: rows.length,
+    appliedSeconds: (lastApplied - startedAt) / 1000,
+    p50: percentile(lags, 50),
+    p99: percentile(lags, 99),
+  };
 }
 
 async function main(): Promise<void> {
   await recreateDatabase(databaseUrl);
-  const service = await startServiceProcess({ DATABASE_URL: databaseUrl, PARTITIONS: String(options.partitions), LOG_LEVEL: 'warn' });
+  const service = await startServiceProcess({
+    DATABASE_URL: databaseUrl,
+    PARTITIONS: String(options.partitions),
+    LOG_LEVEL: 'warn',
+  });
   const db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
   const rss: number[] = [];
   const sampler = setInterval(() => rss.push(rssMiB(service.process.pid ?? 0)), 1000);
   try {
-    await post(service, '/v1/usage_prices', { name: 'Tokens', event_name: 'tokens', item_id: 'llm', unit_amount: '0.001', quantity_property: 'tokens' });
+    await post(service, '/v1/usage_prices', {
+      name: 'Tokens',
+      event_name: 'tokens',
+      item_id: 'llm',
+      unit_amount: '0.001',
+      quantity_property: 'tokens',
+    });
     const customers: string[] = [];
     for (let index = 0; index < options.customers!; index += 1) {
-      const customer = await post(service, '/v1/customers', { name: `Bench ${index}`, email: `bench${index}@example.com` });
-      await post(service, `/v1/customers/${customer.id}/credits/ledger_entry`, { entry_type: 'increment', amount: 1_000_000 });
+      const customer = await post(service, '/v1/customers', {
+        name: `Bench ${index}`,
+        email: `bench${index}@example.com`,
+      });
+      await post(service, `/v1/customers/${customer.id}/credits/ledger_entry`, {
+        entry_type: 'increment',
+        amount: 1_000_000,
+      });
       customers.push(customer.id);
     }
-    console.log(`machine: ${(await import('node:os')).cpus().length} cores; ${options.customers} customers, ${options.partitions} partitions, ${options.concurrency} connections`);
+    console.log(
+      `machine: ${(await import('node:os')).cpus().length} cores; ${options.customers} customers, ${options.partitions} partitions, ${options.concurrency} connections`,
+    );
     let bestRate = 0;
     const batches: Record<string, unknown>[] = [];
     let steady: Record<string, unknown> | null = null;
@@ -149,11 +209,27 @@ async function main(): Promise<void> {
       const startedAt = Date.now();
       const run = await pushSteady(service, customers, 100, steadyRate, options.seconds!);
       const applied = await measureApplication(db, run, startedAt);
-      console.log(`steady ${steadyRate} events/s in batches of 100: applied ${applied.applied}/${run.sent}, lag p50 ${applied.p50} ms p99 ${applied.p99} ms`);
-      steady = { events_per_second: steadyRate, applied: applied.applied, sent: run.sent, lag_p50_ms: applied.p50, lag_p99_ms: applied.p99 };
+      console.log(
+        `steady ${steadyRate} events/s in batches of 100: applied ${applied.applied}/${run.sent}, lag p50 ${applied.p50} ms p99 ${applied.p99} ms`,
+      );
+      steady = {
+        events_per_second: steadyRate,
+        applied: applied.applied,
+        sent: run.sent,
+        lag_p50_ms: applied.p50,
+        lag_p99_ms: applied.p99,
+      };
     }
-    console.log(`service RSS: min ${Math.min(...rss).toFixed(0)} MiB, max ${Math.max(...rss).toFixed(0)} MiB over ${rss.length} s`);
-    printResult('ingest', { ...options, batches, steady, rss_min_mib: Math.round(Math.min(...rss)), rss_max_mib: Math.round(Math.max(...rss)) });
+    console.log(
+      `service RSS: min ${Math.min(...rss).toFixed(0)} MiB, max ${Math.max(...rss).toFixed(0)} MiB over ${rss.length} s`,
+    );
+    printResult('ingest', {
+      ...options,
+      batches,
+      steady,
+      rss_min_mib: Math.round(Math.min(...rss)),
+      rss_max_mib: Math.round(Math.max(...rss)),
+    });
   } finally {
     clearInterval(sampler);
     await db.end();

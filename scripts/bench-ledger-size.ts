@@ -14,15 +14,35 @@
  * (default 2) means cost grows with history, and the script exits 3 after printing its result.
  */
 import { newId } from '../worker/ids.ts';
-import { BENCH_API_KEY, getJson, latencySummary, parseArgs, postJson, printResult, startServiceProcess } from './benchSupport.ts';
+import {
+  BENCH_API_KEY,
+  getJson,
+  latencySummary,
+  parseArgs,
+  postJson,
+  printResult,
+  startServiceProcess,
+} from './benchSupport.ts';
 import { seedFreshDatabase, seedLedgers, type SeededLedger } from './seedLedger.ts';
 import { verifyDatabase } from './verify.ts';
 
-const options = parseArgs({ 'big-entries': 1_000_000, 'small-entries': 1_000, samples: 2000, warmup: 200, 'flat-ratio-max': 2, partitions: 16 });
-const databaseUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/credits_bench_size';
+const options = parseArgs({
+  'big-entries': 1_000_000,
+  'small-entries': 1_000,
+  samples: 2000,
+  warmup: 200,
+  'flat-ratio-max': 2,
+  partitions: 16,
+});
+const databaseUrl =
+  process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/credits_bench_size';
 const ENTRIES_PER_BLOCK = 100;
 const LIVE_BLOCKS = 3;
-const DECREMENT_BODY = JSON.stringify({ entry_type: 'decrement', amount: 0.01, description: 'ledger-size bench' });
+const DECREMENT_BODY = JSON.stringify({
+  entry_type: 'decrement',
+  amount: 0.01,
+  description: 'ledger-size bench',
+});
 
 type Operation = 'decrement' | 'balance_read' | 'ledger_page';
 
@@ -30,16 +50,29 @@ async function timed(operation: Operation, baseUrl: string, customerId: string):
   const started = performance.now();
   const { status, text } =
     operation === 'decrement'
-      ? await postJson(`${baseUrl}/v1/customers/${customerId}/credits/ledger_entry`, BENCH_API_KEY, DECREMENT_BODY)
-      : await getJson(`${baseUrl}/v1/customers/${customerId}/credits${operation === 'ledger_page' ? '/ledger?limit=20' : ''}`, BENCH_API_KEY);
+      ? await postJson(
+          `${baseUrl}/v1/customers/${customerId}/credits/ledger_entry`,
+          BENCH_API_KEY,
+          DECREMENT_BODY,
+        )
+      : await getJson(
+          `${baseUrl}/v1/customers/${customerId}/credits${operation === 'ledger_page' ? '/ledger?limit=20' : ''}`,
+          BENCH_API_KEY,
+        );
   const elapsed = performance.now() - started;
   const expected = operation === 'decrement' ? 201 : 200;
-  if (status !== expected) throw new Error(`${operation} for ${customerId} answered ${status}: ${text.slice(0, 300)}`);
+  if (status !== expected)
+    throw new Error(`${operation} for ${customerId} answered ${status}: ${text.slice(0, 300)}`);
   return elapsed;
 }
 
 /** Alternates small and big, one request at a time; returns the counted latencies of each. */
-async function measure(operation: Operation, baseUrl: string, small: string, big: string): Promise<{ small: number[]; big: number[] }> {
+async function measure(
+  operation: Operation,
+  baseUrl: string,
+  small: string,
+  big: string,
+): Promise<{ small: number[]; big: number[] }> {
   const latencies = { small: [] as number[], big: [] as number[] };
   for (let index = 0; index < options.warmup! + options.samples!; index += 1) {
     const smallMs = await timed(operation, baseUrl, small);
@@ -56,9 +89,20 @@ async function seed(): Promise<{ small: SeededLedger; big: SeededLedger; seedSec
   const started = performance.now();
   const [small, big] = await seedFreshDatabase(databaseUrl, async (client) => {
     const now = new Date();
-    const blocksFor = (entries: number) => Math.max(1, Math.round((entries - LIVE_BLOCKS) / ENTRIES_PER_BLOCK));
-    const [small] = await seedLedgers(client, [newId()], { historyBlocks: blocksFor(options['small-entries']!), entriesPerBlock: ENTRIES_PER_BLOCK, liveBlocks: LIVE_BLOCKS, now });
-    const [big] = await seedLedgers(client, [newId()], { historyBlocks: blocksFor(options['big-entries']!), entriesPerBlock: ENTRIES_PER_BLOCK, liveBlocks: LIVE_BLOCKS, now });
+    const blocksFor = (entries: number) =>
+      Math.max(1, Math.round((entries - LIVE_BLOCKS) / ENTRIES_PER_BLOCK));
+    const [small] = await seedLedgers(client, [newId()], {
+      historyBlocks: blocksFor(options['small-entries']!),
+      entriesPerBlock: ENTRIES_PER_BLOCK,
+      liveBlocks: LIVE_BLOCKS,
+      now,
+    });
+    const [big] = await seedLedgers(client, [newId()], {
+      historyBlocks: blocksFor(options['big-entries']!),
+      entriesPerBlock: ENTRIES_PER_BLOCK,
+      liveBlocks: LIVE_BLOCKS,
+      now,
+    });
     return [small, big];
   });
   return { small: small!, big: big!, seedSeconds: (performance.now() - started) / 1000 };
@@ -66,7 +110,10 @@ async function seed(): Promise<{ small: SeededLedger; big: SeededLedger; seedSec
 
 async function verified(when: string): Promise<{ ledgers: number; entries: number }> {
   const result = await verifyDatabase(databaseUrl);
-  if (!result.ok) throw new Error(`the database fails verify ${when}: ${result.violations.slice(0, 3).join('; ')}`);
+  if (!result.ok)
+    throw new Error(
+      `the database fails verify ${when}: ${result.violations.slice(0, 3).join('; ')}`,
+    );
   console.log(`verify ${when}: ${result.ledgers} ledgers, ${result.entries} entries: ok`);
   return { ledgers: result.ledgers, entries: result.entries };
 }
@@ -75,9 +122,14 @@ const ratio = (big: number, small: number) => Math.round((big / small) * 100) / 
 
 async function main(): Promise<number> {
   const { small, big, seedSeconds } = await seed();
-  console.log(`seeded ${small.entries} and ${big.entries} entries (${small.blocks} and ${big.blocks} blocks) in ${seedSeconds.toFixed(1)} s`);
+  console.log(
+    `seeded ${small.entries} and ${big.entries} entries (${small.blocks} and ${big.blocks} blocks) in ${seedSeconds.toFixed(1)} s`,
+  );
   const beforeCounts = await verified('after seeding');
-  const service = await startServiceProcess({ DATABASE_URL: databaseUrl, PARTITIONS: String(options.partitions) });
+  const service = await startServiceProcess({
+    DATABASE_URL: databaseUrl,
+    PARTITIONS: String(options.partitions),
+  });
   const operations: Record<string, unknown> = {};
   let flat = true;
   try {
@@ -85,7 +137,10 @@ async function main(): Promise<number> {
       const latencies = await measure(operation, service.baseUrl, small.customerId, big.customerId);
       const smallSummary = latencySummary(latencies.small);
       const bigSummary = latencySummary(latencies.big);
-      const ratios = { p50_ratio: ratio(bigSummary.p50_ms, smallSummary.p50_ms), p99_ratio: ratio(bigSummary.p99_ms, smallSummary.p99_ms) };
+      const ratios = {
+        p50_ratio: ratio(bigSummary.p50_ms, smallSummary.p50_ms),
+        p99_ratio: ratio(bigSummary.p99_ms, smallSummary.p99_ms),
+      };
       if (ratios.p50_ratio > options['flat-ratio-max']!) flat = false;
       operations[operation] = { small: smallSummary, big: bigSummary, ...ratios };
       console.log(
@@ -108,7 +163,8 @@ async function main(): Promise<number> {
     flat_ratio_max: options['flat-ratio-max'],
     flat,
   });
-  if (!flat) console.log(`cost grows with the ledger: a p50 ratio exceeds ${options['flat-ratio-max']}`);
+  if (!flat)
+    console.log(`cost grows with the ledger: a p50 ratio exceeds ${options['flat-ratio-max']}`);
   return flat ? 0 : 3;
 }
 

@@ -8,12 +8,31 @@
  * Each run starts from an empty database (BENCH_DATABASE_URL, default credits_bench), so that
  * runs are comparable. The last line is the figures as JSON (`BENCH_RESULT`, for npm run bench:report).
  */
-import { BENCH_API_KEY, parseArgs, percentile, postJson, printResult, recreateDatabase, startServiceProcess } from './benchSupport.ts';
+import {
+  BENCH_API_KEY,
+  parseArgs,
+  percentile,
+  postJson,
+  printResult,
+  recreateDatabase,
+  startServiceProcess,
+} from './benchSupport.ts';
 
-const options = parseArgs({ seconds: 10, concurrency: 128, rate: 200, customers: 200, partitions: 16 });
-const databaseUrl = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/credits_bench';
+const options = parseArgs({
+  seconds: 10,
+  concurrency: 128,
+  rate: 200,
+  customers: 200,
+  partitions: 16,
+});
+const databaseUrl =
+  process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/credits_bench';
 
-async function post(baseUrl: string, path: string, body: unknown): Promise<{ status: number; json: any }> {
+async function post(
+  baseUrl: string,
+  path: string,
+  body: unknown,
+): Promise<{ status: number; json: any }> {
   const { status, text } = await postJson(`${baseUrl}${path}`, BENCH_API_KEY, JSON.stringify(body));
   return { status, json: JSON.parse(text) };
 }
@@ -24,7 +43,10 @@ interface Sample {
 }
 
 async function write(baseUrl: string, customerId: string, sequence: number): Promise<Sample> {
-  const body = sequence % 2 === 0 ? { entry_type: 'decrement', amount: 1.5 } : { entry_type: 'increment', amount: 1.5 };
+  const body =
+    sequence % 2 === 0
+      ? { entry_type: 'decrement', amount: 1.5 }
+      : { entry_type: 'increment', amount: 1.5 };
   const started = performance.now();
   const { status } = await post(baseUrl, `/v1/customers/${customerId}/credits/ledger_entry`, body);
   return { latencyMs: performance.now() - started, ok: status === 201 };
@@ -71,7 +93,11 @@ async function closedLoop(baseUrl: string, customers: string[]): Promise<Figures
       }
     }),
   );
-  return report(`closed loop, ${options.concurrency} concurrent`, samples, (performance.now() - started) / 1000);
+  return report(
+    `closed loop, ${options.concurrency} concurrent`,
+    samples,
+    (performance.now() - started) / 1000,
+  );
 }
 
 async function openLoop(baseUrl: string, customers: string[]): Promise<Figures> {
@@ -86,23 +112,42 @@ async function openLoop(baseUrl: string, customers: string[]): Promise<Figures> 
     pending.push(write(baseUrl, customers[index % customers.length]!, index));
   }
   const samples = await Promise.all(pending);
-  return report(`open loop at ${options.rate} writes/s`, samples, (performance.now() - started) / 1000);
+  return report(
+    `open loop at ${options.rate} writes/s`,
+    samples,
+    (performance.now() - started) / 1000,
+  );
 }
 
 async function main(): Promise<void> {
   await recreateDatabase(databaseUrl);
-  const service = await startServiceProcess({ DATABASE_URL: databaseUrl, PARTITIONS: String(options.partitions) });
+  const service = await startServiceProcess({
+    DATABASE_URL: databaseUrl,
+    PARTITIONS: String(options.partitions),
+  });
   try {
     const customers: string[] = [];
     for (let index = 0; index < options.customers!; index += 1) {
-      const { json } = await post(service.baseUrl, '/v1/customers', { name: `Bench ${index}`, email: `bench${index}@example.com` });
+      const { json } = await post(service.baseUrl, '/v1/customers', {
+        name: `Bench ${index}`,
+        email: `bench${index}@example.com`,
+      });
       customers.push(json.id);
-      await post(service.baseUrl, `/v1/customers/${json.id}/credits/ledger_entry`, { entry_type: 'increment', amount: 1_000_000 });
+      await post(service.baseUrl, `/v1/customers/${json.id}/credits/ledger_entry`, {
+        entry_type: 'increment',
+        amount: 1_000_000,
+      });
     }
-    console.log(`machine: ${(await import('node:os')).cpus().length} cores; ${options.customers} customers, ${options.partitions} partitions`);
+    console.log(
+      `machine: ${(await import('node:os')).cpus().length} cores; ${options.customers} customers, ${options.partitions} partitions`,
+    );
     const closed = await closedLoop(service.baseUrl, customers);
     const open = await openLoop(service.baseUrl, customers);
-    printResult('ledger-writes', { ...options, closed_loop: closed, open_loop: { rate: options.rate, ...open } });
+    printResult('ledger-writes', {
+      ...options,
+      closed_loop: closed,
+      open_loop: { rate: options.rate, ...open },
+    });
   } finally {
     await service.stop();
   }

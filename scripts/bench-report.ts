@@ -25,7 +25,8 @@ import { parseResult } from './benchSupport.ts';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const RESULTS_DIR = `${ROOT}bench-results`;
 const REPORT_PATH = `${ROOT}BENCHMARKS.md`;
-const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const DATABASE_URL =
+  process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 interface BenchSpec {
@@ -42,28 +43,40 @@ const BENCHES: readonly BenchSpec[] = [
     name: 'ingest',
     npmScript: 'bench:ingest',
     script: 'scripts/bench-ingest.ts',
-    args: { full: ['--seconds', '10', '--customers', '1000', '--batches', '1,100,500'], quick: ['--seconds', '3', '--customers', '100', '--batches', '1,100'] },
+    args: {
+      full: ['--seconds', '10', '--customers', '1000', '--batches', '1,100,500'],
+      quick: ['--seconds', '3', '--customers', '100', '--batches', '1,100'],
+    },
     timeoutMinutes: { full: 15, quick: 5 },
   },
   {
     name: 'ledger-writes',
     npmScript: 'bench:ledger',
     script: 'scripts/bench-ledger-writes.ts',
-    args: { full: ['--seconds', '10', '--concurrency', '128', '--rate', '200', '--customers', '200'], quick: ['--seconds', '3', '--concurrency', '64', '--rate', '100', '--customers', '50'] },
+    args: {
+      full: ['--seconds', '10', '--concurrency', '128', '--rate', '200', '--customers', '200'],
+      quick: ['--seconds', '3', '--concurrency', '64', '--rate', '100', '--customers', '50'],
+    },
     timeoutMinutes: { full: 10, quick: 5 },
   },
   {
     name: 'balance-reads',
     npmScript: 'bench:reads',
     script: 'scripts/bench-balance-reads.ts',
-    args: { full: ['--seconds', '10', '--customers', '1000', '--levels', '1,8,32,128'], quick: ['--seconds', '2', '--customers', '200', '--levels', '1,16,64'] },
+    args: {
+      full: ['--seconds', '10', '--customers', '1000', '--levels', '1,8,32,128'],
+      quick: ['--seconds', '2', '--customers', '200', '--levels', '1,16,64'],
+    },
     timeoutMinutes: { full: 10, quick: 5 },
   },
   {
     name: 'ledger-size',
     npmScript: 'bench:ledger-size',
     script: 'scripts/bench-ledger-size.ts',
-    args: { full: ['--big-entries', '1000000', '--samples', '2000'], quick: ['--big-entries', '100000', '--samples', '200', '--warmup', '50'] },
+    args: {
+      full: ['--big-entries', '1000000', '--samples', '2000'],
+      quick: ['--big-entries', '100000', '--samples', '200', '--warmup', '50'],
+    },
     timeoutMinutes: { full: 20, quick: 5 },
   },
 ];
@@ -72,7 +85,10 @@ const SOAK: BenchSpec = {
   name: 'soak',
   npmScript: 'soak',
   script: 'scripts/soak.ts',
-  args: { full: ['--minutes', '10', '--rate', '3500'], quick: ['--minutes', '1', '--rate', '1000', '--customers', '100', '--warmup-seconds', '20'] },
+  args: {
+    full: ['--minutes', '10', '--rate', '3500'],
+    quick: ['--minutes', '1', '--rate', '1000', '--customers', '100', '--warmup-seconds', '20'],
+  },
   timeoutMinutes: { full: 20, quick: 5 },
 };
 
@@ -85,8 +101,10 @@ const HOSTED = {
   // limit (they ask to be told before volume grows tenfold) and document test mode at about
   // 2,000 events/min and 10 requests/s.
   orbIngest: 'Orb: about 1,000 events/s per account (brief; test mode ~33/s)',
-  orbReads: 'Orb: about 10 balance reads/s per account (brief; test mode ~10 req/s); Lago: 50 req/s per organization',
-  lagoBalance: 'Lago: a wallet\u2019s ongoing balance is refreshed every 5 minutes (real time is a paid add-on)',
+  orbReads:
+    'Orb: about 10 balance reads/s per account (brief; test mode ~10 req/s); Lago: 50 req/s per organization',
+  lagoBalance:
+    'Lago: a wallet\u2019s ongoing balance is refreshed every 5 minutes (real time is a paid add-on)',
 } as const;
 
 interface BenchOutcome {
@@ -106,7 +124,11 @@ function run(spec: BenchSpec, quick: boolean): Promise<BenchOutcome> {
   console.log(`\n== ${spec.name}: ${command}`);
   const started = performance.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [`${ROOT}${spec.script}`, ...args], { cwd: ROOT, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [`${ROOT}${spec.script}`, ...args], {
+      cwd: ROOT,
+      env: process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     const collect = (chunk: Buffer, to: NodeJS.WriteStream) => {
       output += chunk.toString('utf8');
@@ -115,10 +137,13 @@ function run(spec: BenchSpec, quick: boolean): Promise<BenchOutcome> {
     child.stdout.on('data', (chunk: Buffer) => collect(chunk, process.stdout));
     child.stderr.on('data', (chunk: Buffer) => collect(chunk, process.stderr));
     let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGTERM');
-    }, (quick ? spec.timeoutMinutes.quick : spec.timeoutMinutes.full) * 60_000);
+    const timer = setTimeout(
+      () => {
+        timedOut = true;
+        child.kill('SIGTERM');
+      },
+      (quick ? spec.timeoutMinutes.quick : spec.timeoutMinutes.full) * 60_000,
+    );
     child.on('close', (exitCode) => {
       clearTimeout(timer);
       writeFileSync(`${RESULTS_DIR}/${spec.name}.log`, output);
@@ -129,20 +154,35 @@ function run(spec: BenchSpec, quick: boolean): Promise<BenchOutcome> {
         result = undefined;
       }
       // Exit 3: the benchmark ran and printed its result, but a figure broke its bound.
-      const status = exitCode === 0 && result ? 'ok' : exitCode === 3 && result ? 'bound exceeded' : 'failed';
+      const status =
+        exitCode === 0 && result ? 'ok' : exitCode === 3 && result ? 'bound exceeded' : 'failed';
       const tail = output.trim().split('\n').slice(-12).join('\n');
-      resolve({ spec, command, exitCode, timedOut, seconds: (performance.now() - started) / 1000, result, status, tail });
+      resolve({
+        spec,
+        command,
+        exitCode,
+        timedOut,
+        seconds: (performance.now() - started) / 1000,
+        result,
+        status,
+        tail,
+      });
     });
   });
 }
 
 async function machine(): Promise<Record<string, string>> {
-  const cpuModel = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? os.cpus()[0]?.model ?? 'unknown';
+  const cpuModel =
+    /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ??
+    os.cpus()[0]?.model ??
+    'unknown';
   let postgres = 'unreachable';
   const client = new pg.Client({ connectionString: DATABASE_URL });
   try {
     await client.connect();
-    postgres = (await client.query<{ server_version: string }>('show server_version')).rows[0]?.server_version ?? 'unknown';
+    postgres =
+      (await client.query<{ server_version: string }>('show server_version')).rows[0]
+        ?.server_version ?? 'unknown';
   } catch {
     // reported as unreachable
   } finally {
@@ -167,13 +207,19 @@ async function machine(): Promise<Record<string, string>> {
     node: process.version,
     postgres,
     redis,
-    loadAverage: os.loadavg().map((value) => value.toFixed(2)).join(' '),
+    loadAverage: os
+      .loadavg()
+      .map((value) => value.toFixed(2))
+      .join(' '),
   };
 }
 
 async function commit(): Promise<string> {
   return new Promise((resolve) => {
-    const child = spawn('git', ['describe', '--always', '--dirty'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn('git', ['describe', '--always', '--dirty'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     let text = '';
     child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
     child.on('close', () => resolve(text.trim() || 'unknown'));
@@ -181,14 +227,22 @@ async function commit(): Promise<string> {
   });
 }
 
-const n = (value: unknown, digits = 0) => (typeof value === 'number' && Number.isFinite(value) ? value.toLocaleString('en-US', { maximumFractionDigits: digits }) : '–');
+const n = (value: unknown, digits = 0) =>
+  typeof value === 'number' && Number.isFinite(value)
+    ? value.toLocaleString('en-US', { maximumFractionDigits: digits })
+    : '–';
 
 /** The summary table: one row per figure, ours beside the hosted products' published limits. */
 function figureRows(outcomes: Map<string, BenchOutcome>): string[][] {
   const rows: string[][] = [];
   const failedRow = (name: string, what: string) => {
     const outcome = outcomes.get(name);
-    if (outcome && outcome.status === 'failed') rows.push([what, `**${name} failed** (exit ${outcome.exitCode ?? 'none'}${outcome.timedOut ? ', timed out' : ''})`, '']);
+    if (outcome && outcome.status === 'failed')
+      rows.push([
+        what,
+        `**${name} failed** (exit ${outcome.exitCode ?? 'none'}${outcome.timedOut ? ', timed out' : ''})`,
+        '',
+      ]);
     return !outcome?.result;
   };
   if (!failedRow('ingest', 'usage ingest')) {
@@ -200,30 +254,59 @@ function figureRows(outcomes: Map<string, BenchOutcome>): string[][] {
         batch.batch_size === 100 ? HOSTED.orbIngest : '',
       ]);
     }
-    if (r.steady) rows.push([`usage, steady at ${n(r.steady.events_per_second)} events/s`, `lag p50 ${n(r.steady.lag_p50_ms)} ms, p99 ${n(r.steady.lag_p99_ms)} ms`, HOSTED.lagoBalance]);
-    rows.push(['service RSS during the usage runs', `${n(r.rss_min_mib)}–${n(r.rss_max_mib)} MiB`, '']);
+    if (r.steady)
+      rows.push([
+        `usage, steady at ${n(r.steady.events_per_second)} events/s`,
+        `lag p50 ${n(r.steady.lag_p50_ms)} ms, p99 ${n(r.steady.lag_p99_ms)} ms`,
+        HOSTED.lagoBalance,
+      ]);
+    rows.push([
+      'service RSS during the usage runs',
+      `${n(r.rss_min_mib)}–${n(r.rss_max_mib)} MiB`,
+      '',
+    ]);
   }
   if (!failedRow('ledger-writes', 'sync ledger writes')) {
     const r = outcomes.get('ledger-writes')!.result!;
-    rows.push([`sync ledger writes, max (closed loop, ${r.concurrency} clients)`, `${n(r.closed_loop.writes_per_second)} writes/s, p99 ${n(r.closed_loop.p99_ms, 1)} ms`, '']);
-    rows.push([`sync ledger writes at ${r.open_loop.rate}/s`, `p50 ${n(r.open_loop.p50_ms, 1)} ms, p99 ${n(r.open_loop.p99_ms, 1)} ms`, '']);
+    rows.push([
+      `sync ledger writes, max (closed loop, ${r.concurrency} clients)`,
+      `${n(r.closed_loop.writes_per_second)} writes/s, p99 ${n(r.closed_loop.p99_ms, 1)} ms`,
+      '',
+    ]);
+    rows.push([
+      `sync ledger writes at ${r.open_loop.rate}/s`,
+      `p50 ${n(r.open_loop.p50_ms, 1)} ms, p99 ${n(r.open_loop.p99_ms, 1)} ms`,
+      '',
+    ]);
   }
   if (!failedRow('balance-reads', 'balance reads')) {
     const r = outcomes.get('balance-reads')!.result!;
     const runs = r.runs as any[];
-    const best = runs.filter((run) => run.form === 'id').sort((a, b) => b.reads_per_second - a.reads_per_second)[0];
+    const best = runs
+      .filter((run) => run.form === 'id')
+      .sort((a, b) => b.reads_per_second - a.reads_per_second)[0];
     const single = runs.find((run) => run.form === 'id' && run.concurrency === 1);
     rows.push([
       `balance reads (GET .../credits), max`,
       `${n(r.max_reads_per_second)} reads/s at ${best?.concurrency} clients (p50 ${n(best?.p50_ms, 1)} ms, p99 ${n(best?.p99_ms, 1)} ms)` +
-        (r.max_reads_per_second_external_id ? `; by external id ${n(r.max_reads_per_second_external_id)} reads/s` : ''),
+        (r.max_reads_per_second_external_id
+          ? `; by external id ${n(r.max_reads_per_second_external_id)} reads/s`
+          : ''),
       HOSTED.orbReads,
     ]);
-    if (single) rows.push(['balance read, one client', `p50 ${n(single.p50_ms, 1)} ms, p99 ${n(single.p99_ms, 1)} ms`, '']);
+    if (single)
+      rows.push([
+        'balance read, one client',
+        `p50 ${n(single.p50_ms, 1)} ms, p99 ${n(single.p99_ms, 1)} ms`,
+        '',
+      ]);
   }
   if (!failedRow('ledger-size', 'ledger size')) {
     const r = outcomes.get('ledger-size')!.result!;
-    for (const [operation, label] of [['decrement', 'sync decrement'], ['balance_read', 'balance read']] as const) {
+    for (const [operation, label] of [
+      ['decrement', 'sync decrement'],
+      ['balance_read', 'balance read'],
+    ] as const) {
       const o = r.operations[operation];
       rows.push([
         `${label}: ${n(r.small_entries)} vs ${n(r.big_entries)} entries`,
@@ -235,7 +318,9 @@ function figureRows(outcomes: Map<string, BenchOutcome>): string[][] {
   const soak = outcomes.get('soak');
   if (soak && !failedRow('soak', 'soak')) {
     const r = soak.result!;
-    const slopes = Object.entries(r.rss_slope_mib_per_minute as Record<string, number>).map(([name, value]) => `${name} ${value} MiB/min`).join(', ');
+    const slopes = Object.entries(r.rss_slope_mib_per_minute as Record<string, number>)
+      .map(([name, value]) => `${name} ${value} MiB/min`)
+      .join(', ');
     rows.push([
       `soak: ${n(r.minutes, 1)} min at ${n(r.events_per_second)} events/s`,
       `${r.ok ? 'passed' : `**failed**: ${(r.failures as string[]).join('; ')}`}; RSS slope ${slopes}; max depth ${n(r.queue_depth_max)} jobs; lag p99 ${n(r.lag_p99_ms)} ms`,
@@ -247,14 +332,30 @@ function figureRows(outcomes: Map<string, BenchOutcome>): string[][] {
 
 function table(header: string[], rows: string[][]): string {
   const escape = (cell: string) => cell.replaceAll('|', '\\|');
-  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.map(escape).join(' | ')} |`)].join('\n');
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map((row) => `| ${row.map(escape).join(' | ')} |`),
+  ].join('\n');
 }
 
 function details(outcome: BenchOutcome): string {
-  const lines = [`### ${outcome.spec.name}`, '', `\`${outcome.command}\` — ${outcome.status}, ${outcome.seconds.toFixed(0)} s`, ''];
+  const lines = [
+    `### ${outcome.spec.name}`,
+    '',
+    `\`${outcome.command}\` — ${outcome.status}, ${outcome.seconds.toFixed(0)} s`,
+    '',
+  ];
   const r = outcome.result;
   if (outcome.status === 'failed') {
-    lines.push(`Exit code ${outcome.exitCode ?? 'none'}${outcome.timedOut ? ' (killed at its time limit)' : ''}${r ? '' : ', no result line'}. Last lines of its output:`, '', '```', outcome.tail, '```', '');
+    lines.push(
+      `Exit code ${outcome.exitCode ?? 'none'}${outcome.timedOut ? ' (killed at its time limit)' : ''}${r ? '' : ', no result line'}. Last lines of its output:`,
+      '',
+      '```',
+      outcome.tail,
+      '```',
+      '',
+    );
   }
   if (!r) return lines.join('\n');
   switch (outcome.spec.name) {
@@ -264,7 +365,15 @@ function details(outcome: BenchOutcome): string {
         '',
         table(
           ['form', 'clients', 'reads/s', 'p50 ms', 'p99 ms', 'max ms', 'failed'],
-          (r.runs as any[]).map((run) => [run.form, String(run.concurrency), n(run.reads_per_second), n(run.p50_ms, 1), n(run.p99_ms, 1), n(run.max_ms, 1), String(run.failed)]),
+          (r.runs as any[]).map((run) => [
+            run.form,
+            String(run.concurrency),
+            n(run.reads_per_second),
+            n(run.p50_ms, 1),
+            n(run.p99_ms, 1),
+            n(run.max_ms, 1),
+            String(run.failed),
+          ]),
         ),
       );
       break;
@@ -274,7 +383,15 @@ function details(outcome: BenchOutcome): string {
           `${n(r.samples)} requests per size and operation, alternating between the two customers. Flat (p50 ratio ≤ ${r.flat_ratio_max}): ${r.flat ? 'yes' : '**no**'}.`,
         '',
         table(
-          ['operation', `p50 ms, ${n(r.small_entries)}`, `p99 ms, ${n(r.small_entries)}`, `p50 ms, ${n(r.big_entries)}`, `p99 ms, ${n(r.big_entries)}`, 'ratio p50', 'ratio p99'],
+          [
+            'operation',
+            `p50 ms, ${n(r.small_entries)}`,
+            `p99 ms, ${n(r.small_entries)}`,
+            `p50 ms, ${n(r.big_entries)}`,
+            `p99 ms, ${n(r.big_entries)}`,
+            'ratio p50',
+            'ratio p99',
+          ],
           Object.entries(r.operations as Record<string, any>).map(([operation, o]) => [
             operation,
             n(o.small.p50_ms, 1),
@@ -293,7 +410,14 @@ function details(outcome: BenchOutcome): string {
           `(p99 ${n(r.sync_writes.p99_ms, 1)} ms), async ${n(r.async_writes.accepted)}/${n(r.async_writes.sent)} accepted. Lag p50 ${n(r.lag_p50_ms)} ms, p99 ${n(r.lag_p99_ms)} ms, max ${n(r.lag_max_ms)} ms.`,
         '',
         table(
-          ['t (s)', ...Object.keys(r.rss_max_mib).map((name) => `${name} RSS MiB`), 'queue depth', 'applied', 'lag p50 ms', 'lag p99 ms'],
+          [
+            't (s)',
+            ...Object.keys(r.rss_max_mib).map((name) => `${name} RSS MiB`),
+            'queue depth',
+            'applied',
+            'lag p50 ms',
+            'lag p99 ms',
+          ],
           (r.samples as any[]).map((sample) => [
             n(sample.t_seconds),
             ...Object.values(sample.rss_mib as Record<string, number>).map((value) => n(value)),
@@ -310,7 +434,14 @@ function details(outcome: BenchOutcome): string {
         `${n(r.customers)} customers, ${r.concurrency} connections, ${r.seconds} s per batch size; lag is from sending to the event's \`applied_at\`.`,
         '',
         table(
-          ['batch', 'accepted events/s', 'applied events/s', 'applied/sent', 'lag p50 ms', 'lag p99 ms'],
+          [
+            'batch',
+            'accepted events/s',
+            'applied events/s',
+            'applied/sent',
+            'lag p50 ms',
+            'lag p99 ms',
+          ],
           (r.batches as any[]).map((batch) => [
             String(batch.batch_size),
             n(batch.accepted_events_per_second),
@@ -335,7 +466,15 @@ function details(outcome: BenchOutcome): string {
           [
             [`closed loop, ${r.concurrency} clients`, r.closed_loop],
             [`open loop at ${r.open_loop.rate}/s`, r.open_loop],
-          ].map(([phase, f]: any[]) => [phase, n(f.writes), n(f.writes_per_second), n(f.p50_ms, 1), n(f.p99_ms, 1), n(f.max_ms, 1), String(f.failed)]),
+          ].map(([phase, f]: any[]) => [
+            phase,
+            n(f.writes),
+            n(f.writes_per_second),
+            n(f.p50_ms, 1),
+            n(f.p99_ms, 1),
+            n(f.max_ms, 1),
+            String(f.failed),
+          ]),
         ),
       );
       break;
@@ -346,32 +485,48 @@ function details(outcome: BenchOutcome): string {
   return lines.join('\n');
 }
 
-function render(quick: boolean, withSoak: boolean, host: Record<string, string>, revision: string, outcomes: BenchOutcome[]): string {
+function render(
+  quick: boolean,
+  withSoak: boolean,
+  host: Record<string, string>,
+  revision: string,
+  outcomes: BenchOutcome[],
+): string {
   const byName = new Map(outcomes.map((outcome) => [outcome.spec.name, outcome]));
   const failed = outcomes.filter((outcome) => outcome.status !== 'ok');
   return [
     '# Benchmarks',
     '',
-    ...(quick ? ['> **Quick run** (`--quick`): short durations and small data, to check that the benchmarks run. Not figures to quote.', ''] : []),
+    ...(quick
+      ? [
+          '> **Quick run** (`--quick`): short durations and small data, to check that the benchmarks run. Not figures to quote.',
+          '',
+        ]
+      : []),
     `Generated by \`npm run bench:report${quick || withSoak ? ' --' : ''}${quick ? ' --quick' : ''}${withSoak ? ' --with-soak' : ''}\` on ${new Date().toISOString()}, commit ${revision}.`,
     'Each benchmark starts the service as its own process(es) on a fresh database and drives it over 127.0.0.1 from a second',
     'process on the same machine, so the load generator\u2019s CPU is taken from the service.',
     '',
     '## Machine',
     '',
-    table(['', ''], [
-      ['CPU', `${host.cpu} (${host.cores} cores)`],
-      ['RAM', host.ram!],
-      ['OS', host.os!],
-      ['Node', host.node!],
-      ['PostgreSQL', host.postgres!],
-      ['Redis', host.redis!],
-      ['load average at the start', host.loadAverage!],
-    ]),
+    table(
+      ['', ''],
+      [
+        ['CPU', `${host.cpu} (${host.cores} cores)`],
+        ['RAM', host.ram!],
+        ['OS', host.os!],
+        ['Node', host.node!],
+        ['PostgreSQL', host.postgres!],
+        ['Redis', host.redis!],
+        ['load average at the start', host.loadAverage!],
+      ],
+    ),
     '',
     '## Figures',
     '',
-    failed.length ? `**${failed.map((outcome) => `${outcome.spec.name} ${outcome.status}`).join(', ')}**: see the sections below.\n` : '',
+    failed.length
+      ? `**${failed.map((outcome) => `${outcome.spec.name} ${outcome.status}`).join(', ')}**: see the sections below.\n`
+      : '',
     table(['what', 'this service', 'hosted products, as published'], figureRows(byName)),
     '',
     'Hosted figures are the limits those products publish for their hosted APIs (rate limits, refresh periods), not',
@@ -398,14 +553,26 @@ function render(quick: boolean, withSoak: boolean, host: Record<string, string>,
  * the ingest bench's own steady run uses); at 3,500 events/s when the ingest bench failed.
  */
 function soakAtHalfTheMaximum(outcomes: readonly BenchOutcome[]): BenchSpec {
-  const measured = outcomes.find((outcome) => outcome.spec.name === 'ingest')?.result?.steady?.events_per_second;
+  const measured = outcomes.find((outcome) => outcome.spec.name === 'ingest')?.result?.steady
+    ?.events_per_second;
   if (typeof measured !== 'number' || measured <= 0) return SOAK;
   const rate = String(Math.round(measured / 100) * 100);
-  return { ...SOAK, args: { ...SOAK.args, full: SOAK.args.full.map((arg, index, all) => (all[index - 1] === '--rate' ? rate : arg)) } };
+  return {
+    ...SOAK,
+    args: {
+      ...SOAK.args,
+      full: SOAK.args.full.map((arg, index, all) => (all[index - 1] === '--rate' ? rate : arg)),
+    },
+  };
 }
 
 async function main(): Promise<number> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, 'with-soak': { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      'with-soak': { type: 'boolean', default: false },
+    },
+  });
   const quick = values.quick ?? false;
   const withSoak = values['with-soak'] ?? false;
   mkdirSync(RESULTS_DIR, { recursive: true });
@@ -416,7 +583,10 @@ async function main(): Promise<number> {
   if (withSoak) outcomes.push(await run(quick ? SOAK : soakAtHalfTheMaximum(outcomes), quick));
   writeFileSync(REPORT_PATH, render(quick, withSoak, host, revision, outcomes));
   console.log(`\nwrote ${REPORT_PATH}`);
-  for (const outcome of outcomes) console.log(`${outcome.spec.name.padEnd(14)} ${outcome.status} (${outcome.seconds.toFixed(0)} s)`);
+  for (const outcome of outcomes)
+    console.log(
+      `${outcome.spec.name.padEnd(14)} ${outcome.status} (${outcome.seconds.toFixed(0)} s)`,
+    );
   return outcomes.every((outcome) => outcome.status === 'ok') ? 0 : 1;
 }
 

@@ -53,7 +53,12 @@ export async function startServiceProcess(env: Record<string, string>): Promise<
   const deadline = Date.now() + START_WAIT_MS;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`service exited with code ${child.exitCode}`);
-    if (baseUrl === '' ? await workersRunning(redisUrl, queuePrefix, Number(env.PARTITIONS ?? 16)) : await answersPing(baseUrl)) break;
+    if (
+      baseUrl === ''
+        ? await workersRunning(redisUrl, queuePrefix, Number(env.PARTITIONS ?? 16))
+        : await answersPing(baseUrl)
+    )
+      break;
     if (Date.now() > deadline) {
       child.kill('SIGTERM');
       throw new Error(`service did not start within ${START_WAIT_MS / 1000} s`);
@@ -79,14 +84,20 @@ export async function startServiceProcess(env: Record<string, string>): Promise<
 
 async function answersPing(baseUrl: string): Promise<boolean> {
   try {
-    const response = await fetch(`${baseUrl}/v1/ping`, { headers: { authorization: `Bearer ${BENCH_API_KEY}` } });
+    const response = await fetch(`${baseUrl}/v1/ping`, {
+      headers: { authorization: `Bearer ${BENCH_API_KEY}` },
+    });
     return response.ok;
   } catch {
     return false; // not listening yet
   }
 }
 
-async function workersRunning(redisUrl: string, queuePrefix: string, partitions: number): Promise<boolean> {
+async function workersRunning(
+  redisUrl: string,
+  queuePrefix: string,
+  partitions: number,
+): Promise<boolean> {
   const connection = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
   connection.on('error', () => undefined);
   await connection.connect();
@@ -119,7 +130,11 @@ export function parseArgs(defaults: Record<string, number>): Record<string, numb
       values[name] = value;
       index += 1;
     } else {
-      throw new Error(`unknown or invalid argument ${args[index]}; known: ${Object.keys(defaults).map((key) => `--${key}`).join(' ')}`);
+      throw new Error(
+        `unknown or invalid argument ${args[index]}; known: ${Object.keys(defaults)
+          .map((key) => `--${key}`)
+          .join(' ')}`,
+      );
     }
   }
   return values;
@@ -131,19 +146,34 @@ export function parseArgs(defaults: Record<string, number>): Record<string, numb
  */
 const agent = new Agent({ keepAlive: true, maxSockets: 1024 });
 
-export function postJson(url: string, apiKey: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
+export function postJson(
+  url: string,
+  apiKey: string,
+  body: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     const outgoing = request(
       url,
       {
         method: 'POST',
         agent,
-        headers: { ...headers, authorization: `Bearer ${apiKey}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        headers: {
+          ...headers,
+          authorization: `Bearer ${apiKey}`,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        },
       },
       (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            text: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
         response.on('error', reject);
       },
     );
@@ -155,12 +185,21 @@ export function postJson(url: string, apiKey: string, body: string, headers: Rec
 /** A lean keep-alive HTTP GET, for the same reason as postJson. */
 export function getJson(url: string, apiKey: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const outgoing = request(url, { method: 'GET', agent, headers: { authorization: `Bearer ${apiKey}` } }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-      response.on('error', reject);
-    });
+    const outgoing = request(
+      url,
+      { method: 'GET', agent, headers: { authorization: `Bearer ${apiKey}` } },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () =>
+          resolve({
+            status: response.statusCode ?? 0,
+            text: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+        response.on('error', reject);
+      },
+    );
     outgoing.on('error', reject);
     outgoing.end();
   });
@@ -183,14 +222,26 @@ export function parseResult(output: string): Record<string, unknown> | undefined
     .split('\n')
     .filter((candidate) => candidate.startsWith(RESULT_LINE_PREFIX))
     .at(-1);
-  return line === undefined ? undefined : (JSON.parse(line.slice(RESULT_LINE_PREFIX.length)) as Record<string, unknown>);
+  return line === undefined
+    ? undefined
+    : (JSON.parse(line.slice(RESULT_LINE_PREFIX.length)) as Record<string, unknown>);
 }
 
 /** Latency figures of a sample, in ms, rounded to 0.1 ms. */
-export function latencySummary(latenciesMs: readonly number[]): { count: number; p50_ms: number; p99_ms: number; max_ms: number } {
+export function latencySummary(latenciesMs: readonly number[]): {
+  count: number;
+  p50_ms: number;
+  p99_ms: number;
+  max_ms: number;
+} {
   const sorted = [...latenciesMs].sort((a, b) => a - b);
   const round = (value: number) => Math.round(value * 10) / 10;
-  return { count: sorted.length, p50_ms: round(percentile(sorted, 50)), p99_ms: round(percentile(sorted, 99)), max_ms: round(percentile(sorted, 100)) };
+  return {
+    count: sorted.length,
+    p50_ms: round(percentile(sorted, 50)),
+    p99_ms: round(percentile(sorted, 99)),
+    max_ms: round(percentile(sorted, 100)),
+  };
 }
 
 /** VmRSS of a process, in MiB (Linux /proc). */
@@ -214,4 +265,3 @@ export async function recreateDatabase(databaseUrl: string): Promise<void> {
     await client.end();
   }
 }
-

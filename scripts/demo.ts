@@ -32,12 +32,21 @@ interface DemoCustomer {
 
 const BAR_WIDTH = 30;
 
-async function call(options: DemoOptions, method: string, path: string, body?: unknown): Promise<any> {
+async function call(
+  options: DemoOptions,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<any> {
   const url = new URL(path, options.baseUrl);
-  if (url.hostname !== '127.0.0.1' && url.hostname !== 'localhost') throw new Error(`the demo only talks to 127.0.0.1, not ${url.hostname}`);
+  if (url.hostname !== '127.0.0.1' && url.hostname !== 'localhost')
+    throw new Error(`the demo only talks to 127.0.0.1, not ${url.hostname}`);
   const response = await fetch(url, {
     method,
-    headers: { authorization: `Bearer ${options.apiKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      authorization: `Bearer ${options.apiKey}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();
@@ -124,7 +133,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       expiry_date: isoDate(365),
       description: 'prepaid top-up',
     });
-    write(`customer ${pad(seed.name, 8)} ${pad(seed.timezone, 20)} ${customer.id}: +50 (expires ${isoDate(30)}), +100 (expires ${isoDate(365)})`);
+    write(
+      `customer ${pad(seed.name, 8)} ${pad(seed.timezone, 20)} ${customer.id}: +50 (expires ${isoDate(30)}), +100 (expires ${isoDate(365)})`,
+    );
   }
 
   write(`streaming usage for ${options.seconds} s ...`);
@@ -137,8 +148,12 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const draw = () => {
     const fraction = Math.min(1, (Date.now() - started) / (options.seconds * 1000));
     const filled = Math.round(fraction * BAR_WIDTH);
-    const shown = customers.map((customer, index) => `${customer.name} ${balances[index]}`).join('  ');
-    write(`\r[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${padLeft(String(Math.round(fraction * 100)), 3)}%  ${sent} events  ${shown}   `);
+    const shown = customers
+      .map((customer, index) => `${customer.name} ${balances[index]}`)
+      .join('  ');
+    write(
+      `\r[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${padLeft(String(Math.round(fraction * 100)), 3)}%  ${sent} events  ${shown}   `,
+    );
   };
   while (Date.now() < deadline) {
     const events = [];
@@ -168,9 +183,15 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   write('\n');
 
   for (const [index, customer] of customers.entries()) {
-    const ledger = await call(options, 'GET', `/v1/customers/${customer.id}/credits/ledger?limit=10`);
+    const ledger = await call(
+      options,
+      'GET',
+      `/v1/customers/${customer.id}/credits/ledger?limit=10`,
+    );
     write('');
-    write(`${customer.name} (${customer.timezone}), balance ${balances[index]}, last ${ledger.data.length} ledger entries:`);
+    write(
+      `${customer.name} (${customer.timezone}), balance ${balances[index]}, last ${ledger.data.length} ledger entries:`,
+    );
     for (const line of ledgerTable(ledger.data)) write(line);
   }
   write('');
@@ -182,15 +203,20 @@ export async function runDemo(options: DemoOptions): Promise<void> {
  * default address; with nothing there (the zero-install case), an embedded PostgreSQL of this run's
  * own, removed afterwards. Queues go to Redis where one answers at the default address.
  */
-async function demoDatabase(write: (line: string) => void): Promise<{ databaseUrl: string; queueStore: 'redis' | 'postgres'; stop(): Promise<void> }> {
+async function demoDatabase(
+  write: (line: string) => void,
+): Promise<{ databaseUrl: string; queueStore: 'redis' | 'postgres'; stop(): Promise<void> }> {
   const { recreateDatabase } = await import('./benchSupport.ts');
   const { answers } = await import('./quickStart.ts');
   const { DEFAULT_REDIS_URL } = await import('../worker/config.ts');
   const redisUrl = process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
-  const queueStore = process.env.REDIS_URL !== undefined || (await answers(redisUrl)) ? 'redis' : 'postgres';
+  const queueStore =
+    process.env.REDIS_URL !== undefined || (await answers(redisUrl)) ? 'redis' : 'postgres';
   const given = process.env.DEMO_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/credits_demo';
   if (process.env.DEMO_DATABASE_URL !== undefined || (await answers(given))) {
-    write(`starting the service on a fresh database ${new URL(given).pathname.slice(1)} (queues in ${queueStore}) ...`);
+    write(
+      `starting the service on a fresh database ${new URL(given).pathname.slice(1)} (queues in ${queueStore}) ...`,
+    );
     await recreateDatabase(given);
     return { databaseUrl: given, queueStore, stop: async () => undefined };
   }
@@ -202,7 +228,9 @@ async function demoDatabase(write: (line: string) => void): Promise<{ databaseUr
     rmSync(sharedHomePath(dataDir), { recursive: true, force: true });
   };
   const port = await freePort();
-  write(`nothing answers at ${new URL(given).host}: starting an embedded PostgreSQL for this demo (queues in ${queueStore}) ...`);
+  write(
+    `nothing answers at ${new URL(given).host}: starting an embedded PostgreSQL for this demo (queues in ${queueStore}) ...`,
+  );
   try {
     const password = randomBytes(12).toString('hex');
     const server = await startEmbeddedPostgres({ dataDir, port, password });
@@ -227,7 +255,8 @@ function argValue(name: string): string | undefined {
 
 async function main(): Promise<void> {
   const seconds = Number(argValue('--seconds') ?? process.env.DEMO_SECONDS ?? 20);
-  if (!Number.isFinite(seconds) || seconds <= 0) throw new Error('--seconds must be a positive number');
+  if (!Number.isFinite(seconds) || seconds <= 0)
+    throw new Error('--seconds must be a positive number');
   const write = (line: string) => {
     if (line.startsWith('\r') || line === '\n') process.stdout.write(line);
     else process.stdout.write(`${line}\n`);
@@ -236,7 +265,12 @@ async function main(): Promise<void> {
     const { BENCH_API_KEY, startServiceProcess } = await import('./benchSupport.ts');
     const target = await demoDatabase(write);
     try {
-      const service = await startServiceProcess({ DATABASE_URL: target.databaseUrl, QUEUE_STORE: target.queueStore, PARTITIONS: '4', HOST: '127.0.0.1' });
+      const service = await startServiceProcess({
+        DATABASE_URL: target.databaseUrl,
+        QUEUE_STORE: target.queueStore,
+        PARTITIONS: '4',
+        HOST: '127.0.0.1',
+      });
       try {
         await runDemo({ baseUrl: service.baseUrl, apiKey: BENCH_API_KEY, seconds, write });
       } finally {
@@ -248,8 +282,16 @@ async function main(): Promise<void> {
     return;
   }
   const apiKey = process.env.DEMO_API_KEY ?? process.env.API_KEYS?.split(',')[0]?.trim();
-  if (!apiKey) throw new Error('set DEMO_API_KEY (or API_KEYS) to the service key, or run `npm run demo -- --start`');
-  await runDemo({ baseUrl: process.env.DEMO_URL ?? 'http://127.0.0.1:8080', apiKey, seconds, write });
+  if (!apiKey)
+    throw new Error(
+      'set DEMO_API_KEY (or API_KEYS) to the service key, or run `npm run demo -- --start`',
+    );
+  await runDemo({
+    baseUrl: process.env.DEMO_URL ?? 'http://127.0.0.1:8080',
+    apiKey,
+    seconds,
+    write,
+  });
 }
 
 if (import.meta.main) {

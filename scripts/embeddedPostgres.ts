@@ -65,7 +65,9 @@ interface RunAs {
 /** Thrown for a start that cannot work here; the message says what to do. */
 export class EmbeddedPostgresError extends Error {}
 
-export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(
+  options: EmbeddedPostgresOptions,
+): Promise<EmbeddedPostgres> {
   const runAs = postgresUser();
   let binDir = packagedBinDir();
   let dataDir = options.dataDir;
@@ -85,7 +87,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   mkdirSync(dataDir, { mode: 0o700, recursive: true });
   if (runAs) chownSync(dataDir, runAs.uid, runAs.gid);
   refuseIfRunning(dataDir);
-  if (!existsSync(join(dataDir, 'PG_VERSION'))) await initdb(binDir, dataDir, options.password, runAs);
+  if (!existsSync(join(dataDir, 'PG_VERSION')))
+    await initdb(binDir, dataDir, options.password, runAs);
 
   const logFile = `${dataDir}.log`;
   const log = openSync(logFile, 'w', 0o600);
@@ -94,14 +97,24 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     child = spawn(
       join(binDir, 'postgres'),
       [
-        '-D', dataDir,
-        '-p', String(options.port),
-        '-c', 'listen_addresses=127.0.0.1',
+        '-D',
+        dataDir,
+        '-p',
+        String(options.port),
+        '-c',
+        'listen_addresses=127.0.0.1',
         // TCP only: a socket path under a deep checkout can exceed the 107 bytes a socket name may have.
-        '-c', 'unix_socket_directories=',
-        '-c', `max_connections=${options.maxConnections ?? 200}`,
+        '-c',
+        'unix_socket_directories=',
+        '-c',
+        `max_connections=${options.maxConnections ?? 200}`,
       ],
-      { detached: true, stdio: ['ignore', log, log], ...runAs, env: { ...process.env, LC_ALL: 'C' } },
+      {
+        detached: true,
+        stdio: ['ignore', log, log],
+        ...runAs,
+        env: { ...process.env, LC_ALL: 'C' },
+      },
     );
   } finally {
     closeSync(log);
@@ -111,7 +124,11 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     child.once('exit', (code, signal) => resolve(`it exited (${signal ?? `code ${code}`})`));
   });
   const forget = stopOnExit(child);
-  const ready = await Promise.race([waitUntilAccepting(options.port, options.password), exited, timeout(START_TIMEOUT_MS)]);
+  const ready = await Promise.race([
+    waitUntilAccepting(options.port, options.password),
+    exited,
+    timeout(START_TIMEOUT_MS),
+  ]);
   if (ready !== true) {
     forget();
     await stopChild(child);
@@ -167,7 +184,8 @@ function reachable(directory: string, user: RunAs): boolean {
   for (let current = directory; ; current = dirname(current)) {
     if (existsSync(current)) {
       const { mode, uid, gid } = statSync(current);
-      const enters = uid === user.uid ? mode & 0o100 : gid === user.gid ? mode & 0o010 : mode & 0o001;
+      const enters =
+        uid === user.uid ? mode & 0o100 : gid === user.gid ? mode & 0o010 : mode & 0o001;
       if (!enters) return false;
     }
     if (current === dirname(current)) return true;
@@ -176,7 +194,10 @@ function reachable(directory: string, user: RunAs): boolean {
 
 /** Where a root-run server keeps the binaries and data meant for `dataDir` when the `postgres` user cannot reach it. */
 export function sharedHomePath(dataDir: string): string {
-  return join(SHARED_ROOT, `credits-ledger-${createHash('sha256').update(dataDir).digest('hex').slice(0, 12)}`);
+  return join(
+    SHARED_ROOT,
+    `credits-ledger-${createHash('sha256').update(dataDir).digest('hex').slice(0, 12)}`,
+  );
 }
 
 /**
@@ -188,7 +209,9 @@ function sharedHome(dataDir: string): string {
   if (!existsSync(home)) mkdirSync(home, { mode: 0o755 });
   const stat = lstatSync(home);
   if (!stat.isDirectory() || stat.uid !== 0 || (stat.mode & 0o022) !== 0) {
-    throw new EmbeddedPostgresError(`${home} is not a directory that root made for this checkout; remove it and start again.`);
+    throw new EmbeddedPostgresError(
+      `${home} is not a directory that root made for this checkout; remove it and start again.`,
+    );
   }
   return home;
 }
@@ -198,7 +221,8 @@ function copyBinaries(binDir: string, target: string): string {
   const source = join(binDir, '..');
   const stamp = `${source}\n${statSync(join(binDir, 'postgres')).mtimeMs}`;
   const stampFile = join(target, '.copied-from');
-  if (existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) return join(target, 'bin');
+  if (existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp)
+    return join(target, 'bin');
   const staging = `${target}.${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
   cpSync(source, staging, { recursive: true, verbatimSymlinks: true });
@@ -219,7 +243,9 @@ function refuseIfRunning(dataDir: string): void {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ESRCH') return;
   }
-  const command = existsSync(`/proc/${pid}/cmdline`) ? readFileSync(`/proc/${pid}/cmdline`, 'utf8') : 'postgres';
+  const command = existsSync(`/proc/${pid}/cmdline`)
+    ? readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+    : 'postgres';
   if (!command.includes('postgres')) return;
   throw new EmbeddedPostgresError(
     `an embedded PostgreSQL (pid ${pid}) is already running on ${dataDir}: another \`npm start\` from this checkout, ` +
@@ -227,7 +253,12 @@ function refuseIfRunning(dataDir: string): void {
   );
 }
 
-async function initdb(binDir: string, dataDir: string, password: string, runAs: RunAs | undefined): Promise<void> {
+async function initdb(
+  binDir: string,
+  dataDir: string,
+  password: string,
+  runAs: RunAs | undefined,
+): Promise<void> {
   // The password file must be readable by the user initdb runs as, and by no one else.
   const secrets = mkdtempSync(join(tmpdir(), 'credits-initdb-'));
   const passwordFile = join(secrets, 'password');
@@ -240,7 +271,14 @@ async function initdb(binDir: string, dataDir: string, password: string, runAs: 
     const output: string[] = [];
     const child = spawn(
       join(binDir, 'initdb'),
-      [`--pgdata=${dataDir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${passwordFile}`, '--encoding=UTF8', '--locale=C'],
+      [
+        `--pgdata=${dataDir}`,
+        '--auth=scram-sha-256',
+        '--username=postgres',
+        `--pwfile=${passwordFile}`,
+        '--encoding=UTF8',
+        '--locale=C',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'], ...runAs, env: { ...process.env, LC_ALL: 'C' } },
     );
     child.stdout?.on('data', (chunk: Buffer) => output.push(chunk.toString()));
@@ -248,7 +286,9 @@ async function initdb(binDir: string, dataDir: string, password: string, runAs: 
     const result = await Promise.race([
       new Promise<string>((resolve) => {
         child.once('error', (error) => resolve(error.message));
-        child.once('exit', (code, signal) => resolve(code === 0 ? 'ok' : `initdb exited (${signal ?? `code ${code}`})`));
+        child.once('exit', (code, signal) =>
+          resolve(code === 0 ? 'ok' : `initdb exited (${signal ?? `code ${code}`})`),
+        );
       }),
       timeout(START_TIMEOUT_MS),
     ]);
@@ -266,7 +306,14 @@ async function initdb(binDir: string, dataDir: string, password: string, runAs: 
 
 async function waitUntilAccepting(port: number, password: string): Promise<true> {
   for (;;) {
-    const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'postgres', connectionTimeoutMillis: 1_000 });
+    const client = new pg.Client({
+      host: '127.0.0.1',
+      port,
+      user: 'postgres',
+      password,
+      database: 'postgres',
+      connectionTimeoutMillis: 1_000,
+    });
     client.on('error', () => undefined);
     try {
       await client.connect();
@@ -280,7 +327,9 @@ async function waitUntilAccepting(port: number, password: string): Promise<true>
 }
 
 function timeout(ms: number): Promise<string> {
-  return new Promise((resolve) => setTimeout(() => resolve(`not ready within ${ms / 1000} s`), ms).unref());
+  return new Promise((resolve) =>
+    setTimeout(() => resolve(`not ready within ${ms / 1000} s`), ms).unref(),
+  );
 }
 
 /** A fast shutdown (SIGINT: ends sessions, checkpoints), then a kill if it takes too long. */
@@ -288,7 +337,10 @@ async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGINT');
-  const stopped = await Promise.race([exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), STOP_TIMEOUT_MS).unref())]);
+  const stopped = await Promise.race([
+    exited.then(() => true),
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), STOP_TIMEOUT_MS).unref()),
+  ]);
   if (!stopped) {
     child.kill('SIGKILL');
     await exited;

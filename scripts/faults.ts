@@ -21,7 +21,14 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { closeHttpAgent } from './faults/http.ts';
 import { PrivateServices } from './faults/privateServices.ts';
-import { FAULTS, formatReport, runFault, type FaultName, type FaultOptions, type FaultReport } from './faults/runFault.ts';
+import {
+  FAULTS,
+  formatReport,
+  runFault,
+  type FaultName,
+  type FaultOptions,
+  type FaultReport,
+} from './faults/runFault.ts';
 
 export interface FaultsRun {
   reports: FaultReport[];
@@ -36,7 +43,14 @@ export const DEFAULT_FAULT_OPTIONS: Omit<FaultOptions, 'log' | 'logDir'> = {
   jobLockMs: 30_000,
   outageMs: 3_000,
   drainTimeoutMs: 120_000,
-  shape: { customers: 24, ingestClients: 2, eventsPerBatch: 20, ledgerClients: 3, pauseMs: 20, replayHttp: false },
+  shape: {
+    customers: 24,
+    ingestClients: 2,
+    eventsPerBatch: 20,
+    ledgerClients: 3,
+    pauseMs: 20,
+    replayHttp: false,
+  },
 };
 
 /**
@@ -44,7 +58,10 @@ export const DEFAULT_FAULT_OPTIONS: Omit<FaultOptions, 'log' | 'logDir'> = {
  * faults one after another; groups run side by side (each fault has its own database and queue
  * prefix, and a Redis or Postgres restart then hits every fault running at the time).
  */
-export async function runFaults(groups: readonly (readonly FaultName[])[], options: FaultOptions): Promise<FaultsRun> {
+export async function runFaults(
+  groups: readonly (readonly FaultName[])[],
+  options: FaultOptions,
+): Promise<FaultsRun> {
   const services = await PrivateServices.start();
   // Interrupted: the private servers go too (the service processes get the same signal).
   const onSignal = () => void services.stop().finally(() => process.exit(130));
@@ -85,14 +102,18 @@ async function main(): Promise<number> {
     },
   });
   if (values.help) {
-    console.log('usage: npm run faults -- [--fault kill|redis|postgres|duplicates|all] [--kills 20] [--seconds 30] [--partitions 8] [--outage-ms 3000]');
+    console.log(
+      'usage: npm run faults -- [--fault kill|redis|postgres|duplicates|all] [--kills 20] [--seconds 30] [--partitions 8] [--outage-ms 3000]',
+    );
     return 0;
   }
   const faults = values.fault === 'all' ? FAULTS : FAULTS.filter((fault) => fault === values.fault);
-  if (faults.length === 0) throw new RangeError(`--fault must be one of ${FAULTS.join(', ')} or all, got ${values.fault}`);
+  if (faults.length === 0)
+    throw new RangeError(`--fault must be one of ${FAULTS.join(', ')} or all, got ${values.fault}`);
   const number = (name: 'kills' | 'seconds' | 'partitions' | 'outage-ms', min: number) => {
     const value = Number(values[name]);
-    if (!Number.isInteger(value) || value < min) throw new RangeError(`--${name} must be an integer >= ${min}, got ${values[name]}`);
+    if (!Number.isInteger(value) || value < min)
+      throw new RangeError(`--${name} must be an integer >= ${min}, got ${values[name]}`);
     return value;
   };
   const logDir = mkdtempSync(join(tmpdir(), 'credits-faults-logs-'));
@@ -105,7 +126,14 @@ async function main(): Promise<number> {
     logDir,
     log: (line) => console.log(line),
   });
-  console.log(run.ok ? `all ${run.reports.length} fault(s) ok` : `FAILED: ${run.reports.filter((report) => !report.ok).map((report) => report.fault).join(', ')}`);
+  console.log(
+    run.ok
+      ? `all ${run.reports.length} fault(s) ok`
+      : `FAILED: ${run.reports
+          .filter((report) => !report.ok)
+          .map((report) => report.fault)
+          .join(', ')}`,
+  );
   return run.ok ? 0 : 1;
 }
 

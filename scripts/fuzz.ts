@@ -12,8 +12,13 @@ import { deleteQueueKeys } from '../worker/queueKeys.ts';
 import { formatFuzzReport, fuzzPassed, runFuzz } from '../test/support/fuzz/runFuzz.ts';
 import { BENCH_API_KEY, parseArgs, recreateDatabase, startServiceProcess } from './benchSupport.ts';
 
-const options = parseArgs({ requests: 10_000, seed: Math.floor(Math.random() * 2 ** 31), concurrency: 8 });
-const databaseUrl = process.env.FUZZ_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/credits_fuzz';
+const options = parseArgs({
+  requests: 10_000,
+  seed: Math.floor(Math.random() * 2 ** 31),
+  concurrency: 8,
+});
+const databaseUrl =
+  process.env.FUZZ_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/credits_fuzz';
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const queuePrefix = `fuzz-${randomBytes(4).toString('hex')}`;
 

@@ -4,7 +4,12 @@
 // the first `.ts` import. Exits 1 when the Node that npm found cannot run the project.
 const MINIMUM = [22, 18, 0];
 const version = process.versions.node.split('.').map(Number);
-const tooOld = version[0] !== MINIMUM[0] ? version[0] < MINIMUM[0] : version[1] !== MINIMUM[1] ? version[1] < MINIMUM[1] : version[2] < MINIMUM[2];
+const tooOld =
+  version[0] !== MINIMUM[0]
+    ? version[0] < MINIMUM[0]
+    : version[1] !== MINIMUM[1]
+      ? version[1] < MINIMUM[1]
+      : version[2] < MINIMUM[2];
 const stripsTypes = Boolean(process.features && process.features.typescript);
 
 if (tooOld || !stripsTypes) {

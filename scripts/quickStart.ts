@@ -37,7 +37,10 @@ export interface QuickStartOptions {
   database?: string;
 }
 
-export async function prepareQuickStart(config: Config, options: QuickStartOptions): Promise<QuickStart> {
+export async function prepareQuickStart(
+  config: Config,
+  options: QuickStartOptions,
+): Promise<QuickStart> {
   const nothing: QuickStart = { config, notice: undefined, stop: async () => undefined };
   if (config.quickStart === 'off') return nothing;
   // The addresses to use unless something is embedded: the given ones, else where the probe looked.
@@ -45,21 +48,37 @@ export async function prepareQuickStart(config: Config, options: QuickStartOptio
   const redisUrl = config.redisUrlGiven ? config.redisUrl : probe.redisUrl;
   let databaseUrl = config.databaseUrlGiven ? config.databaseUrl : probe.databaseUrl;
   const embedPostgres = !config.databaseUrlGiven && !(await answers(probe.databaseUrl));
-  const embedQueues = config.queueStore === 'redis' && !config.redisUrlGiven && !(await answers(probe.redisUrl));
-  if (!embedPostgres && !embedQueues) return { ...nothing, config: { ...config, databaseUrl, redisUrl } };
+  const embedQueues =
+    config.queueStore === 'redis' && !config.redisUrlGiven && !(await answers(probe.redisUrl));
+  if (!embedPostgres && !embedQueues)
+    return { ...nothing, config: { ...config, databaseUrl, redisUrl } };
 
   const said: string[] = [];
   let postgres: { stop(): Promise<void> } | undefined;
   if (embedPostgres) {
     const port = await freePort();
-    const server = await startEmbeddedPostgres({ dataDir: options.dataDir, port, password: EMBEDDED_PASSWORD });
+    const server = await startEmbeddedPostgres({
+      dataDir: options.dataDir,
+      port,
+      password: EMBEDDED_PASSWORD,
+    });
     postgres = server;
     databaseUrl = `postgres://postgres:${EMBEDDED_PASSWORD}@127.0.0.1:${port}/${options.database ?? 'credits'}`;
-    said.push(`embedded PostgreSQL on 127.0.0.1:${port}, data in ${server.dataDir} (nothing answered at ${new URL(probe.databaseUrl).host})`);
+    said.push(
+      `embedded PostgreSQL on 127.0.0.1:${port}, data in ${server.dataDir} (nothing answered at ${new URL(probe.databaseUrl).host})`,
+    );
   }
-  if (embedQueues) said.push(`queues in PostgreSQL instead of Redis (nothing answered at ${new URL(probe.redisUrl).host})`);
+  if (embedQueues)
+    said.push(
+      `queues in PostgreSQL instead of Redis (nothing answered at ${new URL(probe.redisUrl).host})`,
+    );
   return {
-    config: { ...config, databaseUrl, redisUrl, queueStore: embedQueues ? 'postgres' : config.queueStore },
+    config: {
+      ...config,
+      databaseUrl,
+      redisUrl,
+      queueStore: embedQueues ? 'postgres' : config.queueStore,
+    },
     notice:
       `zero-install quick start: ${said.join('; ')}. ` +
       `For production set DATABASE_URL and REDIS_URL (the benchmarks are of Postgres with Redis); QUICK_START=off disables this.`,
@@ -74,7 +93,10 @@ export function answers(url: string): Promise<boolean> {
   const { hostname, port, protocol } = new URL(url);
   const defaultPort = protocol.startsWith('redis') ? 6379 : 5432;
   return new Promise((resolve) => {
-    const socket = connect({ host: hostname.replace(/^\[|\]$/g, ''), port: Number(port) || defaultPort });
+    const socket = connect({
+      host: hostname.replace(/^\[|\]$/g, ''),
+      port: Number(port) || defaultPort,
+    });
     const done = (answered: boolean) => {
       socket.destroy();
       resolve(answered);
@@ -84,4 +106,3 @@ export function answers(url: string): Promise<boolean> {
     socket.once('error', () => done(false));
   });
 }
-

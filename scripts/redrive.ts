@@ -16,14 +16,21 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../worker/config.ts';
-import { failedJobIds, redriveFailedJob, type RedriveOptions, type RedriveResult } from '../worker/failedJobs.ts';
+import {
+  failedJobIds,
+  redriveFailedJob,
+  type RedriveOptions,
+  type RedriveResult,
+} from '../worker/failedJobs.ts';
 import { openQueueStore } from '../worker/openQueueStore.ts';
 import { PartitionQueues } from '../worker/queues.ts';
 import { openOrm } from '../worker/store/orm.ts';
 
-export type RedriveSelection = { jobId: string; partition?: number } | { allFailed: true; partition?: number };
+export type RedriveSelection =
+  { jobId: string; partition?: number } | { allFailed: true; partition?: number };
 
-const USAGE = 'usage: npm run redrive -- --job <id> [--partition N] [--force] | --all-failed [--partition N] [--force]';
+const USAGE =
+  'usage: npm run redrive -- --job <id> [--partition N] [--force] | --all-failed [--partition N] [--force]';
 
 function partitionsOf(queues: PartitionQueues, partition: number | undefined): number[] {
   if (partition === undefined) return queues.queues.map((_, index) => index);
@@ -35,7 +42,11 @@ function partitionsOf(queues: PartitionQueues, partition: number | undefined): n
  * Re-drives the selected failed jobs. With `allFailed`, the ids are read first, so that a job
  * that fails again while this runs is not re-driven a second time.
  */
-export async function redrive(queues: PartitionQueues, selection: RedriveSelection, options: RedriveOptions): Promise<RedriveResult[]> {
+export async function redrive(
+  queues: PartitionQueues,
+  selection: RedriveSelection,
+  options: RedriveOptions,
+): Promise<RedriveResult[]> {
   const partitions = partitionsOf(queues, selection.partition);
   if ('allFailed' in selection) {
     const results: RedriveResult[] = [];
@@ -46,27 +57,40 @@ export async function redrive(queues: PartitionQueues, selection: RedriveSelecti
     }
     return results;
   }
-  const states = await Promise.all(partitions.map((partition) => queues.queue(partition).getJobState(selection.jobId)));
+  const states = await Promise.all(
+    partitions.map((partition) => queues.queue(partition).getJobState(selection.jobId)),
+  );
   const failedOn = partitions.filter((_, index) => states[index] === 'failed');
   if (failedOn.length > 1) {
-    throw new Error(`job ${selection.jobId} failed on partitions ${failedOn.join(', ')}; choose one with --partition.`);
+    throw new Error(
+      `job ${selection.jobId} failed on partitions ${failedOn.join(', ')}; choose one with --partition.`,
+    );
   }
   const [partition] = failedOn;
-  if (partition === undefined) return [{ status: 'not_failed', partition: selection.partition ?? -1, jobId: selection.jobId }];
+  if (partition === undefined)
+    return [{ status: 'not_failed', partition: selection.partition ?? -1, jobId: selection.jobId }];
   return [await redriveFailedJob(queues, partition, selection.jobId, options)];
 }
 
 function selectionFromArgs(args: string[]): RedriveSelection & { force: boolean } {
   const { values } = parseArgs({
     args,
-    options: { job: { type: 'string' }, partition: { type: 'string' }, 'all-failed': { type: 'boolean' }, force: { type: 'boolean' } },
+    options: {
+      job: { type: 'string' },
+      partition: { type: 'string' },
+      'all-failed': { type: 'boolean' },
+      force: { type: 'boolean' },
+    },
     strict: true,
   });
   const force = values.force ?? false;
   const partition = values.partition === undefined ? undefined : Number(values.partition);
-  if (partition !== undefined && !Number.isInteger(partition)) throw new Error(`--partition must be an integer\n${USAGE}`);
-  if (values['all-failed'] && values.job === undefined) return { allFailed: true, partition, force };
-  if (values.job !== undefined && !values['all-failed']) return { jobId: values.job, partition, force };
+  if (partition !== undefined && !Number.isInteger(partition))
+    throw new Error(`--partition must be an integer\n${USAGE}`);
+  if (values['all-failed'] && values.job === undefined)
+    return { allFailed: true, partition, force };
+  if (values.job !== undefined && !values['all-failed'])
+    return { jobId: values.job, partition, force };
   throw new Error(USAGE);
 }
 

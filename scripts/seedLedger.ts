@@ -54,13 +54,25 @@ export function seededEntryCount(shape: SeedShape): number {
  * Inserts the customers (external id `ext-<id>`, timezone UTC) and their ledgers, one statement
  * per table for all of them. Customer ids must be new.
  */
-export async function seedLedgers(client: pg.ClientBase, customerIds: readonly string[], shape: SeedShape): Promise<SeededLedger[]> {
+export async function seedLedgers(
+  client: pg.ClientBase,
+  customerIds: readonly string[],
+  shape: SeedShape,
+): Promise<SeededLedger[]> {
   const { historyBlocks, entriesPerBlock, liveBlocks, now } = shape;
-  if (!Number.isInteger(historyBlocks) || historyBlocks < 0) throw new RangeError(`historyBlocks must be an integer ≥ 0, got ${historyBlocks}`);
-  if (!Number.isInteger(entriesPerBlock) || entriesPerBlock < 3 || entriesPerBlock > ENTRIES_PER_BLOCK_MAX) {
-    throw new RangeError(`entriesPerBlock must be an integer in 3..${ENTRIES_PER_BLOCK_MAX}, got ${entriesPerBlock}`);
+  if (!Number.isInteger(historyBlocks) || historyBlocks < 0)
+    throw new RangeError(`historyBlocks must be an integer ≥ 0, got ${historyBlocks}`);
+  if (
+    !Number.isInteger(entriesPerBlock) ||
+    entriesPerBlock < 3 ||
+    entriesPerBlock > ENTRIES_PER_BLOCK_MAX
+  ) {
+    throw new RangeError(
+      `entriesPerBlock must be an integer in 3..${ENTRIES_PER_BLOCK_MAX}, got ${entriesPerBlock}`,
+    );
   }
-  if (!Number.isInteger(liveBlocks) || liveBlocks < 1) throw new RangeError(`liveBlocks must be an integer ≥ 1, got ${liveBlocks}`);
+  if (!Number.isInteger(liveBlocks) || liveBlocks < 1)
+    throw new RangeError(`liveBlocks must be an integer ≥ 1, got ${liveBlocks}`);
   // The history spans a year (at least an hour per block) and ends a day before `now`.
   const blockSpanMs = Math.max(3_600_000, Math.floor((365 * DAY_MS) / Math.max(1, historyBlocks)));
   const historyEnd = new Date(now.getTime() - DAY_MS);
@@ -86,7 +98,13 @@ export async function seedLedgers(client: pg.ClientBase, customerIds: readonly s
     await client.query(
       `insert into ledgers (customer_id, currency, balance, next_sequence_number)
        select c, $2::text, $3::numeric * $4::int, $5::int from unnest($1::text[]) as c`,
-      [params.customers, SEED_CURRENCY, SEED_LIVE_BLOCK_AMOUNT, liveBlocks, historyBlocks * entriesPerBlock + liveBlocks],
+      [
+        params.customers,
+        SEED_CURRENCY,
+        SEED_LIVE_BLOCK_AMOUNT,
+        liveBlocks,
+        historyBlocks * entriesPerBlock + liveBlocks,
+      ],
     );
     await client.query('commit');
   } catch (error) {
@@ -125,7 +143,15 @@ async function insertHistory(client: pg.ClientBase, p: SeedParams): Promise<void
        from unnest($1::text[]) as c
       cross join generate_series(0, $2::int - 1) as i
       cross join lateral (select $3::timestamptz - ${span} * ($2::int - i) as opened) as o`,
-    [p.customers, p.historyBlocks, p.historyEnd, p.blockSpanSeconds, SEED_CURRENCY, SEED_INCREMENT_AMOUNT, p.entriesPerBlock],
+    [
+      p.customers,
+      p.historyBlocks,
+      p.historyEnd,
+      p.blockSpanSeconds,
+      SEED_CURRENCY,
+      SEED_INCREMENT_AMOUNT,
+      p.entriesPerBlock,
+    ],
   );
   await client.query(
     `insert into ledger_entries (id, customer_id, currency, ledger_sequence_number, entry_type, entry_status, amount,
@@ -141,7 +167,16 @@ async function insertHistory(client: pg.ClientBase, p: SeedParams): Promise<void
        from unnest($1::text[]) as c
       cross join generate_series(0, $2::int - 1) as i
       cross join generate_series(0, $7::int - 1) as j`,
-    [p.customers, p.historyBlocks, p.historyEnd, p.blockSpanSeconds, SEED_CURRENCY, SEED_INCREMENT_AMOUNT, p.entriesPerBlock, SEED_DECREMENT_AMOUNT],
+    [
+      p.customers,
+      p.historyBlocks,
+      p.historyEnd,
+      p.blockSpanSeconds,
+      SEED_CURRENCY,
+      SEED_INCREMENT_AMOUNT,
+      p.entriesPerBlock,
+      SEED_DECREMENT_AMOUNT,
+    ],
   );
 }
 
@@ -154,7 +189,15 @@ async function insertLive(client: pg.ClientBase, p: SeedParams): Promise<void> {
             case when k = 0 then null else $6::timestamptz + make_interval(days => 30 * k) end,
             '[]'::jsonb, 'active', $5::timestamptz + make_interval(secs => k), $7::int + k
        from unnest($1::text[]) as c cross join generate_series(0, $2::int - 1) as k`,
-    [p.customers, p.liveBlocks, SEED_CURRENCY, SEED_LIVE_BLOCK_AMOUNT, p.historyEnd, p.now, p.historyBlocks * p.entriesPerBlock],
+    [
+      p.customers,
+      p.liveBlocks,
+      SEED_CURRENCY,
+      SEED_LIVE_BLOCK_AMOUNT,
+      p.historyEnd,
+      p.now,
+      p.historyBlocks * p.entriesPerBlock,
+    ],
   );
   await client.query(
     `insert into ledger_entries (id, customer_id, currency, ledger_sequence_number, entry_type, entry_status, amount,
@@ -163,7 +206,14 @@ async function insertLive(client: pg.ClientBase, p: SeedParams): Promise<void> {
             $4::numeric * k, $4::numeric * (k + 1), substr(md5(c || ':live:' || k), 1, 16), '{}'::jsonb,
             $5::timestamptz + make_interval(secs => k)
        from unnest($1::text[]) as c cross join generate_series(0, $2::int - 1) as k`,
-    [p.customers, p.liveBlocks, SEED_CURRENCY, SEED_LIVE_BLOCK_AMOUNT, p.historyEnd, p.historyBlocks * p.entriesPerBlock],
+    [
+      p.customers,
+      p.liveBlocks,
+      SEED_CURRENCY,
+      SEED_LIVE_BLOCK_AMOUNT,
+      p.historyEnd,
+      p.historyBlocks * p.entriesPerBlock,
+    ],
   );
 }
 
@@ -172,14 +222,18 @@ async function insertLive(client: pg.ClientBase, p: SeedParams): Promise<void> {
  * long-lived database: fresh statistics for the planner and visibility maps for index-only scans.
  */
 export async function vacuumSeededTables(client: pg.ClientBase): Promise<void> {
-  for (const table of ['customers', 'ledgers', 'credit_blocks', 'ledger_entries']) await client.query(`vacuum analyze ${table}`);
+  for (const table of ['customers', 'ledgers', 'credit_blocks', 'ledger_entries'])
+    await client.query(`vacuum analyze ${table}`);
 }
 
 /**
  * Recreates `databaseUrl` with the service's migrations, hands `seed` a connection to it, then
  * vacuums what was seeded so that the benchmark reads a settled table.
  */
-export async function seedFreshDatabase<T>(databaseUrl: string, seed: (client: pg.Client) => Promise<T>): Promise<T> {
+export async function seedFreshDatabase<T>(
+  databaseUrl: string,
+  seed: (client: pg.Client) => Promise<T>,
+): Promise<T> {
   await recreateDatabase(databaseUrl);
   const orm = await openOrm(databaseUrl);
   await orm.close();

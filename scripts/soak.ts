@@ -26,7 +26,16 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { partitionQueueName } from '../worker/partition.ts';
-import { BENCH_API_KEY, parseArgs, percentile, postJson, printResult, recreateDatabase, rssMiB, startServiceProcess } from './benchSupport.ts';
+import {
+  BENCH_API_KEY,
+  parseArgs,
+  percentile,
+  postJson,
+  printResult,
+  recreateDatabase,
+  rssMiB,
+  startServiceProcess,
+} from './benchSupport.ts';
 
 export interface SoakOptions {
   baseUrl: string;
@@ -144,23 +153,42 @@ export function slope(points: readonly { x: number; y: number }[]): number {
 }
 
 async function postOk(options: SoakOptions, path: string, body: unknown): Promise<any> {
-  const { status, text } = await postJson(`${options.baseUrl}${path}`, options.apiKey, JSON.stringify(body));
+  const { status, text } = await postJson(
+    `${options.baseUrl}${path}`,
+    options.apiKey,
+    JSON.stringify(body),
+  );
   if (status >= 300) throw new Error(`${path} answered ${status}: ${text.slice(0, 300)}`);
   return JSON.parse(text);
 }
 
 /** A usage price for the `tokens` event and customers with 1,000,000 credits each. */
 async function prepare(options: SoakOptions): Promise<string[]> {
-  await postOk(options, '/v1/usage_prices', { name: 'Soak tokens', event_name: 'tokens', item_id: 'soak', unit_amount: '0.001', quantity_property: 'tokens' });
+  await postOk(options, '/v1/usage_prices', {
+    name: 'Soak tokens',
+    event_name: 'tokens',
+    item_id: 'soak',
+    unit_amount: '0.001',
+    quantity_property: 'tokens',
+  });
   const customers: string[] = [];
   const CREATE_CONCURRENCY = 8;
   for (let start = 0; start < options.customers; start += CREATE_CONCURRENCY) {
     const created = await Promise.all(
-      Array.from({ length: Math.min(CREATE_CONCURRENCY, options.customers - start) }, async (_, offset) => {
-        const customer = await postOk(options, '/v1/customers', { name: `Soak ${start + offset}`, email: `soak${start + offset}@example.com` });
-        await postOk(options, `/v1/customers/${customer.id}/credits/ledger_entry`, { entry_type: 'increment', amount: 1_000_000 });
-        return customer.id as string;
-      }),
+      Array.from(
+        { length: Math.min(CREATE_CONCURRENCY, options.customers - start) },
+        async (_, offset) => {
+          const customer = await postOk(options, '/v1/customers', {
+            name: `Soak ${start + offset}`,
+            email: `soak${start + offset}@example.com`,
+          });
+          await postOk(options, `/v1/customers/${customer.id}/credits/ledger_entry`, {
+            entry_type: 'increment',
+            amount: 1_000_000,
+          });
+          return customer.id as string;
+        },
+      ),
     );
     customers.push(...created);
   }
@@ -175,11 +203,20 @@ class DepthGauge {
   constructor(options: SoakOptions) {
     this.connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
     this.connection.on('error', () => undefined);
-    this.queues = Array.from({ length: options.partitions }, (_, partition) => new Queue(partitionQueueName(partition), { connection: this.connection, prefix: options.queuePrefix }));
+    this.queues = Array.from(
+      { length: options.partitions },
+      (_, partition) =>
+        new Queue(partitionQueueName(partition), {
+          connection: this.connection,
+          prefix: options.queuePrefix,
+        }),
+    );
   }
 
   async depth(): Promise<number> {
-    const counts = await Promise.all(this.queues.map((queue) => queue.getJobCounts('waiting', 'delayed')));
+    const counts = await Promise.all(
+      this.queues.map((queue) => queue.getJobCounts('waiting', 'delayed')),
+    );
     return counts.reduce((sum, count) => sum + (count.waiting ?? 0) + (count.delayed ?? 0), 0);
   }
 
@@ -260,7 +297,13 @@ interface WriteTally {
 }
 
 /** Sends the load until `until` (performance.now()): ingest batches and the ledger-write trickle. */
-async function drive(options: SoakOptions, customers: string[], outstanding: Outstanding, tally: WriteTally, until: number): Promise<{ refused: number }> {
+async function drive(
+  options: SoakOptions,
+  customers: string[],
+  outstanding: Outstanding,
+  tally: WriteTally,
+  until: number,
+): Promise<{ refused: number }> {
   const intervalMs = (1000 * options.batchSize) / options.eventsPerSecond;
   const writeIntervalMs = 1000 / Math.max(options.writesPerSecond, Number.MIN_VALUE);
   const inFlight = new Set<Promise<void>>();
@@ -281,7 +324,13 @@ async function drive(options: SoakOptions, customers: string[], outstanding: Out
     const timestamp = new Date().toISOString();
     const events = keys.map((key) => {
       eventSequence += 1;
-      return { idempotency_key: key, event_name: 'tokens', timestamp, properties: { tokens: 1 + (eventSequence % 7) }, customer_id: customers[eventSequence % customers.length] };
+      return {
+        idempotency_key: key,
+        event_name: 'tokens',
+        timestamp,
+        properties: { tokens: 1 + (eventSequence % 7) },
+        customer_id: customers[eventSequence % customers.length],
+      };
     });
     const sentAt = Date.now();
     outstanding.markSent(keys, sentAt);
@@ -309,15 +358,28 @@ async function drive(options: SoakOptions, customers: string[], outstanding: Out
 }
 
 /** One synchronous and one asynchronous decrement for random customers. */
-async function ledgerWrites(options: SoakOptions, customers: string[], tally: WriteTally): Promise<void> {
+async function ledgerWrites(
+  options: SoakOptions,
+  customers: string[],
+  tally: WriteTally,
+): Promise<void> {
   const pick = () => customers[Math.floor(Math.random() * customers.length)]!;
   const body = JSON.stringify({ entry_type: 'decrement', amount: 0.5, description: 'soak' });
   const syncStarted = performance.now();
   tally.syncSent += 1;
   tally.asyncSent += 1;
   const [sync, async] = await Promise.all([
-    postJson(`${options.baseUrl}/v1/customers/${pick()}/credits/ledger_entry`, options.apiKey, body).catch(() => ({ status: 0 })),
-    postJson(`${options.baseUrl}/v1/customers/${pick()}/credits/ledger_entry`, options.apiKey, body, { prefer: 'respond-async' }).catch(() => ({ status: 0 })),
+    postJson(
+      `${options.baseUrl}/v1/customers/${pick()}/credits/ledger_entry`,
+      options.apiKey,
+      body,
+    ).catch(() => ({ status: 0 })),
+    postJson(
+      `${options.baseUrl}/v1/customers/${pick()}/credits/ledger_entry`,
+      options.apiKey,
+      body,
+      { prefer: 'respond-async' },
+    ).catch(() => ({ status: 0 })),
   ]);
   if (sync.status === 201) {
     tally.syncCommitted += 1;
@@ -333,11 +395,22 @@ async function ledgerWrites(options: SoakOptions, customers: string[], tally: Wr
 export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const log = options.log ?? ((line: string) => console.log(line));
   const customers = await prepare(options);
-  const db = new pg.Client({ connectionString: options.databaseUrl, application_name: 'credits-soak' });
+  const db = new pg.Client({
+    connectionString: options.databaseUrl,
+    application_name: 'credits-soak',
+  });
   await db.connect();
   const gauge = new DepthGauge(options);
   const outstanding = new Outstanding(randomBytes(4).toString('hex'));
-  const tally: WriteTally = { syncSent: 0, syncCommitted: 0, syncOther: 0, syncLatencies: [], asyncSent: 0, asyncAccepted: 0, asyncOther: 0 };
+  const tally: WriteTally = {
+    syncSent: 0,
+    syncCommitted: 0,
+    syncOther: 0,
+    syncLatencies: [],
+    asyncSent: 0,
+    asyncAccepted: 0,
+    asyncOther: 0,
+  };
   const lags = new LagHistogram();
   const samples: SoakSample[] = [];
   const started = performance.now();
@@ -356,22 +429,33 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       lag_p99_ms: windowLags.length ? Math.round(percentile(windowLags, 99)) : null,
     };
     samples.push(sample);
-    const rssText = Object.entries(rss).map(([name, mib]) => `${name} ${mib.toFixed(0)} MiB`).join(', ');
+    const rssText = Object.entries(rss)
+      .map(([name, mib]) => `${name} ${mib.toFixed(0)} MiB`)
+      .join(', ');
     log(
       `t=${sample.t_seconds.toFixed(0).padStart(4)} s  RSS ${rssText}  depth ${sample.queue_depth}  applied ${sample.events_applied}` +
         `  lag p50 ${sample.lag_p50_ms ?? '-'} ms p99 ${sample.lag_p99_ms ?? '-'} ms`,
     );
   };
   const timer = setInterval(() => {
-    sampling = sampling.then(takeSample).catch((error: unknown) => log(`sample failed: ${String(error)}`));
+    sampling = sampling
+      .then(takeSample)
+      .catch((error: unknown) => log(`sample failed: ${String(error)}`));
   }, options.sampleSeconds * 1000);
   let refused = 0;
   let loadSampleCount = 0;
   try {
-    ({ refused } = await drive(options, customers, outstanding, tally, started + options.seconds * 1000));
+    ({ refused } = await drive(
+      options,
+      customers,
+      outstanding,
+      tally,
+      started + options.seconds * 1000,
+    ));
     const loadEndSample = samples.length;
     const drainDeadline = performance.now() + options.drainSeconds * 1000;
-    while (outstanding.size > 0 && performance.now() < drainDeadline) await new Promise((resolve) => setTimeout(resolve, 250));
+    while (outstanding.size > 0 && performance.now() < drainDeadline)
+      await new Promise((resolve) => setTimeout(resolve, 250));
     clearInterval(timer);
     await sampling;
     await takeSample();
@@ -380,7 +464,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     clearInterval(timer);
     await gauge.close();
   }
-  const { rows } = await db.query<{ queued: number }>(`select count(*)::int as queued from ledger_requests where status = 'queued'`);
+  const { rows } = await db.query<{ queued: number }>(
+    `select count(*)::int as queued from ledger_requests where status = 'queued'`,
+  );
   await db.end();
   return summarise(options, {
     samples,
@@ -395,7 +481,15 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 
 function summarise(
   options: SoakOptions,
-  run: { samples: SoakSample[]; loadSamples: number; lags: LagHistogram; outstanding: Outstanding; refused: number; tally: WriteTally; stillQueued: number },
+  run: {
+    samples: SoakSample[];
+    loadSamples: number;
+    lags: LagHistogram;
+    outstanding: Outstanding;
+    refused: number;
+    tally: WriteTally;
+    stillQueued: number;
+  },
 ): SoakResult {
   const { samples, lags, outstanding, tally } = run;
   const loadSamples = samples.slice(0, run.loadSamples);
@@ -403,28 +497,42 @@ function summarise(
   const rssSlope: Record<string, number> = {};
   const rssMax: Record<string, number> = {};
   for (const { name } of options.processes) {
-    const points = settled.map((sample) => ({ x: sample.t_seconds / 60, y: sample.rss_mib[name] ?? Number.NaN }));
+    const points = settled.map((sample) => ({
+      x: sample.t_seconds / 60,
+      y: sample.rss_mib[name] ?? Number.NaN,
+    }));
     rssSlope[name] = Math.round(slope(points) * 100) / 100;
     rssMax[name] = Math.max(...samples.map((sample) => sample.rss_mib[name] ?? 0));
   }
   // Growing: still rising over the second half of the load, and above the floor at its end.
   const lastHalf = loadSamples.slice(Math.floor(loadSamples.length / 2));
   const depthEnd = loadSamples.at(-1)?.queue_depth ?? 0;
-  const depthGrowing = slope(lastHalf.map((sample) => ({ x: sample.t_seconds, y: sample.queue_depth }))) > 0 && depthEnd > options.depthGrowingFloor;
+  const depthGrowing =
+    slope(lastHalf.map((sample) => ({ x: sample.t_seconds, y: sample.queue_depth }))) > 0 &&
+    depthEnd > options.depthGrowingFloor;
   const syncLatencies = [...tally.syncLatencies].sort((a, b) => a - b);
   const lagP99 = lags.percentile(99);
   const failures: string[] = [];
   if (settled.length < SETTLED_SAMPLES_MIN) {
-    failures.push(`only ${settled.length} samples after the ${options.warmupSeconds} s warm-up: too few to judge RSS growth`);
+    failures.push(
+      `only ${settled.length} samples after the ${options.warmupSeconds} s warm-up: too few to judge RSS growth`,
+    );
   }
   for (const [name, value] of Object.entries(rssSlope)) {
-    if (value > options.rssSlopeMaxMiBPerMinute) failures.push(`${name} RSS grows ${value} MiB/min (> ${options.rssSlopeMaxMiBPerMinute})`);
+    if (value > options.rssSlopeMaxMiBPerMinute)
+      failures.push(`${name} RSS grows ${value} MiB/min (> ${options.rssSlopeMaxMiBPerMinute})`);
   }
-  if (depthGrowing) failures.push(`queue depth still growing at the end of the load (${depthEnd} jobs)`);
-  if (!(lagP99 < options.lagP99MaxMs)) failures.push(`lag p99 ${lagP99} ms (≥ ${options.lagP99MaxMs} ms)`);
-  if (outstanding.size > 0) failures.push(`${outstanding.size} events accepted but not applied after ${options.drainSeconds} s`);
+  if (depthGrowing)
+    failures.push(`queue depth still growing at the end of the load (${depthEnd} jobs)`);
+  if (!(lagP99 < options.lagP99MaxMs))
+    failures.push(`lag p99 ${lagP99} ms (≥ ${options.lagP99MaxMs} ms)`);
+  if (outstanding.size > 0)
+    failures.push(
+      `${outstanding.size} events accepted but not applied after ${options.drainSeconds} s`,
+    );
   if (run.refused > 0) failures.push(`${run.refused} events refused or failed at ingest`);
-  if (tally.syncOther + tally.asyncOther > 0) failures.push(`${tally.syncOther + tally.asyncOther} ledger writes not answered 201/202`);
+  if (tally.syncOther + tally.asyncOther > 0)
+    failures.push(`${tally.syncOther + tally.asyncOther} ledger writes not answered 201/202`);
   if (run.stillQueued > 0) failures.push(`${run.stillQueued} ledger requests still queued`);
   return {
     seconds: options.seconds,
@@ -440,7 +548,12 @@ function summarise(
       p50_ms: Math.round(percentile(syncLatencies, 50) * 10) / 10,
       p99_ms: Math.round(percentile(syncLatencies, 99) * 10) / 10,
     },
-    async_writes: { sent: tally.asyncSent, accepted: tally.asyncAccepted, other: tally.asyncOther, still_queued: run.stillQueued },
+    async_writes: {
+      sent: tally.asyncSent,
+      accepted: tally.asyncAccepted,
+      other: tally.asyncOther,
+      still_queued: run.stillQueued,
+    },
     rss_slope_mib_per_minute: rssSlope,
     rss_max_mib: rssMax,
     queue_depth_max: Math.max(0, ...samples.map((sample) => sample.queue_depth)),
@@ -469,10 +582,16 @@ async function main(): Promise<number> {
     'lag-p99-max-ms': SOAK_DEFAULTS.lagP99MaxMs,
     partitions: 16,
   });
-  const databaseUrl = process.env.SOAK_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/credits_soak';
+  const databaseUrl =
+    process.env.SOAK_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/credits_soak';
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const queuePrefix = `soak-${randomBytes(4).toString('hex')}`;
-  const env = { DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, QUEUE_PREFIX: queuePrefix, PARTITIONS: String(args.partitions) };
+  const env = {
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: queuePrefix,
+    PARTITIONS: String(args.partitions),
+  };
   await recreateDatabase(databaseUrl);
   // The worker first: it migrates the fresh database, so the api finds it up to date.
   const worker = await startServiceProcess({ ...env, ROLE: 'worker' });
@@ -516,11 +635,19 @@ async function main(): Promise<number> {
 }
 
 function printSummary(result: SoakResult): void {
-  const slopes = Object.entries(result.rss_slope_mib_per_minute).map(([name, value]) => `${name} ${value} MiB/min (max ${result.rss_max_mib[name]?.toFixed(0)} MiB)`);
+  const slopes = Object.entries(result.rss_slope_mib_per_minute).map(
+    ([name, value]) => `${name} ${value} MiB/min (max ${result.rss_max_mib[name]?.toFixed(0)} MiB)`,
+  );
   console.log(`RSS slope after warm-up: ${slopes.join(', ')}`);
-  console.log(`queue depth: max ${result.queue_depth_max} jobs, ${result.queue_depth_end} at the end of the load${result.queue_depth_growing ? ', still growing' : ''}`);
-  console.log(`events: ${result.events_applied}/${result.events_sent} applied, ${result.ingest_refused} refused; lag p50 ${result.lag_p50_ms} ms, p99 ${result.lag_p99_ms} ms, max ${result.lag_max_ms} ms`);
-  console.log(`lag p99 per sample (ms): ${result.samples.map((sample) => sample.lag_p99_ms ?? '-').join(' ')}`);
+  console.log(
+    `queue depth: max ${result.queue_depth_max} jobs, ${result.queue_depth_end} at the end of the load${result.queue_depth_growing ? ', still growing' : ''}`,
+  );
+  console.log(
+    `events: ${result.events_applied}/${result.events_sent} applied, ${result.ingest_refused} refused; lag p50 ${result.lag_p50_ms} ms, p99 ${result.lag_p99_ms} ms, max ${result.lag_max_ms} ms`,
+  );
+  console.log(
+    `lag p99 per sample (ms): ${result.samples.map((sample) => sample.lag_p99_ms ?? '-').join(' ')}`,
+  );
   console.log(
     `ledger writes: sync ${result.sync_writes.committed}/${result.sync_writes.sent} committed (p50 ${result.sync_writes.p50_ms} ms, p99 ${result.sync_writes.p99_ms} ms), ` +
       `async ${result.async_writes.accepted}/${result.async_writes.sent} accepted, ${result.async_writes.still_queued} still queued`,

@@ -36,8 +36,13 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => onSignal('SIGINT'));
 
   const quickStart = await prepareQuickStart(loadConfig(), { dataDir: EMBEDDED_DATA_DIR });
-  const devKey = quickStart.config.apiKeyGenerated && quickStart.config.role !== 'worker' ? developmentKey() : undefined;
-  const config: Config = devKey ? { ...quickStart.config, apiKeys: [devKey.key] } : quickStart.config;
+  const devKey =
+    quickStart.config.apiKeyGenerated && quickStart.config.role !== 'worker'
+      ? developmentKey()
+      : undefined;
+  const config: Config = devKey
+    ? { ...quickStart.config, apiKeys: [devKey.key] }
+    : quickStart.config;
   // Written as they come, so that the plain lines printed below keep their place among them.
   const logger = pino({ level: config.logLevel }, pino.destination({ dest: 1, sync: true }));
   if (quickStart.notice) logger.warn(quickStart.notice);
@@ -48,7 +53,15 @@ async function main(): Promise<void> {
     await quickStart.stop();
     throw error;
   }
-  logger.info({ role: config.role, url: service.url ?? service.workerUrl, partitions: config.partitions, queues: service.queueStore.location }, 'credits ledger started');
+  logger.info(
+    {
+      role: config.role,
+      url: service.url ?? service.workerUrl,
+      partitions: config.partitions,
+      queues: service.queueStore.location,
+    },
+    'credits ledger started',
+  );
   if (devKey && service.url) printDevelopmentKey(devKey, service.url);
 
   let stopping = false;
@@ -87,7 +100,8 @@ function developmentKey(): { key: string; created: boolean } {
     writeFileSync(API_KEY_FILE, `${key}\n`, { mode: 0o600, flag: 'wx' });
   } catch (error) {
     // Another process (a second role on the same volume) made it first: use theirs.
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return { key: readFileSync(API_KEY_FILE, 'utf8').trim(), created: false };
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST')
+      return { key: readFileSync(API_KEY_FILE, 'utf8').trim(), created: false };
     throw error;
   }
   return { key, created: true };
@@ -115,7 +129,11 @@ function printDevelopmentKey(devKey: { key: string; created: boolean }, url: str
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof DatabaseUnreachableError || error instanceof RedisUnreachableError || error instanceof EmbeddedPostgresError) {
+  if (
+    error instanceof DatabaseUnreachableError ||
+    error instanceof RedisUnreachableError ||
+    error instanceof EmbeddedPostgresError
+  ) {
     console.error(`\n${error.message}\n`);
   } else {
     console.error(error);

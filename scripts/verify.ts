@@ -51,10 +51,17 @@ const TRANSFERS = `('expiration_change', 'void_initiated')`;
 
 type Check = (
   client: pg.ClientBase,
-  limits: { max: number; now: Date | null; slackSeconds: number; usageColumns: boolean; creationColumn: boolean },
+  limits: {
+    max: number;
+    now: Date | null;
+    slackSeconds: number;
+    usageColumns: boolean;
+    creationColumn: boolean;
+  },
 ) => Promise<string[]>;
 
-const where = (row: { customer_id: string; currency: string }) => `customer ${row.customer_id}, currency ${row.currency}`;
+const where = (row: { customer_id: string; currency: string }) =>
+  `customer ${row.customer_id}, currency ${row.currency}`;
 
 /**
  * Σ entries = head = Σ blocks, and the sequence numbers as a whole (count, range, head). One
@@ -105,15 +112,30 @@ const checkLedgerTotals: Check = async (client, { max }) => {
   );
   return rows.flatMap((row) => {
     if (row.heads !== 1) {
-      return [`${where(row)}: no ledgers row, yet ${row.entry_count} entries (Σ ${row.entry_sum}) and blocks (Σ ${row.block_sum}) exist`];
+      return [
+        `${where(row)}: no ledgers row, yet ${row.entry_count} entries (Σ ${row.entry_sum}) and blocks (Σ ${row.block_sum}) exist`,
+      ];
     }
     const found: string[] = [];
-    if (row.head_balance !== row.entry_sum) found.push(`${where(row)}: ledgers.balance ${row.head_balance} ≠ Σ entry amounts ${row.entry_sum}`);
-    if (row.head_balance !== row.block_sum) found.push(`${where(row)}: ledgers.balance ${row.head_balance} ≠ Σ block balances ${row.block_sum}`);
+    if (row.head_balance !== row.entry_sum)
+      found.push(
+        `${where(row)}: ledgers.balance ${row.head_balance} ≠ Σ entry amounts ${row.entry_sum}`,
+      );
+    if (row.head_balance !== row.block_sum)
+      found.push(
+        `${where(row)}: ledgers.balance ${row.head_balance} ≠ Σ block balances ${row.block_sum}`,
+      );
     if (row.next_sequence_number !== row.entry_count) {
-      found.push(`${where(row)}: ledgers.next_sequence_number ${row.next_sequence_number} ≠ entry count ${row.entry_count}`);
+      found.push(
+        `${where(row)}: ledgers.next_sequence_number ${row.next_sequence_number} ≠ entry count ${row.entry_count}`,
+      );
     }
-    if (row.entry_count > 0 && (row.seq_min !== 0 || row.seq_max !== row.entry_count - 1 || row.seq_distinct !== row.entry_count)) {
+    if (
+      row.entry_count > 0 &&
+      (row.seq_min !== 0 ||
+        row.seq_max !== row.entry_count - 1 ||
+        row.seq_distinct !== row.entry_count)
+    ) {
       found.push(
         `${where(row)}: ledger_sequence_number not gapless from 0: ${row.entry_count} entries numbered ` +
           `${row.seq_min}..${row.seq_max} (${row.seq_distinct} distinct)`,
@@ -145,7 +167,10 @@ const checkEntryArithmetic: Check = async (client, { max }) => {
     [max],
   );
   return rows.map((row) => {
-    const rule = row.entry_type === 'expiration_change' || row.entry_type === 'void_initiated' ? 'ending = starting' : 'ending = starting + amount';
+    const rule =
+      row.entry_type === 'expiration_change' || row.entry_type === 'void_initiated'
+        ? 'ending = starting'
+        : 'ending = starting + amount';
     return (
       `${where(row)}: entry ${row.ledger_sequence_number} (${row.entry_type}, ${row.id}) breaks ${rule}: ` +
       `starting ${row.starting_balance}, amount ${row.amount}, ending ${row.ending_balance}`
@@ -201,7 +226,14 @@ const checkEntryChain: Check = async (client, { max, usageColumns }) => {
 
 /** Only the overdraft block (never-expiring, unfiltered) may go below zero (§4). */
 const checkNegativeBlocks: Check = async (client, { max }) => {
-  const { rows } = await client.query<{ customer_id: string; currency: string; id: string; balance: string; expiry_date: Date | null; filters: unknown }>(
+  const { rows } = await client.query<{
+    customer_id: string;
+    currency: string;
+    id: string;
+    balance: string;
+    expiry_date: Date | null;
+    filters: unknown;
+  }>(
     `select customer_id, currency, id, trim_scale(balance)::text as balance, expiry_date, filters
        from credit_blocks
       where balance < 0 and not (expiry_date is null and filters = '[]'::jsonb)
@@ -218,7 +250,13 @@ const checkNegativeBlocks: Check = async (client, { max }) => {
 
 /** A block past its expiry (by more than the slack) holds nothing (§4 credit_block_expiry). */
 const checkExpiredBlocks: Check = async (client, { max, now, slackSeconds }) => {
-  const { rows } = await client.query<{ customer_id: string; currency: string; id: string; balance: string; expiry_date: Date }>(
+  const { rows } = await client.query<{
+    customer_id: string;
+    currency: string;
+    id: string;
+    balance: string;
+    expiry_date: Date;
+  }>(
     `select customer_id, currency, id, trim_scale(balance)::text as balance, expiry_date
        from credit_blocks
       where balance <> 0 and expiry_date is not null
@@ -245,14 +283,23 @@ const checkCommittedRequests: Check = async (client, { max }) => {
       limit $1`,
     [max],
   );
-  return rows.map((row) => `${where(row)}: ledger request ${row.id} is committed but has no entries`);
+  return rows.map(
+    (row) => `${where(row)}: ledger request ${row.id} is committed but has no entries`,
+  );
 };
 
 /** A block's creation_sequence names an entry of its ledger, and nothing used the block before it. */
 const checkBlockCreation: Check = async (client, { max, creationColumn }) => {
   // Before the creation-order migration there is nothing to check.
   if (!creationColumn) return [];
-  const { rows } = await client.query<{ customer_id: string; currency: string; id: string; creation_sequence: number; first_use: number | null; made: boolean }>(
+  const { rows } = await client.query<{
+    customer_id: string;
+    currency: string;
+    id: string;
+    creation_sequence: number;
+    first_use: number | null;
+    made: boolean;
+  }>(
     `select b.customer_id, b.currency, b.id, b.creation_sequence,
             (select min(e.ledger_sequence_number) from ledger_entries e where e.block_id = b.id) as first_use,
             exists (select 1 from ledger_entries e where e.customer_id = b.customer_id and e.currency = b.currency
@@ -282,10 +329,17 @@ const CHECKS: readonly Check[] = [
   checkBlockCreation,
 ];
 
-export async function verifyDatabase(databaseUrl: string, options: VerifyOptions = {}): Promise<VerifyResult> {
+export async function verifyDatabase(
+  databaseUrl: string,
+  options: VerifyOptions = {},
+): Promise<VerifyResult> {
   const slackSeconds = options.expirySlackSeconds ?? DEFAULT_EXPIRY_SLACK_SECONDS;
-  if (!Number.isFinite(slackSeconds) || slackSeconds < 0) throw new RangeError(`expiry slack must be >= 0 seconds, got ${slackSeconds}`);
-  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'credits-verify' });
+  if (!Number.isFinite(slackSeconds) || slackSeconds < 0)
+    throw new RangeError(`expiry slack must be >= 0 seconds, got ${slackSeconds}`);
+  const client = new pg.Client({
+    connectionString: databaseUrl,
+    application_name: 'credits-verify',
+  });
   await client.connect();
   try {
     // One snapshot for every check, and a guarantee that nothing here writes.
@@ -316,7 +370,12 @@ export async function verifyDatabase(databaseUrl: string, options: VerifyOptions
       )
     ).rows;
     await client.query('rollback');
-    return { ok: violations.length === 0, ledgers: counts?.ledgers ?? 0, entries: counts?.entries ?? 0, violations };
+    return {
+      ok: violations.length === 0,
+      ledgers: counts?.ledgers ?? 0,
+      entries: counts?.entries ?? 0,
+      violations,
+    };
   } finally {
     await client.end();
   }
@@ -331,20 +390,31 @@ async function main(): Promise<number> {
     },
   });
   if (values.help) {
-    console.log('usage: node scripts/verify.ts [--expiry-slack-seconds 60] [--now <ISO instant>]   (DATABASE_URL from the environment)');
+    console.log(
+      'usage: node scripts/verify.ts [--expiry-slack-seconds 60] [--now <ISO instant>]   (DATABASE_URL from the environment)',
+    );
     return 0;
   }
   const slack = Number(values['expiry-slack-seconds']);
   const now = values.now === undefined ? undefined : new Date(values.now);
-  if (!Number.isFinite(slack) || slack < 0) throw new RangeError(`--expiry-slack-seconds must be a number >= 0, got ${values['expiry-slack-seconds']}`);
-  if (now && Number.isNaN(now.getTime())) throw new RangeError(`--now must be an ISO 8601 instant, got ${values.now}`);
-  const result = await verifyDatabase(process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL, { expirySlackSeconds: slack, now });
+  if (!Number.isFinite(slack) || slack < 0)
+    throw new RangeError(
+      `--expiry-slack-seconds must be a number >= 0, got ${values['expiry-slack-seconds']}`,
+    );
+  if (now && Number.isNaN(now.getTime()))
+    throw new RangeError(`--now must be an ISO 8601 instant, got ${values.now}`);
+  const result = await verifyDatabase(process.env.DATABASE_URL ?? DEFAULT_DATABASE_URL, {
+    expirySlackSeconds: slack,
+    now,
+  });
   if (result.ok) {
     console.log(`verified ${result.ledgers} ledgers, ${result.entries} entries: ok`);
     return 0;
   }
   console.log(`violation: ${result.violations[0]}`);
-  console.log(`verified ${result.ledgers} ledgers, ${result.entries} entries: ${result.violations.length} violation(s)`);
+  console.log(
+    `verified ${result.ledgers} ledgers, ${result.entries} entries: ${result.violations.length} violation(s)`,
+  );
   return 1;
 }
 
@@ -352,7 +422,9 @@ if (import.meta.main) {
   main().then(
     (code) => process.exit(code),
     (error: unknown) => {
-      console.error(`verify could not run: ${error instanceof Error ? error.message : String(error)}`);
+      console.error(
+        `verify could not run: ${error instanceof Error ? error.message : String(error)}`,
+      );
       process.exit(2);
     },
   );

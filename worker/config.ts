@@ -7,7 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { Duration } from 'luxon';
 import { z } from 'zod';
 
-const isoDuration = z.string().refine((text) => Duration.fromISO(text).isValid, 'an ISO 8601 duration like PT12H');
+const isoDuration = z
+  .string()
+  .refine((text) => Duration.fromISO(text).isValid, 'an ISO 8601 duration like PT12H');
 
 const environment = z.object({
   DATABASE_URL: z.string().url().optional(),
@@ -84,11 +86,16 @@ export interface Config {
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const parsed = environment.safeParse(env);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    const problems = parsed.error.issues.map(
+      (issue) => `${issue.path.join('.')}: ${issue.message}`,
+    );
     throw new Error(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
   const e = parsed.data;
-  const apiKeys = (e.API_KEYS ?? '').split(',').map((key) => key.trim()).filter(Boolean);
+  const apiKeys = (e.API_KEYS ?? '')
+    .split(',')
+    .map((key) => key.trim())
+    .filter(Boolean);
   const apiKeyGenerated = apiKeys.length === 0;
   if (apiKeyGenerated) apiKeys.push(`dev_${randomBytes(18).toString('base64url')}`);
   return {

@@ -9,10 +9,12 @@ const CUSTOMERS_PER_SWEEP_MAX = 10_000;
 
 export async function sweepClosedDays(deps: SweepDeps): Promise<EnqueuedJob[]> {
   const now = deps.clock.now();
-  const due = await deps.orm.em.fork().execute<{ customer_id: string }[]>(
-    `select distinct customer_id from ledger_entries where entry_status = 'pending' and closes_at <= ? limit ?`,
-    [now, CUSTOMERS_PER_SWEEP_MAX],
-  );
+  const due = await deps.orm.em
+    .fork()
+    .execute<{ customer_id: string }[]>(
+      `select distinct customer_id from ledger_entries where entry_status = 'pending' and closes_at <= ? limit ?`,
+      [now, CUSTOMERS_PER_SWEEP_MAX],
+    );
   const enqueued: EnqueuedJob[] = [];
   for (const { customer_id: customerId } of due) {
     const partition = partitionOf(customerId, deps.partitions);

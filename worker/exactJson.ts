@@ -18,16 +18,28 @@ declare global {
   }
 }
 
-type SourceReviver = (this: unknown, key: string, value: unknown, context: { source?: string }) => unknown;
+type SourceReviver = (
+  this: unknown,
+  key: string,
+  value: unknown,
+  context: { source?: string },
+) => unknown;
 
 function reviveNumbers(_key: string, value: unknown, context: { source?: string }): unknown {
-  return typeof value === 'number' && context?.source !== undefined ? new JsonNumber(context.source) : value;
+  return typeof value === 'number' && context?.source !== undefined
+    ? new JsonNumber(context.source)
+    : value;
 }
 
 export function parseExactJson(text: string): unknown {
-  return JSON.parse(text, reviveNumbers as SourceReviver as (key: string, value: unknown) => unknown);
+  return JSON.parse(
+    text,
+    reviveNumbers as SourceReviver as (key: string, value: unknown) => unknown,
+  );
 }
 
 export function stringifyExactJson(value: unknown): string {
-  return JSON.stringify(value, (_key, field: unknown) => (field instanceof JsonNumber ? JSON.rawJSON(field.source) : field));
+  return JSON.stringify(value, (_key, field: unknown) =>
+    field instanceof JsonNumber ? JSON.rawJSON(field.source) : field,
+  );
 }

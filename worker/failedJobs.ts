@@ -51,7 +51,13 @@ function compareKeys(a: FailedJobKey, b: FailedJobKey): number {
  * The first `limit + 1` keys of one partition after `after`. Every job failed at the cursor's
  * instant is read (there are few), so ties are ordered here rather than by Redis.
  */
-async function partitionKeys(store: QueueStore, queue: Queue, partition: number, limit: number, after: FailedJobKey | undefined): Promise<FailedJobKey[]> {
+async function partitionKeys(
+  store: QueueStore,
+  queue: Queue,
+  partition: number,
+  limit: number,
+  after: FailedJobKey | undefined,
+): Promise<FailedJobKey[]> {
   const keys = await store.failedJobKeys(queue, partition, after?.failedAtMs, limit + 1);
   return keys.filter((candidate) => !after || compareKeys(candidate, after) > 0);
 }
@@ -62,7 +68,9 @@ export async function listFailedJobs(
   options: { partitions: readonly number[]; limit: number; after: FailedJobKey | undefined },
 ): Promise<FailedJobPage> {
   const perPartition = await Promise.all(
-    options.partitions.map((partition) => partitionKeys(store, queues.queue(partition), partition, options.limit, options.after)),
+    options.partitions.map((partition) =>
+      partitionKeys(store, queues.queue(partition), partition, options.limit, options.after),
+    ),
   );
   const candidates = perPartition.flat().sort(compareKeys);
   const chosen = candidates.slice(0, options.limit);
@@ -97,8 +105,23 @@ export const REDRIVE_NOTICE =
   "Retrying from this page skips that check and applies the job after the customer's later work.";
 
 export type RedriveResult =
-  | { status: 'redriven'; partition: number; jobId: string; name: string; newJobId: string; laterWorkApplied: number; forced: boolean }
-  | { status: 'later_work_applied'; partition: number; jobId: string; name: string; customerIds: string[]; laterWorkApplied: number }
+  | {
+      status: 'redriven';
+      partition: number;
+      jobId: string;
+      name: string;
+      newJobId: string;
+      laterWorkApplied: number;
+      forced: boolean;
+    }
+  | {
+      status: 'later_work_applied';
+      partition: number;
+      jobId: string;
+      name: string;
+      customerIds: string[];
+      laterWorkApplied: number;
+    }
   | { status: 'not_failed' | 'unknown_job_name'; partition: number; jobId: string };
 
 export interface RedriveOptions {
@@ -116,7 +139,9 @@ function jobCustomers(data: unknown): string[] {
   const record = (data ?? {}) as { customerId?: unknown; events?: unknown };
   if (typeof record.customerId === 'string') return [record.customerId];
   if (!Array.isArray(record.events)) return [];
-  const ids = record.events.map((event) => (event as { customer_id?: unknown } | null)?.customer_id).filter((id): id is string => typeof id === 'string');
+  const ids = record.events
+    .map((event) => (event as { customer_id?: unknown } | null)?.customer_id)
+    .filter((id): id is string => typeof id === 'string');
   return [...new Set(ids)];
 }
 
@@ -132,24 +157,49 @@ async function acceptedAt(orm: Orm, name: JobName, job: Job): Promise<Date | und
     // Applied or refused already: re-running it only returns the stored outcome.
     return request?.status === 'queued' ? request.createdAt : undefined;
   }
-  if (typeof data.accepted_at === 'string' && Number.isFinite(Date.parse(data.accepted_at))) return new Date(data.accepted_at);
+  if (typeof data.accepted_at === 'string' && Number.isFinite(Date.parse(data.accepted_at)))
+    return new Date(data.accepted_at);
   return new Date(job.timestamp);
 }
 
-export async function redriveFailedJob(queues: PartitionQueues, partition: number, jobId: string, options: RedriveOptions): Promise<RedriveResult> {
+export async function redriveFailedJob(
+  queues: PartitionQueues,
+  partition: number,
+  jobId: string,
+  options: RedriveOptions,
+): Promise<RedriveResult> {
   const queue = queues.queue(partition);
   const job = await queue.getJob(jobId);
-  if (!job || (await queue.getJobState(jobId)) !== 'failed') return { status: 'not_failed', partition, jobId };
+  if (!job || (await queue.getJobState(jobId)) !== 'failed')
+    return { status: 'not_failed', partition, jobId };
   if (!Object.hasOwn(jobCatalog, job.name)) return { status: 'unknown_job_name', partition, jobId };
   const name = job.name as JobName;
   let laterWorkApplied = 0;
   if (!CATCH_UP_JOBS.has(name)) {
     const customerIds = jobCustomers(job.data);
     const since = await acceptedAt(options.orm, name, job);
-    laterWorkApplied = since ? await laterCommittedWork(options.orm.em.fork(), customerIds, since) : 0;
-    if (laterWorkApplied > 0 && !options.force) return { status: 'later_work_applied', partition, jobId, name, customerIds, laterWorkApplied };
+    laterWorkApplied = since
+      ? await laterCommittedWork(options.orm.em.fork(), customerIds, since)
+      : 0;
+    if (laterWorkApplied > 0 && !options.force)
+      return {
+        status: 'later_work_applied',
+        partition,
+        jobId,
+        name,
+        customerIds,
+        laterWorkApplied,
+      };
   }
   const added = await queue.add(name, job.data, jobCatalog[name].options);
   await queue.remove(jobId);
-  return { status: 'redriven', partition, jobId, name, newJobId: added.id ?? '', laterWorkApplied, forced: laterWorkApplied > 0 };
+  return {
+    status: 'redriven',
+    partition,
+    jobId,
+    name,
+    newJobId: added.id ?? '',
+    laterWorkApplied,
+    forced: laterWorkApplied > 0,
+  };
 }

@@ -13,7 +13,9 @@ import type { InvoiceSettings, LedgerCommand } from '../domain/types.ts';
 
 export const DEFAULT_CURRENCY = 'credits';
 
-const decimalText = z.string().refine((text) => typeof Decimal.parse(text) !== 'string', 'a decimal');
+const decimalText = z
+  .string()
+  .refine((text) => typeof Decimal.parse(text) !== 'string', 'a decimal');
 const metadata = z.record(z.string(), z.string());
 const filter = z.object({
   field: z.literal('item_id'),
@@ -61,22 +63,42 @@ export const ledgerRequestPayload = z.discriminatedUnion('entry_type', [
     block_id: z.string().nullable(),
     target_expiry_date: z.string(),
   }),
-  z.object({ entry_type: z.literal('void'), ...common, block_id: z.string(), void_reason: z.literal('refund').nullable() }),
+  z.object({
+    entry_type: z.literal('void'),
+    ...common,
+    block_id: z.string(),
+    void_reason: z.literal('refund').nullable(),
+  }),
   z.object({ entry_type: z.literal('amendment'), ...common, block_id: z.string() }),
 ]);
 export type LedgerRequestPayload = z.infer<typeof ledgerRequestPayload>;
 
 function instantOrError(name: string, text: string, timezone: string): Date | LedgerError {
-  return resolveInstant(text, timezone) ?? { kind: 'request_validation', detail: `${name} ${text} is not a valid date` };
+  return (
+    resolveInstant(text, timezone) ?? {
+      kind: 'request_validation',
+      detail: `${name} ${text} is not a valid date`,
+    }
+  );
 }
 
-const isError = (value: unknown): value is LedgerError => typeof value === 'object' && value !== null && 'kind' in value;
+const isError = (value: unknown): value is LedgerError =>
+  typeof value === 'object' && value !== null && 'kind' in value;
 
 type IncrementPayload = Extract<LedgerRequestPayload, { entry_type: 'increment' }>;
 
-function toInvoiceSettings(settings: NonNullable<IncrementPayload['invoice_settings']>, timezone: string): InvoiceSettings | LedgerError {
-  const invoiceAt = settings.invoice_date === null ? null : instantOrError('invoice_settings.invoice_date', settings.invoice_date, timezone);
-  const customDueAt = settings.custom_due_date === null ? null : instantOrError('invoice_settings.custom_due_date', settings.custom_due_date, timezone);
+function toInvoiceSettings(
+  settings: NonNullable<IncrementPayload['invoice_settings']>,
+  timezone: string,
+): InvoiceSettings | LedgerError {
+  const invoiceAt =
+    settings.invoice_date === null
+      ? null
+      : instantOrError('invoice_settings.invoice_date', settings.invoice_date, timezone);
+  const customDueAt =
+    settings.custom_due_date === null
+      ? null
+      : instantOrError('invoice_settings.custom_due_date', settings.custom_due_date, timezone);
   if (isError(invoiceAt)) return invoiceAt;
   if (isError(customDueAt)) return customDueAt;
   return {
@@ -93,15 +115,27 @@ function toInvoiceSettings(settings: NonNullable<IncrementPayload['invoice_setti
   };
 }
 
-function toIncrement(payload: IncrementPayload, currency: string, timezone: string): LedgerCommand | LedgerError {
-  const expiresAt = payload.expiry_date === null ? null : instantOrError('expiry_date', payload.expiry_date, timezone);
-  const effectiveAt = payload.effective_date === null ? null : instantOrError('effective_date', payload.effective_date, timezone);
+function toIncrement(
+  payload: IncrementPayload,
+  currency: string,
+  timezone: string,
+): LedgerCommand | LedgerError {
+  const expiresAt =
+    payload.expiry_date === null
+      ? null
+      : instantOrError('expiry_date', payload.expiry_date, timezone);
+  const effectiveAt =
+    payload.effective_date === null
+      ? null
+      : instantOrError('effective_date', payload.effective_date, timezone);
   if (isError(expiresAt)) return expiresAt;
   if (isError(effectiveAt)) return effectiveAt;
   if (expiresAt && effectiveAt && expiresAt.getTime() <= effectiveAt.getTime()) {
     return { kind: 'request_validation', detail: 'expiry_date must be after effective_date' };
   }
-  const invoice = payload.invoice_settings ? toInvoiceSettings(payload.invoice_settings, timezone) : null;
+  const invoice = payload.invoice_settings
+    ? toInvoiceSettings(payload.invoice_settings, timezone)
+    : null;
   if (isError(invoice)) return invoice;
   return {
     type: 'increment',
@@ -122,12 +156,22 @@ function toExpirationChange(
   currency: string,
   timezone: string,
 ): LedgerCommand | LedgerError {
-  const targetExpiresAt = instantOrError('target_expiry_date', payload.target_expiry_date, timezone);
-  const sourceExpiresAt = payload.expiry_date === null ? null : instantOrError('expiry_date', payload.expiry_date, timezone);
+  const targetExpiresAt = instantOrError(
+    'target_expiry_date',
+    payload.target_expiry_date,
+    timezone,
+  );
+  const sourceExpiresAt =
+    payload.expiry_date === null
+      ? null
+      : instantOrError('expiry_date', payload.expiry_date, timezone);
   if (isError(targetExpiresAt)) return targetExpiresAt;
   if (isError(sourceExpiresAt)) return sourceExpiresAt;
   if (payload.block_id === null && sourceExpiresAt === null) {
-    return { kind: 'request_validation', detail: 'expiration_change needs block_id or expiry_date to name the source block' };
+    return {
+      kind: 'request_validation',
+      detail: 'expiration_change needs block_id or expiry_date to name the source block',
+    };
   }
   return {
     type: 'expiration_change',
@@ -142,14 +186,23 @@ function toExpirationChange(
 }
 
 /** The domain command for a stored request; dates resolve in the customer's timezone. */
-export function toCommand(payload: LedgerRequestPayload, timezone: string): LedgerCommand | LedgerError {
+export function toCommand(
+  payload: LedgerRequestPayload,
+  timezone: string,
+): LedgerCommand | LedgerError {
   const currency = payload.currency ?? DEFAULT_CURRENCY;
   const { description, metadata } = payload;
   switch (payload.entry_type) {
     case 'increment':
       return toIncrement(payload, currency, timezone);
     case 'decrement':
-      return { type: 'decrement', currency, amount: Decimal.of(payload.amount), description, metadata };
+      return {
+        type: 'decrement',
+        currency,
+        amount: Decimal.of(payload.amount),
+        description,
+        metadata,
+      };
     case 'expiration_change':
       return toExpirationChange(payload, currency, timezone);
     case 'void':
@@ -163,7 +216,14 @@ export function toCommand(payload: LedgerRequestPayload, timezone: string): Ledg
         metadata,
       };
     case 'amendment':
-      return { type: 'amendment', currency, blockId: payload.block_id, amount: Decimal.of(payload.amount), description, metadata };
+      return {
+        type: 'amendment',
+        currency,
+        blockId: payload.block_id,
+        amount: Decimal.of(payload.amount),
+        description,
+        metadata,
+      };
     default: {
       const unreachable: never = payload;
       throw new Error(`unknown entry type ${JSON.stringify(unreachable)}`);

@@ -74,7 +74,10 @@ function announce<T extends RequestOutcome>(deps: WorkerDeps, logger: Logger, ou
   if (deps.onOutcome?.(outcome)) return outcome;
   // Not awaited: the partition need not wait for the announcement to move on.
   void publishOutcome(deps.queueStore, deps.queuePrefix, outcome).catch((error: unknown) => {
-    logger.warn({ err: error, requestId: outcome.requestId }, 'outcome not published; a waiting client will poll');
+    logger.warn(
+      { err: error, requestId: outcome.requestId },
+      'outcome not published; a waiting client will poll',
+    );
   });
   return outcome;
 }
@@ -92,16 +95,30 @@ type Processor = (data: unknown, context: JobContext) => Promise<unknown>;
 function processorsFor(deps: WorkerDeps): Record<JobName, Processor> {
   const base = { orm: deps.orm, clock: deps.clock };
   const withLogger = ({ logger, fence }: JobContext): ProcessorDeps => ({ ...base, logger, fence });
-  const usageDeps = ({ logger, fence }: JobContext) => ({ ...base, logger, fence, gracePeriod: deps.gracePeriod });
+  const usageDeps = ({ logger, fence }: JobContext) => ({
+    ...base,
+    logger,
+    fence,
+    gracePeriod: deps.gracePeriod,
+  });
   return {
-    'ledger.apply': async (data, context) => announce(deps, context.logger, await applyLedgerRequest(data, withLogger(context))),
-    'balance.apply': async (data, context) => announce(deps, context.logger, await applyBalanceTransaction(data, withLogger(context))),
+    'ledger.apply': async (data, context) =>
+      announce(deps, context.logger, await applyLedgerRequest(data, withLogger(context))),
+    'balance.apply': async (data, context) =>
+      announce(deps, context.logger, await applyBalanceTransaction(data, withLogger(context))),
     'ledger.catchUp': (data, context) => catchUpLedger(data, withLogger(context)),
     'usage.apply': async (data, context) => {
       const { job, queue } = context;
-      const followers = await followingUsageJobs(queue, USAGE_EVENTS_PER_TRANSACTION_MAX, job.data?.events?.length ?? 0);
+      const followers = await followingUsageJobs(
+        queue,
+        USAGE_EVENTS_PER_TRANSACTION_MAX,
+        job.data?.events?.length ?? 0,
+      );
       // A fenced-out worker throws here and removes nothing: its successor takes the followers too.
-      const result = await applyUsage([data, ...followers.map((follower) => follower.data)], usageDeps(context));
+      const result = await applyUsage(
+        [data, ...followers.map((follower) => follower.data)],
+        usageDeps(context),
+      );
       await removeFollowers(followers);
       return { ...result, jobs: 1 + followers.length };
     },
@@ -113,7 +130,12 @@ function processorsFor(deps: WorkerDeps): Record<JobName, Processor> {
 
 function jobLogger(logger: Logger, job: Job, partition: number): Logger {
   const reqId = (job.data as { httpRequestId?: unknown } | undefined)?.httpRequestId;
-  return logger.child({ jobId: job.id, jobName: job.name, partition, ...(typeof reqId === 'string' && { reqId }) });
+  return logger.child({
+    jobId: job.id,
+    jobName: job.name,
+    partition,
+    ...(typeof reqId === 'string' && { reqId }),
+  });
 }
 
 /** Whether BullMQ still gives this worker the job's lock; renews it when it does. */
@@ -143,10 +165,14 @@ export class PartitionWorkers {
     // A paused worker's open transaction is ended once idle as long as a lock lasts: by then its
     // successor may be waiting for the fence row it holds.
     const fences = new PartitionFence(deps.jobLockMs, started.workerId);
-    const stalledIntervalMs = Math.max(STALLED_INTERVAL_MIN_MS, Math.round(deps.jobLockMs / STALLED_CHECKS_PER_LOCK));
+    const stalledIntervalMs = Math.max(
+      STALLED_INTERVAL_MIN_MS,
+      Math.round(deps.jobLockMs / STALLED_CHECKS_PER_LOCK),
+    );
     // A Redis outage is logged once by the queue store (lost, back), not once per partition per retry.
     const logError = (message: string, partition: number) => (error: Error) => {
-      if (!started.closing && !deps.queueStore.absorbConnectionError(error)) deps.logger.error({ err: error, partition }, message);
+      if (!started.closing && !deps.queueStore.absorbConnectionError(error))
+        deps.logger.error({ err: error, partition }, message);
     };
     const workers = Array.from({ length: deps.partitions }, (_, partition) => {
       const queue = deps.queueStore.queue(partitionQueueName(partition), deps.queuePrefix);
@@ -172,15 +198,28 @@ export class PartitionWorkers {
           if (fence.fenced) {
             // Completing or failing it would take it from the worker that holds it now (or, if
             // nobody does yet, lose it): BullMQ's stalled check hands it on.
-            logger.warn({ partition }, 'fenced out: another worker took this partition over while this one was paused; nothing was applied, the job is left to it');
+            logger.warn(
+              { partition },
+              'fenced out: another worker took this partition over while this one was paused; nothing was applied, the job is left to it',
+            );
             throw new WaitingError();
           }
           return result;
         },
-        { concurrency: 1, lockDuration: deps.jobLockMs, stalledInterval: stalledIntervalMs, maxStalledCount: STALLS_MAX },
+        {
+          concurrency: 1,
+          lockDuration: deps.jobLockMs,
+          stalledInterval: stalledIntervalMs,
+          maxStalledCount: STALLS_MAX,
+        },
       );
       worker.on('error', logError('worker error', partition));
-      worker.on('failed', (job, error) => (job ? jobLogger(deps.logger, job, partition) : deps.logger.child({ partition })).error({ err: error }, 'job failed'));
+      worker.on('failed', (job, error) =>
+        (job ? jobLogger(deps.logger, job, partition) : deps.logger.child({ partition })).error(
+          { err: error },
+          'job failed',
+        ),
+      );
       return worker;
     });
     started.workers = workers;
@@ -196,11 +235,14 @@ export class PartitionWorkers {
       if (!this.closing) this.heartbeat = setTimeout(() => this.beat(), HEARTBEAT_EVERY_MS);
     };
     if (!this.isRunning()) return next();
-    this.beating = recordHeartbeat(deps.orm.em.fork(), this.workerId, deps.partitions).then(next, (error: unknown) => {
-      // The database is down: readiness says so; the next beat tries again.
-      deps.logger.debug({ err: error }, 'worker heartbeat not recorded');
-      next();
-    });
+    this.beating = recordHeartbeat(deps.orm.em.fork(), this.workerId, deps.partitions).then(
+      next,
+      (error: unknown) => {
+        // The database is down: readiness says so; the next beat tries again.
+        deps.logger.debug({ err: error }, 'worker heartbeat not recorded');
+        next();
+      },
+    );
   }
 
   /**
@@ -214,7 +256,8 @@ export class PartitionWorkers {
     await Promise.all(this.queues.map((queue) => queue.close()));
     // Gone at once from readiness, rather than once the heartbeat is stale.
     await this.beating;
-    if (this.deps) await removeHeartbeat(this.deps.orm.em.fork(), this.workerId).catch(() => undefined);
+    if (this.deps)
+      await removeHeartbeat(this.deps.orm.em.fork(), this.workerId).catch(() => undefined);
   }
 
   isRunning(): boolean {

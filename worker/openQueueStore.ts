@@ -8,7 +8,11 @@ import type { Config } from './config.ts';
 import { PostgresQueueStore, RedisQueueStore, type QueueStore } from './queueStore.ts';
 
 /** `logger` receives the Redis connection's state changes (lost, back): one line each. */
-export async function openQueueStore(config: Pick<Config, 'queueStore' | 'redisUrl' | 'databaseUrl' | 'partitions'>, logger?: Logger): Promise<QueueStore> {
-  if (config.queueStore === 'postgres') return PostgresQueueStore.open(config.databaseUrl, config.partitions);
+export async function openQueueStore(
+  config: Pick<Config, 'queueStore' | 'redisUrl' | 'databaseUrl' | 'partitions'>,
+  logger?: Logger,
+): Promise<QueueStore> {
+  if (config.queueStore === 'postgres')
+    return PostgresQueueStore.open(config.databaseUrl, config.partitions);
   return RedisQueueStore.open(config.redisUrl, logger);
 }

@@ -19,11 +19,18 @@ export function outcomeChannel(prefix: string): string {
   return `${prefix}:ledger:outcomes`;
 }
 
-export async function publishOutcome(store: QueueStore, prefix: string, outcome: RequestOutcome): Promise<void> {
+export async function publishOutcome(
+  store: QueueStore,
+  prefix: string,
+  outcome: RequestOutcome,
+): Promise<void> {
   await store.publish(outcomeChannel(prefix), `${outcome.requestId}\n${JSON.stringify(outcome)}`);
 }
 
-export function readOutcomeMessage(message: string, wanted: (requestId: string) => boolean): RequestOutcome | undefined {
+export function readOutcomeMessage(
+  message: string,
+  wanted: (requestId: string) => boolean,
+): RequestOutcome | undefined {
   const newline = message.indexOf('\n');
   if (newline < 0 || !wanted(message.slice(0, newline))) return undefined;
   return JSON.parse(message.slice(newline + 1)) as RequestOutcome;

@@ -27,7 +27,9 @@ export class PartitionFencedError extends Error {
   readonly partition: number;
 
   constructor(partition: number, held: string | undefined, current: string) {
-    super(`partition ${partition} was taken over by another worker (epoch ${current}, this worker held ${held ?? 'none'}); nothing was applied`);
+    super(
+      `partition ${partition} was taken over by another worker (epoch ${current}, this worker held ${held ?? 'none'}); nothing was applied`,
+    );
     this.name = 'PartitionFencedError';
     this.partition = partition;
   }
@@ -80,7 +82,10 @@ export class PartitionFence {
  * the job's fence checked first. Without a fence (a processor called directly, as tests do) it is
  * the plain transaction.
  */
-export function applyingTransaction<T>(deps: { orm: Orm; fence?: JobFence }, work: (em: EntityManager) => Promise<T>): Promise<T> {
+export function applyingTransaction<T>(
+  deps: { orm: Orm; fence?: JobFence },
+  work: (em: EntityManager) => Promise<T>,
+): Promise<T> {
   return deps.orm.em.fork().transactional(async (em) => {
     await deps.fence?.enter(em);
     return work(em);

@@ -6,7 +6,11 @@
 import { partitionQueueName } from './partition.ts';
 import type { QueueStore } from './queueStore.ts';
 
-export async function guardPartitionCount(store: QueueStore, prefix: string, partitions: number): Promise<void> {
+export async function guardPartitionCount(
+  store: QueueStore,
+  prefix: string,
+  partitions: number,
+): Promise<void> {
   const recorded = await store.readPartitionCount(prefix);
   if (recorded && recorded !== partitions) {
     for (let partition = 0; partition < recorded; partition += 1) {

@@ -6,7 +6,14 @@
  * of outcomes, the recorded partition count, reading the failed set by score, a job's enqueue
  * time) goes through this interface, so the rest of the code never asks which store it has.
  */
-import { createPostgresBackend, Queue, Worker, withBackend, type Processor, type WorkerOptions } from 'bullmq';
+import {
+  createPostgresBackend,
+  Queue,
+  Worker,
+  withBackend,
+  type Processor,
+  type WorkerOptions,
+} from 'bullmq';
 import type { Redis } from 'ioredis';
 import pg from 'pg';
 import type { Logger } from 'pino';
@@ -19,7 +26,10 @@ export interface FailedJobKey {
   id: string;
 }
 
-export type WorkerSettings = Pick<WorkerOptions, 'concurrency' | 'lockDuration' | 'stalledInterval' | 'maxStalledCount'>;
+export type WorkerSettings = Pick<
+  WorkerOptions,
+  'concurrency' | 'lockDuration' | 'stalledInterval' | 'maxStalledCount'
+>;
 
 export interface QueueStore {
   /** Names the readiness check (`redis` or `postgres_queues`) and the first log line. */
@@ -37,7 +47,12 @@ export interface QueueStore {
   readPartitionCount(prefix: string): Promise<number | undefined>;
   writePartitionCount(prefix: string, partitions: number): Promise<void>;
   /** Up to `count` failed jobs at or before `atOrBeforeMs`, newest first, ties included. */
-  failedJobKeys(queue: Queue, partition: number, atOrBeforeMs: number | undefined, count: number): Promise<FailedJobKey[]>;
+  failedJobKeys(
+    queue: Queue,
+    partition: number,
+    atOrBeforeMs: number | undefined,
+    count: number,
+  ): Promise<FailedJobKey[]>;
   /** When a waiting job was enqueued, on the real clock; undefined when it has gone. */
   enqueuedAtMs(queue: Queue, jobId: string): Promise<number | undefined>;
   /**
@@ -65,7 +80,11 @@ export class RedisQueueStore implements QueueStore {
   private readonly workerRedis: Redis;
   private readonly connections: RedisConnections | undefined;
 
-  constructor(redis: Redis, url: string, options: { workerRedis?: Redis; connections?: RedisConnections } = {}) {
+  constructor(
+    redis: Redis,
+    url: string,
+    options: { workerRedis?: Redis; connections?: RedisConnections } = {},
+  ) {
     this.redis = redis;
     this.workerRedis = options.workerRedis ?? redis;
     this.connections = options.connections;
@@ -110,7 +129,10 @@ export class RedisQueueStore implements QueueStore {
     await this.redis.publish(channel, message);
   }
 
-  async subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>> {
+  async subscribe(
+    channel: string,
+    onMessage: (message: string) => void,
+  ): Promise<() => Promise<void>> {
     // A subscribed connection can do nothing else, so it is a connection of its own.
     const subscriber = this.redis.duplicate();
     subscriber.on('error', () => {
@@ -131,12 +153,30 @@ export class RedisQueueStore implements QueueStore {
     await this.redis.set(partitionCountKey(prefix), String(partitions));
   }
 
-  async failedJobKeys(queue: Queue, partition: number, atOrBeforeMs: number | undefined, count: number): Promise<FailedJobKey[]> {
+  async failedJobKeys(
+    queue: Queue,
+    partition: number,
+    atOrBeforeMs: number | undefined,
+    count: number,
+  ): Promise<FailedJobKey[]> {
     const key = queue.toKey('failed');
-    const ties = atOrBeforeMs === undefined ? 0 : await this.redis.zcount(key, atOrBeforeMs, atOrBeforeMs);
+    const ties =
+      atOrBeforeMs === undefined ? 0 : await this.redis.zcount(key, atOrBeforeMs, atOrBeforeMs);
     const max = atOrBeforeMs === undefined ? '+inf' : String(atOrBeforeMs);
-    const reply: unknown = await this.redis.zrevrangebyscore(key, max, '-inf', 'WITHSCORES', 'LIMIT', 0, ties + count);
-    return scoredMembers(reply).map(([id, score]) => ({ id, failedAtMs: Number(score), partition }));
+    const reply: unknown = await this.redis.zrevrangebyscore(
+      key,
+      max,
+      '-inf',
+      'WITHSCORES',
+      'LIMIT',
+      0,
+      ties + count,
+    );
+    return scoredMembers(reply).map(([id, score]) => ({
+      id,
+      failedAtMs: Number(score),
+      partition,
+    }));
   }
 
   async enqueuedAtMs(queue: Queue, jobId: string): Promise<number | undefined> {
@@ -154,9 +194,11 @@ export class RedisQueueStore implements QueueStore {
 /** `WITHSCORES` answers `[member, score]` pairs over RESP3 and a flat list over RESP2. */
 function scoredMembers(reply: unknown): [string, unknown][] {
   if (!Array.isArray(reply)) return [];
-  if (reply.every((item) => Array.isArray(item))) return reply.map((pair: unknown[]) => [String(pair[0]), pair[1]]);
+  if (reply.every((item) => Array.isArray(item)))
+    return reply.map((pair: unknown[]) => [String(pair[0]), pair[1]]);
   const pairs: [string, unknown][] = [];
-  for (let index = 0; index + 1 < reply.length; index += 2) pairs.push([String(reply[index]), reply[index + 1]]);
+  for (let index = 0; index + 1 < reply.length; index += 2)
+    pairs.push([String(reply[index]), reply[index + 1]]);
   return pairs;
 }
 
@@ -193,7 +235,11 @@ export class PostgresQueueStore implements QueueStore {
   static async open(url: string, partitions: number): Promise<PostgresQueueStore> {
     const pool = new pg.Pool({ connectionString: url, max: 2 });
     // BullMQ's statements use unqualified names, resolved in its schema.
-    const queuePool = new pg.Pool({ connectionString: url, max: partitions + QUEUE_POOL_SPARE, options: `-c search_path=${QUEUE_SCHEMA}` });
+    const queuePool = new pg.Pool({
+      connectionString: url,
+      max: partitions + QUEUE_POOL_SPARE,
+      options: `-c search_path=${QUEUE_SCHEMA}`,
+    });
     // Every Queue and Worker listens for the shared pool's errors.
     queuePool.setMaxListeners(0);
     for (const each of [pool, queuePool]) {
@@ -203,10 +249,14 @@ export class PostgresQueueStore implements QueueStore {
     }
     try {
       // Opening a queue once with `migrate` runs BullMQ's migrations under its advisory lock.
-      const first = new postgresQueues.Queue('{migrate}', { connection: { connectionString: url, schema: QUEUE_SCHEMA, migrate: true, max: 1 } });
+      const first = new postgresQueues.Queue('{migrate}', {
+        connection: { connectionString: url, schema: QUEUE_SCHEMA, migrate: true, max: 1 },
+      });
       await first.waitUntilReady();
       await first.close();
-      await pool.query(`create table if not exists queue_partition_counts (prefix text primary key, partitions integer not null)`);
+      await pool.query(
+        `create table if not exists queue_partition_counts (prefix text primary key, partitions integer not null)`,
+      );
       return new PostgresQueueStore(url, pool, queuePool);
     } catch (error) {
       await Promise.all([pool.end(), queuePool.end()]);
@@ -215,11 +265,18 @@ export class PostgresQueueStore implements QueueStore {
   }
 
   queue(name: string, prefix: string): Queue {
-    return new postgresQueues.Queue(name, { connection: this.queuePool, prefix }) as unknown as Queue;
+    return new postgresQueues.Queue(name, {
+      connection: this.queuePool,
+      prefix,
+    }) as unknown as Queue;
   }
 
   worker(name: string, prefix: string, processor: Processor, settings: WorkerSettings): Worker {
-    return new postgresQueues.Worker(name, processor, { connection: this.queuePool, prefix, ...settings }) as unknown as Worker;
+    return new postgresQueues.Worker(name, processor, {
+      connection: this.queuePool,
+      prefix,
+      ...settings,
+    }) as unknown as Worker;
   }
 
   async ping(): Promise<void> {
@@ -231,14 +288,18 @@ export class PostgresQueueStore implements QueueStore {
     await this.pool.query('select pg_notify($1, $2)', [channel, message]);
   }
 
-  async subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>> {
+  async subscribe(
+    channel: string,
+    onMessage: (message: string) => void,
+  ): Promise<() => Promise<void>> {
     // LISTEN holds its session, so it is a client of its own, outside the pool.
     const listener = new pg.Client({ connectionString: this.url });
     listener.on('error', () => {
       // Lost with the server: waiters time out into 202s and clients poll.
     });
     listener.on('notification', (notification) => {
-      if (notification.channel === channel && notification.payload !== undefined) onMessage(notification.payload);
+      if (notification.channel === channel && notification.payload !== undefined)
+        onMessage(notification.payload);
     });
     await listener.connect();
     await listener.query(`listen ${listener.escapeIdentifier(channel)}`);
@@ -248,7 +309,10 @@ export class PostgresQueueStore implements QueueStore {
   }
 
   async readPartitionCount(prefix: string): Promise<number | undefined> {
-    const result = await this.pool.query<{ partitions: number }>('select partitions from queue_partition_counts where prefix = $1', [prefix]);
+    const result = await this.pool.query<{ partitions: number }>(
+      'select partitions from queue_partition_counts where prefix = $1',
+      [prefix],
+    );
     return result.rows[0]?.partitions;
   }
 
@@ -260,7 +324,12 @@ export class PostgresQueueStore implements QueueStore {
     );
   }
 
-  async failedJobKeys(queue: Queue, partition: number, atOrBeforeMs: number | undefined, count: number): Promise<FailedJobKey[]> {
+  async failedJobKeys(
+    queue: Queue,
+    partition: number,
+    atOrBeforeMs: number | undefined,
+    count: number,
+  ): Promise<FailedJobKey[]> {
     // The quick start's failed sets are small: read them whole and order them here.
     const jobs = await queue.getFailed(0, -1);
     return jobs

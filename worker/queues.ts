@@ -30,7 +30,11 @@ export const jobCatalog = {
    * be found from the request's; jobs enqueued by older code or by sweeps have none.
    */
   'ledger.apply': {
-    payload: z.object({ requestId: z.string().min(1), customerId: z.string().min(1), httpRequestId: z.string().optional() }),
+    payload: z.object({
+      requestId: z.string().min(1),
+      customerId: z.string().min(1),
+      httpRequestId: z.string().optional(),
+    }),
     options: partitionJobOptions,
   },
   /**
@@ -99,7 +103,11 @@ export const jobCatalog = {
    * `httpRequestId` as for 'ledger.apply'.
    */
   'balance.apply': {
-    payload: z.object({ requestId: z.string().min(1), customerId: z.string().min(1), httpRequestId: z.string().optional() }),
+    payload: z.object({
+      requestId: z.string().min(1),
+      customerId: z.string().min(1),
+      httpRequestId: z.string().optional(),
+    }),
     options: partitionJobOptions,
   },
 } as const;
@@ -115,7 +123,11 @@ export class PartitionQueues {
     this.queues = queues;
   }
 
-  static async open(store: QueueStore, partitions: number, prefix: string): Promise<PartitionQueues> {
+  static async open(
+    store: QueueStore,
+    partitions: number,
+    prefix: string,
+  ): Promise<PartitionQueues> {
     const queues = Array.from({ length: partitions }, (_, partition) => {
       const queue = store.queue(partitionQueueName(partition), prefix);
       queue.on('error', () => {
@@ -133,13 +145,27 @@ export class PartitionQueues {
     return queue;
   }
 
-  async add<N extends JobName>(partition: number, name: N, payload: JobPayload<N>, jobId?: string): Promise<void> {
-    await this.queue(partition).add(name, payload, { ...jobCatalog[name].options, ...(jobId && { jobId }) });
+  async add<N extends JobName>(
+    partition: number,
+    name: N,
+    payload: JobPayload<N>,
+    jobId?: string,
+  ): Promise<void> {
+    await this.queue(partition).add(name, payload, {
+      ...jobCatalog[name].options,
+      ...(jobId && { jobId }),
+    });
   }
 
   /** Several jobs for one partition in one round trip, in order. */
-  async addBulk<N extends JobName>(partition: number, name: N, payloads: JobPayload<N>[]): Promise<void> {
-    await this.queue(partition).addBulk(payloads.map((data) => ({ name, data, opts: jobCatalog[name].options })));
+  async addBulk<N extends JobName>(
+    partition: number,
+    name: N,
+    payloads: JobPayload<N>[],
+  ): Promise<void> {
+    await this.queue(partition).addBulk(
+      payloads.map((data) => ({ name, data, opts: jobCatalog[name].options })),
+    );
   }
 
   async close(): Promise<void> {

@@ -23,18 +23,34 @@ const COMMAND_TIMEOUT_MS = 5_000;
 export type RedisConnectionKind = 'commands' | 'workers';
 
 const OPTIONS: Record<RedisConnectionKind, RedisOptions> = {
-  commands: { enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: COMMAND_TIMEOUT_MS },
+  commands: {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: COMMAND_TIMEOUT_MS,
+  },
   workers: { maxRetriesPerRequest: null },
 };
 
 export class RedisUnreachableError extends Error {}
 
 /** Network-level failures and ioredis's own words for "not connected". */
-const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED', 'EAI_AGAIN']);
-const CONNECTION_ERROR_MESSAGE = /Connection is closed|Stream isn't writeable|enableOfflineQueue|Command timed out|Reached the max retries per request|connect ETIMEDOUT|ECONNREFUSED|ECONNRESET|Socket closed unexpectedly|LOADING/;
+const CONNECTION_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNABORTED',
+  'EAI_AGAIN',
+]);
+const CONNECTION_ERROR_MESSAGE =
+  /Connection is closed|Stream isn't writeable|enableOfflineQueue|Command timed out|Reached the max retries per request|connect ETIMEDOUT|ECONNREFUSED|ECONNRESET|Socket closed unexpectedly|LOADING/;
 
 /** ioredis's rejections of a command it could not send or got no answer to (never Postgres's words). */
-const COMMAND_UNAVAILABLE_MESSAGE = /Stream isn't writeable|enableOfflineQueue|Reached the max retries per request|Command timed out|Connection is closed/;
+const COMMAND_UNAVAILABLE_MESSAGE =
+  /Stream isn't writeable|enableOfflineQueue|Reached the max retries per request|Command timed out|Connection is closed/;
 
 /**
  * True when a command was refused because Redis cannot be reached now: what an HTTP request that
@@ -120,14 +136,20 @@ export class RedisConnections {
     this.state = 'down';
     this.lostAtMs = performance.now();
     this.absorbed = 0;
-    this.logger?.warn({ redis: this.where, reason: error.message }, 'Redis connection lost: retrying; writes that need Redis answer 503 until it is back');
+    this.logger?.warn(
+      { redis: this.where, reason: error.message },
+      'Redis connection lost: retrying; writes that need Redis answer 503 until it is back',
+    );
   }
 
   private up(): void {
     if (this.state === 'up' || this.closed) return;
     this.state = 'up';
     const downSeconds = Math.round((performance.now() - this.lostAtMs) / 100) / 10;
-    this.logger?.info({ redis: this.where, downSeconds, failuresAbsorbed: this.absorbed }, 'Redis connection back');
+    this.logger?.info(
+      { redis: this.where, downSeconds, failuresAbsorbed: this.absorbed },
+      'Redis connection back',
+    );
   }
 
   /** Ends every connection now: pending commands fail, nothing reconnects. For shutdown. */
@@ -142,8 +164,15 @@ export class RedisConnections {
  * Opens one connection of `kind` (`workers` when not given) and waits until it is ready; an
  * unreachable server is reported with what to do about it.
  */
-export async function openRedis(url: string, options: { kind?: RedisConnectionKind; connections?: RedisConnections } = {}): Promise<Redis> {
-  const redis = new Redis(url, { ...OPTIONS[options.kind ?? 'workers'], lazyConnect: true, connectTimeout: CONNECT_TIMEOUT_MS });
+export async function openRedis(
+  url: string,
+  options: { kind?: RedisConnectionKind; connections?: RedisConnections } = {},
+): Promise<Redis> {
+  const redis = new Redis(url, {
+    ...OPTIONS[options.kind ?? 'workers'],
+    lazyConnect: true,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+  });
   redis.on('error', () => {
     // ioredis reconnects by itself; the connection-state logger (when watching) says so once.
   });

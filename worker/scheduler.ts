@@ -23,23 +23,36 @@ export class Scheduler {
     this.worker = worker;
   }
 
-  static async start(deps: SweepDeps & { queueStore: QueueStore; queuePrefix: string; logger: Logger }): Promise<Scheduler> {
+  static async start(
+    deps: SweepDeps & { queueStore: QueueStore; queuePrefix: string; logger: Logger },
+  ): Promise<Scheduler> {
     const queue = deps.queueStore.queue(MAINTENANCE_QUEUE, deps.queuePrefix);
     let scheduler: Scheduler | undefined;
     const logError = (message: string) => (error: Error) => {
-      if (!scheduler?.closing && !deps.queueStore.absorbConnectionError(error)) deps.logger.error({ err: error }, message);
+      if (!scheduler?.closing && !deps.queueStore.absorbConnectionError(error))
+        deps.logger.error({ err: error }, message);
     };
     queue.on('error', logError('maintenance queue error'));
     await queue.upsertJobScheduler(
       'sweeps',
       { every: SWEEP_EVERY_MS },
-      { name: 'maintenance.sweep', opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
+      {
+        name: 'maintenance.sweep',
+        opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+      },
     );
-    const worker = deps.queueStore.worker(MAINTENANCE_QUEUE, deps.queuePrefix, async () => ({ enqueued: (await runSweeps(deps)).length }), {
-      concurrency: 1,
-    });
+    const worker = deps.queueStore.worker(
+      MAINTENANCE_QUEUE,
+      deps.queuePrefix,
+      async () => ({ enqueued: (await runSweeps(deps)).length }),
+      {
+        concurrency: 1,
+      },
+    );
     worker.on('error', logError('maintenance worker error'));
-    worker.on('failed', (_job, error) => deps.logger.error({ err: error }, 'scheduled sweep failed'));
+    worker.on('failed', (_job, error) =>
+      deps.logger.error({ err: error }, 'scheduled sweep failed'),
+    );
     scheduler = new Scheduler(queue, worker);
     return scheduler;
   }

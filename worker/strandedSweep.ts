@@ -20,10 +20,12 @@ export async function sweepStrandedRequests(deps: SweepDeps): Promise<EnqueuedJo
   const acceptedBefore = new Date(deps.clock.now().getTime() - STRANDED_AFTER_MS);
   const enqueued: EnqueuedJob[] = [];
   for (const { table, job } of REQUEST_TABLES) {
-    const queued = await deps.orm.em.fork().execute<{ id: string; customer_id: string }[]>(
-      `select id, customer_id from ${table} where status = 'queued' and created_at < ? order by created_at limit ?`,
-      [acceptedBefore, REQUESTS_PER_SWEEP_MAX],
-    );
+    const queued = await deps.orm.em
+      .fork()
+      .execute<{ id: string; customer_id: string }[]>(
+        `select id, customer_id from ${table} where status = 'queued' and created_at < ? order by created_at limit ?`,
+        [acceptedBefore, REQUESTS_PER_SWEEP_MAX],
+      );
     for (const { id, customer_id: customerId } of queued) {
       const partition = partitionOf(customerId, deps.partitions);
       if ((await deps.queues.queue(partition).getJobState(id)) !== 'unknown') continue;

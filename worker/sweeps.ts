@@ -24,11 +24,19 @@ export interface EnqueuedJob {
 }
 
 export async function runSweeps(deps: SweepDeps): Promise<EnqueuedJob[]> {
-  return [...(await sweepDueExpiries(deps)), ...(await sweepClosedDays(deps)), ...(await sweepStrandedRequests(deps))];
+  return [
+    ...(await sweepDueExpiries(deps)),
+    ...(await sweepClosedDays(deps)),
+    ...(await sweepStrandedRequests(deps)),
+  ];
 }
 
 /** Waits until the given jobs have finished (the test clock answers after them). */
-export async function waitForJobs(queues: PartitionQueues, jobs: EnqueuedJob[], timeoutMs: number): Promise<boolean> {
+export async function waitForJobs(
+  queues: PartitionQueues,
+  jobs: EnqueuedJob[],
+  timeoutMs: number,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (const { partition, jobId } of jobs) {
     for (;;) {

@@ -12,7 +12,11 @@ import type { Job, Queue } from 'bullmq';
 /** Jobs looked at behind the running one. */
 const FOLLOWERS_SCANNED_MAX = 50;
 
-export async function followingUsageJobs(queue: Queue, eventsMax: number, alreadyHeld: number): Promise<Job[]> {
+export async function followingUsageJobs(
+  queue: Queue,
+  eventsMax: number,
+  alreadyHeld: number,
+): Promise<Job[]> {
   const waiting = await queue.getJobs(['wait'], 0, FOLLOWERS_SCANNED_MAX - 1, true);
   const run: Job[] = [];
   let held = alreadyHeld;

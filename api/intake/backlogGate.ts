@@ -40,7 +40,12 @@ export class BacklogGate {
    * request is taken whole or not at all.
    */
   async admit(intake: ThrottledIntake, partitions: Iterable<number>): Promise<void> {
-    const readings = await Promise.all([...new Set(partitions)].map(async (partition) => ({ partition, waiting: await this.waiting(partition) })));
+    const readings = await Promise.all(
+      [...new Set(partitions)].map(async (partition) => ({
+        partition,
+        waiting: await this.waiting(partition),
+      })),
+    );
     const full = readings.find(({ waiting }) => waiting >= this.backlogMax);
     if (!full) return;
     this.metrics?.countThrottled(intake);
@@ -52,10 +57,15 @@ export class BacklogGate {
 
   private waiting(partition: number): Promise<number> {
     const cached = this.readings.get(partition);
-    if (cached && performance.now() - cached.readAtMs < BACKLOG_READ_PERIOD_MS) return Promise.resolve(cached.waiting);
+    if (cached && performance.now() - cached.readAtMs < BACKLOG_READ_PERIOD_MS)
+      return Promise.resolve(cached.waiting);
     const pending = this.inFlight.get(partition);
     if (pending) return pending;
-    const read = withTimeout(this.queues.queue(partition).getWaitingCount(), BACKLOG_READ_TIMEOUT_MS, 'reading the backlog')
+    const read = withTimeout(
+      this.queues.queue(partition).getWaitingCount(),
+      BACKLOG_READ_TIMEOUT_MS,
+      'reading the backlog',
+    )
       .catch(() => cached?.waiting ?? 0)
       .then((waiting) => {
         this.readings.set(partition, { waiting, readAtMs: performance.now() });

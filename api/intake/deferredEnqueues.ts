@@ -46,10 +46,19 @@ export class DeferredEnqueues {
     return size;
   }
 
-  defer<N extends Deferred['name']>(partition: number, name: N, payload: JobPayload<N>, jobId: string): void {
+  defer<N extends Deferred['name']>(
+    partition: number,
+    name: N,
+    payload: JobPayload<N>,
+    jobId: string,
+  ): void {
     const list = this.pending.get(partition) ?? [];
     this.pending.set(partition, list);
-    if (list.length === 0 && this.size === 0) this.logger?.warn({ partition }, 'queue unavailable: accepted writes wait in this process until Redis is back');
+    if (list.length === 0 && this.size === 0)
+      this.logger?.warn(
+        { partition },
+        'queue unavailable: accepted writes wait in this process until Redis is back',
+      );
     list.push({ name, payload, jobId });
     this.schedule();
   }
@@ -79,7 +88,15 @@ export class DeferredEnqueues {
       while (list.length > 0) {
         const head = list[0]!;
         try {
-          await enqueueWithin(this.queues.add(partition, head.name as JobName, head.payload as JobPayload<JobName>, head.jobId), `enqueueing ${head.jobId}`);
+          await enqueueWithin(
+            this.queues.add(
+              partition,
+              head.name as JobName,
+              head.payload as JobPayload<JobName>,
+              head.jobId,
+            ),
+            `enqueueing ${head.jobId}`,
+          );
         } catch {
           return; // still away; the next try comes from schedule()
         }
@@ -88,7 +105,11 @@ export class DeferredEnqueues {
       }
       this.pending.delete(partition);
     }
-    if (enqueued > 0) this.logger?.info({ enqueued }, 'writes accepted while the queue was unavailable are enqueued');
+    if (enqueued > 0)
+      this.logger?.info(
+        { enqueued },
+        'writes accepted while the queue was unavailable are enqueued',
+      );
   }
 
   /** One last try (bounded); what is left is enqueued from Postgres by the stranded-request sweep. */
@@ -97,6 +118,10 @@ export class DeferredEnqueues {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.pending.size > 0) await this.flush();
-    if (this.size > 0) this.logger?.warn({ left: this.size }, 'writes left unenqueued at shutdown; the stranded-request sweep enqueues them');
+    if (this.size > 0)
+      this.logger?.warn(
+        { left: this.size },
+        'writes left unenqueued at shutdown; the stranded-request sweep enqueues them',
+      );
   }
 }

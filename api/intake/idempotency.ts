@@ -15,7 +15,9 @@ import { ApiError } from '../errors.ts';
 export const IDEMPOTENCY_KEY_LENGTH_MAX = 255;
 
 export function fingerprint(method: string, path: string, rawBody: string | undefined): string {
-  return createHash('sha256').update(`${method} ${path}\n${rawBody ?? ''}`).digest('hex');
+  return createHash('sha256')
+    .update(`${method} ${path}\n${rawBody ?? ''}`)
+    .digest('hex');
 }
 
 /** A create's Idempotency-Key: its value (if sent) and the request's fingerprint. */
@@ -25,8 +27,13 @@ export interface CreateKey {
 }
 
 function keyFrom(header: string | string[] | undefined): string | undefined {
-  if (Array.isArray(header) || (header !== undefined && (header.length === 0 || header.length > IDEMPOTENCY_KEY_LENGTH_MAX))) {
-    throw ApiError.validation(`Idempotency-Key must be one value of 1 to ${IDEMPOTENCY_KEY_LENGTH_MAX} characters.`);
+  if (
+    Array.isArray(header) ||
+    (header !== undefined && (header.length === 0 || header.length > IDEMPOTENCY_KEY_LENGTH_MAX))
+  ) {
+    throw ApiError.validation(
+      `Idempotency-Key must be one value of 1 to ${IDEMPOTENCY_KEY_LENGTH_MAX} characters.`,
+    );
   }
   return header;
 }
@@ -47,11 +54,19 @@ export async function replayCreate(
   const stored = key === undefined ? null : await em.findOne(IdempotencyKey, { key });
   if (!stored) return { fresh: { key, print } };
   if (stored.fingerprint !== print || stored.responseStatus === null) {
-    throw new ApiError('resource_conflict', `Idempotency-Key ${key} was already used for a different request.`);
+    throw new ApiError(
+      'resource_conflict',
+      `Idempotency-Key ${key} was already used for a different request.`,
+    );
   }
   reply.code(stored.responseStatus ?? 201).header('idempotent-replayed', 'true');
   // Keys stored before answers were kept as text hold the answer's object: sent as it is.
-  return { replayed: typeof stored.responseBody === 'string' ? sendCreated(reply, stored.responseBody, stored.responseStatus ?? 201) : reply.send(stored.responseBody) };
+  return {
+    replayed:
+      typeof stored.responseBody === 'string'
+        ? sendCreated(reply, stored.responseBody, stored.responseStatus ?? 201)
+        : reply.send(stored.responseBody),
+  };
 }
 
 /** Sends a create's answer, already written as JSON text (what `recordCreate` stored). */
@@ -71,13 +86,23 @@ export async function recordCreate(
   json: string,
   now: Date,
   insert: (tx: EntityManager) => Promise<void>,
-  onConflict: (violation: { constraint?: string; message?: string }) => Error | undefined | Promise<Error | undefined>,
+  onConflict: (violation: {
+    constraint?: string;
+    message?: string;
+  }) => Error | undefined | Promise<Error | undefined>,
 ): Promise<void> {
   const { key, print } = createKey;
   try {
     await em.transactional(async (tx) => {
       if (key !== undefined) {
-        await tx.insert(IdempotencyKey, { key, fingerprint: print, requestId: null, responseStatus: 201, responseBody: json, createdAt: now });
+        await tx.insert(IdempotencyKey, {
+          key,
+          fingerprint: print,
+          requestId: null,
+          responseStatus: 201,
+          responseBody: json,
+          createdAt: now,
+        });
       }
       await insert(tx);
     });
@@ -85,7 +110,10 @@ export async function recordCreate(
     const violation = error as { code?: string; constraint?: string; message?: string };
     if (violation.code !== '23505') throw error;
     if (/idempotency_keys/.test(`${violation.constraint} ${violation.message}`)) {
-      throw new ApiError('resource_conflict', `A request with Idempotency-Key ${String(key)} is in flight; retry shortly.`);
+      throw new ApiError(
+        'resource_conflict',
+        `A request with Idempotency-Key ${String(key)} is in flight; retry shortly.`,
+      );
     }
     throw (await onConflict(violation)) ?? error;
   }

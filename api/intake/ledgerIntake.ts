@@ -13,7 +13,11 @@ import type { LedgerOutcome } from '../../worker/ledgerOutcome.ts';
 import { DEFAULT_CURRENCY, type LedgerRequestPayload } from '../../worker/ledgerRequestPayload.ts';
 import { partitionOf } from '../../worker/partition.ts';
 import type { PartitionQueues } from '../../worker/queues.ts';
-import { IdempotencyKey, LedgerRequest, type LedgerRequestRow } from '../../worker/store/entities.ts';
+import {
+  IdempotencyKey,
+  LedgerRequest,
+  type LedgerRequestRow,
+} from '../../worker/store/entities.ts';
 import type { Orm } from '../../worker/store/orm.ts';
 import { storedOutcome } from '../../worker/store/readQueries.ts';
 import type { CustomerKey } from '../customerResolver.ts';
@@ -48,8 +52,19 @@ export type IntakeAnswer =
  * Records the request, and its Idempotency-Key when given, in one statement: the request row is
  * inserted only if the key was free. Answers false when the key was already taken.
  */
-async function record(em: EntityManager, request: LedgerRequestRow, idempotency: IdempotencyInput | undefined): Promise<boolean> {
-  const values = [request.id, request.customerId, request.partition, request.currency, JSON.stringify(request.payload), request.createdAt];
+async function record(
+  em: EntityManager,
+  request: LedgerRequestRow,
+  idempotency: IdempotencyInput | undefined,
+): Promise<boolean> {
+  const values = [
+    request.id,
+    request.customerId,
+    request.partition,
+    request.currency,
+    JSON.stringify(request.payload),
+    request.createdAt,
+  ];
   if (!idempotency) {
     await em.execute(
       `insert into ledger_requests (id, customer_id, partition, currency, payload, status, created_at) values (?, ?, ?, ?, ?::jsonb, 'queued', ?)`,
@@ -69,14 +84,26 @@ async function record(em: EntityManager, request: LedgerRequestRow, idempotency:
   return inserted.length > 0;
 }
 
-async function replay(em: EntityManager, idempotency: IdempotencyInput, customer: CustomerKey): Promise<IntakeAnswer> {
+async function replay(
+  em: EntityManager,
+  idempotency: IdempotencyInput,
+  customer: CustomerKey,
+): Promise<IntakeAnswer> {
   const stored = await em.findOne(IdempotencyKey, { key: idempotency.key });
-  const request = stored?.requestId ? await em.findOne(LedgerRequest, { id: stored.requestId }) : null;
+  const request = stored?.requestId
+    ? await em.findOne(LedgerRequest, { id: stored.requestId })
+    : null;
   if (!stored || !request || stored.fingerprint !== idempotency.fingerprint) {
-    throw new ApiError('resource_conflict', `Idempotency-Key ${idempotency.key} was already used for a different request.`);
+    throw new ApiError(
+      'resource_conflict',
+      `Idempotency-Key ${idempotency.key} was already used for a different request.`,
+    );
   }
   if (request.status === 'queued') {
-    throw new ApiError('resource_conflict', `The request with Idempotency-Key ${idempotency.key} is still being processed; retry shortly.`);
+    throw new ApiError(
+      'resource_conflict',
+      `The request with Idempotency-Key ${idempotency.key} is still being processed; retry shortly.`,
+    );
   }
   return { kind: 'outcome', outcome: await storedOutcome(em, request, customer), replayed: true };
 }
@@ -108,8 +135,13 @@ export async function acceptLedgerRequest(
     completedAt: null,
   };
   const em = deps.orm.em.fork();
-  if (!(await record(em, request, input.idempotency)) && input.idempotency) return replay(em, input.idempotency, input.customer);
-  const job = { requestId: request.id, customerId: input.customer.id, ...(input.httpRequestId !== undefined && { httpRequestId: input.httpRequestId }) };
+  if (!(await record(em, request, input.idempotency)) && input.idempotency)
+    return replay(em, input.idempotency, input.customer);
+  const job = {
+    requestId: request.id,
+    customerId: input.customer.id,
+    ...(input.httpRequestId !== undefined && { httpRequestId: input.httpRequestId }),
+  };
   // Behind the partition's writes that are waiting for the queue, in acceptance order.
   if (deps.deferred.has(partition)) {
     deps.deferred.defer(partition, 'ledger.apply', job, request.id);
@@ -117,7 +149,10 @@ export async function acceptLedgerRequest(
   }
   const outcome = input.respondAsync ? undefined : deps.waiter.expect(request.id, deps.syncWaitMs);
   try {
-    await enqueueWithin(deps.queues.add(partition, 'ledger.apply', job, request.id), 'enqueueing the request');
+    await enqueueWithin(
+      deps.queues.add(partition, 'ledger.apply', job, request.id),
+      'enqueueing the request',
+    );
   } catch (error) {
     if (isQueueUnavailable(error)) {
       // Recorded, so accepted: enqueued when Redis is back (or by the stranded-request sweep).
@@ -131,8 +166,13 @@ export async function acceptLedgerRequest(
       'with key as (delete from idempotency_keys where request_id = ?) delete from ledger_requests where id = ?',
       [request.id, request.id],
     );
-    throw new ApiError('unavailable', `The queue is unavailable; nothing was written (${(error as Error).message}).`);
+    throw new ApiError(
+      'unavailable',
+      `The queue is unavailable; nothing was written (${(error as Error).message}).`,
+    );
   }
   const finished = await outcome;
-  return finished ? { kind: 'outcome', outcome: finished, replayed: false } : { kind: 'accepted', request };
+  return finished
+    ? { kind: 'outcome', outcome: finished, replayed: false }
+    : { kind: 'accepted', request };
 }

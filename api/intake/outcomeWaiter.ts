@@ -9,7 +9,11 @@
  * outcomes, and one subscriber connection serves all partitions.
  */
 import type { LedgerOutcome } from '../../worker/ledgerOutcome.ts';
-import { outcomeChannel, readOutcomeMessage, type RequestOutcome } from '../../worker/outcomeChannel.ts';
+import {
+  outcomeChannel,
+  readOutcomeMessage,
+  type RequestOutcome,
+} from '../../worker/outcomeChannel.ts';
 import type { QueueStore } from '../../worker/queueStore.ts';
 
 interface Waiting {
@@ -35,10 +39,16 @@ export class OutcomeWaiter {
    * outcome of the job enqueued under that id (a ledger request's unless said otherwise): the
    * caller knows which job it enqueued, the channel does not.
    */
-  expect<T extends RequestOutcome = LedgerOutcome>(requestId: string, timeoutMs: number): Promise<T | undefined> {
+  expect<T extends RequestOutcome = LedgerOutcome>(
+    requestId: string,
+    timeoutMs: number,
+  ): Promise<T | undefined> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.settle(requestId, undefined), timeoutMs);
-      this.waiting.set(requestId, { resolve: (outcome) => resolve(outcome as T | undefined), timer });
+      this.waiting.set(requestId, {
+        resolve: (outcome) => resolve(outcome as T | undefined),
+        timer,
+      });
     });
   }
 

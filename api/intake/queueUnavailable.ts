@@ -24,5 +24,8 @@ export function isQueueUnavailable(error: unknown): boolean {
 }
 
 export function queueUnavailable(detail: string): ApiError {
-  return ApiError.unavailable(`The queue is unavailable; ${detail} Retry after ${QUEUE_RETRY_AFTER_SECONDS} s.`, QUEUE_RETRY_AFTER_SECONDS);
+  return ApiError.unavailable(
+    `The queue is unavailable; ${detail} Retry after ${QUEUE_RETRY_AFTER_SECONDS} s.`,
+    QUEUE_RETRY_AFTER_SECONDS,
+  );
 }

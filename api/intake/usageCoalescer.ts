@@ -47,21 +47,28 @@ export class UsageCoalescer {
    */
   async submit(partition: number, events: UsageEvent[]): Promise<void> {
     if (this.deferred?.has(partition)) {
-      throw queueUnavailable('writes accepted before these events are still waiting for it, and usage applies after them.');
+      throw queueUnavailable(
+        'writes accepted before these events are still waiting for it, and usage applies after them.',
+      );
     }
     const accepted: Promise<void>[] = [];
-    for (let start = 0; start < events.length; ) {
+    for (let start = 0; start < events.length;) {
       const batch = this.batchFor(partition);
       const room = USAGE_EVENTS_PER_JOB_MAX - batch.events.length;
       batch.events.push(...events.slice(start, start + room));
       start += room;
-      accepted.push(new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject })));
+      accepted.push(
+        new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject })),
+      );
       if (batch.events.length >= USAGE_EVENTS_PER_JOB_MAX) this.flush(partition);
     }
     try {
       await enqueueWithin(Promise.all(accepted), 'enqueueing usage events');
     } catch (error) {
-      if (isQueueUnavailable(error)) throw queueUnavailable('these events may not have been taken: send them again with the same idempotency keys.');
+      if (isQueueUnavailable(error))
+        throw queueUnavailable(
+          'these events may not have been taken: send them again with the same idempotency keys.',
+        );
       throw error;
     }
   }
@@ -69,7 +76,11 @@ export class UsageCoalescer {
   private batchFor(partition: number): Batch {
     const existing = this.batches.get(partition);
     if (existing) return existing;
-    const batch: Batch = { events: [], waiters: [], timer: setTimeout(() => this.flush(partition), FLUSH_AFTER_MS) };
+    const batch: Batch = {
+      events: [],
+      waiters: [],
+      timer: setTimeout(() => this.flush(partition), FLUSH_AFTER_MS),
+    };
     this.batches.set(partition, batch);
     return batch;
   }
@@ -80,7 +91,10 @@ export class UsageCoalescer {
     this.batches.delete(partition);
     clearTimeout(batch.timer);
     const added = this.queues
-      .add(partition, 'usage.apply', { events: batch.events, accepted_at: this.now().toISOString() })
+      .add(partition, 'usage.apply', {
+        events: batch.events,
+        accepted_at: this.now().toISOString(),
+      })
       .then(
         () => batch.waiters.forEach((waiter) => waiter.resolve()),
         (error: unknown) => batch.waiters.forEach((waiter) => waiter.reject(error)),

@@ -27,14 +27,20 @@ function sameText(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-export async function registerAdminDashboard(app: FastifyInstance, options: DashboardOptions): Promise<void> {
+export async function registerAdminDashboard(
+  app: FastifyInstance,
+  options: DashboardOptions,
+): Promise<void> {
   const { adminUser, adminPassword } = options;
   if (!adminUser || !adminPassword) return;
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(DASHBOARD_PATH);
   createBullBoard({
     // Beside each queue's failed jobs: what a redrive does to the customer's order.
-    queues: options.queues.queues.map((queue) => new BullMQAdapter(queue, { readOnlyMode: options.readOnly, description: REDRIVE_NOTICE })),
+    queues: options.queues.queues.map(
+      (queue) =>
+        new BullMQAdapter(queue, { readOnlyMode: options.readOnly, description: REDRIVE_NOTICE }),
+    ),
     serverAdapter,
     options: { uiConfig: { boardTitle: 'credits ledger' } },
   });
@@ -46,7 +52,11 @@ export async function registerAdminDashboard(app: FastifyInstance, options: Dash
       const encoded = /^Basic\s+(.+)$/i.exec(request.headers.authorization ?? '')?.[1] ?? '';
       const [user, ...rest] = Buffer.from(encoded, 'base64').toString('utf8').split(':');
       if (!sameText(user ?? '', adminUser) || !sameText(rest.join(':'), adminPassword)) {
-        return reply.code(401).header('www-authenticate', 'Basic realm="credits ledger queues"').type('text/plain').send('Unauthorized');
+        return reply
+          .code(401)
+          .header('www-authenticate', 'Basic realm="credits ledger queues"')
+          .type('text/plain')
+          .send('Unauthorized');
       }
     });
     await scope.register(serverAdapter.registerPlugin(), { prefix: DASHBOARD_PATH });

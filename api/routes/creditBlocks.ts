@@ -7,10 +7,20 @@ import { ApiError } from '../errors.ts';
 import { creditBlockSchema, toWireCreditBlock } from '../wire/creditBlock.ts';
 
 export function registerCreditBlockRoutes(app: FastifyInstance, deps: { orm: Orm }): void {
-  app.get('/v1/credit_blocks/:block_id', { schema: { summary: 'Fetch a credit block', tags: ['Credits'], response: { 200: creditBlockSchema } } }, async (request) => {
-    const { block_id: blockId } = request.params as { block_id: string };
-    const block = await deps.orm.em.fork().findOne(CreditBlock, { id: blockId });
-    if (!block) throw ApiError.notFound(`Credit block ${blockId} does not exist.`);
-    return toWireCreditBlock(creditBlockView(block));
-  });
+  app.get(
+    '/v1/credit_blocks/:block_id',
+    {
+      schema: {
+        summary: 'Fetch a credit block',
+        tags: ['Credits'],
+        response: { 200: creditBlockSchema },
+      },
+    },
+    async (request) => {
+      const { block_id: blockId } = request.params as { block_id: string };
+      const block = await deps.orm.em.fork().findOne(CreditBlock, { id: blockId });
+      if (!block) throw ApiError.notFound(`Credit block ${blockId} does not exist.`);
+      return toWireCreditBlock(creditBlockView(block));
+    },
+  );
 }

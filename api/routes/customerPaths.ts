@@ -5,7 +5,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
 import type { CustomerPath } from '../customerResolver.ts';
 
-type Handler = (customer: CustomerPath, request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+type Handler = (
+  customer: CustomerPath,
+  request: FastifyRequest,
+  reply: FastifyReply,
+) => Promise<unknown>;
 
 export function routeBothCustomerForms(
   app: FastifyInstance,
@@ -18,13 +22,25 @@ export function routeBothCustomerForms(
     method,
     url: `/v1/customers/:customer_id${suffix}`,
     schema,
-    handler: (request, reply) => handler({ customerId: (request.params as { customer_id: string }).customer_id }, request, reply),
+    handler: (request, reply) =>
+      handler(
+        { customerId: (request.params as { customer_id: string }).customer_id },
+        request,
+        reply,
+      ),
   });
   app.route({
     method,
     url: `/v1/customers/external_customer_id/:external_customer_id${suffix}`,
     schema,
     handler: (request, reply) =>
-      handler({ externalCustomerId: (request.params as { external_customer_id: string }).external_customer_id }, request, reply),
+      handler(
+        {
+          externalCustomerId: (request.params as { external_customer_id: string })
+            .external_customer_id,
+        },
+        request,
+        reply,
+      ),
   });
 }

@@ -14,17 +14,35 @@ import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../worker/clock.ts';
 import { newId } from '../../worker/ids.ts';
 import { partitionOf } from '../../worker/partition.ts';
-import { adoptChildren, hierarchiesOf, hierarchyLinks, type HierarchyLink } from '../../worker/store/customerHierarchy.ts';
+import {
+  adoptChildren,
+  hierarchiesOf,
+  hierarchyLinks,
+  type HierarchyLink,
+} from '../../worker/store/customerHierarchy.ts';
 import { Customer, type CustomerRow } from '../../worker/store/entities.ts';
 import type { Orm } from '../../worker/store/orm.ts';
 import { findCustomer, listCustomers } from '../../worker/store/readQueries.ts';
-import { customerView, NO_HIERARCHY, type CustomerHierarchyView } from '../../worker/store/views.ts';
+import {
+  customerView,
+  NO_HIERARCHY,
+  type CustomerHierarchyView,
+} from '../../worker/store/views.ts';
 import { customerSchema, customersSchema, toWireCustomer } from '../wire/customer.ts';
 import { ApiError } from '../errors.ts';
 import { recordCreate, replayCreate, sendCreated } from '../intake/idempotency.ts';
-import { customerRequest, type CustomerRequest, type HierarchyConfig } from '../schemas/customerRequest.ts';
+import {
+  customerRequest,
+  type CustomerRequest,
+  type HierarchyConfig,
+} from '../schemas/customerRequest.ts';
 import type { IngestDeps } from './ingest.ts';
-import { customersQuery, decodeKeyset, paginationMetadata, timeRange } from '../schemas/listQueries.ts';
+import {
+  customersQuery,
+  decodeKeyset,
+  paginationMetadata,
+  timeRange,
+} from '../schemas/listQueries.ts';
 
 const TIMEZONE_DEFAULT = 'UTC';
 /** Bounded work inside a create: a backlog larger than this is rare and stays kept. */
@@ -58,45 +76,83 @@ function newCustomer(body: CustomerRequest, now: Date): CustomerRow {
   };
 }
 
-const minified = (link: HierarchyLink) => ({ id: link.id, external_customer_id: link.externalCustomerId });
+const minified = (link: HierarchyLink) => ({
+  id: link.id,
+  external_customer_id: link.externalCustomerId,
+});
 
 /**
  * Checks a create's `hierarchy` against the customers it names (see the module comment) and
  * answers the new customer's hierarchy view. Pure over the links, so that the create runs it
  * twice: before, for its answer, and again on the rows it locked.
  */
-function checkHierarchy(config: HierarchyConfig | null, links: Map<string, HierarchyLink>): CustomerHierarchyView {
+function checkHierarchy(
+  config: HierarchyConfig | null,
+  links: Map<string, HierarchyLink>,
+): CustomerHierarchyView {
   if (config === null) return NO_HIERARCHY;
   const { parent_customer_id: parentId, child_customer_ids: childIds } = config;
   if (parentId !== null && childIds.length > 0) {
-    throw ApiError.validation('hierarchy: a customer is either a parent or a child; give parent_customer_id or child_customer_ids, not both.');
+    throw ApiError.validation(
+      'hierarchy: a customer is either a parent or a child; give parent_customer_id or child_customer_ids, not both.',
+    );
   }
-  const missing = [...(parentId === null ? [] : [parentId]), ...childIds].filter((id) => !links.has(id));
-  if (missing.length > 0) throw ApiError.notFound(`hierarchy: no customer with id ${missing.join(', ')}.`);
+  const missing = [...(parentId === null ? [] : [parentId]), ...childIds].filter(
+    (id) => !links.has(id),
+  );
+  if (missing.length > 0)
+    throw ApiError.notFound(`hierarchy: no customer with id ${missing.join(', ')}.`);
   const parent = parentId === null ? null : links.get(parentId)!;
   if (parent?.parentCustomerId) {
-    throw ApiError.validation(`hierarchy: customer ${parent.id} is a child of another customer and cannot be a parent.`);
+    throw ApiError.validation(
+      `hierarchy: customer ${parent.id} is a child of another customer and cannot be a parent.`,
+    );
   }
   const children = childIds.map((id) => links.get(id)!);
-  const taken = children.filter((child) => child.parentCustomerId !== null || child.hasChildren).map((child) => child.id);
-  if (taken.length > 0) throw ApiError.validation(`hierarchy: customer ${taken.join(', ')} is already part of another hierarchy.`);
+  const taken = children
+    .filter((child) => child.parentCustomerId !== null || child.hasChildren)
+    .map((child) => child.id);
+  if (taken.length > 0)
+    throw ApiError.validation(
+      `hierarchy: customer ${taken.join(', ')} is already part of another hierarchy.`,
+    );
   return { parent: parent ? minified(parent) : null, children: children.map(minified) };
 }
 
 const hierarchyIds = (config: HierarchyConfig | null) =>
-  config === null ? [] : [...(config.parent_customer_id === null ? [] : [config.parent_customer_id]), ...config.child_customer_ids];
+  config === null
+    ? []
+    : [
+        ...(config.parent_customer_id === null ? [] : [config.parent_customer_id]),
+        ...config.child_customer_ids,
+      ];
 
 /**
  * Usage that arrived for this customer's external id before the customer existed is applied now,
  * if it is still inside the grace period (older events stay kept but unapplied).
  */
-async function applyAwaitingUsage(usage: IngestDeps, customer: CustomerRow, now: Date): Promise<void> {
+async function applyAwaitingUsage(
+  usage: IngestDeps,
+  customer: CustomerRow,
+  now: Date,
+): Promise<void> {
   if (!customer.externalCustomerId) return;
-  const events = await usage.orm.em.fork().execute<{ idempotency_key: string; event_name: string; timestamp: Date | string; properties_text: string }[]>(
+  const events = await usage.orm.em.fork().execute<
+    {
+      idempotency_key: string;
+      event_name: string;
+      timestamp: Date | string;
+      properties_text: string;
+    }[]
+  >(
     `select idempotency_key, event_name, timestamp, properties::text as properties_text from events
       where status = 'awaiting_customer' and external_customer_id = ? and timestamp >= ?
       order by timestamp limit ?`,
-    [customer.externalCustomerId, new Date(now.getTime() - usage.gracePeriod.toMillis()), AWAITING_EVENTS_APPLIED_MAX],
+    [
+      customer.externalCustomerId,
+      new Date(now.getTime() - usage.gracePeriod.toMillis()),
+      AWAITING_EVENTS_APPLIED_MAX,
+    ],
   );
   if (events.length === 0) return;
   await usage.coalescer.submit(
@@ -113,61 +169,133 @@ async function applyAwaitingUsage(usage: IngestDeps, customer: CustomerRow, now:
   );
 }
 
-export function registerCustomerRoutes(app: FastifyInstance, deps: { orm: Orm; clock: Clock; usage: IngestDeps }): void {
-  app.post('/v1/customers', { schema: { summary: 'Create a customer', tags: ['Customers'], body: customerRequest, response: { 201: customerSchema } } }, async (request, reply) => {
-    const body = request.body as CustomerRequest;
-    const em = deps.orm.em.fork();
-    const idempotency = await replayCreate(em, request, reply, '/v1/customers');
-    if ('replayed' in idempotency) return idempotency.replayed;
-    if (body.external_customer_id && (await findCustomer(em, { externalCustomerId: body.external_customer_id }))) {
-      // A concurrent request with the same key may have just made it: that is a replay, not a duplicate.
-      const again = await replayCreate(em, request, reply, '/v1/customers');
-      if ('replayed' in again) return again.replayed;
-      throw new ApiError('duplicate_resource_creation', `A customer with external_customer_id ${body.external_customer_id} already exists.`);
-    }
-    const now = deps.clock.now();
-    const customer = newCustomer(body, now);
-    const related = hierarchyIds(body.hierarchy);
-    const created = JSON.stringify(toWireCustomer(customerView(customer, checkHierarchy(body.hierarchy, await hierarchyLinks(em, related)))));
-    // A concurrent create with the same external id loses on its unique index; one naming the
-    // same customers in a hierarchy waits on their row locks and checks again.
-    const insert = async (tx: EntityManager) => {
-      checkHierarchy(body.hierarchy, await hierarchyLinks(tx, related, true));
-      await tx.insert(Customer, customer);
-      await adoptChildren(tx, customer.id, body.hierarchy?.child_customer_ids ?? []);
-    };
-    await recordCreate(em, idempotency.fresh, created, now, insert, () =>
-      new ApiError('duplicate_resource_creation', `A customer with external_customer_id ${body.external_customer_id} already exists.`),
-    );
-    await applyAwaitingUsage(deps.usage, customer, now);
-    return sendCreated(reply, created);
-  });
+export function registerCustomerRoutes(
+  app: FastifyInstance,
+  deps: { orm: Orm; clock: Clock; usage: IngestDeps },
+): void {
+  app.post(
+    '/v1/customers',
+    {
+      schema: {
+        summary: 'Create a customer',
+        tags: ['Customers'],
+        body: customerRequest,
+        response: { 201: customerSchema },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as CustomerRequest;
+      const em = deps.orm.em.fork();
+      const idempotency = await replayCreate(em, request, reply, '/v1/customers');
+      if ('replayed' in idempotency) return idempotency.replayed;
+      if (
+        body.external_customer_id &&
+        (await findCustomer(em, { externalCustomerId: body.external_customer_id }))
+      ) {
+        // A concurrent request with the same key may have just made it: that is a replay, not a duplicate.
+        const again = await replayCreate(em, request, reply, '/v1/customers');
+        if ('replayed' in again) return again.replayed;
+        throw new ApiError(
+          'duplicate_resource_creation',
+          `A customer with external_customer_id ${body.external_customer_id} already exists.`,
+        );
+      }
+      const now = deps.clock.now();
+      const customer = newCustomer(body, now);
+      const related = hierarchyIds(body.hierarchy);
+      const created = JSON.stringify(
+        toWireCustomer(
+          customerView(customer, checkHierarchy(body.hierarchy, await hierarchyLinks(em, related))),
+        ),
+      );
+      // A concurrent create with the same external id loses on its unique index; one naming the
+      // same customers in a hierarchy waits on their row locks and checks again.
+      const insert = async (tx: EntityManager) => {
+        checkHierarchy(body.hierarchy, await hierarchyLinks(tx, related, true));
+        await tx.insert(Customer, customer);
+        await adoptChildren(tx, customer.id, body.hierarchy?.child_customer_ids ?? []);
+      };
+      await recordCreate(
+        em,
+        idempotency.fresh,
+        created,
+        now,
+        insert,
+        () =>
+          new ApiError(
+            'duplicate_resource_creation',
+            `A customer with external_customer_id ${body.external_customer_id} already exists.`,
+          ),
+      );
+      await applyAwaitingUsage(deps.usage, customer, now);
+      return sendCreated(reply, created);
+    },
+  );
 
-  app.get('/v1/customers', { schema: { summary: 'List customers', tags: ['Customers'], querystring: customersQuery, response: { 200: customersSchema } } }, async (request) => {
-    const query = request.query as ReturnType<typeof customersQuery.parse>;
-    const em = deps.orm.em.fork();
-    const page = await listCustomers(em, {
-      limit: query.limit,
-      after: decodeKeyset(query.cursor),
-      createdAt: timeRange(query, 'created_at'),
-    });
-    const hierarchies = await hierarchiesOf(em, page.data);
-    return { data: page.data.map((row) => toWireCustomer(customerView(row, hierarchies.get(row.id)))), pagination_metadata: paginationMetadata(page.next) };
-  });
+  app.get(
+    '/v1/customers',
+    {
+      schema: {
+        summary: 'List customers',
+        tags: ['Customers'],
+        querystring: customersQuery,
+        response: { 200: customersSchema },
+      },
+    },
+    async (request) => {
+      const query = request.query as ReturnType<typeof customersQuery.parse>;
+      const em = deps.orm.em.fork();
+      const page = await listCustomers(em, {
+        limit: query.limit,
+        after: decodeKeyset(query.cursor),
+        createdAt: timeRange(query, 'created_at'),
+      });
+      const hierarchies = await hierarchiesOf(em, page.data);
+      return {
+        data: page.data.map((row) => toWireCustomer(customerView(row, hierarchies.get(row.id)))),
+        pagination_metadata: paginationMetadata(page.next),
+      };
+    },
+  );
 
-  app.get('/v1/customers/:customer_id', { schema: { summary: 'Fetch a customer', tags: ['Customers'], response: { 200: customerSchema } } }, async (request) => {
-    const { customer_id: customerId } = request.params as { customer_id: string };
-    const em = deps.orm.em.fork();
-    const row = await findCustomer(em, { customerId });
-    if (!row) throw ApiError.notFound(`Customer with id ${customerId} does not exist.`);
-    return toWireCustomer(customerView(row, (await hierarchiesOf(em, [row])).get(row.id)));
-  });
+  app.get(
+    '/v1/customers/:customer_id',
+    {
+      schema: {
+        summary: 'Fetch a customer',
+        tags: ['Customers'],
+        response: { 200: customerSchema },
+      },
+    },
+    async (request) => {
+      const { customer_id: customerId } = request.params as { customer_id: string };
+      const em = deps.orm.em.fork();
+      const row = await findCustomer(em, { customerId });
+      if (!row) throw ApiError.notFound(`Customer with id ${customerId} does not exist.`);
+      return toWireCustomer(customerView(row, (await hierarchiesOf(em, [row])).get(row.id)));
+    },
+  );
 
-  app.get('/v1/customers/external_customer_id/:external_customer_id', { schema: { summary: 'Fetch a customer by external id', tags: ['Customers'], response: { 200: customerSchema } } }, async (request) => {
-    const { external_customer_id: externalCustomerId } = request.params as { external_customer_id: string };
-    const em = deps.orm.em.fork();
-    const row = await findCustomer(em, { externalCustomerId });
-    if (!row) throw ApiError.notFound(`Customer with external_customer_id ${externalCustomerId} does not exist.`);
-    return toWireCustomer(customerView(row, (await hierarchiesOf(em, [row])).get(row.id)));
-  });
+  app.get(
+    '/v1/customers/external_customer_id/:external_customer_id',
+    {
+      schema: {
+        summary: 'Fetch a customer by external id',
+        tags: ['Customers'],
+        response: { 200: customerSchema },
+      },
+    },
+    async (request) => {
+      const { external_customer_id: externalCustomerId } = request.params as {
+        external_customer_id: string;
+      };
+      const em = deps.orm.em.fork();
+      const row = await findCustomer(em, { externalCustomerId });
+      if (!row)
+        throw ApiError.notFound(
+          `Customer with external_customer_id ${externalCustomerId} does not exist.`,
+        );
+      return toWireCustomer(customerView(row, (await hierarchiesOf(em, [row])).get(row.id)));
+    },
+  );
 }

@@ -37,52 +37,80 @@ export interface EventRouteDeps {
 }
 
 function registerSearch(app: FastifyInstance, deps: EventRouteDeps): void {
-  app.post('/v1/events/search', { schema: { summary: 'Search events by id', tags: ['Events'], body: eventSearchRequest, response: { 200: eventsSchema } } }, async (request) => {
-    const body = request.body as EventSearchRequest;
-    const now = deps.clock.now();
-    const from = body.timeframe_start ? new Date(body.timeframe_start) : new Date(now.getTime() - SEARCH_WINDOW_DEFAULT_MS);
-    const to = body.timeframe_end ? new Date(body.timeframe_end) : now;
-    if (from.getTime() >= to.getTime()) {
-      throw ApiError.validation(
-        `timeframe_start (${from.toISOString()}) must be before timeframe_end (${to.toISOString()}); ` +
-          'they default to one week ago and now.',
-      );
-    }
-    const events = await searchEvents(deps.orm.em.fork(), body.event_ids, from, to);
-    return { data: events.map(toWireEvent) };
-  });
+  app.post(
+    '/v1/events/search',
+    {
+      schema: {
+        summary: 'Search events by id',
+        tags: ['Events'],
+        body: eventSearchRequest,
+        response: { 200: eventsSchema },
+      },
+    },
+    async (request) => {
+      const body = request.body as EventSearchRequest;
+      const now = deps.clock.now();
+      const from = body.timeframe_start
+        ? new Date(body.timeframe_start)
+        : new Date(now.getTime() - SEARCH_WINDOW_DEFAULT_MS);
+      const to = body.timeframe_end ? new Date(body.timeframe_end) : now;
+      if (from.getTime() >= to.getTime()) {
+        throw ApiError.validation(
+          `timeframe_start (${from.toISOString()}) must be before timeframe_end (${to.toISOString()}); ` +
+            'they default to one week ago and now.',
+        );
+      }
+      const events = await searchEvents(deps.orm.em.fork(), body.event_ids, from, to);
+      return { data: events.map(toWireEvent) };
+    },
+  );
 }
 
 function registerDeprecate(app: FastifyInstance, deps: EventRouteDeps): void {
-  app.put('/v1/events/:event_id/deprecate', { schema: { summary: 'Deprecate an event', tags: ['Events'], response: { 200: deprecatedEventSchema } } }, async (request, reply) => {
-    const { event_id: eventId } = request.params as { event_id: string };
-    const owner = await findEventOwner(deps.orm.em.fork(), eventId);
-    if (!owner) throw ApiError.notFound(`Event with id ${eventId} does not exist.`);
-    if (owner.status === 'deprecated') return { deprecated: eventId };
-    if (owner.customerId === null) {
-      throw new ApiError(
-        'constraint_violation',
-        `event ${eventId} names an external_customer_id that no customer has; only events of an existing customer can be deprecated.`,
+  app.put(
+    '/v1/events/:event_id/deprecate',
+    {
+      schema: {
+        summary: 'Deprecate an event',
+        tags: ['Events'],
+        response: { 200: deprecatedEventSchema },
+      },
+    },
+    async (request, reply) => {
+      const { event_id: eventId } = request.params as { event_id: string };
+      const owner = await findEventOwner(deps.orm.em.fork(), eventId);
+      if (!owner) throw ApiError.notFound(`Event with id ${eventId} does not exist.`);
+      if (owner.status === 'deprecated') return { deprecated: eventId };
+      if (owner.customerId === null) {
+        throw new ApiError(
+          'constraint_violation',
+          `event ${eventId} names an external_customer_id that no customer has; only events of an existing customer can be deprecated.`,
+        );
+      }
+      const partition = partitionOf(owner.customerId, deps.partitions);
+      const jobId = `deprecate-${newId()}`;
+      await deps.queues.add(
+        partition,
+        'usage.deprecate',
+        { eventId, customerId: owner.customerId },
+        jobId,
       );
-    }
-    const partition = partitionOf(owner.customerId, deps.partitions);
-    const jobId = `deprecate-${newId()}`;
-    await deps.queues.add(partition, 'usage.deprecate', { eventId, customerId: owner.customerId }, jobId);
-    const finished = await waitForJobs(deps.queues, [{ partition, jobId }], DEPRECATION_WAIT_MS);
-    const job = finished ? await deps.queues.queue(partition).getJob(jobId) : undefined;
-    const outcome = job?.returnvalue as DeprecationOutcome | null | undefined;
-    if (outcome?.status === 'deprecated') return { deprecated: eventId };
-    if (outcome?.status === 'failed') return sendProblem(reply, outcomeProblem(outcome.error));
-    // Timed out, or the finished job is already gone from Redis: Postgres says what happened.
-    const after = await findEventOwner(deps.orm.em.fork(), eventId);
-    if (after?.status === 'deprecated') return { deprecated: eventId };
-    throw new ApiError(
-      'unavailable',
-      finished
-        ? `the deprecation of event ${eventId} finished without an answer; retry (a repeat is harmless).`
-        : `the deprecation of event ${eventId} did not finish within ${DEPRECATION_WAIT_MS} ms; retry (a repeat is harmless).`,
-    );
-  });
+      const finished = await waitForJobs(deps.queues, [{ partition, jobId }], DEPRECATION_WAIT_MS);
+      const job = finished ? await deps.queues.queue(partition).getJob(jobId) : undefined;
+      const outcome = job?.returnvalue as DeprecationOutcome | null | undefined;
+      if (outcome?.status === 'deprecated') return { deprecated: eventId };
+      if (outcome?.status === 'failed') return sendProblem(reply, outcomeProblem(outcome.error));
+      // Timed out, or the finished job is already gone from Redis: Postgres says what happened.
+      const after = await findEventOwner(deps.orm.em.fork(), eventId);
+      if (after?.status === 'deprecated') return { deprecated: eventId };
+      throw new ApiError(
+        'unavailable',
+        finished
+          ? `the deprecation of event ${eventId} finished without an answer; retry (a repeat is harmless).`
+          : `the deprecation of event ${eventId} did not finish within ${DEPRECATION_WAIT_MS} ms; retry (a repeat is harmless).`,
+      );
+    },
+  );
 }
 
 export function registerEventRoutes(app: FastifyInstance, deps: EventRouteDeps): void {

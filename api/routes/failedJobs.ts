@@ -9,12 +9,20 @@ import { listFailedJobs, REDRIVE_NOTICE } from '../../worker/failedJobs.ts';
 import type { QueueStore } from '../../worker/queueStore.ts';
 import type { PartitionQueues } from '../../worker/queues.ts';
 import { ApiError } from '../errors.ts';
-import { decodeFailedJobCursor, encodeFailedJobCursor, failedJobsQuery, type FailedJobsQuery } from '../schemas/failedJobsQuery.ts';
+import {
+  decodeFailedJobCursor,
+  encodeFailedJobCursor,
+  failedJobsQuery,
+  type FailedJobsQuery,
+} from '../schemas/failedJobsQuery.ts';
 
-export function registerFailedJobRoutes(app: FastifyInstance, deps: { queueStore: QueueStore; queues: PartitionQueues; partitions: number }): void {
+export function registerFailedJobRoutes(
+  app: FastifyInstance,
+  deps: { queueStore: QueueStore; queues: PartitionQueues; partitions: number },
+): void {
   const schema = {
     summary: 'List failed jobs (dead letters)',
-    description: `Jobs that failed permanently, newest first, with their reason. ${REDRIVE_NOTICE.replace("Retrying from this page", 'Retrying from the dashboard')}`,
+    description: `Jobs that failed permanently, newest first, with their reason. ${REDRIVE_NOTICE.replace('Retrying from this page', 'Retrying from the dashboard')}`,
     tags: ['Operations'],
     querystring: failedJobsQuery,
   };
@@ -23,8 +31,15 @@ export function registerFailedJobRoutes(app: FastifyInstance, deps: { queueStore
     if (query.partition !== undefined && query.partition >= deps.partitions) {
       throw ApiError.validation(`partition must be between 0 and ${deps.partitions - 1}.`);
     }
-    const partitions = query.partition === undefined ? Array.from({ length: deps.partitions }, (_, index) => index) : [query.partition];
-    const page = await listFailedJobs(deps.queueStore, deps.queues, { partitions, limit: query.limit, after: decodeFailedJobCursor(query.cursor) });
+    const partitions =
+      query.partition === undefined
+        ? Array.from({ length: deps.partitions }, (_, index) => index)
+        : [query.partition];
+    const page = await listFailedJobs(deps.queueStore, deps.queues, {
+      partitions,
+      limit: query.limit,
+      after: decodeFailedJobCursor(query.cursor),
+    });
     return {
       data: page.data.map((job) => ({
         id: job.id,
@@ -35,7 +50,10 @@ export function registerFailedJobRoutes(app: FastifyInstance, deps: { queueStore
         data: job.data,
         failed_at: job.failedAt.toISOString(),
       })),
-      pagination_metadata: { has_more: page.next !== null, next_cursor: page.next === null ? null : encodeFailedJobCursor(page.next) },
+      pagination_metadata: {
+        has_more: page.next !== null,
+        next_cursor: page.next === null ? null : encodeFailedJobCursor(page.next),
+      },
     };
   });
 }

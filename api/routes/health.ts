@@ -33,7 +33,10 @@ function checksOf(deps: HealthDeps): Record<string, Check> {
     },
     migrations: async () => {
       const pending = await deps.orm.migrator.getPending();
-      if (pending.length > 0) throw new Error(`${pending.length} pending: ${pending.map((migration) => migration.name).join(', ')}`);
+      if (pending.length > 0)
+        throw new Error(
+          `${pending.length} pending: ${pending.map((migration) => migration.name).join(', ')}`,
+        );
     },
   };
   checks[deps.queueStore.kind === 'redis' ? 'redis' : 'queues'] = () => deps.queueStore.ping();
@@ -44,29 +47,48 @@ function checksOf(deps: HealthDeps): Record<string, Check> {
       }
     : async () => {
         const live = await liveWorkers(deps.orm.em.fork(), WORKER_SEEN_WITHIN_MS);
-        if (live.length === 0) throw new Error(`no worker process seen in the last ${WORKER_SEEN_WITHIN_MS / 1000} s`);
+        if (live.length === 0)
+          throw new Error(`no worker process seen in the last ${WORKER_SEEN_WITHIN_MS / 1000} s`);
       };
   return checks;
 }
 
 export function registerHealthRoutes(app: FastifyInstance, deps: HealthDeps): void {
   const checks = checksOf(deps);
-  app.get('/health/live', { schema: { summary: 'Liveness', tags: ['Operations'], security: [] } }, async () => ({ status: 'ok' }));
-  app.get('/health/ready', { schema: { summary: 'Readiness: Postgres, the queue store, migrations, workers', tags: ['Operations'], security: [] } }, async (_request, reply) => {
-    const results = await Promise.all(
-      Object.entries(checks).map(async ([name, check]) => {
-        try {
-          await withTimeout(check(), READY_CHECK_TIMEOUT_MS, name);
-          return [name, 'ok'] as const;
-        } catch (error) {
-          return [name, `failed: ${(error as Error).message}`] as const;
-        }
-      }),
-    );
-    const failing = results.filter(([, result]) => result !== 'ok').map(([name]) => name);
-    return reply
-      .code(failing.length === 0 ? 200 : 503)
-      .header('cache-control', 'no-store')
-      .send({ status: failing.length === 0 ? 'ready' : 'not_ready', checks: Object.fromEntries(results), ...(failing.length > 0 && { failing }) });
-  });
+  app.get(
+    '/health/live',
+    { schema: { summary: 'Liveness', tags: ['Operations'], security: [] } },
+    async () => ({ status: 'ok' }),
+  );
+  app.get(
+    '/health/ready',
+    {
+      schema: {
+        summary: 'Readiness: Postgres, the queue store, migrations, workers',
+        tags: ['Operations'],
+        security: [],
+      },
+    },
+    async (_request, reply) => {
+      const results = await Promise.all(
+        Object.entries(checks).map(async ([name, check]) => {
+          try {
+            await withTimeout(check(), READY_CHECK_TIMEOUT_MS, name);
+            return [name, 'ok'] as const;
+          } catch (error) {
+            return [name, `failed: ${(error as Error).message}`] as const;
+          }
+        }),
+      );
+      const failing = results.filter(([, result]) => result !== 'ok').map(([name]) => name);
+      return reply
+        .code(failing.length === 0 ? 200 : 503)
+        .header('cache-control', 'no-store')
+        .send({
+          status: failing.length === 0 ? 'ready' : 'not_ready',
+          checks: Object.fromEntries(results),
+          ...(failing.length > 0 && { failing }),
+        });
+    },
+  );
 }

@@ -25,7 +25,13 @@ import type { UsageCoalescer } from '../intake/usageCoalescer.ts';
 import type { ServiceMetrics } from '../metrics.ts';
 import { ingestedKeys } from '../../worker/store/ingestedKeys.ts';
 import { ingestionResponseSchema } from '../wire/event.ts';
-import { EVENTS_PER_REQUEST_MAX, ingestBody, ingestEvent, ingestQuery, type IngestEvent } from '../schemas/ingestRequest.ts';
+import {
+  EVENTS_PER_REQUEST_MAX,
+  ingestBody,
+  ingestEvent,
+  ingestQuery,
+  type IngestEvent,
+} from '../schemas/ingestRequest.ts';
 
 const FUTURE_SKEW_MAX_MS = 5 * 60_000;
 
@@ -43,7 +49,11 @@ interface IngestDebug {
 }
 
 /** Splits the accepted keys (first occurrences, in request order) and the in-request repeats. */
-async function debugLists(deps: IngestDeps, accepted: string[], repeated: string[]): Promise<IngestDebug> {
+async function debugLists(
+  deps: IngestDeps,
+  accepted: string[],
+  repeated: string[],
+): Promise<IngestDebug> {
   const known = await ingestedKeys(deps.orm.em.fork(), accepted);
   return {
     duplicate: [...accepted.filter((key) => known.has(key)), ...repeated],
@@ -69,8 +79,10 @@ function keyOf(raw: unknown): string {
 
 function timestampProblem(timestamp: string, now: Date, grace: Duration): string | undefined {
   const at = new Date(timestamp).getTime();
-  if (at < now.getTime() - grace.toMillis()) return `timestamp ${timestamp} is older than the grace period (${grace.toISO()})`;
-  if (at > now.getTime() + FUTURE_SKEW_MAX_MS) return `timestamp ${timestamp} is more than 5 minutes in the future`;
+  if (at < now.getTime() - grace.toMillis())
+    return `timestamp ${timestamp} is older than the grace period (${grace.toISO()})`;
+  if (at > now.getTime() + FUTURE_SKEW_MAX_MS)
+    return `timestamp ${timestamp} is more than 5 minutes in the future`;
   return undefined;
 }
 
@@ -80,7 +92,11 @@ function timestampProblem(timestamp: string, now: Date, grace: Duration): string
  * applies only what was kept before it), so those events go on to their partition now. The worker
  * applies a kept event once, whichever path brings it.
  */
-async function keepAwaiting(deps: IngestDeps, events: IngestEvent[], now: Date): Promise<Map<number, QueuedEvent[]>> {
+async function keepAwaiting(
+  deps: IngestDeps,
+  events: IngestEvent[],
+  now: Date,
+): Promise<Map<number, QueuedEvent[]>> {
   const late = new Map<number, QueuedEvent[]>();
   if (events.length === 0) return late;
   const records = events.map((event) => ({
@@ -101,7 +117,9 @@ async function keepAwaiting(deps: IngestDeps, events: IngestEvent[], now: Date):
     [stringifyExactJson(records)],
   );
   for (const event of events) {
-    const customer = await deps.customers.resolve({ externalCustomerId: event.external_customer_id ?? '' }).catch(() => undefined);
+    const customer = await deps.customers
+      .resolve({ externalCustomerId: event.external_customer_id ?? '' })
+      .catch(() => undefined);
     if (!customer) continue;
     const partition = partitionOf(customer.id, deps.partitions);
     late.set(partition, [...(late.get(partition) ?? []), queuedEvent(event, customer)]);
@@ -109,7 +127,10 @@ async function keepAwaiting(deps: IngestDeps, events: IngestEvent[], now: Date):
   return late;
 }
 
-function queuedEvent(event: IngestEvent, customer: { id: string; externalCustomerId: string | null }): QueuedEvent {
+function queuedEvent(
+  event: IngestEvent,
+  customer: { id: string; externalCustomerId: string | null },
+): QueuedEvent {
   return {
     idempotency_key: event.idempotency_key,
     customer_id: customer.id,
@@ -121,68 +142,105 @@ function queuedEvent(event: IngestEvent, customer: { id: string; externalCustome
 }
 
 export function registerIngestRoute(app: FastifyInstance, deps: IngestDeps): void {
-  app.post('/v1/ingest', { schema: { summary: 'Ingest usage events', tags: ['Events'], body: ingestBody, querystring: ingestQuery, response: { 200: ingestionResponseSchema } } }, async (request) => {
-    const { events } = request.body as { events: unknown[] };
-    const { debug } = request.query as { debug: boolean };
-    if (events.length > EVENTS_PER_REQUEST_MAX) {
-      throw new ApiError('request_too_large', `send at most ${EVENTS_PER_REQUEST_MAX} events per request; this one has ${events.length}.`);
-    }
-    const now = deps.clock.now();
-    const failures: ValidationFailure[] = [];
-    const byPartition = new Map<number, QueuedEvent[]>();
-    const awaiting: IngestEvent[] = [];
-    const seen = new Set<string>();
-    // For the debug answer: keys accepted (queued or kept), in request order, and their repeats.
-    const acceptedKeys = new Set<string>();
-    const repeated: string[] = [];
-    for (const raw of events) {
-      const parsed = ingestEvent.safeParse(raw);
-      if (!parsed.success) {
-        failures.push({ idempotency_key: keyOf(raw), validation_errors: parsed.error.issues.map((issue) => `${issue.path.join('.') || 'event'}: ${issue.message}`) });
-        continue;
+  app.post(
+    '/v1/ingest',
+    {
+      schema: {
+        summary: 'Ingest usage events',
+        tags: ['Events'],
+        body: ingestBody,
+        querystring: ingestQuery,
+        response: { 200: ingestionResponseSchema },
+      },
+    },
+    async (request) => {
+      const { events } = request.body as { events: unknown[] };
+      const { debug } = request.query as { debug: boolean };
+      if (events.length > EVENTS_PER_REQUEST_MAX) {
+        throw new ApiError(
+          'request_too_large',
+          `send at most ${EVENTS_PER_REQUEST_MAX} events per request; this one has ${events.length}.`,
+        );
       }
-      const event = parsed.data;
-      // A key repeated within one request is one event (the first valid one), like a repeat
-      // across requests.
-      if (seen.has(event.idempotency_key)) {
-        if (acceptedKeys.has(event.idempotency_key)) repeated.push(event.idempotency_key);
-        continue;
-      }
-      const problem = timestampProblem(event.timestamp, now, deps.gracePeriod);
-      if (problem) {
-        failures.push({ idempotency_key: event.idempotency_key, validation_errors: [problem] });
-        continue;
-      }
-      seen.add(event.idempotency_key);
-      const customer = await deps.customers
-        .resolve(event.customer_id ? { customerId: event.customer_id } : { externalCustomerId: event.external_customer_id ?? '' })
-        .catch((error: unknown) => (error instanceof ApiError && error.kind === 'resource_not_found' ? undefined : Promise.reject(error)));
-      if (!customer) {
-        if (event.customer_id) failures.push({ idempotency_key: event.idempotency_key, validation_errors: [`customer_id ${event.customer_id} does not exist`] });
-        else {
-          awaiting.push(event);
-          acceptedKeys.add(event.idempotency_key);
+      const now = deps.clock.now();
+      const failures: ValidationFailure[] = [];
+      const byPartition = new Map<number, QueuedEvent[]>();
+      const awaiting: IngestEvent[] = [];
+      const seen = new Set<string>();
+      // For the debug answer: keys accepted (queued or kept), in request order, and their repeats.
+      const acceptedKeys = new Set<string>();
+      const repeated: string[] = [];
+      for (const raw of events) {
+        const parsed = ingestEvent.safeParse(raw);
+        if (!parsed.success) {
+          failures.push({
+            idempotency_key: keyOf(raw),
+            validation_errors: parsed.error.issues.map(
+              (issue) => `${issue.path.join('.') || 'event'}: ${issue.message}`,
+            ),
+          });
+          continue;
         }
-        continue;
+        const event = parsed.data;
+        // A key repeated within one request is one event (the first valid one), like a repeat
+        // across requests.
+        if (seen.has(event.idempotency_key)) {
+          if (acceptedKeys.has(event.idempotency_key)) repeated.push(event.idempotency_key);
+          continue;
+        }
+        const problem = timestampProblem(event.timestamp, now, deps.gracePeriod);
+        if (problem) {
+          failures.push({ idempotency_key: event.idempotency_key, validation_errors: [problem] });
+          continue;
+        }
+        seen.add(event.idempotency_key);
+        const customer = await deps.customers
+          .resolve(
+            event.customer_id
+              ? { customerId: event.customer_id }
+              : { externalCustomerId: event.external_customer_id ?? '' },
+          )
+          .catch((error: unknown) =>
+            error instanceof ApiError && error.kind === 'resource_not_found'
+              ? undefined
+              : Promise.reject(error),
+          );
+        if (!customer) {
+          if (event.customer_id)
+            failures.push({
+              idempotency_key: event.idempotency_key,
+              validation_errors: [`customer_id ${event.customer_id} does not exist`],
+            });
+          else {
+            awaiting.push(event);
+            acceptedKeys.add(event.idempotency_key);
+          }
+          continue;
+        }
+        acceptedKeys.add(event.idempotency_key);
+        const partition = partitionOf(customer.id, deps.partitions);
+        const queued = byPartition.get(partition) ?? [];
+        byPartition.set(partition, queued);
+        queued.push(queuedEvent(event, customer));
       }
-      acceptedKeys.add(event.idempotency_key);
-      const partition = partitionOf(customer.id, deps.partitions);
-      const queued = byPartition.get(partition) ?? [];
-      byPartition.set(partition, queued);
-      queued.push(queuedEvent(event, customer));
-    }
-    // Before anything is kept or queued: a refused request leaves no trace. (The few kept events
-    // that find their customer below go to its partition whatever its backlog.)
-    await deps.backlog.admit('ingest', byPartition.keys());
-    // Before the kept events below are written: they would read as duplicates of themselves.
-    const debugAnswer = debug ? await debugLists(deps, [...acceptedKeys], repeated) : null;
-    const accepted = [...byPartition.values()].reduce((sum, queued) => sum + queued.length, awaiting.length);
-    for (const [partition, queued] of await keepAwaiting(deps, awaiting, now)) {
-      byPartition.set(partition, [...(byPartition.get(partition) ?? []), ...queued]);
-    }
-    await Promise.all([...byPartition].map(([partition, queued]) => deps.coalescer.submit(partition, queued)));
-    deps.metrics.countEvents('accepted', accepted);
-    deps.metrics.countEvents('rejected', failures.length);
-    return { validation_failed: failures, debug: debugAnswer };
-  });
+      // Before anything is kept or queued: a refused request leaves no trace. (The few kept events
+      // that find their customer below go to its partition whatever its backlog.)
+      await deps.backlog.admit('ingest', byPartition.keys());
+      // Before the kept events below are written: they would read as duplicates of themselves.
+      const debugAnswer = debug ? await debugLists(deps, [...acceptedKeys], repeated) : null;
+      const accepted = [...byPartition.values()].reduce(
+        (sum, queued) => sum + queued.length,
+        awaiting.length,
+      );
+      for (const [partition, queued] of await keepAwaiting(deps, awaiting, now)) {
+        byPartition.set(partition, [...(byPartition.get(partition) ?? []), ...queued]);
+      }
+      await Promise.all(
+        [...byPartition].map(([partition, queued]) => deps.coalescer.submit(partition, queued)),
+      );
+      deps.metrics.countEvents('accepted', accepted);
+      deps.metrics.countEvents('rejected', failures.length);
+      return { validation_failed: failures, debug: debugAnswer };
+    },
+  );
 }

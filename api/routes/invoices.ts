@@ -38,18 +38,29 @@ async function invoiceOr404(deps: InvoiceRouteDeps, invoiceId: string) {
   return invoice;
 }
 
-async function change(deps: InvoiceRouteDeps, reply: FastifyReply, invoiceId: string, action: Action): Promise<unknown> {
+async function change(
+  deps: InvoiceRouteDeps,
+  reply: FastifyReply,
+  invoiceId: string,
+  action: Action,
+): Promise<unknown> {
   const before = await invoiceOr404(deps, invoiceId);
   const partition = partitionOf(before.customerId, deps.partitions);
   const jobId = `invoice-${newId()}`;
-  await deps.queues.add(partition, 'invoice.change', { invoiceId, customerId: before.customerId, action }, jobId);
+  await deps.queues.add(
+    partition,
+    'invoice.change',
+    { invoiceId, customerId: before.customerId, action },
+    jobId,
+  );
   const finished = await waitForJobs(deps.queues, [{ partition, jobId }], INVOICE_CHANGE_WAIT_MS);
   const job = finished ? await deps.queues.queue(partition).getJob(jobId) : undefined;
   const outcome = job?.returnvalue as InvoiceChangeOutcome | null | undefined;
   if (outcome?.status === 'failed') return sendProblem(reply, outcomeProblem(outcome.error));
   const after = await invoiceOr404(deps, invoiceId);
   const wanted = action.type === 'void' ? 'void' : 'paid';
-  if (outcome?.status === 'changed' || (after.status === wanted && before.status !== wanted)) return toWireInvoice(invoiceView(after));
+  if (outcome?.status === 'changed' || (after.status === wanted && before.status !== wanted))
+    return toWireInvoice(invoiceView(after));
   throw new ApiError(
     'unavailable',
     finished
@@ -59,13 +70,26 @@ async function change(deps: InvoiceRouteDeps, reply: FastifyReply, invoiceId: st
 }
 
 export function registerInvoiceRoutes(app: FastifyInstance, deps: InvoiceRouteDeps): void {
-  app.get('/v1/invoices/:invoice_id', { schema: { summary: 'Fetch an invoice', tags: ['Credits'], response: { 200: invoiceSchema } } }, async (request) => {
-    const { invoice_id: invoiceId } = request.params as { invoice_id: string };
-    return toWireInvoice(invoiceView(await invoiceOr404(deps, invoiceId)));
-  });
+  app.get(
+    '/v1/invoices/:invoice_id',
+    {
+      schema: { summary: 'Fetch an invoice', tags: ['Credits'], response: { 200: invoiceSchema } },
+    },
+    async (request) => {
+      const { invoice_id: invoiceId } = request.params as { invoice_id: string };
+      return toWireInvoice(invoiceView(await invoiceOr404(deps, invoiceId)));
+    },
+  );
   app.post(
     '/v1/invoices/:invoice_id/mark_paid',
-    { schema: { summary: 'Mark an invoice paid', tags: ['Credits'], body: markPaidRequest, response: { 200: invoiceSchema } } },
+    {
+      schema: {
+        summary: 'Mark an invoice paid',
+        tags: ['Credits'],
+        body: markPaidRequest,
+        response: { 200: invoiceSchema },
+      },
+    },
     async (request, reply) => {
       const { invoice_id: invoiceId } = request.params as { invoice_id: string };
       const body = request.body as MarkPaidRequest;
@@ -77,8 +101,12 @@ export function registerInvoiceRoutes(app: FastifyInstance, deps: InvoiceRouteDe
       });
     },
   );
-  app.post('/v1/invoices/:invoice_id/void', { schema: { summary: 'Void an invoice', tags: ['Credits'], response: { 200: invoiceSchema } } }, async (request, reply) => {
-    const { invoice_id: invoiceId } = request.params as { invoice_id: string };
-    return change(deps, reply, invoiceId, { type: 'void' });
-  });
+  app.post(
+    '/v1/invoices/:invoice_id/void',
+    { schema: { summary: 'Void an invoice', tags: ['Credits'], response: { 200: invoiceSchema } } },
+    async (request, reply) => {
+      const { invoice_id: invoiceId } = request.params as { invoice_id: string };
+      return change(deps, reply, invoiceId, { type: 'void' });
+    },
+  );
 }

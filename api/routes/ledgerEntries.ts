@@ -26,7 +26,12 @@ type IncrementBody = Extract<LedgerEntryRequest, { entry_type: 'increment' }>;
  */
 function toIncrementPayload(body: IncrementBody, customer: CustomerKey): LedgerRequestPayload {
   const { invoice_settings: settings, ...increment } = body;
-  const shape = settings ? { netTermsDays: settings.net_terms ?? null, hasCustomDueDate: (settings.custom_due_date ?? null) !== null } : null;
+  const shape = settings
+    ? {
+        netTermsDays: settings.net_terms ?? null,
+        hasCustomDueDate: (settings.custom_due_date ?? null) !== null,
+      }
+    : null;
   const problem = invoiceSettingsProblem(increment.per_unit_cost_basis, shape);
   if (problem) throw ApiError.validation(problem);
   if (!settings) return { ...increment, invoice_settings: null };
@@ -98,27 +103,54 @@ function answer(reply: FastifyReply, result: IntakeAnswer): FastifyReply {
   return sendProblem(reply, outcomeProblem(outcome.error));
 }
 
-export function registerLedgerEntryRoutes(app: FastifyInstance, deps: { intake: IntakeDeps; customers: CustomerResolver }): void {
+export function registerLedgerEntryRoutes(
+  app: FastifyInstance,
+  deps: { intake: IntakeDeps; customers: CustomerResolver },
+): void {
   const schema = {
     summary: 'Create a ledger entry',
     tags: ['Credits'],
     body: ledgerEntryRequest,
     response: { 201: ledgerEntrySchema, 202: ledgerRequestSchema },
   };
-  routeBothCustomerForms(app, 'POST', '/credits/ledger_entry', schema, async (path, request, reply) => {
-    const body = request.body as LedgerEntryRequest;
-    const customer = await deps.customers.resolve(path);
-    checkCurrency(body.currency, customer.currency);
-    const payload = toPayload(body, customer);
-    const key = request.headers['idempotency-key'];
-    if (Array.isArray(key) || (key !== undefined && (key.length === 0 || key.length > IDEMPOTENCY_KEY_LENGTH_MAX))) {
-      throw ApiError.validation(`Idempotency-Key must be one value of 1 to ${IDEMPOTENCY_KEY_LENGTH_MAX} characters.`);
-    }
-    const idempotency = key
-      ? { key, fingerprint: fingerprint('POST', `/v1/customers/${customer.id}/credits/ledger_entry`, request.rawBody) }
-      : undefined;
-    const respondAsync = /\brespond-async\b/i.test(String(request.headers.prefer ?? ''));
-    const result = await acceptLedgerRequest(deps.intake, { customer, payload, idempotency, respondAsync, httpRequestId: request.id });
-    return answer(reply, result);
-  });
+  routeBothCustomerForms(
+    app,
+    'POST',
+    '/credits/ledger_entry',
+    schema,
+    async (path, request, reply) => {
+      const body = request.body as LedgerEntryRequest;
+      const customer = await deps.customers.resolve(path);
+      checkCurrency(body.currency, customer.currency);
+      const payload = toPayload(body, customer);
+      const key = request.headers['idempotency-key'];
+      if (
+        Array.isArray(key) ||
+        (key !== undefined && (key.length === 0 || key.length > IDEMPOTENCY_KEY_LENGTH_MAX))
+      ) {
+        throw ApiError.validation(
+          `Idempotency-Key must be one value of 1 to ${IDEMPOTENCY_KEY_LENGTH_MAX} characters.`,
+        );
+      }
+      const idempotency = key
+        ? {
+            key,
+            fingerprint: fingerprint(
+              'POST',
+              `/v1/customers/${customer.id}/credits/ledger_entry`,
+              request.rawBody,
+            ),
+          }
+        : undefined;
+      const respondAsync = /\brespond-async\b/i.test(String(request.headers.prefer ?? ''));
+      const result = await acceptLedgerRequest(deps.intake, {
+        customer,
+        payload,
+        idempotency,
+        respondAsync,
+        httpRequestId: request.id,
+      });
+      return answer(reply, result);
+    },
+  );
 }

@@ -13,19 +13,37 @@ import type { RequestStatus } from '../../worker/store/views.ts';
 import { ApiError, outcomeProblem } from '../errors.ts';
 import { ledgerRequestSchema, toWireLedgerRequest } from '../wire/ledgerRequest.ts';
 
-export function registerLedgerRequestRoutes(app: FastifyInstance, deps: { orm: Orm; queues: PartitionQueues }): void {
-  app.get('/v1/ledger_requests/:request_id', { schema: { summary: 'Fetch the status of a ledger request', tags: ['Ledger requests'], response: { 200: ledgerRequestSchema } } }, async (request) => {
-    const { request_id: requestId } = request.params as { request_id: string };
-    const em = deps.orm.em.fork();
-    const row = await em.findOne(LedgerRequest, { id: requestId });
-    if (!row) throw ApiError.notFound(`Ledger request ${requestId} does not exist.`);
-    let status: RequestStatus = row.status === 'committed' || row.status === 'failed' ? row.status : 'queued';
-    if (status === 'queued') {
-      const state = await deps.queues.queue(row.partition).getJobState(row.id);
-      if (state === 'active') status = 'processing';
-    }
-    const customer = await em.findOneOrFail(Customer, { id: row.customerId });
-    const entries = await entryViews(em, row.entryIds, customer);
-    return toWireLedgerRequest({ ...row, status }, entries, row.error ? outcomeProblem(row.error as OutcomeError) : null);
-  });
+export function registerLedgerRequestRoutes(
+  app: FastifyInstance,
+  deps: { orm: Orm; queues: PartitionQueues },
+): void {
+  app.get(
+    '/v1/ledger_requests/:request_id',
+    {
+      schema: {
+        summary: 'Fetch the status of a ledger request',
+        tags: ['Ledger requests'],
+        response: { 200: ledgerRequestSchema },
+      },
+    },
+    async (request) => {
+      const { request_id: requestId } = request.params as { request_id: string };
+      const em = deps.orm.em.fork();
+      const row = await em.findOne(LedgerRequest, { id: requestId });
+      if (!row) throw ApiError.notFound(`Ledger request ${requestId} does not exist.`);
+      let status: RequestStatus =
+        row.status === 'committed' || row.status === 'failed' ? row.status : 'queued';
+      if (status === 'queued') {
+        const state = await deps.queues.queue(row.partition).getJobState(row.id);
+        if (state === 'active') status = 'processing';
+      }
+      const customer = await em.findOneOrFail(Customer, { id: row.customerId });
+      const entries = await entryViews(em, row.entryIds, customer);
+      return toWireLedgerRequest(
+        { ...row, status },
+        entries,
+        row.error ? outcomeProblem(row.error as OutcomeError) : null,
+      );
+    },
+  );
 }

@@ -6,8 +6,12 @@ import type { FastifyInstance } from 'fastify';
 import type { ServiceMetrics } from '../metrics.ts';
 
 export function registerMetricsRoute(app: FastifyInstance, metrics: ServiceMetrics): void {
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics', tags: ['Operations'], security: [] } }, async (_request, reply) => {
-    const text = await metrics.scrape();
-    return reply.header('cache-control', 'no-store').type(metrics.contentType).send(text);
-  });
+  app.get(
+    '/metrics',
+    { schema: { summary: 'Prometheus metrics', tags: ['Operations'], security: [] } },
+    async (_request, reply) => {
+      const text = await metrics.scrape();
+      return reply.header('cache-control', 'no-store').type(metrics.contentType).send(text);
+    },
+  );
 }

@@ -2,5 +2,9 @@
 import type { FastifyInstance } from 'fastify';
 
 export function registerPingRoute(app: FastifyInstance): void {
-  app.get('/v1/ping', { schema: { summary: 'Check that the API is up and the key is valid', tags: ['Operations'] } }, async () => ({ response: 'pong' }));
+  app.get(
+    '/v1/ping',
+    { schema: { summary: 'Check that the API is up and the key is valid', tags: ['Operations'] } },
+    async () => ({ response: 'pong' }),
+  );
 }

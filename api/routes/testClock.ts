@@ -15,19 +15,41 @@ const CATCH_UP_WAIT_MS = 30_000;
 
 const advanceBody = z.strictObject({ to: dateTime });
 
-export function registerTestClockRoutes(app: FastifyInstance, deps: SweepDeps & { clock: ManualClock }): void {
-  app.get('/v1/test_clock', { schema: { summary: 'Read the test clock', tags: ['Test clock'] } }, async () => ({ now: deps.clock.now().toISOString() }));
+export function registerTestClockRoutes(
+  app: FastifyInstance,
+  deps: SweepDeps & { clock: ManualClock },
+): void {
+  app.get(
+    '/v1/test_clock',
+    { schema: { summary: 'Read the test clock', tags: ['Test clock'] } },
+    async () => ({ now: deps.clock.now().toISOString() }),
+  );
 
-  app.post('/v1/test_clock/advance', { schema: { summary: 'Move the test clock forward and run what became due', tags: ['Test clock'], body: advanceBody } }, async (request) => {
-    const to = new Date((request.body as z.infer<typeof advanceBody>).to);
-    if (to.getTime() < deps.clock.now().getTime()) {
-      throw ApiError.validation(`the clock only moves forward; it is ${deps.clock.now().toISOString()}.`);
-    }
-    deps.clock.advanceTo(to);
-    const jobs = await runSweeps(deps);
-    if (!(await waitForJobs(deps.queues, jobs, CATCH_UP_WAIT_MS))) {
-      throw new ApiError('unavailable', `the clock moved to ${to.toISOString()} but catching up took longer than ${CATCH_UP_WAIT_MS} ms.`);
-    }
-    return { now: deps.clock.now().toISOString(), jobs_run: jobs.length };
-  });
+  app.post(
+    '/v1/test_clock/advance',
+    {
+      schema: {
+        summary: 'Move the test clock forward and run what became due',
+        tags: ['Test clock'],
+        body: advanceBody,
+      },
+    },
+    async (request) => {
+      const to = new Date((request.body as z.infer<typeof advanceBody>).to);
+      if (to.getTime() < deps.clock.now().getTime()) {
+        throw ApiError.validation(
+          `the clock only moves forward; it is ${deps.clock.now().toISOString()}.`,
+        );
+      }
+      deps.clock.advanceTo(to);
+      const jobs = await runSweeps(deps);
+      if (!(await waitForJobs(deps.queues, jobs, CATCH_UP_WAIT_MS))) {
+        throw new ApiError(
+          'unavailable',
+          `the clock moved to ${to.toISOString()} but catching up took longer than ${CATCH_UP_WAIT_MS} ms.`,
+        );
+      }
+      return { now: deps.clock.now().toISOString(), jobs_run: jobs.length };
+    },
+  );
 }

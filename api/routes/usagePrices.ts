@@ -10,13 +10,23 @@ import type { Clock } from '../../worker/clock.ts';
 import { newId } from '../../worker/ids.ts';
 import { UsagePrice, type UsagePriceRow } from '../../worker/store/entities.ts';
 import type { Orm } from '../../worker/store/orm.ts';
-import { archiveUsagePrice, findLiveUsagePrice, findUsagePrice, listUsagePrices } from '../../worker/store/usagePriceQueries.ts';
+import {
+  archiveUsagePrice,
+  findLiveUsagePrice,
+  findUsagePrice,
+  listUsagePrices,
+} from '../../worker/store/usagePriceQueries.ts';
 import { usagePriceView } from '../../worker/store/usagePriceViews.ts';
 import { toWireUsagePrice, usagePriceSchema, usagePricesSchema } from '../wire/usagePrice.ts';
 import { ApiError } from '../errors.ts';
 import { recordCreate, replayCreate, sendCreated } from '../intake/idempotency.ts';
 import { decodeKeyset, paginationMetadata } from '../schemas/listQueries.ts';
-import { usagePriceRequest, usagePricesQuery, type UsagePriceRequest, type UsagePricesQuery } from '../schemas/usagePriceRequest.ts';
+import {
+  usagePriceRequest,
+  usagePricesQuery,
+  type UsagePriceRequest,
+  type UsagePricesQuery,
+} from '../schemas/usagePriceRequest.ts';
 
 const PATH = '/v1/usage_prices';
 const LIVE_PRICE_INDEX = 'usage_prices_event_name_live_uq';
@@ -50,53 +60,106 @@ async function duplicateError(deps: Deps, eventName: string): Promise<ApiError> 
 }
 
 function registerCreate(app: FastifyInstance, deps: Deps): void {
-  app.post(PATH, { schema: { summary: 'Create a usage price', tags: ['Usage prices'], body: usagePriceRequest, response: { 201: usagePriceSchema } } }, async (request, reply) => {
-    const body = request.body as UsagePriceRequest;
-    const em = deps.orm.em.fork();
-    const idempotency = await replayCreate(em, request, reply, PATH);
-    if ('replayed' in idempotency) return idempotency.replayed;
-    if (await findLiveUsagePrice(em, body.event_name)) {
-      // A concurrent request with the same key may have just made it: that is a replay, not a duplicate.
-      const again = await replayCreate(em, request, reply, PATH);
-      if ('replayed' in again) return again.replayed;
-      throw await duplicateError(deps, body.event_name);
-    }
-    const now = deps.clock.now();
-    const price = newUsagePrice(body, now);
-    const created = JSON.stringify(toWireUsagePrice(usagePriceView(price)));
-    // A concurrent create for the same event name loses on the live-price index.
-    await recordCreate(em, idempotency.fresh, created, now, (tx) => tx.insert(UsagePrice, price).then(() => undefined), (violation) =>
-      `${violation.constraint} ${violation.message}`.includes(LIVE_PRICE_INDEX) ? duplicateError(deps, body.event_name) : undefined,
-    );
-    return sendCreated(reply, created);
-  });
+  app.post(
+    PATH,
+    {
+      schema: {
+        summary: 'Create a usage price',
+        tags: ['Usage prices'],
+        body: usagePriceRequest,
+        response: { 201: usagePriceSchema },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as UsagePriceRequest;
+      const em = deps.orm.em.fork();
+      const idempotency = await replayCreate(em, request, reply, PATH);
+      if ('replayed' in idempotency) return idempotency.replayed;
+      if (await findLiveUsagePrice(em, body.event_name)) {
+        // A concurrent request with the same key may have just made it: that is a replay, not a duplicate.
+        const again = await replayCreate(em, request, reply, PATH);
+        if ('replayed' in again) return again.replayed;
+        throw await duplicateError(deps, body.event_name);
+      }
+      const now = deps.clock.now();
+      const price = newUsagePrice(body, now);
+      const created = JSON.stringify(toWireUsagePrice(usagePriceView(price)));
+      // A concurrent create for the same event name loses on the live-price index.
+      await recordCreate(
+        em,
+        idempotency.fresh,
+        created,
+        now,
+        (tx) => tx.insert(UsagePrice, price).then(() => undefined),
+        (violation) =>
+          `${violation.constraint} ${violation.message}`.includes(LIVE_PRICE_INDEX)
+            ? duplicateError(deps, body.event_name)
+            : undefined,
+      );
+      return sendCreated(reply, created);
+    },
+  );
 }
 
 export function registerUsagePriceRoutes(app: FastifyInstance, deps: Deps): void {
   registerCreate(app, deps);
 
-  app.get(PATH, { schema: { summary: 'List usage prices', tags: ['Usage prices'], querystring: usagePricesQuery, response: { 200: usagePricesSchema } } }, async (request) => {
-    const query = request.query as UsagePricesQuery;
-    const page = await listUsagePrices(deps.orm.em.fork(), {
-      limit: query.limit,
-      after: decodeKeyset(query.cursor),
-      includeArchived: query.include_archived,
-      eventName: query.event_name,
-    });
-    return { data: page.data.map((row) => toWireUsagePrice(usagePriceView(row))), pagination_metadata: paginationMetadata(page.next) };
-  });
+  app.get(
+    PATH,
+    {
+      schema: {
+        summary: 'List usage prices',
+        tags: ['Usage prices'],
+        querystring: usagePricesQuery,
+        response: { 200: usagePricesSchema },
+      },
+    },
+    async (request) => {
+      const query = request.query as UsagePricesQuery;
+      const page = await listUsagePrices(deps.orm.em.fork(), {
+        limit: query.limit,
+        after: decodeKeyset(query.cursor),
+        includeArchived: query.include_archived,
+        eventName: query.event_name,
+      });
+      return {
+        data: page.data.map((row) => toWireUsagePrice(usagePriceView(row))),
+        pagination_metadata: paginationMetadata(page.next),
+      };
+    },
+  );
 
-  app.get(`${PATH}/:price_id`, { schema: { summary: 'Fetch a usage price', tags: ['Usage prices'], response: { 200: usagePriceSchema } } }, async (request) => {
-    const { price_id: priceId } = request.params as { price_id: string };
-    const row = await findUsagePrice(deps.orm.em.fork(), priceId);
-    if (!row) throw ApiError.notFound(`Usage price with id ${priceId} does not exist.`);
-    return toWireUsagePrice(usagePriceView(row));
-  });
+  app.get(
+    `${PATH}/:price_id`,
+    {
+      schema: {
+        summary: 'Fetch a usage price',
+        tags: ['Usage prices'],
+        response: { 200: usagePriceSchema },
+      },
+    },
+    async (request) => {
+      const { price_id: priceId } = request.params as { price_id: string };
+      const row = await findUsagePrice(deps.orm.em.fork(), priceId);
+      if (!row) throw ApiError.notFound(`Usage price with id ${priceId} does not exist.`);
+      return toWireUsagePrice(usagePriceView(row));
+    },
+  );
 
-  app.post(`${PATH}/:price_id/archive`, { schema: { summary: 'Archive a usage price', tags: ['Usage prices'], response: { 200: usagePriceSchema } } }, async (request) => {
-    const { price_id: priceId } = request.params as { price_id: string };
-    const row = await archiveUsagePrice(deps.orm.em.fork(), priceId, deps.clock.now());
-    if (!row) throw ApiError.notFound(`Usage price with id ${priceId} does not exist.`);
-    return toWireUsagePrice(usagePriceView(row));
-  });
+  app.post(
+    `${PATH}/:price_id/archive`,
+    {
+      schema: {
+        summary: 'Archive a usage price',
+        tags: ['Usage prices'],
+        response: { 200: usagePriceSchema },
+      },
+    },
+    async (request) => {
+      const { price_id: priceId } = request.params as { price_id: string };
+      const row = await archiveUsagePrice(deps.orm.em.fork(), priceId, deps.clock.now());
+      if (!row) throw ApiError.notFound(`Usage price with id ${priceId} does not exist.`);
+      return toWireUsagePrice(usagePriceView(row));
+    },
+  );
 }

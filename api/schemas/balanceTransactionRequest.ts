@@ -16,18 +16,23 @@ const PARSE_ERRORS = {
 } as const;
 
 /** A positive decimal string, output as canonical decimal text. */
-export const balanceAmount = z.string({ error: 'must be a decimal string such as "10.50" (Orb sends this amount as a string)' }).transform((text, ctx) => {
-  const parsed = Decimal.parse(text);
-  if (typeof parsed === 'string') {
-    ctx.addIssue({ code: 'custom', message: PARSE_ERRORS[parsed] });
-    return z.NEVER;
-  }
-  if (!parsed.isPositive()) {
-    ctx.addIssue({ code: 'custom', message: 'must be greater than 0; the direction is given by type' });
-    return z.NEVER;
-  }
-  return parsed.toString();
-});
+export const balanceAmount = z
+  .string({ error: 'must be a decimal string such as "10.50" (Orb sends this amount as a string)' })
+  .transform((text, ctx) => {
+    const parsed = Decimal.parse(text);
+    if (typeof parsed === 'string') {
+      ctx.addIssue({ code: 'custom', message: PARSE_ERRORS[parsed] });
+      return z.NEVER;
+    }
+    if (!parsed.isPositive()) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be greater than 0; the direction is given by type',
+      });
+      return z.NEVER;
+    }
+    return parsed.toString();
+  });
 
 export const balanceTransactionRequest = z.strictObject({
   amount: balanceAmount,
@@ -37,7 +42,8 @@ export const balanceTransactionRequest = z.strictObject({
 export type BalanceTransactionRequest = z.infer<typeof balanceTransactionRequest>;
 
 /** The SDK sends `key=` for unset values, so an empty value means null (LEDGER_RULES.md §6). */
-const optional = <T extends z.ZodType>(schema: T) => z.preprocess((value) => (value === '' ? undefined : value), schema.optional());
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((value) => (value === '' ? undefined : value), schema.optional());
 
 export const balanceTransactionsQuery = z.object({
   limit: limitQuery(100),

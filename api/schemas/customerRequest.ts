@@ -16,7 +16,11 @@ import { TAX_ID_COUNTRIES, TAX_ID_TYPES } from './customerTaxIds.ts';
 /** Orb: "The total number of email addresses (including the primary email) cannot exceed 50." */
 const ADDITIONAL_EMAILS_MAX = 49;
 
-const optionalText = z.string().nullable().optional().transform((value) => value ?? null);
+const optionalText = z
+  .string()
+  .nullable()
+  .optional()
+  .transform((value) => value ?? null);
 
 /** Orb's AddressInput, stored as Orb's Address: every line present, null when not given. */
 const addressInput = z.strictObject({
@@ -40,7 +44,11 @@ const taxProvider = <Provider extends string>(provider: Provider) =>
   z.strictObject({
     tax_provider: z.literal(provider),
     tax_exempt: z.boolean(),
-    automatic_tax_enabled: z.boolean().nullable().optional().transform((value) => value ?? null),
+    automatic_tax_enabled: z
+      .boolean()
+      .nullable()
+      .optional()
+      .transform((value) => value ?? null),
   });
 
 const taxConfiguration = z.discriminatedUnion('tax_provider', [
@@ -57,9 +65,18 @@ const reportingConfiguration = z.strictObject({ exempt: z.boolean() });
 
 /** Orb's NewAccountingSyncConfiguration, stored as its AccountingSyncConfiguration. */
 const accountingSyncConfiguration = z.strictObject({
-  excluded: z.boolean().nullable().optional().transform((value) => value ?? false),
+  excluded: z
+    .boolean()
+    .nullable()
+    .optional()
+    .transform((value) => value ?? false),
   accounting_providers: z
-    .array(z.strictObject({ provider_type: z.enum(['quickbooks', 'netsuite']), external_provider_id: z.string() }))
+    .array(
+      z.strictObject({
+        provider_type: z.enum(['quickbooks', 'netsuite']),
+        external_provider_id: z.string(),
+      }),
+    )
     .nullable()
     .optional()
     .transform((value) => value ?? []),
@@ -70,7 +87,10 @@ const paymentConfiguration = z.strictObject({
     .array(
       z.strictObject({
         provider_type: z.enum(['stripe']),
-        excluded_payment_method_types: z.array(z.string()).optional().transform((value) => value ?? []),
+        excluded_payment_method_types: z
+          .array(z.string())
+          .optional()
+          .transform((value) => value ?? []),
         default_shared_payment_token: optionalText,
       }),
     )
@@ -80,7 +100,12 @@ const paymentConfiguration = z.strictObject({
 
 /** Orb's CustomerHierarchyConfig: Orb customer ids of the parent and of children to adopt. */
 const hierarchy = z.strictObject({
-  parent_customer_id: z.string().min(1).nullable().optional().transform((value) => value ?? null),
+  parent_customer_id: z
+    .string()
+    .min(1)
+    .nullable()
+    .optional()
+    .transform((value) => value ?? null),
   child_customer_ids: z
     .array(z.string().min(1))
     .refine((ids) => new Set(ids).size === ids.length, 'child_customer_ids must not repeat an id')
@@ -90,7 +115,11 @@ const hierarchy = z.strictObject({
 export type HierarchyConfig = z.infer<typeof hierarchy>;
 
 /** A nullable, optional setting: absent and null are both "not set". */
-const setting = <Schema extends z.ZodType>(schema: Schema) => schema.nullable().optional().transform((value) => value ?? null);
+const setting = <Schema extends z.ZodType>(schema: Schema) =>
+  schema
+    .nullable()
+    .optional()
+    .transform((value) => value ?? null);
 
 export const customerRequest = z.strictObject({
   name: z.string().min(1).max(500),
@@ -99,7 +128,10 @@ export const customerRequest = z.strictObject({
   timezone: timezone.nullable().optional(),
   external_customer_id: z.string().min(1).max(255).nullable().optional(),
   payment_provider_id: z.string().nullable().optional(),
-  payment_provider: z.enum(['quickbooks', 'bill.com', 'stripe_charge', 'stripe_invoice', 'netsuite', 'adyen']).nullable().optional(),
+  payment_provider: z
+    .enum(['quickbooks', 'bill.com', 'stripe_charge', 'stripe_invoice', 'netsuite', 'adyen'])
+    .nullable()
+    .optional(),
   currency: currencyCode.nullable().optional(),
   auto_collection: z.boolean().nullable().optional(),
   email_delivery: z.boolean().nullable().optional(),

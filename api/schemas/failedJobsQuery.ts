@@ -25,6 +25,9 @@ export function encodeFailedJobCursor(key: FailedJobKey): string {
 export function decodeFailedJobCursor(cursor: string | undefined): FailedJobKey | undefined {
   if (cursor === undefined) return undefined;
   const match = /^(\d{1,16})\|(\d{1,4})\|(.+)$/s.exec(decodeCursor(cursor));
-  if (!match) throw ApiError.validation('cursor is not one this service gave out; pass pagination_metadata.next_cursor unchanged.');
+  if (!match)
+    throw ApiError.validation(
+      'cursor is not one this service gave out; pass pagination_metadata.next_cursor unchanged.',
+    );
   return { failedAtMs: Number(match[1]), partition: Number(match[2]), id: match[3] ?? '' };
 }

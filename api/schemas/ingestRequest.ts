@@ -25,18 +25,30 @@ export const ingestQuery = z.object({
 });
 
 /** Property values must be numbers, booleans or strings; nested dictionaries are disallowed. */
-const propertyValue = z.union([z.string(), z.boolean(), z.custom<JsonNumber>((value) => value instanceof JsonNumber, 'must be a number').meta({ type: 'number' })]);
+const propertyValue = z.union([
+  z.string(),
+  z.boolean(),
+  z
+    .custom<JsonNumber>((value) => value instanceof JsonNumber, 'must be a number')
+    .meta({ type: 'number' }),
+]);
 
 export const ingestEvent = z
   .strictObject({
     idempotency_key: z.string().min(1).max(255),
     event_name: z.string().min(1).max(500),
     timestamp: utcInstant,
-    properties: z.record(z.string(), propertyValue, { error: 'properties values must be numbers, booleans or strings' }),
+    properties: z.record(z.string(), propertyValue, {
+      error: 'properties values must be numbers, booleans or strings',
+    }),
     customer_id: z.string().min(1).nullable().optional(),
     external_customer_id: z.string().min(1).nullable().optional(),
   })
-  .refine((event) => (event.customer_id ?? null) === null !== ((event.external_customer_id ?? null) === null), {
-    message: 'exactly one of customer_id and external_customer_id is required',
-  });
+  .refine(
+    (event) =>
+      ((event.customer_id ?? null) === null) !== ((event.external_customer_id ?? null) === null),
+    {
+      message: 'exactly one of customer_id and external_customer_id is required',
+    },
+  );
 export type IngestEvent = z.infer<typeof ingestEvent>;

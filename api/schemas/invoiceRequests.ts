@@ -12,7 +12,10 @@ const PAYMENT_TEXT_LENGTH_MAX = 4000;
 export const markPaidRequest = z.strictObject({
   payment_received_date: z
     .string()
-    .refine((text) => /^\d{4}-\d{2}-\d{2}$/.test(text) && DateTime.fromISO(text).isValid, 'must be a date (YYYY-MM-DD)'),
+    .refine(
+      (text) => /^\d{4}-\d{2}-\d{2}$/.test(text) && DateTime.fromISO(text).isValid,
+      'must be a date (YYYY-MM-DD)',
+    ),
   external_id: z.string().max(PAYMENT_TEXT_LENGTH_MAX).nullable().optional(),
   notes: z.string().max(PAYMENT_TEXT_LENGTH_MAX).nullable().optional(),
 });

@@ -4,7 +4,14 @@
  * the worker parses again (worker/ledgerRequestPayload.ts).
  */
 import { z } from 'zod';
-import { dateOrDateTime, decimalString, jsonInteger, metadataInput, nullableString, positiveAmount } from './primitives.ts';
+import {
+  dateOrDateTime,
+  decimalString,
+  jsonInteger,
+  metadataInput,
+  nullableString,
+  positiveAmount,
+} from './primitives.ts';
 
 const common = {
   metadata: metadataInput,
@@ -15,7 +22,9 @@ const common = {
 const blockFilter = z.strictObject({
   field: z.literal('item_id'),
   operator: z.enum(['includes', 'excludes']),
-  values: z.array(z.string()).refine((values) => new Set(values).size === values.length, 'values must be unique'),
+  values: z
+    .array(z.string())
+    .refine((values) => new Set(values).size === values.length, 'values must be unique'),
 });
 
 const invoiceSettings = z.strictObject({
@@ -33,11 +42,24 @@ export const incrementRequest = z.strictObject({
   entry_type: z.literal('increment'),
   amount: positiveAmount,
   ...common,
-  expiry_date: dateOrDateTime.nullable().optional().transform((value) => value ?? null),
-  effective_date: dateOrDateTime.nullable().optional().transform((value) => value ?? null),
-  per_unit_cost_basis: decimalString.nullable().optional().transform((value) => value ?? null),
+  expiry_date: dateOrDateTime
+    .nullable()
+    .optional()
+    .transform((value) => value ?? null),
+  effective_date: dateOrDateTime
+    .nullable()
+    .optional()
+    .transform((value) => value ?? null),
+  per_unit_cost_basis: decimalString
+    .nullable()
+    .optional()
+    .transform((value) => value ?? null),
   invoice_settings: invoiceSettings.nullable().optional(),
-  filters: z.array(blockFilter).nullable().optional().transform((value) => value ?? []),
+  filters: z
+    .array(blockFilter)
+    .nullable()
+    .optional()
+    .transform((value) => value ?? []),
 });
 
 export const decrementRequest = z.strictObject({

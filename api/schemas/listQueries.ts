@@ -9,7 +9,8 @@ import { dateTime } from './primitives.ts';
 const empty = (value: unknown) => (value === '' ? undefined : value);
 const optional = <T extends z.ZodType>(schema: T) => z.preprocess(empty, schema.optional());
 
-export const limitQuery = (maximum: number) => optional(z.coerce.number().int().min(1).max(maximum)).transform((value) => value ?? 20);
+export const limitQuery = (maximum: number) =>
+  optional(z.coerce.number().int().min(1).max(maximum)).transform((value) => value ?? 20);
 
 const createdAtRange = {
   'created_at[gt]': optional(dateTime),
@@ -18,14 +19,28 @@ const createdAtRange = {
   'created_at[lte]': optional(dateTime),
 };
 
-export const customersQuery = z.object({ limit: limitQuery(100), cursor: optional(z.string()), ...createdAtRange });
+export const customersQuery = z.object({
+  limit: limitQuery(100),
+  cursor: optional(z.string()),
+  ...createdAtRange,
+});
 
 export const ledgerQuery = z.object({
   limit: limitQuery(1000),
   cursor: optional(z.string()),
   currency: optional(z.string()),
   minimum_amount: optional(z.string().regex(/^\d+(\.\d+)?$/, 'must be a non-negative decimal')),
-  entry_type: optional(z.enum(['increment', 'decrement', 'expiration_change', 'credit_block_expiry', 'void', 'void_initiated', 'amendment'])),
+  entry_type: optional(
+    z.enum([
+      'increment',
+      'decrement',
+      'expiration_change',
+      'credit_block_expiry',
+      'void',
+      'void_initiated',
+      'amendment',
+    ]),
+  ),
   entry_status: optional(z.enum(['committed', 'pending'])),
   ...createdAtRange,
 });
@@ -51,10 +66,13 @@ export function decodeCursor(cursor: string): string {
   return Buffer.from(cursor, 'base64url').toString('utf8');
 }
 
-const BAD_CURSOR = 'cursor is not one this service gave out; pass pagination_metadata.next_cursor unchanged.';
+const BAD_CURSOR =
+  'cursor is not one this service gave out; pass pagination_metadata.next_cursor unchanged.';
 
 /** A `created_at|id` keyset cursor. */
-export function decodeKeyset(cursor: string | undefined): { createdAt: Date; id: string } | undefined {
+export function decodeKeyset(
+  cursor: string | undefined,
+): { createdAt: Date; id: string } | undefined {
   if (cursor === undefined) return undefined;
   const [at, id] = decodeCursor(cursor).split('|');
   const createdAt = new Date(at ?? '');
@@ -70,16 +88,29 @@ export function decodeSeq(cursor: string | undefined): string | undefined {
   return seq;
 }
 
-export function paginationMetadata(next: string | null): { has_more: boolean; next_cursor: string | null } {
+export function paginationMetadata(next: string | null): {
+  has_more: boolean;
+  next_cursor: string | null;
+} {
   return { has_more: next !== null, next_cursor: next === null ? null : encodeCursor(next) };
 }
 
-type RangeKeys<P extends string> = { [K in `${P}[gt]` | `${P}[gte]` | `${P}[lt]` | `${P}[lte]`]?: string | undefined };
+type RangeKeys<P extends string> = {
+  [K in `${P}[gt]` | `${P}[gte]` | `${P}[lt]` | `${P}[lte]`]?: string | undefined;
+};
 
-export function timeRange<P extends string>(query: RangeKeys<P>, prefix: P): { gt?: Date; gte?: Date; lt?: Date; lte?: Date } {
+export function timeRange<P extends string>(
+  query: RangeKeys<P>,
+  prefix: P,
+): { gt?: Date; gte?: Date; lt?: Date; lte?: Date } {
   const at = (key: `${P}[gt]` | `${P}[gte]` | `${P}[lt]` | `${P}[lte]`) => {
     const value = query[key];
     return value === undefined ? undefined : new Date(value);
   };
-  return { gt: at(`${prefix}[gt]`), gte: at(`${prefix}[gte]`), lt: at(`${prefix}[lt]`), lte: at(`${prefix}[lte]`) };
+  return {
+    gt: at(`${prefix}[gt]`),
+    gte: at(`${prefix}[gte]`),
+    lt: at(`${prefix}[lt]`),
+    lte: at(`${prefix}[lte]`),
+  };
 }

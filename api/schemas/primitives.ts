@@ -9,16 +9,24 @@ import { Decimal, FRACTION_DIGITS, INTEGER_DIGITS_MAX } from '../../domain/decim
 import { JsonNumber } from '../../worker/exactJson.ts';
 
 // `meta` tells the OpenAPI document what the custom check accepts (api/openApi.ts).
-const jsonNumber = z.custom<JsonNumber>((value) => value instanceof JsonNumber, { message: 'must be a number' }).meta({ type: 'number' });
+const jsonNumber = z
+  .custom<JsonNumber>((value) => value instanceof JsonNumber, { message: 'must be a number' })
+  .meta({ type: 'number' });
 
 function decimalFrom(text: string, ctx: z.RefinementCtx): Decimal | typeof z.NEVER {
   const parsed = Decimal.parse(text);
   if (parsed === 'too_many_fraction_digits') {
-    ctx.addIssue({ code: 'custom', message: `must have at most ${FRACTION_DIGITS} decimal places` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `must have at most ${FRACTION_DIGITS} decimal places`,
+    });
     return z.NEVER;
   }
   if (parsed === 'too_large') {
-    ctx.addIssue({ code: 'custom', message: `must have at most ${INTEGER_DIGITS_MAX} integer digits` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `must have at most ${INTEGER_DIGITS_MAX} integer digits`,
+    });
     return z.NEVER;
   }
   if (parsed === 'not_a_number') {
@@ -39,7 +47,11 @@ const DECIMAL_AMOUNT_STRING = /^\d+(?:\.\d+)?$/;
 const amountText = z.union([jsonNumber, z.string()]).transform((value, ctx) => {
   if (value instanceof JsonNumber) return value.source;
   if (!DECIMAL_AMOUNT_STRING.test(value)) {
-    ctx.addIssue({ code: 'custom', message: 'must be a number or a decimal string of digits with an optional fraction, such as "2.5" (no sign, exponent or spaces)' });
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        'must be a number or a decimal string of digits with an optional fraction, such as "2.5" (no sign, exponent or spaces)',
+    });
     return z.NEVER;
   }
   return value;
@@ -95,10 +107,13 @@ function isoDateTime(text: string, options: { zone?: string } = {}): DateTime | 
 }
 
 /** "2026-12-28" (midnight in the customer's timezone, resolved later) or an ISO date-time. */
-export const dateOrDateTime = z.string().refine(
-  (text) => (DATE_ONLY.test(text) ? DateTime.fromISO(text).isValid : isoDateTime(text) !== undefined),
-  'must be an ISO 8601 date (YYYY-MM-DD) or date-time',
-);
+export const dateOrDateTime = z
+  .string()
+  .refine(
+    (text) =>
+      DATE_ONLY.test(text) ? DateTime.fromISO(text).isValid : isoDateTime(text) !== undefined,
+    'must be an ISO 8601 date (YYYY-MM-DD) or date-time',
+  );
 
 /**
  * An ISO 8601 date-time as an instant, in canonical UTC form ("…Z"). A date-time without an
@@ -107,7 +122,10 @@ export const dateOrDateTime = z.string().refine(
 export const utcInstant = z.string().transform((text, ctx) => {
   const parsed = isoDateTime(text, { zone: 'utc' });
   if (!parsed) {
-    ctx.addIssue({ code: 'custom', message: 'must be an ISO 8601 date-time such as 2026-11-21T19:00:00Z' });
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be an ISO 8601 date-time such as 2026-11-21T19:00:00Z',
+    });
     return z.NEVER;
   }
   return parsed.toUTC().toISO() ?? '';
@@ -127,7 +145,12 @@ export const dateTime = z.string().transform((text, ctx) => {
   return parsed.toUTC().toISO() ?? '';
 });
 
-export const timezone = z.string().refine((zone) => IANAZone.isValidZone(zone), 'must be an IANA timezone such as America/Los_Angeles');
+export const timezone = z
+  .string()
+  .refine(
+    (zone) => IANAZone.isValidZone(zone),
+    'must be an IANA timezone such as America/Los_Angeles',
+  );
 
 export const currencyCode = z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code such as USD');
 
@@ -136,6 +159,14 @@ export const metadataInput = z
   .record(z.string(), z.string().nullable())
   .nullable()
   .optional()
-  .transform((metadata) => Object.fromEntries(Object.entries(metadata ?? {}).filter((pair): pair is [string, string] => pair[1] !== null)));
+  .transform((metadata) =>
+    Object.fromEntries(
+      Object.entries(metadata ?? {}).filter((pair): pair is [string, string] => pair[1] !== null),
+    ),
+  );
 
-export const nullableString = z.string().nullable().optional().transform((value) => value ?? null);
+export const nullableString = z
+  .string()
+  .nullable()
+  .optional()
+  .transform((value) => value ?? null);

@@ -44,16 +44,38 @@ export const topUpRequest = z.strictObject({
       (days) => days >= 0 && days <= NET_TERMS_DAYS_MAX,
       `must be a whole number of days from 0 to ${NET_TERMS_DAYS_MAX}`,
     ),
-    memo: z.string().max(MEMO_LENGTH_MAX).nullable().optional().transform((value) => value ?? null),
-    require_successful_payment: z.boolean().optional().transform((value) => value ?? false),
+    memo: z
+      .string()
+      .max(MEMO_LENGTH_MAX)
+      .nullable()
+      .optional()
+      .transform((value) => value ?? null),
+    require_successful_payment: z
+      .boolean()
+      .optional()
+      .transform((value) => value ?? false),
   }),
-  expires_after: jsonInteger.refine((value) => value > 0, 'must be at least 1').nullable().optional().transform((value) => value ?? null),
-  expires_after_unit: z.enum(['day', 'month']).nullable().optional().transform((value) => value ?? null),
-  active_from: dateTime.nullable().optional().transform((value) => value ?? null),
+  expires_after: jsonInteger
+    .refine((value) => value > 0, 'must be at least 1')
+    .nullable()
+    .optional()
+    .transform((value) => value ?? null),
+  expires_after_unit: z
+    .enum(['day', 'month'])
+    .nullable()
+    .optional()
+    .transform((value) => value ?? null),
+  active_from: dateTime
+    .nullable()
+    .optional()
+    .transform((value) => value ?? null),
 });
 export type TopUpRequest = z.infer<typeof topUpRequest>;
 
 const empty = (value: unknown) => (value === '' ? undefined : value);
 
-export const topUpsQuery = z.object({ limit: limitQuery(100), cursor: z.preprocess(empty, z.string().optional()) });
+export const topUpsQuery = z.object({
+  limit: limitQuery(100),
+  cursor: z.preprocess(empty, z.string().optional()),
+});
 export type TopUpsQuery = z.infer<typeof topUpsQuery>;

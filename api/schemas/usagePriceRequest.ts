@@ -23,7 +23,11 @@ const PARSE_ERRORS = {
 
 const decimalSource = z.union([
   z.string(),
-  z.custom<JsonNumber>((value) => value instanceof JsonNumber, { message: 'must be a decimal string or a number' }).meta({ type: 'number' }),
+  z
+    .custom<JsonNumber>((value) => value instanceof JsonNumber, {
+      message: 'must be a decimal string or a number',
+    })
+    .meta({ type: 'number' }),
 ]);
 
 /** Credits per unit: "0.002" or 0.002, at least 0, output as canonical decimal text ("0.0020" → "0.002"). */
@@ -47,8 +51,17 @@ export const usagePriceRequest = z.strictObject({
   event_name: text,
   item_id: text,
   unit_amount: unitAmount,
-  quantity_property: text.nullable().optional().transform((value) => value ?? null),
-  currency: z.string().min(1).max(CURRENCY_LENGTH_MAX).nullable().optional().transform((value) => value ?? CURRENCY_DEFAULT),
+  quantity_property: text
+    .nullable()
+    .optional()
+    .transform((value) => value ?? null),
+  currency: z
+    .string()
+    .min(1)
+    .max(CURRENCY_LENGTH_MAX)
+    .nullable()
+    .optional()
+    .transform((value) => value ?? CURRENCY_DEFAULT),
 });
 export type UsagePriceRequest = z.infer<typeof usagePriceRequest>;
 
@@ -58,7 +71,9 @@ const empty = (value: unknown) => (value === '' ? undefined : value);
 export const usagePricesQuery = z.object({
   limit: limitQuery(100),
   cursor: z.preprocess(empty, z.string().optional()),
-  include_archived: z.preprocess(empty, z.enum(['true', 'false']).optional()).transform((value) => value === 'true'),
+  include_archived: z
+    .preprocess(empty, z.enum(['true', 'false']).optional())
+    .transform((value) => value === 'true'),
   event_name: z.preprocess(empty, text.optional()),
 });
 export type UsagePricesQuery = z.infer<typeof usagePricesQuery>;

@@ -34,7 +34,9 @@ export const balanceTransactionSchema = z
   })
   .meta({ id: 'CustomerBalanceTransaction' });
 
-export const balanceTransactionsSchema = page(balanceTransactionSchema).meta({ id: 'CustomerBalanceTransactions' });
+export const balanceTransactionsSchema = page(balanceTransactionSchema).meta({
+  id: 'CustomerBalanceTransactions',
+});
 
 export const requestStatus = z.enum(['queued', 'processing', 'committed', 'failed']);
 
@@ -47,9 +49,14 @@ export const balanceTransactionRequestSchema = z
     created_at: dateTime,
     completed_at: dateTime.nullable(),
   })
-  .meta({ id: 'BalanceTransactionRequest', description: 'An accepted balance transaction: its status, then its transaction or error.' });
+  .meta({
+    id: 'BalanceTransactionRequest',
+    description: 'An accepted balance transaction: its status, then its transaction or error.',
+  });
 
-export function toWireBalanceTransaction(view: BalanceTransactionView): Wire<typeof balanceTransactionSchema> {
+export function toWireBalanceTransaction(
+  view: BalanceTransactionView,
+): Wire<typeof balanceTransactionSchema> {
   return {
     id: view.id,
     created_at: view.created_at,

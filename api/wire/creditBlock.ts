@@ -25,7 +25,9 @@ export const creditBlockSchema = z
   })
   .meta({ id: 'CreditBlock' });
 
-export const customerCreditBalancesSchema = page(creditBlockSchema).meta({ id: 'CustomerCreditBalances' });
+export const customerCreditBalancesSchema = page(creditBlockSchema).meta({
+  id: 'CustomerCreditBalances',
+});
 
 export function toWireCreditBlock(block: CreditBlockView): Wire<typeof creditBlockSchema> {
   return {
@@ -37,7 +39,9 @@ export function toWireCreditBlock(block: CreditBlockView): Wire<typeof creditBlo
     status: creditBlockSchema.shape.status.parse(block.status),
     maximum_initial_balance: exact(block.maximum_initial_balance),
     filters: block.filters,
-    credit_block_source: creditBlockSchema.shape.credit_block_source.parse(block.credit_block_source),
+    credit_block_source: creditBlockSchema.shape.credit_block_source.parse(
+      block.credit_block_source,
+    ),
     credit_allocation: block.credit_allocation,
     credit_commitment: block.credit_commitment,
     metadata: block.metadata,

@@ -15,7 +15,9 @@ const configuration = z.record(z.string(), z.unknown()).nullable();
 const accountingSyncConfiguration = z
   .object({
     excluded: z.boolean(),
-    accounting_providers: z.array(z.object({ provider_type: z.string(), external_provider_id: z.string() })),
+    accounting_providers: z.array(
+      z.object({ provider_type: z.string(), external_provider_id: z.string() }),
+    ),
   })
   .nullable();
 
@@ -43,7 +45,9 @@ export const customerSchema = z
     created_at: dateTime,
     shipping_address: addressSchema.nullable(),
     billing_address: addressSchema.nullable(),
-    balance: z.string().meta({ description: "The customer's cash balance, a decimal string in its currency." }),
+    balance: z
+      .string()
+      .meta({ description: "The customer's cash balance, a decimal string in its currency." }),
     currency: z.string().nullable(),
     tax_id: z.object({ country: z.string(), type: z.string(), value: z.string() }).nullable(),
     auto_collection: z.boolean(),
@@ -57,7 +61,10 @@ export const customerSchema = z
     payment_configuration: paymentConfiguration,
     default_payment_method: configuration,
     automatic_tax_enabled: z.boolean().nullable(),
-    hierarchy: z.object({ parent: customerMinifiedSchema.nullable(), children: z.array(customerMinifiedSchema) }),
+    hierarchy: z.object({
+      parent: customerMinifiedSchema.nullable(),
+      children: z.array(customerMinifiedSchema),
+    }),
     metadata,
   })
   .meta({ id: 'Customer' });

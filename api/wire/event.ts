@@ -15,7 +15,9 @@ export const eventSchema = z
     customer_id: z.string().nullable(),
     external_customer_id: z.string().nullable(),
     event_name: z.string(),
-    properties: z.record(z.string(), z.unknown()).meta({ description: 'As ingested: numbers keep every digit.' }),
+    properties: z
+      .record(z.string(), z.unknown())
+      .meta({ description: 'As ingested: numbers keep every digit.' }),
     timestamp: dateTime,
     deprecated: z.boolean(),
   })
@@ -25,12 +27,16 @@ export const eventsSchema = z.object({ data: z.array(eventSchema) }).meta({ id: 
 
 export const ingestionResponseSchema = z
   .object({
-    validation_failed: z.array(z.object({ idempotency_key: z.string(), validation_errors: z.array(z.string()) })),
+    validation_failed: z.array(
+      z.object({ idempotency_key: z.string(), validation_errors: z.array(z.string()) }),
+    ),
     debug: z.object({ duplicate: z.array(z.string()), ingested: z.array(z.string()) }).nullable(),
   })
   .meta({ id: 'IngestionResponse' });
 
-export const deprecatedEventSchema = z.object({ deprecated: z.string() }).meta({ id: 'DeprecatedEventResult' });
+export const deprecatedEventSchema = z
+  .object({ deprecated: z.string() })
+  .meta({ id: 'DeprecatedEventResult' });
 
 /** Exact JSON numbers (JsonNumber) become raw JSON, so the reply carries the digits as ingested. */
 function exactToWire(value: unknown): unknown {

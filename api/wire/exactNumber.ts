@@ -14,10 +14,10 @@ declare const exactNumberBrand: unique symbol;
 export type ExactNumber = { readonly [exactNumberBrand]: true };
 
 /** A number field of Orb's schema, sent with every digit of the stored decimal. */
-export const exactNumber = z
-  .number()
-  .brand<'ExactNumber'>()
-  .meta({ description: 'An exact decimal sent as a JSON number with every digit (up to 38); parse it without a float to keep them.' });
+export const exactNumber = z.number().brand<'ExactNumber'>().meta({
+  description:
+    'An exact decimal sent as a JSON number with every digit (up to 38); parse it without a float to keep them.',
+});
 
 /** The decimal text of a stored amount as an exact JSON number ("-20.000000000000" → -20). */
 export function exact(decimalText: string): ExactNumber {
@@ -25,26 +25,30 @@ export function exact(decimalText: string): ExactNumber {
 }
 
 /** A schema's output type as it is built for the wire: its exact numbers are raw JSON. */
-export type WireOf<T> = T extends z.core.$brand<'ExactNumber'>
-  ? ExactNumber
-  : T extends readonly (infer Item)[]
-    ? WireOf<Item>[]
-    : T extends object
-      ? { [Key in keyof T]: WireOf<T[Key]> }
-      : T;
+export type WireOf<T> =
+  T extends z.core.$brand<'ExactNumber'>
+    ? ExactNumber
+    : T extends readonly (infer Item)[]
+      ? WireOf<Item>[]
+      : T extends object
+        ? { [Key in keyof T]: WireOf<T[Key]> }
+        : T;
 
 /** The type a `toWire…` function returns for a schema. */
 export type Wire<Schema extends z.ZodType> = WireOf<z.output<Schema>>;
 
 /** User metadata, an object of strings, copied as stored: never looked into. */
-export const metadata = z
-  .record(z.string(), z.string())
-  .meta({ description: 'User specified key-value pairs, returned exactly as stored (an empty object when none).' });
+export const metadata = z.record(z.string(), z.string()).meta({
+  description:
+    'User specified key-value pairs, returned exactly as stored (an empty object when none).',
+});
 
 export const dateTime = z.string().meta({ format: 'date-time' });
 
 /** Orb's PaginationMetadata, and a page of items in it. */
-export const paginationMetadata = z.object({ has_more: z.boolean(), next_cursor: z.string().nullable() }).meta({ id: 'PaginationMetadata' });
+export const paginationMetadata = z
+  .object({ has_more: z.boolean(), next_cursor: z.string().nullable() })
+  .meta({ id: 'PaginationMetadata' });
 
 export function page<Item extends z.ZodType>(item: Item) {
   return z.object({ data: z.array(item), pagination_metadata: paginationMetadata });

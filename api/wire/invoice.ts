@@ -22,7 +22,9 @@ export const addressSchema = z
   })
   .meta({ id: 'Address' });
 
-export const customerMinifiedSchema = z.object({ id: z.string(), external_customer_id: z.string().nullable() }).meta({ id: 'CustomerMinified' });
+export const customerMinifiedSchema = z
+  .object({ id: z.string(), external_customer_id: z.string().nullable() })
+  .meta({ id: 'CustomerMinified' });
 
 const unitPriceSchema = z.object({
   model_type: z.literal('unit'),
@@ -36,7 +38,10 @@ const unitPriceSchema = z.object({
   created_at: dateTime,
   cadence: z.enum(['one_time', 'monthly', 'quarterly', 'semi_annual', 'annual', 'custom']),
   billing_mode: z.enum(['in_advance', 'in_arrear']),
-  billing_cycle_configuration: z.object({ duration: z.number().int(), duration_unit: z.enum(['day', 'month']) }),
+  billing_cycle_configuration: z.object({
+    duration: z.number().int(),
+    duration_unit: z.enum(['day', 'month']),
+  }),
   invoicing_cycle_configuration: unfilled,
   billable_metric: unfilled,
   fixed_price_quantity: exactNumber.nullable(),
@@ -124,7 +129,11 @@ export const invoiceSchema = z
     hosted_invoice_url: z.string().nullable(),
     invoice_pdf: z.string().nullable(),
   })
-  .meta({ id: 'Invoice', description: "Orb's Invoice: a one-off invoice for purchased credits. Money is decimal text; quantities are numbers." });
+  .meta({
+    id: 'Invoice',
+    description:
+      "Orb's Invoice: a one-off invoice for purchased credits. Money is decimal text; quantities are numbers.",
+  });
 
 type InvoiceLineView = InvoiceView['line_items'][number];
 
@@ -147,7 +156,10 @@ function lineItemToWire(line: InvoiceLineView): Wire<typeof lineItemSchema> {
     tax_amounts: line.tax_amounts,
     price: {
       model_type: unitPriceSchema.shape.model_type.parse(price.model_type),
-      unit_config: { unit_amount: price.unit_config.unit_amount, prorated: price.unit_config.prorated },
+      unit_config: {
+        unit_amount: price.unit_config.unit_amount,
+        prorated: price.unit_config.prorated,
+      },
       metadata: price.metadata,
       id: price.id,
       name: price.name,
@@ -157,10 +169,13 @@ function lineItemToWire(line: InvoiceLineView): Wire<typeof lineItemSchema> {
       created_at: price.created_at,
       cadence: unitPriceSchema.shape.cadence.parse(price.cadence),
       billing_mode: unitPriceSchema.shape.billing_mode.parse(price.billing_mode),
-      billing_cycle_configuration: unitPriceSchema.shape.billing_cycle_configuration.parse(price.billing_cycle_configuration),
+      billing_cycle_configuration: unitPriceSchema.shape.billing_cycle_configuration.parse(
+        price.billing_cycle_configuration,
+      ),
       invoicing_cycle_configuration: price.invoicing_cycle_configuration,
       billable_metric: price.billable_metric,
-      fixed_price_quantity: price.fixed_price_quantity === null ? null : exact(price.fixed_price_quantity),
+      fixed_price_quantity:
+        price.fixed_price_quantity === null ? null : exact(price.fixed_price_quantity),
       plan_phase_order: price.plan_phase_order,
       currency: price.currency,
       conversion_rate: price.conversion_rate,
@@ -184,7 +199,10 @@ export function toWireInvoice(invoice: InvoiceView): Wire<typeof invoiceSchema> 
   return {
     id: invoice.id,
     invoice_number: invoice.invoice_number,
-    customer: { id: invoice.customer.id, external_customer_id: invoice.customer.external_customer_id },
+    customer: {
+      id: invoice.customer.id,
+      external_customer_id: invoice.customer.external_customer_id,
+    },
     status: invoice.status,
     invoice_source: invoiceSchema.shape.invoice_source.parse(invoice.invoice_source),
     currency: invoice.currency,

@@ -10,7 +10,11 @@ import { dateTime, exact, exactNumber, metadata, page, type Wire } from './exact
 import { customerMinifiedSchema, invoiceSchema, toWireInvoice } from './invoice.ts';
 
 export const priceFilterSchema = z
-  .object({ field: z.literal('item_id'), operator: z.enum(['includes', 'excludes']), values: z.array(z.string()) })
+  .object({
+    field: z.literal('item_id'),
+    operator: z.enum(['includes', 'excludes']),
+    values: z.array(z.string()),
+  })
   .meta({ id: 'BlockPriceFilter' });
 
 const affectedBlockSchema = z.object({
@@ -38,7 +42,11 @@ const common = {
 const voided = { void_reason: z.string().nullable(), void_amount: exactNumber };
 
 export const incrementEntrySchema = z
-  .object({ ...common, entry_type: z.literal('increment'), created_invoices: z.array(invoiceSchema).nullable() })
+  .object({
+    ...common,
+    entry_type: z.literal('increment'),
+    created_invoices: z.array(invoiceSchema).nullable(),
+  })
   .meta({ id: 'IncrementLedgerEntry' });
 export const decrementEntrySchema = z
   .object({
@@ -50,16 +58,29 @@ export const decrementEntrySchema = z
   })
   .meta({ id: 'DecrementLedgerEntry' });
 export const expirationChangeEntrySchema = z
-  .object({ ...common, entry_type: z.literal('expiration_change'), new_block_expiry_date: dateTime.nullable() })
+  .object({
+    ...common,
+    entry_type: z.literal('expiration_change'),
+    new_block_expiry_date: dateTime.nullable(),
+  })
   .meta({ id: 'ExpirationChangeLedgerEntry' });
 export const creditBlockExpiryEntrySchema = z
   .object({ ...common, entry_type: z.literal('credit_block_expiry') })
   .meta({ id: 'CreditBlockExpiryLedgerEntry' });
-export const voidEntrySchema = z.object({ ...common, entry_type: z.literal('void'), ...voided }).meta({ id: 'VoidLedgerEntry' });
+export const voidEntrySchema = z
+  .object({ ...common, entry_type: z.literal('void'), ...voided })
+  .meta({ id: 'VoidLedgerEntry' });
 export const voidInitiatedEntrySchema = z
-  .object({ ...common, entry_type: z.literal('void_initiated'), new_block_expiry_date: dateTime, ...voided })
+  .object({
+    ...common,
+    entry_type: z.literal('void_initiated'),
+    new_block_expiry_date: dateTime,
+    ...voided,
+  })
   .meta({ id: 'VoidInitiatedLedgerEntry' });
-export const amendmentEntrySchema = z.object({ ...common, entry_type: z.literal('amendment') }).meta({ id: 'AmendmentLedgerEntry' });
+export const amendmentEntrySchema = z
+  .object({ ...common, entry_type: z.literal('amendment') })
+  .meta({ id: 'AmendmentLedgerEntry' });
 
 export const ledgerEntrySchema = z
   .discriminatedUnion('entry_type', [
@@ -110,10 +131,17 @@ export function toWireLedgerEntry(view: LedgerEntryView): WireLedgerEntry {
     },
     metadata: entry.metadata,
   };
-  const voidFields = () => ({ void_reason: entry.void_reason ?? null, void_amount: exact(entry.void_amount ?? '0') });
+  const voidFields = () => ({
+    void_reason: entry.void_reason ?? null,
+    void_amount: exact(entry.void_amount ?? '0'),
+  });
   switch (entry.entry_type) {
     case 'increment':
-      return { ...base, entry_type: 'increment', created_invoices: entry.created_invoices?.map(toWireInvoice) ?? null };
+      return {
+        ...base,
+        entry_type: 'increment',
+        created_invoices: entry.created_invoices?.map(toWireInvoice) ?? null,
+      };
     case 'decrement':
       return {
         ...base,
@@ -123,15 +151,26 @@ export function toWireLedgerEntry(view: LedgerEntryView): WireLedgerEntry {
         event_id: entry.event_id ?? null,
       };
     case 'expiration_change':
-      return { ...base, entry_type: 'expiration_change', new_block_expiry_date: entry.new_block_expiry_date ?? null };
+      return {
+        ...base,
+        entry_type: 'expiration_change',
+        new_block_expiry_date: entry.new_block_expiry_date ?? null,
+      };
     case 'void':
       return { ...base, entry_type: 'void', ...voidFields() };
     case 'void_initiated':
-      return { ...base, entry_type: 'void_initiated', new_block_expiry_date: entry.new_block_expiry_date ?? entry.created_at, ...voidFields() };
+      return {
+        ...base,
+        entry_type: 'void_initiated',
+        new_block_expiry_date: entry.new_block_expiry_date ?? entry.created_at,
+        ...voidFields(),
+      };
     case 'credit_block_expiry':
     case 'amendment':
       return { ...base, entry_type: entry.entry_type };
     default:
-      throw new Error(`unknown entry_type ${String(entry.entry_type)} for ledger entry ${entry.id}`);
+      throw new Error(
+        `unknown entry_type ${String(entry.entry_type)} for ledger entry ${entry.id}`,
+      );
   }
 }

@@ -20,7 +20,11 @@ export const ledgerRequestSchema = z
     created_at: dateTime,
     completed_at: dateTime.nullable(),
   })
-  .meta({ id: 'LedgerRequest', description: 'An accepted ledger write: queued, processing, then committed (with its entries) or failed (with its error).' });
+  .meta({
+    id: 'LedgerRequest',
+    description:
+      'An accepted ledger write: queued, processing, then committed (with its entries) or failed (with its error).',
+  });
 
 export interface LedgerRequestFields {
   id: string;
@@ -29,7 +33,11 @@ export interface LedgerRequestFields {
   completedAt?: Date | null;
 }
 
-export function toWireLedgerRequest(request: LedgerRequestFields, entries: LedgerEntryView[], error: ProblemBody | null): Wire<typeof ledgerRequestSchema> {
+export function toWireLedgerRequest(
+  request: LedgerRequestFields,
+  entries: LedgerEntryView[],
+  error: ProblemBody | null,
+): Wire<typeof ledgerRequestSchema> {
   return {
     id: request.id,
     status: request.status,

@@ -10,7 +10,10 @@ export const problemSchema = z
     status: z.number().int(),
     title: z.string(),
     detail: z.string().nullable(),
-    validation_errors: z.array(z.string()).optional().meta({ description: 'For 400 request validation errors: one line per problem.' }),
+    validation_errors: z
+      .array(z.string())
+      .optional()
+      .meta({ description: 'For 400 request validation errors: one line per problem.' }),
   })
   .meta({ id: 'Problem', description: 'An RFC 7807 problem document (application/problem+json).' });
 

@@ -6,4 +6,5 @@
  */
 import type { FastifySerializerCompiler } from 'fastify/types/schema.js';
 
-export const wireSerializerCompiler: FastifySerializerCompiler<unknown> = () => (data) => JSON.stringify(data);
+export const wireSerializerCompiler: FastifySerializerCompiler<unknown> = () => (data) =>
+  JSON.stringify(data);

@@ -15,7 +15,10 @@ export const usagePriceSchema = z
     archived_at: dateTime.nullable(),
     created_at: dateTime,
   })
-  .meta({ id: 'UsagePrice', description: 'How events named event_name become credits: each deducts quantity × unit_amount.' });
+  .meta({
+    id: 'UsagePrice',
+    description: 'How events named event_name become credits: each deducts quantity × unit_amount.',
+  });
 
 export const usagePricesSchema = page(usagePriceSchema).meta({ id: 'UsagePrices' });
 

@@ -39,7 +39,8 @@ export interface AuditResult {
 /** Credits text from Postgres in hundredths; amounts here never have more than two decimals. */
 function hundredths(text: string | null): bigint {
   const { units } = Decimal.of(text ?? '0');
-  if (units % UNITS_PER_HUNDREDTH !== 0n) throw new Error(`amount ${text} has more than two decimals`);
+  if (units % UNITS_PER_HUNDREDTH !== 0n)
+    throw new Error(`amount ${text} has more than two decimals`);
   return units / UNITS_PER_HUNDREDTH;
 }
 
@@ -50,21 +51,38 @@ const credits = (value: bigint) => {
 };
 
 /** Polls each 202 to `committed` or `failed`; answers the ones still not finished. */
-async function pollAccepted(target: LoadTarget, load: LoadResult, violations: string[]): Promise<number> {
+async function pollAccepted(
+  target: LoadTarget,
+  load: LoadResult,
+  violations: string[],
+): Promise<number> {
   const deadline = Date.now() + POLL_TIMEOUT_MS;
   let polled = 0;
   for (const write of load.writes.values()) {
     if (write.requestId === undefined) continue;
     for (;;) {
-      const answer = await httpRequest('GET', `${target.baseUrl}/v1/ledger_requests/${write.requestId}`, target.apiKey, undefined, {}, 10_000).catch(() => undefined);
-      const status = answer?.status === 200 ? (JSON.parse(answer.text) as { status: string }).status : undefined;
+      const answer = await httpRequest(
+        'GET',
+        `${target.baseUrl}/v1/ledger_requests/${write.requestId}`,
+        target.apiKey,
+        undefined,
+        {},
+        10_000,
+      ).catch(() => undefined);
+      const status =
+        answer?.status === 200 ? (JSON.parse(answer.text) as { status: string }).status : undefined;
       if (status === 'committed' || status === 'failed') {
         polled += 1;
-        if (status === 'failed') violations.push(`write ${write.key} was answered 202 (request ${write.requestId}) but failed: ${answer?.text.slice(0, 300)}`);
+        if (status === 'failed')
+          violations.push(
+            `write ${write.key} was answered 202 (request ${write.requestId}) but failed: ${answer?.text.slice(0, 300)}`,
+          );
         break;
       }
       if (Date.now() > deadline) {
-        violations.push(`write ${write.key} (request ${write.requestId}) is still ${status ?? `unreadable (${answer?.status})`} after ${POLL_TIMEOUT_MS / 1000} s`);
+        violations.push(
+          `write ${write.key} (request ${write.requestId}) is still ${status ?? `unreadable (${answer?.status})`} after ${POLL_TIMEOUT_MS / 1000} s`,
+        );
         break;
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_EVERY_MS));
@@ -73,8 +91,18 @@ async function pollAccepted(target: LoadTarget, load: LoadResult, violations: st
   return polled;
 }
 
-async function auditEvents(db: pg.Client, load: LoadResult, keyPrefix: string, violations: string[]) {
-  const { rows } = await db.query<{ idempotency_key: string; customer_id: string | null; status: string; credits: string | null }>(
+async function auditEvents(
+  db: pg.Client,
+  load: LoadResult,
+  keyPrefix: string,
+  violations: string[],
+) {
+  const { rows } = await db.query<{
+    idempotency_key: string;
+    customer_id: string | null;
+    status: string;
+    credits: string | null;
+  }>(
     `select idempotency_key, customer_id, status, credits::text as credits from events where idempotency_key like $1`,
     [`${keyPrefix}-event-%`],
   );
@@ -84,11 +112,20 @@ async function auditEvents(db: pg.Client, load: LoadResult, keyPrefix: string, v
     const row = applied.get(event.key);
     if (!row) {
       lost += 1;
-      if (lost <= 10) violations.push(`event ${event.key} (customer ${event.customerId}) was accepted but never applied`);
+      if (lost <= 10)
+        violations.push(
+          `event ${event.key} (customer ${event.customerId}) was accepted but never applied`,
+        );
       continue;
     }
-    if (row.status !== 'applied' || row.customer_id !== event.customerId || hundredths(row.credits) !== event.creditsHundredths) {
-      violations.push(`event ${event.key}: stored ${row.status} for ${row.customer_id} at ${row.credits}, sent ${credits(event.creditsHundredths)} for ${event.customerId}`);
+    if (
+      row.status !== 'applied' ||
+      row.customer_id !== event.customerId ||
+      hundredths(row.credits) !== event.creditsHundredths
+    ) {
+      violations.push(
+        `event ${event.key}: stored ${row.status} for ${row.customer_id} at ${row.credits}, sent ${credits(event.creditsHundredths)} for ${event.customerId}`,
+      );
     }
   }
   if (lost > 10) violations.push(`… ${lost} accepted events in all were never applied`);
@@ -96,8 +133,20 @@ async function auditEvents(db: pg.Client, load: LoadResult, keyPrefix: string, v
   return { applied: rows.length - unacknowledged, lost, unacknowledged };
 }
 
-async function auditWrites(db: pg.Client, load: LoadResult, keyPrefix: string, violations: string[]): Promise<number> {
-  const { rows } = await db.query<{ key: string; request_id: string | null; customer_id: string | null; status: string | null; entries: number; amount: string | null }>(
+async function auditWrites(
+  db: pg.Client,
+  load: LoadResult,
+  keyPrefix: string,
+  violations: string[],
+): Promise<number> {
+  const { rows } = await db.query<{
+    key: string;
+    request_id: string | null;
+    customer_id: string | null;
+    status: string | null;
+    entries: number;
+    amount: string | null;
+  }>(
     `select k.key, r.id as request_id, r.customer_id, r.status,
             (select count(*)::int from ledger_entries e where e.request_id = r.id) as entries,
             (select sum(e.amount)::text from ledger_entries e where e.request_id = r.id) as amount
@@ -109,10 +158,18 @@ async function auditWrites(db: pg.Client, load: LoadResult, keyPrefix: string, v
   let committed = 0;
   for (const write of load.writes.values()) {
     const row = byKey.get(write.key);
-    const signed = write.entryType === 'increment' ? write.amountHundredths : -write.amountHundredths;
+    const signed =
+      write.entryType === 'increment' ? write.amountHundredths : -write.amountHundredths;
     if (!row?.request_id) {
-      violations.push(`write ${write.key} was answered ${write.status} but no request is stored under its key`);
-    } else if (row.status !== 'committed' || row.entries < 1 || hundredths(row.amount) !== signed || row.customer_id !== write.customerId) {
+      violations.push(
+        `write ${write.key} was answered ${write.status} but no request is stored under its key`,
+      );
+    } else if (
+      row.status !== 'committed' ||
+      row.entries < 1 ||
+      hundredths(row.amount) !== signed ||
+      row.customer_id !== write.customerId
+    ) {
       violations.push(
         `write ${write.key}: request ${row.request_id} is ${row.status} with ${row.entries} entries summing to ${row.amount} for ${row.customer_id}; ` +
           `sent ${write.entryType} ${credits(write.amountHundredths)} for ${write.customerId}`,
@@ -124,23 +181,40 @@ async function auditWrites(db: pg.Client, load: LoadResult, keyPrefix: string, v
   const keyless = await db.query<{ id: string }>(
     `select r.id from ledger_requests r where not exists (select 1 from idempotency_keys k where k.request_id = r.id) limit 10`,
   );
-  for (const { id } of keyless.rows) violations.push(`ledger request ${id} has no Idempotency-Key: a write accepted twice?`);
+  for (const { id } of keyless.rows)
+    violations.push(`ledger request ${id} has no Idempotency-Key: a write accepted twice?`);
   return committed;
 }
 
 /** Balances and usage totals per customer against what the load was told. */
-async function auditCustomers(db: pg.Client, load: LoadResult, violations: string[]): Promise<void> {
+async function auditCustomers(
+  db: pg.Client,
+  load: LoadResult,
+  violations: string[],
+): Promise<void> {
   const expectedUsage = new Map<string, bigint>();
   const expectedBalance = new Map<string, bigint>();
   for (const event of load.events.values()) {
-    expectedUsage.set(event.customerId, (expectedUsage.get(event.customerId) ?? 0n) + event.creditsHundredths);
-    expectedBalance.set(event.customerId, (expectedBalance.get(event.customerId) ?? 0n) - event.creditsHundredths);
+    expectedUsage.set(
+      event.customerId,
+      (expectedUsage.get(event.customerId) ?? 0n) + event.creditsHundredths,
+    );
+    expectedBalance.set(
+      event.customerId,
+      (expectedBalance.get(event.customerId) ?? 0n) - event.creditsHundredths,
+    );
   }
   for (const write of load.writes.values()) {
-    const signed = write.entryType === 'increment' ? write.amountHundredths : -write.amountHundredths;
+    const signed =
+      write.entryType === 'increment' ? write.amountHundredths : -write.amountHundredths;
     expectedBalance.set(write.customerId, (expectedBalance.get(write.customerId) ?? 0n) + signed);
   }
-  const { rows } = await db.query<{ id: string; balance: string | null; event_credits: string | null; usage_entries: string | null }>(
+  const { rows } = await db.query<{
+    id: string;
+    balance: string | null;
+    event_credits: string | null;
+    usage_entries: string | null;
+  }>(
     `select c.id,
             (select balance::text from ledgers l where l.customer_id = c.id and l.currency = 'credits') as balance,
             (select sum(credits)::text from events e where e.customer_id = c.id and e.status = 'applied') as event_credits,
@@ -152,22 +226,36 @@ async function auditCustomers(db: pg.Client, load: LoadResult, violations: strin
     const usage = expectedUsage.get(row.id) ?? 0n;
     const balance = expectedBalance.get(row.id) ?? 0n;
     if (hundredths(row.event_credits) !== usage) {
-      violations.push(`customer ${row.id}: applied events total ${row.event_credits}, accepted events total ${credits(usage)}`);
+      violations.push(
+        `customer ${row.id}: applied events total ${row.event_credits}, accepted events total ${credits(usage)}`,
+      );
     }
     if (hundredths(row.usage_entries) !== -usage) {
-      violations.push(`customer ${row.id}: usage decrements total ${row.usage_entries}, accepted events total ${credits(usage)}`);
+      violations.push(
+        `customer ${row.id}: usage decrements total ${row.usage_entries}, accepted events total ${credits(usage)}`,
+      );
     }
     if (hundredths(row.balance) !== balance) {
-      violations.push(`customer ${row.id}: balance ${row.balance}, acknowledged writes and usage make ${credits(balance)}`);
+      violations.push(
+        `customer ${row.id}: balance ${row.balance}, acknowledged writes and usage make ${credits(balance)}`,
+      );
     }
   }
-  if (rows.length !== load.customers.length) violations.push(`${load.customers.length - rows.length} customers are missing`);
+  if (rows.length !== load.customers.length)
+    violations.push(`${load.customers.length - rows.length} customers are missing`);
 }
 
-export async function auditLedger(target: LoadTarget, databaseUrl: string, load: LoadResult): Promise<AuditResult> {
+export async function auditLedger(
+  target: LoadTarget,
+  databaseUrl: string,
+  load: LoadResult,
+): Promise<AuditResult> {
   const violations: string[] = [];
   const polled = await pollAccepted(target, load, violations);
-  const db = new pg.Client({ connectionString: databaseUrl, application_name: 'credits-faults-audit' });
+  const db = new pg.Client({
+    connectionString: databaseUrl,
+    application_name: 'credits-faults-audit',
+  });
   await db.connect();
   try {
     const events = await auditEvents(db, load, target.keyPrefix, violations);

@@ -86,7 +86,14 @@ export interface LoadResult {
   customers: string[];
 }
 
-const newCounts = (): RequestCounts => ({ answered: 0, retried: 0, failures: {}, gaveUp: 0, refused: 0, replays: 0 });
+const newCounts = (): RequestCounts => ({
+  answered: 0,
+  retried: 0,
+  failures: {},
+  gaveUp: 0,
+  refused: 0,
+  replays: 0,
+});
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 type Verdict = 'done' | 'retry' | 'refused';
@@ -98,7 +105,8 @@ function hundredthsText(hundredths: bigint): string {
 }
 
 function isProblemJson(answer: HttpAnswer): boolean {
-  if (!String(answer.headers['content-type'] ?? '').includes('application/problem+json')) return false;
+  if (!String(answer.headers['content-type'] ?? '').includes('application/problem+json'))
+    return false;
   try {
     const body = JSON.parse(answer.text) as { status?: unknown; type?: unknown };
     return body.status === answer.status && typeof body.type === 'string';
@@ -145,7 +153,14 @@ export class MixedLoad {
     for (let attempt = 1; ; attempt += 1) {
       let answer: HttpAnswer | undefined;
       try {
-        answer = await httpRequest(method, `${this.target.baseUrl}${path}`, this.target.apiKey, body, headers, REQUEST_TIMEOUT_MS);
+        answer = await httpRequest(
+          method,
+          `${this.target.baseUrl}${path}`,
+          this.target.apiKey,
+          body,
+          headers,
+          REQUEST_TIMEOUT_MS,
+        );
       } catch {
         counts.failures.network = (counts.failures.network ?? 0) + 1;
       }
@@ -157,13 +172,19 @@ export class MixedLoad {
         }
         counts.failures[String(answer.status)] = (counts.failures[String(answer.status)] ?? 0) + 1;
         if (answer.status >= 500 && answer.status !== 503) {
-          this.result.problems.push(`${method} ${path} answered ${answer.status} (an outage must be a 503): ${answer.text.slice(0, 200)}`);
+          this.result.problems.push(
+            `${method} ${path} answered ${answer.status} (an outage must be a 503): ${answer.text.slice(0, 200)}`,
+          );
         } else if (answer.status >= 400 && !isProblemJson(answer)) {
-          this.result.problems.push(`${method} ${path} answered ${answer.status} without an RFC 7807 body: ${answer.text.slice(0, 200)}`);
+          this.result.problems.push(
+            `${method} ${path} answered ${answer.status} without an RFC 7807 body: ${answer.text.slice(0, 200)}`,
+          );
         }
         if (verdict === 'refused') {
           counts.refused += 1;
-          this.result.problems.push(`${method} ${path} was refused with ${answer.status}: ${answer.text.slice(0, 300)}`);
+          this.result.problems.push(
+            `${method} ${path} was refused with ${answer.status}: ${answer.text.slice(0, 300)}`,
+          );
           return answer;
         }
       }
@@ -171,7 +192,10 @@ export class MixedLoad {
         counts.gaveUp += 1;
         return undefined;
       }
-      await sleep(Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(attempt - 1, 5)) * (0.5 + Math.random() / 2));
+      await sleep(
+        Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(attempt - 1, 5)) *
+          (0.5 + Math.random() / 2),
+      );
     }
   }
 
@@ -188,34 +212,61 @@ export class MixedLoad {
   async setUp(): Promise<void> {
     const counts = newCounts();
     const post = async (path: string, body: unknown, key: string) => {
-      const answer = await this.send(counts, 'POST', path, JSON.stringify(body), { 'idempotency-key': key }, (a) =>
-        a.status === 201 ? 'done' : MixedLoad.retryable(a.status) ? 'retry' : 'refused',
+      const answer = await this.send(
+        counts,
+        'POST',
+        path,
+        JSON.stringify(body),
+        { 'idempotency-key': key },
+        (a) => (a.status === 201 ? 'done' : MixedLoad.retryable(a.status) ? 'retry' : 'refused'),
       );
-      if (answer?.status !== 201) throw new Error(`setting up: POST ${path} answered ${answer?.status}: ${answer?.text}`);
+      if (answer?.status !== 201)
+        throw new Error(`setting up: POST ${path} answered ${answer?.status}: ${answer?.text}`);
       return JSON.parse(answer.text) as { id: string; event_name?: string };
     };
     this.eventName = `${this.target.keyPrefix.replaceAll('-', '_')}_tokens`;
     await post(
       '/v1/usage_prices',
-      { name: 'Fault tokens', event_name: this.eventName, item_id: 'faults', unit_amount: hundredthsText(USAGE_UNIT_HUNDREDTHS), quantity_property: 'n' },
+      {
+        name: 'Fault tokens',
+        event_name: this.eventName,
+        item_id: 'faults',
+        unit_amount: hundredthsText(USAGE_UNIT_HUNDREDTHS),
+        quantity_property: 'n',
+      },
       this.nextKey('price'),
     );
     for (let index = 0; index < this.shape.customers; index += 1) {
-      const customer = await post('/v1/customers', { name: `Fault ${index}`, email: `fault${index}@example.com` }, this.nextKey('customer'));
+      const customer = await post(
+        '/v1/customers',
+        { name: `Fault ${index}`, email: `fault${index}@example.com` },
+        this.nextKey('customer'),
+      );
       this.result.customers.push(customer.id);
-      await this.ledgerWrite(customer.id, 'increment', INITIAL_CREDITS * HUNDREDTHS_PER_CREDIT, false);
+      await this.ledgerWrite(
+        customer.id,
+        'increment',
+        INITIAL_CREDITS * HUNDREDTHS_PER_CREDIT,
+        false,
+      );
     }
   }
 
   start(): void {
-    for (let client = 0; client < this.shape.ingestClients; client += 1) this.running.push(this.loop(() => this.ingestBatch()));
+    for (let client = 0; client < this.shape.ingestClients; client += 1)
+      this.running.push(this.loop(() => this.ingestBatch()));
     for (let client = 0; client < this.shape.ledgerClients; client += 1) {
       this.running.push(
         this.loop(() => {
           const customer = this.randomCustomer();
           const increment = Math.random() < 0.5;
           const amount = BigInt(increment ? randomInt(100, 10_001) : randomInt(1, 5_001));
-          return this.ledgerWrite(customer, increment ? 'increment' : 'decrement', amount, Math.random() < 0.5);
+          return this.ledgerWrite(
+            customer,
+            increment ? 'increment' : 'decrement',
+            amount,
+            Math.random() < 0.5,
+          );
         }),
       );
     }
@@ -251,12 +302,16 @@ export class MixedLoad {
       properties: { n: randomInt(1, 10) },
     }));
     const body = JSON.stringify({ events });
-    const judge = (answer: HttpAnswer): Verdict => (answer.status === 200 ? 'done' : MixedLoad.retryable(answer.status) ? 'retry' : 'refused');
+    const judge = (answer: HttpAnswer): Verdict =>
+      answer.status === 200 ? 'done' : MixedLoad.retryable(answer.status) ? 'retry' : 'refused';
     const counts = this.result.ingest;
     const answer = await this.send(counts, 'POST', '/v1/ingest', body, {}, judge);
     if (answer?.status !== 200) return;
     const failed = (JSON.parse(answer.text) as { validation_failed: unknown[] }).validation_failed;
-    if (failed.length > 0) this.result.problems.push(`ingest refused valid events: ${JSON.stringify(failed).slice(0, 300)}`);
+    if (failed.length > 0)
+      this.result.problems.push(
+        `ingest refused valid events: ${JSON.stringify(failed).slice(0, 300)}`,
+      );
     counts.answered += 1;
     counts.events += events.length;
     for (const event of events) {
@@ -272,13 +327,22 @@ export class MixedLoad {
     }
   }
 
-  private async ledgerWrite(customerId: string, entryType: 'increment' | 'decrement', amountHundredths: bigint, respondAsync: boolean): Promise<void> {
+  private async ledgerWrite(
+    customerId: string,
+    entryType: 'increment' | 'decrement',
+    amountHundredths: bigint,
+    respondAsync: boolean,
+  ): Promise<void> {
     const key = this.nextKey(entryType);
     const path = `/v1/customers/${customerId}/credits/ledger_entry`;
     const body = `{"entry_type":"${entryType}","amount":${hundredthsText(amountHundredths)},"description":"${key}"}`;
     const headers = { 'idempotency-key': key, ...(respondAsync && { prefer: 'respond-async' }) };
     const judge = (answer: HttpAnswer): Verdict =>
-      answer.status === 201 || answer.status === 202 ? 'done' : MixedLoad.retryable(answer.status) ? 'retry' : 'refused';
+      answer.status === 201 || answer.status === 202
+        ? 'done'
+        : MixedLoad.retryable(answer.status)
+          ? 'retry'
+          : 'refused';
     const counts = this.result.ledger;
     const answer = await this.send(counts, 'POST', path, body, headers, judge);
     if (answer?.status !== 201 && answer?.status !== 202) return;
@@ -297,22 +361,35 @@ export class MixedLoad {
     if (answer.status === 201) this.result.ledger.created += 1;
     else this.result.ledger.accepted += 1;
     if (answer.headers['idempotent-replayed'] === 'true') this.result.ledger.replayedAnswers += 1;
-    if (this.shape.replayHttp && Math.random() < HTTP_REPLAY_SHARE) await this.replayWrite(write, path, body, headers);
+    if (this.shape.replayHttp && Math.random() < HTTP_REPLAY_SHARE)
+      await this.replayWrite(write, path, body, headers);
   }
 
   /** The same request again: the first entry again (201, replayed), or 409 while still queued. */
-  private async replayWrite(write: AcceptedWrite, path: string, body: string, headers: Record<string, string>): Promise<void> {
+  private async replayWrite(
+    write: AcceptedWrite,
+    path: string,
+    body: string,
+    headers: Record<string, string>,
+  ): Promise<void> {
     const counts = this.result.ledger;
     const again = await this.send(counts, 'POST', path, body, headers, (answer) =>
-      answer.status === 201 || answer.status === 409 ? 'done' : MixedLoad.retryable(answer.status) ? 'retry' : 'refused',
+      answer.status === 201 || answer.status === 409
+        ? 'done'
+        : MixedLoad.retryable(answer.status)
+          ? 'retry'
+          : 'refused',
     );
     if (!again) return;
     counts.replays += 1;
     if (again.status !== 201) return;
     const { id } = JSON.parse(again.text) as { id: string };
-    if (again.headers['idempotent-replayed'] !== 'true') this.result.problems.push(`replay of ${write.key} answered 201 without Idempotent-Replayed`);
+    if (again.headers['idempotent-replayed'] !== 'true')
+      this.result.problems.push(`replay of ${write.key} answered 201 without Idempotent-Replayed`);
     if (write.entryId !== undefined && id !== write.entryId) {
-      this.result.problems.push(`replay of ${write.key} answered entry ${id}, the first answer was entry ${write.entryId}`);
+      this.result.problems.push(
+        `replay of ${write.key} answered entry ${id}, the first answer was entry ${write.entryId}`,
+      );
     }
   }
 }

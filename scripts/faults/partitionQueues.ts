@@ -53,16 +53,26 @@ export class PartitionQueueView {
     for (;;) {
       stuck = [];
       for (const [partition, queue] of this.queues.entries()) {
-        const counts = await queue.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'waiting-children');
+        const counts = await queue.getJobCounts(
+          'wait',
+          'active',
+          'delayed',
+          'prioritized',
+          'waiting-children',
+        );
         const held = Object.entries(counts).filter(([, count]) => count > 0);
-        if (held.length > 0) stuck.push(`${partitionQueueName(partition)}: ${held.map(([state, count]) => `${count} ${state}`).join(', ')}`);
+        if (held.length > 0)
+          stuck.push(
+            `${partitionQueueName(partition)}: ${held.map(([state, count]) => `${count} ${state}`).join(', ')}`,
+          );
       }
       if (stuck.length === 0 || Date.now() - started > timeoutMs) break;
       await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
     }
     const failed: DrainResult['failed'] = [];
     for (const [partition, queue] of this.queues.entries()) {
-      for (const job of await queue.getFailed(0, 99)) failed.push({ partition, id: String(job.id), name: job.name, reason: job.failedReason });
+      for (const job of await queue.getFailed(0, 99))
+        failed.push({ partition, id: String(job.id), name: job.name, reason: job.failedReason });
     }
     return { drained: stuck.length === 0, seconds: (Date.now() - started) / 1000, stuck, failed };
   }
@@ -75,9 +85,19 @@ export class PartitionQueueView {
     const partition = Math.floor(Math.random() * this.queues.length);
     const queue = this.queues[partition];
     if (!queue) return;
-    const candidates: Job[] = await queue.getJobs(['wait', 'completed'], 0, COPY_CANDIDATES_MAX - 1);
+    const candidates: Job[] = await queue.getJobs(
+      ['wait', 'completed'],
+      0,
+      COPY_CANDIDATES_MAX - 1,
+    );
     for (const job of candidates) {
-      if (!job.id || job.id.startsWith('dup-') || this.copies.has(job.id) || !(job.name in jobCatalog)) continue;
+      if (
+        !job.id ||
+        job.id.startsWith('dup-') ||
+        this.copies.has(job.id) ||
+        !(job.name in jobCatalog)
+      )
+        continue;
       if (Math.random() < 0.5) continue;
       const name = job.name as JobName;
       await queue.add(name, job.data, { ...jobCatalog[name].options, jobId: `dup-${job.id}` });

@@ -27,7 +27,9 @@ function postgresBinDir(): string {
   if (process.env.PG_BIN) return process.env.PG_BIN;
   const root = '/usr/lib/postgresql';
   const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
-  const found = versions.map((version) => join(root, version, 'bin')).find((dir) => existsSync(join(dir, 'pg_ctl')));
+  const found = versions
+    .map((version) => join(root, version, 'bin'))
+    .find((dir) => existsSync(join(dir, 'pg_ctl')));
   if (!found) throw new Error('no PostgreSQL binaries found under /usr/lib/postgresql; set PG_BIN');
   return found;
 }
@@ -35,7 +37,9 @@ function postgresBinDir(): string {
 /** Runs a Postgres tool as the `postgres` user when we are root, as ourselves otherwise. */
 async function asPostgres(binary: string, args: string[]): Promise<void> {
   const asRoot = process.getuid?.() === 0;
-  const [command, commandArgs] = asRoot ? ['runuser', ['-u', 'postgres', '--', binary, ...args]] : [binary, args];
+  const [command, commandArgs] = asRoot
+    ? ['runuser', ['-u', 'postgres', '--', binary, ...args]]
+    : [binary, args];
   await run(command, commandArgs, { timeout: START_TIMEOUT_MS });
 }
 
@@ -60,14 +64,32 @@ export class PrivateRedis {
   private async launch(): Promise<void> {
     const child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--appendonly', 'yes', '--dir', this.dir, '--save', '', '--maxmemory-policy', 'noeviction'],
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--appendonly',
+        'yes',
+        '--dir',
+        this.dir,
+        '--save',
+        '',
+        '--maxmemory-policy',
+        'noeviction',
+      ],
       { stdio: 'ignore' },
     );
     this.child = child;
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`private redis-server exited with code ${child.exitCode}`);
-      const client = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      if (child.exitCode !== null)
+        throw new Error(`private redis-server exited with code ${child.exitCode}`);
+      const client = new Redis(this.url, {
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
       client.on('error', () => undefined);
       try {
         await client.connect();
@@ -94,7 +116,9 @@ export class PrivateRedis {
     const child = this.child;
     if (!child || child.exitCode !== null) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    await run('redis-cli', ['-p', String(this.port), 'shutdown']).catch(() => child.kill('SIGTERM'));
+    await run('redis-cli', ['-p', String(this.port), 'shutdown']).catch(() =>
+      child.kill('SIGTERM'),
+    );
     await exited;
   }
 
@@ -117,8 +141,20 @@ export class PrivatePostgres {
 
   static async start(dir: string): Promise<PrivatePostgres> {
     const postgres = new PrivatePostgres(await freePort(), dir, postgresBinDir());
-    if (process.getuid?.() === 0) chownSync(dir, Number((await run('id', ['-u', 'postgres'])).stdout), Number((await run('id', ['-g', 'postgres'])).stdout));
-    await asPostgres(join(postgres.bin, 'initdb'), ['-D', join(dir, 'data'), '--auth=trust', '-U', 'postgres', '--no-sync']);
+    if (process.getuid?.() === 0)
+      chownSync(
+        dir,
+        Number((await run('id', ['-u', 'postgres'])).stdout),
+        Number((await run('id', ['-g', 'postgres'])).stdout),
+      );
+    await asPostgres(join(postgres.bin, 'initdb'), [
+      '-D',
+      join(dir, 'data'),
+      '--auth=trust',
+      '-U',
+      'postgres',
+      '--no-sync',
+    ]);
     await postgres.pgCtl('start');
     return postgres;
   }
@@ -129,7 +165,19 @@ export class PrivatePostgres {
 
   private async pgCtl(action: 'start' | 'stop'): Promise<void> {
     const options = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c max_connections=${POSTGRES_CONNECTIONS_MAX} -c fsync=off`;
-    const args = action === 'start' ? ['-D', join(this.dir, 'data'), '-o', options, '-l', join(this.dir, 'postgres.log'), '-w', 'start'] : ['-D', join(this.dir, 'data'), '-m', 'fast', '-w', 'stop'];
+    const args =
+      action === 'start'
+        ? [
+            '-D',
+            join(this.dir, 'data'),
+            '-o',
+            options,
+            '-l',
+            join(this.dir, 'postgres.log'),
+            '-w',
+            'start',
+          ]
+        : ['-D', join(this.dir, 'data'), '-m', 'fast', '-w', 'stop'];
     await asPostgres(join(this.bin, 'pg_ctl'), args);
     this.running = action === 'start';
   }

@@ -72,17 +72,28 @@ async function inject(
         await roles.killAndRestartWorker();
         log(`kill -9 worker ${kill + 1}/${options.kills}, restarted`);
       }
-      const retried = roles.failedStarts > 0 ? ` (${roles.failedStarts} starts failed while Redis or Postgres was down, and were tried again)` : '';
-      return { injected: `${roles.kills} kill -9 of the worker, each restarted${retried}`, injectedCount: roles.kills };
+      const retried =
+        roles.failedStarts > 0
+          ? ` (${roles.failedStarts} starts failed while Redis or Postgres was down, and were tried again)`
+          : '';
+      return {
+        injected: `${roles.kills} kill -9 of the worker, each restarted${retried}`,
+        injectedCount: roles.kills,
+      };
     }
     case 'redis':
     case 'postgres': {
       await sleep(windowMs * 0.3);
       log(`restarting ${fault} (down ${options.outageMs} ms)`);
-      await (fault === 'redis' ? services.redis.restart(options.outageMs) : services.postgres.restart(options.outageMs));
+      await (fault === 'redis'
+        ? services.redis.restart(options.outageMs)
+        : services.postgres.restart(options.outageMs));
       log(`${fault} is back`);
       await sleep(windowMs * 0.4);
-      return { injected: `1 ${fault === 'redis' ? 'Redis (AOF)' : 'Postgres'} restart, ${options.outageMs} ms down`, injectedCount: 1 };
+      return {
+        injected: `1 ${fault === 'redis' ? 'Redis (AOF)' : 'Postgres'} restart, ${options.outageMs} ms down`,
+        injectedCount: 1,
+      };
     }
     case 'duplicates': {
       const until = Date.now() + windowMs;
@@ -91,7 +102,10 @@ async function inject(
         await queues.copySomeJobs();
         await sleep(COPY_EVERY_MS);
       }
-      return { injected: 'real jobs delivered twice, answered HTTP requests sent again', injectedCount: rounds };
+      return {
+        injected: 'real jobs delivered twice, answered HTTP requests sent again',
+        injectedCount: rounds,
+      };
     }
     default: {
       const unreachable: never = fault;
@@ -102,38 +116,74 @@ async function inject(
 
 function problemsOf(report: Omit<FaultReport, 'problems' | 'ok'>): string[] {
   const problems = [...report.load.problems, ...report.deaths];
-  if (!report.drain.drained) problems.push(`queues did not drain: ${report.drain.stuck.join('; ')}`);
-  for (const job of report.drain.failed) problems.push(`failed job ${job.id} (${job.name}) on partition ${job.partition}: ${job.reason}`);
+  if (!report.drain.drained)
+    problems.push(`queues did not drain: ${report.drain.stuck.join('; ')}`);
+  for (const job of report.drain.failed)
+    problems.push(
+      `failed job ${job.id} (${job.name}) on partition ${job.partition}: ${job.reason}`,
+    );
   if (report.load.ingest.gaveUp + report.load.ledger.gaveUp > 0) {
-    problems.push(`${report.load.ingest.gaveUp} ingest and ${report.load.ledger.gaveUp} ledger requests were never answered`);
+    problems.push(
+      `${report.load.ingest.gaveUp} ingest and ${report.load.ledger.gaveUp} ledger requests were never answered`,
+    );
   }
   problems.push(...(report.audit?.violations ?? []));
   return problems;
 }
 
-export async function runFault(fault: FaultName, services: PrivateServices, options: FaultOptions): Promise<FaultReport> {
+export async function runFault(
+  fault: FaultName,
+  services: PrivateServices,
+  options: FaultOptions,
+): Promise<FaultReport> {
   const id = randomBytes(3).toString('hex');
   const databaseUrl = await services.postgres.createDatabase(`faults_${fault}_${id}`);
   const queuePrefix = `faults-${fault}-${id}`;
   const logPath = join(options.logDir, `${fault}.log`);
-  const roles = await ServiceRoles.start({ databaseUrl, redisUrl: services.redis.url, queuePrefix, partitions: options.partitions, jobLockMs: options.jobLockMs }, logPath);
+  const roles = await ServiceRoles.start(
+    {
+      databaseUrl,
+      redisUrl: services.redis.url,
+      queuePrefix,
+      partitions: options.partitions,
+      jobLockMs: options.jobLockMs,
+    },
+    logPath,
+  );
   const queues = new PartitionQueueView(services.redis.url, queuePrefix, options.partitions);
   try {
-    const target: LoadTarget = { baseUrl: roles.baseUrl, apiKey: FAULTS_API_KEY, keyPrefix: `${fault}${id}` };
+    const target: LoadTarget = {
+      baseUrl: roles.baseUrl,
+      apiKey: FAULTS_API_KEY,
+      keyPrefix: `${fault}${id}`,
+    };
     const load = new MixedLoad(target, { ...options.shape, replayHttp: fault === 'duplicates' });
     await load.setUp();
     load.start();
     const started = Date.now();
     const { injected, injectedCount } = await inject(fault, services, roles, queues, options);
     await sleep(Math.max(0, options.seconds * 1000 - (Date.now() - started)));
-    options.log(`  [${fault}] load stopped after ${((Date.now() - started) / 1000).toFixed(1)} s; retrying what is unanswered, then draining`);
+    options.log(
+      `  [${fault}] load stopped after ${((Date.now() - started) / 1000).toFixed(1)} s; retrying what is unanswered, then draining`,
+    );
     const loadResult = await load.stop();
     const drain = await queues.waitForDrain(options.drainTimeoutMs);
     const copies = fault === 'duplicates' ? await queues.countCopies() : undefined;
     const audit = drain.drained ? await auditLedger(target, databaseUrl, loadResult) : undefined;
     const deaths = [...roles.deaths];
-    if (!roles.alive() && deaths.length === 0) deaths.push('a service process is not running at the end');
-    const report = { fault, injected, injectedCount, load: loadResult, copies, drain, audit, deaths, logPath };
+    if (!roles.alive() && deaths.length === 0)
+      deaths.push('a service process is not running at the end');
+    const report = {
+      fault,
+      injected,
+      injectedCount,
+      load: loadResult,
+      copies,
+      drain,
+      audit,
+      deaths,
+      logPath,
+    };
     const problems = problemsOf(report);
     return { ...report, problems, ok: problems.length === 0 };
   } finally {
@@ -143,7 +193,11 @@ export async function runFault(fault: FaultName, services: PrivateServices, opti
 }
 
 const byStatus = (failures: Record<string, number>) =>
-  Object.keys(failures).length === 0 ? 'none' : Object.entries(failures).map(([status, count]) => `${status}: ${count}`).join(', ');
+  Object.keys(failures).length === 0
+    ? 'none'
+    : Object.entries(failures)
+        .map(([status, count]) => `${status}: ${count}`)
+        .join(', ');
 
 /** The report as the lines the script prints. */
 export function formatReport(report: FaultReport): string[] {
@@ -159,7 +213,11 @@ export function formatReport(report: FaultReport): string[] {
   ];
   if (copies) {
     lines.push(
-      `  duplicate jobs: ${Object.entries(copies.added).map(([name, count]) => `${count} ${name}`).join(', ') || 'none'} copied; ` +
+      `  duplicate jobs: ${
+        Object.entries(copies.added)
+          .map(([name, count]) => `${count} ${name}`)
+          .join(', ') || 'none'
+      } copied; ` +
         `${copies.ranAlone} kept after running (their transactions dropped ${copies.eventsDropped} duplicate events), ` +
         `${copies.ranAsFollowers} taken into another job's transaction or trimmed`,
     );

@@ -31,7 +31,13 @@ export interface RoleProcess {
   unexpectedExit: string | undefined;
 }
 
-function startRole(role: 'api' | 'worker', env: ServiceEnv, port: number, log: WriteStream, deaths: string[]): Promise<RoleProcess> {
+function startRole(
+  role: 'api' | 'worker',
+  env: ServiceEnv,
+  port: number,
+  log: WriteStream,
+  deaths: string[],
+): Promise<RoleProcess> {
   const child = spawn(process.execPath, [fileURLToPath(new URL('../start.ts', import.meta.url))], {
     env: {
       ...process.env,
@@ -62,7 +68,10 @@ function startRole(role: 'api' | 'worker', env: ServiceEnv, port: number, log: W
     deaths.push(processInfo.unexpectedExit);
   });
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${role} process did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`${role} process did not start within ${START_TIMEOUT_MS / 1000} s`)),
+      START_TIMEOUT_MS,
+    );
     let seen = '';
     const onData = (chunk: Buffer) => {
       seen = (seen + chunk.toString('utf8')).slice(-4_096);
@@ -78,7 +87,11 @@ function startRole(role: 'api' | 'worker', env: ServiceEnv, port: number, log: W
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`${role} process exited with code ${code} while starting: ${errors.trim() || 'see its log'}`));
+      reject(
+        new Error(
+          `${role} process exited with code ${code} while starting: ${errors.trim() || 'see its log'}`,
+        ),
+      );
     });
   });
 }
@@ -151,11 +164,18 @@ export class ServiceRoles {
 
   /** Whether both processes are still running. */
   alive(): boolean {
-    return [this.api, this.worker].every((role) => role !== undefined && role.child.exitCode === null && role.child.signalCode === null);
+    return [this.api, this.worker].every(
+      (role) =>
+        role !== undefined && role.child.exitCode === null && role.child.signalCode === null,
+    );
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.api, this.worker].map((role) => (role ? stopProcess(role.child, 'SIGTERM') : undefined)));
+    await Promise.all(
+      [this.api, this.worker].map((role) =>
+        role ? stopProcess(role.child, 'SIGTERM') : undefined,
+      ),
+    );
     await new Promise<void>((resolve) => this.log.end(() => resolve()));
   }
 }

@@ -7,7 +7,12 @@
  * scripts actually render it.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { chromium, type Browser, type BrowserContext, type BrowserContextOptions } from 'playwright-core';
+import {
+  chromium,
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+} from 'playwright-core';
 import { DASHBOARD_PATH } from '../../api/routes/adminDashboard.ts';
 import { partitionOf, partitionQueueName } from '../../worker/partition.ts';
 import { CHROMIUM, describeRequires, meets } from '../support/requiresBinary.ts';
@@ -15,7 +20,15 @@ import { startTestService, type TestService } from '../support/testService.ts';
 
 const CHROMIUM_PATH = CHROMIUM.what;
 /** Without the background-networking flags Chromium keeps trying to reach the (closed) network. */
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const ADMIN_USER = 'ops';
 const ADMIN_PASSWORD = 's3cret';
 /** Each wait in the page; far above what rendering takes, far below the test timeout. */
@@ -42,15 +55,24 @@ afterAll(async () => {
 async function newContext(options: BrowserContextOptions = {}): Promise<BrowserContext> {
   const context = await browser.newContext(options);
   context.setDefaultTimeout(PAGE_WAIT_MS);
-  await context.route((url) => url.origin !== new URL(t.baseUrl).origin, (route) => route.abort());
+  await context.route(
+    (url) => url.origin !== new URL(t.baseUrl).origin,
+    (route) => route.abort(),
+  );
   return context;
 }
 
 async function writeLedgerEntry(): Promise<{ customerId: string; entryId: string }> {
-  const customer = await t.request('POST', '/v1/customers', { name: 'Dashboard', email: 'dashboard@example.com' });
+  const customer = await t.request('POST', '/v1/customers', {
+    name: 'Dashboard',
+    email: 'dashboard@example.com',
+  });
   expect(customer.status, customer.text).toBe(201);
   const customerId = (customer.body as { id: string }).id;
-  const entry = await t.request('POST', `/v1/customers/${customerId}/credits/ledger_entry`, { entry_type: 'increment', amount: 5 });
+  const entry = await t.request('POST', `/v1/customers/${customerId}/credits/ledger_entry`, {
+    entry_type: 'increment',
+    amount: 5,
+  });
   expect(entry.status, entry.text).toBe(201);
   return { customerId, entryId: (entry.body as { id: string }).id };
 }
@@ -59,8 +81,12 @@ describeRequires([CHROMIUM], 'queue dashboard in a browser', () => {
   it('shows every partition queue and the completed job of a ledger entry', async () => {
     const { customerId, entryId } = await writeLedgerEntry();
     const partitions = t.service.config.partitions;
-    const expected = Array.from({ length: partitions }, (_, partition) => partitionQueueName(partition));
-    const context = await newContext({ httpCredentials: { username: ADMIN_USER, password: ADMIN_PASSWORD } });
+    const expected = Array.from({ length: partitions }, (_, partition) =>
+      partitionQueueName(partition),
+    );
+    const context = await newContext({
+      httpCredentials: { username: ADMIN_USER, password: ADMIN_PASSWORD },
+    });
     try {
       const page = await context.newPage();
       const response = await page.goto(`${t.baseUrl}${DASHBOARD_PATH}`);
@@ -79,7 +105,11 @@ describeRequires([CHROMIUM], 'queue dashboard in a browser', () => {
       const queueName = partitionQueueName(partitionOf(customerId, partitions));
       await sidebar.getByRole('link', { name: queueName, exact: true }).click();
       await overview.getByRole('link', { name: /^completed/i }).click();
-      await page.waitForURL((url) => url.pathname.endsWith(`/queue/${encodeURIComponent(queueName)}`) && url.searchParams.get('status') === 'completed');
+      await page.waitForURL(
+        (url) =>
+          url.pathname.endsWith(`/queue/${encodeURIComponent(queueName)}`) &&
+          url.searchParams.get('status') === 'completed',
+      );
       await overview.getByText('ledger.apply', { exact: true }).waitFor();
       await overview.getByText(`"${customerId}"`).waitFor();
       await overview.getByText(`"${entryId}"`).waitFor();
@@ -97,7 +127,9 @@ describeRequires([CHROMIUM], 'queue dashboard in a browser', () => {
       // so the status is read from the navigation's response event rather than from goto.
       const page = await anonymous.newPage();
       const [response, navigation] = await Promise.all([
-        page.waitForResponse((candidate) => candidate.request().isNavigationRequest() && candidate.url() === url),
+        page.waitForResponse(
+          (candidate) => candidate.request().isNavigationRequest() && candidate.url() === url,
+        ),
         page.goto(url).then(
           () => 'loaded',
           (error: Error) => error.message,
@@ -110,7 +142,9 @@ describeRequires([CHROMIUM], 'queue dashboard in a browser', () => {
     } finally {
       await anonymous.close();
     }
-    const wrong = await newContext({ httpCredentials: { username: ADMIN_USER, password: 'not-the-password' } });
+    const wrong = await newContext({
+      httpCredentials: { username: ADMIN_USER, password: 'not-the-password' },
+    });
     try {
       const page = await wrong.newPage();
       const response = await page.goto(url);

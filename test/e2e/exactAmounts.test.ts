@@ -21,7 +21,11 @@ afterAll(async () => {
 let customerCount = 0;
 async function newCustomer(): Promise<string> {
   customerCount += 1;
-  const response = await t.request('POST', '/v1/customers', `{"name":"Exact ${customerCount}","email":"exact-${customerCount}@example.com"}`);
+  const response = await t.request(
+    'POST',
+    '/v1/customers',
+    `{"name":"Exact ${customerCount}","email":"exact-${customerCount}@example.com"}`,
+  );
   expect(response.status, response.text).toBe(201);
   expectValid('Customer', response.body);
   return (response.body as { id: string }).id;
@@ -29,7 +33,11 @@ async function newCustomer(): Promise<string> {
 
 /** Posts a ledger entry with the body exactly as written and expects 201 with a valid entry. */
 async function postEntry(customerId: string, rawBody: string): Promise<string> {
-  const response = await t.request('POST', `/v1/customers/${customerId}/credits/ledger_entry`, rawBody);
+  const response = await t.request(
+    'POST',
+    `/v1/customers/${customerId}/credits/ledger_entry`,
+    rawBody,
+  );
   expect(response.status, response.text).toBe(201);
   expectValid('CreditLedgerEntry', response.body);
   return response.text;
@@ -67,7 +75,10 @@ describe('exact decimal amounts over raw HTTP', () => {
     expect(second).toMatch(numberField('amount', '0.2'));
     expect(second).not.toContain('0.30000000000000004');
 
-    const ledger = await getText(`/v1/customers/${customerId}/credits/ledger`, 'CreditLedgerEntries');
+    const ledger = await getText(
+      `/v1/customers/${customerId}/credits/ledger`,
+      'CreditLedgerEntries',
+    );
     expect(ledger).toMatch(numberField('ending_balance', '0.3'));
     expect(ledger).not.toMatch(FLOAT_ARTIFACT);
 
@@ -95,7 +106,10 @@ describe('exact decimal amounts over raw HTTP', () => {
     expect(tiny).toMatch(numberField('starting_balance', BIG));
     expect(tiny).toMatch(numberField('ending_balance', '12345678901234567890.000000000002'));
 
-    const ledger = await getText(`/v1/customers/${customerId}/credits/ledger`, 'CreditLedgerEntries');
+    const ledger = await getText(
+      `/v1/customers/${customerId}/credits/ledger`,
+      'CreditLedgerEntries',
+    );
     expect(ledger).toMatch(numberField('amount', BIG));
     expect(ledger).toMatch(numberField('ending_balance', '12345678901234567890.000000000002'));
 
@@ -105,12 +119,20 @@ describe('exact decimal amounts over raw HTTP', () => {
     expect(credits).toMatch(numberField('balance', '0.000000000001'));
 
     // Take away the two picocredits: the balance is the integer part, exactly.
-    const decrement = await postEntry(customerId, '{"entry_type":"decrement","amount":0.000000000002}');
+    const decrement = await postEntry(
+      customerId,
+      '{"entry_type":"decrement","amount":0.000000000002}',
+    );
     expect(decrement).toMatch(numberField('ending_balance', '12345678901234567890'));
-    const ledgerAfter = await getText(`/v1/customers/${customerId}/credits/ledger`, 'CreditLedgerEntries');
-    const endings = (JSON.parse(ledgerAfter, (_key, value, context?: { source?: string }) =>
-      typeof value === 'number' && context?.source !== undefined ? context.source : value,
-    ) as { data: { ending_balance: string }[] }).data.map((entry) => entry.ending_balance);
+    const ledgerAfter = await getText(
+      `/v1/customers/${customerId}/credits/ledger`,
+      'CreditLedgerEntries',
+    );
+    const endings = (
+      JSON.parse(ledgerAfter, (_key, value, context?: { source?: string }) =>
+        typeof value === 'number' && context?.source !== undefined ? context.source : value,
+      ) as { data: { ending_balance: string }[] }
+    ).data.map((entry) => entry.ending_balance);
     expect(endings[0]).toBe('12345678901234567890');
   });
 
@@ -123,7 +145,10 @@ describe('exact decimal amounts over raw HTTP', () => {
     );
     expect(response.status, response.text).toBe(400);
     expectValid('400Error', response.body);
-    const ledger = await getText(`/v1/customers/${customerId}/credits/ledger`, 'CreditLedgerEntries');
+    const ledger = await getText(
+      `/v1/customers/${customerId}/credits/ledger`,
+      'CreditLedgerEntries',
+    );
     expect(JSON.parse(ledger)).toMatchObject({ data: [] });
   });
 });

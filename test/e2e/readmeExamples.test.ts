@@ -17,8 +17,13 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** The fenced blocks of one language under the README's "Try it" heading, in order. */
 function examples(readme: string, language: string): string[] {
-  const section = readme.slice(readme.indexOf('## Try it'), readme.indexOf('\n## ', readme.indexOf('## Try it') + 1));
-  return [...section.matchAll(new RegExp('```' + language + '\\n([\\s\\S]*?)```', 'g'))].map((match) => match[1] ?? '');
+  const section = readme.slice(
+    readme.indexOf('## Try it'),
+    readme.indexOf('\n## ', readme.indexOf('## Try it') + 1),
+  );
+  return [...section.matchAll(new RegExp('```' + language + '\\n([\\s\\S]*?)```', 'g'))].map(
+    (match) => match[1] ?? '',
+  );
 }
 
 let t: TestService;
@@ -44,7 +49,9 @@ describe('README examples', () => {
       // One answer per line, and a failing status fails the script.
       .replace(/^curl /gm, "curl -f -w '\\n' ");
     const shell = await run('bash', ['-euo', 'pipefail', '-c', script], { timeout: 20_000 });
-    const increment = JSON.parse(shell.stdout.split('\n').find((line) => line.includes('"entry_type":"increment"')) ?? '{}');
+    const increment = JSON.parse(
+      shell.stdout.split('\n').find((line) => line.includes('"entry_type":"increment"')) ?? '{}',
+    );
     expect(increment.entry_type).toBe('increment');
     expect(new Date(increment.credit_block.expiry_date).getTime()).toBeGreaterThan(Date.now());
 
@@ -56,7 +63,10 @@ describe('README examples', () => {
       const file = join(folder, 'sdk-example.ts');
       await writeFile(file, (sdk ?? '').replace('http://127.0.0.1:8080/v1', `${t.baseUrl}/v1`));
       const node = join(ROOT, 'node_modules', '.bin', 'node');
-      const { stdout } = await run(node, [file], { env: { ...process.env, KEY: TEST_API_KEY }, timeout: 20_000 });
+      const { stdout } = await run(node, [file], {
+        env: { ...process.env, KEY: TEST_API_KEY },
+        timeout: 20_000,
+      });
       const lines = stdout.trim().split('\n');
       expect(lines[0]).toBe('70');
       expect(lines.slice(1)).toEqual(['decrement -30', 'increment 100']);

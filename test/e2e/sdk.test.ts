@@ -5,7 +5,12 @@
  * bodies to. Every response body, successful or not, is checked against Orb's OpenAPI subset:
  * the SDK's fetch is wrapped to record the raw text, parsed with plain JSON.parse.
  */
-import Orb, { AuthenticationError, BadRequestError, ConflictError, NotFoundError } from 'orb-billing';
+import Orb, {
+  AuthenticationError,
+  BadRequestError,
+  ConflictError,
+  NotFoundError,
+} from 'orb-billing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { expectValid } from '../support/openApiValidator.ts';
 import { dateIn, manualClockStart } from '../support/testDates.ts';
@@ -25,7 +30,10 @@ interface Recorded {
 /** Every response the SDK received, in order, with its body as sent. */
 const recorded: Recorded[] = [];
 
-const recordingFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+const recordingFetch = async (
+  input: string | URL | Request,
+  init?: RequestInit,
+): Promise<Response> => {
   const response = await fetch(input, init);
   const text = await response.clone().text();
   let body: unknown;
@@ -36,7 +44,14 @@ const recordingFetch = async (input: string | URL | Request, init?: RequestInit)
   }
   const url = new URL(input instanceof Request ? input.url : String(input));
   const method = init?.method ?? (input instanceof Request ? input.method : 'GET');
-  recorded.push({ method: method.toUpperCase(), url, status: response.status, headers: response.headers, text, body });
+  recorded.push({
+    method: method.toUpperCase(),
+    url,
+    status: response.status,
+    headers: response.headers,
+    text,
+    body,
+  });
   return response;
 };
 
@@ -49,7 +64,9 @@ function last(): Recorded {
 /** Checks the SDK's last raw response: its status and its body against `schemaName`. */
 function expectLastResponse(status: number, schemaName: string): Recorded {
   const response = last();
-  expect(response.status, `${response.method} ${response.url.pathname}: ${response.text}`).toBe(status);
+  expect(response.status, `${response.method} ${response.url.pathname}: ${response.text}`).toBe(
+    status,
+  );
   expectValid(schemaName, response.body);
   return response;
 }
@@ -64,7 +81,9 @@ async function expectRejection<E extends Error>(
   const before = recorded.length;
   const error = await call().then(
     (value) => {
-      throw new Error(`expected ${errorClass.name} (${status}) but the call succeeded: ${JSON.stringify(value)}`);
+      throw new Error(
+        `expected ${errorClass.name} (${status}) but the call succeeded: ${JSON.stringify(value)}`,
+      );
     },
     (reason: unknown) => reason,
   );
@@ -91,7 +110,13 @@ const SUMMER = `${WINTER.slice(0, 4)}-06-01`;
 
 beforeAll(async () => {
   t = await startTestService({ CLOCK: 'manual', CLOCK_START: START.toISOString() });
-  client = new Orb({ apiKey: TEST_API_KEY, baseURL: `${t.baseUrl}/v1`, maxRetries: 0, timeout: 20_000, fetch: recordingFetch });
+  client = new Orb({
+    apiKey: TEST_API_KEY,
+    baseURL: `${t.baseUrl}/v1`,
+    maxRetries: 0,
+    timeout: 20_000,
+    fetch: recordingFetch,
+  });
 });
 afterAll(async () => {
   await t?.stop();
@@ -118,9 +143,12 @@ async function newCustomer(externalId?: string, currency?: string) {
 async function readLedger(customerId: string, limit: number) {
   const start = recorded.length;
   const entries = [];
-  for await (const entry of client.customers.credits.ledger.list(customerId, { limit })) entries.push(entry);
+  for await (const entry of client.customers.credits.ledger.list(customerId, { limit }))
+    entries.push(entry);
   const pages = recorded.slice(start);
-  expect(pages.every((page) => page.url.pathname === `/v1/customers/${customerId}/credits/ledger`)).toBe(true);
+  expect(
+    pages.every((page) => page.url.pathname === `/v1/customers/${customerId}/credits/ledger`),
+  ).toBe(true);
   for (const page of pages) {
     expect(page.status).toBe(200);
     expectValid('CreditLedgerEntries', page.body);
@@ -158,7 +186,9 @@ describe('the Orb SDK against the service', () => {
 
       const listed = [];
       for await (const item of client.customers.list({ limit: 100 })) listed.push(item);
-      const customerPages = recorded.filter((response) => response.method === 'GET' && response.url.pathname === '/v1/customers');
+      const customerPages = recorded.filter(
+        (response) => response.method === 'GET' && response.url.pathname === '/v1/customers',
+      );
       expect(customerPages.length).toBeGreaterThan(0);
       for (const page of customerPages) {
         expect(page.status).toBe(200);
@@ -169,7 +199,12 @@ describe('the Orb SDK against the service', () => {
 
     it('refuses a second customer with the same external id', async () => {
       await expectRejection(
-        () => client.customers.create({ name: 'Twin', email: 'twin@example.com', external_customer_id: externalId }),
+        () =>
+          client.customers.create({
+            name: 'Twin',
+            email: 'twin@example.com',
+            external_customer_id: externalId,
+          }),
         BadRequestError,
         400,
         '400Error',
@@ -241,9 +276,18 @@ describe('the Orb SDK against the service', () => {
       // Four pages of one entry; the last says there is no more.
       expect(pages).toHaveLength(4);
       for (const page of pages) expect(page.url.searchParams.get('limit')).toBe('1');
-      expect(pages.at(-1)?.body).toMatchObject({ pagination_metadata: { has_more: false, next_cursor: null } });
+      expect(pages.at(-1)?.body).toMatchObject({
+        pagination_metadata: { has_more: false, next_cursor: null },
+      });
       expect(entries.map((entry) => entry.ledger_sequence_number)).toEqual([3, 2, 1, 0]);
-      expect(entries.map((entry) => [entry.entry_type, entry.amount, entry.starting_balance, entry.ending_balance])).toEqual([
+      expect(
+        entries.map((entry) => [
+          entry.entry_type,
+          entry.amount,
+          entry.starting_balance,
+          entry.ending_balance,
+        ]),
+      ).toEqual([
         ['decrement', -20, 100, 80],
         ['decrement', -50, 150, 100],
         ['increment', 50, 100, 150],
@@ -254,16 +298,23 @@ describe('the Orb SDK against the service', () => {
 
       // The same ledger by external id, in one page.
       recorded.length = 0;
-      const page = await client.customers.credits.ledger.listByExternalID(externalId, { limit: 10 });
+      const page = await client.customers.credits.ledger.listByExternalID(externalId, {
+        limit: 10,
+      });
       expectLastResponse(200, 'CreditLedgerEntries');
       expect(page.data.map((entry) => entry.id)).toEqual(entries.map((entry) => entry.id));
       expect(page.hasNextPage()).toBe(false);
 
       // Orb's filters, as the SDK sends them.
-      const filtered = await client.customers.credits.ledger.list(customerId, { entry_type: 'decrement', minimum_amount: '30' });
+      const filtered = await client.customers.credits.ledger.list(customerId, {
+        entry_type: 'decrement',
+        minimum_amount: '30',
+      });
       expectLastResponse(200, 'CreditLedgerEntries');
       expect(last().url.searchParams.get('entry_type')).toBe('decrement');
-      expect(filtered.data.map((entry) => [entry.ledger_sequence_number, entry.amount])).toEqual([[2, -50]]);
+      expect(filtered.data.map((entry) => [entry.ledger_sequence_number, entry.amount])).toEqual([
+        [2, -50],
+      ]);
     });
 
     it('lists only the block that still holds credit', async () => {
@@ -294,11 +345,15 @@ describe('the Orb SDK against the service', () => {
       const key = `e2e-replay-${customer.id}`;
       const body: EntryParams = { entry_type: 'increment', amount: 25 };
 
-      const first = await client.customers.credits.ledger.createEntry(customer.id, body, { idempotencyKey: key });
+      const first = await client.customers.credits.ledger.createEntry(customer.id, body, {
+        idempotencyKey: key,
+      });
       const firstResponse = expectLastResponse(201, 'CreditLedgerEntry');
       expect(firstResponse.headers.get('idempotent-replayed')).toBeNull();
 
-      const second = await client.customers.credits.ledger.createEntry(customer.id, body, { idempotencyKey: key });
+      const second = await client.customers.credits.ledger.createEntry(customer.id, body, {
+        idempotencyKey: key,
+      });
       const secondResponse = expectLastResponse(201, 'CreditLedgerEntry');
       expect(secondResponse.headers.get('idempotent-replayed')).toBe('true');
       expect(second.id).toBe(first.id);
@@ -314,11 +369,20 @@ describe('the Orb SDK against the service', () => {
     it('answers 409 when the key is reused with another body, and writes nothing', async () => {
       const customer = await newCustomer();
       const key = `e2e-conflict-${customer.id}`;
-      await client.customers.credits.ledger.createEntry(customer.id, { entry_type: 'increment', amount: 5 }, { idempotencyKey: key });
+      await client.customers.credits.ledger.createEntry(
+        customer.id,
+        { entry_type: 'increment', amount: 5 },
+        { idempotencyKey: key },
+      );
       expectLastResponse(201, 'CreditLedgerEntry');
 
       await expectRejection(
-        () => client.customers.credits.ledger.createEntry(customer.id, { entry_type: 'increment', amount: 6 }, { idempotencyKey: key }),
+        () =>
+          client.customers.credits.ledger.createEntry(
+            customer.id,
+            { entry_type: 'increment', amount: 6 },
+            { idempotencyKey: key },
+          ),
         ConflictError,
         409,
         '409Error',
@@ -326,7 +390,12 @@ describe('the Orb SDK against the service', () => {
       // The same key and body for another customer is another request: also a conflict.
       const other = await newCustomer();
       await expectRejection(
-        () => client.customers.credits.ledger.createEntry(other.id, { entry_type: 'increment', amount: 5 }, { idempotencyKey: key }),
+        () =>
+          client.customers.credits.ledger.createEntry(
+            other.id,
+            { entry_type: 'increment', amount: 5 },
+            { idempotencyKey: key },
+          ),
         ConflictError,
         409,
         '409Error',
@@ -344,7 +413,10 @@ describe('the Orb SDK against the service', () => {
     beforeAll(async () => {
       const customer = await newCustomer();
       customerId = customer.id;
-      await client.customers.credits.ledger.createEntry(customerId, { entry_type: 'increment', amount: 10 });
+      await client.customers.credits.ledger.createEntry(customerId, {
+        entry_type: 'increment',
+        amount: 10,
+      });
       expectLastResponse(201, 'CreditLedgerEntry');
       ledgerBefore = (await readLedger(customerId, 20)).entries;
       expect(ledgerBefore).toHaveLength(1);
@@ -368,7 +440,9 @@ describe('the Orb SDK against the service', () => {
         400,
         '400Error',
       );
-      expect(error.error).toMatchObject({ type: 'https://docs.withorb.com/reference/error-responses#400-request-validation-errors' });
+      expect(error.error).toMatchObject({
+        type: 'https://docs.withorb.com/reference/error-responses#400-request-validation-errors',
+      });
       recorded.length = 0;
       const { entries } = await readLedger(customerId, 20);
       expect(entries).toEqual(ledgerBefore);
@@ -376,7 +450,12 @@ describe('the Orb SDK against the service', () => {
 
     it('refuses an unknown key with a message naming it', async () => {
       const error = await expectRejection(
-        () => client.customers.credits.ledger.createEntry(customerId, { entry_type: 'increment', amount: 5, surprise: true } as EntryParams),
+        () =>
+          client.customers.credits.ledger.createEntry(customerId, {
+            entry_type: 'increment',
+            amount: 5,
+            surprise: true,
+          } as EntryParams),
         BadRequestError,
         400,
         '400Error',
@@ -390,26 +469,46 @@ describe('the Orb SDK against the service', () => {
       const calls: [string, () => Promise<unknown>][] = [
         ['fetch', () => client.customers.fetch('no_such_customer')],
         ['fetchByExternalID', () => client.customers.fetchByExternalID('no-such-external-id')],
-        ['createEntry', () => client.customers.credits.ledger.createEntry('no_such_customer', { entry_type: 'increment', amount: 1 })],
+        [
+          'createEntry',
+          () =>
+            client.customers.credits.ledger.createEntry('no_such_customer', {
+              entry_type: 'increment',
+              amount: 1,
+            }),
+        ],
         [
           'createEntryByExternalID',
-          () => client.customers.credits.ledger.createEntryByExternalID('no-such-external-id', { entry_type: 'increment', amount: 1 }),
+          () =>
+            client.customers.credits.ledger.createEntryByExternalID('no-such-external-id', {
+              entry_type: 'increment',
+              amount: 1,
+            }),
         ],
         ['ledger.list', () => client.customers.credits.ledger.list('no_such_customer')],
         ['credits.list', () => client.customers.credits.list('no_such_customer')],
       ];
       for (const [name, call] of calls) {
-        const error = await expectRejection(call, NotFoundError, 404, '404Error').catch((reason: unknown) => {
-          throw new Error(`${name}: ${(reason as Error).message}`);
+        const error = await expectRejection(call, NotFoundError, 404, '404Error').catch(
+          (reason: unknown) => {
+            throw new Error(`${name}: ${(reason as Error).message}`);
+          },
+        );
+        expect(error.error, name).toMatchObject({
+          type: 'https://docs.withorb.com/reference/error-responses#404-resource-not-found',
         });
-        expect(error.error, name).toMatchObject({ type: 'https://docs.withorb.com/reference/error-responses#404-resource-not-found' });
       }
     });
   });
 
   describe('authentication', () => {
     it('answers 401 to a wrong API key', async () => {
-      const stranger = new Orb({ apiKey: 'not_the_key', baseURL: `${t.baseUrl}/v1`, maxRetries: 0, fetch: recordingFetch });
+      const stranger = new Orb({
+        apiKey: 'not_the_key',
+        baseURL: `${t.baseUrl}/v1`,
+        maxRetries: 0,
+        fetch: recordingFetch,
+      });
       await expectRejection(() => stranger.topLevel.ping(), AuthenticationError, 401, '401Error');
       await expectRejection(() => stranger.customers.list(), AuthenticationError, 401, '401Error');
       await expectRejection(

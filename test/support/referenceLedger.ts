@@ -78,7 +78,10 @@ export type ModelRefusalKind = 'request_validation' | 'resource_not_found';
 export type ModelOutcome = { refused: ModelRefusalKind; why: string } | { applied: ModelEntry[] };
 
 /** The two entry types that move credit without changing the balance (§1). */
-export const TRANSFER_TYPES: ReadonlySet<EntryType> = new Set(['expiration_change', 'void_initiated']);
+export const TRANSFER_TYPES: ReadonlySet<EntryType> = new Set([
+  'expiration_change',
+  'void_initiated',
+]);
 
 const ms = (date: Date) => date.getTime();
 
@@ -91,7 +94,10 @@ class Refusal extends Error {
 }
 
 function cloneBlock(block: ModelBlock): ModelBlock {
-  return { ...block, filters: block.filters.map((filter) => ({ ...filter, values: [...filter.values] })) };
+  return {
+    ...block,
+    filters: block.filters.map((filter) => ({ ...filter, values: [...filter.values] })),
+  };
 }
 
 /** §2: no filters admit everything; a manual decrement (item null) draws only from unfiltered blocks. */
@@ -111,7 +117,12 @@ function isExpiredAt(block: ModelBlock, at: Date): boolean {
 
 /** §2 drawable, minus the `balance > 0` condition (the overdraft block may be at or below zero). */
 function isUsableAt(block: ModelBlock, at: Date): boolean {
-  return block.status === 'active' && !block.voided && ms(block.effectiveAt) <= ms(at) && !isExpiredAt(block, at);
+  return (
+    block.status === 'active' &&
+    !block.voided &&
+    ms(block.effectiveAt) <= ms(at) &&
+    !isExpiredAt(block, at)
+  );
 }
 
 function isDrawable(block: ModelBlock, at: Date, item: string | null): boolean {
@@ -167,7 +178,12 @@ export class ReferenceLedger {
   private blockList: ModelBlock[] = [];
   private entryList: ModelEntry[] = [];
   /** Working state of the command being applied. */
-  private work: { blocks: ModelBlock[]; entries: ModelEntry[]; newBlockIds: readonly string[]; made: number } | null = null;
+  private work: {
+    blocks: ModelBlock[];
+    entries: ModelEntry[];
+    newBlockIds: readonly string[];
+    made: number;
+  } | null = null;
   private ownIds = 0;
   private readonly options: Required<ReferenceLedgerOptions>;
 
@@ -191,7 +207,11 @@ export class ReferenceLedger {
 
   /** §2: the balance is the sum of the entries' amounts (transfers move credit, they add none). */
   get balance(): Decimal {
-    return Decimal.sum(this.entryList.filter((entry) => !TRANSFER_TYPES.has(entry.entryType)).map((entry) => entry.amount));
+    return Decimal.sum(
+      this.entryList
+        .filter((entry) => !TRANSFER_TYPES.has(entry.entryType))
+        .map((entry) => entry.amount),
+    );
   }
 
   /** Moves the clock. Nothing is written now: due expiries are caught up before the next command. */
@@ -205,7 +225,12 @@ export class ReferenceLedger {
    * the blocks this command creates, in creation order (the rules leave ids open).
    */
   apply(command: LedgerCommand, newBlockIds: readonly string[] = []): ModelOutcome {
-    this.work = { blocks: this.blockList.map(cloneBlock), entries: [...this.entryList], newBlockIds, made: 0 };
+    this.work = {
+      blocks: this.blockList.map(cloneBlock),
+      entries: [...this.entryList],
+      newBlockIds,
+      made: 0,
+    };
     try {
       this.catchUpExpiry();
       this.decideCommand(command);
@@ -226,7 +251,12 @@ export class ReferenceLedger {
    * the usage entries afterwards (made or grown). Usage is never refused.
    */
   usage(events: readonly ModelUsageEvent[], newBlockIds: readonly string[] = []): ModelEntry[] {
-    this.work = { blocks: this.blockList.map(cloneBlock), entries: [...this.entryList], newBlockIds, made: 0 };
+    this.work = {
+      blocks: this.blockList.map(cloneBlock),
+      entries: [...this.entryList],
+      newBlockIds,
+      made: 0,
+    };
     try {
       this.catchUpExpiry();
       for (const event of events) this.useCredits(event);
@@ -240,14 +270,17 @@ export class ReferenceLedger {
 
   // ---- working state ----------------------------------------------------------------------
 
-
   private get w() {
     if (!this.work) throw new Error('no command is being applied');
     return this.work;
   }
 
   private workingBalance(): Decimal {
-    return Decimal.sum(this.w.entries.filter((entry) => !TRANSFER_TYPES.has(entry.entryType)).map((entry) => entry.amount));
+    return Decimal.sum(
+      this.w.entries
+        .filter((entry) => !TRANSFER_TYPES.has(entry.entryType))
+        .map((entry) => entry.amount),
+    );
   }
 
   private nextBlockId(): string {
@@ -263,17 +296,34 @@ export class ReferenceLedger {
   }
 
   /** A block made by the entry written next: `write` with `makes` numbers it. */
-  private addBlock(fields: Omit<ModelBlock, 'id' | 'status' | 'voided' | 'createdAt' | 'creationSequence'>): ModelBlock {
-    const block: ModelBlock = { id: this.nextBlockId(), status: 'active', voided: false, createdAt: this.nowAt, creationSequence: Number.NaN, ...fields };
+  private addBlock(
+    fields: Omit<ModelBlock, 'id' | 'status' | 'voided' | 'createdAt' | 'creationSequence'>,
+  ): ModelBlock {
+    const block: ModelBlock = {
+      id: this.nextBlockId(),
+      status: 'active',
+      voided: false,
+      createdAt: this.nowAt,
+      creationSequence: Number.NaN,
+      ...fields,
+    };
     this.w.blocks.push(block);
     return block;
   }
 
   /** Appends an entry; `makes`: the block this entry made, which takes its sequence number (§3). */
-  private write(entryType: EntryType, block: ModelBlock, amount: Decimal, extra: Partial<ModelEntry> = {}, makes?: ModelBlock): void {
+  private write(
+    entryType: EntryType,
+    block: ModelBlock,
+    amount: Decimal,
+    extra: Partial<ModelEntry> = {},
+    makes?: ModelBlock,
+  ): void {
     if (makes) makes.creationSequence = this.w.entries.length;
     const startingBalance = this.workingBalance();
-    const endingBalance = TRANSFER_TYPES.has(entryType) ? startingBalance : startingBalance.plus(amount);
+    const endingBalance = TRANSFER_TYPES.has(entryType)
+      ? startingBalance
+      : startingBalance.plus(amount);
     this.w.entries.push({
       ledgerSequenceNumber: this.w.entries.length,
       entryType,
@@ -291,8 +341,12 @@ export class ReferenceLedger {
   /** §4 credit_block_expiry: every block past its expiry with credit left loses it, one entry each. */
   private catchUpExpiry(): void {
     const due = this.w.blocks
-      .filter((block) => isExpiredAt(block, this.nowAt) && block.balance.isPositive() && !block.voided)
-      .sort(this.options.expiryCatchUpOrder === 'drawdown' ? compareDrawdown : compareExpiryCatchUp);
+      .filter(
+        (block) => isExpiredAt(block, this.nowAt) && block.balance.isPositive() && !block.voided,
+      )
+      .sort(
+        this.options.expiryCatchUpOrder === 'drawdown' ? compareDrawdown : compareExpiryCatchUp,
+      );
     for (const block of due) {
       const lost = block.balance;
       block.balance = Decimal.ZERO;
@@ -303,11 +357,22 @@ export class ReferenceLedger {
   private decideCommand(command: LedgerCommand): void {
     switch (command.type) {
       case 'increment':
-        return this.increment(command.amount, command.effectiveAt, command.expiresAt, command.perUnitCostBasis, command.filters);
+        return this.increment(
+          command.amount,
+          command.effectiveAt,
+          command.expiresAt,
+          command.perUnitCostBasis,
+          command.filters,
+        );
       case 'decrement':
         return this.decrement(command.amount);
       case 'expiration_change':
-        return this.expirationChange(command.blockId, command.sourceExpiresAt, command.amount, command.targetExpiresAt);
+        return this.expirationChange(
+          command.blockId,
+          command.sourceExpiresAt,
+          command.amount,
+          command.targetExpiresAt,
+        );
       case 'void':
         return this.voidBlock(command.blockId, command.amount, command.voidReason);
       case 'amendment':
@@ -320,7 +385,13 @@ export class ReferenceLedger {
   }
 
   /** §4 increment: repay negative blocks oldest first (if effective now), the new block keeps the rest. */
-  private increment(amount: Decimal, effectiveAt: Date | null, expiresAt: Date | null, cost: string | null, filters: BlockFilter[]): void {
+  private increment(
+    amount: Decimal,
+    effectiveAt: Date | null,
+    expiresAt: Date | null,
+    cost: string | null,
+    filters: BlockFilter[],
+  ): void {
     const effective = effectiveAt ?? this.nowAt;
     let rest = amount;
     if (ms(effective) <= ms(this.nowAt)) {
@@ -346,7 +417,9 @@ export class ReferenceLedger {
   private decrement(amount: Decimal): void {
     const shares = new Map<ModelBlock, Decimal>(); // insertion order = entry order
     let remaining = amount;
-    const drawable = this.w.blocks.filter((block) => isDrawable(block, this.nowAt, null)).sort(compareDrawdown);
+    const drawable = this.w.blocks
+      .filter((block) => isDrawable(block, this.nowAt, null))
+      .sort(compareDrawdown);
     for (const block of drawable) {
       if (!remaining.isPositive()) break;
       const share = Decimal.min(block.balance, remaining);
@@ -355,7 +428,10 @@ export class ReferenceLedger {
     }
     if (remaining.isPositive()) {
       const candidates = this.w.blocks
-        .filter((block) => isUsableAt(block, this.nowAt) && block.expiresAt === null && block.filters.length === 0)
+        .filter(
+          (block) =>
+            isUsableAt(block, this.nowAt) && block.expiresAt === null && block.filters.length === 0,
+        )
         .sort(compareDrawdown);
       const overdraft =
         candidates.at(-1) ??
@@ -372,7 +448,13 @@ export class ReferenceLedger {
     for (const [block, share] of shares) {
       block.balance = block.balance.minus(share);
       // A fresh overdraft block (not yet numbered) is made by its own decrement.
-      this.write('decrement', block, share.negated(), {}, Number.isNaN(block.creationSequence) ? block : undefined);
+      this.write(
+        'decrement',
+        block,
+        share.negated(),
+        {},
+        Number.isNaN(block.creationSequence) ? block : undefined,
+      );
     }
   }
 
@@ -380,7 +462,9 @@ export class ReferenceLedger {
   private useCredits(event: ModelUsageEvent): void {
     if (!event.credits.isPositive()) return;
     let remaining = event.credits;
-    const drawable = this.w.blocks.filter((block) => isDrawable(block, event.at, event.itemId)).sort(compareDrawdown);
+    const drawable = this.w.blocks
+      .filter((block) => isDrawable(block, event.at, event.itemId))
+      .sort(compareDrawdown);
     for (const block of drawable) {
       if (!remaining.isPositive()) break;
       const share = Decimal.min(block.balance, remaining);
@@ -390,7 +474,10 @@ export class ReferenceLedger {
     if (!remaining.isPositive()) return;
     // The ledger's overdraft block now (§4), but never one whose credit was bought after the event.
     const candidates = this.w.blocks
-      .filter((block) => isUsableAt(block, this.nowAt) && block.expiresAt === null && block.filters.length === 0)
+      .filter(
+        (block) =>
+          isUsableAt(block, this.nowAt) && block.expiresAt === null && block.filters.length === 0,
+      )
       .filter((block) => !(block.balance.isPositive() && ms(block.effectiveAt) > ms(event.at)))
       .sort(compareDrawdown);
     const found = candidates.at(-1);
@@ -408,21 +495,44 @@ export class ReferenceLedger {
   }
 
   /** One pending decrement per (price, block, usage day): grown if it exists, else written. */
-  private chargeUsage(event: ModelUsageEvent, block: ModelBlock, share: Decimal, makes?: ModelBlock): void {
+  private chargeUsage(
+    event: ModelUsageEvent,
+    block: ModelBlock,
+    share: Decimal,
+    makes?: ModelBlock,
+  ): void {
     block.balance = block.balance.minus(share);
     const index = this.w.entries.findIndex(
-      (entry) => entry.usage?.priceId === event.priceId && entry.usage.usageDay === event.usageDay && entry.blockId === block.id,
+      (entry) =>
+        entry.usage?.priceId === event.priceId &&
+        entry.usage.usageDay === event.usageDay &&
+        entry.blockId === block.id,
     );
     const existing = this.w.entries[index];
     if (existing) {
-      this.w.entries[index] = { ...existing, amount: existing.amount.minus(share), endingBalance: existing.endingBalance.minus(share) };
+      this.w.entries[index] = {
+        ...existing,
+        amount: existing.amount.minus(share),
+        endingBalance: existing.endingBalance.minus(share),
+      };
       return;
     }
-    this.write('decrement', block, share.negated(), { usage: { priceId: event.priceId, usageDay: event.usageDay } }, makes);
+    this.write(
+      'decrement',
+      block,
+      share.negated(),
+      { usage: { priceId: event.priceId, usageDay: event.usageDay } },
+      makes,
+    );
   }
 
   /** §4 expiration_change: move credit from a source block into a new block with the target expiry. */
-  private expirationChange(blockId: string | null, sourceExpiresAt: Date | null, amount: Decimal | null, target: Date): void {
+  private expirationChange(
+    blockId: string | null,
+    sourceExpiresAt: Date | null,
+    amount: Decimal | null,
+    target: Date,
+  ): void {
     let source: ModelBlock | undefined;
     if (blockId !== null) {
       source = this.findBlock(blockId);
@@ -432,17 +542,28 @@ export class ReferenceLedger {
       // "The one block whose expiry_date equals expiry_date": among blocks with credit left (a
       // depleted block has nothing to move, and the worker does not even load it).
       const matches = this.w.blocks.filter(
-        (block) => block.balance.isPositive() && block.expiresAt !== null && ms(block.expiresAt) === ms(sourceExpiresAt),
+        (block) =>
+          block.balance.isPositive() &&
+          block.expiresAt !== null &&
+          ms(block.expiresAt) === ms(sourceExpiresAt),
       );
-      if (matches.length === 0) throw new Refusal('resource_not_found', 'no block has that expiry_date');
-      if (matches.length > 1) throw new Refusal('request_validation', 'several blocks have that expiry_date: give block_id');
+      if (matches.length === 0)
+        throw new Refusal('resource_not_found', 'no block has that expiry_date');
+      if (matches.length > 1)
+        throw new Refusal(
+          'request_validation',
+          'several blocks have that expiry_date: give block_id',
+        );
       source = matches[0]!;
     }
     const moved = amount ?? source.balance;
     if (!moved.isPositive()) throw new Refusal('request_validation', 'amount must be > 0');
-    if (moved.compare(source.balance) > 0) throw new Refusal('request_validation', 'amount exceeds the block balance');
-    if (ms(target) <= ms(this.nowAt)) throw new Refusal('request_validation', 'target_expiry_date must be after now');
-    if (ms(target) < ms(source.effectiveAt)) throw new Refusal('request_validation', 'target_expiry_date is before the effective date');
+    if (moved.compare(source.balance) > 0)
+      throw new Refusal('request_validation', 'amount exceeds the block balance');
+    if (ms(target) <= ms(this.nowAt))
+      throw new Refusal('request_validation', 'target_expiry_date must be after now');
+    if (ms(target) < ms(source.effectiveAt))
+      throw new Refusal('request_validation', 'target_expiry_date is before the effective date');
     source.balance = source.balance.minus(moved);
     const made = this.addBlock({
       balance: moved,
@@ -460,8 +581,13 @@ export class ReferenceLedger {
     const block = this.findBlock(blockId);
     if (!block) throw new Refusal('resource_not_found', `no block ${blockId}`);
     if (!amount.isPositive()) throw new Refusal('request_validation', 'amount must be > 0');
-    if (amount.compare(block.balance) > 0) throw new Refusal('request_validation', 'amount exceeds the block balance');
-    this.write('void_initiated', block, amount, { voidAmount: amount, voidReason: reason, newBlockExpiryDate: this.nowAt });
+    if (amount.compare(block.balance) > 0)
+      throw new Refusal('request_validation', 'amount exceeds the block balance');
+    this.write('void_initiated', block, amount, {
+      voidAmount: amount,
+      voidReason: reason,
+      newBlockExpiryDate: this.nowAt,
+    });
     block.balance = block.balance.minus(amount);
     if (block.balance.isZero()) block.voided = true;
     this.write('void', block, amount.negated(), { voidAmount: amount, voidReason: reason });
@@ -472,10 +598,14 @@ export class ReferenceLedger {
     const block = this.findBlock(blockId);
     if (!block) throw new Refusal('resource_not_found', `no block ${blockId}`);
     if (!amount.isPositive()) throw new Refusal('request_validation', 'amount must be > 0');
-    if (isExpiredAt(block, this.nowAt)) throw new Refusal('request_validation', 'the block has expired');
+    if (isExpiredAt(block, this.nowAt))
+      throw new Refusal('request_validation', 'the block has expired');
     if (block.voided) throw new Refusal('request_validation', 'the block is voided');
     if (block.balance.plus(amount).compare(block.maximumInitialBalance) > 0) {
-      throw new Refusal('request_validation', 'balance + amount would exceed maximum_initial_balance');
+      throw new Refusal(
+        'request_validation',
+        'balance + amount would exceed maximum_initial_balance',
+      );
     }
     block.balance = block.balance.plus(amount);
     this.write('amendment', block, amount);

@@ -8,7 +8,15 @@
  *   and, gathered, at the end of the run (globalSetup's teardown prints `notRunReport()`).
  * `npm ci && npm test` on a laptop with nothing but Node thus passes, and says what it left out.
  */
-import { accessSync, appendFileSync, constants, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  accessSync,
+  appendFileSync,
+  constants,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -27,17 +35,28 @@ export function binary(name: string, howToEnable: string): Requirement {
   return {
     what: name,
     howToEnable,
-    available: () => (name.startsWith('/') ? isExecutable(name) : (process.env.PATH ?? '').split(delimiter).some((dir) => dir !== '' && isExecutable(join(dir, name)))),
+    available: () =>
+      name.startsWith('/')
+        ? isExecutable(name)
+        : (process.env.PATH ?? '')
+            .split(delimiter)
+            .some((dir) => dir !== '' && isExecutable(join(dir, name))),
   };
 }
 
-export const REDIS_SERVER_BINARY = binary('redis-server', 'apt-get install redis-server (or brew install redis)');
+export const REDIS_SERVER_BINARY = binary(
+  'redis-server',
+  'apt-get install redis-server (or brew install redis)',
+);
 export const CHROMIUM = binary('/usr/bin/chromium', 'apt-get install chromium');
 /** The PostgreSQL server programs (initdb, pg_ctl) that scripts/faults starts a private cluster with. */
 export const POSTGRES_SERVER_BINARIES: Requirement = {
   what: 'PostgreSQL server programs (initdb, pg_ctl)',
   howToEnable: 'apt-get install postgresql (or set PG_BIN to their directory)',
-  available: () => (process.env.PG_BIN ? isExecutable(join(process.env.PG_BIN, 'pg_ctl')) : existsSync('/usr/lib/postgresql') && binaryUnder('/usr/lib/postgresql', 'pg_ctl')),
+  available: () =>
+    process.env.PG_BIN
+      ? isExecutable(join(process.env.PG_BIN, 'pg_ctl'))
+      : existsSync('/usr/lib/postgresql') && binaryUnder('/usr/lib/postgresql', 'pg_ctl'),
 };
 /**
  * A Redis server for the tests that need Redis itself (not just queues, which run in Postgres
@@ -52,7 +71,12 @@ export const REDIS_SERVER: Requirement = {
 type TestBody = () => unknown;
 
 /** `it(name, body, timeout)`, run only where every requirement is met (see the module comment). */
-export function itRequires(requirements: readonly Requirement[], name: string, body: TestBody, timeout?: number): void {
+export function itRequires(
+  requirements: readonly Requirement[],
+  name: string,
+  body: TestBody,
+  timeout?: number,
+): void {
   const missing = requirements.filter((requirement) => !requirement.available());
   if (missing.length === 0) {
     it(name, body, timeout);
@@ -70,7 +94,11 @@ export function itRequires(requirements: readonly Requirement[], name: string, b
 }
 
 /** `describe(name, body)` whose tests run only where every requirement is met. */
-export function describeRequires(requirements: readonly Requirement[], name: string, body: () => void): void {
+export function describeRequires(
+  requirements: readonly Requirement[],
+  name: string,
+  body: () => void,
+): void {
   const missing = requirements.filter((requirement) => !requirement.available());
   if (missing.length === 0) {
     describe(name, body);
@@ -95,7 +123,9 @@ export function meets(requirements: readonly Requirement[]): boolean {
 }
 
 function describeMissing(missing: readonly Requirement[]): string {
-  return missing.map((requirement) => `${requirement.what} (${requirement.howToEnable})`).join(' and ');
+  return missing
+    .map((requirement) => `${requirement.what} (${requirement.howToEnable})`)
+    .join(' and ');
 }
 
 /** This run's list of what was not run, shared by the forked test files and globalSetup. */
@@ -116,7 +146,10 @@ export function notRunReport(): string {
   if (!existsSync(file)) return '';
   const lines = [...new Set(readFileSync(file, 'utf8').trim().split('\n'))];
   rmSync(file, { force: true });
-  return [`${lines.length} test${lines.length === 1 ? '' : 's'} not run on this machine (under CI=true they fail instead):`, ...lines.map((line) => `  ${line}`)].join('\n');
+  return [
+    `${lines.length} test${lines.length === 1 ? '' : 's'} not run on this machine (under CI=true they fail instead):`,
+    ...lines.map((line) => `  ${line}`),
+  ].join('\n');
 }
 
 function isExecutable(path: string): boolean {

@@ -13,12 +13,14 @@ import { DateTime } from 'luxon';
 export function testClockStart(env: NodeJS.ProcessEnv = process.env): Date | undefined {
   if (env.TEST_CLOCK_START) {
     const start = DateTime.fromISO(env.TEST_CLOCK_START, { setZone: true });
-    if (!start.isValid) throw new Error(`TEST_CLOCK_START=${env.TEST_CLOCK_START} is not an ISO 8601 date-time`);
+    if (!start.isValid)
+      throw new Error(`TEST_CLOCK_START=${env.TEST_CLOCK_START} is not an ISO 8601 date-time`);
     return start.toJSDate();
   }
   if (env.TEST_CLOCK_YEARS_AHEAD) {
     const years = Number(env.TEST_CLOCK_YEARS_AHEAD);
-    if (!Number.isInteger(years)) throw new Error(`TEST_CLOCK_YEARS_AHEAD=${env.TEST_CLOCK_YEARS_AHEAD} is not a whole number`);
+    if (!Number.isInteger(years))
+      throw new Error(`TEST_CLOCK_YEARS_AHEAD=${env.TEST_CLOCK_YEARS_AHEAD} is not a whole number`);
     return DateTime.utc().plus({ years }).toJSDate();
   }
   return undefined;
@@ -29,7 +31,9 @@ export function testClockStart(env: NodeJS.ProcessEnv = process.env): Date | und
  * else now (whole seconds, so that the ISO text a test compares with is short and stable).
  */
 export function manualClockStart(): Date {
-  return DateTime.fromJSDate(testClockStart() ?? new Date()).set({ millisecond: 0 }).toJSDate();
+  return DateTime.fromJSDate(testClockStart() ?? new Date())
+    .set({ millisecond: 0 })
+    .toJSDate();
 }
 
 /** The service's current time (what `GET /v1/test_clock` answers with CLOCK=manual, else the system time). */
@@ -43,7 +47,10 @@ export function dateIn(zone: string, instant: Date, days = 0): string {
 }
 
 /** `date` (`YYYY-MM-DD`) moved by `days` calendar days (or `months`, `years`). */
-export function addToDate(date: string, amount: { days?: number; months?: number; years?: number }): string {
+export function addToDate(
+  date: string,
+  amount: { days?: number; months?: number; years?: number },
+): string {
   return DateTime.fromISO(date, { zone: 'UTC' }).plus(amount).toISODate() ?? '';
 }
 
@@ -60,7 +67,15 @@ export function instantAt(date: string, zone: string, time = '00:00'): string {
  */
 export function isoPlus(
   instant: Date | string,
-  amount: { years?: number; months?: number; days?: number; hours?: number; minutes?: number; seconds?: number; milliseconds?: number },
+  amount: {
+    years?: number;
+    months?: number;
+    days?: number;
+    hours?: number;
+    minutes?: number;
+    seconds?: number;
+    milliseconds?: number;
+  },
   zone = 'UTC',
 ): string {
   return DateTime.fromJSDate(new Date(instant), { zone }).plus(amount).toUTC().toISO() ?? '';
@@ -71,14 +86,23 @@ export function isoPlus(
  * after, all have the same UTC offset (and `offsetMinutes`, when given: e.g. -480 for Los Angeles
  * on standard time). A test that names hours of those days in UTC then keeps its meaning.
  */
-export function steadyDateIn(zone: string, from: string, options: { days?: number; offsetMinutes?: number } = {}): string {
+export function steadyDateIn(
+  zone: string,
+  from: string,
+  options: { days?: number; offsetMinutes?: number } = {},
+): string {
   const days = options.days ?? 3;
   for (let date = from, tries = 0; tries < 800; date = addToDate(date, { days: 1 }), tries += 1) {
-    const offsets = Array.from({ length: days + 3 }, (_, index) => DateTime.fromISO(addToDate(date, { days: index - 1 }), { zone }).offset);
+    const offsets = Array.from(
+      { length: days + 3 },
+      (_, index) => DateTime.fromISO(addToDate(date, { days: index - 1 }), { zone }).offset,
+    );
     const wanted = options.offsetMinutes ?? offsets[0];
     if (offsets.every((offset) => offset === wanted)) return date;
   }
-  throw new Error(`no date after ${from} has ${zone} at UTC offset ${options.offsetMinutes} minutes`);
+  throw new Error(
+    `no date after ${from} has ${zone} at UTC offset ${options.offsetMinutes} minutes`,
+  );
 }
 
 /**
@@ -86,12 +110,22 @@ export function steadyDateIn(zone: string, from: string, options: { days?: numbe
  * which also runs what became due), the system clock is waited for.
  */
 export async function letTimeReach(
-  t: { service: { clock: { now(): Date }; config: { clock: string } }; request(method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> },
+  t: {
+    service: { clock: { now(): Date }; config: { clock: string } };
+    request(
+      method: string,
+      path: string,
+      body?: unknown,
+    ): Promise<{ status: number; text: string }>;
+  },
   to: Date,
 ): Promise<void> {
   if (t.service.config.clock === 'manual') {
     const moved = await t.request('POST', '/v1/test_clock/advance', { to: to.toISOString() });
-    if (moved.status !== 200) throw new Error(`the test clock did not move to ${to.toISOString()}: ${moved.status} ${moved.text}`);
+    if (moved.status !== 200)
+      throw new Error(
+        `the test clock did not move to ${to.toISOString()}: ${moved.status} ${moved.text}`,
+      );
     return;
   }
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, to.getTime() - Date.now())));

@@ -24,7 +24,12 @@ export interface TestService {
   queuePrefix: string;
   databaseUrl: string;
   /** `fetch` against the service with the API key and JSON content type set. */
-  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: any; text: string }>;
+  request(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; headers: Headers; body: any; text: string }>;
   stop(): Promise<void>;
 }
 
@@ -37,12 +42,16 @@ export interface TestService {
 function clockEnv(env: Record<string, string>): Record<string, string> {
   const start = testClockStart();
   if (!start || (env.ROLE ?? 'all') !== 'all' || env.CLOCK_START !== undefined) return {};
-  if (env.CLOCK === undefined || env.CLOCK === 'manual') return { CLOCK: 'manual', CLOCK_START: start.toISOString() };
+  if (env.CLOCK === undefined || env.CLOCK === 'manual')
+    return { CLOCK: 'manual', CLOCK_START: start.toISOString() };
   return {};
 }
 
 /** `options.logger` replaces the silent default, for a test that reads the service's log lines. */
-export async function startTestService(env: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<TestService> {
+export async function startTestService(
+  env: Record<string, string> = {},
+  options: { logger?: Logger } = {},
+): Promise<TestService> {
   const database = await cloneTemplateDatabase();
   const queuePrefix = `test-${randomBytes(5).toString('hex')}`;
   const config = loadConfig({
@@ -57,7 +66,9 @@ export async function startTestService(env: Record<string, string> = {}, options
     ...env,
     ...clockEnv(env),
   });
-  const service = await startService(config, { logger: options.logger ?? pino({ level: config.logLevel }) });
+  const service = await startService(config, {
+    logger: options.logger ?? pino({ level: config.logLevel }),
+  });
   const baseUrl = service.url ?? '';
   return {
     service,
@@ -72,7 +83,8 @@ export async function startTestService(env: Record<string, string> = {}, options
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
           ...headers,
         },
-        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+        body:
+          body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
       });
       const text = await response.text();
       let parsed: unknown;

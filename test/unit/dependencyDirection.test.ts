@@ -16,7 +16,11 @@ function sources(folder: string): string[] {
 }
 
 function imports(file: string): string[] {
-  return [...readFileSync(file, 'utf8').matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]/gm)].map((match) => match[1]!);
+  return [
+    ...readFileSync(file, 'utf8').matchAll(
+      /^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]/gm,
+    ),
+  ].map((match) => match[1]!);
 }
 
 describe('dependency direction', () => {
@@ -31,7 +35,9 @@ describe('dependency direction', () => {
 
   it('domain reads no clock, randomness or environment', () => {
     const offending = sources('domain').filter((file) =>
-      /Date\.now\(|new Date\(\)|Math\.random\(|process\.env|DateTime\.now\(|DateTime\.local\(\)/.test(readFileSync(file, 'utf8')),
+      /Date\.now\(|new Date\(\)|Math\.random\(|process\.env|DateTime\.now\(|DateTime\.local\(\)/.test(
+        readFileSync(file, 'utf8'),
+      ),
     );
     expect(offending.map((file) => relative(root, file))).toEqual([]);
   });

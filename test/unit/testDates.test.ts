@@ -4,7 +4,14 @@
  * environment when it names one. They must hold in any process TZ (`npm run test:any-day`).
  */
 import { describe, expect, it } from 'vitest';
-import { addToDate, dateIn, instantAt, isoPlus, steadyDateIn, testClockStart } from '../support/testDates.ts';
+import {
+  addToDate,
+  dateIn,
+  instantAt,
+  isoPlus,
+  steadyDateIn,
+  testClockStart,
+} from '../support/testDates.ts';
 
 const LA = 'America/Los_Angeles';
 
@@ -39,7 +46,9 @@ describe('testDates', () => {
 
   it('starts test clocks where the environment says, else leaves them to the system', () => {
     expect(testClockStart({})).toBeUndefined();
-    expect(testClockStart({ TEST_CLOCK_START: '2040-02-29T12:00:00+14:00' })?.toISOString()).toBe('2040-02-28T22:00:00.000Z');
+    expect(testClockStart({ TEST_CLOCK_START: '2040-02-29T12:00:00+14:00' })?.toISOString()).toBe(
+      '2040-02-28T22:00:00.000Z',
+    );
     const ahead = testClockStart({ TEST_CLOCK_YEARS_AHEAD: '7' });
     expect(ahead!.getUTCFullYear() - new Date().getUTCFullYear()).toBeGreaterThanOrEqual(6);
     expect(() => testClockStart({ TEST_CLOCK_YEARS_AHEAD: 'soon' })).toThrow(/whole number/);

@@ -15,7 +15,13 @@ import { UsageDayCache } from '../../domain/usageDay.ts';
 import { JsonNumber, parseExactJson, stringifyExactJson } from '../exactJson.ts';
 import { newId } from '../ids.ts';
 import { jobCatalog, type JobPayload } from '../queues.ts';
-import { insertEventsAndLoadLedgers, loadPricingContext, saveUsage, type EventRecord, type UsageLedgerKey } from '../store/usageRepository.ts';
+import {
+  insertEventsAndLoadLedgers,
+  loadPricingContext,
+  saveUsage,
+  type EventRecord,
+  type UsageLedgerKey,
+} from '../store/usageRepository.ts';
 import { applyingTransaction } from '../partitionFence.ts';
 import { withTransientRetry } from '../transientRetry.ts';
 import { countWritten, type WrittenCounts } from '../writtenCounts.ts';
@@ -37,7 +43,12 @@ type UsageEvent = JobPayload<'usage.apply'>['events'][number] & { accepted_at: s
 function propertyValues(properties: unknown): Record<string, PropertyValue> {
   const values: Record<string, PropertyValue> = {};
   for (const [key, value] of Object.entries(properties as Record<string, unknown>)) {
-    values[key] = value instanceof JsonNumber ? { numberText: value.source } : typeof value === 'string' || typeof value === 'boolean' ? value : null;
+    values[key] =
+      value instanceof JsonNumber
+        ? { numberText: value.source }
+        : typeof value === 'string' || typeof value === 'boolean'
+          ? value
+          : null;
   }
   return values;
 }
@@ -47,7 +58,12 @@ interface PricedEvent {
   group?: UsageCharge & { customerId: string; currency: string };
 }
 
-function price(event: UsageEvent, prices: Map<string, UsagePrice>, timezone: string, days: UsageDayCache): PricedEvent {
+function price(
+  event: UsageEvent,
+  prices: Map<string, UsagePrice>,
+  timezone: string,
+  days: UsageDayCache,
+): PricedEvent {
   const properties = parseExactJson(event.properties_json);
   const record: EventRecord = {
     idempotency_key: event.idempotency_key,
@@ -66,9 +82,16 @@ function price(event: UsageEvent, prices: Map<string, UsagePrice>, timezone: str
   if (!usagePrice) return { record };
   const day = days.dayOf(new Date(event.timestamp), timezone);
   const pricing = priceEvent(usagePrice, propertyValues(properties));
-  if (pricing.status === 'invalid_quantity') return { record: { ...record, status: 'invalid_quantity', price_id: usagePrice.id } };
+  if (pricing.status === 'invalid_quantity')
+    return { record: { ...record, status: 'invalid_quantity', price_id: usagePrice.id } };
   return {
-    record: { ...record, status: 'applied', price_id: usagePrice.id, credits: pricing.credits.toString(), usage_day: day.usageDay },
+    record: {
+      ...record,
+      status: 'applied',
+      price_id: usagePrice.id,
+      credits: pricing.credits.toString(),
+      usage_day: day.usageDay,
+    },
     group: {
       customerId: event.customer_id,
       currency: usagePrice.currency,
@@ -88,7 +111,11 @@ function ledgerKeys(priced: PricedEvent[]): UsageLedgerKey[] {
   for (const { group } of priced) {
     if (!group) continue;
     const ledgerKey = `${group.customerId}\u0000${group.currency}`;
-    const key = keys.get(ledgerKey) ?? { customerId: group.customerId, currency: group.currency, usageDays: [] };
+    const key = keys.get(ledgerKey) ?? {
+      customerId: group.customerId,
+      currency: group.currency,
+      usageDays: [],
+    };
     if (!key.usageDays.includes(group.usageDay)) key.usageDays.push(group.usageDay);
     keys.set(ledgerKey, key);
   }
@@ -103,7 +130,14 @@ function chargesByLedger(priced: PricedEvent[], inserted: Set<string>): Map<stri
     const ledgerKey = `${group.customerId}\u0000${group.currency}`;
     const charges = ledgers.get(ledgerKey) ?? [];
     ledgers.set(ledgerKey, charges);
-    charges.push({ priceId: group.priceId, itemId: group.itemId, usageDay: group.usageDay, at: group.at, closesAt: group.closesAt, credits: group.credits });
+    charges.push({
+      priceId: group.priceId,
+      itemId: group.itemId,
+      usageDay: group.usageDay,
+      at: group.at,
+      closesAt: group.closesAt,
+      credits: group.credits,
+    });
   }
   return ledgers;
 }
@@ -117,10 +151,16 @@ function chargesByLedger(priced: PricedEvent[], inserted: Set<string>): Map<stri
  */
 function firstOfEachKey(events: UsageEvent[]): UsageEvent[] {
   const seen = new Set<string>();
-  return events.filter((event) => !seen.has(event.idempotency_key) && seen.add(event.idempotency_key));
+  return events.filter(
+    (event) => !seen.has(event.idempotency_key) && seen.add(event.idempotency_key),
+  );
 }
 
-async function applyBatch(em: EntityManager, events: UsageEvent[], deps: ProcessorDeps & { gracePeriod: Duration }): Promise<UsageResult> {
+async function applyBatch(
+  em: EntityManager,
+  events: UsageEvent[],
+  deps: ProcessorDeps & { gracePeriod: Duration },
+): Promise<UsageResult> {
   const now = deps.clock.now();
   const unique = firstOfEachKey(events);
   const { prices, timezones } = await loadPricingContext(
@@ -129,7 +169,9 @@ async function applyBatch(em: EntityManager, events: UsageEvent[], deps: Process
     [...new Set(unique.map((event) => event.customer_id))],
   );
   const days = new UsageDayCache(deps.gracePeriod);
-  const priced = unique.map((event) => price(event, prices, timezones.get(event.customer_id) ?? 'UTC', days));
+  const priced = unique.map((event) =>
+    price(event, prices, timezones.get(event.customer_id) ?? 'UTC', days),
+  );
   const { inserted, ledgers: loaded } = await insertEventsAndLoadLedgers(
     em,
     stringifyExactJson(priced.map((event) => event.record)),
@@ -139,7 +181,9 @@ async function applyBatch(em: EntityManager, events: UsageEvent[], deps: Process
   const ledgers = chargesByLedger(priced, inserted);
   let written: WrittenCounts = {};
   // Ledgers were loaded for every priced event; only those a new event touches are decided.
-  const touched = loaded.filter((ledger) => ledgers.has(`${ledger.customerId}\u0000${ledger.ledger.currency}`));
+  const touched = loaded.filter((ledger) =>
+    ledgers.has(`${ledger.customerId}\u0000${ledger.ledger.currency}`),
+  );
   if (touched.length > 0) {
     const decisions = touched.map((ledger) => ({
       customerId: ledger.customerId,
@@ -167,8 +211,13 @@ async function applyBatch(em: EntityManager, events: UsageEvent[], deps: Process
 }
 
 /** Applies one or more usage jobs' events (the running job and those behind it) together. */
-export async function applyUsage(jobs: unknown[], deps: ProcessorDeps & { gracePeriod: Duration }): Promise<UsageResult> {
+export async function applyUsage(
+  jobs: unknown[],
+  deps: ProcessorDeps & { gracePeriod: Duration },
+): Promise<UsageResult> {
   const payloads = jobs.map((data) => jobCatalog['usage.apply'].payload.parse(data));
-  const events = payloads.flatMap((each) => each.events.map((event) => ({ ...event, accepted_at: each.accepted_at })));
+  const events = payloads.flatMap((each) =>
+    each.events.map((event) => ({ ...event, accepted_at: each.accepted_at })),
+  );
   return withTransientRetry(() => applyingTransaction(deps, (em) => applyBatch(em, events, deps)));
 }

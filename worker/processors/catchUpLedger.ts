@@ -12,7 +12,10 @@ import { withTransientRetry } from '../transientRetry.ts';
 import { countWritten, type WrittenCounts } from '../writtenCounts.ts';
 import type { ProcessorDeps } from './applyLedgerRequest.ts';
 
-export async function catchUpLedger(data: unknown, deps: ProcessorDeps): Promise<{ entries: number; written: WrittenCounts }> {
+export async function catchUpLedger(
+  data: unknown,
+  deps: ProcessorDeps,
+): Promise<{ entries: number; written: WrittenCounts }> {
   const { customerId, currency } = jobCatalog['ledger.catchUp'].payload.parse(data);
   return withTransientRetry(() =>
     applyingTransaction(deps, async (em) => {

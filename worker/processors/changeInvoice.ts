@@ -30,32 +30,65 @@ function toAction(payload: Payload, timezone: string): InvoiceAction {
   if (payload.action.type === 'void') return { type: 'void' };
   const { payment_received_date: receivedDate, external_id: externalId, notes } = payload.action;
   const paidAt = resolveInstant(receivedDate, timezone);
-  if (!paidAt) throw new Error(`payment_received_date ${receivedDate} passed validation but is not a date`);
+  if (!paidAt)
+    throw new Error(`payment_received_date ${receivedDate} passed validation but is not a date`);
   return { type: 'mark_paid', paidAt, payment: { receivedDate, externalId, notes } };
 }
 
-async function change(em: EntityManager, payload: Payload, deps: ProcessorDeps): Promise<InvoiceChangeOutcome> {
+async function change(
+  em: EntityManager,
+  payload: Payload,
+  deps: ProcessorDeps,
+): Promise<InvoiceChangeOutcome> {
   const now = deps.clock.now();
   const { invoiceId } = payload;
   const owner = await findInvoiceOwner(em, invoiceId);
-  if (!owner) return { status: 'failed', invoiceId, error: { kind: 'resource_not_found', detail: `Invoice ${invoiceId} does not exist.` } };
+  if (!owner)
+    return {
+      status: 'failed',
+      invoiceId,
+      error: { kind: 'resource_not_found', detail: `Invoice ${invoiceId} does not exist.` },
+    };
   // The api routes by the invoice's customer; anything else is a bug, not the client's mistake.
   if (owner.customerId !== payload.customerId) {
-    return { status: 'failed', invoiceId, error: { kind: 'internal', detail: `invoice ${invoiceId} does not belong to customer ${payload.customerId}` } };
+    return {
+      status: 'failed',
+      invoiceId,
+      error: {
+        kind: 'internal',
+        detail: `invoice ${invoiceId} does not belong to customer ${payload.customerId}`,
+      },
+    };
   }
-  const { ledger, blocks } = await lockCustomerAndLoad(em, owner.customerId, owner.blockCurrency, now, owner.blockId);
+  const { ledger, blocks } = await lockCustomerAndLoad(
+    em,
+    owner.customerId,
+    owner.blockCurrency,
+    now,
+    owner.blockId,
+  );
   const invoice = await lockInvoice(em, invoiceId);
   const action = toAction(payload, owner.timezone);
   const decision = decideInvoice(action, invoice, ledger, blocks, { now, newId });
   if (!decision.ok) return { status: 'failed', invoiceId, error: decision.error };
   await saveChanges(em, owner.customerId, null, decision.value, now);
-  return { status: 'changed', invoiceId, invoiceStatus: action.type === 'void' ? 'void' : 'paid', written: countWritten([decision.value]) };
+  return {
+    status: 'changed',
+    invoiceId,
+    invoiceStatus: action.type === 'void' ? 'void' : 'paid',
+    written: countWritten([decision.value]),
+  };
 }
 
-export async function changeInvoice(data: unknown, deps: ProcessorDeps): Promise<InvoiceChangeOutcome> {
+export async function changeInvoice(
+  data: unknown,
+  deps: ProcessorDeps,
+): Promise<InvoiceChangeOutcome> {
   const payload = jobCatalog['invoice.change'].payload.parse(data);
   try {
-    return await withTransientRetry(() => applyingTransaction(deps, (em) => change(em, payload, deps)));
+    return await withTransientRetry(() =>
+      applyingTransaction(deps, (em) => change(em, payload, deps)),
+    );
   } catch (error) {
     // Fenced out: the change belongs to the worker that took the partition over.
     if (error instanceof PartitionFencedError) throw error;

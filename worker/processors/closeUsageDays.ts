@@ -8,7 +8,10 @@ import { jobCatalog } from '../queues.ts';
 import { withTransientRetry } from '../transientRetry.ts';
 import type { ProcessorDeps } from './applyLedgerRequest.ts';
 
-export async function closeUsageDays(data: unknown, deps: ProcessorDeps): Promise<{ committed: number }> {
+export async function closeUsageDays(
+  data: unknown,
+  deps: ProcessorDeps,
+): Promise<{ committed: number }> {
   const { customerId } = jobCatalog['usage.closeDays'].payload.parse(data);
   const rows = await withTransientRetry(() =>
     applyingTransaction(deps, (em) =>

@@ -12,7 +12,9 @@ import type { BalanceTransaction } from '../../domain/decideBalanceTransaction.t
 import type { OutcomeError } from '../ledgerOutcome.ts';
 import type { Page, TimeRange } from './readQueries.ts';
 
-const decimalText = z.string().refine((text) => typeof Decimal.parse(text) !== 'string', 'a decimal');
+const decimalText = z
+  .string()
+  .refine((text) => typeof Decimal.parse(text) !== 'string', 'a decimal');
 
 /** A request as stored in `balance_transaction_requests.payload` and parsed again by the worker. */
 export const balanceRequestPayload = z.object({
@@ -84,8 +86,18 @@ export interface IdempotencyInput {
  * Records the request, and its Idempotency-Key when given, in one statement: the request row is
  * inserted only if the key was free. Answers false when the key was already taken.
  */
-export async function recordBalanceRequest(em: EntityManager, request: BalanceRequestRow, idempotency: IdempotencyInput | undefined): Promise<boolean> {
-  const values = [request.id, request.customerId, request.partition, JSON.stringify(request.payload), request.createdAt];
+export async function recordBalanceRequest(
+  em: EntityManager,
+  request: BalanceRequestRow,
+  idempotency: IdempotencyInput | undefined,
+): Promise<boolean> {
+  const values = [
+    request.id,
+    request.customerId,
+    request.partition,
+    JSON.stringify(request.payload),
+    request.createdAt,
+  ];
   if (!idempotency) {
     await em.execute(
       `insert into balance_transaction_requests (id, customer_id, partition, payload, status, created_at) values (?, ?, ?, ?::jsonb, 'queued', ?)`,
@@ -137,8 +149,14 @@ function toRequestRow(row: RequestSqlRow): BalanceRequestRow {
   };
 }
 
-export async function findBalanceRequest(em: EntityManager, requestId: string): Promise<BalanceRequestRow | undefined> {
-  const [row] = await em.execute<RequestSqlRow[]>('select * from balance_transaction_requests where id = ?', [requestId]);
+export async function findBalanceRequest(
+  em: EntityManager,
+  requestId: string,
+): Promise<BalanceRequestRow | undefined> {
+  const [row] = await em.execute<RequestSqlRow[]>(
+    'select * from balance_transaction_requests where id = ?',
+    [requestId],
+  );
   return row && toRequestRow(row);
 }
 
@@ -152,19 +170,35 @@ export async function findBalanceRequestByKey(
     [key],
   );
   if (!row) return undefined;
-  return { fingerprint: row.fingerprint, request: row.request_id === null ? undefined : await findBalanceRequest(em, row.request_id) };
+  return {
+    fingerprint: row.fingerprint,
+    request: row.request_id === null ? undefined : await findBalanceRequest(em, row.request_id),
+  };
 }
 
-export async function findTransactionOfRequest(em: EntityManager, requestId: string): Promise<BalanceTransactionView | undefined> {
-  const [row] = await em.execute<TransactionSqlRow[]>(`select ${TRANSACTION_COLUMNS} from balance_transactions where request_id = ?`, [requestId]);
+export async function findTransactionOfRequest(
+  em: EntityManager,
+  requestId: string,
+): Promise<BalanceTransactionView | undefined> {
+  const [row] = await em.execute<TransactionSqlRow[]>(
+    `select ${TRANSACTION_COLUMNS} from balance_transactions where request_id = ?`,
+    [requestId],
+  );
   return row && balanceTransactionView(row);
 }
 
 /** A finished request's answer again: its transaction or its error. */
-export async function storedBalanceOutcome(em: EntityManager, request: Pick<BalanceRequestRow, 'id' | 'error'>): Promise<BalanceOutcome> {
+export async function storedBalanceOutcome(
+  em: EntityManager,
+  request: Pick<BalanceRequestRow, 'id' | 'error'>,
+): Promise<BalanceOutcome> {
   const transaction = await findTransactionOfRequest(em, request.id);
   if (transaction) return { status: 'committed', requestId: request.id, transaction };
-  return { status: 'failed', requestId: request.id, error: request.error ?? { kind: 'internal', detail: 'no outcome was recorded' } };
+  return {
+    status: 'failed',
+    requestId: request.id,
+    error: request.error ?? { kind: 'internal', detail: 'no outcome was recorded' },
+  };
 }
 
 export interface LockedBalanceRequest {
@@ -177,9 +211,20 @@ export interface LockedBalanceRequest {
  * partition's one-job-at-a-time guarantee) and loads what the decision needs, in one round trip.
  * "No key update", as ledger_load: intake inserts, which take key-share locks, never wait on it.
  */
-export async function lockBalanceRequest(em: EntityManager, requestId: string): Promise<LockedBalanceRequest | undefined> {
+export async function lockBalanceRequest(
+  em: EntityManager,
+  requestId: string,
+): Promise<LockedBalanceRequest | undefined> {
   const [row] = await em.execute<
-    { id: string; customer_id: string; status: BalanceRequestStatus; payload: unknown; error: OutcomeError | null; currency: string | null; balance: string }[]
+    {
+      id: string;
+      customer_id: string;
+      status: BalanceRequestStatus;
+      payload: unknown;
+      error: OutcomeError | null;
+      currency: string | null;
+      balance: string;
+    }[]
   >(
     `select r.id, r.customer_id, r.status, r.payload, r.error, c.currency, c.balance::text as balance
        from balance_transaction_requests r join customers c on c.id = r.customer_id
@@ -188,7 +233,13 @@ export async function lockBalanceRequest(em: EntityManager, requestId: string): 
   );
   if (!row) return undefined;
   return {
-    request: { id: row.id, customerId: row.customer_id, status: row.status, payload: row.payload, error: row.error },
+    request: {
+      id: row.id,
+      customerId: row.customer_id,
+      status: row.status,
+      payload: row.payload,
+      error: row.error,
+    },
     customer: { currency: row.currency, balance: Decimal.of(row.balance) },
   };
 }
@@ -236,12 +287,18 @@ export async function saveBalanceTransaction(
     ],
   );
   // Broken invariants, not business outcomes: the transaction rolls back and the job fails loudly.
-  if (!row || row.customers !== 1) throw new Error(`customer ${customerId}'s balance moved under balance request ${requestId}`);
+  if (!row || row.customers !== 1)
+    throw new Error(`customer ${customerId}'s balance moved under balance request ${requestId}`);
   if (row.requests !== 1) throw new Error(`balance request ${requestId} is not queued`);
   return balanceTransactionView(row);
 }
 
-export async function markBalanceRequestFailed(em: EntityManager, requestId: string, error: OutcomeError, now: Date): Promise<void> {
+export async function markBalanceRequestFailed(
+  em: EntityManager,
+  requestId: string,
+  error: OutcomeError,
+  now: Date,
+): Promise<void> {
   await em.execute(
     `update balance_transaction_requests set status = 'failed', error = ?::jsonb, completed_at = ? where id = ? and status = 'queued'`,
     [JSON.stringify(error), now, requestId],
@@ -278,5 +335,8 @@ export async function listBalanceTransactions(
     [...params, filter.limit + 1],
   );
   const page = rows.slice(0, filter.limit);
-  return { data: page.map(balanceTransactionView), next: rows.length > filter.limit ? (page.at(-1)?.seq ?? null) : null };
+  return {
+    data: page.map(balanceTransactionView),
+    next: rows.length > filter.limit ? (page.at(-1)?.seq ?? null) : null,
+  };
 }

@@ -36,7 +36,11 @@ export interface AccountingSyncConfigurationJson {
 
 /** Orb's PaymentConfiguration. */
 export interface PaymentConfigurationJson {
-  payment_providers: { provider_type: string; excluded_payment_method_types: string[]; default_shared_payment_token: string | null }[];
+  payment_providers: {
+    provider_type: string;
+    excluded_payment_method_types: string[];
+    default_shared_payment_token: string | null;
+  }[];
 }
 
 /**
@@ -205,4 +209,13 @@ export const UsageEvent = defineEntity({
 });
 export type UsageEventRow = InferEntity<typeof UsageEvent>;
 
-export const entities = [Customer, LedgerHead, CreditBlock, LedgerEntry, LedgerRequest, IdempotencyKey, UsagePrice, UsageEvent];
+export const entities = [
+  Customer,
+  LedgerHead,
+  CreditBlock,
+  LedgerEntry,
+  LedgerRequest,
+  IdempotencyKey,
+  UsagePrice,
+  UsageEvent,
+];

@@ -13,7 +13,8 @@ import { toBlock, type BlockSqlRow } from './ledgerRepository.ts';
 type Instant = Date | string;
 const toDate = (value: Instant) => (value instanceof Date ? value : new Date(value));
 
-export type EventStatus = 'applied' | 'unpriced' | 'invalid_quantity' | 'awaiting_customer' | 'deprecated';
+export type EventStatus =
+  'applied' | 'unpriced' | 'invalid_quantity' | 'awaiting_customer' | 'deprecated';
 
 export interface SearchedEvent {
   id: string;
@@ -28,9 +29,22 @@ export interface SearchedEvent {
 }
 
 /** The events among `eventIds` whose timestamp is in [from, to), oldest first. */
-export async function searchEvents(em: EntityManager, eventIds: readonly string[], from: Date, to: Date): Promise<SearchedEvent[]> {
+export async function searchEvents(
+  em: EntityManager,
+  eventIds: readonly string[],
+  from: Date,
+  to: Date,
+): Promise<SearchedEvent[]> {
   const rows = await em.execute<
-    { id: string; customer_id: string | null; external_customer_id: string | null; event_name: string; properties_text: string; timestamp: Instant; status: EventStatus }[]
+    {
+      id: string;
+      customer_id: string | null;
+      external_customer_id: string | null;
+      event_name: string;
+      properties_text: string;
+      timestamp: Instant;
+      status: EventStatus;
+    }[]
   >(
     `select e.idempotency_key as id, coalesce(e.customer_id, x.id) as customer_id,
             coalesce(e.external_customer_id, c.external_customer_id) as external_customer_id,
@@ -61,7 +75,10 @@ export interface EventOwner {
 }
 
 /** Who an event belongs to, for routing its deprecation to the customer's partition. */
-export async function findEventOwner(em: EntityManager, eventId: string): Promise<EventOwner | undefined> {
+export async function findEventOwner(
+  em: EntityManager,
+  eventId: string,
+): Promise<EventOwner | undefined> {
   const [row] = await em.execute<{ status: EventStatus; customer_id: string | null }[]>(
     `select e.status, coalesce(e.customer_id, x.id) as customer_id
        from events e
@@ -90,7 +107,10 @@ export interface LockedEvent {
  * Locks an event row for its deprecation. Rows first, customer second: the same order as the usage
  * processor (event insert, then `usage_load`), so the two can never deadlock.
  */
-export async function lockEvent(em: EntityManager, eventId: string): Promise<LockedEvent | undefined> {
+export async function lockEvent(
+  em: EntityManager,
+  eventId: string,
+): Promise<LockedEvent | undefined> {
   const [row] = await em.execute<
     {
       id: string;
@@ -125,7 +145,10 @@ export async function lockEvent(em: EntityManager, eventId: string): Promise<Loc
   };
 }
 
-export async function customerTimezone(em: EntityManager, customerId: string): Promise<{ timezone: string; externalCustomerId: string | null } | undefined> {
+export async function customerTimezone(
+  em: EntityManager,
+  customerId: string,
+): Promise<{ timezone: string; externalCustomerId: string | null } | undefined> {
   const [row] = await em.execute<{ timezone: string; external_customer_id: string | null }[]>(
     'select timezone, external_customer_id from customers where id = ?',
     [customerId],
@@ -144,7 +167,14 @@ export async function loadUsageGroupEntries(
   group: { customerId: string; currency: string; priceId: string; usageDay: string },
 ): Promise<UsageGroupEntry[]> {
   const rows = await em.execute<
-    { id: string; block_id: string; amount: string; ending_balance: string; entry_status: 'pending' | 'committed'; closes_at: Instant }[]
+    {
+      id: string;
+      block_id: string;
+      amount: string;
+      ending_balance: string;
+      entry_status: 'pending' | 'committed';
+      closes_at: Instant;
+    }[]
   >(
     `select id, block_id, amount::text as amount, ending_balance::text as ending_balance, entry_status, closes_at
        from ledger_entries
@@ -168,7 +198,11 @@ export async function loadUsageGroupEntries(
  * Blocks by id, whatever their balance: a block the usage drained to 0 is not live, so the ledger
  * load leaves it out, but it is where the credits go back to.
  */
-export async function loadBlocksById(em: EntityManager, customerId: string, blockIds: readonly string[]): Promise<Block[]> {
+export async function loadBlocksById(
+  em: EntityManager,
+  customerId: string,
+  blockIds: readonly string[],
+): Promise<Block[]> {
   if (blockIds.length === 0) return [];
   const rows = await em.execute<BlockSqlRow[]>(
     `select id, currency, balance::text as balance, maximum_initial_balance::text as maximum_initial_balance, effective_date,
@@ -181,7 +215,11 @@ export async function loadBlocksById(em: EntityManager, customerId: string, bloc
 }
 
 /** Marks the event deprecated; only from a state the caller has just checked under its lock. */
-export async function markDeprecated(em: EntityManager, eventId: string, from: EventStatus): Promise<void> {
+export async function markDeprecated(
+  em: EntityManager,
+  eventId: string,
+  from: EventStatus,
+): Promise<void> {
   const rows = await em.execute<{ idempotency_key: string }[]>(
     `update events set status = 'deprecated' where idempotency_key = ? and status = ? returning idempotency_key`,
     [eventId, from],

@@ -51,7 +51,8 @@ const iso = (instant: Date | null) => (instant === null ? null : instant.toISOSt
 
 /** Orb's UnitPrice for the one-time charge: the unit amount is the credits' cost basis. */
 function creditsPrice(invoice: InvoiceRecord) {
-  const item = invoice.itemId === null ? CREDITS_ITEM : { id: invoice.itemId, name: invoice.itemId };
+  const item =
+    invoice.itemId === null ? CREDITS_ITEM : { id: invoice.itemId, name: invoice.itemId };
   return {
     model_type: 'unit',
     unit_config: { unit_amount: moneyText(invoice.unitPrice), prorated: false },
@@ -134,7 +135,12 @@ export function invoiceView(invoice: InvoiceRecord) {
     eligible_to_issue_at: null,
     will_auto_issue: false,
     // The setting as requested; the service itself never charges a payment method.
-    auto_collection: { enabled: invoice.autoCollection, next_attempt_at: null, previously_attempted_at: null, num_attempts: 0 },
+    auto_collection: {
+      enabled: invoice.autoCollection,
+      next_attempt_at: null,
+      previously_attempted_at: null,
+      num_attempts: 0,
+    },
     memo: invoice.memo,
     line_items: [lineItem(invoice)],
     metadata: {},

@@ -67,7 +67,11 @@ function toRecord(row: InvoiceSqlRow): InvoiceRecord {
 }
 
 /** Inserts the invoices a decision made and applies its invoice changes. */
-export async function saveInvoiceChanges(em: EntityManager, customerId: string, changes: LedgerChanges): Promise<void> {
+export async function saveInvoiceChanges(
+  em: EntityManager,
+  customerId: string,
+  changes: LedgerChanges,
+): Promise<void> {
   for (const invoice of changes.invoices ?? []) {
     await em.execute(
       `insert into invoices (id, customer_id, block_id, number, currency, status, quantity, unit_price, total, invoice_date,
@@ -115,7 +119,8 @@ export async function saveInvoiceChanges(em: EntityManager, customerId: string, 
         change.blockId,
       ],
     );
-    if (updated.length !== 1) throw new Error(`no issued invoice of block ${change.blockId} to mark ${change.status}`);
+    if (updated.length !== 1)
+      throw new Error(`no issued invoice of block ${change.blockId} to mark ${change.status}`);
   }
 }
 
@@ -129,15 +134,26 @@ export interface InvoiceOwner {
 }
 
 /** Where an invoice's block is, read without a lock: the caller locks the customer next. */
-export async function findInvoiceOwner(em: EntityManager, invoiceId: string): Promise<InvoiceOwner | undefined> {
-  const [row] = await em.execute<{ id: string; customer_id: string; block_id: string; currency: string; timezone: string }[]>(
+export async function findInvoiceOwner(
+  em: EntityManager,
+  invoiceId: string,
+): Promise<InvoiceOwner | undefined> {
+  const [row] = await em.execute<
+    { id: string; customer_id: string; block_id: string; currency: string; timezone: string }[]
+  >(
     `select i.id, i.customer_id, i.block_id, b.currency, c.timezone
        from invoices i join credit_blocks b on b.id = i.block_id join customers c on c.id = i.customer_id
       where i.id = ?`,
     [invoiceId],
   );
   if (!row) return undefined;
-  return { id: row.id, customerId: row.customer_id, blockId: row.block_id, blockCurrency: row.currency, timezone: row.timezone };
+  return {
+    id: row.id,
+    customerId: row.customer_id,
+    blockId: row.block_id,
+    blockCurrency: row.currency,
+    timezone: row.timezone,
+  };
 }
 
 /**
@@ -153,18 +169,25 @@ export async function lockInvoice(em: EntityManager, invoiceId: string): Promise
   return { id: row.id, blockId: row.block_id, status: row.status };
 }
 
-export async function findInvoice(em: EntityManager, invoiceId: string): Promise<InvoiceRecord | undefined> {
+export async function findInvoice(
+  em: EntityManager,
+  invoiceId: string,
+): Promise<InvoiceRecord | undefined> {
   const [row] = await em.execute<InvoiceSqlRow[]>(`${SELECT_INVOICES} where i.id = ?`, [invoiceId]);
   return row && toRecord(row);
 }
 
 /** The invoices the given blocks' increments made, as `created_invoices` shows them. */
-export async function invoiceViewsByBlock(em: EntityManager, blockIds: readonly string[]): Promise<Map<string, InvoiceView[]>> {
+export async function invoiceViewsByBlock(
+  em: EntityManager,
+  blockIds: readonly string[],
+): Promise<Map<string, InvoiceView[]>> {
   const byBlock = new Map<string, InvoiceView[]>();
   if (blockIds.length === 0) return byBlock;
-  const rows = await em.execute<InvoiceSqlRow[]>(`${SELECT_INVOICES} where i.block_id in (select jsonb_array_elements_text(?::jsonb))`, [
-    JSON.stringify([...new Set(blockIds)]),
-  ]);
+  const rows = await em.execute<InvoiceSqlRow[]>(
+    `${SELECT_INVOICES} where i.block_id in (select jsonb_array_elements_text(?::jsonb))`,
+    [JSON.stringify([...new Set(blockIds)])],
+  );
   for (const row of rows) byBlock.set(row.block_id, [invoiceView(toRecord(row))]);
   return byBlock;
 }

@@ -9,8 +9,15 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 export type RequestTable = 'ledger_requests' | 'balance_transaction_requests';
 
 /** When the request was accepted and where it stands; undefined when there is no such request. */
-export async function acceptedRequest(em: EntityManager, table: RequestTable, requestId: string): Promise<{ createdAt: Date; status: string } | undefined> {
-  const rows = await em.execute<{ created_at: Date; status: string }[]>(`select created_at, status from ${table} where id = ?`, [requestId]);
+export async function acceptedRequest(
+  em: EntityManager,
+  table: RequestTable,
+  requestId: string,
+): Promise<{ createdAt: Date; status: string } | undefined> {
+  const rows = await em.execute<{ created_at: Date; status: string }[]>(
+    `select created_at, status from ${table} where id = ?`,
+    [requestId],
+  );
   const row = rows[0];
   return row && { createdAt: new Date(row.created_at), status: row.status };
 }
@@ -19,7 +26,11 @@ export async function acceptedRequest(em: EntityManager, table: RequestTable, re
  * Committed ledger and balance requests, and applied usage events, of `customerIds` accepted
  * after `after`: work that a re-driven job would now be applied behind.
  */
-export async function laterCommittedWork(em: EntityManager, customerIds: readonly string[], after: Date): Promise<number> {
+export async function laterCommittedWork(
+  em: EntityManager,
+  customerIds: readonly string[],
+  after: Date,
+): Promise<number> {
   if (customerIds.length === 0) return 0;
   const ids = JSON.stringify(customerIds);
   const [row] = await em.execute<{ later: string }[]>(

@@ -102,14 +102,19 @@ export async function lockCustomerAndLoad(
   now: Date,
   blockId: string | null = null,
 ): Promise<LoadedLedger> {
-  const [row] = await em.execute<Pick<LoadSqlRow, 'ledger_balance' | 'next_sequence_number' | 'blocks'>[]>(
-    'select * from ledger_load(?, ?, ?, ?)',
-    [customerId, currency, now, blockId],
+  const [row] = await em.execute<
+    Pick<LoadSqlRow, 'ledger_balance' | 'next_sequence_number' | 'blocks'>[]
+  >('select * from ledger_load(?, ?, ?, ?)', [customerId, currency, now, blockId]);
+  return toLoadedLedger(
+    currency,
+    row ?? { ledger_balance: null, next_sequence_number: null, blocks: [] },
   );
-  return toLoadedLedger(currency, row ?? { ledger_balance: null, next_sequence_number: null, blocks: [] });
 }
 
-export function toLoadedLedger(currency: string, row: Pick<LoadSqlRow, 'ledger_balance' | 'next_sequence_number' | 'blocks'>): LoadedLedger {
+export function toLoadedLedger(
+  currency: string,
+  row: Pick<LoadSqlRow, 'ledger_balance' | 'next_sequence_number' | 'blocks'>,
+): LoadedLedger {
   return {
     ledger: {
       currency,
@@ -124,8 +129,15 @@ export function toLoadedLedger(currency: string, row: Pick<LoadSqlRow, 'ledger_b
  * Locks the request and its customer and loads the ledger head and blocks the decision needs, in
  * one round trip (the SQL is the function `ledger_lock_and_load`, for its cached plan).
  */
-export async function lockRequestAndLoad(em: EntityManager, requestId: string, now: Date): Promise<LoadedRequest | undefined> {
-  const [row] = await em.execute<LoadSqlRow[]>('select * from ledger_lock_and_load(?, ?)', [requestId, now]);
+export async function lockRequestAndLoad(
+  em: EntityManager,
+  requestId: string,
+  now: Date,
+): Promise<LoadedRequest | undefined> {
+  const [row] = await em.execute<LoadSqlRow[]>('select * from ledger_lock_and_load(?, ?)', [
+    requestId,
+    now,
+  ]);
   if (!row) return undefined;
   return {
     request: {
@@ -136,7 +148,11 @@ export async function lockRequestAndLoad(em: EntityManager, requestId: string, n
       payload: row.payload,
       entryIds: row.entry_ids,
       error: row.error,
-      customer: { id: row.customer_id, externalCustomerId: row.external_customer_id, timezone: row.timezone },
+      customer: {
+        id: row.customer_id,
+        externalCustomerId: row.external_customer_id,
+        timezone: row.timezone,
+      },
     },
     ...toLoadedLedger(row.currency, row),
     topUp: toTopUpState(row.currency, row.top_up),
@@ -165,7 +181,12 @@ export function blockRecord(customerId: string, block: Block) {
 }
 
 export function changedBlockRecord(block: Block) {
-  return { id: block.id, balance: block.balance.toString(), voided_at: block.voidedAt?.toISOString() ?? null, status: block.status };
+  return {
+    id: block.id,
+    balance: block.balance.toString(),
+    voided_at: block.voidedAt?.toISOString() ?? null,
+    status: block.status,
+  };
 }
 
 export function entryRecord(customerId: string, requestId: string | null, entry: NewEntry) {
@@ -225,17 +246,28 @@ export async function saveChanges(
   if (changes.invoices || changes.invoiceChanges) await saveInvoiceChanges(em, customerId, changes);
 }
 
-export async function markFailed(em: EntityManager, requestId: string, error: OutcomeError, now: Date): Promise<void> {
-  await em.execute(`update ledger_requests set status = 'failed', error = ?::jsonb, completed_at = ? where id = ? and status = 'queued'`, [
-    JSON.stringify(error),
-    now,
-    requestId,
-  ]);
+export async function markFailed(
+  em: EntityManager,
+  requestId: string,
+  error: OutcomeError,
+  now: Date,
+): Promise<void> {
+  await em.execute(
+    `update ledger_requests set status = 'failed', error = ?::jsonb, completed_at = ? where id = ? and status = 'queued'`,
+    [JSON.stringify(error), now, requestId],
+  );
 }
 
 /** The entry and block rows a view needs, from what the decision just wrote. */
-export function writtenRows(changes: LedgerChanges, customerId: string, requestId: string | null, blocks: readonly Block[]) {
-  const byId = new Map<string, Block>([...blocks, ...changes.newBlocks, ...changes.updatedBlocks].map((block) => [block.id, block]));
+export function writtenRows(
+  changes: LedgerChanges,
+  customerId: string,
+  requestId: string | null,
+  blocks: readonly Block[],
+) {
+  const byId = new Map<string, Block>(
+    [...blocks, ...changes.newBlocks, ...changes.updatedBlocks].map((block) => [block.id, block]),
+  );
   return changes.entries.map((entry) => {
     const block = byId.get(entry.blockId);
     if (!block) throw new Error(`entry ${entry.id} names an unknown block`);

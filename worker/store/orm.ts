@@ -59,13 +59,19 @@ async function ensureDatabase(client: pg.Client, name: string): Promise<void> {
   }
 }
 
-export async function openOrm(databaseUrl: string, options: { migrate?: boolean; poolSize?: number } = {}): Promise<Orm> {
+export async function openOrm(
+  databaseUrl: string,
+  options: { migrate?: boolean; poolSize?: number } = {},
+): Promise<Orm> {
   const name = decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
   const migrate = options.migrate ?? true;
   const maintenance = await connectMaintenance(databaseUrl);
   try {
     // Held until the schema is current; released by ending the session, whatever happened.
-    if (migrate) await maintenance.query('select pg_advisory_lock(hashtextextended($1, 0))', [MIGRATION_LOCK_NAMESPACE + name]);
+    if (migrate)
+      await maintenance.query('select pg_advisory_lock(hashtextextended($1, 0))', [
+        MIGRATION_LOCK_NAMESPACE + name,
+      ]);
     await ensureDatabase(maintenance, name);
     const orm = await MikroORM.init({
       clientUrl: databaseUrl,

@@ -11,7 +11,11 @@ import type { EntityManager } from '@mikro-orm/postgresql';
  * this transaction waits for a takeover in progress), records the progress, and answers the
  * current epoch. A partition seen for the first time gets a row with epoch 0, which nobody holds.
  */
-export async function lockPartitionFence(em: EntityManager, partition: number, idleTimeoutMs: number): Promise<string> {
+export async function lockPartitionFence(
+  em: EntityManager,
+  partition: number,
+  idleTimeoutMs: number,
+): Promise<string> {
   const [row] = await em.execute<{ epoch: string }[]>(
     `insert into partition_fences as fence (partition, epoch, progressed_at)
      select ?, 0, now() from (select set_config('idle_in_transaction_session_timeout', ?, true)) as session_settings
@@ -24,7 +28,11 @@ export async function lockPartitionFence(em: EntityManager, partition: number, i
 }
 
 /** Takes the partition over: a fresh epoch, never handed out before (the row is already locked). */
-export async function advancePartitionFence(em: EntityManager, partition: number, holder: string): Promise<string> {
+export async function advancePartitionFence(
+  em: EntityManager,
+  partition: number,
+  holder: string,
+): Promise<string> {
   const [row] = await em.execute<{ epoch: string }[]>(
     `update partition_fences set epoch = nextval('partition_fence_epochs'), holder = ? where partition = ? returning epoch::text as epoch`,
     [holder, partition],

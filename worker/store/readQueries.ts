@@ -4,9 +4,21 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { LedgerOutcome, OutcomeError } from '../ledgerOutcome.ts';
-import { CreditBlock, Customer, LedgerEntry, type CreditBlockRow, type CustomerRow } from './entities.ts';
+import {
+  CreditBlock,
+  Customer,
+  LedgerEntry,
+  type CreditBlockRow,
+  type CustomerRow,
+} from './entities.ts';
 import { invoiceViewsByBlock } from './invoices.ts';
-import { creditBlockView, ledgerEntryView, type CreditBlockView, type CustomerRef, type LedgerEntryView } from './views.ts';
+import {
+  creditBlockView,
+  ledgerEntryView,
+  type CreditBlockView,
+  type CustomerRef,
+  type LedgerEntryView,
+} from './views.ts';
 
 export async function findCustomer(
   em: EntityManager,
@@ -17,10 +29,16 @@ export async function findCustomer(
     : em.findOne(Customer, { externalCustomerId: ref.externalCustomerId });
 }
 
-export async function entryViews(em: EntityManager, entryIds: string[], customer: CustomerRef): Promise<LedgerEntryView[]> {
+export async function entryViews(
+  em: EntityManager,
+  entryIds: string[],
+  customer: CustomerRef,
+): Promise<LedgerEntryView[]> {
   if (entryIds.length === 0) return [];
   const entries = await em.find(LedgerEntry, { id: { $in: entryIds } });
-  const blocks = await em.find(CreditBlock, { id: { $in: [...new Set(entries.map((entry) => entry.blockId))] } });
+  const blocks = await em.find(CreditBlock, {
+    id: { $in: [...new Set(entries.map((entry) => entry.blockId))] },
+  });
   const blockById = new Map(blocks.map((block) => [block.id, block]));
   const entryById = new Map(entries.map((entry) => [entry.id, entry]));
   const invoices = await invoiceViewsByBlock(em, incrementBlockIds(entries));
@@ -46,7 +64,10 @@ export async function storedOutcome(
   const lastId = request.entryIds.at(-1);
   const [entry] = lastId === undefined ? [] : await entryViews(em, [lastId], customer);
   if (entry) return { status: 'committed', requestId: request.id, entry };
-  const error = (request.error as OutcomeError | null | undefined) ?? { kind: 'internal', detail: 'no outcome was recorded' };
+  const error = (request.error as OutcomeError | null | undefined) ?? {
+    kind: 'internal',
+    detail: 'no outcome was recorded',
+  };
   return { status: 'failed', requestId: request.id, error };
 }
 
@@ -94,7 +115,11 @@ export interface LedgerFilter {
 }
 
 /** Newest first; `seq` is the insertion order, which for one customer is the order applied. */
-export async function listLedgerEntries(em: EntityManager, customer: CustomerRef, filter: LedgerFilter): Promise<Page<LedgerEntryView>> {
+export async function listLedgerEntries(
+  em: EntityManager,
+  customer: CustomerRef,
+  filter: LedgerFilter,
+): Promise<Page<LedgerEntryView>> {
   const where = ['e.customer_id = ?'];
   const params: unknown[] = [customer.id];
   const add = (clause: string, value: unknown) => {
@@ -119,7 +144,10 @@ export async function listLedgerEntries(em: EntityManager, customer: CustomerRef
     [...params, filter.limit + 1],
   );
   const page = rows.slice(0, filter.limit);
-  const invoices = await invoiceViewsByBlock(em, incrementBlockIds(page.map((row) => ({ entryType: row.entry_type, blockId: row.block_id }))));
+  const invoices = await invoiceViewsByBlock(
+    em,
+    incrementBlockIds(page.map((row) => ({ entryType: row.entry_type, blockId: row.block_id }))),
+  );
   const data = page.map((row) =>
     ledgerEntryView(
       {
@@ -139,10 +167,16 @@ export async function listLedgerEntries(em: EntityManager, customer: CustomerRef
         createdAt: new Date(row.created_at),
         voidReason: row.void_reason,
         voidAmount: row.void_amount,
-        newBlockExpiryDate: row.new_block_expiry_date === null ? null : new Date(row.new_block_expiry_date),
+        newBlockExpiryDate:
+          row.new_block_expiry_date === null ? null : new Date(row.new_block_expiry_date),
         priceId: row.price_id,
       },
-      { id: row.block_id, expiryDate: row.block_expiry_date === null ? null : new Date(row.block_expiry_date), perUnitCostBasis: row.block_per_unit_cost_basis, filters: row.block_filters },
+      {
+        id: row.block_id,
+        expiryDate: row.block_expiry_date === null ? null : new Date(row.block_expiry_date),
+        perUnitCostBasis: row.block_per_unit_cost_basis,
+        filters: row.block_filters,
+      },
       customer,
       row.entry_type === 'increment' ? (invoices.get(row.block_id) ?? null) : null,
     ),
@@ -176,26 +210,48 @@ function rangeConditions(field: string, range: TimeRange): Record<string, unknow
 }
 
 /** Keyset pagination on (created_at, id), ascending or descending. */
-function keysetAfter(after: { createdAt: Date; id: string }, direction: 'asc' | 'desc'): Record<string, unknown> {
+function keysetAfter(
+  after: { createdAt: Date; id: string },
+  direction: 'asc' | 'desc',
+): Record<string, unknown> {
   const beyond = direction === 'asc' ? '$gt' : '$lt';
-  return { $or: [{ createdAt: { [beyond]: after.createdAt } }, { createdAt: after.createdAt, id: { [beyond]: after.id } }] };
+  return {
+    $or: [
+      { createdAt: { [beyond]: after.createdAt } },
+      { createdAt: after.createdAt, id: { [beyond]: after.id } },
+    ],
+  };
 }
 
 function keysetPage<T extends { createdAt: Date; id: string }>(rows: T[], limit: number): Page<T> {
   const page = rows.slice(0, limit);
   const last = page.at(-1);
-  return { data: page, next: rows.length > limit && last ? `${last.createdAt.toISOString()}|${last.id}` : null };
+  return {
+    data: page,
+    next: rows.length > limit && last ? `${last.createdAt.toISOString()}|${last.id}` : null,
+  };
 }
 
 /** By default the blocks still holding credit (balance ≠ 0, not expired); all with includeAll. */
-export async function listCreditBlocks(em: EntityManager, customerId: string, query: BlockFilterQuery): Promise<Page<CreditBlockView>> {
+export async function listCreditBlocks(
+  em: EntityManager,
+  customerId: string,
+  query: BlockFilterQuery,
+): Promise<Page<CreditBlockView>> {
   const where: Record<string, unknown>[] = [{ customerId, currency: query.currency }];
   if (!query.includeAll) {
-    where.push({ balance: { $ne: '0' } }, { $or: [{ expiryDate: null }, { expiryDate: { $gt: query.now } }] });
+    where.push(
+      { balance: { $ne: '0' } },
+      { $or: [{ expiryDate: null }, { expiryDate: { $gt: query.now } }] },
+    );
   }
   if (query.after) where.push(keysetAfter(query.after, 'asc'));
   where.push(...rangeConditions('effectiveDate', query.effectiveDate));
-  const rows = await em.find(CreditBlock, { $and: where }, { orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], limit: query.limit + 1 });
+  const rows = await em.find(
+    CreditBlock,
+    { $and: where },
+    { orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], limit: query.limit + 1 },
+  );
   const page = keysetPage(rows, query.limit);
   return { data: page.data.map(creditBlockView), next: page.next };
 }
@@ -206,6 +262,9 @@ export async function listCustomers(
 ): Promise<Page<CustomerRow>> {
   const where = rangeConditions('createdAt', query.createdAt);
   if (query.after) where.push(keysetAfter(query.after, 'desc'));
-  const rows = await em.find(Customer, where.length ? { $and: where } : {}, { orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], limit: query.limit + 1 });
+  const rows = await em.find(Customer, where.length ? { $and: where } : {}, {
+    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    limit: query.limit + 1,
+  });
   return keysetPage(rows, query.limit);
 }

@@ -26,7 +26,10 @@ export interface TopUpLoadJson {
   unpaid: boolean;
 }
 
-export function toTopUpState(currency: string, json: TopUpLoadJson | null | undefined): TopUpState | null {
+export function toTopUpState(
+  currency: string,
+  json: TopUpLoadJson | null | undefined,
+): TopUpState | null {
   if (!json) return null;
   return {
     unpaid: json.unpaid,
@@ -46,7 +49,10 @@ export function toTopUpState(currency: string, json: TopUpLoadJson | null | unde
       },
       expiresAfter: json.expires_after,
       expiresAfterUnit: json.expires_after_unit,
-      activeFrom: json.active_from === null || json.active_from === undefined ? null : new Date(json.active_from),
+      activeFrom:
+        json.active_from === null || json.active_from === undefined
+          ? null
+          : new Date(json.active_from),
     },
   };
 }
@@ -89,7 +95,10 @@ const COLUMNS = `id, customer_id, currency, amount::text as amount, threshold::t
 /** Creates the (customer, currency) top-up, replacing the previous one; run it in a transaction. */
 export async function replaceTopUp(tx: EntityManager, row: TopUpRow): Promise<TopUpRow> {
   {
-    await tx.execute('delete from top_ups where customer_id = ? and currency = ?', [row.customer_id, row.currency]);
+    await tx.execute('delete from top_ups where customer_id = ? and currency = ?', [
+      row.customer_id,
+      row.currency,
+    ]);
     const [stored] = await tx.execute<TopUpRow[]>(
       `insert into top_ups (id, customer_id, currency, amount, threshold, per_unit_cost_basis, invoice_currency, auto_collection,
                             net_terms, memo, require_successful_payment, expires_after, expires_after_unit, active_from, created_at)
@@ -126,7 +135,9 @@ export async function listTopUps(
   after: { createdAt: Date; id: string } | undefined,
 ): Promise<TopUpRow[]> {
   const where = after ? 'and (created_at, id) < (?, ?)' : '';
-  const params: unknown[] = after ? [customerId, after.createdAt, after.id, limit + 1] : [customerId, limit + 1];
+  const params: unknown[] = after
+    ? [customerId, after.createdAt, after.id, limit + 1]
+    : [customerId, limit + 1];
   return em.execute<TopUpRow[]>(
     `select ${COLUMNS} from top_ups where customer_id = ? ${where} order by created_at desc, id desc limit ?`,
     params,
@@ -134,7 +145,14 @@ export async function listTopUps(
 }
 
 /** Deletes the customer's top-up; false when it has no top-up with this id. */
-export async function deleteTopUp(em: EntityManager, customerId: string, topUpId: string): Promise<boolean> {
-  const rows = await em.execute<{ id: string }[]>('delete from top_ups where id = ? and customer_id = ? returning id', [topUpId, customerId]);
+export async function deleteTopUp(
+  em: EntityManager,
+  customerId: string,
+  topUpId: string,
+): Promise<boolean> {
+  const rows = await em.execute<{ id: string }[]>(
+    'delete from top_ups where id = ? and customer_id = ? returning id',
+    [topUpId, customerId],
+  );
   return rows.length > 0;
 }

@@ -21,11 +21,17 @@ export async function findUsagePrice(em: EntityManager, id: string): Promise<Usa
 }
 
 /** The price an event name maps to now, if any (the schema allows at most one). */
-export async function findLiveUsagePrice(em: EntityManager, eventName: string): Promise<UsagePriceRow | null> {
+export async function findLiveUsagePrice(
+  em: EntityManager,
+  eventName: string,
+): Promise<UsagePriceRow | null> {
   return em.findOne(UsagePrice, { eventName, archivedAt: null });
 }
 
-export async function listUsagePrices(em: EntityManager, filter: UsagePriceFilter): Promise<Page<UsagePriceRow>> {
+export async function listUsagePrices(
+  em: EntityManager,
+  filter: UsagePriceFilter,
+): Promise<Page<UsagePriceRow>> {
   const where: Record<string, unknown>[] = [];
   if (!filter.includeArchived) where.push({ archivedAt: null });
   if (filter.eventName !== undefined) where.push({ eventName: filter.eventName });
@@ -39,11 +45,18 @@ export async function listUsagePrices(em: EntityManager, filter: UsagePriceFilte
   });
   const page = rows.slice(0, filter.limit);
   const last = page.at(-1);
-  return { data: page, next: rows.length > filter.limit && last ? `${last.createdAt.toISOString()}|${last.id}` : null };
+  return {
+    data: page,
+    next: rows.length > filter.limit && last ? `${last.createdAt.toISOString()}|${last.id}` : null,
+  };
 }
 
 /** Sets `archived_at` if it is not set yet; null when no price has this id. */
-export async function archiveUsagePrice(em: EntityManager, id: string, now: Date): Promise<UsagePriceRow | null> {
+export async function archiveUsagePrice(
+  em: EntityManager,
+  id: string,
+  now: Date,
+): Promise<UsagePriceRow | null> {
   await em.nativeUpdate(UsagePrice, { id, archivedAt: null }, { archivedAt: now });
   return em.findOne(UsagePrice, { id }, { refresh: true });
 }

@@ -11,7 +11,14 @@ import type { UsagePrice } from '../../domain/priceEvent.ts';
 import type { TopUpState } from '../../domain/decideTopUp.ts';
 import type { LedgerChanges, PendingUsageEntry } from '../../domain/types.ts';
 import { saveInvoiceChanges } from './invoices.ts';
-import { blockRecord, changedBlockRecord, entryRecord, toLoadedLedger, type LoadedLedger, type LoadSqlRow } from './ledgerRepository.ts';
+import {
+  blockRecord,
+  changedBlockRecord,
+  entryRecord,
+  toLoadedLedger,
+  type LoadedLedger,
+  type LoadSqlRow,
+} from './ledgerRepository.ts';
 import { toTopUpState, type TopUpLoadJson } from './topUps.ts';
 
 export interface PricingContext {
@@ -22,10 +29,21 @@ export interface PricingContext {
 }
 
 /** The live prices of these event names and the timezones of these customers, in one round trip. */
-export async function loadPricingContext(em: EntityManager, eventNames: string[], customerIds: string[]): Promise<PricingContext> {
+export async function loadPricingContext(
+  em: EntityManager,
+  eventNames: string[],
+  customerIds: string[],
+): Promise<PricingContext> {
   const [row] = await em.execute<
     {
-      prices: { id: string; event_name: string; item_id: string; unit_amount: string; quantity_property: string | null; currency: string }[];
+      prices: {
+        id: string;
+        event_name: string;
+        item_id: string;
+        unit_amount: string;
+        quantity_property: string | null;
+        currency: string;
+      }[];
       timezones: { id: string; timezone: string }[];
     }[]
   >(
@@ -41,7 +59,13 @@ export async function loadPricingContext(em: EntityManager, eventNames: string[]
     prices: new Map(
       (row?.prices ?? []).map((price) => [
         price.event_name,
-        { id: price.id, itemId: price.item_id, unitAmount: Decimal.of(price.unit_amount), quantityProperty: price.quantity_property, currency: price.currency },
+        {
+          id: price.id,
+          itemId: price.item_id,
+          unitAmount: Decimal.of(price.unit_amount),
+          quantityProperty: price.quantity_property,
+          currency: price.currency,
+        },
       ]),
     ),
     timezones: new Map((row?.timezones ?? []).map((customer) => [customer.id, customer.timezone])),
@@ -75,8 +99,18 @@ export interface LoadedUsageLedger extends LoadedLedger {
   topUp: TopUpState | null;
 }
 
-type UsageLoadRow = Pick<LoadSqlRow, 'customer_id' | 'currency' | 'ledger_balance' | 'next_sequence_number' | 'blocks'> & {
-  pending: { id: string; price_id: string; block_id: string; usage_day: string; amount: string; ending_balance: string }[];
+type UsageLoadRow = Pick<
+  LoadSqlRow,
+  'customer_id' | 'currency' | 'ledger_balance' | 'next_sequence_number' | 'blocks'
+> & {
+  pending: {
+    id: string;
+    price_id: string;
+    block_id: string;
+    usage_day: string;
+    amount: string;
+    ending_balance: string;
+  }[];
   top_up: TopUpLoadJson | null;
 };
 
@@ -110,9 +144,22 @@ export async function insertEventsAndLoadLedgers(
        returning idempotency_key)
      select coalesce((select json_agg(idempotency_key) from inserted), '[]'::json) as inserted,
             coalesce((select json_agg(row_to_json(ledger)) from usage_load(?::jsonb, ?) as ledger), '[]'::json) as ledgers`,
-    [recordsJson, JSON.stringify(keys.map((key) => ({ customer_id: key.customerId, currency: key.currency, usage_days: key.usageDays }))), now],
+    [
+      recordsJson,
+      JSON.stringify(
+        keys.map((key) => ({
+          customer_id: key.customerId,
+          currency: key.currency,
+          usage_days: key.usageDays,
+        })),
+      ),
+      now,
+    ],
   );
-  return { inserted: new Set(row?.inserted ?? []), ledgers: (row?.ledgers ?? []).map(toLoadedUsageLedger) };
+  return {
+    inserted: new Set(row?.inserted ?? []),
+    ledgers: (row?.ledgers ?? []).map(toLoadedUsageLedger),
+  };
 }
 
 function toLoadedUsageLedger(row: UsageLoadRow): LoadedUsageLedger {
@@ -132,18 +179,35 @@ function toLoadedUsageLedger(row: UsageLoadRow): LoadedUsageLedger {
 }
 
 /** Writes the usage decisions of every ledger of a batch in one round trip (`ledger_write`). */
-export async function saveUsage(em: EntityManager, decisions: { customerId: string; changes: LedgerChanges }[]): Promise<void> {
+export async function saveUsage(
+  em: EntityManager,
+  decisions: { customerId: string; changes: LedgerChanges }[],
+): Promise<void> {
   const all = <T>(pick: (customerId: string, changes: LedgerChanges) => T[]) =>
     JSON.stringify(decisions.flatMap(({ customerId, changes }) => pick(customerId, changes)));
   await em.execute('select ledger_write(?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb)', [
     all((customerId, changes) => changes.newBlocks.map((block) => blockRecord(customerId, block))),
     all((_, changes) => changes.updatedBlocks.map(changedBlockRecord)),
-    all((customerId, changes) => changes.entries.map((entry) => entryRecord(customerId, null, entry))),
-    all((_, changes) => changes.grownEntries.map((entry) => ({ id: entry.id, amount: entry.amount.toString(), ending_balance: entry.endingBalance.toString() }))),
+    all((customerId, changes) =>
+      changes.entries.map((entry) => entryRecord(customerId, null, entry)),
+    ),
+    all((_, changes) =>
+      changes.grownEntries.map((entry) => ({
+        id: entry.id,
+        amount: entry.amount.toString(),
+        ending_balance: entry.endingBalance.toString(),
+      })),
+    ),
     all((customerId, changes) => [
-      { customer_id: customerId, currency: changes.ledger.currency, balance: changes.ledger.balance.toString(), next_sequence_number: changes.ledger.nextSequenceNumber },
+      {
+        customer_id: customerId,
+        currency: changes.ledger.currency,
+        balance: changes.ledger.balance.toString(),
+        next_sequence_number: changes.ledger.nextSequenceNumber,
+      },
     ]),
   ]);
   // Only top-ups make invoices in a usage batch: rare, so one statement each is fine.
-  for (const { customerId, changes } of decisions) if (changes.invoices) await saveInvoiceChanges(em, customerId, changes);
+  for (const { customerId, changes } of decisions)
+    if (changes.invoices) await saveInvoiceChanges(em, customerId, changes);
 }

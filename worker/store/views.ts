@@ -15,7 +15,12 @@ const iso = (instant: Date | null) => (instant === null ? null : instant.toISOSt
 export type BlockRef = Pick<CreditBlockRow, 'id' | 'expiryDate' | 'perUnitCostBasis' | 'filters'>;
 
 /** `createdInvoices`: for an increment, the invoice its invoice_settings made (null when none). */
-export function ledgerEntryView(entry: LedgerEntryRow, block: BlockRef, customer: CustomerRef, createdInvoices: InvoiceView[] | null = null) {
+export function ledgerEntryView(
+  entry: LedgerEntryRow,
+  block: BlockRef,
+  customer: CustomerRef,
+  createdInvoices: InvoiceView[] | null = null,
+) {
   const common = {
     id: entry.id,
     ledger_sequence_number: entry.ledgerSequenceNumber,
@@ -50,7 +55,11 @@ export function ledgerEntryView(entry: LedgerEntryRow, block: BlockRef, customer
     case 'void':
       return { ...common, ...voided() };
     case 'void_initiated':
-      return { ...common, ...voided(), new_block_expiry_date: iso(entry.newBlockExpiryDate ?? entry.createdAt) };
+      return {
+        ...common,
+        ...voided(),
+        new_block_expiry_date: iso(entry.newBlockExpiryDate ?? entry.createdAt),
+      };
     default:
       return common;
   }
@@ -88,7 +97,10 @@ export const NO_HIERARCHY: CustomerHierarchyView = { parent: null, children: [] 
  * Tax: Orb answers the configuration's `tax_exempt` as `exempt_from_automated_tax` and its
  * `automatic_tax_enabled` as is; "null inherits the account setting", which here is off (false).
  */
-export function customerView(customer: CustomerRow, hierarchy: CustomerHierarchyView = NO_HIERARCHY) {
+export function customerView(
+  customer: CustomerRow,
+  hierarchy: CustomerHierarchyView = NO_HIERARCHY,
+) {
   return {
     id: customer.id,
     external_customer_id: customer.externalCustomerId ?? null,
@@ -123,7 +135,11 @@ export type CustomerView = ReturnType<typeof customerView>;
 
 export type RequestStatus = 'queued' | 'processing' | 'committed' | 'failed';
 
-export function ledgerRequestView(request: LedgerRequestRow, entries: LedgerEntryView[], status: RequestStatus) {
+export function ledgerRequestView(
+  request: LedgerRequestRow,
+  entries: LedgerEntryView[],
+  status: RequestStatus,
+) {
   return {
     id: request.id,
     status,

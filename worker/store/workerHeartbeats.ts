@@ -12,7 +12,11 @@ export const WORKER_SEEN_WITHIN_MS = 5_000;
 /** Rows of processes gone this long are deleted by the next beat of any worker. */
 const HEARTBEATS_KEPT_SECONDS = 3_600;
 
-export async function recordHeartbeat(em: EntityManager, workerId: string, partitions: number): Promise<void> {
+export async function recordHeartbeat(
+  em: EntityManager,
+  workerId: string,
+  partitions: number,
+): Promise<void> {
   await em.execute(
     `with forgotten as (delete from worker_heartbeats where seen_at < now() - make_interval(secs => ?))
      insert into worker_heartbeats (worker_id, started_at, seen_at, partitions) values (?, now(), now(), ?)
@@ -38,5 +42,8 @@ export async function liveWorkers(em: EntityManager, withinMs: number): Promise<
        from worker_heartbeats where seen_at > now() - make_interval(secs => ?) order by worker_id`,
     [withinMs / 1000],
   );
-  return rows.map((row) => ({ workerId: row.worker_id, seenSecondsAgo: Math.max(0, Number(row.age_seconds)) }));
+  return rows.map((row) => ({
+    workerId: row.worker_id,
+    seenSecondsAgo: Math.max(0, Number(row.age_seconds)),
+  }));
 }

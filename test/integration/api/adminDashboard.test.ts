@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionQueueName } from '../../../worker/partition.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
 
-const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+const basic = (user: string, password: string) =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 let t: TestService;
 beforeAll(async () => {
@@ -21,24 +22,34 @@ describe('queue dashboard', () => {
     const none = await fetch(`${t.baseUrl}/admin/queues`);
     expect(none.status).toBe(401);
     expect(none.headers.get('www-authenticate')).toMatch(/^Basic/);
-    const wrong = await fetch(`${t.baseUrl}/admin/queues`, { headers: { authorization: basic('ops', 'nope') } });
+    const wrong = await fetch(`${t.baseUrl}/admin/queues`, {
+      headers: { authorization: basic('ops', 'nope') },
+    });
     expect(wrong.status).toBe(401);
   });
 
   it('serves the page and lists every partition queue, read-only', async () => {
-    const page = await fetch(`${t.baseUrl}/admin/queues`, { headers: { authorization: basic('ops', 's3cret') } });
+    const page = await fetch(`${t.baseUrl}/admin/queues`, {
+      headers: { authorization: basic('ops', 's3cret') },
+    });
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/text\/html/);
-    const api = await fetch(`${t.baseUrl}/admin/queues/api/queues`, { headers: { authorization: basic('ops', 's3cret') } });
+    const api = await fetch(`${t.baseUrl}/admin/queues/api/queues`, {
+      headers: { authorization: basic('ops', 's3cret') },
+    });
     expect(api.status).toBe(200);
     const body = (await api.json()) as { queues: { name: string; readOnlyMode: boolean }[] };
-    const expected = Array.from({ length: t.service.config.partitions }, (_, partition) => partitionQueueName(partition));
+    const expected = Array.from({ length: t.service.config.partitions }, (_, partition) =>
+      partitionQueueName(partition),
+    );
     expect(body.queues.map((queue) => queue.name).sort()).toEqual(expected.sort());
     expect(body.queues.every((queue) => queue.readOnlyMode)).toBe(true);
   });
 
   it("says beside every queue what re-driving a failed job does to its customer's order", async () => {
-    const api = await fetch(`${t.baseUrl}/admin/queues/api/queues`, { headers: { authorization: basic('ops', 's3cret') } });
+    const api = await fetch(`${t.baseUrl}/admin/queues/api/queues`, {
+      headers: { authorization: basic('ops', 's3cret') },
+    });
     const body = (await api.json()) as { queues: { name: string; description: string }[] };
     expect(body.queues.length).toBeGreaterThan(0);
     for (const queue of body.queues) expect(queue.description).toMatch(/applies it NOW.*--force/);
@@ -47,7 +58,9 @@ describe('queue dashboard', () => {
   it('does not exist without admin credentials', async () => {
     const other = await startTestService();
     try {
-      const response = await fetch(`${other.baseUrl}/admin/queues`, { headers: { authorization: basic('ops', 's3cret') } });
+      const response = await fetch(`${other.baseUrl}/admin/queues`, {
+        headers: { authorization: basic('ops', 's3cret') },
+      });
       expect(response.status).toBe(404);
       const withKey = await other.request('GET', '/admin/queues');
       expect(withKey.status).toBe(404);

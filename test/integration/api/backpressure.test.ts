@@ -16,7 +16,8 @@ import { createCustomer, ledgerEntryPath, sleep, sql } from '../ledgerTestHelper
 const BACKLOG_MAX = 3;
 /** Longer than the backlog check's reading period. */
 const PACE_MS = 300;
-const TOO_MANY_REQUESTS = 'https://docs.withorb.com/reference/error-responses#429-too-many-requests';
+const TOO_MANY_REQUESTS =
+  'https://docs.withorb.com/reference/error-responses#429-too-many-requests';
 
 let t: TestService;
 beforeAll(async () => {
@@ -27,11 +28,20 @@ afterAll(async () => {
 });
 
 async function requestsOf(customerId: string): Promise<number> {
-  const [row] = await sql<{ count: string }>(t, 'select count(*)::text as count from ledger_requests where customer_id = ?', [customerId]);
+  const [row] = await sql<{ count: string }>(
+    t,
+    'select count(*)::text as count from ledger_requests where customer_id = ?',
+    [customerId],
+  );
   return Number(row!.count);
 }
 
-function expectTooManyRequests(response: { status: number; headers: Headers; body: any; text: string }): void {
+function expectTooManyRequests(response: {
+  status: number;
+  headers: Headers;
+  body: any;
+  text: string;
+}): void {
   expect(response.status, response.text).toBe(429);
   expect(response.headers.get('retry-after')).toMatch(/^[1-9][0-9]*$/);
   expect(response.headers.get('content-type')).toMatch(/application\/problem\+json/);
@@ -49,7 +59,10 @@ describe('a partition whose backlog has reached BACKLOG_MAX', () => {
     let refused: Awaited<ReturnType<TestService['request']>> | undefined;
     for (let attempt = 0; attempt < BACKLOG_MAX + 3 && !refused; attempt += 1) {
       await sleep(PACE_MS);
-      const response = await t.request('POST', ledgerEntryPath(customer.id), { entry_type: 'increment', amount: 1 });
+      const response = await t.request('POST', ledgerEntryPath(customer.id), {
+        entry_type: 'increment',
+        amount: 1,
+      });
       if (response.status === 429) refused = response;
       else {
         expect(response.status, response.text).toBe(202);
@@ -62,13 +75,28 @@ describe('a partition whose backlog has reached BACKLOG_MAX', () => {
 
     // With an Idempotency-Key: refused before it is stored, so a retry with it starts afresh.
     const key = randomUUID();
-    expectTooManyRequests(await t.request('POST', ledgerEntryPath(customer.id), { entry_type: 'increment', amount: 1 }, { 'idempotency-key': key }));
+    expectTooManyRequests(
+      await t.request(
+        'POST',
+        ledgerEntryPath(customer.id),
+        { entry_type: 'increment', amount: 1 },
+        { 'idempotency-key': key },
+      ),
+    );
     expect(await sql(t, 'select 1 from idempotency_keys where key = ?', [key])).toEqual([]);
 
-    const event = { idempotency_key: randomUUID(), event_name: 'api_call', timestamp: new Date().toISOString(), customer_id: customer.id, properties: {} };
+    const event = {
+      idempotency_key: randomUUID(),
+      event_name: 'api_call',
+      timestamp: new Date().toISOString(),
+      customer_id: customer.id,
+      properties: {},
+    };
     expectTooManyRequests(await t.request('POST', '/v1/ingest', { events: [event] }));
     await sleep(100);
-    expect(await sql(t, 'select 1 from events where idempotency_key = ?', [event.idempotency_key])).toEqual([]);
+    expect(
+      await sql(t, 'select 1 from events where idempotency_key = ?', [event.idempotency_key]),
+    ).toEqual([]);
 
     expect(await requestsOf(customer.id)).toBe(BACKLOG_MAX);
     expect(await queue.getWaitingCount()).toBe(BACKLOG_MAX);
@@ -79,14 +107,21 @@ describe('a partition whose backlog has reached BACKLOG_MAX', () => {
 
     // Another partition is not held back by this one.
     let other = await createCustomer(t);
-    while (partitionOf(other.id, t.service.config.partitions) === partition) other = await createCustomer(t);
-    const elsewhere = await t.request('POST', ledgerEntryPath(other.id), { entry_type: 'increment', amount: 1 });
+    while (partitionOf(other.id, t.service.config.partitions) === partition)
+      other = await createCustomer(t);
+    const elsewhere = await t.request('POST', ledgerEntryPath(other.id), {
+      entry_type: 'increment',
+      amount: 1,
+    });
     expect(elsewhere.status, elsewhere.text).toBe(202);
 
     // Drained (as a worker would), the partition takes writes again.
     await queue.drain();
     await sleep(PACE_MS);
-    const again = await t.request('POST', ledgerEntryPath(customer.id), { entry_type: 'increment', amount: 1 });
+    const again = await t.request('POST', ledgerEntryPath(customer.id), {
+      entry_type: 'increment',
+      amount: 1,
+    });
     expect(again.status, again.text).toBe(202);
     expect(await requestsOf(customer.id)).toBe(BACKLOG_MAX + 1);
   });

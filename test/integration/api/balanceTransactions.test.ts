@@ -26,8 +26,18 @@ let t: TestService;
 let client: Orb;
 beforeAll(async () => {
   // A manual clock: each transaction's created_at (its operation time) is set by the test.
-  t = await startTestService({ CLOCK: 'manual', CLOCK_START: START, PARTITIONS: String(PARTITIONS) });
-  client = new Orb({ apiKey: TEST_API_KEY, baseURL: `${t.baseUrl}/v1`, maxRetries: 0, timeout: 20_000, fetch: recordingFetch(recorded) });
+  t = await startTestService({
+    CLOCK: 'manual',
+    CLOCK_START: START,
+    PARTITIONS: String(PARTITIONS),
+  });
+  client = new Orb({
+    apiKey: TEST_API_KEY,
+    baseURL: `${t.baseUrl}/v1`,
+    maxRetries: 0,
+    timeout: 20_000,
+    fetch: recordingFetch(recorded),
+  });
 });
 afterAll(async () => {
   await t?.stop();
@@ -69,13 +79,22 @@ async function list(customerId: string, query = ''): Promise<any> {
 }
 
 async function requestRows(customerId: string): Promise<{ status: string }[]> {
-  return sql(t, 'select status from balance_transaction_requests where customer_id = ?', [customerId]);
+  return sql(t, 'select status from balance_transaction_requests where customer_id = ?', [
+    customerId,
+  ]);
 }
 
 describe('through the orb-billing SDK', () => {
   it('creates an increment and lists it, in Orb shapes, and Customer.balance follows', async () => {
-    const customer = await client.customers.create({ name: 'Balance SDK', email: 'balance-sdk@example.com', currency: 'USD' });
-    const created = await client.customers.balanceTransactions.create(customer.id, { amount: '10.5', type: 'increment' });
+    const customer = await client.customers.create({
+      name: 'Balance SDK',
+      email: 'balance-sdk@example.com',
+      currency: 'USD',
+    });
+    const created = await client.customers.balanceTransactions.create(customer.id, {
+      amount: '10.5',
+      type: 'increment',
+    });
     const [response] = recorded.slice(-1);
     expect(response).toMatchObject({ method: 'POST', path: path(customer.id), status: 200 });
     expectValid('CustomerBalanceTransaction', response?.body);
@@ -92,8 +111,18 @@ describe('through the orb-billing SDK', () => {
       credit_note: null,
     });
 
-    const decrement = await client.customers.balanceTransactions.create(customer.id, { amount: '0.25', type: 'decrement', description: 'SLA' });
-    expect(decrement).toMatchObject({ starting_balance: '10.5', ending_balance: '10.25', amount: '0.25', type: 'decrement', description: 'SLA' });
+    const decrement = await client.customers.balanceTransactions.create(customer.id, {
+      amount: '0.25',
+      type: 'decrement',
+      description: 'SLA',
+    });
+    expect(decrement).toMatchObject({
+      starting_balance: '10.5',
+      ending_balance: '10.25',
+      amount: '0.25',
+      type: 'decrement',
+      description: 'SLA',
+    });
 
     const page = await client.customers.balanceTransactions.list(customer.id);
     const [listed] = recorded.slice(-1);
@@ -109,9 +138,13 @@ describe('through the orb-billing SDK', () => {
   it('pages through a long list with the SDK auto-pagination, every page valid', async () => {
     const customer = await createCustomer(t, { currency: 'EUR' });
     const made: string[] = [];
-    for (let index = 1; index <= 5; index += 1) made.push((await create(customer.id, { amount: String(index), type: 'increment' })).id);
+    for (let index = 1; index <= 5; index += 1)
+      made.push((await create(customer.id, { amount: String(index), type: 'increment' })).id);
     const seen: string[] = [];
-    for await (const transaction of client.customers.balanceTransactions.list(customer.id, { limit: 2 })) seen.push(transaction.id);
+    for await (const transaction of client.customers.balanceTransactions.list(customer.id, {
+      limit: 2,
+    }))
+      seen.push(transaction.id);
     expect(seen).toEqual(made.reverse());
     expect(recorded).toHaveLength(3);
     for (const page of recorded) expectValid('CustomerBalanceTransactions', page.body);
@@ -119,7 +152,9 @@ describe('through the orb-billing SDK', () => {
 
   it('maps a customer without a currency to BadRequestError', async () => {
     const customer = await createCustomer(t);
-    const error = await client.customers.balanceTransactions.create(customer.id, { amount: '1', type: 'increment' }).catch((reason: unknown) => reason);
+    const error = await client.customers.balanceTransactions
+      .create(customer.id, { amount: '1', type: 'increment' })
+      .catch((reason: unknown) => reason);
     expect(error).toBeInstanceOf(BadRequestError);
     expectValid('400Error', recorded.at(-1)?.body);
   });
@@ -127,7 +162,10 @@ describe('through the orb-billing SDK', () => {
 
 describe('the balance', () => {
   it('may go negative, and Customer.balance always equals the last ending_balance', async () => {
-    const customer = await createCustomer(t, { currency: 'USD', external_customer_id: 'ext-balance-1' });
+    const customer = await createCustomer(t, {
+      currency: 'USD',
+      external_customer_id: 'ext-balance-1',
+    });
     const steps: [string, string, string][] = [
       ['increment', '5', '5'],
       ['decrement', '12.000000000001', '-7.000000000001'],
@@ -138,13 +176,26 @@ describe('the balance', () => {
     let previous = '0';
     for (const [type, amount, ending] of steps) {
       // The external-id form names the same customer.
-      const response = await t.request('POST', '/v1/customers/external_customer_id/ext-balance-1/balance_transactions', { amount, type });
+      const response = await t.request(
+        'POST',
+        '/v1/customers/external_customer_id/ext-balance-1/balance_transactions',
+        { amount, type },
+      );
       expect(response.status, response.text).toBe(200);
-      expect(response.body).toMatchObject({ type, amount, starting_balance: previous, ending_balance: ending });
+      expect(response.body).toMatchObject({
+        type,
+        amount,
+        starting_balance: previous,
+        ending_balance: ending,
+      });
       expect(await customerBalance(customer.id)).toBe(ending);
       previous = ending;
     }
-    const [stored] = await sql<{ balance: string }>(t, 'select balance::text as balance from customers where id = ?', [customer.id]);
+    const [stored] = await sql<{ balance: string }>(
+      t,
+      'select balance::text as balance from customers where id = ?',
+      [customer.id],
+    );
     expect(dec(stored?.balance ?? '')).toBe('0');
   });
 
@@ -156,7 +207,11 @@ describe('the balance', () => {
     }));
     const responses = await Promise.all(bodies.map((body) => post(customer.id, body)));
     expect(responses.map((response) => response.status)).toEqual(bodies.map(() => 200));
-    const expected = bodies.reduce((sum, body) => sum + (body.type === 'increment' ? 1 : -1) * Math.round(Number(body.amount) * 10), 0);
+    const expected = bodies.reduce(
+      (sum, body) =>
+        sum + (body.type === 'increment' ? 1 : -1) * Math.round(Number(body.amount) * 10),
+      0,
+    );
 
     const page = await list(customer.id, '?limit=100');
     const oldestFirst = [...page.data].reverse();
@@ -168,39 +223,72 @@ describe('the balance', () => {
     }
     expect(balance).toBe(dec(String(expected / 10)));
     expect(await customerBalance(customer.id)).toBe(balance);
-    expect((await requestRows(customer.id)).map((row) => row.status)).toEqual(bodies.map(() => 'committed'));
+    expect((await requestRows(customer.id)).map((row) => row.status)).toEqual(
+      bodies.map(() => 'committed'),
+    );
   });
 });
 
 describe('Prefer: respond-async and /v1/balance_transaction_requests', () => {
   it('answers 202 with a Location to poll until the request is committed with its transaction', async () => {
     const customer = await createCustomer(t, { currency: 'USD' });
-    const accepted = await post(customer.id, { amount: '2.50', type: 'increment' }, { prefer: 'respond-async' });
+    const accepted = await post(
+      customer.id,
+      { amount: '2.50', type: 'increment' },
+      { prefer: 'respond-async' },
+    );
     expect(accepted.status, accepted.text).toBe(202);
     const location = accepted.headers.get('location');
     expect(location).toBe(`/v1/balance_transaction_requests/${accepted.body.id}`);
-    expect(accepted.body).toMatchObject({ status: 'queued', transaction: null, error: null, completed_at: null, created_at: START });
-    const done = await eventually(async () => {
-      const polled = await t.request('GET', location ?? '');
-      expect(polled.status, polled.text).toBe(200);
-      return polled.body.status === 'committed' ? polled.body : undefined;
-    }, 10_000, 'the request to commit');
+    expect(accepted.body).toMatchObject({
+      status: 'queued',
+      transaction: null,
+      error: null,
+      completed_at: null,
+      created_at: START,
+    });
+    const done = await eventually(
+      async () => {
+        const polled = await t.request('GET', location ?? '');
+        expect(polled.status, polled.text).toBe(200);
+        return polled.body.status === 'committed' ? polled.body : undefined;
+      },
+      10_000,
+      'the request to commit',
+    );
     expectValid('CustomerBalanceTransaction', done.transaction);
-    expect(done.transaction).toMatchObject({ amount: '2.5', starting_balance: '0', ending_balance: '2.5' });
+    expect(done.transaction).toMatchObject({
+      amount: '2.5',
+      starting_balance: '0',
+      ending_balance: '2.5',
+    });
     expect((await list(customer.id)).data).toEqual([done.transaction]);
   });
 
   it('a redelivered job applies nothing twice, and the worker refuses a customer without a currency itself', async () => {
     const customer = await createCustomer(t, { currency: 'USD' });
     const first = await create(customer.id, { amount: '1', type: 'increment' });
-    const [request] = await sql<{ id: string }>(t, 'select id from balance_transaction_requests where customer_id = ?', [customer.id]);
+    const [request] = await sql<{ id: string }>(
+      t,
+      'select id from balance_transaction_requests where customer_id = ?',
+      [customer.id],
+    );
     const partition = partitionOf(customer.id, PARTITIONS);
     const again = `again-${newId()}`;
-    await t.service.queues.add(partition, 'balance.apply', { requestId: request?.id ?? '', customerId: customer.id }, again);
+    await t.service.queues.add(
+      partition,
+      'balance.apply',
+      { requestId: request?.id ?? '', customerId: customer.id },
+      again,
+    );
     expect(await waitForJobs(t.service.queues, [{ partition, jobId: again }], 10_000)).toBe(true);
     // It answers the stored outcome and changes nothing.
     const job = await t.service.queues.queue(partition).getJob(again);
-    expect(job?.returnvalue).toEqual({ status: 'committed', requestId: request?.id, transaction: first });
+    expect(job?.returnvalue).toEqual({
+      status: 'committed',
+      requestId: request?.id,
+      transaction: first,
+    });
     expect((await list(customer.id)).data).toEqual([first]);
     expect(await customerBalance(customer.id)).toBe('1');
 
@@ -210,13 +298,27 @@ describe('Prefer: respond-async and /v1/balance_transaction_requests', () => {
     await sql(
       t,
       `insert into balance_transaction_requests (id, customer_id, partition, payload, status, created_at) values (?, ?, ?, ?::jsonb, 'queued', now())`,
-      [requestId, bare.id, partitionOf(bare.id, PARTITIONS), JSON.stringify({ type: 'increment', amount: '1', description: null })],
+      [
+        requestId,
+        bare.id,
+        partitionOf(bare.id, PARTITIONS),
+        JSON.stringify({ type: 'increment', amount: '1', description: null }),
+      ],
     );
-    await t.service.queues.add(partitionOf(bare.id, PARTITIONS), 'balance.apply', { requestId, customerId: bare.id }, requestId);
-    const failed = await eventually(async () => {
-      const polled = await t.request('GET', `/v1/balance_transaction_requests/${requestId}`);
-      return polled.body.status === 'failed' ? polled.body : undefined;
-    }, 10_000, 'the request to fail');
+    await t.service.queues.add(
+      partitionOf(bare.id, PARTITIONS),
+      'balance.apply',
+      { requestId, customerId: bare.id },
+      requestId,
+    );
+    const failed = await eventually(
+      async () => {
+        const polled = await t.request('GET', `/v1/balance_transaction_requests/${requestId}`);
+        return polled.body.status === 'failed' ? polled.body : undefined;
+      },
+      10_000,
+      'the request to fail',
+    );
     expect(failed.transaction).toBeNull();
     expect(failed.error).toMatchObject({ type: ERROR_TYPE.validation, status: 400 });
     expect(failed.error.detail).toMatch(/invoicing currency/);
@@ -232,7 +334,10 @@ describe('Prefer: respond-async and /v1/balance_transaction_requests', () => {
 
 describe('Idempotency-Key', () => {
   it('same key and body: the same transaction, idempotent-replayed: true, applied once', async () => {
-    const customer = await createCustomer(t, { currency: 'USD', external_customer_id: 'ext-balance-idem' });
+    const customer = await createCustomer(t, {
+      currency: 'USD',
+      external_customer_id: 'ext-balance-idem',
+    });
     const body = { amount: '7', type: 'increment', description: 'once' };
     const headers = { 'idempotency-key': 'balance-key-1' };
     const first = await post(customer.id, body, headers);
@@ -243,7 +348,12 @@ describe('Idempotency-Key', () => {
     expect(second.headers.get('idempotent-replayed')).toBe('true');
     expect(second.body).toEqual(first.body);
     // The key names the request, whichever path form names the customer.
-    const third = await t.request('POST', '/v1/customers/external_customer_id/ext-balance-idem/balance_transactions', body, headers);
+    const third = await t.request(
+      'POST',
+      '/v1/customers/external_customer_id/ext-balance-idem/balance_transactions',
+      body,
+      headers,
+    );
     expect(third.status, third.text).toBe(200);
     expect(third.body).toEqual(first.body);
     expect(await customerBalance(customer.id)).toBe('7');
@@ -257,9 +367,18 @@ describe('Idempotency-Key', () => {
     const other = await post(customer.id, { amount: '2', type: 'increment' }, headers);
     expect(other.status, other.text).toBe(409);
     expect(other.body.type).toBe(ERROR_TYPE.conflict);
-    const ledger = await t.request('POST', `/v1/customers/${customer.id}/credits/ledger_entry`, { entry_type: 'increment', amount: 1 }, { 'idempotency-key': 'balance-key-2' });
+    const ledger = await t.request(
+      'POST',
+      `/v1/customers/${customer.id}/credits/ledger_entry`,
+      { entry_type: 'increment', amount: 1 },
+      { 'idempotency-key': 'balance-key-2' },
+    );
     expect(ledger.status, ledger.text).toBe(409);
-    const reused = await post(customer.id, { amount: '1', type: 'increment' }, { 'idempotency-key': 'balance-key-3' });
+    const reused = await post(
+      customer.id,
+      { amount: '1', type: 'increment' },
+      { 'idempotency-key': 'balance-key-3' },
+    );
     expect(reused.status).toBe(200);
     expect(await customerBalance(customer.id)).toBe('2');
   });
@@ -292,7 +411,9 @@ describe('validation', () => {
   it('answers canonical decimal text for what was sent ("10.50" → "10.5", "1e2" → "100")', async () => {
     const other = await createCustomer(t, { currency: 'USD' });
     expect((await create(other.id, { amount: '10.50', type: 'increment' })).amount).toBe('10.5');
-    expect((await create(other.id, { amount: '1e2', type: 'increment' })).ending_balance).toBe('110.5');
+    expect((await create(other.id, { amount: '1e2', type: 'increment' })).ending_balance).toBe(
+      '110.5',
+    );
   });
 
   it('refuses a customer without an invoicing currency with 400, recording nothing', async () => {
@@ -305,7 +426,10 @@ describe('validation', () => {
   });
 
   it('answers 404 for an unknown customer, on both verbs and both path forms', async () => {
-    for (const url of ['/v1/customers/nobody/balance_transactions', '/v1/customers/external_customer_id/nobody/balance_transactions']) {
+    for (const url of [
+      '/v1/customers/nobody/balance_transactions',
+      '/v1/customers/external_customer_id/nobody/balance_transactions',
+    ]) {
       expect((await t.request('POST', url, { amount: '1', type: 'increment' })).status).toBe(404);
       const listed = await t.request('GET', url);
       expect(listed.status).toBe(404);
@@ -314,7 +438,12 @@ describe('validation', () => {
   });
 
   it('refuses a limit above 100, a bad cursor and a bad operation_time', async () => {
-    for (const query of ['?limit=101', '?limit=0', '?cursor=bm9wZQ', '?operation_time[gte]=yesterday']) {
+    for (const query of [
+      '?limit=101',
+      '?limit=0',
+      '?cursor=bm9wZQ',
+      '?operation_time[gte]=yesterday',
+    ]) {
       const response = await t.request('GET', `${path(customer.id)}${query}`);
       expect(response.status, `${query}: ${response.text}`).toBe(400);
     }
@@ -342,34 +471,53 @@ describe('GET .../balance_transactions filters and pagination', () => {
   it('lists newest first, 20 by default, with each created_at its operation time', async () => {
     const page = await list(customer.id);
     expect(ids(page)).toEqual(newestFirst(3, 2, 1, 0));
-    expect(page.data.map((transaction: any) => transaction.created_at)).toEqual([...times].reverse());
+    expect(page.data.map((transaction: any) => transaction.created_at)).toEqual(
+      [...times].reverse(),
+    );
     expect(page.pagination_metadata).toEqual({ has_more: false, next_cursor: null });
   });
 
   it('filters by operation_time[gt|gte|lt|lte]', async () => {
-    expect(ids(await list(customer.id, `?operation_time[gte]=${at(1)}`))).toEqual(newestFirst(3, 2, 1));
+    expect(ids(await list(customer.id, `?operation_time[gte]=${at(1)}`))).toEqual(
+      newestFirst(3, 2, 1),
+    );
     expect(ids(await list(customer.id, `?operation_time[gt]=${at(1)}`))).toEqual(newestFirst(3, 2));
     expect(ids(await list(customer.id, `?operation_time[lt]=${at(2)}`))).toEqual(newestFirst(1, 0));
-    expect(ids(await list(customer.id, `?operation_time[lte]=${at(2)}`))).toEqual(newestFirst(2, 1, 0));
-    expect(ids(await list(customer.id, `?operation_time[gt]=${at(0)}&operation_time[lt]=${at(3)}`))).toEqual(newestFirst(2, 1));
+    expect(ids(await list(customer.id, `?operation_time[lte]=${at(2)}`))).toEqual(
+      newestFirst(2, 1, 0),
+    );
+    expect(
+      ids(await list(customer.id, `?operation_time[gt]=${at(0)}&operation_time[lt]=${at(3)}`)),
+    ).toEqual(newestFirst(2, 1));
     // The SDK sends `key=` for unset values: empty means no filter.
-    expect(ids(await list(customer.id, '?operation_time[gt]=&cursor='))).toEqual(newestFirst(3, 2, 1, 0));
+    expect(ids(await list(customer.id, '?operation_time[gt]=&cursor='))).toEqual(
+      newestFirst(3, 2, 1, 0),
+    );
   });
 
   it('pages with limit and next_cursor, filters kept', async () => {
     const first = await list(customer.id, '?limit=3');
     expect(ids(first)).toEqual(newestFirst(3, 2, 1));
     expect(first.pagination_metadata.has_more).toBe(true);
-    const second = await list(customer.id, `?limit=3&cursor=${first.pagination_metadata.next_cursor}`);
+    const second = await list(
+      customer.id,
+      `?limit=3&cursor=${first.pagination_metadata.next_cursor}`,
+    );
     expect(ids(second)).toEqual(newestFirst(0));
     expect(second.pagination_metadata).toEqual({ has_more: false, next_cursor: null });
     const filtered = await list(customer.id, `?limit=1&operation_time[lt]=${at(3)}`);
-    const next = await list(customer.id, `?limit=1&operation_time[lt]=${at(3)}&cursor=${filtered.pagination_metadata.next_cursor}`);
+    const next = await list(
+      customer.id,
+      `?limit=1&operation_time[lt]=${at(3)}&cursor=${filtered.pagination_metadata.next_cursor}`,
+    );
     expect([...ids(filtered), ...ids(next)]).toEqual(newestFirst(2, 1));
   });
 
   it('lists only the customer’s own transactions, and an empty list for none', async () => {
     const other = await createCustomer(t, { currency: 'USD' });
-    expect(await list(other.id)).toEqual({ data: [], pagination_metadata: { has_more: false, next_cursor: null } });
+    expect(await list(other.id)).toEqual({
+      data: [],
+      pagination_metadata: { has_more: false, next_cursor: null },
+    });
   });
 });

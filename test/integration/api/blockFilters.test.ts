@@ -22,10 +22,18 @@ const GPU_ONLY = [{ field: 'item_id', operator: 'includes', values: ['gpu'] }];
 describe('filters and effective dates', () => {
   it('a manual decrement skips filtered and not-yet-effective blocks', async () => {
     const customer = await createCustomer(t);
-    const filtered = await addEntry(t, customer.id, { entry_type: 'increment', amount: 100, filters: GPU_ONLY });
+    const filtered = await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 100,
+      filters: GPU_ONLY,
+    });
     expect(filtered.credit_block.filters).toEqual(GPU_ONLY);
     const effective = dateIn('UTC', serviceNow(t), 10);
-    const future = await addEntry(t, customer.id, { entry_type: 'increment', amount: 50, effective_date: effective });
+    const future = await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 50,
+      effective_date: effective,
+    });
     const plain = await addEntry(t, customer.id, { entry_type: 'increment', amount: 20 });
     const decrement = await addEntry(t, customer.id, { entry_type: 'decrement', amount: 30 });
     // 20 from the plain block; the remaining 10 overdraws it (the last unfiltered never-expiring block).
@@ -34,9 +42,17 @@ describe('filters and effective dates', () => {
 
     const credits = await t.request('GET', `/v1/customers/${customer.id}/credits`);
     expectValid('CustomerCreditBalances', credits.body);
-    const balances = Object.fromEntries(credits.body.data.map((b: { id: string; balance: number }) => [b.id, b.balance]));
-    expect(balances).toEqual({ [filtered.credit_block.id]: 100, [future.credit_block.id]: 50, [plain.credit_block.id]: -10 });
-    const futureBlock = credits.body.data.find((b: { id: string }) => b.id === future.credit_block.id);
+    const balances = Object.fromEntries(
+      credits.body.data.map((b: { id: string; balance: number }) => [b.id, b.balance]),
+    );
+    expect(balances).toEqual({
+      [filtered.credit_block.id]: 100,
+      [future.credit_block.id]: 50,
+      [plain.credit_block.id]: -10,
+    });
+    const futureBlock = credits.body.data.find(
+      (b: { id: string }) => b.id === future.credit_block.id,
+    );
     expect(futureBlock.effective_date).toBe(instantAt(effective, 'UTC'));
     await expectLedgerConsistent(t, customer.id);
   });
@@ -48,7 +64,11 @@ describe('filters and effective dates', () => {
       [{ field: 'item_id', operator: 'includes', values: ['a', 'a'] }],
       [{ field: 'item_id', operator: 'contains', values: ['a'] }],
     ]) {
-      const response = await t.request('POST', `/v1/customers/${customer.id}/credits/ledger_entry`, { entry_type: 'increment', amount: 1, filters });
+      const response = await t.request(
+        'POST',
+        `/v1/customers/${customer.id}/credits/ledger_entry`,
+        { entry_type: 'increment', amount: 1, filters },
+      );
       expect(response.status, JSON.stringify(filters)).toBe(400);
     }
   });

@@ -20,7 +20,11 @@ afterAll(async () => {
 });
 
 async function customerRows(where: string, params: unknown[]): Promise<number> {
-  const [row] = await sql<{ count: string }>(t, `select count(*)::text as count from customers where ${where}`, params);
+  const [row] = await sql<{ count: string }>(
+    t,
+    `select count(*)::text as count from customers where ${where}`,
+    params,
+  );
   return Number(row?.count);
 }
 
@@ -67,7 +71,11 @@ describe('POST /v1/customers', () => {
 
   it('refuses a second customer with the same external_customer_id (400 duplicate_resource_creation)', async () => {
     await createCustomer(t, { external_customer_id: 'dup-1' });
-    const response = await t.request('POST', '/v1/customers', { name: 'Again', email: 'again@example.com', external_customer_id: 'dup-1' });
+    const response = await t.request('POST', '/v1/customers', {
+      name: 'Again',
+      email: 'again@example.com',
+      external_customer_id: 'dup-1',
+    });
     expect(response.status).toBe(400);
     expect(response.headers.get('content-type')).toMatch(/application\/problem\+json/);
     expect(response.body.type).toBe(ERROR_TYPE.duplicate);
@@ -77,8 +85,16 @@ describe('POST /v1/customers', () => {
 
   it.each([
     ['an invalid email', { name: 'X', email: 'not-an-email' }, 'email'],
-    ['an unknown timezone', { name: 'X', email: 'x@example.com', timezone: 'Mars/Olympus_Mons' }, 'timezone'],
-    ['an unknown key', { name: 'X', email: 'x@example.com', favourite_colour: 'blue' }, 'favourite_colour'],
+    [
+      'an unknown timezone',
+      { name: 'X', email: 'x@example.com', timezone: 'Mars/Olympus_Mons' },
+      'timezone',
+    ],
+    [
+      'an unknown key',
+      { name: 'X', email: 'x@example.com', favourite_colour: 'blue' },
+      'favourite_colour',
+    ],
     ['a missing name', { email: 'x@example.com' }, 'name'],
     ['a lowercase currency', { name: 'X', email: 'x@example.com', currency: 'usd' }, 'currency'],
   ])('answers 400 request-validation for %s', async (_what, body, field) => {
@@ -86,7 +102,11 @@ describe('POST /v1/customers', () => {
     const response = await t.request('POST', '/v1/customers', body);
     expect(response.status).toBe(400);
     expect(response.headers.get('content-type')).toMatch(/application\/problem\+json/);
-    expect(response.body).toMatchObject({ type: ERROR_TYPE.validation, status: 400, title: expect.any(String) });
+    expect(response.body).toMatchObject({
+      type: ERROR_TYPE.validation,
+      status: 400,
+      title: expect.any(String),
+    });
     expect(Array.isArray(response.body.validation_errors)).toBe(true);
     expect(response.body.validation_errors.length).toBeGreaterThan(0);
     expect(response.body.validation_errors.join(' ')).toContain(field);
@@ -102,7 +122,10 @@ describe('POST /v1/customers', () => {
 
 describe('GET /v1/customers/{id} and /v1/customers/external_customer_id/{id}', () => {
   it('finds a customer both ways, with the same body as at creation', async () => {
-    const created = await createCustomer(t, { external_customer_id: 'lookup-1', timezone: 'Europe/Berlin' });
+    const created = await createCustomer(t, {
+      external_customer_id: 'lookup-1',
+      timezone: 'Europe/Berlin',
+    });
     const byId = await t.request('GET', `/v1/customers/${created.id}`);
     expect(byId.status).toBe(200);
     expect(byId.body).toEqual(created);
@@ -153,7 +176,10 @@ describe('GET /v1/customers', () => {
     }
     expect(seen).toEqual(newestFirst);
 
-    const all = await t.request('GET', `/v1/customers?limit=3&created_at[gte]=${encodeURIComponent(since)}`);
+    const all = await t.request(
+      'GET',
+      `/v1/customers?limit=3&created_at[gte]=${encodeURIComponent(since)}`,
+    );
     expect(all.body.data.map((customer: { id: string }) => customer.id)).toEqual(newestFirst);
     expect(all.body.pagination_metadata).toEqual({ has_more: false, next_cursor: null });
   });
@@ -161,7 +187,9 @@ describe('GET /v1/customers', () => {
   it('lists every customer with the default limit, newest first', async () => {
     const response = await t.request('GET', '/v1/customers?limit=&cursor=');
     expect(response.status).toBe(200);
-    const createdAts = response.body.data.map((customer: { created_at: string }) => Date.parse(customer.created_at));
+    const createdAts = response.body.data.map((customer: { created_at: string }) =>
+      Date.parse(customer.created_at),
+    );
     expect(createdAts.length).toBeGreaterThan(3);
     expect([...createdAts].sort((a, b) => b - a)).toEqual(createdAts);
   });
@@ -178,7 +206,11 @@ describe('GET /v1/customers', () => {
 
 describe('Idempotency-Key on POST /v1/customers', () => {
   it('replays the first answer with idempotent-replayed: true and creates one row', async () => {
-    const body = { name: 'Replayed', email: 'replayed@example.com', external_customer_id: 'idem-customer-1' };
+    const body = {
+      name: 'Replayed',
+      email: 'replayed@example.com',
+      external_customer_id: 'idem-customer-1',
+    };
     const headers = { 'idempotency-key': 'customer-key-1' };
     const first = await t.request('POST', '/v1/customers', body, headers);
     expect(first.status, first.text).toBe(201);
@@ -203,9 +235,19 @@ describe('Idempotency-Key on POST /v1/customers', () => {
 
   it('answers 409 resource-conflict for the same key with another body', async () => {
     const headers = { 'idempotency-key': 'customer-key-3' };
-    const first = await t.request('POST', '/v1/customers', { name: 'First', email: 'first3@example.com' }, headers);
+    const first = await t.request(
+      'POST',
+      '/v1/customers',
+      { name: 'First', email: 'first3@example.com' },
+      headers,
+    );
     expect(first.status).toBe(201);
-    const other = await t.request('POST', '/v1/customers', { name: 'Second', email: 'second3@example.com' }, headers);
+    const other = await t.request(
+      'POST',
+      '/v1/customers',
+      { name: 'Second', email: 'second3@example.com' },
+      headers,
+    );
     expect(other.status).toBe(409);
     expect(other.body.type).toBe(ERROR_TYPE.conflict);
     expect(await customerRows('email = ?', ['second3@example.com'])).toBe(0);
@@ -217,12 +259,21 @@ describe('Idempotency-Key on POST /v1/customers', () => {
       const email = `race${round}@example.com`;
       const headers = { 'idempotency-key': `customer-race-${round}` };
       const answers = await Promise.all(
-        Array.from({ length: 4 }, () => t.request('POST', '/v1/customers', { name: 'Racer', email }, headers)),
+        Array.from({ length: 4 }, () =>
+          t.request('POST', '/v1/customers', { name: 'Racer', email }, headers),
+        ),
       );
       const statuses = answers.map((answer) => answer.status);
-      expect(statuses.filter((status) => status === 201).length, `round ${round}: ${statuses.join(',')}`).toBeGreaterThanOrEqual(1);
-      for (const status of statuses) expect([201, 409], `round ${round}: ${statuses.join(',')}`).toContain(status);
-      expect(new Set(answers.filter((answer) => answer.status === 201).map((answer) => answer.body.id)).size).toBe(1);
+      expect(
+        statuses.filter((status) => status === 201).length,
+        `round ${round}: ${statuses.join(',')}`,
+      ).toBeGreaterThanOrEqual(1);
+      for (const status of statuses)
+        expect([201, 409], `round ${round}: ${statuses.join(',')}`).toContain(status);
+      expect(
+        new Set(answers.filter((answer) => answer.status === 201).map((answer) => answer.body.id))
+          .size,
+      ).toBe(1);
       expect(await customerRows('email = ?', [email])).toBe(1);
     }
   });
@@ -230,31 +281,72 @@ describe('Idempotency-Key on POST /v1/customers', () => {
 
 /** Every field of Orb's NewCustomer that this service once refused, with values Orb accepts. */
 const ORB_DETAILS: Omit<Orb.CustomerCreateParams, 'name' | 'email'> & Record<string, any> = {
-  billing_address: { line1: '1 Main St', line2: null, city: 'Springfield', state: 'IL', postal_code: '62701', country: 'US' },
+  billing_address: {
+    line1: '1 Main St',
+    line2: null,
+    city: 'Springfield',
+    state: 'IL',
+    postal_code: '62701',
+    country: 'US',
+  },
   shipping_address: { line1: '2 Dock Rd', city: 'Hamburg', country: 'DE' },
   tax_id: { country: 'DE', type: 'eu_vat', value: 'DE123456789' },
-  tax_configuration: { tax_provider: 'avalara', tax_exempt: true, tax_exemption_code: 'E', automatic_tax_enabled: true },
+  tax_configuration: {
+    tax_provider: 'avalara',
+    tax_exempt: true,
+    tax_exemption_code: 'E',
+    automatic_tax_enabled: true,
+  },
   reporting_configuration: { exempt: false },
-  accounting_sync_configuration: { excluded: false, accounting_providers: [{ provider_type: 'quickbooks', external_provider_id: 'qb-1' }] },
-  payment_configuration: { payment_providers: [{ provider_type: 'stripe', excluded_payment_method_types: ['link'] }] },
+  accounting_sync_configuration: {
+    excluded: false,
+    accounting_providers: [{ provider_type: 'quickbooks', external_provider_id: 'qb-1' }],
+  },
+  payment_configuration: {
+    payment_providers: [{ provider_type: 'stripe', excluded_payment_method_types: ['link'] }],
+  },
   auto_issuance: true,
 };
 
 describe("Orb's customer details: addresses, tax, reporting, accounting and payment configuration", () => {
   it('the SDK creates a customer with all of them, and reads them back in Orb shape', async () => {
-    const client = new Orb({ apiKey: TEST_API_KEY, baseURL: `${t.baseUrl}/v1`, maxRetries: 0, timeout: 20_000 });
-    const created = await client.customers.create({ name: 'Detailed', email: 'detailed@example.com', ...ORB_DETAILS });
+    const client = new Orb({
+      apiKey: TEST_API_KEY,
+      baseURL: `${t.baseUrl}/v1`,
+      maxRetries: 0,
+      timeout: 20_000,
+    });
+    const created = await client.customers.create({
+      name: 'Detailed',
+      email: 'detailed@example.com',
+      ...ORB_DETAILS,
+    });
     expectValid('Customer', created);
     expect(created).toMatchObject({
       billing_address: ORB_DETAILS.billing_address,
       // The lines not given are answered as null, as Orb's Address has them all.
-      shipping_address: { line1: '2 Dock Rd', line2: null, city: 'Hamburg', state: null, postal_code: null, country: 'DE' },
+      shipping_address: {
+        line1: '2 Dock Rd',
+        line2: null,
+        city: 'Hamburg',
+        state: null,
+        postal_code: null,
+        country: 'DE',
+      },
       tax_id: ORB_DETAILS.tax_id,
       exempt_from_automated_tax: true,
       automatic_tax_enabled: true,
       reporting_configuration: { exempt: false },
       accounting_sync_configuration: ORB_DETAILS.accounting_sync_configuration,
-      payment_configuration: { payment_providers: [{ provider_type: 'stripe', excluded_payment_method_types: ['link'], default_shared_payment_token: null }] },
+      payment_configuration: {
+        payment_providers: [
+          {
+            provider_type: 'stripe',
+            excluded_payment_method_types: ['link'],
+            default_shared_payment_token: null,
+          },
+        ],
+      },
       auto_issuance: true,
       hierarchy: { parent: null, children: [] },
     });
@@ -262,8 +354,13 @@ describe("Orb's customer details: addresses, tax, reporting, accounting and paym
     expect(created).not.toHaveProperty('tax_configuration');
     const fetched = await client.customers.fetch(created.id);
     expect(fetched).toEqual(created);
-    const listed = await t.request('GET', `/v1/customers?created_at[gte]=${encodeURIComponent(created.created_at)}`);
-    expect(listed.body.data.find((customer: { id: string }) => customer.id === created.id)).toEqual(created);
+    const listed = await t.request(
+      'GET',
+      `/v1/customers?created_at[gte]=${encodeURIComponent(created.created_at)}`,
+    );
+    expect(listed.body.data.find((customer: { id: string }) => customer.id === created.id)).toEqual(
+      created,
+    );
   });
 
   it('fills Orb defaults: accounting sync not excluded with no providers, no excluded payment methods, tax enablement false', async () => {
@@ -277,7 +374,15 @@ describe("Orb's customer details: addresses, tax, reporting, accounting and paym
     expectValid('Customer', customer);
     expect(customer).toMatchObject({
       accounting_sync_configuration: { excluded: false, accounting_providers: [] },
-      payment_configuration: { payment_providers: [{ provider_type: 'stripe', excluded_payment_method_types: [], default_shared_payment_token: null }] },
+      payment_configuration: {
+        payment_providers: [
+          {
+            provider_type: 'stripe',
+            excluded_payment_method_types: [],
+            default_shared_payment_token: null,
+          },
+        ],
+      },
       exempt_from_automated_tax: false,
       automatic_tax_enabled: false,
       billing_address: null,
@@ -286,24 +391,68 @@ describe("Orb's customer details: addresses, tax, reporting, accounting and paym
   });
 
   it.each([
-    ['a tax id country Orb does not list', { tax_id: { ...ORB_DETAILS.tax_id, country: 'XX' } }, 'tax_id'],
+    [
+      'a tax id country Orb does not list',
+      { tax_id: { ...ORB_DETAILS.tax_id, country: 'XX' } },
+      'tax_id',
+    ],
     ['a tax id without its value', { tax_id: { country: 'DE', type: 'eu_vat' } }, 'tax_id'],
-    ['an unknown tax provider', { tax_configuration: { tax_provider: 'vertex', tax_exempt: false } }, 'tax_configuration'],
-    ['a tax configuration without tax_exempt', { tax_configuration: { tax_provider: 'taxjar' } }, 'tax_configuration'],
-    ['a tax configuration with a key its provider lacks', { tax_configuration: { tax_provider: 'taxjar', tax_exempt: false, tax_exemption_code: 'E' } }, 'tax_configuration'],
-    ['a reporting configuration without exempt', { reporting_configuration: {} }, 'reporting_configuration'],
-    ['an unknown accounting provider', { accounting_sync_configuration: { accounting_providers: [{ provider_type: 'xero', external_provider_id: 'x' }] } }, 'accounting_sync_configuration'],
-    ['an unknown payment provider', { payment_configuration: { payment_providers: [{ provider_type: 'adyen' }] } }, 'payment_configuration'],
+    [
+      'an unknown tax provider',
+      { tax_configuration: { tax_provider: 'vertex', tax_exempt: false } },
+      'tax_configuration',
+    ],
+    [
+      'a tax configuration without tax_exempt',
+      { tax_configuration: { tax_provider: 'taxjar' } },
+      'tax_configuration',
+    ],
+    [
+      'a tax configuration with a key its provider lacks',
+      { tax_configuration: { tax_provider: 'taxjar', tax_exempt: false, tax_exemption_code: 'E' } },
+      'tax_configuration',
+    ],
+    [
+      'a reporting configuration without exempt',
+      { reporting_configuration: {} },
+      'reporting_configuration',
+    ],
+    [
+      'an unknown accounting provider',
+      {
+        accounting_sync_configuration: {
+          accounting_providers: [{ provider_type: 'xero', external_provider_id: 'x' }],
+        },
+      },
+      'accounting_sync_configuration',
+    ],
+    [
+      'an unknown payment provider',
+      { payment_configuration: { payment_providers: [{ provider_type: 'adyen' }] } },
+      'payment_configuration',
+    ],
     ['an address line that is not a string', { billing_address: { line1: 5 } }, 'billing_address'],
     ['a repeated child id', { hierarchy: { child_customer_ids: ['a', 'a'] } }, 'hierarchy'],
     // Exact-JSON bodies carry numbers as objects: a number must not pass for an empty setting.
     ['a number for the hierarchy', { hierarchy: 1 }, 'hierarchy'],
-    ['a number for a configuration whose keys are all optional', { accounting_sync_configuration: 5 }, 'accounting_sync_configuration'],
+    [
+      'a number for a configuration whose keys are all optional',
+      { accounting_sync_configuration: 5 },
+      'accounting_sync_configuration',
+    ],
     ['an unknown key in an address', { shipping_address: { street: 'Main' } }, 'shipping_address'],
-    ['50 additional emails (51 with the primary)', { additional_emails: Array.from({ length: 50 }, (_, i) => `cc${i}@example.com`) }, 'additional_emails'],
+    [
+      '50 additional emails (51 with the primary)',
+      { additional_emails: Array.from({ length: 50 }, (_, i) => `cc${i}@example.com`) },
+      'additional_emails',
+    ],
   ])('answers 400 request-validation for %s, writing nothing', async (_what, fields, field) => {
     const countBefore = await customerRows('true', []);
-    const response = await t.request('POST', '/v1/customers', { name: 'X', email: 'x@example.com', ...fields });
+    const response = await t.request('POST', '/v1/customers', {
+      name: 'X',
+      email: 'x@example.com',
+      ...fields,
+    });
     expect(response.status, response.text).toBe(400);
     expectValid('400Error', response.body);
     expect(response.body.validation_errors.join(' ')).toContain(field);
@@ -312,7 +461,10 @@ describe("Orb's customer details: addresses, tax, reporting, accounting and paym
 });
 
 describe('customer hierarchy (Orb: two levels; parent_customer_id and child_customer_ids by Orb id)', () => {
-  const minified = (customer: { id: string; external_customer_id: string | null }) => ({ id: customer.id, external_customer_id: customer.external_customer_id });
+  const minified = (customer: { id: string; external_customer_id: string | null }) => ({
+    id: customer.id,
+    external_customer_id: customer.external_customer_id,
+  });
   const fetch = async (id: string) => (await t.request('GET', `/v1/customers/${id}`)).body;
 
   it('a child names its parent, a parent adopts children, and both sides answer the link', async () => {
@@ -323,20 +475,39 @@ describe('customer hierarchy (Orb: two levels; parent_customer_id and child_cust
 
     const orphan1 = await createCustomer(t);
     const orphan2 = await createCustomer(t, { external_customer_id: `orphan-${Date.now()}` });
-    const adopter = await createCustomer(t, { hierarchy: { child_customer_ids: [orphan1.id, orphan2.id], parent_customer_id: null } });
-    expect(adopter.hierarchy).toEqual({ parent: null, children: [minified(orphan1), minified(orphan2)] });
+    const adopter = await createCustomer(t, {
+      hierarchy: { child_customer_ids: [orphan1.id, orphan2.id], parent_customer_id: null },
+    });
+    expect(adopter.hierarchy).toEqual({
+      parent: null,
+      children: [minified(orphan1), minified(orphan2)],
+    });
 
-    expect((await fetch(parent.id)).hierarchy).toEqual({ parent: null, children: [minified(child)] });
-    expect((await fetch(orphan2.id)).hierarchy).toEqual({ parent: minified(adopter), children: [] });
+    expect((await fetch(parent.id)).hierarchy).toEqual({
+      parent: null,
+      children: [minified(child)],
+    });
+    expect((await fetch(orphan2.id)).hierarchy).toEqual({
+      parent: minified(adopter),
+      children: [],
+    });
     expect(await fetch(adopter.id)).toEqual(adopter);
-    const byExternal = await t.request('GET', `/v1/customers/external_customer_id/${orphan2.external_customer_id}`);
+    const byExternal = await t.request(
+      'GET',
+      `/v1/customers/external_customer_id/${orphan2.external_customer_id}`,
+    );
     expect(byExternal.body.hierarchy.parent).toEqual(minified(adopter));
-    const listed = await t.request('GET', `/v1/customers?created_at[gte]=${encodeURIComponent(parent.created_at)}&limit=100`);
-    const listedParent = listed.body.data.find((customer: { id: string }) => customer.id === parent.id);
+    const listed = await t.request(
+      'GET',
+      `/v1/customers?created_at[gte]=${encodeURIComponent(parent.created_at)}&limit=100`,
+    );
+    const listedParent = listed.body.data.find(
+      (customer: { id: string }) => customer.id === parent.id,
+    );
     expect(listedParent.hierarchy.children).toEqual([minified(child)]);
   });
 
-  it('answers 404 for an unknown parent or child and 400 for Orb\'s rules, writing nothing', async () => {
+  it("answers 404 for an unknown parent or child and 400 for Orb's rules, writing nothing", async () => {
     const parent = await createCustomer(t);
     const child = await createCustomer(t, { hierarchy: { parent_customer_id: parent.id } });
     const free = await createCustomer(t);
@@ -353,7 +524,11 @@ describe('customer hierarchy (Orb: two levels; parent_customer_id and child_cust
     ];
     for (const [hierarchy, status] of cases) {
       const countBefore = await customerRows('true', []);
-      const response = await t.request('POST', '/v1/customers', { name: 'H', email: 'h@example.com', hierarchy });
+      const response = await t.request('POST', '/v1/customers', {
+        name: 'H',
+        email: 'h@example.com',
+        hierarchy,
+      });
       expect(response.status, `${JSON.stringify(hierarchy)}: ${response.text}`).toBe(status);
       expectValid(`${status}Error`, response.body);
       expect(await customerRows('true', [])).toBe(countBefore);
@@ -365,9 +540,18 @@ describe('customer hierarchy (Orb: two levels; parent_customer_id and child_cust
     for (let round = 0; round < 3; round += 1) {
       const contested = await createCustomer(t);
       const answers = await Promise.all(
-        [0, 1].map((index) => t.request('POST', '/v1/customers', { name: `Racer ${index}`, email: `racer${index}@example.com`, hierarchy: { child_customer_ids: [contested.id] } })),
+        [0, 1].map((index) =>
+          t.request('POST', '/v1/customers', {
+            name: `Racer ${index}`,
+            email: `racer${index}@example.com`,
+            hierarchy: { child_customer_ids: [contested.id] },
+          }),
+        ),
       );
-      expect(answers.map((answer) => answer.status).sort(), answers.map((answer) => answer.text).join('\n')).toEqual([201, 400]);
+      expect(
+        answers.map((answer) => answer.status).sort(),
+        answers.map((answer) => answer.text).join('\n'),
+      ).toEqual([201, 400]);
       const winner = answers.find((answer) => answer.status === 201)!.body;
       expect((await fetch(contested.id)).hierarchy.parent).toEqual(minified(winner));
     }

@@ -9,7 +9,13 @@ import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CREATION_SEQUENCE_SQL } from '../../../worker/store/migrations/Migration20261203000000_blockCreationOrder.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
-import { addEntry, createCustomer, dec, expectLedgerConsistent, sql } from '../ledgerTestHelpers.ts';
+import {
+  addEntry,
+  createCustomer,
+  dec,
+  expectLedgerConsistent,
+  sql,
+} from '../ledgerTestHelpers.ts';
 
 const START = DateTime.now().toUTC().startOf('hour');
 const EXPIRY = START.plus({ days: 90 }).toISO() ?? '';
@@ -26,7 +32,12 @@ afterAll(async () => {
 async function tiedPair(): Promise<{ customerId: string; a: string; b: string }> {
   for (let attempt = 0; attempt < 40; attempt += 1) {
     const customer = await createCustomer(t);
-    const increment = { entry_type: 'increment', amount: 50, expiry_date: EXPIRY, per_unit_cost_basis: '0' };
+    const increment = {
+      entry_type: 'increment',
+      amount: 50,
+      expiry_date: EXPIRY,
+      per_unit_cost_basis: '0',
+    };
     const a = (await addEntry(t, customer.id, increment)).credit_block.id as string;
     const b = (await addEntry(t, customer.id, increment)).credit_block.id as string;
     if (b < a) return { customerId: customer.id, a, b };
@@ -43,10 +54,17 @@ async function blockBalance(blockId: string): Promise<number> {
 describe('drawdown ties fall to creation order (§3 rule 4)', () => {
   it('§8 example 12: A and B made in one instant, A first; decrement 60 → A 0, B 40', async () => {
     const { customerId, a, b } = await tiedPair();
-    const instants = await sql<{ created_at: string }>(t, 'select distinct created_at::text as created_at from credit_blocks where customer_id = ?', [customerId]);
+    const instants = await sql<{ created_at: string }>(
+      t,
+      'select distinct created_at::text as created_at from credit_blocks where customer_id = ?',
+      [customerId],
+    );
     expect(instants, 'A and B were made in one instant').toHaveLength(1);
 
-    const response = await t.request('POST', `/v1/customers/${customerId}/credits/ledger_entry`, { entry_type: 'decrement', amount: 60 });
+    const response = await t.request('POST', `/v1/customers/${customerId}/credits/ledger_entry`, {
+      entry_type: 'decrement',
+      amount: 60,
+    });
     expect(response.status, response.text).toBe(201);
     expect(await blockBalance(a)).toBe(0);
     expect(await blockBalance(b)).toBe(40);
@@ -99,7 +117,11 @@ describe('drawdown ties fall to creation order (§3 rule 4)', () => {
     // Every way a block is made: increments, an expiration_change's new block, a fresh overdraft
     // block, a top-up-free increment after it; plus the blocks the tests above made.
     const customer = await createCustomer(t);
-    const a = await addEntry(t, customer.id, { entry_type: 'increment', amount: 30, expiry_date: EXPIRY });
+    const a = await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 30,
+      expiry_date: EXPIRY,
+    });
     await addEntry(t, customer.id, { entry_type: 'increment', amount: 30, expiry_date: EXPIRY });
     await addEntry(t, customer.id, {
       entry_type: 'expiration_change',
@@ -109,7 +131,10 @@ describe('drawdown ties fall to creation order (§3 rule 4)', () => {
     });
     await addEntry(t, customer.id, { entry_type: 'decrement', amount: 80 });
     await addEntry(t, customer.id, { entry_type: 'increment', amount: 5, expiry_date: EXPIRY });
-    const before = await sql<{ id: string; creation_sequence: number }>(t, 'select id, creation_sequence from credit_blocks order by id');
+    const before = await sql<{ id: string; creation_sequence: number }>(
+      t,
+      'select id, creation_sequence from credit_blocks order by id',
+    );
     expect(before.filter((row) => row.creation_sequence < 0)).toEqual([]);
 
     await sql(t, 'alter table credit_blocks drop column creation_sequence');
@@ -121,7 +146,10 @@ describe('drawdown ties fall to creation order (§3 rule 4)', () => {
       [customer.id],
     );
     await sql(t, CREATION_SEQUENCE_SQL);
-    const after = await sql<{ id: string; creation_sequence: number }>(t, 'select id, creation_sequence from credit_blocks order by id');
+    const after = await sql<{ id: string; creation_sequence: number }>(
+      t,
+      'select id, creation_sequence from credit_blocks order by id',
+    );
     expect(after.filter((row) => row.id !== 'blk_by_hand')).toEqual(before);
     expect(after.find((row) => row.id === 'blk_by_hand')?.creation_sequence).toBe(-1);
   });

@@ -17,14 +17,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectValid } from '../../support/openApiValidator.ts';
 import { addToDate, dateIn, manualClockStart } from '../../support/testDates.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
-import { addEntry, createCustomer, createUsagePrice, dec, ERROR_TYPE, eventually, expectLedgerConsistent, sql, uniqueName } from '../ledgerTestHelpers.ts';
+import {
+  addEntry,
+  createCustomer,
+  createUsagePrice,
+  dec,
+  ERROR_TYPE,
+  eventually,
+  expectLedgerConsistent,
+  sql,
+  uniqueName,
+} from '../ledgerTestHelpers.ts';
 
 const DAY = dateIn('UTC', manualClockStart());
 const NEXT_DAY = addToDate(DAY, { days: 1 });
 const ELEVEN_DAYS_BEFORE = addToDate(DAY, { days: -11 });
 const START = `${DAY}T16:00:00.000Z`;
 const EFFECTIVE = addToDate(DAY, { days: -20 });
-const CONSTRAINT_VIOLATION = 'https://docs.withorb.com/reference/error-responses#400-constraint-violation';
+const CONSTRAINT_VIOLATION =
+  'https://docs.withorb.com/reference/error-responses#400-constraint-violation';
 
 let t: TestService;
 beforeAll(async () => {
@@ -36,7 +47,11 @@ afterAll(async () => {
 
 /** A price of 0.5 credits per `tokens`. */
 function createPrice(): Promise<{ id: string; event_name: string }> {
-  return createUsagePrice(t, { item_id: 'item_tokens', unit_amount: '0.5', quantity_property: 'tokens' }, 'tokens');
+  return createUsagePrice(
+    t,
+    { item_id: 'item_tokens', unit_amount: '0.5', quantity_property: 'tokens' },
+    'tokens',
+  );
 }
 
 interface UsageEvent {
@@ -48,8 +63,19 @@ interface UsageEvent {
   external_customer_id?: string;
 }
 
-function usageEvent(customerId: string, eventName: string, tokens: number, timestamp = `${DAY}T10:00:00.000Z`): UsageEvent {
-  return { idempotency_key: randomUUID(), event_name: eventName, timestamp, customer_id: customerId, properties: { tokens } };
+function usageEvent(
+  customerId: string,
+  eventName: string,
+  tokens: number,
+  timestamp = `${DAY}T10:00:00.000Z`,
+): UsageEvent {
+  return {
+    idempotency_key: randomUUID(),
+    event_name: eventName,
+    timestamp,
+    customer_id: customerId,
+    properties: { tokens },
+  };
 }
 
 async function ingest(events: Array<UsageEvent | string>): Promise<void> {
@@ -63,9 +89,11 @@ async function ingest(events: Array<UsageEvent | string>): Promise<void> {
 async function stored(keys: string[]): Promise<void> {
   await eventually(
     async () => {
-      const [row] = await sql<{ count: number }>(t, 'select count(*)::int as count from events where idempotency_key in (select jsonb_array_elements_text(?::jsonb))', [
-        JSON.stringify(keys),
-      ]);
+      const [row] = await sql<{ count: number }>(
+        t,
+        'select count(*)::int as count from events where idempotency_key in (select jsonb_array_elements_text(?::jsonb))',
+        [JSON.stringify(keys)],
+      );
       return row?.count === keys.length ? true : undefined;
     },
     15_000,
@@ -79,13 +107,21 @@ async function ingestAndWait(events: UsageEvent[]): Promise<void> {
 }
 
 /** A customer with one block of 100 credits, effective before every usage day here. */
-async function fundedCustomer(fields: Record<string, unknown> = {}): Promise<{ customer: any; blockId: string }> {
+async function fundedCustomer(
+  fields: Record<string, unknown> = {},
+): Promise<{ customer: any; blockId: string }> {
   const customer = await createCustomer(t, fields);
-  const increment = await addEntry(t, customer.id, { entry_type: 'increment', amount: 100, effective_date: EFFECTIVE });
+  const increment = await addEntry(t, customer.id, {
+    entry_type: 'increment',
+    amount: 100,
+    effective_date: EFFECTIVE,
+  });
   return { customer, blockId: increment.credit_block.id };
 }
 
-async function search(body: Record<string, unknown>): Promise<{ status: number; body: any; text: string }> {
+async function search(
+  body: Record<string, unknown>,
+): Promise<{ status: number; body: any; text: string }> {
   return t.request('POST', '/v1/events/search', body);
 }
 
@@ -94,17 +130,27 @@ async function deprecate(eventId: string): Promise<{ status: number; body: any; 
 }
 
 async function ledgerBalance(customerId: string): Promise<string> {
-  const [row] = await sql<{ balance: string }>(t, `select balance::text as balance from ledgers where customer_id = ? and currency = 'credits'`, [customerId]);
+  const [row] = await sql<{ balance: string }>(
+    t,
+    `select balance::text as balance from ledgers where customer_id = ? and currency = 'credits'`,
+    [customerId],
+  );
   return dec(row?.balance ?? '0');
 }
 
 async function blockBalance(blockId: string): Promise<string> {
-  const [row] = await sql<{ balance: string }>(t, 'select balance::text as balance from credit_blocks where id = ?', [blockId]);
+  const [row] = await sql<{ balance: string }>(
+    t,
+    'select balance::text as balance from credit_blocks where id = ?',
+    [blockId],
+  );
   return dec(row?.balance ?? 'NaN');
 }
 
 /** Σ entry amounts (transfers aside), Σ block balances and the ledger head: always equal. */
-async function sums(customerId: string): Promise<{ entries: string; blocks: string; head: string }> {
+async function sums(
+  customerId: string,
+): Promise<{ entries: string; blocks: string; head: string }> {
   const [row] = await sql<{ entries: string; blocks: string; head: string }>(
     t,
     `select (select sum(amount)::text from ledger_entries where customer_id = ?
@@ -113,17 +159,34 @@ async function sums(customerId: string): Promise<{ entries: string; blocks: stri
             (select balance::text from ledgers where customer_id = ?) as head`,
     [customerId, customerId, customerId],
   );
-  return { entries: dec(row?.entries ?? '0'), blocks: dec(row?.blocks ?? '0'), head: dec(row?.head ?? '0') };
+  return {
+    entries: dec(row?.entries ?? '0'),
+    blocks: dec(row?.blocks ?? '0'),
+    head: dec(row?.head ?? '0'),
+  };
 }
 
-async function usageEntries(customerId: string): Promise<Array<{ block_id: string; entry_status: string; amount: string; ending_balance: string }>> {
-  const rows = await sql<{ block_id: string; entry_status: string; amount: string; ending_balance: string }>(
+async function usageEntries(
+  customerId: string,
+): Promise<
+  Array<{ block_id: string; entry_status: string; amount: string; ending_balance: string }>
+> {
+  const rows = await sql<{
+    block_id: string;
+    entry_status: string;
+    amount: string;
+    ending_balance: string;
+  }>(
     t,
     `select block_id, entry_status, amount::text as amount, ending_balance::text as ending_balance
        from ledger_entries where customer_id = ? and price_id is not null order by ledger_sequence_number`,
     [customerId],
   );
-  return rows.map((row) => ({ ...row, amount: dec(row.amount), ending_balance: dec(row.ending_balance) }));
+  return rows.map((row) => ({
+    ...row,
+    amount: dec(row.amount),
+    ending_balance: dec(row.ending_balance),
+  }));
 }
 
 describe('POST /v1/events/search', () => {
@@ -137,12 +200,17 @@ describe('POST /v1/events/search', () => {
     const raw = (event: UsageEvent, properties: string) =>
       `{"idempotency_key":"${event.idempotency_key}","event_name":"${event.event_name}","timestamp":"${event.timestamp}","customer_id":"${customer.id}","properties":${properties}}`;
     await ingest([
-      raw(first, '{"tokens":10,"ratio":0.10000000000000000001,"big":123456789012345678901234567890,"model":"gpt","cached":true}'),
+      raw(
+        first,
+        '{"tokens":10,"ratio":0.10000000000000000001,"big":123456789012345678901234567890,"model":"gpt","cached":true}',
+      ),
       raw(second, '{"tokens":4.50}'),
     ]);
     await stored([first.idempotency_key, second.idempotency_key]);
 
-    const response = await search({ event_ids: [second.idempotency_key, 'no-such-event', first.idempotency_key] });
+    const response = await search({
+      event_ids: [second.idempotency_key, 'no-such-event', first.idempotency_key],
+    });
     expect(response.status, response.text).toBe(200);
     expectValid('Events', response.body);
     expect(response.body.data).toEqual([
@@ -151,7 +219,13 @@ describe('POST /v1/events/search', () => {
         customer_id: customer.id,
         external_customer_id: external,
         event_name: price.event_name,
-        properties: { tokens: 10, ratio: 0.1, big: 1.2345678901234568e29, model: 'gpt', cached: true },
+        properties: {
+          tokens: 10,
+          ratio: 0.1,
+          big: 1.2345678901234568e29,
+          model: 'gpt',
+          cached: true,
+        },
         timestamp: `${DAY}T09:00:00.000Z`,
         deprecated: false,
       },
@@ -199,14 +273,31 @@ describe('POST /v1/events/search', () => {
       return response.body.data.map((item: { id: string }) => item.id);
     };
     expect(await found({})).toEqual([event.idempotency_key]);
-    expect(await found({ timeframe_start: null, timeframe_end: null })).toEqual([event.idempotency_key]);
-    expect(await found({ timeframe_start: `${EFFECTIVE}T00:00:00Z` })).toEqual([old, event.idempotency_key]);
+    expect(await found({ timeframe_start: null, timeframe_end: null })).toEqual([
+      event.idempotency_key,
+    ]);
+    expect(await found({ timeframe_start: `${EFFECTIVE}T00:00:00Z` })).toEqual([
+      old,
+      event.idempotency_key,
+    ]);
     expect(await found({ timeframe_start: `${DAY}T12:00:00Z` })).toEqual([event.idempotency_key]);
     expect(await found({ timeframe_start: `${DAY}T12:00:00.001Z` })).toEqual([]);
-    expect(await found({ timeframe_start: `${EFFECTIVE}T00:00:00Z`, timeframe_end: `${DAY}T12:00:00Z` })).toEqual([old]);
-    expect(await found({ timeframe_start: `${EFFECTIVE}T00:00:00Z`, timeframe_end: `${DAY}T12:00:00.001Z` })).toEqual([old, event.idempotency_key]);
+    expect(
+      await found({ timeframe_start: `${EFFECTIVE}T00:00:00Z`, timeframe_end: `${DAY}T12:00:00Z` }),
+    ).toEqual([old]);
+    expect(
+      await found({
+        timeframe_start: `${EFFECTIVE}T00:00:00Z`,
+        timeframe_end: `${DAY}T12:00:00.001Z`,
+      }),
+    ).toEqual([old, event.idempotency_key]);
     // Offsets are instants: 04:00-08:00 is 12:00Z.
-    expect(await found({ timeframe_start: `${DAY}T04:00:00-08:00`, timeframe_end: `${DAY}T04:00:01-08:00` })).toEqual([event.idempotency_key]);
+    expect(
+      await found({
+        timeframe_start: `${DAY}T04:00:00-08:00`,
+        timeframe_end: `${DAY}T04:00:01-08:00`,
+      }),
+    ).toEqual([event.idempotency_key]);
   });
 
   it('refuses a search without ids, with more than 500, with unknown keys or an empty timeframe', async () => {
@@ -235,7 +326,9 @@ describe('PUT /v1/events/{event_id}/deprecate', () => {
     const ten = usageEvent(customer.id, price.event_name, 10); // 5 credits
     const four = usageEvent(customer.id, price.event_name, 4); // 2 credits
     await ingestAndWait([ten, four]);
-    expect(await usageEntries(customer.id)).toEqual([{ block_id: blockId, entry_status: 'pending', amount: '-7', ending_balance: '93' }]);
+    expect(await usageEntries(customer.id)).toEqual([
+      { block_id: blockId, entry_status: 'pending', amount: '-7', ending_balance: '93' },
+    ]);
     expect(await ledgerBalance(customer.id)).toBe('93');
 
     const response = await deprecate(ten.idempotency_key);
@@ -243,18 +336,31 @@ describe('PUT /v1/events/{event_id}/deprecate', () => {
     expectValid('DeprecatedEventResult', response.body);
     expect(response.body).toEqual({ deprecated: ten.idempotency_key });
 
-    expect(await usageEntries(customer.id)).toEqual([{ block_id: blockId, entry_status: 'pending', amount: '-2', ending_balance: '98' }]);
+    expect(await usageEntries(customer.id)).toEqual([
+      { block_id: blockId, entry_status: 'pending', amount: '-2', ending_balance: '98' },
+    ]);
     expect(await ledgerBalance(customer.id)).toBe('98');
     expect(await blockBalance(blockId)).toBe('98');
     expect(await expectLedgerConsistent(t, customer.id)).toBe('98');
-    const [row] = await sql<{ status: string }>(t, 'select status from events where idempotency_key = ?', [ten.idempotency_key]);
+    const [row] = await sql<{ status: string }>(
+      t,
+      'select status from events where idempotency_key = ?',
+      [ten.idempotency_key],
+    );
     expect(row?.status).toBe('deprecated');
 
     const found = await search({ event_ids: [ten.idempotency_key, four.idempotency_key] });
     expect(found.status, found.text).toBe(200);
     expectValid('Events', found.body);
     // Same timestamp: the order between them is by id, so compare by id.
-    expect(Object.fromEntries(found.body.data.map((event: { id: string; deprecated: boolean }) => [event.id, event.deprecated]))).toEqual({
+    expect(
+      Object.fromEntries(
+        found.body.data.map((event: { id: string; deprecated: boolean }) => [
+          event.id,
+          event.deprecated,
+        ]),
+      ),
+    ).toEqual({
       [ten.idempotency_key]: true,
       [four.idempotency_key]: false,
     });
@@ -268,17 +374,24 @@ describe('PUT /v1/events/{event_id}/deprecate', () => {
     // Later usage of the group grows the same entry on top of what is still counted.
     const six = usageEvent(customer.id, price.event_name, 6); // 3 credits
     await ingestAndWait([six]);
-    expect(await usageEntries(customer.id)).toEqual([{ block_id: blockId, entry_status: 'pending', amount: '-5', ending_balance: '95' }]);
+    expect(await usageEntries(customer.id)).toEqual([
+      { block_id: blockId, entry_status: 'pending', amount: '-5', ending_balance: '95' },
+    ]);
     expect(await ledgerBalance(customer.id)).toBe('95');
   });
 
   it('can deprecate a whole group: the pending entry ends at exactly 0', async () => {
     const price = await createPrice();
     const { customer, blockId } = await fundedCustomer();
-    const events = [usageEvent(customer.id, price.event_name, 2), usageEvent(customer.id, price.event_name, 8)];
+    const events = [
+      usageEvent(customer.id, price.event_name, 2),
+      usageEvent(customer.id, price.event_name, 8),
+    ];
     await ingestAndWait(events);
     for (const event of events) expect((await deprecate(event.idempotency_key)).status).toBe(200);
-    expect(await usageEntries(customer.id)).toEqual([{ block_id: blockId, entry_status: 'pending', amount: '0', ending_balance: '100' }]);
+    expect(await usageEntries(customer.id)).toEqual([
+      { block_id: blockId, entry_status: 'pending', amount: '0', ending_balance: '100' },
+    ]);
     expect(await expectLedgerConsistent(t, customer.id)).toBe('100');
   });
 
@@ -315,12 +428,20 @@ describe('PUT /v1/events/{event_id}/deprecate', () => {
 
   it('refuses an event whose external customer id names no customer (Orb: the customer must exist)', async () => {
     const price = await createPrice();
-    const event: UsageEvent = { ...usageEvent('', price.event_name, 2), customer_id: undefined, external_customer_id: uniqueName('nobody') };
+    const event: UsageEvent = {
+      ...usageEvent('', price.event_name, 2),
+      customer_id: undefined,
+      external_customer_id: uniqueName('nobody'),
+    };
     await ingestAndWait([event]);
     const response = await deprecate(event.idempotency_key);
     expect(response.status, response.text).toBe(400);
     expect(response.body.type).toBe(CONSTRAINT_VIOLATION);
-    const [row] = await sql<{ status: string }>(t, 'select status from events where idempotency_key = ?', [event.idempotency_key]);
+    const [row] = await sql<{ status: string }>(
+      t,
+      'select status from events where idempotency_key = ?',
+      [event.idempotency_key],
+    );
     expect(row?.status).toBe('awaiting_customer');
   });
 });
@@ -329,7 +450,11 @@ describe('deprecation and the grace period (moves the clock)', () => {
   it('works after midnight inside the grace period, and is refused with 400 once the day has closed', async () => {
     const price = await createPrice();
     const { customer, blockId } = await fundedCustomer();
-    const [early, late, kept] = [usageEvent(customer.id, price.event_name, 2), usageEvent(customer.id, price.event_name, 4), usageEvent(customer.id, price.event_name, 6)];
+    const [early, late, kept] = [
+      usageEvent(customer.id, price.event_name, 2),
+      usageEvent(customer.id, price.event_name, 4),
+      usageEvent(customer.id, price.event_name, 6),
+    ];
     await ingestAndWait([early, late, kept]);
     // Fully deprecate another group, so that a usage decrement of 0 is committed at day close too.
     const otherPrice = await createPrice();
@@ -338,7 +463,9 @@ describe('deprecation and the grace period (moves the clock)', () => {
     expect((await deprecate(other.idempotency_key)).status).toBe(200);
 
     // After midnight UTC but before midnight + 12 h: still inside the grace period.
-    const inside = await t.request('POST', '/v1/test_clock/advance', { to: `${NEXT_DAY}T06:00:00Z` });
+    const inside = await t.request('POST', '/v1/test_clock/advance', {
+      to: `${NEXT_DAY}T06:00:00Z`,
+    });
     expect(inside.status, inside.text).toBe(200);
     const allowed = await deprecate(early.idempotency_key);
     expect(allowed.status, allowed.text).toBe(200);
@@ -349,9 +476,13 @@ describe('deprecation and the grace period (moves the clock)', () => {
     ]);
 
     // Past end of day + GRACE_PERIOD: the day's entries are committed and never change again.
-    const past = await t.request('POST', '/v1/test_clock/advance', { to: `${NEXT_DAY}T12:00:00.001Z` });
+    const past = await t.request('POST', '/v1/test_clock/advance', {
+      to: `${NEXT_DAY}T12:00:00.001Z`,
+    });
     expect(past.status, past.text).toBe(200);
-    expect((await usageEntries(customer.id)).map((entry) => [entry.entry_status, entry.amount])).toEqual([
+    expect(
+      (await usageEntries(customer.id)).map((entry) => [entry.entry_status, entry.amount]),
+    ).toEqual([
       ['committed', '-5'],
       ['committed', '0'],
     ]);
@@ -361,8 +492,13 @@ describe('deprecation and the grace period (moves the clock)', () => {
     expect(refused.body.detail).toMatch(/outside the grace period/);
     expect(await ledgerBalance(customer.id)).toBe('95');
     expect(await blockBalance(blockId)).toBe('95');
-    const found = await search({ event_ids: [late.idempotency_key], timeframe_start: `${DAY}T00:00:00Z` });
-    expect(found.body.data.map((item: { deprecated: boolean }) => item.deprecated)).toEqual([false]);
+    const found = await search({
+      event_ids: [late.idempotency_key],
+      timeframe_start: `${DAY}T00:00:00Z`,
+    });
+    expect(found.body.data.map((item: { deprecated: boolean }) => item.deprecated)).toEqual([
+      false,
+    ]);
     expect(await sums(customer.id)).toEqual({ entries: '95', blocks: '95', head: '95' });
   });
 });

@@ -11,7 +11,13 @@ import { redrive } from '../../../scripts/redrive.ts';
 import { partitionOf } from '../../../worker/partition.ts';
 import { jobCatalog } from '../../../worker/queues.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
-import { addEntry, createCustomer, eventually, ledgerEntryPath, storedEntries } from '../ledgerTestHelpers.ts';
+import {
+  addEntry,
+  createCustomer,
+  eventually,
+  ledgerEntryPath,
+  storedEntries,
+} from '../ledgerTestHelpers.ts';
 
 let t: TestService;
 beforeAll(async () => {
@@ -35,7 +41,13 @@ async function settled(partition: number, jobId: string): Promise<string> {
 
 /** A usage job whose payload the processor's zod parse refuses. */
 async function addInvalidJob(partition: number): Promise<string> {
-  const job = await t.service.queues.queue(partition).add('usage.apply', { events: [], accepted_at: 'yesterday' }, jobCatalog['usage.apply'].options);
+  const job = await t.service.queues
+    .queue(partition)
+    .add(
+      'usage.apply',
+      { events: [], accepted_at: 'yesterday' },
+      jobCatalog['usage.apply'].options,
+    );
   expect(await settled(partition, job.id!)).toBe('failed');
   return job.id!;
 }
@@ -60,7 +72,11 @@ describe('GET /v1/failed_jobs', () => {
   it('lists a failed job with its reason, payload and time; filters by partition; refuses a partition that does not exist', async () => {
     const id = await addInvalidJob(1);
     const listed = (await listAll()).find((job) => job.id === id && job.partition === 1);
-    expect(listed).toMatchObject({ name: 'usage.apply', attempts_made: 1, data: { events: [], accepted_at: 'yesterday' } });
+    expect(listed).toMatchObject({
+      name: 'usage.apply',
+      attempts_made: 1,
+      data: { events: [], accepted_at: 'yesterday' },
+    });
     expect(listed?.failed_reason).toMatch(/events|accepted_at/);
     expect(Date.now() - Date.parse(listed?.failed_at ?? '')).toBeLessThan(60_000);
 
@@ -70,7 +86,9 @@ describe('GET /v1/failed_jobs', () => {
     expect(refused.status).toBe(400);
     expect(refused.headers.get('content-type')).toMatch(/application\/problem\+json/);
     expect((await t.request('GET', '/v1/failed_jobs?cursor=bm9wZQ')).status).toBe(400);
-    expect((await t.request('GET', '/v1/failed_jobs', undefined, { authorization: '' })).status).toBe(401);
+    expect(
+      (await t.request('GET', '/v1/failed_jobs', undefined, { authorization: '' })).status,
+    ).toBe(401);
   });
 
   it('pages newest first with a cursor, every job exactly once', async () => {
@@ -82,22 +100,36 @@ describe('GET /v1/failed_jobs', () => {
     const paged: FailedJobView[] = [];
     let cursor: string | null = null;
     do {
-      const response = await t.request('GET', `/v1/failed_jobs?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      const response = await t.request(
+        'GET',
+        `/v1/failed_jobs?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+      );
       expect(response.status, response.text).toBe(200);
       expect(response.body.data.length).toBeLessThanOrEqual(2);
       paged.push(...response.body.data);
       cursor = response.body.pagination_metadata.next_cursor;
       expect(response.body.pagination_metadata.has_more).toBe(cursor !== null);
     } while (cursor);
-    expect(paged.map((job) => `${job.partition}/${job.id}`)).toEqual(all.map((job) => `${job.partition}/${job.id}`));
+    expect(paged.map((job) => `${job.partition}/${job.id}`)).toEqual(
+      all.map((job) => `${job.partition}/${job.id}`),
+    );
   });
 });
 
 describe('redrive', () => {
   it('re-adds a failed job under a new id and removes the failed copy; invalid data fails again', async () => {
     const id = await addInvalidJob(1);
-    const [result] = await redrive(t.service.queues, { jobId: id, partition: 1 }, { orm: t.service.orm });
-    expect(result).toMatchObject({ status: 'redriven', partition: 1, jobId: id, name: 'usage.apply' });
+    const [result] = await redrive(
+      t.service.queues,
+      { jobId: id, partition: 1 },
+      { orm: t.service.orm },
+    );
+    expect(result).toMatchObject({
+      status: 'redriven',
+      partition: 1,
+      jobId: id,
+      name: 'usage.apply',
+    });
     const newJobId = result?.status === 'redriven' ? result.newJobId : '';
     expect(newJobId).not.toBe(id);
     expect(await t.service.queues.queue(1).getJob(id)).toBeUndefined();
@@ -105,10 +137,15 @@ describe('redrive', () => {
     const listed = await listAll('?partition=1&limit=100');
     expect(listed.map((job) => job.id)).toContain(newJobId);
     expect(listed.map((job) => job.id)).not.toContain(id);
-    expect(listed.find((job) => job.id === newJobId)?.data).toEqual({ events: [], accepted_at: 'yesterday' });
+    expect(listed.find((job) => job.id === newJobId)?.data).toEqual({
+      events: [],
+      accepted_at: 'yesterday',
+    });
 
     // Not failed (any more): nothing to do. (Ids count per partition, hence the partition.)
-    expect(await redrive(t.service.queues, { jobId: id, partition: 1 }, { orm: t.service.orm })).toEqual([{ status: 'not_failed', partition: 1, jobId: id }]);
+    expect(
+      await redrive(t.service.queues, { jobId: id, partition: 1 }, { orm: t.service.orm }),
+    ).toEqual([{ status: 'not_failed', partition: 1, jobId: id }]);
   });
 
   it('succeeds for a job whose data was valid once what failed it is mended', async () => {
@@ -116,55 +153,85 @@ describe('redrive', () => {
     await em.execute('alter table ledger_entries rename to ledger_entries_away');
     let jobId: string;
     try {
-      const job = await t.service.queues.queue(2).add('usage.closeDays', { customerId: 'c_none' }, jobCatalog['usage.closeDays'].options);
+      const job = await t.service.queues
+        .queue(2)
+        .add('usage.closeDays', { customerId: 'c_none' }, jobCatalog['usage.closeDays'].options);
       jobId = job.id!;
       expect(await settled(2, jobId)).toBe('failed');
     } finally {
       await em.execute('alter table ledger_entries_away rename to ledger_entries');
     }
-    expect((await listAll('?partition=2&limit=100')).find((job) => job.id === jobId)?.failed_reason).toMatch(/ledger_entries/);
+    expect(
+      (await listAll('?partition=2&limit=100')).find((job) => job.id === jobId)?.failed_reason,
+    ).toMatch(/ledger_entries/);
 
     // Job ids count per partition: an id failed on several partitions needs the partition named.
-    const failedOn = await Promise.all(t.service.queues.queues.map((queue) => queue.getJobState(jobId)));
+    const failedOn = await Promise.all(
+      t.service.queues.queues.map((queue) => queue.getJobState(jobId)),
+    );
     if (failedOn.filter((state) => state === 'failed').length > 1) {
-      await expect(redrive(t.service.queues, { jobId }, { orm: t.service.orm })).rejects.toThrow(/--partition/);
+      await expect(redrive(t.service.queues, { jobId }, { orm: t.service.orm })).rejects.toThrow(
+        /--partition/,
+      );
     }
-    const [result] = await redrive(t.service.queues, { jobId, partition: 2 }, { orm: t.service.orm });
+    const [result] = await redrive(
+      t.service.queues,
+      { jobId, partition: 2 },
+      { orm: t.service.orm },
+    );
     expect(result).toMatchObject({ status: 'redriven', partition: 2 });
     const newJobId = result?.status === 'redriven' ? result.newJobId : '';
     expect(await settled(2, newJobId)).toBe('completed');
-    expect((await t.service.queues.queue(2).getJob(newJobId))?.returnvalue).toEqual({ committed: 0 });
+    expect((await t.service.queues.queue(2).getJob(newJobId))?.returnvalue).toEqual({
+      committed: 0,
+    });
     expect((await listAll('?partition=2&limit=100')).map((job) => job.id)).not.toContain(jobId);
   });
 
   it('--all-failed re-drives every failed job of a partition once', async () => {
     await addInvalidJob(3);
     const before = await listAll('?partition=3&limit=100');
-    const results = await redrive(t.service.queues, { allFailed: true, partition: 3 }, { orm: t.service.orm });
+    const results = await redrive(
+      t.service.queues,
+      { allFailed: true, partition: 3 },
+      { orm: t.service.orm },
+    );
     expect(results.map((result) => result.status)).toEqual(before.map(() => 'redriven'));
-    expect(results.map((result) => result.jobId).sort()).toEqual(before.map((job) => job.id).sort());
+    expect(results.map((result) => result.jobId).sort()).toEqual(
+      before.map((job) => job.id).sort(),
+    );
     for (const result of results) {
       if (result.status === 'redriven') expect(await settled(3, result.newJobId)).toBe('failed');
     }
     const after = await listAll('?partition=3&limit=100');
-    expect(after.map((job) => job.id).sort()).toEqual(results.map((result) => (result.status === 'redriven' ? result.newJobId : '')).sort());
+    expect(after.map((job) => job.id).sort()).toEqual(
+      results.map((result) => (result.status === 'redriven' ? result.newJobId : '')).sort(),
+    );
   });
 });
 
-describe('redrive and the order of a customer\'s writes', () => {
+describe("redrive and the order of a customer's writes", () => {
   /**
    * A decrement accepted, then left as a dead letter: its job runs while the requests table is
    * away, so it can neither apply nor record its failure (the processor records every failure it
    * can). The request stays `queued` in Postgres.
    */
-  async function deadLetteredDecrement(customerId: string, amount: number): Promise<{ requestId: string; partition: number }> {
+  async function deadLetteredDecrement(
+    customerId: string,
+    amount: number,
+  ): Promise<{ requestId: string; partition: number }> {
     const partition = partitionOf(customerId, 4);
     const queue = t.service.queues.queue(partition);
     const em = t.service.orm.em.fork();
     await queue.pause();
     let requestId: string;
     try {
-      const response = await t.request('POST', ledgerEntryPath(customerId), { entry_type: 'decrement', amount, description: 'dead lettered' }, { prefer: 'respond-async' });
+      const response = await t.request(
+        'POST',
+        ledgerEntryPath(customerId),
+        { entry_type: 'decrement', amount, description: 'dead lettered' },
+        { prefer: 'respond-async' },
+      );
       expect(response.status, response.text).toBe(202);
       requestId = response.body.id;
       await em.execute('alter table ledger_requests rename to ledger_requests_away');
@@ -190,10 +257,21 @@ describe('redrive and the order of a customer\'s writes', () => {
     const { requestId, partition } = await deadLetteredDecrement(customer.id, 10);
     expect(await requestStatus(requestId)).toBe('queued');
 
-    const [result] = await redrive(t.service.queues, { jobId: requestId, partition }, { orm: t.service.orm });
+    const [result] = await redrive(
+      t.service.queues,
+      { jobId: requestId, partition },
+      { orm: t.service.orm },
+    );
     expect(result).toMatchObject({ status: 'redriven', laterWorkApplied: 0, forced: false });
-    await eventually(async () => ((await requestStatus(requestId)) === 'committed' ? true : undefined), 10_000, 'the re-driven request to apply');
-    expect((await storedEntries(t, customer.id)).map((entry) => entry.entry_type)).toEqual(['increment', 'decrement']);
+    await eventually(
+      async () => ((await requestStatus(requestId)) === 'committed' ? true : undefined),
+      10_000,
+      'the re-driven request to apply',
+    );
+    expect((await storedEntries(t, customer.id)).map((entry) => entry.entry_type)).toEqual([
+      'increment',
+      'decrement',
+    ]);
   });
 
   it('refuses when later work of the customer has been applied since, naming it; --force re-applies it now, after that work', async () => {
@@ -203,20 +281,45 @@ describe('redrive and the order of a customer\'s writes', () => {
     // Accepted after the dead letter, and applied: the customer's ledger has moved on.
     await addEntry(t, customer.id, { entry_type: 'increment', amount: 5, description: 'later' });
 
-    const [refused] = await redrive(t.service.queues, { jobId: requestId, partition }, { orm: t.service.orm });
-    expect(refused).toEqual({ status: 'later_work_applied', partition, jobId: requestId, name: 'ledger.apply', customerIds: [customer.id], laterWorkApplied: 1 });
+    const [refused] = await redrive(
+      t.service.queues,
+      { jobId: requestId, partition },
+      { orm: t.service.orm },
+    );
+    expect(refused).toEqual({
+      status: 'later_work_applied',
+      partition,
+      jobId: requestId,
+      name: 'ledger.apply',
+      customerIds: [customer.id],
+      laterWorkApplied: 1,
+    });
     expect(await t.service.queues.queue(partition).getJobState(requestId)).toBe('failed');
     expect(await requestStatus(requestId)).toBe('queued');
     // Other customers' work does not count.
     const other = await createCustomer(t);
     await addEntry(t, other.id, { entry_type: 'increment', amount: 1 });
-    expect((await redrive(t.service.queues, { jobId: requestId, partition }, { orm: t.service.orm }))[0]).toMatchObject({ laterWorkApplied: 1 });
+    expect(
+      (await redrive(t.service.queues, { jobId: requestId, partition }, { orm: t.service.orm }))[0],
+    ).toMatchObject({ laterWorkApplied: 1 });
 
-    const [forced] = await redrive(t.service.queues, { jobId: requestId, partition }, { orm: t.service.orm, force: true });
+    const [forced] = await redrive(
+      t.service.queues,
+      { jobId: requestId, partition },
+      { orm: t.service.orm, force: true },
+    );
     expect(forced).toMatchObject({ status: 'redriven', laterWorkApplied: 1, forced: true });
-    await eventually(async () => ((await requestStatus(requestId)) === 'committed' ? true : undefined), 10_000, 'the forced request to apply');
+    await eventually(
+      async () => ((await requestStatus(requestId)) === 'committed' ? true : undefined),
+      10_000,
+      'the forced request to apply',
+    );
     // Applied now: after the later increment, in the ledger's order.
     const entries = await storedEntries(t, customer.id);
-    expect(entries.map((entry) => `${entry.entry_type} ${Number(entry.amount)}`)).toEqual(['increment 100', 'increment 5', 'decrement -10']);
+    expect(entries.map((entry) => `${entry.entry_type} ${Number(entry.amount)}`)).toEqual([
+      'increment 100',
+      'increment 5',
+      'decrement -10',
+    ]);
   });
 });

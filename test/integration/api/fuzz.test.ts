@@ -12,7 +12,12 @@ import type { MalformedRequest } from '../../support/fuzz/malformedRequests.ts';
 import { rawRequest } from '../../support/fuzz/rawRequest.ts';
 import { describeFailure, formatFuzzReport, runFuzz } from '../../support/fuzz/runFuzz.ts';
 import { describeRequires, REDIS_SERVER } from '../../support/requiresBinary.ts';
-import { REDIS_URL, startTestService, TEST_API_KEY, type TestService } from '../../support/testService.ts';
+import {
+  REDIS_URL,
+  startTestService,
+  TEST_API_KEY,
+  type TestService,
+} from '../../support/testService.ts';
 import { createCustomer } from '../ledgerTestHelpers.ts';
 
 const REQUESTS = 10_000;
@@ -30,13 +35,20 @@ afterAll(async () => {
 });
 
 /** Sends one hand-made malformed request and answers what checkResponse finds wrong with the answer. */
-async function refusal(method: string, path: string, body?: string): Promise<{ status: number; problem: string | undefined }> {
+async function refusal(
+  method: string,
+  path: string,
+  body?: string,
+): Promise<{ status: number; problem: string | undefined }> {
   const request: MalformedRequest = {
     route: 'regression',
     mutation: 'regression',
     method,
     path,
-    headers: { authorization: `Bearer ${TEST_API_KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      authorization: `Bearer ${TEST_API_KEY}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body,
   };
   const response = await rawRequest(t.baseUrl, request);
@@ -55,40 +67,75 @@ describe('bugs the fuzzer found', () => {
       ['GET', '/v1/customers/%E0%A4%A'],
       ['GET', `/v1/customers/${'x'.repeat(300)}`],
       // "+25:00" passed validation and failed later as an Invalid Date (500), or was accepted.
-      ['GET', `/v1/customers?created_at%5Bgt%5D=${encodeURIComponent('2026-12-28T10:00:00+25:00')}`],
-      ['GET', `/v1/customers/${customer.id}/balance_transactions?operation_time%5Blt%5D=${encodeURIComponent('2026-12-28T10:00:00+25:00')}`],
-      ['POST', '/v1/events/search', JSON.stringify({ event_ids: ['x'], timeframe_end: '2026-12-28T10:00:00+25:00' })],
-      ['POST', `/v1/customers/${customer.id}/credits/ledger_entry`, JSON.stringify({ entry_type: 'increment', amount: 1, expiry_date: '2026-12-28T10:00:00+25:00' })],
+      [
+        'GET',
+        `/v1/customers?created_at%5Bgt%5D=${encodeURIComponent('2026-12-28T10:00:00+25:00')}`,
+      ],
+      [
+        'GET',
+        `/v1/customers/${customer.id}/balance_transactions?operation_time%5Blt%5D=${encodeURIComponent('2026-12-28T10:00:00+25:00')}`,
+      ],
+      [
+        'POST',
+        '/v1/events/search',
+        JSON.stringify({ event_ids: ['x'], timeframe_end: '2026-12-28T10:00:00+25:00' }),
+      ],
+      [
+        'POST',
+        `/v1/customers/${customer.id}/credits/ledger_entry`,
+        JSON.stringify({
+          entry_type: 'increment',
+          amount: 1,
+          expiry_date: '2026-12-28T10:00:00+25:00',
+        }),
+      ],
     ];
     for (const [method, path, body] of cases) {
       const answer = await refusal(method, path, body);
-      expect({ path: path.slice(0, 80), ...answer }).toEqual({ path: path.slice(0, 80), status: 400, problem: undefined });
+      expect({ path: path.slice(0, 80), ...answer }).toEqual({
+        path: path.slice(0, 80),
+        status: 400,
+        problem: undefined,
+      });
     }
     // ISO forms luxon reads and Date does not (a week date) used to be a 500; they are read now.
-    const weekDate = await t.request('GET', `/v1/customers?created_at%5Bgt%5D=${encodeURIComponent('2026-W01-1T10:00:00Z')}`);
+    const weekDate = await t.request(
+      'GET',
+      `/v1/customers?created_at%5Bgt%5D=${encodeURIComponent('2026-W01-1T10:00:00Z')}`,
+    );
     expect(weekDate.status, weekDate.text).toBe(200);
   });
 });
 
 // The fuzzer's "changes nothing" snapshot includes the partition queues' Redis sets.
 describeRequires([REDIS_SERVER], 'fuzzing every route with malformed requests', () => {
-  it(`refuses ${REQUESTS} of them with 4xx RFC 7807 bodies and changes nothing`, { timeout: 120_000 }, async () => {
-    const report = await runFuzz({
-      baseUrl: t.baseUrl,
-      apiKey: TEST_API_KEY,
-      databaseUrl: t.databaseUrl,
-      redisUrl: REDIS_URL,
-      queuePrefix: t.queuePrefix,
-      requests: REQUESTS,
-      seed: SEED,
-      concurrency: 8,
-      deadlineMs: Date.now() + SEND_MS_MAX,
-    });
-    console.log(formatFuzzReport(report).split('\n').filter((line) => !line.startsWith('  ')).slice(0, 4).join('\n'));
-    expect(report.uncoveredRoutes).toEqual([]);
-    expect(report.failures.map(describeFailure)).toEqual([]);
-    expect(report.stateDifferences).toEqual([]);
-    expect(report.byRoute.size).toBe(report.routes);
-    expect(report.sent).toBeGreaterThanOrEqual(REQUESTS_MIN);
-  });
+  it(
+    `refuses ${REQUESTS} of them with 4xx RFC 7807 bodies and changes nothing`,
+    { timeout: 120_000 },
+    async () => {
+      const report = await runFuzz({
+        baseUrl: t.baseUrl,
+        apiKey: TEST_API_KEY,
+        databaseUrl: t.databaseUrl,
+        redisUrl: REDIS_URL,
+        queuePrefix: t.queuePrefix,
+        requests: REQUESTS,
+        seed: SEED,
+        concurrency: 8,
+        deadlineMs: Date.now() + SEND_MS_MAX,
+      });
+      console.log(
+        formatFuzzReport(report)
+          .split('\n')
+          .filter((line) => !line.startsWith('  '))
+          .slice(0, 4)
+          .join('\n'),
+      );
+      expect(report.uncoveredRoutes).toEqual([]);
+      expect(report.failures.map(describeFailure)).toEqual([]);
+      expect(report.stateDifferences).toEqual([]);
+      expect(report.byRoute.size).toBe(report.routes);
+      expect(report.sent).toBeGreaterThanOrEqual(REQUESTS_MIN);
+    },
+  );
 });

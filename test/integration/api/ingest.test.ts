@@ -17,7 +17,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectValid } from '../../support/openApiValidator.ts';
 import { addToDate, dateIn, manualClockStart } from '../../support/testDates.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
-import { addEntry, createCustomer, createUsagePrice, dec, ERROR_TYPE, eventually, expectLedgerConsistent, sleep, sql, uniqueName } from '../ledgerTestHelpers.ts';
+import {
+  addEntry,
+  createCustomer,
+  createUsagePrice,
+  dec,
+  ERROR_TYPE,
+  eventually,
+  expectLedgerConsistent,
+  sleep,
+  sql,
+  uniqueName,
+} from '../ledgerTestHelpers.ts';
 
 const DAY = dateIn('UTC', manualClockStart());
 const PREVIOUS_DAY = addToDate(DAY, { days: -1 });
@@ -33,17 +44,32 @@ afterAll(async () => {
   await t?.stop();
 });
 
-function createPrice(fields: Record<string, unknown> = {}): Promise<{ id: string; event_name: string }> {
+function createPrice(
+  fields: Record<string, unknown> = {},
+): Promise<{ id: string; event_name: string }> {
   return createUsagePrice(t, fields, 'ingest');
 }
 
 type Event = Record<string, unknown> & { idempotency_key: string };
 
-function usageEvent(customerId: string, eventName: string, fields: Record<string, unknown> = {}): Event {
-  return { idempotency_key: randomUUID(), event_name: eventName, timestamp: `${DAY}T19:00:00Z`, customer_id: customerId, properties: {}, ...fields };
+function usageEvent(
+  customerId: string,
+  eventName: string,
+  fields: Record<string, unknown> = {},
+): Event {
+  return {
+    idempotency_key: randomUUID(),
+    event_name: eventName,
+    timestamp: `${DAY}T19:00:00Z`,
+    customer_id: customerId,
+    properties: {},
+    ...fields,
+  };
 }
 
-async function ingest(events: unknown[]): Promise<{ validation_failed: { idempotency_key: string; validation_errors: string[] }[] }> {
+async function ingest(
+  events: unknown[],
+): Promise<{ validation_failed: { idempotency_key: string; validation_errors: string[] }[] }> {
   const response = await t.request('POST', '/v1/ingest', { events });
   expect(response.status, response.text).toBe(200);
   expectValid('IngestionResponse', response.body);
@@ -75,7 +101,10 @@ async function applied(keys: string[], status?: string, timeoutMs = 10_000): Pro
   await eventually(
     async () => {
       const rows = await eventRows(keys);
-      return rows.length === keys.length && rows.every((row) => status === undefined || row.status === status) ? true : undefined;
+      return rows.length === keys.length &&
+        rows.every((row) => status === undefined || row.status === status)
+        ? true
+        : undefined;
     },
     timeoutMs,
     `${keys.length} events written`,
@@ -86,11 +115,17 @@ async function balance(customerId: string): Promise<number> {
   const response = await t.request('GET', `/v1/customers/${customerId}/credits`);
   expect(response.status, response.text).toBe(200);
   expectValid('CustomerCreditBalances', response.body);
-  return response.body.data.reduce((sum: number, block: { balance: number }) => sum + block.balance, 0);
+  return response.body.data.reduce(
+    (sum: number, block: { balance: number }) => sum + block.balance,
+    0,
+  );
 }
 
 async function usageEntries(customerId: string): Promise<any[]> {
-  const response = await t.request('GET', `/v1/customers/${customerId}/credits/ledger?entry_type=decrement`);
+  const response = await t.request(
+    'GET',
+    `/v1/customers/${customerId}/credits/ledger?entry_type=decrement`,
+  );
   expect(response.status, response.text).toBe(200);
   expectValid('CreditLedgerEntries', response.body);
   return response.body.data;
@@ -99,7 +134,11 @@ async function usageEntries(customerId: string): Promise<any[]> {
 /** A customer in UTC with 100 credits drawable all of November. */
 async function fundedCustomer(fields: Record<string, unknown> = {}): Promise<any> {
   const customer = await createCustomer(t, fields);
-  await addEntry(t, customer.id, { entry_type: 'increment', amount: 100, effective_date: EFFECTIVE });
+  await addEntry(t, customer.id, {
+    entry_type: 'increment',
+    amount: 100,
+    effective_date: EFFECTIVE,
+  });
   return customer;
 }
 
@@ -114,13 +153,19 @@ describe('per-event validation', () => {
     const good = usageEvent(customer.id, price.event_name);
     const { idempotency_key: _omitted, ...noKey } = usageEvent(customer.id, price.event_name);
     const { event_name: _noName, ...noName } = usageEvent(customer.id, price.event_name);
-    const { properties: _noProperties, ...noProperties } = usageEvent(customer.id, price.event_name);
+    const { properties: _noProperties, ...noProperties } = usageEvent(
+      customer.id,
+      price.event_name,
+    );
     const bad: Record<string, Event> = {
       noName: noName as Event,
       noProperties: noProperties as Event,
       bothIds: usageEvent(customer.id, price.event_name, { external_customer_id: 'ext-both' }),
       neitherId: usageEvent(customer.id, price.event_name, { customer_id: undefined }),
-      bothNull: usageEvent(customer.id, price.event_name, { customer_id: null, external_customer_id: null }),
+      bothNull: usageEvent(customer.id, price.event_name, {
+        customer_id: null,
+        external_customer_id: null,
+      }),
       nested: usageEvent(customer.id, price.event_name, { properties: { region: { name: 'eu' } } }),
       arrayProperty: usageEvent(customer.id, price.event_name, { properties: { tags: ['a'] } }),
       unknownCustomer: usageEvent('cus_does_not_exist', price.event_name),
@@ -130,13 +175,22 @@ describe('per-event validation', () => {
     };
     const body = await ingest([noKey, ...Object.values(bad), good]);
 
-    expect(failureKeys(body).sort()).toEqual(['', ...Object.values(bad).map((event) => event.idempotency_key)].sort());
+    expect(failureKeys(body).sort()).toEqual(
+      ['', ...Object.values(bad).map((event) => event.idempotency_key)].sort(),
+    );
     for (const failure of body.validation_failed) {
       expect(failure.validation_errors.length, failure.idempotency_key).toBeGreaterThan(0);
       for (const error of failure.validation_errors) expect(typeof error).toBe('string');
     }
-    const reasons = (event: Event) => body.validation_failed.find((failure) => failure.idempotency_key === event.idempotency_key)?.validation_errors.join(' | ');
-    expect(body.validation_failed.find((failure) => failure.idempotency_key === '')?.validation_errors.join(' ')).toMatch(/idempotency_key/);
+    const reasons = (event: Event) =>
+      body.validation_failed
+        .find((failure) => failure.idempotency_key === event.idempotency_key)
+        ?.validation_errors.join(' | ');
+    expect(
+      body.validation_failed
+        .find((failure) => failure.idempotency_key === '')
+        ?.validation_errors.join(' '),
+    ).toMatch(/idempotency_key/);
     expect(reasons(bad.noName!)).toMatch(/event_name/);
     expect(reasons(bad.bothIds!)).toMatch(/customer_id/);
     expect(reasons(bad.neitherId!)).toMatch(/customer_id/);
@@ -160,8 +214,15 @@ describe('per-event validation', () => {
 
     const events = tooMany.slice(0, 500);
     expect((await ingest(events)).validation_failed).toEqual([]);
-    await applied(events.map((event) => event.idempotency_key), 'applied');
-    const [sum] = await sql<{ credits: string }>(t, `select sum(credits)::text as credits from events where customer_id = ?`, [customer.id]);
+    await applied(
+      events.map((event) => event.idempotency_key),
+      'applied',
+    );
+    const [sum] = await sql<{ credits: string }>(
+      t,
+      `select sum(credits)::text as credits from events where customer_id = ?`,
+      [customer.id],
+    );
     expect(dec(sum!.credits)).toBe('50');
     expect(await balance(customer.id)).toBe(50);
     // A request after the refusal stored nothing of the 501st.
@@ -195,8 +256,13 @@ describe('timestamps: grace period and future skew', () => {
     const tooNew = usageEvent(customer.id, price.event_name, { timestamp: `${DAY}T20:05:01Z` });
     const body = await ingest([tooOld, oldest, latest, tooNew]);
 
-    expect(failureKeys(body).sort()).toEqual([tooOld.idempotency_key, tooNew.idempotency_key].sort());
-    const reason = (event: Event) => body.validation_failed.find((failure) => failure.idempotency_key === event.idempotency_key)?.validation_errors.join(' ');
+    expect(failureKeys(body).sort()).toEqual(
+      [tooOld.idempotency_key, tooNew.idempotency_key].sort(),
+    );
+    const reason = (event: Event) =>
+      body.validation_failed
+        .find((failure) => failure.idempotency_key === event.idempotency_key)
+        ?.validation_errors.join(' ');
     expect(reason(tooOld)).toMatch(/grace/);
     expect(reason(tooNew)).toMatch(/future/);
 
@@ -204,7 +270,9 @@ describe('timestamps: grace period and future skew', () => {
     expect(await eventRows([tooOld.idempotency_key, tooNew.idempotency_key])).toEqual([]);
     expect(await balance(customer.id)).toBe(98);
     const entries = await usageEntries(customer.id);
-    expect(entries.map((entry) => [entry.entry_status, entry.amount, entry.price_id])).toEqual([['pending', -2, price.id]]);
+    expect(entries.map((entry) => [entry.entry_status, entry.amount, entry.price_id])).toEqual([
+      ['pending', -2, price.id],
+    ]);
   });
 
   it('a date-time the validator admits but Date cannot read (ISO ordinal, week, hour-only) fails alone, not the request', async () => {
@@ -213,7 +281,11 @@ describe('timestamps: grace period and future skew', () => {
     const good = usageEvent(customer.id, price.event_name);
     // All three name D 19:00Z in ISO 8601 forms that luxon reads and `new Date` does not.
     const day = DateTime.fromISO(DAY, { zone: 'UTC' });
-    const odd = [`${day.toFormat('yyyy-ooo')}T19:00:00Z`, `${day.toFormat("kkkk-'W'WW-c")}T19:00:00Z`, `${DAY}T19Z`].map((timestamp) => usageEvent(customer.id, price.event_name, { timestamp }));
+    const odd = [
+      `${day.toFormat('yyyy-ooo')}T19:00:00Z`,
+      `${day.toFormat("kkkk-'W'WW-c")}T19:00:00Z`,
+      `${DAY}T19Z`,
+    ].map((timestamp) => usageEvent(customer.id, price.event_name, { timestamp }));
     const response = await t.request('POST', '/v1/ingest', { events: [...odd, good] });
     expect(response.status, response.text).toBe(200);
     expectValid('IngestionResponse', response.body);
@@ -221,7 +293,9 @@ describe('timestamps: grace period and future skew', () => {
     expect(failed.has(good.idempotency_key)).toBe(false);
     await applied([good.idempotency_key], 'applied');
     // Each odd one is either refused in validation_failed or read as the instant it names.
-    const accepted = odd.filter((event) => !failed.has(event.idempotency_key)).map((event) => event.idempotency_key);
+    const accepted = odd
+      .filter((event) => !failed.has(event.idempotency_key))
+      .map((event) => event.idempotency_key);
     await applied(accepted);
     const [row] = await sql<{ count: number }>(
       t,
@@ -238,16 +312,20 @@ describe('timestamps: grace period and future skew', () => {
     const event = usageEvent(customer.id, price.event_name, { timestamp: `${DAY}T12:00:00` });
     expect((await ingest([event])).validation_failed).toEqual([]);
     await applied([event.idempotency_key], 'applied');
-    const [row] = await sql<{ at: string }>(t, `select to_char(timestamp at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') as at from events where idempotency_key = ?`, [
-      event.idempotency_key,
-    ]);
+    const [row] = await sql<{ at: string }>(
+      t,
+      `select to_char(timestamp at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS') as at from events where idempotency_key = ?`,
+      [event.idempotency_key],
+    );
     expect(row?.at).toBe(`${DAY}T12:00:00`);
   });
 
   it('a refused event can be sent again, fixed, under the same idempotency key', async () => {
     const customer = await fundedCustomer();
     const price = await createPrice();
-    const late = usageEvent(customer.id, price.event_name, { timestamp: `${PREVIOUS_DAY}T12:00:00Z` });
+    const late = usageEvent(customer.id, price.event_name, {
+      timestamp: `${PREVIOUS_DAY}T12:00:00Z`,
+    });
     expect(failureKeys(await ingest([late]))).toEqual([late.idempotency_key]);
     const fixed = { ...late, timestamp: `${DAY}T12:00:00Z` };
     expect((await ingest([fixed])).validation_failed).toEqual([]);
@@ -263,7 +341,11 @@ describe('idempotency keys', () => {
     const event = usageEvent(customer.id, price.event_name);
     expect((await ingest([event, event, { ...event }])).validation_failed).toEqual([]);
     await applied([event.idempotency_key], 'applied');
-    const [row] = await sql<{ count: number }>(t, 'select count(*)::int as count from events where customer_id = ?', [customer.id]);
+    const [row] = await sql<{ count: number }>(
+      t,
+      'select count(*)::int as count from events where customer_id = ?',
+      [customer.id],
+    );
     expect(row?.count).toBe(1);
     expect(await balance(customer.id)).toBe(99);
     expect((await usageEntries(customer.id)).map((entry) => entry.amount)).toEqual([-1]);
@@ -279,7 +361,11 @@ describe('idempotency keys', () => {
     const marker = usageEvent(customer.id, price.event_name);
     expect((await ingest([event, marker])).validation_failed).toEqual([]);
     await applied([marker.idempotency_key], 'applied');
-    const [row] = await sql<{ count: number }>(t, 'select count(*)::int as count from events where customer_id = ?', [customer.id]);
+    const [row] = await sql<{ count: number }>(
+      t,
+      'select count(*)::int as count from events where customer_id = ?',
+      [customer.id],
+    );
     expect(row?.count).toBe(2);
     expect(await balance(customer.id)).toBe(98);
     expect((await usageEntries(customer.id)).map((entry) => entry.amount)).toEqual([-2]);
@@ -294,7 +380,15 @@ describe('events that price nothing', () => {
     expect((await ingest([event])).validation_failed).toEqual([]);
     await applied([event.idempotency_key]);
     expect(await eventRows([event.idempotency_key])).toEqual([
-      { idempotency_key: event.idempotency_key, customer_id: customer.id, external_customer_id: null, status: 'unpriced', price_id: null, credits: null, usage_day: null },
+      {
+        idempotency_key: event.idempotency_key,
+        customer_id: customer.id,
+        external_customer_id: null,
+        status: 'unpriced',
+        price_id: null,
+        credits: null,
+        usage_day: null,
+      },
     ]);
     expect(await balance(customer.id)).toBe(100);
     expect(await usageEntries(customer.id)).toEqual([]);
@@ -303,12 +397,30 @@ describe('events that price nothing', () => {
   it('marks a missing, non-numeric or negative quantity invalid_quantity; numeric strings and decimals are priced exactly', async () => {
     const customer = await fundedCustomer();
     const price = await createPrice({ unit_amount: '0.1', quantity_property: 'tokens' });
-    const missing = usageEvent(customer.id, price.event_name, { timestamp: `${DAY}T19:00:01Z`, properties: { other: 5 } });
-    const text = usageEvent(customer.id, price.event_name, { timestamp: `${DAY}T19:00:02Z`, properties: { tokens: 'many' } });
-    const negative = usageEvent(customer.id, price.event_name, { timestamp: `${DAY}T19:00:03Z`, properties: { tokens: -3 } });
-    const flag = usageEvent(customer.id, price.event_name, { timestamp: `${DAY}T19:00:04Z`, properties: { tokens: true } });
-    const numericString = usageEvent(customer.id, price.event_name, { timestamp: `${DAY}T19:00:05Z`, properties: { tokens: '3' } });
-    const decimal = usageEvent(customer.id, price.event_name, { timestamp: `${DAY}T19:00:06Z`, properties: { tokens: 0.3 } });
+    const missing = usageEvent(customer.id, price.event_name, {
+      timestamp: `${DAY}T19:00:01Z`,
+      properties: { other: 5 },
+    });
+    const text = usageEvent(customer.id, price.event_name, {
+      timestamp: `${DAY}T19:00:02Z`,
+      properties: { tokens: 'many' },
+    });
+    const negative = usageEvent(customer.id, price.event_name, {
+      timestamp: `${DAY}T19:00:03Z`,
+      properties: { tokens: -3 },
+    });
+    const flag = usageEvent(customer.id, price.event_name, {
+      timestamp: `${DAY}T19:00:04Z`,
+      properties: { tokens: true },
+    });
+    const numericString = usageEvent(customer.id, price.event_name, {
+      timestamp: `${DAY}T19:00:05Z`,
+      properties: { tokens: '3' },
+    });
+    const decimal = usageEvent(customer.id, price.event_name, {
+      timestamp: `${DAY}T19:00:06Z`,
+      properties: { tokens: 0.3 },
+    });
     const events = [missing, text, negative, flag, numericString, decimal];
     expect((await ingest(events)).validation_failed).toEqual([]);
     await applied(events.map((event) => event.idempotency_key));
@@ -322,7 +434,9 @@ describe('events that price nothing', () => {
       ['applied', price.id, '0.3'],
       ['applied', price.id, '0.03'],
     ]);
-    expect((await usageEntries(customer.id)).map((entry) => [entry.amount, entry.ending_balance])).toEqual([[-0.33, 99.67]]);
+    expect(
+      (await usageEntries(customer.id)).map((entry) => [entry.amount, entry.ending_balance]),
+    ).toEqual([[-0.33, 99.67]]);
     expect(await expectLedgerConsistent(t, customer.id)).toBe('99.67');
   });
 });
@@ -332,10 +446,16 @@ describe('external customer ids', () => {
     const external = uniqueName('ext');
     const customer = await fundedCustomer({ external_customer_id: external });
     const price = await createPrice();
-    const event = usageEvent(customer.id, price.event_name, { customer_id: undefined, external_customer_id: external });
+    const event = usageEvent(customer.id, price.event_name, {
+      customer_id: undefined,
+      external_customer_id: external,
+    });
     expect((await ingest([event])).validation_failed).toEqual([]);
     await applied([event.idempotency_key], 'applied');
-    expect((await eventRows([event.idempotency_key]))[0]).toMatchObject({ customer_id: customer.id, external_customer_id: external });
+    expect((await eventRows([event.idempotency_key]))[0]).toMatchObject({
+      customer_id: customer.id,
+      external_customer_id: external,
+    });
     expect(await balance(customer.id)).toBe(99);
   });
 
@@ -343,11 +463,18 @@ describe('external customer ids', () => {
     const external = uniqueName('ext_later');
     const price = await createPrice({ quantity_property: 'n' });
     const events = [2, 3].map((n, index) =>
-      usageEvent('', price.event_name, { customer_id: null, external_customer_id: external, timestamp: `${DAY}T1${index}:00:00Z`, properties: { n } }),
+      usageEvent('', price.event_name, {
+        customer_id: null,
+        external_customer_id: external,
+        timestamp: `${DAY}T1${index}:00:00Z`,
+        properties: { n },
+      }),
     );
     expect((await ingest(events)).validation_failed).toEqual([]);
     const keys = events.map((event) => event.idempotency_key);
-    expect((await eventRows(keys)).map((row) => [row.status, row.customer_id, row.external_customer_id])).toEqual([
+    expect(
+      (await eventRows(keys)).map((row) => [row.status, row.customer_id, row.external_customer_id]),
+    ).toEqual([
       ['awaiting_customer', null, external],
       ['awaiting_customer', null, external],
     ]);
@@ -362,17 +489,27 @@ describe('external customer ids', () => {
       ['applied', customer.id, '3', DAY],
     ]);
     const entries = await usageEntries(customer.id);
-    expect(entries.map((entry) => [entry.entry_status, entry.amount, entry.price_id])).toEqual([['pending', -5, price.id]]);
+    expect(entries.map((entry) => [entry.entry_status, entry.amount, entry.price_id])).toEqual([
+      ['pending', -5, price.id],
+    ]);
     expect(await balance(customer.id)).toBe(-5);
     expect(await expectLedgerConsistent(t, customer.id)).toBe('-5');
   });
   it('applies an event whose external id gets its customer while the ingest request is still in flight', async () => {
     const external = uniqueName('ext_race');
     const price = await createPrice();
-    const target = usageEvent('', price.event_name, { customer_id: null, external_customer_id: external });
+    const target = usageEvent('', price.event_name, {
+      customer_id: null,
+      external_customer_id: external,
+    });
     // The request stays in validation for a while (one customer lookup per event); the customer
     // is created meanwhile. Whichever side runs last must hand the event to the worker.
-    const filler = Array.from({ length: 400 }, () => usageEvent('', price.event_name, { customer_id: null, external_customer_id: uniqueName('nobody') }));
+    const filler = Array.from({ length: 400 }, () =>
+      usageEvent('', price.event_name, {
+        customer_id: null,
+        external_customer_id: uniqueName('nobody'),
+      }),
+    );
     const [answer, customer] = await Promise.all([
       t.request('POST', '/v1/ingest', { events: [target, ...filler] }),
       sleep(20).then(() => createCustomer(t, { external_customer_id: external })),
@@ -380,12 +517,15 @@ describe('external customer ids', () => {
     expect(answer.status, answer.text).toBe(200);
     expect(answer.body.validation_failed).toEqual([]);
     await applied([target.idempotency_key], 'applied', 3000).catch(() => undefined);
-    expect((await eventRows([target.idempotency_key]))[0]).toMatchObject({ status: 'applied', customer_id: customer.id });
+    expect((await eventRows([target.idempotency_key]))[0]).toMatchObject({
+      status: 'applied',
+      customer_id: customer.id,
+    });
     expect(await balance(customer.id)).toBe(-1);
   });
 });
 
-describe('POST /v1/ingest?debug=true (Orb\'s debug: {duplicate, ingested})', () => {
+describe("POST /v1/ingest?debug=true (Orb's debug: {duplicate, ingested})", () => {
   /** A minute before the service's own clock, whatever date that clock shows. */
   async function justBeforeServiceNow(): Promise<string> {
     const clock = await t.request('GET', '/v1/test_clock');
@@ -405,17 +545,32 @@ describe('POST /v1/ingest?debug=true (Orb\'s debug: {duplicate, ingested})', () 
     const customer = await fundedCustomer();
     const price = await createPrice();
     const first = usageEvent(customer.id, price.event_name, { timestamp });
-    const awaitingKey = { ...usageEvent('', price.event_name, { timestamp }), customer_id: undefined, external_customer_id: uniqueName('debug-nobody') };
+    const awaitingKey = {
+      ...usageEvent('', price.event_name, { timestamp }),
+      customer_id: undefined,
+      external_customer_id: uniqueName('debug-nobody'),
+    };
     const firstAnswer = await ingestDebug([first, first, awaitingKey]);
-    expect(firstAnswer).toEqual({ validation_failed: [], debug: { ingested: [first.idempotency_key, awaitingKey.idempotency_key], duplicate: [first.idempotency_key] } });
+    expect(firstAnswer).toEqual({
+      validation_failed: [],
+      debug: {
+        ingested: [first.idempotency_key, awaitingKey.idempotency_key],
+        duplicate: [first.idempotency_key],
+      },
+    });
     await applied([first.idempotency_key], 'applied');
 
     const fresh = usageEvent(customer.id, price.event_name, { timestamp });
     const broken = { ...usageEvent(customer.id, price.event_name), timestamp: 'yesterday' };
     const unknownCustomer = usageEvent('noSuchCustomer00', price.event_name, { timestamp });
     const second = await ingestDebug([first, fresh, broken, unknownCustomer, awaitingKey]);
-    expect(failureKeys(second).sort()).toEqual([broken.idempotency_key, unknownCustomer.idempotency_key].sort());
-    expect(second.debug).toEqual({ ingested: [fresh.idempotency_key], duplicate: [first.idempotency_key, awaitingKey.idempotency_key] });
+    expect(failureKeys(second).sort()).toEqual(
+      [broken.idempotency_key, unknownCustomer.idempotency_key].sort(),
+    );
+    expect(second.debug).toEqual({
+      ingested: [fresh.idempotency_key],
+      duplicate: [first.idempotency_key, awaitingKey.idempotency_key],
+    });
     // Reporting a duplicate changes nothing about how it is applied: still once.
     await applied([fresh.idempotency_key], 'applied');
     expect(await balance(customer.id)).toBe(98);
@@ -425,8 +580,17 @@ describe('POST /v1/ingest?debug=true (Orb\'s debug: {duplicate, ingested})', () 
     const timestamp = await justBeforeServiceNow();
     const customer = await fundedCustomer();
     const price = await createPrice();
-    expect((await ingestDebug([usageEvent(customer.id, price.event_name, { timestamp })], '')).debug).toBeNull();
-    expect((await ingestDebug([usageEvent(customer.id, price.event_name, { timestamp })], '?debug=false')).debug).toBeNull();
+    expect(
+      (await ingestDebug([usageEvent(customer.id, price.event_name, { timestamp })], '')).debug,
+    ).toBeNull();
+    expect(
+      (
+        await ingestDebug(
+          [usageEvent(customer.id, price.event_name, { timestamp })],
+          '?debug=false',
+        )
+      ).debug,
+    ).toBeNull();
     const wrong = await t.request('POST', '/v1/ingest?debug=yes', { events: [] });
     expect(wrong.status, wrong.text).toBe(400);
     expect(wrong.body.type).toBe(ERROR_TYPE.validation);
@@ -437,7 +601,11 @@ describe('kept events past the grace period (runs last: it moves the clock)', ()
   it('an event kept for an unknown external id is not applied if the customer appears after its grace period', async () => {
     const external = uniqueName('ext_too_late');
     const price = await createPrice();
-    const event = usageEvent('', price.event_name, { customer_id: null, external_customer_id: external, timestamp: `${DAY}T09:00:00Z` });
+    const event = usageEvent('', price.event_name, {
+      customer_id: null,
+      external_customer_id: external,
+      timestamp: `${DAY}T09:00:00Z`,
+    });
     expect((await ingest([event])).validation_failed).toEqual([]);
     const moved = await t.request('POST', '/v1/test_clock/advance', { to: `${DAY}T22:00:00Z` });
     expect(moved.status, moved.text).toBe(200);
@@ -446,8 +614,10 @@ describe('kept events past the grace period (runs last: it moves the clock)', ()
     const marker = usageEvent(customer.id, price.event_name, { timestamp: `${DAY}T21:00:00Z` });
     await ingest([marker]);
     await applied([marker.idempotency_key], 'applied');
-    expect((await eventRows([event.idempotency_key]))[0]).toMatchObject({ status: 'awaiting_customer', customer_id: null });
+    expect((await eventRows([event.idempotency_key]))[0]).toMatchObject({
+      status: 'awaiting_customer',
+      customer_id: null,
+    });
     expect((await usageEntries(customer.id)).map((entry) => entry.amount)).toEqual([-1]);
   });
 });
-

@@ -9,9 +9,24 @@
 import Orb, { BadRequestError } from 'orb-billing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectValid } from '../../support/openApiValidator.ts';
-import { addToDate, dateIn, instantAt, isoPlus, manualClockStart } from '../../support/testDates.ts';
+import {
+  addToDate,
+  dateIn,
+  instantAt,
+  isoPlus,
+  manualClockStart,
+} from '../../support/testDates.ts';
 import { startTestService, TEST_API_KEY, type TestService } from '../../support/testService.ts';
-import { addEntry, createCustomer, dec, ERROR_TYPE, expectLedgerConsistent, ledgerEntryPath, sql, storedEntries } from '../ledgerTestHelpers.ts';
+import {
+  addEntry,
+  createCustomer,
+  dec,
+  ERROR_TYPE,
+  expectLedgerConsistent,
+  ledgerEntryPath,
+  sql,
+  storedEntries,
+} from '../ledgerTestHelpers.ts';
 
 const START = manualClockStart().toISOString();
 const LA = 'America/Los_Angeles';
@@ -33,9 +48,12 @@ async function post(path: string, body: Record<string, unknown> | undefined, sch
   return response;
 }
 
-const entry = (customerId: string, body: Record<string, unknown>) => post(ledgerEntryPath(customerId), body, 'CreditLedgerEntry');
-const markPaid = (invoiceId: string, body: Record<string, unknown>) => post(`/v1/invoices/${invoiceId}/mark_paid`, body, 'Invoice');
-const voidInvoice = (invoiceId: string) => post(`/v1/invoices/${invoiceId}/void`, undefined, 'Invoice');
+const entry = (customerId: string, body: Record<string, unknown>) =>
+  post(ledgerEntryPath(customerId), body, 'CreditLedgerEntry');
+const markPaid = (invoiceId: string, body: Record<string, unknown>) =>
+  post(`/v1/invoices/${invoiceId}/mark_paid`, body, 'Invoice');
+const voidInvoice = (invoiceId: string) =>
+  post(`/v1/invoices/${invoiceId}/void`, undefined, 'Invoice');
 
 async function getInvoice(invoiceId: string) {
   const response = await t.request('GET', `/v1/invoices/${invoiceId}`);
@@ -61,13 +79,27 @@ async function purchase(customerId: string, body: Record<string, unknown>) {
 
 describe('an increment with invoice_settings', () => {
   it('answers its one-off invoice: quantity = amount, unit price = cost basis, exact total, net terms in the customer timezone', async () => {
-    const customer = await createCustomer(t, { timezone: LA, currency: 'USD', external_customer_id: 'inv-ext-1' });
+    const customer = await createCustomer(t, {
+      timezone: LA,
+      currency: 'USD',
+      external_customer_id: 'inv-ext-1',
+    });
     const { entry: made, invoice } = await purchase(customer.id, {
       amount: 100,
       per_unit_cost_basis: '0.125',
-      invoice_settings: { auto_collection: true, net_terms: 30, memo: 'Credits for November', item_id: 'item_credits' },
+      invoice_settings: {
+        auto_collection: true,
+        net_terms: 30,
+        memo: 'Credits for November',
+        item_id: 'item_credits',
+      },
     });
-    expect(made).toMatchObject({ entry_type: 'increment', amount: 100, ending_balance: 100, credit_block: { per_unit_cost_basis: '0.125' } });
+    expect(made).toMatchObject({
+      entry_type: 'increment',
+      amount: 100,
+      ending_balance: 100,
+      credit_block: { per_unit_cost_basis: '0.125' },
+    });
     expect(invoice).toMatchObject({
       status: 'issued',
       invoice_source: 'one_off',
@@ -90,7 +122,13 @@ describe('an increment with invoice_settings', () => {
     expect(invoice.line_items[0]).toMatchObject({
       quantity: 100,
       amount: '12.50',
-      price: { model_type: 'unit', unit_config: { unit_amount: '0.125' }, cadence: 'one_time', currency: 'USD', item: { id: 'item_credits' } },
+      price: {
+        model_type: 'unit',
+        unit_config: { unit_amount: '0.125' },
+        cadence: 'one_time',
+        currency: 'USD',
+        item: { id: 'item_credits' },
+      },
     });
     // The same invoice from the invoice route and in the ledger.
     expect(await getInvoice(invoice.id)).toEqual(invoice);
@@ -108,7 +146,12 @@ describe('an increment with invoice_settings', () => {
     const { invoice } = await purchase(customer.id, {
       amount: 3,
       per_unit_cost_basis: '2',
-      invoice_settings: { auto_collection: false, invoice_date: day(4), custom_due_date: day(40), net_terms: null },
+      invoice_settings: {
+        auto_collection: false,
+        invoice_date: day(4),
+        custom_due_date: day(40),
+        net_terms: null,
+      },
     });
     expect(invoice).toMatchObject({
       currency: 'EUR',
@@ -117,8 +160,15 @@ describe('an increment with invoice_settings', () => {
       due_date: instantAt(day(40), LA),
       invoice_number: `${customer.id.slice(0, 6).toUpperCase()}-00001`,
     });
-    const second = await purchase(customer.id, { amount: 1, per_unit_cost_basis: '0', invoice_settings: { auto_collection: false, net_terms: 0 } });
-    expect(second.invoice).toMatchObject({ total: '0.00', invoice_number: `${customer.id.slice(0, 6).toUpperCase()}-00002` });
+    const second = await purchase(customer.id, {
+      amount: 1,
+      per_unit_cost_basis: '0',
+      invoice_settings: { auto_collection: false, net_terms: 0 },
+    });
+    expect(second.invoice).toMatchObject({
+      total: '0.00',
+      invoice_number: `${customer.id.slice(0, 6).toUpperCase()}-00002`,
+    });
     expect(second.invoice.due_date).toBe(second.invoice.invoice_date);
   });
 
@@ -127,7 +177,12 @@ describe('an increment with invoice_settings', () => {
     const { invoice } = await purchase(customer.id, {
       amount: 10,
       per_unit_cost_basis: '1.00',
-      invoice_settings: { auto_collection: false, net_terms: 0, mark_as_paid: true, require_successful_payment: true },
+      invoice_settings: {
+        auto_collection: false,
+        net_terms: 0,
+        mark_as_paid: true,
+        require_successful_payment: true,
+      },
     });
     expect(invoice).toMatchObject({ status: 'paid', paid_at: START, total: '10.00' });
   });
@@ -137,13 +192,41 @@ describe('an increment with invoice_settings', () => {
     const noCurrency = await createCustomer(t);
     const settings = { auto_collection: false, net_terms: 30 };
     const cases: Array<[string, Record<string, unknown>, RegExp]> = [
-      [customer.id, { per_unit_cost_basis: '0.20' }, /per_unit_cost_basis 0\.20 charges for the credits, so invoice_settings is required/],
-      [customer.id, { invoice_settings: settings }, /invoice_settings requires per_unit_cost_basis/],
-      [customer.id, { per_unit_cost_basis: '1', invoice_settings: { ...settings, custom_due_date: day(41) } }, /net_terms or custom_due_date, not both/],
-      [customer.id, { per_unit_cost_basis: '1', invoice_settings: { auto_collection: false } }, /needs net_terms or custom_due_date/],
-      [customer.id, { per_unit_cost_basis: '1', invoice_settings: { auto_collection: false, net_terms: -1 } }, /net_terms must be a whole number of days from 0/],
-      [customer.id, { per_unit_cost_basis: '1', invoice_settings: { net_terms: 30 } }, /auto_collection/],
-      [noCurrency.id, { per_unit_cost_basis: '1', invoice_settings: settings }, /customer .* has none; create the customer with a currency/],
+      [
+        customer.id,
+        { per_unit_cost_basis: '0.20' },
+        /per_unit_cost_basis 0\.20 charges for the credits, so invoice_settings is required/,
+      ],
+      [
+        customer.id,
+        { invoice_settings: settings },
+        /invoice_settings requires per_unit_cost_basis/,
+      ],
+      [
+        customer.id,
+        { per_unit_cost_basis: '1', invoice_settings: { ...settings, custom_due_date: day(41) } },
+        /net_terms or custom_due_date, not both/,
+      ],
+      [
+        customer.id,
+        { per_unit_cost_basis: '1', invoice_settings: { auto_collection: false } },
+        /needs net_terms or custom_due_date/,
+      ],
+      [
+        customer.id,
+        { per_unit_cost_basis: '1', invoice_settings: { auto_collection: false, net_terms: -1 } },
+        /net_terms must be a whole number of days from 0/,
+      ],
+      [
+        customer.id,
+        { per_unit_cost_basis: '1', invoice_settings: { net_terms: 30 } },
+        /auto_collection/,
+      ],
+      [
+        noCurrency.id,
+        { per_unit_cost_basis: '1', invoice_settings: settings },
+        /customer .* has none; create the customer with a currency/,
+      ],
     ];
     for (const [customerId, body, detail] of cases) {
       const response = await entry(customerId, { entry_type: 'increment', amount: 10, ...body });
@@ -161,31 +244,61 @@ describe('an increment with invoice_settings', () => {
     expect(early.status, early.text).toBe(400);
     expect(early.body.detail).toMatch(/custom_due_date .* is before the invoice date/);
     expect(await storedEntries(t, customer.id)).toEqual([]);
-    expect(await sql(t, 'select id from invoices where customer_id in (?, ?)', [customer.id, noCurrency.id])).toEqual([]);
+    expect(
+      await sql(t, 'select id from invoices where customer_id in (?, ?)', [
+        customer.id,
+        noCurrency.id,
+      ]),
+    ).toEqual([]);
   });
 });
 
 describe('invoice routes', () => {
   it('mark_paid records the payment; a second mark_paid or a void of a paid invoice is a 400', async () => {
     const customer = await createCustomer(t, { timezone: LA, currency: 'USD' });
-    const { invoice } = await purchase(customer.id, { amount: 40, per_unit_cost_basis: '0.5', invoice_settings: { auto_collection: false, net_terms: 15 } });
-    const paid = await markPaid(invoice.id, { payment_received_date: day(-1), external_id: 'pay_123', notes: 'wire transfer' });
+    const { invoice } = await purchase(customer.id, {
+      amount: 40,
+      per_unit_cost_basis: '0.5',
+      invoice_settings: { auto_collection: false, net_terms: 15 },
+    });
+    const paid = await markPaid(invoice.id, {
+      payment_received_date: day(-1),
+      external_id: 'pay_123',
+      notes: 'wire transfer',
+    });
     expect(paid.status, paid.text).toBe(200);
-    expect(paid.body).toMatchObject({ id: invoice.id, status: 'paid', paid_at: instantAt(day(-1), LA), total: '20.00' });
+    expect(paid.body).toMatchObject({
+      id: invoice.id,
+      status: 'paid',
+      paid_at: instantAt(day(-1), LA),
+      total: '20.00',
+    });
     expect(await getInvoice(invoice.id)).toEqual(paid.body);
-    const [stored] = await sql<{ payment_received_date: string; payment_external_id: string; payment_notes: string }>(
+    const [stored] = await sql<{
+      payment_received_date: string;
+      payment_external_id: string;
+      payment_notes: string;
+    }>(
       t,
       'select payment_received_date::text as payment_received_date, payment_external_id, payment_notes from invoices where id = ?',
       [invoice.id],
     );
-    expect(stored).toEqual({ payment_received_date: day(-1), payment_external_id: 'pay_123', payment_notes: 'wire transfer' });
+    expect(stored).toEqual({
+      payment_received_date: day(-1),
+      payment_external_id: 'pay_123',
+      payment_notes: 'wire transfer',
+    });
 
     const again = await markPaid(invoice.id, { payment_received_date: day(0) });
     expect(again.status, again.text).toBe(400);
-    expect(again.body.detail).toBe(`invoice ${invoice.id} is paid; only an issued invoice can be marked paid.`);
+    expect(again.body.detail).toBe(
+      `invoice ${invoice.id} is paid; only an issued invoice can be marked paid.`,
+    );
     const voided = await voidInvoice(invoice.id);
     expect(voided.status, voided.text).toBe(400);
-    expect(voided.body.detail).toBe(`invoice ${invoice.id} is paid; only an issued invoice can be voided.`);
+    expect(voided.body.detail).toBe(
+      `invoice ${invoice.id} is paid; only an issued invoice can be voided.`,
+    );
     expect(await expectLedgerConsistent(t, customer.id)).toBe('40');
   });
 
@@ -200,9 +313,18 @@ describe('invoice routes', () => {
       expectValid('404Error', response.body);
     }
     const customer = await createCustomer(t, { currency: 'USD' });
-    const { invoice } = await purchase(customer.id, { amount: 1, per_unit_cost_basis: '1', invoice_settings: { auto_collection: false, net_terms: 0 } });
+    const { invoice } = await purchase(customer.id, {
+      amount: 1,
+      per_unit_cost_basis: '1',
+      invoice_settings: { auto_collection: false, net_terms: 0 },
+    });
     // A date-time, an impossible date (any year's 30 February), an unknown key.
-    for (const body of [{}, { payment_received_date: `${day(-1)}T00:00:00Z` }, { payment_received_date: `${day(0).slice(0, 4)}-02-30` }, { payment_received_date: day(-1), amount: 1 }]) {
+    for (const body of [
+      {},
+      { payment_received_date: `${day(-1)}T00:00:00Z` },
+      { payment_received_date: `${day(0).slice(0, 4)}-02-30` },
+      { payment_received_date: day(-1), amount: 1 },
+    ]) {
       const response = await markPaid(invoice.id, body);
       expect(response.status, `${JSON.stringify(body)}: ${response.text}`).toBe(400);
       expect(response.body.type).toBe(ERROR_TYPE.validation);
@@ -212,7 +334,11 @@ describe('invoice routes', () => {
 
   it('voiding an unpaid invoice voids what is left of its block: void_initiated and void, no reason', async () => {
     const customer = await createCustomer(t, { currency: 'USD' });
-    const { entry: made, invoice } = await purchase(customer.id, { amount: 30, per_unit_cost_basis: '1', invoice_settings: { auto_collection: false, net_terms: 30 } });
+    const { entry: made, invoice } = await purchase(customer.id, {
+      amount: 30,
+      per_unit_cost_basis: '1',
+      invoice_settings: { auto_collection: false, net_terms: 30 },
+    });
     await addEntry(t, customer.id, { entry_type: 'decrement', amount: 12 });
     const voided = await voidInvoice(invoice.id);
     expect(voided.status, voided.text).toBe(200);
@@ -226,7 +352,12 @@ describe('invoice routes', () => {
     ]);
     const ledger = await t.request('GET', `/v1/customers/${customer.id}/credits/ledger`);
     expectValid('CreditLedgerEntries', ledger.body);
-    expect(ledger.body.data[0]).toMatchObject({ entry_type: 'void', void_reason: null, void_amount: 18, amount: -18 });
+    expect(ledger.body.data[0]).toMatchObject({
+      entry_type: 'void',
+      void_reason: null,
+      void_amount: 18,
+      amount: -18,
+    });
     expect((await getBlock(made.credit_block.id)).balance).toBe(0);
     expect(await expectLedgerConsistent(t, customer.id)).toBe('0');
   });
@@ -245,7 +376,9 @@ describe('require_successful_payment', () => {
     expect((await getBlock(blockId)).status).toBe('pending_payment');
     const credits = await t.request('GET', `/v1/customers/${customer.id}/credits`);
     expectValid('CustomerCreditBalances', credits.body);
-    expect(credits.body.data).toMatchObject([{ id: blockId, status: 'pending_payment', balance: 50 }]);
+    expect(credits.body.data).toMatchObject([
+      { id: blockId, status: 'pending_payment', balance: 50 },
+    ]);
 
     // Not drawable: a decrement goes onto a fresh overdraft block.
     const drawn = await addEntry(t, customer.id, { entry_type: 'decrement', amount: 5 });
@@ -290,10 +423,21 @@ describe('require_successful_payment', () => {
       per_unit_cost_basis: '1',
       invoice_settings: { auto_collection: false, net_terms: 0, require_successful_payment: true },
     });
-    const partial = await entry(customer.id, { entry_type: 'void', block_id: made.credit_block.id, amount: 5 });
+    const partial = await entry(customer.id, {
+      entry_type: 'void',
+      block_id: made.credit_block.id,
+      amount: 5,
+    });
     expect(partial.status, partial.text).toBe(400);
-    expect(partial.body.detail).toMatch(/awaits payment of its invoice: void its whole balance \(20\)/);
-    const whole = await entry(customer.id, { entry_type: 'void', block_id: made.credit_block.id, amount: 20, void_reason: 'refund' });
+    expect(partial.body.detail).toMatch(
+      /awaits payment of its invoice: void its whole balance \(20\)/,
+    );
+    const whole = await entry(customer.id, {
+      entry_type: 'void',
+      block_id: made.credit_block.id,
+      amount: 20,
+      void_reason: 'refund',
+    });
     expect(whole.status, whole.text).toBe(201);
     expect(whole.body).toMatchObject({ entry_type: 'void', amount: -20, void_reason: 'refund' });
     expect(await getInvoice(invoice.id)).toMatchObject({ status: 'void', voided_at: START });
@@ -304,19 +448,31 @@ describe('require_successful_payment', () => {
 describe('through the orb-billing SDK', () => {
   it('buys credits with an invoice, fetches, pays and refuses to void it', async () => {
     const client = new Orb({ apiKey: TEST_API_KEY, baseURL: `${t.baseUrl}/v1`, maxRetries: 0 });
-    const customer = await client.customers.create({ name: 'SDK buyer', email: 'sdk-buyer@example.com', currency: 'USD' });
+    const customer = await client.customers.create({
+      name: 'SDK buyer',
+      email: 'sdk-buyer@example.com',
+      currency: 'USD',
+    });
     const made = await client.customers.credits.ledger.createEntry(customer.id, {
       entry_type: 'increment',
       amount: 12.5,
       per_unit_cost_basis: '0.40',
       invoice_settings: { auto_collection: false, net_terms: 10, require_successful_payment: true },
     });
-    if (made.entry_type !== 'increment') throw new Error(`expected an increment, got ${made.entry_type}`);
+    if (made.entry_type !== 'increment')
+      throw new Error(`expected an increment, got ${made.entry_type}`);
     const [invoice] = made.created_invoices ?? [];
-    expect(invoice).toMatchObject({ status: 'issued', total: '5.00', line_items: [{ quantity: 12.5 }] });
+    expect(invoice).toMatchObject({
+      status: 'issued',
+      total: '5.00',
+      line_items: [{ quantity: 12.5 }],
+    });
     const fetched = await client.invoices.fetch(invoice!.id);
     expect(fetched.id).toBe(invoice!.id);
-    const paid = await client.invoices.markPaid(invoice!.id, { payment_received_date: day(0), external_id: 'sdk-pay' });
+    const paid = await client.invoices.markPaid(invoice!.id, {
+      payment_received_date: day(0),
+      external_id: 'sdk-pay',
+    });
     expect(paid.status).toBe('paid');
     await expect(client.invoices.void(invoice!.id)).rejects.toBeInstanceOf(BadRequestError);
     expect(await expectLedgerConsistent(t, customer.id)).toBe('12.5');

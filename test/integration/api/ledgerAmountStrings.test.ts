@@ -6,7 +6,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestService, type TestService } from '../../support/testService.ts';
-import { addEntry, createCustomer, ERROR_TYPE, expectLedgerConsistent, ledgerEntryPath, sql } from '../ledgerTestHelpers.ts';
+import {
+  addEntry,
+  createCustomer,
+  ERROR_TYPE,
+  expectLedgerConsistent,
+  ledgerEntryPath,
+  sql,
+} from '../ledgerTestHelpers.ts';
 
 let t: TestService;
 beforeAll(async () => {
@@ -17,14 +24,21 @@ afterAll(async () => {
 });
 
 async function requestCount(customerId: string): Promise<number> {
-  const [row] = await sql<{ count: string }>(t, 'select count(*)::text as count from ledger_requests where customer_id = ?', [customerId]);
+  const [row] = await sql<{ count: string }>(
+    t,
+    'select count(*)::text as count from ledger_requests where customer_id = ?',
+    [customerId],
+  );
   return Number(row?.count);
 }
 
 describe('ledger amount as a decimal string', () => {
   it('increments by "2.5" exactly, like the number 2.5', async () => {
     const customer = await createCustomer(t);
-    const entry = await t.request('POST', ledgerEntryPath(customer.id), { entry_type: 'increment', amount: '2.5' });
+    const entry = await t.request('POST', ledgerEntryPath(customer.id), {
+      entry_type: 'increment',
+      amount: '2.5',
+    });
     expect(entry.status, entry.text).toBe(201);
     expect(entry.text).toContain('"amount":2.5,');
     expect(entry.text).toContain('"ending_balance":2.5,');
@@ -34,11 +48,17 @@ describe('ledger amount as a decimal string', () => {
   it('adds "0.1" and "0.2" to exactly 0.3, and keeps "0.000000000001"', async () => {
     const customer = await createCustomer(t);
     await addEntry(t, customer.id, { entry_type: 'increment', amount: '0.1' });
-    const second = await t.request('POST', ledgerEntryPath(customer.id), { entry_type: 'increment', amount: '0.2' });
+    const second = await t.request('POST', ledgerEntryPath(customer.id), {
+      entry_type: 'increment',
+      amount: '0.2',
+    });
     expect(second.status, second.text).toBe(201);
     expect(second.text).toContain('"ending_balance":0.3,');
     expect(await expectLedgerConsistent(t, customer.id)).toBe('0.3');
-    const tiny = await t.request('POST', ledgerEntryPath(customer.id), { entry_type: 'increment', amount: '0.000000000001' });
+    const tiny = await t.request('POST', ledgerEntryPath(customer.id), {
+      entry_type: 'increment',
+      amount: '0.000000000001',
+    });
     expect(tiny.status, tiny.text).toBe(201);
     expect(tiny.text).toContain('"ending_balance":0.300000000001,');
     const blocks = await t.request('GET', `/v1/customers/${customer.id}/credits`);
@@ -48,16 +68,33 @@ describe('ledger amount as a decimal string', () => {
 
   it('takes a string amount in every entry type: decrement, expiration_change, amendment, void', async () => {
     const customer = await createCustomer(t);
-    const increment = await addEntry(t, customer.id, { entry_type: 'increment', amount: '10', expiry_date: null });
+    const increment = await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: '10',
+      expiry_date: null,
+    });
     const block = increment.credit_block.id;
     const decrement = await addEntry(t, customer.id, { entry_type: 'decrement', amount: '1.25' });
     expect(decrement.amount).toBe(-1.25);
     const target = new Date(Date.now() + 30 * 86_400_000).toISOString();
-    const moved = await addEntry(t, customer.id, { entry_type: 'expiration_change', block_id: block, amount: '0.75', target_expiry_date: target });
+    const moved = await addEntry(t, customer.id, {
+      entry_type: 'expiration_change',
+      block_id: block,
+      amount: '0.75',
+      target_expiry_date: target,
+    });
     expect(moved.amount).toBe(0.75);
-    const amended = await addEntry(t, customer.id, { entry_type: 'amendment', block_id: block, amount: '0.5' });
+    const amended = await addEntry(t, customer.id, {
+      entry_type: 'amendment',
+      block_id: block,
+      amount: '0.5',
+    });
     expect(amended.amount).toBe(0.5);
-    const voided = await addEntry(t, customer.id, { entry_type: 'void', block_id: block, amount: '0.25' });
+    const voided = await addEntry(t, customer.id, {
+      entry_type: 'void',
+      block_id: block,
+      amount: '0.25',
+    });
     expect(voided.amount).toBe(-0.25);
     // 10 − 1.25 + 0.5 − 0.25: the expiration change moves credit between blocks.
     expect(await expectLedgerConsistent(t, customer.id)).toBe('9');
@@ -72,7 +109,10 @@ describe('ledger amount as a decimal string', () => {
     ['zero', '0'],
   ])('answers 400 request-validation for %s (%j), writing nothing', async (_what, amount) => {
     const customer = await createCustomer(t);
-    const response = await t.request('POST', ledgerEntryPath(customer.id), { entry_type: 'increment', amount });
+    const response = await t.request('POST', ledgerEntryPath(customer.id), {
+      entry_type: 'increment',
+      amount,
+    });
     expect(response.status, response.text).toBe(400);
     expect(response.body.type).toBe(ERROR_TYPE.validation);
     expect(response.body.validation_errors.join(' ')).toContain('amount');

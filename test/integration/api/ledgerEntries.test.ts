@@ -28,7 +28,11 @@ afterAll(async () => {
 });
 
 async function requestCount(customerId: string): Promise<number> {
-  const [row] = await sql<{ count: string }>(t, 'select count(*)::text as count from ledger_requests where customer_id = ?', [customerId]);
+  const [row] = await sql<{ count: string }>(
+    t,
+    'select count(*)::text as count from ledger_requests where customer_id = ?',
+    [customerId],
+  );
   return Number(row?.count);
 }
 
@@ -53,7 +57,12 @@ describe('increment and decrement through HTTP', () => {
   });
 
   it('answers an increment on /v1/customers/{id}/... with the committed entry in Orb shape', async () => {
-    increment = await addEntry(t, customer.id, { entry_type: 'increment', amount: 100, description: 'top-up', metadata: { source: 'test' } });
+    increment = await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 100,
+      description: 'top-up',
+      metadata: { source: 'test' },
+    });
     expect(increment).toMatchObject({
       ledger_sequence_number: 0,
       entry_status: 'committed',
@@ -73,11 +82,15 @@ describe('increment and decrement through HTTP', () => {
   });
 
   it('answers a decrement on /v1/customers/external_customer_id/{ext}/... drawing from that block', async () => {
-    const response = await t.request('POST', '/v1/customers/external_customer_id/ext-paths-1/credits/ledger_entry', {
-      entry_type: 'decrement',
-      amount: 30,
-      description: 'usage',
-    });
+    const response = await t.request(
+      'POST',
+      '/v1/customers/external_customer_id/ext-paths-1/credits/ledger_entry',
+      {
+        entry_type: 'decrement',
+        amount: 30,
+        description: 'usage',
+      },
+    );
     expect(response.status, response.text).toBe(201);
     expect(response.body).toMatchObject({
       ledger_sequence_number: 1,
@@ -96,7 +109,10 @@ describe('increment and decrement through HTTP', () => {
 
   it('lists the same ledger and blocks under both path forms', async () => {
     const byId = await ledger(customer.id);
-    const byExternal = await t.request('GET', '/v1/customers/external_customer_id/ext-paths-1/credits/ledger');
+    const byExternal = await t.request(
+      'GET',
+      '/v1/customers/external_customer_id/ext-paths-1/credits/ledger',
+    );
     expect(byExternal.status).toBe(200);
     expect(byExternal.body).toEqual(byId);
     expect(byId.data.map((entry: any) => entry.ledger_sequence_number)).toEqual([1, 0]);
@@ -104,14 +120,27 @@ describe('increment and decrement through HTTP', () => {
 
     const credits = await blocks(customer.id);
     expect(credits).toHaveLength(1);
-    expect(credits[0]).toMatchObject({ id: increment.credit_block.id, balance: 70, maximum_initial_balance: 100, status: 'active', expiry_date: null });
-    const creditsByExternal = await t.request('GET', '/v1/customers/external_customer_id/ext-paths-1/credits');
+    expect(credits[0]).toMatchObject({
+      id: increment.credit_block.id,
+      balance: 70,
+      maximum_initial_balance: 100,
+      status: 'active',
+      expiry_date: null,
+    });
+    const creditsByExternal = await t.request(
+      'GET',
+      '/v1/customers/external_customer_id/ext-paths-1/credits',
+    );
     expect(creditsByExternal.body.data).toEqual(credits);
   });
 
   it('keeps amounts exact: 0.1 stays 0.1 on the wire and in Postgres', async () => {
     const other = await createCustomer(t);
-    const entry = await t.request('POST', ledgerEntryPath(other.id), '{"entry_type":"increment","amount":0.1}');
+    const entry = await t.request(
+      'POST',
+      ledgerEntryPath(other.id),
+      '{"entry_type":"increment","amount":0.1}',
+    );
     expect(entry.status, entry.text).toBe(201);
     expect(entry.text).toContain('"amount":0.1,');
     const twice = await addEntry(t, other.id, { entry_type: 'increment', amount: 0.2 });
@@ -128,7 +157,8 @@ describe('increment and decrement through HTTP', () => {
     ['an unknown entry_type', { entry_type: 'refund', amount: 1 }],
   ])('answers 400 request-validation for %s, writing nothing', async (_what, body) => {
     const before = await requestCount(customer.id);
-    const raw = body.amount === '__raw__' ? '{"entry_type":"increment","amount":0.1234567890123}' : body;
+    const raw =
+      body.amount === '__raw__' ? '{"entry_type":"increment","amount":0.1234567890123}' : body;
     const response = await t.request('POST', ledgerEntryPath(customer.id), raw);
     expect(response.status, response.text).toBe(400);
     expect(response.body.type).toBe(ERROR_TYPE.validation);
@@ -137,13 +167,23 @@ describe('increment and decrement through HTTP', () => {
   });
 
   it('answers 404 for an unknown customer in either form', async () => {
-    const byId = await t.request('POST', ledgerEntryPath('noSuchCustomer00'), { entry_type: 'increment', amount: 1 });
+    const byId = await t.request('POST', ledgerEntryPath('noSuchCustomer00'), {
+      entry_type: 'increment',
+      amount: 1,
+    });
     expect(byId.status).toBe(404);
     expect(byId.body.type).toBe(ERROR_TYPE.notFound);
-    const byExternal = await t.request('POST', '/v1/customers/external_customer_id/nobody/credits/ledger_entry', { entry_type: 'increment', amount: 1 });
+    const byExternal = await t.request(
+      'POST',
+      '/v1/customers/external_customer_id/nobody/credits/ledger_entry',
+      { entry_type: 'increment', amount: 1 },
+    );
     expect(byExternal.status).toBe(404);
     expect(byExternal.body.type).toBe(ERROR_TYPE.notFound);
-    const ledgerOfNobody = await t.request('GET', '/v1/customers/external_customer_id/nobody/credits/ledger');
+    const ledgerOfNobody = await t.request(
+      'GET',
+      '/v1/customers/external_customer_id/nobody/credits/ledger',
+    );
     expect(ledgerOfNobody.status).toBe(404);
   });
 });
@@ -159,15 +199,36 @@ describe('LEDGER_RULES §8 worked examples through the api (America/Los_Angeles)
     const customer = await createCustomer(t, { timezone: 'America/Los_Angeles', currency: 'USD' });
     // B expires sooner than A, both in the future.
     const [aExpiry, bExpiry] = [laDate(60), laDate(30)];
-    const a = await addEntry(t, customer.id, { entry_type: 'increment', amount: 100, expiry_date: aExpiry, per_unit_cost_basis: '0.20', invoice_settings });
-    const b = await addEntry(t, customer.id, { entry_type: 'increment', amount: 50, expiry_date: bExpiry, per_unit_cost_basis: '0.50', invoice_settings });
+    const a = await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 100,
+      expiry_date: aExpiry,
+      per_unit_cost_basis: '0.20',
+      invoice_settings,
+    });
+    const b = await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 50,
+      expiry_date: bExpiry,
+      per_unit_cost_basis: '0.50',
+      invoice_settings,
+    });
     // A date-only expiry is midnight in the customer's timezone (LEDGER_RULES §2): 08:00 UTC, or 07:00 in summer time.
-    expect(a.credit_block).toMatchObject({ expiry_date: instantAt(aExpiry, LA), per_unit_cost_basis: '0.20' });
+    expect(a.credit_block).toMatchObject({
+      expiry_date: instantAt(aExpiry, LA),
+      per_unit_cost_basis: '0.20',
+    });
     expect(b.credit_block.expiry_date).toBe(instantAt(bExpiry, LA));
     expect(b.ending_balance).toBe(150);
 
     const response = await addEntry(t, customer.id, { entry_type: 'decrement', amount: 70 });
-    expect(response).toMatchObject({ credit_block: { id: a.credit_block.id }, amount: -20, starting_balance: 100, ending_balance: 80, ledger_sequence_number: 3 });
+    expect(response).toMatchObject({
+      credit_block: { id: a.credit_block.id },
+      amount: -20,
+      starting_balance: 100,
+      ending_balance: 80,
+      ledger_sequence_number: 3,
+    });
 
     const entries = await storedEntries(t, customer.id);
     expect(entries.slice(2).map((entry) => [entry.block_id, dec(entry.amount)])).toEqual([
@@ -182,10 +243,24 @@ describe('LEDGER_RULES §8 worked examples through the api (America/Los_Angeles)
 
   it('example 2: decrement 25 empties B (cheaper) and overdraws A, the last never-expiring block, by 5', async () => {
     const customer = await createCustomer(t, { timezone: 'America/Los_Angeles', currency: 'USD' });
-    const a = await addEntry(t, customer.id, { entry_type: 'increment', amount: 10, per_unit_cost_basis: '1.00', invoice_settings });
-    const b = await addEntry(t, customer.id, { entry_type: 'increment', amount: 10, per_unit_cost_basis: '0.00' });
+    const a = await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 10,
+      per_unit_cost_basis: '1.00',
+      invoice_settings,
+    });
+    const b = await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 10,
+      per_unit_cost_basis: '0.00',
+    });
     const response = await addEntry(t, customer.id, { entry_type: 'decrement', amount: 25 });
-    expect(response).toMatchObject({ credit_block: { id: a.credit_block.id }, amount: -15, starting_balance: 10, ending_balance: -5 });
+    expect(response).toMatchObject({
+      credit_block: { id: a.credit_block.id },
+      amount: -15,
+      starting_balance: 10,
+      ending_balance: -5,
+    });
 
     const entries = await storedEntries(t, customer.id);
     expect(entries.slice(2).map((entry) => [entry.block_id, dec(entry.amount)])).toEqual([
@@ -194,26 +269,46 @@ describe('LEDGER_RULES §8 worked examples through the api (America/Los_Angeles)
     ]);
     const all = await blocks(customer.id, '?include_all_blocks=true');
     expect(all).toHaveLength(2);
-    expect(Object.fromEntries(all.map((block) => [block.id, block.balance]))).toEqual({ [a.credit_block.id]: -5, [b.credit_block.id]: 0 });
+    expect(Object.fromEntries(all.map((block) => [block.id, block.balance]))).toEqual({
+      [a.credit_block.id]: -5,
+      [b.credit_block.id]: 0,
+    });
     expect(await expectLedgerConsistent(t, customer.id)).toBe('-5');
   });
 
   it('example 3: an increment first repays the overdraft block, the new block keeps the rest', async () => {
     const customer = await createCustomer(t, { timezone: 'America/Los_Angeles' });
     const overdraft = await addEntry(t, customer.id, { entry_type: 'decrement', amount: 5 });
-    expect(overdraft).toMatchObject({ amount: -5, starting_balance: 0, ending_balance: -5, credit_block: { expiry_date: null } });
+    expect(overdraft).toMatchObject({
+      amount: -5,
+      starting_balance: 0,
+      ending_balance: -5,
+      credit_block: { expiry_date: null },
+    });
     const overdraftBlock = overdraft.credit_block.id;
 
     const expiry = laDate(40);
-    const increment = await addEntry(t, customer.id, { entry_type: 'increment', amount: 20, expiry_date: expiry });
-    expect(increment).toMatchObject({ amount: 20, starting_balance: -5, ending_balance: 15, entry_type: 'increment' });
+    const increment = await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 20,
+      expiry_date: expiry,
+    });
+    expect(increment).toMatchObject({
+      amount: 20,
+      starting_balance: -5,
+      ending_balance: 15,
+      entry_type: 'increment',
+    });
     expect(increment.credit_block.id).not.toBe(overdraftBlock);
     expect(increment.credit_block.expiry_date).toBe(instantAt(expiry, LA));
 
     const all = await blocks(customer.id, '?include_all_blocks=true');
     const byId = Object.fromEntries(all.map((block) => [block.id, block]));
     expect(byId[overdraftBlock]).toMatchObject({ balance: 0, maximum_initial_balance: 0 });
-    expect(byId[increment.credit_block.id]).toMatchObject({ balance: 15, maximum_initial_balance: 20 });
+    expect(byId[increment.credit_block.id]).toMatchObject({
+      balance: 15,
+      maximum_initial_balance: 20,
+    });
     expect(await expectLedgerConsistent(t, customer.id)).toBe('15');
   });
 });
@@ -221,17 +316,28 @@ describe('LEDGER_RULES §8 worked examples through the api (America/Los_Angeles)
 describe('overdraft and block listing', () => {
   it('a decrement beyond the balance creates an overdraft block and a negative balance', async () => {
     const customer = await createCustomer(t);
-    const expiring = await addEntry(t, customer.id, { entry_type: 'increment', amount: 10, expiry_date: isoPlus(serviceNow(t), { days: 180 }) });
+    const expiring = await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 10,
+      expiry_date: isoPlus(serviceNow(t), { days: 180 }),
+    });
     // Blocks are listed by created_at, then id: on a manual clock the overdraft block must come a moment later.
     await letTimeReach(t, new Date(serviceNow(t).getTime() + 1));
     const response = await addEntry(t, customer.id, { entry_type: 'decrement', amount: 15 });
-    expect(response).toMatchObject({ amount: -5, starting_balance: 0, ending_balance: -5, credit_block: { expiry_date: null, per_unit_cost_basis: null } });
+    expect(response).toMatchObject({
+      amount: -5,
+      starting_balance: 0,
+      ending_balance: -5,
+      credit_block: { expiry_date: null, per_unit_cost_basis: null },
+    });
     const overdraftBlock = response.credit_block.id;
     expect(overdraftBlock).not.toBe(expiring.credit_block.id);
 
     // Default listing: blocks that still hold credit, positive or negative; the depleted one is hidden.
     const live = await blocks(customer.id);
-    expect(live.map((block) => [block.id, block.balance, block.maximum_initial_balance])).toEqual([[overdraftBlock, -5, 0]]);
+    expect(live.map((block) => [block.id, block.balance, block.maximum_initial_balance])).toEqual([
+      [overdraftBlock, -5, 0],
+    ]);
     const all = await blocks(customer.id, '?include_all_blocks=true');
     expect(all.map((block) => [block.id, block.balance])).toEqual([
       [expiring.credit_block.id, 0],
@@ -252,10 +358,18 @@ describe('limits and the clock', () => {
   it('an increment that would overflow the balance is refused with a 400, not a 500, and writes nothing', async () => {
     const customer = await createCustomer(t);
     const largest = '9'.repeat(26);
-    const first = await t.request('POST', ledgerEntryPath(customer.id), `{"entry_type":"increment","amount":${largest}}`);
+    const first = await t.request(
+      'POST',
+      ledgerEntryPath(customer.id),
+      `{"entry_type":"increment","amount":${largest}}`,
+    );
     expect(first.status, first.text).toBe(201);
     // A balance of 2 × (10^26 - 1) has 27 integer digits: more than numeric(38,12) or Decimal hold.
-    const second = await t.request('POST', ledgerEntryPath(customer.id), `{"entry_type":"increment","amount":${largest}}`);
+    const second = await t.request(
+      'POST',
+      ledgerEntryPath(customer.id),
+      `{"entry_type":"increment","amount":${largest}}`,
+    );
     expect(second.status, second.text).toBe(400);
     expect(second.body.type).toBe(ERROR_TYPE.validation);
     expect(await storedEntries(t, customer.id)).toHaveLength(1);
@@ -264,7 +378,12 @@ describe('limits and the clock', () => {
 
   it('refuses an Idempotency-Key longer than 255 characters', async () => {
     const customer = await createCustomer(t);
-    const response = await t.request('POST', ledgerEntryPath(customer.id), { entry_type: 'increment', amount: 1 }, { 'idempotency-key': 'k'.repeat(256) });
+    const response = await t.request(
+      'POST',
+      ledgerEntryPath(customer.id),
+      { entry_type: 'increment', amount: 1 },
+      { 'idempotency-key': 'k'.repeat(256) },
+    );
     expect(response.status).toBe(400);
     expect(response.body.type).toBe(ERROR_TYPE.validation);
     expect(await requestCount(customer.id)).toBe(0);
@@ -274,13 +393,20 @@ describe('limits and the clock', () => {
     // LEDGER_RULES §4 "credit_block_expiry" and §8 example 8: catch up first, then decide.
     const customer = await createCustomer(t);
     const expiresAt = new Date(serviceNow(t).getTime() + 800);
-    const block = await addEntry(t, customer.id, { entry_type: 'increment', amount: 10, expiry_date: expiresAt.toISOString() });
+    const block = await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 10,
+      expiry_date: expiresAt.toISOString(),
+    });
     expect(block.credit_block.expiry_date).toBe(expiresAt.toISOString());
     // With a manual clock (TEST_CLOCK_YEARS_AHEAD) the advance's sweep applies the expiry; either way it precedes the decrement.
     await letTimeReach(t, new Date(expiresAt.getTime() + 100));
 
     const response = await addEntry(t, customer.id, { entry_type: 'decrement', amount: 3 });
-    expect(response.ending_balance, 'balance after the decrement (the expired 10 must not count)').toBe(-3);
+    expect(
+      response.ending_balance,
+      'balance after the decrement (the expired 10 must not count)',
+    ).toBe(-3);
     const entries = await storedEntries(t, customer.id);
     expect(entries.map((entry) => [entry.entry_type, dec(entry.amount)])).toEqual([
       ['increment', '10'],
@@ -322,16 +448,38 @@ describe('currencies', () => {
     await addEntry(t, customer.id, { entry_type: 'decrement', amount: 4 });
 
     const before = await requestCount(customer.id);
-    const usd = await t.request('POST', ledgerEntryPath(customer.id), { entry_type: 'increment', amount: 5, currency: 'USD' });
+    const usd = await t.request('POST', ledgerEntryPath(customer.id), {
+      entry_type: 'increment',
+      amount: 5,
+      currency: 'USD',
+    });
     expect(usd.status, usd.text).toBe(400);
     expect(usd.body.type).toBe(ERROR_TYPE.validation);
     expect(usd.body.detail).toContain('USD');
     expect(await requestCount(customer.id)).toBe(before);
 
-    const eur = await addEntry(t, customer.id, { entry_type: 'increment', amount: 5, currency: 'EUR' });
-    expect(eur).toMatchObject({ currency: 'EUR', ledger_sequence_number: 0, starting_balance: 0, ending_balance: 5 });
-    const eurDecrement = await addEntry(t, customer.id, { entry_type: 'decrement', amount: 2, currency: 'EUR' });
-    expect(eurDecrement).toMatchObject({ currency: 'EUR', ledger_sequence_number: 1, starting_balance: 5, ending_balance: 3 });
+    const eur = await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 5,
+      currency: 'EUR',
+    });
+    expect(eur).toMatchObject({
+      currency: 'EUR',
+      ledger_sequence_number: 0,
+      starting_balance: 0,
+      ending_balance: 5,
+    });
+    const eurDecrement = await addEntry(t, customer.id, {
+      entry_type: 'decrement',
+      amount: 2,
+      currency: 'EUR',
+    });
+    expect(eurDecrement).toMatchObject({
+      currency: 'EUR',
+      ledger_sequence_number: 1,
+      starting_balance: 5,
+      ending_balance: 3,
+    });
 
     const eurBlocks = await blocks(customer.id, '?currency=EUR');
     expect(eurBlocks.map((block) => [block.id, block.balance])).toEqual([[eur.credit_block.id, 3]]);
@@ -339,7 +487,9 @@ describe('currencies', () => {
     expect(creditBlocks.map((block) => block.balance)).toEqual([6]);
 
     const eurLedger = await ledger(customer.id, '?currency=EUR');
-    expect(eurLedger.data.map((entry: any) => [entry.currency, entry.ledger_sequence_number])).toEqual([
+    expect(
+      eurLedger.data.map((entry: any) => [entry.currency, entry.ledger_sequence_number]),
+    ).toEqual([
       ['EUR', 1],
       ['EUR', 0],
     ]);
@@ -349,7 +499,11 @@ describe('currencies', () => {
 
   it('refuses a real currency for a customer without an invoicing currency', async () => {
     const customer = await createCustomer(t);
-    const response = await t.request('POST', ledgerEntryPath(customer.id), { entry_type: 'increment', amount: 5, currency: 'USD' });
+    const response = await t.request('POST', ledgerEntryPath(customer.id), {
+      entry_type: 'increment',
+      amount: 5,
+      currency: 'USD',
+    });
     expect(response.status).toBe(400);
     expect(response.body.type).toBe(ERROR_TYPE.validation);
   });
@@ -369,7 +523,12 @@ describe('Idempotency-Key on ledger entries', () => {
     expect(second.headers.get('idempotent-replayed')).toBe('true');
     expect(second.body).toEqual(first.body);
     // The key names the request, whichever path form names the customer.
-    const third = await t.request('POST', '/v1/customers/external_customer_id/ext-idem-ledger/credits/ledger_entry', body, headers);
+    const third = await t.request(
+      'POST',
+      '/v1/customers/external_customer_id/ext-idem-ledger/credits/ledger_entry',
+      body,
+      headers,
+    );
     expect(third.status, third.text).toBe(201);
     expect(third.body.id).toBe(first.body.id);
 
@@ -382,15 +541,30 @@ describe('Idempotency-Key on ledger entries', () => {
   it('same key with another body: 409 resource-conflict, nothing applied', async () => {
     const customer = await createCustomer(t);
     const headers = { 'idempotency-key': 'ledger-key-2' };
-    const first = await t.request('POST', ledgerEntryPath(customer.id), { entry_type: 'increment', amount: 10 }, headers);
+    const first = await t.request(
+      'POST',
+      ledgerEntryPath(customer.id),
+      { entry_type: 'increment', amount: 10 },
+      headers,
+    );
     expect(first.status).toBe(201);
-    const other = await t.request('POST', ledgerEntryPath(customer.id), { entry_type: 'increment', amount: 11 }, headers);
+    const other = await t.request(
+      'POST',
+      ledgerEntryPath(customer.id),
+      { entry_type: 'increment', amount: 11 },
+      headers,
+    );
     expect(other.status, other.text).toBe(409);
     expect(other.body.type).toBe(ERROR_TYPE.conflict);
     expect(other.headers.get('content-type')).toMatch(/application\/problem\+json/);
     // The same key on another customer is another request too.
     const elsewhere = await createCustomer(t);
-    const onOther = await t.request('POST', ledgerEntryPath(elsewhere.id), { entry_type: 'increment', amount: 10 }, headers);
+    const onOther = await t.request(
+      'POST',
+      ledgerEntryPath(elsewhere.id),
+      { entry_type: 'increment', amount: 10 },
+      headers,
+    );
     expect(onOther.status).toBe(409);
     expect(await requestCount(customer.id)).toBe(1);
     expect(await requestCount(elsewhere.id)).toBe(0);
@@ -399,9 +573,19 @@ describe('Idempotency-Key on ledger entries', () => {
 
   it('a key first used for a customer creation conflicts on a ledger entry', async () => {
     const customerKey = { 'idempotency-key': 'shared-key-customer' };
-    const created = await t.request('POST', '/v1/customers', { name: 'Keyed', email: 'keyed@example.com' }, customerKey);
+    const created = await t.request(
+      'POST',
+      '/v1/customers',
+      { name: 'Keyed', email: 'keyed@example.com' },
+      customerKey,
+    );
     expect(created.status).toBe(201);
-    const response = await t.request('POST', ledgerEntryPath(created.body.id), { entry_type: 'increment', amount: 1 }, customerKey);
+    const response = await t.request(
+      'POST',
+      ledgerEntryPath(created.body.id),
+      { entry_type: 'increment', amount: 1 },
+      customerKey,
+    );
     expect(response.status).toBe(409);
     expect(await requestCount(created.body.id)).toBe(0);
   });
@@ -410,11 +594,21 @@ describe('Idempotency-Key on ledger entries', () => {
     const customer = await createCustomer(t);
     const headers = { 'idempotency-key': 'ledger-key-race' };
     const answers = await Promise.all(
-      Array.from({ length: 6 }, () => t.request('POST', ledgerEntryPath(customer.id), { entry_type: 'increment', amount: 3 }, headers)),
+      Array.from({ length: 6 }, () =>
+        t.request(
+          'POST',
+          ledgerEntryPath(customer.id),
+          { entry_type: 'increment', amount: 3 },
+          headers,
+        ),
+      ),
     );
     const statuses = answers.map((answer) => answer.status);
     for (const status of statuses) expect([201, 409], statuses.join(',')).toContain(status);
-    expect(new Set(answers.filter((answer) => answer.status === 201).map((answer) => answer.body.id)).size).toBe(1);
+    expect(
+      new Set(answers.filter((answer) => answer.status === 201).map((answer) => answer.body.id))
+        .size,
+    ).toBe(1);
     expect(await requestCount(customer.id)).toBe(1);
     expect(await expectLedgerConsistent(t, customer.id)).toBe('3');
   });
@@ -422,7 +616,12 @@ describe('Idempotency-Key on ledger entries', () => {
   it('a refusal decided by the worker is replayed too', async () => {
     const customer = await createCustomer(t);
     // Expiry before the effective date, both in the future.
-    const body = { entry_type: 'increment', amount: 5, effective_date: isoPlus(serviceNow(t), { days: 60 }), expiry_date: isoPlus(serviceNow(t), { days: 30 }) };
+    const body = {
+      entry_type: 'increment',
+      amount: 5,
+      effective_date: isoPlus(serviceNow(t), { days: 60 }),
+      expiry_date: isoPlus(serviceNow(t), { days: 30 }),
+    };
     const headers = { 'idempotency-key': 'ledger-key-refused' };
     const first = await t.request('POST', ledgerEntryPath(customer.id), body, headers);
     expect(first.status, first.text).toBe(400);
@@ -439,20 +638,38 @@ describe('Idempotency-Key on ledger entries', () => {
 describe('Prefer: respond-async and /v1/ledger_requests', () => {
   it('answers 202 with a Location to poll until the request is committed with its entries', async () => {
     const customer = await createCustomer(t);
-    await addEntry(t, customer.id, { entry_type: 'increment', amount: 5, expiry_date: isoPlus(serviceNow(t), { days: 90 }) });
-    const accepted = await t.request('POST', ledgerEntryPath(customer.id), { entry_type: 'decrement', amount: 8 }, { prefer: 'respond-async' });
+    await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 5,
+      expiry_date: isoPlus(serviceNow(t), { days: 90 }),
+    });
+    const accepted = await t.request(
+      'POST',
+      ledgerEntryPath(customer.id),
+      { entry_type: 'decrement', amount: 8 },
+      { prefer: 'respond-async' },
+    );
     expect(accepted.status, accepted.text).toBe(202);
     const location = accepted.headers.get('location');
     expect(location).toBe(`/v1/ledger_requests/${accepted.body.id}`);
-    expect(accepted.body).toMatchObject({ status: 'queued', entries: [], error: null, completed_at: null });
+    expect(accepted.body).toMatchObject({
+      status: 'queued',
+      entries: [],
+      error: null,
+      completed_at: null,
+    });
     expect(Date.parse(accepted.body.created_at)).not.toBeNaN();
 
-    const done = await eventually(async () => {
-      const polled = await t.request('GET', location ?? '');
-      expect(polled.status).toBe(200);
-      expect(['queued', 'processing', 'committed']).toContain(polled.body.status);
-      return polled.body.status === 'committed' ? polled.body : undefined;
-    }, 10_000, 'the request to commit');
+    const done = await eventually(
+      async () => {
+        const polled = await t.request('GET', location ?? '');
+        expect(polled.status).toBe(200);
+        expect(['queued', 'processing', 'committed']).toContain(polled.body.status);
+        return polled.body.status === 'committed' ? polled.body : undefined;
+      },
+      10_000,
+      'the request to commit',
+    );
     expect(done.id).toBe(accepted.body.id);
     expect(done.error).toBeNull();
     expect(Date.parse(done.completed_at)).toBeGreaterThanOrEqual(Date.parse(done.created_at));
@@ -462,7 +679,9 @@ describe('Prefer: respond-async and /v1/ledger_requests', () => {
       ['decrement', -3],
     ]);
     const listed = await ledger(customer.id);
-    expect(listed.data.slice(0, 2).map((entry: any) => entry.id)).toEqual(done.entries.map((entry: any) => entry.id).reverse());
+    expect(listed.data.slice(0, 2).map((entry: any) => entry.id)).toEqual(
+      done.entries.map((entry: any) => entry.id).reverse(),
+    );
     expect(await expectLedgerConsistent(t, customer.id)).toBe('-3');
   });
 
@@ -471,14 +690,23 @@ describe('Prefer: respond-async and /v1/ledger_requests', () => {
     const accepted = await t.request(
       'POST',
       ledgerEntryPath(customer.id),
-      { entry_type: 'increment', amount: 5, effective_date: dateIn('UTC', serviceNow(t), 60), expiry_date: dateIn('UTC', serviceNow(t), 30) },
+      {
+        entry_type: 'increment',
+        amount: 5,
+        effective_date: dateIn('UTC', serviceNow(t), 60),
+        expiry_date: dateIn('UTC', serviceNow(t), 30),
+      },
       { prefer: 'respond-async' },
     );
     expect(accepted.status).toBe(202);
-    const failed = await eventually(async () => {
-      const polled = await t.request('GET', accepted.headers.get('location') ?? '');
-      return polled.body.status === 'failed' ? polled.body : undefined;
-    }, 10_000, 'the request to fail');
+    const failed = await eventually(
+      async () => {
+        const polled = await t.request('GET', accepted.headers.get('location') ?? '');
+        return polled.body.status === 'failed' ? polled.body : undefined;
+      },
+      10_000,
+      'the request to fail',
+    );
     expect(failed.entries).toEqual([]);
     expect(failed.error).toMatchObject({ type: ERROR_TYPE.validation, status: 400 });
     expect(failed.error.detail).toMatch(/expiry_date/);
@@ -522,8 +750,12 @@ describe('GET .../credits/ledger filters and pagination', () => {
 
   it('filters by entry_type, entry_status, currency and minimum_amount', async () => {
     expect(ids(await ledger(customer.id, '?entry_type=decrement'))).toEqual(newestFirst(2, 1));
-    expect(ids(await ledger(customer.id, '?entry_type=increment&currency=credits'))).toEqual(newestFirst(3, 0));
-    expect(ids(await ledger(customer.id, '?entry_status=committed'))).toEqual(newestFirst(4, 3, 2, 1, 0));
+    expect(ids(await ledger(customer.id, '?entry_type=increment&currency=credits'))).toEqual(
+      newestFirst(3, 0),
+    );
+    expect(ids(await ledger(customer.id, '?entry_status=committed'))).toEqual(
+      newestFirst(4, 3, 2, 1, 0),
+    );
     expect(ids(await ledger(customer.id, '?entry_status=pending'))).toEqual([]);
     expect(ids(await ledger(customer.id, '?currency=tokens'))).toEqual(newestFirst(4));
     expect(ids(await ledger(customer.id, '?minimum_amount=50'))).toEqual(newestFirst(2, 0));
@@ -532,15 +764,25 @@ describe('GET .../credits/ledger filters and pagination', () => {
 
   it('filters by created_at[gte] and created_at[lt]', async () => {
     const middle = encodeURIComponent(made[2].created_at);
-    expect(ids(await ledger(customer.id, `?created_at[gte]=${middle}`))).toEqual(newestFirst(4, 3, 2));
-    expect(ids(await ledger(customer.id, `?created_at[lt]=${middle}`))).toEqual(newestFirst(1, 0));
-    expect(ids(await ledger(customer.id, `?created_at[gt]=${middle}&created_at[lte]=${encodeURIComponent(made[3].created_at)}`))).toEqual(
-      newestFirst(3),
+    expect(ids(await ledger(customer.id, `?created_at[gte]=${middle}`))).toEqual(
+      newestFirst(4, 3, 2),
     );
+    expect(ids(await ledger(customer.id, `?created_at[lt]=${middle}`))).toEqual(newestFirst(1, 0));
+    expect(
+      ids(
+        await ledger(
+          customer.id,
+          `?created_at[gt]=${middle}&created_at[lte]=${encodeURIComponent(made[3].created_at)}`,
+        ),
+      ),
+    ).toEqual(newestFirst(3));
   });
 
   it('treats empty query values as unset', async () => {
-    const page = await ledger(customer.id, '?entry_type=&entry_status=&currency=&minimum_amount=&limit=&cursor=&created_at[gte]=');
+    const page = await ledger(
+      customer.id,
+      '?entry_type=&entry_status=&currency=&minimum_amount=&limit=&cursor=&created_at[gte]=',
+    );
     expect(ids(page)).toEqual(newestFirst(4, 3, 2, 1, 0));
   });
 
@@ -562,8 +804,18 @@ describe('GET .../credits/ledger filters and pagination', () => {
 
   it('refuses limit > 1000, limit 0, a bad cursor and an unknown entry_type with 400', async () => {
     expect((await ledger(customer.id, '?limit=1000')).data).toHaveLength(5);
-    for (const query of ['?limit=1001', '?limit=0', '?cursor=not-a-cursor', '?cursor=YWJj', '?entry_type=refund', '?minimum_amount=-1']) {
-      const response = await t.request('GET', `/v1/customers/${customer.id}/credits/ledger${query}`);
+    for (const query of [
+      '?limit=1001',
+      '?limit=0',
+      '?cursor=not-a-cursor',
+      '?cursor=YWJj',
+      '?entry_type=refund',
+      '?minimum_amount=-1',
+    ]) {
+      const response = await t.request(
+        'GET',
+        `/v1/customers/${customer.id}/credits/ledger${query}`,
+      );
       expect(response.status, query).toBe(400);
       expect(response.body.type, query).toBe(ERROR_TYPE.validation);
     }

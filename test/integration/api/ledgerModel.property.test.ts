@@ -52,7 +52,11 @@ import {
   type AmountSpec,
   type BlockPick,
 } from '../../support/ledgerArbitraries.ts';
-import { ReferenceLedger, type ModelBlock, type ModelEntry } from '../../support/referenceLedger.ts';
+import {
+  ReferenceLedger,
+  type ModelBlock,
+  type ModelEntry,
+} from '../../support/referenceLedger.ts';
 import { manualClockStart } from '../../support/testDates.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
 import { createCustomer, ledgerEntryPath } from '../ledgerTestHelpers.ts';
@@ -73,13 +77,22 @@ const count = (key: string) => stats.set(key, (stats.get(key) ?? 0) + 1);
 let t: TestService;
 beforeAll(async () => {
   const logLevel = process.env.HTTP_PROPERTY_LOG_LEVEL;
-  t = await startTestService({ CLOCK: 'manual', CLOCK_START: START, ...(logLevel ? { LOG_LEVEL: logLevel } : {}) });
+  t = await startTestService({
+    CLOCK: 'manual',
+    CLOCK_START: START,
+    ...(logLevel ? { LOG_LEVEL: logLevel } : {}),
+  });
 });
 afterAll(async () => {
-  if (process.env.HTTP_PROPERTY_STATS) console.log([...stats].sort().map(([key, n]) => `${key}: ${n}`).join('\n'));
+  if (process.env.HTTP_PROPERTY_STATS)
+    console.log(
+      [...stats]
+        .sort()
+        .map(([key, n]) => `${key}: ${n}`)
+        .join('\n'),
+    );
   await t?.stop();
 });
-
 
 // ---- steps: what fast-check generates; resolved against the model's state when applied ----------
 
@@ -89,7 +102,8 @@ type Step =
   | {
       kind: 'increment';
       amount: string;
-      effective: null | { pastMinutes: number } | { futureMinutes: number } | { futureGrid: number };
+      effective:
+        null | { pastMinutes: number } | { futureMinutes: number } | { futureGrid: number };
       expiry: null | { grid: number };
       cost: string | null;
       filters: BlockFilter[];
@@ -102,19 +116,31 @@ type Step =
       target: { grid: number } | { gridsAgo: number } | { now: true };
     }
   | { kind: 'void'; block: BlockPick; amount: AmountSpec; reason: 'refund' | null }
-  | { kind: 'amendment'; block: BlockPick; amount: { gap: true } | { halfGap: true } | { fixed: string } };
-
+  | {
+      kind: 'amendment';
+      block: BlockPick;
+      amount: { gap: true } | { halfGap: true } | { fixed: string };
+    };
 
 const incrementArb: fc.Arbitrary<Step> = fc.record({
   kind: fc.constant('increment' as const),
   amount: amountText,
   effective: fc.oneof(
     { weight: 5, arbitrary: fc.constant(null) },
-    { weight: 1, arbitrary: fc.integer({ min: 1, max: 5000 }).map((pastMinutes) => ({ pastMinutes })) },
-    { weight: 1, arbitrary: fc.integer({ min: 1, max: 3000 }).map((futureMinutes) => ({ futureMinutes })) },
+    {
+      weight: 1,
+      arbitrary: fc.integer({ min: 1, max: 5000 }).map((pastMinutes) => ({ pastMinutes })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.integer({ min: 1, max: 3000 }).map((futureMinutes) => ({ futureMinutes })),
+    },
     { weight: 1, arbitrary: fc.nat({ max: 6 }).map((futureGrid) => ({ futureGrid })) },
   ),
-  expiry: fc.oneof({ weight: 1, arbitrary: fc.constant(null) }, { weight: 2, arbitrary: fc.nat({ max: 12 }).map((grid) => ({ grid })) }),
+  expiry: fc.oneof(
+    { weight: 1, arbitrary: fc.constant(null) },
+    { weight: 2, arbitrary: fc.nat({ max: 12 }).map((grid) => ({ grid })) },
+  ),
   // Whole-number costs keep every invoice total (amount × cost, LEDGER_RULES.md §7) exact.
   cost: fc.constantFrom(null, '0', '0.00', '1', '1.00', '2', '10'),
   filters: filtersArb(8),
@@ -124,7 +150,9 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   {
     weight: 4,
     arbitrary: fc.oneof(
-      fc.integer({ min: 1, max: 3 * 24 * 60 }).map((minutes): Step => ({ kind: 'advance', minutes })),
+      fc
+        .integer({ min: 1, max: 3 * 24 * 60 })
+        .map((minutes): Step => ({ kind: 'advance', minutes })),
       fc.nat({ max: 4 }).map((toGrid): Step => ({ kind: 'advance', toGrid })),
     ),
   },
@@ -149,14 +177,23 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   },
   {
     weight: 3,
-    arbitrary: fc.record({ kind: fc.constant('void' as const), block: blockPick, amount: amountSpec, reason: fc.constantFrom('refund' as const, null) }),
+    arbitrary: fc.record({
+      kind: fc.constant('void' as const),
+      block: blockPick,
+      amount: amountSpec,
+      reason: fc.constantFrom('refund' as const, null),
+    }),
   },
   {
     weight: 3,
     arbitrary: fc.record({
       kind: fc.constant('amendment' as const),
       block: drawnBlockPick(2),
-      amount: fc.oneof(fc.constant({ gap: true as const }), fc.constant({ halfGap: true as const }), amountText.map((fixed) => ({ fixed }))),
+      amount: fc.oneof(
+        fc.constant({ gap: true as const }),
+        fc.constant({ halfGap: true as const }),
+        amountText.map((fixed) => ({ fixed })),
+      ),
     }),
   },
 );
@@ -174,21 +211,35 @@ const wireNumber = (value: Decimal | string) => JSON.rawJSON(value.toString());
 
 const common = { currency: 'credits', description: null, metadata: {} };
 
-function toRequest(step: Exclude<Step, { kind: 'advance' }>, model: ReferenceLedger): { command: LedgerCommand; body: Record<string, unknown> } {
+function toRequest(
+  step: Exclude<Step, { kind: 'advance' }>,
+  model: ReferenceLedger,
+): { command: LedgerCommand; body: Record<string, unknown> } {
   const now = model.now;
   const blocks = model.blocks;
   switch (step.kind) {
     case 'increment': {
       let effectiveAt: Date | null = null;
-      if (step.effective && 'pastMinutes' in step.effective) effectiveAt = new Date(now.getTime() - step.effective.pastMinutes * 60_000);
-      if (step.effective && 'futureMinutes' in step.effective) effectiveAt = new Date(now.getTime() + step.effective.futureMinutes * 60_000);
-      if (step.effective && 'futureGrid' in step.effective) effectiveAt = gridAfter(now, step.effective.futureGrid);
+      if (step.effective && 'pastMinutes' in step.effective)
+        effectiveAt = new Date(now.getTime() - step.effective.pastMinutes * 60_000);
+      if (step.effective && 'futureMinutes' in step.effective)
+        effectiveAt = new Date(now.getTime() + step.effective.futureMinutes * 60_000);
+      if (step.effective && 'futureGrid' in step.effective)
+        effectiveAt = gridAfter(now, step.effective.futureGrid);
       // Expiry after both the clock and the effective date (the service refuses expiry <= effective).
       const latest = effectiveAt && effectiveAt.getTime() > now.getTime() ? effectiveAt : now;
       const expiresAt = step.expiry === null ? null : gridAfter(latest, step.expiry.grid);
       const amount = Decimal.of(step.amount);
       return {
-        command: { type: 'increment', ...common, amount, effectiveAt, expiresAt, perUnitCostBasis: step.cost, filters: step.filters },
+        command: {
+          type: 'increment',
+          ...common,
+          amount,
+          effectiveAt,
+          expiresAt,
+          perUnitCostBasis: step.cost,
+          filters: step.filters,
+        },
         body: {
           entry_type: 'increment',
           amount: wireNumber(amount),
@@ -196,14 +247,19 @@ function toRequest(step: Exclude<Step, { kind: 'advance' }>, model: ReferenceLed
           ...(effectiveAt ? { effective_date: iso(effectiveAt) } : {}),
           ...(step.cost !== null ? { per_unit_cost_basis: step.cost } : {}),
           // A cost basis above 0 is invoiced (LEDGER_RULES.md §4); net terms leave the block active.
-          ...(step.cost !== null && Decimal.of(step.cost).isPositive() ? { invoice_settings: { auto_collection: false, net_terms: 30 } } : {}),
+          ...(step.cost !== null && Decimal.of(step.cost).isPositive()
+            ? { invoice_settings: { auto_collection: false, net_terms: 30 } }
+            : {}),
           ...(step.filters.length > 0 ? { filters: step.filters } : {}),
         },
       };
     }
     case 'decrement': {
       const amount = Decimal.of(step.amount);
-      return { command: { type: 'decrement', ...common, amount }, body: { entry_type: 'decrement', amount: wireNumber(amount) } };
+      return {
+        command: { type: 'decrement', ...common, amount },
+        body: { entry_type: 'decrement', amount: wireNumber(amount) },
+      };
     }
     case 'expiration_change': {
       let blockId: string | null = null;
@@ -211,22 +267,38 @@ function toRequest(step: Exclude<Step, { kind: 'advance' }>, model: ReferenceLed
       let source: ModelBlock | undefined;
       if ('expiryGrid' in step.source) {
         sourceExpiresAt = gridAfter(now, step.source.expiryGrid);
-        source = blocks.find((block) => block.expiresAt?.getTime() === sourceExpiresAt?.getTime() && block.balance.isPositive());
+        source = blocks.find(
+          (block) =>
+            block.expiresAt?.getTime() === sourceExpiresAt?.getTime() && block.balance.isPositive(),
+        );
       } else if ('liveExpiryOf' in step.source) {
-        const withExpiry = blocks.filter((block) => block.expiresAt !== null && block.balance.isPositive());
+        const withExpiry = blocks.filter(
+          (block) => block.expiresAt !== null && block.balance.isPositive(),
+        );
         source = withExpiry[step.source.liveExpiryOf % Math.max(1, withExpiry.length)];
         sourceExpiresAt = source?.expiresAt ?? gridAfter(now, 0);
       } else {
         source = pickBlock(blocks, step.source);
         blockId = source?.id ?? MISSING_BLOCK_ID;
       }
-      const amount = step.amount === null ? null : resolveAmount(step.amount, source?.balance ?? Decimal.ZERO);
+      const amount =
+        step.amount === null ? null : resolveAmount(step.amount, source?.balance ?? Decimal.ZERO);
       let targetExpiresAt: Date;
       if ('grid' in step.target) targetExpiresAt = gridAfter(now, step.target.grid);
-      else if ('gridsAgo' in step.target) targetExpiresAt = new Date(gridAfter(now, 0).getTime() - (step.target.gridsAgo + 1) * GRID_MS);
+      else if ('gridsAgo' in step.target)
+        targetExpiresAt = new Date(
+          gridAfter(now, 0).getTime() - (step.target.gridsAgo + 1) * GRID_MS,
+        );
       else targetExpiresAt = now;
       return {
-        command: { type: 'expiration_change', ...common, amount, blockId, sourceExpiresAt, targetExpiresAt },
+        command: {
+          type: 'expiration_change',
+          ...common,
+          amount,
+          blockId,
+          sourceExpiresAt,
+          targetExpiresAt,
+        },
         body: {
           entry_type: 'expiration_change',
           ...(blockId !== null ? { block_id: blockId } : { expiry_date: iso(sourceExpiresAt) }),
@@ -241,14 +313,22 @@ function toRequest(step: Exclude<Step, { kind: 'advance' }>, model: ReferenceLed
       const amount = resolveAmount(step.amount, block?.balance ?? Decimal.ZERO);
       return {
         command: { type: 'void', ...common, blockId, amount, voidReason: step.reason },
-        body: { entry_type: 'void', block_id: blockId, amount: wireNumber(amount), ...(step.reason ? { void_reason: step.reason } : {}) },
+        body: {
+          entry_type: 'void',
+          block_id: blockId,
+          amount: wireNumber(amount),
+          ...(step.reason ? { void_reason: step.reason } : {}),
+        },
       };
     }
     case 'amendment': {
       const block = pickBlock(blocks, step.block);
       const blockId = block?.id ?? MISSING_BLOCK_ID;
       const gap = block ? block.maximumInitialBalance.minus(block.balance) : Decimal.ZERO;
-      const amount = 'fixed' in step.amount ? Decimal.of(step.amount.fixed) : positiveOr('gap' in step.amount ? gap : half(gap), '1');
+      const amount =
+        'fixed' in step.amount
+          ? Decimal.of(step.amount.fixed)
+          : positiveOr('gap' in step.amount ? gap : half(gap), '1');
       return {
         command: { type: 'amendment', ...common, blockId, amount },
         body: { entry_type: 'amendment', block_id: blockId, amount: wireNumber(amount) },
@@ -266,9 +346,17 @@ function amountOf(value: unknown): string {
 }
 const intOf = (value: unknown) => (value instanceof JsonNumber ? Number(value.source) : value);
 
-async function call(method: string, path: string, body?: string): Promise<{ status: number; body: any; text: string }> {
+async function call(
+  method: string,
+  path: string,
+  body?: string,
+): Promise<{ status: number; body: any; text: string }> {
   const response = await t.request(method, path, body);
-  return { status: response.status, text: response.text, body: response.text ? parseExactJson(response.text) : undefined };
+  return {
+    status: response.status,
+    text: response.text,
+    body: response.text ? parseExactJson(response.text) : undefined,
+  };
 }
 
 async function listAll(path: string, limit: number): Promise<any[]> {
@@ -276,7 +364,10 @@ async function listAll(path: string, limit: number): Promise<any[]> {
   let cursor: string | null = null;
   for (;;) {
     const separator = path.includes('?') ? '&' : '?';
-    const page = await call('GET', `${path}${separator}limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    const page = await call(
+      'GET',
+      `${path}${separator}limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+    );
     expect(page.status, page.text).toBe(200);
     items.push(...page.body.data);
     if (!page.body.pagination_metadata.has_more) return items;
@@ -284,9 +375,11 @@ async function listAll(path: string, limit: number): Promise<any[]> {
   }
 }
 
-const listBlocks = (customerId: string) => listAll(`/v1/customers/${customerId}/credits?include_all_blocks=true`, 100);
+const listBlocks = (customerId: string) =>
+  listAll(`/v1/customers/${customerId}/credits?include_all_blocks=true`, 100);
 /** Oldest first; the ledger pages come newest first, in small pages so that the cursor is used. */
-const listEntries = async (customerId: string) => (await listAll(`/v1/customers/${customerId}/credits/ledger`, 7)).reverse();
+const listEntries = async (customerId: string) =>
+  (await listAll(`/v1/customers/${customerId}/credits/ledger`, 7)).reverse();
 
 // ---- comparison ------------------------------------------------------------------------------
 
@@ -299,8 +392,12 @@ function describeModelEntry(entry: ModelEntry) {
     amount: entry.amount.toString(),
     starting: entry.startingBalance.toString(),
     ending: entry.endingBalance.toString(),
-    ...(entry.newBlockExpiryDate !== undefined ? { newBlockExpiry: iso(entry.newBlockExpiryDate) } : {}),
-    ...(entry.voidAmount !== undefined ? { voidAmount: entry.voidAmount.toString(), voidReason: entry.voidReason ?? null } : {}),
+    ...(entry.newBlockExpiryDate !== undefined
+      ? { newBlockExpiry: iso(entry.newBlockExpiryDate) }
+      : {}),
+    ...(entry.voidAmount !== undefined
+      ? { voidAmount: entry.voidAmount.toString(), voidReason: entry.voidReason ?? null }
+      : {}),
   };
 }
 
@@ -314,8 +411,12 @@ function describeWireEntry(entry: any) {
     amount: amountOf(entry.amount),
     starting: amountOf(entry.starting_balance),
     ending: amountOf(entry.ending_balance),
-    ...(type === 'expiration_change' || type === 'void_initiated' ? { newBlockExpiry: entry.new_block_expiry_date } : {}),
-    ...(type === 'void' || type === 'void_initiated' ? { voidAmount: amountOf(entry.void_amount), voidReason: entry.void_reason } : {}),
+    ...(type === 'expiration_change' || type === 'void_initiated'
+      ? { newBlockExpiry: entry.new_block_expiry_date }
+      : {}),
+    ...(type === 'void' || type === 'void_initiated'
+      ? { voidAmount: amountOf(entry.void_amount), voidReason: entry.void_reason }
+      : {}),
   };
 }
 
@@ -325,7 +426,13 @@ function describeWireEntry(entry: any) {
  */
 function pendingExpiries(model: ReferenceLedger): ModelBlock[] {
   const now = model.now.getTime();
-  return model.blocks.filter((block) => block.expiresAt !== null && block.expiresAt.getTime() <= now && block.balance.isPositive() && !block.voided);
+  return model.blocks.filter(
+    (block) =>
+      block.expiresAt !== null &&
+      block.expiresAt.getTime() <= now &&
+      block.balance.isPositive() &&
+      !block.voided,
+  );
 }
 
 function describeModelBlock(block: ModelBlock, pending: ReadonlySet<string>) {
@@ -359,26 +466,39 @@ const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id 
 function expectBlocks(model: ReferenceLedger, wireBlocks: any[], context: () => string): void {
   const pending = new Set(pendingExpiries(model).map((block) => block.id));
   const expected = model.blocks.map((block) => describeModelBlock(block, pending)).sort(byId);
-  expect(wireBlocks.map(describeWireBlock).sort(byId), `blocks: service vs model${context()}`).toEqual(expected);
+  expect(
+    wireBlocks.map(describeWireBlock).sort(byId),
+    `blocks: service vs model${context()}`,
+  ).toEqual(expected);
 }
 
 /**
  * The whole ledger: the model's entries exactly, then (if the model lags the sweep) one
  * credit_block_expiry entry per pending block, soonest expiry first, chained from the model's balance.
  */
-async function expectLedger(model: ReferenceLedger, customerId: string, context: () => string): Promise<void> {
+async function expectLedger(
+  model: ReferenceLedger,
+  customerId: string,
+  context: () => string,
+): Promise<void> {
   const wire = (await listEntries(customerId)).map(describeWireEntry);
   const expected = model.entries.map(describeModelEntry);
   expect(wire.slice(0, expected.length), `ledger: service vs model${context()}`).toEqual(expected);
   const pending = pendingExpiries(model);
   const tail = wire.slice(expected.length);
-  expect(tail.length, `ledger: ${tail.length} entries past the model's, ${pending.length} expiries pending${context()}`).toBe(pending.length);
+  expect(
+    tail.length,
+    `ledger: ${tail.length} entries past the model's, ${pending.length} expiries pending${context()}`,
+  ).toBe(pending.length);
   const expiresAt = new Map(pending.map((block) => [block.id, block.expiresAt!.getTime()]));
   let balance = model.balance;
   tail.forEach((entry, index) => {
     const block = pending.find((candidate) => candidate.id === entry.block);
     expect(entry.type, `ledger tail ${index}${context()}`).toBe('credit_block_expiry');
-    expect(block, `ledger tail ${index}: block ${entry.block} is not pending expiry${context()}`).toBeDefined();
+    expect(
+      block,
+      `ledger tail ${index}: block ${entry.block} is not pending expiry${context()}`,
+    ).toBeDefined();
     const lost = block!.balance.negated();
     expect(entry, `ledger tail ${index}${context()}`).toEqual({
       seq: expected.length + index,
@@ -390,7 +510,11 @@ async function expectLedger(model: ReferenceLedger, customerId: string, context:
       ending: balance.plus(lost).toString(),
     });
     balance = balance.plus(lost);
-    if (index > 0) expect(expiresAt.get(entry.block)! >= expiresAt.get(tail[index - 1]!.block)!, `expiries soonest first${context()}`).toBe(true);
+    if (index > 0)
+      expect(
+        expiresAt.get(entry.block)! >= expiresAt.get(tail[index - 1]!.block)!,
+        `expiries soonest first${context()}`,
+      ).toBe(true);
   });
 }
 
@@ -411,9 +535,16 @@ async function runSequence(steps: readonly Step[]): Promise<void> {
 
   for (const [index, step] of steps.entries()) {
     if (step.kind === 'advance') {
-      const to = 'minutes' in step ? new Date(model.now.getTime() + step.minutes * 60_000) : gridAfter(model.now, step.toGrid);
+      const to =
+        'minutes' in step
+          ? new Date(model.now.getTime() + step.minutes * 60_000)
+          : gridAfter(model.now, step.toGrid);
       trace.push(`#${index} clock → ${to.toISOString()}`);
-      const advanced = await call('POST', '/v1/test_clock/advance', JSON.stringify({ to: to.toISOString() }));
+      const advanced = await call(
+        'POST',
+        '/v1/test_clock/advance',
+        JSON.stringify({ to: to.toISOString() }),
+      );
       expect(advanced.status, `${advanced.text}${context()}`).toBe(200);
       expect(advanced.body.now).toBe(to.toISOString());
       model.advanceTo(to);
@@ -432,19 +563,31 @@ async function runSequence(steps: readonly Step[]): Promise<void> {
     if (response.status === 201) {
       const wireBlocks = await listBlocks(customer.id);
       const known = new Set(model.blocks.map((block) => block.id));
-      const fresh = wireBlocks.filter((block) => !known.has(block.id)).map((block) => block.id as string);
+      const fresh = wireBlocks
+        .filter((block) => !known.has(block.id))
+        .map((block) => block.id as string);
       const outcome = model.apply(command, fresh);
-      trace.push(`   → 201 ${response.body.entry_type} ${amountOf(response.body.amount)} (${amountOf(response.body.starting_balance)} → ${amountOf(response.body.ending_balance)})`);
+      trace.push(
+        `   → 201 ${response.body.entry_type} ${amountOf(response.body.amount)} (${amountOf(response.body.starting_balance)} → ${amountOf(response.body.ending_balance)})`,
+      );
       if ('refused' in outcome) {
-        expect.fail(`step ${index}: the service applied ${command.type} but the model refuses it (${outcome.refused}: ${outcome.why})${context()}`);
+        expect.fail(
+          `step ${index}: the service applied ${command.type} but the model refuses it (${outcome.refused}: ${outcome.why})${context()}`,
+        );
       }
       count(`${command.type} applied`);
-      if (outcome.applied.some((entry) => entry.entryType === 'credit_block_expiry')) count(`${command.type} after expiry catch-up`);
-      if (command.type === 'decrement' && outcome.applied.at(-1)!.endingBalance.isNegative()) count('decrement into overdraft');
-      expect(fresh.length, `step ${index}: new blocks ${fresh.join(', ')}${context()}`).toBeLessThanOrEqual(1);
-      expect(describeWireEntry(response.body), `step ${index}: response entry vs the model's last entry${context()}`).toEqual(
-        describeModelEntry(outcome.applied.at(-1)!),
-      );
+      if (outcome.applied.some((entry) => entry.entryType === 'credit_block_expiry'))
+        count(`${command.type} after expiry catch-up`);
+      if (command.type === 'decrement' && outcome.applied.at(-1)!.endingBalance.isNegative())
+        count('decrement into overdraft');
+      expect(
+        fresh.length,
+        `step ${index}: new blocks ${fresh.join(', ')}${context()}`,
+      ).toBeLessThanOrEqual(1);
+      expect(
+        describeWireEntry(response.body),
+        `step ${index}: response entry vs the model's last entry${context()}`,
+      ).toEqual(describeModelEntry(outcome.applied.at(-1)!));
       expectBlocks(model, wireBlocks, context);
     } else {
       const outcome = model.apply(command, []);
@@ -456,7 +599,10 @@ async function runSequence(steps: readonly Step[]): Promise<void> {
         );
       }
       count(`${command.type} refused ${response.status}`);
-      expect(response.status, `step ${index}: refusal status (model: ${outcome.refused}: ${outcome.why})${context()}`).toBe(HTTP_STATUS[outcome.refused]);
+      expect(
+        response.status,
+        `step ${index}: refusal status (model: ${outcome.refused}: ${outcome.why})${context()}`,
+      ).toBe(HTTP_STATUS[outcome.refused]);
     }
     if (index % LEDGER_EVERY === LEDGER_EVERY - 1) await expectLedger(model, customer.id, context);
   }

@@ -10,7 +10,13 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionOf } from '../../../worker/partition.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
-import { addEntry, createCustomer, eventually, ledgerEntryPath, sleep } from '../ledgerTestHelpers.ts';
+import {
+  addEntry,
+  createCustomer,
+  eventually,
+  ledgerEntryPath,
+  sleep,
+} from '../ledgerTestHelpers.ts';
 
 let t: TestService;
 beforeAll(async () => {
@@ -41,16 +47,28 @@ function parse(text: string): Exposition {
   const samples: Sample[] = [];
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('# HELP ')) continue;
-    const type = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line);
+    const type =
+      /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line);
     if (type) {
       types.set(type[1]!, type[2]!);
       continue;
     }
     const sample = SAMPLE.exec(line);
     if (!sample) throw new Error(`not Prometheus text: ${JSON.stringify(line)}`);
-    const labels = Object.fromEntries([...(sample[2] ?? '').matchAll(LABEL)].map((match) => [match[1]!, match[2]!]));
+    const labels = Object.fromEntries(
+      [...(sample[2] ?? '').matchAll(LABEL)].map((match) => [match[1]!, match[2]!]),
+    );
     const text = sample[3]!.toLowerCase();
-    samples.push({ name: sample[1]!, labels, value: text === 'nan' ? Number.NaN : text.endsWith('inf') ? Number(`${text[0]}1`) * Infinity : Number(text) });
+    samples.push({
+      name: sample[1]!,
+      labels,
+      value:
+        text === 'nan'
+          ? Number.NaN
+          : text.endsWith('inf')
+            ? Number(`${text[0]}1`) * Infinity
+            : Number(text),
+    });
   }
   return { types, samples };
 }
@@ -71,7 +89,9 @@ async function scrape(service: TestService = t): Promise<Exposition> {
 /** The value of the one sample with this name whose labels include `labels`; 0 when absent. */
 function value(exposition: Exposition, name: string, labels: Record<string, string> = {}): number {
   const matching = exposition.samples.filter(
-    (sample) => sample.name === name && Object.entries(labels).every(([key, wanted]) => sample.labels[key] === wanted),
+    (sample) =>
+      sample.name === name &&
+      Object.entries(labels).every(([key, wanted]) => sample.labels[key] === wanted),
   );
   return matching.reduce((sum, sample) => sum + sample.value, 0);
 }
@@ -106,11 +126,20 @@ describe('GET /metrics', () => {
     for (let partition = 0; partition < t.service.config.partitions; partition += 1) {
       for (const state of ['waiting', 'active', 'delayed', 'failed']) {
         const samples = exposition.samples.filter(
-          (sample) => sample.name === 'credits_queue_jobs' && sample.labels.partition === String(partition) && sample.labels.state === state,
+          (sample) =>
+            sample.name === 'credits_queue_jobs' &&
+            sample.labels.partition === String(partition) &&
+            sample.labels.state === state,
         );
         expect(samples, `partition ${partition} ${state}`).toHaveLength(1);
       }
-      expect(exposition.samples.filter((sample) => sample.name === 'credits_queue_oldest_waiting_age_seconds' && sample.labels.partition === String(partition))).toHaveLength(1);
+      expect(
+        exposition.samples.filter(
+          (sample) =>
+            sample.name === 'credits_queue_oldest_waiting_age_seconds' &&
+            sample.labels.partition === String(partition),
+        ),
+      ).toHaveLength(1);
     }
   });
 
@@ -118,41 +147,82 @@ describe('GET /metrics', () => {
     const before = await scrape();
     const customer = await createCustomer(t);
     const eventName = `metrics_${randomUUID().slice(0, 8)}`;
-    const price = await t.request('POST', '/v1/usage_prices', { name: eventName, event_name: eventName, item_id: 'item', unit_amount: '1' });
+    const price = await t.request('POST', '/v1/usage_prices', {
+      name: eventName,
+      event_name: eventName,
+      item_id: 'item',
+      unit_amount: '1',
+    });
     expect(price.status, price.text).toBe(201);
     await addEntry(t, customer.id, { entry_type: 'increment', amount: 100 });
 
     const good = usageEvent(customer.id, eventName);
-    const tooLate = usageEvent(customer.id, eventName, { timestamp: new Date(Date.now() + 3_600_000).toISOString() });
+    const tooLate = usageEvent(customer.id, eventName, {
+      timestamp: new Date(Date.now() + 3_600_000).toISOString(),
+    });
     const first = await t.request('POST', '/v1/ingest', { events: [good, tooLate] });
     expect(first.status, first.text).toBe(200);
     expect(first.body.validation_failed).toHaveLength(1);
     const delta = (exposition: Exposition, name: string, labels: Record<string, string> = {}) =>
       value(exposition, name, labels) - value(before, name, labels);
     const scrapeUntilMoved = (name: string, labels: Record<string, string>, what: string) =>
-      eventually(async () => {
-        const exposition = await scrape();
-        return delta(exposition, name, labels) >= 1 ? exposition : undefined;
-      }, 10_000, what);
+      eventually(
+        async () => {
+          const exposition = await scrape();
+          return delta(exposition, name, labels) >= 1 ? exposition : undefined;
+        },
+        10_000,
+        what,
+      );
     // The repeat goes once the first is applied, so that it is a duplicate in the worker's eyes.
-    await scrapeUntilMoved('credits_usage_events_total', { outcome: 'applied' }, 'the event applied');
+    await scrapeUntilMoved(
+      'credits_usage_events_total',
+      { outcome: 'applied' },
+      'the event applied',
+    );
     const repeat = await t.request('POST', '/v1/ingest', { events: [good] });
     expect(repeat.status, repeat.text).toBe(200);
-    const after = await scrapeUntilMoved('credits_usage_events_total', { outcome: 'duplicate' }, 'the repeat counted as a duplicate');
+    const after = await scrapeUntilMoved(
+      'credits_usage_events_total',
+      { outcome: 'duplicate' },
+      'the repeat counted as a duplicate',
+    );
     expect(delta(after, 'credits_usage_events_total', { outcome: 'accepted' })).toBe(2);
     expect(delta(after, 'credits_usage_events_total', { outcome: 'rejected' })).toBe(1);
     expect(delta(after, 'credits_usage_events_total', { outcome: 'applied' })).toBe(1);
     expect(delta(after, 'credits_usage_events_total', { outcome: 'duplicate' })).toBe(1);
-    expect(delta(after, 'credits_ledger_entries_written_total', { entry_type: 'increment', entry_status: 'committed' })).toBe(1);
+    expect(
+      delta(after, 'credits_ledger_entries_written_total', {
+        entry_type: 'increment',
+        entry_status: 'committed',
+      }),
+    ).toBe(1);
     expect(delta(after, 'credits_ledger_requests_total', { outcome: 'committed' })).toBe(1);
-    expect(delta(after, 'credits_job_duration_seconds_count', { job_name: 'ledger.apply' })).toBe(1);
-    expect(delta(after, 'credits_job_duration_seconds_count', { job_name: 'usage.apply' })).toBeGreaterThanOrEqual(2);
-    expect(delta(after, 'credits_job_duration_seconds_sum', { job_name: 'usage.apply' })).toBeGreaterThan(0);
-    expect(delta(after, 'credits_http_request_duration_seconds_count', { method: 'POST', route: '/v1/ingest', status_code: '200' })).toBe(2);
-    const ledgerRoutes = after.samples.filter(
-      (sample) => sample.name === 'credits_http_request_duration_seconds_count' && sample.labels.route?.endsWith('/credits/ledger_entry') && sample.labels.status_code === '201',
+    expect(delta(after, 'credits_job_duration_seconds_count', { job_name: 'ledger.apply' })).toBe(
+      1,
     );
-    expect(ledgerRoutes.map((sample) => sample.labels.route)).toEqual(['/v1/customers/:customer_id/credits/ledger_entry']);
+    expect(
+      delta(after, 'credits_job_duration_seconds_count', { job_name: 'usage.apply' }),
+    ).toBeGreaterThanOrEqual(2);
+    expect(
+      delta(after, 'credits_job_duration_seconds_sum', { job_name: 'usage.apply' }),
+    ).toBeGreaterThan(0);
+    expect(
+      delta(after, 'credits_http_request_duration_seconds_count', {
+        method: 'POST',
+        route: '/v1/ingest',
+        status_code: '200',
+      }),
+    ).toBe(2);
+    const ledgerRoutes = after.samples.filter(
+      (sample) =>
+        sample.name === 'credits_http_request_duration_seconds_count' &&
+        sample.labels.route?.endsWith('/credits/ledger_entry') &&
+        sample.labels.status_code === '201',
+    );
+    expect(ledgerRoutes.map((sample) => sample.labels.route)).toEqual([
+      '/v1/customers/:customer_id/credits/ledger_entry',
+    ]);
     // Routes are patterns, never raw URLs with ids in them.
     expect(after.samples.some((sample) => sample.labels.route?.includes(customer.id))).toBe(false);
   });
@@ -162,14 +232,28 @@ describe('GET /metrics', () => {
     try {
       const customer = await createCustomer(api);
       const partition = String(partitionOf(customer.id, api.service.config.partitions));
-      const accepted = await api.request('POST', ledgerEntryPath(customer.id), { entry_type: 'increment', amount: 5 }, { prefer: 'respond-async' });
+      const accepted = await api.request(
+        'POST',
+        ledgerEntryPath(customer.id),
+        { entry_type: 'increment', amount: 5 },
+        { prefer: 'respond-async' },
+      );
       expect(accepted.status, accepted.text).toBe(202);
       await sleep(1_100);
       const exposition = await scrape(api);
       expect(value(exposition, 'credits_queue_jobs', { partition, state: 'waiting' })).toBe(1);
-      expect(value(exposition, 'credits_queue_oldest_waiting_age_seconds', { partition })).toBeGreaterThanOrEqual(1);
-      expect(value(exposition, 'credits_queue_oldest_waiting_age_seconds', { partition })).toBeLessThan(60);
-      const others = exposition.samples.filter((sample) => sample.name === 'credits_queue_jobs' && sample.labels.state === 'waiting' && sample.labels.partition !== partition);
+      expect(
+        value(exposition, 'credits_queue_oldest_waiting_age_seconds', { partition }),
+      ).toBeGreaterThanOrEqual(1);
+      expect(
+        value(exposition, 'credits_queue_oldest_waiting_age_seconds', { partition }),
+      ).toBeLessThan(60);
+      const others = exposition.samples.filter(
+        (sample) =>
+          sample.name === 'credits_queue_jobs' &&
+          sample.labels.state === 'waiting' &&
+          sample.labels.partition !== partition,
+      );
       expect(others.map((sample) => sample.value)).toEqual([0, 0, 0]);
     } finally {
       await api.stop();

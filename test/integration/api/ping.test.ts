@@ -19,7 +19,9 @@ describe('GET /v1/ping', () => {
   it('answers 401 in RFC 7807 form without a key', async () => {
     const response = await t.request('GET', '/v1/ping', undefined, { authorization: '' });
     expect(response.status).toBe(401);
-    expect(response.body.type).toBe('https://docs.withorb.com/reference/error-responses#401-authentication-error');
+    expect(response.body.type).toBe(
+      'https://docs.withorb.com/reference/error-responses#401-authentication-error',
+    );
     expect(response.headers.get('content-type')).toMatch(/application\/problem\+json/);
   });
 });
@@ -30,9 +32,15 @@ describe('test clock', () => {
       ['GET', '/v1/test_clock'],
       ['POST', '/v1/test_clock/advance'],
     ] as const) {
-      const response = await t.request(method, path, method === 'POST' ? { to: '2030-01-01T00:00:00Z' } : undefined);
+      const response = await t.request(
+        method,
+        path,
+        method === 'POST' ? { to: '2030-01-01T00:00:00Z' } : undefined,
+      );
       expect(response.status, `${method} ${path}`).toBe(404);
-      expect(response.body.type).toBe('https://docs.withorb.com/reference/error-responses#404-url-not-found');
+      expect(response.body.type).toBe(
+        'https://docs.withorb.com/reference/error-responses#404-url-not-found',
+      );
     }
   });
 });

@@ -12,7 +12,13 @@ import { startService, type Service } from '../../../api/service.ts';
 import { loadConfig } from '../../../worker/config.ts';
 import { jobCatalog } from '../../../worker/queues.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
-import { createCustomer, createUsagePrice, eventually, expectLedgerConsistent, sql } from '../ledgerTestHelpers.ts';
+import {
+  createCustomer,
+  createUsagePrice,
+  eventually,
+  expectLedgerConsistent,
+  sql,
+} from '../ledgerTestHelpers.ts';
 
 let api: TestService;
 let worker: Service;
@@ -38,10 +44,16 @@ afterAll(async () => {
 describe('QUEUE_STORE=postgres with the api and the worker in separate services', () => {
   it('answers a ledger entry 201 once the other process has written it: the outcome came over NOTIFY', async () => {
     const customer = await createCustomer(api);
-    const entry = await api.request('POST', `/v1/customers/${customer.id}/credits/ledger_entry`, { entry_type: 'increment', amount: 40 });
+    const entry = await api.request('POST', `/v1/customers/${customer.id}/credits/ledger_entry`, {
+      entry_type: 'increment',
+      amount: 40,
+    });
     expect(entry.status, entry.text).toBe(201);
     expect(entry.body).toMatchObject({ entry_status: 'committed', amount: 40, ending_balance: 40 });
-    const spent = await api.request('POST', `/v1/customers/${customer.id}/credits/ledger_entry`, { entry_type: 'decrement', amount: 15.5 });
+    const spent = await api.request('POST', `/v1/customers/${customer.id}/credits/ledger_entry`, {
+      entry_type: 'decrement',
+      amount: 15.5,
+    });
     expect(spent.status, spent.text).toBe(201);
     expect(spent.body.ending_balance).toBe(24.5);
     expect(await expectLedgerConsistent(api, customer.id)).toBe('24.5');
@@ -49,7 +61,10 @@ describe('QUEUE_STORE=postgres with the api and the worker in separate services'
 
   it('applies ingested usage events', async () => {
     const customer = await createCustomer(api);
-    await api.request('POST', `/v1/customers/${customer.id}/credits/ledger_entry`, { entry_type: 'increment', amount: 100 });
+    await api.request('POST', `/v1/customers/${customer.id}/credits/ledger_entry`, {
+      entry_type: 'increment',
+      amount: 100,
+    });
     const price = await createUsagePrice(api, { unit_amount: '0.5' });
     // Stamped after the increment: usage draws from the blocks drawable at its instant (§5).
     const boughtAt = Date.now();
@@ -62,29 +77,50 @@ describe('QUEUE_STORE=postgres with the api and the worker in separate services'
     }));
     const ingested = await api.request('POST', '/v1/ingest', { events });
     expect(ingested.status, ingested.text).toBe(200);
-    await eventually(async () => {
-      const [row] = await sql<{ count: number }>(api, 'select count(*)::int as count from events where customer_id = ?', [customer.id]);
-      return row?.count === events.length ? true : undefined;
-    }, 15_000, 'the events applied');
-    await eventually(async () => {
-      const credits = await api.request('GET', `/v1/customers/${customer.id}/credits`);
-      return credits.body.data[0]?.balance === 90 ? true : undefined;
-    }, 15_000, 'the balance to drop by 20 × 0.5');
+    await eventually(
+      async () => {
+        const [row] = await sql<{ count: number }>(
+          api,
+          'select count(*)::int as count from events where customer_id = ?',
+          [customer.id],
+        );
+        return row?.count === events.length ? true : undefined;
+      },
+      15_000,
+      'the events applied',
+    );
+    await eventually(
+      async () => {
+        const credits = await api.request('GET', `/v1/customers/${customer.id}/credits`);
+        return credits.body.data[0]?.balance === 90 ? true : undefined;
+      },
+      15_000,
+      'the balance to drop by 20 × 0.5',
+    );
   });
 
   it('lists a job that failed as a dead letter', async () => {
-    const job = await api.service.queues.queue(2).add('usage.apply', { events: [], accepted_at: 'never' }, jobCatalog['usage.apply'].options);
-    const listed = await eventually(async () => {
-      const page = await api.request('GET', '/v1/failed_jobs?partition=2');
-      return page.body.data.find((failed: { id: string }) => failed.id === job.id);
-    }, 15_000, 'the failed job listed');
+    const job = await api.service.queues
+      .queue(2)
+      .add('usage.apply', { events: [], accepted_at: 'never' }, jobCatalog['usage.apply'].options);
+    const listed = await eventually(
+      async () => {
+        const page = await api.request('GET', '/v1/failed_jobs?partition=2');
+        return page.body.data.find((failed: { id: string }) => failed.id === job.id);
+      },
+      15_000,
+      'the failed job listed',
+    );
     expect(listed).toMatchObject({ partition: 2, name: 'usage.apply', attempts_made: 1 });
     expect(listed.failed_reason).toMatch(/events|accepted_at/);
   });
 
   it('reports the store in readiness and the partitions in /metrics', async () => {
     const ready = await api.request('GET', '/health/ready', undefined, { authorization: '' });
-    expect(ready.body).toEqual({ status: 'ready', checks: { postgres: 'ok', queues: 'ok', migrations: 'ok', workers: 'ok' } });
+    expect(ready.body).toEqual({
+      status: 'ready',
+      checks: { postgres: 'ok', queues: 'ok', migrations: 'ok', workers: 'ok' },
+    });
     const metrics = await api.request('GET', '/metrics', undefined, { authorization: '' });
     expect(metrics.text).toMatch(/credits_queue_jobs\{partition="3",state="failed"\} \d+/);
   });

@@ -55,7 +55,8 @@ function lineCollector(): { lines: string[]; stream: Writable } {
   return { lines, stream };
 }
 
-const messages = (lines: string[]) => lines.map((line) => (JSON.parse(line) as { msg?: string }).msg ?? '');
+const messages = (lines: string[]) =>
+  lines.map((line) => (JSON.parse(line) as { msg?: string }).msg ?? '');
 
 /** One request, timed, never waiting more than 5 s (a hang fails the test instead of stalling it). */
 async function timed(t: TestService, method: string, path: string, body: unknown) {
@@ -67,30 +68,58 @@ async function timed(t: TestService, method: string, path: string, body: unknown
     signal: AbortSignal.timeout(5_000),
   });
   const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined, ms: performance.now() - startedAt };
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: text ? JSON.parse(text) : undefined,
+    ms: performance.now() - startedAt,
+  };
 }
 
 describe('with Redis down', () => {
   it('a ledger write is accepted (202) within a second and applied once Redis is back; ingest answers 503 with Retry-After within a second; the log says lost and back once', async () => {
     const redis = await privateRedis();
     const log = lineCollector();
-    const t = await startTestService({ QUEUE_STORE: 'redis', REDIS_URL: redis.url, LOG_LEVEL: 'info' }, { logger: pino({ level: 'info' }, log.stream) });
+    const t = await startTestService(
+      { QUEUE_STORE: 'redis', REDIS_URL: redis.url, LOG_LEVEL: 'info' },
+      { logger: pino({ level: 'info' }, log.stream) },
+    );
     cleanups.push(() => t.stop());
     const customer = await createCustomer(t);
-    const up = await timed(t, 'POST', ledgerEntryPath(customer.id), { entry_type: 'increment', amount: 10 });
+    const up = await timed(t, 'POST', ledgerEntryPath(customer.id), {
+      entry_type: 'increment',
+      amount: 10,
+    });
     expect(up.status).toBe(201);
 
     const linesBefore = log.lines.length;
     const restarted = redis.restart(DOWN_MS);
-    await eventually(async () => (messages(log.lines).some((msg) => /redis connection lost/i.test(msg)) ? true : undefined), 5_000, 'the lost line');
+    await eventually(
+      async () =>
+        messages(log.lines).some((msg) => /redis connection lost/i.test(msg)) ? true : undefined,
+      5_000,
+      'the lost line',
+    );
 
-    const write = await timed(t, 'POST', ledgerEntryPath(customer.id), { entry_type: 'increment', amount: 5, description: 'during the outage' });
+    const write = await timed(t, 'POST', ledgerEntryPath(customer.id), {
+      entry_type: 'increment',
+      amount: 5,
+      description: 'during the outage',
+    });
     expect(write.ms).toBeLessThan(1_000);
     expect(write.status, JSON.stringify(write.body)).toBe(202);
     expect(write.body).toMatchObject({ status: 'queued' });
     const requestId: string = write.body.id;
 
-    const events = [{ idempotency_key: randomUUID(), event_name: 'api_call', timestamp: new Date().toISOString(), customer_id: customer.id, properties: {} }];
+    const events = [
+      {
+        idempotency_key: randomUUID(),
+        event_name: 'api_call',
+        timestamp: new Date().toISOString(),
+        customer_id: customer.id,
+        properties: {},
+      },
+    ];
     const ingest = await timed(t, 'POST', '/v1/ingest', { events });
     expect(ingest.ms).toBeLessThan(1_000);
     expect(ingest.status).toBe(503);
@@ -99,7 +128,11 @@ describe('with Redis down', () => {
     expect(ingest.body).toMatchObject({ status: 503, title: 'Service unavailable' });
 
     // A second write for the same customer while the first waits: it keeps its place behind it.
-    const second = await timed(t, 'POST', ledgerEntryPath(customer.id), { entry_type: 'increment', amount: 1, description: 'second during the outage' });
+    const second = await timed(t, 'POST', ledgerEntryPath(customer.id), {
+      entry_type: 'increment',
+      amount: 1,
+      description: 'second during the outage',
+    });
     expect(second.ms).toBeLessThan(1_000);
     expect(second.status).toBe(202);
     expect(second.body).toMatchObject({ status: 'queued' });
@@ -110,32 +143,60 @@ describe('with Redis down', () => {
 
     await restarted;
     for (const id of [requestId, second.body.id as string]) {
-      const committed = await eventually(async () => {
-        const answer = await t.request('GET', `/v1/ledger_requests/${id}`);
-        return answer.body?.status === 'committed' ? answer.body : undefined;
-      }, 15_000, 'the writes accepted during the outage to be applied');
+      const committed = await eventually(
+        async () => {
+          const answer = await t.request('GET', `/v1/ledger_requests/${id}`);
+          return answer.body?.status === 'committed' ? answer.body : undefined;
+        },
+        15_000,
+        'the writes accepted during the outage to be applied',
+      );
       expect(committed.entries).toHaveLength(1);
     }
     const entries = await t.request('GET', `/v1/customers/${customer.id}/credits/ledger?limit=10`);
-    const descriptions = (entries.body.data as { description: string | null; ledger_sequence_number: number }[])
+    const descriptions = (
+      entries.body.data as { description: string | null; ledger_sequence_number: number }[]
+    )
       .sort((a, b) => a.ledger_sequence_number - b.ledger_sequence_number)
       .map((entry) => entry.description);
     expect(descriptions.slice(-2)).toEqual(['during the outage', 'second during the outage']);
     const balance = await t.request('GET', `/v1/customers/${customer.id}/credits`);
-    expect(balance.body.data.map((block: { balance: number }) => Number(block.balance)).reduce((a: number, b: number) => a + b, 0)).toBe(16);
+    expect(
+      balance.body.data
+        .map((block: { balance: number }) => Number(block.balance))
+        .reduce((a: number, b: number) => a + b, 0),
+    ).toBe(16);
 
-    await eventually(async () => (messages(log.lines).some((msg) => /redis connection back/i.test(msg)) ? true : undefined), 5_000, 'the back line');
+    await eventually(
+      async () =>
+        messages(log.lines).some((msg) => /redis connection back/i.test(msg)) ? true : undefined,
+      5_000,
+      'the back line',
+    );
     const outageLines = log.lines.slice(linesBefore);
     expect(duringOutage, outageLines.join('\n')).toBeLessThanOrEqual(OUTAGE_LOG_LINES_MAX);
-    expect(messages(outageLines).filter((msg) => /redis connection (lost|back)/i.test(msg))).toHaveLength(2);
+    expect(
+      messages(outageLines).filter((msg) => /redis connection (lost|back)/i.test(msg)),
+    ).toHaveLength(2);
 
     // And now down for good: closing still finishes within its bound.
     await redis.stop();
-    await eventually(async () => (messages(log.lines).filter((msg) => /redis connection lost/i.test(msg)).length === 2 ? true : undefined), 5_000, 'the second lost line');
+    await eventually(
+      async () =>
+        messages(log.lines).filter((msg) => /redis connection lost/i.test(msg)).length === 2
+          ? true
+          : undefined,
+      5_000,
+      'the second lost line',
+    );
     const closeStartedAt = performance.now();
     await t.service.close();
     const closeMs = performance.now() - closeStartedAt;
-    if (process.env.OUTAGE_TEST_VERBOSE) console.info({ writeMs: write.ms, ingestMs: ingest.ms, secondMs: second.ms, duringOutage, closeMs }, log.lines.slice(linesBefore));
+    if (process.env.OUTAGE_TEST_VERBOSE)
+      console.info(
+        { writeMs: write.ms, ingestMs: ingest.ms, secondMs: second.ms, duringOutage, closeMs },
+        log.lines.slice(linesBefore),
+      );
     expect(closeMs).toBeLessThan(SHUTDOWN_BOUND_MS);
   }, 60_000);
 
@@ -143,21 +204,25 @@ describe('with Redis down', () => {
     const redis = await privateRedis();
     const database: TestDatabase = await cloneTemplateDatabase();
     cleanups.push(() => database.drop());
-    const child = spawn(process.execPath, [fileURLToPath(new URL('../../../scripts/start.ts', import.meta.url))], {
-      env: {
-        ...process.env,
-        DATABASE_URL: database.url,
-        REDIS_URL: redis.url,
-        QUEUE_STORE: 'redis',
-        QUICK_START: 'off',
-        PORT: '0',
-        API_KEYS: TEST_API_KEY,
-        PARTITIONS: '4',
-        LOG_LEVEL: 'info',
-        QUEUE_PREFIX: `test-outage-${randomUUID().slice(0, 8)}`,
+    const child = spawn(
+      process.execPath,
+      [fileURLToPath(new URL('../../../scripts/start.ts', import.meta.url))],
+      {
+        env: {
+          ...process.env,
+          DATABASE_URL: database.url,
+          REDIS_URL: redis.url,
+          QUEUE_STORE: 'redis',
+          QUICK_START: 'off',
+          PORT: '0',
+          API_KEYS: TEST_API_KEY,
+          PARTITIONS: '4',
+          LOG_LEVEL: 'info',
+          QUEUE_PREFIX: `test-outage-${randomUUID().slice(0, 8)}`,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    );
     cleanups.push(async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     });
@@ -170,12 +235,26 @@ describe('with Redis down', () => {
         lines.push(...parts.filter(Boolean));
       });
     }
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    await eventually(async () => (lines.some((line) => line.includes('credits ledger started')) ? true : undefined), 30_000, 'the service to start');
+    const exited = new Promise<number | null>((resolve) =>
+      child.once('exit', (code) => resolve(code)),
+    );
+    await eventually(
+      async () =>
+        lines.some((line) => line.includes('credits ledger started')) ? true : undefined,
+      30_000,
+      'the service to start',
+    );
 
     const linesBefore = lines.length;
     await redis.stop();
-    await eventually(async () => (lines.slice(linesBefore).some((line) => /redis connection lost/i.test(line)) ? true : undefined), 5_000, 'the lost line');
+    await eventually(
+      async () =>
+        lines.slice(linesBefore).some((line) => /redis connection lost/i.test(line))
+          ? true
+          : undefined,
+      5_000,
+      'the lost line',
+    );
     await sleep(2_000);
     const signalledAt = performance.now();
     child.kill('SIGTERM');

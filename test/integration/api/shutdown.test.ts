@@ -10,7 +10,11 @@ import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BENCH_API_KEY, startServiceProcess, type RunningService } from '../../../scripts/benchSupport.ts';
+import {
+  BENCH_API_KEY,
+  startServiceProcess,
+  type RunningService,
+} from '../../../scripts/benchSupport.ts';
 import { deleteQueueKeys } from '../../../worker/queueKeys.ts';
 import { cloneTemplateDatabase, type TestDatabase } from '../../support/databases.ts';
 import { QUEUE_STORE, REDIS_URL } from '../../support/testService.ts';
@@ -42,7 +46,14 @@ interface Answer {
   body: any;
 }
 
-function send(agent: Agent, baseUrl: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+function send(
+  agent: Agent,
+  baseUrl: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<Answer> {
   const text = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const outgoing = request(
@@ -52,7 +63,9 @@ function send(agent: Agent, baseUrl: string, method: string, path: string, body?
         agent,
         headers: {
           authorization: `Bearer ${BENCH_API_KEY}`,
-          ...(text === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }),
+          ...(text === undefined
+            ? {}
+            : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }),
           ...headers,
         },
       },
@@ -80,7 +93,14 @@ function send(agent: Agent, baseUrl: string, method: string, path: string, body?
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function start(): Promise<RunningService> {
-  return startServiceProcess({ DATABASE_URL: database!.url, REDIS_URL, QUEUE_STORE, QUEUE_PREFIX: queuePrefix, PARTITIONS: '4', LOG_LEVEL: 'error' }).then((service) => {
+  return startServiceProcess({
+    DATABASE_URL: database!.url,
+    REDIS_URL,
+    QUEUE_STORE,
+    QUEUE_PREFIX: queuePrefix,
+    PARTITIONS: '4',
+    LOG_LEVEL: 'error',
+  }).then((service) => {
     started.push(service);
     return service;
   });
@@ -91,13 +111,24 @@ describe('graceful shutdown', () => {
     database = await cloneTemplateDatabase();
     const first = await start();
     const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-    const post = (path: string, body: unknown, headers?: Record<string, string>) => send(agent, first.baseUrl, 'POST', path, body, headers);
+    const post = (path: string, body: unknown, headers?: Record<string, string>) =>
+      send(agent, first.baseUrl, 'POST', path, body, headers);
 
-    const price = await post('/v1/usage_prices', { name: 'Shutdown', event_name: 'shutdown_tokens', item_id: 'item', unit_amount: '0.001', quantity_property: 'tokens' });
+    const price = await post('/v1/usage_prices', {
+      name: 'Shutdown',
+      event_name: 'shutdown_tokens',
+      item_id: 'item',
+      unit_amount: '0.001',
+      quantity_property: 'tokens',
+    });
     expect(price.status).toBe(201);
     const customers: string[] = [];
     for (let index = 0; index < 6; index += 1) {
-      const customer = await post('/v1/customers', { name: `c${index}`, email: `c${index}@example.test`, external_customer_id: `shutdown_${index}` });
+      const customer = await post('/v1/customers', {
+        name: `c${index}`,
+        email: `c${index}@example.test`,
+        external_customer_id: `shutdown_${index}`,
+      });
       expect(customer.status).toBe(201);
       customers.push(customer.body.id);
     }
@@ -151,8 +182,13 @@ describe('graceful shutdown', () => {
         try {
           const answer = await post('/v1/ingest', { events });
           if (answer.status === 200) {
-            const failed = new Set((answer.body.validation_failed as { idempotency_key: string }[]).map((failure) => failure.idempotency_key));
-            for (const event of events) if (!failed.has(event.idempotency_key)) acceptedEvents.push(event.idempotency_key);
+            const failed = new Set(
+              (answer.body.validation_failed as { idempotency_key: string }[]).map(
+                (failure) => failure.idempotency_key,
+              ),
+            );
+            for (const event of events)
+              if (!failed.has(event.idempotency_key)) acceptedEvents.push(event.idempotency_key);
             accepted();
           } else count(`ingest http ${answer.status}`);
         } catch (error) {
@@ -166,7 +202,12 @@ describe('graceful shutdown', () => {
       signalledAt = Date.now();
       first.process.kill('SIGTERM');
     });
-    await Promise.all([...Array.from({ length: CONCURRENCY }, (_, worker) => ledgerClient(worker)), ingestClient(), ingestClient(), sigterm]);
+    await Promise.all([
+      ...Array.from({ length: CONCURRENCY }, (_, worker) => ledgerClient(worker)),
+      ingestClient(),
+      ingestClient(),
+      sigterm,
+    ]);
     await exit;
     agent.destroy();
     expect(first.process.exitCode).toBe(0);
@@ -186,16 +227,34 @@ describe('graceful shutdown', () => {
       const drainDeadline = Date.now() + 30_000;
       for (;;) {
         for (const id of [...missingRequests]) {
-          const answer = await send(restartedAgent, second.baseUrl, 'GET', `/v1/ledger_requests/${id}`);
-          if (answer.status === 200 && answer.body.status === 'committed') missingRequests.delete(id);
+          const answer = await send(
+            restartedAgent,
+            second.baseUrl,
+            'GET',
+            `/v1/ledger_requests/${id}`,
+          );
+          if (answer.status === 200 && answer.body.status === 'committed')
+            missingRequests.delete(id);
         }
-        const entries = await db.query<{ id: string }>('select id from ledger_entries where id = any($1::text[])', [committed]);
+        const entries = await db.query<{ id: string }>(
+          'select id from ledger_entries where id = any($1::text[])',
+          [committed],
+        );
         const found = new Set(entries.rows.map((row) => row.id));
         missingEntries = committed.filter((id) => !found.has(id));
-        const events = await db.query<{ idempotency_key: string }>('select idempotency_key from events where idempotency_key = any($1::text[])', [acceptedEvents]);
+        const events = await db.query<{ idempotency_key: string }>(
+          'select idempotency_key from events where idempotency_key = any($1::text[])',
+          [acceptedEvents],
+        );
         const foundEvents = new Set(events.rows.map((row) => row.idempotency_key));
         missingEvents = acceptedEvents.filter((key) => !foundEvents.has(key));
-        if ((missingRequests.size === 0 && missingEntries.length === 0 && missingEvents.length === 0) || Date.now() > drainDeadline) break;
+        if (
+          (missingRequests.size === 0 &&
+            missingEntries.length === 0 &&
+            missingEvents.length === 0) ||
+          Date.now() > drainDeadline
+        )
+          break;
         await sleep(250);
       }
       restartedAgent.destroy();
@@ -207,7 +266,12 @@ describe('graceful shutdown', () => {
         refused: Object.fromEntries(refused),
       };
       if (process.env.SHUTDOWN_TEST_VERBOSE) console.info('shutdown load', summary);
-      expect({ missingRequests: [...missingRequests], missingEntries, missingEvents, summary }).toEqual({
+      expect({
+        missingRequests: [...missingRequests],
+        missingEntries,
+        missingEvents,
+        summary,
+      }).toEqual({
         missingRequests: [],
         missingEntries: [],
         missingEvents: [],

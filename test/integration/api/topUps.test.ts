@@ -14,7 +14,14 @@ import { expectValid } from '../../support/openApiValidator.ts';
 import { recordingFetch, type Recorded } from '../../support/recordingFetch.ts';
 import { dateIn, isoPlus, manualClockStart } from '../../support/testDates.ts';
 import { startTestService, TEST_API_KEY, type TestService } from '../../support/testService.ts';
-import { addEntry, createCustomer, eventually, expectLedgerConsistent, sql, storedEntries } from '../ledgerTestHelpers.ts';
+import {
+  addEntry,
+  createCustomer,
+  eventually,
+  expectLedgerConsistent,
+  sql,
+  storedEntries,
+} from '../ledgerTestHelpers.ts';
 
 const START = manualClockStart().toISOString();
 /** The (UTC) date `days` after the clock's start: the customers here are in UTC. */
@@ -26,7 +33,13 @@ let t: TestService;
 let client: Orb;
 beforeAll(async () => {
   t = await startTestService({ CLOCK: 'manual', CLOCK_START: START });
-  client = new Orb({ apiKey: TEST_API_KEY, baseURL: `${t.baseUrl}/v1`, maxRetries: 0, timeout: 20_000, fetch: recordingFetch(recorded) });
+  client = new Orb({
+    apiKey: TEST_API_KEY,
+    baseURL: `${t.baseUrl}/v1`,
+    maxRetries: 0,
+    timeout: 20_000,
+    fetch: recordingFetch(recorded),
+  });
 });
 afterAll(async () => {
   await t?.stop();
@@ -81,10 +94,20 @@ async function topUpInvoices(customerId: string) {
 
 describe('top-up configuration', () => {
   it('creates, lists, replaces and deletes through the SDK, by Orb id and by external id', async () => {
-    const customer = await client.customers.create({ name: 'Top-up SDK', email: 'topup-sdk@example.com', currency: 'USD', external_customer_id: `tu-${randomUUID()}` });
+    const customer = await client.customers.create({
+      name: 'Top-up SDK',
+      email: 'topup-sdk@example.com',
+      currency: 'USD',
+      external_customer_id: `tu-${randomUUID()}`,
+    });
     const made = await client.customers.credits.topUps.create(customer.id, {
       ...TOP_UP,
-      invoice_settings: { auto_collection: true, net_terms: 30, memo: 'Top-up', require_successful_payment: true },
+      invoice_settings: {
+        auto_collection: true,
+        net_terms: 30,
+        memo: 'Top-up',
+        require_successful_payment: true,
+      },
       expires_after: 2,
       expires_after_unit: 'month',
     });
@@ -93,7 +116,12 @@ describe('top-up configuration', () => {
       threshold: '10',
       amount: '100',
       per_unit_cost_basis: '0.5',
-      invoice_settings: { auto_collection: true, net_terms: 30, memo: 'Top-up', require_successful_payment: true },
+      invoice_settings: {
+        auto_collection: true,
+        net_terms: 30,
+        memo: 'Top-up',
+        require_successful_payment: true,
+      },
       expires_after: 2,
       expires_after_unit: 'month',
     });
@@ -101,14 +129,26 @@ describe('top-up configuration', () => {
     expect(listed.data.map((topUp) => topUp.id)).toEqual([made.id]);
 
     // A second top-up for the same currency replaces the first; another currency is separate.
-    const replaced = await client.customers.credits.topUps.createByExternalID(customer.external_customer_id!, { ...TOP_UP, threshold: '5' });
-    const usd = await client.customers.credits.topUps.create(customer.id, { ...TOP_UP, currency: 'USD' });
+    const replaced = await client.customers.credits.topUps.createByExternalID(
+      customer.external_customer_id!,
+      { ...TOP_UP, threshold: '5' },
+    );
+    const usd = await client.customers.credits.topUps.create(customer.id, {
+      ...TOP_UP,
+      currency: 'USD',
+    });
     listed = await client.customers.credits.topUps.listByExternalID(customer.external_customer_id!);
     expect(listed.data.map((topUp) => topUp.id).sort()).toEqual([replaced.id, usd.id].sort());
-    expect(listed.data.find((topUp) => topUp.id === replaced.id)).toMatchObject({ threshold: '5', expires_after: null, expires_after_unit: null });
+    expect(listed.data.find((topUp) => topUp.id === replaced.id)).toMatchObject({
+      threshold: '5',
+      expires_after: null,
+      expires_after_unit: null,
+    });
 
     await client.customers.credits.topUps.delete(replaced.id, { customer_id: customer.id });
-    await client.customers.credits.topUps.deleteByExternalID(usd.id, { external_customer_id: customer.external_customer_id! });
+    await client.customers.credits.topUps.deleteByExternalID(usd.id, {
+      external_customer_id: customer.external_customer_id!,
+    });
     expect((await client.customers.credits.topUps.list(customer.id)).data).toEqual([]);
     expect(recorded.filter((each) => each.path.includes('/credits/top_ups'))).toHaveLength(8);
     expectRecordedValid();
@@ -131,22 +171,37 @@ describe('top-up configuration', () => {
       { ...TOP_UP, unknown: 1 },
       { ...TOP_UP, amount: '0.0000001', per_unit_cost_basis: '0.0000001' },
     ]) {
-      const response = await t.request('POST', `/v1/customers/${customer.id}/credits/top_ups`, body);
+      const response = await t.request(
+        'POST',
+        `/v1/customers/${customer.id}/credits/top_ups`,
+        body,
+      );
       expect(response.status, JSON.stringify(body)).toBe(400);
       expectValid('400Error', response.body);
     }
     const noCurrency = await createCustomer(t);
-    const response = await t.request('POST', `/v1/customers/${noCurrency.id}/credits/top_ups`, TOP_UP);
+    const response = await t.request(
+      'POST',
+      `/v1/customers/${noCurrency.id}/credits/top_ups`,
+      TOP_UP,
+    );
     expect(response.status).toBe(400);
-    const missing = await t.request('GET', `/v1/customers/external_customer_id/nobody-${randomUUID()}/credits/top_ups`);
+    const missing = await t.request(
+      'GET',
+      `/v1/customers/external_customer_id/nobody-${randomUUID()}/credits/top_ups`,
+    );
     expect(missing.status).toBe(404);
   });
 
   it('replays a create with the same Idempotency-Key', async () => {
     const customer = await createCustomer(t, { currency: 'USD' });
     const key = randomUUID();
-    const first = await t.request('POST', `/v1/customers/${customer.id}/credits/top_ups`, TOP_UP, { 'idempotency-key': key });
-    const second = await t.request('POST', `/v1/customers/${customer.id}/credits/top_ups`, TOP_UP, { 'idempotency-key': key });
+    const first = await t.request('POST', `/v1/customers/${customer.id}/credits/top_ups`, TOP_UP, {
+      'idempotency-key': key,
+    });
+    const second = await t.request('POST', `/v1/customers/${customer.id}/credits/top_ups`, TOP_UP, {
+      'idempotency-key': key,
+    });
     expect(first.status).toBe(201);
     expect(second.status).toBe(201);
     expect(second.body).toEqual(first.body);
@@ -170,15 +225,19 @@ describe('automatic top-ups after a manual decrement', () => {
     let increments = await topUpIncrements(customer.id);
     expect(increments).toHaveLength(1);
     expect(increments[0]!.amount).toBe('100.000000000000');
-    const [block] = await sql<{ expiry_date: Date; per_unit_cost_basis: string }>(t, 'select expiry_date, per_unit_cost_basis from credit_blocks where id = ?', [
-      increments[0]!.block_id,
-    ]);
+    const [block] = await sql<{ expiry_date: Date; per_unit_cost_basis: string }>(
+      t,
+      'select expiry_date, per_unit_cost_basis from credit_blocks where id = ?',
+      [increments[0]!.block_id],
+    );
     expect(new Date(block!.expiry_date).toISOString()).toBe(isoPlus(START, { days: 10 }));
     const listed = await t.request('GET', `/v1/credit_blocks/${increments[0]!.block_id}`);
     expectValid('CreditBlock', listed.body);
     expect(listed.body.credit_block_source).toBe('top_up');
     let invoices = await topUpInvoices(customer.id);
-    expect(invoices).toMatchObject([{ status: 'issued', total: '50.000000000000', block_id: increments[0]!.block_id }]);
+    expect(invoices).toMatchObject([
+      { status: 'issued', total: '50.000000000000', block_id: increments[0]!.block_id },
+    ]);
     const invoice = await t.request('GET', `/v1/invoices/${invoices[0]!.id}`);
     expect(invoice.status).toBe(200);
     expectValid('Invoice', invoice.body);
@@ -189,7 +248,9 @@ describe('automatic top-ups after a manual decrement', () => {
     expect(await topUpIncrements(customer.id)).toHaveLength(1);
 
     // Paid, then lifted above and crossed again: a second top-up.
-    const paid = await t.request('POST', `/v1/invoices/${invoices[0]!.id}/mark_paid`, { payment_received_date: day(0) });
+    const paid = await t.request('POST', `/v1/invoices/${invoices[0]!.id}/mark_paid`, {
+      payment_received_date: day(0),
+    });
     expect(paid.status, paid.text).toBe(200);
     await addEntry(t, customer.id, { entry_type: 'increment', amount: 10 });
     await addEntry(t, customer.id, { entry_type: 'decrement', amount: 10 });
@@ -204,7 +265,9 @@ describe('automatic top-ups after a manual decrement', () => {
     const customer = await createCustomer(t, { currency: 'USD' });
     await addEntry(t, customer.id, { entry_type: 'increment', amount: 20 });
     const made = await createTopUp(customer.id);
-    expect((await t.request('DELETE', `/v1/customers/${customer.id}/credits/top_ups/${made.id}`)).status).toBe(204);
+    expect(
+      (await t.request('DELETE', `/v1/customers/${customer.id}/credits/top_ups/${made.id}`)).status,
+    ).toBe(204);
     await addEntry(t, customer.id, { entry_type: 'decrement', amount: 15 });
     expect(await topUpIncrements(customer.id)).toEqual([]);
   });
@@ -213,14 +276,23 @@ describe('automatic top-ups after a manual decrement', () => {
 describe('automatic top-ups from usage', () => {
   it('a batch crossing the threshold many times gets exactly one top-up while it is unpaid', async () => {
     const customer = await createCustomer(t, { currency: 'USD' });
-    await addEntry(t, customer.id, { entry_type: 'increment', amount: 20, effective_date: day(-20) });
+    await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 20,
+      effective_date: day(-20),
+    });
     await createTopUp(customer.id, { ...TOP_UP, amount: '20' });
     // Three prices: three usage groups in one batch, 15 credits each. 20 → 5 (top-up → 25) →
     // 10 (a crossing, but the top-up is unpaid) → -5.
     const prices = [];
     for (let i = 0; i < 3; i += 1) {
       const eventName = `topup_usage_${randomUUID().slice(0, 8)}`;
-      const response = await t.request('POST', '/v1/usage_prices', { name: eventName, event_name: eventName, item_id: 'item', unit_amount: '15' });
+      const response = await t.request('POST', '/v1/usage_prices', {
+        name: eventName,
+        event_name: eventName,
+        item_id: 'item',
+        unit_amount: '15',
+      });
       expect(response.status, response.text).toBe(201);
       prices.push(response.body.event_name as string);
     }
@@ -234,11 +306,17 @@ describe('automatic top-ups from usage', () => {
     const response = await t.request('POST', '/v1/ingest', { events });
     expect(response.status, response.text).toBe(200);
     await eventually(async () => {
-      const [row] = await sql<{ count: number }>(t, `select count(*)::int as count from events where customer_id = ? and status = 'applied'`, [customer.id]);
+      const [row] = await sql<{ count: number }>(
+        t,
+        `select count(*)::int as count from events where customer_id = ? and status = 'applied'`,
+        [customer.id],
+      );
       return row?.count === events.length ? true : undefined;
     });
     expect(await topUpIncrements(customer.id)).toHaveLength(1);
-    expect(await topUpInvoices(customer.id)).toMatchObject([{ status: 'issued', total: '10.000000000000' }]);
+    expect(await topUpInvoices(customer.id)).toMatchObject([
+      { status: 'issued', total: '10.000000000000' },
+    ]);
     expect(await expectLedgerConsistent(t, customer.id)).toBe('-5');
     const entries = await storedEntries(t, customer.id);
     expect(entries.filter((entry) => entry.entry_type === 'increment')).toHaveLength(2);
@@ -258,14 +336,24 @@ describe('active_from (issue 12 §3): a top-up does nothing before it', () => {
 
   it('is accepted by the SDK, stored, and read back by create and list', async () => {
     const now = await serviceNow();
-    const customer = await client.customers.create({ name: 'Top-up active_from', email: 'topup-active@example.com', currency: 'USD' });
+    const customer = await client.customers.create({
+      name: 'Top-up active_from',
+      email: 'topup-active@example.com',
+      currency: 'USD',
+    });
     const activeFrom = new Date(now.getTime() + HOUR_MS).toISOString();
-    const made = await client.customers.credits.topUps.create(customer.id, { ...TOP_UP, active_from: activeFrom });
+    const made = await client.customers.credits.topUps.create(customer.id, {
+      ...TOP_UP,
+      active_from: activeFrom,
+    });
     expect(made).toMatchObject({ threshold: '10', amount: '100', active_from: activeFrom });
     const listed = await client.customers.credits.topUps.list(customer.id);
     expect(listed.data).toEqual([made]);
     // An offset is read as the instant it names and answered in UTC.
-    const offset = await createTopUp(customer.id, { ...TOP_UP, active_from: activeFrom.replace('Z', '+00:00') });
+    const offset = await createTopUp(customer.id, {
+      ...TOP_UP,
+      active_from: activeFrom.replace('Z', '+00:00'),
+    });
     expect(offset.active_from).toBe(activeFrom);
     const immediate = await createTopUp(customer.id, { ...TOP_UP, active_from: null });
     expect(immediate.active_from).toBeNull();
@@ -275,14 +363,24 @@ describe('active_from (issue 12 §3): a top-up does nothing before it', () => {
   it('refuses an active_from more than 10 days in the past or not a date-time (400), and takes one 9 days back', async () => {
     const now = await serviceNow();
     const customer = await createCustomer(t, { currency: 'USD' });
-    for (const activeFrom of [new Date(now.getTime() - 11 * DAY_MS).toISOString(), 'tomorrow', '2026-13-01T00:00:00Z', 5]) {
-      const response = await t.request('POST', `/v1/customers/${customer.id}/credits/top_ups`, { ...TOP_UP, active_from: activeFrom });
+    for (const activeFrom of [
+      new Date(now.getTime() - 11 * DAY_MS).toISOString(),
+      'tomorrow',
+      '2026-13-01T00:00:00Z',
+      5,
+    ]) {
+      const response = await t.request('POST', `/v1/customers/${customer.id}/credits/top_ups`, {
+        ...TOP_UP,
+        active_from: activeFrom,
+      });
       expect(response.status, `${activeFrom}: ${response.text}`).toBe(400);
       expectValid('400Error', response.body);
       expect(response.body.validation_errors.join(' ')).toContain('active_from');
     }
     const recent = new Date(now.getTime() - 9 * DAY_MS).toISOString();
-    expect((await createTopUp(customer.id, { ...TOP_UP, active_from: recent })).active_from).toBe(recent);
+    expect((await createTopUp(customer.id, { ...TOP_UP, active_from: recent })).active_from).toBe(
+      recent,
+    );
   });
 
   // Runs last in this file: it moves the service's clock forward.
@@ -297,7 +395,9 @@ describe('active_from (issue 12 §3): a top-up does nothing before it', () => {
     await addEntry(t, customer.id, { entry_type: 'decrement', amount: 15 });
     expect(await topUpIncrements(customer.id)).toEqual([]);
 
-    const advanced = await t.request('POST', '/v1/test_clock/advance', { to: new Date(activeFrom.getTime() + 60_000).toISOString() });
+    const advanced = await t.request('POST', '/v1/test_clock/advance', {
+      to: new Date(activeFrom.getTime() + 60_000).toISOString(),
+    });
     expect(advanced.status, advanced.text).toBe(200);
     // Lifted above the threshold and crossed again, now that the top-up is active.
     await addEntry(t, customer.id, { entry_type: 'increment', amount: 10 });

@@ -24,7 +24,13 @@ function uniqueEvent(prefix = 'event'): string {
 }
 
 function priceBody(fields: Record<string, unknown> = {}): Record<string, unknown> {
-  return { name: 'API calls', event_name: uniqueEvent(), item_id: 'item_api', unit_amount: '0.5', ...fields };
+  return {
+    name: 'API calls',
+    event_name: uniqueEvent(),
+    item_id: 'item_api',
+    unit_amount: '0.5',
+    ...fields,
+  };
 }
 
 async function createPrice(fields: Record<string, unknown> = {}): Promise<any> {
@@ -40,7 +46,11 @@ async function archive(id: string): Promise<any> {
 }
 
 async function priceRows(where: string, params: unknown[]): Promise<number> {
-  const [row] = await sql<{ count: string }>(t, `select count(*)::text as count from usage_prices where ${where}`, params);
+  const [row] = await sql<{ count: string }>(
+    t,
+    `select count(*)::text as count from usage_prices where ${where}`,
+    params,
+  );
   return Number(row?.count);
 }
 
@@ -48,12 +58,25 @@ describe('POST /v1/usage_prices', () => {
   it('creates a price in wire shape with currency "credits" and quantity_property null by default', async () => {
     const before = Date.now();
     const eventName = uniqueEvent('api_call');
-    const response = await t.request('POST', '/v1/usage_prices', { name: 'API calls', event_name: eventName, item_id: 'item_api', unit_amount: '0.002' });
+    const response = await t.request('POST', '/v1/usage_prices', {
+      name: 'API calls',
+      event_name: eventName,
+      item_id: 'item_api',
+      unit_amount: '0.002',
+    });
     expect(response.status, response.text).toBe(201);
     const price = response.body;
-    expect(Object.keys(price).sort()).toEqual(
-      ['archived_at', 'created_at', 'currency', 'event_name', 'id', 'item_id', 'name', 'quantity_property', 'unit_amount'],
-    );
+    expect(Object.keys(price).sort()).toEqual([
+      'archived_at',
+      'created_at',
+      'currency',
+      'event_name',
+      'id',
+      'item_id',
+      'name',
+      'quantity_property',
+      'unit_amount',
+    ]);
     expect(price).toMatchObject({
       name: 'API calls',
       event_name: eventName,
@@ -66,7 +89,11 @@ describe('POST /v1/usage_prices', () => {
     expect(price.id).toMatch(/^[0-9A-Za-z]{16}$/);
     expect(price.created_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
     expect(Date.parse(price.created_at)).toBeGreaterThanOrEqual(before - 1000);
-    const [stored] = await sql<{ unit_amount: string }>(t, 'select unit_amount::text as unit_amount from usage_prices where id = ?', [price.id]);
+    const [stored] = await sql<{ unit_amount: string }>(
+      t,
+      'select unit_amount::text as unit_amount from usage_prices where id = ?',
+      [price.id],
+    );
     expect(stored?.unit_amount).toBe('0.002000000000');
   });
 
@@ -76,7 +103,11 @@ describe('POST /v1/usage_prices', () => {
     const response = await t.request('POST', '/v1/usage_prices', raw);
     expect(response.status, response.text).toBe(201);
     expect(response.text).toContain('"unit_amount":"0.002"');
-    expect(response.body).toMatchObject({ unit_amount: '0.002', quantity_property: 'tokens', currency: 'USD' });
+    expect(response.body).toMatchObject({
+      unit_amount: '0.002',
+      quantity_property: 'tokens',
+      currency: 'USD',
+    });
   });
 
   it.each([
@@ -84,7 +115,11 @@ describe('POST /v1/usage_prices', () => {
     ['trailing zeros', '"1.2300"', '1.23'],
     ['zero', '0', '0'],
     ['26 integer digits', '"12345678901234567890123456.5"', '12345678901234567890123456.5'],
-    ['a number with more digits than a double holds', '12345678901234567890.123456789012', '12345678901234567890.123456789012'],
+    [
+      'a number with more digits than a double holds',
+      '12345678901234567890.123456789012',
+      '12345678901234567890.123456789012',
+    ],
   ])('answers canonical decimal text for %s', async (_what, sent, expected) => {
     const raw = `{"name":"N","event_name":"${uniqueEvent()}","item_id":"item","unit_amount":${sent}}`;
     const response = await t.request('POST', '/v1/usage_prices', raw);
@@ -112,14 +147,22 @@ describe('POST /v1/usage_prices', () => {
     const response = await t.request('POST', '/v1/usage_prices', body);
     expect(response.status, response.text).toBe(400);
     expect(response.headers.get('content-type')).toMatch(/application\/problem\+json/);
-    expect(response.body).toMatchObject({ type: ERROR_TYPE.validation, status: 400, title: expect.any(String) });
+    expect(response.body).toMatchObject({
+      type: ERROR_TYPE.validation,
+      status: 400,
+      title: expect.any(String),
+    });
     expect(response.body.validation_errors.join(' ')).toContain(field);
     expect(await priceRows('true', [])).toBe(countBefore);
   });
 
   it('refuses a second live price for the same event_name (400 duplicate_resource_creation naming the live one)', async () => {
     const first = await createPrice({ event_name: 'dup_event' });
-    const response = await t.request('POST', '/v1/usage_prices', priceBody({ event_name: 'dup_event', unit_amount: '2' }));
+    const response = await t.request(
+      'POST',
+      '/v1/usage_prices',
+      priceBody({ event_name: 'dup_event', unit_amount: '2' }),
+    );
     expect(response.status).toBe(400);
     expect(response.headers.get('content-type')).toMatch(/application\/problem\+json/);
     expect(response.body).toMatchObject({ type: ERROR_TYPE.duplicate, status: 400 });
@@ -129,15 +172,22 @@ describe('POST /v1/usage_prices', () => {
 
   it('lets exactly one of concurrent creates for one event_name win; the others get 400 duplicate', async () => {
     const eventName = uniqueEvent('race');
-    const answers = await Promise.all(Array.from({ length: 5 }, () => t.request('POST', '/v1/usage_prices', priceBody({ event_name: eventName }))));
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        t.request('POST', '/v1/usage_prices', priceBody({ event_name: eventName })),
+      ),
+    );
     const statuses = answers.map((answer) => answer.status).sort();
     expect(statuses).toEqual([201, 400, 400, 400, 400]);
-    for (const answer of answers.filter((one) => one.status === 400)) expect(answer.body.type).toBe(ERROR_TYPE.duplicate);
+    for (const answer of answers.filter((one) => one.status === 400))
+      expect(answer.body.type).toBe(ERROR_TYPE.duplicate);
     expect(await priceRows('event_name = ?', [eventName])).toBe(1);
   });
 
   it('answers 401 without an API key', async () => {
-    const response = await t.request('POST', '/v1/usage_prices', priceBody(), { authorization: '' });
+    const response = await t.request('POST', '/v1/usage_prices', priceBody(), {
+      authorization: '',
+    });
     expect(response.status).toBe(401);
     expect(response.headers.get('content-type')).toMatch(/application\/problem\+json/);
     const list = await t.request('GET', '/v1/usage_prices', undefined, { authorization: '' });
@@ -157,7 +207,11 @@ describe('POST /v1/usage_prices/{id}/archive', () => {
     await sleep(5);
     expect(await archive(price.id)).toEqual(archived);
 
-    const next = await t.request('POST', '/v1/usage_prices', priceBody({ event_name: eventName, unit_amount: 3 }));
+    const next = await t.request(
+      'POST',
+      '/v1/usage_prices',
+      priceBody({ event_name: eventName, unit_amount: 3 }),
+    );
     expect(next.status, next.text).toBe(201);
     expect(next.body.id).not.toBe(price.id);
     expect(next.body.archived_at).toBeNull();
@@ -213,7 +267,9 @@ describe('GET /v1/usage_prices', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     for (let index = 0; index < 3; index += 1) {
-      const body: any = await page(`limit=1&include_archived=true&event_name=${eventName}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+      const body: any = await page(
+        `limit=1&include_archived=true&event_name=${eventName}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+      );
       expect(body.data).toHaveLength(1);
       seen.push(body.data[0].id);
       expect(body.pagination_metadata.has_more).toBe(index < 2);
@@ -228,7 +284,9 @@ describe('GET /v1/usage_prices', () => {
     expect(body.data.length).toBeGreaterThan(3);
     expect(body.data.length).toBeLessThanOrEqual(20);
     for (const price of body.data) expect(price.archived_at).toBeNull();
-    const createdAts = body.data.map((price: { created_at: string }) => Date.parse(price.created_at));
+    const createdAts = body.data.map((price: { created_at: string }) =>
+      Date.parse(price.created_at),
+    );
     expect([...createdAts].sort((a, b) => b - a)).toEqual(createdAts);
   });
 
@@ -260,7 +318,12 @@ describe('Idempotency-Key on POST /v1/usage_prices', () => {
     const first = await t.request('POST', '/v1/usage_prices', priceBody(), headers);
     expect(first.status).toBe(201);
     const otherEvent = uniqueEvent('other');
-    const other = await t.request('POST', '/v1/usage_prices', priceBody({ event_name: otherEvent }), headers);
+    const other = await t.request(
+      'POST',
+      '/v1/usage_prices',
+      priceBody({ event_name: otherEvent }),
+      headers,
+    );
     expect(other.status).toBe(409);
     expect(other.body.type).toBe(ERROR_TYPE.conflict);
     expect(await priceRows('event_name = ?', [otherEvent])).toBe(0);
@@ -270,17 +333,30 @@ describe('Idempotency-Key on POST /v1/usage_prices', () => {
     for (let round = 0; round < 5; round += 1) {
       const eventName = uniqueEvent('idem_race');
       const headers = { 'idempotency-key': `usage-price-race-${round}` };
-      const answers = await Promise.all(Array.from({ length: 4 }, () => t.request('POST', '/v1/usage_prices', priceBody({ event_name: eventName }), headers)));
+      const answers = await Promise.all(
+        Array.from({ length: 4 }, () =>
+          t.request('POST', '/v1/usage_prices', priceBody({ event_name: eventName }), headers),
+        ),
+      );
       const statuses = answers.map((answer) => answer.status);
-      expect(statuses.filter((status) => status === 201).length, `round ${round}: ${statuses.join(',')}`).toBeGreaterThanOrEqual(1);
-      for (const status of statuses) expect([201, 409], `round ${round}: ${statuses.join(',')}`).toContain(status);
-      expect(new Set(answers.filter((answer) => answer.status === 201).map((answer) => answer.body.id)).size).toBe(1);
+      expect(
+        statuses.filter((status) => status === 201).length,
+        `round ${round}: ${statuses.join(',')}`,
+      ).toBeGreaterThanOrEqual(1);
+      for (const status of statuses)
+        expect([201, 409], `round ${round}: ${statuses.join(',')}`).toContain(status);
+      expect(
+        new Set(answers.filter((answer) => answer.status === 201).map((answer) => answer.body.id))
+          .size,
+      ).toBe(1);
       expect(await priceRows('event_name = ?', [eventName])).toBe(1);
     }
   });
 
   it('refuses an empty Idempotency-Key', async () => {
-    const response = await t.request('POST', '/v1/usage_prices', priceBody(), { 'idempotency-key': '' });
+    const response = await t.request('POST', '/v1/usage_prices', priceBody(), {
+      'idempotency-key': '',
+    });
     expect(response.status).toBe(400);
     expect(response.body.type).toBe(ERROR_TYPE.validation);
   });

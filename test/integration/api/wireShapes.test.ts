@@ -19,7 +19,14 @@ afterAll(async () => {
 });
 
 /** Keys that the old name-based walker turned into numbers, with values that are not numbers. */
-const METADATA = { amount: 'seven', balance: '1e3', nested_like: '0.10', starting_balance: '', quantity: 'many', void_amount: '-0' };
+const METADATA = {
+  amount: 'seven',
+  balance: '1e3',
+  nested_like: '0.10',
+  starting_balance: '',
+  quantity: 'many',
+  void_amount: '-0',
+};
 const BIG = '12345678901234567890.000000000001';
 
 /** The raw text of `"key":<value>` in a body: a JSON number keeps every digit. */
@@ -44,7 +51,11 @@ describe('metadata with amount-like keys', () => {
   });
 
   it('replays a customer create byte for byte, metadata included', async () => {
-    const body = { name: 'Replayed', email: 'replayed@example.com', metadata: { zeta: '1', amount: 'seven', a: 'x' } };
+    const body = {
+      name: 'Replayed',
+      email: 'replayed@example.com',
+      metadata: { zeta: '1', amount: 'seven', a: 'x' },
+    };
     const headers = { 'idempotency-key': `wire-customer-${customer.id}` };
     const first = await t.request('POST', '/v1/customers', body, headers);
     expect(first.status, first.text).toBe(201);
@@ -61,7 +72,8 @@ describe('metadata with amount-like keys', () => {
     const created = await t.request('POST', ledgerEntryPath(customer.id), body, headers);
     expect(created.status, created.text).toBe(201);
     expect(created.body.metadata).toEqual(METADATA);
-    for (const key of ['amount', 'starting_balance', 'ending_balance']) expect(typeof created.body[key], key).toBe('number');
+    for (const key of ['amount', 'starting_balance', 'ending_balance'])
+      expect(typeof created.body[key], key).toBe('number');
     expect(rawField(created.text, 'amount')).toBe(BIG);
     expect(rawField(created.text, 'ending_balance')).toBe(BIG);
     expectValid('CreditLedgerEntry', created.body);
@@ -91,7 +103,9 @@ describe('metadata with amount-like keys', () => {
 
   it('answers GET /v1/ledger_requests/{id} with the metadata exactly and the amounts as numbers', async () => {
     const body = `{"entry_type":"increment","amount":${BIG},"metadata":${JSON.stringify(METADATA)}}`;
-    const accepted = await t.request('POST', ledgerEntryPath(customer.id), body, { prefer: 'respond-async' });
+    const accepted = await t.request('POST', ledgerEntryPath(customer.id), body, {
+      prefer: 'respond-async',
+    });
     expect(accepted.status, accepted.text).toBe(202);
     const location = accepted.headers.get('location') ?? '';
     const status = await eventually(async () => {
@@ -107,7 +121,11 @@ describe('metadata with amount-like keys', () => {
   });
 
   it('keeps a decrement and a void with such metadata answerable, with exact numbers', async () => {
-    const decrement = await t.request('POST', ledgerEntryPath(customer.id), { entry_type: 'decrement', amount: 1, metadata: METADATA });
+    const decrement = await t.request('POST', ledgerEntryPath(customer.id), {
+      entry_type: 'decrement',
+      amount: 1,
+      metadata: METADATA,
+    });
     expect(decrement.status, decrement.text).toBe(201);
     expect(decrement.body.metadata).toEqual(METADATA);
     expectValid('CreditLedgerEntry', decrement.body);

@@ -25,10 +25,17 @@ afterAll(async () => {
 describe('npm run demo', () => {
   it('streams usage for a couple of seconds, balances go down, and it prints each ledger as a table', async () => {
     const lines: string[] = [];
-    await runDemo({ baseUrl: t.baseUrl, apiKey: TEST_API_KEY, seconds: 2, write: (line) => lines.push(line) });
+    await runDemo({
+      baseUrl: t.baseUrl,
+      apiKey: TEST_API_KEY,
+      seconds: 2,
+      write: (line) => lines.push(line),
+    });
     const output = lines.join('\n');
 
-    const balances = [...output.matchAll(/^(\w+) \([\w/]+\), balance (-?\d+\.\d+), last \d+ ledger entries:$/gm)];
+    const balances = [
+      ...output.matchAll(/^(\w+) \([\w/]+\), balance (-?\d+\.\d+), last \d+ ledger entries:$/gm),
+    ];
     expect(balances.map((match) => match[1])).toEqual(['Acme', 'Globex', 'Initech']);
     for (const match of balances) expect(Number(match[2])).toBeLessThan(150);
 
@@ -42,17 +49,35 @@ describe('npm run demo', () => {
 
   it('runs with --start where no Postgres or Redis answers, on an embedded PostgreSQL it removes afterwards', async () => {
     const env: Record<string, string | undefined> = { ...process.env };
-    for (const name of ['DATABASE_URL', 'REDIS_URL', 'DEMO_DATABASE_URL', 'API_KEYS', 'QUICK_START', 'QUEUE_STORE']) delete env[name];
+    for (const name of [
+      'DATABASE_URL',
+      'REDIS_URL',
+      'DEMO_DATABASE_URL',
+      'API_KEYS',
+      'QUICK_START',
+      'QUEUE_STORE',
+    ])
+      delete env[name];
     const [command, args] = isolated
-      ? ['unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec npm run demo -- --start --seconds 2']]
+      ? [
+          'unshare',
+          ['-n', 'sh', '-c', 'ip link set lo up && exec npm run demo -- --start --seconds 2'],
+        ]
       : ['npm', ['run', 'demo', '--', '--start', '--seconds', '2']];
-    const child = spawn(command, args as string[], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args as string[], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     expect({ code, output }).toMatchObject({ code: 0 });
-    if (isolated) expect(output).toContain('nothing answers at 127.0.0.1:5432: starting an embedded PostgreSQL for this demo (queues in postgres)');
+    if (isolated)
+      expect(output).toContain(
+        'nothing answers at 127.0.0.1:5432: starting an embedded PostgreSQL for this demo (queues in postgres)',
+      );
     expect(output).toMatch(/^done: \d+ usage events in 2 s$/m);
     expect(output.match(/increment\s+committed\s+/g)?.length).toBe(6);
     expect(processesMentioning('credits-demo-')).toEqual([]);

@@ -11,7 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { DEFAULT_FAULT_OPTIONS, runFaults } from '../../../scripts/faults.ts';
-import { describeRequires, POSTGRES_SERVER_BINARIES, REDIS_SERVER_BINARY } from '../../support/requiresBinary.ts';
+import {
+  describeRequires,
+  POSTGRES_SERVER_BINARIES,
+  REDIS_SERVER_BINARY,
+} from '../../support/requiresBinary.ts';
 
 const logDir = mkdtempSync(join(tmpdir(), 'credits-faults-test-'));
 afterAll(() => rmSync(logDir, { recursive: true, force: true }));
@@ -28,13 +32,25 @@ describeRequires([REDIS_SERVER_BINARY, POSTGRES_SERVER_BINARIES], 'npm run fault
       jobLockMs: 4_000,
       outageMs: 1_500,
       drainTimeoutMs: 60_000,
-      shape: { customers: 8, ingestClients: 1, eventsPerBatch: 10, ledgerClients: 2, pauseMs: 40, replayHttp: false },
+      shape: {
+        customers: 8,
+        ingestClients: 1,
+        eventsPerBatch: 10,
+        ledgerClients: 2,
+        pauseMs: 40,
+        replayHttp: false,
+      },
       logDir,
       log: (line) => lines.push(line),
     });
     const output = lines.join('\n');
 
-    expect(run.reports.map((report) => report.fault).sort()).toEqual(['duplicates', 'kill', 'postgres', 'redis']);
+    expect(run.reports.map((report) => report.fault).sort()).toEqual([
+      'duplicates',
+      'kill',
+      'postgres',
+      'redis',
+    ]);
     for (const report of run.reports) {
       expect(report.problems, `${report.fault}:\n${output}`).toEqual([]);
       expect(report.injectedCount, report.fault).toBeGreaterThan(0);
@@ -48,8 +64,12 @@ describeRequires([REDIS_SERVER_BINARY, POSTGRES_SERVER_BINARIES], 'npm run fault
     const byFault = new Map(run.reports.map((report) => [report.fault, report]));
     expect(byFault.get('kill')?.injectedCount).toBe(3);
     const duplicates = byFault.get('duplicates');
-    expect(Object.values(duplicates?.copies?.added ?? {}).reduce((sum, count) => sum + count, 0)).toBeGreaterThan(0);
-    expect((duplicates?.load.ingest.replays ?? 0) + (duplicates?.load.ledger.replays ?? 0)).toBeGreaterThan(0);
+    expect(
+      Object.values(duplicates?.copies?.added ?? {}).reduce((sum, count) => sum + count, 0),
+    ).toBeGreaterThan(0);
+    expect(
+      (duplicates?.load.ingest.replays ?? 0) + (duplicates?.load.ledger.replays ?? 0),
+    ).toBeGreaterThan(0);
     expect(run.ok).toBe(true);
     expect(output).toMatch(/^fault kill: 3 kill -9 of the worker/m);
   }, 150_000);

@@ -20,7 +20,10 @@ import { makePrivateCheckout, processesMentioning } from '../../support/privateC
 import { TEST_API_KEY } from '../../support/testService.ts';
 
 /** Port 1 on loopback: nothing listens there. */
-const NOTHING = { databaseUrl: 'postgres://postgres@127.0.0.1:1/credits', redisUrl: 'redis://127.0.0.1:1' };
+const NOTHING = {
+  databaseUrl: 'postgres://postgres@127.0.0.1:1/credits',
+  redisUrl: 'redis://127.0.0.1:1',
+};
 const environment = { PORT: '0', API_KEYS: TEST_API_KEY, PARTITIONS: '2', LOG_LEVEL: 'silent' };
 
 const asRoot = process.getuid?.() === 0;
@@ -36,10 +39,17 @@ afterAll(async () => {
   for (const cleanup of cleanups) cleanup();
 });
 
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: any }> {
   const response = await fetch(`${service?.url}${path}`, {
     method,
-    headers: { authorization: `Bearer ${TEST_API_KEY}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
+    headers: {
+      authorization: `Bearer ${TEST_API_KEY}`,
+      ...(body !== undefined && { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return { status: response.status, body: await response.json() };
@@ -48,7 +58,9 @@ async function call(method: string, path: string, body?: unknown): Promise<{ sta
 describe('the zero-install quick start', () => {
   it('serves a ledger entry with both URLs pointing at nothing, from an embedded Postgres holding the queues too', async () => {
     quickStart = await prepareQuickStart(loadConfig(environment), { dataDir, probe: NOTHING });
-    expect(quickStart.notice).toMatch(/^zero-install quick start: embedded PostgreSQL on 127\.0\.0\.1:\d+, data in .*; queues in PostgreSQL instead of Redis/);
+    expect(quickStart.notice).toMatch(
+      /^zero-install quick start: embedded PostgreSQL on 127\.0\.0\.1:\d+, data in .*; queues in PostgreSQL instead of Redis/,
+    );
     expect(quickStart.config.queueStore).toBe('postgres');
     expect(new URL(quickStart.config.databaseUrl).port).not.toBe('1');
     if (asRoot) {
@@ -58,21 +70,46 @@ describe('the zero-install quick start', () => {
 
     service = await startService(quickStart.config, { logger: pino({ level: 'silent' }) });
     const ready = await call('GET', '/health/ready');
-    expect(ready).toEqual({ status: 200, body: { status: 'ready', checks: { postgres: 'ok', queues: 'ok', migrations: 'ok', workers: 'ok' } } });
+    expect(ready).toEqual({
+      status: 200,
+      body: {
+        status: 'ready',
+        checks: { postgres: 'ok', queues: 'ok', migrations: 'ok', workers: 'ok' },
+      },
+    });
 
-    const customer = await call('POST', '/v1/customers', { name: 'Quick', email: 'quick@example.com', external_customer_id: 'quick-1' });
+    const customer = await call('POST', '/v1/customers', {
+      name: 'Quick',
+      email: 'quick@example.com',
+      external_customer_id: 'quick-1',
+    });
     expect(customer.status).toBe(201);
-    const entry = await call('POST', `/v1/customers/${customer.body.id}/credits/ledger_entry`, { entry_type: 'increment', amount: 12.5 });
+    const entry = await call('POST', `/v1/customers/${customer.body.id}/credits/ledger_entry`, {
+      entry_type: 'increment',
+      amount: 12.5,
+    });
     expect(entry.status).toBe(201);
-    expect(entry.body).toMatchObject({ entry_type: 'increment', entry_status: 'committed', amount: 12.5, ending_balance: 12.5 });
-    const spent = await call('POST', `/v1/customers/${customer.body.id}/credits/ledger_entry`, { entry_type: 'decrement', amount: 2.25 });
+    expect(entry.body).toMatchObject({
+      entry_type: 'increment',
+      entry_status: 'committed',
+      amount: 12.5,
+      ending_balance: 12.5,
+    });
+    const spent = await call('POST', `/v1/customers/${customer.body.id}/credits/ledger_entry`, {
+      entry_type: 'decrement',
+      amount: 2.25,
+    });
     expect(spent.status).toBe(201);
     const credits = await call('GET', `/v1/customers/${customer.body.id}/credits`);
     expect(credits.body.data.map((block: { balance: number }) => block.balance)).toEqual([10.25]);
   }, 120_000);
 
   it('never replaces a URL that was given, even one where nothing answers', async () => {
-    const config = loadConfig({ ...environment, DATABASE_URL: NOTHING.databaseUrl, REDIS_URL: NOTHING.redisUrl });
+    const config = loadConfig({
+      ...environment,
+      DATABASE_URL: NOTHING.databaseUrl,
+      REDIS_URL: NOTHING.redisUrl,
+    });
     const unchanged = await prepareQuickStart(config, { dataDir: join(dataDir, 'unused') });
     expect(unchanged.notice).toBeUndefined();
     expect(unchanged.config).toEqual(config);
@@ -80,7 +117,10 @@ describe('the zero-install quick start', () => {
 
   it('is off with QUICK_START=off', async () => {
     const config = loadConfig({ ...environment, QUICK_START: 'off' });
-    const unchanged = await prepareQuickStart(config, { dataDir: join(dataDir, 'unused'), probe: NOTHING });
+    const unchanged = await prepareQuickStart(config, {
+      dataDir: join(dataDir, 'unused'),
+      probe: NOTHING,
+    });
     expect(unchanged).toMatchObject({ config, notice: undefined });
   });
 
@@ -103,7 +143,10 @@ describe('the zero-install quick start', () => {
       await quickStart.stop();
     `;
     const started = Date.now();
-    const child = spawn(process.execPath, ['--input-type=module', '-e', program], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--input-type=module', '-e', program], {
+      cwd: app,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -111,7 +154,8 @@ describe('the zero-install quick start', () => {
     expect({ code, output }).toMatchObject({ code: 0 });
     const result = JSON.parse(output.trim().split('\n').at(-1) ?? '{}');
     expect(result.ready).toBe(200);
-    if (asRoot) expect(result.notice).toContain(`data in ${join(sharedHomePath(appDataDir), 'postgres')}`);
+    if (asRoot)
+      expect(result.notice).toContain(`data in ${join(sharedHomePath(appDataDir), 'postgres')}`);
     expect(Date.now() - started).toBeLessThan(90_000);
     expect(processesMentioning(app)).toEqual([]);
     expect(processesMentioning(sharedHomePath(appDataDir))).toEqual([]);

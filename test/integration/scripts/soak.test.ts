@@ -7,7 +7,12 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runSoak } from '../../../scripts/soak.ts';
 import { describeRequires, REDIS_SERVER } from '../../support/requiresBinary.ts';
-import { REDIS_URL, startTestService, TEST_API_KEY, type TestService } from '../../support/testService.ts';
+import {
+  REDIS_URL,
+  startTestService,
+  TEST_API_KEY,
+  type TestService,
+} from '../../support/testService.ts';
 
 const PARTITIONS = 4;
 const LOAD_SECONDS = 16;
@@ -74,6 +79,10 @@ describeRequires([REDIS_SERVER], 'npm run soak (reduced)', () => {
       expect(sample.lag_p99_ms).not.toBeNull();
     }
     expect(Number.isFinite(result.rss_slope_mib_per_minute.service)).toBe(true);
-    expect(lines.some((line) => /RSS service \d+ MiB\s+depth \d+\s+applied \d+\s+lag p50 \d+ ms p99 \d+ ms/.test(line))).toBe(true);
+    expect(
+      lines.some((line) =>
+        /RSS service \d+ MiB\s+depth \d+\s+applied \d+\s+lag p50 \d+ ms p99 \d+ ms/.test(line),
+      ),
+    ).toBe(true);
   });
 });

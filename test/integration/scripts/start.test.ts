@@ -28,14 +28,31 @@ interface Run {
 
 function npmStart(): Run {
   const env: Record<string, string | undefined> = { ...process.env, PORT: '0' };
-  for (const name of ['DATABASE_URL', 'REDIS_URL', 'API_KEYS', 'QUICK_START', 'QUEUE_STORE', 'LOG_LEVEL']) delete env[name];
-  const [command, args] = isolated ? ['unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec npm start']] : ['npm', ['start']];
+  for (const name of [
+    'DATABASE_URL',
+    'REDIS_URL',
+    'API_KEYS',
+    'QUICK_START',
+    'QUEUE_STORE',
+    'LOG_LEVEL',
+  ])
+    delete env[name];
+  const [command, args] = isolated
+    ? ['unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec npm start']]
+    : ['npm', ['start']];
   // A process group of its own, as a terminal's foreground job has: Ctrl-C is a SIGINT to all of it.
-  const child = spawn(command, args as string[], { cwd: checkout.app, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args as string[], {
+    cwd: checkout.app,
+    env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
   return { child, output: () => output, exited };
 }
 
@@ -50,14 +67,23 @@ async function started(run: Run): Promise<void> {
 
 /** node's pid: npm's child (the script execs node in place of the shell). */
 function nodePid(npmPid: number): number {
-  const children = readFileSync(`/proc/${npmPid}/task/${npmPid}/children`, 'utf8').trim().split(/\s+/).map(Number);
-  const node = children.find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('scripts/start.ts'));
+  const children = readFileSync(`/proc/${npmPid}/task/${npmPid}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .map(Number);
+  const node = children.find((pid) =>
+    readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('scripts/start.ts'),
+  );
   if (node === undefined) throw new Error(`no node process under npm (${children.join(', ')})`);
   return node;
 }
 
 /** Sends the signal as said, and returns what was printed after it and the exit code. */
-async function stopWith(run: Run, signal: 'SIGINT' | 'SIGTERM', to: 'group' | 'npm' | 'node'): Promise<{ code: number | null; after: string[] }> {
+async function stopWith(
+  run: Run,
+  signal: 'SIGINT' | 'SIGTERM',
+  to: 'group' | 'npm' | 'node',
+): Promise<{ code: number | null; after: string[] }> {
   // `unshare` and `sh -c '… exec npm start'` each exec the next: the spawned pid is npm's.
   const npmPid = run.child.pid!;
   const before = run.output().length;
@@ -65,11 +91,21 @@ async function stopWith(run: Run, signal: 'SIGINT' | 'SIGTERM', to: 'group' | 'n
   else if (to === 'npm') process.kill(npmPid, signal);
   else process.kill(nodePid(npmPid), signal);
   const code = await run.exited;
-  return { code, after: run.output().slice(before).split('\n').filter((line) => line.trim() !== '') };
+  return {
+    code,
+    after: run
+      .output()
+      .slice(before)
+      .split('\n')
+      .filter((line) => line.trim() !== ''),
+  };
 }
 
 function leftRunning(): string[] {
-  return [...processesMentioning(checkout.app), ...processesMentioning(sharedHomePath(checkout.dataDir))];
+  return [
+    ...processesMentioning(checkout.app),
+    ...processesMentioning(sharedHomePath(checkout.dataDir)),
+  ];
 }
 
 describe('npm start in zero-install mode', () => {
@@ -82,10 +118,18 @@ describe('npm start in zero-install mode', () => {
     expect(statSync(keyFile).mode & 0o777).toBe(0o600);
     expect(run.output()).toContain(`\n  curl -H "Authorization: Bearer ${key}" http://127.0.0.1:`);
     // Plainly, not inside a JSON log line.
-    expect(run.output().split('\n').filter((line) => line.includes(key) && line.startsWith('{'))).toEqual([]);
+    expect(
+      run
+        .output()
+        .split('\n')
+        .filter((line) => line.includes(key) && line.startsWith('{')),
+    ).toEqual([]);
 
     const { code, after } = await stopWith(run, 'SIGINT', 'group');
-    expect({ code, after }).toEqual({ code: 0, after: [expect.stringContaining('"signal":"SIGINT"')] });
+    expect({ code, after }).toEqual({
+      code: 0,
+      after: [expect.stringContaining('"signal":"SIGINT"')],
+    });
     expect(leftRunning()).toEqual([]);
   }, 120_000);
 
@@ -95,10 +139,15 @@ describe('npm start in zero-install mode', () => {
     await started(run);
     expect(readFileSync(join(checkout.app, '.data', 'api-key'), 'utf8').trim()).toBe(key);
     expect(run.output()).not.toContain(key);
-    expect(run.output()).toContain(`curl -H "Authorization: Bearer $(cat ${join(checkout.app, '.data', 'api-key')})" http://127.0.0.1:`);
+    expect(run.output()).toContain(
+      `curl -H "Authorization: Bearer $(cat ${join(checkout.app, '.data', 'api-key')})" http://127.0.0.1:`,
+    );
 
     const { code, after } = await stopWith(run, 'SIGTERM', 'npm');
-    expect({ code, after }).toEqual({ code: 0, after: [expect.stringContaining('"signal":"SIGTERM"')] });
+    expect({ code, after }).toEqual({
+      code: 0,
+      after: [expect.stringContaining('"signal":"SIGTERM"')],
+    });
     expect(leftRunning()).toEqual([]);
   }, 120_000);
 
@@ -106,7 +155,10 @@ describe('npm start in zero-install mode', () => {
     const run = npmStart();
     await started(run);
     const { code, after } = await stopWith(run, 'SIGTERM', 'node');
-    expect({ code, after }).toEqual({ code: 0, after: [expect.stringContaining('"signal":"SIGTERM"')] });
+    expect({ code, after }).toEqual({
+      code: 0,
+      after: [expect.stringContaining('"signal":"SIGTERM"')],
+    });
     expect(leftRunning()).toEqual([]);
   }, 120_000);
 });

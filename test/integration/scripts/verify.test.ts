@@ -42,11 +42,29 @@ interface Activity {
 async function customerWithActivity(): Promise<Activity> {
   const { id } = await createCustomer(t);
   const main = await addEntry(t, id, { entry_type: 'increment', amount: 100 });
-  const expiring = await addEntry(t, id, { entry_type: 'increment', amount: 50, expiry_date: FAR_EXPIRY });
+  const expiring = await addEntry(t, id, {
+    entry_type: 'increment',
+    amount: 50,
+    expiry_date: FAR_EXPIRY,
+  });
   await addEntry(t, id, { entry_type: 'decrement', amount: 30 });
-  await addEntry(t, id, { entry_type: 'expiration_change', block_id: expiring.credit_block.id, amount: 5, target_expiry_date: addToDate(FAR_EXPIRY.slice(0, 10), { months: 5 }) });
-  await addEntry(t, id, { entry_type: 'void', block_id: main.credit_block.id, amount: 10, void_reason: 'refund' });
-  return { customerId: id, mainBlockId: main.credit_block.id, expiringBlockId: expiring.credit_block.id };
+  await addEntry(t, id, {
+    entry_type: 'expiration_change',
+    block_id: expiring.credit_block.id,
+    amount: 5,
+    target_expiry_date: addToDate(FAR_EXPIRY.slice(0, 10), { months: 5 }),
+  });
+  await addEntry(t, id, {
+    entry_type: 'void',
+    block_id: main.credit_block.id,
+    amount: 10,
+    void_reason: 'refund',
+  });
+  return {
+    customerId: id,
+    mainBlockId: main.credit_block.id,
+    expiringBlockId: expiring.credit_block.id,
+  };
 }
 
 /** A customer whose ledger ends in overdraft: increment 10, decrement 25 → one block at −15. */
@@ -68,8 +86,13 @@ async function expectClean(): Promise<void> {
 async function expectReported(customerId: string, what: RegExp, options = {}): Promise<string[]> {
   const result = await verifyDatabase(t.databaseUrl, { now: serviceNow(t), ...options });
   expect(result.ok).toBe(false);
-  const mine = result.violations.filter((violation) => violation.includes(`customer ${customerId}, currency credits:`));
-  expect(mine.some((violation) => what.test(violation)), `expected ${what} among:\n${result.violations.join('\n')}`).toBe(true);
+  const mine = result.violations.filter((violation) =>
+    violation.includes(`customer ${customerId}, currency credits:`),
+  );
+  expect(
+    mine.some((violation) => what.test(violation)),
+    `expected ${what} among:\n${result.violations.join('\n')}`,
+  ).toBe(true);
   return mine;
 }
 
@@ -81,7 +104,11 @@ describe('scripts/verify.ts', () => {
     await customerInOverdraft();
     const result = await verifyDatabase(t.databaseUrl);
     expect(result).toEqual({ ok: true, ledgers: 3, entries: 2 * 6 + 2, violations: [] });
-    const [stored] = await sql<{ balance: string }>(t, `select balance::text as balance from ledgers where customer_id = ?`, [customers[0]!.customerId]);
+    const [stored] = await sql<{ balance: string }>(
+      t,
+      `select balance::text as balance from ledgers where customer_id = ?`,
+      [customers[0]!.customerId],
+    );
     // 100 + 50 − 30 − 10 (void); the expiration_change moved 5 without changing the balance.
     expect(Number(stored?.balance)).toBe(110);
   });
@@ -101,14 +128,26 @@ describe('scripts/verify.ts', () => {
       'select to_jsonb(e) as row from ledger_entries e where customer_id = ? and ledger_sequence_number = 2',
       [customerId],
     );
-    await sql(t, 'delete from ledger_entries where customer_id = ? and ledger_sequence_number = 2', [customerId]);
+    await sql(
+      t,
+      'delete from ledger_entries where customer_id = ? and ledger_sequence_number = 2',
+      [customerId],
+    );
     const found = await expectReported(customerId, /sequence gap: entry 3 follows entry 1/);
-    expect(found.some((violation) => /not gapless from 0: 5 entries numbered 0\.\.5/.test(violation))).toBe(true);
-    expect(found.some((violation) => /next_sequence_number 6 ≠ entry count 5/.test(violation))).toBe(true);
-    expect(found.some((violation) => /ledgers\.balance 110 ≠ Σ entry amounts 140/.test(violation))).toBe(true);
-    await sql(t, 'insert into ledger_entries overriding system value select * from jsonb_populate_record(null::ledger_entries, ?::jsonb)', [
-      JSON.stringify(saved?.row),
-    ]);
+    expect(
+      found.some((violation) => /not gapless from 0: 5 entries numbered 0\.\.5/.test(violation)),
+    ).toBe(true);
+    expect(
+      found.some((violation) => /next_sequence_number 6 ≠ entry count 5/.test(violation)),
+    ).toBe(true);
+    expect(
+      found.some((violation) => /ledgers\.balance 110 ≠ Σ entry amounts 140/.test(violation)),
+    ).toBe(true);
+    await sql(
+      t,
+      'insert into ledger_entries overriding system value select * from jsonb_populate_record(null::ledger_entries, ?::jsonb)',
+      [JSON.stringify(saved?.row)],
+    );
     await expectClean();
   });
 
@@ -118,7 +157,10 @@ describe('scripts/verify.ts', () => {
     const shift = `update ledger_entries set amount = amount + ?, ending_balance = ending_balance + ?
                     where customer_id = ? and ledger_sequence_number = 2`;
     await sql(t, shift, [1, 1, customerId]);
-    const found = await expectReported(customerId, /entries do not chain: entry 3 starts at 120 but entry 2 ended at 121/);
+    const found = await expectReported(
+      customerId,
+      /entries do not chain: entry 3 starts at 120 but entry 2 ended at 121/,
+    );
     expect(found.some((violation) => /Σ entry amounts 111/.test(violation))).toBe(true);
     await sql(t, shift, [-1, -1, customerId]);
     await expectClean();
@@ -128,22 +170,44 @@ describe('scripts/verify.ts', () => {
     const { customerId } = await customerWithActivity();
     await sql(t, 'alter table ledger_entries drop constraint ledger_entries_balance_arithmetic');
     try {
-      await sql(t, 'update ledger_entries set ending_balance = ending_balance + 7 where customer_id = ? and ledger_sequence_number = 3', [customerId]);
-      await expectReported(customerId, /entry 3 \(expiration_change, \w+\) breaks ending = starting: starting 120, amount 5, ending 127/);
-      await sql(t, 'update ledger_entries set ending_balance = ending_balance - 7 where customer_id = ? and ledger_sequence_number = 3', [customerId]);
+      await sql(
+        t,
+        'update ledger_entries set ending_balance = ending_balance + 7 where customer_id = ? and ledger_sequence_number = 3',
+        [customerId],
+      );
+      await expectReported(
+        customerId,
+        /entry 3 \(expiration_change, \w+\) breaks ending = starting: starting 120, amount 5, ending 127/,
+      );
+      await sql(
+        t,
+        'update ledger_entries set ending_balance = ending_balance - 7 where customer_id = ? and ledger_sequence_number = 3',
+        [customerId],
+      );
     } finally {
-      await sql(t, `alter table ledger_entries add constraint ledger_entries_balance_arithmetic check (
+      await sql(
+        t,
+        `alter table ledger_entries add constraint ledger_entries_balance_arithmetic check (
         (entry_type in ('expiration_change', 'void_initiated') and ending_balance = starting_balance)
-        or (entry_type not in ('expiration_change', 'void_initiated') and ending_balance = starting_balance + amount))`);
+        or (entry_type not in ('expiration_change', 'void_initiated') and ending_balance = starting_balance + amount))`,
+      );
     }
     await expectClean();
   });
 
   it('reports a head row whose next_sequence_number disagrees with the entries', async () => {
     const { customerId } = await customerInOverdraft();
-    await sql(t, 'update ledgers set next_sequence_number = next_sequence_number + 1 where customer_id = ?', [customerId]);
+    await sql(
+      t,
+      'update ledgers set next_sequence_number = next_sequence_number + 1 where customer_id = ?',
+      [customerId],
+    );
     await expectReported(customerId, /next_sequence_number 3 ≠ entry count 2/);
-    await sql(t, 'update ledgers set next_sequence_number = next_sequence_number - 1 where customer_id = ?', [customerId]);
+    await sql(
+      t,
+      'update ledgers set next_sequence_number = next_sequence_number - 1 where customer_id = ?',
+      [customerId],
+    );
     await expectClean();
   });
 
@@ -152,11 +216,17 @@ describe('scripts/verify.ts', () => {
     await sql(t, 'alter table credit_blocks drop constraint credit_blocks_negative_only_overdraft');
     try {
       await sql(t, 'update credit_blocks set expiry_date = ? where id = ?', [FAR_EXPIRY, blockId]);
-      await expectReported(customerId, new RegExp(`block ${blockId} has negative balance -15 but is not an overdraft block`));
+      await expectReported(
+        customerId,
+        new RegExp(`block ${blockId} has negative balance -15 but is not an overdraft block`),
+      );
       await sql(t, 'update credit_blocks set expiry_date = null where id = ?', [blockId]);
     } finally {
-      await sql(t, `alter table credit_blocks add constraint credit_blocks_negative_only_overdraft
-        check (balance >= 0 or (expiry_date is null and filters = '[]'::jsonb))`);
+      await sql(
+        t,
+        `alter table credit_blocks add constraint credit_blocks_negative_only_overdraft
+        check (balance >= 0 or (expiry_date is null and filters = '[]'::jsonb))`,
+      );
     }
     await expectClean();
   });
@@ -166,11 +236,22 @@ describe('scripts/verify.ts', () => {
     const expiry = new Date(FAR_EXPIRY).getTime();
     // Judged at instants after the block's expiry instead of moving data under the scheduler.
     const within = await verifyDatabase(t.databaseUrl, { now: new Date(expiry + 30_000) });
-    expect(within.violations.filter((violation) => violation.includes(expiringBlockId))).toEqual([]);
-    await expectReported(customerId, new RegExp(`block ${expiringBlockId} expired at ${FAR_EXPIRY} \\(more than 60 s ago\\) but still holds 15`), {
+    expect(within.violations.filter((violation) => violation.includes(expiringBlockId))).toEqual(
+      [],
+    );
+    await expectReported(
+      customerId,
+      new RegExp(
+        `block ${expiringBlockId} expired at ${FAR_EXPIRY} \\(more than 60 s ago\\) but still holds 15`,
+      ),
+      {
+        now: new Date(expiry + 61_000),
+      },
+    );
+    const slack = await verifyDatabase(t.databaseUrl, {
       now: new Date(expiry + 61_000),
+      expirySlackSeconds: 3600,
     });
-    const slack = await verifyDatabase(t.databaseUrl, { now: new Date(expiry + 61_000), expirySlackSeconds: 3600 });
     expect(slack.violations.filter((violation) => violation.includes(expiringBlockId))).toEqual([]);
   });
 
@@ -182,7 +263,10 @@ describe('scripts/verify.ts', () => {
        values ('req_without_entries', ?, 0, 'credits', '{}'::jsonb, 'committed', '[]'::jsonb, now(), now())`,
       [customerId],
     );
-    await expectReported(customerId, /ledger request req_without_entries is committed but has no entries/);
+    await expectReported(
+      customerId,
+      /ledger request req_without_entries is committed but has no entries/,
+    );
     await sql(t, `delete from ledger_requests where id = 'req_without_entries'`);
     await expectClean();
   });
@@ -192,14 +276,24 @@ describe('scripts/verify.ts', () => {
     // and ending balance move by the same delta, and so do its block and the ledger head; the
     // entries written after it keep the starting balance they were written with.
     const { customerId, expiringBlockId } = await customerWithActivity();
-    const price = await t.request('POST', '/v1/usage_prices', { name: 'calls', event_name: 'verify_calls', item_id: 'calls', unit_amount: '1' });
+    const price = await t.request('POST', '/v1/usage_prices', {
+      name: 'calls',
+      event_name: 'verify_calls',
+      item_id: 'calls',
+      unit_amount: '1',
+    });
     expect(price.status, price.text).toBe(201);
     await sql(
       t,
       `update ledger_entries set entry_status = 'pending', price_id = ?, usage_day = ?, closes_at = ?,
               amount = amount - 2, ending_balance = ending_balance - 2
         where customer_id = ? and ledger_sequence_number = 2`,
-      [price.body.id, dateIn('UTC', serviceNow(t)), isoPlus(serviceNow(t), { days: 1 }), customerId],
+      [
+        price.body.id,
+        dateIn('UTC', serviceNow(t)),
+        isoPlus(serviceNow(t), { days: 1 }),
+        customerId,
+      ],
     );
     await sql(t, 'update credit_blocks set balance = balance - 2 where id = ?', [expiringBlockId]);
     await sql(t, 'update ledgers set balance = balance - 2 where customer_id = ?', [customerId]);
@@ -210,15 +304,23 @@ describe('scripts/verify.ts', () => {
     await expectClean();
   });
 
-  it("reports a block whose creation_sequence names no entry, or one after an entry that used it (§3 creation order)", async () => {
+  it('reports a block whose creation_sequence names no entry, or one after an entry that used it (§3 creation order)', async () => {
     const { customerId, mainBlockId, expiringBlockId } = await customerWithActivity();
     // main was made by entry 0; 99 names no entry of the ledger.
     await sql(t, 'update credit_blocks set creation_sequence = 99 where id = ?', [mainBlockId]);
-    await expectReported(customerId, new RegExp(`block ${mainBlockId} has creation_sequence 99, which names no entry of its ledger`));
+    await expectReported(
+      customerId,
+      new RegExp(
+        `block ${mainBlockId} has creation_sequence 99, which names no entry of its ledger`,
+      ),
+    );
     await sql(t, 'update credit_blocks set creation_sequence = 0 where id = ?', [mainBlockId]);
     // expiring was made by entry 1 and drawn by entry 2: numbered 4 (a void's, free), it was used before it was made.
     await sql(t, 'update credit_blocks set creation_sequence = 4 where id = ?', [expiringBlockId]);
-    await expectReported(customerId, new RegExp(`block ${expiringBlockId} has creation_sequence 4 but entry 1 used it before`));
+    await expectReported(
+      customerId,
+      new RegExp(`block ${expiringBlockId} has creation_sequence 4 but entry 1 used it before`),
+    );
     await sql(t, 'update credit_blocks set creation_sequence = 1 where id = ?', [expiringBlockId]);
     await expectClean();
   });
@@ -231,12 +333,18 @@ describe('scripts/verify.ts', () => {
     const { customerId, blockId } = await customerInOverdraft();
     await sql(t, 'update credit_blocks set balance = balance + 5 where id = ?', [blockId]);
     try {
-      const failed = await runCli(process.execPath, [VERIFY_SCRIPT, '--expiry-slack-seconds', '120'], { env }).then(
+      const failed = await runCli(
+        process.execPath,
+        [VERIFY_SCRIPT, '--expiry-slack-seconds', '120'],
+        { env },
+      ).then(
         () => undefined,
         (error: { code: number; stdout: string }) => error,
       );
       expect(failed?.code).toBe(1);
-      expect(failed?.stdout.split('\n')[0]).toBe(`violation: customer ${customerId}, currency credits: ledgers.balance -15 ≠ Σ block balances -10`);
+      expect(failed?.stdout.split('\n')[0]).toBe(
+        `violation: customer ${customerId}, currency credits: ledgers.balance -15 ≠ Σ block balances -10`,
+      );
     } finally {
       await sql(t, 'update credit_blocks set balance = balance - 5 where id = ?', [blockId]);
     }

@@ -28,17 +28,29 @@ afterAll(async () => {
 });
 
 async function appliedMigrations(orm: Orm): Promise<string[]> {
-  const rows = await orm.em.fork().execute<{ name: string }[]>('select name from mikro_orm_migrations order by id');
+  const rows = await orm.em
+    .fork()
+    .execute<{ name: string }[]>('select name from mikro_orm_migrations order by id');
   return rows.map((row) => row.name);
 }
 
 describe('migrations under concurrency', () => {
   it('an api process and a worker process started at the same instant on an empty database both come up; the schema is migrated once', async () => {
     const name = freshDatabaseName();
-    const env = { DATABASE_URL: databaseUrl(name), REDIS_URL, PARTITIONS: '2', QUEUE_PREFIX: `test-migrate-${randomBytes(4).toString('hex')}` };
-    const results = await Promise.allSettled([startServiceProcess({ ...env, ROLE: 'api' }), startServiceProcess({ ...env, ROLE: 'worker' })]);
+    const env = {
+      DATABASE_URL: databaseUrl(name),
+      REDIS_URL,
+      PARTITIONS: '2',
+      QUEUE_PREFIX: `test-migrate-${randomBytes(4).toString('hex')}`,
+    };
+    const results = await Promise.allSettled([
+      startServiceProcess({ ...env, ROLE: 'api' }),
+      startServiceProcess({ ...env, ROLE: 'worker' }),
+    ]);
     for (const result of results) if (result.status === 'fulfilled') started.push(result.value);
-    expect(results.map((result) => (result.status === 'fulfilled' ? 'up' : String(result.reason)))).toEqual(['up', 'up']);
+    expect(
+      results.map((result) => (result.status === 'fulfilled' ? 'up' : String(result.reason))),
+    ).toEqual(['up', 'up']);
     for (const service of started) expect(service.process.exitCode).toBeNull();
 
     const orm = await openOrm(databaseUrl(name), { migrate: false, poolSize: 1 });
@@ -53,10 +65,14 @@ describe('migrations under concurrency', () => {
 
   it('four openOrm calls at once on an empty database all succeed and apply each migration once', async () => {
     const name = freshDatabaseName();
-    const results = await Promise.allSettled(Array.from({ length: 4 }, () => openOrm(databaseUrl(name), { poolSize: 2 })));
+    const results = await Promise.allSettled(
+      Array.from({ length: 4 }, () => openOrm(databaseUrl(name), { poolSize: 2 })),
+    );
     const orms = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
     try {
-      expect(results.map((result) => (result.status === 'fulfilled' ? 'ok' : String(result.reason)))).toEqual(['ok', 'ok', 'ok', 'ok']);
+      expect(
+        results.map((result) => (result.status === 'fulfilled' ? 'ok' : String(result.reason))),
+      ).toEqual(['ok', 'ok', 'ok', 'ok']);
       const applied = await appliedMigrations(orms[0]!);
       expect(applied).toHaveLength(migrationsList.length);
       expect(new Set(applied).size).toBe(applied.length);

@@ -13,7 +13,10 @@ import { startTestService, type TestService } from '../../support/testService.ts
 const lines: Record<string, unknown>[] = [];
 let t: TestService;
 beforeAll(async () => {
-  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const logger = pino(
+    { level: 'info' },
+    { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
   t = await startTestService({}, { logger });
 });
 afterAll(async () => {
@@ -32,7 +35,10 @@ async function eventually<T>(read: () => T | undefined, timeoutMs = 10_000): Pro
 
 describe('job log lines', () => {
   it('the ledger.apply job of an HTTP request carries its request id', async () => {
-    const customer = await t.request('POST', '/v1/customers', { name: 'Logs', email: 'logs@example.com' });
+    const customer = await t.request('POST', '/v1/customers', {
+      name: 'Logs',
+      email: 'logs@example.com',
+    });
     expect(customer.status, customer.text).toBe(201);
     const entry = await t.request(
       'POST',
@@ -41,16 +47,34 @@ describe('job log lines', () => {
       { 'x-request-id': 'req-logs-1', prefer: 'respond-async' },
     );
     expect(entry.status, entry.text).toBe(202);
-    const job = await t.service.queues.queue(partitionOf(customer.body.id, t.service.config.partitions)).getJob(entry.body.id);
-    expect(job?.data).toEqual({ requestId: entry.body.id, customerId: customer.body.id, httpRequestId: 'req-logs-1' });
+    const job = await t.service.queues
+      .queue(partitionOf(customer.body.id, t.service.config.partitions))
+      .getJob(entry.body.id);
+    expect(job?.data).toEqual({
+      requestId: entry.body.id,
+      customerId: customer.body.id,
+      httpRequestId: 'req-logs-1',
+    });
   });
 
   it("a job's failure line names the job, its partition and the request id", async () => {
     const job = await t.service.queues
       .queue(3)
-      .add('ledger.apply', { requestId: '', customerId: 'c_none', httpRequestId: 'req-logs-2' }, jobCatalog['ledger.apply'].options);
-    const failed = await eventually(() => lines.find((line) => line.msg === 'job failed' && line.jobId === job.id));
-    expect(failed).toMatchObject({ level: 50, jobId: job.id, jobName: 'ledger.apply', partition: 3, reqId: 'req-logs-2' });
+      .add(
+        'ledger.apply',
+        { requestId: '', customerId: 'c_none', httpRequestId: 'req-logs-2' },
+        jobCatalog['ledger.apply'].options,
+      );
+    const failed = await eventually(() =>
+      lines.find((line) => line.msg === 'job failed' && line.jobId === job.id),
+    );
+    expect(failed).toMatchObject({
+      level: 50,
+      jobId: job.id,
+      jobName: 'ledger.apply',
+      partition: 3,
+      reqId: 'req-logs-2',
+    });
     expect((failed.err as { message?: string }).message).toMatch(/requestId/);
   });
 });

@@ -7,10 +7,23 @@ import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionOf } from '../../../worker/partition.ts';
-import { applyLedgerRequest, type ProcessorDeps } from '../../../worker/processors/applyLedgerRequest.ts';
+import {
+  applyLedgerRequest,
+  type ProcessorDeps,
+} from '../../../worker/processors/applyLedgerRequest.ts';
 import { isoPlus, serviceNow } from '../../support/testDates.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
-import { addEntry, createCustomer, dec, ERROR_TYPE, eventually, expectLedgerConsistent, ledgerEntryPath, sql, storedEntries } from '../ledgerTestHelpers.ts';
+import {
+  addEntry,
+  createCustomer,
+  dec,
+  ERROR_TYPE,
+  eventually,
+  expectLedgerConsistent,
+  ledgerEntryPath,
+  sql,
+  storedEntries,
+} from '../ledgerTestHelpers.ts';
 
 let t: TestService;
 let deps: ProcessorDeps;
@@ -30,13 +43,21 @@ interface RequestRow {
 }
 
 async function requestRow(requestId: string): Promise<RequestRow> {
-  const [row] = await sql<RequestRow>(t, 'select status, entry_ids, error, completed_at from ledger_requests where id = ?', [requestId]);
+  const [row] = await sql<RequestRow>(
+    t,
+    'select status, entry_ids, error, completed_at from ledger_requests where id = ?',
+    [requestId],
+  );
   if (!row) throw new Error(`no request ${requestId}`);
   return row;
 }
 
 async function requestIdOf(entryId: string): Promise<string> {
-  const [row] = await sql<{ request_id: string }>(t, 'select request_id from ledger_entries where id = ?', [entryId]);
+  const [row] = await sql<{ request_id: string }>(
+    t,
+    'select request_id from ledger_entries where id = ?',
+    [entryId],
+  );
   if (!row?.request_id) throw new Error(`entry ${entryId} has no request`);
   return row.request_id;
 }
@@ -44,16 +65,28 @@ async function requestIdOf(entryId: string): Promise<string> {
 /** Everything a re-run must leave alone. */
 async function snapshot(customerId: string) {
   const entries = await storedEntries(t, customerId);
-  const blocks = await sql(t, 'select id, balance::text as balance from credit_blocks where customer_id = ? order by id', [customerId]);
-  const requests = await sql(t, 'select id, status, entry_ids, error, completed_at from ledger_requests where customer_id = ? order by id', [customerId]);
+  const blocks = await sql(
+    t,
+    'select id, balance::text as balance from credit_blocks where customer_id = ? order by id',
+    [customerId],
+  );
+  const requests = await sql(
+    t,
+    'select id, status, entry_ids, error, completed_at from ledger_requests where customer_id = ? order by id',
+    [customerId],
+  );
   return { entries, blocks, requests, balance: await expectLedgerConsistent(t, customerId) };
 }
 
 async function finishedJob(partition: number, jobId: string) {
-  return eventually(async () => {
-    const job = await t.service.queues.queue(partition).getJob(jobId);
-    return job?.finishedOn ? job : undefined;
-  }, 10_000, `job ${jobId} to finish`);
+  return eventually(
+    async () => {
+      const job = await t.service.queues.queue(partition).getJob(jobId);
+      return job?.finishedOn ? job : undefined;
+    },
+    10_000,
+    `job ${jobId} to finish`,
+  );
 }
 
 describe('re-running a committed request', () => {
@@ -64,7 +97,11 @@ describe('re-running a committed request', () => {
 
   beforeAll(async () => {
     customer = await createCustomer(t);
-    await addEntry(t, customer.id, { entry_type: 'increment', amount: 50, expiry_date: isoPlus(serviceNow(t), { days: 120 }) });
+    await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 50,
+      expiry_date: isoPlus(serviceNow(t), { days: 120 }),
+    });
     decrement = await addEntry(t, customer.id, { entry_type: 'decrement', amount: 60 });
     requestId = await requestIdOf(decrement.id);
     partition = partitionOf(customer.id, t.service.config.partitions);
@@ -90,10 +127,19 @@ describe('re-running a committed request', () => {
   it('a second job with another jobId completes with the stored outcome and writes nothing', async () => {
     const before = await snapshot(customer.id);
     const jobId = `redelivery-${randomBytes(4).toString('hex')}`;
-    await t.service.queues.add(partition, 'ledger.apply', { requestId, customerId: customer.id }, jobId);
+    await t.service.queues.add(
+      partition,
+      'ledger.apply',
+      { requestId, customerId: customer.id },
+      jobId,
+    );
     const job = await finishedJob(partition, jobId);
     expect(job.failedReason).toBeFalsy();
-    expect(job.returnvalue).toMatchObject({ status: 'committed', requestId, entry: { id: decrement.id } });
+    expect(job.returnvalue).toMatchObject({
+      status: 'committed',
+      requestId,
+      entry: { id: decrement.id },
+    });
     expect(await snapshot(customer.id)).toEqual(before);
 
     // The HTTP view of the request is unchanged too.
@@ -108,7 +154,12 @@ describe('re-running a committed request', () => {
     const jobId = `redelivery-${randomBytes(4).toString('hex')}`;
     const [direct] = await Promise.all([
       applyLedgerRequest({ requestId, customerId: customer.id }, deps),
-      t.service.queues.add(partition, 'ledger.apply', { requestId, customerId: customer.id }, jobId),
+      t.service.queues.add(
+        partition,
+        'ledger.apply',
+        { requestId, customerId: customer.id },
+        jobId,
+      ),
     ]);
     expect(direct.status).toBe('committed');
     await finishedJob(partition, jobId);
@@ -126,21 +177,36 @@ describe('two deliveries of a queued request at once', () => {
       t,
       `insert into ledger_requests (id, customer_id, partition, currency, payload, status, entry_ids, error, created_at)
        values (?, ?, ?, 'credits', ?::jsonb, 'queued', '[]'::jsonb, null, now())`,
-      [requestId, customer.id, partition, JSON.stringify({ entry_type: 'decrement', amount: '4', currency: null, description: null, metadata: {} })],
+      [
+        requestId,
+        customer.id,
+        partition,
+        JSON.stringify({
+          entry_type: 'decrement',
+          amount: '4',
+          currency: null,
+          description: null,
+          metadata: {},
+        }),
+      ],
     );
     const outcomes = await Promise.all([
       applyLedgerRequest({ requestId, customerId: customer.id }, deps),
       applyLedgerRequest({ requestId, customerId: customer.id }, deps),
       applyLedgerRequest({ requestId, customerId: customer.id }, deps),
     ]);
-    const entryIds = outcomes.map((outcome) => (outcome.status === 'committed' ? outcome.entry.id : outcome.status));
+    const entryIds = outcomes.map((outcome) =>
+      outcome.status === 'committed' ? outcome.entry.id : outcome.status,
+    );
     expect(new Set(entryIds).size).toBe(1);
     expect(outcomes[0]?.status).toBe('committed');
     const entries = await storedEntries(t, customer.id);
-    expect(entries.map((entry) => [entry.entry_type, dec(entry.amount), entry.request_id])).toEqual([
-      ['increment', '10', expect.any(String)],
-      ['decrement', '-4', requestId],
-    ]);
+    expect(entries.map((entry) => [entry.entry_type, dec(entry.amount), entry.request_id])).toEqual(
+      [
+        ['increment', '10', expect.any(String)],
+        ['decrement', '-4', requestId],
+      ],
+    );
     expect((await requestRow(requestId)).status).toBe('committed');
     expect(await expectLedgerConsistent(t, customer.id)).toBe('6');
   });
@@ -157,19 +223,33 @@ describe('re-running a failed request', () => {
       expiry_date: isoPlus(serviceNow(t), { days: 30 }),
     });
     expect(refused.status).toBe(400);
-    const [request] = await sql<{ id: string }>(t, 'select id from ledger_requests where customer_id = ?', [customer.id]);
+    const [request] = await sql<{ id: string }>(
+      t,
+      'select id from ledger_requests where customer_id = ?',
+      [customer.id],
+    );
     const stored = await requestRow(request!.id);
     expect(stored.status).toBe('failed');
 
-    const outcome = await applyLedgerRequest({ requestId: request!.id, customerId: customer.id }, deps);
+    const outcome = await applyLedgerRequest(
+      { requestId: request!.id, customerId: customer.id },
+      deps,
+    );
     expect(outcome).toEqual({ status: 'failed', requestId: request!.id, error: stored.error });
     expect(await requestRow(request!.id)).toEqual(stored);
     expect(await storedEntries(t, customer.id)).toHaveLength(0);
   });
 
   it('a request id that does not exist is a failed outcome, not a thrown error', async () => {
-    const outcome = await applyLedgerRequest({ requestId: 'missingRequest00', customerId: 'missingCustomer0' }, deps);
-    expect(outcome).toMatchObject({ status: 'failed', requestId: 'missingRequest00', error: { kind: 'internal' } });
+    const outcome = await applyLedgerRequest(
+      { requestId: 'missingRequest00', customerId: 'missingCustomer0' },
+      deps,
+    );
+    expect(outcome).toMatchObject({
+      status: 'failed',
+      requestId: 'missingRequest00',
+      error: { kind: 'internal' },
+    });
   });
 });
 
@@ -183,18 +263,46 @@ describe('requests and jobs that cannot be applied', () => {
       t,
       `insert into ledger_requests (id, customer_id, partition, currency, payload, status, entry_ids, error, created_at)
        values (?, ?, ?, 'credits', ?::jsonb, 'queued', '[]'::jsonb, null, now())`,
-      [requestId, customer.id, partition, JSON.stringify({ entry_type: 'decrement', amount: '1', currency: null, description: null, metadata: {} })],
+      [
+        requestId,
+        customer.id,
+        partition,
+        JSON.stringify({
+          entry_type: 'decrement',
+          amount: '1',
+          currency: null,
+          description: null,
+          metadata: {},
+        }),
+      ],
     );
     await sql(t, `update ledger_requests set payload = '{}'::jsonb where id = ?`, [requestId]);
-    await t.service.queues.add(partition, 'ledger.apply', { requestId, customerId: customer.id }, requestId);
+    await t.service.queues.add(
+      partition,
+      'ledger.apply',
+      { requestId, customerId: customer.id },
+      requestId,
+    );
 
     // Accepted after the corrupt one on the same partition: it must still commit.
-    const following = await t.request('POST', ledgerEntryPath(customer.id), { entry_type: 'decrement', amount: 3 });
+    const following = await t.request('POST', ledgerEntryPath(customer.id), {
+      entry_type: 'decrement',
+      amount: 3,
+    });
     expect(following.status, following.text).toBe(201);
-    expect(following.body).toMatchObject({ amount: -3, starting_balance: 10, ending_balance: 7, ledger_sequence_number: 1 });
+    expect(following.body).toMatchObject({
+      amount: -3,
+      starting_balance: 10,
+      ending_balance: 7,
+      ledger_sequence_number: 1,
+    });
 
     const job = await finishedJob(partition, requestId);
-    expect(job.returnvalue).toMatchObject({ status: 'failed', requestId, error: { kind: 'internal' } });
+    expect(job.returnvalue).toMatchObject({
+      status: 'failed',
+      requestId,
+      error: { kind: 'internal' },
+    });
     const row = await requestRow(requestId);
     expect(row.status).toBe('failed');
     expect(row.error?.kind).toBe('internal');
@@ -214,9 +322,16 @@ describe('requests and jobs that cannot be applied', () => {
     const partition = partitionOf(customer.id, t.service.config.partitions);
     const queue = t.service.queues.queue(partition);
     const badData = await queue.add('ledger.apply', { requestId: 42 }, { attempts: 1 });
-    const badName = await queue.add('ledger.unknown', { requestId: 'x', customerId: customer.id }, { attempts: 1 });
+    const badName = await queue.add(
+      'ledger.unknown',
+      { requestId: 'x', customerId: customer.id },
+      { attempts: 1 },
+    );
 
-    const following = await t.request('POST', ledgerEntryPath(customer.id), { entry_type: 'increment', amount: 4 });
+    const following = await t.request('POST', ledgerEntryPath(customer.id), {
+      entry_type: 'increment',
+      amount: 4,
+    });
     expect(following.status, following.text).toBe(201);
 
     for (const jobId of [badData.id, badName.id]) {

@@ -24,7 +24,13 @@ export class RoleProcesses {
   readonly processes: RoleProcess[] = [];
   private readonly env: Record<string, string>;
 
-  constructor(env: { databaseUrl: string; redisUrl: string; queuePrefix: string; partitions: number; extra?: Record<string, string> }) {
+  constructor(env: {
+    databaseUrl: string;
+    redisUrl: string;
+    queuePrefix: string;
+    partitions: number;
+    extra?: Record<string, string>;
+  }) {
     this.env = {
       DATABASE_URL: env.databaseUrl,
       REDIS_URL: env.redisUrl,
@@ -40,10 +46,19 @@ export class RoleProcesses {
   }
 
   async start(role: 'api' | 'worker'): Promise<RoleProcess> {
-    const child = spawn(process.execPath, [fileURLToPath(new URL('../../../scripts/start.ts', import.meta.url))], {
-      env: { ...process.env, ...this.env, ROLE: role, PORT: String(role === 'api' ? await freePort() : 0) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [fileURLToPath(new URL('../../../scripts/start.ts', import.meta.url))],
+      {
+        env: {
+          ...process.env,
+          ...this.env,
+          ROLE: role,
+          PORT: String(role === 'api' ? await freePort() : 0),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const started: RoleProcess = { role, child, pid: child.pid ?? 0, url: '', lines: [] };
     this.processes.push(started);
     let buffered = '';
@@ -52,7 +67,10 @@ export class RoleProcesses {
       stderr = (stderr + chunk.toString('utf8')).slice(-2_000);
     });
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`${role} did not start: ${stderr}`)), START_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`${role} did not start: ${stderr}`)),
+        START_TIMEOUT_MS,
+      );
       child.once('exit', (code) => {
         clearTimeout(timer);
         reject(new Error(`${role} exited with code ${code} while starting: ${stderr}`));
@@ -104,10 +122,20 @@ export class RoleProcesses {
 }
 
 /** `fetch` against a role with the test key and JSON bodies. */
-export async function call(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any; text: string }> {
+export async function call(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: any; text: string }> {
   const response = await fetch(`${base}${path}`, {
     method,
-    headers: { authorization: `Bearer ${ROLES_API_KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    headers: {
+      authorization: `Bearer ${ROLES_API_KEY}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...headers,
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();

@@ -25,7 +25,19 @@ async function strandedRequest(customerId: string, acceptedAt: Date): Promise<st
     t,
     `insert into ledger_requests (id, customer_id, partition, currency, payload, status, created_at)
      values (?, ?, ?, 'credits', ?::jsonb, 'queued', ?)`,
-    [id, customerId, partitionOf(customerId, t.service.config.partitions), JSON.stringify({ entry_type: 'decrement', amount: '4', currency: null, description: null, metadata: {} }), acceptedAt],
+    [
+      id,
+      customerId,
+      partitionOf(customerId, t.service.config.partitions),
+      JSON.stringify({
+        entry_type: 'decrement',
+        amount: '4',
+        currency: null,
+        description: null,
+        metadata: {},
+      }),
+      acceptedAt,
+    ],
   );
   return id;
 }
@@ -37,16 +49,28 @@ describe('stranded requests', () => {
     const old = await strandedRequest(customer.id, new Date(START.getTime() - 120_000));
     const recent = await strandedRequest(customer.id, START);
 
-    const advance = await t.request('POST', '/v1/test_clock/advance', { to: new Date(START.getTime() + 1_000).toISOString() });
+    const advance = await t.request('POST', '/v1/test_clock/advance', {
+      to: new Date(START.getTime() + 1_000).toISOString(),
+    });
     expect(advance.status, advance.text).toBe(200);
-    const [oldRow] = await sql<{ status: string }>(t, 'select status from ledger_requests where id = ?', [old]);
-    const [recentRow] = await sql<{ status: string }>(t, 'select status from ledger_requests where id = ?', [recent]);
+    const [oldRow] = await sql<{ status: string }>(
+      t,
+      'select status from ledger_requests where id = ?',
+      [old],
+    );
+    const [recentRow] = await sql<{ status: string }>(
+      t,
+      'select status from ledger_requests where id = ?',
+      [recent],
+    );
     expect(oldRow?.status).toBe('committed');
     // Accepted a second ago: it may simply be waiting in line, so it is not touched yet.
     expect(recentRow?.status).toBe('queued');
 
     // Sweeping again re-enqueues nothing twice: the old one is done, and the ledger moved once.
-    await t.request('POST', '/v1/test_clock/advance', { to: new Date(START.getTime() + 2_000).toISOString() });
+    await t.request('POST', '/v1/test_clock/advance', {
+      to: new Date(START.getTime() + 2_000).toISOString(),
+    });
     expect(await expectLedgerConsistent(t, customer.id)).toBe('6');
   });
 });

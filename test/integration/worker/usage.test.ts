@@ -20,7 +20,16 @@ import { Decimal } from '../../../domain/decimal.ts';
 import { expectValid } from '../../support/openApiValidator.ts';
 import { addToDate, dateIn, manualClockStart, steadyDateIn } from '../../support/testDates.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
-import { addEntry, createCustomer, createUsagePrice, dec, eventually, expectLedgerConsistent, sql, storedEntries } from '../ledgerTestHelpers.ts';
+import {
+  addEntry,
+  createCustomer,
+  createUsagePrice,
+  dec,
+  eventually,
+  expectLedgerConsistent,
+  sql,
+  storedEntries,
+} from '../ledgerTestHelpers.ts';
 
 const LA = 'America/Los_Angeles';
 const TOKYO = 'Asia/Tokyo';
@@ -47,7 +56,9 @@ interface PriceFields {
   quantity_property?: string;
 }
 
-function createPrice(fields: PriceFields = {}): Promise<{ id: string; event_name: string; item_id: string }> {
+function createPrice(
+  fields: PriceFields = {},
+): Promise<{ id: string; event_name: string; item_id: string }> {
   return createUsagePrice(t, { ...fields }, 'usage');
 }
 
@@ -59,8 +70,19 @@ interface UsageEvent {
   properties: Record<string, unknown>;
 }
 
-function usageEvent(customerId: string, eventName: string, timestamp: string, properties: Record<string, unknown> = {}): UsageEvent {
-  return { idempotency_key: randomUUID(), event_name: eventName, timestamp, customer_id: customerId, properties };
+function usageEvent(
+  customerId: string,
+  eventName: string,
+  timestamp: string,
+  properties: Record<string, unknown> = {},
+): UsageEvent {
+  return {
+    idempotency_key: randomUUID(),
+    event_name: eventName,
+    timestamp,
+    customer_id: customerId,
+    properties,
+  };
 }
 
 /** Posts events and expects every one accepted. */
@@ -76,7 +98,11 @@ async function applied(events: UsageEvent[]): Promise<void> {
   const keys = events.map((event) => event.idempotency_key);
   await eventually(
     async () => {
-      const [row] = await sql<{ count: number }>(t, 'select count(*)::int as count from events where idempotency_key in (select jsonb_array_elements_text(?::jsonb))', [JSON.stringify(keys)]);
+      const [row] = await sql<{ count: number }>(
+        t,
+        'select count(*)::int as count from events where idempotency_key in (select jsonb_array_elements_text(?::jsonb))',
+        [JSON.stringify(keys)],
+      );
       return row?.count === keys.length ? true : undefined;
     },
     15_000,
@@ -110,16 +136,32 @@ async function usageEntries(customerId: string): Promise<UsageEntryRow[]> {
        from ledger_entries where customer_id = ? and price_id is not null order by ledger_sequence_number`,
     [customerId],
   );
-  return rows.map((row) => ({ ...row, amount: dec(row.amount), closes_at: new Date(row.closes_at).toISOString() }));
+  return rows.map((row) => ({
+    ...row,
+    amount: dec(row.amount),
+    closes_at: new Date(row.closes_at).toISOString(),
+  }));
 }
 
-async function eventDays(keys: string[]): Promise<Record<string, { status: string; usage_day: string | null; credits: string | null }>> {
-  const rows = await sql<{ idempotency_key: string; status: string; usage_day: string | null; credits: string | null }>(
+async function eventDays(
+  keys: string[],
+): Promise<Record<string, { status: string; usage_day: string | null; credits: string | null }>> {
+  const rows = await sql<{
+    idempotency_key: string;
+    status: string;
+    usage_day: string | null;
+    credits: string | null;
+  }>(
     t,
     'select idempotency_key, status, usage_day::text as usage_day, credits::text as credits from events where idempotency_key in (select jsonb_array_elements_text(?::jsonb))',
     [JSON.stringify(keys)],
   );
-  return Object.fromEntries(rows.map((row) => [row.idempotency_key, { status: row.status, usage_day: row.usage_day, credits: row.credits && dec(row.credits) }]));
+  return Object.fromEntries(
+    rows.map((row) => [
+      row.idempotency_key,
+      { status: row.status, usage_day: row.usage_day, credits: row.credits && dec(row.credits) },
+    ]),
+  );
 }
 
 async function block(blockId: string): Promise<any> {
@@ -130,7 +172,10 @@ async function block(blockId: string): Promise<any> {
 }
 
 async function ledger(customerId: string, query = ''): Promise<any[]> {
-  const response = await t.request('GET', `/v1/customers/${customerId}/credits/ledger?limit=100${query}`);
+  const response = await t.request(
+    'GET',
+    `/v1/customers/${customerId}/credits/ledger?limit=100${query}`,
+  );
   expect(response.status, response.text).toBe(200);
   expectValid('CreditLedgerEntries', response.body);
   return response.body.data;
@@ -139,11 +184,26 @@ async function ledger(customerId: string, query = ''): Promise<any[]> {
 describe('§8 example 9: filtered blocks first', () => {
   it('30 credits of gpu usage draw from the gpu-only block A (100 → 70), not from the unfiltered B', async () => {
     const customer = await createCustomer(t, { timezone: LA });
-    const a = await addEntry(t, customer.id, { entry_type: 'increment', amount: 100, filters: GPU_ONLY, effective_date: EFFECTIVE });
-    const b = await addEntry(t, customer.id, { entry_type: 'increment', amount: 100, effective_date: EFFECTIVE });
-    const gpu = await createPrice({ item_id: 'gpu', unit_amount: '0.5', quantity_property: 'seconds' });
+    const a = await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 100,
+      filters: GPU_ONLY,
+      effective_date: EFFECTIVE,
+    });
+    const b = await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 100,
+      effective_date: EFFECTIVE,
+    });
+    const gpu = await createPrice({
+      item_id: 'gpu',
+      unit_amount: '0.5',
+      quantity_property: 'seconds',
+    });
 
-    await ingestAndWait([usageEvent(customer.id, gpu.event_name, `${DAY}T15:00:00Z`, { seconds: 60 })]);
+    await ingestAndWait([
+      usageEvent(customer.id, gpu.event_name, `${DAY}T15:00:00Z`, { seconds: 60 }),
+    ]);
 
     expect((await block(a.credit_block.id)).balance).toBe(70);
     expect((await block(b.credit_block.id)).balance).toBe(100);
@@ -159,14 +219,25 @@ describe('§8 example 9: filtered blocks first', () => {
       credit_block: { id: a.credit_block.id, filters: GPU_ONLY },
       customer: { id: customer.id },
     });
-    expect((await ledger(customer.id, '&entry_status=committed')).map((entry) => entry.entry_type)).toEqual(['increment', 'increment']);
+    expect(
+      (await ledger(customer.id, '&entry_status=committed')).map((entry) => entry.entry_type),
+    ).toEqual(['increment', 'increment']);
     expect(await expectLedgerConsistent(t, customer.id)).toBe('170');
   });
 
   it('usage past the filtered block grows its entry and spills onto the unfiltered block; other items never touch the filtered block', async () => {
     const customer = await createCustomer(t, { timezone: LA });
-    const a = await addEntry(t, customer.id, { entry_type: 'increment', amount: 100, filters: GPU_ONLY, effective_date: EFFECTIVE });
-    const b = await addEntry(t, customer.id, { entry_type: 'increment', amount: 100, effective_date: EFFECTIVE });
+    const a = await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 100,
+      filters: GPU_ONLY,
+      effective_date: EFFECTIVE,
+    });
+    const b = await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 100,
+      effective_date: EFFECTIVE,
+    });
     const gpu = await createPrice({ item_id: 'gpu', quantity_property: 'n' });
     const cpu = await createPrice({ item_id: 'cpu', quantity_property: 'n' });
 
@@ -177,7 +248,15 @@ describe('§8 example 9: filtered blocks first', () => {
     expect((await block(a.credit_block.id)).balance).toBe(0);
     expect((await block(b.credit_block.id)).balance).toBe(85);
     const entries = await usageEntries(customer.id);
-    expect(entries.map((entry) => [entry.price_id, entry.block_id, entry.amount, entry.entry_status, entry.usage_day])).toEqual([
+    expect(
+      entries.map((entry) => [
+        entry.price_id,
+        entry.block_id,
+        entry.amount,
+        entry.entry_status,
+        entry.usage_day,
+      ]),
+    ).toEqual([
       [gpu.id, a.credit_block.id, '-100', 'pending', DAY],
       [cpu.id, b.credit_block.id, '-5', 'pending', DAY],
       [gpu.id, b.credit_block.id, '-10', 'pending', DAY],
@@ -189,7 +268,11 @@ describe('§8 example 9: filtered blocks first', () => {
 describe('§8 example 10: one pending entry per (price, block, usage day)', () => {
   it('1 + 2 + 3 credits in one request make one pending decrement of -6', async () => {
     const customer = await createCustomer(t, { timezone: LA });
-    const a = await addEntry(t, customer.id, { entry_type: 'increment', amount: 100, effective_date: EFFECTIVE });
+    const a = await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 100,
+      effective_date: EFFECTIVE,
+    });
     const price = await createPrice({ unit_amount: '0.5', quantity_property: 'units' });
     await ingestAndWait([
       usageEvent(customer.id, price.event_name, `${DAY}T08:30:00Z`, { units: 2 }),
@@ -198,14 +281,24 @@ describe('§8 example 10: one pending entry per (price, block, usage day)', () =
     ]);
     const pending = await ledger(customer.id, '&entry_status=pending');
     expect(pending).toHaveLength(1);
-    expect(pending[0]).toMatchObject({ entry_type: 'decrement', amount: -6, starting_balance: 100, ending_balance: 94, price_id: price.id });
+    expect(pending[0]).toMatchObject({
+      entry_type: 'decrement',
+      amount: -6,
+      starting_balance: 100,
+      ending_balance: 94,
+      price_id: price.id,
+    });
     expect((await block(a.credit_block.id)).balance).toBe(94);
     expect(await expectLedgerConsistent(t, customer.id)).toBe('94');
   });
 
   it('1 + 2 + 3 credits across three requests (each applied before the next) grow the same entry to -6', async () => {
     const customer = await createCustomer(t, { timezone: LA });
-    const a = await addEntry(t, customer.id, { entry_type: 'increment', amount: 100, effective_date: EFFECTIVE });
+    const a = await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 100,
+      effective_date: EFFECTIVE,
+    });
     const price = await createPrice({ quantity_property: 'units' });
     const seen: string[] = [];
     for (const [units, at] of [
@@ -221,7 +314,13 @@ describe('§8 example 10: one pending entry per (price, block, usage day)', () =
     expect(seen).toEqual(['-1', '-3', '-6']);
     const pending = await ledger(customer.id, '&entry_status=pending');
     expect(pending).toHaveLength(1);
-    expect(pending[0]).toMatchObject({ amount: -6, starting_balance: 100, ending_balance: 94, price_id: price.id, credit_block: { id: a.credit_block.id } });
+    expect(pending[0]).toMatchObject({
+      amount: -6,
+      starting_balance: 100,
+      ending_balance: 94,
+      price_id: price.id,
+      credit_block: { id: a.credit_block.id },
+    });
     expect(await expectLedgerConsistent(t, customer.id)).toBe('94');
   });
 });
@@ -229,7 +328,11 @@ describe('§8 example 10: one pending entry per (price, block, usage day)', () =
 describe('usage days in the customer timezone', () => {
   it('two events ten minutes apart around midnight in Los Angeles fall on two usage days', async () => {
     const customer = await createCustomer(t, { timezone: LA });
-    await addEntry(t, customer.id, { entry_type: 'increment', amount: 100, effective_date: EFFECTIVE });
+    await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 100,
+      effective_date: EFFECTIVE,
+    });
     const price = await createPrice();
     const before = usageEvent(customer.id, price.event_name, `${DAY}T07:55:00Z`); // 23:55 on D-1 in LA
     const after = usageEvent(customer.id, price.event_name, `${DAY}T08:05:00Z`); // 00:05 on D
@@ -240,18 +343,26 @@ describe('usage days in the customer timezone', () => {
       [after.idempotency_key]: { status: 'applied', usage_day: DAY, credits: '1' },
     });
     const entries = await usageEntries(customer.id);
-    expect(entries.map((entry) => [entry.usage_day, entry.amount, entry.entry_status, entry.closes_at])).toEqual([
+    expect(
+      entries.map((entry) => [entry.usage_day, entry.amount, entry.entry_status, entry.closes_at]),
+    ).toEqual([
       [PREVIOUS_DAY, '-1', 'pending', `${DAY}T20:00:00.000Z`], // LA midnight (08:00Z) + 12 h
       [DAY, '-1', 'pending', `${NEXT_DAY}T20:00:00.000Z`],
     ]);
-    expect((await ledger(customer.id, '&entry_status=pending')).map((entry) => entry.amount)).toEqual([-1, -1]);
+    expect(
+      (await ledger(customer.id, '&entry_status=pending')).map((entry) => entry.amount),
+    ).toEqual([-1, -1]);
     await expectLedgerConsistent(t, customer.id);
   });
 
   it('the same two instants around Tokyo midnight split for a Tokyo customer and not for a UTC one', async () => {
     const tokyo = await createCustomer(t, { timezone: TOKYO });
     const utc = await createCustomer(t, { timezone: 'UTC' });
-    await addEntry(t, tokyo.id, { entry_type: 'increment', amount: 100, effective_date: EFFECTIVE });
+    await addEntry(t, tokyo.id, {
+      entry_type: 'increment',
+      amount: 100,
+      effective_date: EFFECTIVE,
+    });
     await addEntry(t, utc.id, { entry_type: 'increment', amount: 100, effective_date: EFFECTIVE });
     const price = await createPrice();
     // 23:55 on D and 00:05 on D+1 in Tokyo; both on D in UTC.
@@ -262,14 +373,21 @@ describe('usage days in the customer timezone', () => {
     await ingestAndWait(events);
 
     const days = await eventDays(events.map((event) => event.idempotency_key));
-    expect(events.map((event) => days[event.idempotency_key]?.usage_day)).toEqual([DAY, NEXT_DAY, DAY, DAY]);
+    expect(events.map((event) => days[event.idempotency_key]?.usage_day)).toEqual([
+      DAY,
+      NEXT_DAY,
+      DAY,
+      DAY,
+    ]);
     const tokyoEntries = await usageEntries(tokyo.id);
     expect(tokyoEntries.map((entry) => [entry.usage_day, entry.amount, entry.closes_at])).toEqual([
       [DAY, '-1', `${NEXT_DAY}T03:00:00.000Z`], // Tokyo midnight (15:00Z) + 12 h
       [NEXT_DAY, '-1', `${DAY_AFTER_NEXT}T03:00:00.000Z`],
     ]);
     const utcEntries = await usageEntries(utc.id);
-    expect(utcEntries.map((entry) => [entry.usage_day, entry.amount, entry.closes_at])).toEqual([[DAY, '-2', `${NEXT_DAY}T12:00:00.000Z`]]);
+    expect(utcEntries.map((entry) => [entry.usage_day, entry.amount, entry.closes_at])).toEqual([
+      [DAY, '-2', `${NEXT_DAY}T12:00:00.000Z`],
+    ]);
     await expectLedgerConsistent(t, tokyo.id);
     await expectLedgerConsistent(t, utc.id);
   });
@@ -278,21 +396,34 @@ describe('usage days in the customer timezone', () => {
 describe('concurrent ingest for one customer', () => {
   it('20 parallel requests × 25 events of 1 credit: exactly 500 deducted, one pending entry per (price, block, day)', async () => {
     const customer = await createCustomer(t, { timezone: LA });
-    const soon = await addEntry(t, customer.id, { entry_type: 'increment', amount: 200, expiry_date: addToDate(DAY, { days: 41 }), effective_date: EFFECTIVE });
-    const lasting = await addEntry(t, customer.id, { entry_type: 'increment', amount: 1000, effective_date: EFFECTIVE });
+    const soon = await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 200,
+      expiry_date: addToDate(DAY, { days: 41 }),
+      effective_date: EFFECTIVE,
+    });
+    const lasting = await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 1000,
+      effective_date: EFFECTIVE,
+    });
     const api = await createPrice({ item_id: 'api' });
     const gpu = await createPrice({ item_id: 'gpu', unit_amount: '0.25', quantity_property: 'n' });
     // Two prices, two LA days (D-1 before 08:00Z, D after), every request mixing them.
     const requests = Array.from({ length: 20 }, (_, request) =>
       Array.from({ length: 25 }, (_, index) => {
         const day = index % 2 === 0 ? `${DAY}T06:00:00Z` : `${DAY}T12:00:00Z`;
-        const at = new Date(new Date(day).getTime() + request * 60_000 + index * 1000).toISOString();
+        const at = new Date(
+          new Date(day).getTime() + request * 60_000 + index * 1000,
+        ).toISOString();
         return (request + index) % 3 === 0
           ? usageEvent(customer.id, gpu.event_name, at, { n: 4 })
           : usageEvent(customer.id, api.event_name, at);
       }),
     );
-    const answers = await Promise.all(requests.map((events) => t.request('POST', '/v1/ingest', { events })));
+    const answers = await Promise.all(
+      requests.map((events) => t.request('POST', '/v1/ingest', { events })),
+    );
     for (const answer of answers) {
       expect(answer.status, answer.text).toBe(200);
       expect(answer.body.validation_failed).toEqual([]);
@@ -337,7 +468,11 @@ describe('concurrent ingest for one customer', () => {
 describe('closing usage days (runs last: it moves the clock)', () => {
   it('commits a day once its end + grace has passed; later usage opens a new pending entry for the new day', async () => {
     const customer = await createCustomer(t, { timezone: LA });
-    const b = await addEntry(t, customer.id, { entry_type: 'increment', amount: 100, effective_date: EFFECTIVE });
+    const b = await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 100,
+      effective_date: EFFECTIVE,
+    });
     const price = await createPrice();
     const day20 = usageEvent(customer.id, price.event_name, `${DAY}T07:50:00Z`);
     const day21 = usageEvent(customer.id, price.event_name, `${DAY}T12:00:00Z`);
@@ -350,18 +485,24 @@ describe('closing usage days (runs last: it moves the clock)', () => {
     expect(first.status, first.text).toBe(200);
     expect(first.body.jobs_run).toBeGreaterThanOrEqual(1);
     let entries = await usageEntries(customer.id);
-    expect(entries.map((entry) => [entry.id, entry.usage_day, entry.entry_status, entry.amount])).toEqual([
+    expect(
+      entries.map((entry) => [entry.id, entry.usage_day, entry.entry_status, entry.amount]),
+    ).toEqual([
       [entry20!.id, PREVIOUS_DAY, 'committed', '-1'],
       [entry21!.id, DAY, 'pending', '-1'],
     ]);
     const committed = await ledger(customer.id, '&entry_status=committed');
-    expect(committed.map((entry) => [entry.entry_type, entry.amount, entry.price_id ?? null])).toEqual([
+    expect(
+      committed.map((entry) => [entry.entry_type, entry.amount, entry.price_id ?? null]),
+    ).toEqual([
       ['decrement', -1, price.id],
       ['increment', 100, null],
     ]);
 
     // A closed day takes nothing more: its last instant is now older than the grace period.
-    const late = await t.request('POST', '/v1/ingest', { events: [usageEvent(customer.id, price.event_name, `${DAY}T07:59:59Z`)] });
+    const late = await t.request('POST', '/v1/ingest', {
+      events: [usageEvent(customer.id, price.event_name, `${DAY}T07:59:59Z`)],
+    });
     expect(late.status, late.text).toBe(200);
     expect(late.body.validation_failed).toHaveLength(1);
     // The open day still grows.
@@ -373,27 +514,43 @@ describe('closing usage days (runs last: it moves the clock)', () => {
     ]);
 
     // D closes at D+1 20:00Z; usage on D+1 then starts a new pending entry.
-    const second = await t.request('POST', '/v1/test_clock/advance', { to: `${NEXT_DAY}T20:00:00.001Z` });
+    const second = await t.request('POST', '/v1/test_clock/advance', {
+      to: `${NEXT_DAY}T20:00:00.001Z`,
+    });
     expect(second.status, second.text).toBe(200);
     await ingestAndWait([usageEvent(customer.id, price.event_name, `${NEXT_DAY}T19:00:00Z`)]);
     entries = await usageEntries(customer.id);
-    expect(entries.map((entry) => [entry.usage_day, entry.entry_status, entry.amount, entry.starting_balance && dec(entry.starting_balance)])).toEqual([
+    expect(
+      entries.map((entry) => [
+        entry.usage_day,
+        entry.entry_status,
+        entry.amount,
+        entry.starting_balance && dec(entry.starting_balance),
+      ]),
+    ).toEqual([
       [PREVIOUS_DAY, 'committed', '-1', '100'],
       [DAY, 'committed', '-2', '99'],
       [NEXT_DAY, 'pending', '-1', '97'],
     ]);
     const pending = await ledger(customer.id, '&entry_status=pending');
-    expect(pending.map((entry) => [entry.amount, entry.ending_balance, entry.price_id])).toEqual([[-1, 96, price.id]]);
+    expect(pending.map((entry) => [entry.amount, entry.ending_balance, entry.price_id])).toEqual([
+      [-1, 96, price.id],
+    ]);
     expect((await block(b.credit_block.id)).balance).toBe(96);
     expect(await expectLedgerConsistent(t, customer.id)).toBe('96');
   });
 
   it('every pending entry whose day closed, of every customer, was committed by the sweep', async () => {
-    const [row] = await sql<{ count: number }>(t, `select count(*)::int as count from ledger_entries where entry_status = 'pending' and closes_at <= ?`, [
-      new Date(`${NEXT_DAY}T20:00:00.001Z`),
-    ]);
+    const [row] = await sql<{ count: number }>(
+      t,
+      `select count(*)::int as count from ledger_entries where entry_status = 'pending' and closes_at <= ?`,
+      [new Date(`${NEXT_DAY}T20:00:00.001Z`)],
+    );
     expect(row?.count).toBe(0);
-    const [open] = await sql<{ count: number }>(t, `select count(*)::int as count from ledger_entries where entry_status = 'pending'`);
+    const [open] = await sql<{ count: number }>(
+      t,
+      `select count(*)::int as count from ledger_entries where entry_status = 'pending'`,
+    );
     // Tokyo's D+1 (closes D+2 03:00Z) and the last test's D+1 are still open.
     expect(open?.count).toBe(2);
   });

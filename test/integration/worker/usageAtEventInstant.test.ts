@@ -11,7 +11,15 @@ import { randomUUID } from 'node:crypto';
 import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestService, type TestService } from '../../support/testService.ts';
-import { addEntry, createCustomer, createUsagePrice, dec, eventually, expectLedgerConsistent, sql } from '../ledgerTestHelpers.ts';
+import {
+  addEntry,
+  createCustomer,
+  createUsagePrice,
+  dec,
+  eventually,
+  expectLedgerConsistent,
+  sql,
+} from '../ledgerTestHelpers.ts';
 
 const LA = 'America/Los_Angeles';
 const today = DateTime.now().setZone(LA).startOf('day');
@@ -37,7 +45,12 @@ interface UsageEvent {
   properties: Record<string, unknown>;
 }
 
-const usageEvent = (customerId: string, eventName: string, timestamp: string, credits: number): UsageEvent => ({
+const usageEvent = (
+  customerId: string,
+  eventName: string,
+  timestamp: string,
+  credits: number,
+): UsageEvent => ({
   idempotency_key: randomUUID(),
   event_name: eventName,
   timestamp,
@@ -53,7 +66,11 @@ async function ingestAndWait(events: UsageEvent[]): Promise<void> {
   const keys = JSON.stringify(events.map((event) => event.idempotency_key));
   await eventually(
     async () => {
-      const [row] = await sql<{ count: number }>(t, 'select count(*)::int as count from events where idempotency_key in (select jsonb_array_elements_text(?::jsonb))', [keys]);
+      const [row] = await sql<{ count: number }>(
+        t,
+        'select count(*)::int as count from events where idempotency_key in (select jsonb_array_elements_text(?::jsonb))',
+        [keys],
+      );
       return row?.count === events.length ? true : undefined;
     },
     15_000,
@@ -63,9 +80,14 @@ async function ingestAndWait(events: UsageEvent[]): Promise<void> {
 
 /** Every block of the customer (GET .../credits?include_all_blocks=true): id → balance. */
 async function balances(customerId: string): Promise<Record<string, number>> {
-  const response = await t.request('GET', `/v1/customers/${customerId}/credits?include_all_blocks=true&limit=100`);
+  const response = await t.request(
+    'GET',
+    `/v1/customers/${customerId}/credits?include_all_blocks=true&limit=100`,
+  );
   expect(response.status, response.text).toBe(200);
-  return Object.fromEntries(response.body.data.map((block: { id: string; balance: number }) => [block.id, block.balance]));
+  return Object.fromEntries(
+    response.body.data.map((block: { id: string; balance: number }) => [block.id, block.balance]),
+  );
 }
 
 async function usageEntries(customerId: string): Promise<Array<[string, string, string]>> {
@@ -82,7 +104,12 @@ describe('usage draws from the blocks drawable at its event instant (§5)', () =
   it('§8 example 11: credits effective today 14:00 (LA) cover 30 credits stamped 15:00: A → 70, no overdraft block', async () => {
     const customer = await createCustomer(t, { timezone: LA });
     // An expiring block is never the overdraft block: only drawing it at 15:00 can pay for the usage.
-    const a = await addEntry(t, customer.id, { entry_type: 'increment', amount: 100, effective_date: laToday(14), expiry_date: IN_A_MONTH });
+    const a = await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 100,
+      effective_date: laToday(14),
+      expiry_date: IN_A_MONTH,
+    });
     const price = await createUsagePrice(t, { item_id: 'gpu', quantity_property: 'n' });
     await ingestAndWait([usageEvent(customer.id, price.event_name, laToday(15), 30)]);
 
@@ -93,7 +120,11 @@ describe('usage draws from the blocks drawable at its event instant (§5)', () =
 
   it('§8 example 11 as written (A never expires): A → 70, one pending entry −30, no overdraft block', async () => {
     const customer = await createCustomer(t, { timezone: LA });
-    const a = await addEntry(t, customer.id, { entry_type: 'increment', amount: 100, effective_date: laToday(14) });
+    const a = await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 100,
+      effective_date: laToday(14),
+    });
     const price = await createUsagePrice(t, { item_id: 'gpu', quantity_property: 'n' });
     await ingestAndWait([usageEvent(customer.id, price.event_name, laToday(15), 30)]);
 
@@ -103,7 +134,11 @@ describe('usage draws from the blocks drawable at its event instant (§5)', () =
 
   it('usage stamped before a block was effective never draws from it, not even as the overdraft block', async () => {
     const customer = await createCustomer(t, { timezone: LA });
-    const later = await addEntry(t, customer.id, { entry_type: 'increment', amount: 50, effective_date: laToday(14) });
+    const later = await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 50,
+      effective_date: laToday(14),
+    });
     const price = await createUsagePrice(t, { item_id: 'gpu', quantity_property: 'n' });
     await ingestAndWait([usageEvent(customer.id, price.event_name, laToday(13), 20)]);
 
@@ -120,15 +155,29 @@ describe('usage draws from the blocks drawable at its event instant (§5)', () =
     // takes Y (filtered first) and the 13:00 one may draw nothing: it goes onto a fresh overdraft
     // block, and X keeps its credit. The other order would draw Y then X.
     const customer = await createCustomer(t, { timezone: LA });
-    const y = await addEntry(t, customer.id, { entry_type: 'increment', amount: 10, filters: GPU_ONLY, effective_date: laToday(0) });
-    const x = await addEntry(t, customer.id, { entry_type: 'increment', amount: 10, effective_date: laToday(14) });
+    const y = await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 10,
+      filters: GPU_ONLY,
+      effective_date: laToday(0),
+    });
+    const x = await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 10,
+      effective_date: laToday(14),
+    });
     const price = await createUsagePrice(t, { item_id: 'gpu', quantity_property: 'n' });
-    await ingestAndWait([usageEvent(customer.id, price.event_name, laToday(15), 10), usageEvent(customer.id, price.event_name, laToday(13), 10)]);
+    await ingestAndWait([
+      usageEvent(customer.id, price.event_name, laToday(15), 10),
+      usageEvent(customer.id, price.event_name, laToday(13), 10),
+    ]);
 
     const after = await balances(customer.id);
     expect(after[y.credit_block.id]).toBe(0);
     expect(after[x.credit_block.id]).toBe(10);
-    const overdraft = Object.keys(after).filter((id) => id !== x.credit_block.id && id !== y.credit_block.id);
+    const overdraft = Object.keys(after).filter(
+      (id) => id !== x.credit_block.id && id !== y.credit_block.id,
+    );
     expect(overdraft.map((id) => after[id])).toEqual([-10]);
     expect(await usageEntries(customer.id)).toEqual([
       [y.credit_block.id, '-10', 'pending'],
@@ -136,9 +185,21 @@ describe('usage draws from the blocks drawable at its event instant (§5)', () =
     ]);
 
     const other = await createCustomer(t, { timezone: LA });
-    const y2 = await addEntry(t, other.id, { entry_type: 'increment', amount: 10, filters: GPU_ONLY, effective_date: laToday(0) });
-    const x2 = await addEntry(t, other.id, { entry_type: 'increment', amount: 10, effective_date: laToday(14) });
-    await ingestAndWait([usageEvent(other.id, price.event_name, laToday(13), 10), usageEvent(other.id, price.event_name, laToday(15), 10)]);
+    const y2 = await addEntry(t, other.id, {
+      entry_type: 'increment',
+      amount: 10,
+      filters: GPU_ONLY,
+      effective_date: laToday(0),
+    });
+    const x2 = await addEntry(t, other.id, {
+      entry_type: 'increment',
+      amount: 10,
+      effective_date: laToday(14),
+    });
+    await ingestAndWait([
+      usageEvent(other.id, price.event_name, laToday(13), 10),
+      usageEvent(other.id, price.event_name, laToday(15), 10),
+    ]);
     expect(await balances(other.id)).toEqual({ [y2.credit_block.id]: 0, [x2.credit_block.id]: 0 });
     expect(await expectLedgerConsistent(t, other.id)).toBe('0');
   });

@@ -36,49 +36,104 @@ export interface FuzzFixture {
 }
 
 /** Metadata whose keys are Orb number fields' names and whose values are not numbers. */
-export const AMOUNT_LIKE_METADATA = { amount: 'seven', balance: '1e3', starting_balance: '', ending_balance: '0.10', quantity: 'many', void_amount: '-0', maximum_initial_balance: 'x' };
+export const AMOUNT_LIKE_METADATA = {
+  amount: 'seven',
+  balance: '1e3',
+  starting_balance: '',
+  ending_balance: '0.10',
+  quantity: 'many',
+  void_amount: '-0',
+  maximum_initial_balance: 'x',
+};
 
-type Call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<any>;
+type Call = (
+  method: string,
+  path: string,
+  body?: unknown,
+  headers?: Record<string, string>,
+) => Promise<any>;
 
 function caller(baseUrl: string, apiKey: string): Call {
   return async (method, path, body, headers = {}) => {
     const response = await rawRequest(baseUrl, {
       method,
       path,
-      headers: { authorization: `Bearer ${apiKey}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      headers: {
+        authorization: `Bearer ${apiKey}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers,
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     if (response.status < 200 || response.status >= 300) {
-      throw new Error(`fuzz fixture: ${method} ${path} answered ${response.status}: ${response.text.slice(0, 500)}`);
+      throw new Error(
+        `fuzz fixture: ${method} ${path} answered ${response.status}: ${response.text.slice(0, 500)}`,
+      );
     }
     return response.text ? JSON.parse(response.text) : undefined;
   };
 }
 
 async function blocksOf(call: Call, customerId: string): Promise<string[]> {
-  const page = await call('GET', `/v1/customers/${customerId}/credits?include_all_blocks=true&limit=100`);
+  const page = await call(
+    'GET',
+    `/v1/customers/${customerId}/credits?include_all_blocks=true&limit=100`,
+  );
   return (page.data as { id: string }[]).map((block) => block.id).sort();
 }
 
-async function makeCustomer(call: Call, tag: string, fields: Record<string, unknown>, expiryDate: string): Promise<FixtureCustomer> {
+async function makeCustomer(
+  call: Call,
+  tag: string,
+  fields: Record<string, unknown>,
+  expiryDate: string,
+): Promise<FixtureCustomer> {
   const externalId = `fuzz-${tag}-${randomBytes(4).toString('hex')}`;
   const metadata = AMOUNT_LIKE_METADATA;
-  const customer = await call('POST', '/v1/customers', { name: `Fuzz ${tag}`, email: `fuzz-${tag}@example.com`, external_customer_id: externalId, metadata, ...fields });
+  const customer = await call('POST', '/v1/customers', {
+    name: `Fuzz ${tag}`,
+    email: `fuzz-${tag}@example.com`,
+    external_customer_id: externalId,
+    metadata,
+    ...fields,
+  });
   const entryPath = `/v1/customers/${customer.id}/credits/ledger_entry`;
-  const expiring = await call('POST', entryPath, { entry_type: 'increment', amount: 100, expiry_date: expiryDate, description: `${tag} expiring`, metadata });
+  const expiring = await call('POST', entryPath, {
+    entry_type: 'increment',
+    amount: 100,
+    expiry_date: expiryDate,
+    description: `${tag} expiring`,
+    metadata,
+  });
   // Twice with one key: the replay answers the stored entry again.
   const key = { 'idempotency-key': `fuzz-${tag}-${randomBytes(4).toString('hex')}` };
   await call('POST', entryPath, { entry_type: 'increment', amount: 50, metadata }, key);
   await call('POST', entryPath, { entry_type: 'increment', amount: 50, metadata }, key);
-  await call('POST', entryPath, { entry_type: 'decrement', amount: 5.25, description: `${tag} spend`, metadata });
+  await call('POST', entryPath, {
+    entry_type: 'decrement',
+    amount: 5.25,
+    description: `${tag} spend`,
+    metadata,
+  });
   await call('GET', `/v1/customers/${customer.id}/credits/ledger?limit=100`);
-  return { id: customer.id, externalId, blockIds: [], expiringBlockId: expiring.credit_block.id, expiryDate };
+  return {
+    id: customer.id,
+    externalId,
+    blockIds: [],
+    expiringBlockId: expiring.credit_block.id,
+    expiryDate,
+  };
 }
 
 export async function createFuzzFixture(baseUrl: string, apiKey: string): Promise<FuzzFixture> {
   const call = caller(baseUrl, apiKey);
   const { now } = (await call('GET', '/v1/test_clock')) as { now: string };
-  const a = await makeCustomer(call, 'a', { timezone: 'America/Los_Angeles', currency: 'USD' }, '2030-01-15');
+  const a = await makeCustomer(
+    call,
+    'a',
+    { timezone: 'America/Los_Angeles', currency: 'USD' },
+    '2030-01-15',
+  );
   const b = await makeCustomer(call, 'b', { timezone: 'Asia/Kolkata' }, '2031-06-30');
   const purchase = await call('POST', `/v1/customers/${a.id}/credits/ledger_entry`, {
     entry_type: 'increment',
@@ -94,25 +149,58 @@ export async function createFuzzFixture(baseUrl: string, apiKey: string): Promis
     invoice_settings: { auto_collection: false, net_terms: 30 },
   });
   const usageEventName = `fuzz_usage_${randomBytes(4).toString('hex')}`;
-  const price = await call('POST', '/v1/usage_prices', { name: usageEventName, event_name: usageEventName, item_id: 'fuzz_item', unit_amount: '0.5' });
+  const price = await call('POST', '/v1/usage_prices', {
+    name: usageEventName,
+    event_name: usageEventName,
+    item_id: 'fuzz_item',
+    unit_amount: '0.5',
+  });
   const at = new Date(new Date(now).getTime() - 3_600_000).toISOString();
   const appliedEventId = `fuzz-applied-${randomBytes(4).toString('hex')}`;
   const awaitingEventId = `fuzz-awaiting-${randomBytes(4).toString('hex')}`;
   const ingested = await call('POST', '/v1/ingest', {
     events: [
-      { idempotency_key: appliedEventId, event_name: usageEventName, timestamp: at, customer_id: a.id, properties: { n: 2 } },
-      { idempotency_key: awaitingEventId, event_name: usageEventName, timestamp: at, external_customer_id: `fuzz-nobody-${randomBytes(4).toString('hex')}`, properties: {} },
+      {
+        idempotency_key: appliedEventId,
+        event_name: usageEventName,
+        timestamp: at,
+        customer_id: a.id,
+        properties: { n: 2 },
+      },
+      {
+        idempotency_key: awaitingEventId,
+        event_name: usageEventName,
+        timestamp: at,
+        external_customer_id: `fuzz-nobody-${randomBytes(4).toString('hex')}`,
+        properties: {},
+      },
     ],
   });
-  if (ingested.validation_failed.length > 0) throw new Error(`fuzz fixture: ingest refused ${JSON.stringify(ingested.validation_failed)}`);
-  await call('POST', `/v1/customers/${a.id}/balance_transactions`, { amount: '10', type: 'increment', description: 'fuzz' });
+  if (ingested.validation_failed.length > 0)
+    throw new Error(`fuzz fixture: ingest refused ${JSON.stringify(ingested.validation_failed)}`);
+  await call('POST', `/v1/customers/${a.id}/balance_transactions`, {
+    amount: '10',
+    type: 'increment',
+    description: 'fuzz',
+  });
   const async = { prefer: 'respond-async' };
-  const ledgerRequest = await call('POST', `/v1/customers/${a.id}/credits/ledger_entry`, { entry_type: 'increment', amount: 1, metadata: AMOUNT_LIKE_METADATA }, async);
-  const balanceRequest = await call('POST', `/v1/customers/${a.id}/balance_transactions`, { amount: '1', type: 'decrement' }, async);
+  const ledgerRequest = await call(
+    'POST',
+    `/v1/customers/${a.id}/credits/ledger_entry`,
+    { entry_type: 'increment', amount: 1, metadata: AMOUNT_LIKE_METADATA },
+    async,
+  );
+  const balanceRequest = await call(
+    'POST',
+    `/v1/customers/${a.id}/balance_transactions`,
+    { amount: '1', type: 'decrement' },
+    async,
+  );
   for (let attempt = 0; ; attempt += 1) {
     const polled = await call('GET', `/v1/ledger_requests/${ledgerRequest.id}`);
     if (polled.status === 'committed') break;
-    if (attempt > 100) throw new Error(`fuzz fixture: ledger request ${ledgerRequest.id} is still ${polled.status}`);
+    if (attempt > 100)
+      throw new Error(`fuzz fixture: ledger request ${ledgerRequest.id} is still ${polled.status}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   a.blockIds = await blocksOf(call, a.id);

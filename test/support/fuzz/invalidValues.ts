@@ -42,7 +42,8 @@ export function allowedTypes(schema: JsonSchema): Set<string> | undefined {
   const add = (node: JsonSchema): boolean => {
     if (node.anyOf || node.oneOf) return (node.anyOf ?? node.oneOf ?? []).every(add);
     if (node.type !== undefined) {
-      for (const type of Array.isArray(node.type) ? node.type : [node.type]) types.add(type === 'integer' ? 'number' : type);
+      for (const type of Array.isArray(node.type) ? node.type : [node.type])
+        types.add(type === 'integer' ? 'number' : type);
       return true;
     }
     if (node.enum) {
@@ -55,8 +56,13 @@ export function allowedTypes(schema: JsonSchema): Set<string> | undefined {
 }
 
 const valuesOfType: Record<string, fc.Arbitrary<unknown>> = {
-  string: fc.oneof(fc.constantFrom('12', 'true', 'null', '', '{}'), fc.string({ unit: 'grapheme', maxLength: 12 })),
-  number: fc.constantFrom('0', '1', '-1', '1.5', '1e400', '-0', '100000000000000000000000000000').map(raw),
+  string: fc.oneof(
+    fc.constantFrom('12', 'true', 'null', '', '{}'),
+    fc.string({ unit: 'grapheme', maxLength: 12 }),
+  ),
+  number: fc
+    .constantFrom('0', '1', '-1', '1.5', '1e400', '-0', '100000000000000000000000000000')
+    .map(raw),
   boolean: fc.boolean(),
   null: fc.constant(null),
   object: fc.constantFrom({}, { value: 1 }, { '': null }),
@@ -68,7 +74,9 @@ function wrongType(schema: JsonSchema): fc.Arbitrary<InvalidValue> | undefined {
   if (!allowed) return undefined;
   const wrong = Object.keys(valuesOfType).filter((type) => !allowed.has(type));
   if (wrong.length === 0) return undefined;
-  return fc.constantFrom(...wrong).chain((type) => valuesOfType[type]!.map((value) => ({ kind: `wrong_type:${type}`, value })));
+  return fc
+    .constantFrom(...wrong)
+    .chain((type) => valuesOfType[type]!.map((value) => ({ kind: `wrong_type:${type}`, value })));
 }
 
 /** The first object-ish branch's constraints: `anyOf [{type: string, minLength…}, {type: null}]` → the string branch. */
@@ -78,11 +86,22 @@ function constraintsOf(schema: JsonSchema): JsonSchema {
 }
 
 function outsideEnum(schema: JsonSchema): fc.Arbitrary<InvalidValue> | undefined {
-  const values = constraintsOf(schema).enum?.filter((value): value is string => typeof value === 'string');
+  const values = constraintsOf(schema).enum?.filter(
+    (value): value is string => typeof value === 'string',
+  );
   if (!values || values.length === 0) return undefined;
-  const near = values.flatMap((value) => [value.toUpperCase(), ` ${value}`, `${value}\u200b`, value.replace(/[a-z]/, 'ı'), `${value}s`]);
+  const near = values.flatMap((value) => [
+    value.toUpperCase(),
+    ` ${value}`,
+    `${value}\u200b`,
+    value.replace(/[a-z]/, 'ı'),
+    `${value}s`,
+  ]);
   return fc
-    .oneof(fc.constantFrom('', 'fuzz', '🙂', ...near), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 8 }).map((text) => `x_${text}`))
+    .oneof(
+      fc.constantFrom('', 'fuzz', '🙂', ...near),
+      fc.string({ unit: 'grapheme', minLength: 1, maxLength: 8 }).map((text) => `x_${text}`),
+    )
     .filter((value) => !values.includes(value))
     .map((value) => ({ kind: 'enum', value }));
 }
@@ -90,39 +109,102 @@ function outsideEnum(schema: JsonSchema): fc.Arbitrary<InvalidValue> | undefined
 function outsideBounds(schema: JsonSchema): fc.Arbitrary<InvalidValue> | undefined {
   const node = constraintsOf(schema);
   const options: fc.Arbitrary<InvalidValue>[] = [];
-  if (node.minLength !== undefined && node.minLength > 0) options.push(fc.constant({ kind: 'too_short', value: 'x'.repeat(node.minLength - 1) }));
+  if (node.minLength !== undefined && node.minLength > 0)
+    options.push(fc.constant({ kind: 'too_short', value: 'x'.repeat(node.minLength - 1) }));
   if (node.maxLength !== undefined) {
-    options.push(fc.integer({ min: 1, max: 50 }).map((extra) => ({ kind: 'too_long', value: 'é'.repeat(node.maxLength! + extra) })));
+    options.push(
+      fc
+        .integer({ min: 1, max: 50 })
+        .map((extra) => ({ kind: 'too_long', value: 'é'.repeat(node.maxLength! + extra) })),
+    );
   }
-  if (node.minItems !== undefined && node.minItems > 0) options.push(fc.constant({ kind: 'too_few_items', value: [] }));
+  if (node.minItems !== undefined && node.minItems > 0)
+    options.push(fc.constant({ kind: 'too_few_items', value: [] }));
   if (node.maxItems !== undefined) {
-    options.push(fc.constant({ kind: 'too_many_items', value: Array.from({ length: node.maxItems + 1 }, (_, index) => `fuzz_${index}`) }));
+    options.push(
+      fc.constant({
+        kind: 'too_many_items',
+        value: Array.from({ length: node.maxItems + 1 }, (_, index) => `fuzz_${index}`),
+      }),
+    );
   }
   return options.length > 0 ? fc.oneof(...options) : undefined;
 }
 
 // ---- by meaning -------------------------------------------------------------------------------
 
-const digits = (min: number, max: number) => fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: min, maxLength: max });
+const digits = (min: number, max: number) =>
+  fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: min, maxLength: max });
 
 /** Decimal text the service must refuse: more than 12 places, more than 26 integer digits, or out of range. */
 const badDecimalText = fc.oneof(
-  fc.tuple(fc.nat(9999), digits(12, 20), fc.constantFrom(...'123456789')).map(([whole, fraction, last]) => ({ kind: 'decimal_places', text: `${whole}.${fraction}${last}` })),
-  fc.tuple(fc.constantFrom(...'123456789'), digits(26, 40)).map(([first, rest]) => ({ kind: 'decimal_too_large', text: `${first}${rest}` })),
-  fc.constantFrom('1e27', '1e400', '1e-13', '0.0000000000001', '1.0000000000001', '123456789012345678901234567.5', '9.99999999999999999').map((text) => ({ kind: 'decimal_edge', text })),
+  fc
+    .tuple(fc.nat(9999), digits(12, 20), fc.constantFrom(...'123456789'))
+    .map(([whole, fraction, last]) => ({
+      kind: 'decimal_places',
+      text: `${whole}.${fraction}${last}`,
+    })),
+  fc
+    .tuple(fc.constantFrom(...'123456789'), digits(26, 40))
+    .map(([first, rest]) => ({ kind: 'decimal_too_large', text: `${first}${rest}` })),
+  fc
+    .constantFrom(
+      '1e27',
+      '1e400',
+      '1e-13',
+      '0.0000000000001',
+      '1.0000000000001',
+      '123456789012345678901234567.5',
+      '9.99999999999999999',
+    )
+    .map((text) => ({ kind: 'decimal_edge', text })),
 );
 
 /** Positive-amount fields: also zero and negatives. */
-const badPositiveText = fc.oneof(badDecimalText, fc.constantFrom('0', '-0', '0.000', '-1', '-0.5', '-1e2', '0e10').map((text) => ({ kind: 'not_positive', text })));
+const badPositiveText = fc.oneof(
+  badDecimalText,
+  fc
+    .constantFrom('0', '-0', '0.000', '-1', '-0.5', '-1e2', '0e10')
+    .map((text) => ({ kind: 'not_positive', text })),
+);
 /** Fields that refuse negatives but accept zero. */
-const badNonNegativeText = fc.oneof(badDecimalText, fc.constantFrom('-1', '-0.000000000001', '-1e2').map((text) => ({ kind: 'negative', text })));
+const badNonNegativeText = fc.oneof(
+  badDecimalText,
+  fc.constantFrom('-1', '-0.000000000001', '-1e2').map((text) => ({ kind: 'negative', text })),
+);
 
-const notADecimalString = fc.constantFrom('abc', '', ' ', 'NaN', 'Infinity', '-Infinity', '0x10', '1,5', '1.', '.5', '١٢', '１０', '10 credits', '1e', '--1', '1_000').map((value) => ({ kind: 'not_a_decimal', value }));
+const notADecimalString = fc
+  .constantFrom(
+    'abc',
+    '',
+    ' ',
+    'NaN',
+    'Infinity',
+    '-Infinity',
+    '0x10',
+    '1,5',
+    '1.',
+    '.5',
+    '١٢',
+    '１０',
+    '10 credits',
+    '1e',
+    '--1',
+    '1_000',
+  )
+  .map((value) => ({ kind: 'not_a_decimal', value }));
 
-function decimalArbitrary(types: Set<string>, bad: fc.Arbitrary<{ kind: string; text: string }>): fc.Arbitrary<InvalidValue> {
+function decimalArbitrary(
+  types: Set<string>,
+  bad: fc.Arbitrary<{ kind: string; text: string }>,
+): fc.Arbitrary<InvalidValue> {
   const options: fc.Arbitrary<InvalidValue>[] = [];
   if (types.has('number')) options.push(bad.map(({ kind, text }) => ({ kind, value: raw(text) })));
-  if (types.has('string')) options.push(bad.map(({ kind, text }) => ({ kind, value: text })), notADecimalString);
+  if (types.has('string'))
+    options.push(
+      bad.map(({ kind, text }) => ({ kind, value: text })),
+      notADecimalString,
+    );
   return fc.oneof(...options);
 }
 
@@ -152,20 +234,53 @@ const badDate = fc
   .map((value) => ({ kind: 'date', value }));
 
 /** Fields that take a date-time only: a date alone is refused too. */
-const badDateTime = fc.oneof(badDate, fc.constantFrom('2026-12-28', '2026-12-28T', 'T10:00:00Z').map((value) => ({ kind: 'date_not_date_time', value })));
+const badDateTime = fc.oneof(
+  badDate,
+  fc
+    .constantFrom('2026-12-28', '2026-12-28T', 'T10:00:00Z')
+    .map((value) => ({ kind: 'date_not_date_time', value })),
+);
 /** payment_received_date: a date only. */
-const badDateOnly = fc.oneof(badDate, fc.constantFrom('2026-12-28T00:00:00Z', '20261228', '2026-1-5').map((value) => ({ kind: 'date_time_not_date', value })));
+const badDateOnly = fc.oneof(
+  badDate,
+  fc
+    .constantFrom('2026-12-28T00:00:00Z', '20261228', '2026-1-5')
+    .map((value) => ({ kind: 'date_time_not_date', value })),
+);
 
 const badTimezone = fc
   .oneof(
-    fc.constantFrom('Mars/Olympus', 'UTC+25', 'America/Los Angeles', '', 'America/Los_Angeles/x', 'GMT+99', 'Europe/Zürich'),
+    fc.constantFrom(
+      'Mars/Olympus',
+      'UTC+25',
+      'America/Los Angeles',
+      '',
+      'America/Los_Angeles/x',
+      'GMT+99',
+      'Europe/Zürich',
+    ),
     fc.string({ unit: 'grapheme', maxLength: 12 }).map((text) => `Nowhere/${text}`),
   )
   .map((value) => ({ kind: 'timezone', value }));
 
-const badCurrencyCode = fc.constantFrom('usd', 'US', 'USDX', '12A', '', 'ÜSD', 'ＵＳＤ', ' USD', 'U$D').map((value) => ({ kind: 'currency_code', value }));
-const badEmail = fc.constantFrom('not-an-email', '', 'a@', '@example.com', 'a b@example.com', 'a@b', 'ü@ü', 'a@@b.co').map((value) => ({ kind: 'email', value }));
-const badInteger = fc.constantFrom('1.5', '9007199254740993', '1e400', '-0.5', '2.0000000000001').map((text) => ({ kind: 'not_an_integer', value: raw(text) }));
+const badCurrencyCode = fc
+  .constantFrom('usd', 'US', 'USDX', '12A', '', 'ÜSD', 'ＵＳＤ', ' USD', 'U$D')
+  .map((value) => ({ kind: 'currency_code', value }));
+const badEmail = fc
+  .constantFrom(
+    'not-an-email',
+    '',
+    'a@',
+    '@example.com',
+    'a b@example.com',
+    'a@b',
+    'ü@ü',
+    'a@@b.co',
+  )
+  .map((value) => ({ kind: 'email', value }));
+const badInteger = fc
+  .constantFrom('1.5', '9007199254740993', '1e400', '-0.5', '2.0000000000001')
+  .map((text) => ({ kind: 'not_an_integer', value: raw(text) }));
 
 /** Field name → what its meaning refuses. `types` is what the schema admits there. */
 function byMeaning(name: string, types: Set<string>): fc.Arbitrary<InvalidValue> | undefined {
@@ -188,7 +303,12 @@ function byMeaning(name: string, types: Set<string>): fc.Arbitrary<InvalidValue>
     case 'timestamp':
       return badDateTime;
     case 'to':
-      return fc.oneof(badDateTime, fc.constantFrom('2000-01-01T00:00:00Z', '1970-01-01T00:00:00Z').map((value) => ({ kind: 'clock_backwards', value })));
+      return fc.oneof(
+        badDateTime,
+        fc
+          .constantFrom('2000-01-01T00:00:00Z', '1970-01-01T00:00:00Z')
+          .map((value) => ({ kind: 'clock_backwards', value })),
+      );
     case 'payment_received_date':
       return badDateOnly;
     case 'timezone':
@@ -196,14 +316,21 @@ function byMeaning(name: string, types: Set<string>): fc.Arbitrary<InvalidValue>
     case 'net_terms':
       return badInteger;
     case 'expires_after':
-      return fc.oneof(badInteger, fc.constantFrom('0', '-1').map((text) => ({ kind: 'not_positive', value: raw(text) })));
+      return fc.oneof(
+        badInteger,
+        fc.constantFrom('0', '-1').map((text) => ({ kind: 'not_positive', value: raw(text) })),
+      );
     case 'values':
       return fc.constant({ kind: 'duplicate_values', value: ['item', 'item'] });
     case 'properties':
-      return fc.constantFrom({ nested: { n: 1 } }, { list: [1] }, { nothing: null }).map((value) => ({ kind: 'nested_property', value }));
+      return fc
+        .constantFrom({ nested: { n: 1 } }, { list: [1] }, { nothing: null })
+        .map((value) => ({ kind: 'nested_property', value }));
     case 'customer_id':
       // Only inside ingest events: an unknown customer id is reported in validation_failed.
-      return fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: 8, maxLength: 16 }).map((hex) => ({ kind: 'unknown_customer', value: `fuzz_unknown_${hex}` }));
+      return fc
+        .string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: 8, maxLength: 16 })
+        .map((hex) => ({ kind: 'unknown_customer', value: `fuzz_unknown_${hex}` }));
     default:
       return undefined;
   }
@@ -214,7 +341,10 @@ function byMeaning(name: string, types: Set<string>): fc.Arbitrary<InvalidValue>
  * the fuzzer knows none. `meaningful` is false for fields whose name means something else on this
  * route (the caller decides).
  */
-export function invalidValueArbitrary(name: string, schema: JsonSchema): fc.Arbitrary<InvalidValue> | undefined {
+export function invalidValueArbitrary(
+  name: string,
+  schema: JsonSchema,
+): fc.Arbitrary<InvalidValue> | undefined {
   const types = allowedTypes(schema) ?? new Set<string>();
   const node = constraintsOf(schema);
   const options = [

@@ -30,20 +30,37 @@ export function rawRequest(baseUrl: string, outgoing: RawRequest): Promise<RawRe
     if (outgoing.body !== undefined) headers['content-length'] = Buffer.byteLength(outgoing.body);
     let sent;
     try {
-      sent = request(`${baseUrl}${outgoing.path}`, { method: outgoing.method, agent, headers }, (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () =>
-          resolve({ status: response.statusCode ?? 0, contentType: String(response.headers['content-type'] ?? ''), text: Buffer.concat(chunks).toString('utf8') }),
-        );
-        response.on('error', (error) => resolve({ status: 0, contentType: '', text: '', transportError: error.message }));
-      });
+      sent = request(
+        `${baseUrl}${outgoing.path}`,
+        { method: outgoing.method, agent, headers },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () =>
+            resolve({
+              status: response.statusCode ?? 0,
+              contentType: String(response.headers['content-type'] ?? ''),
+              text: Buffer.concat(chunks).toString('utf8'),
+            }),
+          );
+          response.on('error', (error) =>
+            resolve({ status: 0, contentType: '', text: '', transportError: error.message }),
+          );
+        },
+      );
     } catch (error) {
       // node:http refuses some requests before sending (invalid header characters): a fuzzer bug.
-      resolve({ status: 0, contentType: '', text: '', transportError: `not sent: ${(error as Error).message}` });
+      resolve({
+        status: 0,
+        contentType: '',
+        text: '',
+        transportError: `not sent: ${(error as Error).message}`,
+      });
       return;
     }
-    sent.on('error', (error) => resolve({ status: 0, contentType: '', text: '', transportError: error.message }));
+    sent.on('error', (error) =>
+      resolve({ status: 0, contentType: '', text: '', transportError: error.message }),
+    );
     sent.end(outgoing.body);
   });
 }

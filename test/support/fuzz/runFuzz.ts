@@ -8,7 +8,11 @@
 import fc from 'fast-check';
 import { checkResponse } from './checkResponse.ts';
 import { createFuzzFixture } from './fuzzFixture.ts';
-import { malformedRequests, type MalformedRequest, type OpenApiDocument } from './malformedRequests.ts';
+import {
+  malformedRequests,
+  type MalformedRequest,
+  type OpenApiDocument,
+} from './malformedRequests.ts';
 import { rawRequest } from './rawRequest.ts';
 import { seedRequests } from './seedRequests.ts';
 import { diffStateSnapshots, takeStateSnapshot, type StateSnapshot } from './stateSnapshot.ts';
@@ -56,16 +60,29 @@ const SETTLE_MS_MAX = 15_000;
 const FAILURES_KEPT_MAX = 50;
 
 function operations(document: OpenApiDocument): string[] {
-  return Object.entries(document.paths).flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`));
+  return Object.entries(document.paths).flatMap(([path, methods]) =>
+    Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`),
+  );
 }
 
 /** Snapshots until two in a row, 300 ms apart, agree (usage is coalesced for up to a second). */
-async function settledSnapshot(options: FuzzOptions, target?: StateSnapshot): Promise<StateSnapshot> {
+async function settledSnapshot(
+  options: FuzzOptions,
+  target?: StateSnapshot,
+): Promise<StateSnapshot> {
   const deadline = Date.now() + SETTLE_MS_MAX;
-  let previous = await takeStateSnapshot(options.databaseUrl, options.redisUrl, options.queuePrefix);
+  let previous = await takeStateSnapshot(
+    options.databaseUrl,
+    options.redisUrl,
+    options.queuePrefix,
+  );
   for (;;) {
     await new Promise((resolve) => setTimeout(resolve, 300));
-    const current = await takeStateSnapshot(options.databaseUrl, options.redisUrl, options.queuePrefix);
+    const current = await takeStateSnapshot(
+      options.databaseUrl,
+      options.redisUrl,
+      options.queuePrefix,
+    );
     const stable = diffStateSnapshots(previous, current).length === 0;
     const atTarget = !target || diffStateSnapshots(target, current).length === 0;
     if ((stable && atTarget) || Date.now() > deadline) return current;
@@ -78,7 +95,11 @@ function count<K>(map: Map<K, number>, key: K): void {
 }
 
 export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
-  const documentResponse = await rawRequest(options.baseUrl, { method: 'GET', path: '/openapi.json', headers: {} });
+  const documentResponse = await rawRequest(options.baseUrl, {
+    method: 'GET',
+    path: '/openapi.json',
+    headers: {},
+  });
   const document = JSON.parse(documentResponse.text) as OpenApiDocument;
   const fixture = await createFuzzFixture(options.baseUrl, options.apiKey);
   const seeds = seedRequests(fixture);
@@ -86,7 +107,9 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const served = operations(document);
   const uncoveredRoutes = [
     ...served.filter((route) => !seeded.has(route)).map((route) => `${route} (no seed)`),
-    ...[...seeded].filter((route) => !served.includes(route)).map((route) => `${route} (seeded, not in /openapi.json)`),
+    ...[...seeded]
+      .filter((route) => !served.includes(route))
+      .map((route) => `${route} (seeded, not in /openapi.json)`),
   ];
   const arbitrary = malformedRequests(seeds, document, options.apiKey);
   const before = await settledSnapshot(options);
@@ -117,15 +140,30 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
           const sentAt = performance.now();
           const response = await rawRequest(options.baseUrl, request);
           const family = request.mutation.split(':')[0]!;
-          report.mutationMs.set(family, (report.mutationMs.get(family) ?? 0) + performance.now() - sentAt);
+          report.mutationMs.set(
+            family,
+            (report.mutationMs.get(family) ?? 0) + performance.now() - sentAt,
+          );
           report.sent += 1;
           const byStatus = report.byRoute.get(request.route) ?? new Map<number, number>();
           report.byRoute.set(request.route, byStatus);
           count(byStatus, response.status);
           count(report.byMutation, family);
           const problem = checkResponse(request, response);
-          if (problem && report.failures.length < FAILURES_KEPT_MAX) report.failures.push({ problem, request, status: response.status, response: response.text.slice(0, 400) });
-          else if (problem) report.failures.push({ problem, request: { ...request, body: undefined }, status: response.status, response: '' });
+          if (problem && report.failures.length < FAILURES_KEPT_MAX)
+            report.failures.push({
+              problem,
+              request,
+              status: response.status,
+              response: response.text.slice(0, 400),
+            });
+          else if (problem)
+            report.failures.push({
+              problem,
+              request: { ...request, body: undefined },
+              status: response.status,
+              response: '',
+            });
         }
       }),
     );
@@ -155,21 +193,42 @@ export function describeFailure(failure: FuzzFailure): string {
 }
 
 export function formatFuzzReport(report: FuzzReport): string {
-  const lines = [`fuzz seed ${report.seed}: ${report.sent} malformed requests over ${report.routes} operations in ${(report.sendMs / 1000).toFixed(1)} s (${Math.round(report.sent / (report.sendMs / 1000))}/s)`];
+  const lines = [
+    `fuzz seed ${report.seed}: ${report.sent} malformed requests over ${report.routes} operations in ${(report.sendMs / 1000).toFixed(1)} s (${Math.round(report.sent / (report.sendMs / 1000))}/s)`,
+  ];
   lines.push('by route (status × count):');
   for (const [route, statuses] of [...report.byRoute].sort(([a], [b]) => a.localeCompare(b))) {
-    lines.push(`  ${route.padEnd(92)} ${[...statuses].sort(([a], [b]) => a - b).map(([status, n]) => `${status}×${n}`).join(' ')}`);
+    lines.push(
+      `  ${route.padEnd(92)} ${[...statuses]
+        .sort(([a], [b]) => a - b)
+        .map(([status, n]) => `${status}×${n}`)
+        .join(' ')}`,
+    );
   }
   const meanMs = (kind: string, n: number) => ((report.mutationMs.get(kind) ?? 0) / n).toFixed(1);
-  lines.push(`by mutation (count, mean ms): ${[...report.byMutation].sort(([, a], [, b]) => b - a).map(([kind, n]) => `${kind} ${n} ${meanMs(kind, n)}`).join(', ')}`);
+  lines.push(
+    `by mutation (count, mean ms): ${[...report.byMutation]
+      .sort(([, a], [, b]) => b - a)
+      .map(([kind, n]) => `${kind} ${n} ${meanMs(kind, n)}`)
+      .join(', ')}`,
+  );
   lines.push(`refusals the worker recorded as failed requests: ${report.failedRequestsRecorded}`);
-  if (report.uncoveredRoutes.length > 0) lines.push(`routes without fuzzing: ${report.uncoveredRoutes.join(', ')}`);
+  if (report.uncoveredRoutes.length > 0)
+    lines.push(`routes without fuzzing: ${report.uncoveredRoutes.join(', ')}`);
   lines.push(`failures: ${report.failures.length}`);
   for (const failure of report.failures.slice(0, 20)) lines.push(describeFailure(failure));
-  lines.push(report.stateDifferences.length === 0 ? 'state: unchanged' : `state changed:\n  ${report.stateDifferences.join('\n  ')}`);
+  lines.push(
+    report.stateDifferences.length === 0
+      ? 'state: unchanged'
+      : `state changed:\n  ${report.stateDifferences.join('\n  ')}`,
+  );
   return lines.join('\n');
 }
 
 export function fuzzPassed(report: FuzzReport): boolean {
-  return report.failures.length === 0 && report.stateDifferences.length === 0 && report.uncoveredRoutes.length === 0;
+  return (
+    report.failures.length === 0 &&
+    report.stateDifferences.length === 0 &&
+    report.uncoveredRoutes.length === 0
+  );
 }

@@ -48,16 +48,57 @@ export interface SeedRequest {
 const e = encodeURIComponent;
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
 
-const LIMIT_BAD = ['0', '-1', 'abc', '1.5', 'NaN', e('１０'), '100000', '99999999999999999999999', e(' '), 'Infinity'];
+const LIMIT_BAD = [
+  '0',
+  '-1',
+  'abc',
+  '1.5',
+  'NaN',
+  e('１０'),
+  '100000',
+  '99999999999999999999999',
+  e(' '),
+  'Infinity',
+];
 const KEYSET_CURSOR_BAD = ['!!!', 'garbage', b64('not-a-date|x'), b64('2026-01-01'), e('é'), '%00'];
-const SEQ_CURSOR_BAD = ['!!!', 'garbage', b64('-1'), b64('12a'), b64('99999999999999999999'), '%00'];
-const DATE_TIME_BAD = [e('2026-01-01'), 'tomorrow', e('2026-13-01T00:00:00Z'), e('2026-12-28T10:00:00+25:00'), '%00', e('１')];
-const range = (prefix: string) => Object.fromEntries(['gt', 'gte', 'lt', 'lte'].map((op) => [e(`${prefix}[${op}]`), DATE_TIME_BAD]));
+const SEQ_CURSOR_BAD = [
+  '!!!',
+  'garbage',
+  b64('-1'),
+  b64('12a'),
+  b64('99999999999999999999'),
+  '%00',
+];
+const DATE_TIME_BAD = [
+  e('2026-01-01'),
+  'tomorrow',
+  e('2026-13-01T00:00:00Z'),
+  e('2026-12-28T10:00:00+25:00'),
+  '%00',
+  e('１'),
+];
+const range = (prefix: string) =>
+  Object.fromEntries(
+    ['gt', 'gte', 'lt', 'lte'].map((op) => [e(`${prefix}[${op}]`), DATE_TIME_BAD]),
+  );
 
 /** The same seed under `/v1/customers/{customer_id}…` and `/v1/customers/external_customer_id/{external_customer_id}…`. */
-function bothForms(method: string, suffix: string, customer: { id: string; externalId: string }, seed: Omit<SeedRequest, 'route' | 'params' | 'idParams'> & { params?: Record<string, string>; idParams?: string[] }): SeedRequest[] {
+function bothForms(
+  method: string,
+  suffix: string,
+  customer: { id: string; externalId: string },
+  seed: Omit<SeedRequest, 'route' | 'params' | 'idParams'> & {
+    params?: Record<string, string>;
+    idParams?: string[];
+  },
+): SeedRequest[] {
   return [
-    { ...seed, route: `${method} /v1/customers/{customer_id}${suffix}`, params: { customer_id: e(customer.id), ...seed.params }, idParams: ['customer_id', ...(seed.idParams ?? [])] },
+    {
+      ...seed,
+      route: `${method} /v1/customers/{customer_id}${suffix}`,
+      params: { customer_id: e(customer.id), ...seed.params },
+      idParams: ['customer_id', ...(seed.idParams ?? [])],
+    },
     {
       ...seed,
       route: `${method} /v1/customers/external_customer_id/{external_customer_id}${suffix}`,
@@ -80,43 +121,163 @@ const EVENT_SCHEMA: JsonSchema = {
   required: ['idempotency_key', 'event_name', 'timestamp', 'properties'],
   additionalProperties: false,
 };
-const INGEST_SCHEMA: JsonSchema = { type: 'object', properties: { events: { type: 'array', items: EVENT_SCHEMA } }, required: ['events'], additionalProperties: false };
+const INGEST_SCHEMA: JsonSchema = {
+  type: 'object',
+  properties: { events: { type: 'array', items: EVENT_SCHEMA } },
+  required: ['events'],
+  additionalProperties: false,
+};
 
 function ledgerEntrySeeds(f: FuzzFixture): SeedRequest[] {
   const [a, b] = [f.a, f.b];
   const bBlock = b.expiringBlockId;
   const variants: [string, Record<string, unknown>][] = [
-    ['increment', { entry_type: 'increment', amount: 12.5, expiry_date: '2032-02-02', effective_date: null, per_unit_cost_basis: '0.25', invoice_settings: { auto_collection: false, net_terms: 15, memo: 'fuzz' }, filters: [{ field: 'item_id', operator: 'includes', values: ['fuzz_item'] }], metadata: { source: 'fuzz', ...AMOUNT_LIKE_METADATA }, description: 'fuzz' }],
-    ['decrement', { entry_type: 'decrement', amount: 0.5, currency: 'credits', description: 'fuzz', metadata: AMOUNT_LIKE_METADATA }],
-    ['expiration_change', { entry_type: 'expiration_change', block_id: a.expiringBlockId, amount: 1, target_expiry_date: '2033-03-03' }],
+    [
+      'increment',
+      {
+        entry_type: 'increment',
+        amount: 12.5,
+        expiry_date: '2032-02-02',
+        effective_date: null,
+        per_unit_cost_basis: '0.25',
+        invoice_settings: { auto_collection: false, net_terms: 15, memo: 'fuzz' },
+        filters: [{ field: 'item_id', operator: 'includes', values: ['fuzz_item'] }],
+        metadata: { source: 'fuzz', ...AMOUNT_LIKE_METADATA },
+        description: 'fuzz',
+      },
+    ],
+    [
+      'decrement',
+      {
+        entry_type: 'decrement',
+        amount: 0.5,
+        currency: 'credits',
+        description: 'fuzz',
+        metadata: AMOUNT_LIKE_METADATA,
+      },
+    ],
+    [
+      'expiration_change',
+      {
+        entry_type: 'expiration_change',
+        block_id: a.expiringBlockId,
+        amount: 1,
+        target_expiry_date: '2033-03-03',
+      },
+    ],
     ['void', { entry_type: 'void', block_id: a.expiringBlockId, amount: 1, void_reason: 'refund' }],
-    ['amendment', { entry_type: 'amendment', block_id: a.expiringBlockId, amount: 1, description: 'fuzz' }],
+    [
+      'amendment',
+      { entry_type: 'amendment', block_id: a.expiringBlockId, amount: 1, description: 'fuzz' },
+    ],
   ];
   const ruleBreaks: RuleBreak[] = [
-    { name: 'void_other_customers_block', body: { entry_type: 'void', block_id: bBlock, amount: 1 } },
-    { name: 'amend_other_customers_block', body: { entry_type: 'amendment', block_id: bBlock, amount: 1 } },
-    { name: 'move_other_customers_block', body: { entry_type: 'expiration_change', block_id: bBlock, target_expiry_date: '2034-01-01' } },
-    { name: 'move_other_customers_expiry', body: { entry_type: 'expiration_change', expiry_date: b.expiryDate, target_expiry_date: '2034-01-01' } },
-    { name: 'void_unknown_block', body: { entry_type: 'void', block_id: 'blk_fuzz_unknown', amount: 1 } },
-    { name: 'void_more_than_balance', body: { entry_type: 'void', block_id: a.expiringBlockId, amount: 1e20 } },
-    { name: 'move_expiry_into_past', body: { entry_type: 'expiration_change', block_id: a.expiringBlockId, target_expiry_date: '2001-01-01' } },
-    { name: 'move_more_than_balance', body: { entry_type: 'expiration_change', block_id: a.expiringBlockId, amount: 1e20, target_expiry_date: '2034-01-01' } },
-    { name: 'currency_not_invoiced', body: { entry_type: 'decrement', amount: 1, currency: 'EUR' } },
-    { name: 'cost_basis_without_invoice', body: { entry_type: 'increment', amount: 1, per_unit_cost_basis: '0.5' } },
-    { name: 'net_terms_and_due_date', body: { entry_type: 'increment', amount: 1, per_unit_cost_basis: '0.5', invoice_settings: { auto_collection: false, net_terms: 30, custom_due_date: '2026-12-01' } } },
+    {
+      name: 'void_other_customers_block',
+      body: { entry_type: 'void', block_id: bBlock, amount: 1 },
+    },
+    {
+      name: 'amend_other_customers_block',
+      body: { entry_type: 'amendment', block_id: bBlock, amount: 1 },
+    },
+    {
+      name: 'move_other_customers_block',
+      body: { entry_type: 'expiration_change', block_id: bBlock, target_expiry_date: '2034-01-01' },
+    },
+    {
+      name: 'move_other_customers_expiry',
+      body: {
+        entry_type: 'expiration_change',
+        expiry_date: b.expiryDate,
+        target_expiry_date: '2034-01-01',
+      },
+    },
+    {
+      name: 'void_unknown_block',
+      body: { entry_type: 'void', block_id: 'blk_fuzz_unknown', amount: 1 },
+    },
+    {
+      name: 'void_more_than_balance',
+      body: { entry_type: 'void', block_id: a.expiringBlockId, amount: 1e20 },
+    },
+    {
+      name: 'move_expiry_into_past',
+      body: {
+        entry_type: 'expiration_change',
+        block_id: a.expiringBlockId,
+        target_expiry_date: '2001-01-01',
+      },
+    },
+    {
+      name: 'move_more_than_balance',
+      body: {
+        entry_type: 'expiration_change',
+        block_id: a.expiringBlockId,
+        amount: 1e20,
+        target_expiry_date: '2034-01-01',
+      },
+    },
+    {
+      name: 'currency_not_invoiced',
+      body: { entry_type: 'decrement', amount: 1, currency: 'EUR' },
+    },
+    {
+      name: 'cost_basis_without_invoice',
+      body: { entry_type: 'increment', amount: 1, per_unit_cost_basis: '0.5' },
+    },
+    {
+      name: 'net_terms_and_due_date',
+      body: {
+        entry_type: 'increment',
+        amount: 1,
+        per_unit_cost_basis: '0.5',
+        invoice_settings: { auto_collection: false, net_terms: 30, custom_due_date: '2026-12-01' },
+      },
+    },
   ];
-  const seeds = variants.flatMap(([variant, body]) => bothForms('POST', '/credits/ledger_entry', a, { variant, body, readsIdempotencyKey: true, ruleBreaks }));
+  const seeds = variants.flatMap(([variant, body]) =>
+    bothForms('POST', '/credits/ledger_entry', a, {
+      variant,
+      body,
+      readsIdempotencyKey: true,
+      ruleBreaks,
+    }),
+  );
   // B has no invoicing currency, and A's blocks are not B's.
   const bBreaks: RuleBreak[] = [
     { name: 'invoice_without_currency', body: variants[0]![1] },
-    { name: 'void_other_customers_block', body: { entry_type: 'void', block_id: a.expiringBlockId, amount: 1 } },
-    { name: 'amend_other_customers_block', body: { entry_type: 'amendment', block_id: a.blockIds[0], amount: 1 } },
+    {
+      name: 'void_other_customers_block',
+      body: { entry_type: 'void', block_id: a.expiringBlockId, amount: 1 },
+    },
+    {
+      name: 'amend_other_customers_block',
+      body: { entry_type: 'amendment', block_id: a.blockIds[0], amount: 1 },
+    },
   ];
-  return [...seeds, ...bothForms('POST', '/credits/ledger_entry', b, { variant: 'customer_b', body: bBreaks[0]!.body, ruleBreaks: bBreaks, readsIdempotencyKey: true })];
+  return [
+    ...seeds,
+    ...bothForms('POST', '/credits/ledger_entry', b, {
+      variant: 'customer_b',
+      body: bBreaks[0]!.body,
+      ruleBreaks: bBreaks,
+      readsIdempotencyKey: true,
+    }),
+  ];
 }
 
 function customerSeeds(f: FuzzFixture): SeedRequest[] {
-  const create = { name: 'Fuzz new', email: 'fuzz-new@example.com', external_customer_id: 'fuzz-new-customer', timezone: 'Europe/Paris', currency: 'EUR', metadata: { tier: 'gold', ...AMOUNT_LIKE_METADATA }, additional_emails: ['x@example.com'], payment_provider: 'stripe_charge', shipping_address: null };
+  const create = {
+    name: 'Fuzz new',
+    email: 'fuzz-new@example.com',
+    external_customer_id: 'fuzz-new-customer',
+    timezone: 'Europe/Paris',
+    currency: 'EUR',
+    metadata: { tier: 'gold', ...AMOUNT_LIKE_METADATA },
+    additional_emails: ['x@example.com'],
+    payment_provider: 'stripe_charge',
+    shipping_address: null,
+  };
   return [
     {
       route: 'POST /v1/customers',
@@ -124,11 +285,31 @@ function customerSeeds(f: FuzzFixture): SeedRequest[] {
       idParams: [],
       body: create,
       readsIdempotencyKey: true,
-      ruleBreaks: [{ name: 'duplicate_external_id', body: { ...create, external_customer_id: f.a.externalId } }],
+      ruleBreaks: [
+        {
+          name: 'duplicate_external_id',
+          body: { ...create, external_customer_id: f.a.externalId },
+        },
+      ],
     },
-    { route: 'GET /v1/customers', params: {}, idParams: [], query: { limit: '5' }, badQuery: { limit: LIMIT_BAD, cursor: KEYSET_CURSOR_BAD, ...range('created_at') } },
-    { route: 'GET /v1/customers/{customer_id}', params: { customer_id: e(f.a.id) }, idParams: ['customer_id'] },
-    { route: 'GET /v1/customers/external_customer_id/{external_customer_id}', params: { external_customer_id: e(f.b.externalId) }, idParams: ['external_customer_id'], foreignIds: { external_customer_id: [e(f.a.id)] } },
+    {
+      route: 'GET /v1/customers',
+      params: {},
+      idParams: [],
+      query: { limit: '5' },
+      badQuery: { limit: LIMIT_BAD, cursor: KEYSET_CURSOR_BAD, ...range('created_at') },
+    },
+    {
+      route: 'GET /v1/customers/{customer_id}',
+      params: { customer_id: e(f.a.id) },
+      idParams: ['customer_id'],
+    },
+    {
+      route: 'GET /v1/customers/external_customer_id/{external_customer_id}',
+      params: { external_customer_id: e(f.b.externalId) },
+      idParams: ['external_customer_id'],
+      foreignIds: { external_customer_id: [e(f.a.id)] },
+    },
   ];
 }
 
@@ -142,66 +323,176 @@ function creditSeeds(f: FuzzFixture): SeedRequest[] {
     currency: ['%00', `x%00`],
     ...range('created_at'),
   };
-  const creditsQuery = { limit: LIMIT_BAD, cursor: KEYSET_CURSOR_BAD, include_all_blocks: ['yes', '1', 'TRUE'], currency: ['%00'], ...range('effective_date') };
+  const creditsQuery = {
+    limit: LIMIT_BAD,
+    cursor: KEYSET_CURSOR_BAD,
+    include_all_blocks: ['yes', '1', 'TRUE'],
+    currency: ['%00'],
+    ...range('effective_date'),
+  };
   return [
-    ...bothForms('GET', '/credits/ledger', f.a, { query: { limit: '3', entry_type: 'increment' }, badQuery: ledgerQuery }),
-    ...bothForms('GET', '/credits', f.b, { query: { include_all_blocks: 'true' }, badQuery: creditsQuery }),
-    { route: 'GET /v1/credit_blocks/{block_id}', params: { block_id: e(f.a.blockIds[0]!) }, idParams: ['block_id'], foreignIds: { block_id: [e(f.a.id), e(f.invoiceId)] } },
-    { route: 'GET /v1/ledger_requests/{request_id}', params: { request_id: e(f.ledgerRequestId) }, idParams: ['request_id'], foreignIds: { request_id: [e(f.balanceRequestId), e(f.a.id)] } },
+    ...bothForms('GET', '/credits/ledger', f.a, {
+      query: { limit: '3', entry_type: 'increment' },
+      badQuery: ledgerQuery,
+    }),
+    ...bothForms('GET', '/credits', f.b, {
+      query: { include_all_blocks: 'true' },
+      badQuery: creditsQuery,
+    }),
+    {
+      route: 'GET /v1/credit_blocks/{block_id}',
+      params: { block_id: e(f.a.blockIds[0]!) },
+      idParams: ['block_id'],
+      foreignIds: { block_id: [e(f.a.id), e(f.invoiceId)] },
+    },
+    {
+      route: 'GET /v1/ledger_requests/{request_id}',
+      params: { request_id: e(f.ledgerRequestId) },
+      idParams: ['request_id'],
+      foreignIds: { request_id: [e(f.balanceRequestId), e(f.a.id)] },
+    },
   ];
 }
 
 function balanceSeeds(f: FuzzFixture): SeedRequest[] {
   const body = { amount: '12.5', type: 'increment', description: 'fuzz' };
   return [
-    ...bothForms('POST', '/balance_transactions', f.a, { body, readsIdempotencyKey: true, ruleBreaks: [] }),
-    ...bothForms('POST', '/balance_transactions', f.b, { variant: 'customer_b', body, readsIdempotencyKey: true, ruleBreaks: [{ name: 'no_invoicing_currency', body }] }),
-    ...bothForms('GET', '/balance_transactions', f.a, { query: { limit: '2' }, badQuery: { limit: LIMIT_BAD, cursor: SEQ_CURSOR_BAD, ...range('operation_time') } }),
-    { route: 'GET /v1/balance_transaction_requests/{request_id}', params: { request_id: e(f.balanceRequestId) }, idParams: ['request_id'], foreignIds: { request_id: [e(f.ledgerRequestId)] } },
+    ...bothForms('POST', '/balance_transactions', f.a, {
+      body,
+      readsIdempotencyKey: true,
+      ruleBreaks: [],
+    }),
+    ...bothForms('POST', '/balance_transactions', f.b, {
+      variant: 'customer_b',
+      body,
+      readsIdempotencyKey: true,
+      ruleBreaks: [{ name: 'no_invoicing_currency', body }],
+    }),
+    ...bothForms('GET', '/balance_transactions', f.a, {
+      query: { limit: '2' },
+      badQuery: { limit: LIMIT_BAD, cursor: SEQ_CURSOR_BAD, ...range('operation_time') },
+    }),
+    {
+      route: 'GET /v1/balance_transaction_requests/{request_id}',
+      params: { request_id: e(f.balanceRequestId) },
+      idParams: ['request_id'],
+      foreignIds: { request_id: [e(f.ledgerRequestId)] },
+    },
   ];
 }
 
 function topUpSeeds(f: FuzzFixture): SeedRequest[] {
-  const body = { currency: 'credits', threshold: '5', amount: '50', per_unit_cost_basis: '0.2', invoice_settings: { auto_collection: false, net_terms: 10, memo: 'fuzz' }, expires_after: 30, expires_after_unit: 'day' };
+  const body = {
+    currency: 'credits',
+    threshold: '5',
+    amount: '50',
+    per_unit_cost_basis: '0.2',
+    invoice_settings: { auto_collection: false, net_terms: 10, memo: 'fuzz' },
+    expires_after: 30,
+    expires_after_unit: 'day',
+  };
   const ruleBreaks: RuleBreak[] = [
     { name: 'currency_not_invoiced', body: { ...body, currency: 'EUR' } },
     { name: 'expires_after_without_unit', body: { ...body, expires_after_unit: null } },
     { name: 'unit_without_expires_after', body: { ...body, expires_after: null } },
-    { name: 'total_needs_more_places', body: { ...body, amount: '0.0000001', per_unit_cost_basis: '0.0000001' } },
+    {
+      name: 'total_needs_more_places',
+      body: { ...body, amount: '0.0000001', per_unit_cost_basis: '0.0000001' },
+    },
   ];
   return [
     ...bothForms('POST', '/credits/top_ups', f.a, { body, readsIdempotencyKey: true, ruleBreaks }),
-    ...bothForms('POST', '/credits/top_ups', f.b, { variant: 'customer_b', body, readsIdempotencyKey: true, ruleBreaks: [{ name: 'no_invoicing_currency', body }] }),
-    ...bothForms('GET', '/credits/top_ups', f.a, { query: { limit: '1' }, badQuery: { limit: LIMIT_BAD, cursor: KEYSET_CURSOR_BAD } }),
+    ...bothForms('POST', '/credits/top_ups', f.b, {
+      variant: 'customer_b',
+      body,
+      readsIdempotencyKey: true,
+      ruleBreaks: [{ name: 'no_invoicing_currency', body }],
+    }),
+    ...bothForms('GET', '/credits/top_ups', f.a, {
+      query: { limit: '1' },
+      badQuery: { limit: LIMIT_BAD, cursor: KEYSET_CURSOR_BAD },
+    }),
     // Deleting is always refused here: B's route with A's top-up, or ids that name nothing.
-    ...bothForms('DELETE', '/credits/top_ups/{top_up_id}', f.b, { params: { top_up_id: e(f.topUpId) }, idParams: ['top_up_id'] }),
+    ...bothForms('DELETE', '/credits/top_ups/{top_up_id}', f.b, {
+      params: { top_up_id: e(f.topUpId) },
+      idParams: ['top_up_id'],
+    }),
   ];
 }
 
 function eventSeeds(f: FuzzFixture): SeedRequest[] {
   const at = new Date(new Date(f.now).getTime() - 60_000).toISOString();
-  const event = (index: number) => ({ idempotency_key: `fuzz-new-event-${index}`, event_name: f.usageEventName, timestamp: at, customer_id: f.a.id, properties: { n: 1, region: 'eu' } });
+  const event = (index: number) => ({
+    idempotency_key: `fuzz-new-event-${index}`,
+    event_name: f.usageEventName,
+    timestamp: at,
+    customer_id: f.a.id,
+    properties: { n: 1, region: 'eu' },
+  });
   return [
-    { route: 'POST /v1/ingest', params: {}, idParams: [], body: { events: [event(1), event(2)] }, bodySchema: INGEST_SCHEMA, everyElement: true, ingest: true },
+    {
+      route: 'POST /v1/ingest',
+      params: {},
+      idParams: [],
+      body: { events: [event(1), event(2)] },
+      bodySchema: INGEST_SCHEMA,
+      everyElement: true,
+      ingest: true,
+    },
     {
       route: 'POST /v1/events/search',
       params: {},
       idParams: [],
-      body: { event_ids: [f.appliedEventId, f.awaitingEventId], timeframe_start: '2026-01-01T00:00:00Z', timeframe_end: null },
+      body: {
+        event_ids: [f.appliedEventId, f.awaitingEventId],
+        timeframe_start: '2026-01-01T00:00:00Z',
+        timeframe_end: null,
+      },
       ruleBreaks: [
-        { name: 'timeframe_inverted', body: { event_ids: [f.appliedEventId], timeframe_start: '2026-02-01T00:00:00Z', timeframe_end: '2026-01-01T00:00:00Z' } },
-        { name: 'timeframe_empty', body: { event_ids: [f.appliedEventId], timeframe_start: '2026-01-01T00:00:00Z', timeframe_end: '2026-01-01T00:00:00Z' } },
+        {
+          name: 'timeframe_inverted',
+          body: {
+            event_ids: [f.appliedEventId],
+            timeframe_start: '2026-02-01T00:00:00Z',
+            timeframe_end: '2026-01-01T00:00:00Z',
+          },
+        },
+        {
+          name: 'timeframe_empty',
+          body: {
+            event_ids: [f.appliedEventId],
+            timeframe_start: '2026-01-01T00:00:00Z',
+            timeframe_end: '2026-01-01T00:00:00Z',
+          },
+        },
       ],
     },
     // Deprecating the applied event would be valid: only the kept one (no customer) and unknown ids.
-    { route: 'PUT /v1/events/{event_id}/deprecate', params: { event_id: e(f.awaitingEventId) }, idParams: ['event_id'], foreignIds: { event_id: [e(f.a.id), e(f.ledgerRequestId)] } },
+    {
+      route: 'PUT /v1/events/{event_id}/deprecate',
+      params: { event_id: e(f.awaitingEventId) },
+      idParams: ['event_id'],
+      foreignIds: { event_id: [e(f.a.id), e(f.ledgerRequestId)] },
+    },
   ];
 }
 
 function invoiceAndPriceSeeds(f: FuzzFixture): SeedRequest[] {
-  const price = { name: 'fuzz price', event_name: 'fuzz_new_event', item_id: 'fuzz_item', unit_amount: '0.002', quantity_property: 'n', currency: 'credits' };
+  const price = {
+    name: 'fuzz price',
+    event_name: 'fuzz_new_event',
+    item_id: 'fuzz_item',
+    unit_amount: '0.002',
+    quantity_property: 'n',
+    currency: 'credits',
+  };
   return [
-    { route: 'GET /v1/invoices/{invoice_id}', params: { invoice_id: e(f.invoiceId) }, idParams: ['invoice_id'], foreignIds: { invoice_id: [e(f.a.id), e(f.a.blockIds[0]!)] } },
+    {
+      route: 'GET /v1/invoices/{invoice_id}',
+      params: { invoice_id: e(f.invoiceId) },
+      idParams: ['invoice_id'],
+      foreignIds: { invoice_id: [e(f.a.id), e(f.a.blockIds[0]!)] },
+    },
     {
       route: 'POST /v1/invoices/{invoice_id}/mark_paid',
       params: { invoice_id: e(f.invoiceId) },
@@ -209,16 +500,56 @@ function invoiceAndPriceSeeds(f: FuzzFixture): SeedRequest[] {
       foreignIds: { invoice_id: [e(f.a.id), e(f.topUpId)] },
       body: { payment_received_date: '2026-03-01', external_id: 'fuzz', notes: 'fuzz' },
     },
-    { route: 'POST /v1/invoices/{invoice_id}/void', params: { invoice_id: 'inv_fuzz_unknown' }, idParams: ['invoice_id'], foreignIds: { invoice_id: [e(f.a.id), e(f.a.blockIds[0]!), e(f.ledgerRequestId)] } },
-    { route: 'POST /v1/usage_prices', params: {}, idParams: [], body: price, readsIdempotencyKey: true, ruleBreaks: [{ name: 'duplicate_live_event_name', body: { ...price, event_name: f.usageEventName } }] },
-    { route: 'GET /v1/usage_prices', params: {}, idParams: [], query: { limit: '10' }, badQuery: { limit: LIMIT_BAD, cursor: KEYSET_CURSOR_BAD, include_archived: ['yes', '1', 'True'], event_name: [e('x'.repeat(501))] } },
-    { route: 'GET /v1/usage_prices/{price_id}', params: { price_id: e(f.usagePriceId) }, idParams: ['price_id'], foreignIds: { price_id: [e(f.a.id)] } },
-    { route: 'POST /v1/usage_prices/{price_id}/archive', params: { price_id: 'price_fuzz_unknown' }, idParams: ['price_id'], foreignIds: { price_id: [e(f.a.id), e(f.invoiceId)] } },
+    {
+      route: 'POST /v1/invoices/{invoice_id}/void',
+      params: { invoice_id: 'inv_fuzz_unknown' },
+      idParams: ['invoice_id'],
+      foreignIds: { invoice_id: [e(f.a.id), e(f.a.blockIds[0]!), e(f.ledgerRequestId)] },
+    },
+    {
+      route: 'POST /v1/usage_prices',
+      params: {},
+      idParams: [],
+      body: price,
+      readsIdempotencyKey: true,
+      ruleBreaks: [
+        { name: 'duplicate_live_event_name', body: { ...price, event_name: f.usageEventName } },
+      ],
+    },
+    {
+      route: 'GET /v1/usage_prices',
+      params: {},
+      idParams: [],
+      query: { limit: '10' },
+      badQuery: {
+        limit: LIMIT_BAD,
+        cursor: KEYSET_CURSOR_BAD,
+        include_archived: ['yes', '1', 'True'],
+        event_name: [e('x'.repeat(501))],
+      },
+    },
+    {
+      route: 'GET /v1/usage_prices/{price_id}',
+      params: { price_id: e(f.usagePriceId) },
+      idParams: ['price_id'],
+      foreignIds: { price_id: [e(f.a.id)] },
+    },
+    {
+      route: 'POST /v1/usage_prices/{price_id}/archive',
+      params: { price_id: 'price_fuzz_unknown' },
+      idParams: ['price_id'],
+      foreignIds: { price_id: [e(f.a.id), e(f.invoiceId)] },
+    },
   ];
 }
 
 function operationSeeds(): SeedRequest[] {
-  const plain = (route: string, extra: Partial<SeedRequest> = {}): SeedRequest => ({ route, params: {}, idParams: [], ...extra });
+  const plain = (route: string, extra: Partial<SeedRequest> = {}): SeedRequest => ({
+    route,
+    params: {},
+    idParams: [],
+    ...extra,
+  });
   return [
     plain('GET /v1/ping'),
     plain('GET /health/live', { public: true }),
@@ -226,7 +557,14 @@ function operationSeeds(): SeedRequest[] {
     plain('GET /metrics', { public: true }),
     plain('GET /openapi.json', { public: true }),
     plain('GET /docs', { public: true }),
-    plain('GET /v1/failed_jobs', { query: { limit: '5' }, badQuery: { partition: ['-1', '99', 'abc', '1.5'], limit: LIMIT_BAD, cursor: ['!!!', b64('1|2'), b64('x|y|z')] } }),
+    plain('GET /v1/failed_jobs', {
+      query: { limit: '5' },
+      badQuery: {
+        partition: ['-1', '99', 'abc', '1.5'],
+        limit: LIMIT_BAD,
+        cursor: ['!!!', b64('1|2'), b64('x|y|z')],
+      },
+    }),
     plain('GET /v1/test_clock'),
     plain('POST /v1/test_clock/advance', { body: { to: '2099-01-01T00:00:00Z' } }),
   ];

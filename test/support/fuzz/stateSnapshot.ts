@@ -15,7 +15,14 @@ import pg from 'pg';
 const REQUEST_TABLES = new Set(['ledger_requests', 'balance_transaction_requests']);
 /** Tables that record the workers' liveness, not the ledger: they change by the clock. */
 const LIVENESS_TABLES = new Set(['worker_heartbeats', 'partition_fences']);
-const QUEUE_SETS: Record<string, 'list' | 'zset'> = { wait: 'list', active: 'list', paused: 'list', delayed: 'zset', failed: 'zset', prioritized: 'zset' };
+const QUEUE_SETS: Record<string, 'list' | 'zset'> = {
+  wait: 'list',
+  active: 'list',
+  paused: 'list',
+  delayed: 'zset',
+  failed: 'zset',
+  prioritized: 'zset',
+};
 
 export interface StateSnapshot {
   tables: Record<string, { rows: number; digest: string }>;
@@ -25,7 +32,9 @@ export interface StateSnapshot {
   failedRequests: number;
 }
 
-async function tableStates(client: pg.Client): Promise<{ tables: StateSnapshot['tables']; failedRequests: number }> {
+async function tableStates(
+  client: pg.Client,
+): Promise<{ tables: StateSnapshot['tables']; failedRequests: number }> {
   const names = await client.query<{ name: string }>(
     `select table_name as name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE' order by 1`,
   );
@@ -39,7 +48,9 @@ async function tableStates(client: pg.Client): Promise<{ tables: StateSnapshot['
     );
     tables[name] = { rows: rows[0]?.rows ?? 0, digest: rows[0]?.digest ?? '' };
     if (REQUEST_TABLES.has(name)) {
-      const failed = await client.query<{ n: number }>(`select count(*)::int as n from "${name}" where status = 'failed'`);
+      const failed = await client.query<{ n: number }>(
+        `select count(*)::int as n from "${name}" where status = 'failed'`,
+      );
       failedRequests += failed.rows[0]?.n ?? 0;
     }
   }
@@ -51,8 +62,11 @@ async function balanceStates(client: pg.Client): Promise<Record<string, string>>
   const ledgers = await client.query<{ customer_id: string; currency: string; balance: string }>(
     `select customer_id, currency, sum(amount)::text as balance from ledger_entries group by 1, 2`,
   );
-  for (const row of ledgers.rows) balances[`ledger ${row.customer_id}/${row.currency}`] = row.balance;
-  const blocks = await client.query<{ id: string; balance: string }>(`select id, balance::text as balance from credit_blocks`);
+  for (const row of ledgers.rows)
+    balances[`ledger ${row.customer_id}/${row.currency}`] = row.balance;
+  const blocks = await client.query<{ id: string; balance: string }>(
+    `select id, balance::text as balance from credit_blocks`,
+  );
   for (const row of blocks.rows) balances[`block ${row.id}`] = row.balance;
   return balances;
 }
@@ -80,12 +94,21 @@ async function queueStates(redisUrl: string, queuePrefix: string): Promise<Recor
   }
 }
 
-export async function takeStateSnapshot(databaseUrl: string, redisUrl: string, queuePrefix: string): Promise<StateSnapshot> {
+export async function takeStateSnapshot(
+  databaseUrl: string,
+  redisUrl: string,
+  queuePrefix: string,
+): Promise<StateSnapshot> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
     const { tables, failedRequests } = await tableStates(client);
-    return { tables, balances: await balanceStates(client), queues: await queueStates(redisUrl, queuePrefix), failedRequests };
+    return {
+      tables,
+      balances: await balanceStates(client),
+      queues: await queueStates(redisUrl, queuePrefix),
+      failedRequests,
+    };
   } finally {
     await client.end();
   }
@@ -97,14 +120,22 @@ export function diffStateSnapshots(before: StateSnapshot, after: StateSnapshot):
   for (const name of new Set([...Object.keys(before.tables), ...Object.keys(after.tables)])) {
     const was = before.tables[name];
     const is = after.tables[name];
-    if (was?.rows !== is?.rows) differences.push(`table ${name}: ${was?.rows ?? 'absent'} rows → ${is?.rows ?? 'absent'}`);
-    else if (was?.digest !== is?.digest) differences.push(`table ${name}: same ${is?.rows} rows but their contents changed`);
+    if (was?.rows !== is?.rows)
+      differences.push(`table ${name}: ${was?.rows ?? 'absent'} rows → ${is?.rows ?? 'absent'}`);
+    else if (was?.digest !== is?.digest)
+      differences.push(`table ${name}: same ${is?.rows} rows but their contents changed`);
   }
   for (const key of new Set([...Object.keys(before.balances), ...Object.keys(after.balances)])) {
-    if (before.balances[key] !== after.balances[key]) differences.push(`${key}: balance ${before.balances[key] ?? 'absent'} → ${after.balances[key] ?? 'absent'}`);
+    if (before.balances[key] !== after.balances[key])
+      differences.push(
+        `${key}: balance ${before.balances[key] ?? 'absent'} → ${after.balances[key] ?? 'absent'}`,
+      );
   }
   for (const key of new Set([...Object.keys(before.queues), ...Object.keys(after.queues)])) {
-    if ((before.queues[key] ?? 0) !== (after.queues[key] ?? 0)) differences.push(`redis ${key}: length ${before.queues[key] ?? 0} → ${after.queues[key] ?? 0}`);
+    if ((before.queues[key] ?? 0) !== (after.queues[key] ?? 0))
+      differences.push(
+        `redis ${key}: length ${before.queues[key] ?? 0} → ${after.queues[key] ?? 0}`,
+      );
   }
   return differences;
 }

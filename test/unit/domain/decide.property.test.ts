@@ -24,7 +24,14 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Decimal } from '../../../domain/decimal.ts';
 import { decide } from '../../../domain/decide.ts';
-import type { Block, BlockFilter, Ledger, LedgerChanges, LedgerCommand, NewEntry } from '../../../domain/types.ts';
+import type {
+  Block,
+  BlockFilter,
+  Ledger,
+  LedgerChanges,
+  LedgerCommand,
+  NewEntry,
+} from '../../../domain/types.ts';
 import {
   amountSpec,
   amountText,
@@ -43,13 +50,28 @@ import {
   type BlockPick,
 } from '../../support/ledgerArbitraries.ts';
 import { invoiceSettings } from './givenWhenThen.ts';
-import { ReferenceLedger, TRANSFER_TYPES, type ModelBlock, type ModelEntry, type ModelOutcome } from '../../support/referenceLedger.ts';
+import {
+  ReferenceLedger,
+  TRANSFER_TYPES,
+  type ModelBlock,
+  type ModelEntry,
+  type ModelOutcome,
+} from '../../support/referenceLedger.ts';
 
-const ALL_KINDS = ['increment', 'decrement', 'expiration_change', 'void', 'amendment', 'advance'] as const;
+const ALL_KINDS = [
+  'increment',
+  'decrement',
+  'expiration_change',
+  'void',
+  'amendment',
+  'advance',
+] as const;
 type StepKind = (typeof ALL_KINDS)[number];
 
 function enabledKinds(): ReadonlySet<StepKind> {
-  const listed = process.env.PROPERTY_COMMANDS?.split(',').map((kind) => kind.trim()).filter(Boolean);
+  const listed = process.env.PROPERTY_COMMANDS?.split(',')
+    .map((kind) => kind.trim())
+    .filter(Boolean);
   if (!listed || listed.length === 0) return new Set(ALL_KINDS);
   return new Set(ALL_KINDS.filter((kind) => listed.includes(kind)));
 }
@@ -66,7 +88,6 @@ const count = (key: string) => {
 
 const START = new Date('2026-11-21T12:00:00Z');
 
-
 // ---- steps: what fast-check generates; resolved against the current state when applied ----------
 
 type Step =
@@ -75,7 +96,8 @@ type Step =
   | {
       kind: 'increment';
       amount: string;
-      effective: null | { pastMinutes: number } | { futureMinutes: number } | { futureGrid: number };
+      effective:
+        null | { pastMinutes: number } | { futureMinutes: number } | { futureGrid: number };
       /** `pastGrid`: an expiry already passed, with no effective date (PROPERTY_PAST_EXPIRY=1 only). */
       expiry: null | { grid: number } | { pastGrid: number };
       cost: string | null;
@@ -90,14 +112,19 @@ type Step =
       target: { grid: number } | { gridsAgo: number } | { now: true };
     }
   | { kind: 'void'; block: BlockPick; amount: AmountSpec; reason: 'refund' | null }
-  | { kind: 'amendment'; block: BlockPick; amount: { gap: true } | { halfGap: true } | { fixed: string } };
-
+  | {
+      kind: 'amendment';
+      block: BlockPick;
+      amount: { gap: true } | { halfGap: true } | { fixed: string };
+    };
 
 const stepArbs: Record<StepKind, { weight: number; arbitrary: fc.Arbitrary<Step> }> = {
   advance: {
     weight: 4,
     arbitrary: fc.oneof(
-      fc.integer({ min: 1, max: 3 * 24 * 60 }).map((minutes): Step => ({ kind: 'advance', minutes })),
+      fc
+        .integer({ min: 1, max: 3 * 24 * 60 })
+        .map((minutes): Step => ({ kind: 'advance', minutes })),
       fc.nat({ max: 4 }).map((toGrid): Step => ({ kind: 'advance', toGrid })),
     ),
   },
@@ -108,21 +135,33 @@ const stepArbs: Record<StepKind, { weight: number; arbitrary: fc.Arbitrary<Step>
       amount: amountText,
       effective: fc.oneof(
         { weight: 5, arbitrary: fc.constant(null) },
-        { weight: 1, arbitrary: fc.integer({ min: 1, max: 5000 }).map((pastMinutes) => ({ pastMinutes })) },
-        { weight: 1, arbitrary: fc.integer({ min: 1, max: 3000 }).map((futureMinutes) => ({ futureMinutes })) },
+        {
+          weight: 1,
+          arbitrary: fc.integer({ min: 1, max: 5000 }).map((pastMinutes) => ({ pastMinutes })),
+        },
+        {
+          weight: 1,
+          arbitrary: fc.integer({ min: 1, max: 3000 }).map((futureMinutes) => ({ futureMinutes })),
+        },
         { weight: 1, arbitrary: fc.nat({ max: 6 }).map((futureGrid) => ({ futureGrid })) },
       ),
       expiry: fc.oneof(
         { weight: 1, arbitrary: fc.constant(null) },
         { weight: 2, arbitrary: fc.nat({ max: 12 }).map((grid) => ({ grid })) },
-        { weight: PAST_EXPIRY ? 1 : 0, arbitrary: fc.nat({ max: 2 }).map((pastGrid) => ({ pastGrid })) },
+        {
+          weight: PAST_EXPIRY ? 1 : 0,
+          arbitrary: fc.nat({ max: 2 }).map((pastGrid) => ({ pastGrid })),
+        },
       ),
       // Whole-number costs keep every invoice total (amount × cost, LEDGER_RULES.md §7) exact.
       cost: fc.constantFrom(null, '0', '0.00', '1', '1.00', '2', '10'),
       filters: filtersArb(12),
     }),
   },
-  decrement: { weight: 4, arbitrary: decrementText.map((amount): Step => ({ kind: 'decrement', amount })) },
+  decrement: {
+    weight: 4,
+    arbitrary: decrementText.map((amount): Step => ({ kind: 'decrement', amount })),
+  },
   expiration_change: {
     weight: 2,
     arbitrary: fc.record({
@@ -174,24 +213,30 @@ function stepsArb(kinds: ReadonlySet<StepKind>): fc.Arbitrary<Step[]> {
 
 // ---- resolving a step against the model's state (the same state the domain has, or we failed) ---
 
-
 const common = { currency: 'credits', description: null, metadata: {} };
 const NET_0_INVOICE = invoiceSettings({ timezone: 'UTC', netTermsDays: 0 });
 
-function toCommand(step: Exclude<Step, { kind: 'advance' }>, model: ReferenceLedger): LedgerCommand {
+function toCommand(
+  step: Exclude<Step, { kind: 'advance' }>,
+  model: ReferenceLedger,
+): LedgerCommand {
   const now = model.now;
   const blocks = model.blocks;
   switch (step.kind) {
     case 'increment': {
       let effectiveAt: Date | null = null;
-      if (step.effective && 'pastMinutes' in step.effective) effectiveAt = new Date(now.getTime() - step.effective.pastMinutes * 60_000);
-      if (step.effective && 'futureMinutes' in step.effective) effectiveAt = new Date(now.getTime() + step.effective.futureMinutes * 60_000);
-      if (step.effective && 'futureGrid' in step.effective) effectiveAt = gridAfter(now, step.effective.futureGrid);
+      if (step.effective && 'pastMinutes' in step.effective)
+        effectiveAt = new Date(now.getTime() - step.effective.pastMinutes * 60_000);
+      if (step.effective && 'futureMinutes' in step.effective)
+        effectiveAt = new Date(now.getTime() + step.effective.futureMinutes * 60_000);
+      if (step.effective && 'futureGrid' in step.effective)
+        effectiveAt = gridAfter(now, step.effective.futureGrid);
       // The worker refuses expiry <= effective when both are given; the generator stays after both,
       // except `pastGrid`, which the worker lets through when effective_date is left out.
       const latest = effectiveAt && effectiveAt.getTime() > now.getTime() ? effectiveAt : now;
       let expiresAt: Date | null = null;
-      if (step.expiry !== null && 'grid' in step.expiry) expiresAt = gridAfter(latest, step.expiry.grid);
+      if (step.expiry !== null && 'grid' in step.expiry)
+        expiresAt = gridAfter(latest, step.expiry.grid);
       if (step.expiry !== null && 'pastGrid' in step.expiry) {
         effectiveAt = null;
         expiresAt = new Date(gridAfter(now, 0).getTime() - (step.expiry.pastGrid + 1) * GRID_MS);
@@ -219,20 +264,34 @@ function toCommand(step: Exclude<Step, { kind: 'advance' }>, model: ReferenceLed
         source = blocks.find((block) => block.expiresAt?.getTime() === sourceExpiresAt?.getTime());
       } else if ('expiryOf' in step.source || 'liveExpiryOf' in step.source) {
         const live = 'liveExpiryOf' in step.source;
-        const index = 'liveExpiryOf' in step.source ? step.source.liveExpiryOf : step.source.expiryOf;
-        const withExpiry = blocks.filter((block) => block.expiresAt !== null && (!live || block.balance.isPositive()));
+        const index =
+          'liveExpiryOf' in step.source ? step.source.liveExpiryOf : step.source.expiryOf;
+        const withExpiry = blocks.filter(
+          (block) => block.expiresAt !== null && (!live || block.balance.isPositive()),
+        );
         source = withExpiry[index % Math.max(1, withExpiry.length)];
         sourceExpiresAt = source?.expiresAt ?? gridAfter(now, 0);
       } else {
         source = pickBlock(blocks, step.source);
         blockId = source?.id ?? MISSING_BLOCK_ID;
       }
-      const amount = step.amount === null ? null : resolveAmount(step.amount, source?.balance ?? Decimal.ZERO);
+      const amount =
+        step.amount === null ? null : resolveAmount(step.amount, source?.balance ?? Decimal.ZERO);
       let targetExpiresAt: Date;
       if ('grid' in step.target) targetExpiresAt = gridAfter(now, step.target.grid);
-      else if ('gridsAgo' in step.target) targetExpiresAt = new Date(gridAfter(now, 0).getTime() - (step.target.gridsAgo + 1) * GRID_MS);
+      else if ('gridsAgo' in step.target)
+        targetExpiresAt = new Date(
+          gridAfter(now, 0).getTime() - (step.target.gridsAgo + 1) * GRID_MS,
+        );
       else targetExpiresAt = now;
-      return { type: 'expiration_change', ...common, amount, blockId, sourceExpiresAt, targetExpiresAt };
+      return {
+        type: 'expiration_change',
+        ...common,
+        amount,
+        blockId,
+        sourceExpiresAt,
+        targetExpiresAt,
+      };
     }
     case 'void': {
       const block = pickBlock(blocks, step.block);
@@ -247,7 +306,10 @@ function toCommand(step: Exclude<Step, { kind: 'advance' }>, model: ReferenceLed
     case 'amendment': {
       const block = pickBlock(blocks, step.block);
       const gap = block ? block.maximumInitialBalance.minus(block.balance) : Decimal.ZERO;
-      const amount = 'fixed' in step.amount ? Decimal.of(step.amount.fixed) : positiveOr('gap' in step.amount ? gap : half(gap), '1');
+      const amount =
+        'fixed' in step.amount
+          ? Decimal.of(step.amount.fixed)
+          : positiveOr('gap' in step.amount ? gap : half(gap), '1');
       return { type: 'amendment', ...common, blockId: block?.id ?? MISSING_BLOCK_ID, amount };
     }
   }
@@ -271,9 +333,14 @@ function workerView(blocks: readonly Block[], command: LedgerCommand, now: Date)
   const cost = (block: Block) => Decimal.of(block.perUnitCostBasis ?? '0');
   const [candidate] = blocks
     .filter((b) => b.balance.isZero() && b.expiresAt === null && b.filters.length === 0)
-    .filter((b) => b.status === 'active' && b.voidedAt === null && b.effectiveAt.getTime() <= now.getTime())
+    .filter(
+      (b) =>
+        b.status === 'active' && b.voidedAt === null && b.effectiveAt.getTime() <= now.getTime(),
+    )
     .sort((a, b) => cost(b).compare(cost(a)) || b.creationSequence - a.creationSequence);
-  return blocks.filter((block) => !block.balance.isZero() || block.id === named || block === candidate);
+  return blocks.filter(
+    (block) => !block.balance.isZero() || block.id === named || block === candidate,
+  );
 }
 
 function carryForward(state: DomainState, changes: LedgerChanges): DomainState {
@@ -299,9 +366,14 @@ function scrambledIds(): () => string {
 
 // ---- comparison and invariants ------------------------------------------------------------------
 
-const HTTP_STATUS: Record<string, number> = { request_validation: 400, constraint_violation: 400, resource_not_found: 404 };
+const HTTP_STATUS: Record<string, number> = {
+  request_validation: 400,
+  constraint_violation: 400,
+  resource_not_found: 404,
+};
 
-const iso = (date: Date | null | undefined) => (date === undefined ? undefined : date === null ? null : date.toISOString());
+const iso = (date: Date | null | undefined) =>
+  date === undefined ? undefined : date === null ? null : date.toISOString();
 
 function describeModelEntry(entry: ModelEntry) {
   return {
@@ -312,14 +384,19 @@ function describeModelEntry(entry: ModelEntry) {
     starting: entry.startingBalance.toString(),
     ending: entry.endingBalance.toString(),
     at: iso(entry.createdAt),
-    ...(entry.newBlockExpiryDate !== undefined ? { newBlockExpiry: iso(entry.newBlockExpiryDate) } : {}),
-    ...(entry.voidAmount !== undefined ? { voidAmount: entry.voidAmount.toString(), voidReason: entry.voidReason } : {}),
+    ...(entry.newBlockExpiryDate !== undefined
+      ? { newBlockExpiry: iso(entry.newBlockExpiryDate) }
+      : {}),
+    ...(entry.voidAmount !== undefined
+      ? { voidAmount: entry.voidAmount.toString(), voidReason: entry.voidReason }
+      : {}),
   };
 }
 
 /** The domain entry in the model's terms; the optional fields only where the rules define them. */
 function describeDomainEntry(entry: NewEntry) {
-  const transferExpiry = entry.entryType === 'expiration_change' || entry.entryType === 'void_initiated';
+  const transferExpiry =
+    entry.entryType === 'expiration_change' || entry.entryType === 'void_initiated';
   const voids = entry.entryType === 'void' || entry.entryType === 'void_initiated';
   return {
     seq: entry.ledgerSequenceNumber,
@@ -352,32 +429,60 @@ function describeBlock(block: ModelBlock | Block) {
 type Outcome = { refused: number } | { applied: ReturnType<typeof describeModelEntry>[] };
 
 function modelOutcome(outcome: ModelOutcome): Outcome {
-  return 'refused' in outcome ? { refused: HTTP_STATUS[outcome.refused]! } : { applied: outcome.applied.map(describeModelEntry) };
+  return 'refused' in outcome
+    ? { refused: HTTP_STATUS[outcome.refused]! }
+    : { applied: outcome.applied.map(describeModelEntry) };
 }
 
 function assertInvariants(state: DomainState, now: Date, afterCommand: boolean): void {
   const { ledger, blocks, entries } = state;
-  const balanceOfEntries = Decimal.sum(entries.filter((e) => !TRANSFER_TYPES.has(e.entryType)).map((e) => e.amount));
+  const balanceOfEntries = Decimal.sum(
+    entries.filter((e) => !TRANSFER_TYPES.has(e.entryType)).map((e) => e.amount),
+  );
   const balanceOfBlocks = Decimal.sum(blocks.map((b) => b.balance));
-  expect(ledger.balance.toString(), 'ledger balance = Σ entry amounts').toBe(balanceOfEntries.toString());
-  expect(balanceOfBlocks.toString(), 'Σ block balances = ledger balance').toBe(ledger.balance.toString());
-  expect(entries.map((e) => e.ledgerSequenceNumber), 'sequence numbers gapless from 0').toEqual(entries.map((_, i) => i));
+  expect(ledger.balance.toString(), 'ledger balance = Σ entry amounts').toBe(
+    balanceOfEntries.toString(),
+  );
+  expect(balanceOfBlocks.toString(), 'Σ block balances = ledger balance').toBe(
+    ledger.balance.toString(),
+  );
+  expect(
+    entries.map((e) => e.ledgerSequenceNumber),
+    'sequence numbers gapless from 0',
+  ).toEqual(entries.map((_, i) => i));
   expect(ledger.nextSequenceNumber, 'next sequence number = entry count').toBe(entries.length);
   let running = Decimal.ZERO;
   for (const entry of entries) {
     const where = `entry ${entry.ledgerSequenceNumber} (${entry.entryType})`;
-    expect(entry.startingBalance.toString(), `${where} starts where the previous ended`).toBe(running.toString());
-    const expectedEnding = TRANSFER_TYPES.has(entry.entryType) ? entry.startingBalance : entry.startingBalance.plus(entry.amount);
-    expect(entry.endingBalance.toString(), `${where} ending balance`).toBe(expectedEnding.toString());
-    const positive = ['increment', 'amendment', 'expiration_change', 'void_initiated'].includes(entry.entryType);
-    expect(positive ? entry.amount.isPositive() : entry.amount.isNegative(), `${where} amount sign`).toBe(true);
+    expect(entry.startingBalance.toString(), `${where} starts where the previous ended`).toBe(
+      running.toString(),
+    );
+    const expectedEnding = TRANSFER_TYPES.has(entry.entryType)
+      ? entry.startingBalance
+      : entry.startingBalance.plus(entry.amount);
+    expect(entry.endingBalance.toString(), `${where} ending balance`).toBe(
+      expectedEnding.toString(),
+    );
+    const positive = ['increment', 'amendment', 'expiration_change', 'void_initiated'].includes(
+      entry.entryType,
+    );
+    expect(
+      positive ? entry.amount.isPositive() : entry.amount.isNegative(),
+      `${where} amount sign`,
+    ).toBe(true);
     running = entry.endingBalance;
   }
   for (const block of blocks) {
     if (block.balance.isNegative()) {
-      expect(block.expiresAt === null && block.filters.length === 0, `negative block ${block.id} is an overdraft block`).toBe(true);
+      expect(
+        block.expiresAt === null && block.filters.length === 0,
+        `negative block ${block.id} is an overdraft block`,
+      ).toBe(true);
     }
-    expect(block.balance.compare(block.maximumInitialBalance) <= 0, `block ${block.id} balance <= maximum_initial_balance`).toBe(true);
+    expect(
+      block.balance.compare(block.maximumInitialBalance) <= 0,
+      `block ${block.id} balance <= maximum_initial_balance`,
+    ).toBe(true);
     if (afterCommand && block.expiresAt !== null && block.expiresAt.getTime() <= now.getTime()) {
       expect(block.balance.toString(), `expired block ${block.id} holds nothing`).toBe('0');
     }
@@ -389,12 +494,19 @@ type Load = 'all blocks' | 'worker view';
 /** Runs one sequence; throws (with the trace so far) at the first disagreement. */
 function runSequence(steps: readonly Step[], load: Load): void {
   const model = new ReferenceLedger(START, { expiryCatchUpOrder: EXPIRY_ORDER });
-  let state: DomainState = { ledger: { currency: 'credits', balance: Decimal.ZERO, nextSequenceNumber: 0 }, blocks: [], entries: [] };
+  let state: DomainState = {
+    ledger: { currency: 'credits', balance: Decimal.ZERO, nextSequenceNumber: 0 },
+    blocks: [],
+    entries: [],
+  };
   const newId = scrambledIds();
   const trace: string[] = [];
   steps.forEach((step, index) => {
     if (step.kind === 'advance') {
-      const to = 'minutes' in step ? new Date(model.now.getTime() + step.minutes * 60_000) : gridAfter(model.now, step.toGrid);
+      const to =
+        'minutes' in step
+          ? new Date(model.now.getTime() + step.minutes * 60_000)
+          : gridAfter(model.now, step.toGrid);
       model.advanceTo(to);
       trace.push(`#${index} clock → ${to.toISOString()}`);
       return;
@@ -404,30 +516,50 @@ function runSequence(steps: readonly Step[], load: Load): void {
     trace.push(`#${index} at ${now.toISOString()}: ${JSON.stringify(command)}`);
     const given = load === 'all blocks' ? state.blocks : workerView(state.blocks, command, now);
     const decision = decide(command, state.ledger, given, { now, newId });
-    const expected = modelOutcome(model.apply(command, decision.ok ? decision.value.newBlocks.map((block) => block.id) : []));
+    const expected = modelOutcome(
+      model.apply(command, decision.ok ? decision.value.newBlocks.map((block) => block.id) : []),
+    );
     const actual: Outcome = decision.ok
       ? { applied: decision.value.entries.map(describeDomainEntry) }
       : { refused: HTTP_STATUS[decision.error.kind] ?? 500 };
-    const context = () => `\n${trace.join('\n')}\ndomain said ${decision.ok ? 'ok' : JSON.stringify(decision.error)}`;
+    const context = () =>
+      `\n${trace.join('\n')}\ndomain said ${decision.ok ? 'ok' : JSON.stringify(decision.error)}`;
     expect(actual, `step ${index}: domain vs model outcome${context()}`).toEqual(expected);
     count(`${command.type} ${'refused' in expected ? `refused ${expected.refused}` : 'applied'}`);
     if ('applied' in expected) {
-      const expiries = expected.applied.filter((entry) => entry.type === 'credit_block_expiry').length;
-      if (expiries > 0) count(`catch-up with ${Math.min(expiries, 3)}${expiries >= 3 ? '+' : ''} expiries`);
-      if (expected.applied.some((entry) => entry.type === 'decrement' && entry.ending.startsWith('-'))) count('decrement into overdraft');
+      const expiries = expected.applied.filter(
+        (entry) => entry.type === 'credit_block_expiry',
+      ).length;
+      if (expiries > 0)
+        count(`catch-up with ${Math.min(expiries, 3)}${expiries >= 3 ? '+' : ''} expiries`);
+      if (
+        expected.applied.some((entry) => entry.type === 'decrement' && entry.ending.startsWith('-'))
+      )
+        count('decrement into overdraft');
     }
     if (!decision.ok) return;
     expect(decision.value.grownEntries, 'only usage grows pending entries').toEqual([]);
-    expect(decision.value.entries.every((entry) => entry.entryStatus === 'committed'), 'manual entries are committed').toBe(true);
+    expect(
+      decision.value.entries.every((entry) => entry.entryStatus === 'committed'),
+      'manual entries are committed',
+    ).toBe(true);
     state = carryForward(state, decision.value);
-    expect(state.blocks.map(describeBlock), `step ${index}: blocks after${context()}`).toEqual(model.blocks.map(describeBlock));
+    expect(state.blocks.map(describeBlock), `step ${index}: blocks after${context()}`).toEqual(
+      model.blocks.map(describeBlock),
+    );
     assertInvariants(state, now, true);
   });
 }
 
 describe('decide against the reference ledger (property)', () => {
   afterAll(() => {
-    if (process.env.PROPERTY_STATS) console.log([...stats].sort().map(([key, n]) => `${key}: ${n}`).join('\n'));
+    if (process.env.PROPERTY_STATS)
+      console.log(
+        [...stats]
+          .sort()
+          .map(([key, n]) => `${key}: ${n}`)
+          .join('\n'),
+      );
   });
   const kinds = enabledKinds();
   it(`agrees with the model and keeps the invariants over random sequences (${[...kinds].join(', ')})`, () => {
@@ -459,7 +591,9 @@ describe('decide against the reference ledger (property)', () => {
     model.apply(inc('100', new Date('2027-01-01T08:00:00Z'), '0.20'), ['A']);
     model.apply(inc('50', new Date('2026-12-01T08:00:00Z'), '0.50'), ['B']);
     const first = model.apply({ type: 'decrement', ...common, amount: Decimal.of('70') });
-    expect('applied' in first && first.applied.map((e) => [e.blockId, e.amount.toString()])).toEqual([
+    expect(
+      'applied' in first && first.applied.map((e) => [e.blockId, e.amount.toString()]),
+    ).toEqual([
       ['B', '-50'],
       ['A', '-20'],
     ]);
@@ -470,7 +604,9 @@ describe('decide against the reference ledger (property)', () => {
     second.apply(inc('10', null, '1.00'), ['A']);
     second.apply(inc('10', null, '0.00'), ['B']);
     const drawn = second.apply({ type: 'decrement', ...common, amount: Decimal.of('25') });
-    expect('applied' in drawn && drawn.applied.map((e) => [e.blockId, e.amount.toString()])).toEqual([
+    expect(
+      'applied' in drawn && drawn.applied.map((e) => [e.blockId, e.amount.toString()]),
+    ).toEqual([
       ['B', '-10'],
       ['A', '-15'],
     ]);

@@ -75,8 +75,18 @@ const cases: Case[] = [
     // broken by id would draw B (§3 rule 4: random ids never decide).
     name: '§8 example 12: blocks alike made in one instant: decrement 60 draws A (made first), then B',
     given: () => [
-      block('z-A', '50', { expiresAt: JAN_01_2027, perUnitCostBasis: '0.10', createdAt: LONG_AGO, creationSequence: 4 }),
-      block('a-B', '50', { expiresAt: JAN_01_2027, perUnitCostBasis: '0.10', createdAt: LONG_AGO, creationSequence: 5 }),
+      block('z-A', '50', {
+        expiresAt: JAN_01_2027,
+        perUnitCostBasis: '0.10',
+        createdAt: LONG_AGO,
+        creationSequence: 4,
+      }),
+      block('a-B', '50', {
+        expiresAt: JAN_01_2027,
+        perUnitCostBasis: '0.10',
+        createdAt: LONG_AGO,
+        creationSequence: 5,
+      }),
     ],
     ledger: { nextSequenceNumber: 6 },
     when: decrement('60'),
@@ -353,7 +363,11 @@ describe('decide: details of particular cases', () => {
           metadata: { order: '42' },
         }),
       )
-      .then({ entries: [['increment', 'id-1', '10']], balances: { 'id-1': '10' }, ledgerBalance: '10' });
+      .then({
+        entries: [['increment', 'id-1', '10']],
+        balances: { 'id-1': '10' },
+        ledgerBalance: '10',
+      });
     const b = changes.newBlocks[0];
     expect(b?.perUnitCostBasis).toBe('0.20');
     expect(b?.filters).toEqual(filters);
@@ -367,7 +381,11 @@ describe('decide: details of particular cases', () => {
   it('the fresh overdraft block: initial 0, balance −A, no expiry, no cost basis, unfiltered, active', () => {
     const changes = given([])
       .when(decrement('30'))
-      .then({ entries: [['decrement', 'id-1', '-30']], balances: { 'id-1': '-30' }, ledgerBalance: '-30' });
+      .then({
+        entries: [['decrement', 'id-1', '-30']],
+        balances: { 'id-1': '-30' },
+        ledgerBalance: '-30',
+      });
     expect(changes.newBlocks).toHaveLength(1);
     const b = changes.newBlocks[0];
     expect(b?.maximumInitialBalance.toString()).toBe('0');
@@ -380,11 +398,13 @@ describe('decide: details of particular cases', () => {
   });
 
   it('a second decrement reuses the overdraft block it made rather than making another', () => {
-    const first = given([]).when(decrement('30')).then({
-      entries: [['decrement', 'id-1', '-30']],
-      balances: { 'id-1': '-30' },
-      ledgerBalance: '-30',
-    });
+    const first = given([])
+      .when(decrement('30'))
+      .then({
+        entries: [['decrement', 'id-1', '-30']],
+        balances: { 'id-1': '-30' },
+        ledgerBalance: '-30',
+      });
     given(first.newBlocks, first.ledger)
       .when(decrement('5'))
       .then({
@@ -418,8 +438,15 @@ describe('decide: details of particular cases', () => {
   });
 
   it('decide is deterministic: the same inputs give the same changes', () => {
-    const blocks = [block('A', '10', { perUnitCostBasis: '1.00' }), block('B', '10', { perUnitCostBasis: '0.00' })];
-    const ledger: Ledger = { currency: 'credits', balance: Decimal.of('20'), nextSequenceNumber: 3 };
+    const blocks = [
+      block('A', '10', { perUnitCostBasis: '1.00' }),
+      block('B', '10', { perUnitCostBasis: '0.00' }),
+    ];
+    const ledger: Ledger = {
+      currency: 'credits',
+      balance: Decimal.of('20'),
+      nextSequenceNumber: 3,
+    };
     const once = decide(decrement('25'), ledger, blocks, { now: NOW, newId: counterIds() });
     const twice = decide(decrement('25'), ledger, blocks, { now: NOW, newId: counterIds() });
     expect(JSON.stringify(once)).toBe(JSON.stringify(twice));
@@ -430,7 +457,10 @@ describe('decide: amounts past the representable range', () => {
   it('refuses an increment that would take the balance past 26 integer digits, writing nothing', () => {
     const big = '99999999999999999999999999';
     const ledger: Ledger = { currency: 'credits', balance: Decimal.of(big), nextSequenceNumber: 1 };
-    const decision = decide(increment(big), ledger, [block('A', big)], { now: NOW, newId: counterIds() });
+    const decision = decide(increment(big), ledger, [block('A', big)], {
+      now: NOW,
+      newId: counterIds(),
+    });
     expect(decision.ok).toBe(false);
     if (!decision.ok) {
       expect(decision.error.kind).toBe('request_validation');

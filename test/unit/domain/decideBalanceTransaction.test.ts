@@ -25,7 +25,11 @@ function command(type: BalanceTransactionType, amount: string, description: stri
   return { type, amount: Decimal.of(amount), description };
 }
 
-function accepted(type: BalanceTransactionType, amount: string, balance: string): BalanceTransaction {
+function accepted(
+  type: BalanceTransactionType,
+  amount: string,
+  balance: string,
+): BalanceTransaction {
   const decision = decideBalanceTransaction(command(type, amount), customer(balance), context);
   if (!decision.ok) throw new Error(`refused: ${decision.error.detail}`);
   return decision.value;
@@ -54,11 +58,20 @@ describe('decideBalanceTransaction', () => {
     { balance: '-1', type: 'decrement', amount: '1', ending: '-2' },
   ] as const)('$balance, $type $amount → $ending', ({ balance, type, amount, ending }) => {
     const transaction = accepted(type, amount, balance);
-    expect(text(transaction)).toEqual({ type, amount, starting_balance: balance, ending_balance: ending });
+    expect(text(transaction)).toEqual({
+      type,
+      amount,
+      starting_balance: balance,
+      ending_balance: ending,
+    });
   });
 
   it('records a manual adjustment in the customer currency, with the given id, time and description', () => {
-    const decision = decideBalanceTransaction(command('increment', '10', 'SLA credit'), customer('0', 'EUR'), context);
+    const decision = decideBalanceTransaction(
+      command('increment', '10', 'SLA credit'),
+      customer('0', 'EUR'),
+      context,
+    );
     expect(decision).toEqual({
       ok: true,
       value: {
@@ -76,7 +89,11 @@ describe('decideBalanceTransaction', () => {
   });
 
   it('refuses a customer without an invoicing currency', () => {
-    const decision = decideBalanceTransaction(command('increment', '10'), customer('0', null), context);
+    const decision = decideBalanceTransaction(
+      command('increment', '10'),
+      customer('0', null),
+      context,
+    );
     expect(decision.ok).toBe(false);
     if (!decision.ok) {
       expect(decision.error.kind).toBe('request_validation');
@@ -86,28 +103,46 @@ describe('decideBalanceTransaction', () => {
 
   it.each(['0', '-1'])('refuses amount %s: the amount is a magnitude, > 0', (amount) => {
     const decision = decideBalanceTransaction(command('increment', amount), customer('0'), context);
-    expect(decision).toEqual({ ok: false, error: { kind: 'request_validation', detail: 'amount must be greater than 0.' } });
+    expect(decision).toEqual({
+      ok: false,
+      error: { kind: 'request_validation', detail: 'amount must be greater than 0.' },
+    });
   });
 
   it('refuses a balance past numeric(38,12) instead of wrapping', () => {
     const largest = '9'.repeat(INTEGER_DIGITS_MAX);
-    const decision = decideBalanceTransaction(command('increment', '1'), customer(largest), context);
+    const decision = decideBalanceTransaction(
+      command('increment', '1'),
+      customer(largest),
+      context,
+    );
     expect(decision.ok).toBe(false);
     if (!decision.ok) expect(decision.error.detail).toMatch(/integer digits/);
-    const below = decideBalanceTransaction(command('decrement', largest), customer(`-${largest}`), context);
+    const below = decideBalanceTransaction(
+      command('decrement', largest),
+      customer(`-${largest}`),
+      context,
+    );
     expect(below.ok).toBe(false);
   });
 
   it('is exact: a sequence of transactions ends at the signed sum of its amounts, each starting where the last ended', () => {
     const units = fc.bigInt({ min: 1n, max: 10n ** 18n });
-    const step = fc.record({ type: fc.constantFrom<BalanceTransactionType>('increment', 'decrement'), units });
+    const step = fc.record({
+      type: fc.constantFrom<BalanceTransactionType>('increment', 'decrement'),
+      units,
+    });
     fc.assert(
       fc.property(fc.array(step, { maxLength: 30 }), (steps) => {
         let balance = Decimal.ZERO;
         let expected = 0n;
         for (const { type, units: amountUnits } of steps) {
           const amount = Decimal.fromUnits(amountUnits);
-          const decision = decideBalanceTransaction({ type, amount, description: null }, { currency: 'USD', balance }, context);
+          const decision = decideBalanceTransaction(
+            { type, amount, description: null },
+            { currency: 'USD', balance },
+            context,
+          );
           if (!decision.ok) return false;
           const transaction = decision.value;
           expect(transaction.startingBalance.equals(balance)).toBe(true);

@@ -14,7 +14,12 @@ const DAY = '2026-11-21';
 
 let createdSeconds = 0;
 /** Later calls get later `createdAt`. `initial` defaults to the balance (0 for negative ones). */
-function block(id: string, balance: string, initial?: string, overrides: Partial<Block> = {}): Block {
+function block(
+  id: string,
+  balance: string,
+  initial?: string,
+  overrides: Partial<Block> = {},
+): Block {
   createdSeconds += 1;
   const maximum = initial ?? (Decimal.of(balance).isNegative() ? '0' : balance);
   return {
@@ -36,8 +41,20 @@ function block(id: string, balance: string, initial?: string, overrides: Partial
 }
 
 /** A stored pending usage decrement of the group (price_gpu, DAY) on `blockId`. */
-function pending(id: string, blockId: string, amount: string, endingBalance: string): PendingUsageEntry {
-  return { id, priceId: 'price_gpu', blockId, usageDay: DAY, amount: Decimal.of(amount), endingBalance: Decimal.of(endingBalance) };
+function pending(
+  id: string,
+  blockId: string,
+  amount: string,
+  endingBalance: string,
+): PendingUsageEntry {
+  return {
+    id,
+    priceId: 'price_gpu',
+    blockId,
+    usageDay: DAY,
+    amount: Decimal.of(amount),
+    endingBalance: Decimal.of(endingBalance),
+  };
 }
 
 function ids(): () => string {
@@ -51,9 +68,17 @@ function ledgerOf(blocks: readonly Block[], next = 5): Ledger {
   return { currency: 'credits', balance: sum(blocks), nextSequenceNumber: next };
 }
 
-function accepted(blocks: Block[], entries: PendingUsageEntry[], credits: string, ledger = ledgerOf(blocks)): LedgerChanges {
+function accepted(
+  blocks: Block[],
+  entries: PendingUsageEntry[],
+  credits: string,
+  ledger = ledgerOf(blocks),
+): LedgerChanges {
   const snapshot = blocks.map((b) => b.balance.toString());
-  const decision = decideDeprecation(ledger, blocks, entries, Decimal.of(credits), { now: NOW, newId: ids() });
+  const decision = decideDeprecation(ledger, blocks, entries, Decimal.of(credits), {
+    now: NOW,
+    newId: ids(),
+  });
   if (!decision.ok) throw new Error(`refused: ${decision.error.detail}`);
   // Pure: the given blocks are not mutated.
   expect(blocks.map((b) => b.balance.toString())).toEqual(snapshot);
@@ -62,20 +87,28 @@ function accepted(blocks: Block[], entries: PendingUsageEntry[], credits: string
   const updated = new Map(changes.updatedBlocks.map((b) => [b.id, b]));
   const after = [...blocks.map((b) => updated.get(b.id) ?? b), ...changes.newBlocks];
   expect(sum(after).toString()).toBe(changes.ledger.balance.toString());
-  const grownBy = Decimal.sum(changes.grownEntries.map((g) => g.amount.minus(entries.find((e) => e.id === g.id)!.amount)));
+  const grownBy = Decimal.sum(
+    changes.grownEntries.map((g) => g.amount.minus(entries.find((e) => e.id === g.id)!.amount)),
+  );
   const madeBy = Decimal.sum(changes.entries.map((e) => e.amount));
-  expect(ledger.balance.plus(grownBy).plus(madeBy).toString()).toBe(changes.ledger.balance.toString());
+  expect(ledger.balance.plus(grownBy).plus(madeBy).toString()).toBe(
+    changes.ledger.balance.toString(),
+  );
   for (const grown of changes.grownEntries) {
     const before = entries.find((e) => e.id === grown.id)!;
     // Amount and ending balance move together, and the entry never turns into a credit.
-    expect(grown.endingBalance.minus(before.endingBalance).toString()).toBe(grown.amount.minus(before.amount).toString());
+    expect(grown.endingBalance.minus(before.endingBalance).toString()).toBe(
+      grown.amount.minus(before.amount).toString(),
+    );
     expect(grown.amount.isPositive()).toBe(false);
   }
   return changes;
 }
 
-const balances = (changes: LedgerChanges) => Object.fromEntries(changes.updatedBlocks.map((b) => [b.id, b.balance.toString()]));
-const grown = (changes: LedgerChanges) => changes.grownEntries.map((e) => [e.id, e.amount.toString(), e.endingBalance.toString()]);
+const balances = (changes: LedgerChanges) =>
+  Object.fromEntries(changes.updatedBlocks.map((b) => [b.id, b.balance.toString()]));
+const grown = (changes: LedgerChanges) =>
+  changes.grownEntries.map((e) => [e.id, e.amount.toString(), e.endingBalance.toString()]);
 
 describe('decideDeprecation', () => {
   it('returns one event of a group: the pending entry shrinks by its credits, the block and balance rise', () => {
@@ -103,7 +136,11 @@ describe('decideDeprecation', () => {
       block('B', '0', '30', { expiresAt: new Date('2027-01-01T00:00:00Z') }),
       block('O', '-5'),
     ];
-    const entries = [pending('EA', 'A', '-20', '-20'), pending('EB', 'B', '-30', '-50'), pending('EO', 'O', '-5', '-55')];
+    const entries = [
+      pending('EA', 'A', '-20', '-20'),
+      pending('EB', 'B', '-30', '-50'),
+      pending('EO', 'O', '-5', '-55'),
+    ];
     const changes = accepted(blocks, entries, '12');
     expect(grown(changes)).toEqual([
       ['EO', '0', '-50'],
@@ -114,23 +151,50 @@ describe('decideDeprecation', () => {
   });
 
   it('orders by the blocks, not by the order the entries are given in', () => {
-    const blocks = [block('F', '0', '10', { filters: [{ field: 'item_id', operator: 'includes', values: ['gpu'] }] }), block('U', '0', '10')];
+    const blocks = [
+      block('F', '0', '10', {
+        filters: [{ field: 'item_id', operator: 'includes', values: ['gpu'] }],
+      }),
+      block('U', '0', '10'),
+    ];
     // The filtered block F is drawn before the unfiltered U, so U gives back first.
-    const changes = accepted(blocks, [pending('EF', 'F', '-10', '-10'), pending('EU', 'U', '-10', '-20')], '3');
+    const changes = accepted(
+      blocks,
+      [pending('EF', 'F', '-10', '-10'), pending('EU', 'U', '-10', '-20')],
+      '3',
+    );
     expect(grown(changes)).toEqual([['EU', '-7', '-17']]);
   });
 
   it('never fills a block past its initial balance: an overdraft block repaid by an increment passes the credits on', () => {
     // §8 example 3 after the usage: O went to -5 and an increment repaid it to 0.
-    const blocks = [block('A', '0', '10'), block('O', '0', '0'), block('C', '15', '20', { expiresAt: new Date('2027-01-01T00:00:00Z') })];
-    const changes = accepted(blocks, [pending('EA', 'A', '-10', '-10'), pending('EO', 'O', '-5', '-15')], '5');
+    const blocks = [
+      block('A', '0', '10'),
+      block('O', '0', '0'),
+      block('C', '15', '20', { expiresAt: new Date('2027-01-01T00:00:00Z') }),
+    ];
+    const changes = accepted(
+      blocks,
+      [pending('EA', 'A', '-10', '-10'), pending('EO', 'O', '-5', '-15')],
+      '5',
+    );
     expect(grown(changes)).toEqual([['EA', '-5', '-5']]);
     expect(balances(changes)).toEqual({ A: '5' });
   });
 
   it('gives a voided block nothing back', () => {
-    const blocks = [block('A', '0', '10'), block('V', '0', '10', { voidedAt: new Date('2026-11-21T15:00:00Z'), createdAt: new Date('2026-06-01T00:00:00Z') })];
-    const changes = accepted(blocks, [pending('EA', 'A', '-4', '-4'), pending('EV', 'V', '-6', '-10')], '4');
+    const blocks = [
+      block('A', '0', '10'),
+      block('V', '0', '10', {
+        voidedAt: new Date('2026-11-21T15:00:00Z'),
+        createdAt: new Date('2026-06-01T00:00:00Z'),
+      }),
+    ];
+    const changes = accepted(
+      blocks,
+      [pending('EA', 'A', '-4', '-4'), pending('EV', 'V', '-6', '-10')],
+      '4',
+    );
     expect(grown(changes)).toEqual([['EA', '0', '0']]);
     expect(balances(changes)).toEqual({ A: '4' });
   });
@@ -138,7 +202,13 @@ describe('decideDeprecation', () => {
   it('refuses, writing nothing, when the group cannot take all the credits back', () => {
     const blocks = [block('O', '0', '0')];
     const before = blocks.map((b) => b.balance.toString());
-    const decision = decideDeprecation(ledgerOf(blocks), blocks, [pending('EO', 'O', '-5', '-5')], Decimal.of('5'), { now: NOW, newId: ids() });
+    const decision = decideDeprecation(
+      ledgerOf(blocks),
+      blocks,
+      [pending('EO', 'O', '-5', '-5')],
+      Decimal.of('5'),
+      { now: NOW, newId: ids() },
+    );
     expect(decision.ok).toBe(false);
     if (decision.ok) return;
     expect(decision.error.kind).toBe('constraint_violation');
@@ -148,26 +218,45 @@ describe('decideDeprecation', () => {
 
   it('refuses when the credits are more than the group holds', () => {
     const blocks = [block('A', '97', '100')];
-    const decision = decideDeprecation(ledgerOf(blocks), blocks, [pending('E1', 'A', '-3', '97')], Decimal.of('4'), { now: NOW, newId: ids() });
+    const decision = decideDeprecation(
+      ledgerOf(blocks),
+      blocks,
+      [pending('E1', 'A', '-3', '97')],
+      Decimal.of('4'),
+      { now: NOW, newId: ids() },
+    );
     expect(decision.ok ? 'accepted' : decision.error.kind).toBe('constraint_violation');
   });
 
   it('expires again at once what it returns to a block that has expired since the usage', () => {
     // A expired at 18:00 today (its expiry entry already written); the usage drew 4 from it first.
-    const blocks = [block('A', '0', '10', { expiresAt: new Date('2026-11-21T18:00:00Z') }), block('B', '50')];
+    const blocks = [
+      block('A', '0', '10', { expiresAt: new Date('2026-11-21T18:00:00Z') }),
+      block('B', '50'),
+    ];
     const changes = accepted(blocks, [pending('EA', 'A', '-4', '46')], '4');
     expect(grown(changes)).toEqual([['EA', '0', '50']]);
-    expect(changes.entries.map((e) => [e.entryType, e.blockId, e.amount.toString(), e.ledgerSequenceNumber])).toEqual([
-      ['credit_block_expiry', 'A', '-4', 5],
-    ]);
+    expect(
+      changes.entries.map((e) => [
+        e.entryType,
+        e.blockId,
+        e.amount.toString(),
+        e.ledgerSequenceNumber,
+      ]),
+    ).toEqual([['credit_block_expiry', 'A', '-4', 5]]);
     expect(balances(changes)).toEqual({ A: '0' });
     expect(changes.ledger.balance.toString()).toBe('50');
   });
 
   it('catches the clock up first: a block whose expiry has passed is expired before the credits return', () => {
-    const blocks = [block('X', '7', '7', { expiresAt: new Date('2026-11-21T19:00:00Z') }), block('A', '90', '100')];
+    const blocks = [
+      block('X', '7', '7', { expiresAt: new Date('2026-11-21T19:00:00Z') }),
+      block('A', '90', '100'),
+    ];
     const changes = accepted(blocks, [pending('E1', 'A', '-10', '97')], '10');
-    expect(changes.entries.map((e) => [e.entryType, e.blockId, e.amount.toString()])).toEqual([['credit_block_expiry', 'X', '-7']]);
+    expect(changes.entries.map((e) => [e.entryType, e.blockId, e.amount.toString()])).toEqual([
+      ['credit_block_expiry', 'X', '-7'],
+    ]);
     expect(grown(changes)).toEqual([['E1', '0', '107']]);
     expect(balances(changes)).toEqual({ X: '0', A: '100' });
     expect(changes.ledger.balance.toString()).toBe('100');
@@ -182,7 +271,11 @@ describe('decideDeprecation', () => {
   });
 
   it('keeps every digit: 0.000000000001 comes back exactly', () => {
-    const changes = accepted([block('A', '99.999999999998', '100')], [pending('E1', 'A', '-0.000000000002', '99.999999999998')], '0.000000000001');
+    const changes = accepted(
+      [block('A', '99.999999999998', '100')],
+      [pending('E1', 'A', '-0.000000000002', '99.999999999998')],
+      '0.000000000001',
+    );
     expect(grown(changes)).toEqual([['E1', '-0.000000000001', '99.999999999999']]);
     expect(changes.ledger.balance.toString()).toBe('99.999999999999');
   });

@@ -6,10 +6,25 @@
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../../domain/decide.ts';
 import { Decimal } from '../../../domain/decimal.ts';
-import { isTopUpActive, needsTopUp, topUpCommand, TOP_UP_DESCRIPTION, type TopUpConfig, type TopUpState } from '../../../domain/decideTopUp.ts';
+import {
+  isTopUpActive,
+  needsTopUp,
+  topUpCommand,
+  TOP_UP_DESCRIPTION,
+  type TopUpConfig,
+  type TopUpState,
+} from '../../../domain/decideTopUp.ts';
 import { decideUsage } from '../../../domain/decideUsage.ts';
 import type { LedgerCommand, UsageCharge } from '../../../domain/types.ts';
-import { assertInvariants, block, counterIds, decrement, increment, NOW, sumOf } from './givenWhenThen.ts';
+import {
+  assertInvariants,
+  block,
+  counterIds,
+  decrement,
+  increment,
+  NOW,
+  sumOf,
+} from './givenWhenThen.ts';
 
 function config(overrides: Partial<TopUpConfig> = {}): TopUpConfig {
   return {
@@ -18,7 +33,14 @@ function config(overrides: Partial<TopUpConfig> = {}): TopUpConfig {
     threshold: Decimal.of('10'),
     perUnitCostBasis: '0.5',
     timezone: 'UTC',
-    invoice: { currency: 'USD', timezone: 'UTC', autoCollection: false, netTermsDays: 7, memo: null, requireSuccessfulPayment: false },
+    invoice: {
+      currency: 'USD',
+      timezone: 'UTC',
+      autoCollection: false,
+      netTermsDays: 7,
+      memo: null,
+      requireSuccessfulPayment: false,
+    },
     expiresAfter: null,
     expiresAfterUnit: null,
     activeFrom: null,
@@ -26,9 +48,17 @@ function config(overrides: Partial<TopUpConfig> = {}): TopUpConfig {
   };
 }
 
-const state = (unpaid = false, overrides: Partial<TopUpConfig> = {}): TopUpState => ({ config: config(overrides), unpaid });
+const state = (unpaid = false, overrides: Partial<TopUpConfig> = {}): TopUpState => ({
+  config: config(overrides),
+  unpaid,
+});
 
-function run(amount: string, balance: string, topUp: TopUpState | null, command: LedgerCommand = decrement(amount)) {
+function run(
+  amount: string,
+  balance: string,
+  topUp: TopUpState | null,
+  command: LedgerCommand = decrement(amount),
+) {
   const blocks = [block('A', balance)];
   const ledger = { currency: 'credits', balance: sumOf(blocks), nextSequenceNumber: 1 };
   const decision = decide(command, ledger, blocks, { now: NOW, newId: counterIds() }, topUp);
@@ -47,17 +77,33 @@ describe('needsTopUp', () => {
     expect(needsTopUp(d('11'), d('5'), config(), true)).toBe(false);
   });
   it('is false when the invoice total could not be exact', () => {
-    expect(needsTopUp(d('11'), d('5'), config({ amount: d('0.0000001'), perUnitCostBasis: '0.0000001' }), false)).toBe(false);
+    expect(
+      needsTopUp(
+        d('11'),
+        d('5'),
+        config({ amount: d('0.0000001'), perUnitCostBasis: '0.0000001' }),
+        false,
+      ),
+    ).toBe(false);
   });
 });
 
 describe('topUpCommand', () => {
   it('expires after the configured days or calendar months, and invoices the credits unpaid', () => {
     expect(topUpCommand(config(), NOW).expiresAt).toBeNull();
-    expect(topUpCommand(config({ expiresAfter: 3, expiresAfterUnit: 'day' }), NOW).expiresAt).toEqual(new Date('2026-11-24T12:00:00Z'));
-    expect(topUpCommand(config({ expiresAfter: 1, expiresAfterUnit: 'month' }), NOW).expiresAt).toEqual(new Date('2026-12-21T12:00:00Z'));
+    expect(
+      topUpCommand(config({ expiresAfter: 3, expiresAfterUnit: 'day' }), NOW).expiresAt,
+    ).toEqual(new Date('2026-11-24T12:00:00Z'));
+    expect(
+      topUpCommand(config({ expiresAfter: 1, expiresAfterUnit: 'month' }), NOW).expiresAt,
+    ).toEqual(new Date('2026-12-21T12:00:00Z'));
     const command = topUpCommand(config(), NOW);
-    expect(command.invoice).toMatchObject({ markAsPaid: false, topUp: true, netTermsDays: 7, currency: 'USD' });
+    expect(command.invoice).toMatchObject({
+      markAsPaid: false,
+      topUp: true,
+      netTermsDays: 7,
+      currency: 'USD',
+    });
   });
 });
 
@@ -91,7 +137,10 @@ describe('decide with a top-up', () => {
   });
 
   it('a top-up that waits for payment is pending_payment', () => {
-    const changes = run('15', '20', { config: config({ invoice: { ...config().invoice, requireSuccessfulPayment: true } }), unpaid: false });
+    const changes = run('15', '20', {
+      config: config({ invoice: { ...config().invoice, requireSuccessfulPayment: true } }),
+      unpaid: false,
+    });
     expect(changes.newBlocks.at(-1)!.status).toBe('pending_payment');
   });
 });
@@ -109,8 +158,19 @@ describe('decideUsage with a top-up', () => {
   it('a batch crossing many times gets one top-up while it is unpaid', () => {
     const blocks = [block('A', '20')];
     const ledger = { currency: 'credits', balance: sumOf(blocks), nextSequenceNumber: 1 };
-    const groups = [group('2026-11-19', '15'), group('2026-11-20', '95'), group('2026-11-21', '95')];
-    const changes = decideUsage(ledger, blocks, [], groups, { now: NOW, newId: counterIds() }, state());
+    const groups = [
+      group('2026-11-19', '15'),
+      group('2026-11-20', '95'),
+      group('2026-11-21', '95'),
+    ];
+    const changes = decideUsage(
+      ledger,
+      blocks,
+      [],
+      groups,
+      { now: NOW, newId: counterIds() },
+      state(),
+    );
     assertInvariants(blocks, ledger, changes);
     expect(changes.entries.filter((e) => e.entryType === 'increment')).toHaveLength(1);
     expect(changes.invoices).toHaveLength(1);
@@ -120,7 +180,14 @@ describe('decideUsage with a top-up', () => {
   it('no top-up when one is already unpaid', () => {
     const blocks = [block('A', '20')];
     const ledger = { currency: 'credits', balance: sumOf(blocks), nextSequenceNumber: 1 };
-    const changes = decideUsage(ledger, blocks, [], [group('2026-11-21', '15')], { now: NOW, newId: counterIds() }, state(true));
+    const changes = decideUsage(
+      ledger,
+      blocks,
+      [],
+      [group('2026-11-21', '15')],
+      { now: NOW, newId: counterIds() },
+      state(true),
+    );
     expect(changes.entries.filter((e) => e.entryType === 'increment')).toHaveLength(0);
   });
 });
@@ -136,7 +203,9 @@ describe('a top-up with active_from', () => {
   });
 
   it('adds nothing to a decrement crossing the threshold before active_from, and tops up at or after it', () => {
-    expect(run('15', '20', state(false, { activeFrom: later(60_000) })).entries.map((e) => e.entryType)).toEqual(['decrement']);
+    expect(
+      run('15', '20', state(false, { activeFrom: later(60_000) })).entries.map((e) => e.entryType),
+    ).toEqual(['decrement']);
     const at = run('15', '20', state(false, { activeFrom: NOW }));
     expect(at.entries.map((e) => e.entryType)).toEqual(['decrement', 'increment']);
     expect(at.entries[1]!.description).toBe(TOP_UP_DESCRIPTION);
@@ -151,10 +220,20 @@ describe('a top-up with active_from', () => {
       closesAt: new Date('2026-11-23T00:00:00Z'),
       credits: Decimal.of('15'),
     };
-    for (const [activeFrom, increments] of [[later(1), 0], [NOW, 1]] as const) {
+    for (const [activeFrom, increments] of [
+      [later(1), 0],
+      [NOW, 1],
+    ] as const) {
       const blocks = [block('A', '20')];
       const ledger = { currency: 'credits', balance: sumOf(blocks), nextSequenceNumber: 1 };
-      const changes = decideUsage(ledger, blocks, [], [charge], { now: NOW, newId: counterIds() }, state(false, { activeFrom }));
+      const changes = decideUsage(
+        ledger,
+        blocks,
+        [],
+        [charge],
+        { now: NOW, newId: counterIds() },
+        state(false, { activeFrom }),
+      );
       assertInvariants(blocks, ledger, changes);
       expect(changes.entries.filter((e) => e.entryType === 'increment')).toHaveLength(increments);
     }

@@ -15,9 +15,22 @@ import { describe, expect, it } from 'vitest';
 import { Decimal } from '../../../domain/decimal.ts';
 import { decide } from '../../../domain/decide.ts';
 import { decideUsage } from '../../../domain/decideUsage.ts';
-import type { Block, BlockFilter, Ledger, LedgerChanges, NewEntry, PendingUsageEntry, UsageCharge } from '../../../domain/types.ts';
+import type {
+  Block,
+  BlockFilter,
+  Ledger,
+  LedgerChanges,
+  NewEntry,
+  PendingUsageEntry,
+  UsageCharge,
+} from '../../../domain/types.ts';
 import { invoiceSettings } from './givenWhenThen.ts';
-import { ReferenceLedger, type ModelBlock, type ModelEntry, type ModelUsageEvent } from '../../support/referenceLedger.ts';
+import {
+  ReferenceLedger,
+  type ModelBlock,
+  type ModelEntry,
+  type ModelUsageEvent,
+} from '../../support/referenceLedger.ts';
 
 const SEED = Number(process.env.PROPERTY_SEED ?? 20261203);
 const RUNS = Number(process.env.PROPERTY_RUNS ?? 600);
@@ -35,11 +48,20 @@ const dayOf = (at: Date) => at.toISOString().slice(0, 10);
 
 type Step =
   | { kind: 'advance'; hours: number }
-  | { kind: 'increment'; amount: string; effectiveHours: number | null; expiryHours: number | null; cost: string | null; filters: BlockFilter[] }
+  | {
+      kind: 'increment';
+      amount: string;
+      effectiveHours: number | null;
+      expiryHours: number | null;
+      cost: string | null;
+      filters: BlockFilter[];
+    }
   | { kind: 'decrement'; amount: string }
   | { kind: 'usage'; events: Array<{ price: number; minutesBack: number; credits: string }> };
 
-const credits = fc.tuple(fc.integer({ min: 0, max: 40 }), fc.constantFrom('', '', '.5', '.000000000001')).map(([w, f]) => `${w}${f}`);
+const credits = fc
+  .tuple(fc.integer({ min: 0, max: 40 }), fc.constantFrom('', '', '.5', '.000000000001'))
+  .map(([w, f]) => `${w}${f}`);
 const filters: fc.Arbitrary<BlockFilter[]> = fc.constantFrom(
   [],
   [],
@@ -47,7 +69,10 @@ const filters: fc.Arbitrary<BlockFilter[]> = fc.constantFrom(
   [{ field: 'item_id' as const, operator: 'excludes' as const, values: ['gpu'] }],
 );
 const step: fc.Arbitrary<Step> = fc.oneof(
-  { weight: 1, arbitrary: fc.integer({ min: 1, max: 20 }).map((hours): Step => ({ kind: 'advance', hours })) },
+  {
+    weight: 1,
+    arbitrary: fc.integer({ min: 1, max: 20 }).map((hours): Step => ({ kind: 'advance', hours })),
+  },
   {
     weight: 3,
     arbitrary: fc.record({
@@ -60,11 +85,24 @@ const step: fc.Arbitrary<Step> = fc.oneof(
       filters,
     }),
   },
-  { weight: 1, arbitrary: credits.map((amount): Step => ({ kind: 'decrement', amount: Decimal.of(amount).isPositive() ? amount : '1' })) },
+  {
+    weight: 1,
+    arbitrary: credits.map((amount): Step => ({
+      kind: 'decrement',
+      amount: Decimal.of(amount).isPositive() ? amount : '1',
+    })),
+  },
   {
     weight: 3,
     arbitrary: fc
-      .array(fc.record({ price: fc.nat({ max: 2 }), minutesBack: fc.integer({ min: -5, max: 30 * 60 }), credits }), { minLength: 1, maxLength: 25 })
+      .array(
+        fc.record({
+          price: fc.nat({ max: 2 }),
+          minutesBack: fc.integer({ min: -5, max: 30 * 60 }),
+          credits,
+        }),
+        { minLength: 1, maxLength: 25 },
+      )
       .map((events): Step => ({ kind: 'usage', events })),
   },
 );
@@ -97,11 +135,19 @@ const describeEntry = (entry: ModelEntry | NewEntry) => [
   entry.startingBalance.toString(),
   entry.endingBalance.toString(),
 ];
-const describeBlock = (block: ModelBlock | Block) => [block.id, block.balance.toString(), block.creationSequence];
+const describeBlock = (block: ModelBlock | Block) => [
+  block.id,
+  block.balance.toString(),
+  block.creationSequence,
+];
 
 function runSequence(steps: readonly Step[]): void {
   const model = new ReferenceLedger(START);
-  let state: DomainState = { ledger: { currency: 'credits', balance: Decimal.ZERO, nextSequenceNumber: 0 }, blocks: [], entries: [] };
+  let state: DomainState = {
+    ledger: { currency: 'credits', balance: Decimal.ZERO, nextSequenceNumber: 0 },
+    blocks: [],
+    entries: [],
+  };
   let next = 0;
   // Ids whose text order is not their creation order: an id tie-break would show.
   const newId = () => `b${((++next * 48_271) % 2_147_483_647).toString(36)}`;
@@ -116,15 +162,41 @@ function runSequence(steps: readonly Step[]): void {
     if (s.kind === 'usage') {
       const charges: UsageCharge[] = s.events.map((event) => {
         const at = new Date(now.getTime() - event.minutesBack * 60_000);
-        return { ...PRICES[event.price]!, usageDay: dayOf(at), at, closesAt: CLOSES, credits: Decimal.of(event.credits) };
+        return {
+          ...PRICES[event.price]!,
+          usageDay: dayOf(at),
+          at,
+          closesAt: CLOSES,
+          credits: Decimal.of(event.credits),
+        };
       });
-      trace.push(`#${index} at ${now.toISOString()} usage ${JSON.stringify(charges.map((c) => [c.priceId, c.at.toISOString(), c.credits.toString()]))}`);
+      trace.push(
+        `#${index} at ${now.toISOString()} usage ${JSON.stringify(charges.map((c) => [c.priceId, c.at.toISOString(), c.credits.toString()]))}`,
+      );
       const pending: PendingUsageEntry[] = state.entries
         .filter((entry) => entry.usage !== undefined)
-        .map((entry) => ({ id: entry.id, priceId: entry.usage!.priceId, blockId: entry.blockId, usageDay: entry.usage!.usageDay, amount: entry.amount, endingBalance: entry.endingBalance }));
+        .map((entry) => ({
+          id: entry.id,
+          priceId: entry.usage!.priceId,
+          blockId: entry.blockId,
+          usageDay: entry.usage!.usageDay,
+          amount: entry.amount,
+          endingBalance: entry.endingBalance,
+        }));
       const changes = decideUsage(state.ledger, state.blocks, pending, charges, { now, newId });
-      const events: ModelUsageEvent[] = charges.map(({ priceId, itemId, usageDay, at, credits: c }) => ({ priceId, itemId, usageDay, at, credits: c }));
-      model.usage(events, changes.newBlocks.map((block) => block.id));
+      const events: ModelUsageEvent[] = charges.map(
+        ({ priceId, itemId, usageDay, at, credits: c }) => ({
+          priceId,
+          itemId,
+          usageDay,
+          at,
+          credits: c,
+        }),
+      );
+      model.usage(
+        events,
+        changes.newBlocks.map((block) => block.id),
+      );
       state = carryForward(state, changes);
     } else {
       const command =
@@ -133,8 +205,12 @@ function runSequence(steps: readonly Step[]): void {
               type: 'increment' as const,
               currency: 'credits',
               amount: Decimal.of(s.amount),
-              effectiveAt: s.effectiveHours === null ? null : new Date(now.getTime() + s.effectiveHours * HOUR),
-              expiresAt: s.expiryHours === null ? null : new Date(now.getTime() + s.expiryHours * HOUR),
+              effectiveAt:
+                s.effectiveHours === null
+                  ? null
+                  : new Date(now.getTime() + s.effectiveHours * HOUR),
+              expiresAt:
+                s.expiryHours === null ? null : new Date(now.getTime() + s.expiryHours * HOUR),
               perUnitCostBasis: s.cost,
               filters: s.filters,
               description: null,
@@ -142,17 +218,30 @@ function runSequence(steps: readonly Step[]): void {
               // A cost basis above 0 charges for the credits: invoiced (exact: whole-number costs).
               invoice: s.cost !== null && s.cost !== '0' ? NET_0_INVOICE : null,
             }
-          : { type: 'decrement' as const, currency: 'credits', amount: Decimal.of(s.amount), description: null, metadata: {} };
+          : {
+              type: 'decrement' as const,
+              currency: 'credits',
+              amount: Decimal.of(s.amount),
+              description: null,
+              metadata: {},
+            };
       trace.push(`#${index} at ${now.toISOString()} ${JSON.stringify(command)}`);
       const decision = decide(command, state.ledger, state.blocks, { now, newId });
-      const outcome = model.apply(command, decision.ok ? decision.value.newBlocks.map((block) => block.id) : []);
+      const outcome = model.apply(
+        command,
+        decision.ok ? decision.value.newBlocks.map((block) => block.id) : [],
+      );
       expect(decision.ok, `step ${index}\n${trace.join('\n')}`).toBe(!('refused' in outcome));
       if (!decision.ok) return;
       state = carryForward(state, decision.value);
     }
     const context = `step ${index}\n${trace.join('\n')}`;
-    expect(state.entries.map(describeEntry), `entries: ${context}`).toEqual(model.entries.map(describeEntry));
-    expect(state.blocks.map(describeBlock), `blocks: ${context}`).toEqual(model.blocks.map(describeBlock));
+    expect(state.entries.map(describeEntry), `entries: ${context}`).toEqual(
+      model.entries.map(describeEntry),
+    );
+    expect(state.blocks.map(describeBlock), `blocks: ${context}`).toEqual(
+      model.blocks.map(describeBlock),
+    );
     expect(state.ledger.balance.toString(), context).toBe(model.balance.toString());
   });
 }

@@ -39,8 +39,16 @@ function block(id: string, overrides: Partial<Block> = {}): Block {
   };
 }
 
-const includes = (...values: string[]): BlockFilter => ({ field: 'item_id', operator: 'includes', values });
-const excludes = (...values: string[]): BlockFilter => ({ field: 'item_id', operator: 'excludes', values });
+const includes = (...values: string[]): BlockFilter => ({
+  field: 'item_id',
+  operator: 'includes',
+  values,
+});
+const excludes = (...values: string[]): BlockFilter => ({
+  field: 'item_id',
+  operator: 'excludes',
+  values,
+});
 const ids = (blocks: readonly Block[]) => blocks.map((b) => b.id);
 /** Sorts `[second, first]` and returns the ids, so each case shows which rule put `first` first. */
 const ordered = (first: Block, second: Block) => ids([second, first].sort(compareDrawdown));
@@ -75,7 +83,9 @@ describe('admitsItem', () => {
 describe('isDrawable', () => {
   it('an active, effective, unexpired block with credit is drawable', () => {
     expect(isDrawable(block('a'), NOW, null)).toBe(true);
-    expect(isDrawable(block('a', { expiresAt: new Date(NOW.getTime() + 1) }), NOW, null)).toBe(true);
+    expect(isDrawable(block('a', { expiresAt: new Date(NOW.getTime() + 1) }), NOW, null)).toBe(
+      true,
+    );
   });
 
   it('effective at exactly now is drawable', () => {
@@ -105,21 +115,33 @@ describe('isDrawable', () => {
 describe('compareDrawdown (§3), one rule at a time', () => {
   it('1. a filtered block that admits the item comes before an unfiltered one', () => {
     // The unfiltered block would win on every later rule.
-    const unfiltered = block('a', { expiresAt: new Date('2026-12-01T00:00:00Z'), perUnitCostBasis: '0.01' });
+    const unfiltered = block('a', {
+      expiresAt: new Date('2026-12-01T00:00:00Z'),
+      perUnitCostBasis: '0.01',
+    });
     const filtered = block('b', { filters: [includes('gpu')], perUnitCostBasis: '5.00' });
     expect(ordered(filtered, unfiltered)).toEqual(['b', 'a']);
     expect(ids(drawdownOrder([unfiltered, filtered], NOW, 'gpu'))).toEqual(['b', 'a']);
   });
 
   it('2. soonest expiry first', () => {
-    const later = block('a', { expiresAt: new Date('2027-01-01T00:00:00Z'), perUnitCostBasis: '0.01' });
-    const sooner = block('b', { expiresAt: new Date('2026-12-01T00:00:00Z'), perUnitCostBasis: '5.00' });
+    const later = block('a', {
+      expiresAt: new Date('2027-01-01T00:00:00Z'),
+      perUnitCostBasis: '0.01',
+    });
+    const sooner = block('b', {
+      expiresAt: new Date('2026-12-01T00:00:00Z'),
+      perUnitCostBasis: '5.00',
+    });
     expect(ordered(sooner, later)).toEqual(['b', 'a']);
   });
 
   it('2. never-expiring last', () => {
     const never = block('a', { expiresAt: null, perUnitCostBasis: '0.01' });
-    const farFuture = block('b', { expiresAt: new Date('2099-01-01T00:00:00Z'), perUnitCostBasis: '5.00' });
+    const farFuture = block('b', {
+      expiresAt: new Date('2099-01-01T00:00:00Z'),
+      perUnitCostBasis: '5.00',
+    });
     expect(ordered(farFuture, never)).toEqual(['b', 'a']);
   });
 
@@ -244,7 +266,11 @@ describe('findOverdraftBlock', () => {
   it('picks the last never-expiring unfiltered active block in drawdown order', () => {
     const cheap = block('cheap', { perUnitCostBasis: '0.00' });
     const dear = block('dear', { perUnitCostBasis: '1.00' });
-    const oldDear = block('old-dear', { perUnitCostBasis: '1.00', createdAt: new Date('2026-01-01T00:00:00Z'), creationSequence: -2_000_000 });
+    const oldDear = block('old-dear', {
+      perUnitCostBasis: '1.00',
+      createdAt: new Date('2026-01-01T00:00:00Z'),
+      creationSequence: -2_000_000,
+    });
     expect(findOverdraftBlock([dear, cheap, oldDear], NOW)?.id).toBe('dear');
   });
 

@@ -69,10 +69,19 @@ export function invoiceSettings(overrides: Partial<InvoiceSettings> = {}): Invoi
 }
 
 export function decrement(amount: string): DecrementCommand {
-  return { type: 'decrement', currency: 'credits', amount: Decimal.of(amount), description: null, metadata: {} };
+  return {
+    type: 'decrement',
+    currency: 'credits',
+    amount: Decimal.of(amount),
+    description: null,
+    metadata: {},
+  };
 }
 
-export function increment(amount: string, overrides: Partial<IncrementCommand> = {}): IncrementCommand {
+export function increment(
+  amount: string,
+  overrides: Partial<IncrementCommand> = {},
+): IncrementCommand {
   return {
     type: 'increment',
     currency: 'credits',
@@ -102,9 +111,14 @@ export function blocksAfter(before: readonly Block[], changes: LedgerChanges): B
 }
 
 /** The rules that hold for every decision, whatever the command (§1, §2, §6). */
-export function assertInvariants(before: readonly Block[], ledger: Ledger, changes: LedgerChanges): void {
+export function assertInvariants(
+  before: readonly Block[],
+  ledger: Ledger,
+  changes: LedgerChanges,
+): void {
   const givenIds = new Set(before.map((b) => b.id));
-  for (const b of changes.updatedBlocks) expect(givenIds.has(b.id), `updated ${b.id} was given`).toBe(true);
+  for (const b of changes.updatedBlocks)
+    expect(givenIds.has(b.id), `updated ${b.id} was given`).toBe(true);
   for (const b of changes.newBlocks) expect(givenIds.has(b.id), `new ${b.id} is new`).toBe(false);
   const after = blocksAfter(before, changes);
   expect(new Set(after.map((b) => b.id)).size).toBe(after.length);
@@ -116,7 +130,9 @@ export function assertInvariants(before: readonly Block[], ledger: Ledger, chang
   expect(changes.entries.map((e) => e.ledgerSequenceNumber)).toEqual(
     changes.entries.map((_, i) => ledger.nextSequenceNumber + i),
   );
-  expect(changes.ledger.nextSequenceNumber).toBe(ledger.nextSequenceNumber + changes.entries.length);
+  expect(changes.ledger.nextSequenceNumber).toBe(
+    ledger.nextSequenceNumber + changes.entries.length,
+  );
 
   // Each entry starts where the previous ended; ending = starting + amount, except that a
   // transfer moves a positive amount and leaves the balance as it was (§1).
@@ -127,11 +143,16 @@ export function assertInvariants(before: readonly Block[], ledger: Ledger, chang
       expect(entry.amount.isPositive(), `${entry.entryType} moves a positive amount`).toBe(true);
       expect(entry.endingBalance.toString()).toBe(entry.startingBalance.toString());
     } else {
-      expect(entry.endingBalance.toString()).toBe(entry.startingBalance.plus(entry.amount).toString());
+      expect(entry.endingBalance.toString()).toBe(
+        entry.startingBalance.plus(entry.amount).toString(),
+      );
     }
     expect(entry.createdAt.getTime()).toBe(NOW.getTime());
     expect(entry.currency).toBe(ledger.currency);
-    expect(after.some((b) => b.id === entry.blockId), `entry block ${entry.blockId} exists`).toBe(true);
+    expect(
+      after.some((b) => b.id === entry.blockId),
+      `entry block ${entry.blockId} exists`,
+    ).toBe(true);
     running = entry.endingBalance;
   }
   expect(running.toString()).toBe(changes.ledger.balance.toString());
@@ -156,7 +177,12 @@ export interface Refused {
 
 /** given(blocks, ledger).when(command).then(expected): returns the changes for further checks. */
 export function given(blocks: Block[], ledgerOverrides: Partial<Ledger> = {}) {
-  const ledger: Ledger = { currency: 'credits', balance: sumOf(blocks), nextSequenceNumber: 0, ...ledgerOverrides };
+  const ledger: Ledger = {
+    currency: 'credits',
+    balance: sumOf(blocks),
+    nextSequenceNumber: 0,
+    ...ledgerOverrides,
+  };
   // The given state must itself satisfy the central invariant.
   expect(sumOf(blocks).toString()).toBe(ledger.balance.toString());
   return {
@@ -164,25 +190,34 @@ export function given(blocks: Block[], ledgerOverrides: Partial<Ledger> = {}) {
       const snapshot = blocks.map((b) => [b.id, b.balance.toString(), b.voidedAt]);
       const decision = decide(command, ledger, blocks, { now: NOW, newId: counterIds() });
       // Pure: the given blocks are not mutated, whatever the outcome.
-      const assertUnmutated = () => expect(blocks.map((b) => [b.id, b.balance.toString(), b.voidedAt])).toEqual(snapshot);
+      const assertUnmutated = () =>
+        expect(blocks.map((b) => [b.id, b.balance.toString(), b.voidedAt])).toEqual(snapshot);
       return {
         then(expected: Then): LedgerChanges {
           if (!decision.ok) throw new Error(`refused: ${decision.error.detail}`);
           const changes = decision.value;
           assertUnmutated();
           assertInvariants(blocks, ledger, changes);
-          expect(changes.entries.map((e) => [e.entryType, e.blockId, e.amount.toString()])).toEqual(expected.entries);
+          expect(changes.entries.map((e) => [e.entryType, e.blockId, e.amount.toString()])).toEqual(
+            expected.entries,
+          );
           expect(changes.entries.every((e) => e.entryStatus === 'committed')).toBe(true);
-          const balances = Object.fromEntries(blocksAfter(blocks, changes).map((b) => [b.id, b.balance.toString()]));
+          const balances = Object.fromEntries(
+            blocksAfter(blocks, changes).map((b) => [b.id, b.balance.toString()]),
+          );
           expect(balances).toEqual(expected.balances);
           expect(changes.ledger.balance.toString()).toBe(expected.ledgerBalance);
-          if (expected.updated) expect(changes.updatedBlocks.map((b) => b.id).sort()).toEqual([...expected.updated].sort());
+          if (expected.updated)
+            expect(changes.updatedBlocks.map((b) => b.id).sort()).toEqual(
+              [...expected.updated].sort(),
+            );
           return changes;
         },
         /** A refusal is the whole decision: there are no changes to write, not even a catch-up. */
         thenRefused(expected: Refused): void {
           assertUnmutated();
-          if (decision.ok) throw new Error(`expected a refusal, got ${decision.value.entries.length} entries`);
+          if (decision.ok)
+            throw new Error(`expected a refusal, got ${decision.value.entries.length} entries`);
           expect(decision.error.kind).toBe(expected.refused);
           expect(decision.error.detail).toMatch(expected.detail);
         },

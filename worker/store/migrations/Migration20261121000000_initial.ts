@@ -118,6 +118,8 @@ export class Migration20261121000000_initial extends Migration {
   }
 
   override down(): void {
-    this.addSql(`drop table idempotency_keys, ledger_requests, ledger_entries, credit_blocks, ledgers, customers;`);
+    this.addSql(
+      `drop table idempotency_keys, ledger_requests, ledger_entries, credit_blocks, ledgers, customers;`,
+    );
   }
 }

@@ -6,7 +6,9 @@ import { Migration } from '@mikro-orm/migrations';
 
 export class Migration20261121070000_blockSource extends Migration {
   override up(): void {
-    this.addSql(`alter table credit_blocks add column source text not null default 'manual' check (source in ('manual', 'top_up'));`);
+    this.addSql(
+      `alter table credit_blocks add column source text not null default 'manual' check (source in ('manual', 'top_up'));`,
+    );
   }
 
   override down(): void {

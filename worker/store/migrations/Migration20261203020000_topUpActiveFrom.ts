@@ -11,8 +11,12 @@ const TOP_UP_LOAD = (withActiveFrom: boolean) => `
              'amount', t.amount::text, 'threshold', t.threshold::text, 'per_unit_cost_basis', t.per_unit_cost_basis,
              'invoice_currency', t.invoice_currency, 'timezone', c.timezone, 'auto_collection', t.auto_collection,
              'net_terms', t.net_terms, 'memo', t.memo, 'require_successful_payment', t.require_successful_payment,
-             'expires_after', t.expires_after, 'expires_after_unit', t.expires_after_unit,${withActiveFrom ? `
-             'active_from', t.active_from,` : ''}
+             'expires_after', t.expires_after, 'expires_after_unit', t.expires_after_unit,${
+               withActiveFrom
+                 ? `
+             'active_from', t.active_from,`
+                 : ''
+             }
              'unpaid', exists (select 1 from invoices i join credit_blocks b on b.id = i.block_id
                                 where i.customer_id = p_customer_id and i.top_up and i.status = 'issued'
                                   and b.currency = p_currency))

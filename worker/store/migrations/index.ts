@@ -20,14 +20,35 @@ export const migrationsList = [
   { name: 'Migration20261121000000_initial', class: Migration20261121000000_initial },
   { name: 'Migration20261121020000_usage', class: Migration20261121020000_usage },
   { name: 'Migration20261121030000_deprecation', class: Migration20261121030000_deprecation },
-  { name: 'Migration20261121040000_balanceTransactions', class: Migration20261121040000_balanceTransactions },
+  {
+    name: 'Migration20261121040000_balanceTransactions',
+    class: Migration20261121040000_balanceTransactions,
+  },
   { name: 'Migration20261121050000_invoices', class: Migration20261121050000_invoices },
   { name: 'Migration20261121060000_topUps', class: Migration20261121060000_topUps },
   { name: 'Migration20261121070000_blockSource', class: Migration20261121070000_blockSource },
-  { name: 'Migration20261121080000_ledgerFunctions', class: Migration20261121080000_ledgerFunctions },
-  { name: 'Migration20261121090000_overdraftCandidateIndex', class: Migration20261121090000_overdraftCandidateIndex },
-  { name: 'Migration20261203000000_blockCreationOrder', class: Migration20261203000000_blockCreationOrder },
-  { name: 'Migration20261203010000_customerDetails', class: Migration20261203010000_customerDetails },
-  { name: 'Migration20261203020000_topUpActiveFrom', class: Migration20261203020000_topUpActiveFrom },
-  { name: 'Migration20261203030000_partitionFences', class: Migration20261203030000_partitionFences },
+  {
+    name: 'Migration20261121080000_ledgerFunctions',
+    class: Migration20261121080000_ledgerFunctions,
+  },
+  {
+    name: 'Migration20261121090000_overdraftCandidateIndex',
+    class: Migration20261121090000_overdraftCandidateIndex,
+  },
+  {
+    name: 'Migration20261203000000_blockCreationOrder',
+    class: Migration20261203000000_blockCreationOrder,
+  },
+  {
+    name: 'Migration20261203010000_customerDetails',
+    class: Migration20261203010000_customerDetails,
+  },
+  {
+    name: 'Migration20261203020000_topUpActiveFrom',
+    class: Migration20261203020000_topUpActiveFrom,
+  },
+  {
+    name: 'Migration20261203030000_partitionFences',
+    class: Migration20261203030000_partitionFences,
+  },
 ];

@@ -9,7 +9,9 @@ import { JsonNumber } from '../../../../worker/exactJson.ts';
 
 function parsed(value: unknown): string {
   const result = positiveAmount.safeParse(value);
-  return result.success ? result.data : `error:${result.error.issues.map((issue) => issue.message).join('; ')}`;
+  return result.success
+    ? result.data
+    : `error:${result.error.issues.map((issue) => issue.message).join('; ')}`;
 }
 
 describe('positiveAmount accepts', () => {
@@ -61,8 +63,11 @@ describe('positiveAmount refuses', () => {
     expect(parsed(new JsonNumber(source))).toMatch(/^error:/);
   });
 
-  it.each([[true], [null], [{}], [[1]], [5]])('a value that is neither a number nor a string: %j', (value) => {
-    // A plain JS number never reaches the schema: bodies are parsed with exact numbers.
-    expect(parsed(value)).toMatch(/^error:/);
-  });
+  it.each([[true], [null], [{}], [[1]], [5]])(
+    'a value that is neither a number nor a string: %j',
+    (value) => {
+      // A plain JS number never reaches the schema: bodies are parsed with exact numbers.
+      expect(parsed(value)).toMatch(/^error:/);
+    },
+  );
 });
