@@ -188,14 +188,20 @@ export class PartitionWorkers {
           const logger = jobLogger(deps.logger, job, partition);
           const fence = fences.forJob(partition, () => stillHolds(job, token, deps.jobLockMs));
           let result: unknown;
+          let lost = false;
           try {
             result = await processor(job.data, { job, queue, logger, fence });
           } catch (error) {
-            if (!fence.fenced) throw error;
+            // Whatever failed, a job this worker no longer holds is its successor's: failing it
+            // here would take it from them (a worker paused mid-transaction wakes to a closed
+            // connection before its fence can tell it).
+            lost =
+              !fence.fenced && !(await stillHolds(job, token, deps.jobLockMs).catch(() => true));
+            if (!fence.fenced && !lost) throw error;
           } finally {
             deps.onJobFinished?.(job.name, (performance.now() - startedAt) / 1000, result);
           }
-          if (fence.fenced) {
+          if (fence.fenced || lost) {
             // Completing or failing it would take it from the worker that holds it now (or, if
             // nobody does yet, lose it): BullMQ's stalled check hands it on.
             logger.warn(

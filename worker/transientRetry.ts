@@ -17,6 +17,7 @@ const BACKOFF_CAP_MS = 2_000;
 const DATABASE_OUTAGE_WAIT_MAX_MS = 120_000;
 
 const TRANSIENT_SQLSTATES = new Set([
+  '25P03',
   '40001',
   '40P01',
   '55P03',
@@ -25,8 +26,12 @@ const TRANSIENT_SQLSTATES = new Set([
   '57P03',
   '53300',
 ]);
-/** The connection was lost or refused (admin/crash shutdown, starting up, SQLSTATE class 08). */
-const CONNECTION_SQLSTATES = new Set(['57P01', '57P02', '57P03']);
+/**
+ * The connection was lost or refused (admin/crash shutdown, starting up, SQLSTATE class 08), or
+ * the server ended it for idling inside a transaction (25P03: a worker paused mid-transaction,
+ * worker/partitionFence.ts). A new connection may go on; a fenced-out worker then learns it is.
+ */
+const CONNECTION_SQLSTATES = new Set(['25P03', '57P01', '57P02', '57P03']);
 const TRANSIENT_NODE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT']);
 const CONNECTION_MESSAGE =
   /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed and is not queryable/i;
