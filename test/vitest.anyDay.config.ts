@@ -20,6 +20,8 @@ export const DATE_TESTS = [
   'test/integration/api/events.test.ts',
   'test/integration/api/ledgerModel.property.test.ts',
   'test/integration/worker/usage.test.ts',
+  'test/integration/worker/usageAtEventInstant.test.ts',
+  'test/integration/api/drawdownTies.test.ts',
   'test/integration/worker/concurrency.test.ts',
   'test/integration/worker/redelivery.test.ts',
   'test/integration/worker/strandedRequests.test.ts',

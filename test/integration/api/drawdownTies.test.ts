@@ -16,8 +16,9 @@ import {
   expectLedgerConsistent,
   sql,
 } from '../ledgerTestHelpers.ts';
+import { manualClockStart } from '../../support/testDates.ts';
 
-const START = DateTime.now().toUTC().startOf('hour');
+const START = DateTime.fromJSDate(manualClockStart()).toUTC().startOf('hour');
 const EXPIRY = START.plus({ days: 90 }).toISO() ?? '';
 
 let t: TestService;

@@ -20,9 +20,10 @@ import {
   expectLedgerConsistent,
   sql,
 } from '../ledgerTestHelpers.ts';
+import { manualClockStart } from '../../support/testDates.ts';
 
 const LA = 'America/Los_Angeles';
-const today = DateTime.now().setZone(LA).startOf('day');
+const today = DateTime.fromJSDate(manualClockStart()).setZone(LA).startOf('day');
 /** Today at `hour`:00 in Los Angeles, as an ISO instant. */
 const laToday = (hour: number) => today.plus({ hours: hour }).toUTC().toISO() ?? '';
 /** An expiry far enough ahead to stay out of the way, from the same "today". */
