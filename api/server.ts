@@ -48,6 +48,7 @@ import { registerTopUpRoutes } from './routes/topUps.ts';
 import { registerUsagePriceRoutes } from './routes/usagePrices.ts';
 import { wireSerializerCompiler } from './wire/serializer.ts';
 import type { QueueStore } from '../worker/queueStore.ts';
+import type { Retention } from '../worker/retentionSweep.ts';
 
 /** Orb's bodies are small; 1 MiB leaves room for large ingest batches later. */
 const BODY_BYTES_MAX = 1_048_576;
@@ -72,6 +73,8 @@ export interface ServerDeps {
   partitions: number;
   syncWaitMs: number;
   gracePeriod: Duration;
+  /** What the test clock's sweeps delete (worker/retentionSweep.ts). */
+  retention: Retention;
   queueStore: QueueStore;
   /** The workers of this process, for readiness; undefined when it runs none (ROLE=api). */
   workers: PartitionWorkers | undefined;
@@ -165,6 +168,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
       queues: deps.queues,
       clock: deps.clock,
       partitions: deps.partitions,
+      retention: deps.retention,
     });
   }
   await app.ready();

@@ -81,6 +81,10 @@ export async function startService(
     throw error;
   }
   const queues = await PartitionQueues.open(queueStore, config.partitions, config.queuePrefix);
+  const retention = {
+    idempotencyKeys: config.idempotencyKeyRetention,
+    requests: config.requestRetention,
+  };
   const runsApi = config.role !== 'worker';
   const runsWorkers = config.role !== 'api';
   const waiter = runsApi ? await OutcomeWaiter.open(queueStore, config.queuePrefix) : undefined;
@@ -105,6 +109,7 @@ export async function startService(
         queues,
         clock,
         partitions: config.partitions,
+        retention,
         queueStore,
         queuePrefix: config.queuePrefix,
         logger,
@@ -123,6 +128,7 @@ export async function startService(
       partitions: config.partitions,
       syncWaitMs: config.syncWaitMs,
       gracePeriod: config.gracePeriod,
+      retention,
       queueStore,
       workers,
       metrics,

@@ -19,13 +19,16 @@ export function decideIncrement(
 ): LedgerError | undefined {
   const effectiveAt = command.effectiveAt ?? context.now;
   const settings = command.invoice ?? null;
-  const problem = invoiceSettingsProblem(
-    command.perUnitCostBasis,
-    settings && {
-      netTermsDays: settings.netTermsDays,
-      hasCustomDueDate: settings.customDueAt !== null,
-    },
-  );
+  // A request accepted before invoices existed was promised its cost basis with no invoice.
+  const problem = command.acceptedBeforeInvoices
+    ? undefined
+    : invoiceSettingsProblem(
+        command.perUnitCostBasis,
+        settings && {
+          netTermsDays: settings.netTermsDays,
+          hasCustomDueDate: settings.customDueAt !== null,
+        },
+      );
   if (problem) return ledgerError('request_validation', problem);
   const status = blockStatusFor(settings);
   // Credit that is expired on arrival would be written off at once (choice: refuse it instead).

@@ -120,6 +120,11 @@ export interface IncrementCommand {
   invoice?: InvoiceSettings | null;
   /** An automatic top-up's increment rather than a caller's. */
   source?: 'top_up';
+  /**
+   * Accepted by a version from before invoices (its stored request has no invoice_settings key),
+   * which granted a cost basis without an invoice: applied as it was promised then.
+   */
+  acceptedBeforeInvoices?: true;
 }
 
 /** An increment's invoice_settings, its dates resolved to instants by the shell. */

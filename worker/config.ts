@@ -10,6 +10,11 @@ import { z } from 'zod';
 const isoDuration = z
   .string()
   .refine((text) => Duration.fromISO(text).isValid, 'an ISO 8601 duration like PT12H');
+/** A retention: a duration that keeps something, so never zero (that would delete answers at once). */
+const retention = isoDuration.refine(
+  (text) => Duration.fromISO(text).toMillis() > 0,
+  'a duration longer than zero, like P7D',
+);
 
 const environment = z.object({
   DATABASE_URL: z.string().url().optional(),
@@ -23,6 +28,8 @@ const environment = z.object({
   PARTITIONS: z.coerce.number().int().min(1).max(1024).default(16),
   SYNC_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   GRACE_PERIOD: isoDuration.default('PT12H'),
+  IDEMPOTENCY_KEY_RETENTION: retention.default('P7D'),
+  REQUEST_RETENTION: retention.default('P90D'),
   ROLE: z.enum(['all', 'api', 'worker']).default('all'),
   ADMIN_USER: z.string().optional(),
   ADMIN_PASSWORD: z.string().optional(),
@@ -62,6 +69,17 @@ export interface Config {
   partitions: number;
   syncWaitMs: number;
   gracePeriod: Duration;
+  /**
+   * How long an Idempotency-Key (and a create's stored answer) is kept: a replay after it is a new
+   * request, as with Orb's expiring keys (worker/retentionSweep.ts).
+   */
+  idempotencyKeyRetention: Duration;
+  /**
+   * How long a finished (committed or failed) request is kept for `GET /v1/ledger_requests/{id}`
+   * and `GET /v1/balance_transaction_requests/{id}`; after it they answer 404. Queued requests are
+   * never swept, nor one whose key is still kept.
+   */
+  requestRetention: Duration;
   role: 'all' | 'api' | 'worker';
   adminUser: string | undefined;
   adminPassword: string | undefined;
@@ -113,6 +131,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     partitions: e.PARTITIONS,
     syncWaitMs: e.SYNC_WAIT_MS,
     gracePeriod: Duration.fromISO(e.GRACE_PERIOD),
+    idempotencyKeyRetention: Duration.fromISO(e.IDEMPOTENCY_KEY_RETENTION),
+    requestRetention: Duration.fromISO(e.REQUEST_RETENTION),
     role: e.ROLE,
     adminUser: e.ADMIN_USER,
     adminPassword: e.ADMIN_PASSWORD,

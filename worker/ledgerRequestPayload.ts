@@ -4,6 +4,11 @@
  * turns it into the domain's command, resolving dates in the customer's timezone. An increment's
  * invoice_settings carry the customer's invoicing `currency` as it was when the request was
  * accepted (the worker does not load the customer's currency).
+ *
+ * Requests still queued across an upgrade were written by older versions: the schema accepts every
+ * shape a released version stored (test/fixtures/queuedPayloads/ledgerRequests.json, applied by
+ * test/integration/worker/queuedPayloads.test.ts). Amounts have always been decimal text; a JSON
+ * number here would be a float, so it is refused rather than rounded.
  */
 import { z } from 'zod';
 import { Decimal } from '../domain/decimal.ts';
@@ -148,6 +153,9 @@ function toIncrement(
     description: payload.description,
     metadata: payload.metadata,
     invoice,
+    // Versions before invoices (f104fdc, 4cd6596) wrote no invoice_settings key; every later one
+    // writes it (null for none). Their increments keep the promise they were accepted with.
+    ...(payload.invoice_settings === undefined && { acceptedBeforeInvoices: true as const }),
   };
 }
 

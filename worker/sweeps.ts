@@ -1,14 +1,16 @@
 /**
  * The scheduled sweeps (ARCHITECTURE.md "Time"): due expiries, closed usage days, and requests
  * stranded by a Redis loss. Each finds work that has come due and enqueues a job per customer
- * onto its partition, so scheduled writes are serialized with everything else. The scheduler runs
- * them every interval; the test clock runs them after moving time.
+ * onto its partition, so scheduled writes are serialized with everything else. Then retention
+ * deletes old Idempotency-Keys and finished requests (no ledger write, so no job). The scheduler
+ * runs them every interval; the test clock runs them after moving time.
  */
 import type { Clock } from './clock.ts';
 import { sweepClosedDays } from './dayCloseSweep.ts';
 import { sweepDueExpiries } from './expirySweep.ts';
 import { sweepStrandedRequests } from './strandedSweep.ts';
 import type { PartitionQueues } from './queues.ts';
+import { sweepRetention, type Retention } from './retentionSweep.ts';
 import type { Orm } from './store/orm.ts';
 
 export interface SweepDeps {
@@ -16,6 +18,8 @@ export interface SweepDeps {
   queues: PartitionQueues;
   clock: Clock;
   partitions: number;
+  /** IDEMPOTENCY_KEY_RETENTION and REQUEST_RETENTION. */
+  retention: Retention;
 }
 
 export interface EnqueuedJob {
@@ -24,11 +28,14 @@ export interface EnqueuedJob {
 }
 
 export async function runSweeps(deps: SweepDeps): Promise<EnqueuedJob[]> {
-  return [
+  const jobs = [
     ...(await sweepDueExpiries(deps)),
     ...(await sweepClosedDays(deps)),
     ...(await sweepStrandedRequests(deps)),
   ];
+  // Last: the ledger's due work is enqueued before a long first run of deletes.
+  await sweepRetention(deps);
+  return jobs;
 }
 
 /** Waits until the given jobs have finished (the test clock answers after them). */
