@@ -9,7 +9,7 @@
  *   (its replay answers from it);
  * - anything of the ledger: entries, blocks, events, balance transactions, invoices.
  *
- * The indexes these statements walk come with Migration20261210000000_retention.
+ * The indexes these statements walk come with Migration20261203040000_retention.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 

@@ -15,7 +15,7 @@ import { Migration20261203000000_blockCreationOrder } from './Migration202612030
 import { Migration20261203010000_customerDetails } from './Migration20261203010000_customerDetails.ts';
 import { Migration20261203020000_topUpActiveFrom } from './Migration20261203020000_topUpActiveFrom.ts';
 import { Migration20261203030000_partitionFences } from './Migration20261203030000_partitionFences.ts';
-import { Migration20261210000000_retention } from './Migration20261210000000_retention.ts';
+import { Migration20261203040000_retention } from './Migration20261203040000_retention.ts';
 
 export const migrationsList = [
   { name: 'Migration20261121000000_initial', class: Migration20261121000000_initial },
@@ -52,5 +52,5 @@ export const migrationsList = [
     name: 'Migration20261203030000_partitionFences',
     class: Migration20261203030000_partitionFences,
   },
-  { name: 'Migration20261210000000_retention', class: Migration20261210000000_retention },
+  { name: 'Migration20261203040000_retention', class: Migration20261203040000_retention },
 ];

@@ -19,7 +19,7 @@
  */
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261210000000_retention extends Migration {
+export class Migration20261203040000_retention extends Migration {
   override up(): void {
     this.addSql(`
       create index idempotency_keys_created_at_idx on idempotency_keys (created_at);
