@@ -18,6 +18,15 @@ export type CustomerPath = { customerId: string } | { externalCustomerId: string
 
 const CACHE_ENTRIES_MAX = 100_000;
 
+/** The 404 for a path naming no customer. */
+export function customerNotFound(path: CustomerPath): ApiError {
+  return ApiError.notFound(
+    'customerId' in path
+      ? `Customer with id ${path.customerId} does not exist.`
+      : `Customer with external_customer_id ${path.externalCustomerId} does not exist.`,
+  );
+}
+
 export class CustomerResolver {
   private readonly orm: Orm;
   private readonly cache = new Map<string, CustomerKey>();
@@ -32,13 +41,7 @@ export class CustomerResolver {
     const cached = this.cache.get(cacheKey);
     if (cached) return cached;
     const row = await findCustomer(this.orm.em.fork(), path);
-    if (!row) {
-      throw ApiError.notFound(
-        'customerId' in path
-          ? `Customer with id ${path.customerId} does not exist.`
-          : `Customer with external_customer_id ${path.externalCustomerId} does not exist.`,
-      );
-    }
+    if (!row) throw customerNotFound(path);
     const key: CustomerKey = {
       id: row.id,
       externalCustomerId: row.externalCustomerId ?? null,

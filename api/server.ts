@@ -155,8 +155,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerInvoiceRoutes(app, { orm: deps.orm, queues: deps.queues, partitions: deps.partitions });
   registerLedgerEntryRoutes(app, { intake, customers });
   registerBalanceTransactionRoutes(app, { intake, customers });
-  registerLedgerRoutes(app, { orm: deps.orm, customers });
-  registerCreditRoutes(app, { orm: deps.orm, customers, clock: deps.clock });
+  registerLedgerRoutes(app, { orm: deps.orm });
+  registerCreditRoutes(app, { orm: deps.orm, clock: deps.clock });
   registerLedgerRequestRoutes(app, { orm: deps.orm, queues: deps.queues });
   registerCreditBlockRoutes(app, { orm: deps.orm });
   registerUsagePriceRoutes(app, { orm: deps.orm, clock: deps.clock });

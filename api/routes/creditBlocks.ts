@@ -1,10 +1,12 @@
-/** `GET /v1/credit_blocks/{id}` (Orb's CreditBlock): one block, whatever its balance. */
+/**
+ * `GET /v1/credit_blocks/{id}` (Orb's CreditBlock): one block, whatever its balance, in one SQL
+ * statement without ORM hydration (worker/store/creditReads.ts).
+ */
 import type { FastifyInstance } from 'fastify';
-import { CreditBlock } from '../../worker/store/entities.ts';
+import { readCreditBlock } from '../../worker/store/creditReads.ts';
 import type { Orm } from '../../worker/store/orm.ts';
-import { creditBlockView } from '../../worker/store/views.ts';
 import { ApiError } from '../errors.ts';
-import { creditBlockSchema, toWireCreditBlock } from '../wire/creditBlock.ts';
+import { creditBlockFromRow, creditBlockSchema } from '../wire/creditBlock.ts';
 
 export function registerCreditBlockRoutes(app: FastifyInstance, deps: { orm: Orm }): void {
   app.get(
@@ -18,9 +20,9 @@ export function registerCreditBlockRoutes(app: FastifyInstance, deps: { orm: Orm
     },
     async (request) => {
       const { block_id: blockId } = request.params as { block_id: string };
-      const block = await deps.orm.em.fork().findOne(CreditBlock, { id: blockId });
+      const block = await readCreditBlock(deps.orm.em, blockId);
       if (!block) throw ApiError.notFound(`Credit block ${blockId} does not exist.`);
-      return toWireCreditBlock(creditBlockView(block));
+      return creditBlockFromRow(block);
     },
   );
 }

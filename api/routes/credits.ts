@@ -1,13 +1,15 @@
 /**
  * `GET /v1/customers/{id}/credits` (both id forms): the customer's credit blocks in one currency
- * (default `credits`); those still holding credit unless `include_all_blocks=true`.
+ * (default `credits`); those still holding credit unless `include_all_blocks=true`. One SQL
+ * statement resolves the customer and reads the page (worker/store/creditReads.ts); a customer
+ * that does not exist is a 404 from that same statement.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../worker/clock.ts';
 import { DEFAULT_CURRENCY } from '../../worker/ledgerRequestPayload.ts';
+import { readCreditBlockPage, type CreditBlockReadRow } from '../../worker/store/creditReads.ts';
 import type { Orm } from '../../worker/store/orm.ts';
-import { listCreditBlocks } from '../../worker/store/readQueries.ts';
-import type { CustomerResolver } from '../customerResolver.ts';
+import { customerNotFound } from '../customerResolver.ts';
 import {
   creditsQuery,
   decodeKeyset,
@@ -15,13 +17,10 @@ import {
   timeRange,
   type CreditsQuery,
 } from '../schemas/listQueries.ts';
-import { customerCreditBalancesSchema, toWireCreditBlock } from '../wire/creditBlock.ts';
+import { creditBlockFromRow, customerCreditBalancesSchema } from '../wire/creditBlock.ts';
 import { routeBothCustomerForms } from './customerPaths.ts';
 
-export function registerCreditRoutes(
-  app: FastifyInstance,
-  deps: { orm: Orm; customers: CustomerResolver; clock: Clock },
-): void {
+export function registerCreditRoutes(app: FastifyInstance, deps: { orm: Orm; clock: Clock }): void {
   routeBothCustomerForms(
     app,
     'GET',
@@ -34,8 +33,7 @@ export function registerCreditRoutes(
     },
     async (path, request) => {
       const query = request.query as CreditsQuery;
-      const customer = await deps.customers.resolve(path);
-      const page = await listCreditBlocks(deps.orm.em.fork(), customer.id, {
+      const page = await readCreditBlockPage(deps.orm.em, path, {
         limit: query.limit,
         after: decodeKeyset(query.cursor),
         currency: query.currency ?? DEFAULT_CURRENCY,
@@ -43,10 +41,19 @@ export function registerCreditRoutes(
         now: deps.clock.now(),
         effectiveDate: timeRange(query, 'effective_date'),
       });
+      if (!page.customer) throw customerNotFound(path);
+      const rows = page.rows.slice(0, query.limit);
       return {
-        data: page.data.map(toWireCreditBlock),
-        pagination_metadata: paginationMetadata(page.next),
+        data: rows.map(creditBlockFromRow),
+        pagination_metadata: paginationMetadata(
+          page.rows.length > query.limit ? keysetOf(rows.at(-1)!) : null,
+        ),
       };
     },
   );
+}
+
+/** The `created_at|id` cursor after a block. */
+function keysetOf(row: CreditBlockReadRow): string {
+  return `${new Date(row.created_at).toISOString()}|${row.id}`;
 }

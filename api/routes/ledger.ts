@@ -1,11 +1,13 @@
 /**
  * `GET /v1/customers/{id}/credits/ledger` (both id forms): entries newest first, cursor
- * pagination, and Orb's filters (LEDGER_RULES.md §6). Reads never enqueue.
+ * pagination, and Orb's filters (LEDGER_RULES.md §6). One SQL statement resolves the customer and
+ * reads the page with each entry's block and invoice (worker/store/ledgerReads.ts); a customer
+ * that does not exist is a 404 from that same statement. Reads never enqueue.
  */
 import type { FastifyInstance } from 'fastify';
+import { readLedgerPage } from '../../worker/store/ledgerReads.ts';
 import type { Orm } from '../../worker/store/orm.ts';
-import { listLedgerEntries } from '../../worker/store/readQueries.ts';
-import type { CustomerResolver } from '../customerResolver.ts';
+import { customerNotFound } from '../customerResolver.ts';
 import {
   decodeSeq,
   ledgerQuery,
@@ -13,13 +15,10 @@ import {
   timeRange,
   type LedgerQuery,
 } from '../schemas/listQueries.ts';
-import { ledgerEntriesSchema, toWireLedgerEntry } from '../wire/ledgerEntry.ts';
+import { ledgerEntriesSchema, ledgerEntryFromRow } from '../wire/ledgerEntry.ts';
 import { routeBothCustomerForms } from './customerPaths.ts';
 
-export function registerLedgerRoutes(
-  app: FastifyInstance,
-  deps: { orm: Orm; customers: CustomerResolver },
-): void {
+export function registerLedgerRoutes(app: FastifyInstance, deps: { orm: Orm }): void {
   routeBothCustomerForms(
     app,
     'GET',
@@ -32,8 +31,7 @@ export function registerLedgerRoutes(
     },
     async (path, request) => {
       const query = request.query as LedgerQuery;
-      const customer = await deps.customers.resolve(path);
-      const page = await listLedgerEntries(deps.orm.em.fork(), customer, {
+      const page = await readLedgerPage(deps.orm.em, path, {
         limit: query.limit,
         afterSeq: decodeSeq(query.cursor),
         currency: query.currency,
@@ -42,9 +40,14 @@ export function registerLedgerRoutes(
         minimumAmount: query.minimum_amount,
         createdAt: timeRange(query, 'created_at'),
       });
+      const customer = page.customer;
+      if (!customer) throw customerNotFound(path);
+      const rows = page.rows.slice(0, query.limit);
       return {
-        data: page.data.map(toWireLedgerEntry),
-        pagination_metadata: paginationMetadata(page.next),
+        data: rows.map((row) => ledgerEntryFromRow(row, customer)),
+        pagination_metadata: paginationMetadata(
+          page.rows.length > query.limit ? rows.at(-1)!.seq : null,
+        ),
       };
     },
   );

@@ -4,6 +4,7 @@
  * are exact JSON numbers, `metadata` is copied as stored.
  */
 import { z } from 'zod';
+import type { CreditBlockReadRow } from '../../worker/store/creditReads.ts';
 import type { CreditBlockView } from '../../worker/store/views.ts';
 import { dateTime, exact, exactNumber, metadata, page, type Wire } from './exactNumber.ts';
 import { priceFilterSchema } from './ledgerEntry.ts';
@@ -45,5 +46,25 @@ export function toWireCreditBlock(block: CreditBlockView): Wire<typeof creditBlo
     credit_allocation: block.credit_allocation,
     credit_commitment: block.credit_commitment,
     metadata: block.metadata,
+  };
+}
+
+const isoText = (instant: Date | string) => new Date(instant).toISOString();
+
+/** The same shape straight from a read row (worker/store/creditReads.ts): amounts stay text. */
+export function creditBlockFromRow(row: CreditBlockReadRow): Wire<typeof creditBlockSchema> {
+  return {
+    id: row.id,
+    balance: exact(row.balance),
+    effective_date: isoText(row.effective_date),
+    expiry_date: row.expiry_date === null ? null : isoText(row.expiry_date),
+    per_unit_cost_basis: row.per_unit_cost_basis,
+    status: creditBlockSchema.shape.status.parse(row.status),
+    maximum_initial_balance: exact(row.maximum_initial_balance),
+    filters: row.filters,
+    credit_block_source: creditBlockSchema.shape.credit_block_source.parse(row.source),
+    credit_allocation: null,
+    credit_commitment: null,
+    metadata: row.metadata,
   };
 }

@@ -5,7 +5,9 @@
  * increment's `created_invoices` are Orb Invoices (api/wire/invoice.ts).
  */
 import { z } from 'zod';
-import type { LedgerEntryView } from '../../worker/store/views.ts';
+import { invoiceView } from '../../worker/store/invoiceViews.ts';
+import type { LedgerEntryReadRow } from '../../worker/store/ledgerReads.ts';
+import { ledgerEntryView, type LedgerEntryView } from '../../worker/store/views.ts';
 import { dateTime, exact, exactNumber, metadata, page, type Wire } from './exactNumber.ts';
 import { customerMinifiedSchema, invoiceSchema, toWireInvoice } from './invoice.ts';
 
@@ -173,4 +175,73 @@ export function toWireLedgerEntry(view: LedgerEntryView): WireLedgerEntry {
         `unknown entry_type ${String(entry.entry_type)} for ledger entry ${entry.id}`,
       );
   }
+}
+
+const toDate = (instant: Date | string) => new Date(instant);
+const toDateOrNull = (instant: Date | string | null) => (instant === null ? null : toDate(instant));
+
+/**
+ * The same shape straight from a read row (worker/store/ledgerReads.ts), for the customer the
+ * page was read for; an increment's invoice comes in the row's `invoice_*` columns.
+ */
+export function ledgerEntryFromRow(
+  row: LedgerEntryReadRow,
+  customer: { id: string; externalCustomerId: string | null },
+): WireLedgerEntry {
+  const invoice =
+    row.invoice_id === null
+      ? null
+      : invoiceView({
+          id: row.invoice_id,
+          customerId: customer.id,
+          externalCustomerId: customer.externalCustomerId,
+          blockId: row.block_id,
+          number: row.invoice_number!,
+          currency: row.invoice_currency!,
+          status: row.invoice_status!,
+          quantity: row.invoice_quantity!,
+          unitPrice: row.invoice_unit_price!,
+          total: row.invoice_total!,
+          invoiceDate: toDate(row.invoice_date!),
+          dueDate: toDate(row.invoice_due_date!),
+          memo: row.invoice_memo,
+          itemId: row.invoice_item_id,
+          autoCollection: row.invoice_auto_collection!,
+          issuedAt: toDate(row.invoice_issued_at!),
+          paidAt: toDateOrNull(row.invoice_paid_at),
+          voidedAt: toDateOrNull(row.invoice_voided_at),
+          createdAt: toDate(row.invoice_created_at!),
+        });
+  return toWireLedgerEntry(
+    ledgerEntryView(
+      {
+        id: row.id,
+        customerId: row.customer_id,
+        currency: row.currency,
+        ledgerSequenceNumber: row.ledger_sequence_number,
+        entryType: row.entry_type,
+        entryStatus: row.entry_status,
+        amount: row.amount,
+        startingBalance: row.starting_balance,
+        endingBalance: row.ending_balance,
+        blockId: row.block_id,
+        requestId: row.request_id,
+        description: row.description,
+        metadata: row.metadata,
+        createdAt: toDate(row.created_at),
+        voidReason: row.void_reason,
+        voidAmount: row.void_amount,
+        newBlockExpiryDate: toDateOrNull(row.new_block_expiry_date),
+        priceId: row.price_id,
+      },
+      {
+        id: row.block_id,
+        expiryDate: toDateOrNull(row.block_expiry_date),
+        perUnitCostBasis: row.block_per_unit_cost_basis,
+        filters: row.block_filters,
+      },
+      { id: customer.id, externalCustomerId: customer.externalCustomerId },
+      row.entry_type === 'increment' ? (invoice === null ? null : [invoice]) : null,
+    ),
+  );
 }

@@ -1,24 +1,13 @@
 /**
  * Read queries for api/ and for re-answering finished requests. Reads never enqueue and never
- * lock; they see committed data only.
+ * lock; they see committed data only. The hot reads (balance, ledger page, one block) are one
+ * raw statement each, in creditReads.ts and ledgerReads.ts.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { LedgerOutcome, OutcomeError } from '../ledgerOutcome.ts';
-import {
-  CreditBlock,
-  Customer,
-  LedgerEntry,
-  type CreditBlockRow,
-  type CustomerRow,
-} from './entities.ts';
+import { CreditBlock, Customer, LedgerEntry, type CustomerRow } from './entities.ts';
 import { invoiceViewsByBlock } from './invoices.ts';
-import {
-  creditBlockView,
-  ledgerEntryView,
-  type CreditBlockView,
-  type CustomerRef,
-  type LedgerEntryView,
-} from './views.ts';
+import { ledgerEntryView, type CustomerRef, type LedgerEntryView } from './views.ts';
 
 export async function findCustomer(
   em: EntityManager,
@@ -77,123 +66,6 @@ export interface Page<T> {
   next: string | null;
 }
 
-interface EntryJoinRow {
-  seq: string;
-  id: string;
-  customer_id: string;
-  currency: string;
-  ledger_sequence_number: number;
-  entry_type: string;
-  entry_status: string;
-  amount: string;
-  starting_balance: string;
-  ending_balance: string;
-  block_id: string;
-  request_id: string | null;
-  description: string | null;
-  metadata: Record<string, string>;
-  /** Raw queries bypass MikroORM's hydration: timestamps may arrive as text. */
-  created_at: Date | string;
-  void_reason: string | null;
-  void_amount: string | null;
-  new_block_expiry_date: Date | string | null;
-  price_id: string | null;
-  block_expiry_date: Date | string | null;
-  block_per_unit_cost_basis: string | null;
-  block_filters: CreditBlockRow['filters'];
-}
-
-export interface LedgerFilter {
-  limit: number;
-  /** `seq` of the last entry already seen; the page continues with older ones. */
-  afterSeq?: string;
-  currency?: string;
-  entryType?: string;
-  entryStatus?: string;
-  minimumAmount?: string;
-  createdAt: TimeRange;
-}
-
-/** Newest first; `seq` is the insertion order, which for one customer is the order applied. */
-export async function listLedgerEntries(
-  em: EntityManager,
-  customer: CustomerRef,
-  filter: LedgerFilter,
-): Promise<Page<LedgerEntryView>> {
-  const where = ['e.customer_id = ?'];
-  const params: unknown[] = [customer.id];
-  const add = (clause: string, value: unknown) => {
-    where.push(clause);
-    params.push(value);
-  };
-  if (filter.afterSeq !== undefined) add('e.seq < ?', filter.afterSeq);
-  if (filter.currency !== undefined) add('e.currency = ?', filter.currency);
-  if (filter.entryType !== undefined) add('e.entry_type = ?', filter.entryType);
-  if (filter.entryStatus !== undefined) add('e.entry_status = ?', filter.entryStatus);
-  if (filter.minimumAmount !== undefined) add('abs(e.amount) >= ?::numeric', filter.minimumAmount);
-  if (filter.createdAt.gt) add('e.created_at > ?', filter.createdAt.gt);
-  if (filter.createdAt.gte) add('e.created_at >= ?', filter.createdAt.gte);
-  if (filter.createdAt.lt) add('e.created_at < ?', filter.createdAt.lt);
-  if (filter.createdAt.lte) add('e.created_at <= ?', filter.createdAt.lte);
-  const rows = await em.execute<EntryJoinRow[]>(
-    `select e.*, b.expiry_date as block_expiry_date, b.per_unit_cost_basis as block_per_unit_cost_basis, b.filters as block_filters
-       from ledger_entries e join credit_blocks b on b.id = e.block_id
-      where ${where.join(' and ')}
-      order by e.seq desc
-      limit ?`,
-    [...params, filter.limit + 1],
-  );
-  const page = rows.slice(0, filter.limit);
-  const invoices = await invoiceViewsByBlock(
-    em,
-    incrementBlockIds(page.map((row) => ({ entryType: row.entry_type, blockId: row.block_id }))),
-  );
-  const data = page.map((row) =>
-    ledgerEntryView(
-      {
-        id: row.id,
-        customerId: row.customer_id,
-        currency: row.currency,
-        ledgerSequenceNumber: row.ledger_sequence_number,
-        entryType: row.entry_type,
-        entryStatus: row.entry_status,
-        amount: row.amount,
-        startingBalance: row.starting_balance,
-        endingBalance: row.ending_balance,
-        blockId: row.block_id,
-        requestId: row.request_id,
-        description: row.description,
-        metadata: row.metadata,
-        createdAt: new Date(row.created_at),
-        voidReason: row.void_reason,
-        voidAmount: row.void_amount,
-        newBlockExpiryDate:
-          row.new_block_expiry_date === null ? null : new Date(row.new_block_expiry_date),
-        priceId: row.price_id,
-      },
-      {
-        id: row.block_id,
-        expiryDate: row.block_expiry_date === null ? null : new Date(row.block_expiry_date),
-        perUnitCostBasis: row.block_per_unit_cost_basis,
-        filters: row.block_filters,
-      },
-      customer,
-      row.entry_type === 'increment' ? (invoices.get(row.block_id) ?? null) : null,
-    ),
-  );
-  return { data, next: rows.length > filter.limit ? String(page.at(-1)?.seq) : null };
-}
-
-export interface BlockFilterQuery {
-  limit: number;
-  /** `created_at|id` of the last block already seen. */
-  after?: { createdAt: Date; id: string };
-  currency: string;
-  includeAll: boolean;
-  now: Date;
-  effectiveDate: TimeRange;
-}
-
 export interface TimeRange {
   gt?: Date;
   gte?: Date;
@@ -230,30 +102,6 @@ function keysetPage<T extends { createdAt: Date; id: string }>(rows: T[], limit:
     data: page,
     next: rows.length > limit && last ? `${last.createdAt.toISOString()}|${last.id}` : null,
   };
-}
-
-/** By default the blocks still holding credit (balance ≠ 0, not expired); all with includeAll. */
-export async function listCreditBlocks(
-  em: EntityManager,
-  customerId: string,
-  query: BlockFilterQuery,
-): Promise<Page<CreditBlockView>> {
-  const where: Record<string, unknown>[] = [{ customerId, currency: query.currency }];
-  if (!query.includeAll) {
-    where.push(
-      { balance: { $ne: '0' } },
-      { $or: [{ expiryDate: null }, { expiryDate: { $gt: query.now } }] },
-    );
-  }
-  if (query.after) where.push(keysetAfter(query.after, 'asc'));
-  where.push(...rangeConditions('effectiveDate', query.effectiveDate));
-  const rows = await em.find(
-    CreditBlock,
-    { $and: where },
-    { orderBy: [{ createdAt: 'asc' }, { id: 'asc' }], limit: query.limit + 1 },
-  );
-  const page = keysetPage(rows, query.limit);
-  return { data: page.data.map(creditBlockView), next: page.next };
 }
 
 export async function listCustomers(
