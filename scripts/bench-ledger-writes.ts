@@ -1,7 +1,8 @@
 /**
  * Benchmark of synchronous ledger writes (`POST .../credits/ledger_entry`, answered 201 after the
  * worker commits). Two phases against a service started as its own process:
- *   1. closed loop: `--concurrency` clients write as fast as they can for `--seconds` → max writes/s;
+ *   1. closed loop: `--concurrency` clients write as fast as they can for `--seconds` → max writes/s
+ *      (each client for customers of its own: with `--customers` equal to `--concurrency`, one each);
  *   2. open loop: writes issued at a fixed `--rate` per second for `--seconds` → p50/p99 at that rate.
  * Writes alternate decrements and increments over `--customers` customers.
  *   npm run bench:ledger -- --seconds 10 --concurrency 128 --rate 200 --customers 200
@@ -84,12 +85,17 @@ async function closedLoop(baseUrl: string, customers: string[]): Promise<Figures
   const samples: Sample[] = [];
   const deadline = performance.now() + options.seconds! * 1000;
   const started = performance.now();
-  let sequence = 0;
+  const clients = options.concurrency!;
+  // Client i writes for customers i, i + clients, …: no two clients ever share a customer while
+  // there are at least as many customers as clients (`--customers 64 --concurrency 64`: one
+  // customer each), so the figure is the service's, not a row lock's between two clients.
+  const own = (client: number) =>
+    customers.filter((_, index) => index % clients === client % customers.length);
   await Promise.all(
-    Array.from({ length: options.concurrency! }, async () => {
-      while (performance.now() < deadline) {
-        const current = sequence++;
-        samples.push(await write(baseUrl, customers[current % customers.length]!, current));
+    Array.from({ length: clients }, async (_, client) => {
+      const mine = own(client);
+      for (let sequence = 0; performance.now() < deadline; sequence += 1) {
+        samples.push(await write(baseUrl, mine[sequence % mine.length]!, sequence));
       }
     }),
   );
