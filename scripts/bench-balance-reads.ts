@@ -17,6 +17,7 @@ import { parseArgs as parseNodeArgs } from 'node:util';
 import { newId } from '../worker/ids.ts';
 import {
   BENCH_API_KEY,
+  OPEN_LOOP_TIMEOUT_MS,
   getJson,
   latencySummary,
   printResult,
@@ -108,7 +109,10 @@ async function closedLoop(
   };
 }
 
-/** Open loop: reads by id issued at `readsPerSecond` for `seconds`, whatever their latency. */
+/**
+ * Open loop: reads by id issued at `readsPerSecond` for `seconds`, whatever their latency; a read
+ * unanswered after OPEN_LOOP_TIMEOUT_MS fails, with that as its latency.
+ */
 async function openLoop(
   baseUrl: string,
   customers: readonly SeededLedger[],
@@ -126,14 +130,21 @@ async function openLoop(
     const customer = customers[Math.floor(Math.random() * customers.length)]!;
     const sent = performance.now();
     pending.push(
-      getJson(`${baseUrl}${readPath(customer, 'id')}`, BENCH_API_KEY).then(({ status, text }) => {
-        latencies.push(performance.now() - sent);
-        if (
-          status !== 200 ||
-          (JSON.parse(text) as { data: unknown[] }).data.length !== shape.liveBlocks
-        )
+      getJson(`${baseUrl}${readPath(customer, 'id')}`, BENCH_API_KEY, OPEN_LOOP_TIMEOUT_MS).then(
+        ({ status, text }) => {
+          latencies.push(performance.now() - sent);
+          if (
+            status !== 200 ||
+            (JSON.parse(text) as { data: unknown[] }).data.length !== shape.liveBlocks
+          )
+            failed += 1;
+        },
+        // Reset, or unanswered in time: failed, its latency the time it was given.
+        () => {
+          latencies.push(performance.now() - sent);
           failed += 1;
-      }),
+        },
+      ),
     );
   }
   await Promise.all(pending);

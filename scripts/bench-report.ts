@@ -526,6 +526,7 @@ function details(outcome: BenchOutcome): string {
             'applied/sent',
             'lag p50 ms',
             'lag p99 ms',
+            'batches resent after 503/429',
           ],
           (r.batches as any[]).map((batch) => [
             String(batch.batch_size),
@@ -534,6 +535,7 @@ function details(outcome: BenchOutcome): string {
             `${n(batch.applied)}/${n(batch.sent)}`,
             n(batch.lag_p50_ms),
             n(batch.lag_p99_ms),
+            n(batch.retried_batches),
           ]),
         ),
         '',

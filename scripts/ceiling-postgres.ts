@@ -250,6 +250,7 @@ async function reads(): Promise<Record<string, unknown>> {
 
 async function main(): Promise<void> {
   await admin((client) => client.query(`create database ${scratchName}`));
+  console.log(`scratch database ${scratchName}`);
   try {
     const figures = await { ingest, writes, reads }[kind]();
     printResult(`ceiling-${kind}`, { kind, seconds, ...figures });

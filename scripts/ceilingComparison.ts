@@ -26,6 +26,8 @@ export interface CeilingFigures {
     ratio: number | null;
     open_loop_rate: number | null;
     open_loop_p99_ms: number | null;
+    /** Requests of the open loop refused, reset or unanswered in time. */
+    open_loop_failed: number | null;
   };
   reads: {
     reads_per_second: number | null;
@@ -35,6 +37,8 @@ export interface CeilingFigures {
     ratio: number | null;
     open_loop_rate: number | null;
     open_loop_p99_ms: number | null;
+    /** Requests of the open loop refused, reset or unanswered in time. */
+    open_loop_failed: number | null;
   };
 }
 
@@ -93,6 +97,7 @@ export function ceilingFigures(results: BenchResults, clients = 64): CeilingFigu
       ratio: ratioOf(writesRate, ceilingWrites),
       open_loop_rate: num(writes?.open_loop?.rate),
       open_loop_p99_ms: num(writes?.open_loop?.p99_ms),
+      open_loop_failed: num(writes?.open_loop?.failed),
     },
     reads: {
       reads_per_second: readsRate,
@@ -102,6 +107,7 @@ export function ceilingFigures(results: BenchResults, clients = 64): CeilingFigu
       ratio: ratioOf(readsRate, ceilingReads),
       open_loop_rate: num(reads?.open_loop?.rate),
       open_loop_p99_ms: num(reads?.open_loop?.p99_ms),
+      open_loop_failed: num(reads?.open_loop?.failed),
     },
   };
 }
@@ -109,6 +115,8 @@ export function ceilingFigures(results: BenchResults, clients = 64): CeilingFigu
 const fmt = (value: number | null, digits = 0): string =>
   value === null ? '–' : value.toLocaleString('en-US', { maximumFractionDigits: digits });
 const ratioText = (value: number | null): string => (value === null ? '–' : `${value.toFixed(2)}×`);
+const failedText = (failed: number | null): string =>
+  failed ? ` (${fmt(failed)} failed or unanswered in 10 s)` : '';
 const met = (ok: boolean | null): string => (ok === null ? '–' : ok ? 'yes' : 'no');
 
 /**
@@ -157,7 +165,7 @@ export function ceilingRows(f: CeilingFigures): string[][] {
     ],
     [
       `sync ledger writes, p99 at 500/s open loop${atRate(f.writes.open_loop_rate, 500)}`,
-      `${fmt(f.writes.open_loop_p99_ms, 1)} ms`,
+      `${fmt(f.writes.open_loop_p99_ms, 1)} ms${failedText(f.writes.open_loop_failed)}`,
       '',
       '',
       `≤ ${TARGETS.writesP99MsAt500} ms`,
@@ -181,7 +189,7 @@ export function ceilingRows(f: CeilingFigures): string[][] {
     ],
     [
       `balance reads, p99 at 2,000/s open loop${atRate(f.reads.open_loop_rate, 2000)}`,
-      `${fmt(f.reads.open_loop_p99_ms, 1)} ms`,
+      `${fmt(f.reads.open_loop_p99_ms, 1)} ms${failedText(f.reads.open_loop_failed)}`,
       '',
       '',
       `≤ ${TARGETS.readsP99MsAt2000} ms`,
