@@ -1,8 +1,10 @@
 /**
  * Benchmark of synchronous ledger writes (`POST .../credits/ledger_entry`, answered 201 after the
  * worker commits). Two phases against a service started as its own process:
- *   1. closed loop: `--concurrency` clients write as fast as they can for `--seconds` → max writes/s;
- *   2. open loop: writes issued at a fixed `--rate` per second for `--seconds` → p50/p99 at that rate.
+ *   1. closed loop: `--concurrency` clients write as fast as they can for `--seconds` → max writes/s
+ *      (each client for customers of its own: with `--customers` equal to `--concurrency`, one each);
+ *   2. open loop: writes issued at a fixed `--rate` per second for `--seconds` → p50/p99 at that rate
+ *      (a write unanswered after OPEN_LOOP_TIMEOUT_MS fails, with that as its latency).
  * Writes alternate decrements and increments over `--customers` customers.
  *   npm run bench:ledger -- --seconds 10 --concurrency 128 --rate 200 --customers 200
  * Each run starts from an empty database (BENCH_DATABASE_URL, default credits_bench), so that
@@ -10,6 +12,7 @@
  */
 import {
   BENCH_API_KEY,
+  OPEN_LOOP_TIMEOUT_MS,
   parseArgs,
   percentile,
   postJson,
@@ -32,8 +35,15 @@ async function post(
   baseUrl: string,
   path: string,
   body: unknown,
+  timeoutMs?: number,
 ): Promise<{ status: number; json: any }> {
-  const { status, text } = await postJson(`${baseUrl}${path}`, BENCH_API_KEY, JSON.stringify(body));
+  const { status, text } = await postJson(
+    `${baseUrl}${path}`,
+    BENCH_API_KEY,
+    JSON.stringify(body),
+    {},
+    timeoutMs,
+  );
   return { status, json: JSON.parse(text) };
 }
 
@@ -42,14 +52,29 @@ interface Sample {
   ok: boolean;
 }
 
-async function write(baseUrl: string, customerId: string, sequence: number): Promise<Sample> {
+/** One write; a reset connection or (with `timeoutMs`) no answer in time counts as failed. */
+async function write(
+  baseUrl: string,
+  customerId: string,
+  sequence: number,
+  timeoutMs?: number,
+): Promise<Sample> {
   const body =
     sequence % 2 === 0
       ? { entry_type: 'decrement', amount: 1.5 }
       : { entry_type: 'increment', amount: 1.5 };
   const started = performance.now();
-  const { status } = await post(baseUrl, `/v1/customers/${customerId}/credits/ledger_entry`, body);
-  return { latencyMs: performance.now() - started, ok: status === 201 };
+  try {
+    const { status } = await post(
+      baseUrl,
+      `/v1/customers/${customerId}/credits/ledger_entry`,
+      body,
+      timeoutMs,
+    );
+    return { latencyMs: performance.now() - started, ok: status === 201 };
+  } catch {
+    return { latencyMs: performance.now() - started, ok: false };
+  }
 }
 
 interface Figures {
@@ -84,12 +109,17 @@ async function closedLoop(baseUrl: string, customers: string[]): Promise<Figures
   const samples: Sample[] = [];
   const deadline = performance.now() + options.seconds! * 1000;
   const started = performance.now();
-  let sequence = 0;
+  const clients = options.concurrency!;
+  // Client i writes for customers i, i + clients, …: no two clients ever share a customer while
+  // there are at least as many customers as clients (`--customers 64 --concurrency 64`: one
+  // customer each), so the figure is the service's, not a row lock's between two clients.
+  const own = (client: number) =>
+    customers.filter((_, index) => index % clients === client % customers.length);
   await Promise.all(
-    Array.from({ length: options.concurrency! }, async () => {
-      while (performance.now() < deadline) {
-        const current = sequence++;
-        samples.push(await write(baseUrl, customers[current % customers.length]!, current));
+    Array.from({ length: clients }, async (_, client) => {
+      const mine = own(client);
+      for (let sequence = 0; performance.now() < deadline; sequence += 1) {
+        samples.push(await write(baseUrl, mine[sequence % mine.length]!, sequence));
       }
     }),
   );
@@ -109,7 +139,7 @@ async function openLoop(baseUrl: string, customers: string[]): Promise<Figures> 
     const due = started + index * intervalMs;
     const wait = due - performance.now();
     if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-    pending.push(write(baseUrl, customers[index % customers.length]!, index));
+    pending.push(write(baseUrl, customers[index % customers.length]!, index, OPEN_LOOP_TIMEOUT_MS));
   }
   const samples = await Promise.all(pending);
   return report(

@@ -151,7 +151,8 @@ export function postJson(
   apiKey: string,
   body: string,
   headers: Record<string, string> = {},
-): Promise<{ status: number; text: string }> {
+  timeoutMs?: number,
+): Promise<{ status: number; text: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const outgoing = request(
       url,
@@ -172,18 +173,36 @@ export function postJson(
           resolve({
             status: response.statusCode ?? 0,
             text: Buffer.concat(chunks).toString('utf8'),
+            headers: response.headers,
           }),
         );
         response.on('error', reject);
       },
     );
     outgoing.on('error', reject);
+    if (timeoutMs !== undefined) giveUpAfter(outgoing, timeoutMs);
     outgoing.end(body);
   });
 }
 
+/**
+ * Open loops bound each request: one unanswered after `timeoutMs` fails (rejects) rather than
+ * keeping the run going while an overloaded service works through its backlog.
+ */
+function giveUpAfter(outgoing: ReturnType<typeof request>, timeoutMs: number): void {
+  const timer = setTimeout(
+    () => outgoing.destroy(new Error(`no answer within ${timeoutMs} ms`)),
+    timeoutMs,
+  );
+  outgoing.on('close', () => clearTimeout(timer));
+}
+
 /** A lean keep-alive HTTP GET, for the same reason as postJson. */
-export function getJson(url: string, apiKey: string): Promise<{ status: number; text: string }> {
+export function getJson(
+  url: string,
+  apiKey: string,
+  timeoutMs?: number,
+): Promise<{ status: number; text: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const outgoing = request(
       url,
@@ -195,15 +214,20 @@ export function getJson(url: string, apiKey: string): Promise<{ status: number; 
           resolve({
             status: response.statusCode ?? 0,
             text: Buffer.concat(chunks).toString('utf8'),
+            headers: response.headers,
           }),
         );
         response.on('error', reject);
       },
     );
     outgoing.on('error', reject);
+    if (timeoutMs !== undefined) giveUpAfter(outgoing, timeoutMs);
     outgoing.end();
   });
 }
+
+/** How long an open loop waits for one answer before counting the request failed. */
+export const OPEN_LOOP_TIMEOUT_MS = 10_000;
 
 /**
  * The line a benchmark ends with, for scripts/bench-report.ts: `BENCH_RESULT` and one JSON
