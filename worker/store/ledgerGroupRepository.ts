@@ -109,7 +109,8 @@ export async function lockAndLoadLedgers(
   >(
     `select k.customer_id, k.currency, l.ledger_balance, l.next_sequence_number, l.blocks,
             case when k.top_up then top_up_load(k.customer_id, k.currency) end as top_up
-       from jsonb_to_recordset(?::jsonb) with ordinality as k(customer_id text, currency text, top_up boolean, n bigint)
+       from rows from (jsonb_to_recordset(?::jsonb) as (customer_id text, currency text, top_up boolean))
+              with ordinality as k(customer_id, currency, top_up, n)
        cross join lateral ledger_load(k.customer_id, k.currency, ?, null) as l
       order by k.n`,
     [
