@@ -17,7 +17,14 @@ export async function followingLedgerJobs(
   requestsMax: number = LEDGER_REQUESTS_PER_GROUP_MAX,
 ): Promise<Job[]> {
   if (requestsMax <= 1) return [];
-  const waiting = await queue.getJobs(['wait'], 0, requestsMax - 2, true);
+  let waiting: Job[];
+  try {
+    waiting = await queue.getJobs(['wait'], 0, requestsMax - 2, true);
+  } catch {
+    // Grouping is an optimisation: with the queue unreadable (a Redis blip), the job runs alone
+    // rather than failing, which would leave its request queued behind a failed job.
+    return [];
+  }
   const run: Job[] = [];
   for (const job of waiting) {
     if (job.name !== 'ledger.apply') break;
