@@ -5,9 +5,11 @@
  * kind so that a customer's writes of every kind stay in acceptance order. Nobody else can run
  * them meanwhile: the partition runs one job at a time. They are removed after the commit
  * (usageFollowers.ts's removeFollowers); if that removal is lost, they run again and find their
- * requests no longer `queued`, so they answer the stored outcome.
+ * requests no longer `queued`, so they answer the stored outcome. An unreadable queue (a Redis
+ * blip) gives no followers: the job runs alone.
  */
 import type { Job, Queue } from 'bullmq';
+import { waitingJobs } from './usageFollowers.ts';
 
 /** Requests one group applies at most, the running job's included. */
 export const LEDGER_REQUESTS_PER_GROUP_MAX = 256;
@@ -16,15 +18,7 @@ export async function followingLedgerJobs(
   queue: Queue,
   requestsMax: number = LEDGER_REQUESTS_PER_GROUP_MAX,
 ): Promise<Job[]> {
-  if (requestsMax <= 1) return [];
-  let waiting: Job[];
-  try {
-    waiting = await queue.getJobs(['wait'], 0, requestsMax - 2, true);
-  } catch {
-    // Grouping is an optimisation: with the queue unreadable (a Redis blip), the job runs alone
-    // rather than failing, which would leave its request queued behind a failed job.
-    return [];
-  }
+  const waiting = await waitingJobs(queue, requestsMax - 1);
   const run: Job[] = [];
   for (const job of waiting) {
     if (job.name !== 'ledger.apply') break;
