@@ -106,6 +106,7 @@ function processorsFor(deps: WorkerDeps): Record<JobName, Processor> {
   });
   return {
     'ledger.apply': async (data, context) => {
+      const startedAt = performance.now();
       const followers = await followingLedgerJobs(context.queue);
       // A fenced-out worker throws here and removes nothing: its successor takes the followers too.
       const [outcome, ...followed] = await applyLedgerGroup(
@@ -113,7 +114,12 @@ function processorsFor(deps: WorkerDeps): Record<JobName, Processor> {
         withLogger(context),
       );
       await removeFollowers(followers);
-      for (const each of followed) announce(deps, context.logger, each);
+      // Each follower is a job finished too (its outcome and entries count in the metrics), with
+      // an equal share of the group's time.
+      const shareSeconds = (performance.now() - startedAt) / 1000 / (1 + followers.length);
+      for (const each of followed) {
+        deps.onJobFinished?.('ledger.apply', shareSeconds, announce(deps, context.logger, each));
+      }
       return {
         ...announce(deps, context.logger, outcome as LedgerOutcome),
         jobs: 1 + followers.length,

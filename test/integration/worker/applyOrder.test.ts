@@ -16,7 +16,12 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, type Service } from '../../../api/service.ts';
 import { loadConfig } from '../../../worker/config.ts';
-import { REDIS_URL, startTestService, type TestService } from '../../support/testService.ts';
+import {
+  REDIS_URL,
+  startTestService,
+  TEST_API_KEY,
+  type TestService,
+} from '../../support/testService.ts';
 import {
   addEntry,
   createCustomer,
@@ -140,5 +145,17 @@ describe('acceptance order under load, several workers, group commit', () => {
     );
     expect(Number(grouped?.groups)).toBeGreaterThan(0);
     expect(Number(grouped?.same_customer)).toBeGreaterThan(0);
+
+    // Every request, leader or follower, counts once in the metrics of the process that applied it.
+    let committed = 0;
+    for (const url of [t.baseUrl, ...extraWorkers.map((worker) => worker.workerUrl)]) {
+      const text = await (
+        await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${TEST_API_KEY}` } })
+      ).text();
+      const line = text.match(/^credits_ledger_requests_total\{outcome="committed"\} (\d+)$/m);
+      committed += Number(line?.[1] ?? 0);
+    }
+    // The customers' first increments were applied too.
+    expect(committed).toBe(CUSTOMERS * (REQUESTS_PER_CUSTOMER + 1));
   });
 });
