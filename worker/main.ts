@@ -22,7 +22,8 @@ import { publishOutcome, type RequestOutcome } from './outcomeChannel.ts';
 import { partitionQueueName } from './partition.ts';
 import type { QueueStore } from './queueStore.ts';
 import { applyBalanceTransaction } from './processors/applyBalanceTransaction.ts';
-import { applyLedgerRequest, type ProcessorDeps } from './processors/applyLedgerRequest.ts';
+import { applyLedgerGroup } from './processors/applyLedgerGroup.ts';
+import type { ProcessorDeps } from './processors/applyLedgerRequest.ts';
 import { applyUsage } from './processors/applyUsage.ts';
 import { catchUpLedger } from './processors/catchUpLedger.ts';
 import { changeInvoice } from './processors/changeInvoice.ts';
@@ -32,6 +33,8 @@ import type { JobName } from './queues.ts';
 import type { Orm } from './store/orm.ts';
 import { HEARTBEAT_EVERY_MS, recordHeartbeat, removeHeartbeat } from './store/workerHeartbeats.ts';
 import { followingUsageJobs, removeFollowers } from './usageFollowers.ts';
+import { followingLedgerJobs } from './ledgerFollowers.ts';
+import type { LedgerOutcome } from './ledgerOutcome.ts';
 
 /**
  * A job whose worker died (its lock lapsed) runs again: every processor is idempotent, so that is
@@ -102,8 +105,26 @@ function processorsFor(deps: WorkerDeps): Record<JobName, Processor> {
     gracePeriod: deps.gracePeriod,
   });
   return {
-    'ledger.apply': async (data, context) =>
-      announce(deps, context.logger, await applyLedgerRequest(data, withLogger(context))),
+    'ledger.apply': async (data, context) => {
+      const startedAt = performance.now();
+      const followers = await followingLedgerJobs(context.queue);
+      // A fenced-out worker throws here and removes nothing: its successor takes the followers too.
+      const [outcome, ...followed] = await applyLedgerGroup(
+        [data, ...followers.map((follower) => follower.data)],
+        withLogger(context),
+      );
+      await removeFollowers(followers);
+      // Each follower is a job finished too (its outcome and entries count in the metrics), with
+      // an equal share of the group's time.
+      const shareSeconds = (performance.now() - startedAt) / 1000 / (1 + followers.length);
+      for (const each of followed) {
+        deps.onJobFinished?.('ledger.apply', shareSeconds, announce(deps, context.logger, each));
+      }
+      return {
+        ...announce(deps, context.logger, outcome as LedgerOutcome),
+        jobs: 1 + followers.length,
+      };
+    },
     'balance.apply': async (data, context) =>
       announce(deps, context.logger, await applyBalanceTransaction(data, withLogger(context))),
     'ledger.catchUp': (data, context) => catchUpLedger(data, withLogger(context)),

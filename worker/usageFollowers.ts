@@ -5,7 +5,7 @@
  * (stopping at the first job of another kind, so a customer's writes stay in accepted order)
  * and applies them in the same transaction. Nobody else can run them meanwhile: the partition
  * runs one job at a time. They are removed after the commit; if that removal is lost, they run
- * again and every event is found already applied.
+ * again and every event is found already applied. An unreadable queue gives no followers.
  */
 import type { Job, Queue } from 'bullmq';
 
@@ -17,7 +17,7 @@ export async function followingUsageJobs(
   eventsMax: number,
   alreadyHeld: number,
 ): Promise<Job[]> {
-  const waiting = await queue.getJobs(['wait'], 0, FOLLOWERS_SCANNED_MAX - 1, true);
+  const waiting = await waitingJobs(queue, FOLLOWERS_SCANNED_MAX);
   const run: Job[] = [];
   let held = alreadyHeld;
   for (const job of waiting) {
@@ -28,6 +28,20 @@ export async function followingUsageJobs(
     held += count;
   }
   return run;
+}
+
+/**
+ * The first `count` jobs waiting in the queue, oldest first. Grouping is an optimisation: when the
+ * queue cannot be read (a Redis blip), none, so that the running job goes on alone; failing it
+ * would lose its events or leave its request queued behind a failed job.
+ */
+export async function waitingJobs(queue: Queue, count: number): Promise<Job[]> {
+  if (count <= 0) return [];
+  try {
+    return await queue.getJobs(['wait'], 0, count - 1, true);
+  } catch {
+    return [];
+  }
 }
 
 export async function removeFollowers(followers: Job[]): Promise<void> {

@@ -1,0 +1,224 @@
+/**
+ * What a group of ledger requests (worker/processors/applyLedgerGroup.ts) loads and saves, inside
+ * the one transaction the group runs in, with a constant number of round trips whatever the
+ * group's size: one to lock every request of the group, one to lock and load every ledger they
+ * touch, one to write every decision (set-based, through `ledger_write`), one to record every
+ * outcome. A block a request names that the load left out (a depleted one, for a void or an
+ * expiration change) costs one more, and only then.
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { TopUpState } from '../../domain/decideTopUp.ts';
+import type { Block, Ledger, LedgerChanges, NewEntry } from '../../domain/types.ts';
+import type { OutcomeError } from '../ledgerOutcome.ts';
+import {
+  blockRecord,
+  changedBlockRecord,
+  entryRecord,
+  toBlock,
+  toLoadedLedger,
+  type BlockSqlRow,
+  type LoadSqlRow,
+  type LockedRequest,
+} from './ledgerRepository.ts';
+import { toTopUpState } from './topUps.ts';
+
+/** Locks the group's requests (in id order, like every other locker of them) and reads them. */
+export async function lockRequests(
+  em: EntityManager,
+  requestIds: readonly string[],
+): Promise<Map<string, LockedRequest>> {
+  const rows = await em.execute<
+    Pick<
+      LoadSqlRow,
+      | 'id'
+      | 'customer_id'
+      | 'currency'
+      | 'status'
+      | 'payload'
+      | 'entry_ids'
+      | 'error'
+      | 'timezone'
+      | 'external_customer_id'
+    >[]
+  >(
+    `select q.id, q.customer_id, q.currency, q.status, q.payload, q.entry_ids, q.error, c.timezone, c.external_customer_id
+       from ledger_requests q join customers c on c.id = q.customer_id
+      where q.id in (select jsonb_array_elements_text(?::jsonb))
+      order by q.id
+        for no key update of q`,
+    [JSON.stringify(requestIds)],
+  );
+  return new Map(
+    rows.map((row) => [
+      row.id,
+      {
+        id: row.id,
+        customerId: row.customer_id,
+        currency: row.currency,
+        status: row.status,
+        payload: row.payload,
+        entryIds: row.entry_ids,
+        error: row.error,
+        customer: {
+          id: row.customer_id,
+          externalCustomerId: row.external_customer_id,
+          timezone: row.timezone,
+        },
+      },
+    ]),
+  );
+}
+
+export interface LedgerKey {
+  customerId: string;
+  currency: string;
+  /** Whether to load its top-up configuration (a decrement of the group may trigger it). */
+  topUp: boolean;
+}
+
+export interface LoadedGroupLedger {
+  ledger: Ledger;
+  blocks: Block[];
+  topUp: TopUpState | null;
+}
+
+export const ledgerKeyOf = (customerId: string, currency: string) =>
+  `${customerId}\u0000${currency}`;
+
+/**
+ * Locks each ledger's customer and loads its head, live blocks and overdraft candidate (the
+ * function `ledger_load`), customers in id order so that two lockers cannot deadlock.
+ */
+export async function lockAndLoadLedgers(
+  em: EntityManager,
+  keys: readonly LedgerKey[],
+  now: Date,
+): Promise<Map<string, LoadedGroupLedger>> {
+  const ordered = [...keys].sort((a, b) =>
+    a.customerId === b.customerId
+      ? a.currency.localeCompare(b.currency)
+      : a.customerId < b.customerId
+        ? -1
+        : 1,
+  );
+  const rows = await em.execute<
+    (Pick<LoadSqlRow, 'ledger_balance' | 'next_sequence_number' | 'blocks' | 'top_up'> & {
+      customer_id: string;
+      currency: string;
+    })[]
+  >(
+    `select k.customer_id, k.currency, l.ledger_balance, l.next_sequence_number, l.blocks,
+            case when k.top_up then top_up_load(k.customer_id, k.currency) end as top_up
+       from rows from (jsonb_to_recordset(?::jsonb) as (customer_id text, currency text, top_up boolean))
+              with ordinality as k(customer_id, currency, top_up, n)
+       cross join lateral ledger_load(k.customer_id, k.currency, ?, null) as l
+      order by k.n`,
+    [
+      JSON.stringify(
+        ordered.map((key) => ({
+          customer_id: key.customerId,
+          currency: key.currency,
+          top_up: key.topUp,
+        })),
+      ),
+      now,
+    ],
+  );
+  return new Map(
+    rows.map((row) => [
+      ledgerKeyOf(row.customer_id, row.currency),
+      { ...toLoadedLedger(row.currency, row), topUp: toTopUpState(row.currency, row.top_up) },
+    ]),
+  );
+}
+
+/** Blocks by id, whatever their balance, with the ledger each belongs to. */
+export async function loadBlocks(
+  em: EntityManager,
+  blockIds: readonly string[],
+): Promise<{ customerId: string; block: Block }[]> {
+  const rows = await em.execute<(BlockSqlRow & { customer_id: string })[]>(
+    `select id, customer_id, currency, balance::text as balance,
+            maximum_initial_balance::text as maximum_initial_balance, effective_date, expiry_date,
+            per_unit_cost_basis, filters, status, voided_at, created_at, creation_sequence
+       from credit_blocks where id in (select jsonb_array_elements_text(?::jsonb))`,
+    [JSON.stringify(blockIds)],
+  );
+  return rows.map((row) => ({ customerId: row.customer_id, block: toBlock(row) }));
+}
+
+/** The writes of several decisions on several ledgers, merged: each block and head at its last state. */
+export interface GroupWrites {
+  newBlocks: { customerId: string; block: Block }[];
+  changedBlocks: Block[];
+  entries: { customerId: string; requestId: string; entry: NewEntry }[];
+  heads: { customerId: string; ledger: Ledger }[];
+  /** Decisions that made or changed invoices, in the order decided (saved after the blocks). */
+  invoiceDecisions: { customerId: string; changes: LedgerChanges }[];
+}
+
+/** Writes the merged decisions in one statement (the function `ledger_write`). */
+export async function writeGroup(em: EntityManager, writes: GroupWrites): Promise<void> {
+  if (writes.entries.length === 0 && writes.heads.length === 0) return;
+  await em.execute('select ledger_write(?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb)', [
+    JSON.stringify(writes.newBlocks.map(({ customerId, block }) => blockRecord(customerId, block))),
+    JSON.stringify(writes.changedBlocks.map(changedBlockRecord)),
+    JSON.stringify(
+      writes.entries.map(({ customerId, requestId, entry }) =>
+        entryRecord(customerId, requestId, entry),
+      ),
+    ),
+    '[]',
+    JSON.stringify(
+      writes.heads.map(({ customerId, ledger }) => ({
+        customer_id: customerId,
+        currency: ledger.currency,
+        balance: ledger.balance.toString(),
+        next_sequence_number: ledger.nextSequenceNumber,
+      })),
+    ),
+  ]);
+}
+
+export type RecordedOutcome =
+  | { requestId: string; status: 'committed'; entryIds: string[] }
+  | { requestId: string; status: 'failed'; error: OutcomeError };
+
+/**
+ * Records every outcome of the group in one statement. Each request must still be `queued` (the
+ * group holds their locks): a request recorded by someone else meanwhile is a broken invariant,
+ * and the whole group rolls back.
+ */
+export async function recordOutcomes(
+  em: EntityManager,
+  outcomes: readonly RecordedOutcome[],
+  now: Date,
+): Promise<void> {
+  if (outcomes.length === 0) return;
+  const rows = await em.execute<{ id: string }[]>(
+    `update ledger_requests q
+        set status = o.status, entry_ids = coalesce(o.entry_ids, q.entry_ids), error = o.error, completed_at = ?
+       from jsonb_to_recordset(?::jsonb) as o(id text, status text, entry_ids jsonb, error jsonb)
+      where q.id = o.id and q.status = 'queued'
+  returning q.id`,
+    [
+      now,
+      JSON.stringify(
+        outcomes.map((outcome) =>
+          outcome.status === 'committed'
+            ? {
+                id: outcome.requestId,
+                status: 'committed',
+                entry_ids: outcome.entryIds,
+                error: null,
+              }
+            : { id: outcome.requestId, status: 'failed', entry_ids: null, error: outcome.error },
+        ),
+      ),
+    ],
+  );
+  if (rows.length !== outcomes.length)
+    throw new Error(
+      `${outcomes.length - rows.length} of the group's ${outcomes.length} requests were no longer queued`,
+    );
+}
