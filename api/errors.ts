@@ -5,8 +5,8 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import type { OutcomeError } from '../worker/ledgerOutcome.ts';
-import { isRedisCommandUnavailable } from '../worker/redis.ts';
+import type { OutcomeError } from '../worker/jobs/ledgerOutcome.ts';
+import { isRedisCommandUnavailable } from '../worker/jobs/redis.ts';
 import { isTransient } from '../worker/transientRetry.ts';
 
 const DOCS = 'https://docs.withorb.com/reference/error-responses';
@@ -178,7 +178,7 @@ export function registerErrorHandlers(app: FastifyInstance): void {
       );
     }
     // Redis unreachable (any route that reads or writes a queue): nothing waited for it, since its
-    // command connection fails at once while disconnected (worker/redis.ts).
+    // command connection fails at once while disconnected (worker/jobs/redis.ts).
     if (isRedisCommandUnavailable(error)) {
       request.log.debug({ err: error }, 'queue unavailable');
       reply.header('retry-after', String(UNAVAILABLE_RETRY_AFTER_SECONDS));

@@ -1,11 +1,11 @@
 /**
  * JSON bodies are parsed with every number kept as its source text (LEDGER_RULES.md §1): the
  * reviver's `context.source` gives "0.1" exactly as sent, so an amount never passes through a
- * binary float (worker/exactJson.ts). Schemas accept a `JsonNumber` where Orb's contract says
+ * binary float (worker/runtime/exactJson.ts). Schemas accept a `JsonNumber` where Orb's contract says
  * "number".
  */
 import type { FastifyInstance } from 'fastify';
-import { parseExactJson } from '../worker/exactJson.ts';
+import { parseExactJson } from '../worker/runtime/exactJson.ts';
 import { ApiError } from './errors.ts';
 
 declare module 'fastify' {

@@ -22,10 +22,10 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { LedgerOutcome } from '../worker/ledgerOutcome.ts';
-import type { PartitionQueues } from '../worker/queues.ts';
+import type { LedgerOutcome } from '../worker/jobs/ledgerOutcome.ts';
+import type { PartitionQueues } from '../worker/jobs/queues.ts';
 import { withTimeout } from './withTimeout.ts';
-import type { QueueStore } from '../worker/queueStore.ts';
+import type { QueueStore } from '../worker/jobs/queueStore.ts';
 import type { Orm } from '../worker/store/orm.ts';
 import { partitionProgressAges } from '../worker/store/partitionFences.ts';
 import { liveWorkers, WORKER_SEEN_WITHIN_MS } from '../worker/store/workerHeartbeats.ts';

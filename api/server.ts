@@ -7,9 +7,9 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { validatorCompiler } from 'fastify-type-provider-zod';
 import type { Duration } from 'luxon';
 import type { Logger } from 'pino';
-import { ManualClock, type Clock } from '../worker/clock.ts';
+import { ManualClock, type Clock } from '../worker/runtime/clock.ts';
 import type { PartitionWorkers } from '../worker/main.ts';
-import type { PartitionQueues } from '../worker/queues.ts';
+import type { PartitionQueues } from '../worker/jobs/queues.ts';
 import type { Orm } from '../worker/store/orm.ts';
 import { registerBearerAuth } from './auth.ts';
 import {
@@ -47,8 +47,8 @@ import { registerTestClockRoutes } from './routes/testClock.ts';
 import { registerTopUpRoutes } from './routes/topUps.ts';
 import { registerUsagePriceRoutes } from './routes/usagePrices.ts';
 import { wireSerializerCompiler } from './wire/serializer.ts';
-import type { QueueStore } from '../worker/queueStore.ts';
-import type { Retention } from '../worker/retentionSweep.ts';
+import type { QueueStore } from '../worker/jobs/queueStore.ts';
+import type { Retention } from '../worker/sweeps/retentionSweep.ts';
 
 /** Orb's bodies are small; 1 MiB leaves room for large ingest batches later. */
 const BODY_BYTES_MAX = 1_048_576;
@@ -73,7 +73,7 @@ export interface ServerDeps {
   partitions: number;
   syncWaitMs: number;
   gracePeriod: Duration;
-  /** What the test clock's sweeps delete (worker/retentionSweep.ts). */
+  /** What the test clock's sweeps delete (worker/sweeps/retentionSweep.ts). */
   retention: Retention;
   queueStore: QueueStore;
   /** The workers of this process, for readiness; undefined when it runs none (ROLE=api). */

@@ -1,6 +1,6 @@
 /**
  * The whole service in one process, by role (ARCHITECTURE.md "Configuration", ROLE): open
- * Postgres (migrating it) and the queue store (Redis, or Postgres: worker/queueStore.ts), then start the partition workers (`worker`), the HTTP api
+ * Postgres (migrating it) and the queue store (Redis, or Postgres: worker/jobs/queueStore.ts), then start the partition workers (`worker`), the HTTP api
  * (`api`), or both (`all`). `close()` shuts down in the safe order: stop taking HTTP requests,
  * let workers finish their current job, close the queues, then the database. Every step is
  * bounded, so the whole takes at most SHUTDOWN_BOUND_MS whatever is unreachable (a BullMQ worker
@@ -10,14 +10,14 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
-import { ManualClock, systemClock, type Clock } from '../worker/clock.ts';
-import type { Config } from '../worker/config.ts';
+import { ManualClock, systemClock, type Clock } from '../worker/runtime/clock.ts';
+import type { Config } from '../worker/runtime/config.ts';
 import { PartitionWorkers } from '../worker/main.ts';
-import { guardPartitionCount } from '../worker/partitionGuard.ts';
-import { PartitionQueues } from '../worker/queues.ts';
-import { openQueueStore } from '../worker/openQueueStore.ts';
-import type { QueueStore } from '../worker/queueStore.ts';
-import { Scheduler } from '../worker/scheduler.ts';
+import { guardPartitionCount } from '../worker/jobs/partitionGuard.ts';
+import { PartitionQueues } from '../worker/jobs/queues.ts';
+import { openQueueStore } from '../worker/jobs/openQueueStore.ts';
+import type { QueueStore } from '../worker/jobs/queueStore.ts';
+import { Scheduler } from '../worker/sweeps/scheduler.ts';
 import { openOrm, type Orm } from '../worker/store/orm.ts';
 import { OutcomeWaiter } from './intake/outcomeWaiter.ts';
 import { ServiceMetrics } from './metrics.ts';

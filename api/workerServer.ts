@@ -6,7 +6,7 @@
  */
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { QueueStore } from '../worker/queueStore.ts';
+import type { QueueStore } from '../worker/jobs/queueStore.ts';
 import type { Orm } from '../worker/store/orm.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import { registerHealthRoutes } from './routes/health.ts';

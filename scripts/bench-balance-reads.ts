@@ -14,7 +14,7 @@
  * depleted ones. Every answer is checked: 200 and `--live-blocks` blocks.
  */
 import { parseArgs as parseNodeArgs } from 'node:util';
-import { newId } from '../worker/ids.ts';
+import { newId } from '../worker/runtime/ids.ts';
 import {
   BENCH_API_KEY,
   OPEN_LOOP_TIMEOUT_MS,

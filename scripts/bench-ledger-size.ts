@@ -13,7 +13,7 @@
  * The ratio big/small of each p50 and p99 is reported; a p50 ratio above `--flat-ratio-max`
  * (default 2) means cost grows with history, and the script exits 3 after printing its result.
  */
-import { newId } from '../worker/ids.ts';
+import { newId } from '../worker/runtime/ids.ts';
 import {
   BENCH_API_KEY,
   getJson,

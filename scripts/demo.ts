@@ -208,7 +208,7 @@ async function demoDatabase(
 ): Promise<{ databaseUrl: string; queueStore: 'redis' | 'postgres'; stop(): Promise<void> }> {
   const { recreateDatabase } = await import('./benchSupport.ts');
   const { answers } = await import('./quickStart.ts');
-  const { DEFAULT_REDIS_URL } = await import('../worker/config.ts');
+  const { DEFAULT_REDIS_URL } = await import('../worker/runtime/config.ts');
   const redisUrl = process.env.REDIS_URL ?? DEFAULT_REDIS_URL;
   const queueStore =
     process.env.REDIS_URL !== undefined || (await answers(redisUrl)) ? 'redis' : 'postgres';

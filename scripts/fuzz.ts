@@ -8,7 +8,7 @@
  * any route without fuzzing, or any change to Postgres or the queues; `--seed` replays a run.
  */
 import { randomBytes } from 'node:crypto';
-import { deleteQueueKeys } from '../worker/queueKeys.ts';
+import { deleteQueueKeys } from '../worker/jobs/queueKeys.ts';
 import { formatFuzzReport, fuzzPassed, runFuzz } from '../test/support/fuzz/runFuzz.ts';
 import { BENCH_API_KEY, parseArgs, recreateDatabase, startServiceProcess } from './benchSupport.ts';
 

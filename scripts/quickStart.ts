@@ -5,12 +5,12 @@
  * data in `.data/postgres` (under /var/tmp when run as root from a checkout that the `postgres`
  * user cannot enter); with no REDIS_URL and nothing answering at the default Redis address, the
  * queues live in Postgres
- * (BullMQ's PostgreSQL backend, worker/queueStore.ts). A URL that was given is always used as
+ * (BullMQ's PostgreSQL backend, worker/jobs/queueStore.ts). A URL that was given is always used as
  * given: a typo in DATABASE_URL must fail loudly, not quietly start an empty embedded ledger.
  * QUICK_START=off turns the fallback off.
  */
 import { connect } from 'node:net';
-import type { Config } from '../worker/config.ts';
+import type { Config } from '../worker/runtime/config.ts';
 import { startEmbeddedPostgres } from './embeddedPostgres.ts';
 import { freePort } from './freePort.ts';
 
@@ -31,7 +31,7 @@ export interface QuickStart {
 export interface QuickStartOptions {
   /** Where the embedded cluster keeps its data; kept between runs. */
   dataDir: string;
-  /** Where to look for servers when no URL was given; the defaults in worker/config.ts otherwise. */
+  /** Where to look for servers when no URL was given; the defaults in worker/runtime/config.ts otherwise. */
   probe?: { databaseUrl: string; redisUrl: string };
   /** The database the service uses on an embedded server; `credits` unless said. */
   database?: string;

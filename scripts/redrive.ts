@@ -1,29 +1,29 @@
 /**
  * `npm run redrive -- --job <id> [--partition N] [--force]` or `npm run redrive -- --all-failed [--partition N] [--force]`:
  * puts failed jobs (dead letters, `GET /v1/failed_jobs`) back on their partition, with the same
- * name and data under a new job id, and removes the failed copies (worker/failedJobs.ts). Safe to
+ * name and data under a new job id, and removes the failed copies (worker/jobs/failedJobs.ts). Safe to
  * repeat: every processor is idempotent. A job id names one job per partition, so an id found
  * failed on several partitions needs `--partition`.
  *
  * A re-driven job is applied now, after everything accepted before it was re-driven. When work of
  * its customer accepted after the failed job has been applied meanwhile, that would reorder the
  * customer's ledger, so the job is left failed (`later_work_applied`) unless `--force` says to
- * re-apply it now anyway (worker/failedJobs.ts says why).
+ * re-apply it now anyway (worker/jobs/failedJobs.ts says why).
  *
  * Reads QUEUE_STORE, REDIS_URL, DATABASE_URL and QUEUE_PREFIX like the service (and PARTITIONS
  * when the service has not recorded its count); prints one JSON line per job and exits 1 when
  * any chosen job was not re-driven.
  */
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../worker/config.ts';
+import { loadConfig } from '../worker/runtime/config.ts';
 import {
   failedJobIds,
   redriveFailedJob,
   type RedriveOptions,
   type RedriveResult,
-} from '../worker/failedJobs.ts';
-import { openQueueStore } from '../worker/openQueueStore.ts';
-import { PartitionQueues } from '../worker/queues.ts';
+} from '../worker/jobs/failedJobs.ts';
+import { openQueueStore } from '../worker/jobs/openQueueStore.ts';
+import { PartitionQueues } from '../worker/jobs/queues.ts';
 import { openOrm } from '../worker/store/orm.ts';
 
 export type RedriveSelection =

@@ -25,7 +25,7 @@ import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { partitionQueueName } from '../worker/partition.ts';
+import { partitionQueueName } from '../worker/jobs/partition.ts';
 import {
   BENCH_API_KEY,
   parseArgs,

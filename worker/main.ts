@@ -16,11 +16,11 @@ import { hostname } from 'node:os';
 import { WaitingError, type Job, type Queue, type Worker } from 'bullmq';
 import type { Duration } from 'luxon';
 import type { Logger } from 'pino';
-import type { Clock } from './clock.ts';
+import type { Clock } from './runtime/clock.ts';
 import { PartitionFence, type JobFence } from './partitionFence.ts';
-import { publishOutcome, type RequestOutcome } from './outcomeChannel.ts';
-import { partitionQueueName } from './partition.ts';
-import type { QueueStore } from './queueStore.ts';
+import { publishOutcome, type RequestOutcome } from './jobs/outcomeChannel.ts';
+import { partitionQueueName } from './jobs/partition.ts';
+import type { QueueStore } from './jobs/queueStore.ts';
 import { applyBalanceTransaction } from './processors/applyBalanceTransaction.ts';
 import { applyLedgerGroup } from './processors/applyLedgerGroup.ts';
 import type { ProcessorDeps } from './processors/applyLedgerRequest.ts';
@@ -29,12 +29,12 @@ import { catchUpLedger } from './processors/catchUpLedger.ts';
 import { changeInvoice } from './processors/changeInvoice.ts';
 import { closeUsageDays } from './processors/closeUsageDays.ts';
 import { deprecateEvent } from './processors/deprecateEvent.ts';
-import type { JobName } from './queues.ts';
+import type { JobName } from './jobs/queues.ts';
 import type { Orm } from './store/orm.ts';
 import { HEARTBEAT_EVERY_MS, recordHeartbeat, removeHeartbeat } from './store/workerHeartbeats.ts';
-import { followingUsageJobs, removeFollowers } from './usageFollowers.ts';
-import { followingLedgerJobs } from './ledgerFollowers.ts';
-import type { LedgerOutcome } from './ledgerOutcome.ts';
+import { followingUsageJobs, removeFollowers } from './jobs/usageFollowers.ts';
+import { followingLedgerJobs } from './jobs/ledgerFollowers.ts';
+import type { LedgerOutcome } from './jobs/ledgerOutcome.ts';
 
 /**
  * A job whose worker died (its lock lapsed) runs again: every processor is idempotent, so that is

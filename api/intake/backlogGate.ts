@@ -6,7 +6,7 @@
  * reading is shared by every request in that period. A reading that fails or times out admits
  * the write: the enqueue that follows is what reports a Redis outage (503).
  */
-import type { PartitionQueues } from '../../worker/queues.ts';
+import type { PartitionQueues } from '../../worker/jobs/queues.ts';
 import { ApiError } from '../errors.ts';
 import type { ServiceMetrics, ThrottledIntake } from '../metrics.ts';
 import { withTimeout } from '../withTimeout.ts';

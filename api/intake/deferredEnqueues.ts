@@ -7,10 +7,10 @@
  * Order: while a partition has jobs waiting here, every later write of that partition queues
  * behind them (and ingest on it answers 503: its events are not durable), so a customer's writes
  * accepted by this process still apply in acceptance order. If this process dies first, the
- * stranded-request sweep (worker/strandedSweep.ts) enqueues them from Postgres a minute later.
+ * stranded-request sweep (worker/sweeps/strandedSweep.ts) enqueues them from Postgres a minute later.
  */
 import type { Logger } from 'pino';
-import type { JobName, JobPayload, PartitionQueues } from '../../worker/queues.ts';
+import type { JobName, JobPayload, PartitionQueues } from '../../worker/jobs/queues.ts';
 import { enqueueWithin } from './queueUnavailable.ts';
 
 /** How often to try again while Redis is away: each try fails at once (no offline queue). */

@@ -7,12 +7,15 @@
  * this process until Redis answers again (deferredEnqueues.ts); nothing waits on Redis here.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Clock } from '../../worker/clock.ts';
-import { newId } from '../../worker/ids.ts';
-import type { LedgerOutcome } from '../../worker/ledgerOutcome.ts';
-import { DEFAULT_CURRENCY, type LedgerRequestPayload } from '../../worker/ledgerRequestPayload.ts';
-import { partitionOf } from '../../worker/partition.ts';
-import type { PartitionQueues } from '../../worker/queues.ts';
+import type { Clock } from '../../worker/runtime/clock.ts';
+import { newId } from '../../worker/runtime/ids.ts';
+import type { LedgerOutcome } from '../../worker/jobs/ledgerOutcome.ts';
+import {
+  DEFAULT_CURRENCY,
+  type LedgerRequestPayload,
+} from '../../worker/jobs/ledgerRequestPayload.ts';
+import { partitionOf } from '../../worker/jobs/partition.ts';
+import type { PartitionQueues } from '../../worker/jobs/queues.ts';
 import {
   IdempotencyKey,
   LedgerRequest,

@@ -1,6 +1,6 @@
 /**
  * Lets an HTTP request wait for its job's outcome (ARCHITECTURE.md step 4). Outcomes arrive two
- * ways: from the workers' outcome channel (any worker process, worker/outcomeChannel.ts) and, when
+ * ways: from the workers' outcome channel (any worker process, worker/jobs/outcomeChannel.ts) and, when
  * the worker runs in this process, straight from it; whichever comes first answers. Register
  * before enqueueing, so that a fast worker cannot finish before anyone listens.
  *
@@ -8,13 +8,13 @@
  * event of every job (added, waiting, active, …) to every api process; the channel carries only
  * outcomes, and one subscriber connection serves all partitions.
  */
-import type { LedgerOutcome } from '../../worker/ledgerOutcome.ts';
+import type { LedgerOutcome } from '../../worker/jobs/ledgerOutcome.ts';
 import {
   outcomeChannel,
   readOutcomeMessage,
   type RequestOutcome,
-} from '../../worker/outcomeChannel.ts';
-import type { QueueStore } from '../../worker/queueStore.ts';
+} from '../../worker/jobs/outcomeChannel.ts';
+import type { QueueStore } from '../../worker/jobs/queueStore.ts';
 
 interface Waiting {
   resolve: (outcome: RequestOutcome | undefined) => void;

@@ -4,7 +4,7 @@
  * failed one becomes `503` with `Retry-After` (RFC 7807 body, api/errors.ts) — unless the request
  * is durable in Postgres already, which the caller then accepts instead (deferredEnqueues.ts).
  */
-import { isRedisCommandUnavailable } from '../../worker/redis.ts';
+import { isRedisCommandUnavailable } from '../../worker/jobs/redis.ts';
 import { ApiError } from '../errors.ts';
 import { TimeoutError, withTimeout } from '../withTimeout.ts';
 

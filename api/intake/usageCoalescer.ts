@@ -6,8 +6,8 @@
  * live only in their job, so when Redis cannot take it within ENQUEUE_TIMEOUT_MS the caller gets
  * a 503 with Retry-After (a retry with the same idempotency keys never counts an event twice).
  */
-import type { JobPayload, PartitionQueues } from '../../worker/queues.ts';
-import { USAGE_EVENTS_PER_JOB_MAX } from '../../worker/queues.ts';
+import type { JobPayload, PartitionQueues } from '../../worker/jobs/queues.ts';
+import { USAGE_EVENTS_PER_JOB_MAX } from '../../worker/jobs/queues.ts';
 import type { DeferredEnqueues } from './deferredEnqueues.ts';
 import { enqueueWithin, isQueueUnavailable, queueUnavailable } from './queueUnavailable.ts';
 

@@ -9,8 +9,8 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance } from 'fastify';
-import { REDRIVE_NOTICE } from '../../worker/failedJobs.ts';
-import type { PartitionQueues } from '../../worker/queues.ts';
+import { REDRIVE_NOTICE } from '../../worker/jobs/failedJobs.ts';
+import type { PartitionQueues } from '../../worker/jobs/queues.ts';
 
 export const DASHBOARD_PATH = '/admin/queues';
 

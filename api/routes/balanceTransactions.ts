@@ -12,9 +12,9 @@
  *   and cursor pagination. Reads never enqueue.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { newId } from '../../worker/ids.ts';
+import { newId } from '../../worker/runtime/ids.ts';
 import { enqueueWithin, isQueueUnavailable } from '../intake/queueUnavailable.ts';
-import { partitionOf } from '../../worker/partition.ts';
+import { partitionOf } from '../../worker/jobs/partition.ts';
 import {
   findBalanceRequest,
   findBalanceRequestByKey,

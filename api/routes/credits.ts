@@ -5,8 +5,8 @@
  * that does not exist is a 404 from that same statement.
  */
 import type { FastifyInstance } from 'fastify';
-import type { Clock } from '../../worker/clock.ts';
-import { DEFAULT_CURRENCY } from '../../worker/ledgerRequestPayload.ts';
+import type { Clock } from '../../worker/runtime/clock.ts';
+import { DEFAULT_CURRENCY } from '../../worker/jobs/ledgerRequestPayload.ts';
 import { readCreditBlockPage, type CreditBlockReadRow } from '../../worker/store/creditReads.ts';
 import type { Orm } from '../../worker/store/orm.ts';
 import { customerNotFound } from '../customerResolver.ts';

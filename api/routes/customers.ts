@@ -11,9 +11,9 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyInstance } from 'fastify';
-import type { Clock } from '../../worker/clock.ts';
-import { newId } from '../../worker/ids.ts';
-import { partitionOf } from '../../worker/partition.ts';
+import type { Clock } from '../../worker/runtime/clock.ts';
+import { newId } from '../../worker/runtime/ids.ts';
+import { partitionOf } from '../../worker/jobs/partition.ts';
 import {
   adoptChildren,
   hierarchiesOf,

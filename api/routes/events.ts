@@ -12,14 +12,14 @@
  * external id no customer has yet) is a 400, as in Orb.
  */
 import type { FastifyInstance } from 'fastify';
-import type { Clock } from '../../worker/clock.ts';
-import { newId } from '../../worker/ids.ts';
-import { partitionOf } from '../../worker/partition.ts';
+import type { Clock } from '../../worker/runtime/clock.ts';
+import { newId } from '../../worker/runtime/ids.ts';
+import { partitionOf } from '../../worker/jobs/partition.ts';
 import type { DeprecationOutcome } from '../../worker/processors/deprecateEvent.ts';
-import type { PartitionQueues } from '../../worker/queues.ts';
+import type { PartitionQueues } from '../../worker/jobs/queues.ts';
 import { findEventOwner, searchEvents } from '../../worker/store/eventQueries.ts';
 import type { Orm } from '../../worker/store/orm.ts';
-import { waitForJobs } from '../../worker/sweeps.ts';
+import { waitForJobs } from '../../worker/sweeps/runSweeps.ts';
 import { ApiError, outcomeProblem, sendProblem } from '../errors.ts';
 import { eventSearchRequest, type EventSearchRequest } from '../schemas/eventRequests.ts';
 import { deprecatedEventSchema, eventsSchema, toWireEvent } from '../wire/event.ts';

@@ -5,9 +5,9 @@
  * description says what that means for the customer's order (REDRIVE_NOTICE).
  */
 import type { FastifyInstance } from 'fastify';
-import { listFailedJobs, REDRIVE_NOTICE } from '../../worker/failedJobs.ts';
-import type { QueueStore } from '../../worker/queueStore.ts';
-import type { PartitionQueues } from '../../worker/queues.ts';
+import { listFailedJobs, REDRIVE_NOTICE } from '../../worker/jobs/failedJobs.ts';
+import type { QueueStore } from '../../worker/jobs/queueStore.ts';
+import type { PartitionQueues } from '../../worker/jobs/queues.ts';
 import { ApiError } from '../errors.ts';
 import {
   decodeFailedJobCursor,

@@ -10,7 +10,7 @@
  * each bounded by READY_CHECK_TIMEOUT_MS, so readiness answers even while a dependency hangs.
  */
 import type { FastifyInstance } from 'fastify';
-import type { QueueStore } from '../../worker/queueStore.ts';
+import type { QueueStore } from '../../worker/jobs/queueStore.ts';
 import type { Orm } from '../../worker/store/orm.ts';
 import { liveWorkers, WORKER_SEEN_WITHIN_MS } from '../../worker/store/workerHeartbeats.ts';
 import { withTimeout } from '../withTimeout.ts';

@@ -13,10 +13,10 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { Duration } from 'luxon';
-import type { Clock } from '../../worker/clock.ts';
-import { stringifyExactJson } from '../../worker/exactJson.ts';
-import { partitionOf } from '../../worker/partition.ts';
-import type { JobPayload } from '../../worker/queues.ts';
+import type { Clock } from '../../worker/runtime/clock.ts';
+import { stringifyExactJson } from '../../worker/runtime/exactJson.ts';
+import { partitionOf } from '../../worker/jobs/partition.ts';
+import type { JobPayload } from '../../worker/jobs/queues.ts';
 import type { Orm } from '../../worker/store/orm.ts';
 import { ApiError } from '../errors.ts';
 import type { CustomerResolver } from '../customerResolver.ts';

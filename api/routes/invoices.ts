@@ -9,14 +9,14 @@
  * retry then answers 400 because the invoice is no longer issued).
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { newId } from '../../worker/ids.ts';
-import { partitionOf } from '../../worker/partition.ts';
+import { newId } from '../../worker/runtime/ids.ts';
+import { partitionOf } from '../../worker/jobs/partition.ts';
 import type { InvoiceChangeOutcome } from '../../worker/processors/changeInvoice.ts';
-import type { JobPayload, PartitionQueues } from '../../worker/queues.ts';
+import type { JobPayload, PartitionQueues } from '../../worker/jobs/queues.ts';
 import { invoiceView } from '../../worker/store/invoiceViews.ts';
 import { findInvoice } from '../../worker/store/invoices.ts';
 import type { Orm } from '../../worker/store/orm.ts';
-import { waitForJobs } from '../../worker/sweeps.ts';
+import { waitForJobs } from '../../worker/sweeps/runSweeps.ts';
 import { ApiError, outcomeProblem, sendProblem } from '../errors.ts';
 import { markPaidRequest, type MarkPaidRequest } from '../schemas/invoiceRequests.ts';
 import { invoiceSchema, toWireInvoice } from '../wire/invoice.ts';

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { invoiceSettingsProblem } from '../../domain/invoiceFor.ts';
-import type { LedgerRequestPayload } from '../../worker/ledgerRequestPayload.ts';
+import type { LedgerRequestPayload } from '../../worker/jobs/ledgerRequestPayload.ts';
 import type { CustomerKey, CustomerResolver } from '../customerResolver.ts';
 import { ApiError, outcomeProblem, sendProblem } from '../errors.ts';
 import { fingerprint, IDEMPOTENCY_KEY_LENGTH_MAX } from '../intake/idempotency.ts';
@@ -56,7 +56,7 @@ function toIncrementPayload(body: IncrementBody, customer: CustomerKey): LedgerR
   };
 }
 
-/** The validated body in the stored form (worker/ledgerRequestPayload.ts): every key present. */
+/** The validated body in the stored form (worker/jobs/ledgerRequestPayload.ts): every key present. */
 function toPayload(body: LedgerEntryRequest, customer: CustomerKey): LedgerRequestPayload {
   switch (body.entry_type) {
     case 'increment':

@@ -4,8 +4,8 @@
  * job is running now but its transaction has not committed.
  */
 import type { FastifyInstance } from 'fastify';
-import type { OutcomeError } from '../../worker/ledgerOutcome.ts';
-import type { PartitionQueues } from '../../worker/queues.ts';
+import type { OutcomeError } from '../../worker/jobs/ledgerOutcome.ts';
+import type { PartitionQueues } from '../../worker/jobs/queues.ts';
 import { Customer, LedgerRequest } from '../../worker/store/entities.ts';
 import type { Orm } from '../../worker/store/orm.ts';
 import { entryViews } from '../../worker/store/readQueries.ts';

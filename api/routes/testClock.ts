@@ -6,8 +6,8 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { ManualClock } from '../../worker/clock.ts';
-import { runSweeps, waitForJobs, type SweepDeps } from '../../worker/sweeps.ts';
+import type { ManualClock } from '../../worker/runtime/clock.ts';
+import { runSweeps, waitForJobs, type SweepDeps } from '../../worker/sweeps/runSweeps.ts';
 import { ApiError } from '../errors.ts';
 import { dateTime } from '../schemas/primitives.ts';
 

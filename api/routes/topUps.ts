@@ -9,8 +9,8 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { Decimal } from '../../domain/decimal.ts';
 import { exactProduct } from '../../domain/invoiceFor.ts';
-import type { Clock } from '../../worker/clock.ts';
-import { newId } from '../../worker/ids.ts';
+import type { Clock } from '../../worker/runtime/clock.ts';
+import { newId } from '../../worker/runtime/ids.ts';
 import type { Orm } from '../../worker/store/orm.ts';
 import {
   deleteTopUp,

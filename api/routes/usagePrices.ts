@@ -6,8 +6,8 @@
  * first `archived_at`. An `Idempotency-Key` on create replays the first answer.
  */
 import type { FastifyInstance } from 'fastify';
-import type { Clock } from '../../worker/clock.ts';
-import { newId } from '../../worker/ids.ts';
+import type { Clock } from '../../worker/runtime/clock.ts';
+import { newId } from '../../worker/runtime/ids.ts';
 import { UsagePrice, type UsagePriceRow } from '../../worker/store/entities.ts';
 import type { Orm } from '../../worker/store/orm.ts';
 import {

@@ -6,7 +6,7 @@
  * Orb's integration settings (addresses, tax, reporting, accounting, payment configuration) are
  * kept and returned; this service acts on none of them. Nested objects refuse unknown keys too, as
  * everywhere in this api: a plain `z.object` would also take a number, which exact-JSON bodies
- * carry as a `JsonNumber` object (worker/exactJson.ts), for an empty settings object. `hierarchy` names other customers by Orb
+ * carry as a `JsonNumber` object (worker/runtime/exactJson.ts), for an empty settings object. `hierarchy` names other customers by Orb
  * id: api/routes/customers.ts checks them.
  */
 import { z } from 'zod';

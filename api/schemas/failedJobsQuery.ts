@@ -1,10 +1,10 @@
 /**
  * The query of `GET /v1/failed_jobs` (the service's own endpoint): an optional partition, Orb-style
  * `limit` and opaque `cursor`. The cursor is the (failed_at, partition, id) of the last job of the
- * previous page (worker/failedJobs.ts).
+ * previous page (worker/jobs/failedJobs.ts).
  */
 import { z } from 'zod';
-import type { FailedJobKey } from '../../worker/failedJobs.ts';
+import type { FailedJobKey } from '../../worker/jobs/failedJobs.ts';
 import { ApiError } from '../errors.ts';
 import { decodeCursor, encodeCursor, limitQuery } from './listQueries.ts';
 

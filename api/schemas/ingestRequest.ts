@@ -5,7 +5,7 @@
  * debug lists.
  */
 import { z } from 'zod';
-import { JsonNumber } from '../../worker/exactJson.ts';
+import { JsonNumber } from '../../worker/runtime/exactJson.ts';
 import { utcInstant } from './primitives.ts';
 
 /** Orb's own bound per request; larger bodies are answered 413. */

@@ -1,7 +1,7 @@
 /**
  * The body of `POST .../credits/ledger_entry`: exactly Orb's five variants
  * (AddCreditLedgerEntryRequestParams), unknown keys rejected. The output is the stored payload
- * the worker parses again (worker/ledgerRequestPayload.ts).
+ * the worker parses again (worker/jobs/ledgerRequestPayload.ts).
  */
 import { z } from 'zod';
 import {

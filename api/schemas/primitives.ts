@@ -6,7 +6,7 @@
 import { DateTime, IANAZone } from 'luxon';
 import { z } from 'zod';
 import { Decimal, FRACTION_DIGITS, INTEGER_DIGITS_MAX } from '../../domain/decimal.ts';
-import { JsonNumber } from '../../worker/exactJson.ts';
+import { JsonNumber } from '../../worker/runtime/exactJson.ts';
 
 // `meta` tells the OpenAPI document what the custom check accepts (api/openApi.ts).
 const jsonNumber = z

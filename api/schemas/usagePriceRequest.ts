@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { Decimal, FRACTION_DIGITS, INTEGER_DIGITS_MAX } from '../../domain/decimal.ts';
-import { JsonNumber } from '../../worker/exactJson.ts';
+import { JsonNumber } from '../../worker/runtime/exactJson.ts';
 import { limitQuery } from './listQueries.ts';
 
 /** Postgres checks the same bound on name, event_name and item_id. */

@@ -5,7 +5,7 @@
  * (its source text), and that — a value's type, not a key's name — is what becomes raw JSON.
  */
 import { z } from 'zod';
-import { JsonNumber, parseExactJson } from '../../worker/exactJson.ts';
+import { JsonNumber, parseExactJson } from '../../worker/runtime/exactJson.ts';
 import type { SearchedEvent } from '../../worker/store/eventQueries.ts';
 import { dateTime, type Wire } from './exactNumber.ts';
 

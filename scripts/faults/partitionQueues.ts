@@ -6,8 +6,8 @@
  */
 import { Queue, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { partitionQueueName } from '../../worker/partition.ts';
-import { jobCatalog, type JobName } from '../../worker/queues.ts';
+import { partitionQueueName } from '../../worker/jobs/partition.ts';
+import { jobCatalog, type JobName } from '../../worker/jobs/queues.ts';
 
 const DRAIN_POLL_MS = 250;
 /** Jobs looked at per partition when choosing what to copy. */
@@ -27,7 +27,7 @@ export interface CopyCounts {
   /** Copies that ran as their own job, and the usage events they found already applied. */
   ranAlone: number;
   eventsDropped: number;
-  /** Copies taken into another usage job's transaction (worker/usageFollowers.ts). */
+  /** Copies taken into another usage job's transaction (worker/jobs/usageFollowers.ts). */
   ranAsFollowers: number;
 }
 

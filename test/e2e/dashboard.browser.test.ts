@@ -14,7 +14,7 @@ import {
   type BrowserContextOptions,
 } from 'playwright-core';
 import { DASHBOARD_PATH } from '../../api/routes/adminDashboard.ts';
-import { partitionOf, partitionQueueName } from '../../worker/partition.ts';
+import { partitionOf, partitionQueueName } from '../../worker/jobs/partition.ts';
 import { CHROMIUM, describeRequires, meets } from '../support/requiresBinary.ts';
 import { startTestService, type TestService } from '../support/testService.ts';
 

@@ -5,8 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { pino, type Logger } from 'pino';
 import { startService, type Service } from '../../api/service.ts';
-import { loadConfig } from '../../worker/config.ts';
-import { deleteQueueKeys } from '../../worker/queueKeys.ts';
+import { loadConfig } from '../../worker/runtime/config.ts';
+import { deleteQueueKeys } from '../../worker/jobs/queueKeys.ts';
 import { cloneTemplateDatabase } from './databases.ts';
 import { testClockStart } from './testDates.ts';
 

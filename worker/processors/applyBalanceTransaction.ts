@@ -8,10 +8,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decimal } from '../../domain/decimal.ts';
 import { decideBalanceTransaction } from '../../domain/decideBalanceTransaction.ts';
-import type { Clock } from '../clock.ts';
-import { newId } from '../ids.ts';
-import type { OutcomeError } from '../ledgerOutcome.ts';
-import { jobCatalog } from '../queues.ts';
+import type { Clock } from '../runtime/clock.ts';
+import { newId } from '../runtime/ids.ts';
+import type { OutcomeError } from '../jobs/ledgerOutcome.ts';
+import { jobCatalog } from '../jobs/queues.ts';
 import {
   balanceRequestPayload,
   lockBalanceRequest,

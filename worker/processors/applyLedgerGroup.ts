@@ -23,12 +23,12 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { decide } from '../../domain/decide.ts';
 import type { TopUpState } from '../../domain/decideTopUp.ts';
 import type { Block, Ledger, LedgerChanges } from '../../domain/types.ts';
-import type { Clock } from '../clock.ts';
-import { newId } from '../ids.ts';
-import type { LedgerOutcome, OutcomeError } from '../ledgerOutcome.ts';
-import { ledgerRequestPayload, toCommand } from '../ledgerRequestPayload.ts';
+import type { Clock } from '../runtime/clock.ts';
+import { newId } from '../runtime/ids.ts';
+import type { LedgerOutcome, OutcomeError } from '../jobs/ledgerOutcome.ts';
+import { ledgerRequestPayload, toCommand } from '../jobs/ledgerRequestPayload.ts';
 import { applyingTransaction, PartitionFencedError } from '../partitionFence.ts';
-import { jobCatalog } from '../queues.ts';
+import { jobCatalog } from '../jobs/queues.ts';
 import { invoiceViewsByBlock, saveInvoiceChanges } from '../store/invoices.ts';
 import {
   ledgerKeyOf,

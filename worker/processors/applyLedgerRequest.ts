@@ -7,11 +7,11 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { decide } from '../../domain/decide.ts';
-import type { Clock } from '../clock.ts';
-import { newId } from '../ids.ts';
-import type { LedgerOutcome, OutcomeError } from '../ledgerOutcome.ts';
-import { ledgerRequestPayload, toCommand } from '../ledgerRequestPayload.ts';
-import { jobCatalog } from '../queues.ts';
+import type { Clock } from '../runtime/clock.ts';
+import { newId } from '../runtime/ids.ts';
+import type { LedgerOutcome, OutcomeError } from '../jobs/ledgerOutcome.ts';
+import { ledgerRequestPayload, toCommand } from '../jobs/ledgerRequestPayload.ts';
+import { jobCatalog } from '../jobs/queues.ts';
 import { invoiceViewsByBlock } from '../store/invoices.ts';
 import {
   lockRequestAndLoad,

@@ -12,9 +12,9 @@ import { decideUsage } from '../../domain/decideUsage.ts';
 import { priceEvent, type PropertyValue, type UsagePrice } from '../../domain/priceEvent.ts';
 import type { UsageCharge } from '../../domain/types.ts';
 import { UsageDayCache } from '../../domain/usageDay.ts';
-import { JsonNumber, parseExactJson, stringifyExactJson } from '../exactJson.ts';
-import { newId } from '../ids.ts';
-import { jobCatalog, type JobPayload } from '../queues.ts';
+import { JsonNumber, parseExactJson, stringifyExactJson } from '../runtime/exactJson.ts';
+import { newId } from '../runtime/ids.ts';
+import { jobCatalog, type JobPayload } from '../jobs/queues.ts';
 import {
   insertEventsAndLoadLedgers,
   loadPricingContext,
@@ -144,7 +144,7 @@ function chargesByLedger(priced: PricedEvent[], inserted: Set<string>): Map<stri
 
 /**
  * The first event of each idempotency key. One batch can hold a key twice: a job delivered twice
- * and taken as its own follower (worker/usageFollowers.ts), or a client's retry coalesced into
+ * and taken as its own follower (worker/jobs/usageFollowers.ts), or a client's retry coalesced into
  * the same job as its first attempt. Postgres refuses an `on conflict do update` that meets one
  * key twice in one statement ("cannot affect row a second time"), which failed the whole job and
  * lost every event in it; the repeats are dropped here instead, like repeats across batches.

@@ -4,8 +4,8 @@
  * customer's other writes. Running it twice is harmless: the second finds nothing due.
  */
 import { catchUp } from '../../domain/catchUp.ts';
-import { newId } from '../ids.ts';
-import { jobCatalog } from '../queues.ts';
+import { newId } from '../runtime/ids.ts';
+import { jobCatalog } from '../jobs/queues.ts';
 import { lockCustomerAndLoad, saveChanges } from '../store/ledgerRepository.ts';
 import { applyingTransaction } from '../partitionFence.ts';
 import { withTransientRetry } from '../transientRetry.ts';

@@ -4,7 +4,7 @@
  * entry while it is being closed; once committed, an entry never changes again.
  */
 import { applyingTransaction } from '../partitionFence.ts';
-import { jobCatalog } from '../queues.ts';
+import { jobCatalog } from '../jobs/queues.ts';
 import { withTransientRetry } from '../transientRetry.ts';
 import type { ProcessorDeps } from './applyLedgerRequest.ts';
 

@@ -17,9 +17,9 @@ import { decideDeprecation } from '../../domain/decideDeprecation.ts';
 import { Decimal } from '../../domain/decimal.ts';
 import type { LedgerErrorKind } from '../../domain/ledgerError.ts';
 import { usageDayOf } from '../../domain/usageDay.ts';
-import { newId } from '../ids.ts';
-import type { OutcomeError } from '../ledgerOutcome.ts';
-import { jobCatalog, type JobPayload } from '../queues.ts';
+import { newId } from '../runtime/ids.ts';
+import type { OutcomeError } from '../jobs/ledgerOutcome.ts';
+import { jobCatalog, type JobPayload } from '../jobs/queues.ts';
 import {
   customerTimezone,
   loadBlocksById,

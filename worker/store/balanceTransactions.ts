@@ -9,7 +9,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
 import { Decimal } from '../../domain/decimal.ts';
 import type { BalanceTransaction } from '../../domain/decideBalanceTransaction.ts';
-import type { OutcomeError } from '../ledgerOutcome.ts';
+import type { OutcomeError } from '../jobs/ledgerOutcome.ts';
 import type { Page, TimeRange } from './readQueries.ts';
 
 const decimalText = z

@@ -2,7 +2,7 @@
  * The events table for `POST /v1/events/search` and `PUT /v1/events/{id}/deprecate`: the reads
  * api/ makes (never locking, committed data only) and what the deprecation processor locks, loads
  * and writes inside its transaction. Properties leave Postgres as jsonb text so that numbers keep
- * their digits (worker/exactJson.ts); amounts leave as text.
+ * their digits (worker/runtime/exactJson.ts); amounts leave as text.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decimal } from '../../domain/decimal.ts';

@@ -1,5 +1,5 @@
 /**
- * What redrive needs from Postgres (worker/failedJobs.ts): when a failed job's work was accepted,
+ * What redrive needs from Postgres (worker/jobs/failedJobs.ts): when a failed job's work was accepted,
  * and how much work of the same customers, accepted after it, has been applied since. Every time
  * compared here is the service's clock at acceptance (requests' and events' own columns), so the
  * comparison holds under CLOCK=manual too.

@@ -9,7 +9,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { TopUpState } from '../../domain/decideTopUp.ts';
 import type { Block, Ledger, LedgerChanges, NewEntry } from '../../domain/types.ts';
-import type { OutcomeError } from '../ledgerOutcome.ts';
+import type { OutcomeError } from '../jobs/ledgerOutcome.ts';
 import {
   blockRecord,
   changedBlockRecord,

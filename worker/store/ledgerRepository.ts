@@ -12,7 +12,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decimal } from '../../domain/decimal.ts';
 import type { TopUpState } from '../../domain/decideTopUp.ts';
 import type { Block, BlockFilter, Ledger, LedgerChanges, NewEntry } from '../../domain/types.ts';
-import type { OutcomeError } from '../ledgerOutcome.ts';
+import type { OutcomeError } from '../jobs/ledgerOutcome.ts';
 import type { CreditBlockRow, LedgerEntryRow } from './entities.ts';
 import { saveInvoiceChanges } from './invoices.ts';
 import { toTopUpState, type TopUpLoadJson } from './topUps.ts';

@@ -4,7 +4,7 @@
  * raw statement each, in creditReads.ts and ledgerReads.ts.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { LedgerOutcome, OutcomeError } from '../ledgerOutcome.ts';
+import type { LedgerOutcome, OutcomeError } from '../jobs/ledgerOutcome.ts';
 import { CreditBlock, Customer, LedgerEntry, type CustomerRow } from './entities.ts';
 import { invoiceViewsByBlock } from './invoices.ts';
 import { ledgerEntryView, type CustomerRef, type LedgerEntryView } from './views.ts';

@@ -1,5 +1,5 @@
 /**
- * The deleting statements of the retention sweep (worker/retentionSweep.ts). Each statement
+ * The deleting statements of the retention sweep (worker/sweeps/retentionSweep.ts). Each statement
  * deletes at most `batch` rows, oldest first, in its own short transaction, and answers how many
  * it deleted: the caller loops while a batch comes back full, so no statement holds locks on
  * more than one batch. What is never deleted here:

@@ -3,7 +3,7 @@
  * read-only by default, and absent when no admin credentials are configured.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { partitionQueueName } from '../../../worker/partition.ts';
+import { partitionQueueName } from '../../../worker/jobs/partition.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
 
 const basic = (user: string, password: string) =>

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { partitionOf } from '../../../worker/partition.ts';
+import { partitionOf } from '../../../worker/jobs/partition.ts';
 import { expectValid } from '../../support/openApiValidator.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
 import { createCustomer, ledgerEntryPath, sleep, sql } from '../ledgerTestHelpers.ts';

@@ -8,9 +8,9 @@
  */
 import Orb, { BadRequestError } from 'orb-billing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { newId } from '../../../worker/ids.ts';
-import { partitionOf } from '../../../worker/partition.ts';
-import { waitForJobs } from '../../../worker/sweeps.ts';
+import { newId } from '../../../worker/runtime/ids.ts';
+import { partitionOf } from '../../../worker/jobs/partition.ts';
+import { waitForJobs } from '../../../worker/sweeps/runSweeps.ts';
 import { expectValid } from '../../support/openApiValidator.ts';
 import { recordingFetch, type Recorded } from '../../support/recordingFetch.ts';
 import { dateIn, instantAt, manualClockStart } from '../../support/testDates.ts';

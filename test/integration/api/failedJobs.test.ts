@@ -4,12 +4,12 @@
  * their partition under a new id. A job whose data is invalid fails again when re-driven; a job
  * that failed because Postgres was broken succeeds once it is mended. A re-driven job is applied
  * now, behind whatever was accepted before the redrive: when later work of its customer has been
- * applied meanwhile, redrive refuses unless forced (worker/failedJobs.ts).
+ * applied meanwhile, redrive refuses unless forced (worker/jobs/failedJobs.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redrive } from '../../../scripts/redrive.ts';
-import { partitionOf } from '../../../worker/partition.ts';
-import { jobCatalog } from '../../../worker/queues.ts';
+import { partitionOf } from '../../../worker/jobs/partition.ts';
+import { jobCatalog } from '../../../worker/jobs/queues.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
 import {
   addEntry,

@@ -7,7 +7,7 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService } from '../../../api/service.ts';
-import { loadConfig } from '../../../worker/config.ts';
+import { loadConfig } from '../../../worker/runtime/config.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

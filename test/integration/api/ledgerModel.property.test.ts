@@ -34,7 +34,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Decimal } from '../../../domain/decimal.ts';
 import type { BlockFilter, LedgerCommand } from '../../../domain/types.ts';
 import { verifyDatabase } from '../../../scripts/verify.ts';
-import { JsonNumber, parseExactJson } from '../../../worker/exactJson.ts';
+import { JsonNumber, parseExactJson } from '../../../worker/runtime/exactJson.ts';
 import {
   amountSpec,
   amountText,

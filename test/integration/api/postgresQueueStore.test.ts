@@ -9,8 +9,8 @@ import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, type Service } from '../../../api/service.ts';
-import { loadConfig } from '../../../worker/config.ts';
-import { jobCatalog } from '../../../worker/queues.ts';
+import { loadConfig } from '../../../worker/runtime/config.ts';
+import { jobCatalog } from '../../../worker/jobs/queues.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
 import {
   createCustomer,

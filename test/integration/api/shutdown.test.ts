@@ -15,7 +15,7 @@ import {
   startServiceProcess,
   type RunningService,
 } from '../../../scripts/benchSupport.ts';
-import { deleteQueueKeys } from '../../../worker/queueKeys.ts';
+import { deleteQueueKeys } from '../../../worker/jobs/queueKeys.ts';
 import { cloneTemplateDatabase, type TestDatabase } from '../../support/databases.ts';
 import { QUEUE_STORE, REDIS_URL } from '../../support/testService.ts';
 

@@ -15,7 +15,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startService, type Service } from '../../../api/service.ts';
 import { sharedHomePath } from '../../../scripts/embeddedPostgres.ts';
 import { prepareQuickStart, type QuickStart } from '../../../scripts/quickStart.ts';
-import { loadConfig } from '../../../worker/config.ts';
+import { loadConfig } from '../../../worker/runtime/config.ts';
 import { makePrivateCheckout, processesMentioning } from '../../support/privateCheckout.ts';
 import { TEST_API_KEY } from '../../support/testService.ts';
 
@@ -133,7 +133,7 @@ describe('the zero-install quick start', () => {
     const program = `
       const { prepareQuickStart } = await import(${module('scripts/quickStart.ts')});
       const { startService } = await import(${module('api/service.ts')});
-      const { loadConfig } = await import(${module('worker/config.ts')});
+      const { loadConfig } = await import(${module('worker/runtime/config.ts')});
       const { pino } = await import('pino');
       const quickStart = await prepareQuickStart(loadConfig(${JSON.stringify(environment)}), { dataDir: ${JSON.stringify(appDataDir)}, probe: ${JSON.stringify(NOTHING)} });
       const service = await startService(quickStart.config, { logger: pino({ level: 'silent' }) });

@@ -15,7 +15,7 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, type Service } from '../../../api/service.ts';
-import { loadConfig } from '../../../worker/config.ts';
+import { loadConfig } from '../../../worker/runtime/config.ts';
 import {
   REDIS_URL,
   startTestService,

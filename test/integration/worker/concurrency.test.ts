@@ -6,8 +6,8 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService } from '../../../api/service.ts';
-import { loadConfig } from '../../../worker/config.ts';
-import { partitionOf } from '../../../worker/partition.ts';
+import { loadConfig } from '../../../worker/runtime/config.ts';
+import { partitionOf } from '../../../worker/jobs/partition.ts';
 import { isoPlus, serviceNow } from '../../support/testDates.ts';
 import { REDIS_URL, startTestService, type TestService } from '../../support/testService.ts';
 import {

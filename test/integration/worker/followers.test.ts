@@ -1,5 +1,5 @@
 /**
- * The jobs a running job takes with it (worker/ledgerFollowers.ts, worker/usageFollowers.ts):
+ * The jobs a running job takes with it (worker/jobs/ledgerFollowers.ts, worker/jobs/usageFollowers.ts):
  * the run of its own kind directly behind it, in queue order, stopping at the first job of
  * another kind, within the bound. Grouping is an optimisation: when the queue cannot be read (a
  * Redis blip), the job runs alone; failing it would strand its request or lose its events.
@@ -8,9 +8,9 @@ import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { followingLedgerJobs } from '../../../worker/ledgerFollowers.ts';
-import { deleteQueueKeys } from '../../../worker/queueKeys.ts';
-import { followingUsageJobs } from '../../../worker/usageFollowers.ts';
+import { followingLedgerJobs } from '../../../worker/jobs/ledgerFollowers.ts';
+import { deleteQueueKeys } from '../../../worker/jobs/queueKeys.ts';
+import { followingUsageJobs } from '../../../worker/jobs/usageFollowers.ts';
 import { REDIS_URL } from '../../support/testService.ts';
 
 const prefix = `test-followers-${randomBytes(4).toString('hex')}`;

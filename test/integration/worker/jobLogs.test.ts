@@ -6,8 +6,8 @@
  */
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { partitionOf } from '../../../worker/partition.ts';
-import { jobCatalog } from '../../../worker/queues.ts';
+import { partitionOf } from '../../../worker/jobs/partition.ts';
+import { jobCatalog } from '../../../worker/jobs/queues.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
 
 const lines: Record<string, unknown>[] = [];

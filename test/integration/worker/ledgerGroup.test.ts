@@ -16,12 +16,12 @@ import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, type Service } from '../../../api/service.ts';
-import { loadConfig } from '../../../worker/config.ts';
-import { newId } from '../../../worker/ids.ts';
-import type { LedgerOutcome } from '../../../worker/ledgerOutcome.ts';
+import { loadConfig } from '../../../worker/runtime/config.ts';
+import { newId } from '../../../worker/runtime/ids.ts';
+import type { LedgerOutcome } from '../../../worker/jobs/ledgerOutcome.ts';
 import { applyLedgerGroup } from '../../../worker/processors/applyLedgerGroup.ts';
 import { applyLedgerRequest } from '../../../worker/processors/applyLedgerRequest.ts';
-import { deleteQueueKeys } from '../../../worker/queueKeys.ts';
+import { deleteQueueKeys } from '../../../worker/jobs/queueKeys.ts';
 import { isoPlus, serviceNow } from '../../support/testDates.ts';
 import {
   REDIS_URL,

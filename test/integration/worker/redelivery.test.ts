@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { partitionOf } from '../../../worker/partition.ts';
+import { partitionOf } from '../../../worker/jobs/partition.ts';
 import {
   applyLedgerRequest,
   type ProcessorDeps,

@@ -1,5 +1,5 @@
 /**
- * Retention (worker/retentionSweep.ts): Idempotency-Keys older than IDEMPOTENCY_KEY_RETENTION and
+ * Retention (worker/sweeps/retentionSweep.ts): Idempotency-Keys older than IDEMPOTENCY_KEY_RETENTION and
  * finished requests older than REQUEST_RETENTION are deleted by the sweeps the test clock runs;
  * queued requests and their keys, recent keys and recent requests are kept, and the ledger never
  * loses a row. After its key expired, a replay is a new request; a swept request answers 404.
@@ -7,8 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { Duration } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { partitionOf } from '../../../worker/partition.ts';
-import { deleteInBatches, sweepRetention } from '../../../worker/retentionSweep.ts';
+import { partitionOf } from '../../../worker/jobs/partition.ts';
+import { deleteInBatches, sweepRetention } from '../../../worker/sweeps/retentionSweep.ts';
 import { manualClockStart } from '../../support/testDates.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
 import { createCustomer, ledgerEntryPath, sql } from '../ledgerTestHelpers.ts';

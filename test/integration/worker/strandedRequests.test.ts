@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { partitionOf } from '../../../worker/partition.ts';
+import { partitionOf } from '../../../worker/jobs/partition.ts';
 import { manualClockStart } from '../../support/testDates.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
 import { addEntry, createCustomer, expectLedgerConsistent, sql } from '../ledgerTestHelpers.ts';

@@ -19,8 +19,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { verifyDatabase } from '../../../scripts/verify.ts';
 import { cloneTemplateDatabase, type TestDatabase } from '../../support/databases.ts';
 import { REDIS_URL } from '../../support/testService.ts';
-import { partitionOf } from '../../../worker/partition.ts';
-import { deleteQueueKeys } from '../../../worker/queueKeys.ts';
+import { partitionOf } from '../../../worker/jobs/partition.ts';
+import { deleteQueueKeys } from '../../../worker/jobs/queueKeys.ts';
 import { eventually, sleep } from '../ledgerTestHelpers.ts';
 import { call, RoleProcesses, type RoleProcess } from './roleProcesses.ts';
 

@@ -1,6 +1,6 @@
 /** IDEMPOTENCY_KEY_RETENTION and REQUEST_RETENTION: ISO 8601 durations, defaults 7 and 90 days. */
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../../worker/config.ts';
+import { loadConfig } from '../../../worker/runtime/config.ts';
 
 describe('retention settings', () => {
   it('default to 7 days for keys and 90 days for requests', () => {

@@ -1,5 +1,5 @@
 /**
- * What the retention sweep (worker/retentionSweep.ts, SQL in worker/store/retention.ts) needs to
+ * What the retention sweep (worker/sweeps/retentionSweep.ts, SQL in worker/store/retention.ts) needs to
  * delete old requests and Idempotency-Keys in small batches without scanning whole tables:
  *
  * - `idempotency_keys (created_at)`: the keys past IDEMPOTENCY_KEY_RETENTION, oldest first.

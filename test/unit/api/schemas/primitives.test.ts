@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { positiveAmount } from '../../../../api/schemas/primitives.ts';
-import { JsonNumber } from '../../../../worker/exactJson.ts';
+import { JsonNumber } from '../../../../worker/runtime/exactJson.ts';
 
 function parsed(value: unknown): string {
   const result = positiveAmount.safeParse(value);

@@ -39,7 +39,7 @@ export const jobCatalog = {
   },
   /**
    * Apply a batch of usage events for customers of one partition. Properties travel as exact
-   * JSON text (worker/exactJson.ts) so that quantities never become floats.
+   * JSON text (worker/runtime/exactJson.ts) so that quantities never become floats.
    */
   'usage.apply': {
     payload: z.object({

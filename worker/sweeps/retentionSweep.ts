@@ -12,14 +12,14 @@
  * maintenance worker.
  */
 import { DateTime, type Duration } from 'luxon';
-import type { Clock } from './clock.ts';
+import type { Clock } from '../runtime/clock.ts';
 import {
   deleteFinishedRequestsBefore,
   deleteIdempotencyKeysBefore,
   REQUEST_TABLES,
   type RequestTableName,
-} from './store/retention.ts';
-import type { Orm } from './store/orm.ts';
+} from '../store/retention.ts';
+import type { Orm } from '../store/orm.ts';
 
 export interface Retention {
   idempotencyKeys: Duration;

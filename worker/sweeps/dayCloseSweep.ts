@@ -2,8 +2,8 @@
  * Finds customers with pending usage entries whose day has closed, and enqueues a close job for
  * each onto its partition (LEDGER_RULES.md §5), so closing is serialized with the usage it ends.
  */
-import { partitionOf } from './partition.ts';
-import type { EnqueuedJob, SweepDeps } from './sweeps.ts';
+import { partitionOf } from '../jobs/partition.ts';
+import type { EnqueuedJob, SweepDeps } from './runSweeps.ts';
 
 const CUSTOMERS_PER_SWEEP_MAX = 10_000;
 

@@ -5,13 +5,13 @@
  * deletes old Idempotency-Keys and finished requests (no ledger write, so no job). The scheduler
  * runs them every interval; the test clock runs them after moving time.
  */
-import type { Clock } from './clock.ts';
+import type { Clock } from '../runtime/clock.ts';
 import { sweepClosedDays } from './dayCloseSweep.ts';
 import { sweepDueExpiries } from './expirySweep.ts';
 import { sweepStrandedRequests } from './strandedSweep.ts';
-import type { PartitionQueues } from './queues.ts';
+import type { PartitionQueues } from '../jobs/queues.ts';
 import { sweepRetention, type Retention } from './retentionSweep.ts';
-import type { Orm } from './store/orm.ts';
+import type { Orm } from '../store/orm.ts';
 
 export interface SweepDeps {
   orm: Orm;

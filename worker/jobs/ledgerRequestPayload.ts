@@ -11,10 +11,10 @@
  * number here would be a float, so it is refused rather than rounded.
  */
 import { z } from 'zod';
-import { Decimal } from '../domain/decimal.ts';
-import { resolveInstant } from '../domain/instant.ts';
-import type { LedgerError } from '../domain/ledgerError.ts';
-import type { InvoiceSettings, LedgerCommand } from '../domain/types.ts';
+import { Decimal } from '../../domain/decimal.ts';
+import { resolveInstant } from '../../domain/instant.ts';
+import type { LedgerError } from '../../domain/ledgerError.ts';
+import type { InvoiceSettings, LedgerCommand } from '../../domain/types.ts';
 
 export const DEFAULT_CURRENCY = 'credits';
 

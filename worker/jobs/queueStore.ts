@@ -73,7 +73,7 @@ export class RedisQueueStore implements QueueStore {
   readonly location: string;
   /**
    * Public for tests and tools that need Redis itself (deleting a test prefix, say). The
-   * command connection (worker/redis.ts): fails at once while disconnected.
+   * command connection (worker/jobs/redis.ts): fails at once while disconnected.
    */
   readonly redis: Redis;
   /** BullMQ Workers' connection: waits for Redis (maxRetriesPerRequest null, as BullMQ requires). */

@@ -71,7 +71,7 @@ export interface Config {
   gracePeriod: Duration;
   /**
    * How long an Idempotency-Key (and a create's stored answer) is kept: a replay after it is a new
-   * request, as with Orb's expiring keys (worker/retentionSweep.ts).
+   * request, as with Orb's expiring keys (worker/sweeps/retentionSweep.ts).
    */
   idempotencyKeyRetention: Duration;
   /**

@@ -5,8 +5,8 @@
  */
 import type { Queue, Worker } from 'bullmq';
 import type { Logger } from 'pino';
-import type { QueueStore } from './queueStore.ts';
-import { runSweeps, type SweepDeps } from './sweeps.ts';
+import type { QueueStore } from '../jobs/queueStore.ts';
+import { runSweeps, type SweepDeps } from './runSweeps.ts';
 
 const MAINTENANCE_QUEUE = '{maintenance}';
 /** Expiries are applied within a minute of their instant (LEDGER_RULES.md §4); sweep twice as often. */

@@ -4,7 +4,7 @@
  * split roles (ROLE=api / worker) work on it too, since outcomes travel over NOTIFY.
  */
 import type { Logger } from 'pino';
-import type { Config } from './config.ts';
+import type { Config } from '../runtime/config.ts';
 import { PostgresQueueStore, RedisQueueStore, type QueueStore } from './queueStore.ts';
 
 /** `logger` receives the Redis connection's state changes (lost, back): one line each. */

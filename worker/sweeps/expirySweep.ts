@@ -4,8 +4,8 @@
  * scheduled writes are serialized with everything else). Customers with traffic are caught up by
  * their next command anyway; this is for the idle ones.
  */
-import { partitionOf } from './partition.ts';
-import type { EnqueuedJob, SweepDeps } from './sweeps.ts';
+import { partitionOf } from '../jobs/partition.ts';
+import type { EnqueuedJob, SweepDeps } from './runSweeps.ts';
 
 /** Bounded work per sweep; the next sweep continues where the backlog stands. */
 const LEDGERS_PER_SWEEP_MAX = 10_000;

@@ -4,8 +4,8 @@
  * a while after it was accepted, with no job in its partition queue, is put back under its own id
  * as job id, so a job that does exist is never doubled. Applying it is idempotent anyway.
  */
-import { partitionOf } from './partition.ts';
-import type { EnqueuedJob, SweepDeps } from './sweeps.ts';
+import { partitionOf } from '../jobs/partition.ts';
+import type { EnqueuedJob, SweepDeps } from './runSweeps.ts';
 
 /** Older than any wait a healthy queue imposes; younger requests may simply be in line. */
 const STRANDED_AFTER_MS = 60_000;

@@ -1,6 +1,6 @@
 /**
  * Dead letters. A job that failed permanently stays in its partition's failed set (bounded by
- * `removeOnFail`, worker/queues.ts) with its reason. `listFailedJobs` reads them across
+ * `removeOnFail`, worker/jobs/queues.ts) with its reason. `listFailedJobs` reads them across
  * partitions, newest first, by a keyset (failed_at, partition, id) that stays correct while other
  * jobs fail or are re-driven. `redriveFailedJob` puts one back: a new job with the same name and
  * data on the same partition, then the failed copy is removed. Adding before removing means that a
@@ -19,8 +19,8 @@
 import type { Job, Queue } from 'bullmq';
 import type { FailedJobKey, QueueStore } from './queueStore.ts';
 import { jobCatalog, type JobName, type PartitionQueues } from './queues.ts';
-import { acceptedRequest, laterCommittedWork } from './store/laterWork.ts';
-import type { Orm } from './store/orm.ts';
+import { acceptedRequest, laterCommittedWork } from '../store/laterWork.ts';
+import type { Orm } from '../store/orm.ts';
 
 export type { FailedJobKey } from './queueStore.ts';
 
