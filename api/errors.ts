@@ -7,7 +7,7 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import type { OutcomeError } from '../worker/jobs/ledgerOutcome.ts';
 import { isRedisCommandUnavailable } from '../worker/jobs/redis.ts';
-import { isTransient } from '../worker/transientRetry.ts';
+import { isTransient } from '../worker/runtime/transientRetry.ts';
 
 const DOCS = 'https://docs.withorb.com/reference/error-responses';
 /** `Retry-After` of a 503 that does not name its own: a dependency restarting takes about this long. */

@@ -1,6 +1,7 @@
 /**
  * ARCHITECTURE.md: `api → worker → domain`, and `domain` imports nothing of ours and does no I/O,
- * reads no clock and draws no randomness. This test reads the sources and holds that line.
+ * reads no clock and draws no randomness; the small room both roles import (worker/runtime/)
+ * leans on nothing else of ours. This test reads the sources and holds that line.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -40,6 +41,15 @@ describe('dependency direction', () => {
       ),
     );
     expect(offending.map((file) => relative(root, file))).toEqual([]);
+  });
+
+  it('worker/runtime (config, clock, ids, exact JSON, transient errors) imports nothing else of ours', () => {
+    const offending = sources('worker/runtime').flatMap((file) =>
+      imports(file)
+        .filter((target) => target.startsWith('.') && !target.startsWith('./'))
+        .map((target) => `${relative(root, file)} imports ${target}`),
+    );
+    expect(offending).toEqual([]);
   });
 
   it('worker never imports api', () => {

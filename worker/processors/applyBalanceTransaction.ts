@@ -21,7 +21,7 @@ import {
   type BalanceOutcome,
 } from '../store/balanceTransactions.ts';
 import { applyingTransaction, PartitionFencedError } from '../partitionFence.ts';
-import { withTransientRetry } from '../transientRetry.ts';
+import { withTransientRetry } from '../runtime/transientRetry.ts';
 import type { ProcessorDeps } from './applyLedgerRequest.ts';
 
 async function refuse(

@@ -43,7 +43,7 @@ import {
 import { writtenRows, type LockedRequest } from '../store/ledgerRepository.ts';
 import { storedOutcome } from '../store/readQueries.ts';
 import { ledgerEntryView } from '../store/views.ts';
-import { withTransientRetry } from '../transientRetry.ts';
+import { withTransientRetry } from '../runtime/transientRetry.ts';
 import { countWritten } from '../writtenCounts.ts';
 import { applyLedgerRequest, type ProcessorDeps } from './applyLedgerRequest.ts';
 

@@ -23,7 +23,7 @@ import type { Orm } from '../store/orm.ts';
 import { storedOutcome } from '../store/readQueries.ts';
 import { ledgerEntryView } from '../store/views.ts';
 import { applyingTransaction, PartitionFencedError, type JobFence } from '../partitionFence.ts';
-import { withTransientRetry } from '../transientRetry.ts';
+import { withTransientRetry } from '../runtime/transientRetry.ts';
 import { countWritten } from '../writtenCounts.ts';
 
 export interface ProcessorDeps {

@@ -23,7 +23,7 @@ import {
   type UsageLedgerKey,
 } from '../store/usageRepository.ts';
 import { applyingTransaction } from '../partitionFence.ts';
-import { withTransientRetry } from '../transientRetry.ts';
+import { withTransientRetry } from '../runtime/transientRetry.ts';
 import { countWritten, type WrittenCounts } from '../writtenCounts.ts';
 import type { ProcessorDeps } from './applyLedgerRequest.ts';
 

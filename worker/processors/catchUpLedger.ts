@@ -8,7 +8,7 @@ import { newId } from '../runtime/ids.ts';
 import { jobCatalog } from '../jobs/queues.ts';
 import { lockCustomerAndLoad, saveChanges } from '../store/ledgerRepository.ts';
 import { applyingTransaction } from '../partitionFence.ts';
-import { withTransientRetry } from '../transientRetry.ts';
+import { withTransientRetry } from '../runtime/transientRetry.ts';
 import { countWritten, type WrittenCounts } from '../writtenCounts.ts';
 import type { ProcessorDeps } from './applyLedgerRequest.ts';
 

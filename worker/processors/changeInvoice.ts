@@ -16,7 +16,7 @@ import { jobCatalog, type JobPayload } from '../jobs/queues.ts';
 import { findInvoiceOwner, lockInvoice } from '../store/invoices.ts';
 import { lockCustomerAndLoad, saveChanges } from '../store/ledgerRepository.ts';
 import { applyingTransaction, PartitionFencedError } from '../partitionFence.ts';
-import { withTransientRetry } from '../transientRetry.ts';
+import { withTransientRetry } from '../runtime/transientRetry.ts';
 import { countWritten, type WrittenCounts } from '../writtenCounts.ts';
 import type { ProcessorDeps } from './applyLedgerRequest.ts';
 

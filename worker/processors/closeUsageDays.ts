@@ -5,7 +5,7 @@
  */
 import { applyingTransaction } from '../partitionFence.ts';
 import { jobCatalog } from '../jobs/queues.ts';
-import { withTransientRetry } from '../transientRetry.ts';
+import { withTransientRetry } from '../runtime/transientRetry.ts';
 import type { ProcessorDeps } from './applyLedgerRequest.ts';
 
 export async function closeUsageDays(

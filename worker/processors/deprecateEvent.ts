@@ -31,7 +31,7 @@ import {
 import { lockCustomerAndLoad } from '../store/ledgerRepository.ts';
 import { saveUsage } from '../store/usageRepository.ts';
 import { applyingTransaction } from '../partitionFence.ts';
-import { withTransientRetry } from '../transientRetry.ts';
+import { withTransientRetry } from '../runtime/transientRetry.ts';
 import type { ProcessorDeps } from './applyLedgerRequest.ts';
 
 export type DeprecationOutcome =
