@@ -1,14 +1,16 @@
 /**
  * Credit block reads for the api (`GET …/credits`, `GET /v1/credit_blocks/{id}`): each is one SQL
- * statement, one round trip, returning plain rows (no ORM hydration, no Orb JSON). Amounts come
- * back as decimal text (`::text`), so none of their up to 38 digits ever meets a JS number; the
- * route turns rows into the wire shape (api/wire/creditBlock.ts).
+ * statement, one round trip, run prepared (queryPrepared.ts), returning plain rows (no ORM
+ * hydration, no Orb JSON). Amounts come back as decimal text (`::text`), so none of their up to 38
+ * digits ever meets a JS number; the route turns rows into the wire shape
+ * (api/wire/creditBlock.ts).
  *
  * The page statement resolves the customer by either id form itself: it starts from the customer
  * row and left-joins the page, so "no such customer" (no row at all) stays distinct from "no
  * blocks" (one row whose block columns are null).
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { queryPrepared } from './queryPrepared.ts';
 import type { TimeRange } from './readQueries.ts';
 
 /** Which customer a path names: Orb's id or the external id. */
@@ -96,7 +98,8 @@ export async function readCreditBlockPage(
   params.push(query.limit + 1, customer.value);
   // The lateral page is limited before anything else, and the customer row carries it: a missing
   // customer gives no row, a customer without blocks one row of nulls.
-  const rows = await em.getConnection().execute<(CreditBlockReadRow & CustomerColumns)[]>(
+  const rows = await queryPrepared<CreditBlockReadRow & CustomerColumns>(
+    em,
     `select c.id as customer_id, c.external_customer_id, p.*
        from customers c
        left join lateral (
@@ -109,7 +112,6 @@ export async function readCreditBlockPage(
       where ${customer.clause}
       order by p.created_at, p.id`,
     params,
-    'all',
   );
   const first = rows[0];
   if (!first) return { customer: null, rows: [] };
@@ -129,12 +131,10 @@ export async function readCreditBlock(
   em: EntityManager,
   blockId: string,
 ): Promise<CreditBlockReadRow | null> {
-  const rows = await em
-    .getConnection()
-    .execute<CreditBlockReadRow[]>(
-      `select ${BLOCK_COLUMNS} from credit_blocks b where b.id = ?`,
-      [blockId],
-      'all',
-    );
+  const rows = await queryPrepared<CreditBlockReadRow>(
+    em,
+    `select ${BLOCK_COLUMNS} from credit_blocks b where b.id = ?`,
+    [blockId],
+  );
   return rows[0] ?? null;
 }
