@@ -96,21 +96,9 @@ export async function readCreditBlockPage(
   where.push(...rangeClauses('b.effective_date', query.effectiveDate, params));
   const customer = customerWhere(selector);
   params.push(query.limit + 1, customer.value);
-  // The lateral page is limited before anything else, and the customer row carries it: a missing
-  // customer gives no row, a customer without blocks one row of nulls.
   const rows = await queryPrepared<CreditBlockReadRow & CustomerColumns>(
     em,
-    `select c.id as customer_id, c.external_customer_id, p.*
-       from customers c
-       left join lateral (
-         select ${BLOCK_COLUMNS}
-           from credit_blocks b
-          where ${where.join(' and ')}
-          order by b.created_at, b.id
-          limit ?
-       ) p on true
-      where ${customer.clause}
-      order by p.created_at, p.id`,
+    blockPageSql(where.join(' and '), customer.clause),
     params,
   );
   const first = rows[0];
@@ -119,6 +107,34 @@ export async function readCreditBlockPage(
     customer: { id: first.customer_id, externalCustomerId: first.external_customer_id },
     rows: first.id === null ? [] : rows,
   };
+}
+
+/**
+ * The page statement for one combination of filters, built once: the same string each time, so
+ * that looking up its prepared statement hashes a short key here rather than the whole text.
+ */
+const blockPageSqlByShape = new Map<string, string>();
+
+function blockPageSql(blockWhere: string, customerClause: string): string {
+  const shape = `${customerClause}|${blockWhere}`;
+  let sql = blockPageSqlByShape.get(shape);
+  if (sql === undefined) {
+    // The lateral page is limited before anything else, and the customer row carries it: a
+    // missing customer gives no row, a customer without blocks one row of nulls.
+    sql = `select c.id as customer_id, c.external_customer_id, p.*
+       from customers c
+       left join lateral (
+         select ${BLOCK_COLUMNS}
+           from credit_blocks b
+          where ${blockWhere}
+          order by b.created_at, b.id
+          limit ?
+       ) p on true
+      where ${customerClause}
+      order by p.created_at, p.id`;
+    blockPageSqlByShape.set(shape, sql);
+  }
+  return sql;
 }
 
 interface CustomerColumns {

@@ -107,7 +107,25 @@ export async function readLedgerPage(
   params.push(query.limit + 1, customer.value);
   const rows = await queryPrepared<LedgerEntryReadRow & CustomerColumns>(
     em,
-    `select c.id as page_customer_id, c.external_customer_id as page_external_customer_id,
+    ledgerPageSql(where.join(' and '), customer.clause),
+    params,
+  );
+  const first = rows[0];
+  if (!first) return { customer: null, rows: [] };
+  return {
+    customer: { id: first.page_customer_id, externalCustomerId: first.page_external_customer_id },
+    rows: first.id === null ? [] : rows,
+  };
+}
+
+/** The page statement for one combination of filters, built once (as creditReads.ts does). */
+const ledgerPageSqlByShape = new Map<string, string>();
+
+function ledgerPageSql(entryWhere: string, customerClause: string): string {
+  const shape = `${customerClause}|${entryWhere}`;
+  let sql = ledgerPageSqlByShape.get(shape);
+  if (sql === undefined) {
+    sql = `select c.id as page_customer_id, c.external_customer_id as page_external_customer_id,
             e.seq::text as seq, e.id, e.customer_id, e.currency, e.ledger_sequence_number,
             e.entry_type, e.entry_status, e.amount::text as amount,
             e.starting_balance::text as starting_balance, e.ending_balance::text as ending_balance,
@@ -125,22 +143,17 @@ export async function readLedgerPage(
        from customers c
        left join lateral (
          select e.* from ledger_entries e
-          where ${where.join(' and ')}
+          where ${entryWhere}
           order by e.seq desc
           limit ?
        ) e on true
        left join credit_blocks b on b.id = e.block_id
        left join invoices i on e.entry_type = 'increment' and i.block_id = e.block_id
-      where ${customer.clause}
-      order by e.seq desc`,
-    params,
-  );
-  const first = rows[0];
-  if (!first) return { customer: null, rows: [] };
-  return {
-    customer: { id: first.page_customer_id, externalCustomerId: first.page_external_customer_id },
-    rows: first.id === null ? [] : rows,
-  };
+      where ${customerClause}
+      order by e.seq desc`;
+    ledgerPageSqlByShape.set(shape, sql);
+  }
+  return sql;
 }
 
 interface CustomerColumns {
