@@ -21,7 +21,51 @@ export const exactNumber = z.number().brand<'ExactNumber'>().meta({
 
 /** The decimal text of a stored amount as an exact JSON number ("-20.000000000000" → -20). */
 export function exact(decimalText: string): ExactNumber {
-  return JSON.rawJSON(Decimal.of(decimalText).toString()) as ExactNumber;
+  return JSON.rawJSON(canonicalDecimal(decimalText)) as ExactNumber;
+}
+
+/**
+ * Decimal text as Postgres writes a numeric(38,12) column: no exponent, no leading zeros, within
+ * the range `Decimal` holds (26 integer and 12 fractional digits).
+ */
+const DATABASE_DECIMAL = /^-?(?:0|[1-9]\d{0,25})(?:\.\d{1,12})?$/;
+const ZERO_CHAR = 48;
+const POINT_CHAR = 46;
+
+/**
+ * `Decimal.of(text).toString()`: what every amount of a read goes through, several per item, so
+ * the database's own text is trimmed as text (its trailing fractional zeros dropped) rather than
+ * parsed into a bigint and printed again; anything else takes the `Decimal` path and its refusals.
+ */
+export function canonicalDecimal(text: string): string {
+  if (!DATABASE_DECIMAL.test(text)) return Decimal.of(text).toString();
+  let end = text.length;
+  if (text.includes('.')) {
+    while (text.charCodeAt(end - 1) === ZERO_CHAR) end -= 1;
+    if (text.charCodeAt(end - 1) === POINT_CHAR) end -= 1;
+  }
+  const trimmed = end === text.length ? text : text.slice(0, end);
+  return trimmed === '-0' ? '0' : trimmed;
+}
+
+/**
+ * Postgres' text of a `timestamptz` in a UTC session ("2026-01-02 03:04:05.678901+00"), which is
+ * how the ORM's pool hands timestamps over (as text, unparsed).
+ */
+const DATABASE_UTC_INSTANT = /^([1-9]\d{3}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\+00$/;
+
+/**
+ * `new Date(instant).toISOString()` (millisecond precision, `Z`), rewritten as text when the
+ * database wrote it in UTC: a balance read formats two instants per block, and parsing each into
+ * a Date to print it again was a measurable part of the read. Other forms (a Date, another
+ * offset, a year past 9999) take the Date path.
+ */
+export function isoInstant(instant: Date | string): string {
+  if (typeof instant === 'string') {
+    const match = DATABASE_UTC_INSTANT.exec(instant);
+    if (match) return `${match[1]}T${match[2]}.${(match[3] ?? '').padEnd(3, '0').slice(0, 3)}Z`;
+  }
+  return new Date(instant).toISOString();
 }
 
 /** A schema's output type as it is built for the wire: its exact numbers are raw JSON. */

@@ -1,14 +1,16 @@
 /**
  * Credit block reads for the api (`GET …/credits`, `GET /v1/credit_blocks/{id}`): each is one SQL
- * statement, one round trip, returning plain rows (no ORM hydration, no Orb JSON). Amounts come
- * back as decimal text (`::text`), so none of their up to 38 digits ever meets a JS number; the
- * route turns rows into the wire shape (api/wire/creditBlock.ts).
+ * statement, one round trip, run prepared (queryPrepared.ts), returning plain rows (no ORM
+ * hydration, no Orb JSON). Amounts come back as decimal text (`::text`), so none of their up to 38
+ * digits ever meets a JS number; the route turns rows into the wire shape
+ * (api/wire/creditBlock.ts).
  *
  * The page statement resolves the customer by either id form itself: it starts from the customer
  * row and left-joins the page, so "no such customer" (no row at all) stays distinct from "no
  * blocks" (one row whose block columns are null).
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { queryPrepared } from './queryPrepared.ts';
 import type { TimeRange } from './readQueries.ts';
 
 /** Which customer a path names: Orb's id or the external id. */
@@ -94,22 +96,10 @@ export async function readCreditBlockPage(
   where.push(...rangeClauses('b.effective_date', query.effectiveDate, params));
   const customer = customerWhere(selector);
   params.push(query.limit + 1, customer.value);
-  // The lateral page is limited before anything else, and the customer row carries it: a missing
-  // customer gives no row, a customer without blocks one row of nulls.
-  const rows = await em.getConnection().execute<(CreditBlockReadRow & CustomerColumns)[]>(
-    `select c.id as customer_id, c.external_customer_id, p.*
-       from customers c
-       left join lateral (
-         select ${BLOCK_COLUMNS}
-           from credit_blocks b
-          where ${where.join(' and ')}
-          order by b.created_at, b.id
-          limit ?
-       ) p on true
-      where ${customer.clause}
-      order by p.created_at, p.id`,
+  const rows = await queryPrepared<CreditBlockReadRow & CustomerColumns>(
+    em,
+    blockPageSql(where.join(' and '), customer.clause),
     params,
-    'all',
   );
   const first = rows[0];
   if (!first) return { customer: null, rows: [] };
@@ -117,6 +107,34 @@ export async function readCreditBlockPage(
     customer: { id: first.customer_id, externalCustomerId: first.external_customer_id },
     rows: first.id === null ? [] : rows,
   };
+}
+
+/**
+ * The page statement for one combination of filters, built once: the same string each time, so
+ * that looking up its prepared statement hashes a short key here rather than the whole text.
+ */
+const blockPageSqlByShape = new Map<string, string>();
+
+function blockPageSql(blockWhere: string, customerClause: string): string {
+  const shape = `${customerClause}|${blockWhere}`;
+  let sql = blockPageSqlByShape.get(shape);
+  if (sql === undefined) {
+    // The lateral page is limited before anything else, and the customer row carries it: a
+    // missing customer gives no row, a customer without blocks one row of nulls.
+    sql = `select c.id as customer_id, c.external_customer_id, p.*
+       from customers c
+       left join lateral (
+         select ${BLOCK_COLUMNS}
+           from credit_blocks b
+          where ${blockWhere}
+          order by b.created_at, b.id
+          limit ?
+       ) p on true
+      where ${customerClause}
+      order by p.created_at, p.id`;
+    blockPageSqlByShape.set(shape, sql);
+  }
+  return sql;
 }
 
 interface CustomerColumns {
@@ -129,12 +147,10 @@ export async function readCreditBlock(
   em: EntityManager,
   blockId: string,
 ): Promise<CreditBlockReadRow | null> {
-  const rows = await em
-    .getConnection()
-    .execute<CreditBlockReadRow[]>(
-      `select ${BLOCK_COLUMNS} from credit_blocks b where b.id = ?`,
-      [blockId],
-      'all',
-    );
+  const rows = await queryPrepared<CreditBlockReadRow>(
+    em,
+    `select ${BLOCK_COLUMNS} from credit_blocks b where b.id = ?`,
+    [blockId],
+  );
   return rows[0] ?? null;
 }

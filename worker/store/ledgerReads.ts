@@ -1,8 +1,9 @@
 /**
- * Ledger entry reads for the api (`GET …/credits/ledger`): one SQL statement, one round trip, for
- * a page of entries with the customer's ids, each entry's block and, for an increment, the invoice
- * its purchase made. Plain rows (no ORM hydration, no Orb JSON); amounts are decimal text
- * (`::text`), never a JS number. The route builds the wire shape (api/wire/ledgerEntry.ts).
+ * Ledger entry reads for the api (`GET …/credits/ledger`): one SQL statement, one round trip, run
+ * prepared (queryPrepared.ts), for a page of entries with the customer's ids, each entry's block
+ * and, for an increment, the invoice its purchase made. Plain rows (no ORM hydration, no Orb
+ * JSON); amounts are decimal text (`::text`), never a JS number. The route builds the wire shape
+ * (api/wire/ledgerEntry.ts).
  *
  * Newest first by `seq` (the insertion order, which for one customer is the order applied), with
  * LEDGER_RULES.md §6's filters. The page is taken from `ledger_entries_customer_seq_idx` and
@@ -17,6 +18,7 @@ import {
   type CreditBlockReadRow,
   type CustomerSelector,
 } from './creditReads.ts';
+import { queryPrepared } from './queryPrepared.ts';
 import type { TimeRange } from './readQueries.ts';
 
 type Instant = Date | string;
@@ -103,8 +105,27 @@ export async function readLedgerPage(
   where.push(...rangeClauses('e.created_at', query.createdAt, params));
   const customer = customerWhere(selector);
   params.push(query.limit + 1, customer.value);
-  const rows = await em.getConnection().execute<(LedgerEntryReadRow & CustomerColumns)[]>(
-    `select c.id as page_customer_id, c.external_customer_id as page_external_customer_id,
+  const rows = await queryPrepared<LedgerEntryReadRow & CustomerColumns>(
+    em,
+    ledgerPageSql(where.join(' and '), customer.clause),
+    params,
+  );
+  const first = rows[0];
+  if (!first) return { customer: null, rows: [] };
+  return {
+    customer: { id: first.page_customer_id, externalCustomerId: first.page_external_customer_id },
+    rows: first.id === null ? [] : rows,
+  };
+}
+
+/** The page statement for one combination of filters, built once (as creditReads.ts does). */
+const ledgerPageSqlByShape = new Map<string, string>();
+
+function ledgerPageSql(entryWhere: string, customerClause: string): string {
+  const shape = `${customerClause}|${entryWhere}`;
+  let sql = ledgerPageSqlByShape.get(shape);
+  if (sql === undefined) {
+    sql = `select c.id as page_customer_id, c.external_customer_id as page_external_customer_id,
             e.seq::text as seq, e.id, e.customer_id, e.currency, e.ledger_sequence_number,
             e.entry_type, e.entry_status, e.amount::text as amount,
             e.starting_balance::text as starting_balance, e.ending_balance::text as ending_balance,
@@ -122,23 +143,17 @@ export async function readLedgerPage(
        from customers c
        left join lateral (
          select e.* from ledger_entries e
-          where ${where.join(' and ')}
+          where ${entryWhere}
           order by e.seq desc
           limit ?
        ) e on true
        left join credit_blocks b on b.id = e.block_id
        left join invoices i on e.entry_type = 'increment' and i.block_id = e.block_id
-      where ${customer.clause}
-      order by e.seq desc`,
-    params,
-    'all',
-  );
-  const first = rows[0];
-  if (!first) return { customer: null, rows: [] };
-  return {
-    customer: { id: first.page_customer_id, externalCustomerId: first.page_external_customer_id },
-    rows: first.id === null ? [] : rows,
-  };
+      where ${customerClause}
+      order by e.seq desc`;
+    ledgerPageSqlByShape.set(shape, sql);
+  }
+  return sql;
 }
 
 interface CustomerColumns {
