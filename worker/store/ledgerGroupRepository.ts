@@ -16,9 +16,11 @@ import {
   entryRecord,
   toBlock,
   toLoadedLedger,
+  toLockedRequest,
   type BlockSqlRow,
   type LoadSqlRow,
   type LockedRequest,
+  type LockedRequestRow,
 } from './ledgerRepository.ts';
 import { toTopUpState } from './topUps.ts';
 
@@ -27,20 +29,7 @@ export async function lockRequests(
   em: EntityManager,
   requestIds: readonly string[],
 ): Promise<Map<string, LockedRequest>> {
-  const rows = await em.execute<
-    Pick<
-      LoadSqlRow,
-      | 'id'
-      | 'customer_id'
-      | 'currency'
-      | 'status'
-      | 'payload'
-      | 'entry_ids'
-      | 'error'
-      | 'timezone'
-      | 'external_customer_id'
-    >[]
-  >(
+  const rows = await em.execute<LockedRequestRow[]>(
     `select q.id, q.customer_id, q.currency, q.status, q.payload, q.entry_ids, q.error, c.timezone, c.external_customer_id
        from ledger_requests q join customers c on c.id = q.customer_id
       where q.id in (select jsonb_array_elements_text(?::jsonb))
@@ -48,25 +37,7 @@ export async function lockRequests(
         for no key update of q`,
     [JSON.stringify(requestIds)],
   );
-  return new Map(
-    rows.map((row) => [
-      row.id,
-      {
-        id: row.id,
-        customerId: row.customer_id,
-        currency: row.currency,
-        status: row.status,
-        payload: row.payload,
-        entryIds: row.entry_ids,
-        error: row.error,
-        customer: {
-          id: row.customer_id,
-          externalCustomerId: row.external_customer_id,
-          timezone: row.timezone,
-        },
-      },
-    ]),
-  );
+  return new Map(rows.map((row) => [row.id, toLockedRequest(row)]));
 }
 
 export interface LedgerKey {

@@ -125,6 +125,37 @@ export function toLoadedLedger(
   };
 }
 
+/** The columns of a locked request row (with its customer's) that a decision reads. */
+export type LockedRequestRow = Pick<
+  LoadSqlRow,
+  | 'id'
+  | 'customer_id'
+  | 'currency'
+  | 'status'
+  | 'payload'
+  | 'entry_ids'
+  | 'error'
+  | 'timezone'
+  | 'external_customer_id'
+>;
+
+export function toLockedRequest(row: LockedRequestRow): LockedRequest {
+  return {
+    id: row.id,
+    customerId: row.customer_id,
+    currency: row.currency,
+    status: row.status,
+    payload: row.payload,
+    entryIds: row.entry_ids,
+    error: row.error,
+    customer: {
+      id: row.customer_id,
+      externalCustomerId: row.external_customer_id,
+      timezone: row.timezone,
+    },
+  };
+}
+
 /**
  * Locks the request and its customer and loads the ledger head and blocks the decision needs, in
  * one round trip (the SQL is the function `ledger_lock_and_load`, for its cached plan).
@@ -140,20 +171,7 @@ export async function lockRequestAndLoad(
   ]);
   if (!row) return undefined;
   return {
-    request: {
-      id: row.id,
-      customerId: row.customer_id,
-      currency: row.currency,
-      status: row.status,
-      payload: row.payload,
-      entryIds: row.entry_ids,
-      error: row.error,
-      customer: {
-        id: row.customer_id,
-        externalCustomerId: row.external_customer_id,
-        timezone: row.timezone,
-      },
-    },
+    request: toLockedRequest(row),
     ...toLoadedLedger(row.currency, row),
     topUp: toTopUpState(row.currency, row.top_up),
   };
