@@ -74,6 +74,16 @@ export async function sql<T = Record<string, unknown>>(
   return t.service.orm.em.fork().execute<T[]>(query, params);
 }
 
+/** How many ledger requests the customer has (a refused request must record none). */
+export async function requestCount(t: TestService, customerId: string): Promise<number> {
+  const [row] = await sql<{ count: string }>(
+    t,
+    'select count(*)::text as count from ledger_requests where customer_id = ?',
+    [customerId],
+  );
+  return Number(row?.count);
+}
+
 /** Canonical decimal text of a stored or wire amount ("-20.000000000000" → "-20"). */
 export function dec(value: string | number): string {
   return Decimal.of(String(value)).toString();

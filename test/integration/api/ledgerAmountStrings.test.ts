@@ -12,6 +12,7 @@ import {
   ERROR_TYPE,
   expectLedgerConsistent,
   ledgerEntryPath,
+  requestCount,
   sql,
 } from '../ledgerTestHelpers.ts';
 
@@ -22,15 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t.stop();
 });
-
-async function requestCount(customerId: string): Promise<number> {
-  const [row] = await sql<{ count: string }>(
-    t,
-    'select count(*)::text as count from ledger_requests where customer_id = ?',
-    [customerId],
-  );
-  return Number(row?.count);
-}
 
 describe('ledger amount as a decimal string', () => {
   it('increments by "2.5" exactly, like the number 2.5', async () => {
@@ -116,6 +108,6 @@ describe('ledger amount as a decimal string', () => {
     expect(response.status, response.text).toBe(400);
     expect(response.body.type).toBe(ERROR_TYPE.validation);
     expect(response.body.validation_errors.join(' ')).toContain('amount');
-    expect(await requestCount(customer.id)).toBe(0);
+    expect(await requestCount(t, customer.id)).toBe(0);
   });
 });

@@ -15,6 +15,7 @@ import {
   eventually,
   expectLedgerConsistent,
   ledgerEntryPath,
+  requestCount,
   sql,
   storedEntries,
 } from '../ledgerTestHelpers.ts';
@@ -26,15 +27,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t.stop();
 });
-
-async function requestCount(customerId: string): Promise<number> {
-  const [row] = await sql<{ count: string }>(
-    t,
-    'select count(*)::text as count from ledger_requests where customer_id = ?',
-    [customerId],
-  );
-  return Number(row?.count);
-}
 
 async function blocks(customerId: string, query = ''): Promise<any[]> {
   const response = await t.request('GET', `/v1/customers/${customerId}/credits${query}`);
@@ -156,14 +148,14 @@ describe('increment and decrement through HTTP', () => {
     ['an unknown key', { entry_type: 'decrement', amount: 1, colour: 'red' }],
     ['an unknown entry_type', { entry_type: 'refund', amount: 1 }],
   ])('answers 400 request-validation for %s, writing nothing', async (_what, body) => {
-    const before = await requestCount(customer.id);
+    const before = await requestCount(t, customer.id);
     const raw =
       body.amount === '__raw__' ? '{"entry_type":"increment","amount":0.1234567890123}' : body;
     const response = await t.request('POST', ledgerEntryPath(customer.id), raw);
     expect(response.status, response.text).toBe(400);
     expect(response.body.type).toBe(ERROR_TYPE.validation);
     expect(response.body.validation_errors.length).toBeGreaterThan(0);
-    expect(await requestCount(customer.id)).toBe(before);
+    expect(await requestCount(t, customer.id)).toBe(before);
   });
 
   it('answers 404 for an unknown customer in either form', async () => {
@@ -386,7 +378,7 @@ describe('limits and the clock', () => {
     );
     expect(response.status).toBe(400);
     expect(response.body.type).toBe(ERROR_TYPE.validation);
-    expect(await requestCount(customer.id)).toBe(0);
+    expect(await requestCount(t, customer.id)).toBe(0);
   });
 
   it('a block whose expiry has passed is expired (credit_block_expiry) before the next command is decided', async () => {
@@ -427,7 +419,7 @@ describe('invoice_settings without an invoicing currency', () => {
   });
 
   it('an increment with invoice_settings for a customer without a currency answers 400 and writes nothing', async () => {
-    const before = await requestCount(customer.id);
+    const before = await requestCount(t, customer.id);
     const response = await t.request('POST', ledgerEntryPath(customer.id), {
       entry_type: 'increment',
       amount: 10,
@@ -437,7 +429,7 @@ describe('invoice_settings without an invoicing currency', () => {
     expect(response.status, response.text).toBe(400);
     expect(response.body.type).toBe(ERROR_TYPE.validation);
     expect(response.body.detail).toMatch(/invoice_settings/);
-    expect(await requestCount(customer.id)).toBe(before);
+    expect(await requestCount(t, customer.id)).toBe(before);
   });
 });
 
@@ -447,7 +439,7 @@ describe('currencies', () => {
     await addEntry(t, customer.id, { entry_type: 'increment', amount: 10 });
     await addEntry(t, customer.id, { entry_type: 'decrement', amount: 4 });
 
-    const before = await requestCount(customer.id);
+    const before = await requestCount(t, customer.id);
     const usd = await t.request('POST', ledgerEntryPath(customer.id), {
       entry_type: 'increment',
       amount: 5,
@@ -456,7 +448,7 @@ describe('currencies', () => {
     expect(usd.status, usd.text).toBe(400);
     expect(usd.body.type).toBe(ERROR_TYPE.validation);
     expect(usd.body.detail).toContain('USD');
-    expect(await requestCount(customer.id)).toBe(before);
+    expect(await requestCount(t, customer.id)).toBe(before);
 
     const eur = await addEntry(t, customer.id, {
       entry_type: 'increment',
@@ -532,7 +524,7 @@ describe('Idempotency-Key on ledger entries', () => {
     expect(third.status, third.text).toBe(201);
     expect(third.body.id).toBe(first.body.id);
 
-    expect(await requestCount(customer.id)).toBe(2);
+    expect(await requestCount(t, customer.id)).toBe(2);
     const entries = await storedEntries(t, customer.id);
     expect(entries).toHaveLength(2);
     expect(await expectLedgerConsistent(t, customer.id)).toBe('90');
@@ -566,8 +558,8 @@ describe('Idempotency-Key on ledger entries', () => {
       headers,
     );
     expect(onOther.status).toBe(409);
-    expect(await requestCount(customer.id)).toBe(1);
-    expect(await requestCount(elsewhere.id)).toBe(0);
+    expect(await requestCount(t, customer.id)).toBe(1);
+    expect(await requestCount(t, elsewhere.id)).toBe(0);
     expect(await expectLedgerConsistent(t, customer.id)).toBe('10');
   });
 
@@ -587,7 +579,7 @@ describe('Idempotency-Key on ledger entries', () => {
       customerKey,
     );
     expect(response.status).toBe(409);
-    expect(await requestCount(created.body.id)).toBe(0);
+    expect(await requestCount(t, created.body.id)).toBe(0);
   });
 
   it('concurrent requests with one key apply once; the others replay or answer 409', async () => {
@@ -609,7 +601,7 @@ describe('Idempotency-Key on ledger entries', () => {
       new Set(answers.filter((answer) => answer.status === 201).map((answer) => answer.body.id))
         .size,
     ).toBe(1);
-    expect(await requestCount(customer.id)).toBe(1);
+    expect(await requestCount(t, customer.id)).toBe(1);
     expect(await expectLedgerConsistent(t, customer.id)).toBe('3');
   });
 
@@ -630,7 +622,7 @@ describe('Idempotency-Key on ledger entries', () => {
     expect(second.status).toBe(400);
     expect(second.headers.get('idempotent-replayed')).toBe('true');
     expect(second.body).toEqual(first.body);
-    expect(await requestCount(customer.id)).toBe(1);
+    expect(await requestCount(t, customer.id)).toBe(1);
     expect(await storedEntries(t, customer.id)).toHaveLength(0);
   });
 });
