@@ -5,7 +5,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import type { OutcomeError } from '../worker/jobs/ledgerOutcome.ts';
+import type { OutcomeError } from '../worker/jobs/requestOutcome.ts';
 import { isRedisCommandUnavailable } from '../worker/jobs/redis.ts';
 import { isTransient } from '../worker/runtime/transientRetry.ts';
 

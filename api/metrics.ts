@@ -22,7 +22,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { LedgerOutcome } from '../worker/jobs/ledgerOutcome.ts';
+import type { LedgerOutcome } from '../worker/jobs/requestOutcome.ts';
 import type { PartitionQueues } from '../worker/jobs/queues.ts';
 import { withTimeout } from './withTimeout.ts';
 import type { QueueStore } from '../worker/jobs/queueStore.ts';

@@ -146,13 +146,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   registerCustomerRoutes(app, { orm: deps.orm, clock: deps.clock, usage });
   registerIngestRoute(app, usage);
-  registerEventRoutes(app, {
-    orm: deps.orm,
-    clock: deps.clock,
-    queues: deps.queues,
-    partitions: deps.partitions,
-  });
-  registerInvoiceRoutes(app, { orm: deps.orm, queues: deps.queues, partitions: deps.partitions });
+  registerEventRoutes(app, { orm: deps.orm, clock: deps.clock, intake, customers });
+  registerInvoiceRoutes(app, { orm: deps.orm, intake, customers });
   registerLedgerEntryRoutes(app, { intake, customers });
   registerBalanceTransactionRoutes(app, { intake, customers });
   registerLedgerRoutes(app, { orm: deps.orm });

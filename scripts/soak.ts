@@ -465,7 +465,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     await gauge.close();
   }
   const { rows } = await db.query<{ queued: number }>(
-    `select count(*)::int as queued from ledger_requests where status = 'queued'`,
+    `select count(*)::int as queued from requests where status = 'queued'`,
   );
   await db.end();
   return summarise(options, {

@@ -276,7 +276,7 @@ const checkExpiredBlocks: Check = async (client, { max, now, slackSeconds }) => 
 const checkCommittedRequests: Check = async (client, { max }) => {
   const { rows } = await client.query<{ customer_id: string; currency: string; id: string }>(
     `select r.customer_id, r.currency, r.id
-       from ledger_requests r
+       from requests r
       where r.status = 'committed'
         and not exists (select 1 from ledger_entries e where e.request_id = r.id)
       order by r.customer_id, r.currency, r.id

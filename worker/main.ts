@@ -18,23 +18,21 @@ import type { Duration } from 'luxon';
 import type { Logger } from 'pino';
 import type { Clock } from './runtime/clock.ts';
 import { PartitionFence, type JobFence } from './partitionFence.ts';
-import { publishOutcome, type RequestOutcome } from './jobs/outcomeChannel.ts';
+import { publishOutcome } from './jobs/outcomeChannel.ts';
+import type { RequestOutcome } from './jobs/requestOutcome.ts';
 import { partitionQueueName } from './jobs/partition.ts';
 import type { QueueStore } from './jobs/queueStore.ts';
-import { applyBalanceTransaction } from './processors/applyBalanceTransaction.ts';
-import { applyLedgerGroup } from './processors/applyLedgerGroup.ts';
-import type { ProcessorDeps } from './processors/applyLedgerRequest.ts';
+import { applyRequest, applyRequests } from './processors/applyRequests.ts';
+import type { ProcessorDeps } from './processors/processorDeps.ts';
 import { applyUsage } from './processors/applyUsage.ts';
 import { catchUpLedger } from './processors/catchUpLedger.ts';
-import { changeInvoice } from './processors/changeInvoice.ts';
 import { closeUsageDays } from './processors/closeUsageDays.ts';
-import { deprecateEvent } from './processors/deprecateEvent.ts';
+import { recordLegacyRequest } from './processors/legacyRequests.ts';
 import type { JobName } from './jobs/queues.ts';
 import type { Orm } from './store/orm.ts';
 import { HEARTBEAT_EVERY_MS, recordHeartbeat, removeHeartbeat } from './store/workerHeartbeats.ts';
 import { followingUsageJobs, removeFollowers } from './jobs/usageFollowers.ts';
 import { followingLedgerJobs } from './jobs/ledgerFollowers.ts';
-import type { LedgerOutcome } from './jobs/ledgerOutcome.ts';
 
 /**
  * A job whose worker died (its lock lapsed) runs again: every processor is idempotent, so that is
@@ -104,29 +102,31 @@ function processorsFor(deps: WorkerDeps): Record<JobName, Processor> {
     fence,
     gracePeriod: deps.gracePeriod,
   });
+  /**
+   * A request job takes the run of request jobs waiting behind it (group commit,
+   * worker/jobs/ledgerFollowers.ts) and applies them with itself in one transaction.
+   */
+  const applyGroup: Processor = async (data, context) => {
+    const startedAt = performance.now();
+    const followers = await followingLedgerJobs(context.queue);
+    // A fenced-out worker throws here and removes nothing: its successor takes the followers too.
+    const [outcome, ...followed] = await applyRequests(
+      [data, ...followers.map((follower) => follower.data)],
+      usageDeps(context),
+    );
+    await removeFollowers(followers);
+    // Each follower is a job finished too (its outcome and entries count in the metrics), with
+    // an equal share of the group's time.
+    const shareSeconds = (performance.now() - startedAt) / 1000 / (1 + followers.length);
+    for (const each of followed) {
+      deps.onJobFinished?.('ledger.apply', shareSeconds, announce(deps, context.logger, each));
+    }
+    if (!outcome) throw new Error('a request group answered no outcome');
+    return { ...announce(deps, context.logger, outcome), jobs: 1 + followers.length };
+  };
   return {
-    'ledger.apply': async (data, context) => {
-      const startedAt = performance.now();
-      const followers = await followingLedgerJobs(context.queue);
-      // A fenced-out worker throws here and removes nothing: its successor takes the followers too.
-      const [outcome, ...followed] = await applyLedgerGroup(
-        [data, ...followers.map((follower) => follower.data)],
-        withLogger(context),
-      );
-      await removeFollowers(followers);
-      // Each follower is a job finished too (its outcome and entries count in the metrics), with
-      // an equal share of the group's time.
-      const shareSeconds = (performance.now() - startedAt) / 1000 / (1 + followers.length);
-      for (const each of followed) {
-        deps.onJobFinished?.('ledger.apply', shareSeconds, announce(deps, context.logger, each));
-      }
-      return {
-        ...announce(deps, context.logger, outcome as LedgerOutcome),
-        jobs: 1 + followers.length,
-      };
-    },
-    'balance.apply': async (data, context) =>
-      announce(deps, context.logger, await applyBalanceTransaction(data, withLogger(context))),
+    'ledger.apply': applyGroup,
+    'balance.apply': applyGroup,
     'ledger.catchUp': (data, context) => catchUpLedger(data, withLogger(context)),
     'usage.apply': async (data, context) => {
       const { job, queue } = context;
@@ -144,8 +144,17 @@ function processorsFor(deps: WorkerDeps): Record<JobName, Processor> {
       return { ...result, jobs: 1 + followers.length };
     },
     'usage.closeDays': (data, context) => closeUsageDays(data, withLogger(context)),
-    'usage.deprecate': (data, context) => deprecateEvent(data, usageDeps(context)),
-    'invoice.change': (data, context) => changeInvoice(data, withLogger(context)),
+    // Queued by a version before the one request model: recorded as a request, then applied.
+    'usage.deprecate': async (data, context) =>
+      applyRequest(
+        await recordLegacyRequest('usage.deprecate', data, context.job, deps),
+        usageDeps(context),
+      ),
+    'invoice.change': async (data, context) =>
+      applyRequest(
+        await recordLegacyRequest('invoice.change', data, context.job, deps),
+        usageDeps(context),
+      ),
   };
 }
 

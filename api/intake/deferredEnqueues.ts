@@ -1,5 +1,5 @@
 /**
- * Writes accepted while the queue was unreachable. A ledger or balance request is recorded in
+ * Writes accepted while the queue was unreachable. A request (of any kind) is recorded in
  * Postgres before its enqueue, so when the enqueue fails the request is still accepted (`202`,
  * status `queued`) and its job waits here, in this process, to be enqueued once Redis answers
  * again — under the request's id as job id, so a late first enqueue is never doubled.
@@ -10,15 +10,14 @@
  * stranded-request sweep (worker/sweeps/strandedSweep.ts) enqueues them from Postgres a minute later.
  */
 import type { Logger } from 'pino';
-import type { JobName, JobPayload, PartitionQueues } from '../../worker/jobs/queues.ts';
+import type { JobPayload, PartitionQueues } from '../../worker/jobs/queues.ts';
 import { enqueueWithin } from './queueUnavailable.ts';
 
 /** How often to try again while Redis is away: each try fails at once (no offline queue). */
 const RETRY_EVERY_MS = 250;
 
 interface Deferred {
-  name: 'ledger.apply' | 'balance.apply';
-  payload: JobPayload<'ledger.apply'> | JobPayload<'balance.apply'>;
+  payload: JobPayload<'ledger.apply'>;
   jobId: string;
 }
 
@@ -46,12 +45,7 @@ export class DeferredEnqueues {
     return size;
   }
 
-  defer<N extends Deferred['name']>(
-    partition: number,
-    name: N,
-    payload: JobPayload<N>,
-    jobId: string,
-  ): void {
+  defer(partition: number, payload: JobPayload<'ledger.apply'>, jobId: string): void {
     const list = this.pending.get(partition) ?? [];
     this.pending.set(partition, list);
     if (list.length === 0 && this.size === 0)
@@ -59,7 +53,7 @@ export class DeferredEnqueues {
         { partition },
         'queue unavailable: accepted writes wait in this process until Redis is back',
       );
-    list.push({ name, payload, jobId });
+    list.push({ payload, jobId });
     this.schedule();
   }
 
@@ -89,12 +83,7 @@ export class DeferredEnqueues {
         const head = list[0]!;
         try {
           await enqueueWithin(
-            this.queues.add(
-              partition,
-              head.name as JobName,
-              head.payload as JobPayload<JobName>,
-              head.jobId,
-            ),
+            this.queues.add(partition, 'ledger.apply', head.payload, head.jobId),
             `enqueueing ${head.jobId}`,
           );
         } catch {

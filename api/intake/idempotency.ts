@@ -39,6 +39,21 @@ function keyFrom(header: string | string[] | undefined): string | undefined {
 }
 
 /**
+ * A submitted write's Idempotency-Key (api/intake/submit.ts): the header's value, if sent, with the
+ * fingerprint of the request under its canonical path (the Orb id's form, so that both path forms
+ * of one request are the same request).
+ */
+export function submittedKey(
+  request: FastifyRequest,
+  canonicalPath: string,
+): { key: string; fingerprint: string } | undefined {
+  const key = keyFrom(request.headers['idempotency-key']);
+  return key === undefined
+    ? undefined
+    : { key, fingerprint: fingerprint('POST', canonicalPath, request.rawBody) };
+}
+
+/**
  * For the synchronous creates (customers, usage prices, top-ups): reads the request's key and, when
  * it was used before, answers for it — the stored response again, or 409 for another body.
  * Answers `fresh` when the caller should go on and create.

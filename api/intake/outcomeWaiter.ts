@@ -8,12 +8,8 @@
  * event of every job (added, waiting, active, …) to every api process; the channel carries only
  * outcomes, and one subscriber connection serves all partitions.
  */
-import type { LedgerOutcome } from '../../worker/jobs/ledgerOutcome.ts';
-import {
-  outcomeChannel,
-  readOutcomeMessage,
-  type RequestOutcome,
-} from '../../worker/jobs/outcomeChannel.ts';
+import type { RequestOutcome } from '../../worker/jobs/requestOutcome.ts';
+import { outcomeChannel, readOutcomeMessage } from '../../worker/jobs/outcomeChannel.ts';
 import type { QueueStore } from '../../worker/jobs/queueStore.ts';
 
 interface Waiting {
@@ -39,10 +35,7 @@ export class OutcomeWaiter {
    * outcome of the job enqueued under that id (a ledger request's unless said otherwise): the
    * caller knows which job it enqueued, the channel does not.
    */
-  expect<T extends RequestOutcome = LedgerOutcome>(
-    requestId: string,
-    timeoutMs: number,
-  ): Promise<T | undefined> {
+  expect<T extends RequestOutcome>(requestId: string, timeoutMs: number): Promise<T | undefined> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => this.settle(requestId, undefined), timeoutMs);
       this.waiting.set(requestId, {

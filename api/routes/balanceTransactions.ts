@@ -3,37 +3,27 @@
  * customer path forms:
  *
  * - `POST .../balance_transactions` is a write, so it goes through the customer's partition like
- *   every other write (ARCHITECTURE.md steps 1-4): record the request (with its Idempotency-Key)
- *   in `balance_transaction_requests`, enqueue `balance.apply`, and wait up to SYNC_WAIT_MS for
- *   the worker's outcome on the outcome channel. Orb answers `200` with the transaction; a
+ *   every other write (ARCHITECTURE.md steps 1-4): `submit()` a `balance_transaction` request
+ *   (api/intake/submit.ts) and wait up to SYNC_WAIT_MS for the worker's outcome. Orb answers `200` with the transaction; a
  *   refusal is the worker's business error; `Prefer: respond-async`, or a worker slower than
  *   SYNC_WAIT_MS, gets `202` and a request to poll at `GET /v1/balance_transaction_requests/{id}`.
  * - `GET .../balance_transactions` lists them newest first, with `operation_time[...]` filters
  *   and cursor pagination. Reads never enqueue.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
-import { newId } from '../../worker/runtime/ids.ts';
-import { enqueueWithin, isQueueUnavailable } from '../intake/queueUnavailable.ts';
-import { partitionOf } from '../../worker/jobs/partition.ts';
+import type { FastifyInstance } from 'fastify';
+import type { BalanceRequestPayload } from '../../worker/jobs/requestKinds.ts';
 import {
-  findBalanceRequest,
-  findBalanceRequestByKey,
   findTransactionOfRequest,
-  forgetBalanceRequest,
   listBalanceTransactions,
-  recordBalanceRequest,
-  storedBalanceOutcome,
-  type BalanceOutcome,
-  type BalanceRequestPayload,
-  type BalanceRequestRow,
   type BalanceTransactionView,
-  type IdempotencyInput,
 } from '../../worker/store/balanceTransactions.ts';
+import { findRequest, type RequestRow } from '../../worker/store/requests.ts';
 import type { RequestStatus } from '../../worker/store/views.ts';
-import type { CustomerKey, CustomerResolver } from '../customerResolver.ts';
-import { ApiError, outcomeProblem, sendProblem } from '../errors.ts';
-import { fingerprint, IDEMPOTENCY_KEY_LENGTH_MAX } from '../intake/idempotency.ts';
-import type { IntakeDeps } from '../intake/ledgerIntake.ts';
+import type { CustomerResolver } from '../customerResolver.ts';
+import { ApiError, outcomeProblem } from '../errors.ts';
+import { submittedKey } from '../intake/idempotency.ts';
+import { sendAnswer } from '../intake/sendAnswer.ts';
+import { respondsAsync, submit, type IntakeDeps } from '../intake/submit.ts';
 import {
   balanceTransactionRequest,
   balanceTransactionsQuery,
@@ -49,96 +39,9 @@ import {
 } from '../wire/balanceTransaction.ts';
 import { routeBothCustomerForms } from './customerPaths.ts';
 
-type BalanceAnswer =
-  | { kind: 'outcome'; outcome: BalanceOutcome; replayed: boolean }
-  | { kind: 'accepted'; request: BalanceRequestRow };
-
-interface AcceptInput {
-  customer: CustomerKey;
-  payload: BalanceRequestPayload;
-  idempotency: IdempotencyInput | undefined;
-  respondAsync: boolean;
-  httpRequestId: string;
-}
-
-async function replay(deps: IntakeDeps, idempotency: IdempotencyInput): Promise<BalanceAnswer> {
-  const em = deps.orm.em.fork();
-  const stored = await findBalanceRequestByKey(em, idempotency.key);
-  const request = stored?.request;
-  if (!stored || !request || stored.fingerprint !== idempotency.fingerprint) {
-    throw new ApiError(
-      'resource_conflict',
-      `Idempotency-Key ${idempotency.key} was already used for a different request.`,
-    );
-  }
-  if (request.status === 'queued') {
-    throw new ApiError(
-      'resource_conflict',
-      `The request with Idempotency-Key ${idempotency.key} is still being processed; retry shortly.`,
-    );
-  }
-  return { kind: 'outcome', outcome: await storedBalanceOutcome(em, request), replayed: true };
-}
-
-/** The intake of ledgerIntake.ts for a balance request: the Postgres row is the durable acceptance. */
-async function accept(deps: IntakeDeps, input: AcceptInput): Promise<BalanceAnswer> {
-  const partition = partitionOf(input.customer.id, deps.partitions);
-  // Before anything is recorded, under the ledger writes' label: both are writes on a partition.
-  await deps.backlog.admit('ledger_entry', [partition]);
-  const request: BalanceRequestRow = {
-    id: newId(),
-    customerId: input.customer.id,
-    partition,
-    payload: input.payload,
-    status: 'queued',
-    error: null,
-    createdAt: deps.clock.now(),
-    completedAt: null,
-  };
-  const em = deps.orm.em.fork();
-  if (!(await recordBalanceRequest(em, request, input.idempotency)) && input.idempotency)
-    return replay(deps, input.idempotency);
-  const job = {
-    requestId: request.id,
-    customerId: input.customer.id,
-    httpRequestId: input.httpRequestId,
-  };
-  // As for ledger requests: recorded, so accepted even while the queue is unreachable.
-  if (deps.deferred.has(partition)) {
-    deps.deferred.defer(partition, 'balance.apply', job, request.id);
-    return { kind: 'accepted', request };
-  }
-  const outcome = input.respondAsync
-    ? undefined
-    : deps.waiter.expect<BalanceOutcome>(request.id, deps.syncWaitMs);
-  try {
-    await enqueueWithin(
-      deps.queues.add(partition, 'balance.apply', job, request.id),
-      'enqueueing the request',
-    );
-  } catch (error) {
-    if (isQueueUnavailable(error)) {
-      deps.waiter.cancel(request.id);
-      deps.deferred.defer(partition, 'balance.apply', job, request.id);
-      return { kind: 'accepted', request };
-    }
-    // Not enqueued, so not accepted: undo the record so that a retry with the same key starts afresh.
-    deps.waiter.cancel(request.id);
-    await forgetBalanceRequest(em, request.id);
-    throw new ApiError(
-      'unavailable',
-      `The queue is unavailable; nothing was written (${(error as Error).message}).`,
-    );
-  }
-  const finished = await outcome;
-  return finished
-    ? { kind: 'outcome', outcome: finished, replayed: false }
-    : { kind: 'accepted', request };
-}
-
 /** `GET /v1/balance_transaction_requests/{id}`: an accepted write's status, and then its transaction or error. */
 function requestView(
-  request: BalanceRequestRow,
+  request: RequestRow,
   transaction: BalanceTransactionView | null,
   status: RequestStatus,
 ) {
@@ -150,46 +53,6 @@ function requestView(
     created_at: request.createdAt.toISOString(),
     completed_at: request.completedAt?.toISOString() ?? null,
   };
-}
-
-function answer(reply: FastifyReply, result: BalanceAnswer): FastifyReply {
-  if (result.kind === 'accepted') {
-    return reply
-      .code(202)
-      .header('location', `/v1/balance_transaction_requests/${result.request.id}`)
-      .send(requestView(result.request, null, 'queued'));
-  }
-  if (result.replayed) reply.header('idempotent-replayed', 'true');
-  const { outcome } = result;
-  if (outcome.status === 'committed')
-    return reply.code(200).send(toWireBalanceTransaction(outcome.transaction));
-  return sendProblem(reply, outcomeProblem(outcome.error));
-}
-
-function idempotencyOf(
-  key: string | string[] | undefined,
-  customerId: string,
-  rawBody: string | undefined,
-): IdempotencyInput | undefined {
-  if (
-    Array.isArray(key) ||
-    (key !== undefined && (key.length === 0 || key.length > IDEMPOTENCY_KEY_LENGTH_MAX))
-  ) {
-    throw ApiError.validation(
-      `Idempotency-Key must be one value of 1 to ${IDEMPOTENCY_KEY_LENGTH_MAX} characters.`,
-    );
-  }
-  // Keyed on the Orb id, so that both path forms of one request are the same request.
-  return key
-    ? {
-        key,
-        fingerprint: fingerprint(
-          'POST',
-          `/v1/customers/${customerId}/balance_transactions`,
-          rawBody,
-        ),
-      }
-    : undefined;
 }
 
 export function registerBalanceTransactionRoutes(
@@ -218,27 +81,31 @@ export function registerBalanceTransactionRoutes(
           `customer ${customer.id} has no invoicing currency, and a customer balance is an amount in that currency; create the customer with a currency (e.g. "USD") to keep a balance.`,
         );
       }
-      const idempotency = idempotencyOf(
-        request.headers['idempotency-key'],
-        customer.id,
-        request.rawBody,
-      );
-      const respondAsync = /\brespond-async\b/i.test(String(request.headers.prefer ?? ''));
       const payload: BalanceRequestPayload = {
         type: body.type,
         amount: body.amount,
         description: body.description,
       };
-      return answer(
-        reply,
-        await accept(deps.intake, {
-          customer,
-          payload,
-          idempotency,
-          respondAsync,
-          httpRequestId: request.id,
+      const answer = await submit(deps.intake, {
+        kind: 'balance_transaction',
+        customer,
+        payload,
+        currency: null,
+        // Keyed on the Orb id, so that both path forms of one request are the same request.
+        idempotency: submittedKey(request, `/v1/customers/${customer.id}/balance_transactions`),
+        respondAsync: respondsAsync(request.headers.prefer),
+        httpRequestId: request.id,
+      });
+      return sendAnswer(reply, answer, {
+        accepted: (accepted) => ({
+          location: `/v1/balance_transaction_requests/${accepted.id}`,
+          body: requestView(accepted, null, 'queued'),
         }),
-      );
+        committed: (outcome) => ({
+          status: 200,
+          body: toWireBalanceTransaction(outcome.transaction),
+        }),
+      });
     },
   );
 
@@ -273,8 +140,9 @@ export function registerBalanceTransactionRoutes(
     async (request) => {
       const { request_id: requestId } = request.params as { request_id: string };
       const em = deps.intake.orm.em.fork();
-      const row = await findBalanceRequest(em, requestId);
-      if (!row) throw ApiError.notFound(`Balance transaction request ${requestId} does not exist.`);
+      const row = await findRequest(em, requestId);
+      if (!row || row.kind !== 'balance_transaction')
+        throw ApiError.notFound(`Balance transaction request ${requestId} does not exist.`);
       let status: RequestStatus = row.status;
       if (
         status === 'queued' &&

@@ -5,35 +5,33 @@
  * read: it never enqueues. Properties keep their numbers' digits exactly as ingested.
  *
  * `PUT /v1/events/{event_id}/deprecate` is a write on the event's customer's partition: it
- * enqueues `usage.deprecate` and waits for it (up to DEPRECATION_WAIT_MS), then answers
- * `{deprecated: event_id}` or the refusal the worker decided (400 outside the grace period). Like
- * Orb's, it is idempotent: an event already deprecated answers 200 again, so a retry after a
- * timeout is safe. An unknown event is a 404; an event whose customer does not exist (kept for an
+ * `submit()`s an `event_deprecation` request (api/intake/submit.ts), waits up to SYNC_WAIT_MS, then
+ * answers `{deprecated: event_id}` or the refusal the worker decided (400 outside the grace
+ * period); a worker slower than the wait gets `202` and the request to poll at
+ * `GET /v1/ledger_requests/{id}`. Like Orb's, it is idempotent: an event already deprecated
+ * answers 200 again, so a retry after a timeout is safe (an `Idempotency-Key` is honoured too). An unknown event is a 404; an event whose customer does not exist (kept for an
  * external id no customer has yet) is a 400, as in Orb.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../worker/runtime/clock.ts';
-import { newId } from '../../worker/runtime/ids.ts';
-import { partitionOf } from '../../worker/jobs/partition.ts';
-import type { DeprecationOutcome } from '../../worker/processors/deprecateEvent.ts';
-import type { PartitionQueues } from '../../worker/jobs/queues.ts';
 import { findEventOwner, searchEvents } from '../../worker/store/eventQueries.ts';
 import type { Orm } from '../../worker/store/orm.ts';
-import { waitForJobs } from '../../worker/sweeps/runSweeps.ts';
-import { ApiError, outcomeProblem, sendProblem } from '../errors.ts';
+import type { CustomerResolver } from '../customerResolver.ts';
+import { ApiError } from '../errors.ts';
+import { submittedKey } from '../intake/idempotency.ts';
+import { sendAnswer } from '../intake/sendAnswer.ts';
+import { respondsAsync, submit, type IntakeDeps } from '../intake/submit.ts';
+import { ledgerRequestSchema, toWireLedgerRequest } from '../wire/ledgerRequest.ts';
 import { eventSearchRequest, type EventSearchRequest } from '../schemas/eventRequests.ts';
 import { deprecatedEventSchema, eventsSchema, toWireEvent } from '../wire/event.ts';
 
 /** Orb's default search window: one week back from now. */
 const SEARCH_WINDOW_DEFAULT_MS = 7 * 24 * 60 * 60 * 1000;
-/** How long a deprecation waits for its job before answering 503 (a retry is harmless). */
-const DEPRECATION_WAIT_MS = 10_000;
-
 export interface EventRouteDeps {
   orm: Orm;
   clock: Clock;
-  queues: PartitionQueues;
-  partitions: number;
+  intake: IntakeDeps;
+  customers: CustomerResolver;
 }
 
 function registerSearch(app: FastifyInstance, deps: EventRouteDeps): void {
@@ -73,42 +71,40 @@ function registerDeprecate(app: FastifyInstance, deps: EventRouteDeps): void {
       schema: {
         summary: 'Deprecate an event',
         tags: ['Events'],
-        response: { 200: deprecatedEventSchema },
+        response: { 200: deprecatedEventSchema, 202: ledgerRequestSchema },
       },
     },
     async (request, reply) => {
       const { event_id: eventId } = request.params as { event_id: string };
       const owner = await findEventOwner(deps.orm.em.fork(), eventId);
       if (!owner) throw ApiError.notFound(`Event with id ${eventId} does not exist.`);
-      if (owner.status === 'deprecated') return { deprecated: eventId };
+      // Deprecated already: the answer is known without a trip through the partition, unless a
+      // key was sent, whose replay must find its request (and say it is a replay).
+      if (owner.status === 'deprecated' && request.headers['idempotency-key'] === undefined)
+        return { deprecated: eventId };
       if (owner.customerId === null) {
         throw new ApiError(
           'constraint_violation',
           `event ${eventId} names an external_customer_id that no customer has; only events of an existing customer can be deprecated.`,
         );
       }
-      const partition = partitionOf(owner.customerId, deps.partitions);
-      const jobId = `deprecate-${newId()}`;
-      await deps.queues.add(
-        partition,
-        'usage.deprecate',
-        { eventId, customerId: owner.customerId },
-        jobId,
-      );
-      const finished = await waitForJobs(deps.queues, [{ partition, jobId }], DEPRECATION_WAIT_MS);
-      const job = finished ? await deps.queues.queue(partition).getJob(jobId) : undefined;
-      const outcome = job?.returnvalue as DeprecationOutcome | null | undefined;
-      if (outcome?.status === 'deprecated') return { deprecated: eventId };
-      if (outcome?.status === 'failed') return sendProblem(reply, outcomeProblem(outcome.error));
-      // Timed out, or the finished job is already gone from Redis: Postgres says what happened.
-      const after = await findEventOwner(deps.orm.em.fork(), eventId);
-      if (after?.status === 'deprecated') return { deprecated: eventId };
-      throw new ApiError(
-        'unavailable',
-        finished
-          ? `the deprecation of event ${eventId} finished without an answer; retry (a repeat is harmless).`
-          : `the deprecation of event ${eventId} did not finish within ${DEPRECATION_WAIT_MS} ms; retry (a repeat is harmless).`,
-      );
+      const customer = await deps.customers.resolve({ customerId: owner.customerId });
+      const answer = await submit(deps.intake, {
+        kind: 'event_deprecation',
+        customer,
+        payload: { event_id: eventId },
+        currency: null,
+        idempotency: submittedKey(request, `/v1/events/${eventId}/deprecate`),
+        respondAsync: respondsAsync(request.headers.prefer),
+        httpRequestId: request.id,
+      });
+      return sendAnswer(reply, answer, {
+        accepted: (accepted) => ({
+          location: `/v1/ledger_requests/${accepted.id}`,
+          body: toWireLedgerRequest({ ...accepted, status: 'queued' }, [], null),
+        }),
+        committed: () => ({ status: 200, body: { deprecated: eventId } }),
+      });
     },
   );
 }

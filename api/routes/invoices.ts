@@ -2,35 +2,31 @@
  * Orb's invoice endpoints, for the invoices credit purchases make (LEDGER_RULES.md §7):
  * `GET /v1/invoices/{id}` reads one; `POST /v1/invoices/{id}/mark_paid` and `POST .../void` change
  * one. A change also changes the invoice's block (paid: `pending_payment` → `active`; void: its
- * remaining credit is voided), so it is a write on the customer's partition: the route enqueues
- * `invoice.change`, waits for it (up to INVOICE_CHANGE_WAIT_MS), and answers the invoice as it is
- * then, or the refusal the worker decided (400 for an invoice that is not `issued`). When the wait
- * runs out, Postgres says whether the change happened; if not, 503 (the job may still run; a
- * retry then answers 400 because the invoice is no longer issued).
+ * remaining credit is voided), so it is a write on the customer's partition like every other:
+ * `submit()` an `invoice_change` request (api/intake/submit.ts, with its Idempotency-Key), wait up
+ * to SYNC_WAIT_MS, and answer the invoice as it is then, or the refusal the worker decided (400 for
+ * an invoice that is not `issued`); `Prefer: respond-async`, or a worker slower than the wait, gets
+ * `202` and the request to poll at `GET /v1/ledger_requests/{id}`.
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
-import { newId } from '../../worker/runtime/ids.ts';
-import { partitionOf } from '../../worker/jobs/partition.ts';
-import type { InvoiceChangeOutcome } from '../../worker/processors/changeInvoice.ts';
-import type { JobPayload, PartitionQueues } from '../../worker/jobs/queues.ts';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { InvoiceChangePayload } from '../../worker/jobs/requestKinds.ts';
 import { invoiceView } from '../../worker/store/invoiceViews.ts';
 import { findInvoice } from '../../worker/store/invoices.ts';
 import type { Orm } from '../../worker/store/orm.ts';
-import { waitForJobs } from '../../worker/sweeps/runSweeps.ts';
-import { ApiError, outcomeProblem, sendProblem } from '../errors.ts';
+import type { CustomerResolver } from '../customerResolver.ts';
+import { ApiError } from '../errors.ts';
+import { submittedKey } from '../intake/idempotency.ts';
+import { sendAnswer } from '../intake/sendAnswer.ts';
+import { respondsAsync, submit, type IntakeDeps } from '../intake/submit.ts';
 import { markPaidRequest, type MarkPaidRequest } from '../schemas/invoiceRequests.ts';
 import { invoiceSchema, toWireInvoice } from '../wire/invoice.ts';
-
-/** How long a change waits for its job before answering from Postgres (or 503). */
-const INVOICE_CHANGE_WAIT_MS = 10_000;
+import { ledgerRequestSchema, toWireLedgerRequest } from '../wire/ledgerRequest.ts';
 
 export interface InvoiceRouteDeps {
   orm: Orm;
-  queues: PartitionQueues;
-  partitions: number;
+  intake: IntakeDeps;
+  customers: CustomerResolver;
 }
-
-type Action = JobPayload<'invoice.change'>['action'];
 
 async function invoiceOr404(deps: InvoiceRouteDeps, invoiceId: string) {
   const invoice = await findInvoice(deps.orm.em.fork(), invoiceId);
@@ -40,33 +36,33 @@ async function invoiceOr404(deps: InvoiceRouteDeps, invoiceId: string) {
 
 async function change(
   deps: InvoiceRouteDeps,
+  request: FastifyRequest,
   reply: FastifyReply,
-  invoiceId: string,
-  action: Action,
-): Promise<unknown> {
-  const before = await invoiceOr404(deps, invoiceId);
-  const partition = partitionOf(before.customerId, deps.partitions);
-  const jobId = `invoice-${newId()}`;
-  await deps.queues.add(
-    partition,
-    'invoice.change',
-    { invoiceId, customerId: before.customerId, action },
-    jobId,
-  );
-  const finished = await waitForJobs(deps.queues, [{ partition, jobId }], INVOICE_CHANGE_WAIT_MS);
-  const job = finished ? await deps.queues.queue(partition).getJob(jobId) : undefined;
-  const outcome = job?.returnvalue as InvoiceChangeOutcome | null | undefined;
-  if (outcome?.status === 'failed') return sendProblem(reply, outcomeProblem(outcome.error));
-  const after = await invoiceOr404(deps, invoiceId);
-  const wanted = action.type === 'void' ? 'void' : 'paid';
-  if (outcome?.status === 'changed' || (after.status === wanted && before.status !== wanted))
-    return toWireInvoice(invoiceView(after));
-  throw new ApiError(
-    'unavailable',
-    finished
-      ? `the change of invoice ${invoiceId} finished without an answer; fetch the invoice to see its status.`
-      : `the change of invoice ${invoiceId} did not finish within ${INVOICE_CHANGE_WAIT_MS} ms; fetch the invoice to see its status.`,
-  );
+  path: 'mark_paid' | 'void',
+  action: InvoiceChangePayload['action'],
+): Promise<FastifyReply> {
+  const { invoice_id: invoiceId } = request.params as { invoice_id: string };
+  const invoice = await invoiceOr404(deps, invoiceId);
+  const customer = await deps.customers.resolve({ customerId: invoice.customerId });
+  const answer = await submit(deps.intake, {
+    kind: 'invoice_change',
+    customer,
+    payload: { invoice_id: invoiceId, action },
+    currency: null,
+    idempotency: submittedKey(request, `/v1/invoices/${invoiceId}/${path}`),
+    respondAsync: respondsAsync(request.headers.prefer),
+    httpRequestId: request.id,
+  });
+  return sendAnswer(reply, answer, {
+    accepted: (accepted) => ({
+      location: `/v1/ledger_requests/${accepted.id}`,
+      body: toWireLedgerRequest({ ...accepted, status: 'queued' }, [], null),
+    }),
+    committed: async () => ({
+      status: 200,
+      body: toWireInvoice(invoiceView(await invoiceOr404(deps, invoiceId))),
+    }),
+  });
 }
 
 export function registerInvoiceRoutes(app: FastifyInstance, deps: InvoiceRouteDeps): void {
@@ -87,13 +83,12 @@ export function registerInvoiceRoutes(app: FastifyInstance, deps: InvoiceRouteDe
         summary: 'Mark an invoice paid',
         tags: ['Credits'],
         body: markPaidRequest,
-        response: { 200: invoiceSchema },
+        response: { 200: invoiceSchema, 202: ledgerRequestSchema },
       },
     },
     async (request, reply) => {
-      const { invoice_id: invoiceId } = request.params as { invoice_id: string };
       const body = request.body as MarkPaidRequest;
-      return change(deps, reply, invoiceId, {
+      return change(deps, request, reply, 'mark_paid', {
         type: 'mark_paid',
         payment_received_date: body.payment_received_date,
         external_id: body.external_id ?? null,
@@ -103,10 +98,13 @@ export function registerInvoiceRoutes(app: FastifyInstance, deps: InvoiceRouteDe
   );
   app.post(
     '/v1/invoices/:invoice_id/void',
-    { schema: { summary: 'Void an invoice', tags: ['Credits'], response: { 200: invoiceSchema } } },
-    async (request, reply) => {
-      const { invoice_id: invoiceId } = request.params as { invoice_id: string };
-      return change(deps, reply, invoiceId, { type: 'void' });
+    {
+      schema: {
+        summary: 'Void an invoice',
+        tags: ['Credits'],
+        response: { 200: invoiceSchema, 202: ledgerRequestSchema },
+      },
     },
+    async (request, reply) => change(deps, request, reply, 'void', { type: 'void' }),
   );
 }

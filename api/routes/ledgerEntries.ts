@@ -3,13 +3,17 @@
  * the intake, and answer 201 with the entry, the worker's business error, or 202 with a request
  * to poll (`Prefer: respond-async`, or when the worker takes longer than SYNC_WAIT_MS).
  */
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { invoiceSettingsProblem } from '../../domain/invoiceFor.ts';
-import type { LedgerRequestPayload } from '../../worker/jobs/ledgerRequestPayload.ts';
+import {
+  DEFAULT_CURRENCY,
+  type LedgerRequestPayload,
+} from '../../worker/jobs/ledgerRequestPayload.ts';
 import type { CustomerKey, CustomerResolver } from '../customerResolver.ts';
-import { ApiError, outcomeProblem, sendProblem } from '../errors.ts';
-import { fingerprint, IDEMPOTENCY_KEY_LENGTH_MAX } from '../intake/idempotency.ts';
-import { acceptLedgerRequest, type IntakeAnswer, type IntakeDeps } from '../intake/ledgerIntake.ts';
+import { ApiError } from '../errors.ts';
+import { submittedKey } from '../intake/idempotency.ts';
+import { sendAnswer } from '../intake/sendAnswer.ts';
+import { respondsAsync, submit, type IntakeDeps } from '../intake/submit.ts';
 import { ledgerEntryRequest, type LedgerEntryRequest } from '../schemas/ledgerEntryRequest.ts';
 import { ledgerEntrySchema, toWireLedgerEntry } from '../wire/ledgerEntry.ts';
 import { ledgerRequestSchema, toWireLedgerRequest } from '../wire/ledgerRequest.ts';
@@ -90,19 +94,6 @@ function checkCurrency(currency: string | null, customerCurrency: string | null)
   }
 }
 
-function answer(reply: FastifyReply, result: IntakeAnswer): FastifyReply {
-  if (result.kind === 'accepted') {
-    return reply
-      .code(202)
-      .header('location', `/v1/ledger_requests/${result.request.id}`)
-      .send(toWireLedgerRequest({ ...result.request, status: 'queued' }, [], null));
-  }
-  if (result.replayed) reply.header('idempotent-replayed', 'true');
-  const { outcome } = result;
-  if (outcome.status === 'committed') return reply.code(201).send(toWireLedgerEntry(outcome.entry));
-  return sendProblem(reply, outcomeProblem(outcome.error));
-}
-
 export function registerLedgerEntryRoutes(
   app: FastifyInstance,
   deps: { intake: IntakeDeps; customers: CustomerResolver },
@@ -123,34 +114,22 @@ export function registerLedgerEntryRoutes(
       const customer = await deps.customers.resolve(path);
       checkCurrency(body.currency, customer.currency);
       const payload = toPayload(body, customer);
-      const key = request.headers['idempotency-key'];
-      if (
-        Array.isArray(key) ||
-        (key !== undefined && (key.length === 0 || key.length > IDEMPOTENCY_KEY_LENGTH_MAX))
-      ) {
-        throw ApiError.validation(
-          `Idempotency-Key must be one value of 1 to ${IDEMPOTENCY_KEY_LENGTH_MAX} characters.`,
-        );
-      }
-      const idempotency = key
-        ? {
-            key,
-            fingerprint: fingerprint(
-              'POST',
-              `/v1/customers/${customer.id}/credits/ledger_entry`,
-              request.rawBody,
-            ),
-          }
-        : undefined;
-      const respondAsync = /\brespond-async\b/i.test(String(request.headers.prefer ?? ''));
-      const result = await acceptLedgerRequest(deps.intake, {
+      const answer = await submit(deps.intake, {
+        kind: 'ledger_entry',
         customer,
         payload,
-        idempotency,
-        respondAsync,
+        currency: payload.currency ?? DEFAULT_CURRENCY,
+        idempotency: submittedKey(request, `/v1/customers/${customer.id}/credits/ledger_entry`),
+        respondAsync: respondsAsync(request.headers.prefer),
         httpRequestId: request.id,
       });
-      return answer(reply, result);
+      return sendAnswer(reply, answer, {
+        accepted: (accepted) => ({
+          location: `/v1/ledger_requests/${accepted.id}`,
+          body: toWireLedgerRequest({ ...accepted, status: 'queued' }, [], null),
+        }),
+        committed: (outcome) => ({ status: 201, body: toWireLedgerEntry(outcome.entry) }),
+      });
     },
   );
 }

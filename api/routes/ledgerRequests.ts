@@ -1,12 +1,15 @@
 /**
- * `GET /v1/ledger_requests/{id}`: the status of an accepted write, for clients that enqueue and
- * poll (ARCHITECTURE.md "The service's own endpoints"). `processing` is read from the queue: the
+ * `GET /v1/ledger_requests/{id}`: the status of an accepted write of any kind (a ledger entry, an
+ * invoice change, an event deprecation; a balance request also has its own shape at
+ * `/v1/balance_transaction_requests/{id}`), for clients that enqueue and poll (ARCHITECTURE.md "The
+ * service's own endpoints"). `processing` is read from the queue: the
  * job is running now but its transaction has not committed.
  */
 import type { FastifyInstance } from 'fastify';
-import type { OutcomeError } from '../../worker/jobs/ledgerOutcome.ts';
+import type { OutcomeError } from '../../worker/jobs/requestOutcome.ts';
 import type { PartitionQueues } from '../../worker/jobs/queues.ts';
-import { Customer, LedgerRequest } from '../../worker/store/entities.ts';
+import { Customer } from '../../worker/store/entities.ts';
+import { findRequest } from '../../worker/store/requests.ts';
 import type { Orm } from '../../worker/store/orm.ts';
 import { entryViews } from '../../worker/store/readQueries.ts';
 import type { RequestStatus } from '../../worker/store/views.ts';
@@ -29,8 +32,8 @@ export function registerLedgerRequestRoutes(
     async (request) => {
       const { request_id: requestId } = request.params as { request_id: string };
       const em = deps.orm.em.fork();
-      const row = await em.findOne(LedgerRequest, { id: requestId });
-      if (!row) throw ApiError.notFound(`Ledger request ${requestId} does not exist.`);
+      const row = await findRequest(em, requestId);
+      if (!row) throw ApiError.notFound(`Request ${requestId} does not exist.`);
       let status: RequestStatus =
         row.status === 'committed' || row.status === 'failed' ? row.status : 'queued';
       if (status === 'queued') {

@@ -4,6 +4,7 @@
  * its error an RFC 7807 problem.
  */
 import { z } from 'zod';
+import { REQUEST_KINDS, type RequestKind } from '../../worker/jobs/requestKinds.ts';
 import type { LedgerEntryView } from '../../worker/store/views.ts';
 import type { ProblemBody } from '../errors.ts';
 import { requestStatus } from './balanceTransaction.ts';
@@ -14,6 +15,9 @@ import { problemSchema } from './problem.ts';
 export const ledgerRequestSchema = z
   .object({
     id: z.string(),
+    kind: z
+      .enum(REQUEST_KINDS)
+      .meta({ description: "What the request changes; `entries` are a ledger entry request's." }),
     status: requestStatus,
     entries: z.array(ledgerEntrySchema),
     error: problemSchema.nullable(),
@@ -23,11 +27,12 @@ export const ledgerRequestSchema = z
   .meta({
     id: 'LedgerRequest',
     description:
-      'An accepted ledger write: queued, processing, then committed (with its entries) or failed (with its error).',
+      'An accepted write: queued, processing, then committed (with its entries, for a ledger entry) or failed (with its error).',
   });
 
 export interface LedgerRequestFields {
   id: string;
+  kind: RequestKind;
   status: z.output<typeof requestStatus>;
   createdAt: Date;
   completedAt?: Date | null;
@@ -40,6 +45,7 @@ export function toWireLedgerRequest(
 ): Wire<typeof ledgerRequestSchema> {
   return {
     id: request.id,
+    kind: request.kind,
     status: request.status,
     entries: entries.map(toWireLedgerEntry),
     error,

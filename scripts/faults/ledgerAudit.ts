@@ -150,7 +150,7 @@ async function auditWrites(
     `select k.key, r.id as request_id, r.customer_id, r.status,
             (select count(*)::int from ledger_entries e where e.request_id = r.id) as entries,
             (select sum(e.amount)::text from ledger_entries e where e.request_id = r.id) as amount
-       from idempotency_keys k left join ledger_requests r on r.id = k.request_id
+       from idempotency_keys k left join requests r on r.id = k.request_id
       where k.key like $1`,
     [`${keyPrefix}-%`],
   );
@@ -179,7 +179,7 @@ async function auditWrites(
     }
   }
   const keyless = await db.query<{ id: string }>(
-    `select r.id from ledger_requests r where not exists (select 1 from idempotency_keys k where k.request_id = r.id) limit 10`,
+    `select r.id from requests r where not exists (select 1 from idempotency_keys k where k.request_id = r.id) limit 10`,
   );
   for (const { id } of keyless.rows)
     violations.push(`ledger request ${id} has no Idempotency-Key: a write accepted twice?`);

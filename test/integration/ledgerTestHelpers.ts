@@ -78,7 +78,7 @@ export async function sql<T = Record<string, unknown>>(
 export async function requestCount(t: TestService, customerId: string): Promise<number> {
   const [row] = await sql<{ count: string }>(
     t,
-    'select count(*)::text as count from ledger_requests where customer_id = ?',
+    'select count(*)::text as count from requests where customer_id = ?',
     [customerId],
   );
   return Number(row?.count);

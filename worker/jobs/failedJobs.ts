@@ -152,8 +152,7 @@ function jobCustomers(data: unknown): string[] {
 async function acceptedAt(orm: Orm, name: JobName, job: Job): Promise<Date | undefined> {
   const data = (job.data ?? {}) as { requestId?: unknown; accepted_at?: unknown };
   if ((name === 'ledger.apply' || name === 'balance.apply') && typeof data.requestId === 'string') {
-    const table = name === 'ledger.apply' ? 'ledger_requests' : 'balance_transaction_requests';
-    const request = await acceptedRequest(orm.em.fork(), table, data.requestId);
+    const request = await acceptedRequest(orm.em.fork(), data.requestId);
     // Applied or refused already: re-running it only returns the stored outcome.
     return request?.status === 'queued' ? request.createdAt : undefined;
   }

@@ -5,15 +5,7 @@
  * A message that is missed only means the waiting client gets a 202 and polls.
  */
 import type { QueueStore } from './queueStore.ts';
-
-/**
- * What the channel carries: a finished request's outcome, named by its request id. Ledger
- * requests answer a `LedgerOutcome`, balance requests a `BalanceOutcome`; the waiter that enqueued
- * the job knows which one it gets.
- */
-export interface RequestOutcome {
-  requestId: string;
-}
+import type { RequestOutcome } from './requestOutcome.ts';
 
 export function outcomeChannel(prefix: string): string {
   return `${prefix}:ledger:outcomes`;

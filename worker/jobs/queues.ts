@@ -25,9 +25,10 @@ const partitionJobOptions = {
 
 export const jobCatalog = {
   /**
-   * Apply one accepted ledger request (its payload lives in ledger_requests). `httpRequestId` is
-   * the id of the HTTP request that made it (Fastify's `reqId`), so that the job's log lines can
-   * be found from the request's; jobs enqueued by older code or by sweeps have none.
+   * Apply one accepted request of any kind (its kind and payload live in `requests`; the name
+   * predates the kinds). `httpRequestId` is the id of the HTTP request that made it (Fastify's
+   * `reqId`), so that the job's log lines can be found from the request's; jobs enqueued by older
+   * code or by sweeps have none.
    */
   'ledger.apply': {
     payload: z.object({
@@ -66,17 +67,14 @@ export const jobCatalog = {
     options: partitionJobOptions,
   },
   /**
-   * Deprecate one usage event of this customer (PUT /v1/events/{id}/deprecate): mark it and, if
-   * it was applied, return its credits to its group's pending entries. `customerId` routes it.
+   * Queued by versions before the one request model (an event deprecation, with no request row):
+   * recorded as a request on arrival and applied like one (worker/processors/legacyRequests.ts).
    */
   'usage.deprecate': {
     payload: z.object({ eventId: z.string().min(1), customerId: z.string().min(1) }),
     options: partitionJobOptions,
   },
-  /**
-   * Pay or void one invoice of this customer (POST /v1/invoices/{id}/mark_paid | void): the
-   * invoice's block changes with it (LEDGER_RULES.md §7). `customerId` routes it.
-   */
+  /** As 'usage.deprecate', for an invoice's mark_paid or void queued by an older version. */
   'invoice.change': {
     payload: z.object({
       invoiceId: z.string().min(1),
@@ -98,10 +96,7 @@ export const jobCatalog = {
     payload: z.object({ customerId: z.string().min(1), currency: z.string().min(1) }),
     options: partitionJobOptions,
   },
-  /**
-   * Apply one accepted customer balance request (its payload lives in balance_transaction_requests);
-   * `httpRequestId` as for 'ledger.apply'.
-   */
+  /** 'ledger.apply' under the name older versions gave balance requests; same payload, same shell. */
   'balance.apply': {
     payload: z.object({
       requestId: z.string().min(1),

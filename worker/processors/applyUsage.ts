@@ -25,7 +25,7 @@ import {
 import { applyingTransaction } from '../partitionFence.ts';
 import { withTransientRetry } from '../runtime/transientRetry.ts';
 import { countWritten, type WrittenCounts } from '../writtenCounts.ts';
-import type { ProcessorDeps } from './applyLedgerRequest.ts';
+import type { ProcessorDeps } from './processorDeps.ts';
 
 export interface UsageResult {
   received: number;

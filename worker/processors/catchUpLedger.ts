@@ -10,7 +10,7 @@ import { lockCustomerAndLoad, saveChanges } from '../store/ledgerRepository.ts';
 import { applyingTransaction } from '../partitionFence.ts';
 import { withTransientRetry } from '../runtime/transientRetry.ts';
 import { countWritten, type WrittenCounts } from '../writtenCounts.ts';
-import type { ProcessorDeps } from './applyLedgerRequest.ts';
+import type { ProcessorDeps } from './processorDeps.ts';
 
 export async function catchUpLedger(
   data: unknown,

@@ -6,7 +6,7 @@
 import { applyingTransaction } from '../partitionFence.ts';
 import { jobCatalog } from '../jobs/queues.ts';
 import { withTransientRetry } from '../runtime/transientRetry.ts';
-import type { ProcessorDeps } from './applyLedgerRequest.ts';
+import type { ProcessorDeps } from './processorDeps.ts';
 
 export async function closeUsageDays(
   data: unknown,

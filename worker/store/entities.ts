@@ -141,14 +141,20 @@ export const LedgerEntry = defineEntity({
 });
 export type LedgerEntryRow = InferEntity<typeof LedgerEntry>;
 
-export const LedgerRequest = defineEntity({
-  name: 'LedgerRequest',
-  tableName: 'ledger_requests',
+/**
+ * An accepted write (ARCHITECTURE.md, "The path of a write"): its kind, its customer (the
+ * partition key), its payload and, once applied, its outcome. `currency` is the credit ledger a
+ * ledger-entry request writes to; null for the other kinds.
+ */
+export const WriteRequest = defineEntity({
+  name: 'WriteRequest',
+  tableName: 'requests',
   properties: {
     id: p.string().primary(),
+    kind: p.string(),
     customerId: p.string(),
     partition: p.integer(),
-    currency: p.string(),
+    currency: p.string().nullable(),
     payload: p.json<unknown>(),
     status: p.string(),
     entryIds: p.json<string[]>(),
@@ -157,7 +163,7 @@ export const LedgerRequest = defineEntity({
     completedAt: instant().nullable(),
   },
 });
-export type LedgerRequestRow = InferEntity<typeof LedgerRequest>;
+export type WriteRequestRow = InferEntity<typeof WriteRequest>;
 
 export const IdempotencyKey = defineEntity({
   name: 'IdempotencyKey',
@@ -214,7 +220,7 @@ export const entities = [
   LedgerHead,
   CreditBlock,
   LedgerEntry,
-  LedgerRequest,
+  WriteRequest,
   IdempotencyKey,
   UsagePrice,
   UsageEvent,

@@ -6,16 +6,13 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 
-export type RequestTable = 'ledger_requests' | 'balance_transaction_requests';
-
 /** When the request was accepted and where it stands; undefined when there is no such request. */
 export async function acceptedRequest(
   em: EntityManager,
-  table: RequestTable,
   requestId: string,
 ): Promise<{ createdAt: Date; status: string } | undefined> {
   const rows = await em.execute<{ created_at: Date; status: string }[]>(
-    `select created_at, status from ${table} where id = ?`,
+    'select created_at, status from requests where id = ?',
     [requestId],
   );
   const row = rows[0];
@@ -23,7 +20,7 @@ export async function acceptedRequest(
 }
 
 /**
- * Committed ledger and balance requests, and applied usage events, of `customerIds` accepted
+ * Committed requests, and applied usage events, of `customerIds` accepted
  * after `after`: work that a re-driven job would now be applied behind.
  */
 export async function laterCommittedWork(
@@ -35,10 +32,9 @@ export async function laterCommittedWork(
   const ids = JSON.stringify(customerIds);
   const [row] = await em.execute<{ later: string }[]>(
     `with customers as (select jsonb_array_elements_text(?::jsonb) as id)
-     select (select count(*) from ledger_requests where customer_id in (select id from customers) and status = 'committed' and created_at > ?)
-          + (select count(*) from balance_transaction_requests where customer_id in (select id from customers) and status = 'committed' and created_at > ?)
+     select (select count(*) from requests where customer_id in (select id from customers) and status = 'committed' and created_at > ?)
           + (select count(*) from events where customer_id in (select id from customers) and status in ('applied', 'deprecated') and ingested_at > ?) as later`,
-    [ids, after, after, after],
+    [ids, after, after],
   );
   return Number(row?.later ?? 0);
 }

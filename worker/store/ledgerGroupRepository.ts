@@ -9,7 +9,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { TopUpState } from '../../domain/decideTopUp.ts';
 import type { Block, Ledger, LedgerChanges, NewEntry } from '../../domain/types.ts';
-import type { OutcomeError } from '../jobs/ledgerOutcome.ts';
+import type { OutcomeError } from '../jobs/requestOutcome.ts';
 import {
   blockRecord,
   changedBlockRecord,
@@ -24,14 +24,14 @@ import {
 } from './ledgerRepository.ts';
 import { toTopUpState } from './topUps.ts';
 
-/** Locks the group's requests (in id order, like every other locker of them) and reads them. */
+/** Locks the group's requests, of every kind (in id order, like every other locker of them), and reads them. */
 export async function lockRequests(
   em: EntityManager,
   requestIds: readonly string[],
 ): Promise<Map<string, LockedRequest>> {
   const rows = await em.execute<LockedRequestRow[]>(
-    `select q.id, q.customer_id, q.currency, q.status, q.payload, q.entry_ids, q.error, c.timezone, c.external_customer_id
-       from ledger_requests q join customers c on c.id = q.customer_id
+    `select q.id, q.kind, q.customer_id, q.currency, q.status, q.payload, q.entry_ids, q.error, c.timezone, c.external_customer_id
+       from requests q join customers c on c.id = q.customer_id
       where q.id in (select jsonb_array_elements_text(?::jsonb))
       order by q.id
         for no key update of q`,
@@ -167,7 +167,7 @@ export async function recordOutcomes(
 ): Promise<void> {
   if (outcomes.length === 0) return;
   const rows = await em.execute<{ id: string }[]>(
-    `update ledger_requests q
+    `update requests q
         set status = o.status, entry_ids = coalesce(o.entry_ids, q.entry_ids), error = o.error, completed_at = ?
        from jsonb_to_recordset(?::jsonb) as o(id text, status text, entry_ids jsonb, error jsonb)
       where q.id = o.id and q.status = 'queued'

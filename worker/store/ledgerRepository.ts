@@ -12,7 +12,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { Decimal } from '../../domain/decimal.ts';
 import type { TopUpState } from '../../domain/decideTopUp.ts';
 import type { Block, BlockFilter, Ledger, LedgerChanges, NewEntry } from '../../domain/types.ts';
-import type { OutcomeError } from '../jobs/ledgerOutcome.ts';
+import type { OutcomeError } from '../jobs/requestOutcome.ts';
+import type { RequestKind } from '../jobs/requestKinds.ts';
 import type { CreditBlockRow, LedgerEntryRow } from './entities.ts';
 import { saveInvoiceChanges } from './invoices.ts';
 import { toTopUpState, type TopUpLoadJson } from './topUps.ts';
@@ -23,8 +24,10 @@ const toDate = (value: Instant) => (value instanceof Date ? value : new Date(val
 
 export interface LockedRequest {
   id: string;
+  kind: RequestKind;
   customerId: string;
-  currency: string;
+  /** The credit ledger of a ledger-entry request; null for the other kinds. */
+  currency: string | null;
   status: string;
   payload: unknown;
   entryIds: string[];
@@ -67,12 +70,6 @@ export function toBlock(row: BlockSqlRow): Block {
 export interface LoadedLedger {
   ledger: Ledger;
   blocks: Block[];
-}
-
-export interface LoadedRequest extends LoadedLedger {
-  request: LockedRequest;
-  /** The ledger's top-up, loaded for queued decrements only (null otherwise or when it has none). */
-  topUp: TopUpState | null;
 }
 
 export interface LoadSqlRow {
@@ -126,22 +123,23 @@ export function toLoadedLedger(
 }
 
 /** The columns of a locked request row (with its customer's) that a decision reads. */
-export type LockedRequestRow = Pick<
-  LoadSqlRow,
-  | 'id'
-  | 'customer_id'
-  | 'currency'
-  | 'status'
-  | 'payload'
-  | 'entry_ids'
-  | 'error'
-  | 'timezone'
-  | 'external_customer_id'
->;
+export interface LockedRequestRow {
+  id: string;
+  kind: RequestKind;
+  customer_id: string;
+  currency: string | null;
+  status: string;
+  payload: unknown;
+  entry_ids: string[];
+  error: OutcomeError | null;
+  timezone: string;
+  external_customer_id: string | null;
+}
 
 export function toLockedRequest(row: LockedRequestRow): LockedRequest {
   return {
     id: row.id,
+    kind: row.kind,
     customerId: row.customer_id,
     currency: row.currency,
     status: row.status,
@@ -153,27 +151,6 @@ export function toLockedRequest(row: LockedRequestRow): LockedRequest {
       externalCustomerId: row.external_customer_id,
       timezone: row.timezone,
     },
-  };
-}
-
-/**
- * Locks the request and its customer and loads the ledger head and blocks the decision needs, in
- * one round trip (the SQL is the function `ledger_lock_and_load`, for its cached plan).
- */
-export async function lockRequestAndLoad(
-  em: EntityManager,
-  requestId: string,
-  now: Date,
-): Promise<LoadedRequest | undefined> {
-  const [row] = await em.execute<LoadSqlRow[]>('select * from ledger_lock_and_load(?, ?)', [
-    requestId,
-    now,
-  ]);
-  if (!row) return undefined;
-  return {
-    request: toLockedRequest(row),
-    ...toLoadedLedger(row.currency, row),
-    topUp: toTopUpState(row.currency, row.top_up),
   };
 }
 
@@ -262,18 +239,6 @@ export async function saveChanges(
     ],
   );
   if (changes.invoices || changes.invoiceChanges) await saveInvoiceChanges(em, customerId, changes);
-}
-
-export async function markFailed(
-  em: EntityManager,
-  requestId: string,
-  error: OutcomeError,
-  now: Date,
-): Promise<void> {
-  await em.execute(
-    `update ledger_requests set status = 'failed', error = ?::jsonb, completed_at = ? where id = ? and status = 'queued'`,
-    [JSON.stringify(error), now, requestId],
-  );
 }
 
 /** The entry and block rows a view needs, from what the decision just wrote. */

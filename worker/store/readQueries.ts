@@ -4,7 +4,13 @@
  * raw statement each, in creditReads.ts and ledgerReads.ts.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { LedgerOutcome, OutcomeError } from '../jobs/ledgerOutcome.ts';
+import {
+  eventDeprecationPayload,
+  invoiceChangePayload,
+  type RequestKind,
+} from '../jobs/requestKinds.ts';
+import { failedOutcome, type OutcomeError, type RequestOutcome } from '../jobs/requestOutcome.ts';
+import { findTransactionOfRequest } from './balanceTransactions.ts';
 import { CreditBlock, Customer, LedgerEntry, type CustomerRow } from './entities.ts';
 import { invoiceViewsByBlock } from './invoices.ts';
 import { ledgerEntryView, type CustomerRef, type LedgerEntryView } from './views.ts';
@@ -44,20 +50,57 @@ function incrementBlockIds(entries: readonly { entryType: string; blockId: strin
   return entries.filter((entry) => entry.entryType === 'increment').map((entry) => entry.blockId);
 }
 
-/** A finished request's answer again: its last entry (seed 001) or its error. */
+/** A finished request as the outcome readers need it. */
+export interface FinishedRequest {
+  id: string;
+  kind: RequestKind;
+  payload: unknown;
+  entryIds: string[];
+  error?: unknown;
+}
+
+/**
+ * A finished request's answer again, for a replay or a redelivered job: a ledger request's last
+ * entry (seed 001), a balance request's transaction, the invoice or event a change named; or the
+ * recorded error.
+ */
 export async function storedOutcome(
   em: EntityManager,
-  request: { id: string; entryIds: string[]; error?: unknown },
+  request: FinishedRequest,
   customer: CustomerRef,
-): Promise<LedgerOutcome> {
-  const lastId = request.entryIds.at(-1);
-  const [entry] = lastId === undefined ? [] : await entryViews(em, [lastId], customer);
-  if (entry) return { status: 'committed', requestId: request.id, entry };
-  const error = (request.error as OutcomeError | null | undefined) ?? {
-    kind: 'internal',
-    detail: 'no outcome was recorded',
-  };
-  return { status: 'failed', requestId: request.id, error };
+): Promise<RequestOutcome> {
+  const requestId = request.id;
+  const failed = (): RequestOutcome =>
+    failedOutcome(
+      request.kind,
+      requestId,
+      (request.error as OutcomeError | null | undefined) ?? {
+        kind: 'internal',
+        detail: 'no outcome was recorded',
+      },
+    );
+  if (request.error) return failed();
+  switch (request.kind) {
+    case 'ledger_entry': {
+      const lastId = request.entryIds.at(-1);
+      const [entry] = lastId === undefined ? [] : await entryViews(em, [lastId], customer);
+      return entry ? { status: 'committed', kind: 'ledger_entry', requestId, entry } : failed();
+    }
+    case 'balance_transaction': {
+      const transaction = await findTransactionOfRequest(em, requestId);
+      return transaction
+        ? { status: 'committed', kind: 'balance_transaction', requestId, transaction }
+        : failed();
+    }
+    case 'invoice_change': {
+      const { invoice_id: invoiceId } = invoiceChangePayload.parse(request.payload);
+      return { status: 'committed', kind: 'invoice_change', requestId, invoiceId };
+    }
+    case 'event_deprecation': {
+      const { event_id: eventId } = eventDeprecationPayload.parse(request.payload);
+      return { status: 'committed', kind: 'event_deprecation', requestId, eventId };
+    }
+  }
 }
 
 export interface Page<T> {

@@ -13,13 +13,6 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 
-/** The tables of accepted writes, each with the column of idempotency_keys that names its rows. */
-export const REQUEST_TABLES = [
-  { table: 'ledger_requests', keyColumn: 'request_id' },
-  { table: 'balance_transaction_requests', keyColumn: 'balance_transaction_request_id' },
-] as const;
-export type RequestTableName = (typeof REQUEST_TABLES)[number]['table'];
-
 /** Deletes up to `batch` Idempotency-Keys made before `before`; answers how many. */
 export async function deleteIdempotencyKeysBefore(
   em: EntityManager,
@@ -30,9 +23,7 @@ export async function deleteIdempotencyKeysBefore(
     `with doomed as (
        select k.key from idempotency_keys k
         where k.created_at < ?
-          and not exists (select 1 from ledger_requests r where r.id = k.request_id and r.status = 'queued')
-          and not exists (select 1 from balance_transaction_requests r
-                           where r.id = k.balance_transaction_request_id and r.status = 'queued')
+          and not exists (select 1 from requests r where r.id = k.request_id and r.status = 'queued')
         order by k.created_at
         limit ?
         for update of k skip locked
@@ -46,27 +37,25 @@ export async function deleteIdempotencyKeysBefore(
 }
 
 /**
- * Deletes up to `batch` finished (committed or failed) requests of `table` accepted before
- * `before` that no Idempotency-Key names any more; answers how many.
+ * Deletes up to `batch` finished (committed or failed) requests accepted before `before` that no
+ * Idempotency-Key names any more; answers how many.
  */
 export async function deleteFinishedRequestsBefore(
   em: EntityManager,
-  table: RequestTableName,
   before: Date,
   batch: number,
 ): Promise<number> {
-  const { keyColumn } = REQUEST_TABLES.find((entry) => entry.table === table)!;
   const rows = await em.execute<{ deleted: number }[]>(
     // `status <> 'queued'` as written matches the partial index's predicate.
     `with doomed as (
-       select r.id from ${table} r
+       select r.id from requests r
         where r.status <> 'queued' and r.created_at < ?
-          and not exists (select 1 from idempotency_keys k where k.${keyColumn} = r.id)
+          and not exists (select 1 from idempotency_keys k where k.request_id = r.id)
         order by r.created_at
         limit ?
         for update of r skip locked
      ), deleted as (
-       delete from ${table} r using doomed d where r.id = d.id returning 1
+       delete from requests r using doomed d where r.id = d.id returning 1
      )
      select count(*)::int as deleted from deleted`,
     [before, batch],

@@ -4,7 +4,7 @@
  * JSON numbers just before sending (api/wire.ts), so no amount ever passes through a float.
  */
 import { Decimal } from '../../domain/decimal.ts';
-import type { CreditBlockRow, CustomerRow, LedgerEntryRow, LedgerRequestRow } from './entities.ts';
+import type { CreditBlockRow, CustomerRow, LedgerEntryRow } from './entities.ts';
 import type { InvoiceView } from './invoiceViews.ts';
 
 export type CustomerRef = Pick<CustomerRow, 'id' | 'externalCustomerId'>;
@@ -134,18 +134,3 @@ export function customerView(
 export type CustomerView = ReturnType<typeof customerView>;
 
 export type RequestStatus = 'queued' | 'processing' | 'committed' | 'failed';
-
-export function ledgerRequestView(
-  request: LedgerRequestRow,
-  entries: LedgerEntryView[],
-  status: RequestStatus,
-) {
-  return {
-    id: request.id,
-    status,
-    entries,
-    error: request.error ?? null,
-    created_at: request.createdAt.toISOString(),
-    completed_at: iso(request.completedAt ?? null),
-  };
-}

@@ -13,12 +13,7 @@
  */
 import { DateTime, type Duration } from 'luxon';
 import type { Clock } from '../runtime/clock.ts';
-import {
-  deleteFinishedRequestsBefore,
-  deleteIdempotencyKeysBefore,
-  REQUEST_TABLES,
-  type RequestTableName,
-} from '../store/retention.ts';
+import { deleteFinishedRequestsBefore, deleteIdempotencyKeysBefore } from '../store/retention.ts';
 import type { Orm } from '../store/orm.ts';
 
 export interface Retention {
@@ -35,7 +30,7 @@ export const RETENTION_ROWS_PER_RUN_MAX = 50_000;
 
 export interface RetentionSwept {
   idempotencyKeys: number;
-  requests: Record<RequestTableName, number>;
+  requests: number;
 }
 
 /**
@@ -77,13 +72,10 @@ export async function sweepRetention(
     maxRows,
   );
   const requestsBefore = cutoff(now, deps.retention.requests);
-  const requests = {} as Record<RequestTableName, number>;
-  for (const { table } of REQUEST_TABLES) {
-    requests[table] = await deleteInBatches(
-      (batch) => deleteFinishedRequestsBefore(em, table, requestsBefore, batch),
-      batchSize,
-      maxRows,
-    );
-  }
+  const requests = await deleteInBatches(
+    (batch) => deleteFinishedRequestsBefore(em, requestsBefore, batch),
+    batchSize,
+    maxRows,
+  );
   return { idempotencyKeys, requests };
 }

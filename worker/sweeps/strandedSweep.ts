@@ -11,27 +11,20 @@ import type { EnqueuedJob, SweepDeps } from './runSweeps.ts';
 const STRANDED_AFTER_MS = 60_000;
 const REQUESTS_PER_SWEEP_MAX = 1_000;
 
-const REQUEST_TABLES = [
-  { table: 'ledger_requests', job: 'ledger.apply' },
-  { table: 'balance_transaction_requests', job: 'balance.apply' },
-] as const;
-
 export async function sweepStrandedRequests(deps: SweepDeps): Promise<EnqueuedJob[]> {
   const acceptedBefore = new Date(deps.clock.now().getTime() - STRANDED_AFTER_MS);
   const enqueued: EnqueuedJob[] = [];
-  for (const { table, job } of REQUEST_TABLES) {
-    const queued = await deps.orm.em
-      .fork()
-      .execute<{ id: string; customer_id: string }[]>(
-        `select id, customer_id from ${table} where status = 'queued' and created_at < ? order by created_at limit ?`,
-        [acceptedBefore, REQUESTS_PER_SWEEP_MAX],
-      );
-    for (const { id, customer_id: customerId } of queued) {
-      const partition = partitionOf(customerId, deps.partitions);
-      if ((await deps.queues.queue(partition).getJobState(id)) !== 'unknown') continue;
-      await deps.queues.add(partition, job, { requestId: id, customerId }, id);
-      enqueued.push({ partition, jobId: id });
-    }
+  const queued = await deps.orm.em
+    .fork()
+    .execute<{ id: string; customer_id: string }[]>(
+      `select id, customer_id from requests where status = 'queued' and created_at < ? order by created_at limit ?`,
+      [acceptedBefore, REQUESTS_PER_SWEEP_MAX],
+    );
+  for (const { id, customer_id: customerId } of queued) {
+    const partition = partitionOf(customerId, deps.partitions);
+    if ((await deps.queues.queue(partition).getJobState(id)) !== 'unknown') continue;
+    await deps.queues.add(partition, 'ledger.apply', { requestId: id, customerId }, id);
+    enqueued.push({ partition, jobId: id });
   }
   return enqueued;
 }

@@ -30,7 +30,7 @@ afterAll(async () => {
 async function requestsOf(customerId: string): Promise<number> {
   const [row] = await sql<{ count: string }>(
     t,
-    'select count(*)::text as count from ledger_requests where customer_id = ?',
+    'select count(*)::text as count from requests where customer_id = ?',
     [customerId],
   );
   return Number(row!.count);

@@ -79,9 +79,11 @@ async function list(customerId: string, query = ''): Promise<any> {
 }
 
 async function requestRows(customerId: string): Promise<{ status: string }[]> {
-  return sql(t, 'select status from balance_transaction_requests where customer_id = ?', [
-    customerId,
-  ]);
+  return sql(
+    t,
+    `select status from requests where kind = 'balance_transaction' and customer_id = ?`,
+    [customerId],
+  );
 }
 
 describe('through the orb-billing SDK', () => {
@@ -270,7 +272,7 @@ describe('Prefer: respond-async and /v1/balance_transaction_requests', () => {
     const first = await create(customer.id, { amount: '1', type: 'increment' });
     const [request] = await sql<{ id: string }>(
       t,
-      'select id from balance_transaction_requests where customer_id = ?',
+      `select id from requests where kind = 'balance_transaction' and customer_id = ?`,
       [customer.id],
     );
     const partition = partitionOf(customer.id, PARTITIONS);
@@ -284,8 +286,11 @@ describe('Prefer: respond-async and /v1/balance_transaction_requests', () => {
     expect(await waitForJobs(t.service.queues, [{ partition, jobId: again }], 10_000)).toBe(true);
     // It answers the stored outcome and changes nothing.
     const job = await t.service.queues.queue(partition).getJob(again);
+    // A request job is a group of one here: `jobs` counts the jobs it applied.
     expect(job?.returnvalue).toEqual({
+      jobs: 1,
       status: 'committed',
+      kind: 'balance_transaction',
       requestId: request?.id,
       transaction: first,
     });
@@ -297,7 +302,7 @@ describe('Prefer: respond-async and /v1/balance_transaction_requests', () => {
     const requestId = newId();
     await sql(
       t,
-      `insert into balance_transaction_requests (id, customer_id, partition, payload, status, created_at) values (?, ?, ?, ?::jsonb, 'queued', now())`,
+      `insert into requests (id, kind, customer_id, partition, payload, status, created_at) values (?, 'balance_transaction', ?, ?, ?::jsonb, 'queued', now())`,
       [
         requestId,
         bare.id,

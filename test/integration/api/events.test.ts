@@ -380,6 +380,31 @@ describe('PUT /v1/events/{event_id}/deprecate', () => {
     expect(await ledgerBalance(customer.id)).toBe('95');
   });
 
+  it('goes through the one request path: Idempotency-Key replays, 409 for another event, one request recorded', async () => {
+    const price = await createPrice();
+    const { customer } = await fundedCustomer();
+    const one = usageEvent(customer.id, price.event_name, 2);
+    const two = usageEvent(customer.id, price.event_name, 2);
+    await ingestAndWait([one, two]);
+    const key = { 'idempotency-key': `deprecate-${one.idempotency_key}` };
+    const path = (id: string) => `/v1/events/${encodeURIComponent(id)}/deprecate`;
+    const first = await t.request('PUT', path(one.idempotency_key), undefined, key);
+    expect(first.status, first.text).toBe(200);
+    const replay = await t.request('PUT', path(one.idempotency_key), undefined, key);
+    expect(replay.status, replay.text).toBe(200);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(replay.body).toEqual(first.body);
+    const other = await t.request('PUT', path(two.idempotency_key), undefined, key);
+    expect(other.status, other.text).toBe(409);
+    const requests = await sql<{ kind: string; status: string }>(
+      t,
+      `select kind, status from requests where customer_id = ? and kind <> 'ledger_entry'`,
+      [customer.id],
+    );
+    expect(requests).toEqual([{ kind: 'event_deprecation', status: 'committed' }]);
+    expect(await ledgerBalance(customer.id)).toBe('99');
+  });
+
   it('can deprecate a whole group: the pending entry ends at exactly 0', async () => {
     const price = await createPrice();
     const { customer, blockId } = await fundedCustomer();

@@ -234,12 +234,12 @@ describe("redrive and the order of a customer's writes", () => {
       );
       expect(response.status, response.text).toBe(202);
       requestId = response.body.id;
-      await em.execute('alter table ledger_requests rename to ledger_requests_away');
+      await em.execute('alter table requests rename to ledger_requests_away');
       try {
         await queue.resume();
         expect(await settled(partition, requestId)).toBe('failed');
       } finally {
-        await em.execute('alter table ledger_requests_away rename to ledger_requests');
+        await em.execute('alter table ledger_requests_away rename to requests');
       }
     } finally {
       await queue.resume();

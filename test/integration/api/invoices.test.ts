@@ -302,6 +302,75 @@ describe('invoice routes', () => {
     expect(await expectLedgerConsistent(t, customer.id)).toBe('40');
   });
 
+  it('honours Idempotency-Key on mark_paid and void: the first answer again, 409 for another body', async () => {
+    const customer = await createCustomer(t, { timezone: LA, currency: 'USD' });
+    const { invoice } = await purchase(customer.id, {
+      amount: 10,
+      per_unit_cost_basis: '1',
+      invoice_settings: { auto_collection: false, net_terms: 0 },
+    });
+    const key = { 'idempotency-key': `pay-${invoice.id}` };
+    const body = { payment_received_date: day(0) };
+    const first = await t.request('POST', `/v1/invoices/${invoice.id}/mark_paid`, body, key);
+    expect(first.status, first.text).toBe(200);
+    expectValid('Invoice', first.body);
+    // Without the key this repeat would be refused (the invoice is no longer issued).
+    const replay = await t.request('POST', `/v1/invoices/${invoice.id}/mark_paid`, body, key);
+    expect(replay.status, replay.text).toBe(200);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+    expect(replay.body).toEqual(first.body);
+    const other = await t.request(
+      'POST',
+      `/v1/invoices/${invoice.id}/mark_paid`,
+      { payment_received_date: day(-1) },
+      key,
+    );
+    expect(other.status, other.text).toBe(409);
+    const otherRoute = await t.request('POST', `/v1/invoices/${invoice.id}/void`, undefined, key);
+    expect(otherRoute.status, otherRoute.text).toBe(409);
+    const [applied] = await sql<{ count: string }>(
+      t,
+      `select count(*)::text as count from requests where kind = 'invoice_change' and customer_id = ?`,
+      [customer.id],
+    );
+    expect(applied?.count).toBe('1');
+    // A refusal replays as the same refusal.
+    const voidKey = { 'idempotency-key': `void-${invoice.id}` };
+    const refused = await t.request('POST', `/v1/invoices/${invoice.id}/void`, undefined, voidKey);
+    expect(refused.status, refused.text).toBe(400);
+    const refusedAgain = await t.request(
+      'POST',
+      `/v1/invoices/${invoice.id}/void`,
+      undefined,
+      voidKey,
+    );
+    expect(refusedAgain.status).toBe(400);
+    expect(refusedAgain.body).toEqual(refused.body);
+    expect(refusedAgain.headers.get('idempotent-replayed')).toBe('true');
+  });
+
+  it('Prefer: respond-async answers 202 with the request to poll, which ends committed', async () => {
+    const customer = await createCustomer(t, { timezone: LA, currency: 'USD' });
+    const { invoice } = await purchase(customer.id, {
+      amount: 10,
+      per_unit_cost_basis: '1',
+      invoice_settings: { auto_collection: false, net_terms: 0 },
+    });
+    const accepted = await t.request('POST', `/v1/invoices/${invoice.id}/void`, undefined, {
+      prefer: 'respond-async',
+    });
+    expect(accepted.status, accepted.text).toBe(202);
+    expect(accepted.headers.get('location')).toBe(`/v1/ledger_requests/${accepted.body.id}`);
+    expect(accepted.body).toMatchObject({ kind: 'invoice_change', status: 'queued', entries: [] });
+    let polled = accepted;
+    for (let tries = 0; tries < 100 && polled.body.status !== 'committed'; tries += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      polled = await t.request('GET', accepted.headers.get('location') ?? '');
+    }
+    expect(polled.body).toMatchObject({ kind: 'invoice_change', status: 'committed', error: null });
+    expect((await getInvoice(invoice.id)).status).toBe('void');
+  });
+
   it('answers 404 for an unknown invoice and 400 for a bad mark_paid body', async () => {
     for (const response of [
       await t.request('GET', '/v1/invoices/noSuchInvoice000'),

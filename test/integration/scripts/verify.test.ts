@@ -259,7 +259,7 @@ describe('scripts/verify.ts', () => {
     const { customerId } = await customerInOverdraft();
     await sql(
       t,
-      `insert into ledger_requests (id, customer_id, partition, currency, payload, status, entry_ids, created_at, completed_at)
+      `insert into requests (id, customer_id, partition, currency, payload, status, entry_ids, created_at, completed_at)
        values ('req_without_entries', ?, 0, 'credits', '{}'::jsonb, 'committed', '[]'::jsonb, now(), now())`,
       [customerId],
     );
@@ -267,7 +267,7 @@ describe('scripts/verify.ts', () => {
       customerId,
       /ledger request req_without_entries is committed but has no entries/,
     );
-    await sql(t, `delete from ledger_requests where id = 'req_without_entries'`);
+    await sql(t, `delete from requests where id = 'req_without_entries'`);
     await expectClean();
   });
 

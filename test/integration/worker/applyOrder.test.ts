@@ -80,7 +80,7 @@ async function waitUntilApplied(): Promise<void> {
   for (;;) {
     const [row] = await sql<{ queued: string }>(
       t,
-      `select count(*)::text as queued from ledger_requests where status = 'queued'`,
+      `select count(*)::text as queued from requests where status = 'queued'`,
     );
     if (Number(row?.queued) === 0) return;
     if (Date.now() > deadline) throw new Error(`${row?.queued} requests still queued`);
@@ -111,7 +111,7 @@ describe('acceptance order under load, several workers, group commit', () => {
       t,
       `select q.customer_id, substr(q.payload->>'description', 2)::int as position, q.status,
               min(e.ledger_sequence_number) as first, max(e.ledger_sequence_number) as last
-         from ledger_requests q left join ledger_entries e on e.request_id = q.id
+         from requests q left join ledger_entries e on e.request_id = q.id
         where q.payload->>'description' like 'r%'
         group by q.id
         order by q.customer_id, position`,
@@ -140,7 +140,7 @@ describe('acceptance order under load, several workers, group commit', () => {
               count(distinct completed_at) filter (where customer_requests > 1)::text as same_customer
          from (select completed_at, count(*) over (partition by completed_at) as requests,
                       count(*) over (partition by completed_at, customer_id) as customer_requests
-                 from ledger_requests) as g
+                 from requests) as g
         where requests > 1`,
     );
     expect(Number(grouped?.groups)).toBeGreaterThan(0);

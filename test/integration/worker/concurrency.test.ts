@@ -60,14 +60,14 @@ describe('concurrent decrements for one customer', () => {
 
     const [committed] = await sql<{ count: string }>(
       t,
-      `select count(*)::text as count from ledger_requests
+      `select count(*)::text as count from requests
         where customer_id = ? and status = 'committed' and payload->>'entry_type' = 'decrement'`,
       [customer.id],
     );
     expect(Number(committed?.count)).toBe(50);
     const [notCommitted] = await sql<{ count: string }>(
       t,
-      `select count(*)::text as count from ledger_requests where customer_id = ? and status <> 'committed'`,
+      `select count(*)::text as count from requests where customer_id = ? and status <> 'committed'`,
       [customer.id],
     );
     expect(Number(notCommitted?.count)).toBe(0);

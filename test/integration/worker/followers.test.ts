@@ -24,7 +24,7 @@ afterAll(async () => {
 });
 
 describe('followers', () => {
-  it('takes the ledger jobs behind, in queue order, up to the first job of another kind and the bound', async () => {
+  it('takes the request jobs behind (either name), in queue order, up to the first job of another name and the bound', async () => {
     const queue = new Queue('p0', { connection: redis, prefix });
     for (const [name, id] of [
       ['ledger.apply', 'a'],
@@ -32,12 +32,16 @@ describe('followers', () => {
       ['ledger.apply', 'c'],
       ['balance.apply', 'd'],
       ['ledger.apply', 'e'],
+      ['usage.closeDays', 'f'],
+      ['ledger.apply', 'g'],
     ] as const)
       await queue.add(name, { requestId: id, customerId: 'x' });
     expect((await followingLedgerJobs(queue)).map((job) => job.data.requestId)).toEqual([
       'a',
       'b',
       'c',
+      'd',
+      'e',
     ]);
     // The bound counts the running job: 3 in all means 2 followers.
     expect((await followingLedgerJobs(queue, 3)).map((job) => job.data.requestId)).toEqual([

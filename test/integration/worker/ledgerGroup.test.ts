@@ -1,8 +1,8 @@
 /**
- * Group commit (worker/processors/applyLedgerGroup.ts) decides a run of requests against one
+ * Group commit (worker/processors/applyRequests.ts) decides a run of requests against one
  * loaded, evolving state and writes them together; it must come to exactly what applying them one
  * at a time would. Two customers get the same history, then the same run of requests: one
- * customer's run is applied as one group, the other's request by request (applyLedgerRequest).
+ * customer's run is applied as one group, the other's request by request (applyRequest, a group of one).
  * Their ledgers (every entry, in sequence order) and outcomes must match. The run mixes what can
  * go wrong in a group: several requests on one block, refusals between commits, a block named
  * after a request emptied it, an automatic top-up with its invoice (which pauses further top-ups),
@@ -18,9 +18,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, type Service } from '../../../api/service.ts';
 import { loadConfig } from '../../../worker/runtime/config.ts';
 import { newId } from '../../../worker/runtime/ids.ts';
-import type { LedgerOutcome } from '../../../worker/jobs/ledgerOutcome.ts';
-import { applyLedgerGroup } from '../../../worker/processors/applyLedgerGroup.ts';
-import { applyLedgerRequest } from '../../../worker/processors/applyLedgerRequest.ts';
+import type { LedgerOutcome } from '../../../worker/jobs/requestOutcome.ts';
+import { Duration } from 'luxon';
+import {
+  applyRequest as applyAny,
+  applyRequests as applyAll,
+} from '../../../worker/processors/applyRequests.ts';
 import { deleteQueueKeys } from '../../../worker/jobs/queueKeys.ts';
 import { isoPlus, serviceNow } from '../../support/testDates.ts';
 import {
@@ -38,6 +41,12 @@ import {
   sql,
   storedEntries,
 } from '../ledgerTestHelpers.ts';
+
+/** The shell answers every kind's outcome; these tests apply ledger entries only. */
+const applyLedgerRequest = async (...args: Parameters<typeof applyAny>) =>
+  (await applyAny(...args)) as LedgerOutcome;
+const applyLedgerGroup = async (...args: Parameters<typeof applyAll>) =>
+  (await applyAll(...args)) as LedgerOutcome[];
 
 let t: TestService;
 let intakeOnly: Service;
@@ -67,7 +76,12 @@ afterAll(async () => {
   await t.stop();
 });
 
-const deps = () => ({ orm: t.service.orm, clock: t.service.clock, logger });
+const deps = () => ({
+  orm: t.service.orm,
+  clock: t.service.clock,
+  logger,
+  gracePeriod: Duration.fromISO('PT12H'),
+});
 
 /** Records a request without applying it: answered 202, its job on a queue nobody reads. */
 async function recordOnly(customerId: string, body: Record<string, unknown>): Promise<string> {
@@ -180,7 +194,7 @@ describe('group commit comes to what one request at a time does', () => {
     // One transaction: one completion instant for the whole group.
     const instants = await sql<{ n: string }>(
       t,
-      `select count(distinct completed_at)::text as n from ledger_requests where id in (select jsonb_array_elements_text(?::jsonb))`,
+      `select count(distinct completed_at)::text as n from requests where id in (select jsonb_array_elements_text(?::jsonb))`,
       [JSON.stringify(groupedIds)],
     );
     expect(instants[0]?.n).toBe('1');
@@ -219,7 +233,7 @@ describe('group commit comes to what one request at a time does', () => {
     const broken = newId();
     await sql(
       t,
-      `insert into ledger_requests (id, customer_id, partition, currency, payload, status, created_at)
+      `insert into requests (id, customer_id, partition, currency, payload, status, created_at)
        values (?, ?, 0, 'credits', ?::jsonb, 'queued', now())`,
       [
         broken,

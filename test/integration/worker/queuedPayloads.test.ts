@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ledgerRequestPayload, toCommand } from '../../../worker/jobs/ledgerRequestPayload.ts';
 import { partitionOf } from '../../../worker/jobs/partition.ts';
 import { jobCatalog, type JobName } from '../../../worker/jobs/queues.ts';
-import { balanceRequestPayload } from '../../../worker/store/balanceTransactions.ts';
+import { balanceRequestPayload } from '../../../worker/jobs/requestKinds.ts';
 import { manualClockStart } from '../../support/testDates.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
 import {
@@ -111,7 +111,9 @@ describe('payloads written by older versions: applied by the current worker', ()
 
   /** Stores the row as the old version did and enqueues its job data as it did; waits for the outcome. */
   async function apply(
-    table: 'ledger_requests' | 'balance_transaction_requests',
+    table: 'requests' | 'balance_transaction_requests',
+    // A balance request an older version stored in its own table: the one-request-model migration
+    // moved it into `requests` under the same id, so it is stored here as it is after that move.
     customerId: string,
     request: RequestFixture,
     names: Record<string, string>,
@@ -122,24 +124,24 @@ describe('payloads written by older versions: applied by the current worker', ()
     const payload = fill(request.payload, fills, today);
     const partition = partitionOf(customerId, t.service.config.partitions);
     const now = t.service.clock.now();
-    await (table === 'ledger_requests'
+    await (table === 'requests'
       ? sql(
           t,
-          `insert into ledger_requests (id, customer_id, partition, currency, payload, status, created_at)
+          `insert into requests (id, customer_id, partition, currency, payload, status, created_at)
            values (?, ?, ?, ?, ?::jsonb, 'queued', ?)`,
           [id, customerId, partition, payload.currency ?? 'credits', JSON.stringify(payload), now],
         )
       : sql(
           t,
-          `insert into balance_transaction_requests (id, customer_id, partition, payload, status, created_at)
-           values (?, ?, ?, ?::jsonb, 'queued', ?)`,
+          `insert into requests (id, kind, customer_id, partition, currency, payload, status, created_at)
+           values (?, 'balance_transaction', ?, ?, null, ?::jsonb, 'queued', ?)`,
           [id, customerId, partition, JSON.stringify(payload), now],
         ));
     // The job data exactly as the old producer wrote it, past the typed `add`.
     await t.service.queues
       .queue(partition)
       .add(
-        table === 'ledger_requests' ? 'ledger.apply' : 'balance.apply',
+        table === 'requests' ? 'ledger.apply' : 'balance.apply',
         fill(request.job, fills, today),
         {
           jobId: id,
@@ -150,7 +152,7 @@ describe('payloads written by older versions: applied by the current worker', ()
       async () => {
         const [row] = await sql<{ status: string; error: unknown }>(
           t,
-          `select status, error from ${table} where id = ?`,
+          'select status, error from requests where id = ?',
           [id],
         );
         return row && row.status !== 'queued' ? row : undefined;
@@ -168,7 +170,7 @@ describe('payloads written by older versions: applied by the current worker', ()
     const customer = await createCustomer(t, { currency: 'USD', timezone: 'UTC' });
     const names: Record<string, string> = {};
     for (const request of ledgerFixtures) {
-      const id = await apply('ledger_requests', customer.id, request, names);
+      const id = await apply('requests', customer.id, request, names);
       const entries = await sql<{ entry_type: string; amount: string; block_id: string }>(
         t,
         'select entry_type, amount::text as amount, block_id from ledger_entries where request_id = ? order by ledger_sequence_number',

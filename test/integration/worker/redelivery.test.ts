@@ -7,10 +7,10 @@ import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionOf } from '../../../worker/jobs/partition.ts';
-import {
-  applyLedgerRequest,
-  type ProcessorDeps,
-} from '../../../worker/processors/applyLedgerRequest.ts';
+import { Duration } from 'luxon';
+import { applyRequest as applyAny } from '../../../worker/processors/applyRequests.ts';
+import type { LedgerOutcome } from '../../../worker/jobs/requestOutcome.ts';
+import type { UsageProcessorDeps } from '../../../worker/processors/processorDeps.ts';
 import { isoPlus, serviceNow } from '../../support/testDates.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
 import {
@@ -25,11 +25,20 @@ import {
   storedEntries,
 } from '../ledgerTestHelpers.ts';
 
+/** The shell answers every kind's outcome; these tests apply ledger entries only. */
+const applyLedgerRequest = async (...args: Parameters<typeof applyAny>) =>
+  (await applyAny(...args)) as LedgerOutcome;
+
 let t: TestService;
-let deps: ProcessorDeps;
+let deps: UsageProcessorDeps;
 beforeAll(async () => {
   t = await startTestService();
-  deps = { orm: t.service.orm, clock: t.service.clock, logger: pino({ level: 'silent' }) };
+  deps = {
+    orm: t.service.orm,
+    clock: t.service.clock,
+    logger: pino({ level: 'silent' }),
+    gracePeriod: Duration.fromISO('PT12H'),
+  };
 });
 afterAll(async () => {
   await t.stop();
@@ -45,7 +54,7 @@ interface RequestRow {
 async function requestRow(requestId: string): Promise<RequestRow> {
   const [row] = await sql<RequestRow>(
     t,
-    'select status, entry_ids, error, completed_at from ledger_requests where id = ?',
+    'select status, entry_ids, error, completed_at from requests where id = ?',
     [requestId],
   );
   if (!row) throw new Error(`no request ${requestId}`);
@@ -72,7 +81,7 @@ async function snapshot(customerId: string) {
   );
   const requests = await sql(
     t,
-    'select id, status, entry_ids, error, completed_at from ledger_requests where customer_id = ? order by id',
+    'select id, status, entry_ids, error, completed_at from requests where customer_id = ? order by id',
     [customerId],
   );
   return { entries, blocks, requests, balance: await expectLedgerConsistent(t, customerId) };
@@ -175,7 +184,7 @@ describe('two deliveries of a queued request at once', () => {
     const requestId = `twice${randomBytes(5).toString('hex')}`;
     await sql(
       t,
-      `insert into ledger_requests (id, customer_id, partition, currency, payload, status, entry_ids, error, created_at)
+      `insert into requests (id, customer_id, partition, currency, payload, status, entry_ids, error, created_at)
        values (?, ?, ?, 'credits', ?::jsonb, 'queued', '[]'::jsonb, null, now())`,
       [
         requestId,
@@ -225,7 +234,7 @@ describe('re-running a failed request', () => {
     expect(refused.status).toBe(400);
     const [request] = await sql<{ id: string }>(
       t,
-      'select id from ledger_requests where customer_id = ?',
+      'select id from requests where customer_id = ?',
       [customer.id],
     );
     const stored = await requestRow(request!.id);
@@ -235,7 +244,12 @@ describe('re-running a failed request', () => {
       { requestId: request!.id, customerId: customer.id },
       deps,
     );
-    expect(outcome).toEqual({ status: 'failed', requestId: request!.id, error: stored.error });
+    expect(outcome).toEqual({
+      status: 'failed',
+      kind: 'ledger_entry',
+      requestId: request!.id,
+      error: stored.error,
+    });
     expect(await requestRow(request!.id)).toEqual(stored);
     expect(await storedEntries(t, customer.id)).toHaveLength(0);
   });
@@ -261,7 +275,7 @@ describe('requests and jobs that cannot be applied', () => {
     const requestId = `corrupt${randomBytes(5).toString('hex')}`;
     await sql(
       t,
-      `insert into ledger_requests (id, customer_id, partition, currency, payload, status, entry_ids, error, created_at)
+      `insert into requests (id, customer_id, partition, currency, payload, status, entry_ids, error, created_at)
        values (?, ?, ?, 'credits', ?::jsonb, 'queued', '[]'::jsonb, null, now())`,
       [
         requestId,
@@ -276,7 +290,7 @@ describe('requests and jobs that cannot be applied', () => {
         }),
       ],
     );
-    await sql(t, `update ledger_requests set payload = '{}'::jsonb where id = ?`, [requestId]);
+    await sql(t, `update requests set payload = '{}'::jsonb where id = ?`, [requestId]);
     await t.service.queues.add(
       partition,
       'ledger.apply',

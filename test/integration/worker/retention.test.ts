@@ -65,7 +65,7 @@ async function queuedRequest(customerId: string, idempotencyKey: string): Promis
   await sql(
     t,
     `with request as (
-       insert into ledger_requests (id, customer_id, partition, currency, payload, status, created_at)
+       insert into requests (id, customer_id, partition, currency, payload, status, created_at)
        values (?, ?, ?, 'credits', ?::jsonb, 'queued', ?) returning id
      )
      insert into idempotency_keys (key, fingerprint, request_id, created_at) select ?, 'f', id, ? from request`,
@@ -118,7 +118,7 @@ describe('retention of requests and idempotency keys', () => {
     expect(failed.status, failed.text).toBeGreaterThanOrEqual(400);
     const [r2Row] = await sql<{ request_id: string; status: string }>(
       t,
-      'select k.request_id, r.status from idempotency_keys k join ledger_requests r on r.id = k.request_id where k.key = ?',
+      'select k.request_id, r.status from idempotency_keys k join requests r on r.id = k.request_id where k.key = ?',
       [k2],
     );
     expect(r2Row?.status).toBe('failed');
@@ -184,18 +184,12 @@ describe('retention of requests and idempotency keys', () => {
     await advanceTo(at(91 * DAY_MS + 2 * HOUR_MS));
     const requests = await sql<{ id: string; status: string }>(
       t,
-      'select id, status from ledger_requests where customer_id = ? order by created_at',
+      'select id, status from requests where customer_id = ? order by created_at',
       [customer.id],
     );
     expect(requests.map((row) => row.id).sort()).toEqual([queued, rReplay].sort());
     expect(requests.find((row) => row.id === queued)?.status).toBe('queued');
     expect(await keysKept([k1, k3, kQueued])).toEqual([kQueued]);
-    const balanceRequests = await sql(
-      t,
-      'select id from balance_transaction_requests where customer_id = ?',
-      [customer.id],
-    );
-    expect(balanceRequests).toEqual([]);
 
     for (const swept of [r1, r2Row!.request_id, r3]) {
       const gone = await t.request('GET', `/v1/ledger_requests/${swept}`);
@@ -242,7 +236,7 @@ describe('retention of requests and idempotency keys', () => {
     const third = await sweepRetention(deps, { batchSize: 2 });
     expect(third).toEqual({
       idempotencyKeys: 0,
-      requests: { ledger_requests: 0, balance_transaction_requests: 0 },
+      requests: 0,
     });
   });
 

@@ -23,7 +23,7 @@ async function strandedRequest(customerId: string, acceptedAt: Date): Promise<st
   const id = `stranded${randomBytes(4).toString('hex')}`;
   await sql(
     t,
-    `insert into ledger_requests (id, customer_id, partition, currency, payload, status, created_at)
+    `insert into requests (id, customer_id, partition, currency, payload, status, created_at)
      values (?, ?, ?, 'credits', ?::jsonb, 'queued', ?)`,
     [
       id,
@@ -53,14 +53,12 @@ describe('stranded requests', () => {
       to: new Date(START.getTime() + 1_000).toISOString(),
     });
     expect(advance.status, advance.text).toBe(200);
-    const [oldRow] = await sql<{ status: string }>(
-      t,
-      'select status from ledger_requests where id = ?',
-      [old],
-    );
+    const [oldRow] = await sql<{ status: string }>(t, 'select status from requests where id = ?', [
+      old,
+    ]);
     const [recentRow] = await sql<{ status: string }>(
       t,
-      'select status from ledger_requests where id = ?',
+      'select status from requests where id = ?',
       [recent],
     );
     expect(oldRow?.status).toBe('committed');

@@ -279,7 +279,7 @@ describe('takeover between worker processes', () => {
       await eventually(
         async () => {
           const [row] = await query<{ queued: number }>(
-            `select count(*)::int as queued from ledger_requests where id = any($1) and status <> 'committed'`,
+            `select count(*)::int as queued from requests where id = any($1) and status <> 'committed'`,
             [ids],
           );
           return row?.queued === 0 ? true : undefined;
@@ -373,7 +373,7 @@ describe('takeover between worker processes', () => {
       await eventually(
         async () => {
           const [row] = await query<{ committed: number }>(
-            `select count(*)::int as committed from ledger_requests where id = any($1) and status = 'committed'`,
+            `select count(*)::int as committed from requests where id = any($1) and status = 'committed'`,
             [requests],
           );
           return row?.committed === requests.length ? true : undefined;

@@ -2,7 +2,7 @@
  * What "nothing changed" means for the fuzzer: every table of the public schema (row count and an
  * md5 of all its rows), every ledger's balance and every block's balance, and the length of each
  * partition queue's waiting, active, delayed and failed sets in Redis. Requests the worker refuses
- * are kept as `failed` rows in ledger_requests and balance_transaction_requests (so that a client
+ * are kept as `failed` rows in requests (so that a client
  * can poll them), so those two tables are compared without their failed rows, which are counted
  * apart. The maintenance queue (scheduled sweeps) is left out: it runs on its own timer, and so
  * are the workers' liveness tables (heartbeats every second, and the partition fences whose
@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 
 /** Tables whose rows a refused write may add, as long as they are `failed`. */
-const REQUEST_TABLES = new Set(['ledger_requests', 'balance_transaction_requests']);
+const REQUEST_TABLES = new Set(['requests']);
 /** Tables that record the workers' liveness, not the ledger: they change by the clock. */
 const LIVENESS_TABLES = new Set(['worker_heartbeats', 'partition_fences']);
 const QUEUE_SETS: Record<string, 'list' | 'zset'> = {

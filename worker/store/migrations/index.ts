@@ -16,6 +16,7 @@ import { Migration20261203010000_customerDetails } from './Migration202612030100
 import { Migration20261203020000_topUpActiveFrom } from './Migration20261203020000_topUpActiveFrom.ts';
 import { Migration20261203030000_partitionFences } from './Migration20261203030000_partitionFences.ts';
 import { Migration20261203040000_retention } from './Migration20261203040000_retention.ts';
+import { Migration20261203060000_oneRequestModel } from './Migration20261203060000_oneRequestModel.ts';
 
 export const migrationsList = [
   { name: 'Migration20261121000000_initial', class: Migration20261121000000_initial },
@@ -53,4 +54,8 @@ export const migrationsList = [
     class: Migration20261203030000_partitionFences,
   },
   { name: 'Migration20261203040000_retention', class: Migration20261203040000_retention },
+  {
+    name: 'Migration20261203060000_oneRequestModel',
+    class: Migration20261203060000_oneRequestModel,
+  },
 ];

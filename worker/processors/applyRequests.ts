@@ -1,34 +1,41 @@
 /**
- * Group commit for ledger requests (ARCHITECTURE.md step 3): applies a partition's run of waiting
- * `ledger.apply` requests, given in acceptance order, in ONE transaction. Lock every request →
- * lock and load each touched ledger once → decide each request in order against its ledger's
- * evolving state (the domain's `decide` is pure: its changes are applied to the in-memory state
- * before the next request of that ledger is decided; the first decision of a ledger catches its
- * clock up, the later ones find nothing due) → save every decision with set-based statements →
- * record every outcome → commit. A refusal is an outcome and never fails its neighbours; a crash
- * before the commit applies nothing of the group, and the redelivered requests are still
+ * The one processor shell (ARCHITECTURE.md step 3) for requests of every kind, with group commit:
+ * applies a partition's run of waiting requests, given in acceptance order, in ONE transaction.
+ * Lock every request → lock and load each ledger the ledger-entry requests touch, once → decide
+ * each request in order against the evolving state → save every decision with set-based
+ * statements → record every outcome in one statement → commit; the caller then completes the
+ * jobs and announces the outcomes. A refusal is an outcome and never fails its neighbours; a
+ * crash before the commit applies nothing of the group, and the redelivered requests are still
  * `queued`. A request no longer `queued` (a redelivery) answers its stored outcome.
  *
- * The in-memory state equals what a fresh load would give: it keeps every block it has seen, and
- * a load's extra blocks (the overdraft candidate, a named depleted block) are the best or the
- * named of the depleted ones, which are all among those seen. Top-up state is the one thing a
- * decision can change that the draft does not carry (an issued, unpaid invoice pauses top-ups),
- * so a decision that made or changed an invoice or topped up is written at once and its ledger
- * is loaded afresh, in the same transaction, before its next request.
+ * Ledger entries, the bulk of the traffic, are decided against in-memory ledger state (the
+ * domain's `decide` is pure: its changes are applied to the state before the next request of that
+ * ledger is decided; the first decision of a ledger catches its clock up, the later ones find
+ * nothing due) and written together. The in-memory state equals what a fresh load would give: it
+ * keeps every block it has seen, and a load's extra blocks (the overdraft candidate, a named
+ * depleted block) are the best or the named of the depleted ones, which are all among those seen.
+ * Top-up state is the one thing a decision can change that the draft does not carry (an issued,
+ * unpaid invoice pauses top-ups), so a decision that made or changed an invoice or topped up is
+ * written at once and its ledger is loaded afresh, in the same transaction, before its next
+ * request. The other kinds (worker/processors/kinds/) change what the ledger state does not hold
+ * (a balance, an invoice, an event's usage): before one is applied the pending ledger writes are
+ * flushed and its customer's ledgers forgotten, so that the next ledger request loads afresh.
  *
  * If the group's transaction fails for good (a broken invariant, not a refusal), each request is
- * applied on its own (applyLedgerRequest), so that one bad request fails only itself.
+ * applied as a group of its own, so that one bad request fails only itself, recorded `failed`.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Duration } from 'luxon';
 import { decide } from '../../domain/decide.ts';
 import type { TopUpState } from '../../domain/decideTopUp.ts';
 import type { Block, Ledger, LedgerChanges } from '../../domain/types.ts';
-import type { Clock } from '../runtime/clock.ts';
 import { newId } from '../runtime/ids.ts';
-import type { LedgerOutcome, OutcomeError } from '../jobs/ledgerOutcome.ts';
+import { withTransientRetry } from '../runtime/transientRetry.ts';
 import { ledgerRequestPayload, toCommand } from '../jobs/ledgerRequestPayload.ts';
-import { applyingTransaction, PartitionFencedError } from '../partitionFence.ts';
 import { jobCatalog } from '../jobs/queues.ts';
+import type { RequestKind } from '../jobs/requestKinds.ts';
+import { failedOutcome, type OutcomeError, type RequestOutcome } from '../jobs/requestOutcome.ts';
+import { applyingTransaction, PartitionFencedError } from '../partitionFence.ts';
 import { invoiceViewsByBlock, saveInvoiceChanges } from '../store/invoices.ts';
 import {
   ledgerKeyOf,
@@ -43,9 +50,19 @@ import {
 import { writtenRows, type LockedRequest } from '../store/ledgerRepository.ts';
 import { storedOutcome } from '../store/readQueries.ts';
 import { ledgerEntryView } from '../store/views.ts';
-import { withTransientRetry } from '../runtime/transientRetry.ts';
 import { countWritten } from '../writtenCounts.ts';
-import { applyLedgerRequest, type ProcessorDeps } from './applyLedgerRequest.ts';
+import { applyBalanceTransaction } from './kinds/balanceTransaction.ts';
+import { applyEventDeprecation } from './kinds/eventDeprecation.ts';
+import { applyInvoiceChange } from './kinds/invoiceChange.ts';
+import type { ApplyKind } from './kinds/kindContext.ts';
+import type { UsageProcessorDeps } from './processorDeps.ts';
+
+/** The kinds applied one request at a time in the group's transaction (ledger entries are not). */
+const otherKinds: { [K in Exclude<RequestKind, 'ledger_entry'>]: ApplyKind<K> } = {
+  balance_transaction: applyBalanceTransaction,
+  invoice_change: applyInvoiceChange,
+  event_deprecation: applyEventDeprecation,
+};
 
 /** One ledger as the group has it: loaded once, then changed by each decision in turn. */
 interface LedgerState {
@@ -75,7 +92,7 @@ const namedBlockId = (payload: unknown): string | null => {
 class Group {
   private readonly states = new Map<string, LedgerState>();
   private writes: GroupWrites = emptyWrites();
-  private readonly outcomes = new Map<string, LedgerOutcome>();
+  private readonly outcomes = new Map<string, RequestOutcome>();
   private readonly recorded: RecordedOutcome[] = [];
   private readonly committed: Pending[] = [];
   /** Ledgers changed since the last flush. */
@@ -83,15 +100,21 @@ class Group {
 
   private readonly em: EntityManager;
   private readonly now: Date;
+  private readonly gracePeriod: Duration;
 
-  constructor(em: EntityManager, now: Date) {
+  constructor(em: EntityManager, now: Date, gracePeriod: Duration) {
     this.em = em;
     this.now = now;
+    this.gracePeriod = gracePeriod;
   }
 
-  async run(requestIds: readonly string[]): Promise<LedgerOutcome[]> {
+  async run(requestIds: readonly string[]): Promise<RequestOutcome[]> {
     const requests = await lockRequests(this.em, requestIds);
-    await this.load([...requests.values()].filter((request) => request.status === 'queued'));
+    await this.load(
+      [...requests.values()].filter(
+        (request) => request.status === 'queued' && request.kind === 'ledger_entry',
+      ),
+    );
     for (const requestId of requestIds) await this.decideOne(requestId, requests.get(requestId));
     await this.flush();
     await recordOutcomes(this.em, this.recorded, this.now);
@@ -107,6 +130,7 @@ class Group {
   private async load(requests: readonly LockedRequest[]): Promise<void> {
     const keys = new Map<string, { customerId: string; currency: string; topUp: boolean }>();
     for (const { customerId, currency, payload } of requests) {
+      if (currency === null) continue;
       const key = ledgerKeyOf(customerId, currency);
       if (this.states.has(key)) continue;
       const decrement = (payload as { entry_type?: unknown } | null)?.entry_type === 'decrement';
@@ -129,7 +153,10 @@ class Group {
     }
     const missing = requests.flatMap((request) => {
       const blockId = namedBlockId(request.payload);
-      const state = this.states.get(ledgerKeyOf(request.customerId, request.currency));
+      const state =
+        request.currency === null
+          ? undefined
+          : this.states.get(ledgerKeyOf(request.customerId, request.currency));
       return blockId !== null && !state?.blocks.has(blockId) ? [blockId] : [];
     });
     if (missing.length === 0) return;
@@ -138,35 +165,35 @@ class Group {
     }
   }
 
-  private refuse(requestId: string, error: OutcomeError): void {
-    this.outcomes.set(requestId, { status: 'failed', requestId, error });
-    this.recorded.push({ requestId, status: 'failed', error });
+  private refuse(request: LockedRequest, error: OutcomeError): void {
+    this.outcomes.set(request.id, failedOutcome(request.kind, request.id, error));
+    this.recorded.push({ requestId: request.id, status: 'failed', error });
   }
 
   private async decideOne(requestId: string, request: LockedRequest | undefined): Promise<void> {
     if (!request) {
-      const detail = `ledger request ${requestId} does not exist`;
-      this.outcomes.set(requestId, {
-        status: 'failed',
+      const detail = `request ${requestId} does not exist`;
+      this.outcomes.set(
         requestId,
-        error: { kind: 'internal', detail },
-      });
+        failedOutcome('ledger_entry', requestId, { kind: 'internal', detail }),
+      );
       return;
     }
     if (request.status !== 'queued') {
       this.outcomes.set(requestId, await storedOutcome(this.em, request, request.customer));
       return;
     }
+    if (request.kind !== 'ledger_entry') return this.applyOther(request, request.kind);
     const payload = ledgerRequestPayload.safeParse(request.payload);
     if (!payload.success) {
       const detail = `stored request is unreadable: ${payload.error.message}`;
-      return this.refuse(requestId, { kind: 'internal', detail });
+      return this.refuse(request, { kind: 'internal', detail });
     }
     const command = toCommand(payload.data, request.customer.timezone);
-    if ('kind' in command) return this.refuse(requestId, command);
+    if ('kind' in command) return this.refuse(request, command);
     if (command.currency !== request.currency)
       throw new Error(`request ${requestId} names two currencies`);
-    const key = ledgerKeyOf(request.customerId, request.currency);
+    const key = ledgerKeyOf(request.customerId, command.currency);
     if (!this.states.has(key)) await this.load([request]);
     const state = this.states.get(key);
     if (!state) throw new Error(`ledger ${key} did not load`);
@@ -177,7 +204,7 @@ class Group {
       { now: this.now, newId },
       state.topUp,
     );
-    if (!decision.ok) return this.refuse(requestId, decision.error);
+    if (!decision.ok) return this.refuse(request, decision.error);
     this.take(request, state, decision.value);
     // Top-up state follows invoices the draft does not carry: write now, load afresh next time.
     const changes = decision.value;
@@ -185,6 +212,31 @@ class Group {
       await this.flush();
       this.states.delete(key);
     }
+  }
+
+  /**
+   * A request of another kind: it changes what the ledger state does not hold, so the writes so
+   * far go first and its customer's ledgers are loaded afresh by the next ledger request.
+   */
+  private async applyOther<K extends Exclude<RequestKind, 'ledger_entry'>>(
+    request: LockedRequest,
+    kind: K,
+  ): Promise<void> {
+    await this.flush();
+    for (const [key, state] of this.states)
+      if (state.customerId === request.customerId) this.states.delete(key);
+    const apply = otherKinds[kind] as ApplyKind<K>;
+    const outcome: RequestOutcome = await apply(request, {
+      em: this.em,
+      now: this.now,
+      gracePeriod: this.gracePeriod,
+    });
+    this.outcomes.set(request.id, outcome);
+    this.recorded.push(
+      outcome.status === 'failed'
+        ? { requestId: request.id, status: 'failed', error: outcome.error }
+        : { requestId: request.id, status: 'committed', entryIds: [] },
+    );
   }
 
   /** Applies a decision to its ledger's state and queues its writes and outcome. */
@@ -266,6 +318,7 @@ class Group {
       );
       this.outcomes.set(request.id, {
         status: 'committed',
+        kind: 'ledger_entry',
         requestId: request.id,
         entry,
         written: countWritten([changes]),
@@ -278,33 +331,82 @@ function emptyWrites(): GroupWrites {
   return { newBlocks: [], changedBlocks: [], entries: [], heads: [], invoiceDecisions: [] };
 }
 
+/** Runs one group in its own fenced transaction, retrying transient failures. */
+function runGroup(
+  requestIds: readonly string[],
+  deps: UsageProcessorDeps,
+): Promise<RequestOutcome[]> {
+  return withTransientRetry(() =>
+    applyingTransaction(deps, (em) =>
+      new Group(em, deps.clock.now(), deps.gracePeriod).run(requestIds),
+    ),
+  );
+}
+
 /**
- * Applies `data` (the `ledger.apply` jobs' payloads, in queue order) as one group; answers their
- * outcomes in the same order.
+ * A request that fails on its own for good is recorded `failed` (a bug or a broken invariant, not
+ * the client's mistake) and the partition moves on: nothing blocks it forever.
  */
-export async function applyLedgerGroup(
+async function applyAlone(requestId: string, deps: UsageProcessorDeps): Promise<RequestOutcome> {
+  try {
+    const [outcome] = await runGroup([requestId], deps);
+    if (!outcome) throw new Error(`request ${requestId} has no outcome`);
+    return outcome;
+  } catch (error) {
+    if (error instanceof PartitionFencedError) throw error;
+    deps.logger.error({ err: error, requestId }, 'request failed permanently');
+    const detail = `request ${requestId} could not be applied because of an internal error; it has been logged.`;
+    const failure: OutcomeError = { kind: 'internal', detail };
+    const kind = await withTransientRetry(() =>
+      applyingTransaction(deps, async (em) => {
+        const [request] = (await lockRequests(em, [requestId])).values();
+        if (request?.status === 'queued')
+          await recordOutcomes(
+            em,
+            [{ requestId, status: 'failed', error: failure }],
+            deps.clock.now(),
+          );
+        return request?.kind ?? 'ledger_entry';
+      }),
+    );
+    return failedOutcome(kind, requestId, failure);
+  }
+}
+
+/**
+ * Applies `data` (the request jobs' payloads, in queue order) as one group; answers their outcomes
+ * in the same order.
+ */
+export async function applyRequests(
   data: readonly unknown[],
-  deps: ProcessorDeps,
-): Promise<LedgerOutcome[]> {
+  deps: UsageProcessorDeps,
+): Promise<RequestOutcome[]> {
   const requestIds = data.map((job) => jobCatalog['ledger.apply'].payload.parse(job).requestId);
   // A request twice in one group (a job enqueued again by the stranded sweep) is decided once.
   const unique = [...new Set(requestIds)];
+  let outcomes: RequestOutcome[];
   try {
-    const outcomes = await withTransientRetry(() =>
-      applyingTransaction(deps, (em) => new Group(em, deps.clock.now()).run(unique)),
-    );
-    const byId = new Map(outcomes.map((outcome) => [outcome.requestId, outcome]));
-    return requestIds.map((requestId) => byId.get(requestId) as LedgerOutcome);
+    outcomes = await runGroup(unique, deps);
   } catch (error) {
     if (error instanceof PartitionFencedError) throw error;
-    if (unique.length === 1) return [await applyLedgerRequest(data[0], deps)];
     // One request broke the group: each on its own, so that it fails alone.
-    deps.logger.warn(
-      { err: error, requests: unique.length },
-      'ledger group failed; applying one by one',
-    );
-    const outcomes: LedgerOutcome[] = [];
-    for (const job of data) outcomes.push(await applyLedgerRequest(job, deps));
-    return outcomes;
+    if (unique.length > 1)
+      deps.logger.warn(
+        { err: error, requests: unique.length },
+        'group failed; applying one by one',
+      );
+    outcomes = [];
+    for (const requestId of unique) outcomes.push(await applyAlone(requestId, deps));
   }
+  const byId = new Map(outcomes.map((outcome) => [outcome.requestId, outcome]));
+  return requestIds.map((requestId) => byId.get(requestId) as RequestOutcome);
+}
+
+/** One request as a group of one (a job run alone, or a test's direct call). */
+export async function applyRequest(
+  data: unknown,
+  deps: UsageProcessorDeps,
+): Promise<RequestOutcome> {
+  const [outcome] = await applyRequests([data], deps);
+  return outcome as RequestOutcome;
 }

@@ -1,0 +1,60 @@
+/**
+ * The catalog of request kinds (ARCHITECTURE.md, "The path of a write"): every write accepted on a
+ * customer's partition is a request of one of these kinds, recorded in `requests` with its payload
+ * and applied by the one processor shell (worker/processors/applyRequests.ts). A kind contributes
+ * its payload schema here and its parse-and-decide in worker/processors/kinds/.
+ *
+ * Payloads are `unknown` when read back and parsed again: a request may have been stored by older
+ * code (test/fixtures/queuedPayloads/).
+ */
+import { z } from 'zod';
+import { Decimal } from '../../domain/decimal.ts';
+import { ledgerRequestPayload } from './ledgerRequestPayload.ts';
+
+export const REQUEST_KINDS = [
+  'ledger_entry',
+  'balance_transaction',
+  'invoice_change',
+  'event_deprecation',
+] as const;
+export type RequestKind = (typeof REQUEST_KINDS)[number];
+
+const decimalText = z
+  .string()
+  .refine((text) => typeof Decimal.parse(text) !== 'string', 'a decimal');
+
+/** A customer balance request (Orb's `POST /customers/{id}/balance_transactions`). */
+export const balanceRequestPayload = z.object({
+  type: z.enum(['increment', 'decrement']),
+  amount: decimalText,
+  description: z.string().nullable(),
+});
+export type BalanceRequestPayload = z.infer<typeof balanceRequestPayload>;
+
+/** Orb's `POST /invoices/{id}/mark_paid` or `/void`, for an invoice of this customer. */
+export const invoiceChangePayload = z.object({
+  invoice_id: z.string().min(1),
+  action: z.discriminatedUnion('type', [
+    z.object({
+      type: z.literal('mark_paid'),
+      payment_received_date: z.iso.date(),
+      external_id: z.string().nullable(),
+      notes: z.string().nullable(),
+    }),
+    z.object({ type: z.literal('void') }),
+  ]),
+});
+export type InvoiceChangePayload = z.infer<typeof invoiceChangePayload>;
+
+/** Orb's `PUT /events/{id}/deprecate`, for an event of this customer. */
+export const eventDeprecationPayload = z.object({ event_id: z.string().min(1) });
+export type EventDeprecationPayload = z.infer<typeof eventDeprecationPayload>;
+
+export const requestPayloads = {
+  ledger_entry: ledgerRequestPayload,
+  balance_transaction: balanceRequestPayload,
+  invoice_change: invoiceChangePayload,
+  event_deprecation: eventDeprecationPayload,
+} as const satisfies Record<RequestKind, z.ZodType>;
+
+export type RequestPayload<K extends RequestKind> = z.infer<(typeof requestPayloads)[K]>;

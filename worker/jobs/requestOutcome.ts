@@ -1,0 +1,79 @@
+/**
+ * The outcome of a request (one type for every kind): what the worker decided, returned as the
+ * job's value, announced to the HTTP requests waiting on it (worker/jobs/outcomeChannel.ts) and
+ * recorded on the request's row (for pollers and idempotent replays). A refusal is an outcome,
+ * not an exception: `failed` with the domain's error, or `internal` for a bug or an outage.
+ */
+import type { LedgerErrorKind } from '../../domain/ledgerError.ts';
+import type { BalanceTransactionView } from '../store/balanceTransactions.ts';
+import type { LedgerEntryView } from '../store/views.ts';
+import type { WrittenCounts } from '../writtenCounts.ts';
+import type { RequestKind } from './requestKinds.ts';
+
+export interface OutcomeError {
+  /** `internal` is ours, not the domain's: a bug or an outage, answered as a 500. */
+  kind: LedgerErrorKind | 'internal';
+  detail: string;
+}
+
+export interface FailedOutcome<K extends RequestKind = RequestKind> {
+  status: 'failed';
+  kind: K;
+  requestId: string;
+  error: OutcomeError;
+}
+
+export type LedgerOutcome =
+  /** `written`: the entries this application wrote (absent when the outcome is a replay). */
+  | {
+      status: 'committed';
+      kind: 'ledger_entry';
+      requestId: string;
+      entry: LedgerEntryView;
+      written?: WrittenCounts;
+    }
+  | FailedOutcome<'ledger_entry'>;
+
+export type BalanceOutcome =
+  | {
+      status: 'committed';
+      kind: 'balance_transaction';
+      requestId: string;
+      transaction: BalanceTransactionView;
+    }
+  | FailedOutcome<'balance_transaction'>;
+
+/** The invoice is read afresh to answer (its number and totals are the stored ones). */
+export type InvoiceChangeOutcome =
+  | {
+      status: 'committed';
+      kind: 'invoice_change';
+      requestId: string;
+      invoiceId: string;
+      written?: WrittenCounts;
+    }
+  | FailedOutcome<'invoice_change'>;
+
+export type DeprecationOutcome =
+  | {
+      status: 'committed';
+      kind: 'event_deprecation';
+      requestId: string;
+      eventId: string;
+      /** Decimal text; "0" when the event took nothing (or was deprecated already). */
+      creditsReturned?: string;
+      written?: WrittenCounts;
+    }
+  | FailedOutcome<'event_deprecation'>;
+
+export type RequestOutcome =
+  LedgerOutcome | BalanceOutcome | InvoiceChangeOutcome | DeprecationOutcome;
+export type OutcomeOf<K extends RequestKind> = Extract<RequestOutcome, { kind: K }>;
+
+export function failedOutcome<K extends RequestKind>(
+  kind: K,
+  requestId: string,
+  error: OutcomeError,
+): FailedOutcome<K> {
+  return { status: 'failed', kind, requestId, error };
+}

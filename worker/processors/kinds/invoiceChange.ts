@@ -1,0 +1,63 @@
+/**
+ * Paying or voiding an invoice (Orb's `mark_paid` / `void`, LEDGER_RULES.md §7) on its customer's
+ * partition, so that the change to the invoice's block (pending_payment → active, or the void of
+ * its remaining credit) is serialized with the customer's other writes: locate the invoice, lock
+ * the customer and load the block's ledger, lock the invoice, decide (domain/decideInvoice.ts),
+ * save. A repeat finds the invoice no longer `issued` and is refused, writing nothing.
+ */
+import { decideInvoice, type InvoiceAction } from '../../../domain/decideInvoice.ts';
+import { resolveInstant } from '../../../domain/instant.ts';
+import { newId } from '../../runtime/ids.ts';
+import { invoiceChangePayload, type InvoiceChangePayload } from '../../jobs/requestKinds.ts';
+import { failedOutcome } from '../../jobs/requestOutcome.ts';
+import { findInvoiceOwner, lockInvoice } from '../../store/invoices.ts';
+import { lockCustomerAndLoad, saveChanges } from '../../store/ledgerRepository.ts';
+import { countWritten } from '../../writtenCounts.ts';
+import type { ApplyKind } from './kindContext.ts';
+
+function toAction(action: InvoiceChangePayload['action'], timezone: string): InvoiceAction {
+  if (action.type === 'void') return { type: 'void' };
+  const { payment_received_date: receivedDate, external_id: externalId, notes } = action;
+  const paidAt = resolveInstant(receivedDate, timezone);
+  if (!paidAt)
+    throw new Error(`payment_received_date ${receivedDate} passed validation but is not a date`);
+  return { type: 'mark_paid', paidAt, payment: { receivedDate, externalId, notes } };
+}
+
+export const applyInvoiceChange: ApplyKind<'invoice_change'> = async (request, { em, now }) => {
+  const fail = (kind: 'internal' | 'resource_not_found', detail: string) =>
+    failedOutcome('invoice_change', request.id, { kind, detail });
+  const payload = invoiceChangePayload.safeParse(request.payload);
+  if (!payload.success)
+    return fail('internal', `stored request is unreadable: ${payload.error.message}`);
+  const { invoice_id: invoiceId, action } = payload.data;
+  const owner = await findInvoiceOwner(em, invoiceId);
+  if (!owner) return fail('resource_not_found', `Invoice ${invoiceId} does not exist.`);
+  // The api routes by the invoice's customer; anything else is a bug, not the client's mistake.
+  if (owner.customerId !== request.customerId)
+    return fail(
+      'internal',
+      `invoice ${invoiceId} does not belong to customer ${request.customerId}`,
+    );
+  const { ledger, blocks } = await lockCustomerAndLoad(
+    em,
+    owner.customerId,
+    owner.blockCurrency,
+    now,
+    owner.blockId,
+  );
+  const invoice = await lockInvoice(em, invoiceId);
+  const decision = decideInvoice(toAction(action, owner.timezone), invoice, ledger, blocks, {
+    now,
+    newId,
+  });
+  if (!decision.ok) return failedOutcome('invoice_change', request.id, decision.error);
+  await saveChanges(em, owner.customerId, null, decision.value, now);
+  return {
+    status: 'committed',
+    kind: 'invoice_change',
+    requestId: request.id,
+    invoiceId,
+    written: countWritten([decision.value]),
+  };
+};

@@ -1,0 +1,177 @@
+/**
+ * The `requests` table (one request model, ARCHITECTURE.md): what the intake records before it
+ * answers, with its Idempotency-Key in the same statement, and what the api reads back for
+ * replays and for `GET /v1/ledger_requests/{id}`. The worker's side (locking a group, recording
+ * its outcomes) is in ledgerGroupRepository.ts.
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { OutcomeError } from '../jobs/requestOutcome.ts';
+import type { RequestKind } from '../jobs/requestKinds.ts';
+
+export type RequestStatus = 'queued' | 'committed' | 'failed';
+
+export interface RequestRow {
+  id: string;
+  kind: RequestKind;
+  customerId: string;
+  partition: number;
+  /** The credit ledger of a ledger-entry request; null for the other kinds. */
+  currency: string | null;
+  payload: unknown;
+  status: RequestStatus;
+  entryIds: string[];
+  error: OutcomeError | null;
+  createdAt: Date;
+  completedAt: Date | null;
+}
+
+export interface IdempotencyInput {
+  key: string;
+  fingerprint: string;
+}
+
+interface RequestSqlRow {
+  id: string;
+  kind: RequestKind;
+  customer_id: string;
+  partition: number;
+  currency: string | null;
+  payload: unknown;
+  status: RequestStatus;
+  entry_ids: string[];
+  error: OutcomeError | null;
+  created_at: Date | string;
+  completed_at: Date | string | null;
+}
+
+const toDate = (value: Date | string) => (value instanceof Date ? value : new Date(value));
+
+function toRequestRow(row: RequestSqlRow): RequestRow {
+  return {
+    id: row.id,
+    kind: row.kind,
+    customerId: row.customer_id,
+    partition: row.partition,
+    currency: row.currency,
+    payload: row.payload,
+    status: row.status,
+    entryIds: row.entry_ids,
+    error: row.error,
+    createdAt: toDate(row.created_at),
+    completedAt: row.completed_at === null ? null : toDate(row.completed_at),
+  };
+}
+
+/**
+ * Records the request, and its Idempotency-Key when given, in one statement: the request row is
+ * inserted only if the key was free. Answers false when the key was already taken.
+ */
+export async function recordRequest(
+  em: EntityManager,
+  request: Pick<
+    RequestRow,
+    'id' | 'kind' | 'customerId' | 'partition' | 'currency' | 'payload' | 'createdAt'
+  >,
+  idempotency: IdempotencyInput | undefined,
+): Promise<boolean> {
+  const values = [
+    request.id,
+    request.kind,
+    request.customerId,
+    request.partition,
+    request.currency,
+    JSON.stringify(request.payload),
+    request.createdAt,
+  ];
+  if (!idempotency) {
+    await em.execute(
+      `insert into requests (id, kind, customer_id, partition, currency, payload, status, created_at)
+       values (?, ?, ?, ?, ?, ?::jsonb, 'queued', ?)`,
+      values,
+    );
+    return true;
+  }
+  const inserted = await em.execute<{ id: string }[]>(
+    `with key as (
+       insert into idempotency_keys (key, fingerprint, request_id, created_at) values (?, ?, ?, ?)
+       on conflict (key) do nothing returning request_id
+     )
+     insert into requests (id, kind, customer_id, partition, currency, payload, status, created_at)
+     select ?, ?, ?, ?, ?, ?::jsonb, 'queued', ? from key returning id`,
+    [idempotency.key, idempotency.fingerprint, request.id, request.createdAt, ...values],
+  );
+  return inserted.length > 0;
+}
+
+/** Undoes `recordRequest` for a request that was never enqueued, so that a retry starts afresh. */
+export async function forgetRequest(em: EntityManager, requestId: string): Promise<void> {
+  await em.execute(
+    'with key as (delete from idempotency_keys where request_id = ?) delete from requests where id = ?',
+    [requestId, requestId],
+  );
+}
+
+export async function findRequest(
+  em: EntityManager,
+  requestId: string,
+): Promise<RequestRow | undefined> {
+  const [row] = await em.execute<RequestSqlRow[]>('select * from requests where id = ?', [
+    requestId,
+  ]);
+  return row && toRequestRow(row);
+}
+
+/**
+ * The request an Idempotency-Key was stored with (none for a key of an immediate create), and
+ * whether its first answer was a 202 (`answeredAccepted`): a replay of a request still queued
+ * answers 202 again then, and 409 ("still in flight") while its first caller is still waiting.
+ */
+export async function findRequestByKey(
+  em: EntityManager,
+  key: string,
+): Promise<
+  { fingerprint: string; answeredAccepted: boolean; request: RequestRow | undefined } | undefined
+> {
+  const [row] = await em.execute<
+    (RequestSqlRow & { fingerprint: string; key_request: string; response_status: number | null })[]
+  >(
+    `select k.fingerprint, k.request_id as key_request, k.response_status, r.*
+       from idempotency_keys k left join requests r on r.id = k.request_id
+      where k.key = ?`,
+    [key],
+  );
+  if (!row) return undefined;
+  return {
+    fingerprint: row.fingerprint,
+    answeredAccepted: row.response_status === 202,
+    request: row.key_request === null || row.id === null ? undefined : toRequestRow(row),
+  };
+}
+
+/** Notes that the request under this key was answered 202 (see findRequestByKey). */
+export async function markKeyAnsweredAccepted(em: EntityManager, key: string): Promise<void> {
+  await em.execute('update idempotency_keys set response_status = 202 where key = ?', [key]);
+}
+
+/** Records a request under an id derived from something that may be seen twice (a legacy job). */
+export async function recordRequestOnce(
+  em: EntityManager,
+  request: Pick<
+    RequestRow,
+    'id' | 'kind' | 'customerId' | 'partition' | 'currency' | 'payload' | 'createdAt'
+  >,
+): Promise<void> {
+  await em.execute(
+    `insert into requests (id, kind, customer_id, partition, currency, payload, status, created_at)
+     values (?, ?, ?, ?, ?, ?::jsonb, 'queued', ?) on conflict (id) do nothing`,
+    [
+      request.id,
+      request.kind,
+      request.customerId,
+      request.partition,
+      request.currency,
+      JSON.stringify(request.payload),
+      request.createdAt,
+    ],
+  );
+}
