@@ -19,11 +19,11 @@ import { openQueueStore } from '../worker/jobs/openQueueStore.ts';
 import type { QueueStore } from '../worker/jobs/queueStore.ts';
 import { Scheduler } from '../worker/sweeps/scheduler.ts';
 import { openOrm, type Orm } from '../worker/store/orm.ts';
-import { OutcomeWaiter } from './intake/outcomeWaiter.ts';
-import { ServiceMetrics } from './metrics.ts';
-import { buildServer } from './server.ts';
-import { buildWorkerServer } from './workerServer.ts';
-import { withTimeout } from './withTimeout.ts';
+import { OutcomeWaiter } from '../api/intake/outcomeWaiter.ts';
+import { ServiceMetrics } from '../api/metrics.ts';
+import { buildServer } from '../api/server.ts';
+import { buildWorkerServer } from '../api/workerServer.ts';
+import { withTimeout } from '../api/withTimeout.ts';
 
 /** The longest `close()` takes: within `docker stop`'s default grace of 10 s (Kubernetes gives 30 s). */
 export const SHUTDOWN_BOUND_MS = 10_000;
