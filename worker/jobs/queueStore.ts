@@ -221,7 +221,7 @@ export class PostgresQueueStore implements QueueStore {
   readonly kind = 'postgres';
   readonly location: string;
   private readonly url: string;
-  /** For this store's own statements (worker/store/: the partition count, NOTIFY), outside BullMQ's schema. */
+  /** For this store's own statements (worker/store/), outside BullMQ's schema. */
   private readonly pool: pg.Pool;
   /**
    * Shared by every Queue and Worker. BullMQ would otherwise open a pool per queue and per

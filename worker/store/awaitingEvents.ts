@@ -13,7 +13,7 @@ export interface AwaitingEvent {
   propertiesText: string;
 }
 
-/** Up to `limit` events awaiting `externalCustomerId`, stamped at or after `since`, oldest first. */
+/** Up to `limit` events awaiting `externalCustomerId` stamped at or after `since`, oldest first. */
 export async function eventsAwaitingCustomer(
   em: EntityManager,
   externalCustomerId: string,
