@@ -8,7 +8,6 @@ import { validatorCompiler } from 'fastify-type-provider-zod';
 import type { Duration } from 'luxon';
 import type { Logger } from 'pino';
 import { ManualClock, type Clock } from '../worker/runtime/clock.ts';
-import type { PartitionWorkers } from '../worker/main.ts';
 import type { PartitionQueues } from '../worker/jobs/queues.ts';
 import type { Orm } from '../worker/store/orm.ts';
 import { registerBearerAuth } from './auth.ts';
@@ -43,12 +42,11 @@ import { registerIngestRoute } from './routes/ingest.ts';
 import { registerInvoiceRoutes } from './routes/invoices.ts';
 import { registerMetricsRoute } from './routes/metrics.ts';
 import { registerPingRoute } from './routes/ping.ts';
-import { registerTestClockRoutes } from './routes/testClock.ts';
+import { registerTestClockRoutes, type CatchUp } from './routes/testClock.ts';
 import { registerTopUpRoutes } from './routes/topUps.ts';
 import { registerUsagePriceRoutes } from './routes/usagePrices.ts';
 import { wireSerializerCompiler } from './wire/serializer.ts';
 import type { QueueStore } from '../worker/jobs/queueStore.ts';
-import type { Retention } from '../worker/sweeps/retentionSweep.ts';
 
 /** Orb's bodies are small; 1 MiB leaves room for large ingest batches later. */
 const BODY_BYTES_MAX = 1_048_576;
@@ -73,11 +71,11 @@ export interface ServerDeps {
   partitions: number;
   syncWaitMs: number;
   gracePeriod: Duration;
-  /** What the test clock's sweeps delete (worker/sweeps/retentionSweep.ts). */
-  retention: Retention;
+  /** What the test clock runs after moving time (the sweeps, wired by scripts/service.ts). */
+  catchUp: CatchUp;
   queueStore: QueueStore;
   /** The workers of this process, for readiness; undefined when it runs none (ROLE=api). */
-  workers: PartitionWorkers | undefined;
+  workers: { isRunning(): boolean } | undefined;
   metrics: ServiceMetrics;
   /** BACKLOG_MAX: waiting jobs on a partition at which intake answers 429. */
   backlogMax: number;
@@ -158,13 +156,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerTopUpRoutes(app, { orm: deps.orm, clock: deps.clock, customers });
   if (deps.dashboard) await registerAdminDashboard(app, { ...deps.dashboard, queues: deps.queues });
   if (deps.clock instanceof ManualClock) {
-    registerTestClockRoutes(app, {
-      orm: deps.orm,
-      queues: deps.queues,
-      clock: deps.clock,
-      partitions: deps.partitions,
-      retention: deps.retention,
-    });
+    registerTestClockRoutes(app, { clock: deps.clock, catchUp: deps.catchUp });
   }
   await app.ready();
   return app;

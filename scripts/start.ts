@@ -13,7 +13,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { SHUTDOWN_BOUND_MS, startService } from '../api/service.ts';
+import { SHUTDOWN_BOUND_MS, startService } from './service.ts';
 import { loadConfig, type Config } from '../worker/runtime/config.ts';
 import { RedisUnreachableError } from '../worker/jobs/redis.ts';
 import { DatabaseUnreachableError } from '../worker/store/orm.ts';

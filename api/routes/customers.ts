@@ -14,6 +14,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../worker/runtime/clock.ts';
 import { newId } from '../../worker/runtime/ids.ts';
 import { partitionOf } from '../../worker/jobs/partition.ts';
+import { eventsAwaitingCustomer } from '../../worker/store/awaitingEvents.ts';
 import {
   adoptChildren,
   hierarchiesOf,
@@ -137,34 +138,23 @@ async function applyAwaitingUsage(
   now: Date,
 ): Promise<void> {
   if (!customer.externalCustomerId) return;
-  const events = await usage.orm.em.fork().execute<
-    {
-      idempotency_key: string;
-      event_name: string;
-      timestamp: Date | string;
-      properties_text: string;
-    }[]
-  >(
-    `select idempotency_key, event_name, timestamp, properties::text as properties_text from events
-      where status = 'awaiting_customer' and external_customer_id = ? and timestamp >= ?
-      order by timestamp limit ?`,
-    [
-      customer.externalCustomerId,
-      new Date(now.getTime() - usage.gracePeriod.toMillis()),
-      AWAITING_EVENTS_APPLIED_MAX,
-    ],
+  const events = await eventsAwaitingCustomer(
+    usage.orm.em.fork(),
+    customer.externalCustomerId,
+    new Date(now.getTime() - usage.gracePeriod.toMillis()),
+    AWAITING_EVENTS_APPLIED_MAX,
   );
   if (events.length === 0) return;
   await usage.coalescer.submit(
     partitionOf(customer.id, usage.partitions),
     events.map((event) => ({
-      idempotency_key: event.idempotency_key,
+      idempotency_key: event.idempotencyKey,
       customer_id: customer.id,
       external_customer_id: customer.externalCustomerId ?? null,
-      event_name: event.event_name,
-      timestamp: new Date(event.timestamp).toISOString(),
+      event_name: event.eventName,
+      timestamp: event.timestamp.toISOString(),
       // jsonb keeps numbers as numeric, and its text form writes them back digit for digit.
-      properties_json: event.properties_text,
+      properties_json: event.propertiesText,
     })),
   );
 }

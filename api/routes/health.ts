@@ -11,6 +11,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { QueueStore } from '../../worker/jobs/queueStore.ts';
+import { pingDatabase } from '../../worker/store/databasePing.ts';
 import type { Orm } from '../../worker/store/orm.ts';
 import { liveWorkers, WORKER_SEEN_WITHIN_MS } from '../../worker/store/workerHeartbeats.ts';
 import { withTimeout } from '../withTimeout.ts';
@@ -29,7 +30,7 @@ type Check = () => Promise<void>;
 function checksOf(deps: HealthDeps): Record<string, Check> {
   const checks: Record<string, Check> = {
     postgres: async () => {
-      await deps.orm.em.fork().execute('select 1');
+      await pingDatabase(deps.orm.em.fork());
     },
     migrations: async () => {
       const pending = await deps.orm.migrator.getPending();

@@ -7,7 +7,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { ManualClock } from '../../worker/runtime/clock.ts';
-import { runSweeps, waitForJobs, type SweepDeps } from '../../worker/sweeps/runSweeps.ts';
 import { ApiError } from '../errors.ts';
 import { dateTime } from '../schemas/primitives.ts';
 
@@ -15,9 +14,16 @@ const CATCH_UP_WAIT_MS = 30_000;
 
 const advanceBody = z.strictObject({ to: dateTime });
 
+/**
+ * Runs the sweeps that came due at the clock's new instant and waits up to `timeoutMs` for the
+ * jobs they enqueued. The sweeps are the worker's, so the composition root (scripts/service.ts)
+ * supplies this and the api never reaches into worker/sweeps/.
+ */
+export type CatchUp = (timeoutMs: number) => Promise<{ jobsRun: number; finished: boolean }>;
+
 export function registerTestClockRoutes(
   app: FastifyInstance,
-  deps: SweepDeps & { clock: ManualClock },
+  deps: { clock: ManualClock; catchUp: CatchUp },
 ): void {
   app.get(
     '/v1/test_clock',
@@ -42,14 +48,14 @@ export function registerTestClockRoutes(
         );
       }
       deps.clock.advanceTo(to);
-      const jobs = await runSweeps(deps);
-      if (!(await waitForJobs(deps.queues, jobs, CATCH_UP_WAIT_MS))) {
+      const { jobsRun, finished } = await deps.catchUp(CATCH_UP_WAIT_MS);
+      if (!finished) {
         throw new ApiError(
           'unavailable',
           `the clock moved to ${to.toISOString()} but catching up took longer than ${CATCH_UP_WAIT_MS} ms.`,
         );
       }
-      return { now: deps.clock.now().toISOString(), jobs_run: jobs.length };
+      return { now: deps.clock.now().toISOString(), jobs_run: jobsRun };
     },
   );
 }

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { pino, type Logger } from 'pino';
-import { startService, type Service } from '../../api/service.ts';
+import { startService, type Service } from '../../scripts/service.ts';
 import { loadConfig } from '../../worker/runtime/config.ts';
 import { deleteQueueKeys } from '../../worker/jobs/queueKeys.ts';
 import { cloneTemplateDatabase } from './databases.ts';

@@ -17,6 +17,13 @@ import {
 import type { Redis } from 'ioredis';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { pingDatabase } from '../store/databasePing.ts';
+import { listen, notify } from '../store/notifications.ts';
+import {
+  createQueuePartitionCounts,
+  readQueuePartitionCount,
+  writeQueuePartitionCount,
+} from '../store/queuePartitionCounts.ts';
 import { openRedis, RedisConnections } from './redis.ts';
 
 /** A place in the failed set: BullMQ scores it by the time the job finished. */
@@ -214,7 +221,7 @@ export class PostgresQueueStore implements QueueStore {
   readonly kind = 'postgres';
   readonly location: string;
   private readonly url: string;
-  /** For this store's own statements (the partition count, NOTIFY), outside BullMQ's schema. */
+  /** For this store's own statements (worker/store/), outside BullMQ's schema. */
   private readonly pool: pg.Pool;
   /**
    * Shared by every Queue and Worker. BullMQ would otherwise open a pool per queue and per
@@ -254,9 +261,7 @@ export class PostgresQueueStore implements QueueStore {
       });
       await first.waitUntilReady();
       await first.close();
-      await pool.query(
-        `create table if not exists queue_partition_counts (prefix text primary key, partitions integer not null)`,
-      );
+      await createQueuePartitionCounts(pool);
       return new PostgresQueueStore(url, pool, queuePool);
     } catch (error) {
       await Promise.all([pool.end(), queuePool.end()]);
@@ -280,12 +285,12 @@ export class PostgresQueueStore implements QueueStore {
   }
 
   async ping(): Promise<void> {
-    await this.pool.query('select 1');
+    await pingDatabase(this.pool);
   }
 
   async publish(channel: string, message: string): Promise<void> {
     if (Buffer.byteLength(message) > NOTIFY_PAYLOAD_MAX_BYTES) return;
-    await this.pool.query('select pg_notify($1, $2)', [channel, message]);
+    await notify(this.pool, channel, message);
   }
 
   async subscribe(
@@ -302,26 +307,18 @@ export class PostgresQueueStore implements QueueStore {
         onMessage(notification.payload);
     });
     await listener.connect();
-    await listener.query(`listen ${listener.escapeIdentifier(channel)}`);
+    await listen(listener, channel);
     return async () => {
       await listener.end().catch(() => undefined);
     };
   }
 
   async readPartitionCount(prefix: string): Promise<number | undefined> {
-    const result = await this.pool.query<{ partitions: number }>(
-      'select partitions from queue_partition_counts where prefix = $1',
-      [prefix],
-    );
-    return result.rows[0]?.partitions;
+    return readQueuePartitionCount(this.pool, prefix);
   }
 
   async writePartitionCount(prefix: string, partitions: number): Promise<void> {
-    await this.pool.query(
-      `insert into queue_partition_counts (prefix, partitions) values ($1, $2)
-       on conflict (prefix) do update set partitions = excluded.partitions`,
-      [prefix, partitions],
-    );
+    await writeQueuePartitionCount(this.pool, prefix, partitions);
   }
 
   async failedJobKeys(

@@ -6,7 +6,7 @@
  */
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService } from '../../../api/service.ts';
+import { startService } from '../../../scripts/service.ts';
 import { loadConfig } from '../../../worker/runtime/config.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, type Service } from '../../../api/service.ts';
+import { startService, type Service } from '../../../scripts/service.ts';
 import { loadConfig } from '../../../worker/runtime/config.ts';
 import { jobCatalog } from '../../../worker/jobs/queues.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PrivateRedis } from '../../../scripts/faults/privateServices.ts';
-import { SHUTDOWN_BOUND_MS } from '../../../api/service.ts';
+import { SHUTDOWN_BOUND_MS } from '../../../scripts/service.ts';
 import { cloneTemplateDatabase, type TestDatabase } from '../../support/databases.ts';
 import { startTestService, TEST_API_KEY, type TestService } from '../../support/testService.ts';
 import { createCustomer, eventually, ledgerEntryPath, sleep } from '../ledgerTestHelpers.ts';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startService, type Service } from '../../../api/service.ts';
+import { startService, type Service } from '../../../scripts/service.ts';
 import { sharedHomePath } from '../../../scripts/embeddedPostgres.ts';
 import { prepareQuickStart, type QuickStart } from '../../../scripts/quickStart.ts';
 import { loadConfig } from '../../../worker/runtime/config.ts';
@@ -132,7 +132,7 @@ describe('the zero-install quick start', () => {
     const module = (path: string) => JSON.stringify(pathToFileURL(join(app, path)).href);
     const program = `
       const { prepareQuickStart } = await import(${module('scripts/quickStart.ts')});
-      const { startService } = await import(${module('api/service.ts')});
+      const { startService } = await import(${module('scripts/service.ts')});
       const { loadConfig } = await import(${module('worker/runtime/config.ts')});
       const { pino } = await import('pino');
       const quickStart = await prepareQuickStart(loadConfig(${JSON.stringify(environment)}), { dataDir: ${JSON.stringify(appDataDir)}, probe: ${JSON.stringify(NOTHING)} });

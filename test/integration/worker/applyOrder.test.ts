@@ -14,7 +14,7 @@
  */
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, type Service } from '../../../api/service.ts';
+import { startService, type Service } from '../../../scripts/service.ts';
 import { loadConfig } from '../../../worker/runtime/config.ts';
 import {
   REDIS_URL,

@@ -5,7 +5,7 @@
  */
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService } from '../../../api/service.ts';
+import { startService } from '../../../scripts/service.ts';
 import { loadConfig } from '../../../worker/runtime/config.ts';
 import { partitionOf } from '../../../worker/jobs/partition.ts';
 import { isoPlus, serviceNow } from '../../support/testDates.ts';

@@ -15,7 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, type Service } from '../../../api/service.ts';
+import { startService, type Service } from '../../../scripts/service.ts';
 import { loadConfig } from '../../../worker/runtime/config.ts';
 import { newId } from '../../../worker/runtime/ids.ts';
 import type { LedgerOutcome } from '../../../worker/jobs/requestOutcome.ts';

@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startService } from '../../../api/service.ts';
+import { startService } from '../../../scripts/service.ts';
 import { loadConfig } from '../../../worker/runtime/config.ts';
 import { partitionQueueName } from '../../../worker/jobs/partition.ts';
 import { guardPartitionCount } from '../../../worker/jobs/partitionGuard.ts';

@@ -18,12 +18,13 @@ import { PartitionQueues } from '../worker/jobs/queues.ts';
 import { openQueueStore } from '../worker/jobs/openQueueStore.ts';
 import type { QueueStore } from '../worker/jobs/queueStore.ts';
 import { Scheduler } from '../worker/sweeps/scheduler.ts';
+import { runSweeps, waitForJobs } from '../worker/sweeps/runSweeps.ts';
 import { openOrm, type Orm } from '../worker/store/orm.ts';
-import { OutcomeWaiter } from './intake/outcomeWaiter.ts';
-import { ServiceMetrics } from './metrics.ts';
-import { buildServer } from './server.ts';
-import { buildWorkerServer } from './workerServer.ts';
-import { withTimeout } from './withTimeout.ts';
+import { OutcomeWaiter } from '../api/intake/outcomeWaiter.ts';
+import { ServiceMetrics } from '../api/metrics.ts';
+import { buildServer } from '../api/server.ts';
+import { buildWorkerServer } from '../api/workerServer.ts';
+import { withTimeout } from '../api/withTimeout.ts';
 
 /** The longest `close()` takes: within `docker stop`'s default grace of 10 s (Kubernetes gives 30 s). */
 export const SHUTDOWN_BOUND_MS = 10_000;
@@ -85,6 +86,11 @@ export async function startService(
     idempotencyKeys: config.idempotencyKeyRetention,
     requests: config.requestRetention,
   };
+  // The test clock's catch-up (api/routes/testClock.ts): the api takes the sweeps as a function.
+  const catchUp = async (timeoutMs: number) => {
+    const jobs = await runSweeps({ orm, queues, clock, partitions: config.partitions, retention });
+    return { jobsRun: jobs.length, finished: await waitForJobs(queues, jobs, timeoutMs) };
+  };
   const runsApi = config.role !== 'worker';
   const runsWorkers = config.role !== 'api';
   const waiter = runsApi ? await OutcomeWaiter.open(queueStore, config.queuePrefix) : undefined;
@@ -128,7 +134,7 @@ export async function startService(
       partitions: config.partitions,
       syncWaitMs: config.syncWaitMs,
       gracePeriod: config.gracePeriod,
-      retention,
+      catchUp,
       queueStore,
       workers,
       metrics,
