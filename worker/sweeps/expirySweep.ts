@@ -5,6 +5,7 @@
  * their next command anyway; this is for the idle ones.
  */
 import { partitionOf } from '../jobs/partition.ts';
+import { ledgersWithDueExpiries } from '../store/dueWork.ts';
 import type { EnqueuedJob, SweepDeps } from './runSweeps.ts';
 
 /** Bounded work per sweep; the next sweep continues where the backlog stands. */
@@ -12,14 +13,9 @@ const LEDGERS_PER_SWEEP_MAX = 10_000;
 
 export async function sweepDueExpiries(deps: SweepDeps): Promise<EnqueuedJob[]> {
   const now = deps.clock.now();
-  const due = await deps.orm.em.fork().execute<{ customer_id: string; currency: string }[]>(
-    `select distinct customer_id, currency from credit_blocks
-      where expiry_date <= ? and balance > 0 and voided_at is null
-      limit ?`,
-    [now, LEDGERS_PER_SWEEP_MAX],
-  );
+  const due = await ledgersWithDueExpiries(deps.orm.em.fork(), now, LEDGERS_PER_SWEEP_MAX);
   const enqueued: EnqueuedJob[] = [];
-  for (const { customer_id: customerId, currency } of due) {
+  for (const { customerId, currency } of due) {
     const partition = partitionOf(customerId, deps.partitions);
     // One job per ledger and instant: a sweep repeated before the job ran adds nothing.
     const jobId = `catchup-${customerId}-${Buffer.from(currency).toString('base64url')}-${now.getTime()}`;

@@ -5,6 +5,7 @@
  * as job id, so a job that does exist is never doubled. Applying it is idempotent anyway.
  */
 import { partitionOf } from '../jobs/partition.ts';
+import { requestsQueuedSince } from '../store/dueWork.ts';
 import type { EnqueuedJob, SweepDeps } from './runSweeps.ts';
 
 /** Older than any wait a healthy queue imposes; younger requests may simply be in line. */
@@ -14,13 +15,12 @@ const REQUESTS_PER_SWEEP_MAX = 1_000;
 export async function sweepStrandedRequests(deps: SweepDeps): Promise<EnqueuedJob[]> {
   const acceptedBefore = new Date(deps.clock.now().getTime() - STRANDED_AFTER_MS);
   const enqueued: EnqueuedJob[] = [];
-  const queued = await deps.orm.em
-    .fork()
-    .execute<{ id: string; customer_id: string }[]>(
-      `select id, customer_id from requests where status = 'queued' and created_at < ? order by created_at limit ?`,
-      [acceptedBefore, REQUESTS_PER_SWEEP_MAX],
-    );
-  for (const { id, customer_id: customerId } of queued) {
+  const queued = await requestsQueuedSince(
+    deps.orm.em.fork(),
+    acceptedBefore,
+    REQUESTS_PER_SWEEP_MAX,
+  );
+  for (const { id, customerId } of queued) {
     const partition = partitionOf(customerId, deps.partitions);
     if ((await deps.queues.queue(partition).getJobState(id)) !== 'unknown') continue;
     await deps.queues.add(partition, 'ledger.apply', { requestId: id, customerId }, id);
