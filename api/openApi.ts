@@ -84,14 +84,24 @@ const IDEMPOTENT_WRITES = [
   /\/balance_transactions$/,
   /\/credits\/top_ups$/,
   /^\/v1\/usage_prices$/,
+  /\/(mark_paid|void)$/,
+  /\/deprecate$/,
 ];
 /** Writes that answer 202 and a request to poll under `Prefer: respond-async`. */
 const ASYNC_WRITES: [RegExp, string][] = [
   [/\/credits\/ledger_entry$/, '/v1/ledger_requests/{id}'],
   [/\/balance_transactions$/, '/v1/balance_transaction_requests/{id}'],
+  [/\/(mark_paid|void)$/, '/v1/ledger_requests/{id}'],
+  [/\/deprecate$/, '/v1/ledger_requests/{id}'],
 ];
 /** Writes that pass the partition backlog gate (429 when it is full). */
-const GATED_WRITES = [/\/credits\/ledger_entry$/, /\/balance_transactions$/, /^\/v1\/ingest$/];
+const GATED_WRITES = [
+  /\/credits\/ledger_entry$/,
+  /\/balance_transactions$/,
+  /\/(mark_paid|void)$/,
+  /\/deprecate$/,
+  /^\/v1\/ingest$/,
+];
 /** POSTs that keep no Idempotency-Key, and why a retry is safe anyway. */
 const KEYLESS_POSTS: [RegExp, string][] = [
   [
@@ -100,10 +110,6 @@ const KEYLESS_POSTS: [RegExp, string][] = [
   ],
   [/^\/v1\/events\/search$/, 'Not used here: a search changes nothing.'],
   [/\/archive$/, 'Not used here: archiving is idempotent and keeps the first `archived_at`.'],
-  [
-    /\/(mark_paid|void)$/,
-    'Not used here yet: a repeat answers 400, because the invoice is no longer `issued`.',
-  ],
   [
     /^\/v1\/test_clock\/advance$/,
     'Not used here: advancing to a time already passed changes nothing.',
@@ -142,9 +148,10 @@ function problemStatuses(url: string, method: string, schema: Json): ProblemStat
   const isPublic = Array.isArray(schema.security) && schema.security.length === 0;
   if (!isPublic) statuses.push(401);
   if (url.includes(':')) statuses.push(404);
-  if (method === 'POST' && matches(IDEMPOTENT_WRITES, url)) statuses.push(409);
+  if ((method === 'POST' || method === 'PUT') && matches(IDEMPOTENT_WRITES, url))
+    statuses.push(409);
   if (method === 'POST' || method === 'PUT') statuses.push(413);
-  if (method === 'POST' && matches(GATED_WRITES, url)) statuses.push(429);
+  if ((method === 'POST' || method === 'PUT') && matches(GATED_WRITES, url)) statuses.push(429);
   if (url.startsWith('/v1/')) statuses.push(503);
   return statuses;
 }
@@ -223,6 +230,7 @@ export const transformRoute: Transform = (document) => {
     responses[status] ??= { description: PROBLEM_STATUSES[status], content: problemContent };
   }
   schema.response = responses;
-  if (method === 'POST') schema.headers = requestHeaders(document.url);
+  if (method === 'POST' || (method === 'PUT' && matches(IDEMPOTENT_WRITES, document.url)))
+    schema.headers = requestHeaders(document.url);
   return transformed;
 };

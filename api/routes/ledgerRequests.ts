@@ -1,6 +1,6 @@
 /**
- * `GET /v1/ledger_requests/{id}`: the status of an accepted write of any kind (a ledger entry, an
- * invoice change, an event deprecation; a balance request also has its own shape at
+ * `GET /v1/ledger_requests/{id}`: the status of an accepted write (a ledger entry, an invoice
+ * change, an event deprecation; a balance request has its own shape, at
  * `/v1/balance_transaction_requests/{id}`), for clients that enqueue and poll (ARCHITECTURE.md "The
  * service's own endpoints"). `processing` is read from the queue: the
  * job is running now but its transaction has not committed.
@@ -33,7 +33,9 @@ export function registerLedgerRequestRoutes(
       const { request_id: requestId } = request.params as { request_id: string };
       const em = deps.orm.em.fork();
       const row = await findRequest(em, requestId);
-      if (!row) throw ApiError.notFound(`Request ${requestId} does not exist.`);
+      // A balance request has its own shape, at /v1/balance_transaction_requests/{id}.
+      if (!row || row.kind === 'balance_transaction')
+        throw ApiError.notFound(`Request ${requestId} does not exist.`);
       let status: RequestStatus =
         row.status === 'committed' || row.status === 'failed' ? row.status : 'queued';
       if (status === 'queued') {

@@ -365,7 +365,10 @@ export class MixedLoad {
       await this.replayWrite(write, path, body, headers);
   }
 
-  /** The same request again: the first entry again (201, replayed), or 409 while still queued. */
+  /**
+   * The same request again: the first entry again (201, replayed); while it is still queued, 202
+   * with the same request if the first answer was a 202, or 409 while the first caller waits.
+   */
   private async replayWrite(
     write: AcceptedWrite,
     path: string,
@@ -374,7 +377,7 @@ export class MixedLoad {
   ): Promise<void> {
     const counts = this.result.ledger;
     const again = await this.send(counts, 'POST', path, body, headers, (answer) =>
-      answer.status === 201 || answer.status === 409
+      answer.status === 201 || answer.status === 409 || answer.status === 202
         ? 'done'
         : MixedLoad.retryable(answer.status)
           ? 'retry'
@@ -382,6 +385,14 @@ export class MixedLoad {
     );
     if (!again) return;
     counts.replays += 1;
+    if (again.status === 202) {
+      const { id } = JSON.parse(again.text) as { id: string };
+      if (write.requestId === undefined || id !== write.requestId)
+        this.result.problems.push(
+          `replay of ${write.key} answered 202 for request ${id}, but the first answer was ${write.status}`,
+        );
+      return;
+    }
     if (again.status !== 201) return;
     const { id } = JSON.parse(again.text) as { id: string };
     if (again.headers['idempotent-replayed'] !== 'true')

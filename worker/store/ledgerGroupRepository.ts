@@ -1,5 +1,5 @@
 /**
- * What a group of ledger requests (worker/processors/applyLedgerGroup.ts) loads and saves, inside
+ * What a group of requests (worker/processors/applyRequests.ts) loads and saves, inside
  * the one transaction the group runs in, with a constant number of round trips whatever the
  * group's size: one to lock every request of the group, one to lock and load every ledger they
  * touch, one to write every decision (set-based, through `ledger_write`), one to record every
