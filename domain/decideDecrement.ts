@@ -2,6 +2,7 @@
  * decrement (LEDGER_RULES.md §4): takes the amount from drawable blocks in drawdown order, one
  * committed entry per block touched. What drawable credit cannot cover goes onto the overdraft
  * block, whose balance may go negative; if the ledger has none, a fresh one is made (choice).
+ * DECREMENT_CHECKS run first; the draft is touched only once they all hold.
  */
 import { Decimal } from './decimal.ts';
 import {
@@ -11,8 +12,24 @@ import {
   take,
   type DrawItem,
 } from './drawdown.ts';
+import { amountNotPositive, balanceOutOfRange, firstRefusal, type Check } from './firstRefusal.ts';
 import type { LedgerDraft } from './ledgerDraft.ts';
+import type { LedgerError } from './ledgerError.ts';
 import type { Block, DecisionContext, DecrementCommand } from './types.ts';
+
+interface DecrementInput {
+  command: DecrementCommand;
+  balance: Decimal;
+}
+
+export const DECREMENT_CHECKS: readonly Check<DecrementInput>[] = [
+  { code: 'amount_not_positive', broken: ({ command }) => amountNotPositive(command.amount) },
+  {
+    code: 'balance_out_of_range',
+    broken: ({ command, balance }) =>
+      balanceOutOfRange(balance, command.amount.negated(), 'this decrement would take the balance'),
+  },
+];
 
 /** The amount per block, merged so that a block drawn and then overdrawn gets one entry. */
 export function planDeduction(
@@ -37,7 +54,9 @@ export function decideDecrement(
   command: DecrementCommand,
   draft: LedgerDraft,
   context: DecisionContext,
-): void {
+): LedgerError | undefined {
+  const refusal = firstRefusal(DECREMENT_CHECKS, { command, balance: draft.balance });
+  if (refusal) return refusal;
   const { shares, overdraft } = planDeduction(draft.allBlocks(), command.amount, context.now, null);
   if (overdraft.amount.isPositive() && overdraft.block) {
     shares.set(
@@ -64,4 +83,5 @@ export function decideDecrement(
     const block = draft.addBlock(freshOverdraftBlock(freshId, command.currency, context.now));
     write(block, overdraft.amount);
   }
+  return undefined;
 }

@@ -22,6 +22,7 @@ import {
 import { decideTopUp, type TopUpState } from './decideTopUp.ts';
 import { expireDue } from './expireDue.ts';
 import { LedgerDraft } from './ledgerDraft.ts';
+import type { LedgerError } from './ledgerError.ts';
 import type {
   Block,
   DecisionContext,
@@ -115,6 +116,8 @@ export function decideUsage(
   // here is unpaid, so it pauses the others for the rest of the batch.
   let balanceBefore = ledger.balance;
   let unpaidTopUp = topUp?.unpaid ?? false;
+  // A refused top-up never fails the batch; the first is reported with the changes.
+  let topUpRefused: LedgerError | undefined;
   expireDue(draft, context.now);
   const keyOf = (priceId: string, blockId: string, usageDay: string) =>
     `${priceId}\u0000${blockId}\u0000${usageDay}`;
@@ -164,8 +167,9 @@ export function decideUsage(
       charge(run, fresh, remainder);
     }
     if (topUp) {
-      if (decideTopUp(draft, balanceBefore, topUp.config, unpaidTopUp, context).toppedUp)
-        unpaidTopUp = true;
+      const outcome = decideTopUp(draft, balanceBefore, topUp.config, unpaidTopUp, context);
+      if (outcome.toppedUp) unpaidTopUp = true;
+      else topUpRefused ??= outcome.error;
       balanceBefore = draft.balance;
     }
   };
@@ -187,5 +191,5 @@ export function decideUsage(
     key = runKey(next);
   }
   if (run) draw(run);
-  return draft.changes();
+  return topUpRefused ? { ...draft.changes(), topUpRefused } : draft.changes();
 }
