@@ -26,8 +26,9 @@ export const AMENDMENT_CHECKS: readonly Check<AmendmentInput>[] = [
   { code: 'amount_not_positive', broken: ({ command }) => amountNotPositive(command.amount) },
   blockNotFound(),
   ...blockStateChecks<AmendmentInput>('amend'),
+  // On the units: the sum may be past what a Decimal holds, and it is still too much.
   onBlock('exceeds_initial_balance', (block, { command: { amount } }) =>
-    block.balance.plus(amount).compare(block.maximumInitialBalance) > 0
+    block.balance.units + amount.units > block.maximumInitialBalance.units
       ? `amendment of ${amount.toString()} would exceed the block's initial balance: block ${block.id} has ` +
         `${block.balance.toString()} of ${block.maximumInitialBalance.toString()}.`
       : undefined,

@@ -22,6 +22,7 @@ import {
   invoiceDueBeforeInvoiceDate,
   invoiceFor,
   invoiceTotalInexact,
+  invoiceTotalOutOfRange,
   type InvoiceSettingsInput,
 } from './invoiceFor.ts';
 import type { LedgerError } from './ledgerError.ts';
@@ -43,18 +44,18 @@ export const INCREMENT_CHECKS: readonly Check<IncrementInput>[] = [
     INVOICE_SETTINGS_CHECKS,
   ),
   {
-    code: 'expiry_not_after_effective',
-    broken: ({ command: { expiresAt }, effectiveAt }) =>
-      expiresAt !== null && expiresAt.getTime() <= effectiveAt.getTime()
-        ? `expiry_date ${expiresAt.toISOString()} must be after effective_date ${effectiveAt.toISOString()}.`
-        : undefined,
-  },
-  {
     // Credit that is expired on arrival would be written off at once (choice: refuse it instead).
     code: 'expiry_not_future',
     broken: ({ command: { expiresAt }, now }) =>
       expiresAt !== null && expiresAt.getTime() <= now.getTime()
         ? `expiry_date ${expiresAt.toISOString()} must be after now (${now.toISOString()}).`
+        : undefined,
+  },
+  {
+    code: 'expiry_not_after_effective',
+    broken: ({ command: { expiresAt }, effectiveAt }) =>
+      expiresAt !== null && expiresAt.getTime() <= effectiveAt.getTime()
+        ? `expiry_date ${expiresAt.toISOString()} must be after effective_date ${effectiveAt.toISOString()}.`
         : undefined,
   },
   {
@@ -67,6 +68,13 @@ export const INCREMENT_CHECKS: readonly Check<IncrementInput>[] = [
     broken: ({ command }) =>
       command.invoice && command.perUnitCostBasis !== null
         ? invoiceTotalInexact(command.amount, command.perUnitCostBasis)
+        : undefined,
+  },
+  {
+    code: 'invoice_total_out_of_range',
+    broken: ({ command }) =>
+      command.invoice && command.perUnitCostBasis !== null
+        ? invoiceTotalOutOfRange(command.amount, command.perUnitCostBasis)
         : undefined,
   },
   {

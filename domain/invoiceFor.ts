@@ -11,13 +11,14 @@
  * decideIncrement runs it again, with the checks that need the dates and the amount.
  */
 import { DateTime } from 'luxon';
-import { Decimal, FRACTION_DIGITS } from './decimal.ts';
+import { Decimal, FRACTION_DIGITS, INTEGER_DIGITS_MAX } from './decimal.ts';
 import { firstRefusal, type Check } from './firstRefusal.ts';
 import type { Block, BlockStatus, DecisionContext, Invoice, InvoiceSettings } from './types.ts';
 
 /** Net terms beyond ten years are a typo, not terms. */
 export const NET_TERMS_DAYS_MAX = 3650;
 const SCALE = 10n ** BigInt(FRACTION_DIGITS);
+const LIMIT_UNITS = 10n ** BigInt(INTEGER_DIGITS_MAX + FRACTION_DIGITS);
 
 /** What the rules look at, in the shape both the request and the command can give. */
 export interface InvoiceSettingsShape {
@@ -122,9 +123,21 @@ export function invoiceDueBeforeInvoiceDate(
 /** invoice_total_inexact: amount × cost basis needs more than 12 fractional digits. */
 export function invoiceTotalInexact(amount: Decimal, perUnitCostBasis: string): string | undefined {
   const unitPrice = Decimal.of(perUnitCostBasis);
-  return exactProduct(amount, unitPrice) === undefined
+  return (amount.units * unitPrice.units) % SCALE !== 0n
     ? `the invoice total ${amount.toString()} × ${unitPrice.toString()} needs more than ${FRACTION_DIGITS} decimal places; ` +
         'use an amount or per_unit_cost_basis with fewer, so that the total is exact.'
+    : undefined;
+}
+
+/** invoice_total_out_of_range: an exact amount × cost basis past what numeric(38,12) holds. */
+export function invoiceTotalOutOfRange(
+  amount: Decimal,
+  perUnitCostBasis: string,
+): string | undefined {
+  const unitPrice = Decimal.of(perUnitCostBasis);
+  const units = (amount.units * unitPrice.units) / SCALE;
+  return units >= LIMIT_UNITS || units <= -LIMIT_UNITS
+    ? `the invoice total ${amount.toString()} × ${unitPrice.toString()} has more than ${INTEGER_DIGITS_MAX} integer digits.`
     : undefined;
 }
 

@@ -13,8 +13,9 @@
  *
  * - increment (INCREMENT_CHECKS): amount_not_positive, cost_basis_invalid,
  *   invoice_settings_required, cost_basis_required, due_date_ambiguous, due_date_missing,
- *   net_terms_out_of_range, expiry_not_after_effective, expiry_not_future,
- *   invoice_due_before_invoice_date, invoice_total_inexact, balance_out_of_range.
+ *   net_terms_out_of_range, expiry_not_future, expiry_not_after_effective,
+ *   invoice_due_before_invoice_date, invoice_total_inexact, invoice_total_out_of_range,
+ *   balance_out_of_range.
  * - decrement (DECREMENT_CHECKS): amount_not_positive, balance_out_of_range.
  * - expiration_change (EXPIRATION_CHANGE_CHECKS): amount_not_positive, source_block_unnamed,
  *   block_not_found, block_with_expiry_not_found, source_block_ambiguous, block_voided,
@@ -49,6 +50,7 @@ export const REFUSAL_KINDS = {
   expiry_not_future: 'request_validation',
   invoice_due_before_invoice_date: 'request_validation',
   invoice_total_inexact: 'request_validation',
+  invoice_total_out_of_range: 'request_validation',
   source_block_unnamed: 'request_validation',
   block_not_found: 'resource_not_found',
   block_with_expiry_not_found: 'resource_not_found',
