@@ -258,6 +258,17 @@ describe('a request breaking two rules is refused for the one listed first', () 
     expect(refusedWith(decrement('1'), [block('A', `-${LARGEST}`)])).toBe('balance_out_of_range');
   });
 
+  it('decrement: an overdraft block past the limit, while the ledger balance is within it', () => {
+    // B awaits payment, so the whole decrement lands on the overdraft block A.
+    const blocks = [block('A', '-5'), block('B', LARGEST, { status: 'pending_payment' })];
+    const ledger = { currency: 'credits', balance: sumOf(blocks), nextSequenceNumber: 0 };
+    const decision = decide(decrement(LARGEST), ledger, blocks, { now: NOW, newId: counterIds() });
+    expect(decision.ok ? 'accepted' : decision.error).toMatchObject({
+      code: 'balance_out_of_range',
+      detail: expect.stringMatching(/block A's balance/),
+    });
+  });
+
   it.each([
     ['amount 0 and a block that does not exist', move('NOPE', '0', at(24)), 'amount_not_positive'],
     ['no source named, and a target in the past', move(null, '5', at(-1)), 'source_block_unnamed'],
