@@ -4,7 +4,8 @@
  * credit now, for the price's item, in drawdown order (§3); what they cannot cover goes onto the
  * overdraft block (§4). There is one pending decrement per (price, block, usage day): later usage
  * of the same group grows it instead of adding entries. The clock is caught up first, as for
- * every decision.
+ * every decision. Usage is never refused: a top-up it triggers that the rules refuse is reported
+ * in `topUpRefused`, and the batch applies without it.
  *
  * A batch may hold thousands of charges, so consecutive charges of one price and day whose
  * instants see the same drawable blocks are drawn as one run: taking a + b front to back from one
