@@ -2,9 +2,13 @@
  * The one place where failures become HTTP answers: RFC 7807 bodies with Orb's `type` URIs
  * (reference/orb-openapi-subset.json, *Error schemas). Domain refusals arrive as values
  * (`LedgerError`), request problems as `ApiError`s, and anything else is a 500 that is logged.
+ * A refusal's code decides its Orb type (through its kind, domain/ledgerError.ts REFUSAL_KINDS)
+ * and is sent as the `code` extension member, which Orb's error schemas allow (they do not close
+ * their properties): clients branch on it rather than on the detail sentence.
  */
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { isRefusalCode, REFUSAL_KINDS, type RefusalCode } from '../domain/ledgerError.ts';
 import type { OutcomeError } from '../worker/jobs/requestOutcome.ts';
 import { isRedisCommandUnavailable } from '../worker/jobs/redis.ts';
 import { isTransient } from '../worker/runtime/transientRetry.ts';
@@ -75,6 +79,8 @@ export interface ProblemBody {
   title: string;
   detail: string | null;
   validation_errors?: string[];
+  /** A domain refusal's code (domain/ledgerError.ts); absent for every other problem. */
+  code?: RefusalCode;
 }
 
 export class ApiError extends Error {
@@ -125,8 +131,19 @@ export function problem(
   return body;
 }
 
-export function outcomeProblem(error: OutcomeError): ProblemBody {
-  return problem(error.kind, error.detail);
+/** A refusal code's Orb error type: the code decides the kind, the kind the type and status. */
+export function refusalErrorKind(code: RefusalCode): ErrorKind {
+  return REFUSAL_KINDS[code];
+}
+
+/**
+ * A stored or just-decided outcome's problem. Outcomes stored before refusal codes, and the
+ * worker's own `internal` failures, carry a kind alone; a code no longer known (stored by a later
+ * version, then rolled back) falls back to its kind as well.
+ */
+export function outcomeProblem(error: OutcomeError & { code?: unknown }): ProblemBody {
+  if (!isRefusalCode(error.code)) return problem(error.kind, error.detail);
+  return { ...problem(refusalErrorKind(error.code), error.detail), code: error.code };
 }
 
 export function sendProblem(reply: FastifyReply, body: ProblemBody): FastifyReply {

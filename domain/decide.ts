@@ -3,7 +3,10 @@
  * changes to persist or a refusal. First the clock is caught up (due expiries), then the command
  * is decided on the result. Pure: no I/O, no clock (`context.now`), no randomness
  * (`context.newId`). The switch is exhaustive so that a new command type cannot be forgotten.
- * A refused command discards the whole draft, the catch-up included: nothing is written.
+ * A refused command discards the whole draft, the catch-up included: nothing is written. Each
+ * kind runs its checks in their precedence order (domain/ledgerError.ts) before touching the draft.
+ * A top-up the rules refuse does not refuse the decrement that crossed the threshold: the decrement
+ * applies without it, and the changes carry the refusal (`topUpRefused`) for the shell to log.
  */
 import { DecimalRangeError, INTEGER_DIGITS_MAX } from './decimal.ts';
 import { decideAmendment } from './decideAmendment.ts';
@@ -27,8 +30,7 @@ function apply(
     case 'increment':
       return decideIncrement(command, draft, context);
     case 'decrement':
-      decideDecrement(command, draft, context);
-      return undefined;
+      return decideDecrement(command, draft, context);
     case 'expiration_change':
       return decideExpirationChange(command, draft, context);
     case 'void':
@@ -50,7 +52,7 @@ export function decide(
   topUp: TopUpState | null = null,
 ): Decision<LedgerChanges> {
   const draft = new LedgerDraft(ledger, blocks, context);
-  let automaticFrom: number | undefined;
+  let automatic: Pick<LedgerChanges, 'automaticFrom' | 'topUpRefused'> = {};
   try {
     expireDue(draft, context.now);
     const refusal = apply(command, draft, context);
@@ -58,21 +60,20 @@ export function decide(
     // A decrement that takes the balance to the threshold or below may add a top-up (decideTopUp.ts).
     if (command.type === 'decrement' && topUp) {
       const made = draft.madeEntries().length;
-      if (decideTopUp(draft, ledger.balance, topUp.config, topUp.unpaid, context).toppedUp)
-        automaticFrom = made;
+      const outcome = decideTopUp(draft, ledger.balance, topUp.config, topUp.unpaid, context);
+      if (outcome.toppedUp) automatic = { automaticFrom: made };
+      else if (outcome.error) automatic = { topUpRefused: outcome.error };
     }
   } catch (error) {
-    // A balance past what numeric(38,12) holds is the request's problem, never a silent wrap.
+    // Backstop for a balance the checks did not foresee (a block's rather than the ledger's):
+    // past what numeric(38,12) holds is the request's problem, never a silent wrap.
     if (error instanceof DecimalRangeError) {
       return refuse(
-        'request_validation',
+        'balance_out_of_range',
         `this ${command.type} would take the balance past ${INTEGER_DIGITS_MAX} integer digits.`,
       );
     }
     throw error;
   }
-  return {
-    ok: true,
-    value: automaticFrom === undefined ? draft.changes() : { ...draft.changes(), automaticFrom },
-  };
+  return { ok: true, value: { ...draft.changes(), ...automatic } };
 }

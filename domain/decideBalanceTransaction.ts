@@ -9,8 +9,9 @@
  * `amount` is the magnitude and `type` the direction, as in Orb's own example (starting "33.00",
  * ending "22.00", amount "11.00"): ending = starting + amount, or starting - amount.
  */
-import { Decimal, DecimalRangeError, INTEGER_DIGITS_MAX } from './decimal.ts';
-import { refuse, type Decision } from './ledgerError.ts';
+import type { Decimal } from './decimal.ts';
+import { amountNotPositive, balanceOutOfRange, firstRefusal, type Check } from './firstRefusal.ts';
+import type { Decision } from './ledgerError.ts';
 import type { DecisionContext } from './types.ts';
 
 export type BalanceTransactionType = 'increment' | 'decrement';
@@ -41,12 +42,13 @@ export interface BalanceTransaction {
   createdAt: Date;
 }
 
-function moved(balance: Decimal, command: BalanceTransactionCommand): Decimal {
+/** The signed change: `amount` is the magnitude and `type` the direction. */
+function delta(command: BalanceTransactionCommand): Decimal {
   switch (command.type) {
     case 'increment':
-      return balance.plus(command.amount);
+      return command.amount;
     case 'decrement':
-      return balance.minus(command.amount);
+      return command.amount.negated();
     default: {
       const unreachable: never = command.type;
       throw new Error(`unknown balance transaction type ${JSON.stringify(unreachable)}`);
@@ -54,32 +56,41 @@ function moved(balance: Decimal, command: BalanceTransactionCommand): Decimal {
   }
 }
 
+interface BalanceTransactionInput {
+  command: BalanceTransactionCommand;
+  customer: CustomerBalance;
+}
+
+export const BALANCE_TRANSACTION_CHECKS: readonly Check<BalanceTransactionInput>[] = [
+  { code: 'amount_not_positive', broken: ({ command }) => amountNotPositive(command.amount) },
+  {
+    code: 'customer_currency_missing',
+    broken: ({ customer }) =>
+      customer.currency === null
+        ? "a customer balance is kept in the customer's invoicing currency, and this customer has none; create the customer with a currency first."
+        : undefined,
+  },
+  {
+    code: 'balance_out_of_range',
+    broken: ({ command, customer }) =>
+      balanceOutOfRange(
+        customer.balance,
+        delta(command),
+        `this ${command.type} would take the customer balance`,
+      ),
+  },
+];
+
 export function decideBalanceTransaction(
   command: BalanceTransactionCommand,
   customer: CustomerBalance,
   context: DecisionContext,
 ): Decision<BalanceTransaction> {
-  if (customer.currency === null) {
-    return refuse(
-      'request_validation',
-      "a customer balance is kept in the customer's invoicing currency, and this customer has none; create the customer with a currency first.",
-    );
-  }
-  if (!command.amount.isPositive())
-    return refuse('request_validation', 'amount must be greater than 0.');
-  let endingBalance: Decimal;
-  try {
-    endingBalance = moved(customer.balance, command);
-  } catch (error) {
-    // A balance past what numeric(38,12) holds is the request's problem, never a silent wrap.
-    if (error instanceof DecimalRangeError) {
-      return refuse(
-        'request_validation',
-        `this ${command.type} would take the customer balance past ${INTEGER_DIGITS_MAX} integer digits.`,
-      );
-    }
-    throw error;
-  }
+  const refusal = firstRefusal(BALANCE_TRANSACTION_CHECKS, { command, customer });
+  if (refusal) return { ok: false, error: refusal };
+  if (customer.currency === null)
+    throw new Error('customer_currency_missing passed with no currency');
+  const endingBalance = customer.balance.plus(delta(command));
   return {
     ok: true,
     value: {

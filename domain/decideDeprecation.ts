@@ -11,7 +11,7 @@
  * `maximum_initial_balance` (an overdraft block already repaid by an increment, a block amended
  * back up), and a voided block takes nothing back: those credits go to the next block in reverse
  * order. When the group cannot take all the credits back, the deprecation is refused and nothing
- * is written. Credits returned to a block that has expired since the usage are expired again at
+ * is written (DEPRECATION_CHECKS: the returns are planned, then checked, then made). Credits returned to a block that has expired since the usage are expired again at
  * once (`credit_block_expiry`), as they would have been had the event never been applied. The
  * clock is caught up first, as for every decision.
  */
@@ -19,7 +19,8 @@ import { Decimal } from './decimal.ts';
 import { compareDrawdown } from './drawdown.ts';
 import { expireDue } from './expireDue.ts';
 import { LedgerDraft } from './ledgerDraft.ts';
-import { refuse, type Decision } from './ledgerError.ts';
+import { firstRefusal, type Check } from './firstRefusal.ts';
+import type { Decision } from './ledgerError.ts';
 import type { Block, DecisionContext, Ledger, LedgerChanges, PendingUsageEntry } from './types.ts';
 
 /** What a block can take back of what the entry drew from it: never past its initial balance. */
@@ -30,6 +31,48 @@ function returnable(entry: PendingUsageEntry, block: Block): Decimal {
   const room = Decimal.min(headroom, drawn);
   return room.isPositive() ? room : Decimal.ZERO;
 }
+
+interface Return {
+  entry: PendingUsageEntry;
+  block: Block;
+  share: Decimal;
+}
+
+/** What goes back to which block, newest drawn first, and what cannot go back anywhere. */
+function planReturns(
+  draft: LedgerDraft,
+  pending: readonly PendingUsageEntry[],
+  credits: Decimal,
+): { returns: Return[]; remaining: Decimal } {
+  // Most recently drawn first: the reverse of the order the group drew its blocks in. The group
+  // has one pending entry per block, so each block is planned once, from its current balance.
+  if (new Set(pending.map((entry) => entry.blockId)).size !== pending.length)
+    throw new Error('a usage group has one pending entry per block');
+  const newestFirst = pending
+    .map((entry) => ({ entry, block: draft.current(draft.blockById(entry.blockId)) }))
+    .sort((a, b) => compareDrawdown(b.block, a.block));
+  const returns: Return[] = [];
+  let remaining = credits;
+  for (const { entry, block } of newestFirst) {
+    if (!remaining.isPositive()) break;
+    const share = Decimal.min(remaining, returnable(entry, block));
+    if (!share.isPositive()) continue;
+    returns.push({ entry, block, share });
+    remaining = remaining.minus(share);
+  }
+  return { returns, remaining };
+}
+
+export const DEPRECATION_CHECKS: readonly Check<{ credits: Decimal; remaining: Decimal }>[] = [
+  {
+    code: 'credits_not_returnable',
+    broken: ({ credits, remaining }) =>
+      remaining.isPositive()
+        ? `cannot deprecate the event: ${remaining.toString()} of its ${credits.toString()} credits cannot be returned to the blocks ` +
+          'its usage drew from (voided, or refilled to their initial balance since).'
+        : undefined,
+  },
+];
 
 /**
  * `pending`: the pending usage decrements of the event's group (customer, currency, price, usage
@@ -47,26 +90,12 @@ export function decideDeprecation(
     throw new RangeError(`an event's credits are never negative: ${credits.toString()}`);
   const draft = new LedgerDraft(ledger, blocks, context);
   expireDue(draft, context.now);
-  // Most recently drawn first: the reverse of the order the group drew its blocks in.
-  const newestFirst = pending
-    .map((entry) => ({ entry, block: draft.blockById(entry.blockId) }))
-    .sort((a, b) => compareDrawdown(b.block, a.block));
-  let remaining = credits;
-  for (const { entry, block: drawn } of newestFirst) {
-    if (!remaining.isPositive()) break;
-    const block = draft.current(drawn);
-    const share = Decimal.min(remaining, returnable(entry, block));
-    if (!share.isPositive()) continue;
+  const { returns, remaining } = planReturns(draft, pending, credits);
+  const refusal = firstRefusal(DEPRECATION_CHECKS, { credits, remaining });
+  if (refusal) return { ok: false, error: refusal };
+  for (const { entry, block, share } of returns) {
     draft.setBlockBalance(block, block.balance.plus(share));
     draft.growEntry(entry, share);
-    remaining = remaining.minus(share);
-  }
-  if (remaining.isPositive()) {
-    return refuse(
-      'constraint_violation',
-      `cannot deprecate the event: ${remaining.toString()} of its ${credits.toString()} credits cannot be returned to the blocks ` +
-        'its usage drew from (voided, or refilled to their initial balance since).',
-    );
   }
   // Credits returned to a block that expired after the usage expire now, as they would have.
   expireDue(draft, context.now);

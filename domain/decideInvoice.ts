@@ -15,7 +15,8 @@
 import { decideVoid } from './decideVoid.ts';
 import { expireDue } from './expireDue.ts';
 import { LedgerDraft } from './ledgerDraft.ts';
-import { refuse, type Decision } from './ledgerError.ts';
+import { firstRefusal, type Check } from './firstRefusal.ts';
+import type { Decision } from './ledgerError.ts';
 import type {
   Block,
   DecisionContext,
@@ -38,6 +39,16 @@ export interface InvoiceState {
 
 const VERB = { mark_paid: 'marked paid', void: 'voided' } as const;
 
+export const INVOICE_CHECKS: readonly Check<{ action: InvoiceAction; invoice: InvoiceState }>[] = [
+  {
+    code: 'invoice_not_issued',
+    broken: ({ action, invoice }) =>
+      invoice.status === 'issued'
+        ? undefined
+        : `invoice ${invoice.id} is ${invoice.status}; only an issued invoice can be ${VERB[action.type]}.`,
+  },
+];
+
 export function decideInvoice(
   action: InvoiceAction,
   invoice: InvoiceState,
@@ -45,12 +56,8 @@ export function decideInvoice(
   blocks: readonly Block[],
   context: DecisionContext,
 ): Decision<LedgerChanges> {
-  if (invoice.status !== 'issued') {
-    return refuse(
-      'constraint_violation',
-      `invoice ${invoice.id} is ${invoice.status}; only an issued invoice can be ${VERB[action.type]}.`,
-    );
-  }
+  const refusal = firstRefusal(INVOICE_CHECKS, { action, invoice });
+  if (refusal) return { ok: false, error: refusal };
   const draft = new LedgerDraft(ledger, blocks, context);
   expireDue(draft, context.now);
   const found = draft.allBlocks().find((block) => block.id === invoice.blockId);
@@ -76,11 +83,11 @@ export function decideInvoice(
       description: null,
       metadata: {},
     } as const;
-    const refusal = decideVoid(command, draft, context);
+    const voidRefusal = decideVoid(command, draft, context);
     // The block is live (not voided, not expired after the catch-up) and the amount is its balance.
-    if (refusal)
+    if (voidRefusal)
       throw new Error(
-        `voiding block ${block.id} of invoice ${invoice.id} was refused: ${refusal.detail}`,
+        `voiding block ${block.id} of invoice ${invoice.id} was refused: ${voidRefusal.detail}`,
       );
   }
   draft.changeInvoice({ blockId: block.id, status: 'void', at: context.now, payment: null });

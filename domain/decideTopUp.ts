@@ -10,13 +10,14 @@
  * - Nothing before `active_from`: a top-up configured to start later does nothing while the
  *   decision's instant is before it; the first crossing at or after it tops up (a crossing before
  *   it is not remembered).
+ * - A top-up the increment's rules refuse (domain/decideIncrement.ts INCREMENT_CHECKS, e.g. an
+ *   invoice total that cannot be exact) is returned as the error and adds nothing: it must not
+ *   fail the decrement or usage that crossed the threshold, and the caller reports it.
  * Pure: the caller gives the balance before the command, the configuration and the clock.
  */
 import { DateTime } from 'luxon';
 import type { Decimal } from './decimal.ts';
 import { decideIncrement } from './decideIncrement.ts';
-import { Decimal as Dec } from './decimal.ts';
-import { exactProduct } from './invoiceFor.ts';
 import type { LedgerDraft } from './ledgerDraft.ts';
 import type { LedgerError } from './ledgerError.ts';
 import type { DecisionContext, IncrementCommand, InvoiceSettings } from './types.ts';
@@ -57,8 +58,6 @@ export function needsTopUp(
   unpaidTopUpExists: boolean,
 ): boolean {
   if (unpaidTopUpExists) return false;
-  // A total that is not exact would be refused by the invoice: the api refuses such a config.
-  if (exactProduct(config.amount, Dec.of(config.perUnitCostBasis)) === undefined) return false;
   return before.compare(config.threshold) > 0 && after.compare(config.threshold) <= 0;
 }
 
@@ -98,8 +97,8 @@ export function topUpCommand(config: TopUpConfig, now: Date): IncrementCommand {
 
 /**
  * Adds the top-up to the draft when the balance crossed the threshold, and says whether it did.
- * A top-up the rules refuse (a cost basis whose total cannot be exact) is a configuration the api
- * should not have accepted: it is returned as the error, and the caller decides what to do.
+ * A top-up the rules refuse is a configuration the api should not have accepted: the draft is left
+ * as it was (the increment's checks run before it changes anything) and the refusal is returned.
  */
 export function decideTopUp(
   draft: LedgerDraft,

@@ -4,7 +4,8 @@
  * credit now, for the price's item, in drawdown order (§3); what they cannot cover goes onto the
  * overdraft block (§4). There is one pending decrement per (price, block, usage day): later usage
  * of the same group grows it instead of adding entries. The clock is caught up first, as for
- * every decision.
+ * every decision. Usage is never refused: a top-up it triggers that the rules refuse is reported
+ * in `topUpRefused`, and the batch applies without it.
  *
  * A batch may hold thousands of charges, so consecutive charges of one price and day whose
  * instants see the same drawable blocks are drawn as one run: taking a + b front to back from one
@@ -22,6 +23,7 @@ import {
 import { decideTopUp, type TopUpState } from './decideTopUp.ts';
 import { expireDue } from './expireDue.ts';
 import { LedgerDraft } from './ledgerDraft.ts';
+import type { LedgerError } from './ledgerError.ts';
 import type {
   Block,
   DecisionContext,
@@ -115,6 +117,8 @@ export function decideUsage(
   // here is unpaid, so it pauses the others for the rest of the batch.
   let balanceBefore = ledger.balance;
   let unpaidTopUp = topUp?.unpaid ?? false;
+  // A refused top-up never fails the batch; the first is reported with the changes.
+  let topUpRefused: LedgerError | undefined;
   expireDue(draft, context.now);
   const keyOf = (priceId: string, blockId: string, usageDay: string) =>
     `${priceId}\u0000${blockId}\u0000${usageDay}`;
@@ -164,8 +168,9 @@ export function decideUsage(
       charge(run, fresh, remainder);
     }
     if (topUp) {
-      if (decideTopUp(draft, balanceBefore, topUp.config, unpaidTopUp, context).toppedUp)
-        unpaidTopUp = true;
+      const outcome = decideTopUp(draft, balanceBefore, topUp.config, unpaidTopUp, context);
+      if (outcome.toppedUp) unpaidTopUp = true;
+      else topUpRefused ??= outcome.error;
       balanceBefore = draft.balance;
     }
   };
@@ -187,5 +192,5 @@ export function decideUsage(
     key = runKey(next);
   }
   if (run) draw(run);
-  return draft.changes();
+  return topUpRefused ? { ...draft.changes(), topUpRefused } : draft.changes();
 }

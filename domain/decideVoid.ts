@@ -6,39 +6,66 @@
  * voiding consumed credit is refused with a 400 that says so). Returns a refusal, or undefined.
  * A `pending_payment` block is voided whole or not at all, and voiding it voids its unpaid invoice
  * (LEDGER_RULES.md §4; choice: a partial void would leave an invoice for credit that is gone).
+ * VOID_CHECKS run first; the draft is touched only once they all hold.
  */
-import { findBlock, refuseExpiredOrVoided } from './findBlock.ts';
+import type { Decimal } from './decimal.ts';
+import { blockNotFound, blockStateChecks, type NamedBlockInput } from './findBlock.ts';
+import {
+  amountNotPositive,
+  balanceOutOfRange,
+  firstRefusal,
+  onBlock,
+  type Check,
+} from './firstRefusal.ts';
 import type { LedgerDraft } from './ledgerDraft.ts';
-import { ledgerError, type LedgerError } from './ledgerError.ts';
+import type { LedgerError } from './ledgerError.ts';
 import type { DecisionContext, VoidCommand } from './types.ts';
+
+interface VoidInput extends NamedBlockInput {
+  command: VoidCommand;
+  balance: Decimal;
+}
+
+export const VOID_CHECKS: readonly Check<VoidInput>[] = [
+  { code: 'amount_not_positive', broken: ({ command }) => amountNotPositive(command.amount) },
+  blockNotFound(),
+  ...blockStateChecks<VoidInput>('void'),
+  onBlock('insufficient_credits', (block, { command: { amount } }) =>
+    amount.compare(block.balance) > 0
+      ? `cannot void ${amount.toString()}: block ${block.id} has ${block.balance.toString()} left; credit already consumed cannot be voided.`
+      : undefined,
+  ),
+  onBlock('block_awaits_payment', (block, { command: { amount } }) =>
+    block.status === 'pending_payment' && amount.compare(block.balance) !== 0
+      ? `block ${block.id} awaits payment of its invoice: void its whole balance (${block.balance.toString()}) or void the invoice; a partial void would leave the invoice charging for voided credit.`
+      : undefined,
+  ),
+  {
+    code: 'balance_out_of_range',
+    broken: ({ command, balance }) =>
+      balanceOutOfRange(balance, command.amount.negated(), 'this void would take the balance'),
+  },
+];
 
 export function decideVoid(
   command: VoidCommand,
   draft: LedgerDraft,
   context: DecisionContext,
 ): LedgerError | undefined {
-  const found = findBlock(draft, command.blockId, command.currency);
-  if (!found.ok) return found.error;
-  const block = found.value;
-  const unusable = refuseExpiredOrVoided(block, context.now, 'void');
-  if (unusable) return unusable;
+  const block = draft.findBlock(command.blockId, command.currency);
+  const refusal = firstRefusal(VOID_CHECKS, {
+    command,
+    blockId: command.blockId,
+    block,
+    now: context.now,
+    balance: draft.balance,
+  });
+  if (refusal) return refusal;
+  if (!block) throw new Error(`block ${command.blockId} passed block_not_found unfound`);
   const amount = command.amount;
-  if (amount.compare(block.balance) > 0) {
-    return ledgerError(
-      'request_validation',
-      `cannot void ${amount.toString()}: block ${block.id} has ${block.balance.toString()} left; credit already consumed cannot be voided.`,
-    );
-  }
   const remaining = block.balance.minus(amount);
-  if (block.status === 'pending_payment') {
-    if (!remaining.isZero()) {
-      return ledgerError(
-        'request_validation',
-        `block ${block.id} awaits payment of its invoice: void its whole balance (${block.balance.toString()}) or void the invoice; a partial void would leave the invoice charging for voided credit.`,
-      );
-    }
+  if (block.status === 'pending_payment')
     draft.changeInvoice({ blockId: block.id, status: 'void', at: context.now, payment: null });
-  }
   // Choice: the block counts as voided (voidedAt = now) only once nothing is left in it. A partial
   // void leaves the block active, still drawable and still eligible as the overdraft block.
   draft.updateBlock(block, {

@@ -4,6 +4,7 @@
  * a *ledger* is one (customer, currency) pair. Instants are `Date`s given by the caller.
  */
 import type { Decimal } from './decimal.ts';
+import type { LedgerError } from './ledgerError.ts';
 
 export type BlockStatus = 'active' | 'pending_payment';
 
@@ -251,6 +252,12 @@ export interface LedgerChanges {
    * command: the request's answer and its entry_ids stop before them. Absent: all are the command's.
    */
   automaticFrom?: number;
+  /**
+   * The balance crossed the top-up threshold but the rules refused the top-up (a configuration the
+   * api should not have accepted): the command or batch applies without it, and the shell logs and
+   * records this so that it is not lost. Absent when no top-up was refused.
+   */
+  topUpRefused?: LedgerError;
 }
 
 /** Time and identity are given, never read: decisions are deterministic. */

@@ -3,6 +3,9 @@
  * /docs, and which statuses an operation documents.
  */
 import { z } from 'zod';
+import { REFUSAL_KINDS, type RefusalCode } from '../../domain/ledgerError.ts';
+
+const REFUSAL_CODES = Object.keys(REFUSAL_KINDS) as [RefusalCode, ...RefusalCode[]];
 
 export const problemSchema = z
   .object({
@@ -14,6 +17,14 @@ export const problemSchema = z
       .array(z.string())
       .optional()
       .meta({ description: 'For 400 request validation errors: one line per problem.' }),
+    code: z
+      .enum(REFUSAL_CODES)
+      .optional()
+      .meta({
+        description:
+          'For a refusal by the ledger rules: its code (e.g. `insufficient_credits`, `block_not_found`); ' +
+          'stable, unlike `detail`. An extension member, absent from other problems.',
+      }),
   })
   .meta({ id: 'Problem', description: 'An RFC 7807 problem document (application/problem+json).' });
 

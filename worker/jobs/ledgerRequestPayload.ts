@@ -13,7 +13,7 @@
 import { z } from 'zod';
 import { Decimal } from '../../domain/decimal.ts';
 import { resolveInstant } from '../../domain/instant.ts';
-import type { LedgerError } from '../../domain/ledgerError.ts';
+import { ledgerError, type LedgerError } from '../../domain/ledgerError.ts';
 import type { InvoiceSettings, LedgerCommand } from '../../domain/types.ts';
 
 export const DEFAULT_CURRENCY = 'credits';
@@ -80,10 +80,8 @@ export type LedgerRequestPayload = z.infer<typeof ledgerRequestPayload>;
 
 function instantOrError(name: string, text: string, timezone: string): Date | LedgerError {
   return (
-    resolveInstant(text, timezone) ?? {
-      kind: 'request_validation',
-      detail: `${name} ${text} is not a valid date`,
-    }
+    resolveInstant(text, timezone) ??
+    ledgerError('date_invalid', `${name} ${text} is not a valid date`)
   );
 }
 
@@ -136,7 +134,7 @@ function toIncrement(
   if (isError(expiresAt)) return expiresAt;
   if (isError(effectiveAt)) return effectiveAt;
   if (expiresAt && effectiveAt && expiresAt.getTime() <= effectiveAt.getTime()) {
-    return { kind: 'request_validation', detail: 'expiry_date must be after effective_date' };
+    return ledgerError('expiry_not_after_effective', 'expiry_date must be after effective_date');
   }
   const invoice = payload.invoice_settings
     ? toInvoiceSettings(payload.invoice_settings, timezone)
@@ -176,10 +174,10 @@ function toExpirationChange(
   if (isError(targetExpiresAt)) return targetExpiresAt;
   if (isError(sourceExpiresAt)) return sourceExpiresAt;
   if (payload.block_id === null && sourceExpiresAt === null) {
-    return {
-      kind: 'request_validation',
-      detail: 'expiration_change needs block_id or expiry_date to name the source block',
-    };
+    return ledgerError(
+      'source_block_unnamed',
+      'expiration_change needs block_id or expiry_date to name the source block',
+    );
   }
   return {
     type: 'expiration_change',

@@ -105,7 +105,11 @@ describe('decideBalanceTransaction', () => {
     const decision = decideBalanceTransaction(command('increment', amount), customer('0'), context);
     expect(decision).toEqual({
       ok: false,
-      error: { kind: 'request_validation', detail: 'amount must be greater than 0.' },
+      error: {
+        code: 'amount_not_positive',
+        kind: 'request_validation',
+        detail: 'amount must be greater than 0.',
+      },
     });
   });
 

@@ -193,6 +193,7 @@ describe('a void ledger entry on a pending_payment block (§4)', () => {
       .when(voidOf('5'))
       .thenRefused({
         refused: 'request_validation',
+        code: 'block_awaits_payment',
         detail: /awaits payment of its invoice: void its whole balance \(20\) or void the invoice/,
       });
   });

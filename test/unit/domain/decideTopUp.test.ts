@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { decide } from '../../../domain/decide.ts';
-import { Decimal } from '../../../domain/decimal.ts';
+import { Decimal, INTEGER_DIGITS_MAX } from '../../../domain/decimal.ts';
 import {
   isTopUpActive,
   needsTopUp,
@@ -15,6 +15,7 @@ import {
   type TopUpState,
 } from '../../../domain/decideTopUp.ts';
 import { decideUsage } from '../../../domain/decideUsage.ts';
+import { NET_TERMS_DAYS_MAX } from '../../../domain/invoiceFor.ts';
 import type { LedgerCommand, UsageCharge } from '../../../domain/types.ts';
 import {
   assertInvariants,
@@ -76,7 +77,7 @@ describe('needsTopUp', () => {
     expect(needsTopUp(d('10'), d('5'), config(), false)).toBe(false);
     expect(needsTopUp(d('11'), d('5'), config(), true)).toBe(false);
   });
-  it('is false when the invoice total could not be exact', () => {
+  it('leaves an invoice total that could not be exact to the increment, which refuses it', () => {
     expect(
       needsTopUp(
         d('11'),
@@ -84,7 +85,7 @@ describe('needsTopUp', () => {
         config({ amount: d('0.0000001'), perUnitCostBasis: '0.0000001' }),
         false,
       ),
-    ).toBe(false);
+    ).toBe(true);
   });
 });
 
@@ -237,5 +238,66 @@ describe('a top-up with active_from', () => {
       assertInvariants(blocks, ledger, changes);
       expect(changes.entries.filter((e) => e.entryType === 'increment')).toHaveLength(increments);
     }
+  });
+});
+
+describe('a top-up the rules refuse', () => {
+  // LEDGER_RULES.md: a top-up that cannot be made must not fail the usage or decrement that
+  // triggered it, and must not be lost: the changes carry the refusal for the shell to log.
+  const inexact = { amount: Decimal.of('0.0000001'), perUnitCostBasis: '0.0000001' };
+  const largest = '9'.repeat(INTEGER_DIGITS_MAX);
+
+  it.each([
+    ['an invoice total that cannot be exact', inexact, 'invoice_total_inexact'],
+    [
+      'net terms past the limit',
+      { invoice: { ...config().invoice, netTermsDays: NET_TERMS_DAYS_MAX + 1 } },
+      'net_terms_out_of_range',
+    ],
+    ['a balance past numeric(38,12)', { amount: Decimal.of(largest) }, 'balance_out_of_range'],
+  ] as const)(
+    'with %s still applies the decrement, alone, and reports the refusal',
+    (_what, overrides, code) => {
+      const changes = run('15', '20', state(false, overrides));
+      expect(changes.entries.map((e) => [e.entryType, e.amount.toString()])).toEqual([
+        ['decrement', '-15'],
+      ]);
+      expect(changes.ledger.balance.toString()).toBe('5');
+      expect(changes.newBlocks).toEqual([]);
+      expect(changes.invoices).toBeUndefined();
+      expect(changes.automaticFrom).toBeUndefined();
+      expect(changes.topUpRefused).toMatchObject({ code, kind: 'request_validation' });
+    },
+  );
+
+  it('reports nothing when the top-up is made or not called for', () => {
+    expect(run('15', '20', state()).topUpRefused).toBeUndefined();
+    expect(run('5', '20', state(false, inexact)).topUpRefused).toBeUndefined();
+  });
+
+  it('still applies a usage batch that crossed the threshold, and reports the refusal once', () => {
+    const blocks = [block('A', '20')];
+    const ledger = { currency: 'credits', balance: sumOf(blocks), nextSequenceNumber: 1 };
+    const charge = (credits: string, itemId: string): UsageCharge => ({
+      priceId: 'p1',
+      itemId,
+      usageDay: 'day',
+      at: NOW,
+      closesAt: new Date(NOW.getTime() + 86_400_000),
+      credits: Decimal.of(credits),
+    });
+    const changes = decideUsage(
+      ledger,
+      blocks,
+      [],
+      // Two runs (two items): the first crosses the threshold, the second stays below it.
+      [charge('15', 'a'), charge('3', 'b')],
+      { now: NOW, newId: counterIds() },
+      state(false, inexact),
+    );
+    assertInvariants(blocks, ledger, changes);
+    expect(changes.ledger.balance.toString()).toBe('2');
+    expect(changes.entries.every((e) => e.entryType === 'decrement')).toBe(true);
+    expect(changes.topUpRefused).toMatchObject({ code: 'invoice_total_inexact' });
   });
 });

@@ -164,13 +164,17 @@ const expirationChangeCases: Case[] = [
     name: 'refused 404: block_id not found',
     given: () => [block('A', '30', { expiresAt: DEC_28_2026 })],
     when: expirationChange({ blockId: 'NOPE' }),
-    then: { refused: 'resource_not_found', detail: /^block NOPE not found$/ },
+    then: {
+      refused: 'resource_not_found',
+      code: 'block_not_found',
+      detail: /^block NOPE not found$/,
+    },
   },
   {
     name: 'refused 404: block_id of a block in another currency',
     given: () => [block('A', '30', { expiresAt: DEC_28_2026 })],
     when: expirationChange({ blockId: 'A', currency: 'USD' }),
-    then: { refused: 'resource_not_found', detail: /block A not found/ },
+    then: { refused: 'resource_not_found', code: 'block_not_found', detail: /block A not found/ },
   },
   {
     name: 'refused 404: no block with credit left has that expiry_date',
@@ -181,6 +185,7 @@ const expirationChangeCases: Case[] = [
     when: expirationChange({ sourceExpiresAt: DEC_28_2026 }),
     then: {
       refused: 'resource_not_found',
+      code: 'block_with_expiry_not_found',
       detail: /no block with credit left expires at 2026-12-28T08:00:00.000Z/,
     },
   },
@@ -191,13 +196,21 @@ const expirationChangeCases: Case[] = [
       block('B', '5', { expiresAt: DEC_28_2026 }),
     ],
     when: expirationChange({ sourceExpiresAt: DEC_28_2026 }),
-    then: { refused: 'request_validation', detail: /2 blocks expire at .*\(A, B\); give block_id/ },
+    then: {
+      refused: 'request_validation',
+      code: 'source_block_ambiguous',
+      detail: /2 blocks expire at .*\(A, B\); give block_id/,
+    },
   },
   {
     name: 'refused 400: neither block_id nor expiry_date',
     given: () => [block('A', '30')],
     when: expirationChange({}),
-    then: { refused: 'request_validation', detail: /needs block_id or expiry_date/ },
+    then: {
+      refused: 'request_validation',
+      code: 'source_block_unnamed',
+      detail: /needs block_id or expiry_date/,
+    },
   },
   {
     name: 'refused 400: amount above the source balance',
@@ -205,6 +218,7 @@ const expirationChangeCases: Case[] = [
     when: expirationChange({ blockId: 'A', amount: Decimal.of('30.000000000001') }),
     then: {
       refused: 'request_validation',
+      code: 'insufficient_credits',
       detail: /cannot move 30.000000000001: block A has 30 left/,
     },
   },
@@ -212,25 +226,41 @@ const expirationChangeCases: Case[] = [
     name: 'refused 400: the default amount of an empty block is not > 0',
     given: () => [block('A', '0', { expiresAt: DEC_28_2026 })],
     when: expirationChange({ blockId: 'A' }),
-    then: { refused: 'request_validation', detail: /block A has no credit to move \(balance 0\)/ },
+    then: {
+      refused: 'request_validation',
+      code: 'block_has_no_credit',
+      detail: /block A has no credit to move \(balance 0\)/,
+    },
   },
   {
     name: 'refused 400: the default amount of an overdrawn block is not > 0',
     given: () => [block('A', '-5')],
     when: expirationChange({ blockId: 'A' }),
-    then: { refused: 'request_validation', detail: /no credit to move \(balance -5\)/ },
+    then: {
+      refused: 'request_validation',
+      code: 'block_has_no_credit',
+      detail: /no credit to move \(balance -5\)/,
+    },
   },
   {
     name: 'refused 400: target in the past',
     given: () => [block('A', '30', { expiresAt: DEC_28_2026 })],
     when: expirationChange({ blockId: 'A', targetExpiresAt: AN_HOUR_AGO }),
-    then: { refused: 'request_validation', detail: /target_expiry_date .* must be after now/ },
+    then: {
+      refused: 'request_validation',
+      code: 'target_expiry_not_future',
+      detail: /target_expiry_date .* must be after now/,
+    },
   },
   {
     name: 'refused 400: target exactly now',
     given: () => [block('A', '30', { expiresAt: DEC_28_2026 })],
     when: expirationChange({ blockId: 'A', targetExpiresAt: NOW }),
-    then: { refused: 'request_validation', detail: /must be after now/ },
+    then: {
+      refused: 'request_validation',
+      code: 'target_expiry_not_future',
+      detail: /must be after now/,
+    },
   },
   {
     name: 'refused 400: target before the block’s effective date',
@@ -238,6 +268,7 @@ const expirationChangeCases: Case[] = [
     when: expirationChange({ blockId: 'A', targetExpiresAt: DEC_28_2026 }),
     then: {
       refused: 'request_validation',
+      code: 'target_expiry_before_effective',
       detail: /is before block A's effective date 2027-01-01T08:00:00.000Z/,
     },
   },
@@ -247,6 +278,7 @@ const expirationChangeCases: Case[] = [
     when: expirationChange({ blockId: 'A' }),
     then: {
       refused: 'request_validation',
+      code: 'block_voided',
       detail: /cannot change the expiry of block A: it was voided/,
     },
   },
@@ -256,6 +288,7 @@ const expirationChangeCases: Case[] = [
     when: expirationChange({ blockId: 'A', amount: Decimal.of('10') }),
     then: {
       refused: 'request_validation',
+      code: 'block_expired',
       detail: /cannot change the expiry of block A: it expired at/,
     },
   },
@@ -263,7 +296,11 @@ const expirationChangeCases: Case[] = [
     name: 'refused 400: source pending payment',
     given: () => [block('A', '30', { status: 'pending_payment' })],
     when: expirationChange({ blockId: 'A' }),
-    then: { refused: 'request_validation', detail: /block A: it is pending_payment/ },
+    then: {
+      refused: 'request_validation',
+      code: 'block_not_active',
+      detail: /block A: it is pending_payment/,
+    },
   },
 ];
 
@@ -288,6 +325,7 @@ const voidCases: Case[] = [
     when: voidBlock('A', '60'),
     then: {
       refused: 'request_validation',
+      code: 'insufficient_credits',
       detail: /cannot void 60: block A has 40 left; credit already consumed cannot be voided/,
     },
   },
@@ -323,7 +361,11 @@ const voidCases: Case[] = [
     name: 'refused 404: block not found',
     given: () => [drawn('A', '40', '100')],
     when: voidBlock('NOPE', '1'),
-    then: { refused: 'resource_not_found', detail: /^block NOPE not found$/ },
+    then: {
+      refused: 'resource_not_found',
+      code: 'block_not_found',
+      detail: /^block NOPE not found$/,
+    },
   },
   {
     name: 'refused 400: block already voided',
@@ -331,19 +373,31 @@ const voidCases: Case[] = [
       block('A', '0', { maximumInitialBalance: Decimal.of('40'), voidedAt: AN_HOUR_AGO }),
     ],
     when: voidBlock('A', '1'),
-    then: { refused: 'request_validation', detail: /cannot void block A: it was voided at/ },
+    then: {
+      refused: 'request_validation',
+      code: 'block_voided',
+      detail: /cannot void block A: it was voided at/,
+    },
   },
   {
     name: 'refused 400: block expired (and its catch-up expiry is discarded with the refusal)',
     given: () => [block('A', '30', { expiresAt: AN_HOUR_AGO })],
     when: voidBlock('A', '10'),
-    then: { refused: 'request_validation', detail: /cannot void block A: it expired at/ },
+    then: {
+      refused: 'request_validation',
+      code: 'block_expired',
+      detail: /cannot void block A: it expired at/,
+    },
   },
   {
     name: 'refused 400: an overdrawn block has nothing to void',
     given: () => [block('O', '-5')],
     when: voidBlock('O', '1'),
-    then: { refused: 'request_validation', detail: /cannot void 1: block O has -5 left/ },
+    then: {
+      refused: 'request_validation',
+      code: 'insufficient_credits',
+      detail: /cannot void 1: block O has -5 left/,
+    },
   },
 ];
 
@@ -354,6 +408,7 @@ const amendmentCases: Case[] = [
     when: amendment('A', '70'),
     then: {
       refused: 'request_validation',
+      code: 'exceeds_initial_balance',
       detail: /would exceed the block's initial balance: block A has 40 of 100/,
     },
   },
@@ -372,7 +427,11 @@ const amendmentCases: Case[] = [
     name: 'refused 400: one unit past the initial balance',
     given: () => [drawn('A', '40', '100')],
     when: amendment('A', '60.000000000001'),
-    then: { refused: 'request_validation', detail: /would exceed the block's initial balance/ },
+    then: {
+      refused: 'request_validation',
+      code: 'exceeds_initial_balance',
+      detail: /would exceed the block's initial balance/,
+    },
   },
   {
     name: 'an amendment to a depleted block (balance 0, given because the worker loads it by id)',
@@ -402,6 +461,7 @@ const amendmentCases: Case[] = [
     when: amendment('O', '6'),
     then: {
       refused: 'request_validation',
+      code: 'exceeds_initial_balance',
       detail: /would exceed the block's initial balance: block O has -5 of 0/,
     },
   },
@@ -409,7 +469,11 @@ const amendmentCases: Case[] = [
     name: 'refused 404: block not found',
     given: () => [drawn('A', '40', '100')],
     when: amendment('NOPE', '1'),
-    then: { refused: 'resource_not_found', detail: /^block NOPE not found$/ },
+    then: {
+      refused: 'resource_not_found',
+      code: 'block_not_found',
+      detail: /^block NOPE not found$/,
+    },
   },
   {
     name: 'refused 400: block voided',
@@ -417,13 +481,21 @@ const amendmentCases: Case[] = [
       block('A', '0', { maximumInitialBalance: Decimal.of('40'), voidedAt: AN_HOUR_AGO }),
     ],
     when: amendment('A', '1'),
-    then: { refused: 'request_validation', detail: /cannot amend block A: it was voided at/ },
+    then: {
+      refused: 'request_validation',
+      code: 'block_voided',
+      detail: /cannot amend block A: it was voided at/,
+    },
   },
   {
     name: 'refused 400: block expired, even one already emptied by its expiry',
     given: () => [drawn('A', '0', '50', { expiresAt: AN_HOUR_AGO })],
     when: amendment('A', '1'),
-    then: { refused: 'request_validation', detail: /cannot amend block A: it expired at/ },
+    then: {
+      refused: 'request_validation',
+      code: 'block_expired',
+      detail: /cannot amend block A: it expired at/,
+    },
   },
 ];
 

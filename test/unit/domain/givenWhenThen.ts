@@ -8,7 +8,11 @@
 import { expect } from 'vitest';
 import { Decimal } from '../../../domain/decimal.ts';
 import { decide } from '../../../domain/decide.ts';
-import type { LedgerErrorKind } from '../../../domain/ledgerError.ts';
+import {
+  REFUSAL_KINDS,
+  type LedgerErrorKind,
+  type RefusalCode,
+} from '../../../domain/ledgerError.ts';
 import type {
   Block,
   DecrementCommand,
@@ -169,9 +173,10 @@ export interface Then {
   updated?: string[];
 }
 
-/** A refusal: its kind, and a pattern its sentence must match. */
+/** A refusal: its kind, its code when the row names one, and a pattern its sentence must match. */
 export interface Refused {
   refused: LedgerErrorKind;
+  code?: RefusalCode;
   detail: RegExp;
 }
 
@@ -219,6 +224,8 @@ export function given(blocks: Block[], ledgerOverrides: Partial<Ledger> = {}) {
           if (decision.ok)
             throw new Error(`expected a refusal, got ${decision.value.entries.length} entries`);
           expect(decision.error.kind).toBe(expected.refused);
+          expect(decision.error.kind).toBe(REFUSAL_KINDS[decision.error.code]);
+          if (expected.code) expect(decision.error.code).toBe(expected.code);
           expect(decision.error.detail).toMatch(expected.detail);
         },
       };

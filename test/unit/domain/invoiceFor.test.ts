@@ -3,6 +3,7 @@
  * go together, the invoice an increment makes (exact total, dates in the customer's timezone,
  * paid or issued), and the `pending_payment` block that require_successful_payment makes.
  */
+import type { RefusalCode } from '../../../domain/ledgerError.ts';
 import { describe, expect, it } from 'vitest';
 import { Decimal } from '../../../domain/decimal.ts';
 import {
@@ -201,21 +202,24 @@ describe('increment with invoice_settings (§7)', () => {
     expect(changes.invoices?.[0]?.status).toBe('issued');
   });
 
-  const refusals: Array<[string, Parameters<typeof increment>[1], RegExp]> = [
+  const refusals: Array<[string, Parameters<typeof increment>[1], RegExp, RefusalCode]> = [
     [
       'a cost basis above 0 without invoice_settings',
       { perUnitCostBasis: '0.20' },
       /invoice_settings is required/,
+      'invoice_settings_required',
     ],
     [
       'invoice_settings without a cost basis',
       { invoice: invoiceSettings() },
       /requires per_unit_cost_basis/,
+      'cost_basis_required',
     ],
     [
       'both net terms and a custom due date',
       { perUnitCostBasis: '1', invoice: invoiceSettings({ customDueAt: DEC_01_2026 }) },
       /not both/,
+      'due_date_ambiguous',
     ],
     [
       'a custom due date before the invoice date',
@@ -227,21 +231,23 @@ describe('increment with invoice_settings (§7)', () => {
         }),
       },
       /before the invoice date/,
+      'invoice_due_before_invoice_date',
     ],
     [
       'a total that would need rounding',
       { perUnitCostBasis: '0.5' },
       /more than 12 decimal places/,
+      'invoice_total_inexact',
     ],
   ];
-  for (const [name, overrides, detail] of refusals) {
+  for (const [name, overrides, detail, code] of refusals) {
     it(`refuses ${name}`, () => {
       const amount = name.startsWith('a total') ? '0.000000000001' : '10';
       const command = increment(
         amount,
         name.startsWith('a total') ? { ...overrides, invoice: invoiceSettings() } : overrides,
       );
-      given([]).when(command).thenRefused({ refused: 'request_validation', detail });
+      given([]).when(command).thenRefused({ refused: 'request_validation', code, detail });
     });
   }
 });
