@@ -28,6 +28,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Duration } from 'luxon';
 import { decide } from '../../domain/decide.ts';
 import type { TopUpState } from '../../domain/decideTopUp.ts';
+import type { LedgerError } from '../../domain/ledgerError.ts';
 import type { Block, Ledger, LedgerChanges } from '../../domain/types.ts';
 import { newId } from '../runtime/ids.ts';
 import { withTransientRetry } from '../runtime/transientRetry.ts';
@@ -93,6 +94,8 @@ class Group {
   private readonly states = new Map<string, LedgerState>();
   private writes: GroupWrites = emptyWrites();
   private readonly outcomes = new Map<string, RequestOutcome>();
+  /** Automatic top-ups the rules refused (the request that crossed the threshold still applied). */
+  readonly topUpsRefused: { requestId: string; customerId: string; error: LedgerError }[] = [];
   private readonly recorded: RecordedOutcome[] = [];
   private readonly committed: Pending[] = [];
   /** Ledgers changed since the last flush. */
@@ -206,6 +209,9 @@ class Group {
     );
     if (!decision.ok) return this.refuse(request, decision.error);
     this.take(request, state, decision.value);
+    const { topUpRefused } = decision.value;
+    if (topUpRefused)
+      this.topUpsRefused.push({ requestId, customerId: request.customerId, error: topUpRefused });
     // Top-up state follows invoices the draft does not carry: write now, load afresh next time.
     const changes = decision.value;
     if (changes.invoices || changes.invoiceChanges || changes.automaticFrom !== undefined) {
@@ -331,16 +337,26 @@ function emptyWrites(): GroupWrites {
   return { newBlocks: [], changedBlocks: [], entries: [], heads: [], invoiceDecisions: [] };
 }
 
-/** Runs one group in its own fenced transaction, retrying transient failures. */
-function runGroup(
+/**
+ * Runs one group in its own fenced transaction, retrying transient failures. Refused automatic
+ * top-ups are logged once the group has committed: a rolled-back attempt refused nothing.
+ */
+async function runGroup(
   requestIds: readonly string[],
   deps: UsageProcessorDeps,
 ): Promise<RequestOutcome[]> {
-  return withTransientRetry(() =>
-    applyingTransaction(deps, (em) =>
-      new Group(em, deps.clock.now(), deps.gracePeriod).run(requestIds),
-    ),
+  const group = await withTransientRetry(() =>
+    applyingTransaction(deps, async (em) => {
+      const run = new Group(em, deps.clock.now(), deps.gracePeriod);
+      return { outcomes: await run.run(requestIds), topUpsRefused: run.topUpsRefused };
+    }),
   );
+  for (const { requestId, customerId, error } of group.topUpsRefused)
+    deps.logger.warn(
+      { requestId, customerId, code: error.code, detail: error.detail },
+      'automatic top-up refused; the request that crossed its threshold applied without it',
+    );
+  return group.outcomes;
 }
 
 /**
