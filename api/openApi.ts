@@ -86,6 +86,7 @@ const IDEMPOTENT_WRITES = [
   /^\/v1\/usage_prices$/,
   /\/(mark_paid|void)$/,
   /\/deprecate$/,
+  /\/credits\/top_ups\/:top_up_id$/,
 ];
 /** Writes that answer 202 and a request to poll under `Prefer: respond-async`. */
 const ASYNC_WRITES: [RegExp, string][] = [
@@ -93,6 +94,7 @@ const ASYNC_WRITES: [RegExp, string][] = [
   [/\/balance_transactions$/, '/v1/balance_transaction_requests/{id}'],
   [/\/(mark_paid|void)$/, '/v1/ledger_requests/{id}'],
   [/\/deprecate$/, '/v1/ledger_requests/{id}'],
+  [/\/credits\/top_ups(\/:top_up_id)?$/, '/v1/ledger_requests/{id}'],
 ];
 /** Writes that pass the partition backlog gate (429 when it is full). */
 const GATED_WRITES = [
@@ -100,6 +102,7 @@ const GATED_WRITES = [
   /\/balance_transactions$/,
   /\/(mark_paid|void)$/,
   /\/deprecate$/,
+  /\/credits\/top_ups(\/:top_up_id)?$/,
   /^\/v1\/ingest$/,
 ];
 /** POSTs that keep no Idempotency-Key, and why a retry is safe anyway. */
@@ -148,10 +151,9 @@ function problemStatuses(url: string, method: string, schema: Json): ProblemStat
   const isPublic = Array.isArray(schema.security) && schema.security.length === 0;
   if (!isPublic) statuses.push(401);
   if (url.includes(':')) statuses.push(404);
-  if ((method === 'POST' || method === 'PUT') && matches(IDEMPOTENT_WRITES, url))
-    statuses.push(409);
+  if (method !== 'GET' && matches(IDEMPOTENT_WRITES, url)) statuses.push(409);
   if (method === 'POST' || method === 'PUT') statuses.push(413);
-  if ((method === 'POST' || method === 'PUT') && matches(GATED_WRITES, url)) statuses.push(429);
+  if (method !== 'GET' && matches(GATED_WRITES, url)) statuses.push(429);
   if (url.startsWith('/v1/')) statuses.push(503);
   return statuses;
 }
@@ -230,7 +232,7 @@ export const transformRoute: Transform = (document) => {
     responses[status] ??= { description: PROBLEM_STATUSES[status], content: problemContent };
   }
   schema.response = responses;
-  if (method === 'POST' || (method === 'PUT' && matches(IDEMPOTENT_WRITES, document.url)))
+  if (method === 'POST' || (method !== 'GET' && matches(IDEMPOTENT_WRITES, document.url)))
     schema.headers = requestHeaders(document.url);
   return transformed;
 };

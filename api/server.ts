@@ -153,7 +153,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerLedgerRequestRoutes(app, { orm: deps.orm, queues: deps.queues });
   registerCreditBlockRoutes(app, { orm: deps.orm });
   registerUsagePriceRoutes(app, { orm: deps.orm, clock: deps.clock });
-  registerTopUpRoutes(app, { orm: deps.orm, clock: deps.clock, customers });
+  registerTopUpRoutes(app, { orm: deps.orm, clock: deps.clock, customers, intake });
   if (deps.dashboard) await registerAdminDashboard(app, { ...deps.dashboard, queues: deps.queues });
   if (deps.clock instanceof ManualClock) {
     registerTestClockRoutes(app, { clock: deps.clock, catchUp: deps.catchUp });

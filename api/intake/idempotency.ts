@@ -50,7 +50,7 @@ export function submittedKey(
   const key = keyFrom(request.headers['idempotency-key']);
   return key === undefined
     ? undefined
-    : { key, fingerprint: fingerprint('POST', canonicalPath, request.rawBody) };
+    : { key, fingerprint: fingerprint(request.method, canonicalPath, request.rawBody) };
 }
 
 /**

@@ -1,9 +1,10 @@
 /**
- * Top-ups (Orb `credits/top_ups`, by Orb id and by external id): create, list, delete. A top-up is
- * configuration, not a ledger change: creating one (which replaces the (customer, currency) one
- * before it) and deleting one are plain Postgres writes, like customers, and nothing is queued.
- * The worker reads the configuration with the ledger when it decides a decrement or a usage batch
- * (domain/decideTopUp.ts). An `Idempotency-Key` on create replays the first answer.
+ * Top-ups (Orb `credits/top_ups`, by Orb id and by external id): create, list, delete. Creating one
+ * (which replaces the (customer, currency) one before it) and deleting one are writes on the
+ * customer's partition like every other (`submit()`, api/intake/submit.ts), so that a change of
+ * configuration is ordered with the ledger writes around it: the worker reads the configuration
+ * with the ledger when it decides a decrement or a usage batch (domain/decideTopUp.ts). An
+ * `Idempotency-Key` replays the first answer; `Prefer: respond-async` answers 202.
  */
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -12,16 +13,13 @@ import { exactProduct } from '../../domain/invoiceFor.ts';
 import type { Clock } from '../../worker/runtime/clock.ts';
 import { newId } from '../../worker/runtime/ids.ts';
 import type { Orm } from '../../worker/store/orm.ts';
-import {
-  deleteTopUp,
-  listTopUps,
-  replaceTopUp,
-  topUpView,
-  type TopUpRow,
-} from '../../worker/store/topUps.ts';
+import { listTopUps, topUpView } from '../../worker/store/topUps.ts';
 import type { CustomerKey, CustomerResolver } from '../customerResolver.ts';
 import { ApiError } from '../errors.ts';
-import { recordCreate, replayCreate, sendCreated } from '../intake/idempotency.ts';
+import { submittedKey } from '../intake/idempotency.ts';
+import { sendAnswer } from '../intake/sendAnswer.ts';
+import { respondsAsync, submit, type IntakeDeps } from '../intake/submit.ts';
+import { ledgerRequestSchema, toWireLedgerRequest } from '../wire/ledgerRequest.ts';
 import { toWireTopUp, topUpSchema, topUpsSchema } from '../wire/topUp.ts';
 import { decodeKeyset, paginationMetadata } from '../schemas/listQueries.ts';
 import {
@@ -41,7 +39,14 @@ interface Deps {
   orm: Orm;
   clock: Clock;
   customers: CustomerResolver;
+  intake: IntakeDeps;
 }
+
+/** The 202 of a top-up write: the request to poll. */
+const acceptedTopUp = (accepted: Parameters<typeof toWireLedgerRequest>[0]) => ({
+  location: `/v1/ledger_requests/${accepted.id}`,
+  body: toWireLedgerRequest({ ...accepted, status: 'queued' }, [], null),
+});
 
 /**
  * The checks the body schema cannot make alone: the customer's invoicing currency, an exact total
@@ -84,48 +89,44 @@ export function registerTopUpRoutes(app: FastifyInstance, deps: Deps): void {
     app,
     'POST',
     '/credits/top_ups',
-    { summary: 'Create a top-up', tags: TAGS, body: topUpRequest, response: { 201: topUpSchema } },
+    {
+      summary: 'Create a top-up',
+      tags: TAGS,
+      body: topUpRequest,
+      response: { 201: topUpSchema, 202: ledgerRequestSchema },
+    },
     async (path, request, reply) => {
       const customer = await deps.customers.resolve(path);
       const body = request.body as TopUpRequest;
-      const em = deps.orm.em.fork();
-      const idempotency = await replayCreate(em, request, reply, request.url);
-      if ('replayed' in idempotency) return idempotency.replayed;
-      const now = deps.clock.now();
-      const invoiceCurrency = checkTopUp(body, customer, now);
-      const row: TopUpRow = {
-        id: newId(),
-        customer_id: customer.id,
-        currency: body.currency,
-        amount: body.amount,
-        threshold: body.threshold,
-        per_unit_cost_basis: body.per_unit_cost_basis,
-        invoice_currency: invoiceCurrency,
-        auto_collection: body.invoice_settings.auto_collection,
-        net_terms: body.invoice_settings.net_terms,
-        memo: body.invoice_settings.memo,
-        require_successful_payment: body.invoice_settings.require_successful_payment,
-        expires_after: body.expires_after,
-        expires_after_unit: body.expires_after_unit,
-        active_from: body.active_from,
-        created_at: now,
-      };
-      const created = JSON.stringify(toWireTopUp(topUpView(row)));
-      await recordCreate(
-        em,
-        idempotency.fresh,
-        created,
-        now,
-        (tx) => replaceTopUp(tx, row).then(() => undefined),
-        (violation) =>
-          /top_ups_ledger_uq/.test(`${violation.constraint} ${violation.message}`)
-            ? new ApiError(
-                'resource_conflict',
-                `Another top-up for ${body.currency} is being created for this customer; retry shortly.`,
-              )
-            : undefined,
-      );
-      return sendCreated(reply, created);
+      const invoiceCurrency = checkTopUp(body, customer, deps.clock.now());
+      const answer = await submit(deps.intake, {
+        kind: 'top_up_create',
+        customer,
+        payload: {
+          top_up_id: newId(),
+          currency: body.currency,
+          amount: body.amount,
+          threshold: body.threshold,
+          per_unit_cost_basis: body.per_unit_cost_basis,
+          invoice_currency: invoiceCurrency,
+          auto_collection: body.invoice_settings.auto_collection,
+          net_terms: body.invoice_settings.net_terms,
+          memo: body.invoice_settings.memo,
+          require_successful_payment: body.invoice_settings.require_successful_payment,
+          expires_after: body.expires_after,
+          expires_after_unit: body.expires_after_unit,
+          active_from: body.active_from,
+        },
+        currency: null,
+        // Keyed on the Orb id, so that both path forms of one request are the same request.
+        idempotency: submittedKey(request, `/v1/customers/${customer.id}/credits/top_ups`),
+        respondAsync: respondsAsync(request.headers.prefer),
+        httpRequestId: request.id,
+      });
+      return sendAnswer(reply, answer, {
+        accepted: acceptedTopUp,
+        committed: (outcome) => ({ status: 201, body: toWireTopUp(outcome.topUp) }),
+      });
     },
   );
 
@@ -168,17 +169,30 @@ export function registerTopUpRoutes(app: FastifyInstance, deps: Deps): void {
     {
       summary: 'Deactivate a top-up',
       tags: TAGS,
-      response: { 204: z.null().meta({ description: 'Deactivated; nothing is returned.' }) },
+      response: {
+        204: z.null().meta({ description: 'Deactivated; nothing is returned.' }),
+        202: ledgerRequestSchema,
+      },
     },
     async (path, request, reply) => {
       const customer = await deps.customers.resolve(path);
       const { top_up_id: topUpId } = request.params as { top_up_id: string };
-      if (!(await deleteTopUp(deps.orm.em.fork(), customer.id, topUpId))) {
-        throw ApiError.notFound(
-          `Top-up with id ${topUpId} does not exist for customer ${customer.id}.`,
-        );
-      }
-      return reply.code(204).send();
+      const answer = await submit(deps.intake, {
+        kind: 'top_up_delete',
+        customer,
+        payload: { top_up_id: topUpId },
+        currency: null,
+        idempotency: submittedKey(
+          request,
+          `/v1/customers/${customer.id}/credits/top_ups/${topUpId}`,
+        ),
+        respondAsync: respondsAsync(request.headers.prefer),
+        httpRequestId: request.id,
+      });
+      return sendAnswer(reply, answer, {
+        accepted: acceptedTopUp,
+        committed: () => ({ status: 204, body: undefined }),
+      });
     },
   );
 }

@@ -16,6 +16,8 @@ export const REQUEST_KINDS = [
   'balance_transaction',
   'invoice_change',
   'event_deprecation',
+  'top_up_create',
+  'top_up_delete',
 ] as const;
 export type RequestKind = (typeof REQUEST_KINDS)[number];
 
@@ -50,11 +52,38 @@ export type InvoiceChangePayload = z.infer<typeof invoiceChangePayload>;
 export const eventDeprecationPayload = z.object({ event_id: z.string().min(1) });
 export type EventDeprecationPayload = z.infer<typeof eventDeprecationPayload>;
 
+/**
+ * Orb's `POST .../credits/top_ups`, checked by the api (the customer's invoicing currency, an exact
+ * invoice total, `active_from` no more than 10 days back): the top-up row to write, its id chosen
+ * at acceptance so that the answer can be given again from the request alone.
+ */
+export const topUpCreatePayload = z.object({
+  top_up_id: z.string().min(1),
+  currency: z.string().min(1),
+  amount: decimalText,
+  threshold: decimalText,
+  per_unit_cost_basis: decimalText,
+  invoice_currency: z.string().regex(/^[A-Z]{3}$/),
+  auto_collection: z.boolean(),
+  net_terms: z.number().int().nonnegative(),
+  memo: z.string().nullable(),
+  require_successful_payment: z.boolean(),
+  expires_after: z.number().int().positive().nullable(),
+  expires_after_unit: z.enum(['day', 'month']).nullable(),
+  active_from: z.iso.datetime({ offset: true }).nullable(),
+});
+export type TopUpCreatePayload = z.infer<typeof topUpCreatePayload>;
+
+/** Orb's `DELETE .../credits/top_ups/{id}`. */
+export const topUpDeletePayload = z.object({ top_up_id: z.string().min(1) });
+
 export const requestPayloads = {
   ledger_entry: ledgerRequestPayload,
   balance_transaction: balanceRequestPayload,
   invoice_change: invoiceChangePayload,
   event_deprecation: eventDeprecationPayload,
+  top_up_create: topUpCreatePayload,
+  top_up_delete: topUpDeletePayload,
 } as const satisfies Record<RequestKind, z.ZodType>;
 
 export type RequestPayload<K extends RequestKind> = z.infer<(typeof requestPayloads)[K]>;

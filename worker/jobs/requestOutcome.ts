@@ -6,6 +6,7 @@
  */
 import type { LedgerErrorKind } from '../../domain/ledgerError.ts';
 import type { BalanceTransactionView } from '../store/balanceTransactions.ts';
+import type { TopUpView } from '../store/topUps.ts';
 import type { LedgerEntryView } from '../store/views.ts';
 import type { WrittenCounts } from '../writtenCounts.ts';
 import type { RequestKind } from './requestKinds.ts';
@@ -66,8 +67,22 @@ export type DeprecationOutcome =
     }
   | FailedOutcome<'event_deprecation'>;
 
+/** The top-up as written (its answer is made from the request's own payload, so a replay matches). */
+export type TopUpCreateOutcome =
+  | { status: 'committed'; kind: 'top_up_create'; requestId: string; topUp: TopUpView }
+  | FailedOutcome<'top_up_create'>;
+
+export type TopUpDeleteOutcome =
+  | { status: 'committed'; kind: 'top_up_delete'; requestId: string; topUpId: string }
+  | FailedOutcome<'top_up_delete'>;
+
 export type RequestOutcome =
-  LedgerOutcome | BalanceOutcome | InvoiceChangeOutcome | DeprecationOutcome;
+  | LedgerOutcome
+  | BalanceOutcome
+  | InvoiceChangeOutcome
+  | DeprecationOutcome
+  | TopUpCreateOutcome
+  | TopUpDeleteOutcome;
 export type OutcomeOf<K extends RequestKind> = Extract<RequestOutcome, { kind: K }>;
 
 export function failedOutcome<K extends RequestKind>(

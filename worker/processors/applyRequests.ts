@@ -56,6 +56,8 @@ import { applyBalanceTransaction } from './kinds/balanceTransaction.ts';
 import { applyEventDeprecation } from './kinds/eventDeprecation.ts';
 import { applyInvoiceChange } from './kinds/invoiceChange.ts';
 import type { ApplyKind } from './kinds/kindContext.ts';
+import { applyTopUpCreate } from './kinds/topUpCreate.ts';
+import { applyTopUpDelete } from './kinds/topUpDelete.ts';
 import type { UsageProcessorDeps } from './processorDeps.ts';
 
 /** The kinds applied one request at a time in the group's transaction (ledger entries are not). */
@@ -63,6 +65,8 @@ const otherKinds: { [K in Exclude<RequestKind, 'ledger_entry'>]: ApplyKind<K> } 
   balance_transaction: applyBalanceTransaction,
   invoice_change: applyInvoiceChange,
   event_deprecation: applyEventDeprecation,
+  top_up_create: applyTopUpCreate,
+  top_up_delete: applyTopUpDelete,
 };
 
 /** One ledger as the group has it: loaded once, then changed by each decision in turn. */

@@ -7,10 +7,13 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import {
   eventDeprecationPayload,
   invoiceChangePayload,
+  topUpCreatePayload,
+  topUpDeletePayload,
   type RequestKind,
 } from '../jobs/requestKinds.ts';
 import { failedOutcome, type OutcomeError, type RequestOutcome } from '../jobs/requestOutcome.ts';
 import { findTransactionOfRequest } from './balanceTransactions.ts';
+import { topUpView } from './topUps.ts';
 import { CreditBlock, Customer, LedgerEntry, type CustomerRow } from './entities.ts';
 import { invoiceViewsByBlock } from './invoices.ts';
 import { ledgerEntryView, type CustomerRef, type LedgerEntryView } from './views.ts';
@@ -99,6 +102,16 @@ export async function storedOutcome(
     case 'event_deprecation': {
       const { event_id: eventId } = eventDeprecationPayload.parse(request.payload);
       return { status: 'committed', kind: 'event_deprecation', requestId, eventId };
+    }
+    case 'top_up_create': {
+      // The answer is the payload's top-up, as it was written: the same whatever came after.
+      const { top_up_id: id, ...fields } = topUpCreatePayload.parse(request.payload);
+      const topUp = topUpView({ id, ...fields });
+      return { status: 'committed', kind: 'top_up_create', requestId, topUp };
+    }
+    case 'top_up_delete': {
+      const { top_up_id: topUpId } = topUpDeletePayload.parse(request.payload);
+      return { status: 'committed', kind: 'top_up_delete', requestId, topUpId };
     }
   }
 }

@@ -1,6 +1,7 @@
 /**
- * Top-ups in Postgres (Orb `credits/top_ups`): the configuration rows the api writes (plain
- * configuration writes, like customers: nothing is queued), the Orb view of one, and the json the
+ * Top-ups in Postgres (Orb `credits/top_ups`): the configuration rows the worker writes for a
+ * `top_up_create` or `top_up_delete` request (on the customer's partition, so that a change of
+ * configuration is ordered with the ledger writes around it), the Orb view of one, and the json the
  * worker's load functions carry (`top_up_load`, Migration20261121060000_topUps) turned into the
  * domain's `TopUpState`.
  */
@@ -70,7 +71,7 @@ export type TopUpRow = Omit<TopUpLoadJson, 'timezone' | 'unpaid' | 'active_from'
  * Orb's TopUp, with the `active_from` it was created with (Orb's TopUp schema does not list it;
  * returned so that a client can read back when its top-up starts).
  */
-export function topUpView(row: TopUpRow) {
+export function topUpView(row: Omit<TopUpRow, 'customer_id' | 'created_at' | 'invoice_currency'>) {
   return {
     id: row.id,
     currency: row.currency,
@@ -88,6 +89,7 @@ export function topUpView(row: TopUpRow) {
     active_from: row.active_from === null ? null : new Date(row.active_from).toISOString(),
   };
 }
+export type TopUpView = ReturnType<typeof topUpView>;
 
 const COLUMNS = `id, customer_id, currency, amount::text as amount, threshold::text as threshold, per_unit_cost_basis,
   invoice_currency, auto_collection, net_terms, memo, require_successful_payment, expires_after, expires_after_unit, active_from, created_at`;

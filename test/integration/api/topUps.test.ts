@@ -204,8 +204,61 @@ describe('top-up configuration', () => {
     });
     expect(first.status).toBe(201);
     expect(second.status).toBe(201);
-    expect(second.body).toEqual(first.body);
+    expect(second.text).toBe(first.text);
     expect(second.headers.get('idempotent-replayed')).toBe('true');
+  });
+
+  it('goes through the partition as requests: a replay after a replacement still answers the first top-up, deletes replay 204, 202 on respond-async', async () => {
+    const customer = await createCustomer(t, { currency: 'USD' });
+    const path = `/v1/customers/${customer.id}/credits/top_ups`;
+    const key = { 'idempotency-key': randomUUID() };
+    const first = await t.request('POST', path, TOP_UP, key);
+    expect(first.status, first.text).toBe(201);
+    // Replaced by another create: the first key still answers the top-up it made.
+    const replacement = await t.request('POST', path, { ...TOP_UP, amount: '77' });
+    expect(replacement.status, replacement.text).toBe(201);
+    const replay = await t.request('POST', path, TOP_UP, key);
+    expect(replay.text).toBe(first.text);
+    // Deleting with a key: the retry replays 204 instead of a 404.
+    const deleteKey = { 'idempotency-key': randomUUID() };
+    const deleted = await t.request(
+      'DELETE',
+      `${path}/${replacement.body.id}`,
+      undefined,
+      deleteKey,
+    );
+    expect(deleted.status, deleted.text).toBe(204);
+    const deletedAgain = await t.request(
+      'DELETE',
+      `${path}/${replacement.body.id}`,
+      undefined,
+      deleteKey,
+    );
+    expect(deletedAgain.status, deletedAgain.text).toBe(204);
+    expect(deletedAgain.headers.get('idempotent-replayed')).toBe('true');
+    const unkeyed = await t.request('DELETE', `${path}/${replacement.body.id}`);
+    expect(unkeyed.status, unkeyed.text).toBe(404);
+    // Prefer: respond-async: 202 and the request to poll, which ends committed.
+    const accepted = await t.request('POST', path, TOP_UP, { prefer: 'respond-async' });
+    expect(accepted.status, accepted.text).toBe(202);
+    expect(accepted.body).toMatchObject({ kind: 'top_up_create', status: 'queued' });
+    let polled = accepted;
+    for (let tries = 0; tries < 100 && polled.body.status !== 'committed'; tries += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      polled = await t.request('GET', accepted.headers.get('location') ?? '');
+    }
+    expect(polled.body.status).toBe('committed');
+    const listed = await t.request('GET', path);
+    expect(listed.body.data).toHaveLength(1);
+    const kinds = await sql<{ kind: string; count: string }>(
+      t,
+      `select kind, count(*)::text as count from requests where customer_id = ? group by kind order by kind`,
+      [customer.id],
+    );
+    expect(kinds).toEqual([
+      { kind: 'top_up_create', count: '3' },
+      { kind: 'top_up_delete', count: '2' },
+    ]);
   });
 });
 

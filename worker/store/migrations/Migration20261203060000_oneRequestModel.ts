@@ -6,7 +6,8 @@
  * old `balance.apply` name find them), and their Idempotency-Keys move to the one reference.
  *
  * `currency` names the credit ledger a ledger-entry request writes to (the worker locks and loads
- * by it); the other kinds write elsewhere (a balance, an invoice, an event), so it is null there.
+ * by it); the other kinds write elsewhere (a balance, an invoice, an event, a top-up
+ * configuration), so it is null there.
  * Their outcome needs no column of its own: a committed balance request is named by its
  * transaction's `request_id`; an invoice change or a deprecation by the invoice or event its
  * payload names.
@@ -22,7 +23,8 @@ export class Migration20261203060000_oneRequestModel extends Migration {
     this.addSql(`
       alter table ledger_requests rename to requests;
       alter table requests add column kind text not null default 'ledger_entry'
-        check (kind in ('ledger_entry', 'balance_transaction', 'invoice_change', 'event_deprecation'));
+        check (kind in ('ledger_entry', 'balance_transaction', 'invoice_change', 'event_deprecation',
+                       'top_up_create', 'top_up_delete'));
       alter table requests alter column currency drop not null;
       alter table requests add constraint requests_ledger_currency
         check ((kind = 'ledger_entry') = (currency is not null));
