@@ -141,7 +141,9 @@ export function refusalErrorKind(code: RefusalCode): ErrorKind {
  * worker's own `internal` failures, carry a kind alone; a code no longer known (stored by a later
  * version, then rolled back) falls back to its kind as well.
  */
-export function outcomeProblem(error: OutcomeError & { code?: unknown }): ProblemBody {
+export function outcomeProblem(
+  error: Omit<OutcomeError, 'code'> & { code?: unknown },
+): ProblemBody {
   if (!isRefusalCode(error.code)) return problem(error.kind, error.detail);
   return { ...problem(refusalErrorKind(error.code), error.detail), code: error.code };
 }

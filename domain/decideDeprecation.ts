@@ -20,7 +20,7 @@ import { compareDrawdown } from './drawdown.ts';
 import { expireDue } from './expireDue.ts';
 import { LedgerDraft } from './ledgerDraft.ts';
 import { firstRefusal, type Check } from './firstRefusal.ts';
-import type { Decision } from './ledgerError.ts';
+import type { Decision, LedgerError } from './ledgerError.ts';
 import type { Block, DecisionContext, Ledger, LedgerChanges, PendingUsageEntry } from './types.ts';
 
 /** What a block can take back of what the entry drew from it: never past its initial balance. */
@@ -61,6 +61,34 @@ function planReturns(
     remaining = remaining.minus(share);
   }
   return { returns, remaining };
+}
+
+/** What decides whether an event may still be deprecated (LEDGER_RULES.md §5, grace period). */
+export interface DeprecationWindow {
+  eventId: string;
+  /**
+   * When its usage day closed or closes: the end of the event's day in the customer's timezone
+   * plus GRACE_PERIOD, or the earlier closing instant its group's entries were stored with.
+   */
+  closesAt: Date;
+  /** Whether the day close has committed the group's entries already (whatever the clock says). */
+  dayCommitted: boolean;
+  now: Date;
+}
+
+/** Checked for every event, applied or not, before anything else. */
+export const DEPRECATION_WINDOW_CHECKS: readonly Check<DeprecationWindow>[] = [
+  {
+    code: 'event_outside_grace',
+    broken: ({ eventId, closesAt, dayCommitted, now }) =>
+      dayCommitted || now.getTime() >= closesAt.getTime()
+        ? `event ${eventId} is outside the grace period: its usage day closed at ${closesAt.toISOString()} and its usage is committed.`
+        : undefined,
+  },
+];
+
+export function deprecationWindowRefusal(window: DeprecationWindow): LedgerError | undefined {
+  return firstRefusal(DEPRECATION_WINDOW_CHECKS, window);
 }
 
 export const DEPRECATION_CHECKS: readonly Check<{ credits: Decimal; remaining: Decimal }>[] = [

@@ -26,14 +26,16 @@
  * - amendment (AMENDMENT_CHECKS): amount_not_positive, block_not_found, block_voided,
  *   block_expired, exceeds_initial_balance, balance_out_of_range.
  * - invoice mark_paid / void (INVOICE_CHECKS): invoice_not_issued.
- * - event deprecation (DEPRECATION_CHECKS): credits_not_returnable.
+ * - event deprecation (DEPRECATION_WINDOW_CHECKS, then DEPRECATION_CHECKS for an applied event):
+ *   event_outside_grace, credits_not_returnable.
  * - balance transaction (BALANCE_TRANSACTION_CHECKS): amount_not_positive,
  *   customer_currency_missing, balance_out_of_range.
  * - usage: never refused. A top-up the threshold calls for but the rules refuse never fails the
  *   command or batch that crossed it: the changes report it (`LedgerChanges.topUpRefused`).
  *
  * The worker's parse of a stored request refuses with date_invalid, expiry_not_after_effective and
- * source_block_unnamed before any of these run.
+ * source_block_unnamed before any of these run; its load, with invoice_not_found,
+ * event_not_found or top_up_not_found when the resource a request names is gone.
  */
 
 /** Each code's kind, in one table: the kind follows from the code and nothing else. */
@@ -67,7 +69,11 @@ export const REFUSAL_KINDS = {
   balance_out_of_range: 'request_validation',
   customer_currency_missing: 'request_validation',
   invoice_not_issued: 'constraint_violation',
+  event_outside_grace: 'constraint_violation',
   credits_not_returnable: 'constraint_violation',
+  invoice_not_found: 'resource_not_found',
+  event_not_found: 'resource_not_found',
+  top_up_not_found: 'resource_not_found',
 } as const satisfies Record<string, LedgerErrorKind>;
 
 export type RefusalCode = keyof typeof REFUSAL_KINDS;

@@ -4,7 +4,7 @@
  * recorded on the request's row (for pollers and idempotent replays). A refusal is an outcome,
  * not an exception: `failed` with the domain's error, or `internal` for a bug or an outage.
  */
-import type { LedgerErrorKind } from '../../domain/ledgerError.ts';
+import type { LedgerErrorKind, RefusalCode } from '../../domain/ledgerError.ts';
 import type { BalanceTransactionView } from '../store/balanceTransactions.ts';
 import type { TopUpView } from '../store/topUps.ts';
 import type { LedgerEntryView } from '../store/views.ts';
@@ -14,6 +14,8 @@ import type { RequestKind } from './requestKinds.ts';
 export interface OutcomeError {
   /** `internal` is ours, not the domain's: a bug or an outage, answered as a 500. */
   kind: LedgerErrorKind | 'internal';
+  /** The domain's refusal code (domain/ledgerError.ts); absent for `internal` and older rows. */
+  code?: RefusalCode;
   detail: string;
 }
 

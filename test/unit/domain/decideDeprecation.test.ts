@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Decimal } from '../../../domain/decimal.ts';
-import { decideDeprecation } from '../../../domain/decideDeprecation.ts';
+import { decideDeprecation, deprecationWindowRefusal } from '../../../domain/decideDeprecation.ts';
 import type { Block, Ledger, LedgerChanges, PendingUsageEntry } from '../../../domain/types.ts';
 
 const NOW = new Date('2026-11-21T20:00:00Z');
@@ -278,5 +278,24 @@ describe('decideDeprecation', () => {
     );
     expect(grown(changes)).toEqual([['E1', '-0.000000000001', '99.999999999999']]);
     expect(changes.ledger.balance.toString()).toBe('99.999999999999');
+  });
+});
+
+describe('deprecationWindowRefusal (the grace period, LEDGER_RULES.md §5)', () => {
+  const closesAt = new Date(Date.UTC(2030, 0, 2, 12));
+  const window = (now: Date, dayCommitted = false) =>
+    deprecationWindowRefusal({ eventId: 'evt', closesAt, dayCommitted, now });
+
+  it('admits an event until its day closes, and refuses it from that instant on', () => {
+    expect(window(new Date(closesAt.getTime() - 1))).toBeUndefined();
+    expect(window(closesAt)?.code).toBe('event_outside_grace');
+    expect(window(new Date(closesAt.getTime() + 1))?.kind).toBe('constraint_violation');
+  });
+
+  it('refuses once the day close committed the group, whatever the clock says', () => {
+    expect(window(new Date(closesAt.getTime() - 60_000), true)).toMatchObject({
+      code: 'event_outside_grace',
+      detail: `event evt is outside the grace period: its usage day closed at ${closesAt.toISOString()} and its usage is committed.`,
+    });
   });
 });

@@ -12,7 +12,11 @@ import {
   decideBalanceTransaction,
 } from '../../../domain/decideBalanceTransaction.ts';
 import { DECREMENT_CHECKS } from '../../../domain/decideDecrement.ts';
-import { decideDeprecation, DEPRECATION_CHECKS } from '../../../domain/decideDeprecation.ts';
+import {
+  decideDeprecation,
+  DEPRECATION_CHECKS,
+  DEPRECATION_WINDOW_CHECKS,
+} from '../../../domain/decideDeprecation.ts';
 import { EXPIRATION_CHANGE_CHECKS } from '../../../domain/decideExpirationChange.ts';
 import { INCREMENT_CHECKS } from '../../../domain/decideIncrement.ts';
 import { decideInvoice, INVOICE_CHECKS } from '../../../domain/decideInvoice.ts';
@@ -104,6 +108,7 @@ const PRECEDENCE: Record<string, { checks: readonly Check<never>[]; order: Refus
     ],
   },
   invoice: { checks: INVOICE_CHECKS, order: ['invoice_not_issued'] },
+  deprecation_window: { checks: DEPRECATION_WINDOW_CHECKS, order: ['event_outside_grace'] },
   deprecation: { checks: DEPRECATION_CHECKS, order: ['credits_not_returnable'] },
   balance_transaction: {
     checks: BALANCE_TRANSACTION_CHECKS,
@@ -111,8 +116,16 @@ const PRECEDENCE: Record<string, { checks: readonly Check<never>[]; order: Refus
   },
 };
 
-/** Made by the worker's parse of a stored request (worker/jobs/ledgerRequestPayload.ts) only. */
-const PARSE_ONLY: RefusalCode[] = ['date_invalid'];
+/**
+ * Made by the worker's parse of a stored request (worker/jobs/ledgerRequestPayload.ts), or by its
+ * load when the resource a request names is gone (worker/processors/kinds/), only.
+ */
+const PARSE_ONLY: RefusalCode[] = [
+  'date_invalid',
+  'invoice_not_found',
+  'event_not_found',
+  'top_up_not_found',
+];
 
 describe('refusal codes', () => {
   it.each(Object.entries(PRECEDENCE))('%s runs its checks in the documented order', (_, kind) => {

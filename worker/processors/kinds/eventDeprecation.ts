@@ -9,9 +9,9 @@
  * day (customer timezone) plus GRACE_PERIOD, i.e. while its group's entries are still pending. An
  * event already deprecated answers success and changes nothing, so a client's retry is harmless.
  */
-import { decideDeprecation } from '../../../domain/decideDeprecation.ts';
+import { decideDeprecation, deprecationWindowRefusal } from '../../../domain/decideDeprecation.ts';
 import { Decimal } from '../../../domain/decimal.ts';
-import type { LedgerErrorKind } from '../../../domain/ledgerError.ts';
+import { ledgerError, type LedgerError } from '../../../domain/ledgerError.ts';
 import { usageDayOf } from '../../../domain/usageDay.ts';
 import { newId } from '../../runtime/ids.ts';
 import { eventDeprecationPayload } from '../../jobs/requestKinds.ts';
@@ -30,19 +30,11 @@ import { saveUsage } from '../../store/usageRepository.ts';
 import { countWritten } from '../../writtenCounts.ts';
 import type { ApplyKind, KindContext } from './kindContext.ts';
 
-const failed = (
-  request: LockedRequest,
-  kind: LedgerErrorKind | 'internal',
-  detail: string,
-): DeprecationOutcome => failedOutcome('event_deprecation', request.id, { kind, detail });
+const failed = (request: LockedRequest, error: LedgerError): DeprecationOutcome =>
+  failedOutcome('event_deprecation', request.id, error);
 
-function outsideGrace(request: LockedRequest, event: LockedEvent, closesAt: Date) {
-  return failed(
-    request,
-    'constraint_violation',
-    `event ${event.id} is outside the grace period: its usage day closed at ${closesAt.toISOString()} and its usage is committed.`,
-  );
-}
+const internal = (request: LockedRequest, detail: string): DeprecationOutcome =>
+  failedOutcome('event_deprecation', request.id, { kind: 'internal', detail });
 
 /** Returns an applied event's credits to its group's pending entries: the outcome, or a refusal. */
 async function returnCredits(
@@ -60,11 +52,15 @@ async function returnCredits(
   const entries = await loadUsageGroupEntries(em, { customerId, currency, priceId, usageDay });
   // The stored closing instant (what the day close goes by) or the one the timestamp gives now,
   // whichever is earlier; a day already committed (the sweep ran) is closed whatever the clock says.
-  const closes = entries
-    .map((entry) => entry.closesAt)
-    .reduce((a, b) => (a.getTime() <= b.getTime() ? a : b), closesAt);
-  if (now.getTime() >= closes.getTime() || entries.some((entry) => entry.status === 'committed'))
-    return outsideGrace(request, event, closes);
+  const outside = deprecationWindowRefusal({
+    eventId: event.id,
+    closesAt: entries
+      .map((entry) => entry.closesAt)
+      .reduce((a, b) => (a.getTime() <= b.getTime() ? a : b), closesAt),
+    dayCommitted: entries.some((entry) => entry.status === 'committed'),
+    now,
+  });
+  if (outside) return failed(request, outside);
   const pending = entries.filter((entry) => entry.status === 'pending');
   const known = new Set(loaded.blocks.map((block) => block.id));
   const drained = await loadBlocksById(
@@ -95,12 +91,15 @@ async function returnCredits(
 export const applyEventDeprecation: ApplyKind<'event_deprecation'> = async (request, context) => {
   const payload = eventDeprecationPayload.safeParse(request.payload);
   if (!payload.success)
-    return failed(request, 'internal', `stored request is unreadable: ${payload.error.message}`);
+    return internal(request, `stored request is unreadable: ${payload.error.message}`);
   const { em, now, gracePeriod } = context;
   const eventId = payload.data.event_id;
   const event = await lockEvent(em, eventId);
   if (!event)
-    return failed(request, 'resource_not_found', `Event with id ${eventId} does not exist.`);
+    return failed(
+      request,
+      ledgerError('event_not_found', `Event with id ${eventId} does not exist.`),
+    );
   const deprecated = (creditsReturned: string): DeprecationOutcome => ({
     status: 'committed',
     kind: 'event_deprecation',
@@ -116,14 +115,16 @@ export const applyEventDeprecation: ApplyKind<'event_deprecation'> = async (requ
       : event.customerId === request.customerId;
   // The api routes by the event's customer; anything else is a bug, not the client's mistake.
   if (!customer || !owned)
-    return failed(
-      request,
-      'internal',
-      `event ${eventId} does not belong to customer ${request.customerId}`,
-    );
+    return internal(request, `event ${eventId} does not belong to customer ${request.customerId}`);
   const { closesAt } = usageDayOf(event.timestamp, customer.timezone, gracePeriod);
   if (event.status !== 'applied') {
-    if (now.getTime() >= closesAt.getTime()) return outsideGrace(request, event, closesAt);
+    const outside = deprecationWindowRefusal({
+      eventId,
+      closesAt,
+      dayCommitted: false,
+      now,
+    });
+    if (outside) return failed(request, outside);
     await markDeprecated(em, event.id, event.status);
     return deprecated('0');
   }

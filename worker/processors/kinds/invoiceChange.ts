@@ -7,6 +7,7 @@
  */
 import { decideInvoice, type InvoiceAction } from '../../../domain/decideInvoice.ts';
 import { resolveInstant } from '../../../domain/instant.ts';
+import { ledgerError } from '../../../domain/ledgerError.ts';
 import { newId } from '../../runtime/ids.ts';
 import { invoiceChangePayload, type InvoiceChangePayload } from '../../jobs/requestKinds.ts';
 import { failedOutcome } from '../../jobs/requestOutcome.ts';
@@ -25,20 +26,21 @@ function toAction(action: InvoiceChangePayload['action'], timezone: string): Inv
 }
 
 export const applyInvoiceChange: ApplyKind<'invoice_change'> = async (request, { em, now }) => {
-  const fail = (kind: 'internal' | 'resource_not_found', detail: string) =>
-    failedOutcome('invoice_change', request.id, { kind, detail });
+  const internal = (detail: string) =>
+    failedOutcome('invoice_change', request.id, { kind: 'internal', detail });
   const payload = invoiceChangePayload.safeParse(request.payload);
-  if (!payload.success)
-    return fail('internal', `stored request is unreadable: ${payload.error.message}`);
+  if (!payload.success) return internal(`stored request is unreadable: ${payload.error.message}`);
   const { invoice_id: invoiceId, action } = payload.data;
   const owner = await findInvoiceOwner(em, invoiceId);
-  if (!owner) return fail('resource_not_found', `Invoice ${invoiceId} does not exist.`);
+  if (!owner)
+    return failedOutcome(
+      'invoice_change',
+      request.id,
+      ledgerError('invoice_not_found', `Invoice ${invoiceId} does not exist.`),
+    );
   // The api routes by the invoice's customer; anything else is a bug, not the client's mistake.
   if (owner.customerId !== request.customerId)
-    return fail(
-      'internal',
-      `invoice ${invoiceId} does not belong to customer ${request.customerId}`,
-    );
+    return internal(`invoice ${invoiceId} does not belong to customer ${request.customerId}`);
   const { ledger, blocks } = await lockCustomerAndLoad(
     em,
     owner.customerId,

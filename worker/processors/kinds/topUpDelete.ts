@@ -2,6 +2,7 @@
  * Deactivating a top-up (Orb's `DELETE .../credits/top_ups/{id}`) on the customer's partition, in
  * order with the ledger writes around it. A top-up the customer does not have is a 404.
  */
+import { ledgerError } from '../../../domain/ledgerError.ts';
 import { topUpDeletePayload } from '../../jobs/requestKinds.ts';
 import { failedOutcome } from '../../jobs/requestOutcome.ts';
 import { deleteTopUp } from '../../store/topUps.ts';
@@ -15,10 +16,14 @@ export const applyTopUpDelete: ApplyKind<'top_up_delete'> = async (request, { em
   }
   const topUpId = payload.data.top_up_id;
   if (!(await deleteTopUp(em, request.customerId, topUpId))) {
-    return failedOutcome('top_up_delete', request.id, {
-      kind: 'resource_not_found',
-      detail: `Top-up with id ${topUpId} does not exist for customer ${request.customerId}.`,
-    });
+    return failedOutcome(
+      'top_up_delete',
+      request.id,
+      ledgerError(
+        'top_up_not_found',
+        `Top-up with id ${topUpId} does not exist for customer ${request.customerId}.`,
+      ),
+    );
   }
   return { status: 'committed', kind: 'top_up_delete', requestId: request.id, topUpId };
 };
