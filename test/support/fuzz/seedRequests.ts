@@ -416,6 +416,7 @@ function topUpSeeds(f: FuzzFixture): SeedRequest[] {
     ...bothForms('DELETE', '/credits/top_ups/{top_up_id}', f.b, {
       params: { top_up_id: e(f.topUpId) },
       idParams: ['top_up_id'],
+      readsIdempotencyKey: true,
     }),
   ];
 }
@@ -473,6 +474,7 @@ function eventSeeds(f: FuzzFixture): SeedRequest[] {
       params: { event_id: e(f.awaitingEventId) },
       idParams: ['event_id'],
       foreignIds: { event_id: [e(f.a.id), e(f.ledgerRequestId)] },
+      readsIdempotencyKey: true,
     },
   ];
 }
@@ -499,12 +501,14 @@ function invoiceAndPriceSeeds(f: FuzzFixture): SeedRequest[] {
       idParams: ['invoice_id'],
       foreignIds: { invoice_id: [e(f.a.id), e(f.topUpId)] },
       body: { payment_received_date: '2026-03-01', external_id: 'fuzz', notes: 'fuzz' },
+      readsIdempotencyKey: true,
     },
     {
       route: 'POST /v1/invoices/{invoice_id}/void',
       params: { invoice_id: 'inv_fuzz_unknown' },
       idParams: ['invoice_id'],
       foreignIds: { invoice_id: [e(f.a.id), e(f.a.blockIds[0]!), e(f.ledgerRequestId)] },
+      readsIdempotencyKey: true,
     },
     {
       route: 'POST /v1/usage_prices',
