@@ -15,7 +15,7 @@ import type { BalanceRequestPayload } from '../../worker/jobs/requestKinds.ts';
 import {
   findTransactionOfRequest,
   listBalanceTransactions,
-  type BalanceTransactionView,
+  type BalanceTransactionRecord,
 } from '../../worker/store/balanceTransactions.ts';
 import { findRequest, type RequestRow } from '../../worker/store/requests.ts';
 import type { RequestStatus } from '../../worker/store/views.ts';
@@ -42,7 +42,7 @@ import { routeBothCustomerForms } from './customerPaths.ts';
 /** `GET /v1/balance_transaction_requests/{id}`: an accepted write's status, and then its transaction or error. */
 function requestView(
   request: RequestRow,
-  transaction: BalanceTransactionView | null,
+  transaction: BalanceTransactionRecord | null,
   status: RequestStatus,
 ) {
   return {

@@ -24,11 +24,7 @@ import {
 import { Customer, type CustomerRow } from '../../worker/store/entities.ts';
 import type { Orm } from '../../worker/store/orm.ts';
 import { findCustomer, listCustomers } from '../../worker/store/readQueries.ts';
-import {
-  customerView,
-  NO_HIERARCHY,
-  type CustomerHierarchyView,
-} from '../../worker/store/views.ts';
+import { NO_HIERARCHY, type CustomerHierarchyView } from '../../worker/store/views.ts';
 import { customerSchema, customersSchema, toWireCustomer } from '../wire/customer.ts';
 import { ApiError } from '../errors.ts';
 import { recordCreate, replayCreate, sendCreated } from '../intake/idempotency.ts';
@@ -194,9 +190,7 @@ export function registerCustomerRoutes(
       const customer = newCustomer(body, now);
       const related = hierarchyIds(body.hierarchy);
       const created = JSON.stringify(
-        toWireCustomer(
-          customerView(customer, checkHierarchy(body.hierarchy, await hierarchyLinks(em, related))),
-        ),
+        toWireCustomer(customer, checkHierarchy(body.hierarchy, await hierarchyLinks(em, related))),
       );
       // A concurrent create with the same external id loses on its unique index; one naming the
       // same customers in a hierarchy waits on their row locks and checks again.
@@ -242,7 +236,7 @@ export function registerCustomerRoutes(
       });
       const hierarchies = await hierarchiesOf(em, page.data);
       return {
-        data: page.data.map((row) => toWireCustomer(customerView(row, hierarchies.get(row.id)))),
+        data: page.data.map((row) => toWireCustomer(row, hierarchies.get(row.id))),
         pagination_metadata: paginationMetadata(page.next),
       };
     },
@@ -262,7 +256,7 @@ export function registerCustomerRoutes(
       const em = deps.orm.em.fork();
       const row = await findCustomer(em, { customerId });
       if (!row) throw ApiError.notFound(`Customer with id ${customerId} does not exist.`);
-      return toWireCustomer(customerView(row, (await hierarchiesOf(em, [row])).get(row.id)));
+      return toWireCustomer(row, (await hierarchiesOf(em, [row])).get(row.id));
     },
   );
 
@@ -285,7 +279,7 @@ export function registerCustomerRoutes(
         throw ApiError.notFound(
           `Customer with external_customer_id ${externalCustomerId} does not exist.`,
         );
-      return toWireCustomer(customerView(row, (await hierarchiesOf(em, [row])).get(row.id)));
+      return toWireCustomer(row, (await hierarchiesOf(em, [row])).get(row.id));
     },
   );
 }

@@ -13,7 +13,7 @@ import { exactProduct } from '../../domain/invoiceFor.ts';
 import type { Clock } from '../../worker/runtime/clock.ts';
 import { newId } from '../../worker/runtime/ids.ts';
 import type { Orm } from '../../worker/store/orm.ts';
-import { listTopUps, topUpView } from '../../worker/store/topUps.ts';
+import { listTopUps } from '../../worker/store/topUps.ts';
 import type { CustomerKey, CustomerResolver } from '../customerResolver.ts';
 import { ApiError } from '../errors.ts';
 import { submittedKey } from '../intake/idempotency.ts';
@@ -156,7 +156,7 @@ export function registerTopUpRoutes(app: FastifyInstance, deps: Deps): void {
           ? `${new Date(last.created_at).toISOString()}|${last.id}`
           : null;
       return {
-        data: page.map((topUp) => toWireTopUp(topUpView(topUp))),
+        data: page.map(toWireTopUp),
         pagination_metadata: paginationMetadata(next),
       };
     },

@@ -16,7 +16,6 @@ import {
   findUsagePrice,
   listUsagePrices,
 } from '../../worker/store/usagePriceQueries.ts';
-import { usagePriceView } from '../../worker/store/usagePriceViews.ts';
 import { toWireUsagePrice, usagePriceSchema, usagePricesSchema } from '../wire/usagePrice.ts';
 import { ApiError } from '../errors.ts';
 import { recordCreate, replayCreate, sendCreated } from '../intake/idempotency.ts';
@@ -83,7 +82,7 @@ function registerCreate(app: FastifyInstance, deps: Deps): void {
       }
       const now = deps.clock.now();
       const price = newUsagePrice(body, now);
-      const created = JSON.stringify(toWireUsagePrice(usagePriceView(price)));
+      const created = JSON.stringify(toWireUsagePrice(price));
       // A concurrent create for the same event name loses on the live-price index.
       await recordCreate(
         em,
@@ -123,7 +122,7 @@ export function registerUsagePriceRoutes(app: FastifyInstance, deps: Deps): void
         eventName: query.event_name,
       });
       return {
-        data: page.data.map((row) => toWireUsagePrice(usagePriceView(row))),
+        data: page.data.map((row) => toWireUsagePrice(row)),
         pagination_metadata: paginationMetadata(page.next),
       };
     },
@@ -142,7 +141,7 @@ export function registerUsagePriceRoutes(app: FastifyInstance, deps: Deps): void
       const { price_id: priceId } = request.params as { price_id: string };
       const row = await findUsagePrice(deps.orm.em.fork(), priceId);
       if (!row) throw ApiError.notFound(`Usage price with id ${priceId} does not exist.`);
-      return toWireUsagePrice(usagePriceView(row));
+      return toWireUsagePrice(row);
     },
   );
 
@@ -159,7 +158,7 @@ export function registerUsagePriceRoutes(app: FastifyInstance, deps: Deps): void
       const { price_id: priceId } = request.params as { price_id: string };
       const row = await archiveUsagePrice(deps.orm.em.fork(), priceId, deps.clock.now());
       if (!row) throw ApiError.notFound(`Usage price with id ${priceId} does not exist.`);
-      return toWireUsagePrice(usagePriceView(row));
+      return toWireUsagePrice(row);
     },
   );
 }

@@ -4,7 +4,8 @@
  * Orb's schema: nothing becomes a number.
  */
 import { z } from 'zod';
-import type { BalanceTransactionView } from '../../worker/store/balanceTransactions.ts';
+import { Decimal } from '../../domain/decimal.ts';
+import type { BalanceTransactionRecord } from '../../worker/store/balanceTransactions.ts';
 import { dateTime, page, type Wire } from './exactNumber.ts';
 import { problemSchema } from './problem.ts';
 
@@ -54,19 +55,20 @@ export const balanceTransactionRequestSchema = z
     description: 'An accepted balance transaction: its status, then its transaction or error.',
   });
 
+/** Orb's CustomerBalanceTransaction: every amount a decimal string, in the customer's currency. */
 export function toWireBalanceTransaction(
-  view: BalanceTransactionView,
+  row: BalanceTransactionRecord,
 ): Wire<typeof balanceTransactionSchema> {
   return {
-    id: view.id,
-    created_at: view.created_at,
-    starting_balance: view.starting_balance,
-    ending_balance: view.ending_balance,
-    amount: view.amount,
-    action: view.action,
-    description: view.description,
-    invoice: view.invoice,
-    type: view.type,
-    credit_note: view.credit_note,
+    id: row.id,
+    created_at: row.created_at,
+    starting_balance: Decimal.of(row.starting_balance).toString(),
+    ending_balance: Decimal.of(row.ending_balance).toString(),
+    amount: Decimal.of(row.amount).toString(),
+    action: 'manual_adjustment',
+    description: row.description,
+    invoice: null,
+    type: row.type,
+    credit_note: null,
   };
 }

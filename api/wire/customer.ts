@@ -5,7 +5,9 @@
  * store keeps them): a field the store starts returning only needs its type here.
  */
 import { z } from 'zod';
-import type { CustomerView } from '../../worker/store/views.ts';
+import { Decimal } from '../../domain/decimal.ts';
+import type { CustomerRow } from '../../worker/store/entities.ts';
+import { NO_HIERARCHY, type CustomerHierarchyView } from '../../worker/store/views.ts';
 import { dateTime, metadata, page, type Wire } from './exactNumber.ts';
 import { addressSchema, customerMinifiedSchema } from './invoice.ts';
 
@@ -71,33 +73,42 @@ export const customerSchema = z
 
 export const customersSchema = page(customerSchema).meta({ id: 'Customers' });
 
-export function toWireCustomer(customer: CustomerView): Wire<typeof customerSchema> {
+/**
+ * Orb's Customer. The hierarchy is loaded with the row (worker/store/customerHierarchy.ts).
+ * Tax: Orb answers the configuration's `tax_exempt` as `exempt_from_automated_tax` and its
+ * `automatic_tax_enabled` as is; "null inherits the account setting", which here is off (false).
+ */
+export function toWireCustomer(
+  customer: CustomerRow,
+  hierarchy: CustomerHierarchyView = NO_HIERARCHY,
+): Wire<typeof customerSchema> {
   return {
     id: customer.id,
-    external_customer_id: customer.external_customer_id,
+    external_customer_id: customer.externalCustomerId ?? null,
     name: customer.name,
     email: customer.email,
     timezone: customer.timezone,
-    payment_provider_id: customer.payment_provider_id,
-    payment_provider: customer.payment_provider,
-    created_at: customer.created_at,
-    shipping_address: customer.shipping_address,
-    billing_address: customer.billing_address,
-    balance: customer.balance,
-    currency: customer.currency,
-    tax_id: customer.tax_id,
-    auto_collection: customer.auto_collection,
-    exempt_from_automated_tax: customer.exempt_from_automated_tax,
-    email_delivery: customer.email_delivery,
-    auto_issuance: customer.auto_issuance,
-    additional_emails: customer.additional_emails,
-    portal_url: customer.portal_url,
-    accounting_sync_configuration: customer.accounting_sync_configuration,
-    reporting_configuration: customer.reporting_configuration,
-    payment_configuration: customer.payment_configuration,
-    default_payment_method: customer.default_payment_method,
-    automatic_tax_enabled: customer.automatic_tax_enabled,
-    hierarchy: customer.hierarchy,
+    payment_provider_id: customer.paymentProviderId ?? null,
+    payment_provider: customer.paymentProvider ?? null,
+    created_at: customer.createdAt.toISOString(),
+    shipping_address: customer.shippingAddress ?? null,
+    billing_address: customer.billingAddress ?? null,
+    // Customer.balance is a string on Orb's wire, in the customer's currency.
+    balance: Decimal.of(customer.balance).toString(),
+    currency: customer.currency ?? null,
+    tax_id: customer.taxId ?? null,
+    auto_collection: customer.autoCollection,
+    exempt_from_automated_tax: customer.taxConfiguration?.tax_exempt ?? null,
+    email_delivery: customer.emailDelivery,
+    auto_issuance: customer.autoIssuance ?? null,
+    additional_emails: customer.additionalEmails,
+    portal_url: null,
+    accounting_sync_configuration: customer.accountingSyncConfiguration ?? null,
+    reporting_configuration: customer.reportingConfiguration ?? null,
+    payment_configuration: customer.paymentConfiguration ?? null,
+    default_payment_method: null,
+    automatic_tax_enabled: customer.taxConfiguration?.automatic_tax_enabled ?? false,
+    hierarchy: { parent: hierarchy.parent, children: hierarchy.children },
     metadata: customer.metadata,
   };
 }

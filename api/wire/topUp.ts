@@ -1,6 +1,11 @@
-/** Orb's TopUp: `threshold`, `amount` and `per_unit_cost_basis` are decimal strings in Orb's schema. */
+/**
+ * Orb's TopUp: `threshold`, `amount` and `per_unit_cost_basis` are decimal strings in Orb's schema;
+ * with the `active_from` it was created with (Orb's TopUp schema does not list it; returned so that
+ * a client can read back when its top-up starts).
+ */
 import { z } from 'zod';
-import type { topUpView } from '../../worker/store/topUps.ts';
+import { Decimal } from '../../domain/decimal.ts';
+import type { TopUpRecord } from '../../worker/store/topUps.ts';
 import { dateTime, page, type Wire } from './exactNumber.ts';
 
 export const topUpSchema = z
@@ -25,21 +30,21 @@ export const topUpSchema = z
 
 export const topUpsSchema = page(topUpSchema).meta({ id: 'TopUps' });
 
-export function toWireTopUp(view: ReturnType<typeof topUpView>): Wire<typeof topUpSchema> {
+export function toWireTopUp(row: TopUpRecord): Wire<typeof topUpSchema> {
   return {
-    id: view.id,
-    currency: view.currency,
-    threshold: view.threshold,
-    amount: view.amount,
-    per_unit_cost_basis: view.per_unit_cost_basis,
+    id: row.id,
+    currency: row.currency,
+    threshold: Decimal.of(row.threshold).toString(),
+    amount: Decimal.of(row.amount).toString(),
+    per_unit_cost_basis: row.per_unit_cost_basis,
     invoice_settings: {
-      auto_collection: view.invoice_settings.auto_collection,
-      net_terms: view.invoice_settings.net_terms,
-      memo: view.invoice_settings.memo,
-      require_successful_payment: view.invoice_settings.require_successful_payment,
+      auto_collection: row.auto_collection,
+      net_terms: row.net_terms,
+      memo: row.memo,
+      require_successful_payment: row.require_successful_payment,
     },
-    expires_after: view.expires_after,
-    expires_after_unit: view.expires_after_unit,
-    active_from: view.active_from,
+    expires_after: row.expires_after,
+    expires_after_unit: row.expires_after_unit,
+    active_from: row.active_from === null ? null : new Date(row.active_from).toISOString(),
   };
 }

@@ -1,6 +1,11 @@
-/** A usage price (the service's own resource): `unit_amount` is a decimal string, like Orb's prices. */
+/**
+ * A usage price (the service's own resource, ARCHITECTURE.md): snake_case, `unit_amount` as
+ * canonical decimal text (a string on the wire, like Orb's prices, so it never passes through a
+ * float), instants as ISO 8601 UTC, `archived_at` null while the price is live.
+ */
 import { z } from 'zod';
-import type { UsagePriceView } from '../../worker/store/usagePriceViews.ts';
+import { Decimal } from '../../domain/decimal.ts';
+import type { UsagePriceRow } from '../../worker/store/entities.ts';
 import { dateTime, page, type Wire } from './exactNumber.ts';
 
 export const usagePriceSchema = z
@@ -22,16 +27,16 @@ export const usagePriceSchema = z
 
 export const usagePricesSchema = page(usagePriceSchema).meta({ id: 'UsagePrices' });
 
-export function toWireUsagePrice(view: UsagePriceView): Wire<typeof usagePriceSchema> {
+export function toWireUsagePrice(price: UsagePriceRow): Wire<typeof usagePriceSchema> {
   return {
-    id: view.id,
-    name: view.name,
-    event_name: view.event_name,
-    item_id: view.item_id,
-    unit_amount: view.unit_amount,
-    quantity_property: view.quantity_property,
-    currency: view.currency,
-    archived_at: view.archived_at,
-    created_at: view.created_at,
+    id: price.id,
+    name: price.name,
+    event_name: price.eventName,
+    item_id: price.itemId,
+    unit_amount: Decimal.of(price.unitAmount).toString(),
+    quantity_property: price.quantityProperty ?? null,
+    currency: price.currency,
+    archived_at: price.archivedAt ? price.archivedAt.toISOString() : null,
+    created_at: price.createdAt.toISOString(),
   };
 }

@@ -5,8 +5,8 @@
  * not an exception: `failed` with the domain's error, or `internal` for a bug or an outage.
  */
 import type { LedgerErrorKind, RefusalCode } from '../../domain/ledgerError.ts';
-import type { BalanceTransactionView } from '../store/balanceTransactions.ts';
-import type { TopUpView } from '../store/topUps.ts';
+import type { BalanceTransactionRecord } from '../store/balanceTransactions.ts';
+import type { TopUpRecord } from '../store/topUps.ts';
 import type { LedgerEntryView } from '../store/views.ts';
 import type { WrittenCounts } from '../writtenCounts.ts';
 import type { RequestKind } from './requestKinds.ts';
@@ -42,7 +42,7 @@ export type BalanceOutcome =
       status: 'committed';
       kind: 'balance_transaction';
       requestId: string;
-      transaction: BalanceTransactionView;
+      transaction: BalanceTransactionRecord;
     }
   | FailedOutcome<'balance_transaction'>;
 
@@ -69,9 +69,9 @@ export type DeprecationOutcome =
     }
   | FailedOutcome<'event_deprecation'>;
 
-/** The top-up as written (its answer is made from the request's own payload, so a replay matches). */
+/** The top-up as written (a replay makes it from the request's own payload, so it matches). */
 export type TopUpCreateOutcome =
-  | { status: 'committed'; kind: 'top_up_create'; requestId: string; topUp: TopUpView }
+  | { status: 'committed'; kind: 'top_up_create'; requestId: string; topUp: TopUpRecord }
   | FailedOutcome<'top_up_create'>;
 
 export type TopUpDeleteOutcome =

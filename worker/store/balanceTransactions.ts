@@ -28,32 +28,42 @@ interface TransactionSqlRow {
 const TRANSACTION_COLUMNS =
   'seq::text as seq, id, type, amount::text as amount, starting_balance::text as starting_balance, ending_balance::text as ending_balance, description, created_at';
 
-/** Orb's CustomerBalanceTransaction: every amount a decimal string, in the customer's currency. */
-export function balanceTransactionView(row: TransactionSqlRow) {
+/**
+ * A transaction as stored, safe to send as JSON (it travels in the worker's outcome): amounts as
+ * the decimal text Postgres gives, the instant as ISO 8601. api/wire/balanceTransaction.ts makes
+ * Orb's CustomerBalanceTransaction of it.
+ */
+export interface BalanceTransactionRecord {
+  id: string;
+  type: 'increment' | 'decrement';
+  amount: string;
+  starting_balance: string;
+  ending_balance: string;
+  description: string | null;
+  created_at: string;
+}
+
+function toRecord(row: TransactionSqlRow): BalanceTransactionRecord {
   return {
     id: row.id,
-    created_at: toDate(row.created_at).toISOString(),
-    starting_balance: Decimal.of(row.starting_balance).toString(),
-    ending_balance: Decimal.of(row.ending_balance).toString(),
-    amount: Decimal.of(row.amount).toString(),
-    action: 'manual_adjustment' as const,
+    type: row.type === 'decrement' ? 'decrement' : 'increment',
+    amount: row.amount,
+    starting_balance: row.starting_balance,
+    ending_balance: row.ending_balance,
     description: row.description,
-    invoice: null,
-    type: row.type === 'decrement' ? ('decrement' as const) : ('increment' as const),
-    credit_note: null,
+    created_at: toDate(row.created_at).toISOString(),
   };
 }
-export type BalanceTransactionView = ReturnType<typeof balanceTransactionView>;
 
 export async function findTransactionOfRequest(
   em: EntityManager,
   requestId: string,
-): Promise<BalanceTransactionView | undefined> {
+): Promise<BalanceTransactionRecord | undefined> {
   const [row] = await em.execute<TransactionSqlRow[]>(
     `select ${TRANSACTION_COLUMNS} from balance_transactions where request_id = ?`,
     [requestId],
   );
-  return row && balanceTransactionView(row);
+  return row && toRecord(row);
 }
 
 /**
@@ -83,7 +93,7 @@ export async function saveBalanceTransaction(
   customerId: string,
   requestId: string,
   transaction: BalanceTransaction,
-): Promise<BalanceTransactionView> {
+): Promise<BalanceTransactionRecord> {
   const [row] = await em.execute<(TransactionSqlRow & { customers: number })[]>(
     `with saved as (
        insert into balance_transactions (id, customer_id, request_id, currency, action, type, amount, starting_balance, ending_balance, description, created_at)
@@ -113,7 +123,7 @@ export async function saveBalanceTransaction(
   // Broken invariants, not business outcomes: the transaction rolls back and the job fails loudly.
   if (!row || row.customers !== 1)
     throw new Error(`customer ${customerId}'s balance moved under balance request ${requestId}`);
-  return balanceTransactionView(row);
+  return toRecord(row);
 }
 
 export interface BalanceTransactionFilter {
@@ -129,7 +139,7 @@ export async function listBalanceTransactions(
   em: EntityManager,
   customerId: string,
   filter: BalanceTransactionFilter,
-): Promise<Page<BalanceTransactionView>> {
+): Promise<Page<BalanceTransactionRecord>> {
   const where = ['customer_id = ?'];
   const params: unknown[] = [customerId];
   const add = (clause: string, value: unknown) => {
@@ -147,7 +157,7 @@ export async function listBalanceTransactions(
   );
   const page = rows.slice(0, filter.limit);
   return {
-    data: page.map(balanceTransactionView),
+    data: page.map(toRecord),
     next: rows.length > filter.limit ? (page.at(-1)?.seq ?? null) : null,
   };
 }

@@ -13,7 +13,6 @@ import {
 } from '../jobs/requestKinds.ts';
 import { failedOutcome, type OutcomeError, type RequestOutcome } from '../jobs/requestOutcome.ts';
 import { findTransactionOfRequest } from './balanceTransactions.ts';
-import { topUpView } from './topUps.ts';
 import { CreditBlock, Customer, LedgerEntry, type CustomerRow } from './entities.ts';
 import { invoiceViewsByBlock } from './invoices.ts';
 import { ledgerEntryView, type CustomerRef, type LedgerEntryView } from './views.ts';
@@ -105,8 +104,12 @@ export async function storedOutcome(
     }
     case 'top_up_create': {
       // The answer is the payload's top-up, as it was written: the same whatever came after.
-      const { top_up_id: id, ...fields } = topUpCreatePayload.parse(request.payload);
-      const topUp = topUpView({ id, ...fields });
+      const {
+        top_up_id: id,
+        invoice_currency: _currency,
+        ...fields
+      } = topUpCreatePayload.parse(request.payload);
+      const topUp = { id, ...fields };
       return { status: 'committed', kind: 'top_up_create', requestId, topUp };
     }
     case 'top_up_delete': {

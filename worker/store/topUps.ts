@@ -1,7 +1,7 @@
 /**
  * Top-ups in Postgres (Orb `credits/top_ups`): the configuration rows the worker writes for a
  * `top_up_create` or `top_up_delete` request (on the customer's partition, so that a change of
- * configuration is ordered with the ledger writes around it), the Orb view of one, and the json the
+ * configuration is ordered with the ledger writes around it), and the json the
  * worker's load functions carry (`top_up_load`, Migration20261121060000_topUps) turned into the
  * domain's `TopUpState`.
  */
@@ -67,29 +67,8 @@ export type TopUpRow = Omit<TopUpLoadJson, 'timezone' | 'unpaid' | 'active_from'
   created_at: Date | string;
 };
 
-/**
- * Orb's TopUp, with the `active_from` it was created with (Orb's TopUp schema does not list it;
- * returned so that a client can read back when its top-up starts).
- */
-export function topUpView(row: Omit<TopUpRow, 'customer_id' | 'created_at' | 'invoice_currency'>) {
-  return {
-    id: row.id,
-    currency: row.currency,
-    threshold: Decimal.of(row.threshold).toString(),
-    amount: Decimal.of(row.amount).toString(),
-    per_unit_cost_basis: row.per_unit_cost_basis,
-    invoice_settings: {
-      auto_collection: row.auto_collection,
-      net_terms: row.net_terms,
-      memo: row.memo,
-      require_successful_payment: row.require_successful_payment,
-    },
-    expires_after: row.expires_after,
-    expires_after_unit: row.expires_after_unit,
-    active_from: row.active_from === null ? null : new Date(row.active_from).toISOString(),
-  };
-}
-export type TopUpView = ReturnType<typeof topUpView>;
+/** A top-up as its answer needs it: the row without its owner, invoicing currency and creation time. */
+export type TopUpRecord = Omit<TopUpRow, 'customer_id' | 'created_at' | 'invoice_currency'>;
 
 const COLUMNS = `id, customer_id, currency, amount::text as amount, threshold::text as threshold, per_unit_cost_basis,
   invoice_currency, auto_collection, net_terms, memo, require_successful_payment, expires_after, expires_after_unit, active_from, created_at`;

@@ -92,45 +92,4 @@ export interface CustomerHierarchyView {
 
 export const NO_HIERARCHY: CustomerHierarchyView = { parent: null, children: [] };
 
-/**
- * Orb's Customer. The hierarchy is loaded with the row (worker/store/customerHierarchy.ts).
- * Tax: Orb answers the configuration's `tax_exempt` as `exempt_from_automated_tax` and its
- * `automatic_tax_enabled` as is; "null inherits the account setting", which here is off (false).
- */
-export function customerView(
-  customer: CustomerRow,
-  hierarchy: CustomerHierarchyView = NO_HIERARCHY,
-) {
-  return {
-    id: customer.id,
-    external_customer_id: customer.externalCustomerId ?? null,
-    name: customer.name,
-    email: customer.email,
-    timezone: customer.timezone,
-    payment_provider_id: customer.paymentProviderId ?? null,
-    payment_provider: customer.paymentProvider ?? null,
-    created_at: customer.createdAt.toISOString(),
-    shipping_address: customer.shippingAddress ?? null,
-    billing_address: customer.billingAddress ?? null,
-    // Customer.balance is a string on Orb's wire, in the customer's currency.
-    balance: Decimal.of(customer.balance).toString(),
-    currency: customer.currency ?? null,
-    tax_id: customer.taxId ?? null,
-    auto_collection: customer.autoCollection,
-    exempt_from_automated_tax: customer.taxConfiguration?.tax_exempt ?? null,
-    email_delivery: customer.emailDelivery,
-    auto_issuance: customer.autoIssuance ?? null,
-    additional_emails: customer.additionalEmails,
-    portal_url: null,
-    accounting_sync_configuration: customer.accountingSyncConfiguration ?? null,
-    reporting_configuration: customer.reportingConfiguration ?? null,
-    payment_configuration: customer.paymentConfiguration ?? null,
-    default_payment_method: null,
-    automatic_tax_enabled: customer.taxConfiguration?.automatic_tax_enabled ?? false,
-    hierarchy: { parent: hierarchy.parent, children: hierarchy.children },
-    metadata: customer.metadata,
-  };
-}
-export type CustomerView = ReturnType<typeof customerView>;
-
 export type RequestStatus = 'queued' | 'processing' | 'committed' | 'failed';

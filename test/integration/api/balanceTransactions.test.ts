@@ -7,6 +7,7 @@
  * `operation_time[...]` filters and cursor pagination.
  */
 import Orb, { BadRequestError } from 'orb-billing';
+import { toWireBalanceTransaction } from '../../../api/wire/balanceTransaction.ts';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { newId } from '../../../worker/runtime/ids.ts';
 import { partitionOf } from '../../../worker/jobs/partition.ts';
@@ -286,14 +287,15 @@ describe('Prefer: respond-async and /v1/balance_transaction_requests', () => {
     expect(await waitForJobs(t.service.queues, [{ partition, jobId: again }], 10_000)).toBe(true);
     // It answers the stored outcome and changes nothing.
     const job = await t.service.queues.queue(partition).getJob(again);
-    // A request job is a group of one here: `jobs` counts the jobs it applied.
-    expect(job?.returnvalue).toEqual({
+    // A request job is a group of one here: `jobs` counts the jobs it applied. The outcome
+    // carries the stored row, which is the first answer once on the wire.
+    expect(job?.returnvalue).toMatchObject({
       jobs: 1,
       status: 'committed',
       kind: 'balance_transaction',
       requestId: request?.id,
-      transaction: first,
     });
+    expect(toWireBalanceTransaction(job?.returnvalue.transaction)).toEqual(first);
     expect((await list(customer.id)).data).toEqual([first]);
     expect(await customerBalance(customer.id)).toBe('1');
 

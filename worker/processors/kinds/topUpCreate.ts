@@ -6,7 +6,7 @@
  */
 import { topUpCreatePayload, type TopUpCreatePayload } from '../../jobs/requestKinds.ts';
 import { failedOutcome } from '../../jobs/requestOutcome.ts';
-import { replaceTopUp, topUpView, type TopUpRow } from '../../store/topUps.ts';
+import { replaceTopUp, type TopUpRow } from '../../store/topUps.ts';
 import type { ApplyKind } from './kindContext.ts';
 
 /** The row a create writes: the payload's fields under the table's names. */
@@ -25,12 +25,11 @@ export const applyTopUpCreate: ApplyKind<'top_up_create'> = async (request, { em
     const detail = `stored request is unreadable: ${payload.error.message}`;
     return failedOutcome('top_up_create', request.id, { kind: 'internal', detail });
   }
-  const row = topUpRowOf(request.customerId, payload.data, now);
-  await replaceTopUp(em, row);
-  return {
-    status: 'committed',
-    kind: 'top_up_create',
-    requestId: request.id,
-    topUp: topUpView(row),
-  };
+  const {
+    customer_id: _owner,
+    created_at: _at,
+    invoice_currency: _currency,
+    ...topUp
+  } = await replaceTopUp(em, topUpRowOf(request.customerId, payload.data, now));
+  return { status: 'committed', kind: 'top_up_create', requestId: request.id, topUp };
 };
