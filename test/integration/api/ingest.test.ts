@@ -6,8 +6,9 @@
  * or without their quantity are kept and deduct nothing; events for an external customer id that
  * names no customer yet wait for that customer.
  *
- * Ingest answers once Redis holds the events and the worker applies them moments later, so a test
- * that expects something NOT to be applied sends a good event alongside and waits for that one.
+ * Ingest answers once Postgres holds the events (status `accepted`) and Redis the job that rings
+ * the worker, which applies them moments later; so a test that expects something NOT to be
+ * applied sends a good event alongside and waits for that one.
  * Manual clock at D 20:00Z, D the clock's today in UTC (now, or TEST_CLOCK_START), with the default
  * 12 h grace: events from D 08:00Z to D 20:05Z are accepted. Only the last test moves the clock.
  */
@@ -96,13 +97,18 @@ async function eventRows(keys: string[]): Promise<EventRow[]> {
   return rows.map((row) => ({ ...row, credits: row.credits === null ? null : dec(row.credits) }));
 }
 
-/** Waits until the worker has written these events (with their ledger change, same transaction). */
+/**
+ * Waits until the worker has applied these events (with their ledger change, same transaction):
+ * until then they are `accepted`, written by the api before it answered.
+ */
 async function applied(keys: string[], status?: string, timeoutMs = 10_000): Promise<void> {
   await eventually(
     async () => {
       const rows = await eventRows(keys);
       return rows.length === keys.length &&
-        rows.every((row) => status === undefined || row.status === status)
+        rows.every((row) =>
+          status === undefined ? row.status !== 'accepted' : row.status === status,
+        )
         ? true
         : undefined;
     },
