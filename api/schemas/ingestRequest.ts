@@ -110,25 +110,77 @@ const COMMON_INSTANT =
   /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?(Z|[+-]\d{2}:\d{2})?$/;
 const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
+/** The number written by `count` ASCII digits at `start`, or -1. */
+function digitsAt(text: string, start: number, count: number): number {
+  let value = 0;
+  for (let index = start; index < start + count; index += 1) {
+    const digit = text.charCodeAt(index) - 48;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+function isCalendarInstant(
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  second: number,
+): boolean {
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return (
+    year >= 1000 &&
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= (month === 2 && !leap ? 28 : DAYS_IN_MONTH[month - 1]!) &&
+    hour >= 0 &&
+    hour <= 23 &&
+    minute >= 0 &&
+    minute <= 59 &&
+    second >= 0 &&
+    second <= 59
+  );
+}
+
+/**
+ * `toISOString()`'s own form (`2026-11-21T19:00:00.000Z`), what most clients send: read digit by
+ * digit, since a regular expression and formatting a Date cost microseconds per event.
+ */
+function isCanonicalInstant(text: string): boolean {
+  if (
+    text.length !== 24 ||
+    text[4] !== '-' ||
+    text[7] !== '-' ||
+    text[10] !== 'T' ||
+    text[13] !== ':' ||
+    text[16] !== ':' ||
+    text[19] !== '.' ||
+    text[23] !== 'Z' ||
+    digitsAt(text, 20, 3) < 0
+  )
+    return false;
+  return isCalendarInstant(
+    digitsAt(text, 0, 4),
+    digitsAt(text, 5, 2),
+    digitsAt(text, 8, 2),
+    digitsAt(text, 11, 2),
+    digitsAt(text, 14, 2),
+    digitsAt(text, 17, 2),
+  );
+}
+
 /** The canonical instant of a common date-time, as `utcInstant` gives it; undefined for any other. */
 export function commonInstant(text: string): string | undefined {
+  if (isCanonicalInstant(text)) return text;
   const match = COMMON_INSTANT.exec(text);
   if (!match) return undefined;
   const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as number[];
-  const leap = year! % 4 === 0 && (year! % 100 !== 0 || year! % 400 === 0);
-  if (
-    year! < 1000 ||
-    month! < 1 ||
-    month! > 12 ||
-    day! < 1 ||
-    day! > (month === 2 && !leap ? 28 : DAYS_IN_MONTH[month! - 1]!) ||
-    hour! > 23 ||
-    minute! > 59 ||
-    second! > 59
-  )
-    return undefined;
-  const milliseconds = match[7] === undefined ? 0 : Number(match[7].padEnd(3, '0'));
+  if (!isCalendarInstant(year!, month!, day!, hour!, minute!, second!)) return undefined;
   const offset = match[8];
+  const milliseconds = match[7] === undefined ? 0 : Number(match[7].padEnd(3, '0'));
   let offsetMinutes = 0;
   if (offset !== undefined && offset !== 'Z') {
     const hours = Number(offset.slice(1, 3));
@@ -136,10 +188,10 @@ export function commonInstant(text: string): string | undefined {
     if (hours > 23 || minutes > 59) return undefined;
     offsetMinutes = (offset[0] === '-' ? -1 : 1) * (hours * 60 + minutes);
   }
-  const at =
+  return new Date(
     Date.UTC(year!, month! - 1, day!, hour!, minute!, second!, milliseconds) -
-    offsetMinutes * 60_000;
-  return new Date(at).toISOString();
+      offsetMinutes * 60_000,
+  ).toISOString();
 }
 
 function instantOf(value: unknown): string | undefined {
