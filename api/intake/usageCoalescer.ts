@@ -45,15 +45,23 @@ export class UsageCoalescer {
   }
 
   /**
+   * Throws the 503 `ring` would for any of these partitions, known before anything is written:
+   * one with ledger writes still waiting in this process for Redis.
+   */
+  assertRingable(partitions: Iterable<number>): void {
+    for (const partition of partitions)
+      if (this.deferred?.has(partition))
+        throw queueUnavailable(
+          'writes accepted before these events are still waiting for it, and usage applies after them.',
+        );
+  }
+
+  /**
    * Resolves once a job that applies the accepted events of `customerIds` up to `throughSeq` is
    * in Redis; throws a 503 `ApiError` when Redis cannot take it now.
    */
   async ring(partition: number, customerIds: Iterable<string>, throughSeq: string): Promise<void> {
-    if (this.deferred?.has(partition)) {
-      throw queueUnavailable(
-        'writes accepted before these events are still waiting for it, and usage applies after them.',
-      );
-    }
+    this.assertRingable([partition]);
     const ring = this.ringFor(partition);
     for (const customerId of customerIds) ring.customerIds.add(customerId);
     const seq = BigInt(throughSeq);

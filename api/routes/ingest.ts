@@ -263,10 +263,9 @@ export function registerIngestRoute(app: FastifyInstance, deps: IngestDeps): voi
         const acceptedKeys = new Set(accepted.map((spec) => spec.idempotencyKey));
         // Before anything is written: a refused request leaves no trace. (Kept events that find
         // their customer below go to its partition whatever its backlog.)
-        await deps.backlog.admit(
-          'ingest',
-          [...named].map((customerId) => partitionOf(customerId, deps.partitions)),
-        );
+        const partitions = [...named].map((customerId) => partitionOf(customerId, deps.partitions));
+        deps.coalescer.assertRingable(partitions);
+        await deps.backlog.admit('ingest', partitions);
         const written = await acceptEvents(
           deps.orm.em.fork(),
           propertiesText(request.rawBody ?? '', accepted, failures.length === 0),

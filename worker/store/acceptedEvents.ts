@@ -105,7 +105,7 @@ export async function acceptAwaitingEvents(
   limit: number,
 ): Promise<{ keys: string[]; acceptedSeqMax: string | null }> {
   const rows = await em.execute<{ idempotency_key: string; accepted_seq: string }[]>(
-    `update events e set customer_id = ?, status = 'accepted', accepted_seq = w.seq
+    `update events e set customer_id = ?, status = 'accepted', accepted_seq = w.seq, applied_at = null
        from (select idempotency_key, nextval('events_accepted_seq') as seq
                from (select idempotency_key, timestamp from events
                       where status = 'awaiting_customer' and external_customer_id = ? and timestamp >= ?
@@ -129,7 +129,7 @@ export async function acceptAwaitingKeys(
 ): Promise<{ keys: string[]; acceptedSeqMax: string | null }> {
   if (keys.length === 0) return { keys: [], acceptedSeqMax: null };
   const rows = await em.execute<{ idempotency_key: string; accepted_seq: string }[]>(
-    `update events e set customer_id = ?, status = 'accepted', accepted_seq = w.seq
+    `update events e set customer_id = ?, status = 'accepted', accepted_seq = w.seq, applied_at = null
        from (select idempotency_key, nextval('events_accepted_seq') as seq
                from jsonb_array_elements_text(?::jsonb) with ordinality as k(idempotency_key, position)
               order by position) as w

@@ -60,7 +60,7 @@ export async function insertQueuedEvents(
         order by s.o
        on conflict (idempotency_key) do update
          set customer_id = excluded.customer_id, status = 'accepted', accepted_seq = excluded.accepted_seq,
-             ingested_at = excluded.ingested_at
+             ingested_at = excluded.ingested_at, applied_at = null
          where events.status = 'awaiting_customer'
        returning accepted_seq)
      select count(*)::text as written, max(accepted_seq)::text as seq from written`,
@@ -118,19 +118,27 @@ export async function claimAcceptedEvents(
   throughSeq: string,
   limit: number,
 ): Promise<ClaimedEvent[]> {
+  // Per customer, a scan of its own entries of the partial index: one scan over all the
+  // customers at once read every entry the index still held for applied events (dead until
+  // vacuum passes): 88,700 entries for 338 events, 23 ms, measured. `accepted_seq + 0` keeps the
+  // bound out of the index condition, where planning it probed the index's end through those
+  // same dead entries (7 ms of planning per claim, measured; Postgres 15 sets no limit on that).
   const rows = await em.execute<ClaimedRow[]>(
     `select e.idempotency_key as k, e.customer_id as c,
             floor(extract(epoch from e.timestamp) * 1000)::bigint::text as at, c.timezone as tz,
             p.id as p, p.item_id as item, p.unit_amount::text as unit, p.quantity_property as qp, p.currency as cur,
             jsonb_typeof(e.properties -> p.quantity_property) as qt, e.properties ->> p.quantity_property as qv
-       from events e
-       join customers c on c.id = e.customer_id
+       from jsonb_array_elements_text(?::jsonb) as named(id)
+       join customers c on c.id = named.id
+       cross join lateral (
+         select * from events e
+          where e.status = 'accepted' and e.customer_id = named.id and e.accepted_seq + 0 <= ?::bigint
+          order by e.accepted_seq
+          limit ?) as e
        left join usage_prices p on p.event_name = e.event_name and p.archived_at is null
-      where e.status = 'accepted' and e.customer_id in (select jsonb_array_elements_text(?::jsonb))
-        and e.accepted_seq <= ?::bigint
       order by e.accepted_seq
       limit ?`,
-    [JSON.stringify(customerIds), throughSeq, limit],
+    [JSON.stringify(customerIds), throughSeq, limit, limit],
   );
   const prices = new Map<string, UsagePrice>();
   return rows.map((row) => ({

@@ -252,6 +252,24 @@ describe('per-event validation', () => {
   });
 });
 
+describe('what a 200 means', () => {
+  it('every accepted event is in Postgres when the answer leaves, whatever Redis does next', async () => {
+    const customer = await fundedCustomer();
+    const price = await createPrice();
+    const events = [1, 2, 3].map(() => usageEvent(customer.id, price.event_name));
+    expect((await ingest(events)).validation_failed).toEqual([]);
+    // Read at once, before the worker can have been rung: written by the api, not the worker.
+    const rows = await eventRows(events.map((event) => event.idempotency_key));
+    expect(rows).toHaveLength(3);
+    for (const row of rows) expect(['accepted', 'applied']).toContain(row.status);
+    await applied(
+      events.map((event) => event.idempotency_key),
+      'applied',
+    );
+    expect(await balance(customer.id)).toBe(97);
+  });
+});
+
 describe('timestamps: grace period and future skew', () => {
   it('refuses events older than now - grace or more than 5 minutes ahead; accepts those just inside', async () => {
     const customer = await fundedCustomer();
@@ -500,6 +518,21 @@ describe('external customer ids', () => {
     ]);
     expect(await balance(customer.id)).toBe(-5);
     expect(await expectLedgerConsistent(t, customer.id)).toBe('-5');
+  });
+  it('applies an event kept by an older version (written with its applied_at) when its customer is created', async () => {
+    const external = uniqueName('ext_old');
+    const price = await createPrice();
+    const key = randomUUID();
+    await sql(
+      t,
+      `insert into events (idempotency_key, customer_id, external_customer_id, event_name, timestamp, properties, status, ingested_at, applied_at)
+       values (?, null, ?, ?, ?, '{}'::jsonb, 'awaiting_customer', ?, ?)`,
+      [key, external, price.event_name, `${DAY}T19:00:00Z`, START, START],
+    );
+    const customer = await createCustomer(t, { external_customer_id: external });
+    await applied([key], 'applied');
+    expect((await eventRows([key]))[0]).toMatchObject({ customer_id: customer.id });
+    expect(await balance(customer.id)).toBe(-1);
   });
   it('applies an event whose external id gets its customer while the ingest request is still in flight', async () => {
     const external = uniqueName('ext_race');

@@ -15,6 +15,16 @@
  * - `applied_at` is null until the worker applies the event (it was written with the row, when
  *   the worker was the only writer of events): lag measurements read it.
  *
+ * - The foreign keys from events to customers and to usage prices go. Each checked row takes a
+ *   key-share lock on the row it names: the api's inserts now lock customer rows that the
+ *   partition's worker holds `for no key update` (ledger_load), and every worker's update locks
+ *   the one live price row, from many transactions at once: each new locker of a locked row makes
+ *   a MultiXact. Measured with `npm run bench:ingest` (64 clients, 200 customers): Postgres CPU
+ *   per applied event 134-143 µs with both keys, 86-96 without the customer's, 73 without both.
+ *   Neither parent row is ever deleted (customers and prices have no delete; a price is archived),
+ *   the api writes the customer it has just resolved, and the worker the price it has just read
+ *   in the same transaction.
+ *
  * Adding the column with no default rewrites nothing; the checks scan the table once.
  */
 import { Migration } from '@mikro-orm/migrations';
@@ -34,6 +44,7 @@ export class Migration20261203050000_acceptedEvents extends Migration {
         add constraint events_accepted_check check
           (status <> 'accepted' or (customer_id is not null and accepted_seq is not null and applied_at is null));
       create index events_accepted_idx on events (customer_id, accepted_seq) where status = 'accepted';
+      alter table events drop constraint events_customer_id_fkey, drop constraint events_price_id_fkey;
     `);
   }
 
@@ -41,6 +52,9 @@ export class Migration20261203050000_acceptedEvents extends Migration {
     // Fails while an accepted event waits: apply them first (the worker does, given time).
     this.addSql(`
       drop index events_accepted_idx;
+      alter table events
+        add constraint events_customer_id_fkey foreign key (customer_id) references customers (id),
+        add constraint events_price_id_fkey foreign key (price_id) references usage_prices (id);
       update events set applied_at = ingested_at where applied_at is null;
       alter table events
         drop constraint events_accepted_check,
