@@ -289,6 +289,8 @@ export function registerIngestRoute(app: FastifyInstance, deps: IngestDeps): voi
         }
         deps.metrics.countEvents('accepted', accepted.length);
         deps.metrics.countEvents('rejected', failures.length);
+        // Known here now (the write says which keys were new); the worker never sees a repeat.
+        deps.metrics.countEvents('duplicate', accepted.length - written.inserted.size);
         const debugAnswer = debug
           ? {
               duplicate: [
