@@ -118,7 +118,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     backlog,
     deferred,
   };
-  const coalescer = new UsageCoalescer(deps.queues, () => deps.clock.now(), deferred);
+  const coalescer = new UsageCoalescer(deps.queues, deferred);
   // Buffered usage is flushed to the queues before the queues close: nothing accepted is dropped.
   app.addHook('onClose', () =>
     Promise.all([coalescer.close(), deferred.close()]).then(() => undefined),

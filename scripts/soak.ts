@@ -271,7 +271,7 @@ class Outstanding {
     if (this.oldest >= this.next) return [];
     const { rows } = await db.query<{ idempotency_key: string; applied_ms: number }>(
       `select idempotency_key, extract(epoch from applied_at) * 1000 as applied_ms
-         from events where idempotency_key >= $1 and idempotency_key < $2`,
+         from events where idempotency_key >= $1 and idempotency_key < $2 and applied_at is not null`,
       [this.key(this.oldest), this.key(this.next)],
     );
     const lags: number[] = [];

@@ -14,7 +14,6 @@ import type { FastifyInstance } from 'fastify';
 import type { Clock } from '../../worker/runtime/clock.ts';
 import { newId } from '../../worker/runtime/ids.ts';
 import { partitionOf } from '../../worker/jobs/partition.ts';
-import { eventsAwaitingCustomer } from '../../worker/store/awaitingEvents.ts';
 import {
   adoptChildren,
   hierarchiesOf,
@@ -23,6 +22,7 @@ import {
 } from '../../worker/store/customerHierarchy.ts';
 import { Customer, type CustomerRow } from '../../worker/store/entities.ts';
 import type { Orm } from '../../worker/store/orm.ts';
+import { acceptAwaitingEvents } from '../../worker/store/acceptedEvents.ts';
 import { findCustomer, listCustomers } from '../../worker/store/readQueries.ts';
 import { NO_HIERARCHY, type CustomerHierarchyView } from '../../worker/store/views.ts';
 import { customerSchema, customersSchema, toWireCustomer } from '../wire/customer.ts';
@@ -125,8 +125,9 @@ const hierarchyIds = (config: HierarchyConfig | null) =>
       ];
 
 /**
- * Usage that arrived for this customer's external id before the customer existed is applied now,
- * if it is still inside the grace period (older events stay kept but unapplied).
+ * Usage that arrived for this customer's external id before the customer existed is accepted for
+ * it now and its partition rung, if it is still inside the grace period (older events stay kept
+ * but unapplied).
  */
 async function applyAwaitingUsage(
   usage: IngestDeps,
@@ -134,24 +135,18 @@ async function applyAwaitingUsage(
   now: Date,
 ): Promise<void> {
   if (!customer.externalCustomerId) return;
-  const events = await eventsAwaitingCustomer(
+  const { acceptedSeqMax } = await acceptAwaitingEvents(
     usage.orm.em.fork(),
     customer.externalCustomerId,
+    customer.id,
     new Date(now.getTime() - usage.gracePeriod.toMillis()),
     AWAITING_EVENTS_APPLIED_MAX,
   );
-  if (events.length === 0) return;
-  await usage.coalescer.submit(
+  if (acceptedSeqMax === null) return;
+  await usage.coalescer.ring(
     partitionOf(customer.id, usage.partitions),
-    events.map((event) => ({
-      idempotency_key: event.idempotencyKey,
-      customer_id: customer.id,
-      external_customer_id: customer.externalCustomerId ?? null,
-      event_name: event.eventName,
-      timestamp: event.timestamp.toISOString(),
-      // jsonb keeps numbers as numeric, and its text form writes them back digit for digit.
-      properties_json: event.propertiesText,
-    })),
+    [customer.id],
+    acceptedSeqMax,
   );
 }
 

@@ -1,64 +1,55 @@
 /**
  * `POST /v1/ingest` (Orb's IngestionResponse): validates each event (shape, customer, timestamp
  * within the grace period and at most five minutes ahead), reports the bad ones in
- * `validation_failed`, and hands the good ones to the coalescer; it answers once Redis holds them.
- * Events for an external customer id that names no customer yet are kept and applied when that
- * customer is created (api/routes/customers.ts).
+ * `validation_failed`, writes the good ones to Postgres in one statement and rings their
+ * partitions' workers (api/intake/usageCoalescer.ts). A 200 means every accepted event is in
+ * Postgres: losing Redis afterwards loses none of them (the stranded sweep rings again). Events
+ * for an external customer id that names no customer yet are kept and applied when that customer
+ * is created (api/routes/customers.ts).
+ *
+ * The body is read here without exact numbers (a plain `JSON.parse`, several times cheaper than
+ * the service's exact reader): nothing here needs a property's value, and Postgres reads the
+ * properties from the request's own text, digit for digit.
  *
  * With `?debug=true` the answer also lists the accepted keys (Orb's `debug`): `ingested` are those
- * new to the service, `duplicate` those the events table already held when the request came in or
- * that an earlier event of the same request carried. The worker writes events after ingest
- * answers, so a repeat sent while its first request is still queued shows as `ingested`
- * (best-effort; it is still applied once). Without debug, no lookup is made.
+ * this request wrote, `duplicate` those the events table already held or that an earlier event of
+ * the same request carried. The write answers which is which, so the lists are exact.
  */
 import type { FastifyInstance } from 'fastify';
 import type { Duration } from 'luxon';
 import type { Clock } from '../../worker/runtime/clock.ts';
-import { stringifyExactJson } from '../../worker/runtime/exactJson.ts';
+import { parseExactJson, stringifyExactJson } from '../../worker/runtime/exactJson.ts';
 import { partitionOf } from '../../worker/jobs/partition.ts';
-import type { JobPayload } from '../../worker/jobs/queues.ts';
 import type { Orm } from '../../worker/store/orm.ts';
+import {
+  acceptAwaitingKeys,
+  acceptedSeqNow,
+  acceptEvents,
+  type AcceptedEventSpec,
+} from '../../worker/store/acceptedEvents.ts';
 import { ApiError } from '../errors.ts';
-import type { CustomerResolver } from '../customerResolver.ts';
+import type { CustomerKey, CustomerPath, CustomerResolver } from '../customerResolver.ts';
 import type { BacklogGate } from '../intake/backlogGate.ts';
 import type { UsageCoalescer } from '../intake/usageCoalescer.ts';
 import type { ServiceMetrics } from '../metrics.ts';
-import { ingestedKeys } from '../../worker/store/ingestedKeys.ts';
 import { ingestionResponseSchema } from '../wire/event.ts';
 import {
   EVENTS_PER_REQUEST_MAX,
   ingestBody,
-  ingestEvent,
+  ingestEventProblems,
   ingestQuery,
-  type IngestEvent,
+  readIngestEvent,
+  type CheckedEvent,
 } from '../schemas/ingestRequest.ts';
 
 const FUTURE_SKEW_MAX_MS = 5 * 60_000;
 
-type QueuedEvent = JobPayload<'usage.apply'>['events'][number];
+/** A `\uD800`–`\uDFFF` escape: text Postgres's jsonb may refuse (a lone surrogate). */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
 
 interface ValidationFailure {
   idempotency_key: string;
   validation_errors: string[];
-}
-
-/** Orb's `debug` answer: the accepted keys, split by whether they were seen before. */
-interface IngestDebug {
-  duplicate: string[];
-  ingested: string[];
-}
-
-/** Splits the accepted keys (first occurrences, in request order) and the in-request repeats. */
-async function debugLists(
-  deps: IngestDeps,
-  accepted: string[],
-  repeated: string[],
-): Promise<IngestDebug> {
-  const known = await ingestedKeys(deps.orm.em.fork(), accepted);
-  return {
-    duplicate: [...accepted.filter((key) => known.has(key)), ...repeated],
-    ingested: accepted.filter((key) => !known.has(key)),
-  };
 }
 
 export interface IngestDeps {
@@ -78,7 +69,7 @@ function keyOf(raw: unknown): string {
 }
 
 function timestampProblem(timestamp: string, now: Date, grace: Duration): string | undefined {
-  const at = new Date(timestamp).getTime();
+  const at = Date.parse(timestamp);
   if (at < now.getTime() - grace.toMillis())
     return `timestamp ${timestamp} is older than the grace period (${grace.toISO()})`;
   if (at > now.getTime() + FUTURE_SKEW_MAX_MS)
@@ -86,161 +77,231 @@ function timestampProblem(timestamp: string, now: Date, grace: Duration): string
   return undefined;
 }
 
-/**
- * Keeps events whose external customer id names no customer yet, to apply when it does. Then
- * looks again: a customer created while this request ran may have missed them (its creation
- * applies only what was kept before it), so those events go on to their partition now. The worker
- * applies a kept event once, whichever path brings it.
- */
-async function keepAwaiting(
+const pathOf = (event: CheckedEvent): CustomerPath =>
+  event.customer_id
+    ? { customerId: event.customer_id }
+    : { externalCustomerId: event.external_customer_id ?? '' };
+
+/** Each customer a request names, resolved once; undefined for one that does not exist. */
+async function resolveCustomers(
   deps: IngestDeps,
-  events: IngestEvent[],
-  now: Date,
-): Promise<Map<number, QueuedEvent[]>> {
-  const late = new Map<number, QueuedEvent[]>();
-  if (events.length === 0) return late;
-  const records = events.map((event) => ({
-    idempotency_key: event.idempotency_key,
-    customer_id: null,
-    external_customer_id: event.external_customer_id,
-    event_name: event.event_name,
-    timestamp: event.timestamp,
-    properties: event.properties,
-    status: 'awaiting_customer',
-    ingested_at: now.toISOString(),
-  }));
-  await deps.orm.em.fork().execute(
-    `insert into events (idempotency_key, customer_id, external_customer_id, event_name, timestamp, properties, status, ingested_at)
-     select idempotency_key, customer_id, external_customer_id, event_name, timestamp, properties, status, ingested_at
-       from jsonb_populate_recordset(null::events, ?::jsonb)
-     on conflict (idempotency_key) do nothing`,
-    [stringifyExactJson(records)],
-  );
+  events: CheckedEvent[],
+): Promise<Map<string, CustomerKey | undefined>> {
+  const pending = new Map<string, Promise<CustomerKey | undefined>>();
   for (const event of events) {
-    const customer = await deps.customers
-      .resolve({ externalCustomerId: event.external_customer_id ?? '' })
-      .catch(() => undefined);
-    if (!customer) continue;
-    const partition = partitionOf(customer.id, deps.partitions);
-    late.set(partition, [...(late.get(partition) ?? []), queuedEvent(event, customer)]);
+    const path = pathOf(event);
+    const key = 'customerId' in path ? `id:${path.customerId}` : `ext:${path.externalCustomerId}`;
+    if (!pending.has(key)) pending.set(key, resolveOrUndefined(deps, path));
   }
-  return late;
+  const resolved = new Map<string, CustomerKey | undefined>();
+  for (const [key, customer] of pending) resolved.set(key, await customer);
+  return resolved;
 }
 
-function queuedEvent(
-  event: IngestEvent,
-  customer: { id: string; externalCustomerId: string | null },
-): QueuedEvent {
-  return {
-    idempotency_key: event.idempotency_key,
-    customer_id: customer.id,
-    external_customer_id: customer.externalCustomerId,
-    event_name: event.event_name,
-    timestamp: event.timestamp,
-    properties_json: stringifyExactJson(event.properties),
-  };
+const resolveOrUndefined = (deps: IngestDeps, path: CustomerPath) =>
+  deps.customers
+    .resolve(path)
+    .catch((error: unknown) =>
+      error instanceof ApiError && error.kind === 'resource_not_found'
+        ? undefined
+        : Promise.reject(error),
+    );
+
+/**
+ * The JSON text Postgres reads the properties from: the request's own, unless it holds what jsonb
+ * may refuse (a surrogate escape, in any event) or events that failed (their content was never
+ * checked). Then the accepted events' properties alone, written exactly.
+ */
+function propertiesText(rawBody: string, accepted: AcceptedEventSpec[], clean: boolean): string {
+  if (clean && !SURROGATE_ESCAPE.test(rawBody)) return rawBody;
+  const { events } = parseExactJson(rawBody) as { events: { properties: unknown }[] };
+  const kept: ({ properties: unknown } | null)[] = events.map(() => null);
+  for (const spec of accepted) kept[spec.index] = { properties: events[spec.index]!.properties };
+  return stringifyExactJson({ events: kept });
+}
+
+/**
+ * Gives the events kept by this request their customer when it was created while the request
+ * ran (its creation accepts only what was kept before it): answers the customers that now have
+ * events accepted, and the highest place in line given. Only events still kept change, so the
+ * creation and this never both accept one.
+ */
+async function acceptLateCustomers(
+  deps: IngestDeps,
+  kept: AcceptedEventSpec[],
+): Promise<{ customerIds: string[]; acceptedSeqMax: string | null }> {
+  const byExternalId = new Map<string, string[]>();
+  for (const spec of kept) {
+    const id = spec.externalCustomerId ?? '';
+    byExternalId.set(id, [...(byExternalId.get(id) ?? []), spec.idempotencyKey]);
+  }
+  const customerIds: string[] = [];
+  let acceptedSeqMax: string | null = null;
+  for (const [externalCustomerId, keys] of byExternalId) {
+    const customer = await resolveOrUndefined(deps, { externalCustomerId });
+    if (!customer) continue;
+    const accepted = await acceptAwaitingKeys(deps.orm.em.fork(), keys, customer.id);
+    if (accepted.acceptedSeqMax === null) continue;
+    customerIds.push(customer.id);
+    acceptedSeqMax = maxOf(acceptedSeqMax, accepted.acceptedSeqMax);
+  }
+  return { customerIds, acceptedSeqMax };
+}
+
+const maxOf = (a: string | null, b: string | null): string | null =>
+  a === null ? b : b === null ? a : BigInt(a) >= BigInt(b) ? a : b;
+
+/** One job per partition, naming its customers; answers once Redis holds them all. */
+async function ring(deps: IngestDeps, customerIds: Iterable<string>, throughSeq: string) {
+  const byPartition = new Map<number, Set<string>>();
+  for (const customerId of customerIds) {
+    const partition = partitionOf(customerId, deps.partitions);
+    const named = byPartition.get(partition) ?? new Set<string>();
+    byPartition.set(partition, named.add(customerId));
+  }
+  await Promise.all(
+    [...byPartition].map(([partition, named]) => deps.coalescer.ring(partition, named, throughSeq)),
+  );
 }
 
 export function registerIngestRoute(app: FastifyInstance, deps: IngestDeps): void {
-  app.post(
-    '/v1/ingest',
-    {
-      schema: {
-        summary: 'Ingest usage events',
-        tags: ['Events'],
-        body: ingestBody,
-        querystring: ingestQuery,
-        response: { 200: ingestionResponseSchema },
-      },
-    },
-    async (request) => {
-      const { events } = request.body as { events: unknown[] };
-      const { debug } = request.query as { debug: boolean };
-      if (events.length > EVENTS_PER_REQUEST_MAX) {
-        throw new ApiError(
-          'request_too_large',
-          `send at most ${EVENTS_PER_REQUEST_MAX} events per request; this one has ${events.length}.`,
+  // A scope of its own for its body reader; the service's hooks and error handler still apply.
+  void app.register(async (scope) => {
+    scope.removeContentTypeParser(['application/json']);
+    scope.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+      const text = typeof body === 'string' ? body : body.toString('utf8');
+      request.rawBody = text;
+      if (text.trim() === '') return done(null, undefined);
+      try {
+        done(null, JSON.parse(text));
+      } catch (error) {
+        done(
+          ApiError.validation(`the body is not valid JSON: ${(error as Error).message}`),
+          undefined,
         );
       }
-      const now = deps.clock.now();
-      const failures: ValidationFailure[] = [];
-      const byPartition = new Map<number, QueuedEvent[]>();
-      const awaiting: IngestEvent[] = [];
-      const seen = new Set<string>();
-      // For the debug answer: keys accepted (queued or kept), in request order, and their repeats.
-      const acceptedKeys = new Set<string>();
-      const repeated: string[] = [];
-      for (const raw of events) {
-        const parsed = ingestEvent.safeParse(raw);
-        if (!parsed.success) {
-          failures.push({
-            idempotency_key: keyOf(raw),
-            validation_errors: parsed.error.issues.map(
-              (issue) => `${issue.path.join('.') || 'event'}: ${issue.message}`,
-            ),
-          });
-          continue;
-        }
-        const event = parsed.data;
-        // A key repeated within one request is one event (the first valid one), like a repeat
-        // across requests.
-        if (seen.has(event.idempotency_key)) {
-          if (acceptedKeys.has(event.idempotency_key)) repeated.push(event.idempotency_key);
-          continue;
-        }
-        const problem = timestampProblem(event.timestamp, now, deps.gracePeriod);
-        if (problem) {
-          failures.push({ idempotency_key: event.idempotency_key, validation_errors: [problem] });
-          continue;
-        }
-        seen.add(event.idempotency_key);
-        const customer = await deps.customers
-          .resolve(
-            event.customer_id
-              ? { customerId: event.customer_id }
-              : { externalCustomerId: event.external_customer_id ?? '' },
-          )
-          .catch((error: unknown) =>
-            error instanceof ApiError && error.kind === 'resource_not_found'
-              ? undefined
-              : Promise.reject(error),
+    });
+    scope.post(
+      '/v1/ingest',
+      {
+        schema: {
+          summary: 'Ingest usage events',
+          tags: ['Events'],
+          body: ingestBody,
+          querystring: ingestQuery,
+          response: { 200: ingestionResponseSchema },
+        },
+      },
+      async (request) => {
+        const { events } = request.body as { events: unknown[] };
+        const { debug } = request.query as { debug: boolean };
+        if (events.length > EVENTS_PER_REQUEST_MAX) {
+          throw new ApiError(
+            'request_too_large',
+            `send at most ${EVENTS_PER_REQUEST_MAX} events per request; this one has ${events.length}.`,
           );
-        if (!customer) {
-          if (event.customer_id)
+        }
+        const now = deps.clock.now();
+        const failures: ValidationFailure[] = [];
+        const checked: { index: number; event: CheckedEvent }[] = [];
+        const seen = new Set<string>();
+        const repeated: string[] = [];
+        for (let index = 0; index < events.length; index += 1) {
+          const raw = events[index];
+          const event = readIngestEvent(raw);
+          if (!event) {
+            failures.push({
+              idempotency_key: keyOf(raw),
+              validation_errors: ingestEventProblems(raw),
+            });
+            continue;
+          }
+          // A key repeated within one request is one event (the first valid one), like a repeat
+          // across requests.
+          if (seen.has(event.idempotency_key)) {
+            repeated.push(event.idempotency_key);
+            continue;
+          }
+          const problem = timestampProblem(event.timestamp, now, deps.gracePeriod);
+          if (problem) {
+            failures.push({ idempotency_key: event.idempotency_key, validation_errors: [problem] });
+            continue;
+          }
+          seen.add(event.idempotency_key);
+          checked.push({ index, event });
+        }
+        const customers = await resolveCustomers(
+          deps,
+          checked.map(({ event }) => event),
+        );
+        const accepted: AcceptedEventSpec[] = [];
+        const named = new Set<string>();
+        for (const { index, event } of checked) {
+          const path = pathOf(event);
+          const customer = customers.get(
+            'customerId' in path ? `id:${path.customerId}` : `ext:${path.externalCustomerId}`,
+          );
+          if (!customer && event.customer_id) {
             failures.push({
               idempotency_key: event.idempotency_key,
               validation_errors: [`customer_id ${event.customer_id} does not exist`],
             });
-          else {
-            awaiting.push(event);
-            acceptedKeys.add(event.idempotency_key);
+            continue;
           }
-          continue;
+          if (customer) named.add(customer.id);
+          accepted.push({
+            index,
+            idempotencyKey: event.idempotency_key,
+            customerId: customer?.id ?? null,
+            externalCustomerId: customer
+              ? customer.externalCustomerId
+              : (event.external_customer_id ?? null),
+            eventName: event.event_name,
+            timestamp: event.timestamp,
+          });
         }
-        acceptedKeys.add(event.idempotency_key);
-        const partition = partitionOf(customer.id, deps.partitions);
-        const queued = byPartition.get(partition) ?? [];
-        byPartition.set(partition, queued);
-        queued.push(queuedEvent(event, customer));
-      }
-      // Before anything is kept or queued: a refused request leaves no trace. (The few kept events
-      // that find their customer below go to its partition whatever its backlog.)
-      await deps.backlog.admit('ingest', byPartition.keys());
-      // Before the kept events below are written: they would read as duplicates of themselves.
-      const debugAnswer = debug ? await debugLists(deps, [...acceptedKeys], repeated) : null;
-      const accepted = [...byPartition.values()].reduce(
-        (sum, queued) => sum + queued.length,
-        awaiting.length,
-      );
-      for (const [partition, queued] of await keepAwaiting(deps, awaiting, now)) {
-        byPartition.set(partition, [...(byPartition.get(partition) ?? []), ...queued]);
-      }
-      await Promise.all(
-        [...byPartition].map(([partition, queued]) => deps.coalescer.submit(partition, queued)),
-      );
-      deps.metrics.countEvents('accepted', accepted);
-      deps.metrics.countEvents('rejected', failures.length);
-      return { validation_failed: failures, debug: debugAnswer };
-    },
-  );
+        const acceptedKeys = new Set(accepted.map((spec) => spec.idempotencyKey));
+        // Before anything is written: a refused request leaves no trace. (Kept events that find
+        // their customer below go to its partition whatever its backlog.)
+        const partitions = [...named].map((customerId) => partitionOf(customerId, deps.partitions));
+        deps.coalescer.assertRingable(partitions);
+        await deps.backlog.admit('ingest', partitions);
+        const written = await acceptEvents(
+          deps.orm.em.fork(),
+          propertiesText(request.rawBody ?? '', accepted, failures.length === 0),
+          accepted,
+          now,
+        );
+        const late = await acceptLateCustomers(
+          deps,
+          accepted.filter(
+            (spec) => spec.customerId === null && written.inserted.has(spec.idempotencyKey),
+          ),
+        );
+        for (const customerId of late.customerIds) named.add(customerId);
+        if (named.size > 0) {
+          // Events all here already (a retry after a 503) still need their ring: any place in
+          // line drawn now is after theirs.
+          const throughSeq =
+            maxOf(written.acceptedSeqMax, late.acceptedSeqMax) ??
+            (await acceptedSeqNow(deps.orm.em.fork()));
+          await ring(deps, named, throughSeq);
+        }
+        deps.metrics.countEvents('accepted', accepted.length);
+        deps.metrics.countEvents('rejected', failures.length);
+        // Known here now (the write says which keys were new); the worker never sees a repeat.
+        deps.metrics.countEvents('duplicate', accepted.length - written.inserted.size);
+        const debugAnswer = debug
+          ? {
+              duplicate: [
+                ...[...acceptedKeys].filter((key) => !written.inserted.has(key)),
+                ...repeated.filter((key) => acceptedKeys.has(key)),
+              ],
+              ingested: [...acceptedKeys].filter((key) => written.inserted.has(key)),
+            }
+          : null;
+        return { validation_failed: failures, debug: debugAnswer };
+      },
+    );
+  });
 }

@@ -62,12 +62,6 @@ const SQL_SIGNS = [
   new RegExp(String.raw`['"\x60]\s*(?:${STATEMENT_OPENINGS.join('|')})`, 'i'),
 ];
 
-/**
- * Exactly the files that still hold SQL, to be emptied: ingest and the day close are being moved
- * into worker/store/ by the lean-ingest change of issue 13. Remove a line when its file passes.
- */
-const SQL_BEING_MOVED = ['api/routes/ingest.ts', 'worker/processors/closeUsageDays.ts'];
-
 describe('dependency direction', () => {
   it('domain imports only domain files and luxon', () => {
     const offending = sources('domain').flatMap((file) =>
@@ -122,7 +116,7 @@ describe('dependency direction', () => {
       .map((file) => relative(root, file))
       .filter((file) => !file.startsWith('worker/store/'))
       .filter((file) => SQL_SIGNS.some((sign) => sign.test(code(join(root, file)))));
-    expect(offending.sort()).toEqual([...SQL_BEING_MOVED].sort());
+    expect(offending.sort()).toEqual([]);
   });
 
   it('the SQL check sees the statements it is meant to see, and no prose', () => {

@@ -13,8 +13,10 @@ import type { QueueStore } from './queueStore.ts';
 
 /** Bounded history in Redis: outcomes live in Postgres, Redis keeps only enough to debug. */
 const COMPLETED_JOBS_KEPT = 1_000;
-/** A usage job is one partition's share of the intake's coalescing window. */
+/** What the usage jobs of older versions carried at most: one partition's share of a window. */
 export const USAGE_EVENTS_PER_JOB_MAX = 1_000;
+/** A usage job names the customers of one partition that one coalescing window accepted events for. */
+export const USAGE_CUSTOMERS_PER_JOB_MAX = 10_000;
 const FAILED_JOBS_KEPT = 10_000;
 
 const partitionJobOptions = {
@@ -39,26 +41,37 @@ export const jobCatalog = {
     options: partitionJobOptions,
   },
   /**
-   * Apply a batch of usage events for customers of one partition. Properties travel as exact
-   * JSON text (worker/runtime/exactJson.ts) so that quantities never become floats.
+   * Apply the usage events accepted for customers of one partition. The events are in Postgres
+   * (status `accepted`, worker/store/acceptedEvents.ts); the job only rings: apply the accepted
+   * events of `customer_ids` whose place in line (`accepted_seq`, decimal text) is at most
+   * `through_seq`, so that usage never overtakes a write of the partition queued after it.
+   *
+   * Older versions carried the events themselves (`events` with properties as exact JSON text,
+   * and `accepted_at`); such jobs still queued after an upgrade are applied as they promised.
    */
   'usage.apply': {
-    payload: z.object({
-      events: z
-        .array(
-          z.object({
-            idempotency_key: z.string().min(1),
-            customer_id: z.string().min(1),
-            external_customer_id: z.string().nullable(),
-            event_name: z.string().min(1),
-            timestamp: z.iso.datetime({ offset: true }),
-            properties_json: z.string(),
-          }),
-        )
-        .min(1)
-        .max(USAGE_EVENTS_PER_JOB_MAX),
-      accepted_at: z.iso.datetime({ offset: true }),
-    }),
+    payload: z.union([
+      z.object({
+        customer_ids: z.array(z.string().min(1)).min(1).max(USAGE_CUSTOMERS_PER_JOB_MAX),
+        through_seq: z.string().regex(/^\d{1,19}$/),
+      }),
+      z.object({
+        events: z
+          .array(
+            z.object({
+              idempotency_key: z.string().min(1),
+              customer_id: z.string().min(1),
+              external_customer_id: z.string().nullable(),
+              event_name: z.string().min(1),
+              timestamp: z.iso.datetime({ offset: true }),
+              properties_json: z.string(),
+            }),
+          )
+          .min(1)
+          .max(USAGE_EVENTS_PER_JOB_MAX),
+        accepted_at: z.iso.datetime({ offset: true }),
+      }),
+    ]),
     options: partitionJobOptions,
   },
   /** Commit the pending usage entries of one customer whose days have closed. */

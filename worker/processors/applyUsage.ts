@@ -1,31 +1,44 @@
 /**
- * Applies a batch of usage events for one partition (ARCHITECTURE.md step 5), in one transaction:
- * price each event, insert the events (a repeated idempotency key is dropped and counted), list
- * the new ones per (customer, currency) in the order the service accepted them (the jobs' order,
- * then each job's), and decide each touched ledger with the pure `decideUsage`: each event draws
- * from the blocks drawable at its own timestamp (LEDGER_RULES.md §5), so the order matters. Redelivery is harmless: the insert finds every event already there and
- * nothing is deducted twice.
+ * Applies the usage events accepted for customers of one partition (ARCHITECTURE.md step 5). The
+ * events are in Postgres (the api wrote them before answering); the jobs only say whose, and up
+ * to which place in line. In one transaction per ACCEPTED_EVENTS_PER_TRANSACTION_MAX events: read
+ * them in acceptance order with their prices, price each, load every ledger they touch, decide
+ * each ledger with the pure `decideUsage` (each event draws from the blocks drawable at its own
+ * timestamp, LEDGER_RULES.md §5, so the order matters), then mark the events and write the
+ * ledgers together. Redelivery is harmless: an applied event is no longer accepted, so nothing is
+ * deducted twice.
+ *
+ * Jobs of older versions carried their events: those are written as accepted in the first
+ * transaction (a repeat of a known key is dropped) and applied with the rest.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Duration } from 'luxon';
 import { decideUsage } from '../../domain/decideUsage.ts';
-import { priceEvent, type PropertyValue, type UsagePrice } from '../../domain/priceEvent.ts';
+import { priceEvent } from '../../domain/priceEvent.ts';
 import type { UsageCharge } from '../../domain/types.ts';
 import { UsageDayCache } from '../../domain/usageDay.ts';
-import { JsonNumber, parseExactJson, stringifyExactJson } from '../runtime/exactJson.ts';
 import { newId } from '../runtime/ids.ts';
-import { jobCatalog, type JobPayload } from '../jobs/queues.ts';
+import { jobCatalog } from '../jobs/queues.ts';
 import {
-  insertEventsAndLoadLedgers,
-  loadPricingContext,
-  saveUsage,
-  type EventRecord,
+  claimAcceptedEvents,
+  insertQueuedEvents,
+  loadUsageLedgers,
+  saveAppliedEvents,
+  type AppliedEvent,
+  type ClaimedEvent,
+  type QueuedEvent,
   type UsageLedgerKey,
 } from '../store/usageRepository.ts';
 import { applyingTransaction } from '../partitionFence.ts';
 import { withTransientRetry } from '../runtime/transientRetry.ts';
 import { countWritten, type WrittenCounts } from '../writtenCounts.ts';
 import type { ProcessorDeps } from './processorDeps.ts';
+
+/**
+ * Events one transaction applies at most: large enough that a backlog drains in few
+ * transactions, small enough that one holds its customers' locks for well under a second.
+ */
+export const ACCEPTED_EVENTS_PER_TRANSACTION_MAX = 5_000;
 
 export interface UsageResult {
   received: number;
@@ -36,188 +49,186 @@ export interface UsageResult {
   written: WrittenCounts;
 }
 
-/** An event with the instant its job was accepted. */
-type UsageEvent = JobPayload<'usage.apply'>['events'][number] & { accepted_at: string };
-
-/** Numbers keep their digits as `{ numberText }`; nested values price nothing (Orb forbids them). */
-function propertyValues(properties: unknown): Record<string, PropertyValue> {
-  const values: Record<string, PropertyValue> = {};
-  for (const [key, value] of Object.entries(properties as Record<string, unknown>)) {
-    values[key] =
-      value instanceof JsonNumber
-        ? { numberText: value.source }
-        : typeof value === 'string' || typeof value === 'boolean'
-          ? value
-          : null;
-  }
-  return values;
-}
+type UsageDeps = ProcessorDeps & { gracePeriod: Duration };
 
 interface PricedEvent {
-  record: EventRecord;
-  group?: UsageCharge & { customerId: string; currency: string };
+  applied: AppliedEvent;
+  charge?: UsageCharge & { customerId: string; currency: string };
 }
 
-function price(
-  event: UsageEvent,
-  prices: Map<string, UsagePrice>,
-  timezone: string,
-  days: UsageDayCache,
-): PricedEvent {
-  const properties = parseExactJson(event.properties_json);
-  const record: EventRecord = {
-    idempotency_key: event.idempotency_key,
-    customer_id: event.customer_id,
-    external_customer_id: event.external_customer_id,
-    event_name: event.event_name,
-    timestamp: event.timestamp,
-    properties,
+function price(event: ClaimedEvent, days: UsageDayCache): PricedEvent {
+  const unpriced: AppliedEvent = {
+    idempotencyKey: event.idempotencyKey,
     status: 'unpriced',
-    price_id: null,
+    priceId: null,
     credits: null,
-    usage_day: null,
-    ingested_at: event.accepted_at,
+    usageDay: null,
   };
-  const usagePrice = prices.get(event.event_name);
-  if (!usagePrice) return { record };
-  const day = days.dayOf(new Date(event.timestamp), timezone);
-  const pricing = priceEvent(usagePrice, propertyValues(properties));
+  const usagePrice = event.price;
+  if (!usagePrice) return { applied: unpriced };
+  const pricing = priceEvent(
+    usagePrice,
+    usagePrice.quantityProperty === null ? {} : { [usagePrice.quantityProperty]: event.quantity },
+  );
   if (pricing.status === 'invalid_quantity')
-    return { record: { ...record, status: 'invalid_quantity', price_id: usagePrice.id } };
+    return { applied: { ...unpriced, status: 'invalid_quantity', priceId: usagePrice.id } };
+  const at = new Date(event.at);
+  const day = days.dayOf(at, event.timezone);
   return {
-    record: {
-      ...record,
+    applied: {
+      ...unpriced,
       status: 'applied',
-      price_id: usagePrice.id,
+      priceId: usagePrice.id,
       credits: pricing.credits.toString(),
-      usage_day: day.usageDay,
+      usageDay: day.usageDay,
     },
-    group: {
-      customerId: event.customer_id,
+    charge: {
+      customerId: event.customerId,
       currency: usagePrice.currency,
       priceId: usagePrice.id,
       itemId: usagePrice.itemId,
       usageDay: day.usageDay,
-      at: new Date(event.timestamp),
+      at,
       closesAt: day.closesAt,
       credits: pricing.credits,
     },
   };
 }
 
-/** Every ledger and usage day the priced events belong to, whether or not they turn out new. */
-function ledgerKeys(priced: PricedEvent[]): UsageLedgerKey[] {
+const ledgerKeyOf = (customerId: string, currency: string) => `${customerId}\u0000${currency}`;
+
+/** The charges per ledger, in acceptance order, and every usage day each ledger needs loaded. */
+function chargesByLedger(priced: PricedEvent[]): {
+  charges: Map<string, UsageCharge[]>;
+  keys: UsageLedgerKey[];
+} {
+  const charges = new Map<string, UsageCharge[]>();
   const keys = new Map<string, UsageLedgerKey>();
-  for (const { group } of priced) {
-    if (!group) continue;
-    const ledgerKey = `${group.customerId}\u0000${group.currency}`;
-    const key = keys.get(ledgerKey) ?? {
-      customerId: group.customerId,
-      currency: group.currency,
-      usageDays: [],
-    };
-    if (!key.usageDays.includes(group.usageDay)) key.usageDays.push(group.usageDay);
-    keys.set(ledgerKey, key);
+  for (const { charge } of priced) {
+    if (!charge) continue;
+    const ledgerKey = ledgerKeyOf(charge.customerId, charge.currency);
+    let key = keys.get(ledgerKey);
+    if (!key) {
+      key = { customerId: charge.customerId, currency: charge.currency, usageDays: [] };
+      keys.set(ledgerKey, key);
+      charges.set(ledgerKey, []);
+    }
+    if (!key.usageDays.includes(charge.usageDay)) key.usageDays.push(charge.usageDay);
+    charges.get(ledgerKey)!.push(charge);
   }
-  return [...keys.values()];
+  return { charges, keys: [...keys.values()] };
 }
 
-/** The new events' charges per ledger, in acceptance order (the order of `priced`). */
-function chargesByLedger(priced: PricedEvent[], inserted: Set<string>): Map<string, UsageCharge[]> {
-  const ledgers = new Map<string, UsageCharge[]>();
-  for (const { record, group } of priced) {
-    if (!group || !inserted.has(record.idempotency_key)) continue;
-    const ledgerKey = `${group.customerId}\u0000${group.currency}`;
-    const charges = ledgers.get(ledgerKey) ?? [];
-    ledgers.set(ledgerKey, charges);
-    charges.push({
-      priceId: group.priceId,
-      itemId: group.itemId,
-      usageDay: group.usageDay,
-      at: group.at,
-      closesAt: group.closesAt,
-      credits: group.credits,
-    });
-  }
-  return ledgers;
-}
-
-/**
- * The first event of each idempotency key. One batch can hold a key twice: a job delivered twice
- * and taken as its own follower (worker/jobs/usageFollowers.ts), or a client's retry coalesced into
- * the same job as its first attempt. Postgres refuses an `on conflict do update` that meets one
- * key twice in one statement ("cannot affect row a second time"), which failed the whole job and
- * lost every event in it; the repeats are dropped here instead, like repeats across batches.
- */
-function firstOfEachKey(events: UsageEvent[]): UsageEvent[] {
-  const seen = new Set<string>();
-  return events.filter(
-    (event) => !seen.has(event.idempotency_key) && seen.add(event.idempotency_key),
-  );
-}
-
-async function applyBatch(
+/** Applies the next accepted events of these customers up to `throughSeq`; answers how many. */
+async function applyAccepted(
   em: EntityManager,
-  events: UsageEvent[],
-  deps: ProcessorDeps & { gracePeriod: Duration },
-): Promise<UsageResult> {
+  customerIds: string[],
+  throughSeq: string,
+  deps: UsageDeps,
+): Promise<{ claimed: number; result: UsageResult }> {
   const now = deps.clock.now();
-  const unique = firstOfEachKey(events);
-  const { prices, timezones } = await loadPricingContext(
+  const claimed = await claimAcceptedEvents(
     em,
-    [...new Set(unique.map((event) => event.event_name))],
-    [...new Set(unique.map((event) => event.customer_id))],
+    customerIds,
+    throughSeq,
+    ACCEPTED_EVENTS_PER_TRANSACTION_MAX,
   );
   const days = new UsageDayCache(deps.gracePeriod);
-  const priced = unique.map((event) =>
-    price(event, prices, timezones.get(event.customer_id) ?? 'UTC', days),
-  );
-  const { inserted, ledgers: loaded } = await insertEventsAndLoadLedgers(
-    em,
-    stringifyExactJson(priced.map((event) => event.record)),
-    ledgerKeys(priced),
-    now,
-  );
-  const ledgers = chargesByLedger(priced, inserted);
-  let written: WrittenCounts = {};
-  // Ledgers were loaded for every priced event; only those a new event touches are decided.
-  const touched = loaded.filter((ledger) =>
-    ledgers.has(`${ledger.customerId}\u0000${ledger.ledger.currency}`),
-  );
-  if (touched.length > 0) {
-    const decisions = touched.map((ledger) => ({
-      customerId: ledger.customerId,
-      changes: decideUsage(
-        ledger.ledger,
-        ledger.blocks,
-        ledger.pending,
-        ledgers.get(`${ledger.customerId}\u0000${ledger.ledger.currency}`) ?? [],
-        { now, newId },
-        ledger.topUp,
-      ),
-    }));
-    await saveUsage(em, decisions);
-    written = countWritten(decisions.map((decision) => decision.changes));
-  }
-  const fresh = priced.filter((event) => inserted.has(event.record.idempotency_key));
+  const priced = claimed.map((event) => price(event, days));
+  const { charges, keys } = chargesByLedger(priced);
+  const loaded = await loadUsageLedgers(em, keys, now);
+  const decisions = loaded.map((ledger) => ({
+    customerId: ledger.customerId,
+    changes: decideUsage(
+      ledger.ledger,
+      ledger.blocks,
+      ledger.pending,
+      charges.get(ledgerKeyOf(ledger.customerId, ledger.ledger.currency)) ?? [],
+      { now, newId },
+      ledger.topUp,
+    ),
+  }));
+  if (claimed.length > 0)
+    await saveAppliedEvents(
+      em,
+      priced.map((event) => event.applied),
+      decisions,
+    );
+  const count = (status: AppliedEvent['status']) =>
+    priced.filter((event) => event.applied.status === status).length;
   return {
-    received: events.length,
-    duplicates: events.length - inserted.size,
-    applied: fresh.filter((event) => event.record.status === 'applied').length,
-    unpriced: fresh.filter((event) => event.record.status === 'unpriced').length,
-    invalid: fresh.filter((event) => event.record.status === 'invalid_quantity').length,
+    claimed: claimed.length,
+    result: {
+      received: claimed.length,
+      duplicates: 0,
+      applied: count('applied'),
+      unpriced: count('unpriced'),
+      invalid: count('invalid_quantity'),
+      written: countWritten(decisions.map((decision) => decision.changes)),
+    },
+  };
+}
+
+function sum(a: UsageResult, b: UsageResult): UsageResult {
+  const written: WrittenCounts = { ...a.written };
+  for (const [key, value] of Object.entries(b.written))
+    written[key as keyof WrittenCounts] = (written[key as keyof WrittenCounts] ?? 0) + value;
+  return {
+    received: a.received + b.received,
+    duplicates: a.duplicates + b.duplicates,
+    applied: a.applied + b.applied,
+    unpriced: a.unpriced + b.unpriced,
+    invalid: a.invalid + b.invalid,
     written,
   };
 }
 
-/** Applies one or more usage jobs' events (the running job and those behind it) together. */
-export async function applyUsage(
-  jobs: unknown[],
-  deps: ProcessorDeps & { gracePeriod: Duration },
-): Promise<UsageResult> {
-  const payloads = jobs.map((data) => jobCatalog['usage.apply'].payload.parse(data));
-  const events = payloads.flatMap((each) =>
-    each.events.map((event) => ({ ...event, accepted_at: each.accepted_at })),
-  );
-  return withTransientRetry(() => applyingTransaction(deps, (em) => applyBatch(em, events, deps)));
+const EMPTY: UsageResult = {
+  received: 0,
+  duplicates: 0,
+  applied: 0,
+  unpriced: 0,
+  invalid: 0,
+  written: {},
+};
+
+/** Applies what one or more usage jobs (the running job and those behind it) ring for, together. */
+export async function applyUsage(jobs: unknown[], deps: UsageDeps): Promise<UsageResult> {
+  const customers = new Set<string>();
+  let throughSeq = 0n;
+  const queued: QueuedEvent[] = [];
+  for (const data of jobs) {
+    const payload = jobCatalog['usage.apply'].payload.parse(data);
+    if ('events' in payload) {
+      for (const event of payload.events) {
+        queued.push({ ...event, accepted_at: payload.accepted_at });
+        customers.add(event.customer_id);
+      }
+      continue;
+    }
+    for (const customerId of payload.customer_ids) customers.add(customerId);
+    if (BigInt(payload.through_seq) > throughSeq) throughSeq = BigInt(payload.through_seq);
+  }
+  const customerIds = [...customers];
+  let total: UsageResult = EMPTY;
+  let carried = queued;
+  for (;;) {
+    const { claimed, result, through, duplicates } = await withTransientRetry(() =>
+      applyingTransaction(deps, async (em) => {
+        // Written in the first transaction only: once it commits, they are accepted like any.
+        const written =
+          carried.length > 0
+            ? await insertQueuedEvents(em, carried)
+            : { written: 0, acceptedSeqMax: null };
+        const seq = written.acceptedSeqMax === null ? 0n : BigInt(written.acceptedSeqMax);
+        const through = seq > throughSeq ? seq : throughSeq;
+        const applied = await applyAccepted(em, customerIds, through.toString(), deps);
+        return { ...applied, through, duplicates: carried.length - written.written };
+      }),
+    );
+    carried = [];
+    throughSeq = through;
+    total = sum(total, { ...result, received: result.received + duplicates, duplicates });
+    if (claimed < ACCEPTED_EVENTS_PER_TRANSACTION_MAX) return total;
+  }
 }

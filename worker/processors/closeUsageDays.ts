@@ -6,6 +6,7 @@
 import { applyingTransaction } from '../partitionFence.ts';
 import { jobCatalog } from '../jobs/queues.ts';
 import { withTransientRetry } from '../runtime/transientRetry.ts';
+import { commitClosedUsageDays } from '../store/usageDays.ts';
 import type { ProcessorDeps } from './processorDeps.ts';
 
 export async function closeUsageDays(
@@ -13,15 +14,8 @@ export async function closeUsageDays(
   deps: ProcessorDeps,
 ): Promise<{ committed: number }> {
   const { customerId } = jobCatalog['usage.closeDays'].payload.parse(data);
-  const rows = await withTransientRetry(() =>
-    applyingTransaction(deps, (em) =>
-      em.execute<{ id: string }[]>(
-        `update ledger_entries set entry_status = 'committed'
-          where customer_id = ? and entry_status = 'pending' and closes_at <= ?
-          returning id`,
-        [customerId, deps.clock.now()],
-      ),
-    ),
+  const committed = await withTransientRetry(() =>
+    applyingTransaction(deps, (em) => commitClosedUsageDays(em, customerId, deps.clock.now())),
   );
-  return { committed: rows.length };
+  return { committed };
 }

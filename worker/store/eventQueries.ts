@@ -13,8 +13,9 @@ import { toBlock, type BlockSqlRow } from './ledgerRepository.ts';
 type Instant = Date | string;
 const toDate = (value: Instant) => (value instanceof Date ? value : new Date(value));
 
+/** `accepted`: in Postgres, waiting for the worker to apply it (worker/store/acceptedEvents.ts). */
 export type EventStatus =
-  'applied' | 'unpriced' | 'invalid_quantity' | 'awaiting_customer' | 'deprecated';
+  'accepted' | 'applied' | 'unpriced' | 'invalid_quantity' | 'awaiting_customer' | 'deprecated';
 
 export interface SearchedEvent {
   id: string;

@@ -6,8 +6,9 @@
  * or without their quantity are kept and deduct nothing; events for an external customer id that
  * names no customer yet wait for that customer.
  *
- * Ingest answers once Redis holds the events and the worker applies them moments later, so a test
- * that expects something NOT to be applied sends a good event alongside and waits for that one.
+ * Ingest answers once Postgres holds the events (status `accepted`) and Redis the job that rings
+ * the worker, which applies them moments later; so a test that expects something NOT to be
+ * applied sends a good event alongside and waits for that one.
  * Manual clock at D 20:00Z, D the clock's today in UTC (now, or TEST_CLOCK_START), with the default
  * 12 h grace: events from D 08:00Z to D 20:05Z are accepted. Only the last test moves the clock.
  */
@@ -96,13 +97,18 @@ async function eventRows(keys: string[]): Promise<EventRow[]> {
   return rows.map((row) => ({ ...row, credits: row.credits === null ? null : dec(row.credits) }));
 }
 
-/** Waits until the worker has written these events (with their ledger change, same transaction). */
+/**
+ * Waits until the worker has applied these events (with their ledger change, same transaction):
+ * until then they are `accepted`, written by the api before it answered.
+ */
 async function applied(keys: string[], status?: string, timeoutMs = 10_000): Promise<void> {
   await eventually(
     async () => {
       const rows = await eventRows(keys);
       return rows.length === keys.length &&
-        rows.every((row) => status === undefined || row.status === status)
+        rows.every((row) =>
+          status === undefined ? row.status !== 'accepted' : row.status === status,
+        )
         ? true
         : undefined;
     },
@@ -243,6 +249,24 @@ describe('per-event validation', () => {
     await ingest([event]);
     await applied([event.idempotency_key], 'applied');
     expect(await balance(customer.id)).toBe(99);
+  });
+});
+
+describe('what a 200 means', () => {
+  it('every accepted event is in Postgres when the answer leaves, whatever Redis does next', async () => {
+    const customer = await fundedCustomer();
+    const price = await createPrice();
+    const events = [1, 2, 3].map(() => usageEvent(customer.id, price.event_name));
+    expect((await ingest(events)).validation_failed).toEqual([]);
+    // Read at once, before the worker can have been rung: written by the api, not the worker.
+    const rows = await eventRows(events.map((event) => event.idempotency_key));
+    expect(rows).toHaveLength(3);
+    for (const row of rows) expect(['accepted', 'applied']).toContain(row.status);
+    await applied(
+      events.map((event) => event.idempotency_key),
+      'applied',
+    );
+    expect(await balance(customer.id)).toBe(97);
   });
 });
 
@@ -494,6 +518,21 @@ describe('external customer ids', () => {
     ]);
     expect(await balance(customer.id)).toBe(-5);
     expect(await expectLedgerConsistent(t, customer.id)).toBe('-5');
+  });
+  it('applies an event kept by an older version (written with its applied_at) when its customer is created', async () => {
+    const external = uniqueName('ext_old');
+    const price = await createPrice();
+    const key = randomUUID();
+    await sql(
+      t,
+      `insert into events (idempotency_key, customer_id, external_customer_id, event_name, timestamp, properties, status, ingested_at, applied_at)
+       values (?, null, ?, ?, ?, '{}'::jsonb, 'awaiting_customer', ?, ?)`,
+      [key, external, price.event_name, `${DAY}T19:00:00Z`, START, START],
+    );
+    const customer = await createCustomer(t, { external_customer_id: external });
+    await applied([key], 'applied');
+    expect((await eventRows([key]))[0]).toMatchObject({ customer_id: customer.id });
+    expect(await balance(customer.id)).toBe(-1);
   });
   it('applies an event whose external id gets its customer while the ingest request is still in flight', async () => {
     const external = uniqueName('ext_race');

@@ -258,4 +258,61 @@ describe('payloads written by older versions: applied by the current worker', ()
     expect(applied.status).toBe('applied');
     expect(dec(applied.credits)).toBe('25');
   });
+
+  it('applies an old usage job carrying a kept event once, and drops its repeats, beside a new ring', async () => {
+    const external = `acme-${randomBytes(4).toString('hex')}`;
+    const customer = await createCustomer(t, { external_customer_id: external });
+    const price = await createUsagePrice(t, { quantity_property: 'tokens', unit_amount: '1' });
+    const now = t.service.clock.now();
+    const timestamp = new Date(now.getTime() - 1_000).toISOString();
+    const kept = `old-kept-${randomBytes(4).toString('hex')}`;
+    // Kept while the external id named no customer, as the old intake wrote it.
+    await sql(
+      t,
+      `insert into events (idempotency_key, customer_id, external_customer_id, event_name, timestamp, properties, status, ingested_at, applied_at)
+       values (?, null, ?, ?, ?, '{"tokens": 4}'::jsonb, 'awaiting_customer', ?, ?)`,
+      [kept, external, price.event_name, timestamp, now, now],
+    );
+    const [, second] = jobFixtures.filter((job) => job.name === 'usage.apply');
+    const old = second!.data as { events: Record<string, unknown>[] };
+    const event = {
+      ...old.events[0],
+      idempotency_key: kept,
+      customer_id: customer.id,
+      external_customer_id: external,
+      event_name: price.event_name,
+      timestamp,
+      properties_json: '{"tokens":4}',
+    };
+    const partition = partitionOf(customer.id, t.service.config.partitions);
+    // The old customer route's job for the kept event, twice (a client retry), then a new ring.
+    const queue = t.service.queues.queue(partition);
+    for (let copy = 0; copy < 2; copy += 1)
+      await queue.add(
+        'usage.apply',
+        { events: [event, event], accepted_at: now.toISOString() },
+        jobCatalog['usage.apply'].options,
+      );
+    await queue.add(
+      'usage.apply',
+      { customer_ids: [customer.id], through_seq: '1' },
+      jobCatalog['usage.apply'].options,
+    );
+    const applied = await eventually(async () => {
+      const [row] = await sql<{ status: string; customer_id: string; credits: string }>(
+        t,
+        'select status, customer_id, credits::text as credits from events where idempotency_key = ?',
+        [kept],
+      );
+      return row?.status === 'applied' ? row : undefined;
+    });
+    expect(applied.customer_id).toBe(customer.id);
+    expect(dec(applied.credits)).toBe('4');
+    // Every job done (the repeats and the ring found nothing more to apply): the ledger moved once.
+    await eventually(async () => {
+      const { wait = 0, active = 0 } = await queue.getJobCounts('wait', 'active');
+      return wait + active === 0 ? true : undefined;
+    });
+    expect(await expectLedgerConsistent(t, customer.id)).toBe('-4');
+  });
 });

@@ -100,7 +100,8 @@ async function applied(events: UsageEvent[]): Promise<void> {
     async () => {
       const [row] = await sql<{ count: number }>(
         t,
-        'select count(*)::int as count from events where idempotency_key in (select jsonb_array_elements_text(?::jsonb))',
+        // Until then an event is `accepted`: written by the api before it answered.
+        "select count(*)::int as count from events where idempotency_key in (select jsonb_array_elements_text(?::jsonb)) and status <> 'accepted'",
         [JSON.stringify(keys)],
       );
       return row?.count === keys.length ? true : undefined;

@@ -16,6 +16,7 @@ import { Migration20261203010000_customerDetails } from './Migration202612030100
 import { Migration20261203020000_topUpActiveFrom } from './Migration20261203020000_topUpActiveFrom.ts';
 import { Migration20261203030000_partitionFences } from './Migration20261203030000_partitionFences.ts';
 import { Migration20261203040000_retention } from './Migration20261203040000_retention.ts';
+import { Migration20261203050000_acceptedEvents } from './Migration20261203050000_acceptedEvents.ts';
 import { Migration20261203060000_oneRequestModel } from './Migration20261203060000_oneRequestModel.ts';
 
 export const migrationsList = [
@@ -54,6 +55,10 @@ export const migrationsList = [
     class: Migration20261203030000_partitionFences,
   },
   { name: 'Migration20261203040000_retention', class: Migration20261203040000_retention },
+  {
+    name: 'Migration20261203050000_acceptedEvents',
+    class: Migration20261203050000_acceptedEvents,
+  },
   {
     name: 'Migration20261203060000_oneRequestModel',
     class: Migration20261203060000_oneRequestModel,
