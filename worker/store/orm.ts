@@ -14,6 +14,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { MikroORM } from '@mikro-orm/postgresql';
 import pg from 'pg';
 import { entities } from './entities.ts';
+import { applyFunctionFiles } from './functionFiles.ts';
 import { migrationsList } from './migrations/index.ts';
 
 export type Orm = MikroORM;
@@ -85,6 +86,7 @@ export async function openOrm(
     if (migrate) {
       try {
         await orm.migrator.up();
+        await applyFunctionFiles(orm.em.fork());
       } catch (error) {
         await orm.close();
         throw error;

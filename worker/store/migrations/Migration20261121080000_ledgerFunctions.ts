@@ -4,7 +4,8 @@
  * lock-and-load and save statements cost more than running them (0.9 ms against 0.5 ms each,
  * measured with EXPLAIN ANALYZE), and a PL/pgSQL function keeps its plans for the life of the
  * connection, which a statement sent by the driver never does. A later change to one of them is
- * a new migration with `create or replace`.
+ * an edit of its file in worker/store/functions/ (applied after the migrations, functionFiles.ts);
+ * these definitions are their first versions, kept as history.
  */
 import { Migration } from '@mikro-orm/migrations';
 
