@@ -113,7 +113,7 @@ export class ServiceMetrics {
     });
     this.events = new Counter({
       name: 'credits_usage_events_total',
-      help: 'Usage events by outcome: accepted or rejected at intake; applied, duplicate, unpriced or invalid (quantity) by the worker.',
+      help: 'Usage events by outcome: accepted, duplicate or rejected at intake; applied, unpriced or invalid (quantity) by the worker.',
       labelNames: ['outcome'],
       registers,
     });
@@ -125,7 +125,7 @@ export class ServiceMetrics {
     });
     this.ledgerRequests = new Counter({
       name: 'credits_ledger_requests_total',
-      help: 'Ledger requests finished by the worker: committed, or the kind of error they were refused with.',
+      help: 'Requests (every kind) finished by the worker: committed, or the kind of error they were refused with.',
       labelNames: ['outcome'],
       registers,
     });
