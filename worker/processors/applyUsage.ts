@@ -11,6 +11,7 @@
  * Jobs of older versions carried their events: those are written as accepted in the first
  * transaction (a repeat of a known key is dropped) and applied with the rest.
  */
+import type { LedgerError } from '../../domain/ledgerError.ts';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Duration } from 'luxon';
 import { decideUsage } from '../../domain/decideUsage.ts';
@@ -120,12 +121,18 @@ function chargesByLedger(priced: PricedEvent[]): {
 }
 
 /** Applies the next accepted events of these customers up to `throughSeq`; answers how many. */
+/** A top-up the threshold called for that the rules refused (domain/decideUsage.ts). */
+interface RefusedTopUp {
+  customerId: string;
+  error: LedgerError;
+}
+
 async function applyAccepted(
   em: EntityManager,
   customerIds: string[],
   throughSeq: string,
   deps: UsageDeps,
-): Promise<{ claimed: number; result: UsageResult }> {
+): Promise<{ claimed: number; result: UsageResult; topUpsRefused: RefusedTopUp[] }> {
   const now = deps.clock.now();
   const claimed = await claimAcceptedEvents(
     em,
@@ -158,6 +165,9 @@ async function applyAccepted(
     priced.filter((event) => event.applied.status === status).length;
   return {
     claimed: claimed.length,
+    topUpsRefused: decisions.flatMap(({ customerId, changes }) =>
+      changes.topUpRefused ? [{ customerId, error: changes.topUpRefused }] : [],
+    ),
     result: {
       received: claimed.length,
       duplicates: 0,
@@ -213,7 +223,7 @@ export async function applyUsage(jobs: unknown[], deps: UsageDeps): Promise<Usag
   let total: UsageResult = EMPTY;
   let carried = queued;
   for (;;) {
-    const { claimed, result, through, duplicates } = await withTransientRetry(() =>
+    const { claimed, result, through, duplicates, topUpsRefused } = await withTransientRetry(() =>
       applyingTransaction(deps, async (em) => {
         // Written in the first transaction only: once it commits, they are accepted like any.
         const written =
@@ -226,6 +236,12 @@ export async function applyUsage(jobs: unknown[], deps: UsageDeps): Promise<Usag
         return { ...applied, through, duplicates: carried.length - written.written };
       }),
     );
+    // Logged once committed: a rolled-back attempt refused nothing.
+    for (const { customerId, error } of topUpsRefused)
+      deps.logger.warn(
+        { customerId, code: error.code, detail: error.detail },
+        'automatic top-up refused; the usage that crossed its threshold applied without it',
+      );
     carried = [];
     throughSeq = through;
     total = sum(total, { ...result, received: result.received + duplicates, duplicates });
