@@ -11,10 +11,10 @@
  * Jobs of older versions carried their events: those are written as accepted in the first
  * transaction (a repeat of a known key is dropped) and applied with the rest.
  */
-import type { LedgerError } from '../../domain/ledgerError.ts';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Duration } from 'luxon';
 import { decideUsage } from '../../domain/decideUsage.ts';
+import type { LedgerError } from '../../domain/ledgerError.ts';
 import { priceEvent } from '../../domain/priceEvent.ts';
 import type { UsageCharge } from '../../domain/types.ts';
 import { UsageDayCache } from '../../domain/usageDay.ts';
