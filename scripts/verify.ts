@@ -272,12 +272,12 @@ const checkExpiredBlocks: Check = async (client, { max, now, slackSeconds }) => 
   );
 };
 
-/** A committed request made at least one entry. */
+/** A committed ledger-entry request made at least one entry (other kinds write elsewhere). */
 const checkCommittedRequests: Check = async (client, { max }) => {
   const { rows } = await client.query<{ customer_id: string; currency: string; id: string }>(
     `select r.customer_id, r.currency, r.id
        from requests r
-      where r.status = 'committed'
+      where r.status = 'committed' and r.kind = 'ledger_entry'
         and not exists (select 1 from ledger_entries e where e.request_id = r.id)
       order by r.customer_id, r.currency, r.id
       limit $1`,

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { IdempotencyKey } from '../../worker/store/entities.ts';
+import { recordImmediateRequest } from '../../worker/store/requests.ts';
 import { ApiError } from '../errors.ts';
 
 export const IDEMPOTENCY_KEY_LENGTH_MAX = 255;
@@ -90,14 +91,17 @@ export function sendCreated(reply: FastifyReply, json: string, status = 201): Fa
 }
 
 /**
- * Inserts the created row(s) and the key with the 201 response (`json`: the answer's text, sent
- * with `sendCreated`), in one transaction. The key goes
- * first: a concurrent request with the same key waits on it and gets a retryable 409 rather than
- * losing on the resource's own unique index. `onConflict` maps that index's violation.
+ * A create applied at once (customers, usage prices: nothing to queue behind) takes the one request
+ * model's path without the partition: one transaction records the request, committed with what it
+ * made, then the key with the 201 response (`json`: the answer's text, sent with `sendCreated`),
+ * then the created row(s). The key goes before the resource: a concurrent request with the same
+ * key waits on it and gets a retryable 409 rather than losing on the resource's own unique index.
+ * `onConflict` maps that index's violation.
  */
 export async function recordCreate(
   em: EntityManager,
   createKey: CreateKey,
+  request: Omit<Parameters<typeof recordImmediateRequest>[1], 'createdAt'>,
   json: string,
   now: Date,
   insert: (tx: EntityManager) => Promise<void>,
@@ -109,11 +113,12 @@ export async function recordCreate(
   const { key, print } = createKey;
   try {
     await em.transactional(async (tx) => {
+      await recordImmediateRequest(tx, { ...request, createdAt: now });
       if (key !== undefined) {
         await tx.insert(IdempotencyKey, {
           key,
           fingerprint: print,
-          requestId: null,
+          requestId: request.id,
           responseStatus: 201,
           responseBody: json,
           createdAt: now,

@@ -194,9 +194,18 @@ export function registerCustomerRoutes(
         await tx.insert(Customer, customer);
         await adoptChildren(tx, customer.id, body.hierarchy?.child_customer_ids ?? []);
       };
+      // The request names no customer: the one it makes does not exist until the create commits.
+      const recorded = {
+        id: newId(),
+        kind: 'customer_create' as const,
+        customerId: null,
+        payload: body,
+        result: { customer_id: customer.id },
+      };
       await recordCreate(
         em,
         idempotency.fresh,
+        recorded,
         created,
         now,
         insert,

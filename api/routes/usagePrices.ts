@@ -87,6 +87,13 @@ function registerCreate(app: FastifyInstance, deps: Deps): void {
       await recordCreate(
         em,
         idempotency.fresh,
+        {
+          id: newId(),
+          kind: 'usage_price_create',
+          customerId: null,
+          payload: body,
+          result: { usage_price_id: price.id },
+        },
         created,
         now,
         (tx) => tx.insert(UsagePrice, price).then(() => undefined),

@@ -179,7 +179,7 @@ async function auditWrites(
     }
   }
   const keyless = await db.query<{ id: string }>(
-    `select r.id from requests r where not exists (select 1 from idempotency_keys k where k.request_id = r.id) limit 10`,
+    `select r.id from requests r where r.kind = 'ledger_entry' and not exists (select 1 from idempotency_keys k where k.request_id = r.id) limit 10`,
   );
   for (const { id } of keyless.rows)
     violations.push(`ledger request ${id} has no Idempotency-Key: a write accepted twice?`);

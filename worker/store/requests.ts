@@ -6,7 +6,7 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { OutcomeError } from '../jobs/requestOutcome.ts';
-import type { RequestKind } from '../jobs/requestKinds.ts';
+import type { ImmediateKind, RequestKind } from '../jobs/requestKinds.ts';
 
 export type RequestStatus = 'queued' | 'committed' | 'failed';
 
@@ -115,9 +115,11 @@ export async function findRequest(
   em: EntityManager,
   requestId: string,
 ): Promise<RequestRow | undefined> {
-  const [row] = await em.execute<RequestSqlRow[]>('select * from requests where id = ?', [
-    requestId,
-  ]);
+  // Partitioned requests only: a create applied at once has no status to poll.
+  const [row] = await em.execute<RequestSqlRow[]>(
+    'select * from requests where id = ? and partition is not null',
+    [requestId],
+  );
   return row && toRequestRow(row);
 }
 
@@ -136,7 +138,7 @@ export async function findRequestByKey(
     (RequestSqlRow & { fingerprint: string; key_request: string; response_status: number | null })[]
   >(
     `select k.fingerprint, k.request_id as key_request, k.response_status, r.*
-       from idempotency_keys k left join requests r on r.id = k.request_id
+       from idempotency_keys k left join requests r on r.id = k.request_id and r.partition is not null
       where k.key = ?`,
     [key],
   );
@@ -171,6 +173,36 @@ export async function recordRequestOnce(
       request.partition,
       request.currency,
       JSON.stringify(request.payload),
+      request.createdAt,
+    ],
+  );
+}
+
+/**
+ * Records a create applied at once (a customer, a usage price), committed, in the transaction that
+ * makes it; before its Idempotency-Key, which names it.
+ */
+export async function recordImmediateRequest(
+  tx: EntityManager,
+  request: {
+    id: string;
+    kind: ImmediateKind;
+    customerId: string | null;
+    payload: unknown;
+    result: Record<string, string>;
+    createdAt: Date;
+  },
+): Promise<void> {
+  await tx.execute(
+    `insert into requests (id, kind, customer_id, partition, currency, payload, status, result, created_at, completed_at)
+     values (?, ?, ?, null, null, ?::jsonb, 'committed', ?::jsonb, ?, ?)`,
+    [
+      request.id,
+      request.kind,
+      request.customerId,
+      JSON.stringify(request.payload),
+      JSON.stringify(request.result),
+      request.createdAt,
       request.createdAt,
     ],
   );

@@ -220,6 +220,15 @@ describe('Idempotency-Key on POST /v1/customers', () => {
     expect(second.headers.get('idempotent-replayed')).toBe('true');
     expect(second.body).toEqual(first.body);
     expect(await customerRows('external_customer_id = ?', ['idem-customer-1'])).toBe(1);
+    // One request of the one model, applied at once (no partition), its key naming it.
+    const requests = await sql<{ kind: string; status: string; partition: number | null }>(
+      t,
+      `select r.kind, r.status, r.partition from requests r
+         join idempotency_keys k on k.request_id = r.id
+        where k.key = 'customer-key-1' and r.result ->> 'customer_id' = ?`,
+      [first.body.id],
+    );
+    expect(requests).toEqual([{ kind: 'customer_create', status: 'committed', partition: null }]);
   });
 
   it('replays without an external id too (the key, not the external id, dedupes)', async () => {

@@ -10,7 +10,9 @@
  * configuration), so it is null there.
  * Their outcome needs no column of its own: a committed balance request is named by its
  * transaction's `request_id`; an invoice change or a deprecation by the invoice or event its
- * payload names.
+ * payload names. Creates with no customer to queue behind (customers, usage prices) are requests
+ * too, applied at once outside the partitions (no partition; committed in the transaction that
+ * records them, with what they made in `result`).
  *
  * `ledger_save` marks a request, so it is replaced to name the renamed table (a PL/pgSQL body
  * names tables by text, so a rename does not follow into it); `ledger_lock_and_load` served the
@@ -24,7 +26,15 @@ export class Migration20261203060000_oneRequestModel extends Migration {
       alter table ledger_requests rename to requests;
       alter table requests add column kind text not null default 'ledger_entry'
         check (kind in ('ledger_entry', 'balance_transaction', 'invoice_change', 'event_deprecation',
-                       'top_up_create', 'top_up_delete'));
+                       'top_up_create', 'top_up_delete', 'customer_create', 'usage_price_create'));
+      -- The creates with no customer to queue behind apply at once, outside the partitions.
+      alter table requests alter column customer_id drop not null;
+      alter table requests alter column partition drop not null;
+      alter table requests add constraint requests_partitioned
+        check ((kind in ('customer_create', 'usage_price_create')) = (partition is null)
+               and (partition is null or customer_id is not null));
+      -- What an immediate create made ({"customer_id": …} or {"usage_price_id": …}).
+      alter table requests add column result jsonb;
       alter table requests alter column currency drop not null;
       alter table requests add constraint requests_ledger_currency
         check ((kind = 'ledger_entry') = (currency is not null));
@@ -83,7 +93,13 @@ export class Migration20261203060000_oneRequestModel extends Migration {
        where balance_transaction_request_id is not null;
       update idempotency_keys k set balance_transaction_request_id = k.request_id, request_id = null
         from requests r where r.id = k.request_id and r.kind = 'balance_transaction';
-      delete from requests where kind = 'balance_transaction';
+      update idempotency_keys k set request_id = null
+        from requests r where r.id = k.request_id and r.kind in ('customer_create', 'usage_price_create');
+      delete from requests where kind in ('balance_transaction', 'customer_create', 'usage_price_create');
+      alter table requests drop column result;
+      alter table requests drop constraint requests_partitioned;
+      alter table requests alter column partition set not null;
+      alter table requests alter column customer_id set not null;
       alter table requests drop constraint requests_ledger_currency;
       alter table requests alter column currency set not null;
       alter table requests drop column kind;
