@@ -23,6 +23,7 @@ import { storedOutcome } from '../../worker/store/readQueries.ts';
 import {
   findRequestByKey,
   forgetRequest,
+  makeDurable,
   markKeyAnsweredAccepted,
   recordRequest,
   type IdempotencyInput,
@@ -100,13 +101,18 @@ async function replay<K extends RequestKind>(
   return { kind: 'outcome', outcome: outcome as OutcomeOf<K>, replayed: true };
 }
 
-/** A 202 for a keyed request is remembered, so that its replays answer 202 too, not 409. */
+/**
+ * A 202 is an acknowledgement, so the request's record is made durable first (recordRequest
+ * commits without waiting for the flush). A keyed request's 202 is remembered, so that its
+ * replays answer 202 too, not 409; that update's synchronous commit is the flush.
+ */
 async function accepted<K extends RequestKind>(
   em: EntityManager,
   request: RequestRow,
   idempotency: IdempotencyInput | undefined,
 ): Promise<SubmitAnswer<K>> {
   if (idempotency) await markKeyAnsweredAccepted(em, idempotency.key);
+  else await makeDurable(em);
   return { kind: 'accepted', request, replayed: false };
 }
 
