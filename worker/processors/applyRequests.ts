@@ -43,9 +43,11 @@ import {
   loadBlocks,
   lockAndLoadLedgers,
   lockRequests,
+  lockRequestsAndLoad,
   recordOutcomes,
   writeGroup,
   type GroupWrites,
+  type LoadedGroupLedger,
   type RecordedOutcome,
 } from '../store/ledgerGroupRepository.ts';
 import { writtenRows, type LockedRequest } from '../store/ledgerRepository.ts';
@@ -112,15 +114,16 @@ class Group {
   }
 
   async run(requestIds: readonly string[]): Promise<RequestOutcome[]> {
-    const requests = await lockRequests(this.em, requestIds);
-    await this.load(
+    const { requests, ledgers } = await lockRequestsAndLoad(this.em, requestIds, this.now);
+    for (const { customerId, currency, ...loaded } of ledgers)
+      this.adopt(ledgerKeyOf(customerId, currency), customerId, loaded);
+    await this.loadNamedBlocks(
       [...requests.values()].filter(
         (request) => request.status === 'queued' && request.kind === 'ledger_entry',
       ),
     );
     for (const requestId of requestIds) await this.decideOne(requestId, requests.get(requestId));
-    await this.flush();
-    await recordOutcomes(this.em, this.recorded, this.now);
+    await this.flush({ outcomes: this.recorded, now: this.now });
     await this.answerCommitted();
     return requestIds.map((requestId) => {
       const outcome = this.outcomes.get(requestId);
@@ -145,15 +148,24 @@ class Group {
     for (const [key, { customerId }] of keys) {
       const ledger = loaded.get(key);
       if (!ledger) throw new Error(`ledger ${key} did not load`);
-      this.states.set(key, {
-        customerId,
-        ledger: ledger.ledger,
-        blocks: new Map(ledger.blocks.map((block) => [block.id, block])),
-        topUp: ledger.topUp,
-        made: new Set(),
-        changed: new Set(),
-      });
+      this.adopt(key, customerId, ledger);
     }
+    await this.loadNamedBlocks(requests);
+  }
+
+  private adopt(key: string, customerId: string, ledger: LoadedGroupLedger): void {
+    this.states.set(key, {
+      customerId,
+      ledger: ledger.ledger,
+      blocks: new Map(ledger.blocks.map((block) => [block.id, block])),
+      topUp: ledger.topUp,
+      made: new Set(),
+      changed: new Set(),
+    });
+  }
+
+  /** Adds the depleted blocks the requests name, which a load leaves out, to their ledgers. */
+  private async loadNamedBlocks(requests: readonly LockedRequest[]): Promise<void> {
     const missing = requests.flatMap((request) => {
       const blockId = namedBlockId(request.payload);
       const state =
@@ -271,8 +283,11 @@ class Group {
     this.committed.push({ request, state, changes, blocks: [...state.blocks.values()] });
   }
 
-  /** Writes every decision taken since the last flush: each block and ledger head at its last state. */
-  private async flush(): Promise<void> {
+  /**
+   * Writes every decision taken since the last flush: each block and ledger head at its last
+   * state; the group's last flush records every outcome in the same statement.
+   */
+  private async flush(record?: { outcomes: readonly RecordedOutcome[]; now: Date }): Promise<void> {
     const writes = this.writes;
     for (const state of this.dirty) {
       const pick = (id: string) => state.blocks.get(id) as Block;
@@ -284,7 +299,7 @@ class Group {
       state.changed.clear();
     }
     this.dirty.clear();
-    await writeGroup(this.em, writes);
+    await writeGroup(this.em, writes, record);
     for (const { customerId, changes } of writes.invoiceDecisions)
       await saveInvoiceChanges(this.em, customerId, changes);
     this.writes = emptyWrites();

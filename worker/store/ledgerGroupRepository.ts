@@ -1,10 +1,12 @@
 /**
  * What a group of requests (worker/processors/applyRequests.ts) loads and saves, inside
  * the one transaction the group runs in, with a constant number of round trips whatever the
- * group's size: one to lock every request of the group, one to lock and load every ledger they
- * touch, one to write every decision (set-based, through `ledger_write`), one to record every
+ * group's size: one to lock every request of the group and lock and load every ledger they
+ * touch, one to write every decision (set-based, through `ledger_write`) and record every
  * outcome. A block a request names that the load left out (a depleted one, for a void or an
- * expiration change) costs one more, and only then.
+ * expiration change) costs one more, and only then; so does each write a decision forces early
+ * (an invoice, a request of another kind). Round trips, not rows, were what a group's time went
+ * on: each is a send, a wake-up of the backend and a wait, whatever it carries.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { TopUpState } from '../../domain/decideTopUp.ts';
@@ -38,6 +40,70 @@ export async function lockRequests(
     [JSON.stringify(requestIds)],
   );
   return new Map(rows.map((row) => [row.id, toLockedRequest(row)]));
+}
+
+/** A ledger loaded with the group's requests (lockRequestsAndLoad), by its customer and currency. */
+export interface LoadedGroupLedgerRow extends LoadedGroupLedger {
+  customerId: string;
+  currency: string;
+}
+
+/**
+ * `lockRequests` and `lockAndLoadLedgers` in one round trip: locks the group's requests, then
+ * locks and loads every ledger their queued ledger-entry requests write to (with its top-up
+ * configuration when one of them is a decrement). The requests are read and locked in full
+ * before the first ledger is (the materialized `q` feeds the ledgers' keys), so the locking
+ * order is that of the two statements; customers are locked in id order as lockAndLoadLedgers
+ * does. Rows travel as JSON: timestamps arrive as text, which the row readers accept.
+ */
+export async function lockRequestsAndLoad(
+  em: EntityManager,
+  requestIds: readonly string[],
+  now: Date,
+): Promise<{ requests: Map<string, LockedRequest>; ledgers: LoadedGroupLedgerRow[] }> {
+  const [row] = await em.execute<
+    {
+      requests: LockedRequestRow[];
+      ledgers: (Pick<
+        LoadSqlRow,
+        'ledger_balance' | 'next_sequence_number' | 'blocks' | 'top_up'
+      > & {
+        customer_id: string;
+        currency: string;
+      })[];
+    }[]
+  >(
+    `with q as materialized (
+       select q.id, q.kind, q.customer_id, q.currency, q.status, q.payload, q.entry_ids, q.error, c.timezone, c.external_customer_id
+         from requests q join customers c on c.id = q.customer_id
+        where q.id in (select jsonb_array_elements_text(?::jsonb))
+        order by q.id
+          for no key update of q
+     ), k as (
+       select customer_id, currency, bool_or(payload->>'entry_type' = 'decrement') as top_up
+         from q
+        where status = 'queued' and kind = 'ledger_entry' and currency is not null
+        group by customer_id, currency
+        order by customer_id, currency
+     ), l as (
+       select k.customer_id, k.currency, l.ledger_balance, l.next_sequence_number, l.blocks,
+              case when k.top_up then top_up_load(k.customer_id, k.currency) end as top_up
+         from k cross join lateral ledger_load(k.customer_id, k.currency, ?, null) as l
+     )
+     select (select coalesce(json_agg(q), '[]') from q) as requests,
+            (select coalesce(json_agg(l), '[]') from l) as ledgers`,
+    [JSON.stringify(requestIds), now],
+  );
+  if (!row) throw new Error('the group load answered no row');
+  return {
+    requests: new Map(row.requests.map((request) => [request.id, toLockedRequest(request)])),
+    ledgers: row.ledgers.map((ledger) => ({
+      customerId: ledger.customer_id,
+      currency: ledger.currency,
+      ...toLoadedLedger(ledger.currency, ledger),
+      topUp: toTopUpState(ledger.currency, ledger.top_up),
+    })),
+  };
 }
 
 export interface LedgerKey {
@@ -128,10 +194,36 @@ export interface GroupWrites {
   invoiceDecisions: { customerId: string; changes: LedgerChanges }[];
 }
 
-/** Writes the merged decisions in one statement (the function `ledger_write`). */
-export async function writeGroup(em: EntityManager, writes: GroupWrites): Promise<void> {
-  if (writes.entries.length === 0 && writes.heads.length === 0) return;
-  await em.execute('select ledger_write(?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb)', [
+/**
+ * Writes the merged decisions in one statement (the function `ledger_write`); with `record`, also
+ * records those outcomes in the same statement (recordOutcomes' update, its check included): the
+ * two touch different tables, so their order within the statement does not matter.
+ */
+export async function writeGroup(
+  em: EntityManager,
+  writes: GroupWrites,
+  record?: { outcomes: readonly RecordedOutcome[]; now: Date },
+): Promise<void> {
+  const empty = writes.entries.length === 0 && writes.heads.length === 0;
+  if (empty || !record || record.outcomes.length === 0) {
+    if (!empty) await em.execute(`select ledger_write(${WRITE_ARGUMENTS})`, writeParams(writes));
+    if (record) await recordOutcomes(em, record.outcomes, record.now);
+    return;
+  }
+  const [row] = await em.execute<{ recorded: number }[]>(
+    `with written as (select ledger_write(${WRITE_ARGUMENTS}) as done),
+          recorded as (${RECORD_OUTCOMES})
+     select (select count(*) from written)::int as written,
+            (select count(*) from recorded)::int as recorded`,
+    [...writeParams(writes), ...recordParams(record.outcomes, record.now)],
+  );
+  checkRecorded(record.outcomes.length, row?.recorded ?? 0);
+}
+
+const WRITE_ARGUMENTS = '?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb';
+
+function writeParams(writes: GroupWrites): string[] {
+  return [
     JSON.stringify(writes.newBlocks.map(({ customerId, block }) => blockRecord(customerId, block))),
     JSON.stringify(writes.changedBlocks.map(changedBlockRecord)),
     JSON.stringify(
@@ -148,48 +240,50 @@ export async function writeGroup(em: EntityManager, writes: GroupWrites): Promis
         next_sequence_number: ledger.nextSequenceNumber,
       })),
     ),
-  ]);
+  ];
 }
 
 export type RecordedOutcome =
   | { requestId: string; status: 'committed'; entryIds: string[] }
   | { requestId: string; status: 'failed'; error: OutcomeError };
 
+const RECORD_OUTCOMES = `update requests q
+        set status = o.status, entry_ids = coalesce(o.entry_ids, q.entry_ids), error = o.error, completed_at = ?
+       from jsonb_to_recordset(?::jsonb) as o(id text, status text, entry_ids jsonb, error jsonb)
+      where q.id = o.id and q.status = 'queued'
+  returning q.id`;
+
+function recordParams(outcomes: readonly RecordedOutcome[], now: Date): [Date, string] {
+  return [
+    now,
+    JSON.stringify(
+      outcomes.map((outcome) =>
+        outcome.status === 'committed'
+          ? { id: outcome.requestId, status: 'committed', entry_ids: outcome.entryIds, error: null }
+          : { id: outcome.requestId, status: 'failed', entry_ids: null, error: outcome.error },
+      ),
+    ),
+  ];
+}
+
 /**
- * Records every outcome of the group in one statement. Each request must still be `queued` (the
- * group holds their locks): a request recorded by someone else meanwhile is a broken invariant,
- * and the whole group rolls back.
+ * Every request of the group must still be `queued` (the group holds their locks): a request
+ * recorded by someone else meanwhile is a broken invariant, and the whole group rolls back.
  */
+function checkRecorded(expected: number, recorded: number): void {
+  if (recorded !== expected)
+    throw new Error(
+      `${expected - recorded} of the group's ${expected} requests were no longer queued`,
+    );
+}
+
+/** Records every outcome of the group in one statement (see checkRecorded). */
 export async function recordOutcomes(
   em: EntityManager,
   outcomes: readonly RecordedOutcome[],
   now: Date,
 ): Promise<void> {
   if (outcomes.length === 0) return;
-  const rows = await em.execute<{ id: string }[]>(
-    `update requests q
-        set status = o.status, entry_ids = coalesce(o.entry_ids, q.entry_ids), error = o.error, completed_at = ?
-       from jsonb_to_recordset(?::jsonb) as o(id text, status text, entry_ids jsonb, error jsonb)
-      where q.id = o.id and q.status = 'queued'
-  returning q.id`,
-    [
-      now,
-      JSON.stringify(
-        outcomes.map((outcome) =>
-          outcome.status === 'committed'
-            ? {
-                id: outcome.requestId,
-                status: 'committed',
-                entry_ids: outcome.entryIds,
-                error: null,
-              }
-            : { id: outcome.requestId, status: 'failed', entry_ids: null, error: outcome.error },
-        ),
-      ),
-    ],
-  );
-  if (rows.length !== outcomes.length)
-    throw new Error(
-      `${outcomes.length - rows.length} of the group's ${outcomes.length} requests were no longer queued`,
-    );
+  const rows = await em.execute<{ id: string }[]>(RECORD_OUTCOMES, recordParams(outcomes, now));
+  checkRecorded(outcomes.length, rows.length);
 }
