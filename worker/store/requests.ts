@@ -7,6 +7,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { OutcomeError } from '../jobs/requestOutcome.ts';
 import type { RequestKind } from '../jobs/requestKinds.ts';
+import { queryPrepared } from './queryPrepared.ts';
 
 /**
  * A one-row source whose evaluation turns synchronous_commit off for the statement's own
@@ -90,7 +91,9 @@ export async function recordRequests(
   requests: readonly { request: RecordableRequest; idempotency: IdempotencyInput | undefined }[],
 ): Promise<Set<string>> {
   if (requests.length === 0) return new Set();
-  const rows = await em.execute<{ id: string }[]>(
+  // Prepared: one text whatever the batch, parsed and planned once per connection.
+  const rows = await queryPrepared<{ id: string }>(
+    em,
     `with input as (
        select * from rows from (jsonb_to_recordset(?::jsonb)
          as (id text, kind text, customer_id text, partition int, currency text, payload jsonb,
