@@ -108,12 +108,14 @@ function processorsFor(deps: WorkerDeps): Record<JobName, Processor> {
    */
   const applyGroup: Processor = async (data, context) => {
     const startedAt = performance.now();
-    const followers = await followingLedgerJobs(context.queue);
+    // Read while the group's transaction begins (applyRequests awaits them after the fence).
+    const following = followingLedgerJobs(context.queue);
     // A fenced-out worker throws here and removes nothing: its successor takes the followers too.
     const [outcome, ...followed] = await applyRequests(
-      [data, ...followers.map((follower) => follower.data)],
+      following.then((followers) => [data, ...followers.map((follower) => follower.data)]),
       usageDeps(context),
     );
+    const followers = await following;
     if (!outcome) throw new Error('a request group answered no outcome');
     // Answered as soon as committed, before the followers' jobs are removed: a removal lost runs
     // them again, to their stored outcomes, so nobody's answer need wait for it.

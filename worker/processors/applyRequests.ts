@@ -357,13 +357,15 @@ function emptyWrites(): GroupWrites {
  * top-ups are logged once the group has committed: a rolled-back attempt refused nothing.
  */
 async function runGroup(
-  requestIds: readonly string[],
+  requestIds: readonly string[] | Promise<readonly string[]>,
   deps: UsageProcessorDeps,
 ): Promise<RequestOutcome[]> {
   const group = await withTransientRetry(() =>
     applyingTransaction(deps, async (em) => {
+      // The ids may still be on their way (read from the queue while the fence was checked).
+      const ids = await requestIds;
       const run = new Group(em, deps.clock.now(), deps.gracePeriod);
-      return { outcomes: await run.run(requestIds), topUpsRefused: run.topUpsRefused };
+      return { outcomes: await run.run(ids), topUpsRefused: run.topUpsRefused };
     }),
   );
   for (const { requestId, customerId, error } of group.topUpsRefused)
@@ -406,20 +408,27 @@ async function applyAlone(requestId: string, deps: UsageProcessorDeps): Promise<
 
 /**
  * Applies `data` (the request jobs' payloads, in queue order) as one group; answers their outcomes
- * in the same order.
+ * in the same order. `data` may be a promise: the worker reads the jobs waiting behind the running
+ * one while the group's transaction begins and checks its fence, two round trips fewer on the
+ * partition's path from one group to the next.
  */
 export async function applyRequests(
-  data: readonly unknown[],
+  data: readonly unknown[] | Promise<readonly unknown[]>,
   deps: UsageProcessorDeps,
 ): Promise<RequestOutcome[]> {
-  const requestIds = data.map((job) => jobCatalog['ledger.apply'].payload.parse(job).requestId);
+  const parsed = Promise.resolve(data).then((jobs) =>
+    jobs.map((job) => jobCatalog['ledger.apply'].payload.parse(job).requestId),
+  );
   // A request twice in one group (a job enqueued again by the stranded sweep) is decided once.
-  const unique = [...new Set(requestIds)];
+  const uniqueIds = parsed.then((requestIds) => [...new Set(requestIds)]);
+  // Awaited by whichever comes first; not left unhandled when the transaction fails before.
+  uniqueIds.catch(() => undefined);
   let outcomes: RequestOutcome[];
   try {
-    outcomes = await runGroup(unique, deps);
+    outcomes = await runGroup(uniqueIds, deps);
   } catch (error) {
     if (error instanceof PartitionFencedError) throw error;
+    const unique = await uniqueIds;
     // One request broke the group: each on its own, so that it fails alone.
     if (unique.length > 1)
       deps.logger.warn(
@@ -430,6 +439,7 @@ export async function applyRequests(
     for (const requestId of unique) outcomes.push(await applyAlone(requestId, deps));
   }
   const byId = new Map(outcomes.map((outcome) => [outcome.requestId, outcome]));
+  const requestIds = await parsed;
   return requestIds.map((requestId) => byId.get(requestId) as RequestOutcome);
 }
 
