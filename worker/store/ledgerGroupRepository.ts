@@ -49,12 +49,10 @@ export interface LoadedGroupLedgerRow extends LoadedGroupLedger {
 }
 
 /**
- * `lockRequests` and `lockAndLoadLedgers` in one round trip: locks the group's requests, then
- * locks and loads every ledger their queued ledger-entry requests write to (with its top-up
- * configuration when one of them is a decrement). The requests are read and locked in full
- * before the first ledger is (the materialized `q` feeds the ledgers' keys), so the locking
- * order is that of the two statements; customers are locked in id order as lockAndLoadLedgers
- * does. Rows travel as JSON: timestamps arrive as text, which the row readers accept.
+ * `lockRequests` and `lockAndLoadLedgers` in one round trip, through the function
+ * `group_lock_and_load` (Migration20261203070000_groupStatements, which says in what order it
+ * locks): the requests, then every ledger their queued ledger-entry requests write to. Rows travel
+ * as JSON: timestamps arrive as text, which the row readers accept.
  */
 export async function lockRequestsAndLoad(
   em: EntityManager,
@@ -73,25 +71,7 @@ export async function lockRequestsAndLoad(
       })[];
     }[]
   >(
-    `with q as materialized (
-       select q.id, q.kind, q.customer_id, q.currency, q.status, q.payload, q.entry_ids, q.error, c.timezone, c.external_customer_id
-         from requests q join customers c on c.id = q.customer_id
-        where q.id in (select jsonb_array_elements_text(?::jsonb))
-        order by q.id
-          for no key update of q
-     ), k as (
-       select customer_id, currency, bool_or(payload->>'entry_type' = 'decrement') as top_up
-         from q
-        where status = 'queued' and kind = 'ledger_entry' and currency is not null
-        group by customer_id, currency
-        order by customer_id, currency
-     ), l as (
-       select k.customer_id, k.currency, l.ledger_balance, l.next_sequence_number, l.blocks,
-              case when k.top_up then top_up_load(k.customer_id, k.currency) end as top_up
-         from k cross join lateral ledger_load(k.customer_id, k.currency, ?, null) as l
-     )
-     select (select coalesce(json_agg(q), '[]') from q) as requests,
-            (select coalesce(json_agg(l), '[]') from l) as ledgers`,
+    'select group_requests as requests, group_ledgers as ledgers from group_lock_and_load(?::jsonb, ?)',
     [JSON.stringify(requestIds), now],
   );
   if (!row) throw new Error('the group load answered no row');
@@ -196,8 +176,8 @@ export interface GroupWrites {
 
 /**
  * Writes the merged decisions in one statement (the function `ledger_write`); with `record`, also
- * records those outcomes in the same statement (recordOutcomes' update, its check included): the
- * two touch different tables, so their order within the statement does not matter.
+ * records those outcomes in the same statement (the function `group_save`; recordOutcomes' check
+ * included).
  */
 export async function writeGroup(
   em: EntityManager,
@@ -211,11 +191,8 @@ export async function writeGroup(
     return;
   }
   const [row] = await em.execute<{ recorded: number }[]>(
-    `with written as (select ledger_write(${WRITE_ARGUMENTS}) as done),
-          recorded as (${RECORD_OUTCOMES})
-     select (select count(*) from written)::int as written,
-            (select count(*) from recorded)::int as recorded`,
-    [...writeParams(writes), ...recordParams(record.outcomes, record.now)],
+    `select group_save(${WRITE_ARGUMENTS}, ?, ?::jsonb) as recorded`,
+    [...writeParams(writes), record.now, outcomesJson(record.outcomes)],
   );
   checkRecorded(record.outcomes.length, row?.recorded ?? 0);
 }
@@ -253,17 +230,14 @@ const RECORD_OUTCOMES = `update requests q
       where q.id = o.id and q.status = 'queued'
   returning q.id`;
 
-function recordParams(outcomes: readonly RecordedOutcome[], now: Date): [Date, string] {
-  return [
-    now,
-    JSON.stringify(
-      outcomes.map((outcome) =>
-        outcome.status === 'committed'
-          ? { id: outcome.requestId, status: 'committed', entry_ids: outcome.entryIds, error: null }
-          : { id: outcome.requestId, status: 'failed', entry_ids: null, error: outcome.error },
-      ),
+function outcomesJson(outcomes: readonly RecordedOutcome[]): string {
+  return JSON.stringify(
+    outcomes.map((outcome) =>
+      outcome.status === 'committed'
+        ? { id: outcome.requestId, status: 'committed', entry_ids: outcome.entryIds, error: null }
+        : { id: outcome.requestId, status: 'failed', entry_ids: null, error: outcome.error },
     ),
-  ];
+  );
 }
 
 /**
@@ -284,6 +258,6 @@ export async function recordOutcomes(
   now: Date,
 ): Promise<void> {
   if (outcomes.length === 0) return;
-  const rows = await em.execute<{ id: string }[]>(RECORD_OUTCOMES, recordParams(outcomes, now));
+  const rows = await em.execute<{ id: string }[]>(RECORD_OUTCOMES, [now, outcomesJson(outcomes)]);
   checkRecorded(outcomes.length, rows.length);
 }

@@ -17,6 +17,7 @@ import { Migration20261203020000_topUpActiveFrom } from './Migration202612030200
 import { Migration20261203030000_partitionFences } from './Migration20261203030000_partitionFences.ts';
 import { Migration20261203040000_retention } from './Migration20261203040000_retention.ts';
 import { Migration20261203060000_oneRequestModel } from './Migration20261203060000_oneRequestModel.ts';
+import { Migration20261203070000_groupStatements } from './Migration20261203070000_groupStatements.ts';
 
 export const migrationsList = [
   { name: 'Migration20261121000000_initial', class: Migration20261121000000_initial },
@@ -57,5 +58,9 @@ export const migrationsList = [
   {
     name: 'Migration20261203060000_oneRequestModel',
     class: Migration20261203060000_oneRequestModel,
+  },
+  {
+    name: 'Migration20261203070000_groupStatements',
+    class: Migration20261203070000_groupStatements,
   },
 ];
