@@ -108,21 +108,26 @@ function processorsFor(deps: WorkerDeps): Record<JobName, Processor> {
    */
   const applyGroup: Processor = async (data, context) => {
     const startedAt = performance.now();
-    const followers = await followingLedgerJobs(context.queue);
+    // Read while the group's transaction begins (applyRequests awaits them after the fence).
+    const following = followingLedgerJobs(context.queue);
     // A fenced-out worker throws here and removes nothing: its successor takes the followers too.
     const [outcome, ...followed] = await applyRequests(
-      [data, ...followers.map((follower) => follower.data)],
+      following.then((followers) => [data, ...followers.map((follower) => follower.data)]),
       usageDeps(context),
     );
-    await removeFollowers(followers);
+    const followers = await following;
+    if (!outcome) throw new Error('a request group answered no outcome');
+    // Answered as soon as committed, before the followers' jobs are removed: a removal lost runs
+    // them again, to their stored outcomes, so nobody's answer need wait for it.
+    const announced = announce(deps, context.logger, outcome);
     // Each follower is a job finished too (its outcome and entries count in the metrics), with
     // an equal share of the group's time.
     const shareSeconds = (performance.now() - startedAt) / 1000 / (1 + followers.length);
     for (const each of followed) {
       deps.onJobFinished?.('ledger.apply', shareSeconds, announce(deps, context.logger, each));
     }
-    if (!outcome) throw new Error('a request group answered no outcome');
-    return { ...announce(deps, context.logger, outcome), jobs: 1 + followers.length };
+    await removeFollowers(followers);
+    return { ...announced, jobs: 1 + followers.length };
   };
   return {
     'ledger.apply': applyGroup,

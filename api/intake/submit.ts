@@ -23,8 +23,8 @@ import { storedOutcome } from '../../worker/store/readQueries.ts';
 import {
   findRequestByKey,
   forgetRequest,
+  makeDurable,
   markKeyAnsweredAccepted,
-  recordRequest,
   type IdempotencyInput,
   type RequestRow,
 } from '../../worker/store/requests.ts';
@@ -33,6 +33,7 @@ import { ApiError } from '../errors.ts';
 import type { BacklogGate } from './backlogGate.ts';
 import type { DeferredEnqueues } from './deferredEnqueues.ts';
 import type { OutcomeWaiter } from './outcomeWaiter.ts';
+import { RequestRecorder } from './requestRecorder.ts';
 import { enqueueWithin, isQueueUnavailable } from './queueUnavailable.ts';
 
 export type { IdempotencyInput } from '../../worker/store/requests.ts';
@@ -64,6 +65,18 @@ export interface Submission<K extends RequestKind> {
   respondAsync: boolean;
   /** The HTTP request's id, carried into the job so that its log lines name it. */
   httpRequestId?: string;
+}
+
+/** One recorder per database in a process, so that every route's requests share its statements. */
+const recorders = new WeakMap<Orm, RequestRecorder>();
+
+function recorderFor(orm: Orm): RequestRecorder {
+  let recorder = recorders.get(orm);
+  if (!recorder) {
+    recorder = new RequestRecorder(orm);
+    recorders.set(orm, recorder);
+  }
+  return recorder;
 }
 
 /** `Prefer: respond-async` asks for the 202 at once. */
@@ -100,13 +113,18 @@ async function replay<K extends RequestKind>(
   return { kind: 'outcome', outcome: outcome as OutcomeOf<K>, replayed: true };
 }
 
-/** A 202 for a keyed request is remembered, so that its replays answer 202 too, not 409. */
+/**
+ * A 202 is an acknowledgement, so the request's record is made durable first (recordRequests
+ * commits without waiting for the flush). A keyed request's 202 is remembered, so that its
+ * replays answer 202 too, not 409; that update's synchronous commit is the flush.
+ */
 async function accepted<K extends RequestKind>(
   em: EntityManager,
   request: RequestRow,
   idempotency: IdempotencyInput | undefined,
 ): Promise<SubmitAnswer<K>> {
   if (idempotency) await markKeyAnsweredAccepted(em, idempotency.key);
+  else await makeDurable(em);
   return { kind: 'accepted', request, replayed: false };
 }
 
@@ -132,7 +150,7 @@ export async function submit<K extends RequestKind>(
     completedAt: null,
   };
   const em = deps.orm.em.fork();
-  if (!(await recordRequest(em, request, idempotency)) && idempotency)
+  if (!(await recorderFor(deps.orm).record(request, idempotency)) && idempotency)
     return replay(deps, submission, idempotency);
   const job = {
     requestId: request.id,

@@ -21,6 +21,8 @@ export const FUNCTION_FILES = [
   'ledger_write',
   'ledger_save',
   'usage_load',
+  'group_lock_and_load',
+  'group_save',
 ] as const;
 
 export function functionText(name: (typeof FUNCTION_FILES)[number]): string {

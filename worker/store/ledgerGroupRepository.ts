@@ -1,10 +1,12 @@
 /**
  * What a group of requests (worker/processors/applyRequests.ts) loads and saves, inside
  * the one transaction the group runs in, with a constant number of round trips whatever the
- * group's size: one to lock every request of the group, one to lock and load every ledger they
- * touch, one to write every decision (set-based, through `ledger_write`), one to record every
+ * group's size: one to lock every request of the group and lock and load every ledger they
+ * touch, one to write every decision (set-based, through `ledger_write`) and record every
  * outcome. A block a request names that the load left out (a depleted one, for a void or an
- * expiration change) costs one more, and only then.
+ * expiration change) costs one more, and only then; so does each write a decision forces early
+ * (an invoice, a request of another kind). Round trips, not rows, were what a group's time went
+ * on: each is a send, a wake-up of the backend and a wait, whatever it carries.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { TopUpState } from '../../domain/decideTopUp.ts';
@@ -38,6 +40,50 @@ export async function lockRequests(
     [JSON.stringify(requestIds)],
   );
   return new Map(rows.map((row) => [row.id, toLockedRequest(row)]));
+}
+
+/** A ledger loaded with the group's requests (lockRequestsAndLoad), by its customer and currency. */
+export interface LoadedGroupLedgerRow extends LoadedGroupLedger {
+  customerId: string;
+  currency: string;
+}
+
+/**
+ * `lockRequests` and `lockAndLoadLedgers` in one round trip, through the function
+ * `group_lock_and_load` (worker/store/functions/group_lock_and_load.sql, which says in what order it
+ * locks): the requests, then every ledger their queued ledger-entry requests write to. Rows travel
+ * as JSON: timestamps arrive as text, which the row readers accept.
+ */
+export async function lockRequestsAndLoad(
+  em: EntityManager,
+  requestIds: readonly string[],
+  now: Date,
+): Promise<{ requests: Map<string, LockedRequest>; ledgers: LoadedGroupLedgerRow[] }> {
+  const [row] = await em.execute<
+    {
+      requests: LockedRequestRow[];
+      ledgers: (Pick<
+        LoadSqlRow,
+        'ledger_balance' | 'next_sequence_number' | 'blocks' | 'top_up'
+      > & {
+        customer_id: string;
+        currency: string;
+      })[];
+    }[]
+  >(
+    'select group_requests as requests, group_ledgers as ledgers from group_lock_and_load(?::jsonb, ?)',
+    [JSON.stringify(requestIds), now],
+  );
+  if (!row) throw new Error('the group load answered no row');
+  return {
+    requests: new Map(row.requests.map((request) => [request.id, toLockedRequest(request)])),
+    ledgers: row.ledgers.map((ledger) => ({
+      customerId: ledger.customer_id,
+      currency: ledger.currency,
+      ...toLoadedLedger(ledger.currency, ledger),
+      topUp: toTopUpState(ledger.currency, ledger.top_up),
+    })),
+  };
 }
 
 export interface LedgerKey {
@@ -128,10 +174,33 @@ export interface GroupWrites {
   invoiceDecisions: { customerId: string; changes: LedgerChanges }[];
 }
 
-/** Writes the merged decisions in one statement (the function `ledger_write`). */
-export async function writeGroup(em: EntityManager, writes: GroupWrites): Promise<void> {
-  if (writes.entries.length === 0 && writes.heads.length === 0) return;
-  await em.execute('select ledger_write(?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb)', [
+/**
+ * Writes the merged decisions in one statement (the function `ledger_write`); with `record`, also
+ * records those outcomes in the same statement (the function `group_save`; recordOutcomes' check
+ * included).
+ */
+export async function writeGroup(
+  em: EntityManager,
+  writes: GroupWrites,
+  record?: { outcomes: readonly RecordedOutcome[]; now: Date },
+): Promise<void> {
+  const empty = writes.entries.length === 0 && writes.heads.length === 0;
+  if (empty || !record || record.outcomes.length === 0) {
+    if (!empty) await em.execute(`select ledger_write(${WRITE_ARGUMENTS})`, writeParams(writes));
+    if (record) await recordOutcomes(em, record.outcomes, record.now);
+    return;
+  }
+  const [row] = await em.execute<{ recorded: number }[]>(
+    `select group_save(${WRITE_ARGUMENTS}, ?, ?::jsonb) as recorded`,
+    [...writeParams(writes), record.now, outcomesJson(record.outcomes)],
+  );
+  checkRecorded(record.outcomes.length, row?.recorded ?? 0);
+}
+
+const WRITE_ARGUMENTS = '?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb';
+
+function writeParams(writes: GroupWrites): string[] {
+  return [
     JSON.stringify(writes.newBlocks.map(({ customerId, block }) => blockRecord(customerId, block))),
     JSON.stringify(writes.changedBlocks.map(changedBlockRecord)),
     JSON.stringify(
@@ -148,48 +217,47 @@ export async function writeGroup(em: EntityManager, writes: GroupWrites): Promis
         next_sequence_number: ledger.nextSequenceNumber,
       })),
     ),
-  ]);
+  ];
 }
 
 export type RecordedOutcome =
   | { requestId: string; status: 'committed'; entryIds: string[] }
   | { requestId: string; status: 'failed'; error: OutcomeError };
 
+const RECORD_OUTCOMES = `update requests q
+        set status = o.status, entry_ids = coalesce(o.entry_ids, q.entry_ids), error = o.error, completed_at = ?
+       from jsonb_to_recordset(?::jsonb) as o(id text, status text, entry_ids jsonb, error jsonb)
+      where q.id = o.id and q.status = 'queued'
+  returning q.id`;
+
+function outcomesJson(outcomes: readonly RecordedOutcome[]): string {
+  return JSON.stringify(
+    outcomes.map((outcome) =>
+      outcome.status === 'committed'
+        ? { id: outcome.requestId, status: 'committed', entry_ids: outcome.entryIds, error: null }
+        : { id: outcome.requestId, status: 'failed', entry_ids: null, error: outcome.error },
+    ),
+  );
+}
+
 /**
- * Records every outcome of the group in one statement. Each request must still be `queued` (the
- * group holds their locks): a request recorded by someone else meanwhile is a broken invariant,
- * and the whole group rolls back.
+ * Every request of the group must still be `queued` (the group holds their locks): a request
+ * recorded by someone else meanwhile is a broken invariant, and the whole group rolls back.
  */
+function checkRecorded(expected: number, recorded: number): void {
+  if (recorded !== expected)
+    throw new Error(
+      `${expected - recorded} of the group's ${expected} requests were no longer queued`,
+    );
+}
+
+/** Records every outcome of the group in one statement (see checkRecorded). */
 export async function recordOutcomes(
   em: EntityManager,
   outcomes: readonly RecordedOutcome[],
   now: Date,
 ): Promise<void> {
   if (outcomes.length === 0) return;
-  const rows = await em.execute<{ id: string }[]>(
-    `update requests q
-        set status = o.status, entry_ids = coalesce(o.entry_ids, q.entry_ids), error = o.error, completed_at = ?
-       from jsonb_to_recordset(?::jsonb) as o(id text, status text, entry_ids jsonb, error jsonb)
-      where q.id = o.id and q.status = 'queued'
-  returning q.id`,
-    [
-      now,
-      JSON.stringify(
-        outcomes.map((outcome) =>
-          outcome.status === 'committed'
-            ? {
-                id: outcome.requestId,
-                status: 'committed',
-                entry_ids: outcome.entryIds,
-                error: null,
-              }
-            : { id: outcome.requestId, status: 'failed', entry_ids: null, error: outcome.error },
-        ),
-      ),
-    ],
-  );
-  if (rows.length !== outcomes.length)
-    throw new Error(
-      `${outcomes.length - rows.length} of the group's ${outcomes.length} requests were no longer queued`,
-    );
+  const rows = await em.execute<{ id: string }[]>(RECORD_OUTCOMES, [now, outcomesJson(outcomes)]);
+  checkRecorded(outcomes.length, rows.length);
 }

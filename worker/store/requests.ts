@@ -7,6 +7,13 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { OutcomeError } from '../jobs/requestOutcome.ts';
 import type { ImmediateKind, RequestKind } from '../jobs/requestKinds.ts';
+import { queryPrepared } from './queryPrepared.ts';
+
+/**
+ * A one-row source whose evaluation turns synchronous_commit off for the statement's own
+ * (implicit) transaction: the setting is local, so it ends with that transaction.
+ */
+const ASYNC_COMMIT = `(select set_config('synchronous_commit', 'off', true)) as async_commit`;
 
 export type RequestStatus = 'queued' | 'committed' | 'failed';
 
@@ -62,48 +69,76 @@ function toRequestRow(row: RequestSqlRow): RequestRow {
   };
 }
 
+export type RecordableRequest = Pick<
+  RequestRow,
+  'id' | 'kind' | 'customerId' | 'partition' | 'currency' | 'payload' | 'createdAt'
+>;
+
 /**
- * Records the request, and its Idempotency-Key when given, in one statement: the request row is
- * inserted only if the key was free. Answers false when the key was already taken.
+ * Records requests, each with its Idempotency-Key when given, in one statement (the intake
+ * gathers the requests of concurrent callers, api/intake/requestRecorder.ts): a request row is
+ * inserted only if its key was free. Answers the ids recorded; a request missing from them had
+ * its key taken already.
+ *
+ * Its commit does not wait for the WAL flush (synchronous_commit off, for this statement only):
+ * waiting for an fsync per request was most of a sync write's time in Postgres. Nothing is
+ * answered on the strength of this commit alone: a 201 follows the worker's commit, which is
+ * synchronous and flushes the WAL up to its own commit record, after this one; a 202 first calls
+ * `makeDurable`. A crash before either loses only requests nobody was told about.
  */
-export async function recordRequest(
+export async function recordRequests(
   em: EntityManager,
-  request: Pick<
-    RequestRow,
-    'id' | 'kind' | 'customerId' | 'partition' | 'currency' | 'payload' | 'createdAt'
-  >,
-  idempotency: IdempotencyInput | undefined,
-): Promise<boolean> {
-  const values = [
-    request.id,
-    request.kind,
-    request.customerId,
-    request.partition,
-    request.currency,
-    JSON.stringify(request.payload),
-    request.createdAt,
-  ];
-  if (!idempotency) {
-    await em.execute(
-      `insert into requests (id, kind, customer_id, partition, currency, payload, status, created_at)
-       values (?, ?, ?, ?, ?, ?::jsonb, 'queued', ?)`,
-      values,
-    );
-    return true;
-  }
-  const inserted = await em.execute<{ id: string }[]>(
-    `with key as (
-       insert into idempotency_keys (key, fingerprint, request_id, created_at) values (?, ?, ?, ?)
+  requests: readonly { request: RecordableRequest; idempotency: IdempotencyInput | undefined }[],
+): Promise<Set<string>> {
+  if (requests.length === 0) return new Set();
+  // Prepared: one text whatever the batch, parsed and planned once per connection.
+  const rows = await queryPrepared<{ id: string }>(
+    em,
+    `with input as (
+       select * from rows from (jsonb_to_recordset(?::jsonb)
+         as (id text, kind text, customer_id text, partition int, currency text, payload jsonb,
+             created_at timestamptz, key text, fingerprint text)) with ordinality as i
+     ), key as (
+       insert into idempotency_keys (key, fingerprint, request_id, created_at)
+       select key, fingerprint, id, created_at from input, ${ASYNC_COMMIT}
+        where key is not null order by ordinality
        on conflict (key) do nothing returning request_id
      )
      insert into requests (id, kind, customer_id, partition, currency, payload, status, created_at)
-     select ?, ?, ?, ?, ?, ?::jsonb, 'queued', ? from key returning id`,
-    [idempotency.key, idempotency.fingerprint, request.id, request.createdAt, ...values],
+     select id, kind, customer_id, partition, currency, payload, 'queued', created_at
+       from input, ${ASYNC_COMMIT}
+      where key is null or id in (select request_id from key)
+      order by ordinality
+     returning id`,
+    [
+      JSON.stringify(
+        requests.map(({ request, idempotency }) => ({
+          id: request.id,
+          kind: request.kind,
+          customer_id: request.customerId,
+          partition: request.partition,
+          currency: request.currency,
+          payload: request.payload,
+          created_at: request.createdAt.toISOString(),
+          key: idempotency?.key ?? null,
+          fingerprint: idempotency?.fingerprint ?? null,
+        })),
+      ),
+    ],
   );
-  return inserted.length > 0;
+  return new Set(rows.map((row) => row.id));
 }
 
-/** Undoes `recordRequest` for a request that was never enqueued, so that a retry starts afresh. */
+/**
+ * Makes every earlier commit durable, `recordRequests`'s included, before an answer that rests on
+ * it (a 202): a transaction given an id writes a commit record, and its synchronous commit
+ * flushes the WAL up to that record, so up to every commit before it.
+ */
+export async function makeDurable(em: EntityManager): Promise<void> {
+  await em.execute('select pg_current_xact_id()');
+}
+
+/** Undoes `recordRequests` for a request that was never enqueued, so that a retry starts afresh. */
 export async function forgetRequest(em: EntityManager, requestId: string): Promise<void> {
   await em.execute(
     'with key as (delete from idempotency_keys where request_id = ?) delete from requests where id = ?',
