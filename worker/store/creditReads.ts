@@ -83,6 +83,28 @@ export async function readCreditBlockPage(
   selector: CustomerSelector,
   query: CreditBlockPageQuery,
 ): Promise<CreditBlockPage> {
+  const form: CustomerForm = 'customerId' in selector ? 'customerId' : 'externalCustomerId';
+  const key = 'customerId' in selector ? selector.customerId : selector.externalCustomerId;
+  const [page] = await readCreditBlockPages(em, form, [key], query);
+  return page!;
+}
+
+/** How a batch names its customers: all by Orb id, or all by external id. */
+export type CustomerForm = 'customerId' | 'externalCustomerId';
+
+/**
+ * The same page for several customers named the same way, in one statement (the api groups the
+ * balance reads that arrive together: api/sameTurnBatches.ts). Answers one page per key, in the
+ * order of `keys`; a key repeated gets the same page twice. The statement is the single read's,
+ * with `= any(array)` in place of `= value`, so one prepared statement serves batches of every
+ * size and Postgres' per-statement work (protocol, executor start, wake-ups) is paid once.
+ */
+export async function readCreditBlockPages(
+  em: EntityManager,
+  form: CustomerForm,
+  keys: readonly string[],
+  query: CreditBlockPageQuery,
+): Promise<CreditBlockPage[]> {
   const params: unknown[] = [query.currency];
   const where = ['b.customer_id = c.id', 'b.currency = ?'];
   if (!query.includeAll) {
@@ -94,19 +116,28 @@ export async function readCreditBlockPage(
     params.push(query.after.createdAt, query.after.id);
   }
   where.push(...rangeClauses('b.effective_date', query.effectiveDate, params));
-  const customer = customerWhere(selector);
-  params.push(query.limit + 1, customer.value);
+  const customerColumn = form === 'customerId' ? 'c.id' : 'c.external_customer_id';
+  params.push(query.limit + 1, keys.length === 1 ? keys : [...new Set(keys)]);
   const rows = await queryPrepared<CreditBlockReadRow & CustomerColumns>(
     em,
-    blockPageSql(where.join(' and '), customer.clause),
+    blockPageSql(where.join(' and '), customerColumn),
     params,
   );
-  const first = rows[0];
-  if (!first) return { customer: null, rows: [] };
-  return {
-    customer: { id: first.customer_id, externalCustomerId: first.external_customer_id },
-    rows: first.id === null ? [] : rows,
-  };
+  // Rows come grouped by customer (the statement orders by customer first), each group oldest
+  // block first; a customer without blocks is one row of null block columns.
+  const pages = new Map<string, CreditBlockPage>();
+  let current: CreditBlockPage | undefined;
+  for (const row of rows) {
+    if (current?.customer?.id !== row.customer_id) {
+      current = {
+        customer: { id: row.customer_id, externalCustomerId: row.external_customer_id },
+        rows: [],
+      };
+      pages.set(form === 'customerId' ? row.customer_id : row.external_customer_id!, current);
+    }
+    if (row.id !== null) current.rows.push(row);
+  }
+  return keys.map((key) => pages.get(key) ?? { customer: null, rows: [] });
 }
 
 /**
@@ -115,8 +146,8 @@ export async function readCreditBlockPage(
  */
 const blockPageSqlByShape = new Map<string, string>();
 
-function blockPageSql(blockWhere: string, customerClause: string): string {
-  const shape = `${customerClause}|${blockWhere}`;
+function blockPageSql(blockWhere: string, customerColumn: string): string {
+  const shape = `${customerColumn}|${blockWhere}`;
   let sql = blockPageSqlByShape.get(shape);
   if (sql === undefined) {
     // The lateral page is limited before anything else, and the customer row carries it: a
@@ -130,8 +161,8 @@ function blockPageSql(blockWhere: string, customerClause: string): string {
           order by b.created_at, b.id
           limit ?
        ) p on true
-      where ${customerClause}
-      order by p.created_at, p.id`;
+      where ${customerColumn} = any(?::text[])
+      order by c.id, p.created_at, p.id`;
     blockPageSqlByShape.set(shape, sql);
   }
   return sql;
