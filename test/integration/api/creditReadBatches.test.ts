@@ -12,7 +12,7 @@ import {
   readCreditBlockPages,
   type CreditBlockPageQuery,
 } from '../../../worker/store/creditReads.ts';
-import { startTestService, type TestService } from '../../support/testService.ts';
+import { startTestService, TEST_API_KEY, type TestService } from '../../support/testService.ts';
 import { addEntry, createCustomer, uniqueName } from '../ledgerTestHelpers.ts';
 
 let t: TestService;
@@ -121,6 +121,36 @@ describe('reads fired together', () => {
     for (let round = 0; round < 3; round += 1) {
       const together = await Promise.all(paths.map((path) => t.request('GET', path)));
       expect(together.map(({ status, text }) => ({ status, text }))).toEqual(alone);
+    }
+  });
+
+  it('share one statement per form when they arrive in one turn', async () => {
+    const app = t.service.app!;
+    const statements: string[] = [];
+    const previous = t.service.orm.config.get('onQuery');
+    t.service.orm.config.set('onQuery', (sql: string, params: readonly unknown[]) => {
+      if (sql.includes('from credit_blocks b')) statements.push(sql);
+      return previous(sql, params);
+    });
+    const paths = [full, other, empty, full].flatMap((customer) => [
+      `/v1/customers/${customer.id}/credits`,
+      `/v1/customers/external_customer_id/${customer.external_customer_id}/credits`,
+    ]);
+    // Injected requests are all dispatched before the turn ends, as a busy poll phase would.
+    const answers = await Promise.all(
+      paths.map((url) =>
+        app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${TEST_API_KEY}` } }),
+      ),
+    );
+    t.service.orm.config.set('onQuery', previous);
+    expect(answers.map((answer) => answer.statusCode)).toEqual(paths.map(() => 200));
+    expect(statements).toHaveLength(2);
+    expect(statements.filter((sql) => sql.includes('c.external_customer_id = any('))).toHaveLength(
+      1,
+    );
+    for (const [index, path] of paths.entries()) {
+      const alone = await t.request('GET', path);
+      expect(answers[index]!.body).toBe(alone.text);
     }
   });
 });
