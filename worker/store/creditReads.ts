@@ -95,8 +95,8 @@ export type CustomerForm = 'customerId' | 'externalCustomerId';
 /**
  * The same page for several customers named the same way, in one statement (the api groups the
  * balance reads that arrive together: api/sameTurnBatches.ts). Answers one page per key, in the
- * order of `keys`; a key repeated gets the same page twice. The statement is the single read's,
- * with `= any(array)` in place of `= value`, so one prepared statement serves batches of every
+ * order of `keys`; a key repeated gets the same page twice. The statement is the single read's
+ * with an array of customers in place of one, so one prepared statement serves batches of every
  * size and Postgres' per-statement work (protocol, executor start, wake-ups) is paid once.
  */
 export async function readCreditBlockPages(
@@ -117,10 +117,19 @@ export async function readCreditBlockPages(
   }
   where.push(...rangeClauses('b.effective_date', query.effectiveDate, params));
   const customerColumn = form === 'customerId' ? 'c.id' : 'c.external_customer_id';
-  params.push(query.limit + 1, keys.length === 1 ? keys : [...new Set(keys)]);
+  // One customer: `= value`, Postgres' cheapest plan for it. Several: the array is read through
+  // a sub-select, which hides its length from the planner, so every batch size gets the same plan
+  // and Postgres caches it; `= any(array)` itself is re-planned on every call (its custom plans,
+  // which know the length, always look cheaper than the generic one): measured on the bench data,
+  // that planning cost a single read 290 µs of Postgres CPU against 105 µs for `= value`.
+  const customerClause =
+    keys.length === 1
+      ? `${customerColumn} = ?`
+      : `${customerColumn} = any(array(select unnest(?::text[])))`;
+  params.push(query.limit + 1, keys.length === 1 ? keys[0] : [...new Set(keys)]);
   const rows = await queryPrepared<CreditBlockReadRow & CustomerColumns>(
     em,
-    blockPageSql(where.join(' and '), customerColumn),
+    blockPageSql(where.join(' and '), customerClause),
     params,
   );
   // Rows come grouped by customer (the statement orders by customer first), each group oldest
@@ -146,8 +155,8 @@ export async function readCreditBlockPages(
  */
 const blockPageSqlByShape = new Map<string, string>();
 
-function blockPageSql(blockWhere: string, customerColumn: string): string {
-  const shape = `${customerColumn}|${blockWhere}`;
+function blockPageSql(blockWhere: string, customerClause: string): string {
+  const shape = `${customerClause}|${blockWhere}`;
   let sql = blockPageSqlByShape.get(shape);
   if (sql === undefined) {
     // The lateral page is limited before anything else, and the customer row carries it: a
@@ -161,7 +170,7 @@ function blockPageSql(blockWhere: string, customerColumn: string): string {
           order by b.created_at, b.id
           limit ?
        ) p on true
-      where ${customerColumn} = any(?::text[])
+      where ${customerClause}
       order by c.id, p.created_at, p.id`;
     blockPageSqlByShape.set(shape, sql);
   }
