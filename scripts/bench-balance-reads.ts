@@ -12,6 +12,10 @@
  * `--history-blocks` drawn-down or expired blocks of `--entries-per-block` entries and
  * `--live-blocks` live ones, so a read finds a realistic number of live blocks among many
  * depleted ones. Every answer is checked: 200 and `--live-blocks` blocks.
+ *
+ * Each run also says the CPU time one read took of the service process, of the Postgres backends
+ * and of this load generator (scripts/processCpu.ts): on a shared machine the rates move with
+ * whatever else runs, the CPU per read much less, so compare changes by it.
  */
 import { parseArgs as parseNodeArgs } from 'node:util';
 import { newId } from '../worker/runtime/ids.ts';
@@ -23,6 +27,7 @@ import {
   printResult,
   startServiceProcess,
 } from './benchSupport.ts';
+import { startCpuMeter, type CpuPerOperation } from './processCpu.ts';
 import { seedFreshDatabase, seedLedgers, type SeededLedger } from './seedLedger.ts';
 
 const { values: args } = parseNodeArgs({
@@ -71,14 +76,16 @@ function readPath(customer: SeededLedger, form: Form): string {
 }
 
 async function closedLoop(
-  baseUrl: string,
+  service: { baseUrl: string; pid: number },
   customers: readonly SeededLedger[],
   form: Form,
   concurrency: number,
   runSeconds = seconds,
 ) {
+  const baseUrl = service.baseUrl;
   const latencies: number[] = [];
   let failed = 0;
+  const meter = await startCpuMeter(databaseUrl, service.pid);
   const started = performance.now();
   const deadline = started + runSeconds * 1000;
   await Promise.all(
@@ -106,6 +113,7 @@ async function closedLoop(
     reads_per_second: Math.round(latencies.length / elapsedSeconds),
     failed,
     ...latencySummary(latencies),
+    cpu_us_per_read: await meter.perOperation(latencies.length),
   };
 }
 
@@ -114,12 +122,14 @@ async function closedLoop(
  * unanswered after OPEN_LOOP_TIMEOUT_MS fails, with that as its latency.
  */
 async function openLoop(
-  baseUrl: string,
+  service: { baseUrl: string; pid: number },
   customers: readonly SeededLedger[],
   readsPerSecond: number,
 ) {
+  const baseUrl = service.baseUrl;
   const latencies: number[] = [];
   let failed = 0;
+  const meter = await startCpuMeter(databaseUrl, service.pid);
   const total = Math.round(readsPerSecond * seconds);
   const intervalMs = 1000 / readsPerSecond;
   const started = performance.now();
@@ -154,7 +164,13 @@ async function openLoop(
     reads_per_second: Math.round(latencies.length / elapsedSeconds),
     failed,
     ...latencySummary(latencies),
+    cpu_us_per_read: await meter.perOperation(latencies.length),
   };
+}
+
+function cpuLine(cpu: CpuPerOperation): string {
+  const us = (value: number | null) => (value === null ? '?' : `${value}`);
+  return `CPU per read: service ${us(cpu.service_us)} µs, Postgres ${us(cpu.postgres_us)} µs, load generator ${cpu.load_generator_us} µs`;
 }
 
 function seed(): Promise<SeededLedger[]> {
@@ -174,26 +190,29 @@ async function main(): Promise<number> {
     DATABASE_URL: databaseUrl,
     PARTITIONS: args.partitions,
   });
+  const target = { baseUrl: service.baseUrl, pid: service.process.pid! };
   const runs: Awaited<ReturnType<typeof closedLoop>>[] = [];
   let open: Awaited<ReturnType<typeof openLoop>> | null = null;
   try {
     // Warms the customer cache and the connection pool, as a running service would have.
-    await closedLoop(service.baseUrl, customers, 'id', Math.max(...levels), WARMUP_SECONDS);
+    await closedLoop(target, customers, 'id', Math.max(...levels), WARMUP_SECONDS);
     for (const form of forms) {
       for (const concurrency of levels) {
-        const run = await closedLoop(service.baseUrl, customers, form, concurrency);
+        const run = await closedLoop(target, customers, form, concurrency);
         runs.push(run);
         console.log(
           `${form.padEnd(8)} ${String(concurrency).padStart(3)} concurrent: ${run.reads_per_second} reads/s, ` +
-            `p50 ${run.p50_ms} ms, p99 ${run.p99_ms} ms, max ${run.max_ms} ms, failed ${run.failed}`,
+            `p50 ${run.p50_ms} ms, p99 ${run.p99_ms} ms, max ${run.max_ms} ms, failed ${run.failed}; ` +
+            cpuLine(run.cpu_us_per_read),
         );
       }
     }
     if (rate > 0) {
-      open = await openLoop(service.baseUrl, customers, rate);
+      open = await openLoop(target, customers, rate);
       console.log(
         `open loop at ${rate} reads/s: ${open.reads_per_second} reads/s, p50 ${open.p50_ms} ms, ` +
-          `p99 ${open.p99_ms} ms, max ${open.max_ms} ms, failed ${open.failed}`,
+          `p99 ${open.p99_ms} ms, max ${open.max_ms} ms, failed ${open.failed}; ` +
+          cpuLine(open.cpu_us_per_read),
       );
     }
   } finally {

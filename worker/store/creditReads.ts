@@ -83,6 +83,28 @@ export async function readCreditBlockPage(
   selector: CustomerSelector,
   query: CreditBlockPageQuery,
 ): Promise<CreditBlockPage> {
+  const form: CustomerForm = 'customerId' in selector ? 'customerId' : 'externalCustomerId';
+  const key = 'customerId' in selector ? selector.customerId : selector.externalCustomerId;
+  const [page] = await readCreditBlockPages(em, form, [key], query);
+  return page!;
+}
+
+/** How a batch names its customers: all by Orb id, or all by external id. */
+export type CustomerForm = 'customerId' | 'externalCustomerId';
+
+/**
+ * The same page for several customers named the same way, in one statement (the api groups the
+ * balance reads that arrive together: api/sameTurnBatches.ts). Answers one page per key, in the
+ * order of `keys`; a key repeated gets the same page twice. The statement is the single read's
+ * with an array of customers in place of one, so one prepared statement serves batches of every
+ * size and Postgres' per-statement work (protocol, executor start, wake-ups) is paid once.
+ */
+export async function readCreditBlockPages(
+  em: EntityManager,
+  form: CustomerForm,
+  keys: readonly string[],
+  query: CreditBlockPageQuery,
+): Promise<CreditBlockPage[]> {
   const params: unknown[] = [query.currency];
   const where = ['b.customer_id = c.id', 'b.currency = ?'];
   if (!query.includeAll) {
@@ -94,19 +116,37 @@ export async function readCreditBlockPage(
     params.push(query.after.createdAt, query.after.id);
   }
   where.push(...rangeClauses('b.effective_date', query.effectiveDate, params));
-  const customer = customerWhere(selector);
-  params.push(query.limit + 1, customer.value);
+  const customerColumn = form === 'customerId' ? 'c.id' : 'c.external_customer_id';
+  // One customer: `= value`, Postgres' cheapest plan for it. Several: the array is read through
+  // a sub-select, which hides its length from the planner, so every batch size gets the same plan
+  // and Postgres caches it; `= any(array)` itself is re-planned on every call (its custom plans,
+  // which know the length, always look cheaper than the generic one): measured on the bench data,
+  // that planning cost a single read 290 µs of Postgres CPU against 105 µs for `= value`.
+  const customerClause =
+    keys.length === 1
+      ? `${customerColumn} = ?`
+      : `${customerColumn} = any(array(select unnest(?::text[])))`;
+  params.push(query.limit + 1, keys.length === 1 ? keys[0] : [...new Set(keys)]);
   const rows = await queryPrepared<CreditBlockReadRow & CustomerColumns>(
     em,
-    blockPageSql(where.join(' and '), customer.clause),
+    blockPageSql(where.join(' and '), customerClause),
     params,
   );
-  const first = rows[0];
-  if (!first) return { customer: null, rows: [] };
-  return {
-    customer: { id: first.customer_id, externalCustomerId: first.external_customer_id },
-    rows: first.id === null ? [] : rows,
-  };
+  // Rows come grouped by customer (the statement orders by customer first), each group oldest
+  // block first; a customer without blocks is one row of null block columns.
+  const pages = new Map<string, CreditBlockPage>();
+  let current: CreditBlockPage | undefined;
+  for (const row of rows) {
+    if (current?.customer?.id !== row.customer_id) {
+      current = {
+        customer: { id: row.customer_id, externalCustomerId: row.external_customer_id },
+        rows: [],
+      };
+      pages.set(form === 'customerId' ? row.customer_id : row.external_customer_id!, current);
+    }
+    if (row.id !== null) current.rows.push(row);
+  }
+  return keys.map((key) => pages.get(key) ?? { customer: null, rows: [] });
 }
 
 /**
@@ -131,7 +171,7 @@ function blockPageSql(blockWhere: string, customerClause: string): string {
           limit ?
        ) p on true
       where ${customerClause}
-      order by p.created_at, p.id`;
+      order by c.id, p.created_at, p.id`;
     blockPageSqlByShape.set(shape, sql);
   }
   return sql;

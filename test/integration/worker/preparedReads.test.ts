@@ -7,7 +7,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type pg from 'pg';
-import { readCreditBlock, readCreditBlockPage } from '../../../worker/store/creditReads.ts';
+import {
+  readCreditBlock,
+  readCreditBlockPage,
+  readCreditBlockPages,
+} from '../../../worker/store/creditReads.ts';
 import { readLedgerPage } from '../../../worker/store/ledgerReads.ts';
 import { openOrm, type Orm } from '../../../worker/store/orm.ts';
 import { cloneTemplateDatabase, type TestDatabase } from '../../support/databases.ts';
@@ -33,13 +37,15 @@ afterAll(async () => {
 interface PreparedRow {
   statement: string;
   executions: number;
+  generic: number;
 }
 
 /** The statements prepared on the pool's only connection, with how often each was executed. */
 async function preparedStatements(): Promise<PreparedRow[]> {
   const pool = (await orm.em.getConnection().getNativeClient()) as pg.Pool;
   const { rows } = await pool.query<PreparedRow>(
-    `select statement, (generic_plans + custom_plans)::int as executions
+    `select statement, (generic_plans + custom_plans)::int as executions,
+            generic_plans::int as generic
        from pg_prepared_statements`,
   );
   return rows;
@@ -75,5 +81,27 @@ describe('prepared reads', () => {
       true,
     );
     expect(seen.filter((sql) => sql.includes('from customers c'))).toHaveLength(reads + 1);
+  });
+
+  it('a batch of balance reads keeps one cached plan whatever its size', async () => {
+    // Postgres weighs a generic plan after five custom ones: the sixth call and later use it.
+    const sizes = [2, 3, 5, 2, 8, 4, 2, 6];
+    for (const size of sizes) {
+      const keys = Array.from({ length: size }, (_, index) => `no-such-customer-${index}`);
+      const pages = await readCreditBlockPages(orm.em, 'customerId', keys, {
+        limit: 20,
+        currency: 'credits',
+        includeAll: false,
+        now: new Date(),
+        effectiveDate: {},
+      });
+      expect(pages.map((page) => page.customer)).toEqual(keys.map(() => null));
+    }
+    const batch = (await preparedStatements()).filter((row) =>
+      row.statement.includes('c.id = any('),
+    );
+    expect(batch).toHaveLength(1);
+    expect(batch[0]!.executions).toBe(sizes.length);
+    expect(batch[0]!.generic).toBe(sizes.length - 5);
   });
 });
