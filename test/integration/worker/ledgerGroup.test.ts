@@ -12,26 +12,18 @@
  * The requests are recorded through an api process whose queues no worker reads, so that only
  * the test applies them.
  */
-import { randomBytes } from 'node:crypto';
+import { Duration } from 'luxon';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, type Service } from '../../../scripts/service.ts';
-import { loadConfig } from '../../../worker/runtime/config.ts';
 import { newId } from '../../../worker/runtime/ids.ts';
 import type { LedgerOutcome } from '../../../worker/jobs/requestOutcome.ts';
-import { Duration } from 'luxon';
 import {
   applyRequest as applyAny,
   applyRequests as applyAll,
 } from '../../../worker/processors/applyRequests.ts';
-import { deleteQueueKeys } from '../../../worker/jobs/queueKeys.ts';
 import { isoPlus, serviceNow } from '../../support/testDates.ts';
-import {
-  REDIS_URL,
-  startTestService,
-  TEST_API_KEY,
-  type TestService,
-} from '../../support/testService.ts';
+import { startIntakeOnly, type IntakeOnly } from '../../support/intakeOnly.ts';
+import { startTestService, type TestService } from '../../support/testService.ts';
 import {
   addEntry,
   createCustomer,
@@ -49,30 +41,15 @@ const applyLedgerGroup = async (...args: Parameters<typeof applyAll>) =>
   (await applyAll(...args)) as LedgerOutcome[];
 
 let t: TestService;
-let intakeOnly: Service;
-const orphanPrefix = `test-orphan-${randomBytes(4).toString('hex')}`;
+let intake: IntakeOnly;
 const logger = pino({ level: 'silent' });
 
 beforeAll(async () => {
   t = await startTestService();
-  intakeOnly = await startService(
-    loadConfig({
-      DATABASE_URL: t.databaseUrl,
-      REDIS_URL,
-      PORT: '0',
-      API_KEYS: TEST_API_KEY,
-      QUEUE_STORE: t.service.config.queueStore,
-      QUEUE_PREFIX: orphanPrefix,
-      PARTITIONS: String(t.service.config.partitions),
-      ROLE: 'api',
-      LOG_LEVEL: 'silent',
-    }),
-    { logger },
-  );
+  intake = await startIntakeOnly(t, logger);
 });
 afterAll(async () => {
-  await intakeOnly.close();
-  if (t.service.config.queueStore === 'redis') await deleteQueueKeys(REDIS_URL, orphanPrefix);
+  await intake.close();
   await t.stop();
 });
 
@@ -84,20 +61,8 @@ const deps = () => ({
 });
 
 /** Records a request without applying it: answered 202, its job on a queue nobody reads. */
-async function recordOnly(customerId: string, body: Record<string, unknown>): Promise<string> {
-  const response = await fetch(`${intakeOnly.url}${ledgerEntryPath(customerId)}`, {
-    method: 'POST',
-    headers: {
-      authorization: `Bearer ${TEST_API_KEY}`,
-      'content-type': 'application/json',
-      prefer: 'respond-async',
-    },
-    body: JSON.stringify(body),
-  });
-  const text = await response.text();
-  expect(response.status, text).toBe(202);
-  return (JSON.parse(text) as { id: string }).id;
-}
+const recordOnly = (customerId: string, body: Record<string, unknown>) =>
+  intake.recordOnly('POST', ledgerEntryPath(customerId), body);
 
 /** A customer with two blocks and a top-up (threshold 10, amount 100, invoiced, unpaid pauses it). */
 async function customerWithHistory() {

@@ -5,20 +5,12 @@
  * accepted after its deletion is not; the balance transaction between them changes the customer's
  * balance only. Requests are recorded through an intake whose jobs nobody runs, then applied here.
  */
-import { randomBytes } from 'node:crypto';
 import { Duration } from 'luxon';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startService, type Service } from '../../../scripts/service.ts';
-import { deleteQueueKeys } from '../../../worker/jobs/queueKeys.ts';
 import { applyRequests } from '../../../worker/processors/applyRequests.ts';
-import { loadConfig } from '../../../worker/runtime/config.ts';
-import {
-  REDIS_URL,
-  startTestService,
-  TEST_API_KEY,
-  type TestService,
-} from '../../support/testService.ts';
+import { startIntakeOnly, type IntakeOnly } from '../../support/intakeOnly.ts';
+import { startTestService, type TestService } from '../../support/testService.ts';
 import {
   addEntry,
   createCustomer,
@@ -28,48 +20,20 @@ import {
 } from '../ledgerTestHelpers.ts';
 
 let t: TestService;
-let intakeOnly: Service;
-const orphanPrefix = `test-orphan-${randomBytes(4).toString('hex')}`;
+let intake: IntakeOnly;
 const logger = pino({ level: 'silent' });
 
 beforeAll(async () => {
   t = await startTestService();
-  intakeOnly = await startService(
-    loadConfig({
-      DATABASE_URL: t.databaseUrl,
-      REDIS_URL,
-      PORT: '0',
-      API_KEYS: TEST_API_KEY,
-      QUEUE_STORE: t.service.config.queueStore,
-      QUEUE_PREFIX: orphanPrefix,
-      PARTITIONS: String(t.service.config.partitions),
-      ROLE: 'api',
-      LOG_LEVEL: 'silent',
-    }),
-    { logger },
-  );
+  intake = await startIntakeOnly(t, logger);
 });
 afterAll(async () => {
-  await intakeOnly.close();
-  if (t.service.config.queueStore === 'redis') await deleteQueueKeys(REDIS_URL, orphanPrefix);
+  await intake.close();
   await t.stop();
 });
 
-/** Records a write without applying it: answered 202, its job on a queue nobody reads. */
-async function recordOnly(method: string, path: string, body?: unknown): Promise<string> {
-  const response = await fetch(`${intakeOnly.url}${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${TEST_API_KEY}`,
-      prefer: 'respond-async',
-      ...(body !== undefined && { 'content-type': 'application/json' }),
-    },
-    ...(body !== undefined && { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  expect(response.status, text).toBe(202);
-  return (JSON.parse(text) as { id: string }).id;
-}
+const recordOnly = (method: string, path: string, body?: unknown) =>
+  intake.recordOnly(method, path, body);
 
 describe('one shell for every kind', () => {
   it('applies ledger entries, top-up changes and a balance transaction of one customer as one group, in acceptance order', async () => {

@@ -14,8 +14,9 @@
  * too, applied at once outside the partitions (no partition; committed in the transaction that
  * records them, with what they made in `result`).
  *
- * `ledger_save` marks a request, so it is replaced to name the renamed table (a PL/pgSQL body
- * names tables by text, so a rename does not follow into it); `ledger_lock_and_load` served the
+ * `ledger_save` marks a request and names the table by text (a rename does not follow into a
+ * PL/pgSQL body): its current text is worker/store/functions/ledger_save.sql, applied right after
+ * the migrations (functionFiles.ts), before anything calls it. `ledger_lock_and_load` served the
  * one-request path, which is now a group of one, and goes.
  */
 import { Migration } from '@mikro-orm/migrations';
@@ -50,22 +51,6 @@ export class Migration20261203060000_oneRequestModel extends Migration {
       -- The one-request path is a group of one now (worker/processors/applyRequests.ts).
       drop function ledger_lock_and_load;
 
-      create or replace function ledger_save(p_request_id text, p_customer_id text, p_currency text, p_new_blocks jsonb,
-                                             p_changed_blocks jsonb, p_entries jsonb, p_balance numeric,
-                                             p_next_sequence_number integer, p_entry_ids jsonb, p_now timestamptz)
-      returns void language plpgsql as $$
-      begin
-        perform ledger_write(p_new_blocks, p_changed_blocks, p_entries, '[]'::jsonb,
-          jsonb_build_array(jsonb_build_object('customer_id', p_customer_id, 'currency', p_currency,
-            'balance', p_balance, 'next_sequence_number', p_next_sequence_number)));
-        if p_request_id is not null then
-          update requests set status = 'committed', entry_ids = p_entry_ids, completed_at = p_now
-           where id = p_request_id and status = 'queued';
-          if not found then
-            raise exception 'request % is not queued', p_request_id using errcode = 'P0001';
-          end if;
-        end if;
-      end $$;
     `);
   }
 
