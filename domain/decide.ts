@@ -21,7 +21,7 @@ import { refuse, type Decision, type LedgerError } from './ledgerError.ts';
 import type { Block, DecisionContext, Ledger, LedgerChanges, LedgerCommand } from './types.ts';
 
 /** The command's refusal, or undefined once its changes are in the draft. */
-function apply(
+export function applyCommand(
   command: LedgerCommand,
   draft: LedgerDraft,
   context: DecisionContext,
@@ -55,7 +55,7 @@ export function decide(
   let automatic: Pick<LedgerChanges, 'automaticFrom' | 'topUpRefused'> = {};
   try {
     expireDue(draft, context.now);
-    const refusal = apply(command, draft, context);
+    const refusal = applyCommand(command, draft, context);
     if (refusal) return { ok: false, error: refusal };
     // A decrement that takes the balance to the threshold or below may add a top-up (decideTopUp.ts).
     if (command.type === 'decrement' && topUp) {

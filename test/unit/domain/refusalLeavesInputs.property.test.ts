@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decide } from '../../../domain/decide.ts';
+import { applyCommand, decide } from '../../../domain/decide.ts';
 import { decideAmendment } from '../../../domain/decideAmendment.ts';
 import { decideDecrement } from '../../../domain/decideDecrement.ts';
 import { decideExpirationChange } from '../../../domain/decideExpirationChange.ts';
@@ -145,29 +145,6 @@ function ledgerOf(blocks: readonly Block[]): Ledger | undefined {
 const picture = (value: unknown) =>
   JSON.stringify(value, (_, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
 
-function decideOne(
-  command: LedgerCommand,
-  draft: LedgerDraft,
-  context: DecisionContext,
-): LedgerError | undefined {
-  switch (command.type) {
-    case 'increment':
-      return decideIncrement(command, draft, context);
-    case 'decrement':
-      return decideDecrement(command, draft, context);
-    case 'expiration_change':
-      return decideExpirationChange(command, draft, context);
-    case 'void':
-      return decideVoid(command, draft, context);
-    case 'amendment':
-      return decideAmendment(command, draft, context);
-    default: {
-      const unreachable: never = command;
-      throw new Error(`unknown command ${JSON.stringify(unreachable)}`);
-    }
-  }
-}
-
 function catchUpFits(draft: LedgerDraft): boolean {
   try {
     expireDue(draft, NOW);
@@ -197,7 +174,7 @@ describe('a refused decision changes nothing', () => {
         fc.pre(catchUpFits(draft));
         const before = picture(draft.changes());
         const idsBefore = drawn();
-        const refusal = decideOne(command, draft, context);
+        const refusal = applyCommand(command, draft, context);
         if (!refusal) return;
         refused.set(refusal.code, (refused.get(refusal.code) ?? 0) + 1);
         expect(refusal.kind).toBe(REFUSAL_KINDS[refusal.code]);

@@ -10,7 +10,7 @@ import { replaceTopUp, type TopUpRow } from '../../store/topUps.ts';
 import type { ApplyKind } from './kindContext.ts';
 
 /** The row a create writes: the payload's fields under the table's names. */
-export function topUpRowOf(
+function topUpRowOf(
   customerId: string,
   payload: TopUpCreatePayload,
   createdAt: Date,
