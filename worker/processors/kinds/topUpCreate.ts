@@ -10,11 +10,7 @@ import { replaceTopUp, type TopUpRow } from '../../store/topUps.ts';
 import type { ApplyKind } from './kindContext.ts';
 
 /** The row a create writes: the payload's fields under the table's names. */
-function topUpRowOf(
-  customerId: string,
-  payload: TopUpCreatePayload,
-  createdAt: Date,
-): TopUpRow {
+function topUpRowOf(customerId: string, payload: TopUpCreatePayload, createdAt: Date): TopUpRow {
   const { top_up_id: id, ...fields } = payload;
   return { id, customer_id: customerId, ...fields, created_at: createdAt };
 }
