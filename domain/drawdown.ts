@@ -17,7 +17,7 @@ export function admitsItem(block: Block, item: DrawItem): boolean {
   );
 }
 
-function isLive(block: Block, at: Date): boolean {
+export function isLive(block: Block, at: Date): boolean {
   return (
     block.status === 'active' &&
     block.voidedAt === null &&

@@ -18,6 +18,7 @@ import { Migration20261203030000_partitionFences } from './Migration202612030300
 import { Migration20261203040000_retention } from './Migration20261203040000_retention.ts';
 import { Migration20261203050000_acceptedEvents } from './Migration20261203050000_acceptedEvents.ts';
 import { Migration20261203060000_oneRequestModel } from './Migration20261203060000_oneRequestModel.ts';
+import { Migration20261203070000_alertsAndOutbox } from './Migration20261203070000_alertsAndOutbox.ts';
 
 export const migrationsList = [
   { name: 'Migration20261121000000_initial', class: Migration20261121000000_initial },
@@ -62,5 +63,9 @@ export const migrationsList = [
   {
     name: 'Migration20261203060000_oneRequestModel',
     class: Migration20261203060000_oneRequestModel,
+  },
+  {
+    name: 'Migration20261203070000_alertsAndOutbox',
+    class: Migration20261203070000_alertsAndOutbox,
   },
 ];

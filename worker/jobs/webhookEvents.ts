@@ -1,0 +1,63 @@
+/**
+ * The catalog of webhook events (issue "Balance alerts and signed webhooks"; type names and
+ * payloads as Orb's, `src/orb/types/*_webhook_event.py` in orbcorp/orb-python). A change that must
+ * be told makes a `WebhookEventDraft` inside its transaction: what happened, by reference to rows
+ * the same transaction wrote (a block, a balance transaction, an invoice) or with the state only
+ * the change knows (an alert at the crossing). The outbox writer renders each draft into Orb's body
+ * and stores it with the change, so the body is fixed at commit.
+ */
+import type { AlertRecord } from '../store/alerts.ts';
+
+export const WEBHOOK_EVENT_TYPES = [
+  'customer.credit_balance_depleted',
+  'customer.credit_balance_dropped',
+  'customer.credit_balance_recovered',
+  'customer.credit_ledger_incremented',
+  'customer.balance_transaction_created',
+  'customer.created',
+  'invoice.manually_marked_as_paid',
+  'invoice.manually_marked_as_void',
+  'ingestion.unmatched_customer_ids',
+  'resource_event.test',
+] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+export const ALERT_EVENT_TYPES = {
+  credit_balance_depleted: 'customer.credit_balance_depleted',
+  credit_balance_dropped: 'customer.credit_balance_dropped',
+  credit_balance_recovered: 'customer.credit_balance_recovered',
+} as const satisfies Record<AlertRecord['type'], WebhookEventType>;
+
+export type WebhookFacts =
+  | {
+      type: (typeof ALERT_EVENT_TYPES)[keyof typeof ALERT_EVENT_TYPES];
+      /** The alert as it stood right after the step that crossed the threshold. */
+      alert: AlertRecord;
+      /** Decimal text: the threshold crossed (0 for depleted and recovered). */
+      balanceThreshold: string;
+    }
+  | { type: 'customer.credit_ledger_incremented'; blockId: string; currency: string }
+  | { type: 'customer.balance_transaction_created'; balanceTransactionId: string }
+  | { type: 'customer.created' }
+  | {
+      type: 'invoice.manually_marked_as_paid' | 'invoice.manually_marked_as_void';
+      invoiceId: string;
+    }
+  | {
+      type: 'ingestion.unmatched_customer_ids';
+      /** The customer ids / external ids named by ingested events that matched no customer. */
+      customerIds: string[];
+      externalCustomerIds: string[];
+    }
+  | { type: 'resource_event.test'; message: string };
+
+export interface WebhookEventDraft {
+  /** The event's id: the same on every delivery attempt and in the feed. */
+  id: string;
+  createdAt: Date;
+  /** The customer the event is about (ordering and the feed's filter); null for account events. */
+  customerId: string | null;
+  /** The ledger entry that caused a balance or ledger event, so a receiver can order and reconcile. */
+  ledgerSequenceNumber: number | null;
+  facts: WebhookFacts;
+}
