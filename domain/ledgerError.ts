@@ -36,6 +36,11 @@
  * The worker's parse of a stored request refuses with date_invalid, expiry_not_after_effective and
  * source_block_unnamed before any of these run; its load, with invoice_not_found,
  * event_not_found or top_up_not_found when the resource a request names is gone.
+ *
+ * An alert change (worker/processors/kinds/alertChange.ts): a create with
+ * alert_thresholds_invalid, then alert_exists (a second alert of one type on a (customer,
+ * currency)); an update, enable, disable or delete with alert_not_found, then (an update)
+ * alert_thresholds_invalid.
  */
 
 /** Each code's kind, in one table: the kind follows from the code and nothing else. */
@@ -74,11 +79,20 @@ export const REFUSAL_KINDS = {
   invoice_not_found: 'resource_not_found',
   event_not_found: 'resource_not_found',
   top_up_not_found: 'resource_not_found',
+  alert_not_found: 'resource_not_found',
+  // Orb answers a second alert of a type for one customer and currency with its 400 "duplicate
+  // resource creation" (not a 409: nothing is in flight, and a retry will never succeed).
+  alert_exists: 'duplicate_resource_creation',
+  alert_thresholds_invalid: 'request_validation',
 } as const satisfies Record<string, LedgerErrorKind>;
 
 export type RefusalCode = keyof typeof REFUSAL_KINDS;
 
-export type LedgerErrorKind = 'request_validation' | 'constraint_violation' | 'resource_not_found';
+export type LedgerErrorKind =
+  | 'request_validation'
+  | 'constraint_violation'
+  | 'resource_not_found'
+  | 'duplicate_resource_creation';
 
 export interface LedgerError {
   code: RefusalCode;

@@ -8,6 +8,7 @@
  * code (test/fixtures/queuedPayloads/).
  */
 import { z } from 'zod';
+import { ALERT_TYPES, type AlertType } from '../../domain/alerts.ts';
 import { Decimal } from '../../domain/decimal.ts';
 import { ledgerRequestPayload } from './ledgerRequestPayload.ts';
 
@@ -18,6 +19,7 @@ export const REQUEST_KINDS = [
   'event_deprecation',
   'top_up_create',
   'top_up_delete',
+  'alert_change',
 ] as const;
 export type RequestKind = (typeof REQUEST_KINDS)[number];
 
@@ -84,6 +86,51 @@ export type TopUpCreatePayload = z.infer<typeof topUpCreatePayload>;
 /** Orb's `DELETE .../credits/top_ups/{id}`. */
 export const topUpDeletePayload = z.object({ top_up_id: z.string().min(1) });
 
+const alertId = z.string().min(1);
+/** Threshold values as canonical decimal text (the api parsed them exactly). */
+const alertThresholdValues = z.array(decimalText);
+
+/**
+ * Orb's customer credit-balance alert writes (`/v1/alerts...`), on the customer's partition so
+ * that an alert's state is set in order with the ledger writes around it. A create's id is chosen
+ * at acceptance, so that a replay answers the same alert. `thresholds` of a create are what was
+ * sent (checked by the api against its type); an update's are checked against the alert's type
+ * by the worker, which alone knows it for certain.
+ */
+export const alertChangePayload = z.discriminatedUnion('action', [
+  z.object({
+    action: z.literal('create'),
+    alert_id: alertId,
+    currency: z.string().min(1),
+    type: z.enum(ALERT_TYPES),
+    thresholds: alertThresholdValues,
+  }),
+  z.object({
+    action: z.literal('update_thresholds'),
+    alert_id: alertId,
+    thresholds: alertThresholdValues,
+  }),
+  z.object({ action: z.literal('enable'), alert_id: alertId }),
+  z.object({ action: z.literal('disable'), alert_id: alertId }),
+  z.object({ action: z.literal('delete'), alert_id: alertId }),
+]);
+export type AlertChangePayload = z.infer<typeof alertChangePayload>;
+
+/**
+ * What is wrong with these thresholds for an alert of `type`, or null: a dropped alert needs at
+ * least one; depleted and recovered watch the one threshold 0, so they take none, or only 0
+ * (refused rather than ignored, so that nobody believes a depleted alert watches 10).
+ */
+export function alertThresholdsProblem(type: AlertType, values: readonly string[]): string | null {
+  if (type === 'credit_balance_dropped')
+    return values.length === 0
+      ? 'a credit_balance_dropped alert needs at least one threshold'
+      : null;
+  return values.every((value) => Decimal.of(value).isZero())
+    ? null
+    : `a ${type} alert watches the balance against 0 only: leave thresholds out, or use a credit_balance_dropped alert for other thresholds`;
+}
+
 export const requestPayloads = {
   ledger_entry: ledgerRequestPayload,
   balance_transaction: balanceRequestPayload,
@@ -91,6 +138,7 @@ export const requestPayloads = {
   event_deprecation: eventDeprecationPayload,
   top_up_create: topUpCreatePayload,
   top_up_delete: topUpDeletePayload,
+  alert_change: alertChangePayload,
 } as const satisfies Record<RequestKind, z.ZodType>;
 
 export type RequestPayload<K extends RequestKind> = z.infer<(typeof requestPayloads)[K]>;

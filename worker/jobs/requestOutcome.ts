@@ -78,13 +78,28 @@ export type TopUpDeleteOutcome =
   | { status: 'committed'; kind: 'top_up_delete'; requestId: string; topUpId: string }
   | FailedOutcome<'top_up_delete'>;
 
+/**
+ * The alert a change named; the api reads it afresh to answer (its state is the stored one). A
+ * replay makes it from the request's own payload.
+ */
+export type AlertChangeOutcome =
+  | {
+      status: 'committed';
+      kind: 'alert_change';
+      requestId: string;
+      alertId: string;
+      action: 'create' | 'update_thresholds' | 'enable' | 'disable' | 'delete';
+    }
+  | FailedOutcome<'alert_change'>;
+
 export type RequestOutcome =
   | LedgerOutcome
   | BalanceOutcome
   | InvoiceChangeOutcome
   | DeprecationOutcome
   | TopUpCreateOutcome
-  | TopUpDeleteOutcome;
+  | TopUpDeleteOutcome
+  | AlertChangeOutcome;
 export type OutcomeOf<K extends RequestKind> = Extract<RequestOutcome, { kind: K }>;
 
 export function failedOutcome<K extends RequestKind>(

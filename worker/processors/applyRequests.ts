@@ -54,6 +54,7 @@ import { writtenRows, type LockedRequest } from '../store/ledgerRepository.ts';
 import { storedOutcome } from '../store/readQueries.ts';
 import { ledgerEntryView } from '../store/views.ts';
 import { countWritten } from '../writtenCounts.ts';
+import { applyAlertChange } from './kinds/alertChange.ts';
 import { applyBalanceTransaction } from './kinds/balanceTransaction.ts';
 import { applyEventDeprecation } from './kinds/eventDeprecation.ts';
 import { applyInvoiceChange } from './kinds/invoiceChange.ts';
@@ -69,6 +70,7 @@ const otherKinds: { [K in Exclude<RequestKind, 'ledger_entry'>]: ApplyKind<K> } 
   event_deprecation: applyEventDeprecation,
   top_up_create: applyTopUpCreate,
   top_up_delete: applyTopUpDelete,
+  alert_change: applyAlertChange,
 };
 
 /** One ledger as the group has it: loaded once, then changed by each decision in turn. */

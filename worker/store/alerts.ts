@@ -95,3 +95,121 @@ export async function saveAlertThresholds(
     ],
   );
 }
+
+/** One alert, with its customer's external id; null when there is none with this id. */
+export async function findAlert(em: EntityManager, alertId: string): Promise<AlertRecord | null> {
+  const [row] = await em.execute<AlertSqlRow[]>(
+    `select ${ALERT_COLUMNS} from alerts a join customers c on c.id = a.customer_id where a.id = ?`,
+    [alertId],
+  );
+  return row ? toAlertRecord(row) : null;
+}
+
+/** The customer's alert with this id, locked for the request that changes it; null when none. */
+export async function lockAlert(
+  em: EntityManager,
+  customerId: string,
+  alertId: string,
+): Promise<AlertRecord | null> {
+  const [row] = await em.execute<AlertSqlRow[]>(
+    `select ${ALERT_COLUMNS} from alerts a join customers c on c.id = a.customer_id
+      where a.id = ? and a.customer_id = ? for update of a`,
+    [alertId, customerId],
+  );
+  return row ? toAlertRecord(row) : null;
+}
+
+/**
+ * Inserts a new alert; false (and nothing written) when the customer already has one of its type
+ * for its currency, which the table's unique key decides.
+ */
+export async function insertAlert(
+  em: EntityManager,
+  alert: Omit<AlertRecord, 'externalCustomerId' | 'enabled'>,
+): Promise<boolean> {
+  const rows = await em.execute<{ id: string }[]>(
+    `insert into alerts (id, customer_id, currency, type, thresholds, enabled, created_at, updated_at)
+     values (?, ?, ?, ?, ?::jsonb, true, ?::timestamptz, ?::timestamptz)
+     on conflict (customer_id, currency, type) do nothing
+     returning id`,
+    [
+      alert.id,
+      alert.customerId,
+      alert.currency,
+      alert.type,
+      JSON.stringify(toThresholdJson(alert.thresholds)),
+      alert.createdAt.toISOString(),
+      alert.createdAt.toISOString(),
+    ],
+  );
+  return rows.length > 0;
+}
+
+export async function setAlertEnabled(
+  em: EntityManager,
+  alertId: string,
+  enabled: boolean,
+  now: Date,
+): Promise<void> {
+  await em.execute('update alerts set enabled = ?, updated_at = ?::timestamptz where id = ?', [
+    enabled,
+    now.toISOString(),
+    alertId,
+  ]);
+}
+
+/** Deletes the customer's alert; false when it has none with this id. */
+export async function deleteAlert(
+  em: EntityManager,
+  customerId: string,
+  alertId: string,
+): Promise<boolean> {
+  const rows = await em.execute<{ id: string }[]>(
+    'delete from alerts where id = ? and customer_id = ? returning id',
+    [alertId, customerId],
+  );
+  return rows.length > 0;
+}
+
+export interface AlertListFilter {
+  customerId?: string;
+  createdAt: { gt?: Date; gte?: Date; lt?: Date; lte?: Date };
+}
+
+const RANGE_OPERATORS = { gt: '>', gte: '>=', lt: '<', lte: '<=' } as const;
+
+/**
+ * Alerts newest first (Orb's order), `limit + 1` rows from the keyset `after` (created_at, id),
+ * optionally of one customer and within a creation-time range.
+ */
+export async function listAlerts(
+  em: EntityManager,
+  filter: AlertListFilter,
+  limit: number,
+  after: { createdAt: Date; id: string } | undefined,
+): Promise<AlertRecord[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (filter.customerId !== undefined) {
+    where.push('a.customer_id = ?');
+    params.push(filter.customerId);
+  }
+  for (const bound of Object.keys(RANGE_OPERATORS) as (keyof typeof RANGE_OPERATORS)[]) {
+    const at = filter.createdAt[bound];
+    if (at === undefined) continue;
+    where.push(`a.created_at ${RANGE_OPERATORS[bound]} ?::timestamptz`);
+    params.push(at.toISOString());
+  }
+  if (after) {
+    where.push('(a.created_at, a.id) < (?::timestamptz, ?)');
+    params.push(after.createdAt.toISOString(), after.id);
+  }
+  params.push(limit + 1);
+  const rows = await em.execute<AlertSqlRow[]>(
+    `select ${ALERT_COLUMNS} from alerts a join customers c on c.id = a.customer_id
+      ${where.length > 0 ? `where ${where.join(' and ')}` : ''}
+      order by a.created_at desc, a.id desc limit ?`,
+    params,
+  );
+  return rows.map(toAlertRecord);
+}

@@ -5,6 +5,7 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import {
+  alertChangePayload,
   eventDeprecationPayload,
   invoiceChangePayload,
   topUpCreatePayload,
@@ -115,6 +116,10 @@ export async function storedOutcome(
     case 'top_up_delete': {
       const { top_up_id: topUpId } = topUpDeletePayload.parse(request.payload);
       return { status: 'committed', kind: 'top_up_delete', requestId, topUpId };
+    }
+    case 'alert_change': {
+      const { alert_id: alertId, action } = alertChangePayload.parse(request.payload);
+      return { status: 'committed', kind: 'alert_change', requestId, alertId, action };
     }
   }
 }

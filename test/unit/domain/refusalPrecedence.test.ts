@@ -118,13 +118,17 @@ const PRECEDENCE: Record<string, { checks: readonly Check<never>[]; order: Refus
 
 /**
  * Made by the worker's parse of a stored request (worker/jobs/ledgerRequestPayload.ts), or by its
- * load when the resource a request names is gone (worker/processors/kinds/), only.
+ * load when the resource a request names is gone (worker/processors/kinds/), or by an alert
+ * change's own checks (worker/processors/kinds/alertChange.ts), only.
  */
 const PARSE_ONLY: RefusalCode[] = [
   'date_invalid',
   'invoice_not_found',
   'event_not_found',
   'top_up_not_found',
+  'alert_not_found',
+  'alert_exists',
+  'alert_thresholds_invalid',
 ];
 
 describe('refusal codes', () => {
