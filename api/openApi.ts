@@ -77,6 +77,9 @@ type Transform = typeof jsonSchemaTransform;
 type RouteDocument = Parameters<Transform>[0];
 type Json = Record<string, unknown>;
 
+/** The customer alert writes (api/routes/alerts.ts): requests on the customer's partition. */
+const ALERT_WRITES =
+  /^\/v1\/alerts\/(customer_id\/:customer_id|external_customer_id\/:external_customer_id|:alert_configuration_id(\/(enable|disable))?)$/;
 /** Writes whose `Idempotency-Key` replays the first answer (409 for another body). */
 const IDEMPOTENT_WRITES = [
   /^\/v1\/customers$/,
@@ -87,6 +90,7 @@ const IDEMPOTENT_WRITES = [
   /\/(mark_paid|void)$/,
   /\/deprecate$/,
   /\/credits\/top_ups\/:top_up_id$/,
+  ALERT_WRITES,
 ];
 /** Writes that answer 202 and a request to poll under `Prefer: respond-async`. */
 const ASYNC_WRITES: [RegExp, string][] = [
@@ -95,6 +99,7 @@ const ASYNC_WRITES: [RegExp, string][] = [
   [/\/(mark_paid|void)$/, '/v1/ledger_requests/{id}'],
   [/\/deprecate$/, '/v1/ledger_requests/{id}'],
   [/\/credits\/top_ups(\/:top_up_id)?$/, '/v1/ledger_requests/{id}'],
+  [ALERT_WRITES, '/v1/ledger_requests/{id}'],
 ];
 /** Writes that pass the partition backlog gate (429 when it is full). */
 const GATED_WRITES = [
@@ -103,6 +108,7 @@ const GATED_WRITES = [
   /\/(mark_paid|void)$/,
   /\/deprecate$/,
   /\/credits\/top_ups(\/:top_up_id)?$/,
+  ALERT_WRITES,
   /^\/v1\/ingest$/,
 ];
 /** POSTs that keep no Idempotency-Key, and why a retry is safe anyway. */

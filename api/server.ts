@@ -27,6 +27,7 @@ import { registerJsonBodyParser } from './jsonBody.ts';
 import { registerNulGuard } from './nulGuard.ts';
 import { registerOpenApi } from './openApi.ts';
 import type { ServiceMetrics } from './metrics.ts';
+import { registerAlertRoutes } from './routes/alerts.ts';
 import { registerBalanceTransactionRoutes } from './routes/balanceTransactions.ts';
 import { registerCreditBlockRoutes } from './routes/creditBlocks.ts';
 import { registerCreditRoutes } from './routes/credits.ts';
@@ -154,6 +155,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerCreditBlockRoutes(app, { orm: deps.orm });
   registerUsagePriceRoutes(app, { orm: deps.orm, clock: deps.clock });
   registerTopUpRoutes(app, { orm: deps.orm, clock: deps.clock, customers, intake });
+  registerAlertRoutes(app, { orm: deps.orm, customers, intake });
   if (deps.dashboard) await registerAdminDashboard(app, { ...deps.dashboard, queues: deps.queues });
   if (deps.clock instanceof ManualClock) {
     registerTestClockRoutes(app, { clock: deps.clock, catchUp: deps.catchUp });
