@@ -9,10 +9,11 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { AlertChangePayload } from '../../worker/jobs/requestKinds.ts';
+import { alertChangePayload, type AlertChangePayload } from '../../worker/jobs/requestKinds.ts';
 import { newId } from '../../worker/runtime/ids.ts';
 import { findAlert, listAlerts, type AlertRecord } from '../../worker/store/alerts.ts';
 import type { Orm } from '../../worker/store/orm.ts';
+import { findRequestByKey } from '../../worker/store/requests.ts';
 import type { CustomerKey, CustomerPath, CustomerResolver } from '../customerResolver.ts';
 import { ApiError } from '../errors.ts';
 import { submittedKey } from '../intake/idempotency.ts';
@@ -84,10 +85,22 @@ async function change(
   });
 }
 
-/** The customer an existing alert belongs to, for a change routed by the alert's id. */
-async function ownerOf(deps: Deps, alertId: string): Promise<CustomerKey> {
-  const alert = await alertOr404(deps, alertId);
-  return deps.customers.resolve({ customerId: alert.customerId });
+/**
+ * The customer an alert belongs to, for a change routed by the alert's id. A retry of a keyed
+ * change finds it through its key when the alert is gone (a delete that was applied), so that the
+ * retry replays the first answer instead of a 404.
+ */
+async function ownerOf(deps: Deps, request: FastifyRequest, alertId: string): Promise<CustomerKey> {
+  const em = deps.orm.em.fork();
+  const alert = await findAlert(em, alertId);
+  if (alert) return deps.customers.resolve({ customerId: alert.customerId });
+  const key = request.headers['idempotency-key'];
+  const stored = typeof key === 'string' ? (await findRequestByKey(em, key))?.request : undefined;
+  const payload =
+    stored?.kind === 'alert_change' ? alertChangePayload.safeParse(stored.payload) : undefined;
+  if (stored && payload?.success && payload.data.alert_id === alertId)
+    return deps.customers.resolve({ customerId: stored.customerId });
+  throw alertNotFound(alertId);
 }
 
 function refuseSubscription(subscriptionId: string | undefined): void {
@@ -243,7 +256,7 @@ export function registerAlertRoutes(app: FastifyInstance, deps: Deps): void {
         deps,
         request,
         reply,
-        await ownerOf(deps, alertId),
+        await ownerOf(deps, request, alertId),
         { action: 'update_thresholds', alert_id: alertId, thresholds: body.thresholds },
         `/v1/alerts/${alertId}`,
         200,
@@ -276,7 +289,7 @@ export function registerAlertRoutes(app: FastifyInstance, deps: Deps): void {
           deps,
           request,
           reply,
-          await ownerOf(deps, alertId),
+          await ownerOf(deps, request, alertId),
           { action, alert_id: alertId },
           `/v1/alerts/${alertId}/${action}`,
           200,
@@ -306,7 +319,7 @@ export function registerAlertRoutes(app: FastifyInstance, deps: Deps): void {
         deps,
         request,
         reply,
-        await ownerOf(deps, alertId),
+        await ownerOf(deps, request, alertId),
         { action: 'delete', alert_id: alertId },
         `/v1/alerts/${alertId}`,
         204,
