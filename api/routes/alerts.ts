@@ -107,7 +107,10 @@ function refuseSubscription(subscriptionId: string | undefined): void {
   if (subscriptionId !== undefined) throw ApiError.validation(CUSTOMER_ALERTS_ONLY);
 }
 
-const alertIdParams = z.object({ alert_id: z.string() });
+/**
+ * Orb names the id `alert_id` on fetch and `alert_configuration_id` elsewhere; one router node
+ * takes one name, so every route here uses the second.
+ */
 const alertConfigurationIdParams = z.object({ alert_configuration_id: z.string() });
 const writeResponses = (status: 200 | 201) => ({ [status]: alertSchema, 202: ledgerRequestSchema });
 
@@ -219,17 +222,19 @@ export function registerAlertRoutes(app: FastifyInstance, deps: Deps): void {
   );
 
   app.get(
-    '/v1/alerts/:alert_id',
+    '/v1/alerts/:alert_configuration_id',
     {
       schema: {
         summary: 'Fetch an alert',
         tags: TAGS,
-        params: alertIdParams,
+        params: alertConfigurationIdParams,
         response: { 200: alertSchema },
       },
     },
     async (request) => {
-      const { alert_id: alertId } = request.params as { alert_id: string };
+      const { alert_configuration_id: alertId } = request.params as {
+        alert_configuration_id: string;
+      };
       return toWireAlert(await alertOr404(deps, alertId));
     },
   );

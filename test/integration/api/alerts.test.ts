@@ -576,3 +576,30 @@ describe('replays and asynchronous answers', () => {
     expect(list.body.data.map((alert: any) => alert.type)).toEqual(['credit_balance_depleted']);
   });
 });
+
+describe('the OpenAPI document', () => {
+  it('lists the alert routes, their writes with Idempotency-Key, Prefer, 202, 409 and 429', async () => {
+    const { paths } = (await t.request('GET', '/openapi.json')).body;
+    const writes: [string, string][] = [
+      ['/v1/alerts/customer_id/{customer_id}', 'post'],
+      ['/v1/alerts/external_customer_id/{external_customer_id}', 'post'],
+      ['/v1/alerts/{alert_configuration_id}', 'put'],
+      ['/v1/alerts/{alert_configuration_id}', 'delete'],
+      ['/v1/alerts/{alert_configuration_id}/enable', 'post'],
+      ['/v1/alerts/{alert_configuration_id}/disable', 'post'],
+    ];
+    for (const [path, method] of writes) {
+      const operation = paths[path]?.[method];
+      expect(operation, `${method} ${path}`).toBeDefined();
+      const names = operation.parameters.map((parameter: { name: string }) => parameter.name);
+      expect(names, `${method} ${path}`).toEqual(
+        expect.arrayContaining(['Idempotency-Key', 'Prefer']),
+      );
+      expect(Object.keys(operation.responses), `${method} ${path}`).toEqual(
+        expect.arrayContaining(['202', '400', '404', '409', '429']),
+      );
+    }
+    expect(paths['/v1/alerts'].get.responses['200']).toBeDefined();
+    expect(paths['/v1/alerts/{alert_configuration_id}'].get.responses['200']).toBeDefined();
+  });
+});
