@@ -6,6 +6,7 @@
  * the change knows (an alert at the crossing). The outbox writer renders each draft into Orb's body
  * and stores it with the change, so the body is fixed at commit.
  */
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AlertRecord } from '../store/alerts.ts';
 
 export const WEBHOOK_EVENT_TYPES = [
@@ -60,4 +61,12 @@ export interface WebhookEventDraft {
   /** The ledger entry that caused a balance or ledger event, so a receiver can order and reconcile. */
   ledgerSequenceNumber: number | null;
   facts: WebhookFacts;
+}
+
+/**
+ * Where a transaction puts its events: renders each draft into Orb's body and writes it in the
+ * caller's transaction (worker/delivery/outbox.ts). A change that rolled back sent nothing.
+ */
+export interface OutboxWriter {
+  append(em: EntityManager, drafts: readonly WebhookEventDraft[]): Promise<void>;
 }
