@@ -59,8 +59,13 @@ export interface AlertCrossing {
 
 /** The sum of the balances of the blocks that count at `at` (see the module comment). */
 export function watchedBalance(blocks: readonly Block[], at: Date): Decimal {
-  let sum = Decimal.ZERO;
-  for (const block of blocks) if (countsTowardAlerts(block, at)) sum = sum.plus(block.balance);
+  return Decimal.saturating(watchedUnits(blocks, at));
+}
+
+/** The watched balance in units, unbounded: a sum of in-range balances may leave the range. */
+export function watchedUnits(blocks: readonly Block[], at: Date): bigint {
+  let sum = 0n;
+  for (const block of blocks) if (countsTowardAlerts(block, at)) sum += block.balance.units;
   return sum;
 }
 
