@@ -109,6 +109,7 @@ export async function startService(
         partitions: config.partitions,
         queuePrefix: config.queuePrefix,
         gracePeriod: config.gracePeriod,
+        outbox,
         jobLockMs: config.jobLockMs,
         onOutcome: waiter ? (outcome) => waiter.notify(outcome) : undefined,
         onJobFinished: (name, seconds, result) => metrics.observeJob(name, seconds, result),

@@ -66,7 +66,12 @@ export class LedgerNews {
       const watched = watchAlerts(records.map(toWatched), changes.balancePoints);
       const after = records.map((record, index) => toRecord(record, watched.alerts[index]!));
       for (const record of after)
-        if (!sameState(record, records.find((before) => before.id === record.id)!))
+        if (
+          !sameState(
+            record,
+            records.find((before) => before.id === record.id)!,
+          )
+        )
           changedAlerts.set(record.id, record);
       byLedger.set(key, after);
       const made: { sequenceNumber: number; draft: WebhookEventDraft }[] = [];
@@ -144,5 +149,7 @@ function toRecord(record: AlertRecord, watched: WatchedAlert): AlertRecord {
 }
 
 function sameState(a: AlertRecord, b: AlertRecord): boolean {
-  return a.thresholds.every((threshold, index) => threshold.atOrBelow === b.thresholds[index]?.atOrBelow);
+  return a.thresholds.every(
+    (threshold, index) => threshold.atOrBelow === b.thresholds[index]?.atOrBelow,
+  );
 }
