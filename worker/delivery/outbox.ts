@@ -14,7 +14,7 @@ import type {
   WebhookEventRenderer,
   WebhookEventSubject,
 } from '../jobs/webhookEvents.ts';
-import { readCreditBlock } from '../store/creditReads.ts';
+import { readCreditBlockInTransaction } from '../store/creditReads.ts';
 import { findInvoice } from '../store/invoices.ts';
 import { invoiceView } from '../store/invoiceViews.ts';
 import {
@@ -72,7 +72,11 @@ export class Outbox implements OutboxWriter {
       if (CUSTOMER_EVENT.test(facts.type))
         subject.customer = required(customers.get(draft.customerId!), draft, 'customer');
       if (facts.type === 'customer.credit_ledger_incremented')
-        subject.block = required(await readCreditBlock(em, facts.blockId), draft, 'block');
+        subject.block = required(
+          await readCreditBlockInTransaction(em, facts.blockId),
+          draft,
+          'block',
+        );
       if (facts.type === 'customer.balance_transaction_created')
         subject.balanceTransaction = required(
           transactions.get(facts.balanceTransactionId),
