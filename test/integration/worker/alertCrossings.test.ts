@@ -7,7 +7,15 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestService, type TestService } from '../../support/testService.ts';
-import { addEntry, createCustomer, ledgerEntryPath, sql } from '../ledgerTestHelpers.ts';
+import {
+  addEntry,
+  createCustomer,
+  createUsagePrice,
+  eventually,
+  ledgerEntryPath,
+  sql,
+} from '../ledgerTestHelpers.ts';
+import { serviceNow } from '../../support/testDates.ts';
 
 let t: TestService;
 beforeAll(async () => {
@@ -174,5 +182,51 @@ describe('alert crossings', () => {
     expect(refused.status).toBe(404);
     expect((await told(customer.id)).events).toEqual([]);
     expect(await alertState(alert)).toEqual([{ value: '0', at_or_below: true }]);
+  });
+
+  it('usage that triggers a top-up fires depleted then recovered in one transaction', async () => {
+    const customer = await createCustomer(t, { currency: 'USD' });
+    const depleted = await addAlert(customer.id, 'credit_balance_depleted', [
+      { value: '0', at_or_below: false },
+    ]);
+    const recovered = await addAlert(customer.id, 'credit_balance_recovered', [
+      { value: '0', at_or_below: false },
+    ]);
+    await addEntry(t, customer.id, { entry_type: 'increment', amount: 20 });
+    const topUp = await t.request('POST', `/v1/customers/${customer.id}/credits/top_ups`, {
+      currency: 'credits',
+      threshold: '0',
+      amount: '100',
+      per_unit_cost_basis: '0.5',
+      invoice_settings: { auto_collection: false, net_terms: 7 },
+    });
+    expect(topUp.status, topUp.text).toBe(201);
+    const price = await createUsagePrice(t, { unit_amount: '25' });
+    const before = await told(customer.id);
+    const ingest = await t.request('POST', '/v1/ingest', {
+      events: [
+        {
+          idempotency_key: randomUUID(),
+          event_name: price.event_name,
+          timestamp: new Date(serviceNow(t).getTime() - 60_000).toISOString(),
+          customer_id: customer.id,
+          properties: {},
+        },
+      ],
+    });
+    expect(ingest.status, ingest.text).toBe(200);
+    // 20 → -5 (depleted) → the top-up's 100 → 95 (recovered), in ledger order.
+    const seen = await eventually(async () => {
+      const next = await told(customer.id, before.last);
+      return next.events.length >= 3 ? next : undefined;
+    });
+    expect(seen.events.map(({ type, alertId }) => [type, alertId])).toEqual([
+      ['customer.credit_balance_depleted', depleted],
+      ['customer.credit_ledger_incremented', undefined],
+      ['customer.credit_balance_recovered', recovered],
+    ]);
+    const [drop, increment, recovery] = seen.events;
+    expect(drop!.sequence).toBeLessThan(increment!.sequence!);
+    expect(recovery!.sequence).toBe(increment!.sequence);
   });
 });
