@@ -73,6 +73,23 @@ export function countsTowardAlerts(block: Block, at: Date): boolean {
   return isLive(block, at);
 }
 
+/**
+ * When the watched balance next changes by itself: the earliest effective date after `at` of a
+ * block that holds (or owes) credit. Time alone makes no entry, so the ledger is looked at again
+ * then (the alert recheck sweep); expiries need no such date, their sweep writes entries.
+ */
+export function nextEffectiveAt(blocks: Iterable<Block>, at: Date): Date | null {
+  let next: Date | null = null;
+  for (const block of blocks) {
+    if (block.balance.isZero() || block.status !== 'active' || block.voidedAt !== null) continue;
+    if (block.effectiveAt.getTime() <= at.getTime()) continue;
+    if (block.expiresAt !== null && block.expiresAt.getTime() <= block.effectiveAt.getTime())
+      continue;
+    if (next === null || block.effectiveAt.getTime() < next.getTime()) next = block.effectiveAt;
+  }
+  return next;
+}
+
 /** The thresholds an alert of `type` watches: dropped its own, the others 0. */
 export function alertThresholds(type: AlertType, configured: readonly Decimal[]): Decimal[] {
   if (type !== 'credit_balance_dropped') return [Decimal.ZERO];

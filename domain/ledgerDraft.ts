@@ -3,7 +3,7 @@
  * keeps the running balance so that every entry's `ending_balance = starting_balance + amount`,
  * and remembers which blocks changed. `changes()` is what the shell persists.
  */
-import { countsTowardAlerts, watchedUnits, type BalancePoint } from './alerts.ts';
+import { countsTowardAlerts, nextEffectiveAt, watchedUnits, type BalancePoint } from './alerts.ts';
 import { Decimal } from './decimal.ts';
 import type {
   Block,
@@ -236,6 +236,7 @@ export class LedgerDraft {
             { sequenceNumber: this.lastSequenceNumber, balance: this.watchedBalance },
           ]
         : [...this.points],
+      nextEffectiveAt: nextEffectiveAt(this.blocks.values(), this.context.now),
       ...(this.invoices.length > 0 && { invoices: [...this.invoices] }),
       ...(this.invoiceChanges.size > 0 && { invoiceChanges: [...this.invoiceChanges.values()] }),
     };

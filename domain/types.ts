@@ -266,6 +266,8 @@ export interface LedgerChanges {
    * ledger order: what the alerts are evaluated against.
    */
   balancePoints: BalancePoint[];
+  /** When the watched balance next changes with no entry (domain/alerts.ts nextEffectiveAt). */
+  nextEffectiveAt: Date | null;
 }
 
 /** Time and identity are given, never read: decisions are deterministic. */

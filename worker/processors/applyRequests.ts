@@ -251,6 +251,9 @@ class Group {
     kind: K,
   ): Promise<void> {
     await this.flush();
+    // The alerts are walked through what came before with the alerts as they were: a kind may
+    // create or change one (an alert request), which must not look back at earlier changes.
+    await this.news.write(this.em, this.now, this.outbox);
     for (const [key, state] of this.states)
       if (state.customerId === request.customerId) this.states.delete(key);
     const apply = otherKinds[kind] as ApplyKind<K>;

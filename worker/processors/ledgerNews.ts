@@ -42,11 +42,15 @@ export class LedgerNews {
     return this.news.length === 0;
   }
 
-  /** Evaluates the alerts, saves their state and writes every event; call once, after the saves. */
+  /**
+   * Evaluates the alerts, saves their state and writes every event handed over so far; call it
+   * after the saves, and before anything changes an alert (it then starts afresh).
+   */
   async write(em: EntityManager, now: Date, outbox: OutboxWriter): Promise<void> {
     if (this.news.length === 0) return;
+    const news = this.news.splice(0);
     const customers = new Set<string>();
-    for (const item of this.news) if (item.kind === 'ledger') customers.add(item.customerId);
+    for (const item of news) if (item.kind === 'ledger') customers.add(item.customerId);
     const alerts = customers.size > 0 ? await lockLedgerAlerts(em, [...customers]) : [];
     const byLedger = new Map<string, AlertRecord[]>();
     for (const alert of alerts) {
@@ -55,7 +59,7 @@ export class LedgerNews {
     }
     const changedAlerts = new Map<string, AlertRecord>();
     const drafts: WebhookEventDraft[] = [];
-    for (const item of this.news) {
+    for (const item of news) {
       if (item.kind === 'event') {
         drafts.push(item.draft);
         continue;
