@@ -59,13 +59,35 @@ export interface AlertCrossing {
 
 /** The sum of the balances of the blocks that count at `at` (see the module comment). */
 export function watchedBalance(blocks: readonly Block[], at: Date): Decimal {
-  let sum = Decimal.ZERO;
-  for (const block of blocks) if (countsTowardAlerts(block, at)) sum = sum.plus(block.balance);
+  return Decimal.saturating(watchedUnits(blocks, at));
+}
+
+/** The watched balance in units, unbounded: a sum of in-range balances may leave the range. */
+export function watchedUnits(blocks: readonly Block[], at: Date): bigint {
+  let sum = 0n;
+  for (const block of blocks) if (countsTowardAlerts(block, at)) sum += block.balance.units;
   return sum;
 }
 
 export function countsTowardAlerts(block: Block, at: Date): boolean {
   return isLive(block, at);
+}
+
+/**
+ * When the watched balance next changes by itself: the earliest effective date after `at` of a
+ * block that holds (or owes) credit. Time alone makes no entry, so the ledger is looked at again
+ * then (the alert recheck sweep); expiries need no such date, their sweep writes entries.
+ */
+export function nextEffectiveAt(blocks: Iterable<Block>, at: Date): Date | null {
+  let next: Date | null = null;
+  for (const block of blocks) {
+    if (block.balance.isZero() || block.status !== 'active' || block.voidedAt !== null) continue;
+    if (block.effectiveAt.getTime() <= at.getTime()) continue;
+    if (block.expiresAt !== null && block.expiresAt.getTime() <= block.effectiveAt.getTime())
+      continue;
+    if (next === null || block.effectiveAt.getTime() < next.getTime()) next = block.effectiveAt;
+  }
+  return next;
 }
 
 /** The thresholds an alert of `type` watches: dropped its own, the others 0. */

@@ -32,6 +32,16 @@ export class Decimal {
     return new Decimal(units);
   }
 
+  /**
+   * The nearest representable value: a sum that left the range (only reachable from inputs at its
+   * edge) keeps its order against every value inside it, which is all a comparison needs.
+   */
+  static saturating(units: bigint): Decimal {
+    if (units >= UNITS_LIMIT) return new Decimal(UNITS_LIMIT - 1n);
+    if (units <= -UNITS_LIMIT) return new Decimal(-UNITS_LIMIT + 1n);
+    return new Decimal(units);
+  }
+
   /** Parses decimal text (as written in JSON or stored in numeric(38,12)); never rounds. */
   static parse(text: string): Decimal | DecimalParseError {
     const match = DECIMAL_TEXT.exec(text.trim());

@@ -3,7 +3,8 @@
  * keeps the running balance so that every entry's `ending_balance = starting_balance + amount`,
  * and remembers which blocks changed. `changes()` is what the shell persists.
  */
-import type { Decimal } from './decimal.ts';
+import { countsTowardAlerts, nextEffectiveAt, watchedUnits, type BalancePoint } from './alerts.ts';
+import { Decimal } from './decimal.ts';
 import type {
   Block,
   DecisionContext,
@@ -43,11 +44,39 @@ export class LedgerDraft {
   private readonly invoices: Invoice[] = [];
   /** By block id: one invoice per block, so a later change of the same invoice replaces an earlier one. */
   private readonly invoiceChanges = new Map<string, InvoiceChange>();
+  /** The watched balance now (domain/alerts.ts) in units, kept as blocks change. */
+  private watched: bigint;
+  private readonly points: BalancePoint[];
 
   constructor(ledger: Ledger, blocks: readonly Block[], context: DecisionContext) {
     this.ledger = ledger;
     this.context = context;
     for (const block of blocks) this.blocks.set(block.id, block);
+    this.watched = watchedUnits(blocks, context.now);
+    // Where the decision starts: a block that became effective since the last one shows here.
+    this.points = [{ sequenceNumber: this.lastSequenceNumber, balance: this.watchedBalance }];
+  }
+
+  private get lastSequenceNumber(): number {
+    return Math.max(0, this.ledger.nextSequenceNumber - 1);
+  }
+
+  private get watchedBalance(): Decimal {
+    return Decimal.saturating(this.watched);
+  }
+
+  /** What a block adds to the watched balance, in units. */
+  private watchedShare(block: Block | undefined): bigint {
+    return block && countsTowardAlerts(block, this.context.now) ? block.balance.units : 0n;
+  }
+
+  private rewatch(before: Block | undefined, after: Block): void {
+    this.watched += this.watchedShare(after) - this.watchedShare(before);
+  }
+
+  /** A step of the ledger: the watched balance right after the entry numbered `sequenceNumber`. */
+  private step(sequenceNumber: number): void {
+    this.points.push({ sequenceNumber, balance: this.watchedBalance });
   }
 
   get balance(): Decimal {
@@ -65,6 +94,7 @@ export class LedgerDraft {
    */
   addBlock(fields: Omit<Block, 'creationSequence'>): Block {
     const block: Block = { ...fields, creationSequence: this.ledger.nextSequenceNumber };
+    this.rewatch(undefined, block);
     this.blocks.set(block.id, block);
     this.newBlockIds.add(block.id);
     return block;
@@ -81,7 +111,9 @@ export class LedgerDraft {
 
   /** Balance, voidedAt and status (payment) are the only fields a decision changes on an existing block. */
   updateBlock(block: Block, patch: Partial<Pick<Block, 'balance' | 'voidedAt' | 'status'>>): Block {
-    const updated = { ...this.current(block), ...patch };
+    const before = this.current(block);
+    const updated = { ...before, ...patch };
+    this.rewatch(before, updated);
     this.blocks.set(block.id, updated);
     if (!this.newBlockIds.has(block.id)) this.updatedBlockIds.add(block.id);
     return updated;
@@ -143,6 +175,7 @@ export class LedgerDraft {
       balance: endingBalance,
       nextSequenceNumber: this.ledger.nextSequenceNumber + 1,
     };
+    this.step(entry.ledgerSequenceNumber);
     return entry;
   }
 
@@ -155,6 +188,7 @@ export class LedgerDraft {
     const made = this.entries.findIndex((candidate) => candidate.id === entry.id);
     if (made >= 0) {
       const current = this.entries[made]!;
+      this.step(current.ledgerSequenceNumber);
       this.entries[made] = {
         ...current,
         amount: current.amount.plus(delta),
@@ -162,6 +196,7 @@ export class LedgerDraft {
       };
     } else {
       const current = this.grown.get(entry.id) ?? (entry as PendingUsageEntry);
+      this.step(current.ledgerSequenceNumber ?? this.lastSequenceNumber);
       this.grown.set(entry.id, {
         ...current,
         amount: current.amount.plus(delta),
@@ -185,6 +220,8 @@ export class LedgerDraft {
   }
 
   changes(): LedgerChanges {
+    // A change with no entry of its own (a paid invoice's block turning active) steps at the last.
+    const changedSince = !this.points.at(-1)!.balance.equals(this.watchedBalance);
     const pick = (ids: Set<string>) =>
       [...ids].map((id) => this.blocks.get(id)).filter((b): b is Block => b !== undefined);
     return {
@@ -193,6 +230,13 @@ export class LedgerDraft {
       updatedBlocks: pick(this.updatedBlockIds),
       entries: [...this.entries],
       grownEntries: [...this.grown.values()],
+      balancePoints: changedSince
+        ? [
+            ...this.points,
+            { sequenceNumber: this.lastSequenceNumber, balance: this.watchedBalance },
+          ]
+        : [...this.points],
+      nextEffectiveAt: nextEffectiveAt(this.blocks.values(), this.context.now),
       ...(this.invoices.length > 0 && { invoices: [...this.invoices] }),
       ...(this.invoiceChanges.size > 0 && { invoiceChanges: [...this.invoiceChanges.values()] }),
     };

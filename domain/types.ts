@@ -4,6 +4,7 @@
  * a *ledger* is one (customer, currency) pair. Instants are `Date`s given by the caller.
  */
 import type { Decimal } from './decimal.ts';
+import type { BalancePoint } from './alerts.ts';
 import type { LedgerError } from './ledgerError.ts';
 
 export type BlockStatus = 'active' | 'pending_payment';
@@ -90,6 +91,8 @@ export interface PendingUsageEntry extends UsageKey {
   id: string;
   amount: Decimal;
   endingBalance: Decimal;
+  /** Its place in the ledger, when the loader gave it: a crossing its growth causes names it. */
+  ledgerSequenceNumber?: number;
 }
 
 /**
@@ -258,6 +261,13 @@ export interface LedgerChanges {
    * records this so that it is not lost. Absent when no top-up was refused.
    */
   topUpRefused?: LedgerError;
+  /**
+   * The watched balance (domain/alerts.ts) when the decision began and after each of its steps, in
+   * ledger order: what the alerts are evaluated against.
+   */
+  balancePoints: BalancePoint[];
+  /** When the watched balance next changes with no entry (domain/alerts.ts nextEffectiveAt). */
+  nextEffectiveAt: Date | null;
 }
 
 /** Time and identity are given, never read: decisions are deterministic. */

@@ -25,6 +25,8 @@ import { ServiceMetrics } from '../api/metrics.ts';
 import { buildServer } from '../api/server.ts';
 import { buildWorkerServer } from '../api/workerServer.ts';
 import { withTimeout } from '../api/withTimeout.ts';
+import { renderWebhookEvent } from '../api/wire/webhookEvent.ts';
+import { Outbox } from '../worker/delivery/outbox.ts';
 
 /** The longest `close()` takes: within `docker stop`'s default grace of 10 s (Kubernetes gives 30 s). */
 export const SHUTDOWN_BOUND_MS = 10_000;
@@ -56,6 +58,8 @@ export interface Service {
   url: string | undefined;
   /** ROLE=worker: the address of its own metrics and health listener (WORKER_PORT). */
   workerUrl: string | undefined;
+  /** Where a transaction writes its webhook events (rendered with Orb's payload shapes). */
+  outbox: Outbox;
   close(): Promise<void>;
 }
 
@@ -91,6 +95,7 @@ export async function startService(
     const jobs = await runSweeps({ orm, queues, clock, partitions: config.partitions, retention });
     return { jobsRun: jobs.length, finished: await waitForJobs(queues, jobs, timeoutMs) };
   };
+  const outbox = new Outbox(renderWebhookEvent);
   const runsApi = config.role !== 'worker';
   const runsWorkers = config.role !== 'api';
   const waiter = runsApi ? await OutcomeWaiter.open(queueStore, config.queuePrefix) : undefined;
@@ -104,6 +109,7 @@ export async function startService(
         partitions: config.partitions,
         queuePrefix: config.queuePrefix,
         gracePeriod: config.gracePeriod,
+        outbox,
         jobLockMs: config.jobLockMs,
         onOutcome: waiter ? (outcome) => waiter.notify(outcome) : undefined,
         onJobFinished: (name, seconds, result) => metrics.observeJob(name, seconds, result),
@@ -165,6 +171,7 @@ export async function startService(
     workers,
     url,
     workerUrl,
+    outbox,
     async close() {
       const step = async (name: keyof typeof STEP_BOUND_MS, work: () => Promise<unknown>) => {
         try {

@@ -30,6 +30,7 @@ import { closeUsageDays } from './processors/closeUsageDays.ts';
 import { recordLegacyRequest } from './processors/legacyRequests.ts';
 import type { JobName } from './jobs/queues.ts';
 import type { Orm } from './store/orm.ts';
+import type { OutboxWriter } from './jobs/webhookEvents.ts';
 import { HEARTBEAT_EVERY_MS, recordHeartbeat, removeHeartbeat } from './store/workerHeartbeats.ts';
 import { followingUsageJobs, removeFollowers } from './jobs/usageFollowers.ts';
 import { followingLedgerJobs } from './jobs/ledgerFollowers.ts';
@@ -54,6 +55,8 @@ export interface WorkerDeps {
   queuePrefix: string;
   /** How long after its end a usage day stays open to late events (GRACE_PERIOD). */
   gracePeriod: Duration;
+  /** Where each transaction writes the webhook events of its changes. */
+  outbox: OutboxWriter;
   /** JOB_LOCK_MS: a dead worker's job runs again within 1.25 of these. */
   jobLockMs: number;
   /** Called in-process when a request finishes, so that an api in the same process answers at once. */
@@ -94,7 +97,7 @@ interface JobContext {
 type Processor = (data: unknown, context: JobContext) => Promise<unknown>;
 
 function processorsFor(deps: WorkerDeps): Record<JobName, Processor> {
-  const base = { orm: deps.orm, clock: deps.clock };
+  const base = { orm: deps.orm, clock: deps.clock, outbox: deps.outbox };
   const withLogger = ({ logger, fence }: JobContext): ProcessorDeps => ({ ...base, logger, fence });
   const usageDeps = ({ logger, fence }: JobContext) => ({
     ...base,

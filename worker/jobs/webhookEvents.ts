@@ -6,7 +6,13 @@
  * the change knows (an alert at the crossing). The outbox writer renders each draft into Orb's body
  * and stores it with the change, so the body is fixed at commit.
  */
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AlertRecord } from '../store/alerts.ts';
+import type { BalanceTransactionRecord } from '../store/balanceTransactions.ts';
+import type { CreditBlockReadRow } from '../store/creditReads.ts';
+import type { CustomerRow } from '../store/entities.ts';
+import type { InvoiceView } from '../store/invoiceViews.ts';
+import type { CustomerHierarchyView } from '../store/views.ts';
 
 export const WEBHOOK_EVENT_TYPES = [
   'customer.credit_balance_depleted',
@@ -61,3 +67,45 @@ export interface WebhookEventDraft {
   ledgerSequenceNumber: number | null;
   facts: WebhookFacts;
 }
+
+/**
+ * Where a transaction puts its events: renders each draft into Orb's body and writes it in the
+ * caller's transaction (worker/delivery/outbox.ts). A change that rolled back sent nothing.
+ */
+export interface OutboxWriter {
+  append(em: EntityManager, drafts: readonly WebhookEventDraft[]): Promise<void>;
+}
+
+/**
+ * What a draft's body is made of besides the draft itself, loaded by the outbox writer in the
+ * draft's transaction: the customer (with its hierarchy) for customer events, the block of a
+ * ledger increment, the balance transaction, the invoice. Absent when the type does not need it.
+ */
+export interface WebhookEventSubject {
+  customer?: { row: CustomerRow; hierarchy: CustomerHierarchyView };
+  block?: CreditBlockReadRow;
+  balanceTransaction?: BalanceTransactionRecord;
+  invoice?: InvoiceView;
+  /** The payment an invoice was marked paid with (Orb's `invoice.manually_marked_as_paid`). */
+  invoicePayment?: InvoicePayment;
+}
+
+export interface InvoicePayment {
+  externalId: string | null;
+  notes: string | null;
+  /** ISO date (YYYY-MM-DD), as given. */
+  receivedDate: string | null;
+}
+
+/**
+ * Renders a draft into the exact bytes every delivery and the feed send (Orb's envelope and
+ * payload). Implemented on the wire side (api/wire/webhookEvent.ts) and handed to the outbox writer
+ * by the composition root, since worker/ does not import api/.
+ */
+export type WebhookEventRenderer = (
+  draft: WebhookEventDraft,
+  subject: WebhookEventSubject,
+) => string;
+
+/** The channel the outbox writer notifies at commit, on which the delivery loop wakes. */
+export const WEBHOOK_EVENTS_CHANNEL = 'webhook_events';

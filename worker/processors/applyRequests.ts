@@ -59,6 +59,8 @@ import { applyBalanceTransaction } from './kinds/balanceTransaction.ts';
 import { applyEventDeprecation } from './kinds/eventDeprecation.ts';
 import { applyInvoiceChange } from './kinds/invoiceChange.ts';
 import type { ApplyKind } from './kinds/kindContext.ts';
+import { LedgerNews } from './ledgerNews.ts';
+import type { OutboxWriter } from '../jobs/webhookEvents.ts';
 import { applyTopUpCreate } from './kinds/topUpCreate.ts';
 import { applyTopUpDelete } from './kinds/topUpDelete.ts';
 import type { UsageProcessorDeps } from './processorDeps.ts';
@@ -112,11 +114,14 @@ class Group {
   private readonly em: EntityManager;
   private readonly now: Date;
   private readonly gracePeriod: Duration;
+  private readonly outbox: OutboxWriter;
+  private readonly news = new LedgerNews();
 
-  constructor(em: EntityManager, now: Date, gracePeriod: Duration) {
+  constructor(em: EntityManager, now: Date, gracePeriod: Duration, outbox: OutboxWriter) {
     this.em = em;
     this.now = now;
     this.gracePeriod = gracePeriod;
+    this.outbox = outbox;
   }
 
   async run(requestIds: readonly string[]): Promise<RequestOutcome[]> {
@@ -130,6 +135,7 @@ class Group {
     );
     for (const requestId of requestIds) await this.decideOne(requestId, requests.get(requestId));
     await this.flush({ outcomes: this.recorded, now: this.now });
+    await this.news.write(this.em, this.now, this.outbox);
     await this.answerCommitted();
     return requestIds.map((requestId) => {
       const outcome = this.outcomes.get(requestId);
@@ -247,6 +253,9 @@ class Group {
     kind: K,
   ): Promise<void> {
     await this.flush();
+    // The alerts are walked through what came before with the alerts as they were: a kind may
+    // create or change one (an alert request), which must not look back at earlier changes.
+    await this.news.write(this.em, this.now, this.outbox);
     for (const [key, state] of this.states)
       if (state.customerId === request.customerId) this.states.delete(key);
     const apply = otherKinds[kind] as ApplyKind<K>;
@@ -254,6 +263,7 @@ class Group {
       em: this.em,
       now: this.now,
       gracePeriod: this.gracePeriod,
+      news: this.news,
     });
     this.outcomes.set(request.id, outcome);
     this.recorded.push(
@@ -267,6 +277,7 @@ class Group {
   private take(request: LockedRequest, state: LedgerState, changes: LedgerChanges): void {
     state.ledger = changes.ledger;
     this.dirty.add(state);
+    this.news.ledgerChanged(request.customerId, changes);
     for (const block of changes.newBlocks) {
       state.blocks.set(block.id, block);
       state.made.add(block.id);
@@ -370,7 +381,7 @@ async function runGroup(
     applyingTransaction(deps, async (em) => {
       // The ids may still be on their way (read from the queue while the fence was checked).
       const ids = await requestIds;
-      const run = new Group(em, deps.clock.now(), deps.gracePeriod);
+      const run = new Group(em, deps.clock.now(), deps.gracePeriod, deps.outbox);
       return { outcomes: await run.run(ids), topUpsRefused: run.topUpsRefused };
     }),
   );

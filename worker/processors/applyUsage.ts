@@ -31,6 +31,7 @@ import {
   type UsageLedgerKey,
 } from '../store/usageRepository.ts';
 import { applyingTransaction } from '../partitionFence.ts';
+import { LedgerNews } from './ledgerNews.ts';
 import { withTransientRetry } from '../runtime/transientRetry.ts';
 import { countWritten, type WrittenCounts } from '../writtenCounts.ts';
 import type { ProcessorDeps } from './processorDeps.ts';
@@ -161,6 +162,9 @@ async function applyAccepted(
       priced.map((event) => event.applied),
       decisions,
     );
+  const news = new LedgerNews();
+  for (const { customerId, changes } of decisions) news.ledgerChanged(customerId, changes);
+  await news.write(em, now, deps.outbox);
   const count = (status: AppliedEvent['status']) =>
     priced.filter((event) => event.applied.status === status).length;
   return {

@@ -11,6 +11,7 @@ import { applyingTransaction } from '../partitionFence.ts';
 import { withTransientRetry } from '../runtime/transientRetry.ts';
 import { countWritten, type WrittenCounts } from '../writtenCounts.ts';
 import type { ProcessorDeps } from './processorDeps.ts';
+import { LedgerNews } from './ledgerNews.ts';
 
 export async function catchUpLedger(
   data: unknown,
@@ -23,6 +24,10 @@ export async function catchUpLedger(
       const { ledger, blocks } = await lockCustomerAndLoad(em, customerId, currency, now);
       const changes = catchUp(ledger, blocks, { now, newId });
       if (changes.entries.length > 0) await saveChanges(em, customerId, null, changes, now);
+      // An expiry may cross a threshold; a block that became effective may too, with no entry.
+      const news = new LedgerNews();
+      news.ledgerChanged(customerId, changes);
+      await news.write(em, now, deps.outbox);
       return { entries: changes.entries.length, written: countWritten([changes]) };
     }),
   );

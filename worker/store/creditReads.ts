@@ -183,6 +183,21 @@ interface CustomerColumns {
 }
 
 /** One block by id, whatever its balance; null when there is none. */
+/**
+ * One block as the caller's transaction sees it (`readCreditBlock` reads committed rows through the
+ * pool): the outbox renders a block the same transaction just wrote.
+ */
+export async function readCreditBlockInTransaction(
+  em: EntityManager,
+  blockId: string,
+): Promise<CreditBlockReadRow | null> {
+  const rows = await em.execute<CreditBlockReadRow[]>(
+    `select ${BLOCK_COLUMNS} from credit_blocks b where b.id = ?`,
+    [blockId],
+  );
+  return rows[0] ?? null;
+}
+
 export async function readCreditBlock(
   em: EntityManager,
   blockId: string,

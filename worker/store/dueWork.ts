@@ -33,6 +33,19 @@ export async function ledgersWithDueExpiries(
   return rows.map((row) => ({ customerId: row.customer_id, currency: row.currency }));
 }
 
+/** The ledgers whose alerts wait for a block that is effective by `now` (`alerts.recheck_at`). */
+export async function ledgersWithAlertRechecksDue(
+  em: EntityManager,
+  now: Date,
+  limit: number,
+): Promise<{ customerId: string; currency: string }[]> {
+  const rows = await em.execute<{ customer_id: string; currency: string }[]>(
+    `select distinct customer_id, currency from alerts where recheck_at <= ? limit ?`,
+    [now, limit],
+  );
+  return rows.map((row) => ({ customerId: row.customer_id, currency: row.currency }));
+}
+
 /** Requests still `queued` that were accepted before `acceptedBefore`, oldest first. */
 export async function requestsQueuedSince(
   em: EntityManager,

@@ -8,6 +8,7 @@
 import type { Clock } from '../runtime/clock.ts';
 import { sweepClosedDays } from './dayCloseSweep.ts';
 import { sweepDueExpiries } from './expirySweep.ts';
+import { sweepAlertRechecks } from './alertRecheckSweep.ts';
 import { sweepStrandedRequests } from './strandedSweep.ts';
 import type { PartitionQueues } from '../jobs/queues.ts';
 import { sweepRetention, type Retention } from './retentionSweep.ts';
@@ -30,6 +31,7 @@ export interface EnqueuedJob {
 export async function runSweeps(deps: SweepDeps): Promise<EnqueuedJob[]> {
   const jobs = [
     ...(await sweepDueExpiries(deps)),
+    ...(await sweepAlertRechecks(deps)),
     ...(await sweepClosedDays(deps)),
     ...(await sweepStrandedRequests(deps)),
   ];

@@ -56,6 +56,7 @@ afterAll(async () => {
 const deps = () => ({
   orm: t.service.orm,
   clock: t.service.clock,
+  outbox: t.service.outbox,
   logger,
   gracePeriod: Duration.fromISO('PT12H'),
 });

@@ -69,6 +69,7 @@ describe('one shell for every kind', () => {
       {
         orm: t.service.orm,
         clock: t.service.clock,
+        outbox: t.service.outbox,
         logger,
         gracePeriod: Duration.fromISO('PT12H'),
       },

@@ -36,6 +36,7 @@ beforeAll(async () => {
   deps = {
     orm: t.service.orm,
     clock: t.service.clock,
+    outbox: t.service.outbox,
     logger: pino({ level: 'silent' }),
     gracePeriod: Duration.fromISO('PT12H'),
   };

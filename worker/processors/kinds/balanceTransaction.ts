@@ -12,7 +12,7 @@ import type { ApplyKind } from './kindContext.ts';
 
 export const applyBalanceTransaction: ApplyKind<'balance_transaction'> = async (
   request,
-  { em, now },
+  { em, now, news },
 ) => {
   const payload = balanceRequestPayload.safeParse(request.payload);
   if (!payload.success) {
@@ -34,5 +34,12 @@ export const applyBalanceTransaction: ApplyKind<'balance_transaction'> = async (
     request.id,
     decision.value,
   );
+  news.told({
+    id: newId(),
+    createdAt: now,
+    customerId: request.customerId,
+    ledgerSequenceNumber: null,
+    facts: { type: 'customer.balance_transaction_created', balanceTransactionId: transaction.id },
+  });
   return { status: 'committed', kind: 'balance_transaction', requestId: request.id, transaction };
 };

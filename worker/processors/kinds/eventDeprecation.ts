@@ -41,7 +41,7 @@ async function returnCredits(
   request: LockedRequest,
   event: LockedEvent,
   closesAt: Date,
-  { em, now }: KindContext,
+  { em, now, news }: KindContext,
 ): Promise<DeprecationOutcome> {
   const { customerId } = request;
   const { priceId, currency, usageDay } = event;
@@ -77,6 +77,7 @@ async function returnCredits(
   );
   if (!decision.ok) return failedOutcome('event_deprecation', request.id, decision.error);
   await saveUsage(em, [{ customerId, changes: decision.value }]);
+  news.ledgerChanged(customerId, decision.value);
   await markDeprecated(em, event.id, 'applied');
   return {
     status: 'committed',

@@ -25,7 +25,10 @@ function toAction(action: InvoiceChangePayload['action'], timezone: string): Inv
   return { type: 'mark_paid', paidAt, payment: { receivedDate, externalId, notes } };
 }
 
-export const applyInvoiceChange: ApplyKind<'invoice_change'> = async (request, { em, now }) => {
+export const applyInvoiceChange: ApplyKind<'invoice_change'> = async (
+  request,
+  { em, now, news },
+) => {
   const internal = (detail: string) =>
     failedOutcome('invoice_change', request.id, { kind: 'internal', detail });
   const payload = invoiceChangePayload.safeParse(request.payload);
@@ -55,6 +58,21 @@ export const applyInvoiceChange: ApplyKind<'invoice_change'> = async (request, {
   });
   if (!decision.ok) return failedOutcome('invoice_change', request.id, decision.error);
   await saveChanges(em, owner.customerId, null, decision.value, now);
+  // Paying turns a pending_payment block active: the watched balance may rise with no entry.
+  news.ledgerChanged(owner.customerId, decision.value);
+  news.told({
+    id: newId(),
+    createdAt: now,
+    customerId: owner.customerId,
+    ledgerSequenceNumber: null,
+    facts: {
+      type:
+        action.type === 'void'
+          ? 'invoice.manually_marked_as_void'
+          : 'invoice.manually_marked_as_paid',
+      invoiceId,
+    },
+  });
   return {
     status: 'committed',
     kind: 'invoice_change',

@@ -3,6 +3,7 @@ import type { Duration } from 'luxon';
 import type { RequestKind } from '../../jobs/requestKinds.ts';
 import type { OutcomeOf } from '../../jobs/requestOutcome.ts';
 import type { LockedRequest } from '../../store/ledgerRepository.ts';
+import type { LedgerNews } from '../ledgerNews.ts';
 
 /** What the shell gives a kind's step: the group's transaction and its one instant. */
 export interface KindContext {
@@ -10,6 +11,8 @@ export interface KindContext {
   now: Date;
   /** GRACE_PERIOD: how long after its end a usage day stays open (deprecations need it). */
   gracePeriod: Duration;
+  /** Where a kind hands over the ledger changes it saved and the events it makes (ledgerNews.ts). */
+  news: LedgerNews;
 }
 
 /**

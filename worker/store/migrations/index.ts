@@ -20,6 +20,7 @@ import { Migration20261203050000_acceptedEvents } from './Migration2026120305000
 import { Migration20261203060000_oneRequestModel } from './Migration20261203060000_oneRequestModel.ts';
 import { Migration20261203070000_alertsAndOutbox } from './Migration20261203070000_alertsAndOutbox.ts';
 import { Migration20261203075000_alertRequests } from './Migration20261203075000_alertRequests.ts';
+import { Migration20261203090000_alertRecheck } from './Migration20261203090000_alertRecheck.ts';
 
 export const migrationsList = [
   { name: 'Migration20261121000000_initial', class: Migration20261121000000_initial },
@@ -72,5 +73,9 @@ export const migrationsList = [
   {
     name: 'Migration20261203075000_alertRequests',
     class: Migration20261203075000_alertRequests,
+  },
+  {
+    name: 'Migration20261203090000_alertRecheck',
+    class: Migration20261203090000_alertRecheck,
   },
 ];

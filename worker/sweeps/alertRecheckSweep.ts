@@ -1,0 +1,26 @@
+/**
+ * Finds the ledgers whose alerts wait for a block to become effective (`alerts.recheck_at`, see
+ * Migration20261203090000_alertRecheck) and enqueues a catch-up for each onto its customer's
+ * partition, like the expiry sweep: the catch-up evaluates the alerts against the balance now and
+ * sets the next recheck. A customer with traffic is evaluated by its next write anyway.
+ */
+import { partitionOf } from '../jobs/partition.ts';
+import { ledgersWithAlertRechecksDue } from '../store/dueWork.ts';
+import type { EnqueuedJob, SweepDeps } from './runSweeps.ts';
+
+/** Bounded work per sweep; the next sweep continues where the backlog stands. */
+const LEDGERS_PER_SWEEP_MAX = 10_000;
+
+export async function sweepAlertRechecks(deps: SweepDeps): Promise<EnqueuedJob[]> {
+  const now = deps.clock.now();
+  const due = await ledgersWithAlertRechecksDue(deps.orm.em.fork(), now, LEDGERS_PER_SWEEP_MAX);
+  const enqueued: EnqueuedJob[] = [];
+  for (const { customerId, currency } of due) {
+    const partition = partitionOf(customerId, deps.partitions);
+    // The same job id as the expiry sweep's for this ledger and instant: one catch-up does both.
+    const jobId = `catchup-${customerId}-${Buffer.from(currency).toString('base64url')}-${now.getTime()}`;
+    await deps.queues.add(partition, 'ledger.catchUp', { customerId, currency }, jobId);
+    enqueued.push({ partition, jobId });
+  }
+  return enqueued;
+}
