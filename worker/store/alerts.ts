@@ -121,15 +121,17 @@ export async function lockAlert(
 
 /**
  * Inserts a new alert; false (and nothing written) when the customer already has one of its type
- * for its currency, which the table's unique key decides.
+ * for its currency, which the table's unique key decides. `recheckAt`: when its ledger's watched
+ * balance next changes with no entry (Migration20261203090000_alertRecheck).
  */
 export async function insertAlert(
   em: EntityManager,
   alert: Omit<AlertRecord, 'externalCustomerId' | 'enabled'>,
+  recheckAt: Date | null,
 ): Promise<boolean> {
   const rows = await em.execute<{ id: string }[]>(
-    `insert into alerts (id, customer_id, currency, type, thresholds, enabled, created_at, updated_at)
-     values (?, ?, ?, ?, ?::jsonb, true, ?::timestamptz, ?::timestamptz)
+    `insert into alerts (id, customer_id, currency, type, thresholds, enabled, created_at, updated_at, recheck_at)
+     values (?, ?, ?, ?, ?::jsonb, true, ?::timestamptz, ?::timestamptz, ?::timestamptz)
      on conflict (customer_id, currency, type) do nothing
      returning id`,
     [
@@ -140,9 +142,30 @@ export async function insertAlert(
       JSON.stringify(toThresholdJson(alert.thresholds)),
       alert.createdAt.toISOString(),
       alert.createdAt.toISOString(),
+      recheckAt?.toISOString() ?? null,
     ],
   );
   return rows.length > 0;
+}
+
+/** New thresholds of one alert, with their state and its ledger's `recheckAt` (see insertAlert). */
+export async function replaceAlertThresholds(
+  em: EntityManager,
+  alertId: string,
+  thresholds: AlertRecord['thresholds'],
+  recheckAt: Date | null,
+  now: Date,
+): Promise<void> {
+  await em.execute(
+    `update alerts set thresholds = ?::jsonb, recheck_at = ?::timestamptz, updated_at = ?::timestamptz
+      where id = ?`,
+    [
+      JSON.stringify(toThresholdJson(thresholds)),
+      recheckAt?.toISOString() ?? null,
+      now.toISOString(),
+      alertId,
+    ],
+  );
 }
 
 export async function setAlertEnabled(

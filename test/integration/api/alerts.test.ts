@@ -150,6 +150,41 @@ describe('creating alerts', () => {
     expect(recovered.balance_alert_status).toEqual([{ in_alert: false, threshold_value: 0 }]);
   });
 
+  it('leaves out credit not yet effective, and asks for a recheck when it becomes so', async () => {
+    const customer = await customerWithCredits(null);
+    const effective = new Date(serviceNow(t).getTime() + 2 * 86_400_000).toISOString();
+    await addEntry(t, customer.id, {
+      entry_type: 'increment',
+      amount: 40,
+      currency: 'credits',
+      effective_date: effective,
+    });
+    const depleted = await create(`customer_id/${customer.id}`, {
+      currency: 'credits',
+      type: 'credit_balance_depleted',
+    });
+    expect(depleted.balance_alert_status).toEqual([{ in_alert: true, threshold_value: 0 }]);
+    const [row] = await sql<{ recheck_at: string | Date | null }>(
+      t,
+      'select recheck_at from alerts where id = ?',
+      [depleted.id],
+    );
+    expect(new Date(row!.recheck_at!).toISOString()).toBe(effective);
+  });
+
+  it('the state it starts from is the one later writes move on from', async () => {
+    const customer = await customerWithCredits('100');
+    const alert = await create(`customer_id/${customer.id}`, {
+      currency: 'credits',
+      type: 'credit_balance_dropped',
+      thresholds: [{ value: 50 }],
+    });
+    expect(alert.balance_alert_status).toEqual([{ in_alert: false, threshold_value: 50 }]);
+    await addEntry(t, customer.id, { entry_type: 'decrement', amount: 60, currency: 'credits' });
+    const after = await t.request('GET', `/v1/alerts/${alert.id}`);
+    expect(after.body.balance_alert_status).toEqual([{ in_alert: true, threshold_value: 50 }]);
+  });
+
   it('keeps every digit of a threshold, and takes negative ones', async () => {
     const customer = await customerWithCredits('1');
     // Sent as text: a JavaScript number could not carry these digits to the service.

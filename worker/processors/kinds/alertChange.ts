@@ -12,7 +12,12 @@
  * key decides); the other actions first find the alert (alert_not_found), then an update checks
  * its thresholds against the alert's type.
  */
-import { initialThresholds, watchedBalance, type AlertType } from '../../../domain/alerts.ts';
+import {
+  initialThresholds,
+  nextEffectiveAt,
+  watchedBalance,
+  type AlertType,
+} from '../../../domain/alerts.ts';
 import { Decimal } from '../../../domain/decimal.ts';
 import { ledgerError } from '../../../domain/ledgerError.ts';
 import {
@@ -26,7 +31,7 @@ import {
   findAlert,
   insertAlert,
   lockAlert,
-  saveAlertThresholds,
+  replaceAlertThresholds,
   setAlertEnabled,
   type AlertRecord,
 } from '../../store/alerts.ts';
@@ -36,20 +41,24 @@ import type { ApplyKind, KindContext } from './kindContext.ts';
 
 type Outcome = OutcomeOf<'alert_change'>;
 
-/** The thresholds' state from the ledger's watched balance now; locks the customer first. */
-async function thresholdsNow(
+/**
+ * The thresholds' state from the ledger's watched balance now, and when that balance next changes
+ * with no entry (a block becoming effective, for the recheck sweep); locks the customer first.
+ */
+async function stateNow(
   { em, now }: KindContext,
   customerId: string,
   currency: string,
   type: AlertType,
   values: readonly string[],
-): Promise<AlertRecord['thresholds']> {
+): Promise<{ thresholds: AlertRecord['thresholds']; recheckAt: Date | null }> {
   const { blocks } = await lockCustomerAndLoad(em, customerId, currency, now);
   const balance = watchedBalance(blocks, now);
-  return initialThresholds(type, values.map(Decimal.of), balance).map((threshold) => ({
+  const thresholds = initialThresholds(type, values.map(Decimal.of), balance).map((threshold) => ({
     value: threshold.value.toString(),
     atOrBelow: threshold.atOrBelow,
   }));
+  return { thresholds, recheckAt: nextEffectiveAt(blocks, now) };
 }
 
 async function apply(
@@ -84,21 +93,12 @@ async function apply(
       // The api checked them against the type too; this is the rule the stored request obeys.
       const problem = alertThresholdsProblem(type, payload.thresholds);
       if (problem) return invalid(`${problem}.`);
-      const thresholds = await thresholdsNow(
-        context,
-        customerId,
-        currency,
-        type,
-        payload.thresholds,
+      const state = await stateNow(context, customerId, currency, type, payload.thresholds);
+      const inserted = await insertAlert(
+        em,
+        { id: alertId, customerId, currency, type, thresholds: state.thresholds, createdAt: now },
+        state.recheckAt,
       );
-      const inserted = await insertAlert(em, {
-        id: alertId,
-        customerId,
-        currency,
-        type,
-        thresholds,
-        createdAt: now,
-      });
       if (!inserted)
         return refuse(
           ledgerError(
@@ -116,7 +116,7 @@ async function apply(
       if (!found || found.customerId !== customerId) return notFound();
       const problem = alertThresholdsProblem(found.type, payload.thresholds);
       if (problem) return invalid(`${problem}.`);
-      const thresholds = await thresholdsNow(
+      const state = await stateNow(
         context,
         customerId,
         found.currency,
@@ -124,7 +124,7 @@ async function apply(
         payload.thresholds,
       );
       if (!(await lockAlert(em, customerId, alertId))) return notFound();
-      await saveAlertThresholds(em, [{ id: alertId, thresholds }], now);
+      await replaceAlertThresholds(em, alertId, state.thresholds, state.recheckAt, now);
       return committed;
     }
     case 'enable':
