@@ -228,6 +228,29 @@ describe('creating alerts', () => {
     expectAlert((await t.request('GET', `/v1/alerts/${first.id}`)).body);
   });
 
+  it('of concurrent creates of one type, exactly one is made', async () => {
+    const customer = await customerWithCredits('10');
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        t.request(
+          'POST',
+          i % 2 === 0
+            ? `/v1/alerts/customer_id/${customer.id}`
+            : `/v1/alerts/external_customer_id/${customer.external_customer_id}`,
+          { currency: 'credits', type: 'credit_balance_dropped', thresholds: [{ value: i + 1 }] },
+        ),
+      ),
+    );
+    const made = answers.filter((answer) => answer.status === 201);
+    expect(made).toHaveLength(1);
+    for (const answer of answers.filter((a) => a.status !== 201))
+      expectProblem(answer, 400, ERROR_TYPE.duplicate, 'alert_exists');
+    const stored = await sql<{ id: string }>(t, 'select id from alerts where customer_id = ?', [
+      customer.id,
+    ]);
+    expect(stored.map((row) => row.id)).toEqual([made[0]!.body.id]);
+  });
+
   it('answers 404 for an unknown customer and 400 for subscription alerts', async () => {
     const unknown = await t.request('POST', '/v1/alerts/customer_id/no-such-customer', {
       currency: 'credits',
