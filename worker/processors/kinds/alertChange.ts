@@ -35,8 +35,7 @@ import {
   setAlertEnabled,
   type AlertRecord,
 } from '../../store/alerts.ts';
-import { lockCustomerAndLoad } from '../../store/ledgerRepository.ts';
-import type { LockedRequest } from '../../store/ledgerRepository.ts';
+import { lockCustomerAndLoad, type LockedRequest } from '../../store/ledgerRepository.ts';
 import type { ApplyKind, KindContext } from './kindContext.ts';
 
 type Outcome = OutcomeOf<'alert_change'>;
