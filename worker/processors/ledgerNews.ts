@@ -57,7 +57,8 @@ export class LedgerNews {
       const key = ledgerKey(alert.customerId, alert.currency);
       byLedger.set(key, [...(byLedger.get(key) ?? []), alert]);
     }
-    const changedAlerts = new Map<string, AlertRecord>();
+    /** Every alert of a changed ledger, with the ledger's next recheck: the last decision's. */
+    const saved = new Map<string, { record: AlertRecord; recheckAt: Date | null }>();
     const drafts: WebhookEventDraft[] = [];
     for (const item of news) {
       if (item.kind === 'event') {
@@ -70,13 +71,7 @@ export class LedgerNews {
       const watched = watchAlerts(records.map(toWatched), changes.balancePoints);
       const after = records.map((record, index) => toRecord(record, watched.alerts[index]!));
       for (const record of after)
-        if (
-          !sameState(
-            record,
-            records.find((before) => before.id === record.id)!,
-          )
-        )
-          changedAlerts.set(record.id, record);
+        saved.set(record.id, { record, recheckAt: changes.nextEffectiveAt });
       byLedger.set(key, after);
       const made: { sequenceNumber: number; draft: WebhookEventDraft }[] = [];
       for (const entry of changes.entries)
@@ -116,9 +111,14 @@ export class LedgerNews {
       made.sort((a, b) => a.sequenceNumber - b.sequenceNumber);
       drafts.push(...made.map(({ draft }) => draft));
     }
+    // The statement skips the rows whose state and recheck stay as they were.
     await saveAlertThresholds(
       em,
-      [...changedAlerts.values()].map(({ id, thresholds }) => ({ id, thresholds })),
+      [...saved.values()].map(({ record, recheckAt }) => ({
+        id: record.id,
+        thresholds: record.thresholds,
+        recheckAt,
+      })),
       now,
     );
     await outbox.append(em, drafts);
@@ -150,10 +150,4 @@ function toRecord(record: AlertRecord, watched: WatchedAlert): AlertRecord {
       atOrBelow: threshold.atOrBelow,
     })),
   };
-}
-
-function sameState(a: AlertRecord, b: AlertRecord): boolean {
-  return a.thresholds.every(
-    (threshold, index) => threshold.atOrBelow === b.thresholds[index]?.atOrBelow,
-  );
 }

@@ -76,21 +76,33 @@ export async function lockLedgerAlerts(
   return rows.map(toAlertRecord);
 }
 
-/** Writes new threshold states (and updated_at) of these alerts in one statement; [] does nothing. */
+/**
+ * Writes the state of these alerts after a ledger change in one statement: their thresholds and
+ * their ledger's `recheckAt` (see insertAlert); updated_at only where the thresholds changed.
+ * [] does nothing.
+ */
 export async function saveAlertThresholds(
   em: EntityManager,
-  rows: readonly { id: string; thresholds: AlertRecord['thresholds'] }[],
+  rows: readonly { id: string; thresholds: AlertRecord['thresholds']; recheckAt: Date | null }[],
   now: Date,
 ): Promise<void> {
   if (rows.length === 0) return;
   await em.execute(
-    `update alerts a set thresholds = input.thresholds, updated_at = ?::timestamptz
-       from jsonb_to_recordset(?::jsonb) as input (id text, thresholds jsonb)
-      where a.id = input.id`,
+    `update alerts a
+        set thresholds = input.thresholds, recheck_at = input.recheck_at,
+            updated_at = case when a.thresholds = input.thresholds then a.updated_at
+                              else ?::timestamptz end
+       from jsonb_to_recordset(?::jsonb) as input (id text, thresholds jsonb, recheck_at timestamptz)
+      where a.id = input.id
+        and (a.thresholds <> input.thresholds or a.recheck_at is distinct from input.recheck_at)`,
     [
       now.toISOString(),
       JSON.stringify(
-        rows.map((row) => ({ id: row.id, thresholds: toThresholdJson(row.thresholds) })),
+        rows.map((row) => ({
+          id: row.id,
+          thresholds: toThresholdJson(row.thresholds),
+          recheck_at: row.recheckAt?.toISOString() ?? null,
+        })),
       ),
     ],
   );

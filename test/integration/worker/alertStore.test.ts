@@ -97,17 +97,18 @@ describe('alert store', () => {
               { value: '100.5', atOrBelow: true },
               { value: '10', atOrBelow: false },
             ],
+            recheckAt: null,
           },
-          { id: 'al_1', thresholds: [{ value: '0', atOrBelow: false }] },
+          { id: 'al_1', thresholds: [{ value: '0', atOrBelow: false }], recheckAt: at },
         ],
         at,
       ),
     );
     await saveAlertThresholds(orm.em, [], at);
     const rows = await orm.em.execute<
-      { id: string; thresholds: unknown; updated_at: Date | string }[]
+      { id: string; thresholds: unknown; updated_at: Date | string; recheck_at: Date | null }[]
     >(
-      `select id, thresholds, updated_at from alerts where id in ('al_1', 'al_2', 'al_3') order by id`,
+      `select id, thresholds, updated_at, recheck_at from alerts where id in ('al_1', 'al_2', 'al_3') order by id`,
     );
     expect(rows.map((r) => r.thresholds)).toEqual([
       [{ value: '0', at_or_below: false }],
@@ -120,5 +121,10 @@ describe('alert store', () => {
     expect(new Date(rows[0]!.updated_at).getTime()).toBe(at.getTime());
     expect(new Date(rows[1]!.updated_at).getTime()).toBe(at.getTime());
     expect(new Date(rows[2]!.updated_at).getTime()).not.toBe(at.getTime());
+    expect(rows.map((r) => (r.recheck_at ? new Date(r.recheck_at).getTime() : null))).toEqual([
+      at.getTime(),
+      null,
+      null,
+    ]);
   });
 });
