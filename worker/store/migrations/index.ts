@@ -19,6 +19,7 @@ import { Migration20261203040000_retention } from './Migration20261203040000_ret
 import { Migration20261203050000_acceptedEvents } from './Migration20261203050000_acceptedEvents.ts';
 import { Migration20261203060000_oneRequestModel } from './Migration20261203060000_oneRequestModel.ts';
 import { Migration20261203070000_alertsAndOutbox } from './Migration20261203070000_alertsAndOutbox.ts';
+import { Migration20261203080000_webhookDelivery } from './Migration20261203080000_webhookDelivery.ts';
 
 export const migrationsList = [
   { name: 'Migration20261121000000_initial', class: Migration20261121000000_initial },
@@ -67,5 +68,9 @@ export const migrationsList = [
   {
     name: 'Migration20261203070000_alertsAndOutbox',
     class: Migration20261203070000_alertsAndOutbox,
+  },
+  {
+    name: 'Migration20261203080000_webhookDelivery',
+    class: Migration20261203080000_webhookDelivery,
   },
 ];
