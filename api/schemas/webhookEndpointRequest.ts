@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { WEBHOOK_EVENT_TYPES } from '../../worker/jobs/webhookEvents.ts';
 import { limitQuery } from './listQueries.ts';
+import { jsonInteger } from './primitives.ts';
 
 const URL_LENGTH_MAX = 2_000;
 const DESCRIPTION_LENGTH_MAX = 500;
@@ -41,9 +42,11 @@ export type WebhookEndpointUpdate = z.infer<typeof webhookEndpointUpdate>;
 
 export const rotateSecretRequest = z
   .strictObject({
-    previous_secret_overlap_seconds: z.number().int().min(0).max(OVERLAP_SECONDS_MAX).optional(),
+    previous_secret_overlap_seconds: jsonInteger
+      .pipe(z.number().min(0).max(OVERLAP_SECONDS_MAX))
+      .optional(),
   })
-  .optional();
+  .nullish();
 
 const empty = (value: unknown) => (value === '' ? undefined : value);
 
