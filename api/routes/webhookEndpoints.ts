@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import type { OutboxWriter } from '../../worker/jobs/webhookEvents.ts';
 import type { Clock } from '../../worker/runtime/clock.ts';
 import { newId } from '../../worker/runtime/ids.ts';
@@ -207,7 +208,13 @@ function registerCrud(app: FastifyInstance, deps: WebhookEndpointDeps): void {
 
   app.delete(
     `${PATH}/:endpoint_id`,
-    { schema: { summary: 'Delete a webhook endpoint and its delivery log', tags: TAGS } },
+    {
+      schema: {
+        summary: 'Delete a webhook endpoint and its delivery log',
+        tags: TAGS,
+        response: { 204: z.null().meta({ description: 'Deleted; nothing is returned.' }) },
+      },
+    },
     async (request, reply) => {
       const { endpoint_id: id } = request.params as { endpoint_id: string };
       if (!(await deleteWebhookEndpoint(deps.orm.em.fork(), id)))
