@@ -15,6 +15,9 @@
  *   transaction (partition_fences.progressed_at) or since this process last saw it empty, whichever
  *   is shorter. A partition whose worker died or hangs shows it climbing, read from Postgres when
  *   scraped;
+ * - webhooks: attempts by outcome and the lag from an event's write to its receiver's 2xx, from
+ *   the delivery loop's observer (worker/delivery/deliveryLoop.ts); pending and failed deliveries
+ *   and the age of the oldest pending event, read from Postgres when scraped;
  * - Node's default process metrics (`collectDefaultMetrics`).
  *
  * Names follow Prometheus' conventions: a `credits_` prefix, base units in the name (`_seconds`),
@@ -29,6 +32,7 @@ import type { QueueStore } from '../worker/jobs/queueStore.ts';
 import type { Orm } from '../worker/store/orm.ts';
 import { partitionProgressAges } from '../worker/store/partitionFences.ts';
 import { liveWorkers, WORKER_SEEN_WITHIN_MS } from '../worker/store/workerHeartbeats.ts';
+import { deliveryBacklog } from '../worker/store/webhookDeliveries.ts';
 
 /** A scrape answers even when Redis hangs; a partition not read in time is left out of it. */
 const QUEUE_READ_TIMEOUT_MS = 1_000;
@@ -41,6 +45,8 @@ const JOB_SECONDS_BUCKETS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
+/** The issue's bound is 1 s from commit to the receiver's 200; retries take minutes to hours. */
+const WEBHOOK_LAG_SECONDS_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 30, 300, 3600];
 
 export type EventOutcome =
   'accepted' | 'rejected' | 'duplicate' | 'applied' | 'unpriced' | 'invalid';
@@ -71,6 +77,10 @@ export class ServiceMetrics {
   private readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
   private readonly lastProgress: Gauge<'partition'>;
   private readonly workersLive: Gauge;
+  private readonly webhookAttempts: Counter<'outcome'>;
+  private readonly webhookLag: Histogram;
+  private readonly webhookDeliveries: Gauge<'status'>;
+  private readonly webhookOldestPending: Gauge;
   private readonly orm: Orm;
   /** When this process last saw each partition with nothing waiting and nothing running (Date.now()). */
   private readonly seenIdleAtMs = new Map<number, number>();
@@ -146,6 +156,29 @@ export class ServiceMetrics {
       help: `Worker processes whose heartbeat was seen in the last ${WORKER_SEEN_WITHIN_MS / 1000} s.`,
       registers,
     });
+    this.webhookAttempts = new Counter({
+      name: 'credits_webhook_attempts_total',
+      help: 'Webhook delivery attempts by outcome: delivered (sent), retrying, failed (retry window over).',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.webhookLag = new Histogram({
+      name: 'credits_webhook_delivery_lag_seconds',
+      help: "Seconds from a webhook event's write (its transaction's commit) to its receiver's 2xx.",
+      buckets: WEBHOOK_LAG_SECONDS_BUCKETS,
+      registers,
+    });
+    this.webhookDeliveries = new Gauge({
+      name: 'credits_webhook_deliveries',
+      help: 'Webhook deliveries pending and failed, read when scraped.',
+      labelNames: ['status'],
+      registers,
+    });
+    this.webhookOldestPending = new Gauge({
+      name: 'credits_webhook_oldest_pending_age_seconds',
+      help: 'Age of the oldest event still waiting to be delivered (0 when none), read when scraped.',
+      registers,
+    });
     this.httpDuration = new Histogram({
       name: 'credits_http_request_duration_seconds',
       help: 'HTTP request latency by method, route pattern and status code.',
@@ -165,6 +198,15 @@ export class ServiceMetrics {
 
   countThrottled(intake: ThrottledIntake): void {
     this.throttled.inc({ intake });
+  }
+
+  /** The delivery loop's observer (worker/delivery/deliveryLoop.ts). */
+  observeWebhookAttempt(
+    outcome: 'delivered' | 'retrying' | 'failed',
+    lagSeconds: number | null,
+  ): void {
+    this.webhookAttempts.inc({ outcome });
+    if (lagSeconds !== null) this.webhookLag.observe(Math.max(0, lagSeconds));
   }
 
   /** Times every request by its route pattern (`/v1/customers/:id`), never its raw URL. */
@@ -234,8 +276,9 @@ export class ServiceMetrics {
 
   /** Reads the queues, then renders every metric as Prometheus text. */
   async scrape(): Promise<string> {
-    const [progressAges, ...idle] = await Promise.all([
+    const [progressAges, , ...idle] = await Promise.all([
       this.readTakeover(),
+      this.readWebhookBacklog(),
       ...this.queues.queues.map((_, partition) => this.readPartition(partition)),
     ]);
     const nowMs = Date.now();
@@ -256,6 +299,22 @@ export class ServiceMetrics {
       else this.lastProgress.remove(labels);
     }
     return this.registry.metrics();
+  }
+
+  private async readWebhookBacklog(): Promise<void> {
+    try {
+      const backlog = await withTimeout(
+        deliveryBacklog(this.orm.em.fork()),
+        QUEUE_READ_TIMEOUT_MS,
+        'reading webhook deliveries',
+      );
+      this.webhookDeliveries.set({ status: 'pending' }, backlog.pending);
+      this.webhookDeliveries.set({ status: 'failed' }, backlog.failed);
+      this.webhookOldestPending.set(backlog.oldestPendingSeconds);
+    } catch {
+      this.webhookDeliveries.reset();
+      this.webhookOldestPending.reset();
+    }
   }
 
   /** The live worker count; answers each partition's progress age (undefined when unreadable). */

@@ -46,6 +46,9 @@ import { registerPingRoute } from './routes/ping.ts';
 import { registerTestClockRoutes, type CatchUp } from './routes/testClock.ts';
 import { registerTopUpRoutes } from './routes/topUps.ts';
 import { registerUsagePriceRoutes } from './routes/usagePrices.ts';
+import { registerWebhookEndpointRoutes } from './routes/webhookEndpoints.ts';
+import { registerWebhookEventRoutes } from './routes/webhookEvents.ts';
+import type { OutboxWriter } from '../worker/jobs/webhookEvents.ts';
 import { wireSerializerCompiler } from './wire/serializer.ts';
 import type { QueueStore } from '../worker/jobs/queueStore.ts';
 
@@ -80,6 +83,8 @@ export interface ServerDeps {
   metrics: ServiceMetrics;
   /** BACKLOG_MAX: waiting jobs on a partition at which intake answers 429. */
   backlogMax: number;
+  /** Where webhook events are written, and whether endpoints may be private (worker/delivery/). */
+  webhooks: { outbox: OutboxWriter; allowPrivateNetworks: boolean };
   /** The queue dashboard: off without both credentials. */
   dashboard?: Omit<DashboardOptions, 'queues'>;
 }
@@ -143,7 +148,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     queues: deps.queues,
     partitions: deps.partitions,
   });
-  registerCustomerRoutes(app, { orm: deps.orm, clock: deps.clock, usage });
+  registerCustomerRoutes(app, {
+    orm: deps.orm,
+    clock: deps.clock,
+    usage,
+    outbox: deps.webhooks.outbox,
+  });
   registerIngestRoute(app, usage);
   registerEventRoutes(app, { orm: deps.orm, clock: deps.clock, intake, customers });
   registerInvoiceRoutes(app, { orm: deps.orm, intake, customers });
@@ -156,6 +166,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerUsagePriceRoutes(app, { orm: deps.orm, clock: deps.clock });
   registerTopUpRoutes(app, { orm: deps.orm, clock: deps.clock, customers, intake });
   registerAlertRoutes(app, { orm: deps.orm, customers, intake });
+  registerWebhookEndpointRoutes(app, { orm: deps.orm, clock: deps.clock, ...deps.webhooks });
+  registerWebhookEventRoutes(app, { orm: deps.orm });
   if (deps.dashboard) await registerAdminDashboard(app, { ...deps.dashboard, queues: deps.queues });
   if (deps.clock instanceof ManualClock) {
     registerTestClockRoutes(app, { clock: deps.clock, catchUp: deps.catchUp });

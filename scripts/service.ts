@@ -27,6 +27,11 @@ import { buildWorkerServer } from '../api/workerServer.ts';
 import { withTimeout } from '../api/withTimeout.ts';
 import { renderWebhookEvent } from '../api/wire/webhookEvent.ts';
 import { Outbox } from '../worker/delivery/outbox.ts';
+import { WebhookDeliveryLoop } from '../worker/delivery/deliveryLoop.ts';
+import {
+  CONFIGURED_ENDPOINT_ID,
+  upsertConfiguredEndpoint,
+} from '../worker/store/webhookEndpoints.ts';
 
 /** The longest `close()` takes: within `docker stop`'s default grace of 10 s (Kubernetes gives 30 s). */
 export const SHUTDOWN_BOUND_MS = 10_000;
@@ -89,6 +94,7 @@ export async function startService(
   const retention = {
     idempotencyKeys: config.idempotencyKeyRetention,
     requests: config.requestRetention,
+    webhookEvents: config.webhooks.retention,
   };
   // The test clock's catch-up (api/routes/testClock.ts): the api takes the sweeps as a function.
   const catchUp = async (timeoutMs: number) => {
@@ -96,6 +102,12 @@ export async function startService(
     return { jobsRun: jobs.length, finished: await waitForJobs(queues, jobs, timeoutMs) };
   };
   const outbox = new Outbox(renderWebhookEvent);
+  await upsertConfiguredEndpoint(
+    orm.em.fork(),
+    CONFIGURED_ENDPOINT_ID,
+    config.webhooks.configuredEndpoint,
+    new Date(),
+  );
   const runsApi = config.role !== 'worker';
   const runsWorkers = config.role !== 'api';
   const waiter = runsApi ? await OutcomeWaiter.open(queueStore, config.queuePrefix) : undefined;
@@ -113,6 +125,17 @@ export async function startService(
         jobLockMs: config.jobLockMs,
         onOutcome: waiter ? (outcome) => waiter.notify(outcome) : undefined,
         onJobFinished: (name, seconds, result) => metrics.observeJob(name, seconds, result),
+      })
+    : undefined;
+  const webhookDelivery = runsWorkers
+    ? await WebhookDeliveryLoop.start({
+        orm,
+        databaseUrl: config.databaseUrl,
+        logger,
+        config: config.webhooks,
+        observer: {
+          onAttempt: (outcome, lagSeconds) => metrics.observeWebhookAttempt(outcome, lagSeconds),
+        },
       })
     : undefined;
   const scheduler = runsWorkers
@@ -145,6 +168,7 @@ export async function startService(
       workers,
       metrics,
       backlogMax: config.backlogMax,
+      webhooks: { outbox, allowPrivateNetworks: config.webhooks.allowPrivateNetworks },
       dashboard: {
         adminUser: config.adminUser,
         adminPassword: config.adminPassword,
@@ -195,7 +219,11 @@ export async function startService(
       const force = !queueStore.reachable();
       if (force) await step('queueStore', () => queueStore.close());
       await step('workers', () =>
-        Promise.all([scheduler?.close({ force }), workers?.close({ force })]),
+        Promise.all([
+          scheduler?.close({ force }),
+          workers?.close({ force }),
+          webhookDelivery?.close(),
+        ]),
       );
       await step('waiter', async () => waiter?.close());
       await step('queues', () => queues.close());

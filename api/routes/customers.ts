@@ -26,6 +26,7 @@ import { acceptAwaitingEvents } from '../../worker/store/acceptedEvents.ts';
 import { findCustomer, listCustomers } from '../../worker/store/readQueries.ts';
 import { NO_HIERARCHY, type CustomerHierarchyView } from '../../worker/store/views.ts';
 import { customerSchema, customersSchema, toWireCustomer } from '../wire/customer.ts';
+import type { OutboxWriter } from '../../worker/jobs/webhookEvents.ts';
 import { ApiError } from '../errors.ts';
 import { recordCreate, replayCreate, sendCreated } from '../intake/idempotency.ts';
 import {
@@ -152,7 +153,7 @@ async function applyAwaitingUsage(
 
 export function registerCustomerRoutes(
   app: FastifyInstance,
-  deps: { orm: Orm; clock: Clock; usage: IngestDeps },
+  deps: { orm: Orm; clock: Clock; usage: IngestDeps; outbox?: OutboxWriter },
 ): void {
   app.post(
     '/v1/customers',
@@ -193,6 +194,15 @@ export function registerCustomerRoutes(
         checkHierarchy(body.hierarchy, await hierarchyLinks(tx, related, true));
         await tx.insert(Customer, customer);
         await adoptChildren(tx, customer.id, body.hierarchy?.child_customer_ids ?? []);
+        await deps.outbox?.append(tx, [
+          {
+            id: newId(),
+            createdAt: now,
+            customerId: customer.id,
+            ledgerSequenceNumber: null,
+            facts: { type: 'customer.created' },
+          },
+        ]);
       };
       // The request names no customer: the one it makes does not exist until the create commits.
       const recorded = {

@@ -40,6 +40,16 @@ const environment = z.object({
   QUEUE_PREFIX: z.string().min(1).default('bull'),
   BACKLOG_MAX: z.coerce.number().int().min(1).default(10_000),
   JOB_LOCK_MS: z.coerce.number().int().min(1_000).max(600_000).default(4_000),
+  WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
+  WEBHOOK_SECRET: z.string().min(1).optional(),
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: z.enum(['true', 'false']).default('false'),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  WEBHOOK_RETRY_WINDOW: retention.default('P1D'),
+  WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(1).default(1_000),
+  WEBHOOK_RETRY_MAX_MS: z.coerce.number().int().min(1).default(3_600_000),
+  WEBHOOK_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(32),
+  WEBHOOK_RETENTION: retention.default('P30D'),
 });
 
 /** Where `npm start` looks when no URL is given (and, finding nothing, starts embedded). */
@@ -99,6 +109,27 @@ export interface Config {
    * keeps it from applying anything after that (worker/partitionFence.ts).
    */
   jobLockMs: number;
+  webhooks: WebhookConfig;
+}
+
+/** Webhook delivery (worker/delivery/). */
+export interface WebhookConfig {
+  /** WEBHOOK_URL and WEBHOOK_SECRET: a trusted endpoint receiving every event type. */
+  configuredEndpoint: { url: string; secret: string } | undefined;
+  /** Lets endpoints created through the API point at private or loopback addresses. */
+  allowPrivateNetworks: boolean;
+  timeoutMs: number;
+  /** How long a failing delivery is retried (from its first attempt) before it is `failed`. */
+  retryWindow: Duration;
+  /** The first retry's delay, doubled at each attempt up to `retryMaxMs`, with jitter. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** The fallback poll when no notification comes (a missed one, a due retry). */
+  pollMs: number;
+  /** Deliveries in flight per process (each a different chain). */
+  concurrency: number;
+  /** How long events and their delivery records are kept. */
+  retention: Duration;
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -114,6 +145,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     .split(',')
     .map((key) => key.trim())
     .filter(Boolean);
+  if ((e.WEBHOOK_URL === undefined) !== (e.WEBHOOK_SECRET === undefined))
+    throw new Error('invalid configuration:\n  WEBHOOK_URL and WEBHOOK_SECRET go together');
   const apiKeyGenerated = apiKeys.length === 0;
   if (apiKeyGenerated) apiKeys.push(`dev_${randomBytes(18).toString('base64url')}`);
   return {
@@ -143,5 +176,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     queuePrefix: e.QUEUE_PREFIX,
     backlogMax: e.BACKLOG_MAX,
     jobLockMs: e.JOB_LOCK_MS,
+    webhooks: {
+      configuredEndpoint:
+        e.WEBHOOK_URL && e.WEBHOOK_SECRET
+          ? { url: e.WEBHOOK_URL, secret: e.WEBHOOK_SECRET }
+          : undefined,
+      allowPrivateNetworks: e.WEBHOOK_ALLOW_PRIVATE_NETWORKS === 'true',
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      retryWindow: Duration.fromISO(e.WEBHOOK_RETRY_WINDOW),
+      retryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
+      retryMaxMs: e.WEBHOOK_RETRY_MAX_MS,
+      pollMs: e.WEBHOOK_POLL_MS,
+      concurrency: e.WEBHOOK_CONCURRENCY,
+      retention: Duration.fromISO(e.WEBHOOK_RETENTION),
+    },
   };
 }

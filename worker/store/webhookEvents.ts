@@ -124,3 +124,52 @@ export async function invoicePayment(
   if (!row) return null;
   return { externalId: row.external_id, notes: row.notes, receivedDate: row.received_date };
 }
+
+/** Makes an event (a test event) for one endpoint only; run it in the event's transaction. */
+export async function targetWebhookEvent(
+  em: EntityManager,
+  eventId: string,
+  endpointId: string,
+): Promise<void> {
+  await em.execute('update webhook_events set target_endpoint_id = ? where id = ?', [
+    endpointId,
+    eventId,
+  ]);
+}
+
+export interface WebhookFeedQuery {
+  limit: number;
+  /** The `(txid, seq)` of the last event already seen. */
+  after?: { txid: string; seq: string };
+  customerId?: string;
+  type?: string;
+}
+
+/**
+ * A page of the feed in commit order: only events whose transaction is older than every one still
+ * running, so a page never misses an event that commits later with a smaller `seq`. Up to
+ * `limit + 1` rows; bodies as stored.
+ */
+export async function readWebhookEventPage(
+  em: EntityManager,
+  query: WebhookFeedQuery,
+): Promise<{ txid: string; seq: string; body: string }[]> {
+  return em.execute<{ txid: string; seq: string; body: string }[]>(
+    `select txid::text as txid, seq::text as seq, body from webhook_events
+      where txid < pg_snapshot_xmin(pg_current_snapshot())
+        and (?::xid8 is null or (txid, seq) > (?::xid8, ?::bigint))
+        and (?::text is null or customer_id = ?::text)
+        and (?::text is null or type = ?::text)
+      order by txid, seq limit ?`,
+    [
+      query.after?.txid ?? null,
+      query.after?.txid ?? null,
+      query.after?.seq ?? null,
+      query.customerId ?? null,
+      query.customerId ?? null,
+      query.type ?? null,
+      query.type ?? null,
+      query.limit + 1,
+    ],
+  );
+}

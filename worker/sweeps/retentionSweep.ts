@@ -15,10 +15,13 @@ import { DateTime, type Duration } from 'luxon';
 import type { Clock } from '../runtime/clock.ts';
 import { deleteFinishedRequestsBefore, deleteIdempotencyKeysBefore } from '../store/retention.ts';
 import type { Orm } from '../store/orm.ts';
+import { deleteWebhookEventsBefore } from '../store/webhookDeliveries.ts';
 
 export interface Retention {
   idempotencyKeys: Duration;
   requests: Duration;
+  /** WEBHOOK_RETENTION: webhook events and their delivery records (none still pending). */
+  webhookEvents?: Duration;
 }
 
 export const RETENTION_BATCH_SIZE = 5_000;
@@ -30,6 +33,7 @@ export const RETENTION_ROWS_PER_RUN_MAX = 50_000;
 
 export interface RetentionSwept {
   idempotencyKeys: number;
+  webhookEvents?: number;
   requests: number;
 }
 
@@ -77,5 +81,12 @@ export async function sweepRetention(
     batchSize,
     maxRows,
   );
-  return { idempotencyKeys, requests };
+  if (deps.retention.webhookEvents === undefined) return { idempotencyKeys, requests };
+  const eventsBefore = cutoff(now, deps.retention.webhookEvents);
+  const webhookEvents = await deleteInBatches(
+    (batch) => deleteWebhookEventsBefore(em, eventsBefore, batch),
+    batchSize,
+    maxRows,
+  );
+  return { idempotencyKeys, requests, webhookEvents };
 }

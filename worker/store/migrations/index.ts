@@ -20,6 +20,7 @@ import { Migration20261203050000_acceptedEvents } from './Migration2026120305000
 import { Migration20261203060000_oneRequestModel } from './Migration20261203060000_oneRequestModel.ts';
 import { Migration20261203070000_alertsAndOutbox } from './Migration20261203070000_alertsAndOutbox.ts';
 import { Migration20261203075000_alertRequests } from './Migration20261203075000_alertRequests.ts';
+import { Migration20261203080000_webhookDelivery } from './Migration20261203080000_webhookDelivery.ts';
 import { Migration20261203090000_alertRecheck } from './Migration20261203090000_alertRecheck.ts';
 
 export const migrationsList = [
@@ -73,6 +74,10 @@ export const migrationsList = [
   {
     name: 'Migration20261203075000_alertRequests',
     class: Migration20261203075000_alertRequests,
+  },
+  {
+    name: 'Migration20261203080000_webhookDelivery',
+    class: Migration20261203080000_webhookDelivery,
   },
   {
     name: 'Migration20261203090000_alertRecheck',

@@ -1,0 +1,377 @@
+/**
+ * Webhook deliveries in Postgres (Migration20261203080000_webhookDelivery): the statements of the
+ * delivery loop (worker/delivery/deliveryLoop.ts) and of the endpoints API's delivery log.
+ *
+ * - Dispatch reads the outbox past the cursor in `(txid, seq)` order, only rows whose transaction
+ *   is older than every transaction still running (so a row that commits later never lands behind
+ *   the cursor), and makes one delivery per subscribed endpoint, in that order: the deliveries'
+ *   own `seq` orders each (endpoint, chain). The cursor row, locked `skip locked`, lets one
+ *   dispatcher run at a time across processes; the others find it taken and go on.
+ * - A claim takes the heads of chains (each chain's lowest pending `seq`) that are due and not
+ *   leased, re-checking both on the row it locks, so two processes never send the same head at
+ *   once and never the second event of a chain before the first is done.
+ * - Only the holder of a claim's token marks its attempt: a sender that overran its lease (and
+ *   whose delivery was claimed again) changes nothing.
+ *
+ * Every instant is the database's (`clock_timestamp()`), the same for every process.
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+
+type Instant = Date | string;
+const iso = (value: Instant | null) => (value === null ? null : new Date(value).toISOString());
+
+export interface DispatchResult {
+  /** False when another process holds the dispatcher. */
+  ran: boolean;
+  events: number;
+  deliveries: number;
+}
+
+/** Dispatches up to `batch` events in one transaction (give it a transactional `em`). */
+export async function dispatchWebhookEvents(
+  em: EntityManager,
+  batch: number,
+): Promise<DispatchResult> {
+  const [cursor] = await em.execute<{ txid: string; seq: string }[]>(
+    'select txid::text as txid, seq::text as seq from webhook_dispatch_cursor where id = 1 for update skip locked',
+  );
+  if (!cursor) return { ran: false, events: 0, deliveries: 0 };
+  const [result] = await em.execute<
+    { events: number; deliveries: number; last_txid: string | null; last_seq: string | null }[]
+  >(
+    `with batch as (
+       select e.seq, e.txid, e.type, e.customer_id, e.target_endpoint_id from webhook_events e
+        where (e.txid, e.seq) > (?::xid8, ?::bigint)
+          and e.txid < pg_snapshot_xmin(pg_current_snapshot())
+        order by e.txid, e.seq limit ?
+     ), made as (
+       insert into webhook_deliveries
+              (id, event_seq, endpoint_id, chain, status, next_attempt_at, window_started_at, created_at)
+       select replace(gen_random_uuid()::text, '-', ''), b.seq, p.id, coalesce(b.customer_id, ''),
+              'pending', clock_timestamp(), clock_timestamp(), clock_timestamp()
+         from batch b join webhook_endpoints p
+           on p.enabled and (p.event_types is null or b.type = any (p.event_types))
+          and (b.target_endpoint_id is null or b.target_endpoint_id = p.id)
+        order by b.txid, b.seq, p.id
+       returning 1
+     ), last as (select txid, seq from batch order by txid desc, seq desc limit 1)
+     select (select count(*)::int from batch) as events, (select count(*)::int from made) as deliveries,
+            (select txid::text from last) as last_txid, (select seq::text from last) as last_seq`,
+    [cursor.txid, cursor.seq, batch],
+  );
+  if (result!.last_txid !== null)
+    await em.execute('update webhook_dispatch_cursor set txid = ?::xid8, seq = ? where id = 1', [
+      result!.last_txid,
+      result!.last_seq,
+    ]);
+  return { ran: true, events: result!.events, deliveries: result!.deliveries };
+}
+
+/** Tells every listening process (at commit) that deliveries are waiting. */
+export async function notifyDeliveries(em: EntityManager, channel: string): Promise<void> {
+  await em.execute('select pg_notify(?, ?)', [channel, '']);
+}
+
+export interface ClaimedDelivery {
+  id: string;
+  endpointId: string;
+  leaseToken: string;
+  /** This attempt's number, from 1. */
+  attempt: number;
+  eventId: string;
+  eventType: string;
+  /** When the event was written (the database's time): the lag is measured from it. */
+  eventWrittenAt: Date;
+  body: string;
+}
+
+/** Claims up to `limit` due chain heads for `leaseMs`; answers them with their bodies. */
+export async function claimDeliveryHeads(
+  em: EntityManager,
+  limit: number,
+  leaseMs: number,
+  leaseToken: string,
+): Promise<ClaimedDelivery[]> {
+  const rows = await em.execute<
+    {
+      id: string;
+      endpoint_id: string;
+      attempts: number;
+      event_id: string;
+      event_type: string;
+      event_written_at: Instant;
+      body: string;
+    }[]
+  >(
+    `with heads as (
+       select distinct on (d.endpoint_id, d.chain) d.id, d.next_attempt_at, d.leased_until
+         from webhook_deliveries d join webhook_endpoints p on p.id = d.endpoint_id and p.enabled
+        where d.status = 'pending'
+        order by d.endpoint_id, d.chain, d.seq
+     ), due as (
+       select id from heads
+        where next_attempt_at <= clock_timestamp()
+          and (leased_until is null or leased_until < clock_timestamp())
+        order by next_attempt_at limit ?
+     )
+     update webhook_deliveries d
+        set leased_until = clock_timestamp() + ? * interval '1 millisecond', lease_token = ?,
+            attempts = d.attempts + 1, last_attempt_at = clock_timestamp()
+       from due, webhook_events e
+      where d.id = due.id and e.seq = d.event_seq and d.status = 'pending'
+        and (d.leased_until is null or d.leased_until < clock_timestamp())
+      returning d.id, d.endpoint_id, d.attempts, e.id as event_id, e.type as event_type,
+                e.written_at as event_written_at, e.body`,
+    [limit, leaseMs, leaseToken],
+  );
+  return rows.map((row) => ({
+    id: row.id,
+    endpointId: row.endpoint_id,
+    leaseToken,
+    attempt: row.attempts,
+    eventId: row.event_id,
+    eventType: row.event_type,
+    eventWrittenAt: new Date(row.event_written_at),
+    body: row.body,
+  }));
+}
+
+export interface AttemptResult {
+  responseCode: number | null;
+  latencyMs: number;
+  /** Null on success. */
+  error: string | null;
+}
+
+/** Marks a claimed delivery delivered; false when the claim was lost (nothing changed). */
+export async function markDelivered(
+  em: EntityManager,
+  claim: Pick<ClaimedDelivery, 'id' | 'leaseToken'>,
+  attempt: AttemptResult,
+): Promise<boolean> {
+  const rows = await em.execute<{ id: string }[]>(
+    `update webhook_deliveries
+        set status = 'delivered', leased_until = null, lease_token = null, delivered_at = clock_timestamp(),
+            last_response_code = ?, last_latency_ms = ?, last_error = null
+      where id = ? and lease_token = ? returning id`,
+    [attempt.responseCode, Math.round(attempt.latencyMs), claim.id, claim.leaseToken],
+  );
+  return rows.length === 1;
+}
+
+/**
+ * Records a failed attempt: the delivery is tried again after `retryDelayMs`, or becomes `failed`
+ * once its retry window (`windowMs` from `window_started_at`) has passed. Answers the new status,
+ * or null when the claim was lost.
+ */
+export async function markAttemptFailed(
+  em: EntityManager,
+  claim: Pick<ClaimedDelivery, 'id' | 'leaseToken'>,
+  attempt: AttemptResult,
+  retryDelayMs: number,
+  windowMs: number,
+): Promise<'pending' | 'failed' | null> {
+  const [row] = await em.execute<{ status: 'pending' | 'failed' }[]>(
+    `update webhook_deliveries
+        set status = case when clock_timestamp() >= window_started_at + ? * interval '1 millisecond'
+                          then 'failed' else 'pending' end,
+            next_attempt_at = clock_timestamp() + ? * interval '1 millisecond',
+            leased_until = null, lease_token = null,
+            last_response_code = ?, last_latency_ms = ?, last_error = ?
+      where id = ? and lease_token = ? returning status`,
+    [
+      windowMs,
+      retryDelayMs,
+      attempt.responseCode,
+      Math.round(attempt.latencyMs),
+      attempt.error,
+      claim.id,
+      claim.leaseToken,
+    ],
+  );
+  return row?.status ?? null;
+}
+
+/**
+ * When the next chain head can be claimed, if any (to sleep until then): its next attempt, or the
+ * end of its lease when a process holds it. Deliveries behind a head are not due, whatever their
+ * `next_attempt_at`.
+ */
+export async function nextDueAt(em: EntityManager): Promise<Date | null> {
+  const [row] = await em.execute<{ at: Instant | null }[]>(
+    `select min(greatest(h.next_attempt_at, coalesce(h.leased_until, h.next_attempt_at))) as at
+       from (select distinct on (d.endpoint_id, d.chain) d.next_attempt_at, d.leased_until
+               from webhook_deliveries d join webhook_endpoints p on p.id = d.endpoint_id and p.enabled
+              where d.status = 'pending'
+              order by d.endpoint_id, d.chain, d.seq) h`,
+  );
+  return row?.at ? new Date(row.at) : null;
+}
+
+export interface DeliveryRecord {
+  id: string;
+  eventId: string;
+  eventType: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  nextAttemptAt: string | null;
+  lastAttemptAt: string | null;
+  responseCode: number | null;
+  latencyMs: number | null;
+  error: string | null;
+  deliveredAt: string | null;
+  createdAt: string;
+  /** The keyset of the log (newest first). */
+  seq: string;
+}
+
+interface DeliverySqlRow {
+  id: string;
+  seq: string;
+  event_id: string;
+  event_type: string;
+  status: DeliveryRecord['status'];
+  attempts: number;
+  next_attempt_at: Instant;
+  last_attempt_at: Instant | null;
+  last_response_code: number | null;
+  last_latency_ms: number | null;
+  last_error: string | null;
+  delivered_at: Instant | null;
+  created_at: Instant;
+}
+
+const DELIVERY_COLUMNS = `d.id, d.seq::text as seq, e.id as event_id, e.type as event_type, d.status,
+  d.attempts, d.next_attempt_at, d.last_attempt_at, d.last_response_code, d.last_latency_ms,
+  d.last_error, d.delivered_at, d.created_at`;
+
+function toDelivery(row: DeliverySqlRow): DeliveryRecord {
+  return {
+    id: row.id,
+    seq: row.seq,
+    eventId: row.event_id,
+    eventType: row.event_type,
+    status: row.status,
+    attempts: row.attempts,
+    nextAttemptAt: row.status === 'pending' ? iso(row.next_attempt_at) : null,
+    lastAttemptAt: iso(row.last_attempt_at),
+    responseCode: row.last_response_code,
+    latencyMs: row.last_latency_ms,
+    error: row.last_error,
+    deliveredAt: iso(row.delivered_at),
+    createdAt: iso(row.created_at)!,
+  };
+}
+
+/** An endpoint's deliveries, newest first, up to `limit + 1` rows before `beforeSeq`. */
+export async function listDeliveries(
+  em: EntityManager,
+  endpointId: string,
+  query: { limit: number; beforeSeq?: string; status?: DeliveryRecord['status'] },
+): Promise<DeliveryRecord[]> {
+  const rows = await em.execute<DeliverySqlRow[]>(
+    `select ${DELIVERY_COLUMNS} from webhook_deliveries d join webhook_events e on e.seq = d.event_seq
+      where d.endpoint_id = ? and (?::bigint is null or d.seq < ?::bigint)
+        and (?::text is null or d.status = ?::text)
+      order by d.seq desc limit ?`,
+    [
+      endpointId,
+      query.beforeSeq ?? null,
+      query.beforeSeq ?? null,
+      query.status ?? null,
+      query.status ?? null,
+      query.limit + 1,
+    ],
+  );
+  return rows.map(toDelivery);
+}
+
+export async function findDelivery(
+  em: EntityManager,
+  endpointId: string,
+  deliveryId: string,
+): Promise<DeliveryRecord | null> {
+  const [row] = await em.execute<DeliverySqlRow[]>(
+    `select ${DELIVERY_COLUMNS} from webhook_deliveries d join webhook_events e on e.seq = d.event_seq
+      where d.endpoint_id = ? and d.id = ?`,
+    [endpointId, deliveryId],
+  );
+  return row ? toDelivery(row) : null;
+}
+
+/**
+ * Sends finished deliveries again: each goes back to `pending` at the end of its chain (a new
+ * `seq`, in their old order), due now, with a new retry window and the same event and body. A
+ * pending delivery is left as it is. Answers how many were queued again.
+ */
+export async function redeliver(
+  em: EntityManager,
+  endpointId: string,
+  which: { deliveryId: string } | { status: 'failed' },
+): Promise<number> {
+  const rows = await em.execute<{ id: string }[]>(
+    `update webhook_deliveries d
+        set seq = n.seq, status = 'pending', next_attempt_at = clock_timestamp(),
+            window_started_at = clock_timestamp(), leased_until = null, lease_token = null,
+            delivered_at = null
+       from (select o.id, nextval(pg_get_serial_sequence('webhook_deliveries', 'seq')) as seq
+               from (select id from webhook_deliveries
+                      where endpoint_id = ? and status <> 'pending'
+                        and (?::text is null or id = ?::text) and (?::text is null or status = ?::text)
+                      order by seq) o) n
+      where d.id = n.id returning d.id`,
+    [
+      endpointId,
+      'deliveryId' in which ? which.deliveryId : null,
+      'deliveryId' in which ? which.deliveryId : null,
+      'status' in which ? which.status : null,
+      'status' in which ? which.status : null,
+    ],
+  );
+  return rows.length;
+}
+
+/** Scrape-time figures: pending deliveries and the age of the oldest one's event (the lag). */
+export async function deliveryBacklog(
+  em: EntityManager,
+): Promise<{ pending: number; failed: number; oldestPendingSeconds: number }> {
+  const [row] = await em.execute<
+    { pending: number; failed: number; oldest_seconds: number | string | null }[]
+  >(
+    `select count(*) filter (where d.status = 'pending')::int as pending,
+            count(*) filter (where d.status = 'failed')::int as failed,
+            extract(epoch from clock_timestamp() - min(e.written_at) filter (where d.status = 'pending'))::float8 as oldest_seconds
+       from webhook_deliveries d join webhook_events e on e.seq = d.event_seq`,
+  );
+  return {
+    pending: row?.pending ?? 0,
+    failed: row?.failed ?? 0,
+    oldestPendingSeconds: Number(row?.oldest_seconds ?? 0),
+  };
+}
+
+/**
+ * Deletes up to `batch` events written before `before` (and, by cascade, their delivery records)
+ * that the dispatcher has passed and that no delivery still waits to send; answers how many.
+ */
+export async function deleteWebhookEventsBefore(
+  em: EntityManager,
+  before: Date,
+  batch: number,
+): Promise<number> {
+  const rows = await em.execute<{ deleted: number }[]>(
+    `with doomed as (
+       select e.seq from webhook_events e, webhook_dispatch_cursor c
+        where e.created_at < ? and (e.txid, e.seq) <= (c.txid, c.seq)
+          and not exists (select 1 from webhook_deliveries d where d.event_seq = e.seq and d.status = 'pending')
+        order by e.created_at
+        limit ?
+        for update of e skip locked
+     ), deleted as (
+       delete from webhook_events e using doomed d where e.seq = d.seq returning 1
+     )
+     select count(*)::int as deleted from deleted`,
+    [before, batch],
+  );
+  return rows[0]?.deleted ?? 0;
+}
