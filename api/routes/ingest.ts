@@ -25,8 +25,12 @@ import {
   acceptAwaitingKeys,
   acceptedSeqNow,
   acceptEvents,
+  acceptEventsTellingUnmatched,
   type AcceptedEventSpec,
 } from '../../worker/store/acceptedEvents.ts';
+import { WEBHOOK_EVENTS_CHANNEL, type WebhookEventDraft } from '../../worker/jobs/webhookEvents.ts';
+import { newId } from '../../worker/runtime/ids.ts';
+import { renderWebhookEvent } from '../wire/webhookEvent.ts';
 import { ApiError } from '../errors.ts';
 import type { CustomerKey, CustomerPath, CustomerResolver } from '../customerResolver.ts';
 import type { BacklogGate } from '../intake/backlogGate.ts';
@@ -151,6 +155,31 @@ async function acceptLateCustomers(
 const maxOf = (a: string | null, b: string | null): string | null =>
   a === null ? b : b === null ? a : BigInt(a) >= BigInt(b) ? a : b;
 
+/** The external ids this request's kept events name (no customer has them yet), each once. */
+function unmatchedExternalIds(accepted: readonly AcceptedEventSpec[]): string[] {
+  const ids = new Set<string>();
+  for (const spec of accepted)
+    if (spec.customerId === null && spec.externalCustomerId !== null)
+      ids.add(spec.externalCustomerId);
+  return [...ids];
+}
+
+/**
+ * Orb's `ingestion.unmatched_customer_ids`, rendered now and written with the events (only if one
+ * of them is new): a receiver learns that usage is waiting for a customer it has not created.
+ */
+function unmatchedEvent(externalCustomerIds: string[], now: Date): { id: string; body: string } {
+  const id = newId();
+  const draft: WebhookEventDraft = {
+    id,
+    createdAt: now,
+    customerId: null,
+    ledgerSequenceNumber: null,
+    facts: { type: 'ingestion.unmatched_customer_ids', customerIds: [], externalCustomerIds },
+  };
+  return { id, body: renderWebhookEvent(draft, {}) };
+}
+
 /** One job per partition, naming its customers; answers once Redis holds them all. */
 async function ring(deps: IngestDeps, customerIds: Iterable<string>, throughSeq: string) {
   const byPartition = new Map<number, Set<string>>();
@@ -266,12 +295,15 @@ export function registerIngestRoute(app: FastifyInstance, deps: IngestDeps): voi
         const partitions = [...named].map((customerId) => partitionOf(customerId, deps.partitions));
         deps.coalescer.assertRingable(partitions);
         await deps.backlog.admit('ingest', partitions);
-        const written = await acceptEvents(
-          deps.orm.em.fork(),
-          propertiesText(request.rawBody ?? '', accepted, failures.length === 0),
-          accepted,
-          now,
-        );
+        const text = propertiesText(request.rawBody ?? '', accepted, failures.length === 0);
+        const unmatched = unmatchedExternalIds(accepted);
+        const written =
+          unmatched.length === 0
+            ? await acceptEvents(deps.orm.em.fork(), text, accepted, now)
+            : await acceptEventsTellingUnmatched(deps.orm.em.fork(), text, accepted, now, {
+                ...unmatchedEvent(unmatched, now),
+                channel: WEBHOOK_EVENTS_CHANNEL,
+              });
         const late = await acceptLateCustomers(
           deps,
           accepted.filter(

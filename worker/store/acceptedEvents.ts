@@ -78,6 +78,65 @@ export async function acceptEvents(
 }
 
 /**
+ * `acceptEvents` for a request some of whose events name an external id that matches no customer
+ * yet: the same insert, and in the same statement (so in its transaction) the
+ * `ingestion.unmatched_customer_ids` event `told` — written only when at least one such event was
+ * new, so a retried request tells nothing again — with the notification that wakes the delivery
+ * loop. `told.body` is rendered by the caller.
+ */
+export async function acceptEventsTellingUnmatched(
+  em: EntityManager,
+  body: string,
+  events: AcceptedEventSpec[],
+  now: Date,
+  told: { id: string; body: string; channel: string },
+): Promise<AcceptResult> {
+  if (events.length === 0) return { inserted: new Set(), acceptedSeqMax: null };
+  const rows = await em.execute<{ idempotency_key: string; accepted_seq: string | null }[]>(
+    `with inserted as (
+       insert into events (idempotency_key, customer_id, external_customer_id, event_name, timestamp,
+                           properties, status, ingested_at, accepted_seq)
+       select s.k, s.c, s.x, s.n, s.t, b.events -> s.i -> 'properties',
+              case when s.c is null then 'awaiting_customer' else 'accepted' end, ?::timestamptz,
+              case when s.c is null then null else nextval('events_accepted_seq') end
+         from jsonb_to_recordset(?::jsonb) as s(i int, k text, c text, x text, n text, t timestamptz),
+              (select ?::jsonb -> 'events' as events) as b
+        order by s.i
+       on conflict (idempotency_key) do nothing
+       returning idempotency_key, accepted_seq::text as accepted_seq, status),
+     told as (
+       insert into webhook_events (id, type, customer_id, ledger_sequence_number, created_at, body)
+       select ?, 'ingestion.unmatched_customer_ids', null, null, ?::timestamptz, ?
+        where exists (select 1 from inserted where status = 'awaiting_customer')
+       returning id),
+     woken as (select pg_notify(?, '') from told)
+     select idempotency_key, accepted_seq, (select count(*) from woken) as woken from inserted`,
+    [
+      now.toISOString(),
+      JSON.stringify(
+        events.map((event) => ({
+          i: event.index,
+          k: event.idempotencyKey,
+          c: event.customerId,
+          x: event.externalCustomerId,
+          n: event.eventName,
+          t: event.timestamp,
+        })),
+      ),
+      body,
+      told.id,
+      now.toISOString(),
+      told.body,
+      told.channel,
+    ],
+  );
+  return {
+    inserted: new Set(rows.map((row) => row.idempotency_key)),
+    acceptedSeqMax: maxSeq(rows.map((row) => row.accepted_seq)),
+  };
+}
+
+/**
  * A place in line after every event accepted so far: a job carrying it applies them all. For a
  * request whose events were all here already (a retry after a 503): they still need a ring.
  */

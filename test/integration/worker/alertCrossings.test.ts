@@ -50,12 +50,12 @@ interface Told {
   alertId: string | undefined;
 }
 
-/** The events told about this customer since `afterSeq`, in outbox order. */
+/** The ledger's events told about this customer since `afterSeq`, in outbox order. */
 async function told(customerId: string, afterSeq = '0'): Promise<{ events: Told[]; last: string }> {
   const rows = await sql<{ seq: string; body: string }>(
     t,
-    `select seq::text as seq, body from webhook_events where customer_id = ? and seq > ?::bigint
-      order by seq`,
+    `select seq::text as seq, body from webhook_events
+      where customer_id = ? and seq > ?::bigint and type <> 'customer.created' order by seq`,
     [customerId, afterSeq],
   );
   return {
