@@ -170,6 +170,33 @@ describe('creating alerts', () => {
       [depleted.id],
     );
     expect(new Date(row!.recheck_at!).toISOString()).toBe(effective);
+
+    // Time alone makes the credit count: the recheck sweep catches the ledger up, the recovered
+    // alert fires (naming the increment, the ledger's last entry), and no recheck is left.
+    const recovered = await create(`customer_id/${customer.id}`, {
+      currency: 'credits',
+      type: 'credit_balance_recovered',
+    });
+    await advanceClock(2 * 86_400_000 + 60_000);
+    const told = await eventually(async () => {
+      const rows = await sql<{ body: string }>(
+        t,
+        `select body from webhook_events where customer_id = ? and type = 'customer.credit_balance_recovered'`,
+        [customer.id],
+      );
+      return rows.length > 0 ? rows.map((each) => JSON.parse(each.body)) : undefined;
+    });
+    expect(told).toHaveLength(1);
+    expect(told[0].properties.alert_configuration.id).toBe(recovered.id);
+    expect(told[0].properties.ledger_sequence_number).toBe(0);
+    const after = await t.request('GET', `/v1/alerts/${depleted.id}`);
+    expect(after.body.balance_alert_status).toEqual([{ in_alert: false, threshold_value: 0 }]);
+    const [rechecked] = await sql<{ recheck_at: string | Date | null }>(
+      t,
+      'select recheck_at from alerts where id = ?',
+      [depleted.id],
+    );
+    expect(rechecked!.recheck_at).toBeNull();
   });
 
   it('the state it starts from is the one later writes move on from', async () => {

@@ -120,4 +120,49 @@ describe('one shell for every kind', () => {
     );
     expect(topUpsLeft?.count).toBe('0');
   });
+
+  it('an alert created between two writes of one group takes its state there: it does not look back', async () => {
+    const customer = await createCustomer(t, {});
+    await addEntry(t, customer.id, { entry_type: 'increment', amount: 100 });
+    const decrement = (amount: number) =>
+      recordOnly('POST', ledgerEntryPath(customer.id), { entry_type: 'decrement', amount });
+    const before = await decrement(60); // 40: below 50, before the alert exists
+    const create = await recordOnly('POST', `/v1/alerts/customer_id/${customer.id}`, {
+      currency: 'credits',
+      type: 'credit_balance_dropped',
+      thresholds: [{ value: 50 }, { value: 20 }],
+    });
+    const after = await decrement(25); // 15: crosses 20, not 50 (already below when created)
+    const outcomes = await applyRequests(
+      [before, create, after].map((requestId) => ({ requestId, customerId: customer.id })),
+      {
+        orm: t.service.orm,
+        clock: t.service.clock,
+        outbox: t.service.outbox,
+        logger,
+        gracePeriod: Duration.fromISO('PT12H'),
+      },
+    );
+    expect(outcomes.map((outcome) => outcome.status)).toEqual([
+      'committed',
+      'committed',
+      'committed',
+    ]);
+    const told = await sql<{ body: string }>(
+      t,
+      `select body from webhook_events
+        where customer_id = ? and type = 'customer.credit_balance_dropped' order by seq`,
+      [customer.id],
+    );
+    expect(told.map(({ body }) => JSON.parse(body).properties.balance_threshold)).toEqual(['20']);
+    const [alert] = await sql<{ thresholds: unknown }>(
+      t,
+      'select thresholds from alerts where customer_id = ?',
+      [customer.id],
+    );
+    expect(alert?.thresholds).toEqual([
+      { value: '50', at_or_below: true },
+      { value: '20', at_or_below: true },
+    ]);
+  });
 });
