@@ -87,6 +87,7 @@ const IDEMPOTENT_WRITES = [
   /\/balance_transactions$/,
   /\/credits\/top_ups$/,
   /^\/v1\/usage_prices$/,
+  /^\/v1\/webhook_endpoints$/,
   /\/(mark_paid|void)$/,
   /\/deprecate$/,
   /\/credits\/top_ups\/:top_up_id$/,

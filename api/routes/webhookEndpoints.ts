@@ -33,6 +33,7 @@ import {
 } from '../../worker/store/webhookEndpoints.ts';
 import { targetWebhookEvent } from '../../worker/store/webhookEvents.ts';
 import { ApiError } from '../errors.ts';
+import { recordCreate, replayCreate, sendCreated } from '../intake/idempotency.ts';
 import { decodeCursor, decodeKeyset, paginationMetadata } from '../schemas/listQueries.ts';
 import {
   OVERLAP_SECONDS_DEFAULT,
@@ -113,6 +114,10 @@ function registerCrud(app: FastifyInstance, deps: WebhookEndpointDeps): void {
     },
     async (request, reply) => {
       const body = request.body as WebhookEndpointCreate;
+      const em = deps.orm.em.fork();
+      // A keyed retry answers the first answer, secret included (the caller made it and lost it).
+      const idempotency = await replayCreate(em, request, reply, PATH);
+      if ('replayed' in idempotency) return idempotency.replayed;
       await checkReachable(body.url, deps);
       const now = deps.clock.now();
       const secret = newSecret();
@@ -127,8 +132,24 @@ function registerCrud(app: FastifyInstance, deps: WebhookEndpointDeps): void {
         createdAt: now,
         updatedAt: now,
       };
-      await insertWebhookEndpoint(deps.orm.em.fork(), endpoint);
-      return reply.code(201).send(withSecret(endpoint, secret));
+      const created = JSON.stringify(withSecret(endpoint, secret));
+      await recordCreate(
+        em,
+        idempotency.fresh,
+        {
+          id: newId(),
+          kind: 'webhook_endpoint_create',
+          customerId: null,
+          // The request as given: the secret is the endpoint's, never a request's.
+          payload: body,
+          result: { webhook_endpoint_id: endpoint.id },
+        },
+        created,
+        now,
+        (tx) => insertWebhookEndpoint(tx, endpoint),
+        () => undefined,
+      );
+      return sendCreated(reply, created);
     },
   );
 

@@ -27,7 +27,11 @@ export type RequestKind = (typeof REQUEST_KINDS)[number];
  * Creates with no customer to queue behind: recorded as requests too, but applied at once by the
  * api in the transaction that records them, outside the partitions (api/intake/idempotency.ts).
  */
-export const IMMEDIATE_KINDS = ['customer_create', 'usage_price_create'] as const;
+export const IMMEDIATE_KINDS = [
+  'customer_create',
+  'usage_price_create',
+  'webhook_endpoint_create',
+] as const;
 export type ImmediateKind = (typeof IMMEDIATE_KINDS)[number];
 
 const decimalText = z

@@ -22,6 +22,7 @@ import { Migration20261203070000_alertsAndOutbox } from './Migration202612030700
 import { Migration20261203075000_alertRequests } from './Migration20261203075000_alertRequests.ts';
 import { Migration20261203080000_webhookDelivery } from './Migration20261203080000_webhookDelivery.ts';
 import { Migration20261203090000_alertRecheck } from './Migration20261203090000_alertRecheck.ts';
+import { Migration20261203100000_webhookEndpointRequests } from './Migration20261203100000_webhookEndpointRequests.ts';
 
 export const migrationsList = [
   { name: 'Migration20261121000000_initial', class: Migration20261121000000_initial },
@@ -82,5 +83,9 @@ export const migrationsList = [
   {
     name: 'Migration20261203090000_alertRecheck',
     class: Migration20261203090000_alertRecheck,
+  },
+  {
+    name: 'Migration20261203100000_webhookEndpointRequests',
+    class: Migration20261203100000_webhookEndpointRequests,
   },
 ];
