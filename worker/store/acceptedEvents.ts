@@ -32,6 +32,41 @@ export interface AcceptResult {
   acceptedSeqMax: string | null;
 }
 
+/** The insert both accepts share: the events not seen before, in request order. */
+const INSERT_EVENTS = `insert into events (idempotency_key, customer_id, external_customer_id, event_name,
+                        timestamp, properties, status, ingested_at, accepted_seq)
+     select s.k, s.c, s.x, s.n, s.t, b.events -> s.i -> 'properties',
+            case when s.c is null then 'awaiting_customer' else 'accepted' end, ?::timestamptz,
+            case when s.c is null then null else nextval('events_accepted_seq') end
+       from jsonb_to_recordset(?::jsonb) as s(i int, k text, c text, x text, n text, t timestamptz),
+            (select ?::jsonb -> 'events' as events) as b
+      order by s.i
+     on conflict (idempotency_key) do nothing`;
+
+function insertParams(body: string, events: AcceptedEventSpec[], now: Date): unknown[] {
+  return [
+    now.toISOString(),
+    JSON.stringify(
+      events.map((event) => ({
+        i: event.index,
+        k: event.idempotencyKey,
+        c: event.customerId,
+        x: event.externalCustomerId,
+        n: event.eventName,
+        t: event.timestamp,
+      })),
+    ),
+    body,
+  ];
+}
+
+function acceptResult(rows: { idempotency_key: string; accepted_seq: string | null }[]) {
+  return {
+    inserted: new Set(rows.map((row) => row.idempotency_key)),
+    acceptedSeqMax: maxSeq(rows.map((row) => row.accepted_seq)),
+  };
+}
+
 /**
  * Writes the events not seen before in one statement, in request order: `accepted` with the next
  * places in line, or `awaiting_customer`. A repeated key is left as it is (each key is one event).
@@ -46,35 +81,10 @@ export async function acceptEvents(
   if (events.length === 0) return { inserted: new Set(), acceptedSeqMax: null };
   const rows = await queryPrepared<{ idempotency_key: string; accepted_seq: string | null }>(
     em,
-    `insert into events (idempotency_key, customer_id, external_customer_id, event_name, timestamp, properties,
-                         status, ingested_at, accepted_seq)
-     select s.k, s.c, s.x, s.n, s.t, b.events -> s.i -> 'properties',
-            case when s.c is null then 'awaiting_customer' else 'accepted' end, ?::timestamptz,
-            case when s.c is null then null else nextval('events_accepted_seq') end
-       from jsonb_to_recordset(?::jsonb) as s(i int, k text, c text, x text, n text, t timestamptz),
-            (select ?::jsonb -> 'events' as events) as b
-      order by s.i
-     on conflict (idempotency_key) do nothing
-     returning idempotency_key, accepted_seq`,
-    [
-      now.toISOString(),
-      JSON.stringify(
-        events.map((event) => ({
-          i: event.index,
-          k: event.idempotencyKey,
-          c: event.customerId,
-          x: event.externalCustomerId,
-          n: event.eventName,
-          t: event.timestamp,
-        })),
-      ),
-      body,
-    ],
+    `${INSERT_EVENTS} returning idempotency_key, accepted_seq`,
+    insertParams(body, events, now),
   );
-  return {
-    inserted: new Set(rows.map((row) => row.idempotency_key)),
-    acceptedSeqMax: maxSeq(rows.map((row) => row.accepted_seq)),
-  };
+  return acceptResult(rows);
 }
 
 /**
@@ -94,15 +104,7 @@ export async function acceptEventsTellingUnmatched(
   if (events.length === 0) return { inserted: new Set(), acceptedSeqMax: null };
   const rows = await em.execute<{ idempotency_key: string; accepted_seq: string | null }[]>(
     `with inserted as (
-       insert into events (idempotency_key, customer_id, external_customer_id, event_name, timestamp,
-                           properties, status, ingested_at, accepted_seq)
-       select s.k, s.c, s.x, s.n, s.t, b.events -> s.i -> 'properties',
-              case when s.c is null then 'awaiting_customer' else 'accepted' end, ?::timestamptz,
-              case when s.c is null then null else nextval('events_accepted_seq') end
-         from jsonb_to_recordset(?::jsonb) as s(i int, k text, c text, x text, n text, t timestamptz),
-              (select ?::jsonb -> 'events' as events) as b
-        order by s.i
-       on conflict (idempotency_key) do nothing
+       ${INSERT_EVENTS}
        returning idempotency_key, accepted_seq::text as accepted_seq, status),
      told as (
        insert into webhook_events (id, type, customer_id, ledger_sequence_number, created_at, body)
@@ -111,29 +113,9 @@ export async function acceptEventsTellingUnmatched(
        returning id),
      woken as (select pg_notify(?, '') from told)
      select idempotency_key, accepted_seq, (select count(*) from woken) as woken from inserted`,
-    [
-      now.toISOString(),
-      JSON.stringify(
-        events.map((event) => ({
-          i: event.index,
-          k: event.idempotencyKey,
-          c: event.customerId,
-          x: event.externalCustomerId,
-          n: event.eventName,
-          t: event.timestamp,
-        })),
-      ),
-      body,
-      told.id,
-      now.toISOString(),
-      told.body,
-      told.channel,
-    ],
+    [...insertParams(body, events, now), told.id, now.toISOString(), told.body, told.channel],
   );
-  return {
-    inserted: new Set(rows.map((row) => row.idempotency_key)),
-    acceptedSeqMax: maxSeq(rows.map((row) => row.accepted_seq)),
-  };
+  return acceptResult(rows);
 }
 
 /**

@@ -4,8 +4,8 @@
  * partition, like the expiry sweep: the catch-up evaluates the alerts against the balance now and
  * sets the next recheck. A customer with traffic is evaluated by its next write anyway.
  */
-import { partitionOf } from '../jobs/partition.ts';
 import { ledgersWithAlertRechecksDue } from '../store/dueWork.ts';
+import { enqueueCatchUps } from './expirySweep.ts';
 import type { EnqueuedJob, SweepDeps } from './runSweeps.ts';
 
 /** Bounded work per sweep; the next sweep continues where the backlog stands. */
@@ -14,13 +14,5 @@ const LEDGERS_PER_SWEEP_MAX = 10_000;
 export async function sweepAlertRechecks(deps: SweepDeps): Promise<EnqueuedJob[]> {
   const now = deps.clock.now();
   const due = await ledgersWithAlertRechecksDue(deps.orm.em.fork(), now, LEDGERS_PER_SWEEP_MAX);
-  const enqueued: EnqueuedJob[] = [];
-  for (const { customerId, currency } of due) {
-    const partition = partitionOf(customerId, deps.partitions);
-    // The same job id as the expiry sweep's for this ledger and instant: one catch-up does both.
-    const jobId = `catchup-${customerId}-${Buffer.from(currency).toString('base64url')}-${now.getTime()}`;
-    await deps.queues.add(partition, 'ledger.catchUp', { customerId, currency }, jobId);
-    enqueued.push({ partition, jobId });
-  }
-  return enqueued;
+  return enqueueCatchUps(deps, due, now);
 }

@@ -14,10 +14,22 @@ const LEDGERS_PER_SWEEP_MAX = 10_000;
 export async function sweepDueExpiries(deps: SweepDeps): Promise<EnqueuedJob[]> {
   const now = deps.clock.now();
   const due = await ledgersWithDueExpiries(deps.orm.em.fork(), now, LEDGERS_PER_SWEEP_MAX);
+  return enqueueCatchUps(deps, due, now);
+}
+
+/**
+ * One `ledger.catchUp` job per ledger onto its customer's partition. One job per ledger and
+ * instant: a sweep repeated before the job ran, or another sweep asking for the same ledger at the
+ * same instant (alertRecheckSweep.ts), adds nothing.
+ */
+export async function enqueueCatchUps(
+  deps: SweepDeps,
+  ledgers: readonly { customerId: string; currency: string }[],
+  now: Date,
+): Promise<EnqueuedJob[]> {
   const enqueued: EnqueuedJob[] = [];
-  for (const { customerId, currency } of due) {
+  for (const { customerId, currency } of ledgers) {
     const partition = partitionOf(customerId, deps.partitions);
-    // One job per ledger and instant: a sweep repeated before the job ran adds nothing.
     const jobId = `catchup-${customerId}-${Buffer.from(currency).toString('base64url')}-${now.getTime()}`;
     await deps.queues.add(partition, 'ledger.catchUp', { customerId, currency }, jobId);
     enqueued.push({ partition, jobId });
