@@ -31,7 +31,6 @@ import {
   type EndpointSecret,
   type WebhookEndpointRecord,
 } from '../../worker/store/webhookEndpoints.ts';
-import { targetWebhookEvent } from '../../worker/store/webhookEvents.ts';
 import { ApiError } from '../errors.ts';
 import { recordCreate, replayCreate, sendCreated } from '../intake/idempotency.ts';
 import { decodeCursor, decodeKeyset, paginationMetadata } from '../schemas/listQueries.ts';
@@ -309,11 +308,9 @@ function registerActions(app: FastifyInstance, deps: WebhookEndpointDeps): void 
         customerId: null,
         ledgerSequenceNumber: null,
         facts: { type: 'resource_event.test' as const, message: TEST_MESSAGE },
+        targetEndpointId: id,
       };
-      await deps.orm.em.fork().transactional(async (em) => {
-        await deps.outbox.append(em, [draft]);
-        await targetWebhookEvent(em, draft.id, id);
-      });
+      await deps.orm.em.fork().transactional((em) => deps.outbox.append(em, [draft]));
       return reply.code(202).send({
         id: draft.id,
         created_at: draft.createdAt.toISOString(),

@@ -1,15 +1,13 @@
 /**
- * The webhook delivery loop, run by every worker process (any number of them). Each turn it
- * dispatches newly committed outbox rows into deliveries (one dispatcher at a time across
- * processes: worker/store/webhookDeliveries.ts), then claims due chain heads up to its concurrency
- * and sends them: signed at the attempt (signature.ts), posted with the address checked on
+ * The webhook delivery loop, run by every worker process (any number of them). The deliveries are
+ * made with the events, in the writing transaction (worker/store/webhookEvents.ts); each turn the
+ * loop claims due chain heads up to its concurrency and sends them: signed at the attempt (signature.ts), posted with the address checked on
  * connect (postWebhook.ts), marked delivered, or retried with exponential backoff and jitter
  * until the retry window has passed, then `failed` so that the chain's later events flow.
  *
- * It wakes on Postgres notifications (the outbox's at a writer's commit, the dispatcher's when it
- * made deliveries, from any process), when one of its sends finishes (the chain's next event may
- * go), at its earliest due retry, and on a poll, the fallback for a notification missed or an
- * event held back by an older transaction still running. At least once: a process killed while
+ * It wakes on Postgres notifications (a writer's, at its commit, from any process), when one of
+ * its sends finishes (the chain's next event may go), at its earliest due retry, and on a poll,
+ * the fallback for a notification missed. No long transaction anywhere holds delivery back. At least once: a process killed while
  * sending leaves its claim to run out (the lease), and the delivery is sent again, with the same
  * event id and body. Signing secrets never reach a log line; neither does the endpoint's URL,
  * which may carry credentials (the endpoint's id does).
@@ -23,11 +21,9 @@ import { listen } from '../store/notifications.ts';
 import type { Orm } from '../store/orm.ts';
 import {
   claimDeliveryHeads,
-  dispatchWebhookEvents,
   markAttemptFailed,
   markDelivered,
   nextDueAt,
-  notifyDeliveries,
   type ClaimedDelivery,
 } from '../store/webhookDeliveries.ts';
 import {
@@ -38,10 +34,6 @@ import {
 import { postWebhook } from './postWebhook.ts';
 import { signatureHeaders } from './signature.ts';
 
-/** Where the dispatcher tells every process that deliveries are waiting. */
-export const WEBHOOK_DELIVERIES_CHANNEL = 'webhook_deliveries';
-/** Events dispatched per transaction. */
-const DISPATCH_BATCH = 500;
 /** A claim outlives the attempt's timeout by this much before another process may take it. */
 const LEASE_MARGIN_MS = 5_000;
 
@@ -91,7 +83,6 @@ export class WebhookDeliveryLoop {
       options.logger.warn({ reason: error.message }, 'webhook delivery lost its listener'),
     );
     await listen(listener, WEBHOOK_EVENTS_CHANNEL);
-    await listen(listener, WEBHOOK_DELIVERIES_CHANNEL);
     loop.loop = loop.run();
     return loop;
   }
@@ -116,7 +107,6 @@ export class WebhookDeliveryLoop {
       this.woken = false;
       let dueAt: Date | null = null;
       try {
-        await this.dispatch();
         await this.claimAndSend();
         dueAt = await nextDueAt(this.options.orm.em.fork());
       } catch (error) {
@@ -146,17 +136,6 @@ export class WebhookDeliveryLoop {
     }).then(() => {
       this.wakeUp = undefined;
     });
-  }
-
-  private async dispatch(): Promise<void> {
-    for (;;) {
-      const result = await this.options.orm.em.fork().transactional(async (em) => {
-        const dispatched = await dispatchWebhookEvents(em, DISPATCH_BATCH);
-        if (dispatched.deliveries > 0) await notifyDeliveries(em, WEBHOOK_DELIVERIES_CHANNEL);
-        return dispatched;
-      });
-      if (!result.ran || result.events < DISPATCH_BATCH) return;
-    }
   }
 
   private async claimAndSend(): Promise<void> {

@@ -46,6 +46,7 @@ export class Outbox implements OutboxWriter {
         ledgerSequenceNumber: draft.ledgerSequenceNumber,
         createdAt: draft.createdAt,
         body: this.render(draft, subjects[index]!),
+        targetEndpointId: draft.targetEndpointId ?? null,
       })),
     );
   }

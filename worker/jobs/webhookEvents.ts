@@ -66,6 +66,8 @@ export interface WebhookEventDraft {
   /** The ledger entry that caused a balance or ledger event, so a receiver can order and reconcile. */
   ledgerSequenceNumber: number | null;
   facts: WebhookFacts;
+  /** Only this endpoint gets it (a test event); absent: every endpoint subscribed to its type. */
+  targetEndpointId?: string;
 }
 
 /**

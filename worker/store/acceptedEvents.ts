@@ -11,6 +11,7 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { queryPrepared } from './queryPrepared.ts';
+import { deliveriesOf } from './webhookEvents.ts';
 
 /** One event to write, as the api validated it. */
 export interface AcceptedEventSpec {
@@ -110,8 +111,9 @@ export async function acceptEventsTellingUnmatched(
        insert into webhook_events (id, type, customer_id, ledger_sequence_number, created_at, body)
        select ?, 'ingestion.unmatched_customer_ids', null, null, ?::timestamptz, ?
         where exists (select 1 from inserted where status = 'awaiting_customer')
-       returning id),
-     woken as (select pg_notify(?, '') from told)
+       returning seq, type, customer_id, target_endpoint_id),
+     delivered as (${deliveriesOf('told')} returning 1),
+     woken as (select pg_notify(?, '') from (select 1) as once where exists (select 1 from delivered))
      select idempotency_key, accepted_seq, (select count(*) from woken) as woken from inserted`,
     [...insertParams(body, events, now), told.id, now.toISOString(), told.body, told.channel],
   );

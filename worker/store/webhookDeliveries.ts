@@ -2,11 +2,8 @@
  * Webhook deliveries in Postgres (Migration20261203080000_webhookDelivery): the statements of the
  * delivery loop (worker/delivery/deliveryLoop.ts) and of the endpoints API's delivery log.
  *
- * - Dispatch reads the outbox past the cursor in `(txid, seq)` order, only rows whose transaction
- *   is older than every transaction still running (so a row that commits later never lands behind
- *   the cursor), and makes one delivery per subscribed endpoint, in that order: the deliveries'
- *   own `seq` orders each (endpoint, chain). The cursor row, locked `skip locked`, lets one
- *   dispatcher run at a time across processes; the others find it taken and go on.
+ * - Deliveries are made with their events, in the writing transaction (webhookEvents.ts
+ *   `deliveriesOf`); their own `seq` orders each (endpoint, chain).
  * - A claim takes the heads of chains (each chain's lowest pending `seq`) that are due and not
  *   leased, re-checking both on the row it locks, so two processes never send the same head at
  *   once and never the second event of a chain before the first is done.
@@ -19,58 +16,6 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 
 type Instant = Date | string;
 const iso = (value: Instant | null) => (value === null ? null : new Date(value).toISOString());
-
-export interface DispatchResult {
-  /** False when another process holds the dispatcher. */
-  ran: boolean;
-  events: number;
-  deliveries: number;
-}
-
-/** Dispatches up to `batch` events in one transaction (give it a transactional `em`). */
-export async function dispatchWebhookEvents(
-  em: EntityManager,
-  batch: number,
-): Promise<DispatchResult> {
-  const [cursor] = await em.execute<{ txid: string; seq: string }[]>(
-    'select txid::text as txid, seq::text as seq from webhook_dispatch_cursor where id = 1 for update skip locked',
-  );
-  if (!cursor) return { ran: false, events: 0, deliveries: 0 };
-  const [result] = await em.execute<
-    { events: number; deliveries: number; last_txid: string | null; last_seq: string | null }[]
-  >(
-    `with batch as (
-       select e.seq, e.txid, e.type, e.customer_id, e.target_endpoint_id from webhook_events e
-        where (e.txid, e.seq) > (?::xid8, ?::bigint)
-          and e.txid < pg_snapshot_xmin(pg_current_snapshot())
-        order by e.txid, e.seq limit ?
-     ), made as (
-       insert into webhook_deliveries
-              (id, event_seq, endpoint_id, chain, status, next_attempt_at, window_started_at, created_at)
-       select replace(gen_random_uuid()::text, '-', ''), b.seq, p.id, coalesce(b.customer_id, ''),
-              'pending', clock_timestamp(), clock_timestamp(), clock_timestamp()
-         from batch b join webhook_endpoints p
-           on p.enabled and (p.event_types is null or b.type = any (p.event_types))
-          and (b.target_endpoint_id is null or b.target_endpoint_id = p.id)
-        order by b.txid, b.seq, p.id
-       returning 1
-     ), last as (select txid, seq from batch order by txid desc, seq desc limit 1)
-     select (select count(*)::int from batch) as events, (select count(*)::int from made) as deliveries,
-            (select txid::text from last) as last_txid, (select seq::text from last) as last_seq`,
-    [cursor.txid, cursor.seq, batch],
-  );
-  if (result!.last_txid !== null)
-    await em.execute('update webhook_dispatch_cursor set txid = ?::xid8, seq = ? where id = 1', [
-      result!.last_txid,
-      result!.last_seq,
-    ]);
-  return { ran: true, events: result!.events, deliveries: result!.deliveries };
-}
-
-/** Tells every listening process (at commit) that deliveries are waiting. */
-export async function notifyDeliveries(em: EntityManager, channel: string): Promise<void> {
-  await em.execute('select pg_notify(?, ?)', [channel, '']);
-}
 
 export interface ClaimedDelivery {
   id: string;
@@ -338,10 +283,13 @@ export async function deliveryBacklog(
   const [row] = await em.execute<
     { pending: number; failed: number; oldest_seconds: number | string | null }[]
   >(
-    `select count(*) filter (where d.status = 'pending')::int as pending,
-            count(*) filter (where d.status = 'failed')::int as failed,
-            extract(epoch from clock_timestamp() - min(e.written_at) filter (where d.status = 'pending'))::float8 as oldest_seconds
-       from webhook_deliveries d join webhook_events e on e.seq = d.event_seq`,
+    // Each part reads a partial index of its own status, never the delivered history (scraped
+    // every few seconds, while a month of delivered records may be kept).
+    `select (select count(*) from webhook_deliveries where status = 'pending')::int as pending,
+            (select count(*) from webhook_deliveries where status = 'failed')::int as failed,
+            (select extract(epoch from clock_timestamp() - e.written_at) from webhook_events e
+              where e.seq = (select min(event_seq) from webhook_deliveries where status = 'pending')
+            )::float8 as oldest_seconds`,
   );
   return {
     pending: row?.pending ?? 0,
@@ -352,7 +300,7 @@ export async function deliveryBacklog(
 
 /**
  * Deletes up to `batch` events written before `before` (and, by cascade, their delivery records)
- * that the dispatcher has passed and that no delivery still waits to send; answers how many.
+ * that no delivery still waits to send; answers how many.
  */
 export async function deleteWebhookEventsBefore(
   em: EntityManager,
@@ -361,8 +309,8 @@ export async function deleteWebhookEventsBefore(
 ): Promise<number> {
   const rows = await em.execute<{ deleted: number }[]>(
     `with doomed as (
-       select e.seq from webhook_events e, webhook_dispatch_cursor c
-        where e.created_at < ? and (e.txid, e.seq) <= (c.txid, c.seq)
+       select e.seq from webhook_events e
+        where e.created_at < ?
           and not exists (select 1 from webhook_deliveries d where d.event_seq = e.seq and d.status = 'pending')
         order by e.created_at
         limit ?

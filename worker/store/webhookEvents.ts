@@ -20,12 +20,32 @@ export interface WebhookEventRow {
   ledgerSequenceNumber: number | null;
   createdAt: Date;
   body: string;
+  /** Only this endpoint gets it; null: every enabled endpoint subscribed to its type. */
+  targetEndpointId: string | null;
 }
 
 /**
- * Inserts the events in one statement, `seq` following the given order (the insert numbers the
- * rows as the ordered select yields them), and notifies the delivery loop, which hears it when
- * the transaction commits and never if it rolls back.
+ * The deliveries of the events a statement just wrote (`source`: a CTE of the new rows' `seq`,
+ * `type`, `customer_id`, `target_endpoint_id`): one per enabled endpoint subscribed to the type, in
+ * the events' order, so each (endpoint, customer) chain is in commit order. Made in the writing
+ * transaction, they need no later pass over the outbox: a customer's transactions commit one at a
+ * time (its partition), so a chain's order is its commit order whatever else is running.
+ */
+export function deliveriesOf(source: string): string {
+  return `insert into webhook_deliveries
+              (id, event_seq, endpoint_id, chain, status, next_attempt_at, window_started_at, created_at)
+       select replace(gen_random_uuid()::text, '-', ''), n.seq, p.id, coalesce(n.customer_id, ''),
+              'pending', clock_timestamp(), clock_timestamp(), clock_timestamp()
+         from ${source} n join webhook_endpoints p
+           on p.enabled and (p.event_types is null or n.type = any (p.event_types))
+          and (n.target_endpoint_id is null or n.target_endpoint_id = p.id)
+        order by n.seq, p.id`;
+}
+
+/**
+ * Inserts the events and their deliveries in one statement, `seq` following the given order (the
+ * insert numbers the rows as the ordered select yields them), and notifies the delivery loop,
+ * which hears it when the transaction commits and never if it rolls back.
  */
 export async function insertWebhookEvents(
   em: EntityManager,
@@ -40,16 +60,22 @@ export async function insertWebhookEvents(
     ledger_sequence_number: event.ledgerSequenceNumber,
     created_at: event.createdAt.toISOString(),
     body: event.body,
+    target_endpoint_id: event.targetEndpointId,
   }));
   await em.execute(
-    `insert into webhook_events (id, type, customer_id, ledger_sequence_number, created_at, body)
-     select r.id, r.type, r.customer_id, r.ledger_sequence_number, r.created_at, r.body
-       from jsonb_to_recordset(?::jsonb) as r(ord int, id text, type text, customer_id text,
-            ledger_sequence_number bigint, created_at timestamptz, body text)
-      order by r.ord`,
-    [JSON.stringify(rows)],
+    `with written as (
+       insert into webhook_events
+              (id, type, customer_id, ledger_sequence_number, created_at, body, target_endpoint_id)
+       select r.id, r.type, r.customer_id, r.ledger_sequence_number, r.created_at, r.body,
+              r.target_endpoint_id
+         from jsonb_to_recordset(?::jsonb) as r(ord int, id text, type text, customer_id text,
+              ledger_sequence_number bigint, created_at timestamptz, body text, target_endpoint_id text)
+        order by r.ord
+       returning seq, type, customer_id, target_endpoint_id),
+     delivered as (${deliveriesOf('written')} returning 1)
+     select pg_notify(?, '') from (select 1) as once where exists (select 1 from delivered)`,
+    [JSON.stringify(rows), WEBHOOK_EVENTS_CHANNEL],
   );
-  await em.execute('select pg_notify(?, ?)', [WEBHOOK_EVENTS_CHANNEL, '']);
 }
 
 /**
@@ -125,18 +151,6 @@ export async function invoicePayment(
   return { externalId: row.external_id, notes: row.notes, receivedDate: row.received_date };
 }
 
-/** Makes an event (a test event) for one endpoint only; run it in the event's transaction. */
-export async function targetWebhookEvent(
-  em: EntityManager,
-  eventId: string,
-  endpointId: string,
-): Promise<void> {
-  await em.execute('update webhook_events set target_endpoint_id = ? where id = ?', [
-    endpointId,
-    eventId,
-  ]);
-}
-
 export interface WebhookFeedQuery {
   limit: number;
   /** The `(txid, seq)` of the last event already seen. */
@@ -146,9 +160,11 @@ export interface WebhookFeedQuery {
 }
 
 /**
- * A page of the feed in commit order: only events whose transaction is older than every one still
- * running, so a page never misses an event that commits later with a smaller `seq`. Up to
- * `limit + 1` rows; bodies as stored.
+ * A page of the feed in commit order. Across customers, only events whose transaction is older
+ * than every one still running, so a page never misses an event that commits later with a smaller
+ * `seq` (a long write transaction anywhere on the server holds the whole feed back until it ends).
+ * One customer's feed needs no such wait: its transactions commit one at a time (its partition),
+ * so its events' order is their commit order. Up to `limit + 1` rows; bodies as stored.
  */
 export async function readWebhookEventPage(
   em: EntityManager,
@@ -156,12 +172,13 @@ export async function readWebhookEventPage(
 ): Promise<{ txid: string; seq: string; body: string }[]> {
   return em.execute<{ txid: string; seq: string; body: string }[]>(
     `select txid::text as txid, seq::text as seq, body from webhook_events
-      where txid < pg_snapshot_xmin(pg_current_snapshot())
+      where (?::text is not null or txid < pg_snapshot_xmin(pg_current_snapshot()))
         and (?::xid8 is null or (txid, seq) > (?::xid8, ?::bigint))
         and (?::text is null or customer_id = ?::text)
         and (?::text is null or type = ?::text)
       order by txid, seq limit ?`,
     [
+      query.customerId ?? null,
       query.after?.txid ?? null,
       query.after?.txid ?? null,
       query.after?.seq ?? null,

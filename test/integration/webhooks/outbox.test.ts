@@ -15,9 +15,24 @@ import { startTestService, type TestService } from '../../support/testService.ts
 import { addEntry, createCustomer, sql } from '../ledgerTestHelpers.ts';
 
 let t: TestService;
+/** An endpoint for every type (nothing listens there: its deliveries just wait and retry). */
+let endpointId: string;
 beforeAll(async () => {
-  t = await startTestService();
+  t = await startTestService({ WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true' });
+  const endpoint = await t.request('POST', '/v1/webhook_endpoints', { url: 'http://127.0.0.1:9/' });
+  expect(endpoint.status, endpoint.text).toBe(201);
+  endpointId = endpoint.body.id;
 });
+
+/** The endpoint's deliveries of these events, in delivery order. */
+async function deliveries(eventIds: string[]) {
+  return sql<{ id: string; chain: string }>(
+    t,
+    `select e.id, d.chain from webhook_deliveries d join webhook_events e on e.seq = d.event_seq
+      where d.endpoint_id = ? and e.id in (select jsonb_array_elements_text(?::jsonb)) order by d.seq`,
+    [endpointId, JSON.stringify(eventIds)],
+  );
+}
 afterAll(async () => {
   await t?.stop();
 });
@@ -100,6 +115,12 @@ describe('Outbox.append', () => {
       properties: { message: 'hello' },
     });
     expect(rows.map((row) => row.customer_id)).toEqual([customer.id, customer.id, null]);
+    // Their deliveries were made with them, in their order, chained by customer.
+    expect(await deliveries(drafts.map((one) => one.id))).toEqual([
+      { id: drafts[0]!.id, chain: customer.id },
+      { id: drafts[1]!.id, chain: customer.id },
+      { id: drafts[2]!.id, chain: '' },
+    ]);
   });
 
   it('writes nothing for a transaction that rolls back, and nothing for no drafts', async () => {
@@ -111,6 +132,7 @@ describe('Outbox.append', () => {
       }),
     ).rejects.toThrow('roll back');
     expect(await stored([one.id])).toEqual([]);
+    expect(await deliveries([one.id])).toEqual([]);
     await t.service.orm.em.fork().transactional((em) => t.service.outbox.append(em, []));
   });
 

@@ -9,7 +9,7 @@
  *   the ledger.
  * - `webhook_events`: the transactional outbox. A row is written in the transaction that made the
  *   change, with its body already rendered (fixed at commit: every delivery attempt and the feed
- *   send the same bytes). `txid` is the writing transaction's id: the feed and the dispatcher read
+ *   send the same bytes). `txid` is the writing transaction's id: the feed reads
  *   only rows whose transaction is older than every transaction still running
  *   (`txid < pg_snapshot_xmin(pg_current_snapshot())`) in `(txid, seq)` order, so a reader's
  *   cursor never skips a row that commits later with a smaller `seq`.

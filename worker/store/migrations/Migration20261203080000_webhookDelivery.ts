@@ -8,14 +8,13 @@
  * - `webhook_events.target_endpoint_id`: a test event is for one endpoint only; null for all.
  *   `written_at`: the database's time when the row was written (just before its commit), which
  *   the delivery lag is measured from (`created_at` is the ledger's clock, a test clock maybe).
- * - `webhook_deliveries`: one per (event, endpoint), made by the dispatcher in the feed's order,
- *   so `seq` orders each (endpoint, `chain`) — the chain is the event's customer, '' for account
+ * - `webhook_deliveries`: one per (event, endpoint), made with the event in its transaction, in
+ *   the events' order, so `seq` orders each (endpoint, `chain`) — the chain is the event's customer, '' for account
  *   events. Only the lowest pending `seq` of a chain is sent (its head): a failing event holds
  *   back that customer's later events for that endpoint only. `leased_until` / `lease_token` are
  *   the claim of the process sending it; a lease that ran out (a killed process) is claimed again,
  *   and only the holder of the current token may mark the attempt.
  *   `window_started_at` starts the retry window, after which a delivery is `failed`.
- * - `webhook_dispatch_cursor`: how far the dispatcher has read the outbox, as `(txid, seq)`.
  */
 import { Migration } from '@mikro-orm/migrations';
 
@@ -63,19 +62,16 @@ export class Migration20261203080000_webhookDelivery extends Migration {
       create index webhook_deliveries_chain_idx on webhook_deliveries (endpoint_id, chain, seq)
         where status = 'pending';
       create index webhook_deliveries_log_idx on webhook_deliveries (endpoint_id, seq);
+      create index webhook_deliveries_pending_event_idx on webhook_deliveries (event_seq)
+        where status = 'pending';
+      create index webhook_deliveries_failed_idx on webhook_deliveries (endpoint_id, seq)
+        where status = 'failed';
 
-      create table webhook_dispatch_cursor (
-        id int primary key check (id = 1),
-        txid xid8 not null,
-        seq bigint not null
-      );
-      insert into webhook_dispatch_cursor (id, txid, seq) values (1, '0', 0);
     `);
   }
 
   override down(): void {
     this.addSql(`
-      drop table webhook_dispatch_cursor;
       drop table webhook_deliveries;
       drop index webhook_events_created_at_idx;
       alter table webhook_events drop column target_endpoint_id, drop column written_at;
