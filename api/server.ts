@@ -16,6 +16,7 @@ import {
   registerAdminDashboard,
   type DashboardOptions,
 } from './routes/adminDashboard.ts';
+import { WEBHOOKS_PAGE_PATH } from './routes/adminWebhooks.ts';
 import { CustomerResolver } from './customerResolver.ts';
 import { registerErrorHandlers } from './errors.ts';
 import { sendFrameworkProblem } from './frameworkProblem.ts';
@@ -63,6 +64,7 @@ const PUBLIC_PATHS = [
   '/openapi.json',
   '/docs',
   DASHBOARD_PATH,
+  WEBHOOKS_PAGE_PATH,
 ];
 
 export interface ServerDeps {
@@ -86,7 +88,7 @@ export interface ServerDeps {
   /** Where webhook events are written, and whether endpoints may be private (worker/delivery/). */
   webhooks: { outbox: OutboxWriter; allowPrivateNetworks: boolean };
   /** The queue dashboard: off without both credentials. */
-  dashboard?: Omit<DashboardOptions, 'queues'>;
+  dashboard?: Omit<DashboardOptions, 'queues' | 'orm' | 'clock'>;
 }
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
@@ -168,7 +170,13 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   registerAlertRoutes(app, { orm: deps.orm, customers, intake });
   registerWebhookEndpointRoutes(app, { orm: deps.orm, clock: deps.clock, ...deps.webhooks });
   registerWebhookEventRoutes(app, { orm: deps.orm });
-  if (deps.dashboard) await registerAdminDashboard(app, { ...deps.dashboard, queues: deps.queues });
+  if (deps.dashboard)
+    await registerAdminDashboard(app, {
+      ...deps.dashboard,
+      queues: deps.queues,
+      orm: deps.orm,
+      clock: deps.clock,
+    });
   if (deps.clock instanceof ManualClock) {
     registerTestClockRoutes(app, { clock: deps.clock, catchUp: deps.catchUp });
   }

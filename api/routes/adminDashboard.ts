@@ -1,5 +1,6 @@
 /**
- * The queue dashboard (bull-board) at /admin/queues, showing every partition queue. It exists only when ADMIN_USER and ADMIN_PASSWORD are set, sits behind HTTP
+ * The queue dashboard (bull-board) at /admin/queues, showing every partition queue, and the webhook
+ * page beside it (adminWebhooks.ts). It exists only when ADMIN_USER and ADMIN_PASSWORD are set, sits behind HTTP
  * basic auth (not the API keys: people use it in a browser), and is read-only unless
  * ADMIN_READ_ONLY=false, since retrying or removing a job by hand can reorder a customer's writes.
  * Its routes are left out of the OpenAPI document: they are a web page, not the API.
@@ -11,11 +12,17 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance } from 'fastify';
 import { REDRIVE_NOTICE } from '../../worker/jobs/failedJobs.ts';
 import type { PartitionQueues } from '../../worker/jobs/queues.ts';
+import type { Clock } from '../../worker/runtime/clock.ts';
+import type { Orm } from '../../worker/store/orm.ts';
+import { registerWebhooksPage } from './adminWebhooks.ts';
 
 export const DASHBOARD_PATH = '/admin/queues';
 
 export interface DashboardOptions {
   queues: PartitionQueues;
+  /** For the webhook page (adminWebhooks.ts). */
+  orm: Orm;
+  clock: Clock;
   adminUser: string | undefined;
   adminPassword: string | undefined;
   readOnly: boolean;
@@ -60,5 +67,6 @@ export async function registerAdminDashboard(
       }
     });
     await scope.register(serverAdapter.registerPlugin(), { prefix: DASHBOARD_PATH });
+    registerWebhooksPage(scope, options);
   });
 }

@@ -323,3 +323,70 @@ export async function deleteWebhookEventsBefore(
   );
   return rows[0]?.deleted ?? 0;
 }
+
+/** One endpoint's deliveries at a glance, for the dashboard's webhook page. */
+export interface EndpointBacklog {
+  endpointId: string;
+  url: string;
+  description: string | null;
+  enabled: boolean;
+  pending: number;
+  failed: number;
+  oldestPendingAt: Date | null;
+  lastDeliveredAt: Date | null;
+  /** The latest attempt that failed, of a delivery still pending or failed. */
+  lastError: string | null;
+  lastResponseCode: number | null;
+}
+
+/**
+ * Every endpoint with its pending and failed counts (their partial indexes), its oldest pending
+ * delivery, its last delivery and its latest error; the delivered history is not counted.
+ */
+export async function endpointBacklogs(em: EntityManager): Promise<EndpointBacklog[]> {
+  const rows = await em.execute<
+    {
+      id: string;
+      url: string;
+      description: string | null;
+      enabled: boolean;
+      pending: number;
+      failed: number;
+      oldest_pending_at: Instant | null;
+      last_delivered_at: Instant | null;
+      last_error: string | null;
+      last_response_code: number | null;
+    }[]
+  >(
+    `select p.id, p.url, p.description, p.enabled,
+            (select count(*) from webhook_deliveries d
+              where d.endpoint_id = p.id and d.status = 'pending')::int as pending,
+            (select count(*) from webhook_deliveries d
+              where d.endpoint_id = p.id and d.status = 'failed')::int as failed,
+            (select min(d.created_at) from webhook_deliveries d
+              where d.endpoint_id = p.id and d.status = 'pending') as oldest_pending_at,
+            (select d.delivered_at from webhook_deliveries d
+              where d.endpoint_id = p.id and d.status = 'delivered'
+              order by d.seq desc limit 1) as last_delivered_at,
+            w.last_error, w.last_response_code
+       from webhook_endpoints p
+       left join lateral (
+         select d.last_error, d.last_response_code from webhook_deliveries d
+          where d.endpoint_id = p.id and d.status in ('pending', 'failed')
+            and d.last_attempt_at is not null
+          order by d.last_attempt_at desc limit 1) w on true
+      order by p.created_at, p.id`,
+  );
+  return rows.map((row) => ({
+    endpointId: row.id,
+    url: row.url,
+    description: row.description,
+    enabled: row.enabled,
+    pending: row.pending,
+    failed: row.failed,
+    oldestPendingAt: row.oldest_pending_at === null ? null : new Date(row.oldest_pending_at),
+    lastDeliveredAt: row.last_delivered_at === null ? null : new Date(row.last_delivered_at),
+    lastError: row.last_error,
+    lastResponseCode: row.last_response_code,
+  }));
+}

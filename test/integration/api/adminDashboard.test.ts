@@ -11,7 +11,12 @@ const basic = (user: string, password: string) =>
 
 let t: TestService;
 beforeAll(async () => {
-  t = await startTestService({ ADMIN_USER: 'ops', ADMIN_PASSWORD: 's3cret' });
+  t = await startTestService({
+    ADMIN_USER: 'ops',
+    ADMIN_PASSWORD: 's3cret',
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
+    WEBHOOK_RETRY_BASE_MS: '60000',
+  });
 });
 afterAll(async () => {
   await t?.stop();
@@ -53,6 +58,40 @@ describe('queue dashboard', () => {
     const body = (await api.json()) as { queues: { name: string; description: string }[] };
     expect(body.queues.length).toBeGreaterThan(0);
     for (const queue of body.queues) expect(queue.description).toMatch(/applies it NOW.*--force/);
+  });
+
+  it('has a webhook page: each endpoint with its backlog and latest error, behind the same auth', async () => {
+    expect((await fetch(`${t.baseUrl}/admin/webhooks`)).status).toBe(401);
+    // Nothing listens on port 9: the test event waits, its first attempt refused.
+    const endpoint = await t.request('POST', '/v1/webhook_endpoints', {
+      url: 'http://user:password@127.0.0.1:9/hooks?token=abc',
+      description: '<b>billing</b>',
+    });
+    expect(endpoint.status, endpoint.text).toBe(201);
+    expect((await t.request('POST', `/v1/webhook_endpoints/${endpoint.body.id}/test`)).status).toBe(
+      202,
+    );
+    const page = async () =>
+      (
+        await fetch(`${t.baseUrl}/admin/webhooks`, {
+          headers: { authorization: basic('ops', 's3cret') },
+        })
+      ).text();
+    await expect.poll(page, { timeout: 5_000 }).toMatch(/ECONNREFUSED|refused|connect/i);
+    const html = await page();
+    const row = html.split('<tr').find((each) => each.includes(endpoint.body.id))!;
+    const cells = [...row.matchAll(/<td>(.*?)<\/td>/g)].map((match) => match[1]);
+    expect(cells.slice(0, 6)).toEqual([
+      endpoint.body.id,
+      'http://127.0.0.1:9',
+      '&lt;b&gt;billing&lt;/b&gt;',
+      'yes',
+      '1',
+      '0',
+    ]);
+    // Neither the URL's credentials nor its path and query reach the page.
+    expect(html).not.toContain('password');
+    expect(html).not.toContain('token=abc');
   });
 
   it('does not exist without admin credentials', async () => {
