@@ -54,7 +54,8 @@ export function registerWebhookEventRoutes(app: FastifyInstance, deps: { orm: Or
       let after: { txid: string; seq: string } | undefined;
       if (query.cursor !== undefined) {
         const match = CURSOR.exec(decodeCursor(query.cursor));
-        // Past xid8 or bigint, Postgres would refuse the cast (a 500): no page gave it out.
+        // No page gave out a seq past bigint (Postgres refuses the cast: it was a 500) or a txid
+        // past xid8 (Postgres reads it as the largest one).
         if (!match || BigInt(match[1]!) > XID8_MAX || BigInt(match[2]!) > BIGINT_MAX)
           throw ApiError.validation('cursor is not one this service gave out.');
         after = { txid: match[1]!, seq: match[2]! };

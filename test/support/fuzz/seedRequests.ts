@@ -742,7 +742,14 @@ function webhookSeeds(f: FuzzFixture): SeedRequest[] {
     body: { ...body, url },
   }));
   return [
-    { route: 'POST /v1/webhook_endpoints', params: {}, idParams: [], body, ruleBreaks: urlBreaks },
+    {
+      route: 'POST /v1/webhook_endpoints',
+      params: {},
+      idParams: [],
+      body,
+      readsIdempotencyKey: true,
+      ruleBreaks: urlBreaks,
+    },
     {
       route: 'GET /v1/webhook_endpoints',
       params: {},
