@@ -59,6 +59,7 @@ import { webhookEventSchema } from '../wire/webhookEvent.ts';
 const PATH = '/v1/webhook_endpoints';
 const TAGS = ['Webhooks'];
 const TEST_MESSAGE = 'A test webhook. Happy testing!';
+const BIGINT_MAX = 2n ** 63n - 1n;
 
 export interface WebhookEndpointDeps {
   orm: Orm;
@@ -341,7 +342,11 @@ function registerDeliveries(app: FastifyInstance, deps: WebhookEndpointDeps): vo
       };
       await endpointOr404(deps, id);
       const beforeSeq = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-      if (beforeSeq !== undefined && !/^\d{1,19}$/.test(beforeSeq))
+      // Past bigint, Postgres would refuse the cast (a 500): no page gave such a cursor out.
+      if (
+        beforeSeq !== undefined &&
+        !(/^\d{1,19}$/.test(beforeSeq) && BigInt(beforeSeq) <= BIGINT_MAX)
+      )
         throw ApiError.validation('cursor is not one this service gave out.');
       const rows = await listDeliveries(deps.orm.em.fork(), id, {
         limit: query.limit,

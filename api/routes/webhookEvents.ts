@@ -15,6 +15,8 @@ import { webhookEventsQuery } from '../schemas/webhookEndpointRequest.ts';
 import { webhookEventsSchema } from '../wire/webhookEvent.ts';
 
 const CURSOR = /^(\d{1,20}):(\d{1,19})$/;
+const XID8_MAX = 2n ** 64n - 1n;
+const BIGINT_MAX = 2n ** 63n - 1n;
 
 export function registerWebhookEventRoutes(app: FastifyInstance, deps: { orm: Orm }): void {
   app.get(
@@ -52,7 +54,10 @@ export function registerWebhookEventRoutes(app: FastifyInstance, deps: { orm: Or
       let after: { txid: string; seq: string } | undefined;
       if (query.cursor !== undefined) {
         const match = CURSOR.exec(decodeCursor(query.cursor));
-        if (!match) throw ApiError.validation('cursor is not one this service gave out.');
+        // No page gave out a seq past bigint (Postgres refuses the cast: it was a 500) or a txid
+        // past xid8 (Postgres reads it as the largest one).
+        if (!match || BigInt(match[1]!) > XID8_MAX || BigInt(match[2]!) > BIGINT_MAX)
+          throw ApiError.validation('cursor is not one this service gave out.');
         after = { txid: match[1]!, seq: match[2]! };
       }
       const rows = await readWebhookEventPage(em, {

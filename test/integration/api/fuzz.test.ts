@@ -28,7 +28,12 @@ const SEED = Number(process.env.FUZZ_SEED ?? 20261121);
 
 let t: TestService;
 beforeAll(async () => {
-  t = await startTestService({ CLOCK: 'manual', CLOCK_START: '2026-03-01T12:00:00Z' });
+  t = await startTestService({
+    CLOCK: 'manual',
+    CLOCK_START: '2026-03-01T12:00:00Z',
+    // The endpoint seeds are refused for their private URLs: the check must be on.
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'false',
+  });
 });
 afterAll(async () => {
   await t?.stop();
@@ -58,6 +63,12 @@ async function refusal(
 describe('bugs the fuzzer found', () => {
   it('refuses NUL characters, bad percent-encoding, over-long ids and out-of-range offsets with 400 RFC 7807 bodies', async () => {
     const customer = await createCustomer(t, { currency: 'USD' });
+    const endpoint = await t.request('POST', '/v1/webhook_endpoints', {
+      url: 'https://203.0.113.10/fuzz-regression',
+      enabled: false,
+    });
+    expect(endpoint.status, endpoint.text).toBe(201);
+    const cursor = (text: string) => Buffer.from(text, 'utf8').toString('base64url');
     const cases: [string, string, string?][] = [
       // NUL reached Postgres, which cannot store it: 500.
       ['GET', '/v1/customers/a%00b'],
@@ -89,6 +100,14 @@ describe('bugs the fuzzer found', () => {
           expiry_date: '2026-12-28T10:00:00+25:00',
         }),
       ],
+      // Cursors of the right shape but past bigint (or xid8) reached Postgres's cast: 500.
+      [
+        'GET',
+        `/v1/webhook_endpoints/${endpoint.body.id}/deliveries?cursor=${cursor('9999999999999999999')}`,
+      ],
+      ['GET', `/v1/webhook_events?cursor=${cursor('1:9999999999999999999')}`],
+      // Postgres reads a txid past xid8 as the largest one (an empty page): no page gave it out.
+      ['GET', `/v1/webhook_events?cursor=${cursor('99999999999999999999:1')}`],
     ];
     for (const [method, path, body] of cases) {
       const answer = await refusal(method, path, body);

@@ -4,6 +4,11 @@
  * a usage price, usage events (one applied to A, one kept for an external id no customer has),
  * and one accepted ledger request and balance transaction request to poll. Block expiry dates
  * differ between the customers, so that naming B's expiry on A's routes finds no block.
+ * Credit-balance alerts: A has a dropped and a depleted one, B a dropped one like A's (so that
+ * creating it again for either customer is a duplicate); they are made last, after every ledger
+ * write, so that none fires while the fuzzer runs. One webhook endpoint, made disabled (nothing is
+ * ever sent to it, so its delivery log stays empty and still), at a public documentation address
+ * (TEST-NET-3) that the private-network check lets by without a DNS lookup.
  * The service must run with CLOCK=manual, so that nothing becomes due while the fuzzer runs.
  * Customers and entries carry metadata whose keys look like Orb's number fields
  * (AMOUNT_LIKE_METADATA): every answer that holds them must return them as stored, never a 500.
@@ -33,7 +38,16 @@ export interface FuzzFixture {
   awaitingEventId: string;
   ledgerRequestId: string;
   balanceRequestId: string;
+  alerts: { aDropped: string; aDepleted: string; bDropped: string };
+  webhookEndpointId: string;
 }
+
+/** The alert both customers have, so that creating it again is refused as a duplicate. */
+export const FIXTURE_DROPPED_ALERT = {
+  currency: 'credits',
+  type: 'credit_balance_dropped',
+  thresholds: [{ value: 10 }],
+};
 
 /** Metadata whose keys are Orb number fields' names and whose values are not numbers. */
 export const AMOUNT_LIKE_METADATA = {
@@ -205,6 +219,19 @@ export async function createFuzzFixture(baseUrl: string, apiKey: string): Promis
   }
   a.blockIds = await blocksOf(call, a.id);
   b.blockIds = await blocksOf(call, b.id);
+  const alert = async (customerId: string, body: unknown) =>
+    ((await call('POST', `/v1/alerts/customer_id/${customerId}`, body)) as { id: string }).id;
+  const alerts = {
+    aDropped: await alert(a.id, FIXTURE_DROPPED_ALERT),
+    aDepleted: await alert(a.id, { currency: 'credits', type: 'credit_balance_depleted' }),
+    bDropped: await alert(b.id, FIXTURE_DROPPED_ALERT),
+  };
+  const endpoint = await call('POST', '/v1/webhook_endpoints', {
+    url: 'https://203.0.113.10/fuzz-hook',
+    description: 'fuzz',
+    event_types: null,
+    enabled: false,
+  });
   return {
     now,
     a,
@@ -217,5 +244,7 @@ export async function createFuzzFixture(baseUrl: string, apiKey: string): Promis
     awaitingEventId,
     ledgerRequestId: ledgerRequest.id,
     balanceRequestId: balanceRequest.id,
+    alerts,
+    webhookEndpointId: endpoint.id,
   };
 }

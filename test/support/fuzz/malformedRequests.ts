@@ -11,7 +11,12 @@
  */
 import fc from 'fast-check';
 import type { RawRequest } from './rawRequest.ts';
-import { invalidValueArbitrary, nulString, type JsonSchema } from './invalidValues.ts';
+import {
+  allowedTypes,
+  invalidValueArbitrary,
+  nulString,
+  type JsonSchema,
+} from './invalidValues.ts';
 import type { RuleBreak, SeedRequest } from './seedRequests.ts';
 
 export interface OpenApiDocument {
@@ -185,6 +190,8 @@ class SeedMutator {
   private readonly methods: string[];
   private readonly sites: Site[] = [];
   private readonly objects: ObjectSite[] = [];
+  /** Roots the body schema refuses ('{}' and null are valid for some: an update of optional keys). */
+  private readonly wrongRoots: string[];
 
   constructor(seed: SeedRequest, document: OpenApiDocument, apiKey: string) {
     this.seed = seed;
@@ -199,6 +206,11 @@ class SeedMutator {
         'application/json'
       ]?.schema;
     if (seed.body !== undefined && schema) collect(schema, seed.body, [], this.sites, this.objects);
+    const requires = schema ? (branchFor(schema, seed.body).required ?? []).length > 0 : true;
+    const admitsNull = schema ? (allowedTypes(schema)?.has('null') ?? false) : false;
+    this.wrongRoots = WRONG_ROOTS.filter(
+      (text) => !(text === '{}' && !requires) && !(text === 'null' && admitsNull),
+    );
   }
 
   private request(
@@ -353,7 +365,7 @@ class SeedMutator {
     mutations.push({
       weight: 4,
       arbitrary: fc
-        .constantFrom(...WRONG_ROOTS)
+        .constantFrom(...this.wrongRoots)
         .map((root) => this.request('wrong_root', { rawBody: root })),
     });
     mutations.push({

@@ -7,9 +7,10 @@
  * well-formed requests that break a ledger rule (another customer's block, a currency the customer
  * is not invoiced in…) and must be refused as they are. Routes whose well-formed request would
  * change something with no mutation (void an invoice, archive a price, deprecate an event, delete a
- * top-up) are seeded with ids that name nothing or someone else's resource.
+ * top-up, create an alert or a webhook endpoint, enable or delete either…) are seeded with ids that
+ * name nothing, someone else's resource, a duplicate, or a URL the service refuses.
  */
-import { AMOUNT_LIKE_METADATA, type FuzzFixture } from './fuzzFixture.ts';
+import { AMOUNT_LIKE_METADATA, FIXTURE_DROPPED_ALERT, type FuzzFixture } from './fuzzFixture.ts';
 import type { JsonSchema } from './invalidValues.ts';
 
 export interface RuleBreak {
@@ -547,6 +548,255 @@ function invoiceAndPriceSeeds(f: FuzzFixture): SeedRequest[] {
   ];
 }
 
+/** Ids the fixture never makes, shaped like the service's own (16 base62 characters). */
+const UNKNOWN_ALERT_ID = 'fuzzUnknownAlert';
+const UNKNOWN_ENDPOINT_ID = 'fuzzUnknownHook0';
+const UNKNOWN_DELIVERY_ID = 'fuzzUnknownDelivery0';
+
+function alertSeeds(f: FuzzFixture): SeedRequest[] {
+  const { aDropped, aDepleted } = f.alerts;
+  // Both customers have FIXTURE_DROPPED_ALERT: creating it again is refused (alert_exists).
+  const create = { ...FIXTURE_DROPPED_ALERT, thresholds: [{ value: 5 }, { value: '2.5' }] };
+  // Refused by the api whatever the customer has (in USD, where no alert exists, so that one let
+  // through would show as a new row).
+  const createBreaks: RuleBreak[] = [
+    {
+      name: 'depleted_with_threshold',
+      body: { currency: 'USD', type: 'credit_balance_depleted', thresholds: [{ value: 10 }] },
+    },
+    {
+      name: 'recovered_with_threshold',
+      body: { currency: 'USD', type: 'credit_balance_recovered', thresholds: [{ value: '-1' }] },
+    },
+    {
+      name: 'dropped_without_thresholds',
+      body: { currency: 'USD', type: 'credit_balance_dropped', thresholds: [] },
+    },
+    {
+      name: 'dropped_null_thresholds',
+      body: { currency: 'USD', type: 'credit_balance_dropped', thresholds: null },
+    },
+    {
+      name: 'threshold_decimal_places',
+      body: { ...create, currency: 'USD', thresholds: [{ value: '0.0000000000001' }] },
+    },
+    {
+      name: 'threshold_integer_digits',
+      body: { ...create, currency: 'USD', thresholds: [{ value: '1'.repeat(27) }] },
+    },
+    {
+      name: 'threshold_exponent',
+      body: { ...create, currency: 'USD', thresholds: [{ value: '1e3' }] },
+    },
+    {
+      name: 'too_many_thresholds',
+      body: {
+        ...create,
+        currency: 'USD',
+        thresholds: Array.from({ length: 101 }, (_, i) => ({ value: i + 1 })),
+      },
+    },
+    {
+      name: 'subscription_alert_type',
+      body: { currency: 'USD', type: 'usage_exceeded', thresholds: [{ value: 10 }] },
+    },
+  ];
+  const write = { readsIdempotencyKey: true, ruleBreaks: createBreaks };
+  const byId = (route: string, alertId: string, extra: Partial<SeedRequest> = {}): SeedRequest => ({
+    route,
+    params: { alert_configuration_id: e(alertId) },
+    idParams: ['alert_configuration_id'],
+    foreignIds: {
+      alert_configuration_id: [e(f.a.id), e(f.webhookEndpointId), e(f.ledgerRequestId)],
+    },
+    ...extra,
+  });
+  // Enabling, disabling or deleting a real alert commits: only ids that name nothing.
+  const toggle = (action: string): SeedRequest =>
+    byId(`POST /v1/alerts/{alert_configuration_id}/${action}`, UNKNOWN_ALERT_ID, {
+      readsIdempotencyKey: true,
+      badQuery: { subscription_id: ['sub_fuzz', e('客户')] },
+    });
+  return [
+    {
+      ...write,
+      route: 'POST /v1/alerts/customer_id/{customer_id}',
+      params: { customer_id: e(f.a.id) },
+      idParams: ['customer_id'],
+      foreignIds: { customer_id: [e(f.b.id), e(f.a.externalId)] },
+      body: create,
+      ruleBreaks: [
+        ...createBreaks,
+        // A has a depleted alert too (B does not).
+        {
+          name: 'duplicate_depleted',
+          body: { currency: 'credits', type: 'credit_balance_depleted' },
+        },
+      ],
+    },
+    {
+      ...write,
+      route: 'POST /v1/alerts/external_customer_id/{external_customer_id}',
+      params: { external_customer_id: e(f.b.externalId) },
+      idParams: ['external_customer_id'],
+      foreignIds: { external_customer_id: [e(f.a.externalId), e(f.b.id)] },
+      body: create,
+    },
+    {
+      route: 'POST /v1/alerts/subscription_id/{subscription_id}',
+      params: { subscription_id: 'sub_fuzz' },
+      idParams: ['subscription_id'],
+      body: { currency: 'USD', type: 'usage_exceeded', thresholds: [{ value: 10 }] },
+    },
+    {
+      route: 'GET /v1/alerts',
+      params: {},
+      idParams: [],
+      query: { limit: '5', customer_id: e(f.a.id) },
+      badQuery: {
+        limit: LIMIT_BAD,
+        cursor: KEYSET_CURSOR_BAD,
+        ...range('created_at'),
+        subscription_id: ['sub_fuzz'],
+        customer_id: ['does_not_exist', '%00', e(f.a.externalId)],
+        // The seed filters by A: B's external id names another customer.
+        external_customer_id: [e(f.b.externalId), 'does_not_exist', '%00'],
+      },
+    },
+    byId('GET /v1/alerts/{alert_configuration_id}', aDropped),
+    // A depleted alert watches 0 only: the worker refuses these thresholds (alert_thresholds_invalid).
+    byId('PUT /v1/alerts/{alert_configuration_id}', aDepleted, {
+      body: { thresholds: [{ value: 5 }], price_filters: null, threshold_overrides: null },
+      readsIdempotencyKey: true,
+      ruleBreaks: [
+        {
+          name: 'dropped_without_thresholds',
+          params: { alert_configuration_id: e(aDropped) },
+          body: { thresholds: [] },
+        },
+        {
+          name: 'threshold_decimal_places',
+          params: { alert_configuration_id: e(aDropped) },
+          body: { thresholds: [{ value: 1 }, { value: '0.0000000000001' }] },
+        },
+      ],
+    }),
+    byId('DELETE /v1/alerts/{alert_configuration_id}', UNKNOWN_ALERT_ID, {
+      readsIdempotencyKey: true,
+    }),
+    toggle('enable'),
+    toggle('disable'),
+  ];
+}
+
+/** Cursors of the events feed (`txid:seq`) that no page gave out, or out of their types' range. */
+const EVENT_CURSOR_BAD = [
+  '!!!',
+  'garbage',
+  b64('1'),
+  b64('x:1'),
+  b64('1:-1'),
+  b64('1:1:1'),
+  b64('123456789012345678901:1'),
+  b64('99999999999999999999:1'),
+  b64('1:9999999999999999999'),
+  '%00',
+];
+/** The delivery log's `seq` cursor, including one past bigint. */
+const DELIVERY_CURSOR_BAD = [...SEQ_CURSOR_BAD, b64('9999999999999999999')];
+/** URLs the endpoints API refuses: private, loopback, link-local, unresolvable. */
+const REFUSED_URLS = [
+  'http://127.0.0.1:9/fuzz-hook',
+  'http://localhost/fuzz-hook',
+  'https://10.1.2.3/fuzz-hook',
+  'http://169.254.169.254/latest/meta-data',
+  'http://[::1]/fuzz-hook',
+  'http://[::ffff:127.0.0.1]/fuzz-hook',
+  'http://0.0.0.0/fuzz-hook',
+  'https://fuzz-hook.invalid/hook',
+];
+
+function webhookSeeds(f: FuzzFixture): SeedRequest[] {
+  const endpoint = e(f.webhookEndpointId);
+  const foreign = [e(f.alerts.aDropped), e(f.a.id), e(f.invoiceId)];
+  const endpointSeed = (
+    route: string,
+    id: string,
+    extra: Partial<SeedRequest> = {},
+  ): SeedRequest => ({
+    route: `${route.split(' ')[0]} /v1/webhook_endpoints/{endpoint_id}${route.split(' ')[1] ?? ''}`,
+    params: { endpoint_id: id },
+    idParams: ['endpoint_id'],
+    foreignIds: { endpoint_id: foreign },
+    ...extra,
+  });
+  // Creating or changing the URL is refused while the URL is a private one (the check is on).
+  const body = {
+    url: REFUSED_URLS[0],
+    description: 'fuzz',
+    event_types: ['customer.created', 'resource_event.test'],
+    enabled: true,
+  };
+  const urlBreaks = REFUSED_URLS.slice(1).map((url, index) => ({
+    name: `refused_url_${index + 1}`,
+    body: { ...body, url },
+  }));
+  return [
+    {
+      route: 'POST /v1/webhook_endpoints',
+      params: {},
+      idParams: [],
+      body,
+      readsIdempotencyKey: true,
+      ruleBreaks: urlBreaks,
+    },
+    {
+      route: 'GET /v1/webhook_endpoints',
+      params: {},
+      idParams: [],
+      query: { limit: '5' },
+      badQuery: { limit: LIMIT_BAD, cursor: KEYSET_CURSOR_BAD },
+    },
+    endpointSeed('GET', endpoint),
+    endpointSeed('PUT', endpoint, { body, ruleBreaks: urlBreaks }),
+    // Deleting, rotating and testing a real endpoint change it: only ids that name nothing.
+    endpointSeed('DELETE', UNKNOWN_ENDPOINT_ID),
+    endpointSeed('POST /rotate_secret', UNKNOWN_ENDPOINT_ID, {
+      body: { previous_secret_overlap_seconds: 3600 },
+    }),
+    endpointSeed('POST /test', UNKNOWN_ENDPOINT_ID),
+    endpointSeed('GET /deliveries', endpoint, {
+      query: { limit: '5', status: 'failed' },
+      badQuery: {
+        limit: LIMIT_BAD,
+        cursor: DELIVERY_CURSOR_BAD,
+        status: ['done', 'Failed', e('failed '), '%00'],
+      },
+    }),
+    endpointSeed('POST /deliveries/{delivery_id}/redeliver', endpoint, {
+      params: { endpoint_id: endpoint, delivery_id: UNKNOWN_DELIVERY_ID },
+      idParams: ['endpoint_id', 'delivery_id'],
+      foreignIds: { endpoint_id: foreign, delivery_id: [endpoint, e(f.alerts.aDropped)] },
+    }),
+    // The fixture's endpoint is disabled and never had a delivery: nothing failed to send again.
+    endpointSeed('POST /redeliver_failed', endpoint),
+    {
+      route: 'GET /v1/webhook_events',
+      params: {},
+      idParams: [],
+      query: { limit: '5', customer_id: e(f.a.id) },
+      badQuery: {
+        limit: LIMIT_BAD,
+        cursor: EVENT_CURSOR_BAD,
+        type: ['customer.nope', 'CUSTOMER.CREATED', '%00'],
+        customer_id: ['%00'],
+        // The seed filters by A: B's external id names another customer.
+        external_customer_id: [e(f.b.externalId), 'does_not_exist', '%00'],
+      },
+    },
+  ];
+}
+
 function operationSeeds(): SeedRequest[] {
   const plain = (route: string, extra: Partial<SeedRequest> = {}): SeedRequest => ({
     route,
@@ -584,5 +834,7 @@ export function seedRequests(fixture: FuzzFixture): SeedRequest[] {
     ...topUpSeeds(fixture),
     ...eventSeeds(fixture),
     ...invoiceAndPriceSeeds(fixture),
+    ...alertSeeds(fixture),
+    ...webhookSeeds(fixture),
   ];
 }
