@@ -81,10 +81,13 @@ export function decodeKeyset(
 }
 
 /** A `seq` cursor (ledger entries). */
+const BIGINT_MAX = 2n ** 63n - 1n;
+
 export function decodeSeq(cursor: string | undefined): string | undefined {
   if (cursor === undefined) return undefined;
   const seq = decodeCursor(cursor);
-  if (!/^\d{1,19}$/.test(seq)) throw ApiError.validation(BAD_CURSOR);
+  // 19 digits may still pass Postgres' bigint (a cursor no page gave out): a 400, not a 500.
+  if (!/^\d{1,19}$/.test(seq) || BigInt(seq) > BIGINT_MAX) throw ApiError.validation(BAD_CURSOR);
   return seq;
 }
 
