@@ -53,6 +53,8 @@ export interface AlertCrossing {
   threshold: Decimal;
   /** The entry whose step crossed it. */
   sequenceNumber: number;
+  /** The index of that step among the points walked: events of one walk sort by it. */
+  step: number;
   /** The watched balance right after that step. */
   balance: Decimal;
 }
@@ -139,7 +141,7 @@ export function watchAlerts(
   const current = new Map(alerts.map((alert) => [alert.id, alert]));
   const ordered = [...alerts].sort((a, b) => STEP_ORDER[a.type] - STEP_ORDER[b.type]);
   const crossings: AlertCrossing[] = [];
-  for (const point of points) {
+  for (const [step, point] of points.entries()) {
     for (const { id } of ordered) {
       const alert = current.get(id)!;
       const fired: Decimal[] = [];
@@ -160,6 +162,7 @@ export function watchAlerts(
           alert: after,
           threshold,
           sequenceNumber: point.sequenceNumber,
+          step,
           balance: point.balance,
         });
     }

@@ -73,11 +73,16 @@ export class LedgerNews {
       for (const record of after)
         saved.set(record.id, { record, recheckAt: changes.nextEffectiveAt });
       byLedger.set(key, after);
-      const made: { sequenceNumber: number; draft: WebhookEventDraft }[] = [];
+      // In the order of the walk: an increment at the step that appended it, before the crossings
+      // of that step (a usage step may grow an older pending entry, so sequence numbers alone
+      // would not say which came first).
+      const made: { step: number; draft: WebhookEventDraft }[] = [];
       for (const entry of changes.entries)
         if (entry.entryType === 'increment')
           made.push({
-            sequenceNumber: entry.ledgerSequenceNumber,
+            step: changes.balancePoints.findIndex(
+              (point) => point.sequenceNumber === entry.ledgerSequenceNumber,
+            ),
             draft: {
               id: newId(),
               createdAt: now,
@@ -93,7 +98,7 @@ export class LedgerNews {
       for (const crossing of watched.crossings) {
         const record = after.find((alert) => alert.id === crossing.alert.id)!;
         made.push({
-          sequenceNumber: crossing.sequenceNumber,
+          step: crossing.step,
           draft: {
             id: newId(),
             createdAt: now,
@@ -108,7 +113,7 @@ export class LedgerNews {
         });
       }
       // Stable: an increment and the crossings of one step keep the order they were made in.
-      made.sort((a, b) => a.sequenceNumber - b.sequenceNumber);
+      made.sort((a, b) => a.step - b.step);
       drafts.push(...made.map(({ draft }) => draft));
     }
     // The statement skips the rows whose state and recheck stay as they were.
