@@ -7,7 +7,14 @@
  * - `redis`: restart Redis (AOF on) mid-load; `postgres`: restart Postgres mid-load; the api and
  *   worker stay up and must recover by themselves, and the load retries what failed meanwhile;
  * - `duplicates`: real jobs delivered twice (a copy under another job id), and answered HTTP
- *   requests sent again with the same Idempotency-Key and event keys.
+ *   requests sent again with the same Idempotency-Key and event keys;
+ * - `webhooks`: WEBHOOK_URL points at a receiver in this process, and a few customers get balance
+ *   alerts that the load crosses; the receiver is down (503, then refusing connections) for
+ *   `--webhook-outage` seconds (default 120) and the worker is `kill -9`ed `--webhook-kills` times
+ *   while a delivery is in flight; once the outbox is delivered, every event must have arrived,
+ *   verified with the SDK's `unwrap`, the same body each time, first in `seq` order per customer
+ *   (scripts/faults/webhookAudit.ts). The worker runs with WEBHOOK_RETRY_MAX_MS
+ *   `--webhook-retry-max-ms` (default 10000; the service's own default is an hour).
  *
  * It runs a private Redis and a private PostgreSQL cluster on free ports (never the machine's own,
  * which it restarts nothing of) and removes them at the end; the service runs as one `ROLE=api`
@@ -43,6 +50,14 @@ export const DEFAULT_FAULT_OPTIONS: Omit<FaultOptions, 'log' | 'logDir'> = {
   jobLockMs: 30_000,
   outageMs: 3_000,
   drainTimeoutMs: 120_000,
+  webhooks: {
+    outageMs: 120_000,
+    kills: 4,
+    leadMs: 10_000,
+    // Bounded, so that the outbox drains within seconds of the receiver's return, not a minute.
+    retryMaxMs: 10_000,
+    timeoutMs: 10_000,
+  },
   shape: {
     customers: 24,
     ingestClients: 2,
@@ -50,6 +65,7 @@ export const DEFAULT_FAULT_OPTIONS: Omit<FaultOptions, 'log' | 'logDir'> = {
     ledgerClients: 3,
     pauseMs: 20,
     replayHttp: false,
+    alertCustomers: 3,
   },
 };
 
@@ -98,19 +114,39 @@ async function main(): Promise<number> {
       seconds: { type: 'string', default: String(DEFAULT_FAULT_OPTIONS.seconds) },
       partitions: { type: 'string', default: String(DEFAULT_FAULT_OPTIONS.partitions) },
       'outage-ms': { type: 'string', default: String(DEFAULT_FAULT_OPTIONS.outageMs) },
+      'webhook-outage': {
+        type: 'string',
+        default: String(DEFAULT_FAULT_OPTIONS.webhooks.outageMs / 1000),
+      },
+      'webhook-kills': { type: 'string', default: String(DEFAULT_FAULT_OPTIONS.webhooks.kills) },
+      'webhook-retry-max-ms': {
+        type: 'string',
+        default: String(DEFAULT_FAULT_OPTIONS.webhooks.retryMaxMs),
+      },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
     console.log(
-      'usage: npm run faults -- [--fault kill|redis|postgres|duplicates|all] [--kills 20] [--seconds 30] [--partitions 8] [--outage-ms 3000]',
+      'usage: npm run faults -- [--fault kill|redis|postgres|duplicates|webhooks|all] [--kills 20] [--seconds 30] [--partitions 8] [--outage-ms 3000]\n' +
+        '       [--webhook-outage 120 (seconds)] [--webhook-kills 4] [--webhook-retry-max-ms 10000]',
     );
     return 0;
   }
   const faults = values.fault === 'all' ? FAULTS : FAULTS.filter((fault) => fault === values.fault);
   if (faults.length === 0)
     throw new RangeError(`--fault must be one of ${FAULTS.join(', ')} or all, got ${values.fault}`);
-  const number = (name: 'kills' | 'seconds' | 'partitions' | 'outage-ms', min: number) => {
+  const number = (
+    name:
+      | 'kills'
+      | 'seconds'
+      | 'partitions'
+      | 'outage-ms'
+      | 'webhook-outage'
+      | 'webhook-kills'
+      | 'webhook-retry-max-ms',
+    min: number,
+  ) => {
     const value = Number(values[name]);
     if (!Number.isInteger(value) || value < min)
       throw new RangeError(`--${name} must be an integer >= ${min}, got ${values[name]}`);
@@ -123,6 +159,12 @@ async function main(): Promise<number> {
     seconds: number('seconds', 5),
     partitions: number('partitions', 1),
     outageMs: number('outage-ms', 0),
+    webhooks: {
+      ...DEFAULT_FAULT_OPTIONS.webhooks,
+      outageMs: number('webhook-outage', 1) * 1000,
+      kills: number('webhook-kills', 0),
+      retryMaxMs: number('webhook-retry-max-ms', 1),
+    },
     logDir,
     log: (line) => console.log(line),
   });

@@ -9,6 +9,12 @@
  * A 2xx that the service should not have given cannot be seen here; the audit finds it. What can
  * be seen here: a 500 where an outage should be a 503 (RFC 7807), and a 4xx refusal of a request
  * that is valid.
+ *
+ * With `alertCustomers` (the webhooks fault), the first customers also get balance alerts
+ * (dropped at two thresholds, depleted, recovered), and one more client swings their balances
+ * across all of them: a decrement of more than the balance (into the overdraft), then the same
+ * increment back. Each swing makes four crossings; the swings are ledger writes like the others,
+ * recorded and audited with them.
  */
 import { randomInt } from 'node:crypto';
 import { httpRequest, type HttpAnswer } from './http.ts';
@@ -26,6 +32,12 @@ const BACKOFF_MAX_MS = 2_000;
 export const RETRY_WINDOW_MS = 120_000;
 /** In the duplicates fault: the share of answered requests sent once more, same key, same body. */
 const HTTP_REPLAY_SHARE = 0.25;
+/** A swing moves an alert customer's balance by this much, down then up: twice its first credit. */
+const SWING_HUNDREDTHS = 2n * INITIAL_CREDITS * HUNDREDTHS_PER_CREDIT;
+/** Thresholds of the dropped alerts, in credits: between the starting balance and zero. */
+const DROPPED_THRESHOLDS = [500_000, 1_000];
+/** The swing client's pause between two swings (each swing is two writes). */
+const SWING_PAUSE_MS = 250;
 
 export interface LoadTarget {
   baseUrl: string;
@@ -42,6 +54,8 @@ export interface LoadShape {
   pauseMs: number;
   /** Send a share of answered requests again (duplicates fault). */
   replayHttp: boolean;
+  /** How many customers get alerts and a client swinging their balance across them (0: none). */
+  alertCustomers?: number;
 }
 
 export interface AcceptedEvent {
@@ -84,6 +98,8 @@ export interface LoadResult {
   /** Anything a correct service cannot answer. */
   problems: string[];
   customers: string[];
+  /** Alerts created (on the first `alertCustomers` customers) and swings made across them. */
+  alerts: { created: number; swings: number };
 }
 
 const newCounts = (): RequestCounts => ({
@@ -135,6 +151,7 @@ export class MixedLoad {
       ledger: { ...newCounts(), created: 0, accepted: 0, replayedAnswers: 0 },
       problems: [],
       customers: [],
+      alerts: { created: 0, swings: 0 },
     };
   }
 
@@ -250,6 +267,28 @@ export class MixedLoad {
         false,
       );
     }
+    for (const customer of this.alertCustomers()) {
+      const alerts = [
+        {
+          type: 'credit_balance_dropped',
+          thresholds: DROPPED_THRESHOLDS.map((value) => ({ value })),
+        },
+        { type: 'credit_balance_depleted' },
+        { type: 'credit_balance_recovered' },
+      ];
+      for (const alert of alerts) {
+        await post(
+          `/v1/alerts/customer_id/${customer}`,
+          { currency: 'credits', ...alert },
+          this.nextKey('alert'),
+        );
+        this.result.alerts.created += 1;
+      }
+    }
+  }
+
+  private alertCustomers(): string[] {
+    return this.result.customers.slice(0, this.shape.alertCustomers ?? 0);
   }
 
   start(): void {
@@ -267,6 +306,20 @@ export class MixedLoad {
             amount,
             Math.random() < 0.5,
           );
+        }),
+      );
+    }
+    const swung = this.alertCustomers();
+    if (swung.length > 0) {
+      let next = 0;
+      this.running.push(
+        this.loop(async () => {
+          const customer = swung[next % swung.length]!;
+          next += 1;
+          await this.ledgerWrite(customer, 'decrement', SWING_HUNDREDTHS, Math.random() < 0.5);
+          await this.ledgerWrite(customer, 'increment', SWING_HUNDREDTHS, Math.random() < 0.5);
+          this.result.alerts.swings += 1;
+          await sleep(SWING_PAUSE_MS);
         }),
       );
     }

@@ -4,16 +4,28 @@
  * stopped, unanswered requests retried to their answer) the queues drained, the 202s polled and
  * the audit. The report carries the counts and every problem found; `ok` is false on any loss,
  * duplication, violation, stuck partition, failed job, wrong status or process death.
+ *
+ * The webhooks fault also points the service's WEBHOOK_URL at a receiver in this process, takes it
+ * down and kills the delivering worker under the load (webhookOutage.ts), waits for the endpoint's
+ * outbox to be delivered, and audits what the receiver got (webhookAudit.ts).
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { auditLedger, type AuditResult } from './ledgerAudit.ts';
 import { MixedLoad, type LoadResult, type LoadShape, type LoadTarget } from './mixedLoad.ts';
 import { PartitionQueueView, type CopyCounts, type DrainResult } from './partitionQueues.ts';
 import type { PrivateServices } from './privateServices.ts';
 import { FAULTS_API_KEY, ServiceRoles } from './serviceRoles.ts';
+import {
+  auditWebhooks,
+  waitForOutbox,
+  type OutboxDrain,
+  type WebhookAudit,
+} from './webhookAudit.ts';
+import { runWebhookOutage } from './webhookOutage.ts';
+import { WebhookReceiver } from './webhookReceiver.ts';
 
-export const FAULTS = ['kill', 'redis', 'postgres', 'duplicates'] as const;
+export const FAULTS = ['kill', 'redis', 'postgres', 'duplicates', 'webhooks'] as const;
 export type FaultName = (typeof FAULTS)[number];
 
 export interface FaultOptions {
@@ -25,8 +37,20 @@ export interface FaultOptions {
   jobLockMs: number;
   /** How long Redis or Postgres stays down in its restart. */
   outageMs: number;
-  /** How long the queues get to drain after the load. */
+  /** How long the queues get to drain after the load (and then the webhook outbox). */
   drainTimeoutMs: number;
+  webhooks: {
+    /** How long the receiver is down (half answering 503, half refusing connections). */
+    outageMs: number;
+    /** kill -9 of the delivering worker, each with a delivery in flight. */
+    kills: number;
+    /** The receiver is up this long before the outage, and the load runs at least this long after. */
+    leadMs: number;
+    /** The worker's WEBHOOK_RETRY_MAX_MS: the longest wait between two attempts of a delivery. */
+    retryMaxMs: number;
+    /** The worker's WEBHOOK_TIMEOUT_MS: a killed delivery is sent again this + 5 s later. */
+    timeoutMs: number;
+  };
   shape: LoadShape;
   /** Where each fault's service log goes (it is kept). */
   logDir: string;
@@ -43,10 +67,20 @@ export interface FaultReport {
   copies: CopyCounts | undefined;
   drain: DrainResult;
   audit: AuditResult | undefined;
+  /** The webhooks fault only. */
+  webhooks: WebhooksReport | undefined;
   deaths: string[];
   problems: string[];
   ok: boolean;
   logPath: string;
+}
+
+export interface WebhooksReport {
+  outbox: OutboxDrain;
+  killsMidDelivery: number;
+  /** Requests the receiver answered 503 while down. */
+  answeredUnavailable: number;
+  audit: WebhookAudit | undefined;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -56,7 +90,7 @@ const KILL_GAP_MIN_MS = 300;
 
 /** Runs the fault while the load runs; answers what it did. */
 async function inject(
-  fault: FaultName,
+  fault: Exclude<FaultName, 'webhooks'>,
   services: PrivateServices,
   roles: ServiceRoles,
   queues: PartitionQueueView,
@@ -128,6 +162,12 @@ function problemsOf(report: Omit<FaultReport, 'problems' | 'ok'>): string[] {
     );
   }
   problems.push(...(report.audit?.violations ?? []));
+  const webhooks = report.webhooks;
+  if (webhooks && !webhooks.outbox.drained)
+    problems.push(
+      `webhook outbox not delivered after ${webhooks.outbox.seconds.toFixed(1)} s: ${JSON.stringify(webhooks.outbox.left)}`,
+    );
+  problems.push(...(webhooks?.audit?.violations.map((line) => `webhooks: ${line}`) ?? []));
   return problems;
 }
 
@@ -140,6 +180,8 @@ export async function runFault(
   const databaseUrl = await services.postgres.createDatabase(`faults_${fault}_${id}`);
   const queuePrefix = `faults-${fault}-${id}`;
   const logPath = join(options.logDir, `${fault}.log`);
+  const secret = `whsec_${randomUUID()}`;
+  const receiver = fault === 'webhooks' ? await WebhookReceiver.start(secret) : undefined;
   const roles = await ServiceRoles.start(
     {
       databaseUrl,
@@ -147,9 +189,19 @@ export async function runFault(
       queuePrefix,
       partitions: options.partitions,
       jobLockMs: options.jobLockMs,
+      // Both processes: each brings WEBHOOK_URL's endpoint up to date at start (the api too).
+      extra: receiver && {
+        WEBHOOK_URL: receiver.url,
+        WEBHOOK_SECRET: secret,
+        WEBHOOK_RETRY_MAX_MS: String(options.webhooks.retryMaxMs),
+        WEBHOOK_TIMEOUT_MS: String(options.webhooks.timeoutMs),
+      },
     },
     logPath,
-  );
+  ).catch(async (error: unknown) => {
+    await receiver?.stop();
+    throw error;
+  });
   const queues = new PartitionQueueView(services.redis.url, queuePrefix, options.partitions);
   try {
     const target: LoadTarget = {
@@ -157,11 +209,29 @@ export async function runFault(
       apiKey: FAULTS_API_KEY,
       keyPrefix: `${fault}${id}`,
     };
-    const load = new MixedLoad(target, { ...options.shape, replayHttp: fault === 'duplicates' });
+    const load = new MixedLoad(target, {
+      ...options.shape,
+      replayHttp: fault === 'duplicates',
+      alertCustomers: fault === 'webhooks' ? options.shape.alertCustomers : 0,
+    });
     await load.setUp();
     load.start();
     const started = Date.now();
-    const { injected, injectedCount } = await inject(fault, services, roles, queues, options);
+    const outage = receiver
+      ? await runWebhookOutage(
+          receiver,
+          roles,
+          {
+            ...options.webhooks,
+            // A chain's next attempt is at most WEBHOOK_RETRY_MAX_MS away, or a lease's end.
+            holdWaitMs: options.webhooks.retryMaxMs + options.webhooks.timeoutMs + 5_000,
+          },
+          (line) => options.log(`  [${fault}] ${line}`),
+        )
+      : undefined;
+    const { injected, injectedCount } =
+      outage ??
+      (await inject(fault as Exclude<FaultName, 'webhooks'>, services, roles, queues, options));
     await sleep(Math.max(0, options.seconds * 1000 - (Date.now() - started)));
     options.log(
       `  [${fault}] load stopped after ${((Date.now() - started) / 1000).toFixed(1)} s; retrying what is unanswered, then draining`,
@@ -169,6 +239,18 @@ export async function runFault(
     const loadResult = await load.stop();
     const drain = await queues.waitForDrain(options.drainTimeoutMs);
     const copies = fault === 'duplicates' ? await queues.countCopies() : undefined;
+    let webhooks: WebhooksReport | undefined;
+    if (receiver && outage) {
+      const outbox = await waitForOutbox(databaseUrl, options.drainTimeoutMs);
+      webhooks = {
+        outbox,
+        killsMidDelivery: outage.killsMidDelivery,
+        answeredUnavailable: receiver.answeredUnavailable,
+        audit: outbox.drained
+          ? await auditWebhooks(databaseUrl, receiver, outage.recoveredAt)
+          : undefined,
+      };
+    }
     const audit = drain.drained ? await auditLedger(target, databaseUrl, loadResult) : undefined;
     const deaths = [...roles.deaths];
     if (!roles.alive() && deaths.length === 0)
@@ -181,6 +263,7 @@ export async function runFault(
       copies,
       drain,
       audit,
+      webhooks,
       deaths,
       logPath,
     };
@@ -189,6 +272,7 @@ export async function runFault(
   } finally {
     await queues.close();
     await roles.stop();
+    await receiver?.stop();
   }
 }
 
@@ -222,6 +306,7 @@ export function formatReport(report: FaultReport): string[] {
         `${copies.ranAsFollowers} taken into another job's transaction or trimmed`,
     );
   }
+  if (report.webhooks) lines.push(...webhookLines(report.webhooks));
   lines.push(
     `  queues: ${drain.drained ? `drained in ${drain.seconds.toFixed(1)} s` : `NOT drained after ${drain.seconds.toFixed(1)} s`}, ${drain.failed.length} failed jobs; ` +
       `service processes: ${report.deaths.length} unexpected exits`,
@@ -230,5 +315,27 @@ export function formatReport(report: FaultReport): string[] {
   );
   for (const problem of report.problems.slice(0, 20)) lines.push(`    - ${problem}`);
   if (report.problems.length > 20) lines.push(`    … and ${report.problems.length - 20} more`);
+  return lines;
+}
+
+function webhookLines(webhooks: WebhooksReport): string[] {
+  const { audit, outbox } = webhooks;
+  const lines = [
+    `  webhook outbox: ${outbox.drained ? `all delivered ${outbox.seconds.toFixed(1)} s after the queues drained` : `NOT delivered after ${outbox.seconds.toFixed(1)} s (${JSON.stringify(outbox.left)})`}; ` +
+      `${webhooks.answeredUnavailable} attempts answered 503 while down; ${webhooks.killsMidDelivery} kills while a delivery the receiver took was in flight`,
+  ];
+  if (!audit) return [...lines, '  webhook audit: not run (outbox not delivered)'];
+  const types = Object.entries(audit.eventsByType)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([type, count]) => `${count} ${type}`)
+    .join(', ');
+  lines.push(
+    `  webhook events: ${audit.events} (${types})`,
+    `  webhook receipts: ${audit.received} of ${audit.events} events received, ${audit.missing} missing; ${audit.receipts} receipts, ` +
+      `${audit.repeats} repeats (${audit.eventsRepeated} events more than once); every body verified with unwrap and stable per id: ${audit.violations.length === 0 ? 'yes' : 'no'}`,
+    `  webhook order: ${audit.chains} chains, ${audit.outOfOrder} events first received out of seq order; ` +
+      `lag write→first receipt median ${audit.lagSecondsMedian.toFixed(2)} s, max ${audit.lagSecondsMax.toFixed(1)} s; ` +
+      `the backlog (${audit.backlogEvents} events written before the receiver came back) was in ${audit.backlogClearedSeconds.toFixed(1)} s after it came back`,
+  );
   return lines;
 }

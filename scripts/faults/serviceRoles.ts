@@ -22,6 +22,8 @@ export interface ServiceEnv {
   partitions: number;
   /** JOB_LOCK_MS of the worker: how soon a killed worker's job runs again. */
   jobLockMs: number;
+  /** More variables for both processes (the webhooks fault's WEBHOOK_*). */
+  extra?: Record<string, string>;
 }
 
 export interface RoleProcess {
@@ -56,6 +58,7 @@ function startRole(
       QUICK_START: 'off',
       // info, so that the start line is seen; the lines go to the fault's log file.
       LOG_LEVEL: 'info',
+      ...env.extra,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
