@@ -246,9 +246,7 @@ export async function runFault(
         outbox,
         killsMidDelivery: outage.killsMidDelivery,
         answeredUnavailable: receiver.answeredUnavailable,
-        audit: outbox.drained
-          ? await auditWebhooks(databaseUrl, receiver, outage.recoveredAt)
-          : undefined,
+        audit: outbox.drained ? await auditWebhooks(databaseUrl, receiver, outage) : undefined,
       };
     }
     const audit = drain.drained ? await auditLedger(target, databaseUrl, loadResult) : undefined;
@@ -335,7 +333,7 @@ function webhookLines(webhooks: WebhooksReport): string[] {
       `${audit.repeats} repeats (${audit.eventsRepeated} events more than once); every body verified with unwrap and stable per id: ${audit.violations.length === 0 ? 'yes' : 'no'}`,
     `  webhook order: ${audit.chains} chains, ${audit.outOfOrder} events first received out of seq order; ` +
       `lag write→first receipt median ${audit.lagSecondsMedian.toFixed(2)} s, max ${audit.lagSecondsMax.toFixed(1)} s; ` +
-      `the backlog (${audit.backlogEvents} events written before the receiver came back) was in ${audit.backlogClearedSeconds.toFixed(1)} s after it came back`,
+      `${audit.eventsWhileDown} written while the receiver was down; the backlog (${audit.backlogEvents} events written before it came back) had all arrived ${audit.backlogClearedSeconds.toFixed(1)} s after it came back`,
   );
   return lines;
 }

@@ -47,6 +47,8 @@ export interface WebhookAudit {
   /** The largest and the median lag from an event's write to its first receipt. */
   lagSecondsMax: number;
   lagSecondsMedian: number;
+  /** Events written while the receiver was down. */
+  eventsWhileDown: number;
   /** Events written before the receiver came back, and when the last of them first arrived. */
   backlogEvents: number;
   backlogClearedSeconds: number;
@@ -165,8 +167,9 @@ function median(values: number[]): number {
 export async function auditWebhooks(
   databaseUrl: string,
   receiver: WebhookReceiver,
-  recoveredAt: number,
+  outage: { downAt: number; recoveredAt: number },
 ): Promise<WebhookAudit> {
+  const { downAt, recoveredAt } = outage;
   const events = await outboxEvents(databaseUrl);
   const violations: string[] = [];
   const eventsByType: Record<string, number> = {};
@@ -175,8 +178,10 @@ export async function auditWebhooks(
   let undelivered = 0;
   let changed = 0;
   let backlogEvents = 0;
+  let eventsWhileDown = 0;
   let backlogClearedAt = recoveredAt;
   for (const event of events) {
+    if (event.writtenAt >= downAt && event.writtenAt < recoveredAt) eventsWhileDown += 1;
     eventsByType[event.type] = (eventsByType[event.type] ?? 0) + 1;
     if (event.delivery !== 'delivered') {
       undelivered += 1;
@@ -240,6 +245,7 @@ export async function auditWebhooks(
     outOfOrder: order.outOfOrder,
     lagSecondsMax: lags.reduce((max, lag) => Math.max(max, lag), 0),
     lagSecondsMedian: median(lags),
+    eventsWhileDown,
     backlogEvents,
     backlogClearedSeconds: (backlogClearedAt - recoveredAt) / 1000,
     violations,

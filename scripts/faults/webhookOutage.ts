@@ -24,7 +24,8 @@ export interface WebhookOutageOptions {
 export interface WebhookOutageResult {
   injected: string;
   injectedCount: number;
-  /** `Date.now()` when the receiver came back. */
+  /** `Date.now()` when the receiver went down and when it came back. */
+  downAt: number;
   recoveredAt: number;
   /** Kills made while a delivery the receiver had taken (2xx-bound) was in flight. */
   killsMidDelivery: number;
@@ -41,8 +42,8 @@ export async function runWebhookOutage(
   let kills = 0;
   let killsMidDelivery = 0;
   let killsHeld = 0;
-  const kill = async (when: string) => {
-    const held = await receiver.holdNext(options.holdWaitMs);
+  const kill = async (when: string, holdWaitMs = options.holdWaitMs) => {
+    const held = await receiver.holdNext(holdWaitMs);
     await roles.killAndRestartWorker();
     held?.release();
     kills += 1;
@@ -65,7 +66,12 @@ export async function runWebhookOutage(
   const outageStarted = Date.now();
   await receiver.setMode('unavailable');
   log(`receiver answers 503 for ${(half / 1000).toFixed(1)} s`);
-  for (let index = 0; index < inOutage; index += 1) await kill('while the receiver answers 503');
+  // Within the 503 half: the kill must not stretch the outage by waiting for an attempt.
+  for (let index = 0; index < inOutage; index += 1)
+    await kill(
+      'while the receiver answers 503',
+      Math.min(options.holdWaitMs, Math.max(0, half / 2 - (Date.now() - outageStarted))),
+    );
   await sleep(Math.max(0, half - (Date.now() - outageStarted)));
   await receiver.setMode('refusing');
   log(`receiver refuses connections for ${((options.outageMs - half) / 1000).toFixed(1)} s`);
@@ -85,6 +91,7 @@ export async function runWebhookOutage(
       `receiver down ${(options.outageMs / 1000).toFixed(0)} s (503, then connections refused) under load; ` +
       `${kills} kill -9 of the delivering worker, ${killsHeld} with a delivery in flight${retried}`,
     injectedCount: kills,
+    downAt: outageStarted,
     recoveredAt,
     killsMidDelivery,
   };

@@ -5,6 +5,10 @@
  * The faults run one after another, the worker with a 4 s JOB_LOCK_MS, so that the waits for
  * the killed jobs' locks to lapse stay short. The audit must find every acknowledged event and write applied
  * exactly once, and the counts must show that there was something to lose.
+ *
+ * The webhooks fault, reduced: the receiver down for 6 s (503, then refusing connections) while
+ * alerts are crossed, and the delivering worker killed three times with a delivery in flight;
+ * every event must arrive, verified, unchanged, first in seq order per customer.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,4 +77,64 @@ describeRequires([REDIS_SERVER_BINARY, POSTGRES_SERVER_BINARIES], 'npm run fault
     expect(run.ok).toBe(true);
     expect(output).toMatch(/^fault kill: 3 kill -9 of the worker/m);
   }, 150_000);
+
+  it('delivers every webhook event through a receiver outage and kills of the delivering worker', async () => {
+    const lines: string[] = [];
+    const run = await runFaults([['webhooks']], {
+      ...DEFAULT_FAULT_OPTIONS,
+      seconds: 5,
+      partitions: 4,
+      jobLockMs: 4_000,
+      drainTimeoutMs: 60_000,
+      webhooks: {
+        outageMs: 6_000,
+        kills: 3,
+        leadMs: 2_000,
+        // Short waits: a retry within a second, a killed delivery sent again 6 s after its claim.
+        retryMaxMs: 1_000,
+        timeoutMs: 1_000,
+      },
+      shape: {
+        customers: 8,
+        ingestClients: 1,
+        eventsPerBatch: 10,
+        ledgerClients: 2,
+        pauseMs: 40,
+        replayHttp: false,
+        alertCustomers: 2,
+      },
+      logDir,
+      log: (line) => lines.push(line),
+    });
+    const output = lines.join('\n');
+    const [report] = run.reports;
+
+    expect(report?.problems, output).toEqual([]);
+    expect(run.ok, output).toBe(true);
+    expect(report?.injectedCount).toBe(3);
+    expect(report?.audit?.writesCommitted).toBe(report?.load.writes.size);
+    expect(report?.load.alerts.created).toBe(6);
+    const webhooks = report?.webhooks;
+    expect(webhooks?.outbox.drained).toBe(true);
+    expect(webhooks?.answeredUnavailable, output).toBeGreaterThan(0);
+    const audit = webhooks?.audit;
+    expect(audit?.received).toBe(audit?.events);
+    expect(audit?.missing).toBe(0);
+    expect(audit?.outOfOrder).toBe(0);
+    expect(audit?.eventsWhileDown, output).toBeGreaterThan(0);
+    for (const type of [
+      'customer.created',
+      'customer.credit_ledger_incremented',
+      'customer.credit_balance_dropped',
+      'customer.credit_balance_depleted',
+      'customer.credit_balance_recovered',
+    ])
+      expect(audit?.eventsByType[type], type).toBeGreaterThan(0);
+    // A delivery the receiver took while its sender was killed is sent again: a repeat each.
+    expect(webhooks?.killsMidDelivery, output).toBeGreaterThan(0);
+    expect(audit?.repeats).toBeGreaterThanOrEqual(webhooks?.killsMidDelivery ?? 1);
+    expect(output).toMatch(
+      /^fault webhooks: receiver down 6 s .* 3 kill -9 of the delivering worker/m,
+    );
+  }, 120_000);
 });
