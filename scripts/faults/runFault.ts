@@ -78,8 +78,12 @@ export interface FaultReport {
 export interface WebhooksReport {
   outbox: OutboxDrain;
   killsMidDelivery: number;
+  /** Test events sent to the endpoint during the run (written by the api, not the ledger). */
+  testEvents: number;
   /** Requests the receiver answered 503 while down. */
   answeredUnavailable: number;
+  /** What the runner saw go wrong (a test event not accepted). */
+  problems: string[];
   audit: WebhookAudit | undefined;
 }
 
@@ -163,6 +167,7 @@ function problemsOf(report: Omit<FaultReport, 'problems' | 'ok'>): string[] {
   }
   problems.push(...(report.audit?.violations ?? []));
   const webhooks = report.webhooks;
+  problems.push(...(webhooks?.problems ?? []));
   if (webhooks && !webhooks.outbox.drained)
     problems.push(
       `webhook outbox not delivered after ${webhooks.outbox.seconds.toFixed(1)} s: ${JSON.stringify(webhooks.outbox.left)}`,
@@ -221,6 +226,7 @@ export async function runFault(
       ? await runWebhookOutage(
           receiver,
           roles,
+          target,
           {
             ...options.webhooks,
             // A chain's next attempt is at most WEBHOOK_RETRY_MAX_MS away, or a lease's end.
@@ -245,7 +251,9 @@ export async function runFault(
       webhooks = {
         outbox,
         killsMidDelivery: outage.killsMidDelivery,
+        testEvents: outage.testEvents,
         answeredUnavailable: receiver.answeredUnavailable,
+        problems: outage.problems,
         audit: outbox.drained ? await auditWebhooks(databaseUrl, receiver, outage) : undefined,
       };
     }
@@ -320,7 +328,8 @@ function webhookLines(webhooks: WebhooksReport): string[] {
   const { audit, outbox } = webhooks;
   const lines = [
     `  webhook outbox: ${outbox.drained ? `all delivered ${outbox.seconds.toFixed(1)} s after the queues drained` : `NOT delivered after ${outbox.seconds.toFixed(1)} s (${JSON.stringify(outbox.left)})`}; ` +
-      `${webhooks.answeredUnavailable} attempts answered 503 while down; ${webhooks.killsMidDelivery} kills while a delivery the receiver took was in flight`,
+      `${webhooks.answeredUnavailable} attempts answered 503 while down; ${webhooks.killsMidDelivery} kills while a delivery the receiver took was in flight; ` +
+      `${webhooks.testEvents} test events sent along the load`,
   ];
   if (!audit) return [...lines, '  webhook audit: not run (outbox not delivered)'];
   const types = Object.entries(audit.eventsByType)

@@ -7,7 +7,15 @@
  * backlog is being delivered. "In flight" is made certain: the receiver holds the next request it
  * gets, the worker is killed while it waits for the answer, then the request is answered (to a
  * dead socket). With nothing arriving within the wait the worker is killed anyway, and counted.
+ *
+ * Throughout, a test event (`POST /v1/webhook_endpoints/{id}/test`, written by the api process
+ * itself) goes to the endpoint every `TEST_EVENT_EVERY_MS`: the account's chain gets events, and
+ * there is something to deliver whatever the ledger writes do (a killed worker's ledger jobs wait
+ * out JOB_LOCK_MS, and the writes waiting on them make no events meanwhile).
  */
+import { CONFIGURED_ENDPOINT_ID } from '../../worker/store/webhookEndpoints.ts';
+import { httpRequest } from './http.ts';
+import type { LoadTarget } from './mixedLoad.ts';
 import type { ServiceRoles } from './serviceRoles.ts';
 import type { WebhookReceiver } from './webhookReceiver.ts';
 
@@ -29,16 +37,52 @@ export interface WebhookOutageResult {
   recoveredAt: number;
   /** Kills made while a delivery the receiver had taken (2xx-bound) was in flight. */
   killsMidDelivery: number;
+  testEvents: number;
+  /** Test events the api did not answer 202. */
+  problems: string[];
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const TEST_EVENT_EVERY_MS = 500;
+const TEST_EVENT_TIMEOUT_MS = 10_000;
+
+/** Sends a test event to the endpoint every TEST_EVENT_EVERY_MS until stopped. */
+function sendTestEvents(target: LoadTarget, problems: string[]) {
+  let stopped = false;
+  let sent = 0;
+  const url = `${target.baseUrl}/v1/webhook_endpoints/${CONFIGURED_ENDPOINT_ID}/test`;
+  const running = (async () => {
+    while (!stopped) {
+      const answer = await httpRequest(
+        'POST',
+        url,
+        target.apiKey,
+        undefined,
+        {},
+        TEST_EVENT_TIMEOUT_MS,
+      ).catch((error: unknown) => ({ status: 0, text: (error as Error).message }));
+      if (answer.status === 202) sent += 1;
+      else
+        problems.push(`a test event was answered ${answer.status}: ${answer.text.slice(0, 200)}`);
+      await sleep(TEST_EVENT_EVERY_MS);
+    }
+  })();
+  return async () => {
+    stopped = true;
+    await running;
+    return sent;
+  };
+}
 
 export async function runWebhookOutage(
   receiver: WebhookReceiver,
   roles: ServiceRoles,
+  target: LoadTarget,
   options: WebhookOutageOptions,
   log: (line: string) => void,
 ): Promise<WebhookOutageResult> {
+  const problems: string[] = [];
+  const stopTestEvents = sendTestEvents(target, problems);
   let kills = 0;
   let killsMidDelivery = 0;
   let killsHeld = 0;
@@ -82,6 +126,7 @@ export async function runWebhookOutage(
 
   for (let index = 0; index < after; index += 1) await kill('after the receiver came back');
   await sleep(Math.max(0, options.leadMs - (Date.now() - recoveredAt)));
+  const testEvents = await stopTestEvents();
   const retried =
     roles.failedStarts > 0
       ? `; ${roles.failedStarts} worker starts failed and were tried again`
@@ -94,5 +139,7 @@ export async function runWebhookOutage(
     downAt: outageStarted,
     recoveredAt,
     killsMidDelivery,
+    testEvents,
+    problems,
   };
 }

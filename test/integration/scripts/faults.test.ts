@@ -121,6 +121,8 @@ describeRequires([REDIS_SERVER_BINARY, POSTGRES_SERVER_BINARIES], 'npm run fault
     expect(audit?.received).toBe(audit?.events);
     expect(audit?.missing).toBe(0);
     expect(audit?.outOfOrder).toBe(0);
+    // The customers' chains and the account's (test events).
+    expect(audit?.chains).toBe(9);
     expect(audit?.eventsWhileDown, output).toBeGreaterThan(0);
     for (const type of [
       'customer.created',
@@ -128,6 +130,7 @@ describeRequires([REDIS_SERVER_BINARY, POSTGRES_SERVER_BINARIES], 'npm run fault
       'customer.credit_balance_dropped',
       'customer.credit_balance_depleted',
       'customer.credit_balance_recovered',
+      'resource_event.test',
     ])
       expect(audit?.eventsByType[type], type).toBeGreaterThan(0);
     // A delivery the receiver took while its sender was killed is sent again: a repeat each.
