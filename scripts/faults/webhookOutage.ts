@@ -83,50 +83,56 @@ export async function runWebhookOutage(
 ): Promise<WebhookOutageResult> {
   const problems: string[] = [];
   const stopTestEvents = sendTestEvents(target, problems);
+  let testEvents = 0;
   let kills = 0;
   let killsMidDelivery = 0;
   let killsHeld = 0;
-  const kill = async (when: string, holdWaitMs = options.holdWaitMs) => {
-    const held = await receiver.holdNext(holdWaitMs);
-    await roles.killAndRestartWorker();
-    held?.release();
-    kills += 1;
-    if (held) killsHeld += 1;
-    if (held?.taken) killsMidDelivery += 1;
-    log(
-      `kill -9 worker ${kills}/${options.kills} ${when}, ${held ? `while a delivery was in flight (${held.taken ? 'taken' : 'answered 503'})` : 'with no delivery arriving'}; restarted`,
-    );
-  };
-  const inOutage = options.kills >= 3 ? 1 : 0;
-  const before = Math.min(1, options.kills);
-  const after = options.kills - before - inOutage;
+  let outageStarted = 0;
+  let recoveredAt = 0;
+  try {
+    const kill = async (when: string, holdWaitMs = options.holdWaitMs) => {
+      const held = await receiver.holdNext(holdWaitMs);
+      await roles.killAndRestartWorker();
+      held?.release();
+      kills += 1;
+      if (held) killsHeld += 1;
+      if (held?.taken) killsMidDelivery += 1;
+      log(
+        `kill -9 worker ${kills}/${options.kills} ${when}, ${held ? `while a delivery was in flight (${held.taken ? 'taken' : 'answered 503'})` : 'with no delivery arriving'}; restarted`,
+      );
+    };
+    const inOutage = options.kills >= 3 ? 1 : 0;
+    const before = Math.min(1, options.kills);
+    const after = options.kills - before - inOutage;
 
-  const leadStarted = Date.now();
-  await sleep(options.leadMs / 2);
-  for (let index = 0; index < before; index += 1) await kill('before the outage');
-  await sleep(Math.max(0, options.leadMs - (Date.now() - leadStarted)));
+    const leadStarted = Date.now();
+    await sleep(options.leadMs / 2);
+    for (let index = 0; index < before; index += 1) await kill('before the outage');
+    await sleep(Math.max(0, options.leadMs - (Date.now() - leadStarted)));
 
-  const half = options.outageMs / 2;
-  const outageStarted = Date.now();
-  await receiver.setMode('unavailable');
-  log(`receiver answers 503 for ${(half / 1000).toFixed(1)} s`);
-  // Within the 503 half: the kill must not stretch the outage by waiting for an attempt.
-  for (let index = 0; index < inOutage; index += 1)
-    await kill(
-      'while the receiver answers 503',
-      Math.min(options.holdWaitMs, Math.max(0, half / 2 - (Date.now() - outageStarted))),
-    );
-  await sleep(Math.max(0, half - (Date.now() - outageStarted)));
-  await receiver.setMode('refusing');
-  log(`receiver refuses connections for ${((options.outageMs - half) / 1000).toFixed(1)} s`);
-  await sleep(Math.max(0, options.outageMs - (Date.now() - outageStarted)));
-  await receiver.setMode('up');
-  const recoveredAt = Date.now();
-  log(`receiver is back after ${((recoveredAt - outageStarted) / 1000).toFixed(1)} s down`);
+    const half = options.outageMs / 2;
+    outageStarted = Date.now();
+    await receiver.setMode('unavailable');
+    log(`receiver answers 503 for ${(half / 1000).toFixed(1)} s`);
+    // Within the 503 half: the kill must not stretch the outage by waiting for an attempt.
+    for (let index = 0; index < inOutage; index += 1)
+      await kill(
+        'while the receiver answers 503',
+        Math.min(options.holdWaitMs, Math.max(0, half / 2 - (Date.now() - outageStarted))),
+      );
+    await sleep(Math.max(0, half - (Date.now() - outageStarted)));
+    await receiver.setMode('refusing');
+    log(`receiver refuses connections for ${((options.outageMs - half) / 1000).toFixed(1)} s`);
+    await sleep(Math.max(0, options.outageMs - (Date.now() - outageStarted)));
+    await receiver.setMode('up');
+    recoveredAt = Date.now();
+    log(`receiver is back after ${((recoveredAt - outageStarted) / 1000).toFixed(1)} s down`);
 
-  for (let index = 0; index < after; index += 1) await kill('after the receiver came back');
-  await sleep(Math.max(0, options.leadMs - (Date.now() - recoveredAt)));
-  const testEvents = await stopTestEvents();
+    for (let index = 0; index < after; index += 1) await kill('after the receiver came back');
+    await sleep(Math.max(0, options.leadMs - (Date.now() - recoveredAt)));
+  } finally {
+    testEvents = await stopTestEvents();
+  }
   const retried =
     roles.failedStarts > 0
       ? `; ${roles.failedStarts} worker starts failed and were tried again`
