@@ -9,10 +9,13 @@
  *   2. max: `--max-seconds` of closed-loop ingest (`--concurrency` clients, batches of 100, as
  *      npm run bench:ingest measures it) with the alerts configured but none crossed → the
  *      maximum applied rate R of this run;
- *   3. arming: each balance is brought down to `top` by a decrement, where `top` is 90% of what
- *      a customer will use in the steady phase, and the dropped alert gets `--thresholds`
- *      thresholds evenly spaced between 0 and `top` (nothing fires: a threshold's state is set
- *      from the balance now); then every event so far is waited for at the receiver;
+ *   3. arming: each balance is brought down by a decrement to just under `top`, where `top` is
+ *      90% of what a customer will use in the steady phase (customer i of N a further i/N of a
+ *      threshold spacing lower, so that crossings spread over the phase), and the dropped alert
+ *      gets `--thresholds` (3) thresholds evenly spaced between 0 and `top` (nothing fires: a
+ *      threshold's state is set from the balance now); then every event so far is waited for at
+ *      the receiver. Each customer crosses its thresholds and 0 once (more after an increment):
+ *      with 1,000 customers and about 120 events each, some 3% of usage events cross;
  *   4. steady: `--seconds` of open-loop ingest at R/2 events/s (round robin over the customers,
  *      so every balance falls at the same pace through every threshold, then to zero), plus
  *      `--increments` ledger increments per second (round robin, of top/2 each), each telling
@@ -54,7 +57,7 @@ const options = parseArgs({
   customers: 1000,
   concurrency: 64,
   partitions: 16,
-  thresholds: 10,
+  thresholds: 3,
   increments: 5,
 });
 const databaseUrl =
@@ -408,18 +411,26 @@ async function main(): Promise<number> {
       value: ((top * (index + 1)) / (options.thresholds! + 1)).toFixed(4),
     }));
     const incrementAmount = (Math.ceil((top / 2) * 100) / 100).toFixed(2);
-    await inParallel(customers, 16, async (customerId) => {
-      const credits = await get(service, `/v1/customers/${customerId}/credits`);
-      const balance = (credits.data as { balance: number }[]).reduce(
-        (sum, block) => sum + block.balance,
-        0,
-      );
-      await call(service, 'POST', `/v1/customers/${customerId}/credits/ledger_entry`, {
-        entry_type: 'decrement',
-        amount: Number((balance - top).toFixed(6)),
-      });
-      await call(service, 'PUT', `/v1/alerts/${droppedAlert.get(customerId)}`, { thresholds });
-    });
+    // Staggered starts (customer i sits i/N of a threshold spacing lower), so that crossings come
+    // spread over the phase rather than all customers crossing one threshold at once.
+    const spacing = top / (options.thresholds! + 1);
+    await inParallel(
+      customers.map((customerId, index) => ({ customerId, index })),
+      16,
+      async ({ customerId, index }) => {
+        const credits = await get(service, `/v1/customers/${customerId}/credits`);
+        const balance = (credits.data as { balance: number }[]).reduce(
+          (sum, block) => sum + block.balance,
+          0,
+        );
+        const start = top - (spacing * index) / customers.length;
+        await call(service, 'POST', `/v1/customers/${customerId}/credits/ledger_entry`, {
+          entry_type: 'decrement',
+          amount: Number((balance - start).toFixed(6)),
+        });
+        await call(service, 'PUT', `/v1/alerts/${droppedAlert.get(customerId)}`, { thresholds });
+      },
+    );
     const drained = await waitForDeliveries(db, receiver, 120_000);
     console.log(
       `armed: balance ${top} credits each (a customer uses about ${perCustomer.toFixed(2)} in the steady phase), ` +
