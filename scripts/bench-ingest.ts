@@ -9,6 +9,12 @@
  * balances: once every row is visible, every balance reflects every event. The last line is the
  * figures as JSON (`BENCH_RESULT`, for npm run bench:report).
  *   npm run bench:ingest -- --seconds 10 --customers 1000 --concurrency 64 --batches 1,100,500
+ * `--alerts N` (default 0) configures N credit_balance_dropped alerts before the timed phases,
+ * one per customer (customers beyond `--customers` are made for the rest, and get no usage),
+ * each with thresholds 1,000, 500 and 100: far below the balance of 1,000,000 the run draws
+ * down by a few credits, so none is crossed. Every usage transaction still loads, locks and
+ * evaluates its customers' alerts: the figure is the cost of having alerts, not of firing them
+ * (npm run bench:webhooks measures crossings and their delivery).
  */
 import pg from 'pg';
 import {
@@ -28,7 +34,13 @@ const batchSizes =
   batchSizesArg > 0
     ? (process.argv.splice(batchSizesArg, 2)[1] ?? '100').split(',').map(Number)
     : [1, 100, 500];
-const options = parseArgs({ seconds: 10, customers: 1000, concurrency: 16, partitions: 16 });
+const options = parseArgs({
+  seconds: 10,
+  customers: 1000,
+  concurrency: 16,
+  partitions: 16,
+  alerts: 0,
+});
 const databaseUrl =
   process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/credits_bench_ingest';
 
@@ -139,6 +151,38 @@ async function pushSteady(
   return { sent: sentAt.size, sentAt, seconds: (performance.now() - started) / 1000 };
 }
 
+/**
+ * `count` dropped alerts (thresholds 1,000, 500, 100: never reached in a run), one per customer
+ * in `customers` first, then on idle customers made for them; 16 requests at a time.
+ */
+async function configureAlerts(
+  service: RunningService,
+  customers: readonly string[],
+  count: number,
+): Promise<void> {
+  const targets = customers.slice(0, count);
+  for (let index = targets.length; index < count; index += 1) {
+    const idle = await post(service, '/v1/customers', {
+      name: `Idle ${index}`,
+      email: `idle${index}@example.com`,
+    });
+    targets.push(idle.id);
+  }
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < targets.length) {
+        const customerId = targets[next++]!;
+        await post(service, `/v1/alerts/customer_id/${customerId}`, {
+          currency: 'credits',
+          type: 'credit_balance_dropped',
+          thresholds: [{ value: 1000 }, { value: 500 }, { value: 100 }],
+        });
+      }
+    }),
+  );
+}
+
 async function measureApplication(db: pg.Client, run: RunResult, startedAt: number) {
   const deadline = Date.now() + 120_000;
   for (;;) {
@@ -201,8 +245,9 @@ async function main(): Promise<void> {
       });
       customers.push(customer.id);
     }
+    await configureAlerts(service, customers, options.alerts!);
     console.log(
-      `machine: ${(await import('node:os')).cpus().length} cores; ${options.customers} customers, ${options.partitions} partitions, ${options.concurrency} connections`,
+      `machine: ${(await import('node:os')).cpus().length} cores; ${options.customers} customers, ${options.partitions} partitions, ${options.concurrency} connections, ${options.alerts} alerts`,
     );
     let bestRate = 0;
     const batches: Record<string, unknown>[] = [];

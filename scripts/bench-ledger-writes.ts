@@ -7,6 +7,11 @@
  *      (a write unanswered after OPEN_LOOP_TIMEOUT_MS fails, with that as its latency).
  * Writes alternate decrements and increments over `--customers` customers.
  *   npm run bench:ledger -- --seconds 10 --concurrency 128 --rate 200 --customers 200
+ * `--alerts N` (default 0) configures N credit_balance_dropped alerts before the timed phases, one
+ * per customer (customers beyond `--customers` are made for the rest and get no writes), each
+ * with thresholds 1,000, 500 and 100: far below the balance of 1,000,000 that the writes move by
+ * 1.5 either way, so none is crossed. Every write still loads, locks and evaluates its customer's
+ * alert: the figure is the cost of having alerts, not of firing them.
  * Each run starts from an empty database (BENCH_DATABASE_URL, default credits_bench), so that
  * runs are comparable. The last line is the figures as JSON (`BENCH_RESULT`, for npm run bench:report).
  */
@@ -27,6 +32,7 @@ const options = parseArgs({
   rate: 200,
   customers: 200,
   partitions: 16,
+  alerts: 0,
 });
 const databaseUrl =
   process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/credits_bench';
@@ -45,6 +51,40 @@ async function post(
     timeoutMs,
   );
   return { status, json: JSON.parse(text) };
+}
+
+/**
+ * `count` dropped alerts (thresholds 1,000, 500, 100: never reached in a run), one per customer
+ * in `customers` first, then on idle customers made for them; 16 requests at a time.
+ */
+async function configureAlerts(
+  baseUrl: string,
+  customers: readonly string[],
+  count: number,
+): Promise<void> {
+  const targets = customers.slice(0, count);
+  for (let index = targets.length; index < count; index += 1) {
+    const { json } = await post(baseUrl, '/v1/customers', {
+      name: `Idle ${index}`,
+      email: `idle${index}@example.com`,
+    });
+    targets.push(json.id);
+  }
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < targets.length) {
+        const customerId = targets[next++]!;
+        const { status, json } = await post(baseUrl, `/v1/alerts/customer_id/${customerId}`, {
+          currency: 'credits',
+          type: 'credit_balance_dropped',
+          thresholds: [{ value: 1000 }, { value: 500 }, { value: 100 }],
+        });
+        if (status !== 201 && status !== 202)
+          throw new Error(`alert for ${customerId} answered ${status}: ${JSON.stringify(json)}`);
+      }
+    }),
+  );
 }
 
 interface Sample {
@@ -168,8 +208,9 @@ async function main(): Promise<void> {
         amount: 1_000_000,
       });
     }
+    await configureAlerts(service.baseUrl, customers, options.alerts!);
     console.log(
-      `machine: ${(await import('node:os')).cpus().length} cores; ${options.customers} customers, ${options.partitions} partitions`,
+      `machine: ${(await import('node:os')).cpus().length} cores; ${options.customers} customers, ${options.partitions} partitions, ${options.alerts} alerts`,
     );
     const closed = await closedLoop(service.baseUrl, customers);
     const open = await openLoop(service.baseUrl, customers);

@@ -6,9 +6,13 @@
  * and as ratios of the raw Postgres ceilings measured in the same run (scripts/ceiling-postgres.ts,
  * each run just before the service benchmark it bounds), a table of figures with the published
  * limits of hosted products beside ours, then each benchmark's details.
- *   npm run bench:report                 # about 8 minutes
+ *   npm run bench:report                 # about 20 minutes (issue 14 benches: about 10 more)
  *   npm run bench:report -- --with-soak  # plus the 10-minute soak
  *   npm run bench:report -- --quick      # short runs, to check the machinery; labelled as such
+ *
+ * Issue 14 adds: the alerts A/B (ingest and sync writes with 0 and with 1,000 alerts configured,
+ * ALERT_PAIRS interleaved pairs, medians compared) and bench:webhooks (commit → receiver's 200 at
+ * half the measured maximum ingest rate), summarised in their own section.
  *
  * Each benchmark ends with a `BENCH_RESULT {json}` line (scripts/benchSupport.ts), which is all
  * this reads of its output; the full output goes to bench-results/<name>.log (git-ignored). A
@@ -121,6 +125,73 @@ const BENCHES: readonly BenchSpec[] = [
       quick: ['--big-entries', '100000', '--samples', '200', '--warmup', '50'],
     },
     timeoutMinutes: { full: 20, quick: 5 },
+  },
+];
+
+/** Interleaved pairs per alerts A/B (issue 14): the machine is shared, so medians, not one run. */
+const ALERT_PAIRS = 3;
+const ALERTS_CONFIGURED = 1000;
+
+/** One run of an alerts A/B: `--alerts` 0 or ALERTS_CONFIGURED, named `<bench>-alerts-<n>-<pair>`. */
+function alertsRun(bench: 'ingest' | 'ledger-writes', alerts: number, pair: number): BenchSpec {
+  const ingest = bench === 'ingest';
+  const seconds = (quick: boolean) => (quick ? '2' : '8');
+  const args = (quick: boolean) =>
+    ingest
+      ? [
+          '--seconds',
+          seconds(quick),
+          '--customers',
+          quick ? '64' : '1000',
+          '--concurrency',
+          '64',
+          '--batches',
+          '100',
+          '--alerts',
+          String(alerts),
+        ]
+      : [
+          '--seconds',
+          seconds(quick),
+          '--concurrency',
+          '64',
+          '--customers',
+          '64',
+          '--rate',
+          quick ? '100' : '200',
+          '--alerts',
+          String(alerts),
+        ];
+  return {
+    name: `${bench}-alerts-${alerts}-${pair}`,
+    npmScript: ingest ? 'bench:ingest' : 'bench:ledger',
+    script: ingest ? 'scripts/bench-ingest.ts' : 'scripts/bench-ledger-writes.ts',
+    args: { full: args(false), quick: args(true) },
+    timeoutMinutes: { full: 10, quick: 5 },
+  };
+}
+
+/** Pairs alternate which arm goes first, so that a drift of the machine's load favours neither. */
+function alertsAB(bench: 'ingest' | 'ledger-writes'): BenchSpec[] {
+  return Array.from({ length: ALERT_PAIRS }, (_, index) =>
+    (index % 2 === 0 ? [0, ALERTS_CONFIGURED] : [ALERTS_CONFIGURED, 0]).map((alerts) =>
+      alertsRun(bench, alerts, index + 1),
+    ),
+  ).flat();
+}
+
+const ISSUE_14_BENCHES: readonly BenchSpec[] = [
+  ...alertsAB('ingest'),
+  ...alertsAB('ledger-writes'),
+  {
+    name: 'webhooks',
+    npmScript: 'bench:webhooks',
+    script: 'scripts/bench-webhooks.ts',
+    args: {
+      full: ['--seconds', '30', '--max-seconds', '8', '--customers', '1000', '--concurrency', '64'],
+      quick: ['--seconds', '5', '--max-seconds', '2', '--customers', '64', '--concurrency', '64'],
+    },
+    timeoutMinutes: { full: 15, quick: 5 },
   },
 ];
 
@@ -418,7 +489,8 @@ function details(outcome: BenchOutcome): string {
     );
   }
   if (!r) return lines.join('\n');
-  switch (outcome.spec.name) {
+  // An alerts A/B run is rendered as the bench it runs.
+  switch (outcome.spec.name.replace(/-alerts-\d+-\d+$/, '')) {
     case 'ceiling-ingest':
       lines.push(
         `Raw Postgres, no service: ${r.clients} client inserting \`events\`-shaped rows (text primary key, (customer, timestamp) index, jsonb properties) in \`unnest\` batches of ${n(r.batch_size)} for ${r.seconds} s: ` +
@@ -565,6 +637,34 @@ function details(outcome: BenchOutcome): string {
         ),
       );
       break;
+    case 'webhooks':
+      lines.push(
+        `${n(r.customers)} customers with 3 alerts each; max ${n(r.max_events_per_second)} events/s over ${r['max-seconds']} s, then ${r.steady_seconds} s at ${n(r.steady_events_per_second)} events/s with ${r.increments} increments/s: ` +
+          `${n(r.webhook_events)} webhook events (${Object.entries(
+            r.webhook_events_by_type as Record<string, number>,
+          )
+            .map(([type, count]) => `${type} ${n(count)}`)
+            .join(', ')}), crossings ${n(100 * r.crossings_per_usage_event, 2)}% of usage events.`,
+        '',
+        `Delivered ${n(r.delivered)} (${n(r.delivered_per_second)}/s), missing ${n(r.missing)}, duplicates ${n(r.duplicates)}, per-customer order violations ${n(r.order_violations)}, signatures verified by the SDK ${n(r.signatures_verified)} (refused ${n(r.signatures_refused)}).`,
+        '',
+        table(
+          ['interval', 'count', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'],
+          [
+            ['created_at → receiver’s 200 (upper bound of commit → 200)', r.created_to_200],
+            ['written_at (insert, database clock) → 200', r.written_to_200],
+            ['created_at → written_at (inside the transaction)', r.created_to_written],
+          ].map(([label, f]: any[]) => [
+            label,
+            n(f.count),
+            n(f.p50_ms, 1),
+            n(f.p95_ms, 1),
+            n(f.p99_ms, 1),
+            n(f.max_ms, 1),
+          ]),
+        ),
+      );
+      break;
     default:
       lines.push('```json', JSON.stringify(r, null, 2), '```');
   }
@@ -628,6 +728,7 @@ function render(
     'moves the balances, so a visible row is a reflected balance); its p99 is from sending to that write.',
     'Open-loop rows issue requests at the stated rate whatever the latency.',
     '',
+    ...issue14Section(byName),
     '## Figures',
     '',
     failed.length
@@ -652,6 +753,100 @@ function render(
     ...outcomes.map(details),
     ...(withSoak ? [] : ['The soak did not run (`--with-soak` runs it: 10 minutes).', '']),
   ].join('\n');
+}
+
+const median = (values: number[]): number | null => {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
+/** The median of one figure over an alerts A/B arm's runs that printed a result. */
+function armMedian(
+  outcomes: Map<string, BenchOutcome>,
+  bench: 'ingest' | 'ledger-writes',
+  alerts: number,
+  figure: (result: Record<string, any>) => number | undefined,
+): { median: number | null; runs: number[] } {
+  const runs: number[] = [];
+  for (const [name, outcome] of outcomes) {
+    if (!new RegExp(`^${bench}-alerts-${alerts}-\\d+$`).test(name) || !outcome.result) continue;
+    const value = figure(outcome.result);
+    if (typeof value === 'number' && Number.isFinite(value)) runs.push(value);
+  }
+  return { median: median(runs), runs };
+}
+
+/** Issue 14's targets: the alerts A/B medians and their ratio, and the webhooks p99. */
+function issue14Section(outcomes: Map<string, BenchOutcome>): string[] {
+  const rows: string[][] = [];
+  const ab = (
+    what: string,
+    bench: 'ingest' | 'ledger-writes',
+    unit: string,
+    figure: (result: Record<string, any>) => number | undefined,
+  ) => {
+    const without = armMedian(outcomes, bench, 0, figure);
+    const withAlerts = armMedian(outcomes, bench, ALERTS_CONFIGURED, figure);
+    const ratio =
+      without.median && withAlerts.median !== null ? withAlerts.median / without.median : null;
+    rows.push([
+      what,
+      `${n(without.median)} ${unit} (runs ${without.runs.map((v) => n(v)).join(', ')})`,
+      `${n(withAlerts.median)} ${unit} (runs ${withAlerts.runs.map((v) => n(v)).join(', ')})`,
+      ratio === null ? '–' : `${n(ratio, 2)}×`,
+      '≥ 0.90×',
+      ratio === null ? '–' : ratio >= 0.9 ? 'yes' : 'no',
+    ]);
+  };
+  ab(
+    'usage ingest, batches of 100, applied end to end (64 clients)',
+    'ingest',
+    'events/s',
+    (r) =>
+      (r.batches as any[] | undefined)?.find((b) => b.batch_size === 100)
+        ?.applied_events_per_second,
+  );
+  ab(
+    'sync ledger writes, closed loop (64 clients)',
+    'ledger-writes',
+    'writes/s',
+    (r) => r.closed_loop?.writes_per_second,
+  );
+  const webhooks = outcomes.get('webhooks')?.result;
+  if (webhooks)
+    rows.push([
+      `webhooks: created_at → receiver’s 200, p99 at half the maximum ingest rate (${n(webhooks.steady_events_per_second)} events/s)`,
+      '',
+      `${n(webhooks.created_to_200?.p99_ms)} ms (p50 ${n(webhooks.created_to_200?.p50_ms)} ms; ${n(webhooks.delivered)} events, missing ${n(webhooks.missing)}, duplicates ${n(webhooks.duplicates)}, order violations ${n(webhooks.order_violations)}, signatures refused ${n(webhooks.signatures_refused)})`,
+      '',
+      '≤ 1,000 ms',
+      webhooks.met ? 'yes' : 'no',
+    ]);
+  else if (outcomes.has('webhooks'))
+    rows.push([
+      'webhooks',
+      '',
+      `**failed** (${outcomes.get('webhooks')!.status})`,
+      '',
+      '≤ 1,000 ms',
+      'no',
+    ]);
+  if (rows.length === 0) return [];
+  return [
+    '## Balance alerts and webhooks (issue 14)',
+    '',
+    table(
+      ['figure', 'without alerts', `with ${n(ALERTS_CONFIGURED)} alerts`, 'ratio', 'target', 'met'],
+      rows,
+    ),
+    '',
+    `Alerts A/B: ${ALERT_PAIRS} interleaved pairs per bench (the arm that goes first alternates), medians compared; each alert is a`,
+    'credit_balance_dropped alert with three thresholds far below the balance, so the figure is the cost of',
+    'evaluating alerts in every transaction, not of firing them. Webhooks: see the webhooks section below.',
+    '',
+  ];
 }
 
 /**
@@ -686,6 +881,7 @@ async function main(): Promise<number> {
   const revision = await commit();
   const outcomes: BenchOutcome[] = [];
   for (const spec of BENCHES) outcomes.push(await run(spec, quick));
+  for (const spec of ISSUE_14_BENCHES) outcomes.push(await run(spec, quick));
   if (withSoak) outcomes.push(await run(quick ? SOAK : soakAtHalfTheMaximum(outcomes), quick));
   // Formatted as the tree is, so that `npm run format:check` passes on the file as written.
   const markdown = render(quick, withSoak, host, revision, outcomes, loadAverage());

@@ -19,7 +19,12 @@ import {
   type WebhookEventDraft,
 } from '../jobs/webhookEvents.ts';
 import { newId } from '../runtime/ids.ts';
-import { lockLedgerAlerts, saveAlertThresholds, type AlertRecord } from '../store/alerts.ts';
+import {
+  lockLedgerAlerts,
+  saveAlertThresholds,
+  type AlertRecord,
+  type LockedAlert,
+} from '../store/alerts.ts';
 
 type News =
   | { kind: 'ledger'; customerId: string; changes: LedgerChanges }
@@ -52,6 +57,7 @@ export class LedgerNews {
     const customers = new Set<string>();
     for (const item of news) if (item.kind === 'ledger') customers.add(item.customerId);
     const alerts = customers.size > 0 ? await lockLedgerAlerts(em, [...customers]) : [];
+    const stored = new Map(alerts.map((alert) => [alert.id, alert]));
     const byLedger = new Map<string, AlertRecord[]>();
     for (const alert of alerts) {
       const key = ledgerKey(alert.customerId, alert.currency);
@@ -116,18 +122,35 @@ export class LedgerNews {
       made.sort((a, b) => a.step - b.step);
       drafts.push(...made.map(({ draft }) => draft));
     }
-    // The statement skips the rows whose state and recheck stay as they were.
+    // Only the alerts whose state or recheck moved: most transactions cross nothing and keep
+    // their recheck, and then make no statement at all (the statement itself skips such rows
+    // too, but a round trip inside every ledger transaction is what 1,000 alerts cost most).
     await saveAlertThresholds(
       em,
-      [...saved.values()].map(({ record, recheckAt }) => ({
-        id: record.id,
-        thresholds: record.thresholds,
-        recheckAt,
-      })),
+      [...saved.values()]
+        .filter(({ record, recheckAt }) => moved(stored.get(record.id)!, record, recheckAt))
+        .map(({ record, recheckAt }) => ({
+          id: record.id,
+          thresholds: record.thresholds,
+          recheckAt,
+        })),
       now,
     );
     await outbox.append(em, drafts);
   }
+}
+
+/** Whether an alert's state or recheck differs from what its row holds. */
+function moved(row: LockedAlert, after: AlertRecord, recheckAt: Date | null): boolean {
+  return (
+    (row.recheckAt?.getTime() ?? null) !== (recheckAt?.getTime() ?? null) ||
+    row.thresholds.length !== after.thresholds.length ||
+    row.thresholds.some(
+      (threshold, index) =>
+        threshold.value !== after.thresholds[index]!.value ||
+        threshold.atOrBelow !== after.thresholds[index]!.atOrBelow,
+    )
+  );
 }
 
 function ledgerKey(customerId: string, currency: string): string {

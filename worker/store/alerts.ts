@@ -55,25 +55,40 @@ export function toThresholdJson(thresholds: AlertRecord['thresholds']): Threshol
   return thresholds.map((t) => ({ value: t.value, at_or_below: t.atOrBelow }));
 }
 
+/** An alert as a ledger write holds it: with its ledger's stored `recheck_at` (see insertAlert). */
+export interface LockedAlert extends AlertRecord {
+  recheckAt: Date | null;
+}
+
 /**
  * Locks (`for update`) and answers every alert of these customers, ordered by customer, currency
  * and type: a ledger write holds them from load to save, so that an alert request on another
  * connection cannot interleave with the state the write computes. Run it in a transaction.
+ *
+ * Every ledger transaction runs it, so it reaches the rows through the (customer_id, currency,
+ * type) index: the ids as one array (`= any`) and the external id by primary key, rather than a
+ * join the planner would make a hash of the whole `alerts` and `customers` tables.
  */
 export async function lockLedgerAlerts(
   em: EntityManager,
   customerIds: readonly string[],
-): Promise<AlertRecord[]> {
+): Promise<LockedAlert[]> {
   if (customerIds.length === 0) return [];
-  const rows = await em.execute<AlertSqlRow[]>(
-    `select ${ALERT_COLUMNS}
-       from alerts a join customers c on c.id = a.customer_id
-      where a.customer_id in (select jsonb_array_elements_text(?::jsonb))
+  const rows = await em.execute<(AlertSqlRow & { recheck_at: Date | string | null })[]>(
+    `select a.id, a.customer_id,
+            (select c.external_customer_id from customers c where c.id = a.customer_id)
+              as external_customer_id,
+            a.currency, a.type, a.enabled, a.thresholds, a.created_at, a.recheck_at
+       from alerts a
+      where a.customer_id = any (array(select jsonb_array_elements_text(?::jsonb)))
       order by a.customer_id, a.currency, a.type
-        for update of a`,
+        for update`,
     [JSON.stringify(customerIds)],
   );
-  return rows.map(toAlertRecord);
+  return rows.map((row) => ({
+    ...toAlertRecord(row),
+    recheckAt: row.recheck_at === null ? null : new Date(row.recheck_at),
+  }));
 }
 
 /**

@@ -49,6 +49,7 @@ describe('alert store', () => {
       type: 'credit_balance_depleted',
       enabled: true,
       thresholds: [{ value: '0', atOrBelow: false }],
+      recheckAt: null,
     });
     expect(alerts[0]!.createdAt).toBeInstanceOf(Date);
     expect(alerts[2]).toMatchObject({
@@ -59,6 +60,16 @@ describe('alert store', () => {
       ],
     });
     expect(await orm.em.transactional((tx) => lockLedgerAlerts(tx, []))).toEqual([]);
+  });
+
+  it('answers each alert with its ledger’s stored recheck instant', async () => {
+    const at = new Date(Date.now() + 3_600_000);
+    await orm.em.execute("update alerts set recheck_at = ?::timestamptz where id = 'al_5'", [
+      at.toISOString(),
+    ]);
+    const [alert] = await orm.em.transactional((tx) => lockLedgerAlerts(tx, ['cus_c']));
+    expect(alert).toMatchObject({ id: 'al_5', externalCustomerId: 'ext-c', recheckAt: at });
+    await orm.em.execute("update alerts set recheck_at = null where id = 'al_5'");
   });
 
   it('holds the rows until the transaction ends', async () => {
