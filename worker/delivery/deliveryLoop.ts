@@ -22,7 +22,7 @@ import type { Orm } from '../store/orm.ts';
 import {
   claimDeliveryHeads,
   markAttemptFailed,
-  markDelivered,
+  markDeliveredAndClaimNext,
   nextDueAt,
   type ClaimedDelivery,
 } from '../store/webhookDeliveries.ts';
@@ -36,6 +36,12 @@ import { signatureHeaders } from './signature.ts';
 
 /** A claim outlives the attempt's timeout by this much before another process may take it. */
 const LEASE_MARGIN_MS = 5_000;
+/**
+ * The shortest time between two searches for chain heads: wake-ups (every writer's commit, every
+ * send that ends its chain) coalesce into one search instead of one each. A busy chain does not
+ * wait for it: a delivered event claims its chain's next in the same statement.
+ */
+const TURN_MIN_MS = 20;
 
 export type AttemptOutcome = 'delivered' | 'retrying' | 'failed';
 
@@ -104,6 +110,7 @@ export class WebhookDeliveryLoop {
 
   private async run(): Promise<void> {
     while (this.running) {
+      const turnStarted = Date.now();
       this.woken = false;
       let dueAt: Date | null = null;
       try {
@@ -116,7 +123,11 @@ export class WebhookDeliveryLoop {
         );
       }
       if (!this.running) break;
-      if (this.woken) continue;
+      if (this.woken) {
+        const rest = TURN_MIN_MS - (Date.now() - turnStarted);
+        if (rest > 0) await new Promise((resolve) => setTimeout(resolve, rest));
+        continue;
+      }
       // With no room for another send, the next one to finish wakes the loop.
       const full = this.inFlight.size >= this.options.config.concurrency;
       const untilDue =
@@ -152,23 +163,30 @@ export class WebhookDeliveryLoop {
     const endpoints = new Map(
       (await allWebhookEndpoints(em)).map((endpoint) => [endpoint.id, endpoint]),
     );
-    for (const claim of claims) {
-      const sending = this.attempt(claim, endpoints.get(claim.endpointId)).finally(() => {
-        this.inFlight.delete(sending);
-        this.wake();
-      });
-      this.inFlight.add(sending);
-    }
+    for (const claim of claims) this.send(claim, endpoints.get(claim.endpointId));
   }
 
+  /** Sends a claimed delivery and then, as long as its chain has a next one due, that one. */
+  private send(claim: ClaimedDelivery, endpoint: WebhookEndpointRecord | undefined): void {
+    const sending = (async () => {
+      let current: ClaimedDelivery | null = claim;
+      while (current !== null && this.running) current = await this.attempt(current, endpoint);
+    })().finally(() => {
+      this.inFlight.delete(sending);
+      this.wake();
+    });
+    this.inFlight.add(sending);
+  }
+
+  /** One attempt; answers the chain's next delivery when this one was delivered and it was due. */
   private async attempt(
     claim: ClaimedDelivery,
     endpoint: WebhookEndpointRecord | undefined,
-  ): Promise<void> {
+  ): Promise<ClaimedDelivery | null> {
     const { config, logger, observer } = this.options;
     try {
       // An endpoint deleted since the claim took its deliveries with it: nothing to mark.
-      if (!endpoint) return;
+      if (!endpoint) return null;
       const now = new Date();
       const headers = signatureHeaders(claim.body, signingSecrets(endpoint, now), now);
       const result = await postWebhook(endpoint.url, claim.body, headers, {
@@ -176,12 +194,16 @@ export class WebhookDeliveryLoop {
         allowPrivate: endpoint.trusted || config.allowPrivateNetworks,
         signal: this.closing.signal,
       });
-      if (this.closing.signal.aborted && !result.ok) return;
+      if (this.closing.signal.aborted && !result.ok) return null;
       const em = this.options.orm.em.fork();
       if (result.ok) {
-        await markDelivered(em, claim, result);
-        observer?.onAttempt('delivered', (Date.now() - claim.eventWrittenAt.getTime()) / 1000);
-        return;
+        const marked = await markDeliveredAndClaimNext(em, claim, result, {
+          leaseMs: config.timeoutMs + LEASE_MARGIN_MS,
+          leaseToken: randomUUID(),
+        });
+        if (marked.marked)
+          observer?.onAttempt('delivered', (Date.now() - claim.eventWrittenAt.getTime()) / 1000);
+        return marked.next;
       }
       const status = await markAttemptFailed(
         em,
@@ -190,7 +212,7 @@ export class WebhookDeliveryLoop {
         retryDelayMs(claim.attempt, config.retryBaseMs, config.retryMaxMs),
         config.retryWindow.toMillis(),
       );
-      if (status === null) return;
+      if (status === null) return null;
       observer?.onAttempt(status === 'failed' ? 'failed' : 'retrying', null);
       logger.warn(
         {
@@ -206,11 +228,13 @@ export class WebhookDeliveryLoop {
           ? 'webhook delivery failed for good after its retry window'
           : 'webhook delivery attempt failed; will retry',
       );
+      return null;
     } catch (error) {
       logger.warn(
         { deliveryId: claim.id, reason: (error as Error).message },
         'webhook delivery attempt could not be recorded; its claim will run out and it is sent again',
       );
     }
+    return null;
   }
 }

@@ -30,46 +30,49 @@ export interface ClaimedDelivery {
   body: string;
 }
 
-/** Claims up to `limit` due chain heads for `leaseMs`; answers them with their bodies. */
-export async function claimDeliveryHeads(
-  em: EntityManager,
-  limit: number,
-  leaseMs: number,
-  leaseToken: string,
-): Promise<ClaimedDelivery[]> {
-  const rows = await em.execute<
-    {
-      id: string;
-      endpoint_id: string;
-      attempts: number;
-      event_id: string;
-      event_type: string;
-      event_written_at: Instant;
-      body: string;
-    }[]
-  >(
-    `with heads as (
-       select distinct on (d.endpoint_id, d.chain) d.id, d.next_attempt_at, d.leased_until
-         from webhook_deliveries d join webhook_endpoints p on p.id = d.endpoint_id and p.enabled
-        where d.status = 'pending'
-        order by d.endpoint_id, d.chain, d.seq
-     ), due as (
-       select id from heads
-        where next_attempt_at <= clock_timestamp()
-          and (leased_until is null or leased_until < clock_timestamp())
-        order by next_attempt_at limit ?
-     )
-     update webhook_deliveries d
-        set leased_until = clock_timestamp() + ? * interval '1 millisecond', lease_token = ?,
-            attempts = d.attempts + 1, last_attempt_at = clock_timestamp()
-       from due, webhook_events e
-      where d.id = due.id and e.seq = d.event_seq and d.status = 'pending'
-        and (d.leased_until is null or d.leased_until < clock_timestamp())
-      returning d.id, d.endpoint_id, d.attempts, e.id as event_id, e.type as event_type,
-                e.written_at as event_written_at, e.body`,
-    [limit, leaseMs, leaseToken],
-  );
-  return rows.map((row) => ({
+/**
+ * The head of every chain with something pending (its lowest pending `seq`), found by skipping
+ * from chain to chain along the pending index — two index probes per chain, however long the
+ * backlog behind each head (reading every pending delivery, as `distinct on` does, grew with an
+ * endpoint's outage). Chains of disabled endpoints are left out.
+ */
+const CHAIN_HEADS = `recursive chains (endpoint_id, chain) as (
+       (select d.endpoint_id, d.chain from webhook_deliveries d where d.status = 'pending'
+         order by d.endpoint_id, d.chain, d.seq limit 1)
+       union all
+       select n.endpoint_id, n.chain from chains c cross join lateral (
+         select d.endpoint_id, d.chain from webhook_deliveries d
+          where d.status = 'pending' and (d.endpoint_id, d.chain) > (c.endpoint_id, c.chain)
+          order by d.endpoint_id, d.chain, d.seq limit 1) n
+     ), heads as (
+       select h.id, h.next_attempt_at, h.leased_until
+         from chains c join webhook_endpoints p on p.id = c.endpoint_id and p.enabled
+         cross join lateral (
+           select d.id, d.next_attempt_at, d.leased_until from webhook_deliveries d
+            where d.status = 'pending' and d.endpoint_id = c.endpoint_id and d.chain = c.chain
+            order by d.seq limit 1) h
+     )`;
+
+/** What a claim answers of each delivery it took. */
+const CLAIMED_COLUMNS = `d.id, d.endpoint_id, d.attempts, e.id as event_id, e.type as event_type,
+                e.written_at as event_written_at, e.body`;
+
+/** Takes a delivery for `?` ms with the token `?`: re-checked on the row it locks. */
+const TAKE = `set leased_until = clock_timestamp() + ? * interval '1 millisecond', lease_token = ?,
+            attempts = d.attempts + 1, last_attempt_at = clock_timestamp()`;
+
+interface ClaimedRow {
+  id: string;
+  endpoint_id: string;
+  attempts: number;
+  event_id: string;
+  event_type: string;
+  event_written_at: Instant;
+  body: string;
+}
+
+function toClaimed(row: ClaimedRow, leaseToken: string): ClaimedDelivery {
+  return {
     id: row.id,
     endpointId: row.endpoint_id,
     leaseToken,
@@ -78,7 +81,31 @@ export async function claimDeliveryHeads(
     eventType: row.event_type,
     eventWrittenAt: new Date(row.event_written_at),
     body: row.body,
-  }));
+  };
+}
+
+/** Claims up to `limit` due chain heads for `leaseMs`; answers them with their bodies. */
+export async function claimDeliveryHeads(
+  em: EntityManager,
+  limit: number,
+  leaseMs: number,
+  leaseToken: string,
+): Promise<ClaimedDelivery[]> {
+  const rows = await em.execute<ClaimedRow[]>(
+    `with ${CHAIN_HEADS}, due as (
+       select id from heads
+        where next_attempt_at <= clock_timestamp()
+          and (leased_until is null or leased_until < clock_timestamp())
+        order by next_attempt_at limit ?
+     )
+     update webhook_deliveries d ${TAKE}
+       from due, webhook_events e
+      where d.id = due.id and e.seq = d.event_seq and d.status = 'pending'
+        and (d.leased_until is null or d.leased_until < clock_timestamp())
+      returning ${CLAIMED_COLUMNS}`,
+    [limit, leaseMs, leaseToken],
+  );
+  return rows.map((row) => toClaimed(row, leaseToken));
 }
 
 export interface AttemptResult {
@@ -88,20 +115,56 @@ export interface AttemptResult {
   error: string | null;
 }
 
-/** Marks a claimed delivery delivered; false when the claim was lost (nothing changed). */
-export async function markDelivered(
+/**
+ * Marks a claimed delivery delivered and, in the same statement, claims the next delivery of its
+ * chain when it is due (its new head): a busy chain goes on from send to send without a search for
+ * heads. Answers whether the claim still held (false: nothing changed) and the next delivery, if
+ * one was taken. The next is looked for past the delivered one's `seq`, since the statement's
+ * snapshot still shows that one pending.
+ */
+export async function markDeliveredAndClaimNext(
   em: EntityManager,
   claim: Pick<ClaimedDelivery, 'id' | 'leaseToken'>,
   attempt: AttemptResult,
-): Promise<boolean> {
-  const rows = await em.execute<{ id: string }[]>(
-    `update webhook_deliveries
-        set status = 'delivered', leased_until = null, lease_token = null, delivered_at = clock_timestamp(),
-            last_response_code = ?, last_latency_ms = ?, last_error = null
-      where id = ? and lease_token = ? returning id`,
-    [attempt.responseCode, Math.round(attempt.latencyMs), claim.id, claim.leaseToken],
+  next: { leaseMs: number; leaseToken: string },
+): Promise<{ marked: boolean; next: ClaimedDelivery | null }> {
+  const rows = await em.execute<(Partial<ClaimedRow> & { marked: number })[]>(
+    `with done as (
+       update webhook_deliveries
+          set status = 'delivered', leased_until = null, lease_token = null,
+              delivered_at = clock_timestamp(), last_response_code = ?, last_latency_ms = ?,
+              last_error = null
+        where id = ? and lease_token = ? returning endpoint_id, chain, seq
+     ), following as (
+       select d.id from done
+        join webhook_endpoints p on p.id = done.endpoint_id and p.enabled
+        cross join lateral (
+          select d.id from webhook_deliveries d
+           where d.status = 'pending' and d.endpoint_id = done.endpoint_id
+             and d.chain = done.chain and d.seq > done.seq
+           order by d.seq limit 1) d
+     ), taken as (
+       update webhook_deliveries d ${TAKE}
+         from following, webhook_events e
+        where d.id = following.id and e.seq = d.event_seq and d.status = 'pending'
+          and d.next_attempt_at <= clock_timestamp()
+          and (d.leased_until is null or d.leased_until < clock_timestamp())
+        returning ${CLAIMED_COLUMNS}
+     )
+     select (select count(*) from done)::int as marked, taken.*
+       from (select 1) as once left join taken on true`,
+    [
+      attempt.responseCode,
+      Math.round(attempt.latencyMs),
+      claim.id,
+      claim.leaseToken,
+      next.leaseMs,
+      next.leaseToken,
+    ],
   );
-  return rows.length === 1;
+  const [row] = rows;
+  const taken = row?.id ? toClaimed(row as ClaimedRow, next.leaseToken) : null;
+  return { marked: (row?.marked ?? 0) > 0, next: taken };
 }
 
 /**
@@ -144,11 +207,8 @@ export async function markAttemptFailed(
  */
 export async function nextDueAt(em: EntityManager): Promise<Date | null> {
   const [row] = await em.execute<{ at: Instant | null }[]>(
-    `select min(greatest(h.next_attempt_at, coalesce(h.leased_until, h.next_attempt_at))) as at
-       from (select distinct on (d.endpoint_id, d.chain) d.next_attempt_at, d.leased_until
-               from webhook_deliveries d join webhook_endpoints p on p.id = d.endpoint_id and p.enabled
-              where d.status = 'pending'
-              order by d.endpoint_id, d.chain, d.seq) h`,
+    `with ${CHAIN_HEADS}
+     select min(greatest(next_attempt_at, coalesce(leased_until, next_attempt_at))) as at from heads`,
   );
   return row?.at ? new Date(row.at) : null;
 }
