@@ -192,7 +192,9 @@ function violations(schema: Schema): string[] {
       const stillBroken =
         (key !== undefined && !key.columns.includes(column)) ||
         (foreignKey !== undefined && !followsDistribution(foreignKey, table));
-      if (!stillBroken)
+      if (key === undefined && foreignKey === undefined)
+        found.push(`${table}: ${name} is listed as awaiting a migration but no longer exists`);
+      else if (!stillBroken)
         found.push(`${table}: ${name} is listed as awaiting a migration but follows the rule`);
     }
   }
