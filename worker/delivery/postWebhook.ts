@@ -17,26 +17,6 @@ import { isPrivateAddress } from '../runtime/privateAddress.ts';
 
 /** What is read of a receiver's answer before it is dropped: its body means nothing to us. */
 const RESPONSE_BYTES_MAX = 64 * 1024;
-/**
- * Connections kept open between attempts: a chain's events go one after the other to the same
- * receiver, and a new TCP (and TLS) handshake for each would cost more than the request. Each
- * connection's address was checked when it was made (`checkedLookup`); an idle one is closed
- * after a few seconds, so a changed DNS answer is looked up and checked again soon.
- */
-const AGENT_OPTIONS = {
-  keepAlive: true,
-  keepAliveMsecs: 1_000,
-  timeout: 5_000,
-  maxFreeSockets: 64,
-};
-/**
- * Two pools per scheme: connections made without the private-address check (trusted endpoints,
- * or WEBHOOK_ALLOW_PRIVATE_NETWORKS) are never handed to an attempt that needs the check.
- */
-const AGENTS = {
-  checked: { http: new http.Agent(AGENT_OPTIONS), https: new https.Agent(AGENT_OPTIONS) },
-  unchecked: { http: new http.Agent(AGENT_OPTIONS), https: new https.Agent(AGENT_OPTIONS) },
-};
 
 export interface PostOptions {
   timeoutMs: number;
@@ -106,8 +86,7 @@ export function postWebhook(
   if (options.signal) signals.push(options.signal);
   const signal = AbortSignal.any(signals);
   return new Promise((resolve) => {
-    const secure = target.protocol === 'https:';
-    const client = secure ? https : http;
+    const client = target.protocol === 'https:' ? https : http;
     const request = client.request(
       target,
       {
@@ -119,7 +98,6 @@ export function postWebhook(
           'user-agent': 'credits-ledger-webhooks',
         },
         lookup: checkedLookup(options.allowPrivate) as never,
-        agent: AGENTS[options.allowPrivate ? 'unchecked' : 'checked'][secure ? 'https' : 'http'],
         signal,
       },
       (response) => {
