@@ -48,7 +48,7 @@ const environment = z.object({
   WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(1).default(1_000),
   WEBHOOK_RETRY_MAX_MS: z.coerce.number().int().min(1).default(3_600_000),
   WEBHOOK_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(500),
-  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(32),
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(1_000).default(128),
   WEBHOOK_RETENTION: retention.default('P30D'),
 });
 
