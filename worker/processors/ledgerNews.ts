@@ -43,10 +43,6 @@ export class LedgerNews {
     this.news.push({ kind: 'event', draft });
   }
 
-  get isEmpty(): boolean {
-    return this.news.length === 0;
-  }
-
   /**
    * Evaluates the alerts, saves their state and writes every event handed over so far; call it
    * after the saves, and before anything changes an alert (it then starts afresh).
