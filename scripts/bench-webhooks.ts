@@ -44,12 +44,12 @@ import {
   parseArgs,
   percentile,
   postJson,
+  sendJson,
   printResult,
   recreateDatabase,
   startServiceProcess,
   type RunningService,
 } from './benchSupport.ts';
-import { request as httpRequest } from 'node:http';
 
 const options = parseArgs({
   seconds: 30,
@@ -141,7 +141,7 @@ async function call(
     const { status, text, headers } =
       method === 'POST'
         ? await postJson(`${service.baseUrl}${path}`, BENCH_API_KEY, payload)
-        : await putJson(`${service.baseUrl}${path}`, payload);
+        : await sendJson('PUT', `${service.baseUrl}${path}`, BENCH_API_KEY, payload);
     if ((status === 503 || status === 429) && attempt < MAX_RETRIES) {
       retried += 1;
       const seconds = Number(headers['retry-after']);
@@ -151,40 +151,6 @@ async function call(
     if (status >= 300) throw new Error(`${method} ${path} answered ${status}: ${text}`);
     return JSON.parse(text);
   }
-}
-
-/** benchSupport has POST and GET only; an update of an alert is a PUT. */
-function putJson(
-  url: string,
-  body: string,
-): Promise<{ status: number; text: string; headers: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const outgoing = httpRequest(
-      url,
-      {
-        method: 'PUT',
-        headers: {
-          authorization: `Bearer ${BENCH_API_KEY}`,
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
-        },
-      },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () =>
-          resolve({
-            status: response.statusCode ?? 0,
-            text: Buffer.concat(chunks).toString('utf8'),
-            headers: response.headers,
-          }),
-        );
-        response.on('error', reject);
-      },
-    );
-    outgoing.on('error', reject);
-    outgoing.end(body);
-  });
 }
 
 async function get(service: RunningService, path: string): Promise<any> {

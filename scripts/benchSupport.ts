@@ -153,11 +153,23 @@ export function postJson(
   headers: Record<string, string> = {},
   timeoutMs?: number,
 ): Promise<{ status: number; text: string; headers: Record<string, unknown> }> {
+  return sendJson('POST', url, apiKey, body, headers, timeoutMs);
+}
+
+/** `postJson` with another method (a PUT). */
+export function sendJson(
+  method: string,
+  url: string,
+  apiKey: string,
+  body: string,
+  headers: Record<string, string> = {},
+  timeoutMs?: number,
+): Promise<{ status: number; text: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const outgoing = request(
       url,
       {
-        method: 'POST',
+        method,
         agent,
         headers: {
           ...headers,
