@@ -22,7 +22,7 @@ import { publishOutcome } from './jobs/outcomeChannel.ts';
 import type { RequestOutcome } from './jobs/requestOutcome.ts';
 import { partitionQueueName } from './jobs/partition.ts';
 import type { QueueStore } from './jobs/queueStore.ts';
-import { applyRequest, applyRequests } from './processors/applyRequests.ts';
+import { applyRequest, applyRequestGroup } from './processors/applyRequests.ts';
 import type { ProcessorDeps } from './processors/processorDeps.ts';
 import { applyUsage } from './processors/applyUsage.ts';
 import { catchUpLedger } from './processors/catchUpLedger.ts';
@@ -114,10 +114,11 @@ function processorsFor(deps: WorkerDeps): Record<JobName, Processor> {
     // Read while the group's transaction begins (applyRequests awaits them after the fence).
     const following = followingLedgerJobs(context.queue);
     // A fenced-out worker throws here and removes nothing: its successor takes the followers too.
-    const [outcome, ...followed] = await applyRequests(
+    const group = await applyRequestGroup(
       following.then((followers) => [data, ...followers.map((follower) => follower.data)]),
       usageDeps(context),
     );
+    const [outcome, ...followed] = group.outcomes;
     const followers = await following;
     if (!outcome) throw new Error('a request group answered no outcome');
     // Answered as soon as committed, before the followers' jobs are removed: a removal lost runs
@@ -129,6 +130,14 @@ function processorsFor(deps: WorkerDeps): Record<JobName, Processor> {
     for (const each of followed) {
       deps.onJobFinished?.('ledger.apply', shareSeconds, announce(deps, context.logger, each));
     }
+    // Earlier requests of these customers whose jobs were elsewhere (lost with Redis, or on
+    // another partition): applied here, answered now; their own jobs answer the stored outcome.
+    if (group.pulledForward.length > 0)
+      context.logger.info(
+        { requests: group.pulledForward.length },
+        'applied earlier-accepted requests of these customers whose jobs were elsewhere',
+      );
+    for (const pulled of group.pulledForward) announce(deps, context.logger, pulled);
     await removeFollowers(followers);
     return { ...announced, jobs: 1 + followers.length };
   };

@@ -1,12 +1,16 @@
 /**
  * The one processor shell (ARCHITECTURE.md step 3) for requests of every kind, with group commit:
- * applies a partition's run of waiting requests, given in acceptance order, in ONE transaction.
- * Lock every request → lock and load each ledger the ledger-entry requests touch, once → decide
- * each request in order against the evolving state → save every decision with set-based
- * statements → record every outcome in one statement → commit; the caller then completes the
- * jobs and announces the outcomes. A refusal is an outcome and never fails its neighbours; a
- * crash before the commit applies nothing of the group, and the redelivered requests are still
- * `queued`. A request no longer `queued` (a redelivery) answers its stored outcome.
+ * applies a partition's run of waiting requests in ONE transaction, in acceptance order as
+ * Postgres has it (`requests.accepted_seq`), not as the queue does. Lock the group's customers →
+ * lock every request, and every EARLIER-accepted request of those customers still `queued`
+ * wherever its job is (its job lost with Redis, or waiting on another partition after PARTITIONS
+ * changed): pulled forward, they are applied first → lock and load each ledger the ledger-entry
+ * requests touch, once → decide each request in order against the evolving state → save every
+ * decision with set-based statements → record every outcome in one statement → commit; the
+ * caller then completes the jobs and announces the outcomes, the pulled-forward ones' too. A
+ * refusal is an outcome and never fails its neighbours; a crash before the commit applies nothing
+ * of the group, and the redelivered requests are still `queued`. A request no longer `queued` (a
+ * redelivery, or a pulled-forward request's own job arriving later) answers its stored outcome.
  *
  * Ledger entries, the bulk of the traffic, are decided against in-memory ledger state (the
  * domain's `decide` is pure: its changes are applied to the state before the next request of that
@@ -43,6 +47,7 @@ import {
   loadBlocks,
   lockAndLoadLedgers,
   lockRequests,
+  inAcceptanceOrder,
   lockRequestsAndLoad,
   recordOutcomes,
   writeGroup,
@@ -124,7 +129,7 @@ class Group {
     this.outbox = outbox;
   }
 
-  async run(requestIds: readonly string[]): Promise<RequestOutcome[]> {
+  async run(requestIds: readonly string[]): Promise<GroupOutcomes> {
     const { requests, ledgers } = await lockRequestsAndLoad(this.em, requestIds, this.now);
     for (const { customerId, currency, ...loaded } of ledgers)
       this.adopt(ledgerKeyOf(customerId, currency), customerId, loaded);
@@ -133,15 +138,23 @@ class Group {
         (request) => request.status === 'queued' && request.kind === 'ledger_entry',
       ),
     );
-    for (const requestId of requestIds) await this.decideOne(requestId, requests.get(requestId));
+    for (const requestId of requestIds)
+      if (!requests.has(requestId)) await this.decideOne(requestId, undefined);
+    // Acceptance order: the group's own requests and the ones pulled forward, interleaved.
+    for (const [requestId, request] of requests) await this.decideOne(requestId, request);
     await this.flush({ outcomes: this.recorded, now: this.now });
     await this.news.write(this.em, this.now, this.outbox);
     await this.answerCommitted();
-    return requestIds.map((requestId) => {
+    const asked = new Set(requestIds);
+    const outcomeOf = (requestId: string) => {
       const outcome = this.outcomes.get(requestId);
       if (!outcome) throw new Error(`request ${requestId} has no outcome`);
       return outcome;
-    });
+    };
+    return {
+      outcomes: requestIds.map(outcomeOf),
+      pulledForward: [...requests.keys()].filter((id) => !asked.has(id)).map(outcomeOf),
+    };
   }
 
   /** Locks and loads every ledger the queued requests touch, with the depleted blocks they name. */
@@ -365,6 +378,15 @@ class Group {
   }
 }
 
+/**
+ * A group's outcomes: its own requests' in the order asked, and those of the earlier-accepted
+ * requests it pulled forward (decided here, so announced by the caller like the others).
+ */
+export interface GroupOutcomes {
+  outcomes: RequestOutcome[];
+  pulledForward: RequestOutcome[];
+}
+
 function emptyWrites(): GroupWrites {
   return { newBlocks: [], changedBlocks: [], entries: [], heads: [], invoiceDecisions: [] };
 }
@@ -376,13 +398,13 @@ function emptyWrites(): GroupWrites {
 async function runGroup(
   requestIds: readonly string[] | Promise<readonly string[]>,
   deps: UsageProcessorDeps,
-): Promise<RequestOutcome[]> {
+): Promise<GroupOutcomes> {
   const group = await withTransientRetry(() =>
     applyingTransaction(deps, async (em) => {
       // The ids may still be on their way (read from the queue while the fence was checked).
       const ids = await requestIds;
       const run = new Group(em, deps.clock.now(), deps.gracePeriod, deps.outbox);
-      return { outcomes: await run.run(ids), topUpsRefused: run.topUpsRefused };
+      return { ...(await run.run(ids)), topUpsRefused: run.topUpsRefused };
     }),
   );
   for (const { requestId, customerId, error } of group.topUpsRefused)
@@ -390,18 +412,18 @@ async function runGroup(
       { requestId, customerId, code: error.code, detail: error.detail },
       'automatic top-up refused; the request that crossed its threshold applied without it',
     );
-  return group.outcomes;
+  return { outcomes: group.outcomes, pulledForward: group.pulledForward };
 }
 
 /**
  * A request that fails on its own for good is recorded `failed` (a bug or a broken invariant, not
  * the client's mistake) and the partition moves on: nothing blocks it forever.
  */
-async function applyAlone(requestId: string, deps: UsageProcessorDeps): Promise<RequestOutcome> {
+async function applyAlone(requestId: string, deps: UsageProcessorDeps): Promise<GroupOutcomes> {
   try {
-    const [outcome] = await runGroup([requestId], deps);
-    if (!outcome) throw new Error(`request ${requestId} has no outcome`);
-    return outcome;
+    const { outcomes, pulledForward } = await runGroup([requestId], deps);
+    if (!outcomes[0]) throw new Error(`request ${requestId} has no outcome`);
+    return { outcomes, pulledForward };
   } catch (error) {
     if (error instanceof PartitionFencedError) throw error;
     deps.logger.error({ err: error, requestId }, 'request failed permanently');
@@ -419,20 +441,21 @@ async function applyAlone(requestId: string, deps: UsageProcessorDeps): Promise<
         return request?.kind ?? 'ledger_entry';
       }),
     );
-    return failedOutcome(kind, requestId, failure);
+    return { outcomes: [failedOutcome(kind, requestId, failure)], pulledForward: [] };
   }
 }
 
 /**
- * Applies `data` (the request jobs' payloads, in queue order) as one group; answers their outcomes
- * in the same order. `data` may be a promise: the worker reads the jobs waiting behind the running
+ * Applies `data` (the request jobs' payloads, in queue order) as one group, in acceptance order;
+ * answers their outcomes in the order of `data`, and those of the earlier-accepted requests it
+ * pulled forward. `data` may be a promise: the worker reads the jobs waiting behind the running
  * one while the group's transaction begins and checks its fence, two round trips fewer on the
  * partition's path from one group to the next.
  */
-export async function applyRequests(
+export async function applyRequestGroup(
   data: readonly unknown[] | Promise<readonly unknown[]>,
   deps: UsageProcessorDeps,
-): Promise<RequestOutcome[]> {
+): Promise<GroupOutcomes> {
   const parsed = Promise.resolve(data).then((jobs) =>
     jobs.map((job) => jobCatalog['ledger.apply'].payload.parse(job).requestId),
   );
@@ -440,24 +463,50 @@ export async function applyRequests(
   const uniqueIds = parsed.then((requestIds) => [...new Set(requestIds)]);
   // Awaited by whichever comes first; not left unhandled when the transaction fails before.
   uniqueIds.catch(() => undefined);
-  let outcomes: RequestOutcome[];
+  let group: GroupOutcomes;
   try {
-    outcomes = await runGroup(uniqueIds, deps);
+    group = await runGroup(uniqueIds, deps);
   } catch (error) {
     if (error instanceof PartitionFencedError) throw error;
-    const unique = await uniqueIds;
-    // One request broke the group: each on its own, so that it fails alone.
-    if (unique.length > 1)
-      deps.logger.warn(
-        { err: error, requests: unique.length },
-        'group failed; applying one by one',
-      );
-    outcomes = [];
-    for (const requestId of unique) outcomes.push(await applyAlone(requestId, deps));
+    group = await applyOneByOne(await uniqueIds, error, deps);
   }
-  const byId = new Map(outcomes.map((outcome) => [outcome.requestId, outcome]));
+  const byId = new Map(group.outcomes.map((outcome) => [outcome.requestId, outcome]));
   const requestIds = await parsed;
-  return requestIds.map((requestId) => byId.get(requestId) as RequestOutcome);
+  return {
+    outcomes: requestIds.map((requestId) => byId.get(requestId) as RequestOutcome),
+    pulledForward: group.pulledForward,
+  };
+}
+
+/**
+ * One request broke the group: each on its own, so that it fails alone. In acceptance order, the
+ * earlier requests the group would have pulled forward included: applied alone, each of the
+ * group's own would pull them forward again, and fail with the one that broke.
+ */
+async function applyOneByOne(
+  unique: readonly string[],
+  error: unknown,
+  deps: UsageProcessorDeps,
+): Promise<GroupOutcomes> {
+  const ordered = await withTransientRetry(() => inAcceptanceOrder(deps.orm.em.fork(), unique));
+  if (ordered.length > 1)
+    deps.logger.warn({ err: error, requests: ordered.length }, 'group failed; applying one by one');
+  const own = new Set(unique);
+  const group: GroupOutcomes = { outcomes: [], pulledForward: [] };
+  for (const requestId of ordered) {
+    const alone = await applyAlone(requestId, deps);
+    (own.has(requestId) ? group.outcomes : group.pulledForward).push(...alone.outcomes);
+    group.pulledForward.push(...alone.pulledForward);
+  }
+  return group;
+}
+
+/** `applyRequestGroup`'s outcomes of the requests asked for, in the order of `data`. */
+export async function applyRequests(
+  data: readonly unknown[] | Promise<readonly unknown[]>,
+  deps: UsageProcessorDeps,
+): Promise<RequestOutcome[]> {
+  return (await applyRequestGroup(data, deps)).outcomes;
 }
 
 /** One request as a group of one (a job run alone, or a test's direct call). */

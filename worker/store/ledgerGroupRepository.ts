@@ -26,6 +26,37 @@ import {
 } from './ledgerRepository.ts';
 import { toTopUpState } from './topUps.ts';
 
+/**
+ * The group's requests and every earlier-accepted request of their customers still queued, in
+ * acceptance order, locking nothing: the order in which a failed group is applied one by one
+ * (applyRequests.ts), so that a request never fails or passes because of a later one. Ids with no
+ * row come last.
+ */
+export async function inAcceptanceOrder(
+  em: EntityManager,
+  requestIds: readonly string[],
+): Promise<string[]> {
+  const rows = await em.execute<{ id: string }[]>(
+    `with ids as (select jsonb_array_elements_text(?::jsonb) as id),
+     mine as (
+       select r.customer_id, max(r.accepted_seq) as seq_max from requests r
+        where r.id in (select id from ids) and r.status = 'queued' group by r.customer_id
+     ), found as (
+       select r.id, r.accepted_seq from requests r where r.id in (select id from ids)
+       union
+       select e.id, e.accepted_seq from mine m cross join lateral (
+         select r.id, r.accepted_seq from requests r
+          where r.customer_id = m.customer_id and r.status = 'queued' and r.accepted_seq < m.seq_max
+       ) as e
+     )
+     select id from found order by accepted_seq`,
+    [JSON.stringify(requestIds)],
+  );
+  const ordered = rows.map((row) => row.id);
+  const known = new Set(ordered);
+  return [...ordered, ...requestIds.filter((id) => !known.has(id))];
+}
+
 /** Locks the group's requests, of every kind (in id order, like every other locker of them), and reads them. */
 export async function lockRequests(
   em: EntityManager,
@@ -51,7 +82,9 @@ export interface LoadedGroupLedgerRow extends LoadedGroupLedger {
 /**
  * `lockRequests` and `lockAndLoadLedgers` in one round trip, through the function
  * `group_lock_and_load` (worker/store/functions/group_lock_and_load.sql, which says in what order it
- * locks): the requests, then every ledger their queued ledger-entry requests write to. Rows travel
+ * locks): the group's customers, the requests with every earlier-accepted one of those customers
+ * still queued, then every ledger their queued ledger-entry requests write to. The map holds the
+ * requests in acceptance order (`accepted_seq`), the pulled-forward ones among them. Rows travel
  * as JSON: timestamps arrive as text, which the row readers accept.
  */
 export async function lockRequestsAndLoad(

@@ -23,6 +23,7 @@ import { Migration20261203075000_alertRequests } from './Migration20261203075000
 import { Migration20261203080000_webhookDelivery } from './Migration20261203080000_webhookDelivery.ts';
 import { Migration20261203090000_alertRecheck } from './Migration20261203090000_alertRecheck.ts';
 import { Migration20261203100000_webhookEndpointRequests } from './Migration20261203100000_webhookEndpointRequests.ts';
+import { Migration20261203110000_acceptanceOrder } from './Migration20261203110000_acceptanceOrder.ts';
 
 export const migrationsList = [
   { name: 'Migration20261121000000_initial', class: Migration20261121000000_initial },
@@ -87,5 +88,9 @@ export const migrationsList = [
   {
     name: 'Migration20261203100000_webhookEndpointRequests',
     class: Migration20261203100000_webhookEndpointRequests,
+  },
+  {
+    name: 'Migration20261203110000_acceptanceOrder',
+    class: Migration20261203110000_acceptanceOrder,
   },
 ];
