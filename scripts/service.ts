@@ -98,7 +98,14 @@ export async function startService(
   };
   // The test clock's catch-up (api/routes/testClock.ts): the api takes the sweeps as a function.
   const catchUp = async (timeoutMs: number) => {
-    const jobs = await runSweeps({ orm, queues, clock, partitions: config.partitions, retention });
+    const jobs = await runSweeps({
+      orm,
+      queues,
+      clock,
+      partitions: config.partitions,
+      retention,
+      strandedAfterMs: config.strandedAfterMs,
+    });
     return { jobsRun: jobs.length, finished: await waitForJobs(queues, jobs, timeoutMs) };
   };
   const outbox = new Outbox(renderWebhookEvent);
@@ -145,6 +152,7 @@ export async function startService(
         clock,
         partitions: config.partitions,
         retention,
+        strandedAfterMs: config.strandedAfterMs,
         queueStore,
         queuePrefix: config.queuePrefix,
         logger,

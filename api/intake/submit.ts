@@ -21,6 +21,7 @@ import type { OutcomeOf } from '../../worker/jobs/requestOutcome.ts';
 import type { Orm } from '../../worker/store/orm.ts';
 import { storedOutcome } from '../../worker/store/readQueries.ts';
 import {
+  findRequest,
   findRequestByKey,
   forgetRequest,
   makeDurable,
@@ -177,8 +178,13 @@ export async function submit<K extends RequestKind>(
       deps.deferred.defer(partition, job, request.id);
       return accepted(em, request, idempotency);
     }
-    // Not enqueued, so not accepted: undo the record so that a retry with the same key starts afresh.
-    await forgetRequest(em, request.id);
+    // Not enqueued, so not accepted: undo the record so that a retry with the same key starts
+    // afresh; unless a later request of the customer's applied it meanwhile: then it answers.
+    if (!(await forgetRequest(em, request.id))) {
+      const decided = (await findRequest(em, request.id)) ?? request;
+      const outcome = await storedOutcome(em, decided, customer);
+      return { kind: 'outcome', outcome: outcome as OutcomeOf<K>, replayed: false };
+    }
     throw new ApiError(
       'unavailable',
       `The queue is unavailable; nothing was written (${(error as Error).message}).`,

@@ -40,6 +40,7 @@ const environment = z.object({
   QUEUE_PREFIX: z.string().min(1).default('bull'),
   BACKLOG_MAX: z.coerce.number().int().min(1).default(10_000),
   JOB_LOCK_MS: z.coerce.number().int().min(1_000).max(600_000).default(4_000),
+  STRANDED_AFTER_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(10_000),
   WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
   WEBHOOK_SECRET: z.string().min(1).optional(),
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: z.enum(['true', 'false']).default('false'),
@@ -109,6 +110,11 @@ export interface Config {
    * keeps it from applying anything after that (worker/partitionFence.ts).
    */
   jobLockMs: number;
+  /**
+   * How long a request stays `queued` before the stranded sweep re-enqueues it, should its job be
+   * gone (worker/sweeps/strandedSweep.ts, which says why any value is safe).
+   */
+  strandedAfterMs: number;
   webhooks: WebhookConfig;
 }
 
@@ -176,6 +182,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     queuePrefix: e.QUEUE_PREFIX,
     backlogMax: e.BACKLOG_MAX,
     jobLockMs: e.JOB_LOCK_MS,
+    strandedAfterMs: e.STRANDED_AFTER_MS,
     webhooks: {
       configuredEndpoint:
         e.WEBHOOK_URL && e.WEBHOOK_SECRET

@@ -138,12 +138,19 @@ export async function makeDurable(em: EntityManager): Promise<void> {
   await em.execute('select pg_current_xact_id()');
 }
 
-/** Undoes `recordRequests` for a request that was never enqueued, so that a retry starts afresh. */
-export async function forgetRequest(em: EntityManager, requestId: string): Promise<void> {
-  await em.execute(
-    'with key as (delete from idempotency_keys where request_id = ?) delete from requests where id = ?',
-    [requestId, requestId],
+/**
+ * Undoes `recordRequests` for a request that was never enqueued, so that a retry starts afresh.
+ * Answers false when it is no longer `queued`: a group of its customer applied it meanwhile (a
+ * group takes every earlier queued request of its customers, job or not), so it stays, decided.
+ */
+export async function forgetRequest(em: EntityManager, requestId: string): Promise<boolean> {
+  const rows = await em.execute<{ id: string }[]>(
+    `with gone as (delete from requests where id = ? and status = 'queued' returning id),
+          key as (delete from idempotency_keys where request_id in (select id from gone))
+     select id from gone`,
+    [requestId],
   );
+  return rows.length > 0;
 }
 
 export async function findRequest(

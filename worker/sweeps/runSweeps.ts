@@ -21,6 +21,8 @@ export interface SweepDeps {
   partitions: number;
   /** IDEMPOTENCY_KEY_RETENTION and REQUEST_RETENTION. */
   retention: Retention;
+  /** STRANDED_AFTER_MS (strandedSweep.ts); its default when not given. */
+  strandedAfterMs?: number;
 }
 
 export interface EnqueuedJob {
