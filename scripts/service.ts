@@ -13,7 +13,7 @@ import { pino, type Logger } from 'pino';
 import { ManualClock, systemClock, type Clock } from '../worker/runtime/clock.ts';
 import type { Config } from '../worker/runtime/config.ts';
 import { PartitionWorkers } from '../worker/main.ts';
-import { guardPartitionCount } from '../worker/jobs/partitionGuard.ts';
+import { guardPartitionCount, PartitionLayoutWatch } from '../worker/jobs/partitionGuard.ts';
 import { PartitionQueues } from '../worker/jobs/queues.ts';
 import { openQueueStore } from '../worker/jobs/openQueueStore.ts';
 import type { QueueStore } from '../worker/jobs/queueStore.ts';
@@ -70,7 +70,16 @@ export interface Service {
 
 export async function startService(
   config: Config,
-  options: { logger?: Logger; listen?: boolean } = {},
+  options: {
+    logger?: Logger;
+    listen?: boolean;
+    /**
+     * The recorded partition count changed under this running process (worker/jobs/partitionGuard.ts),
+     * which must stop: given, it is told (scripts/start.ts stops and exits non-zero, for a restart);
+     * not given, the service closes itself.
+     */
+    onPartitionCountChanged?: (recorded: number) => void;
+  } = {},
 ): Promise<Service> {
   const logger = options.logger ?? pino({ level: config.logLevel });
   const clock: Clock =
@@ -84,7 +93,7 @@ export async function startService(
     throw error;
   }
   try {
-    await guardPartitionCount(queueStore, config.queuePrefix, config.partitions);
+    await guardPartitionCount(orm, queueStore, config.queuePrefix, config.partitions);
   } catch (error) {
     await queueStore.close();
     await orm.close();
@@ -192,7 +201,9 @@ export async function startService(
     workerApp && (options.listen ?? true)
       ? await workerApp.listen({ port: config.workerPort, host: config.host })
       : undefined;
-  return {
+  let closing: Promise<void> | undefined;
+  let layoutWatch: PartitionLayoutWatch | undefined;
+  const service: Service = {
     config,
     logger,
     orm,
@@ -204,39 +215,54 @@ export async function startService(
     url,
     workerUrl,
     outbox,
-    async close() {
-      const step = async (name: keyof typeof STEP_BOUND_MS, work: () => Promise<unknown>) => {
-        try {
-          await withTimeout(work(), STEP_BOUND_MS[name], `shutdown step ${name}`);
-        } catch (error) {
-          logger.warn(
-            { step: name, reason: (error as Error).message },
-            'shutdown step did not finish; going on without it',
-          );
-        }
-      };
-      // Requests still waiting for an outcome get their 202 now rather than at SYNC_WAIT_MS.
-      const drained = setTimeout(() => waiter?.releaseAll(), HTTP_DRAIN_MS);
-      await step('http', async () => app?.close());
-      await step('http', async () => workerApp?.close());
-      clearTimeout(drained);
-      // Connections still open past the bound (a client that never finishes) are cut.
-      app?.server.closeAllConnections();
-      // With Redis away no job can complete and BullMQ's graceful close would wait for it
-      // forever: force-close the workers (they stop at once) and end the connections first.
-      const force = !queueStore.reachable();
-      if (force) await step('queueStore', () => queueStore.close());
-      await step('workers', () =>
-        Promise.all([
-          scheduler?.close({ force }),
-          workers?.close({ force }),
-          webhookDelivery?.close(),
-        ]),
-      );
-      await step('waiter', async () => waiter?.close());
-      await step('queues', () => queues.close());
-      await step('queueStore', () => queueStore.close());
-      await step('database', () => orm.close());
-    },
+    // Once: the service may close itself (a changed partition count) before its owner closes it.
+    close: () => (closing ??= closeOnce()),
   };
+  async function closeOnce(): Promise<void> {
+    await layoutWatch?.stop();
+    const step = async (name: keyof typeof STEP_BOUND_MS, work: () => Promise<unknown>) => {
+      try {
+        await withTimeout(work(), STEP_BOUND_MS[name], `shutdown step ${name}`);
+      } catch (error) {
+        logger.warn(
+          { step: name, reason: (error as Error).message },
+          'shutdown step did not finish; going on without it',
+        );
+      }
+    };
+    // Requests still waiting for an outcome get their 202 now rather than at SYNC_WAIT_MS.
+    const drained = setTimeout(() => waiter?.releaseAll(), HTTP_DRAIN_MS);
+    await step('http', async () => app?.close());
+    await step('http', async () => workerApp?.close());
+    clearTimeout(drained);
+    // Connections still open past the bound (a client that never finishes) are cut.
+    app?.server.closeAllConnections();
+    // With Redis away no job can complete and BullMQ's graceful close would wait for it
+    // forever: force-close the workers (they stop at once) and end the connections first.
+    const force = !queueStore.reachable();
+    if (force) await step('queueStore', () => queueStore.close());
+    await step('workers', () =>
+      Promise.all([
+        scheduler?.close({ force }),
+        workers?.close({ force }),
+        webhookDelivery?.close(),
+      ]),
+    );
+    await step('waiter', async () => waiter?.close());
+    await step('queues', () => queues.close());
+    await step('queueStore', () => queueStore.close());
+    await step('database', () => orm.close());
+  }
+  // Every process, api or worker, stops within a second of the count changing under it.
+  layoutWatch = PartitionLayoutWatch.start({
+    orm,
+    queuePrefix: config.queuePrefix,
+    partitions: config.partitions,
+    logger,
+    onChanged: (recorded) =>
+      options.onPartitionCountChanged
+        ? options.onPartitionCountChanged(recorded)
+        : void service.close(),
+  });
+  return service;
 }

@@ -47,8 +47,15 @@ async function main(): Promise<void> {
   const logger = pino({ level: config.logLevel }, pino.destination({ dest: 1, sync: true }));
   if (quickStart.notice) logger.warn(quickStart.notice);
   let service;
+  // A changed partition count (worker/jobs/partitionGuard.ts) stops the process like a signal,
+  // exiting 1 so that a supervisor restarts it with its (updated) PARTITIONS.
+  let exitCode = 0;
+  const onPartitionCountChanged = () => {
+    exitCode = 1;
+    onSignal('partition count changed');
+  };
   try {
-    service = await startService(config, { logger });
+    service = await startService(config, { logger, onPartitionCountChanged });
   } catch (error) {
     await quickStart.stop();
     throw error;
@@ -78,7 +85,7 @@ async function main(): Promise<void> {
     void (async () => {
       await service.close();
       await quickStart.stop();
-      process.exit(0);
+      process.exit(exitCode);
     })().catch((error: unknown) => {
       console.error(error);
       process.exit(1);
