@@ -13,6 +13,7 @@ import { jobCatalog } from '../../../worker/jobs/queues.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
 import {
   addEntry,
+  createUsagePrice,
   createCustomer,
   eventually,
   ledgerEntryPath,
@@ -274,12 +275,59 @@ describe("redrive and the order of a customer's writes", () => {
     ]);
   });
 
-  it('refuses when later work of the customer has been applied since, naming it; --force re-applies it now, after that work', async () => {
+  it("applies a dead letter in its place once a later request of its customer comes (acceptance order is Postgres's); its redrive answers the stored outcome", async () => {
     const customer = await createCustomer(t);
     await addEntry(t, customer.id, { entry_type: 'increment', amount: 100 });
     const { requestId, partition } = await deadLetteredDecrement(customer.id, 10);
-    // Accepted after the dead letter, and applied: the customer's ledger has moved on.
+    // Accepted after the dead letter: its group applies the dead letter first.
     await addEntry(t, customer.id, { entry_type: 'increment', amount: 5, description: 'later' });
+    expect(await requestStatus(requestId)).toBe('committed');
+    const inOrder = ['increment 100', 'decrement -10', 'increment 5'];
+    const entries = async () =>
+      (await storedEntries(t, customer.id)).map(
+        (entry) => `${entry.entry_type} ${Number(entry.amount)}`,
+      );
+    expect(await entries()).toEqual(inOrder);
+
+    // No work of the customer was applied out of its place: the redrive goes ahead, and its job
+    // finds the request decided, answering what is stored.
+    const [result] = await redrive(
+      t.service.queues,
+      { jobId: requestId, partition },
+      { orm: t.service.orm },
+    );
+    expect(result).toMatchObject({ status: 'redriven', laterWorkApplied: 0, forced: false });
+    if (result?.status !== 'redriven') return;
+    expect(await settled(partition, result.newJobId)).toBe('completed');
+    expect(await entries()).toEqual(inOrder);
+  });
+
+  it('refuses when later usage of the customer has been applied since, naming it; --force re-applies it now, after that usage', async () => {
+    const customer = await createCustomer(t);
+    await addEntry(t, customer.id, { entry_type: 'increment', amount: 100 });
+    const price = await createUsagePrice(t, { quantity_property: 'n' });
+    const { requestId, partition } = await deadLetteredDecrement(customer.id, 10);
+    // Usage accepted after the dead letter, and applied (events keep an order of their own).
+    const ingest = await t.request('POST', '/v1/ingest', {
+      events: [
+        {
+          idempotency_key: `later-${requestId}`,
+          customer_id: customer.id,
+          event_name: price.event_name,
+          timestamp: t.service.clock.now().toISOString(),
+          properties: { n: 3 },
+        },
+      ],
+    });
+    expect(ingest.status, ingest.text).toBe(200);
+    await eventually(
+      async () =>
+        (await storedEntries(t, customer.id)).some((entry) => entry.price_id !== null)
+          ? true
+          : undefined,
+      10_000,
+      'the usage to apply',
+    );
 
     const [refused] = await redrive(
       t.service.queues,
@@ -314,11 +362,11 @@ describe("redrive and the order of a customer's writes", () => {
       10_000,
       'the forced request to apply',
     );
-    // Applied now: after the later increment, in the ledger's order.
+    // Applied now: after the later usage, in the ledger's order.
     const entries = await storedEntries(t, customer.id);
     expect(entries.map((entry) => `${entry.entry_type} ${Number(entry.amount)}`)).toEqual([
       'increment 100',
-      'increment 5',
+      'decrement -3',
       'decrement -10',
     ]);
   });
