@@ -89,6 +89,7 @@ const EXCEPTIONS: Record<string, string> = {
   webhook_deliveries: 'Webhook endpoints, events and deliveries',
   partition_fences: 'Queue and worker bookkeeping',
   worker_heartbeats: 'Queue and worker bookkeeping',
+  partition_layouts: 'Queue and worker bookkeeping',
   mikro_orm_migrations: 'Schema bookkeeping',
   schema_functions: 'Schema bookkeeping',
 };

@@ -146,7 +146,10 @@ describe('retention of requests and idempotency keys', () => {
     );
     expect(price.status, price.text).toBe(201);
     const kQueued = key('queued');
-    const queued = await queuedRequest(customer.id, kQueued);
+    // Another customer's, who then goes quiet: a later request of the same customer would apply
+    // it first (a group takes every earlier queued request of its customers).
+    const quiet = await createCustomer(t, { currency: 'USD' });
+    const queued = await queuedRequest(quiet.id, kQueued);
 
     // A day later, a key that is still young when the first ones expire.
     await advanceTo(at(DAY_MS));
@@ -184,8 +187,8 @@ describe('retention of requests and idempotency keys', () => {
     await advanceTo(at(91 * DAY_MS + 2 * HOUR_MS));
     const requests = await sql<{ id: string; status: string }>(
       t,
-      'select id, status from requests where customer_id = ? order by created_at',
-      [customer.id],
+      'select id, status from requests where customer_id in (?, ?) order by created_at',
+      [customer.id, quiet.id],
     );
     expect(requests.map((row) => row.id).sort()).toEqual([queued, rReplay].sort());
     expect(requests.find((row) => row.id === queued)?.status).toBe('queued');
