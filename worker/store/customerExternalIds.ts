@@ -1,6 +1,6 @@
 /**
  * External customer ids, unique across the deployment: `customer_external_ids` maps each to its
- * customer (Migration20261210000000_customerKeys). With Citus, `customers` is distributed by its
+ * customer (Migration20261203120000_customerKeys). With Citus, `customers` is distributed by its
  * id, so a unique key on its external id is impossible there; this table is distributed by the
  * external id instead (SCALING.md), and the customer create writes it in its own transaction.
  */

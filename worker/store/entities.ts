@@ -6,7 +6,7 @@
  * The schema itself (constraints, indexes) is owned by migrations/.
  *
  * Keys: in the database the growing tables' primary keys are `(id, customer_id)`
- * (Migration20261210000000_customerKeys, for Citus). The entities below still declare `id` alone
+ * (Migration20261203120000_customerKeys, for Citus). The entities below still declare `id` alone
  * as primary: the ids are random and unique in practice, the ORM only reads these rows (the
  * worker writes them in SQL), and a composite primary here would turn every `em.findOne(X, id)`
  * and identity-map lookup into a `[id, customerId]` pair for no gain. Reads that know the

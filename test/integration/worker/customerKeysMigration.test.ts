@@ -1,5 +1,5 @@
 /**
- * Migration20261210000000_customerKeys on a database that already holds rows: taken back to the
+ * Migration20261203120000_customerKeys on a database that already holds rows: taken back to the
  * migration before it, filled under the old keys, then migrated again. Every row stays; the keys,
  * foreign keys and the external-id table are the new ones and hold (SCALING.md "Distribution by
  * customer"); the down migration restores the old keys.
@@ -103,7 +103,7 @@ afterAll(async () => {
   await database?.drop();
 });
 
-describe('Migration20261210000000_customerKeys', () => {
+describe('Migration20261203120000_customerKeys', () => {
   it('keeps every row and maps the existing external ids', async () => {
     expect(await counts()).toEqual({
       customers: 3,

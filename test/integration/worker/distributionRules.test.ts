@@ -7,7 +7,7 @@
  * distributed one. Every table is in exactly one list below, so a new table fails here until
  * someone decides how it distributes; a key that loses `customer_id` fails here too.
  *
- * No key is exempt: Migration20261210000000_customerKeys put `customer_id` in every distributed
+ * No key is exempt: Migration20261203120000_customerKeys put `customer_id` in every distributed
  * table's keys and foreign keys, and moved the external id's uniqueness to its own table.
  */
 import { readFileSync } from 'node:fs';

@@ -23,7 +23,7 @@ import { Migration20261203075000_alertRequests } from './Migration20261203075000
 import { Migration20261203080000_webhookDelivery } from './Migration20261203080000_webhookDelivery.ts';
 import { Migration20261203090000_alertRecheck } from './Migration20261203090000_alertRecheck.ts';
 import { Migration20261203100000_webhookEndpointRequests } from './Migration20261203100000_webhookEndpointRequests.ts';
-import { Migration20261210000000_customerKeys } from './Migration20261210000000_customerKeys.ts';
+import { Migration20261203120000_customerKeys } from './Migration20261203120000_customerKeys.ts';
 
 export const migrationsList = [
   { name: 'Migration20261121000000_initial', class: Migration20261121000000_initial },
@@ -89,5 +89,5 @@ export const migrationsList = [
     name: 'Migration20261203100000_webhookEndpointRequests',
     class: Migration20261203100000_webhookEndpointRequests,
   },
-  { name: 'Migration20261210000000_customerKeys', class: Migration20261210000000_customerKeys },
+  { name: 'Migration20261203120000_customerKeys', class: Migration20261203120000_customerKeys },
 ];

@@ -24,7 +24,7 @@
  */
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261210000000_customerKeys extends Migration {
+export class Migration20261203120000_customerKeys extends Migration {
   override up(): void {
     this.addSql(`
       alter table ledger_entries drop constraint ledger_entries_block_id_fkey;
