@@ -40,7 +40,7 @@ const REFERENCE = ['usage_prices'];
  * says how it is distributed instead.
  */
 const EXCEPTIONS: Record<string, string> = {
-  customer_external_ids: 'Distribution by customer',
+  customer_external_ids: 'External customer ids',
   events: 'Usage events: a global idempotency key, and customers that do not exist yet',
   idempotency_keys: 'Idempotency-Key rows',
   requests: 'Requests, and the immediate kinds that have no customer',
