@@ -93,6 +93,12 @@ export async function seedLedgers(
          from unnest($1::text[]) as c`,
       [params.customers, historyEnd],
     );
+    // The external ids' uniqueness lives in customer_external_ids (as the customer create writes it).
+    await client.query(
+      `insert into customer_external_ids (external_customer_id, customer_id)
+       select 'ext-' || c, c from unnest($1::text[]) as c`,
+      [params.customers],
+    );
     await insertHistory(client, params);
     await insertLive(client, params);
     await client.query(

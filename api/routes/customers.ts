@@ -23,6 +23,7 @@ import {
 import { Customer, type CustomerRow } from '../../worker/store/entities.ts';
 import type { Orm } from '../../worker/store/orm.ts';
 import { acceptAwaitingEvents } from '../../worker/store/acceptedEvents.ts';
+import { claimExternalCustomerId } from '../../worker/store/customerExternalIds.ts';
 import { findCustomer, listCustomers } from '../../worker/store/readQueries.ts';
 import { NO_HIERARCHY, type CustomerHierarchyView } from '../../worker/store/views.ts';
 import { customerSchema, customersSchema, toWireCustomer } from '../wire/customer.ts';
@@ -188,11 +189,13 @@ export function registerCustomerRoutes(
       const created = JSON.stringify(
         toWireCustomer(customer, checkHierarchy(body.hierarchy, await hierarchyLinks(em, related))),
       );
-      // A concurrent create with the same external id loses on its unique index; one naming the
+      // A concurrent create with the same external id loses on customer_external_ids' key; one naming the
       // same customers in a hierarchy waits on their row locks and checks again.
       const insert = async (tx: EntityManager) => {
         checkHierarchy(body.hierarchy, await hierarchyLinks(tx, related, true));
         await tx.insert(Customer, customer);
+        if (customer.externalCustomerId)
+          await claimExternalCustomerId(tx, customer.externalCustomerId, customer.id);
         await adoptChildren(tx, customer.id, body.hierarchy?.child_customer_ids ?? []);
         await deps.outbox?.append(tx, [
           {

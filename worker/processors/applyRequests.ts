@@ -323,7 +323,9 @@ class Group {
       const pick = (id: string) => state.blocks.get(id) as Block;
       const { customerId } = state;
       writes.newBlocks.push(...[...state.made].map((id) => ({ customerId, block: pick(id) })));
-      writes.changedBlocks.push(...[...state.changed].map(pick));
+      writes.changedBlocks.push(
+        ...[...state.changed].map((id) => ({ customerId, block: pick(id) })),
+      );
       writes.heads.push({ customerId, ledger: state.ledger });
       state.made.clear();
       state.changed.clear();

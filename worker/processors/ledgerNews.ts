@@ -127,6 +127,7 @@ export class LedgerNews {
         .filter(({ record, recheckAt }) => moved(stored.get(record.id)!, record, recheckAt))
         .map(({ record, recheckAt }) => ({
           id: record.id,
+          customerId: record.customerId,
           thresholds: record.thresholds,
           recheckAt,
         })),

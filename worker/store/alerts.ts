@@ -98,7 +98,12 @@ export async function lockLedgerAlerts(
  */
 export async function saveAlertThresholds(
   em: EntityManager,
-  rows: readonly { id: string; thresholds: AlertRecord['thresholds']; recheckAt: Date | null }[],
+  rows: readonly {
+    id: string;
+    customerId: string;
+    thresholds: AlertRecord['thresholds'];
+    recheckAt: Date | null;
+  }[],
   now: Date,
 ): Promise<void> {
   if (rows.length === 0) return;
@@ -107,14 +112,16 @@ export async function saveAlertThresholds(
         set thresholds = input.thresholds, recheck_at = input.recheck_at,
             updated_at = case when a.thresholds = input.thresholds then a.updated_at
                               else ?::timestamptz end
-       from jsonb_to_recordset(?::jsonb) as input (id text, thresholds jsonb, recheck_at timestamptz)
-      where a.id = input.id
+       from jsonb_to_recordset(?::jsonb)
+              as input (id text, customer_id text, thresholds jsonb, recheck_at timestamptz)
+      where a.id = input.id and a.customer_id = input.customer_id
         and (a.thresholds <> input.thresholds or a.recheck_at is distinct from input.recheck_at)`,
     [
       now.toISOString(),
       JSON.stringify(
         rows.map((row) => ({
           id: row.id,
+          customer_id: row.customerId,
           thresholds: toThresholdJson(row.thresholds),
           recheck_at: row.recheckAt?.toISOString() ?? null,
         })),
@@ -178,6 +185,7 @@ export async function insertAlert(
 /** New thresholds of one alert, with their state and its ledger's `recheckAt` (see insertAlert). */
 export async function replaceAlertThresholds(
   em: EntityManager,
+  customerId: string,
   alertId: string,
   thresholds: AlertRecord['thresholds'],
   recheckAt: Date | null,
@@ -185,27 +193,28 @@ export async function replaceAlertThresholds(
 ): Promise<void> {
   await em.execute(
     `update alerts set thresholds = ?::jsonb, recheck_at = ?::timestamptz, updated_at = ?::timestamptz
-      where id = ?`,
+      where id = ? and customer_id = ?`,
     [
       JSON.stringify(toThresholdJson(thresholds)),
       recheckAt?.toISOString() ?? null,
       now.toISOString(),
       alertId,
+      customerId,
     ],
   );
 }
 
 export async function setAlertEnabled(
   em: EntityManager,
+  customerId: string,
   alertId: string,
   enabled: boolean,
   now: Date,
 ): Promise<void> {
-  await em.execute('update alerts set enabled = ?, updated_at = ?::timestamptz where id = ?', [
-    enabled,
-    now.toISOString(),
-    alertId,
-  ]);
+  await em.execute(
+    'update alerts set enabled = ?, updated_at = ?::timestamptz where id = ? and customer_id = ?',
+    [enabled, now.toISOString(), alertId, customerId],
+  );
 }
 
 /** Deletes the customer's alert; false when it has none with this id. */

@@ -4,6 +4,13 @@
  * distributed by customer hash (ARCHITECTURE.md "Scaling"). Amounts are numeric(38,12), read as
  * strings and turned into `Decimal` at the edge of the store; never JavaScript numbers.
  * The schema itself (constraints, indexes) is owned by migrations/.
+ *
+ * Keys: in the database the growing tables' primary keys are `(id, customer_id)`
+ * (Migration20261203120000_customerKeys, for Citus). The entities below still declare `id` alone
+ * as primary: the ids are random and unique in practice, the ORM only reads these rows (the
+ * worker writes them in SQL), and a composite primary here would turn every `em.findOne(X, id)`
+ * and identity-map lookup into a `[id, customerId]` pair for no gain. Reads that know the
+ * customer name it too (readQueries.ts), so that they route to one node.
  */
 import { defineEntity, p, type InferEntity } from '@mikro-orm/postgresql';
 

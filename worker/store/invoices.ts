@@ -142,7 +142,8 @@ export async function findInvoiceOwner(
     { id: string; customer_id: string; block_id: string; currency: string; timezone: string }[]
   >(
     `select i.id, i.customer_id, i.block_id, b.currency, c.timezone
-       from invoices i join credit_blocks b on b.id = i.block_id join customers c on c.id = i.customer_id
+       from invoices i join credit_blocks b on b.customer_id = i.customer_id and b.id = i.block_id
+       join customers c on c.id = i.customer_id
       where i.id = ?`,
     [invoiceId],
   );
@@ -160,10 +161,14 @@ export async function findInvoiceOwner(
  * Locks an invoice whose customer the caller has locked (customer first, as every ledger write
  * does, so that the two cannot deadlock) and reads the state a decision needs.
  */
-export async function lockInvoice(em: EntityManager, invoiceId: string): Promise<InvoiceState> {
+export async function lockInvoice(
+  em: EntityManager,
+  customerId: string,
+  invoiceId: string,
+): Promise<InvoiceState> {
   const [row] = await em.execute<{ id: string; block_id: string; status: InvoiceStatus }[]>(
-    'select id, block_id, status from invoices where id = ? for no key update',
-    [invoiceId],
+    'select id, block_id, status from invoices where id = ? and customer_id = ? for no key update',
+    [invoiceId, customerId],
   );
   if (!row) throw new Error(`invoice ${invoiceId} disappeared`);
   return { id: row.id, blockId: row.block_id, status: row.status };

@@ -200,7 +200,7 @@ export async function loadBlocks(
 /** The writes of several decisions on several ledgers, merged: each block and head at its last state. */
 export interface GroupWrites {
   newBlocks: { customerId: string; block: Block }[];
-  changedBlocks: Block[];
+  changedBlocks: { customerId: string; block: Block }[];
   entries: { customerId: string; requestId: string; entry: NewEntry }[];
   heads: { customerId: string; ledger: Ledger }[];
   /** Decisions that made or changed invoices, in the order decided (saved after the blocks). */
@@ -235,7 +235,9 @@ const WRITE_ARGUMENTS = '?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb';
 function writeParams(writes: GroupWrites): string[] {
   return [
     JSON.stringify(writes.newBlocks.map(({ customerId, block }) => blockRecord(customerId, block))),
-    JSON.stringify(writes.changedBlocks.map(changedBlockRecord)),
+    JSON.stringify(
+      writes.changedBlocks.map(({ customerId, block }) => changedBlockRecord(customerId, block)),
+    ),
     JSON.stringify(
       writes.entries.map(({ customerId, requestId, entry }) =>
         entryRecord(customerId, requestId, entry),

@@ -147,8 +147,9 @@ function ledgerPageSql(entryWhere: string, customerClause: string): string {
           order by e.seq desc
           limit ?
        ) e on true
-       left join credit_blocks b on b.id = e.block_id
-       left join invoices i on e.entry_type = 'increment' and i.block_id = e.block_id
+       left join credit_blocks b on b.customer_id = e.customer_id and b.id = e.block_id
+       left join invoices i on e.entry_type = 'increment' and i.customer_id = e.customer_id
+                           and i.block_id = e.block_id
       where ${customerClause}
       order by e.seq desc`;
     ledgerPageSqlByShape.set(shape, sql);

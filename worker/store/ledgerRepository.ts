@@ -175,9 +175,10 @@ export function blockRecord(customerId: string, block: Block) {
   };
 }
 
-export function changedBlockRecord(block: Block) {
+export function changedBlockRecord(customerId: string, block: Block) {
   return {
     id: block.id,
+    customer_id: customerId,
     balance: block.balance.toString(),
     voided_at: block.voidedAt?.toISOString() ?? null,
     status: block.status,
@@ -229,7 +230,7 @@ export async function saveChanges(
       customerId,
       changes.ledger.currency,
       JSON.stringify(changes.newBlocks.map((block) => blockRecord(customerId, block))),
-      JSON.stringify(changes.updatedBlocks.map(changedBlockRecord)),
+      JSON.stringify(changes.updatedBlocks.map((block) => changedBlockRecord(customerId, block))),
       JSON.stringify(entries),
       changes.ledger.balance.toString(),
       changes.ledger.nextSequenceNumber,

@@ -33,9 +33,11 @@ export async function entryViews(
   customer: CustomerRef,
 ): Promise<LedgerEntryView[]> {
   if (entryIds.length === 0) return [];
-  const entries = await em.find(LedgerEntry, { id: { $in: entryIds } });
+  // customer_id with the ids: the rows' whole key, so that Citus routes these to one node.
+  const entries = await em.find(LedgerEntry, { id: { $in: entryIds }, customerId: customer.id });
   const blocks = await em.find(CreditBlock, {
     id: { $in: [...new Set(entries.map((entry) => entry.blockId))] },
+    customerId: customer.id,
   });
   const blockById = new Map(blocks.map((block) => [block.id, block]));
   const entryById = new Map(entries.map((entry) => [entry.id, entry]));

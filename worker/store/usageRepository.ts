@@ -261,13 +261,16 @@ function ledgerWriteArgs(decisions: Decisions): string[] {
     JSON.stringify(decisions.flatMap(({ customerId, changes }) => pick(customerId, changes)));
   return [
     all((customerId, changes) => changes.newBlocks.map((block) => blockRecord(customerId, block))),
-    all((_, changes) => changes.updatedBlocks.map(changedBlockRecord)),
+    all((customerId, changes) =>
+      changes.updatedBlocks.map((block) => changedBlockRecord(customerId, block)),
+    ),
     all((customerId, changes) =>
       changes.entries.map((entry) => entryRecord(customerId, null, entry)),
     ),
-    all((_, changes) =>
+    all((customerId, changes) =>
       changes.grownEntries.map((entry) => ({
         id: entry.id,
+        customer_id: customerId,
         amount: entry.amount.toString(),
         ending_balance: entry.endingBalance.toString(),
       })),

@@ -83,6 +83,34 @@ describe('POST /v1/customers', () => {
     expect(await customerRows('external_customer_id = ?', ['dup-1'])).toBe(1);
   });
 
+  it('creates one customer when creates race for the same external_customer_id', async () => {
+    // Both pass the api's read of the external id; customer_external_ids' key decides (customers
+    // itself has no unique key on it: SCALING.md, distribution by customer).
+    for (let round = 0; round < 3; round += 1) {
+      const externalId = `race-ext-${round}`;
+      const answers = await Promise.all(
+        [0, 1, 2].map((index) =>
+          t.request('POST', '/v1/customers', {
+            name: `Racer ${index}`,
+            email: `ext-racer${index}@example.com`,
+            external_customer_id: externalId,
+          }),
+        ),
+      );
+      const statuses = answers.map((answer) => answer.status).sort();
+      expect(statuses, answers.map((answer) => answer.text).join('\n')).toEqual([201, 400, 400]);
+      for (const answer of answers.filter((each) => each.status === 400))
+        expect(answer.body.type).toBe(ERROR_TYPE.duplicate);
+      expect(await customerRows('external_customer_id = ?', [externalId])).toBe(1);
+      const [mapped] = await sql<{ customer_id: string }>(
+        t,
+        'select customer_id from customer_external_ids where external_customer_id = ?',
+        [externalId],
+      );
+      expect(mapped?.customer_id).toBe(answers.find((answer) => answer.status === 201)!.body.id);
+    }
+  });
+
   it.each([
     ['an invalid email', { name: 'X', email: 'not-an-email' }, 'email'],
     [

@@ -104,13 +104,26 @@ describe('alert store', () => {
         [
           {
             id: 'al_2',
+            customerId: 'cus_b',
             thresholds: [
               { value: '100.5', atOrBelow: true },
               { value: '10', atOrBelow: false },
             ],
             recheckAt: null,
           },
-          { id: 'al_1', thresholds: [{ value: '0', atOrBelow: false }], recheckAt: at },
+          {
+            id: 'al_1',
+            customerId: 'cus_b',
+            thresholds: [{ value: '0', atOrBelow: false }],
+            recheckAt: at,
+          },
+          // The row's whole key names it: the right id with another customer changes nothing.
+          {
+            id: 'al_3',
+            customerId: 'cus_b',
+            thresholds: [{ value: '1', atOrBelow: true }],
+            recheckAt: at,
+          },
         ],
         at,
       ),

@@ -7,9 +7,8 @@
  * distributed one. Every table is in exactly one list below, so a new table fails here until
  * someone decides how it distributes; a key that loses `customer_id` fails here too.
  *
- * The keys that do not follow the rule yet are listed by name with the change a migration needs
- * (SCALING.md "What a migration must change"); the test fails if one is fixed and still listed,
- * so the list only shrinks.
+ * No key is exempt: Migration20261203120000_customerKeys put `customer_id` in every distributed
+ * table's keys and foreign keys, and moved the external id's uniqueness to its own table.
  */
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
@@ -19,58 +18,18 @@ import { cloneTemplateDatabase, type TestDatabase } from '../../support/database
 interface Distributed {
   /** The distribution column: `customer_id`, or `id` for `customers` itself. */
   column: string;
-  /** Keys and foreign keys that break the rule today, each with the change that fixes it. */
-  awaitingMigration: Record<string, string>;
 }
 
 /** Tables that grow with customers, distributed by customer and co-located with `customers`. */
 const DISTRIBUTED: Record<string, Distributed> = {
-  customers: {
-    column: 'id',
-    awaitingMigration: {
-      customers_external_customer_id_key:
-        'drop; uniqueness moves to a routing table customer_external_ids (external_customer_id primary key, customer_id)',
-      customers_parent_customer_id_fkey:
-        'drop; the parent is checked by the request that sets it (hierarchies cross customers)',
-    },
-  },
-  ledgers: { column: 'customer_id', awaitingMigration: {} },
-  ledger_entries: {
-    column: 'customer_id',
-    awaitingMigration: {
-      ledger_entries_pkey: 'primary key (customer_id, id)',
-      ledger_entries_block_id_fkey:
-        'foreign key (customer_id, block_id) references credit_blocks (customer_id, id)',
-    },
-  },
-  credit_blocks: {
-    column: 'customer_id',
-    awaitingMigration: { credit_blocks_pkey: 'primary key (customer_id, id)' },
-  },
-  balance_transactions: {
-    column: 'customer_id',
-    awaitingMigration: {
-      balance_transactions_pkey: 'primary key (customer_id, id)',
-      balance_transactions_request_id_key: 'unique (customer_id, request_id)',
-    },
-  },
-  invoices: {
-    column: 'customer_id',
-    awaitingMigration: {
-      invoices_pkey: 'primary key (customer_id, id)',
-      invoices_block_uq: 'unique (customer_id, block_id)',
-      invoices_block_id_fkey:
-        'foreign key (customer_id, block_id) references credit_blocks (customer_id, id)',
-    },
-  },
-  top_ups: {
-    column: 'customer_id',
-    awaitingMigration: { top_ups_pkey: 'primary key (customer_id, id)' },
-  },
-  alerts: {
-    column: 'customer_id',
-    awaitingMigration: { alerts_pkey: 'primary key (customer_id, id)' },
-  },
+  customers: { column: 'id' },
+  ledgers: { column: 'customer_id' },
+  ledger_entries: { column: 'customer_id' },
+  credit_blocks: { column: 'customer_id' },
+  balance_transactions: { column: 'customer_id' },
+  invoices: { column: 'customer_id' },
+  top_ups: { column: 'customer_id' },
+  alerts: { column: 'customer_id' },
 };
 
 /** Small shared tables, copied to every node (Citus reference tables). */
@@ -81,6 +40,7 @@ const REFERENCE = ['usage_prices'];
  * says how it is distributed instead.
  */
 const EXCEPTIONS: Record<string, string> = {
+  customer_external_ids: 'External customer ids',
   events: 'Usage events: a global idempotency key, and customers that do not exist yet',
   idempotency_keys: 'Idempotency-Key rows',
   requests: 'Requests, and the immediate kinds that have no customer',
@@ -181,27 +141,14 @@ function violations(schema: Schema): string[] {
   for (const table of listed)
     if (!schema.tables.includes(table)) found.push(`${table} is listed but no longer exists`);
 
-  const awaiting = (table: string, name: string) =>
-    DISTRIBUTED[table]?.awaitingMigration[name] !== undefined;
-  for (const [table, { column, awaitingMigration }] of Object.entries(DISTRIBUTED)) {
+  for (const [table, { column }] of Object.entries(DISTRIBUTED)) {
     const nullable = schema.columns.get(table)?.get(column);
     if (nullable === undefined) found.push(`${table} has no distribution column ${column}`);
     else if (nullable) found.push(`${table}.${column} is nullable`);
-    for (const name of Object.keys(awaitingMigration)) {
-      const key = schema.keys.find((k) => k.table === table && k.name === name);
-      const foreignKey = schema.foreignKeys.find((k) => k.table === table && k.name === name);
-      const stillBroken =
-        (key !== undefined && !key.columns.includes(column)) ||
-        (foreignKey !== undefined && !followsDistribution(foreignKey, table));
-      if (key === undefined && foreignKey === undefined)
-        found.push(`${table}: ${name} is listed as awaiting a migration but no longer exists`);
-      else if (!stillBroken)
-        found.push(`${table}: ${name} is listed as awaiting a migration but follows the rule`);
-    }
   }
   for (const key of schema.keys) {
     const distributed = DISTRIBUTED[key.table];
-    if (distributed === undefined || awaiting(key.table, key.name)) continue;
+    if (distributed === undefined) continue;
     if (!key.columns.includes(distributed.column))
       found.push(
         `${key.table}: ${key.primary ? 'primary' : 'unique'} key ${key.name} (${key.columns.join(', ')}) lacks ${distributed.column}`,
@@ -212,7 +159,6 @@ function violations(schema: Schema): string[] {
     if (REFERENCE.includes(table) && DISTRIBUTED[references] !== undefined)
       found.push(`${table}: reference table points at distributed ${references} (${name})`);
     if (DISTRIBUTED[table] === undefined || DISTRIBUTED[references] === undefined) continue;
-    if (awaiting(table, name)) continue;
     if (!followsDistribution(foreignKey, table))
       found.push(`${table}: foreign key ${name} joins ${references} other than by customer`);
   }
@@ -257,13 +203,10 @@ describe('distribution by customer (SCALING.md)', () => {
     expect(violations(schema)).toEqual([]);
   });
 
-  it('every exception names a section of SCALING.md, and the gaps have one too', () => {
+  it('every exception names a section of SCALING.md', () => {
     const scaling = readFileSync(new URL('../../../SCALING.md', import.meta.url), 'utf8');
     const headings = [...scaling.matchAll(/^#{2,3} (.+)$/gm)].map((match) => match[1]!.trim());
     for (const section of new Set(Object.values(EXCEPTIONS))) expect(headings).toContain(section);
-    expect(headings).toContain('What a migration must change');
-    for (const { awaitingMigration } of Object.values(DISTRIBUTED))
-      for (const name of Object.keys(awaitingMigration)) expect(scaling).toContain(name);
   });
 
   it('fails on a table in no list', async () => {
@@ -284,30 +227,41 @@ describe('distribution by customer (SCALING.md)', () => {
   });
 
   it('fails on a foreign key between distributed tables that is not by customer', async () => {
-    const found = await violationsAfter(
-      'alter table top_ups add column block_id text references credit_blocks (id)',
-    );
+    // credit_blocks' key is (id, customer_id); pairing its customer_id with another column than
+    // top_ups' own customer_id lets a row point at another customer's block.
+    const found = await violationsAfter(`
+      alter table top_ups add column block_id text, add column block_customer_id text,
+        add constraint top_ups_block_fkey foreign key (block_id, block_customer_id)
+          references credit_blocks (id, customer_id)`);
     expect(found).toEqual([
-      'top_ups: foreign key top_ups_block_id_fkey joins credit_blocks other than by customer',
+      'top_ups: foreign key top_ups_block_fkey joins credit_blocks other than by customer',
+    ]);
+  });
+
+  it('fails when a key or foreign key of the migrated schema goes back to the bare id', async () => {
+    const found = await violationsAfter(`
+      alter table ledger_entries drop constraint ledger_entries_block_id_fkey;
+      alter table invoices drop constraint invoices_block_id_fkey;
+      alter table credit_blocks drop constraint credit_blocks_pkey;
+      alter table credit_blocks add constraint credit_blocks_pkey primary key (id);
+      alter table ledger_entries add constraint ledger_entries_block_id_fkey
+        foreign key (block_id) references credit_blocks (id);
+      alter table customers add constraint customers_external_uq unique (external_customer_id)`);
+    expect(found).toEqual([
+      'credit_blocks: primary key credit_blocks_pkey (id) lacks customer_id',
+      'customers: unique key customers_external_uq (external_customer_id) lacks id',
+      'ledger_entries: foreign key ledger_entries_block_id_fkey joins credit_blocks other than by customer',
     ]);
   });
 
   it('fails when a reference table points at a distributed one, or a distribution column becomes nullable', async () => {
     const found = await violationsAfter(`
       alter table usage_prices add column customer_id text references customers (id);
+      alter table alerts drop constraint alerts_pkey;
       alter table alerts alter column customer_id drop not null`);
     expect(found).toEqual([
       'alerts.customer_id is nullable',
       'usage_prices: reference table points at distributed customers (usage_prices_customer_id_fkey)',
-    ]);
-  });
-
-  it('fails when a listed gap is fixed but still listed, so the list only shrinks', async () => {
-    const found = await violationsAfter(`
-      alter table alerts drop constraint alerts_pkey;
-      alter table alerts add constraint alerts_pkey primary key (customer_id, id)`);
-    expect(found).toEqual([
-      'alerts: alerts_pkey is listed as awaiting a migration but follows the rule',
     ]);
   });
 });

@@ -123,13 +123,13 @@ async function apply(
         payload.thresholds,
       );
       if (!(await lockAlert(em, customerId, alertId))) return notFound();
-      await replaceAlertThresholds(em, alertId, state.thresholds, state.recheckAt, now);
+      await replaceAlertThresholds(em, customerId, alertId, state.thresholds, state.recheckAt, now);
       return committed;
     }
     case 'enable':
     case 'disable': {
       if (!(await lockAlert(em, customerId, alertId))) return notFound();
-      await setAlertEnabled(em, alertId, payload.action === 'enable', now);
+      await setAlertEnabled(em, customerId, alertId, payload.action === 'enable', now);
       return committed;
     }
     case 'delete':

@@ -51,7 +51,7 @@ export const applyInvoiceChange: ApplyKind<'invoice_change'> = async (
     now,
     owner.blockId,
   );
-  const invoice = await lockInvoice(em, invoiceId);
+  const invoice = await lockInvoice(em, owner.customerId, invoiceId);
   const decision = decideInvoice(toAction(action, owner.timezone), invoice, ledger, blocks, {
     now,
     newId,

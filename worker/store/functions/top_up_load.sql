@@ -12,7 +12,7 @@ begin
              'net_terms', t.net_terms, 'memo', t.memo, 'require_successful_payment', t.require_successful_payment,
              'expires_after', t.expires_after, 'expires_after_unit', t.expires_after_unit,
              'active_from', t.active_from,
-             'unpaid', exists (select 1 from invoices i join credit_blocks b on b.id = i.block_id
+             'unpaid', exists (select 1 from invoices i join credit_blocks b on b.customer_id = i.customer_id and b.id = i.block_id
                                 where i.customer_id = p_customer_id and i.top_up and i.status = 'issued'
                                   and b.currency = p_currency))
       from top_ups t join customers c on c.id = t.customer_id

@@ -24,6 +24,7 @@ import { Migration20261203080000_webhookDelivery } from './Migration202612030800
 import { Migration20261203090000_alertRecheck } from './Migration20261203090000_alertRecheck.ts';
 import { Migration20261203100000_webhookEndpointRequests } from './Migration20261203100000_webhookEndpointRequests.ts';
 import { Migration20261203110000_acceptanceOrder } from './Migration20261203110000_acceptanceOrder.ts';
+import { Migration20261203120000_customerKeys } from './Migration20261203120000_customerKeys.ts';
 
 export const migrationsList = [
   { name: 'Migration20261121000000_initial', class: Migration20261121000000_initial },
@@ -93,4 +94,5 @@ export const migrationsList = [
     name: 'Migration20261203110000_acceptanceOrder',
     class: Migration20261203110000_acceptanceOrder,
   },
+  { name: 'Migration20261203120000_customerKeys', class: Migration20261203120000_customerKeys },
 ];
