@@ -70,8 +70,8 @@ export interface ClusterNodeInfo {
   failing: boolean;
 }
 
-export interface RedisClusterHarness {
-  readonly dir: string;
+/** What can be read of a running cluster by its nodes' addresses alone. */
+export interface RedisClusterView {
   /** `127.0.0.1:port` of every node, in port order. */
   readonly nodes: string[];
   readonly ports: number[];
@@ -84,6 +84,16 @@ export interface RedisClusterHarness {
   keySlot(key: string): Promise<number>;
   masterOfSlot(slot: number): Promise<ClusterNodeInfo>;
   masterOfKey(key: string): Promise<ClusterNodeInfo>;
+  /**
+   * Resolves once every running node says cluster_state:ok with every slot served, every
+   * running replica's link to its master is up, and no running node flags another running one
+   * as failing.
+   */
+  waitHealthy(timeoutMs?: number): Promise<void>;
+}
+
+export interface RedisClusterHarness extends RedisClusterView {
+  readonly dir: string;
   /** Whether the harness's process for the node runs (not killed, not exited). */
   running(port: number): boolean;
   /** Sends `signal` (SIGKILL unless said); waits for the process to exit unless it is SIGSTOP/SIGCONT. */
@@ -95,12 +105,6 @@ export interface RedisClusterHarness {
   restart(port: number, options?: { dropAof?: boolean }): Promise<void>;
   /** CLUSTER FAILOVER TAKEOVER on a replica; resolves once it is a master. */
   failoverTakeover(replicaPort: number): Promise<void>;
-  /**
-   * Resolves once every running node says cluster_state:ok with every slot served, every
-   * running replica's link to its master is up, and no running node flags another running one
-   * as failing.
-   */
-  waitHealthy(timeoutMs?: number): Promise<void>;
   /** Kills every node and removes the directory. */
   stop(): Promise<void>;
 }
@@ -134,21 +138,121 @@ export async function startRedisCluster(
 
 class PortTakenError extends Error {}
 
-class LocalRedisCluster implements RedisClusterHarness {
-  readonly dir: string;
+/** Reads a cluster through its nodes; the harness adds the processes. */
+class ClusterView implements RedisClusterView {
   readonly ports: number[];
   readonly nodes: string[];
   readonly seed: string;
+
+  constructor(ports: number[]) {
+    this.ports = ports;
+    this.nodes = ports.map((port) => `127.0.0.1:${port}`);
+    this.seed = this.nodes.join(',');
+  }
+
+  /** The nodes to ask; a harness leaves out those it stopped. */
+  protected runningPorts(): number[] {
+    return this.ports;
+  }
+
+  async topology(): Promise<ClusterNodeInfo[]> {
+    let lastError: unknown;
+    for (const port of this.runningPorts()) {
+      try {
+        return parseClusterNodes(String(await nodeCommand(port, 'cluster', 'nodes')));
+      } catch (error) {
+        lastError = error;
+      }
+    }
+    throw new Error(`no running node answered CLUSTER NODES (${String(lastError)})`);
+  }
+
+  async masters(): Promise<ClusterNodeInfo[]> {
+    return (await this.topology()).filter((node) => node.role === 'master');
+  }
+
+  async replicas(): Promise<ClusterNodeInfo[]> {
+    return (await this.topology()).filter((node) => node.role === 'replica');
+  }
+
+  async keySlot(key: string): Promise<number> {
+    for (const port of this.runningPorts()) {
+      const slot = await nodeCommand(port, 'cluster', 'keyslot', key).catch(() => undefined);
+      if (slot !== undefined) return Number(slot);
+    }
+    throw new Error('no running node answered CLUSTER KEYSLOT');
+  }
+
+  async masterOfSlot(slot: number): Promise<ClusterNodeInfo> {
+    const master = (await this.masters()).find(
+      (node) => !node.failing && node.slots.some(([from, to]) => slot >= from && slot <= to),
+    );
+    if (!master) throw new Error(`no master serves slot ${slot}`);
+    return master;
+  }
+
+  async masterOfKey(key: string): Promise<ClusterNodeInfo> {
+    return this.masterOfSlot(await this.keySlot(key));
+  }
+
+  async waitHealthy(timeoutMs = HEALTHY_TIMEOUT_MS): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let problem = '';
+    for (;;) {
+      problem = await this.healthProblem().catch((error: unknown) => String(error));
+      if (problem === '') return;
+      if (Date.now() > deadline)
+        throw new Error(`Redis Cluster not healthy within ${timeoutMs} ms: ${problem}`);
+      await sleep(100);
+    }
+  }
+
+  /** What keeps the cluster from being healthy now; empty when nothing does. */
+  private async healthProblem(): Promise<string> {
+    const running = this.runningPorts();
+    if (running.length === 0) return 'no node runs';
+    for (const port of running) {
+      const info = String(await nodeCommand(port, 'cluster', 'info'));
+      const state = /^cluster_state:(\S+)/m.exec(info)?.[1];
+      const served = Number(/^cluster_slots_ok:(\d+)/m.exec(info)?.[1] ?? 0);
+      if (state !== 'ok' || served !== SLOTS)
+        return `node ${port}: cluster_state:${state}, ${served} slots served`;
+      const view = parseClusterNodes(String(await nodeCommand(port, 'cluster', 'nodes')));
+      const failing = view.filter((node) => node.failing && running.includes(node.port));
+      if (failing.length > 0)
+        return `node ${port} flags running node(s) ${failing.map((node) => node.port).join(',')} as failing`;
+      const myself = view.find((node) => node.flags.includes('myself'));
+      if (myself?.role === 'replica') {
+        const replication = String(await nodeCommand(port, 'info', 'replication'));
+        if (!/^master_link_status:up/m.test(replication))
+          return `replica ${port}: link to its master is not up`;
+      }
+      // Every slot's master is a running node, in this node's view.
+      const deadMaster = view.find(
+        (node) => node.role === 'master' && node.slots.length > 0 && !running.includes(node.port),
+      );
+      if (deadMaster) return `node ${port} still routes slots to stopped node ${deadMaster.port}`;
+    }
+    return '';
+  }
+}
+
+/** A view of a cluster on 127.0.0.1 started elsewhere (another process's harness), by its seed. */
+export function attachRedisCluster(seed: string): RedisClusterView {
+  const ports = seed.split(',').map((node) => Number(node.slice(node.lastIndexOf(':') + 1)));
+  return new ClusterView(ports.sort((a, b) => a - b));
+}
+
+class LocalRedisCluster extends ClusterView implements RedisClusterHarness {
+  readonly dir: string;
   private readonly options: RedisClusterOptions;
   private readonly children = new Map<number, ChildProcess>();
   private readonly onExit = () => this.killAllNow();
 
   constructor(dir: string, basePort: number, options: RedisClusterOptions) {
+    super(Array.from({ length: NODE_COUNT }, (_, index) => basePort + index));
     this.dir = dir;
     this.options = options;
-    this.ports = Array.from({ length: NODE_COUNT }, (_, index) => basePort + index);
-    this.nodes = this.ports.map((port) => `127.0.0.1:${port}`);
-    this.seed = this.nodes.join(',');
     process.once('exit', this.onExit);
   }
 
@@ -217,48 +321,8 @@ class LocalRedisCluster implements RedisClusterHarness {
     return child !== undefined && child.exitCode === null && child.signalCode === null;
   }
 
-  private runningPorts(): number[] {
+  protected override runningPorts(): number[] {
     return this.ports.filter((port) => this.running(port));
-  }
-
-  async topology(): Promise<ClusterNodeInfo[]> {
-    let lastError: unknown;
-    for (const port of this.runningPorts()) {
-      try {
-        return parseClusterNodes(String(await nodeCommand(port, 'cluster', 'nodes')));
-      } catch (error) {
-        lastError = error;
-      }
-    }
-    throw new Error(`no running node answered CLUSTER NODES (${String(lastError)})`);
-  }
-
-  async masters(): Promise<ClusterNodeInfo[]> {
-    return (await this.topology()).filter((node) => node.role === 'master');
-  }
-
-  async replicas(): Promise<ClusterNodeInfo[]> {
-    return (await this.topology()).filter((node) => node.role === 'replica');
-  }
-
-  async keySlot(key: string): Promise<number> {
-    for (const port of this.runningPorts()) {
-      const slot = await nodeCommand(port, 'cluster', 'keyslot', key).catch(() => undefined);
-      if (slot !== undefined) return Number(slot);
-    }
-    throw new Error('no running node answered CLUSTER KEYSLOT');
-  }
-
-  async masterOfSlot(slot: number): Promise<ClusterNodeInfo> {
-    const master = (await this.masters()).find(
-      (node) => !node.failing && node.slots.some(([from, to]) => slot >= from && slot <= to),
-    );
-    if (!master) throw new Error(`no master serves slot ${slot}`);
-    return master;
-  }
-
-  async masterOfKey(key: string): Promise<ClusterNodeInfo> {
-    return this.masterOfSlot(await this.keySlot(key));
   }
 
   async kill(port: number, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
@@ -294,47 +358,6 @@ class LocalRedisCluster implements RedisClusterHarness {
       if (Date.now() > deadline) throw new Error(`node ${replicaPort} did not become a master`);
       await sleep(50);
     }
-  }
-
-  async waitHealthy(timeoutMs = HEALTHY_TIMEOUT_MS): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let problem = '';
-    for (;;) {
-      problem = await this.healthProblem().catch((error: unknown) => String(error));
-      if (problem === '') return;
-      if (Date.now() > deadline)
-        throw new Error(`Redis Cluster not healthy within ${timeoutMs} ms: ${problem}`);
-      await sleep(100);
-    }
-  }
-
-  /** What keeps the cluster from being healthy now; empty when nothing does. */
-  private async healthProblem(): Promise<string> {
-    const running = this.runningPorts();
-    if (running.length === 0) return 'no node runs';
-    for (const port of running) {
-      const info = String(await nodeCommand(port, 'cluster', 'info'));
-      const state = /^cluster_state:(\S+)/m.exec(info)?.[1];
-      const served = Number(/^cluster_slots_ok:(\d+)/m.exec(info)?.[1] ?? 0);
-      if (state !== 'ok' || served !== SLOTS)
-        return `node ${port}: cluster_state:${state}, ${served} slots served`;
-      const view = parseClusterNodes(String(await nodeCommand(port, 'cluster', 'nodes')));
-      const failing = view.filter((node) => node.failing && running.includes(node.port));
-      if (failing.length > 0)
-        return `node ${port} flags running node(s) ${failing.map((node) => node.port).join(',')} as failing`;
-      const myself = view.find((node) => node.flags.includes('myself'));
-      if (myself?.role === 'replica') {
-        const replication = String(await nodeCommand(port, 'info', 'replication'));
-        if (!/^master_link_status:up/m.test(replication))
-          return `replica ${port}: link to its master is not up`;
-      }
-      // Every slot's master is a running node, in this node's view.
-      const deadMaster = view.find(
-        (node) => node.role === 'master' && node.slots.length > 0 && !running.includes(node.port),
-      );
-      if (deadMaster) return `node ${port} still routes slots to stopped node ${deadMaster.port}`;
-    }
-    return '';
   }
 
   async stop(options: { keepDir?: boolean } = {}): Promise<void> {
