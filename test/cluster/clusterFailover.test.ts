@@ -53,7 +53,7 @@ async function timedWrite(customerId: string, amount: number) {
   });
   return {
     status: response.status,
-    body: await response.json(),
+    body: (await response.json()) as any,
     ms: performance.now() - startedAt,
   };
 }
@@ -105,5 +105,5 @@ describe('a cluster master killed under the service', () => {
   }, 90_000);
 });
 
-/** A write never waits past SYNC_WAIT_MS (10 s) plus slack, even while its master is lost. */
-const SYNC_BOUND_MS = 11_000;
+/** A write for a partition whose master is lost answers at once (a durable 202), as with Redis down. */
+const SYNC_BOUND_MS = 2_000;
