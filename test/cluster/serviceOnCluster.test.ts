@@ -8,6 +8,7 @@ import { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attachRedisCluster, type RedisClusterView } from '../../scripts/redisCluster.ts';
 import { partitionOf, partitionQueueName } from '../../worker/jobs/partition.ts';
+import { deleteQueueKeys } from '../../worker/jobs/queueKeys.ts';
 import { clusterNodeAddress } from '../../worker/jobs/redis.ts';
 import { addEntry, createCustomer, ledgerEntryPath } from '../integration/ledgerTestHelpers.ts';
 import { REDIS_CLUSTER_NODES, startTestService, type TestService } from '../support/testService.ts';
@@ -137,6 +138,28 @@ describe('the service on a Redis Cluster', () => {
     try {
       expect(await client.get(`${t.queuePrefix}:ledger:partitions`)).toBe(String(PARTITIONS));
     } finally {
+      client.disconnect();
+    }
+  });
+
+  it("removes a prefix's keys from every master, and nothing of another prefix", async () => {
+    const prefix = `${t.queuePrefix}-gone`;
+    const kept = `${t.queuePrefix}-kept:{ledger-00}:meta`;
+    const client = new Cluster((REDIS_CLUSTER_NODES ?? '').split(',').map(clusterNodeAddress));
+    client.on('error', () => undefined);
+    try {
+      for (let index = 0; index < 50; index += 1)
+        await client.set(`${prefix}:${partitionQueueName(index)}:meta`, 'x');
+      await client.set(kept, 'x');
+      const masters = await cluster.masters();
+      const before = await Promise.all(masters.map((master) => keysOnNode(master.port, prefix)));
+      expect(before.filter((keys) => keys.length > 0)).toHaveLength(3);
+      await deleteQueueKeys({ kind: 'cluster', nodes: cluster.nodes }, prefix);
+      const after = await Promise.all(masters.map((master) => keysOnNode(master.port, prefix)));
+      expect(after.flat()).toEqual([]);
+      expect(await client.get(kept)).toBe('x');
+    } finally {
+      await client.del(kept);
       client.disconnect();
     }
   });

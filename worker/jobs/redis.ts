@@ -381,7 +381,9 @@ async function openCluster(nodes: readonly string[], kind: RedisConnectionKind):
   let lastError: Error | undefined;
   const remember = (error: Error) => {
     // ioredis retries by itself; the connection-state logger (when watching) says so once.
-    lastError = error;
+    // "Failed to refresh slots cache" carries the node's own words (say, a Redis that is not
+    // a cluster: "This instance has cluster support disabled").
+    lastError = (error as { lastNodeError?: Error }).lastNodeError ?? error;
   };
   cluster.on('error', remember);
   cluster.on('node error', remember);

@@ -13,6 +13,8 @@ import {
 } from '../../../worker/jobs/redis.ts';
 import { loadConfig } from '../../../worker/runtime/config.ts';
 import { freePort } from '../../../scripts/freePort.ts';
+import { itRequires, REDIS_SERVER } from '../../support/requiresBinary.ts';
+import { REDIS_URL } from '../../support/testService.ts';
 
 const configError = (env: Record<string, string>) => {
   try {
@@ -86,6 +88,20 @@ describe('REDIS_CLUSTER_NODES', () => {
     expect(message).toContain('REDIS_CLUSTER_NODES');
     expect(performance.now() - startedAt).toBeLessThan(12_000);
   }, 20_000);
+
+  itRequires(
+    [REDIS_SERVER],
+    "says so when a seed is a Redis that is not a cluster, in the server's own words",
+    async () => {
+      const error = await RedisQueueStore.open({
+        kind: 'cluster',
+        nodes: [new URL(REDIS_URL).host],
+      }).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(RedisUnreachableError);
+      expect((error as Error).message).toMatch(/cluster support disabled/);
+    },
+    20_000,
+  );
 
   it('counts a cluster ready only when every slot is served', () => {
     expect(clusterHealth('cluster_state:ok\r\ncluster_slots_ok:16384\r\n').ok).toBe(true);
