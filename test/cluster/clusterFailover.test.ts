@@ -58,12 +58,17 @@ async function timedWrite(customerId: string, amount: number) {
   };
 }
 
+let customerId = '';
+let killedPort = 0;
+
 describe('a cluster master killed under the service', () => {
   it('answers writes at once, applies them after the failover, and logs lost and back once', async () => {
     const customer = await createCustomer(t);
+    customerId = customer.id;
     await addEntry(t, customer.id, { entry_type: 'increment', amount: 10 });
     const queue = partitionQueueName(partitionOf(customer.id, PARTITIONS));
     const master = await harness.masterOfKey(`${t.queuePrefix}:${queue}:meta`);
+    killedPort = master.port;
 
     await harness.kill(master.port);
     await eventually(
@@ -102,6 +107,32 @@ describe('a cluster master killed under the service', () => {
     };
     expect(back.redisCluster).toBe(harness.seed);
     expect(back.downSeconds).toBeGreaterThan(0);
+  }, 90_000);
+
+  it('keeps answering when the old master, restarted empty, takes its slots back by a manual failover', async () => {
+    expect(killedPort).toBeGreaterThan(0);
+    const linesBefore = lines.length;
+    // Its data went with its replacement: it rejoins as that master's replica and resyncs.
+    await harness.restart(killedPort, { dropAof: true });
+    await harness.waitHealthy();
+    const rejoined = (await harness.topology()).find((node) => node.port === killedPort);
+    expect(rejoined?.role).toBe('replica');
+    await harness.failoverTakeover(killedPort);
+    await harness.waitHealthy();
+    const queue = partitionQueueName(partitionOf(customerId, PARTITIONS));
+    expect((await harness.masterOfKey(`${t.queuePrefix}:${queue}:meta`)).port).toBe(killedPort);
+    const write = await timedWrite(customerId, 2);
+    expect(write.status, JSON.stringify(write.body)).toBe(201);
+    expect(write.body.ending_balance).toBe(18);
+    // Nothing logged as an error: a planned failover is not a fault.
+    const errors = lines
+      .slice(linesBefore)
+      .filter((line) => ((JSON.parse(line) as { level?: number }).level ?? 0) >= 50);
+    expect(errors).toEqual([]);
+    // Every worker blocked on the old master is released at once: said in one line, not one each.
+    expect(
+      lines.slice(linesBefore).filter((line) => /topology changed/.test(line)).length,
+    ).toBeLessThanOrEqual(1);
   }, 90_000);
 });
 

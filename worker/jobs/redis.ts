@@ -144,7 +144,21 @@ const CONNECTION_ERROR_MESSAGE =
  * or one that is moving (TRYAGAIN).
  */
 const COMMAND_UNAVAILABLE_MESSAGE =
-  /Stream isn't writeable|enableOfflineQueue|Reached the max retries per request|Command timed out|Connection is closed|^CLUSTERDOWN|^TRYAGAIN|Too many Cluster redirections|Cluster is ended|None of startup nodes is available/;
+  /Stream isn't writeable|enableOfflineQueue|Reached the max retries per request|Command timed out|Connection is closed|^CLUSTERDOWN|^TRYAGAIN|^READONLY|^UNBLOCKED|Too many Cluster redirections|Cluster is ended|None of startup nodes is available/;
+
+/**
+ * A node's answer while a Redis Cluster changes hands (a failover, planned or not): a blocked
+ * worker command released because its master became a replica (UNBLOCKED), a write that reached
+ * the new replica (READONLY). What was refused is retried by the worker loop on the new master.
+ */
+const TOPOLOGY_CHANGE_MESSAGE = /^(UNBLOCKED|READONLY) /;
+
+export function isRedisTopologyChange(error: unknown): boolean {
+  return error instanceof Error && TOPOLOGY_CHANGE_MESSAGE.test(error.message);
+}
+
+/** One "topology changed" line per this long, however many workers report it. */
+const TOPOLOGY_LOG_INTERVAL_MS = 10_000;
 
 /**
  * True when a command was refused because Redis cannot be reached now: what an HTTP request that
@@ -189,6 +203,7 @@ export class RedisConnections {
   private absorbed = 0;
   private closed = false;
   private probe: NodeJS.Timeout | undefined;
+  private topologyLoggedAtMs = 0;
 
   constructor(target: string | RedisTarget, logger?: Logger) {
     this.target = targetOf(target);
@@ -223,6 +238,20 @@ export class RedisConnections {
    * caller's to drop: the state change has been logged here.
    */
   absorb(error: unknown): boolean {
+    // Not an outage: every worker blocked on the old master says so at once; one line says it.
+    if (isRedisTopologyChange(error)) {
+      if (
+        performance.now() - this.topologyLoggedAtMs >= TOPOLOGY_LOG_INTERVAL_MS ||
+        !this.topologyLoggedAtMs
+      ) {
+        this.topologyLoggedAtMs = performance.now();
+        this.logger?.info(
+          { redisCluster: this.where, reason: (error as Error).message },
+          'Redis Cluster topology changed: workers go on with the new masters',
+        );
+      }
+      return true;
+    }
     if (isRedisConnectionError(error)) {
       this.down(error as Error);
       return true;

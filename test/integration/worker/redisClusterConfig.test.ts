@@ -8,6 +8,8 @@ import { RedisQueueStore } from '../../../worker/jobs/queueStore.ts';
 import {
   clusterHealth,
   describeRedisTarget,
+  isRedisCommandUnavailable,
+  isRedisTopologyChange,
   RedisUnreachableError,
   redisTargetOf,
 } from '../../../worker/jobs/redis.ts';
@@ -108,5 +110,23 @@ describe('REDIS_CLUSTER_NODES', () => {
     const failing = clusterHealth('cluster_state:fail\r\ncluster_slots_ok:10923\r\n');
     expect(failing).toEqual({ ok: false, summary: 'cluster_state:fail, 10923/16384 slots served' });
     expect(clusterHealth('cluster_state:ok\r\ncluster_slots_ok:16000\r\n').ok).toBe(false);
+  });
+
+  it("tells a cluster's refusals during a failover from other errors", () => {
+    for (const message of [
+      'CLUSTERDOWN The cluster is down',
+      'TRYAGAIN Multiple keys request during rehashing of slot',
+      "READONLY You can't write against a read only replica.",
+      'Too many Cluster redirections. Last error: Error: Connection is closed.',
+      "Cluster isn't ready and enableOfflineQueue options is false",
+    ])
+      expect(isRedisCommandUnavailable(new Error(message)), message).toBe(true);
+    expect(isRedisCommandUnavailable(new Error('connect ECONNREFUSED 127.0.0.1:5432'))).toBe(false);
+    expect(
+      isRedisTopologyChange(
+        new Error('UNBLOCKED force unblock from blocking operation, instance state changed'),
+      ),
+    ).toBe(true);
+    expect(isRedisTopologyChange(new Error('CLUSTERDOWN The cluster is down'))).toBe(false);
   });
 });
