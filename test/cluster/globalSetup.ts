@@ -7,8 +7,19 @@
  */
 import { startRedisCluster } from '../../scripts/redisCluster.ts';
 import suiteSetup from '../support/globalSetup.ts';
+import { binary, REDIS_SERVER_BINARY } from '../support/requiresBinary.ts';
+
+/** What the cluster is made with; this run exists to use it, so its absence fails the run. */
+const PROGRAMS = [REDIS_SERVER_BINARY, binary('redis-cli', REDIS_SERVER_BINARY.howToEnable)];
 
 export default async function setup(): Promise<() => Promise<void>> {
+  const missing = PROGRAMS.filter((program) => !program.available());
+  if (missing.length > 0)
+    throw new Error(
+      `npm run test:cluster starts a local Redis Cluster and needs ${missing
+        .map((program) => program.what)
+        .join(' and ')} (${REDIS_SERVER_BINARY.howToEnable})`,
+    );
   const started = performance.now();
   const cluster = await startRedisCluster();
   process.env.TEST_REDIS_CLUSTER_NODES = cluster.seed;
