@@ -25,10 +25,10 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import * as prettier from 'prettier';
-import { printResult, parseResult } from './benchSupport.ts';
+import { benchRedisTarget, printResult, parseResult } from './benchSupport.ts';
+import { openRedis } from '../worker/jobs/redis.ts';
 import { ceilingFigures, ceilingRows, type BenchResults } from './ceilingComparison.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -36,7 +36,6 @@ const RESULTS_DIR = `${ROOT}bench-results`;
 const REPORT_PATH = `${ROOT}BENCHMARKS.md`;
 const DATABASE_URL =
   process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 interface BenchSpec {
   name: string;
@@ -313,15 +312,17 @@ async function machine(): Promise<Record<string, string>> {
     await client.end().catch(() => undefined);
   }
   let redis = 'unreachable';
-  const connection = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  connection.on('error', () => undefined);
+  const target = benchRedisTarget();
   try {
-    await connection.connect();
-    redis = /redis_version:(\S+)/.exec(await connection.info('server'))?.[1] ?? 'unknown';
+    const connection = await openRedis(target, { kind: 'commands' });
+    try {
+      const version = /redis_version:(\S+)/.exec(await connection.info('server'))?.[1] ?? 'unknown';
+      redis = target.kind === 'cluster' ? `${version} (Redis Cluster)` : version;
+    } finally {
+      connection.disconnect();
+    }
   } catch {
     // reported as unreachable
-  } finally {
-    connection.disconnect();
   }
   return {
     cores: String(os.cpus().length),

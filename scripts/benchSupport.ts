@@ -5,10 +5,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { partitionQueueName } from '../worker/jobs/partition.ts';
 import { deleteQueueKeys } from '../worker/jobs/queueKeys.ts';
+import { openRedis, type RedisTarget } from '../worker/jobs/redis.ts';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +33,7 @@ const START_WAIT_MS = 30_000;
 export async function startServiceProcess(env: Record<string, string>): Promise<RunningService> {
   const port = 20_000 + Math.floor(Math.random() * 20_000);
   const queuePrefix = env.QUEUE_PREFIX ?? `bench-${randomBytes(4).toString('hex')}`;
-  const redisUrl = env.REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const redis = benchRedisTarget(env);
   const child = spawn(process.execPath, [fileURLToPath(new URL('./start.ts', import.meta.url))], {
     env: {
       ...process.env,
@@ -55,7 +55,7 @@ export async function startServiceProcess(env: Record<string, string>): Promise<
     if (child.exitCode !== null) throw new Error(`service exited with code ${child.exitCode}`);
     if (
       baseUrl === ''
-        ? await workersRunning(redisUrl, queuePrefix, Number(env.PARTITIONS ?? 16))
+        ? await workersRunning(redis, queuePrefix, Number(env.PARTITIONS ?? 16))
         : await answersPing(baseUrl)
     )
       break;
@@ -77,7 +77,7 @@ export async function startServiceProcess(env: Record<string, string>): Promise<
         });
       }
       // Queues in Postgres went with the database; only Redis keeps keys to remove.
-      if ((env.QUEUE_STORE ?? 'redis') === 'redis') await deleteQueueKeys(redisUrl, queuePrefix);
+      if ((env.QUEUE_STORE ?? 'redis') === 'redis') await deleteQueueKeys(redis, queuePrefix);
     },
   };
 }
@@ -93,14 +93,26 @@ async function answersPing(baseUrl: string): Promise<boolean> {
   }
 }
 
+/**
+ * The Redis a benchmark's service uses: REDIS_CLUSTER_NODES (a Redis Cluster) or REDIS_URL, from
+ * the service's environment or this process's, as the service itself reads them.
+ */
+export function benchRedisTarget(env: Record<string, string> = {}): RedisTarget {
+  const clusterNodes = env.REDIS_CLUSTER_NODES ?? process.env.REDIS_CLUSTER_NODES;
+  if (clusterNodes && env.REDIS_URL === undefined)
+    return { kind: 'cluster', nodes: clusterNodes.split(',').map((node) => node.trim()) };
+  return {
+    kind: 'single',
+    url: env.REDIS_URL ?? process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+  };
+}
+
 async function workersRunning(
-  redisUrl: string,
+  redis: RedisTarget,
   queuePrefix: string,
   partitions: number,
 ): Promise<boolean> {
-  const connection = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  connection.on('error', () => undefined);
-  await connection.connect();
+  const connection = await openRedis(redis, { kind: 'commands' });
   try {
     for (let partition = 0; partition < partitions; partition += 1) {
       const queue = new Queue(partitionQueueName(partition), { connection, prefix: queuePrefix });

@@ -48,8 +48,12 @@ export async function prepareQuickStart(
   const redisUrl = config.redisUrlGiven ? config.redisUrl : probe.redisUrl;
   let databaseUrl = config.databaseUrlGiven ? config.databaseUrl : probe.databaseUrl;
   const embedPostgres = !config.databaseUrlGiven && !(await answers(probe.databaseUrl));
+  // A Redis Cluster that was named is always used as given, like a URL.
   const embedQueues =
-    config.queueStore === 'redis' && !config.redisUrlGiven && !(await answers(probe.redisUrl));
+    config.queueStore === 'redis' &&
+    !config.redisUrlGiven &&
+    !config.redisClusterNodes &&
+    !(await answers(probe.redisUrl));
   if (!embedPostgres && !embedQueues)
     return { ...nothing, config: { ...config, databaseUrl, redisUrl } };
 

@@ -1,8 +1,9 @@
 /**
  * Health for orchestrators (no auth, like `/metrics`): `GET /health/live` answers 200 while the
  * process runs; `GET /health/ready` answers 200 only when this process can do its work: Postgres
- * answers `select 1`, the queue store answers (Redis PING, or `select 1` on the queues' database;
- * the check is named `redis` or `queues` after it), no migration is pending, and `workers`: in a process
+ * answers `select 1`, the queue store answers (Redis PING; on a Redis Cluster, CLUSTER INFO says
+ * every slot is served; or `select 1` on the queues' database; the check is named `redis`,
+ * `redis_cluster` or `queues` after it), no migration is pending, and `workers`: in a process
  * that runs the partition workers (ROLE=all, and a ROLE=worker's own port), they are running; in an
  * api-only process (ROLE=api), at least one worker process has recorded its heartbeat in the last
  * WORKER_SEEN_WITHIN_MS (5 s; worker/store/workerHeartbeats.ts), since without one every write
@@ -40,7 +41,7 @@ function checksOf(deps: HealthDeps): Record<string, Check> {
         );
     },
   };
-  checks[deps.queueStore.kind === 'redis' ? 'redis' : 'queues'] = () => deps.queueStore.ping();
+  checks[deps.queueStore.readinessCheck] = () => deps.queueStore.ping();
   const workers = deps.workers;
   checks.workers = workers
     ? async () => {

@@ -5,8 +5,9 @@
  * adding a copy of their payload under another job id, as a redelivery would.
  */
 import { Queue, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { partitionQueueName } from '../../worker/jobs/partition.ts';
+import { clusterNodeAddress, type RedisClient, type RedisTarget } from '../../worker/jobs/redis.ts';
 import { jobCatalog, type JobName } from '../../worker/jobs/queues.ts';
 
 const DRAIN_POLL_MS = 250;
@@ -32,14 +33,24 @@ export interface CopyCounts {
 }
 
 export class PartitionQueueView {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly queues: Queue[];
   private readonly copies = new Map<string, number>();
   readonly copyCounts: CopyCounts = { added: {}, ranAlone: 0, eventsDropped: 0, ranAsFollowers: 0 };
 
-  constructor(redisUrl: string, prefix: string, partitions: number) {
-    this.redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  /** `redis`: a Redis URL, or a target naming a Redis Cluster (REDIS_CLUSTER_NODES). */
+  constructor(redis: string | RedisTarget, prefix: string, partitions: number) {
+    const target: RedisTarget = typeof redis === 'string' ? { kind: 'single', url: redis } : redis;
+    // Waits through an outage, as BullMQ's workers do: the faults restart what it reads.
+    this.redis =
+      target.kind === 'single'
+        ? new Redis(target.url, { maxRetriesPerRequest: null })
+        : new Cluster(target.nodes.map(clusterNodeAddress), {
+            scaleReads: 'master',
+            redisOptions: { maxRetriesPerRequest: null },
+          });
     this.redis.on('error', () => undefined);
+    if (this.redis instanceof Cluster) this.redis.on('node error', () => undefined);
     this.queues = Array.from({ length: partitions }, (_, partition) => {
       const queue = new Queue(partitionQueueName(partition), { connection: this.redis, prefix });
       queue.on('error', () => undefined);

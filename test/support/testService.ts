@@ -7,11 +7,21 @@ import { pino, type Logger } from 'pino';
 import { startService, type Service } from '../../scripts/service.ts';
 import { loadConfig } from '../../worker/runtime/config.ts';
 import { deleteQueueKeys } from '../../worker/jobs/queueKeys.ts';
+import { redisTargetOf } from '../../worker/jobs/redis.ts';
 import { cloneTemplateDatabase } from './databases.ts';
 import { testClockStart } from './testDates.ts';
 
 export const TEST_API_KEY = 'test_key_0123456789';
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+/**
+ * `npm run test:cluster` (test/vitest.cluster.config.ts) starts a local Redis Cluster and sets
+ * TEST_REDIS_CLUSTER_NODES to its seed nodes: services started here then keep their queues on it.
+ */
+export const REDIS_CLUSTER_NODES = process.env.TEST_REDIS_CLUSTER_NODES || undefined;
+/** The service environment naming this run's Redis: REDIS_URL, or REDIS_CLUSTER_NODES on a cluster. */
+export const REDIS_ENV: Record<string, string> = REDIS_CLUSTER_NODES
+  ? { REDIS_CLUSTER_NODES }
+  : { REDIS_URL };
 /**
  * `TEST_QUEUE_STORE=postgres npm test` runs the suite with the queues in Postgres instead of Redis;
  * globalSetup sets it when no TEST_REDIS_URL was given and nothing answers at 127.0.0.1:6379.
@@ -56,7 +66,10 @@ export async function startTestService(
   const queuePrefix = `test-${randomBytes(5).toString('hex')}`;
   const config = loadConfig({
     DATABASE_URL: database.url,
-    REDIS_URL,
+    // A test that names its own Redis (REDIS_URL) or the Postgres queues keeps them on a cluster run.
+    ...(env.REDIS_URL !== undefined || (env.QUEUE_STORE ?? QUEUE_STORE) === 'postgres'
+      ? { REDIS_URL }
+      : REDIS_ENV),
     PORT: '0',
     API_KEYS: TEST_API_KEY,
     PARTITIONS: '4',
@@ -98,7 +111,7 @@ export async function startTestService(
     async stop() {
       await service.close();
       // Queues in Postgres went with the database; a Redis may not even be there.
-      if (config.queueStore === 'redis') await deleteQueueKeys(config.redisUrl, queuePrefix);
+      if (config.queueStore === 'redis') await deleteQueueKeys(redisTargetOf(config), queuePrefix);
       await database.drop();
     },
   };

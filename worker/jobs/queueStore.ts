@@ -14,7 +14,7 @@ import {
   type Processor,
   type WorkerOptions,
 } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { pingDatabase } from '../store/databasePing.ts';
@@ -24,7 +24,14 @@ import {
   readQueuePartitionCount,
   writeQueuePartitionCount,
 } from '../store/queuePartitionCounts.ts';
-import { openRedis, RedisConnections } from './redis.ts';
+import {
+  describeRedisTarget,
+  openRedis,
+  pingRedis,
+  RedisConnections,
+  type RedisClient,
+  type RedisTarget,
+} from './redis.ts';
 
 /** A place in the failed set: BullMQ scores it by the time the job finished. */
 export interface FailedJobKey {
@@ -39,9 +46,13 @@ export type WorkerSettings = Pick<
 >;
 
 export interface QueueStore {
-  /** Names the readiness check (`redis` or `postgres_queues`) and the first log line. */
   readonly kind: 'redis' | 'postgres';
-  /** Where the queues are, for people: `redis://host:port` or the database's name. */
+  /** The name of the readiness check of this store (api/routes/health.ts). */
+  readonly readinessCheck: 'redis' | 'redis_cluster' | 'queues';
+  /**
+   * Where the queues are, for people: `redis://host:port`, `redis-cluster://seed,seed,…` or the
+   * database's name.
+   */
   readonly location: string;
   queue(name: string, prefix: string): Queue;
   worker(name: string, prefix: string, processor: Processor, settings: WorkerSettings): Worker;
@@ -73,38 +84,53 @@ export interface QueueStore {
   close(): Promise<void>;
 }
 
+/**
+ * One key, so on a Redis Cluster it lives on one slot like any other; every command of this store
+ * names one key (or none: PUBLISH, which a cluster passes to every node).
+ */
 const partitionCountKey = (prefix: string) => `${prefix}:ledger:partitions`;
 
+/**
+ * Redis, or a Redis Cluster (REDIS_CLUSTER_NODES): each partition queue carries its own hash tag
+ * (`{ledger-07}`, worker/jobs/partition.ts) and BullMQ names every key of a queue
+ * `prefix:{ledger-07}:…`, so each queue's scripts touch one slot and the partitions spread over
+ * the cluster's masters.
+ */
 export class RedisQueueStore implements QueueStore {
   readonly kind = 'redis';
+  readonly readinessCheck: 'redis' | 'redis_cluster';
   readonly location: string;
   /**
    * Public for tests and tools that need Redis itself (deleting a test prefix, say). The
    * command connection (worker/jobs/redis.ts): fails at once while disconnected.
    */
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   /** BullMQ Workers' connection: waits for Redis (maxRetriesPerRequest null, as BullMQ requires). */
-  private readonly workerRedis: Redis;
+  private readonly workerRedis: RedisClient;
   private readonly connections: RedisConnections | undefined;
 
   constructor(
-    redis: Redis,
-    url: string,
-    options: { workerRedis?: Redis; connections?: RedisConnections } = {},
+    redis: RedisClient,
+    target: string | RedisTarget,
+    options: { workerRedis?: RedisClient; connections?: RedisConnections } = {},
   ) {
     this.redis = redis;
     this.workerRedis = options.workerRedis ?? redis;
     this.connections = options.connections;
-    this.location = `redis://${new URL(url).host}`;
+    this.location = describeRedisTarget(target);
+    this.readinessCheck =
+      typeof target !== 'string' && target.kind === 'cluster' ? 'redis_cluster' : 'redis';
   }
 
   /** A command connection and a worker connection, both followed by one connection-state logger. */
-  static async open(url: string, logger?: Logger): Promise<RedisQueueStore> {
-    const connections = new RedisConnections(url, logger);
-    const redis = await openRedis(url, { kind: 'commands', connections });
+  static async open(target: string | RedisTarget, logger?: Logger): Promise<RedisQueueStore> {
+    const resolved: RedisTarget =
+      typeof target === 'string' ? { kind: 'single', url: target } : target;
+    const connections = new RedisConnections(resolved, logger);
+    const redis = await openRedis(resolved, { kind: 'commands', connections });
     try {
-      const workerRedis = await openRedis(url, { kind: 'workers', connections });
-      return new RedisQueueStore(redis, url, { workerRedis, connections });
+      const workerRedis = await openRedis(resolved, { kind: 'workers', connections });
+      return new RedisQueueStore(redis, resolved, { workerRedis, connections });
     } catch (error) {
       redis.disconnect();
       throw error;
@@ -127,9 +153,9 @@ export class RedisQueueStore implements QueueStore {
     return this.connections?.isUp ?? true;
   }
 
+  /** PING; on a cluster, that every slot is served (worker/jobs/redis.ts). */
   async ping(): Promise<void> {
-    const answer = await this.redis.ping();
-    if (answer !== 'PONG') throw new Error(`PING answered ${answer}`);
+    await pingRedis(this.redis);
   }
 
   async publish(channel: string, message: string): Promise<void> {
@@ -140,8 +166,11 @@ export class RedisQueueStore implements QueueStore {
     channel: string,
     onMessage: (message: string) => void,
   ): Promise<() => Promise<void>> {
-    // A subscribed connection can do nothing else, so it is a connection of its own.
-    const subscriber = this.redis.duplicate();
+    // A subscribed connection can do nothing else, so it is a connection of its own. On a
+    // cluster, ioredis subscribes through one node and moves to another if it is lost; PUBLISH
+    // on any node reaches every node.
+    const subscriber: RedisClient =
+      this.redis instanceof Cluster ? this.redis.duplicate() : this.redis.duplicate();
     subscriber.on('error', () => {
       // ioredis reconnects and resubscribes; meanwhile waiters time out into 202s.
     });
@@ -219,6 +248,7 @@ const NOTIFY_PAYLOAD_MAX_BYTES = 7_999;
 
 export class PostgresQueueStore implements QueueStore {
   readonly kind = 'postgres';
+  readonly readinessCheck = 'queues';
   readonly location: string;
   private readonly url: string;
   /** For this store's own statements (worker/store/), outside BullMQ's schema. */

@@ -16,9 +16,39 @@ const retention = isoDuration.refine(
   'a duration longer than zero, like P7D',
 );
 
+/**
+ * `host:port` seed nodes of a Redis Cluster, comma-separated: a hostname, an IPv4 address or a
+ * bracketed IPv6 one, and a port. Any one reachable node is enough to discover the rest.
+ */
+const CLUSTER_NODE = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})$/;
+
+function isClusterNode(node: string): boolean {
+  const port = Number(CLUSTER_NODE.exec(node)?.[1] ?? 0);
+  return port >= 1 && port <= 65_535;
+}
+
+const clusterNodes = z
+  .string()
+  .transform((text) =>
+    text
+      .split(',')
+      .map((node) => node.trim())
+      .filter(Boolean),
+  )
+  .pipe(
+    z
+      .array(
+        z.string().refine(isClusterNode, {
+          error: (issue) => `"${String(issue.input)}" is not host:port (like 10.0.0.5:6379)`,
+        }),
+      )
+      .min(1, 'at least one host:port (like 10.0.0.5:6379,10.0.0.6:6379)'),
+  );
+
 const environment = z.object({
   DATABASE_URL: z.string().url().optional(),
   REDIS_URL: z.string().url().optional(),
+  REDIS_CLUSTER_NODES: clusterNodes.optional(),
   QUEUE_STORE: z.enum(['redis', 'postgres']).default('redis'),
   QUICK_START: z.enum(['auto', 'off']).default('auto'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
@@ -59,7 +89,13 @@ export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
 export interface Config {
   databaseUrl: string;
+  /** The single Redis; unused when `redisClusterNodes` names a Redis Cluster. */
   redisUrl: string;
+  /**
+   * REDIS_CLUSTER_NODES: the seed nodes (`host:port`) of a Redis Cluster, which then holds the
+   * queues instead of the Redis at REDIS_URL (worker/jobs/redis.ts).
+   */
+  redisClusterNodes: string[] | undefined;
   /** True when DATABASE_URL / REDIS_URL were set: an explicit URL is never replaced by the quick start. */
   databaseUrlGiven: boolean;
   redisUrlGiven: boolean;
@@ -151,6 +187,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     .split(',')
     .map((key) => key.trim())
     .filter(Boolean);
+  if (e.REDIS_CLUSTER_NODES && e.REDIS_URL !== undefined)
+    throw new Error(
+      'invalid configuration:\n  REDIS_URL and REDIS_CLUSTER_NODES: set one. REDIS_URL names a single Redis, ' +
+        'REDIS_CLUSTER_NODES the seed nodes of a Redis Cluster (host:port,host:port,…)',
+    );
+  if (e.REDIS_CLUSTER_NODES && env.QUEUE_STORE === 'postgres')
+    throw new Error(
+      'invalid configuration:\n  REDIS_CLUSTER_NODES and QUEUE_STORE=postgres: set one (the queues live in one store)',
+    );
+  // BullMQ hashes a key by its first {…}: braces in the prefix would put every partition on one
+  // slot, so one cluster node would carry all the queues (worker/jobs/partition.ts).
+  if (e.REDIS_CLUSTER_NODES && /[{}]/.test(e.QUEUE_PREFIX))
+    throw new Error(
+      `invalid configuration:\n  QUEUE_PREFIX: "${e.QUEUE_PREFIX}" holds a brace; on a Redis Cluster each partition queue carries ` +
+        'its own hash tag, and a {tag} in the prefix would put every queue on one slot',
+    );
   if ((e.WEBHOOK_URL === undefined) !== (e.WEBHOOK_SECRET === undefined))
     throw new Error('invalid configuration:\n  WEBHOOK_URL and WEBHOOK_SECRET go together');
   const apiKeyGenerated = apiKeys.length === 0;
@@ -158,6 +210,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return {
     databaseUrl: e.DATABASE_URL ?? DEFAULT_DATABASE_URL,
     redisUrl: e.REDIS_URL ?? DEFAULT_REDIS_URL,
+    redisClusterNodes: e.REDIS_CLUSTER_NODES,
     databaseUrlGiven: e.DATABASE_URL !== undefined,
     redisUrlGiven: e.REDIS_URL !== undefined,
     queueStore: e.QUEUE_STORE,

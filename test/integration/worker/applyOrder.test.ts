@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startService, type Service } from '../../../scripts/service.ts';
 import { loadConfig } from '../../../worker/runtime/config.ts';
 import {
-  REDIS_URL,
+  REDIS_ENV,
   startTestService,
   TEST_API_KEY,
   type TestService,
@@ -43,7 +43,7 @@ beforeAll(async () => {
       await startService(
         loadConfig({
           DATABASE_URL: t.databaseUrl,
-          REDIS_URL,
+          ...REDIS_ENV,
           QUEUE_STORE: t.service.config.queueStore,
           QUEUE_PREFIX: t.queuePrefix,
           PARTITIONS: String(t.service.config.partitions),

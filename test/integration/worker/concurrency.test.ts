@@ -9,7 +9,7 @@ import { startService } from '../../../scripts/service.ts';
 import { loadConfig } from '../../../worker/runtime/config.ts';
 import { partitionOf } from '../../../worker/jobs/partition.ts';
 import { isoPlus, serviceNow } from '../../support/testDates.ts';
-import { REDIS_URL, startTestService, type TestService } from '../../support/testService.ts';
+import { REDIS_ENV, startTestService, type TestService } from '../../support/testService.ts';
 import {
   addEntry,
   createCustomer,
@@ -152,7 +152,7 @@ describe('a second worker process on the same queues', () => {
     const second = await startService(
       loadConfig({
         DATABASE_URL: t.databaseUrl,
-        REDIS_URL,
+        ...REDIS_ENV,
         QUEUE_STORE: t.service.config.queueStore,
         QUEUE_PREFIX: t.queuePrefix,
         PARTITIONS: String(t.service.config.partitions),
