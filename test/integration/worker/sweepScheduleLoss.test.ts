@@ -145,13 +145,29 @@ describe('the sweep schedule after Redis lost it', () => {
   });
 
   it('is put back when only its next run is lost, and sweeps on', async () => {
-    const scheduler = await maintenance.getJobScheduler('sweeps');
-    expect(scheduler?.next).toBeTypeOf('number');
-    const nextRun = `repeat:sweeps:${scheduler!.next}`;
-    // As a failover to a replica that never saw the run added: the scheduler is there, its run not.
-    await redis.zrem(`${t.queuePrefix}:{maintenance}:delayed`, nextRun);
-    await redis.lrem(`${t.queuePrefix}:{maintenance}:wait`, 0, nextRun);
-    await redis.del(`${t.queuePrefix}:{maintenance}:${nextRun}`);
+    // As a failover to a replica that never saw the run added: the scheduler is there, its run
+    // not. Taken only while it waits in the delayed set (one script, so the worker cannot take it
+    // meanwhile); a run already taken adds the next itself.
+    const delayed = `${t.queuePrefix}:{maintenance}:delayed`;
+    await eventually(
+      async () => {
+        const next = (await maintenance.getJobScheduler('sweeps'))?.next;
+        if (typeof next !== 'number') return undefined;
+        const run = `repeat:sweeps:${next}`;
+        const lost = await redis.eval(
+          `if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+             redis.call('ZREM', KEYS[1], ARGV[1]); redis.call('DEL', KEYS[2]); return 1 end
+           return 0`,
+          2,
+          delayed,
+          `${t.queuePrefix}:{maintenance}:${run}`,
+          run,
+        );
+        return lost === 1 || undefined;
+      },
+      5_000,
+      'a pending run to lose',
+    );
     const before = (await sweepInstants()).at(-1)!;
 
     await eventually(
