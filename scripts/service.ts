@@ -162,6 +162,7 @@ export async function startService(
         partitions: config.partitions,
         retention,
         strandedAfterMs: config.strandedAfterMs,
+        sweepEveryMs: config.sweepEveryMs,
         queueStore,
         queuePrefix: config.queuePrefix,
         logger,

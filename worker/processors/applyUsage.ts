@@ -1,8 +1,10 @@
 /**
  * Applies the usage events accepted for customers of one partition (ARCHITECTURE.md step 5). The
  * events are in Postgres (the api wrote them before answering); the jobs only say whose, and up
- * to which place in line. In one transaction per ACCEPTED_EVENTS_PER_TRANSACTION_MAX events: read
- * them in acceptance order with their prices, price each, load every ledger they touch, decide
+ * to which place in line. In one transaction per ACCEPTED_EVENTS_PER_TRANSACTION_MAX events: lock
+ * the customers, then read their events in acceptance order with their prices (usage_claim.sql:
+ * two usage jobs of one customer on two partitions, during a partition-count change, take turns
+ * and the second finds only what is left), price each, load every ledger they touch, decide
  * each ledger with the pure `decideUsage` (each event draws from the blocks drawable at its own
  * timestamp, LEDGER_RULES.md §5, so the order matters), then mark the events and write the
  * ledgers together. Redelivery is harmless: an applied event is no longer accepted, so nothing is

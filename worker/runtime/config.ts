@@ -71,6 +71,7 @@ const environment = z.object({
   BACKLOG_MAX: z.coerce.number().int().min(1).default(10_000),
   JOB_LOCK_MS: z.coerce.number().int().min(1_000).max(600_000).default(4_000),
   STRANDED_AFTER_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(10_000),
+  SWEEP_EVERY_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   WEBHOOK_URL: z.url({ protocol: /^https?$/ }).optional(),
   WEBHOOK_SECRET: z.string().min(1).optional(),
   WEBHOOK_ALLOW_PRIVATE_NETWORKS: z.enum(['true', 'false']).default('false'),
@@ -151,6 +152,12 @@ export interface Config {
    * gone (worker/sweeps/strandedSweep.ts, which says why any value is safe).
    */
   strandedAfterMs: number;
+  /**
+   * How often the scheduled sweeps run (worker/sweeps/scheduler.ts), and how often each worker
+   * process checks that their schedule is still in the queue store. 30 s applies expiries within
+   * a minute of their instant; tests shorten it.
+   */
+  sweepEveryMs: number;
   webhooks: WebhookConfig;
 }
 
@@ -236,6 +243,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     backlogMax: e.BACKLOG_MAX,
     jobLockMs: e.JOB_LOCK_MS,
     strandedAfterMs: e.STRANDED_AFTER_MS,
+    sweepEveryMs: e.SWEEP_EVERY_MS,
     webhooks: {
       configuredEndpoint:
         e.WEBHOOK_URL && e.WEBHOOK_SECRET

@@ -21,6 +21,7 @@ export const FUNCTION_FILES = [
   'ledger_write',
   'ledger_save',
   'usage_load',
+  'usage_claim',
   'group_lock_and_load',
   'group_save',
 ] as const;

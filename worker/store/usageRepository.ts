@@ -109,8 +109,8 @@ type ClaimedRow = {
 
 /**
  * The accepted events of these customers up to place `throughSeq`, in acceptance order, at most
- * `limit`. Only this partition's worker reads or changes accepted events of its customers, so no
- * lock is taken: the write checks that every one is still accepted.
+ * `limit`, after locking the customers (`usage_claim`): two usage jobs of one customer on two
+ * partitions (a partition-count change) take turns, and the second reads only what is left.
  */
 export async function claimAcceptedEvents(
   em: EntityManager,
@@ -118,27 +118,9 @@ export async function claimAcceptedEvents(
   throughSeq: string,
   limit: number,
 ): Promise<ClaimedEvent[]> {
-  // Per customer, a scan of its own entries of the partial index: one scan over all the
-  // customers at once read every entry the index still held for applied events (dead until
-  // vacuum passes): 88,700 entries for 338 events, 23 ms, measured. `accepted_seq + 0` keeps the
-  // bound out of the index condition, where planning it probed the index's end through those
-  // same dead entries (7 ms of planning per claim, measured; Postgres 15 sets no limit on that).
   const rows = await em.execute<ClaimedRow[]>(
-    `select e.idempotency_key as k, e.customer_id as c,
-            floor(extract(epoch from e.timestamp) * 1000)::bigint::text as at, c.timezone as tz,
-            p.id as p, p.item_id as item, p.unit_amount::text as unit, p.quantity_property as qp, p.currency as cur,
-            jsonb_typeof(e.properties -> p.quantity_property) as qt, e.properties ->> p.quantity_property as qv
-       from jsonb_array_elements_text(?::jsonb) as named(id)
-       join customers c on c.id = named.id
-       cross join lateral (
-         select * from events e
-          where e.status = 'accepted' and e.customer_id = named.id and e.accepted_seq + 0 <= ?::bigint
-          order by e.accepted_seq
-          limit ?) as e
-       left join usage_prices p on p.event_name = e.event_name and p.archived_at is null
-      order by e.accepted_seq
-      limit ?`,
-    [JSON.stringify(customerIds), throughSeq, limit, limit],
+    'select * from usage_claim(?::jsonb, ?::bigint, ?::integer)',
+    [JSON.stringify(customerIds), throughSeq, limit],
   );
   const prices = new Map<string, UsagePrice>();
   return rows.map((row) => ({
