@@ -147,6 +147,20 @@ export class PartitionQueues {
     return new PartitionQueues(queues);
   }
 
+  /**
+   * Sets the one-active-job limit again on every queue that no longer has it, and answers those
+   * partitions. The limit lives in each queue's `meta` key, written at start only: a Redis that
+   * lost keys (a failover to a lagging replica, a restart without its AOF) would let two workers
+   * run one partition at once. The partition fence keeps that from applying anything twice or
+   * out of order, but the two would take the partition from each other at every job.
+   */
+  async restoreGlobalConcurrency(): Promise<number[]> {
+    const limits = await Promise.all(this.queues.map((queue) => queue.getGlobalConcurrency()));
+    const lost = limits.flatMap((limit, partition) => (limit === 1 ? [] : [partition]));
+    await Promise.all(lost.map((partition) => this.queue(partition).setGlobalConcurrency(1)));
+    return lost;
+  }
+
   queue(partition: number): Queue {
     const queue = this.queues[partition];
     if (!queue) throw new RangeError(`no partition ${partition}`);

@@ -91,7 +91,15 @@ export class Scheduler {
     const worker = deps.queueStore.worker(
       MAINTENANCE_QUEUE,
       deps.queuePrefix,
-      async () => ({ enqueued: (await runSweeps(deps)).length }),
+      async () => {
+        const restored = await deps.queues.restoreGlobalConcurrency();
+        if (restored.length > 0)
+          deps.logger.warn(
+            { partitions: restored },
+            'partition queues had lost their one-job limit (keys lost?); set it again',
+          );
+        return { enqueued: (await runSweeps(deps)).length };
+      },
       {
         concurrency: 1,
       },

@@ -200,4 +200,21 @@ describe('the sweep schedule after Redis lost it', () => {
     expect(instants.length).toBeGreaterThanOrEqual(3);
     expectOnePerInterval(instants);
   });
+
+  it('gives a partition queue that lost its one-job limit the limit back', async () => {
+    const partition = t.service.config.partitions - 1;
+    const queue = t.service.queues.queue(partition);
+    expect(await queue.getGlobalConcurrency()).toBe(1);
+    logLines.length = 0;
+    // The limit is a field of the queue's meta hash, which a Redis that lost keys no longer has.
+    await redis.hdel(`${t.queuePrefix}:${queue.name}:meta`, 'concurrency');
+    expect(await queue.getGlobalConcurrency()).toBeNull();
+
+    await eventually(
+      async () => ((await queue.getGlobalConcurrency()) === 1 ? true : undefined),
+      10_000,
+      'the limit set again',
+    );
+    expect(logLines.some((line) => line.includes('lost their one-job limit'))).toBe(true);
+  });
 });
