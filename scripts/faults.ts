@@ -15,6 +15,17 @@
  *   verified with the SDK's `unwrap`, the same body each time, first in `seq` order per customer
  *   (scripts/faults/webhookAudit.ts). The worker runs with WEBHOOK_RETRY_MAX_MS
  *   `--webhook-retry-max-ms` (default 10000; the service's own default is an hour).
+ * - `cluster`: the service on a local Redis Cluster (3 masters + 3 replicas) with three worker
+ *   processes; the master serving the most partitions is SIGKILLed (its replica takes over), then
+ *   one worker process, for good; the master is restarted on its AOF and rejoins as a replica;
+ * - `cluster-lag`: a failover that loses the master's last writes: its replica stopped (SIGSTOP)
+ *   under the load, a backlog of acknowledged writes made on the master alone, the master
+ *   SIGKILLed, the replica promoted with CLUSTER FAILOVER TAKEOVER, the old master restarted
+ *   without its AOF. It reports how many jobs Redis lost, and fails unless it lost some and the
+ *   ledger none (scripts/faults/clusterFaults.ts).
+ *
+ * Every audit also checks acceptance order: per customer, ledger entries follow
+ * `requests.accepted_seq`.
  *
  * It runs a private Redis and a private PostgreSQL cluster on free ports (never the machine's own,
  * which it restarts nothing of) and removes them at the end; the service runs as one `ROLE=api`
@@ -114,6 +125,7 @@ async function main(): Promise<number> {
       seconds: { type: 'string', default: String(DEFAULT_FAULT_OPTIONS.seconds) },
       partitions: { type: 'string', default: String(DEFAULT_FAULT_OPTIONS.partitions) },
       'outage-ms': { type: 'string', default: String(DEFAULT_FAULT_OPTIONS.outageMs) },
+      'job-lock-ms': { type: 'string', default: String(DEFAULT_FAULT_OPTIONS.jobLockMs) },
       'webhook-outage': {
         type: 'string',
         default: String(DEFAULT_FAULT_OPTIONS.webhooks.outageMs / 1000),
@@ -128,7 +140,7 @@ async function main(): Promise<number> {
   });
   if (values.help) {
     console.log(
-      'usage: npm run faults -- [--fault kill|redis|postgres|duplicates|webhooks|all] [--kills 20] [--seconds 30] [--partitions 8] [--outage-ms 3000]\n' +
+      'usage: npm run faults -- [--fault kill|redis|postgres|duplicates|webhooks|cluster|cluster-lag|all] [--kills 20] [--seconds 30] [--partitions 8] [--outage-ms 3000] [--job-lock-ms 30000]\n' +
         '       [--webhook-outage 120 (seconds)] [--webhook-kills 4] [--webhook-retry-max-ms 10000]',
     );
     return 0;
@@ -142,6 +154,7 @@ async function main(): Promise<number> {
       | 'seconds'
       | 'partitions'
       | 'outage-ms'
+      | 'job-lock-ms'
       | 'webhook-outage'
       | 'webhook-kills'
       | 'webhook-retry-max-ms',
@@ -159,6 +172,7 @@ async function main(): Promise<number> {
     seconds: number('seconds', 5),
     partitions: number('partitions', 1),
     outageMs: number('outage-ms', 0),
+    jobLockMs: number('job-lock-ms', 1_000),
     webhooks: {
       ...DEFAULT_FAULT_OPTIONS.webhooks,
       outageMs: number('webhook-outage', 1) * 1000,

@@ -11,6 +11,9 @@
  *   `GET /v1/ledger_requests/{id}` first. No request exists without a key (the load always sends
  *   one), so a write cannot have been accepted twice.
  * - Per customer, the ledger's balance = Σ acknowledged increments − decrements − usage.
+ * - Acceptance order: per customer and ledger, the entries of its committed requests follow
+ *   `requests.accepted_seq` (every entry of a request comes after every entry of each request
+ *   accepted before it), whatever partition, job or redelivery applied them.
  * - `verifyDatabase` (scripts/verify.ts) finds no violation.
  */
 import pg from 'pg';
@@ -32,6 +35,8 @@ export interface AuditResult {
   writesAcknowledged: number;
   writesCommitted: number;
   writesPolled: number;
+  /** Committed requests with entries whose order was checked, over this many customers. */
+  ordered: { requests: number; customers: number; outOfOrder: number };
   verified: { ledgers: number; entries: number };
   violations: string[];
 }
@@ -245,6 +250,62 @@ async function auditCustomers(
     violations.push(`${load.customers.length - rows.length} customers are missing`);
 }
 
+/**
+ * Per (customer, ledger): committed requests with entries, in `accepted_seq` order; each one's
+ * lowest ledger sequence number must be above the highest of the request before it. A request
+ * applied ahead of an earlier-accepted one of its customer (a job Redis lost, overtaken by a
+ * later one; a redelivery; a second worker) shows as an inversion.
+ */
+async function auditAcceptanceOrder(
+  db: pg.Client,
+  customers: string[],
+  violations: string[],
+): Promise<AuditResult['ordered']> {
+  const { rows } = await db.query<{
+    customer_id: string;
+    currency: string;
+    id: string;
+    accepted_seq: string;
+    first: number;
+    previous_id: string | null;
+    previous_seq: string | null;
+    previous_last: number | null;
+  }>(
+    `with applied as (
+       select r.customer_id, e.currency, r.id, r.accepted_seq,
+              min(e.ledger_sequence_number) as first, max(e.ledger_sequence_number) as last
+         from requests r join ledger_entries e on e.request_id = r.id and e.customer_id = r.customer_id
+        where r.status = 'committed' and r.customer_id = any($1)
+        group by r.customer_id, e.currency, r.id, r.accepted_seq),
+     lined as (
+       select a.*, lag(id) over w as previous_id, lag(accepted_seq) over w as previous_seq,
+              lag(last) over w as previous_last
+         from applied a
+       window w as (partition by customer_id, currency order by accepted_seq))
+     select customer_id, currency, id, accepted_seq::text, first, previous_id,
+            previous_seq::text, previous_last
+       from lined`,
+    [customers],
+  );
+  let outOfOrder = 0;
+  for (const row of rows) {
+    if (row.previous_last === null || row.first > row.previous_last) continue;
+    outOfOrder += 1;
+    if (outOfOrder <= 10)
+      violations.push(
+        `customer ${row.customer_id} (${row.currency}): request ${row.id} (accepted_seq ${row.accepted_seq}) has entry #${row.first}, ` +
+          `not after #${row.previous_last} of ${row.previous_id} accepted before it (accepted_seq ${row.previous_seq})`,
+      );
+  }
+  if (outOfOrder > 10)
+    violations.push(`… ${outOfOrder} requests in all were applied out of acceptance order`);
+  return {
+    requests: rows.length,
+    customers: new Set(rows.map((row) => row.customer_id)).size,
+    outOfOrder,
+  };
+}
+
 export async function auditLedger(
   target: LoadTarget,
   databaseUrl: string,
@@ -261,6 +322,7 @@ export async function auditLedger(
     const events = await auditEvents(db, load, target.keyPrefix, violations);
     const committed = await auditWrites(db, load, target.keyPrefix, violations);
     await auditCustomers(db, load, violations);
+    const ordered = await auditAcceptanceOrder(db, load.customers, violations);
     const verified = await verifyDatabase(databaseUrl);
     violations.push(...verified.violations.map((violation) => `verify: ${violation}`));
     return {
@@ -271,6 +333,7 @@ export async function auditLedger(
       writesAcknowledged: load.writes.size,
       writesCommitted: committed,
       writesPolled: polled,
+      ordered,
       verified: { ledgers: verified.ledgers, entries: verified.entries },
       violations,
     };

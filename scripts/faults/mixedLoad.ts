@@ -325,6 +325,25 @@ export class MixedLoad {
     }
   }
 
+  /**
+   * `count` asynchronous increments (`Prefer: respond-async`, each with its own key) spread over
+   * `customers`, sent at once and recorded like the load's own: a backlog the fault runner makes
+   * on purpose (cluster-lag: acknowledged writes whose jobs only a doomed master holds).
+   */
+  async burst(customers: readonly string[], count: number): Promise<void> {
+    if (customers.length === 0) return;
+    await Promise.all(
+      Array.from({ length: count }, (_, index) =>
+        this.ledgerWrite(
+          customers[index % customers.length]!,
+          'increment',
+          BigInt(randomInt(100, 1_001)),
+          true,
+        ),
+      ),
+    );
+  }
+
   /** Stops new requests; answers once every started one is answered or given up. */
   async stop(): Promise<LoadResult> {
     this.stopped = true;

@@ -18,8 +18,8 @@ import { freePort } from '../freePort.ts';
 const run = promisify(execFile);
 
 const START_TIMEOUT_MS = 30_000;
-/** Enough for an api pool and a worker pool (48 each) and the audit, with room. */
-const POSTGRES_CONNECTIONS_MAX = 200;
+/** Enough for an api pool and three worker pools (48 each: the cluster faults) and the audit. */
+const POSTGRES_CONNECTIONS_MAX = 300;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -5,12 +5,27 @@
  * the audit. The report carries the counts and every problem found; `ok` is false on any loss,
  * duplication, violation, stuck partition, failed job, wrong status or process death.
  *
+ * The cluster faults (clusterFaults.ts) run the service on a local Redis Cluster of their own
+ * (three masters, three replicas) with three worker processes instead of the private Redis and
+ * one worker, and kill masters, replicas and a worker under the load.
+ *
  * The webhooks fault also points the service's WEBHOOK_URL at a receiver in this process, takes it
  * down and kills the delivering worker under the load (webhookOutage.ts), waits for the endpoint's
  * outbox to be delivered, and audits what the receiver got (webhookAudit.ts).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { startRedisCluster, type RedisClusterHarness } from '../redisCluster.ts';
+import {
+  checkLostRequests,
+  CLUSTER_FAULTS,
+  CLUSTER_NODE_TIMEOUT_MS,
+  CLUSTER_WORKERS,
+  injectClusterFault,
+  type ClusterFaultName,
+  type ClusterFigures,
+  type ClusterInjection,
+} from './clusterFaults.ts';
 import { auditLedger, type AuditResult } from './ledgerAudit.ts';
 import { MixedLoad, type LoadResult, type LoadShape, type LoadTarget } from './mixedLoad.ts';
 import { PartitionQueueView, type CopyCounts, type DrainResult } from './partitionQueues.ts';
@@ -25,8 +40,17 @@ import {
 import { runWebhookOutage } from './webhookOutage.ts';
 import { WebhookReceiver } from './webhookReceiver.ts';
 
-export const FAULTS = ['kill', 'redis', 'postgres', 'duplicates', 'webhooks'] as const;
+export const FAULTS = [
+  'kill',
+  'redis',
+  'postgres',
+  'duplicates',
+  'webhooks',
+  ...CLUSTER_FAULTS,
+] as const;
 export type FaultName = (typeof FAULTS)[number];
+const isClusterFault = (fault: FaultName): fault is ClusterFaultName =>
+  (CLUSTER_FAULTS as readonly string[]).includes(fault);
 
 export interface FaultOptions {
   /** How long the load runs (the kill fault runs longer if its kills need it). */
@@ -69,6 +93,8 @@ export interface FaultReport {
   audit: AuditResult | undefined;
   /** The webhooks fault only. */
   webhooks: WebhooksReport | undefined;
+  /** The cluster faults only: what was killed, what Redis lost, how long recovery took. */
+  cluster: ClusterFigures | undefined;
   deaths: string[];
   problems: string[];
   ok: boolean;
@@ -94,7 +120,7 @@ const KILL_GAP_MIN_MS = 300;
 
 /** Runs the fault while the load runs; answers what it did. */
 async function inject(
-  fault: Exclude<FaultName, 'webhooks'>,
+  fault: Exclude<FaultName, 'webhooks' | ClusterFaultName>,
   services: PrivateServices,
   roles: ServiceRoles,
   queues: PartitionQueueView,
@@ -173,6 +199,17 @@ function problemsOf(report: Omit<FaultReport, 'problems' | 'ok'>): string[] {
       `webhook outbox not delivered after ${webhooks.outbox.seconds.toFixed(1)} s: ${JSON.stringify(webhooks.outbox.left)}`,
     );
   problems.push(...(webhooks?.audit?.violations.map((line) => `webhooks: ${line}`) ?? []));
+  const cluster = report.cluster;
+  if (cluster) {
+    if (cluster.recoverSeconds === undefined)
+      problems.push('what was pending at the master kill was not all applied in time');
+    if (!cluster.rejoinedAsReplica)
+      problems.push(
+        `the old master ${cluster.masterPort} did not rejoin as the promoted node's replica`,
+      );
+    if (report.fault === 'cluster-lag' && cluster.jobsLostByRedis === 0)
+      problems.push('the lag failover lost no job in Redis: it proved nothing');
+  }
   return problems;
 }
 
@@ -182,15 +219,22 @@ export async function runFault(
   options: FaultOptions,
 ): Promise<FaultReport> {
   const id = randomBytes(3).toString('hex');
-  const databaseUrl = await services.postgres.createDatabase(`faults_${fault}_${id}`);
+  const databaseUrl = await services.postgres.createDatabase(
+    `faults_${fault.replace(/-/g, '_')}_${id}`,
+  );
   const queuePrefix = `faults-${fault}-${id}`;
   const logPath = join(options.logDir, `${fault}.log`);
   const secret = `whsec_${randomUUID()}`;
   const receiver = fault === 'webhooks' ? await WebhookReceiver.start(secret) : undefined;
+  const harness: RedisClusterHarness | undefined = isClusterFault(fault)
+    ? await startRedisCluster({ nodeTimeoutMs: CLUSTER_NODE_TIMEOUT_MS })
+    : undefined;
   const roles = await ServiceRoles.start(
     {
       databaseUrl,
       redisUrl: services.redis.url,
+      redisClusterNodes: harness?.seed,
+      workers: harness ? CLUSTER_WORKERS : 1,
       queuePrefix,
       partitions: options.partitions,
       jobLockMs: options.jobLockMs,
@@ -205,9 +249,14 @@ export async function runFault(
     logPath,
   ).catch(async (error: unknown) => {
     await receiver?.stop();
+    await harness?.stop();
     throw error;
   });
-  const queues = new PartitionQueueView(services.redis.url, queuePrefix, options.partitions);
+  const queues = new PartitionQueueView(
+    harness ? { kind: 'cluster', nodes: harness.nodes } : services.redis.url,
+    queuePrefix,
+    options.partitions,
+  );
   try {
     const target: LoadTarget = {
       baseUrl: roles.baseUrl,
@@ -235,14 +284,36 @@ export async function runFault(
           (line) => options.log(`  [${fault}] ${line}`),
         )
       : undefined;
+    let clusterInjection: ClusterInjection | undefined;
+    if (harness && isClusterFault(fault))
+      clusterInjection = await injectClusterFault(fault, {
+        harness,
+        roles,
+        load,
+        databaseUrl,
+        queuePrefix,
+        partitions: options.partitions,
+        windowMs: options.seconds * 1000,
+        recoveryTimeoutMs: options.drainTimeoutMs,
+        log: (line) => options.log(`  [${fault}] ${line}`),
+      });
     const { injected, injectedCount } =
       outage ??
-      (await inject(fault as Exclude<FaultName, 'webhooks'>, services, roles, queues, options));
+      clusterInjection ??
+      (await inject(
+        fault as Exclude<FaultName, 'webhooks' | ClusterFaultName>,
+        services,
+        roles,
+        queues,
+        options,
+      ));
     await sleep(Math.max(0, options.seconds * 1000 - (Date.now() - started)));
     options.log(
       `  [${fault}] load stopped after ${((Date.now() - started) / 1000).toFixed(1)} s; retrying what is unanswered, then draining`,
     );
     const loadResult = await load.stop();
+    // What was pending at a master's kill is applied before the drain counts as done.
+    await clusterInjection?.recovered;
     const drain = await queues.waitForDrain(options.drainTimeoutMs);
     const copies = fault === 'duplicates' ? await queues.countCopies() : undefined;
     let webhooks: WebhooksReport | undefined;
@@ -258,6 +329,8 @@ export async function runFault(
       };
     }
     const audit = drain.drained ? await auditLedger(target, databaseUrl, loadResult) : undefined;
+    const cluster = clusterInjection?.figures;
+    const lostProblems = cluster ? await checkLostRequests(databaseUrl, cluster, loadResult) : [];
     const deaths = [...roles.deaths];
     if (!roles.alive() && deaths.length === 0)
       deaths.push('a service process is not running at the end');
@@ -270,15 +343,17 @@ export async function runFault(
       drain,
       audit,
       webhooks,
+      cluster,
       deaths,
       logPath,
     };
-    const problems = problemsOf(report);
+    const problems = [...problemsOf(report), ...lostProblems];
     return { ...report, problems, ok: problems.length === 0 };
   } finally {
     await queues.close();
     await roles.stop();
     await receiver?.stop();
+    await harness?.stop();
   }
 }
 
@@ -313,15 +388,32 @@ export function formatReport(report: FaultReport): string[] {
     );
   }
   if (report.webhooks) lines.push(...webhookLines(report.webhooks));
+  if (report.cluster) lines.push(...clusterLines(report.cluster));
   lines.push(
     `  queues: ${drain.drained ? `drained in ${drain.seconds.toFixed(1)} s` : `NOT drained after ${drain.seconds.toFixed(1)} s`}, ${drain.failed.length} failed jobs; ` +
       `service processes: ${report.deaths.length} unexpected exits`,
-    `  audit: ${audit ? `verify ${audit.verified.ledgers} ledgers, ${audit.verified.entries} entries; ${audit.violations.length} violations` : 'not run (queues not drained)'}`,
+    `  audit: ${audit ? `verify ${audit.verified.ledgers} ledgers, ${audit.verified.entries} entries; acceptance order checked over ${audit.ordered.requests} requests of ${audit.ordered.customers} customers, ${audit.ordered.outOfOrder} out of order; ${audit.violations.length} violations` : 'not run (queues not drained)'}`,
     `  ${report.ok ? 'ok' : `FAILED: ${report.problems.length} problem(s)`} (service log: ${report.logPath})`,
   );
   for (const problem of report.problems.slice(0, 20)) lines.push(`    - ${problem}`);
   if (report.problems.length > 20) lines.push(`    … and ${report.problems.length - 20} more`);
   return lines;
+}
+
+function clusterLines(cluster: ClusterFigures): string[] {
+  const lag = cluster.acceptedWhileReplicaStopped;
+  return [
+    `  cluster: master ${cluster.masterPort} served partitions ${cluster.partitions.join(',')}; ${cluster.promotedPort} serves them after the failover ` +
+      `(${cluster.failoverSeconds.toFixed(1)} s after the kill); ${cluster.workers} worker processes; old master rejoined as a replica: ${cluster.rejoinedAsReplica ? 'yes' : 'no'}`,
+    ...(lag
+      ? [
+          `  while its replica was stopped (${cluster.replicaStoppedSeconds?.toFixed(1)} s, ${cluster.replicationBytesLost} bytes of replication stream behind at the kill): ${lag.requests} requests and ${lag.events} events accepted on its partitions, their jobs on the master alone`,
+        ]
+      : []),
+    `  at the kill: ${cluster.pendingAtKill.requests} requests and ${cluster.pendingAtKill.events} events pending on its partitions; ` +
+      `${cluster.jobsOnMasterAtKill} of their jobs on the master; jobs lost by Redis: ${cluster.jobsLostByRedis} (on the master, not on the promoted node), ${cluster.lostCommitted ?? '?'} of them committed once under their key; ` +
+      `pending requests decided ${cluster.requestsRecoverSeconds?.toFixed(1) ?? 'NOT'} s and all pending applied ${cluster.recoverSeconds === undefined ? 'NOT in time' : `${cluster.recoverSeconds.toFixed(1)} s`} after the kill`,
+  ];
 }
 
 function webhookLines(webhooks: WebhooksReport): string[] {

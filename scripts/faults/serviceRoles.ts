@@ -1,8 +1,10 @@
 /**
  * The service as the faults need it: one `ROLE=api` process and one `ROLE=worker` process
- * (scripts/start.ts), pointed at the private Postgres and Redis, each logging to its own file.
- * The worker can be killed with SIGKILL and started again; any exit the runner did not cause is
- * recorded as a death, because a service process must survive a Redis or Postgres restart.
+ * (or `workers` of them: the cluster faults run three), pointed at the private Postgres and Redis
+ * (or a Redis Cluster, REDIS_CLUSTER_NODES), each logging to its own file. The first worker can
+ * be killed with SIGKILL and started again, and any worker killed for good; any exit the runner
+ * did not cause is recorded as a death, because a service process must survive a Redis or
+ * Postgres restart or a cluster failover.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
@@ -17,7 +19,12 @@ const START_RETRY_AFTER_MS = 1_000;
 
 export interface ServiceEnv {
   databaseUrl: string;
+  /** The single Redis; ignored when `redisClusterNodes` is given. */
   redisUrl: string;
+  /** `host:port,…` seed nodes of a Redis Cluster, which then holds the queues (REDIS_CLUSTER_NODES). */
+  redisClusterNodes?: string;
+  /** Worker processes (default 1): every one runs workers for every partition. */
+  workers?: number;
   queuePrefix: string;
   partitions: number;
   /** JOB_LOCK_MS of the worker: how soon a killed worker's job runs again. */
@@ -40,16 +47,21 @@ function startRole(
   log: WriteStream,
   deaths: string[],
 ): Promise<RoleProcess> {
+  // One store: a cluster run must not inherit a REDIS_URL (the service refuses both).
+  const { REDIS_URL: _inherited, ...inherited } = process.env;
+  const redis = env.redisClusterNodes
+    ? { REDIS_CLUSTER_NODES: env.redisClusterNodes }
+    : { REDIS_URL: env.redisUrl };
   const child = spawn(process.execPath, [fileURLToPath(new URL('../start.ts', import.meta.url))], {
     env: {
-      ...process.env,
+      ...inherited,
       ROLE: role,
       PORT: String(port),
       // A worker's own metrics and health port: any free one, so that workers never collide.
       WORKER_PORT: '0',
       API_KEYS: FAULTS_API_KEY,
       DATABASE_URL: env.databaseUrl,
-      REDIS_URL: env.redisUrl,
+      ...redis,
       QUEUE_PREFIX: env.queuePrefix,
       PARTITIONS: String(env.partitions),
       JOB_LOCK_MS: String(env.jobLockMs),
@@ -120,7 +132,9 @@ export class ServiceRoles {
   private readonly log: WriteStream;
   private readonly port: number;
   private api: RoleProcess | undefined;
-  private worker: RoleProcess | undefined;
+  /** The worker processes; a worker killed for good stays here, dead, and is not counted alive. */
+  private workers: RoleProcess[] = [];
+  private readonly killedForGood = new Set<RoleProcess>();
   kills = 0;
   /** Worker starts that failed (Redis or Postgres down at the time) and were tried again. */
   failedStarts = 0;
@@ -132,11 +146,18 @@ export class ServiceRoles {
     this.log = createWriteStream(logPath, { flags: 'a' });
   }
 
-  /** The worker first: it migrates the fresh database before the api opens it. */
+  /**
+   * The first worker first: it migrates the fresh database before the api and the other workers
+   * open it.
+   */
   static async start(env: ServiceEnv, logPath: string): Promise<ServiceRoles> {
     const roles = new ServiceRoles(env, await freePort(), logPath);
     try {
-      roles.worker = await startRole('worker', env, 0, roles.log, roles.deaths);
+      roles.workers.push(await startRole('worker', env, 0, roles.log, roles.deaths));
+      const others = Array.from({ length: Math.max(0, (env.workers ?? 1) - 1) }, () =>
+        startRole('worker', env, 0, roles.log, roles.deaths),
+      );
+      roles.workers.push(...(await Promise.all(others)));
       roles.api = await startRole('api', env, roles.port, roles.log, roles.deaths);
     } catch (error) {
       await roles.stop();
@@ -151,11 +172,12 @@ export class ServiceRoles {
    * starts it again, a bounded number of times.
    */
   async killAndRestartWorker(): Promise<void> {
-    if (this.worker) await stopProcess(this.worker.child, 'SIGKILL');
+    const worker = this.workers[0];
+    if (worker) await stopProcess(worker.child, 'SIGKILL');
     this.kills += 1;
     for (let attempt = 1; ; attempt += 1) {
       try {
-        this.worker = await startRole('worker', this.env, 0, this.log, this.deaths);
+        this.workers[0] = await startRole('worker', this.env, 0, this.log, this.deaths);
         return;
       } catch (error) {
         if (attempt >= START_ATTEMPTS_MAX) throw error;
@@ -165,17 +187,46 @@ export class ServiceRoles {
     }
   }
 
-  /** Whether both processes are still running. */
+  /** `kill -9` of worker `index` (not the first, which the other faults restart), for good. */
+  async killWorkerForGood(index: number): Promise<number> {
+    const worker = this.workers[index];
+    if (index === 0 || !worker) throw new RangeError(`no worker ${index} to kill for good`);
+    await stopProcess(worker.child, 'SIGKILL');
+    this.killedForGood.add(worker);
+    this.kills += 1;
+    return worker.child.pid ?? 0;
+  }
+
+  /**
+   * Sends SIGSTOP or SIGCONT to every running worker: a stopped worker holds its jobs and takes
+   * none, as a worker stuck behind a slow disk or a long pause would.
+   */
+  signalWorkers(signal: 'SIGSTOP' | 'SIGCONT'): void {
+    for (const worker of this.runningWorkers()) worker.child.kill(signal);
+  }
+
+  /** The pids of the worker processes running now, in start order. */
+  workerPids(): number[] {
+    return this.runningWorkers().map((worker) => worker.child.pid ?? 0);
+  }
+
+  private runningWorkers(): RoleProcess[] {
+    return this.workers.filter((worker) => !this.killedForGood.has(worker));
+  }
+
+  /** Whether the api and every worker not killed for good are still running. */
   alive(): boolean {
-    return [this.api, this.worker].every(
+    return [this.api, ...this.runningWorkers()].every(
       (role) =>
         role !== undefined && role.child.exitCode === null && role.child.signalCode === null,
     );
   }
 
   async stop(): Promise<void> {
+    // A stopped worker cannot take SIGTERM.
+    this.signalWorkers('SIGCONT');
     await Promise.all(
-      [this.api, this.worker].map((role) =>
+      [this.api, ...this.workers].map((role) =>
         role ? stopProcess(role.child, 'SIGTERM') : undefined,
       ),
     );
