@@ -57,8 +57,8 @@ export const DEFAULT_FAULT_OPTIONS: Omit<FaultOptions, 'log' | 'logDir'> = {
   seconds: 30,
   kills: 20,
   partitions: 8,
-  // The service's default: a killed worker's job is taken over 30 to 60 s later.
-  jobLockMs: 30_000,
+  // The service's default (JOB_LOCK_MS): a killed worker's job is taken over about 5 s later.
+  jobLockMs: 4_000,
   outageMs: 3_000,
   drainTimeoutMs: 120_000,
   webhooks: {
