@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
 import { Decimal } from '../../domain/decimal.ts';
+import { partitionOf } from '../../worker/jobs/partition.ts';
 import type { TestService } from '../support/testService.ts';
 
 let customerCounter = 0;
@@ -197,3 +198,34 @@ export const ERROR_TYPE = {
   conflict: 'https://docs.withorb.com/reference/error-responses#409-resource-conflict',
   internal: 'https://docs.withorb.com/reference/error-responses#500-internal-server-error',
 } as const;
+
+/**
+ * A decrement of 4 the api recorded at `acceptedAt` whose job Redis no longer has: what a Redis
+ * that lost keys leaves behind, for the stranded sweep to find.
+ */
+export async function strandedRequest(
+  t: TestService,
+  customerId: string,
+  acceptedAt: Date,
+): Promise<string> {
+  const id = `stranded${randomUUID().replaceAll('-', '').slice(0, 8)}`;
+  await sql(
+    t,
+    `insert into requests (id, customer_id, partition, currency, payload, status, created_at)
+     values (?, ?, ?, 'credits', ?::jsonb, 'queued', ?)`,
+    [
+      id,
+      customerId,
+      partitionOf(customerId, t.service.config.partitions),
+      JSON.stringify({
+        entry_type: 'decrement',
+        amount: '4',
+        currency: null,
+        description: null,
+        metadata: {},
+      }),
+      acceptedAt,
+    ],
+  );
+  return id;
+}

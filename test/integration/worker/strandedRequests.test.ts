@@ -6,7 +6,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { partitionOf } from '../../../worker/jobs/partition.ts';
 import { manualClockStart } from '../../support/testDates.ts';
 import { startTestService, type TestService } from '../../support/testService.ts';
 import {
@@ -15,6 +14,7 @@ import {
   createUsagePrice,
   expectLedgerConsistent,
   sql,
+  strandedRequest,
 } from '../ledgerTestHelpers.ts';
 
 const START = manualClockStart();
@@ -27,35 +27,12 @@ afterAll(async () => {
   await t?.stop();
 });
 
-async function strandedRequest(customerId: string, acceptedAt: Date): Promise<string> {
-  const id = `stranded${randomBytes(4).toString('hex')}`;
-  await sql(
-    t,
-    `insert into requests (id, customer_id, partition, currency, payload, status, created_at)
-     values (?, ?, ?, 'credits', ?::jsonb, 'queued', ?)`,
-    [
-      id,
-      customerId,
-      partitionOf(customerId, t.service.config.partitions),
-      JSON.stringify({
-        entry_type: 'decrement',
-        amount: '4',
-        currency: null,
-        description: null,
-        metadata: {},
-      }),
-      acceptedAt,
-    ],
-  );
-  return id;
-}
-
 describe('stranded requests', () => {
   it('re-enqueues a queued request with no job, once, after a minute', async () => {
     const customer = await createCustomer(t);
     await addEntry(t, customer.id, { entry_type: 'increment', amount: 10 });
-    const old = await strandedRequest(customer.id, new Date(START.getTime() - 120_000));
-    const recent = await strandedRequest(customer.id, START);
+    const old = await strandedRequest(t, customer.id, new Date(START.getTime() - 120_000));
+    const recent = await strandedRequest(t, customer.id, START);
 
     const advance = await t.request('POST', '/v1/test_clock/advance', {
       to: new Date(START.getTime() + 1_000).toISOString(),

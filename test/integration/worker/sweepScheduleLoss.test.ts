@@ -6,12 +6,10 @@
  *
  * Real Redis (the keys are deleted under the service), the system clock and a short interval.
  */
-import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { partitionOf } from '../../../worker/jobs/partition.ts';
 import { Scheduler } from '../../../worker/sweeps/scheduler.ts';
 import { REDIS_URL, startTestService, type TestService } from '../../support/testService.ts';
 import {
@@ -21,6 +19,7 @@ import {
   expectLedgerConsistent,
   sleep,
   sql,
+  strandedRequest,
 } from '../ledgerTestHelpers.ts';
 
 const SWEEP_EVERY_MS = 400;
@@ -98,30 +97,6 @@ async function sweepInstants(): Promise<number[]> {
     .sort((a, b) => a - b);
 }
 
-/** A request the api recorded a minute ago whose job Redis lost with everything else. */
-async function strandedRequest(customerId: string): Promise<string> {
-  const id = `stranded${randomBytes(4).toString('hex')}`;
-  await sql(
-    t,
-    `insert into requests (id, customer_id, partition, currency, payload, status, created_at)
-     values (?, ?, ?, 'credits', ?::jsonb, 'queued', ?)`,
-    [
-      id,
-      customerId,
-      partitionOf(customerId, t.service.config.partitions),
-      JSON.stringify({
-        entry_type: 'decrement',
-        amount: '4',
-        currency: null,
-        description: null,
-        metadata: {},
-      }),
-      new Date(Date.now() - 60_000),
-    ],
-  );
-  return id;
-}
-
 const requestStatus = async (id: string) =>
   (await sql<{ status: string }>(t, 'select status from requests where id = ?', [id]))[0]?.status;
 
@@ -185,7 +160,7 @@ describe('the sweep schedule after Redis lost it', () => {
     expect(await deleteMaintenanceKeys()).toBeGreaterThan(0);
     expect(await maintenance.getJobScheduler('sweeps')).toBeFalsy();
     // Its job went with the keys: only a sweep can put it back, and the customer sends nothing.
-    const stranded = await strandedRequest(customer.id);
+    const stranded = await strandedRequest(t, customer.id, new Date(Date.now() - 60_000));
 
     await eventually(
       async () => ((await requestStatus(stranded)) === 'committed' ? true : undefined),
