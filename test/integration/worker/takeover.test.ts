@@ -148,7 +148,17 @@ describe('a worker process of its own', () => {
 
       const customerId = await createCustomer(api);
       await increment(api, customerId, 10);
-      const workerMetrics = await call(worker.url, 'GET', '/metrics');
+      // The 201 is announced before BullMQ marks the job completed; the queue is empty (progress
+      // 0) a moment later.
+      const idleMetric = /^credits_partition_last_progress_seconds\{partition="[01]"\} 0$/gm;
+      const workerMetrics = await eventually(
+        async () => {
+          const metrics = await call(worker.url, 'GET', '/metrics');
+          return (metrics.text.match(idleMetric) ?? []).length === 2 ? metrics : undefined;
+        },
+        5_000,
+        'both partitions idle in the metrics',
+      );
       expect(workerMetrics.status).toBe(200);
       // Job metrics are the worker's: the api-only process runs no jobs.
       expect(workerMetrics.text).toMatch(
