@@ -22,6 +22,7 @@ import { publishOutcome } from './jobs/outcomeChannel.ts';
 import type { RequestOutcome } from './jobs/requestOutcome.ts';
 import { partitionQueueName } from './jobs/partition.ts';
 import type { QueueStore } from './jobs/queueStore.ts';
+import { isRedisConnectionError } from './jobs/redis.ts';
 import { applyRequest, applyRequestGroup } from './processors/applyRequests.ts';
 import type { ProcessorDeps } from './processors/processorDeps.ts';
 import { applyUsage } from './processors/applyUsage.ts';
@@ -236,6 +237,7 @@ export class PartitionWorkers {
           const fence = fences.forJob(partition, () => stillHolds(job, token, deps.jobLockMs));
           let result: unknown;
           let lost = false;
+          let unreachable = false;
           try {
             result = await processor(job.data, { job, queue, logger, fence });
           } catch (error) {
@@ -244,9 +246,19 @@ export class PartitionWorkers {
             // connection before its fence can tell it).
             lost =
               !fence.fenced && !(await stillHolds(job, token, deps.jobLockMs).catch(() => true));
-            if (!fence.fenced && !lost) throw error;
+            // Redis went away mid-job (a cluster master failing over, say): the job only has to
+            // run again, and a rerun finds what was committed. Failing it would dead-letter it.
+            unreachable = !fence.fenced && !lost && isRedisConnectionError(error);
+            if (!fence.fenced && !lost && !unreachable) throw error;
           } finally {
             deps.onJobFinished?.(job.name, (performance.now() - startedAt) / 1000, result);
+          }
+          if (unreachable) {
+            logger.warn(
+              { partition },
+              'Redis unreachable during the job: it is left to run again once Redis answers (its lock lapses and the stalled check hands it on)',
+            );
+            throw new WaitingError();
           }
           if (fence.fenced || lost) {
             // Completing or failing it would take it from the worker that holds it now (or, if
