@@ -22,7 +22,7 @@
  *   and writes for the other partitions go on. The per-node connections ioredis makes always keep
  *   an offline queue (it forces that); `commandTimeout` still bounds a node that is silent.
  * - `workers`: they wait, as on one Redis; a command lost to a failover is resent by ioredis
- *   (`retryDelayOnFailover` × `maxRedirections`), then BullMQ's worker loop retries on its own.
+ *   every `retryDelayOnFailover` for up to a minute (`maxRedirections`).
  * - Reads and writes go to masters only (`scaleReads: 'master'`): a replica may lag, and a job
  *   read there could look unfinished after it completed.
  * - The startup nodes are resolved by the system resolver (ioredis's default `dnsLookup`); the
@@ -110,6 +110,11 @@ const CLUSTER_KIND_OPTIONS: Record<RedisConnectionKind, ClusterOptions> = {
   },
   workers: {
     enableOfflineQueue: true,
+    // A command caught by a failover is resent every 200 ms for up to a minute (Redis's default
+    // cluster-node-timeout is 15 s, and an election follows it): a worker waits the failover out,
+    // as it waits for a single Redis. With ioredis's default 16 it gave up after about 3 s, and
+    // BullMQ turned a job's failed completion into a dead letter (the cluster fault campaign).
+    maxRedirections: 300,
     redisOptions: { maxRetriesPerRequest: null, connectTimeout: CONNECT_TIMEOUT_MS },
   },
 };
