@@ -18,7 +18,7 @@ import { PartitionQueues } from '../worker/jobs/queues.ts';
 import { openQueueStore } from '../worker/jobs/openQueueStore.ts';
 import type { QueueStore } from '../worker/jobs/queueStore.ts';
 import { Scheduler } from '../worker/sweeps/scheduler.ts';
-import { runSweeps, waitForJobs } from '../worker/sweeps/runSweeps.ts';
+import { runSweeps, waitForJobs, type SweepDeps } from '../worker/sweeps/runSweeps.ts';
 import { openOrm, type Orm } from '../worker/store/orm.ts';
 import { OutcomeWaiter } from '../api/intake/outcomeWaiter.ts';
 import { ServiceMetrics } from '../api/metrics.ts';
@@ -105,16 +105,18 @@ export async function startService(
     requests: config.requestRetention,
     webhookEvents: config.webhooks.retention,
   };
+  // What the sweeps read, for the scheduler and the test clock alike.
+  const sweepDeps: SweepDeps = {
+    orm,
+    queues,
+    clock,
+    partitions: config.partitions,
+    retention,
+    strandedAfterMs: config.strandedAfterMs,
+  };
   // The test clock's catch-up (api/routes/testClock.ts): the api takes the sweeps as a function.
   const catchUp = async (timeoutMs: number) => {
-    const jobs = await runSweeps({
-      orm,
-      queues,
-      clock,
-      partitions: config.partitions,
-      retention,
-      strandedAfterMs: config.strandedAfterMs,
-    });
+    const jobs = await runSweeps(sweepDeps);
     return { jobsRun: jobs.length, finished: await waitForJobs(queues, jobs, timeoutMs) };
   };
   const outbox = new Outbox(renderWebhookEvent);
@@ -156,12 +158,7 @@ export async function startService(
     : undefined;
   const scheduler = runsWorkers
     ? await Scheduler.start({
-        orm,
-        queues,
-        clock,
-        partitions: config.partitions,
-        retention,
-        strandedAfterMs: config.strandedAfterMs,
+        ...sweepDeps,
         sweepEveryMs: config.sweepEveryMs,
         queueStore,
         queuePrefix: config.queuePrefix,
